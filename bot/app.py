@@ -1,0 +1,222 @@
+"""Wiring: builds the Application and registers every handler in one visible list."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import timedelta
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+from telegram.warnings import PTBUserWarning
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.desk import Desk
+from bot.model import Role
+from bot.org import OrgConfig
+from bot.texts import t
+from bot.workcal import WorkingCalendar
+from handlers import admin, cases, filing, start
+from handlers.common import Context, say
+from handlers.menus import set_default_menu, set_menu
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+# Our conversations mix buttons and typed text on purpose, so per_message stays False.
+warnings.filterwarnings("ignore", message=r".*per_message=False", category=PTBUserWarning)
+
+SANDBOX_TOKEN = "123456789:SANDBOX-offline-token"
+TEXT = filters.TEXT & ~filters.COMMAND
+FILES = filters.PHOTO | filters.Document.ALL
+
+
+def handler_list() -> list:
+    """Everything the bot reacts to, in the order it is tried (first match wins)."""
+    cancel = CommandHandler("cancel", start.cancel)
+    registration = ConversationHandler(
+        entry_points=[CommandHandler("start", start.start)],
+        states={
+            start.NAME: [MessageHandler(TEXT, start.got_name)],
+            start.USCC: [MessageHandler(TEXT, start.got_uscc)],
+            start.CONTACT: [MessageHandler(TEXT, start.got_contact)],
+            start.PHONE: [MessageHandler(TEXT, start.got_phone)],
+        },
+        fallbacks=[cancel],
+        allow_reentry=True,
+        name="registration",
+    )
+    filing_conversation = ConversationHandler(
+        entry_points=[CommandHandler("new", filing.new)],
+        states={
+            filing.CATEGORY: [
+                CallbackQueryHandler(filing.category_pressed, pattern=r"^cat:"),
+                MessageHandler(TEXT, filing.category_typed),
+            ],
+            filing.DESCRIPTION: [MessageHandler(TEXT, filing.description)],
+            filing.ATTACHMENTS: [
+                MessageHandler(FILES, filing.attachment),
+                CallbackQueryHandler(filing.submit, pattern=r"^new:submit$"),
+                CallbackQueryHandler(filing.cancel_pressed, pattern=r"^new:cancel$"),
+                MessageHandler(TEXT, filing.waiting_for_submit),
+            ],
+        },
+        fallbacks=[cancel],
+        allow_reentry=True,
+        name="filing",
+    )
+    action_conversation = ConversationHandler(
+        entry_points=[
+            CallbackQueryHandler(
+                cases.action_pressed, pattern=r"^(reply|note|xfer|close|supp|wd):"
+            ),
+            CallbackQueryHandler(cases.rate_pressed, pattern=r"^rate:"),
+        ],
+        states={
+            cases.AWAIT_DEPARTMENT: [
+                CallbackQueryHandler(cases.department_pressed, pattern=r"^dept:"),
+                MessageHandler(TEXT, cases.department_typed),
+            ],
+            cases.AWAIT_TEXT: [MessageHandler(TEXT | FILES, cases.text_given)],
+            cases.AWAIT_COMMENT: [
+                MessageHandler(TEXT, cases.comment_given),
+                CommandHandler("skip", cases.skip),
+            ],
+        },
+        fallbacks=[cancel],
+        allow_reentry=True,
+        name="appeal_action",
+    )
+    return [
+        # Conversations first: while one is waiting for text, that text belongs to it.
+        registration,
+        filing_conversation,
+        action_conversation,
+        CommandHandler("help", start.help_command),
+        CommandHandler("cancel", start.cancel_outside),
+        CommandHandler("my", cases.my),
+        CommandHandler("inbox", cases.inbox),
+        CommandHandler("overdue", cases.overdue),
+        CommandHandler("view", cases.view_command),
+        CommandHandler("invite", admin.invite),
+        CommandHandler("baobao", admin.baobao),
+        CallbackQueryHandler(cases.view_pressed, pattern=r"^view:"),
+        CallbackQueryHandler(cases.claim_pressed, pattern=r"^claim:"),
+        CallbackQueryHandler(admin.invite_department_pressed, pattern=r"^inv:"),
+        CallbackQueryHandler(admin.invite_role_pressed, pattern=r"^invr:"),
+        CallbackQueryHandler(admin.baobao_pressed, pattern=r"^bb:"),
+        CallbackQueryHandler(filing.stale_submit, pattern=r"^new:submit$"),
+        # Anything not matched above: an unknown command, stray text, an old or forged button.
+        MessageHandler(filters.COMMAND, unknown_command),
+        MessageHandler(filters.ChatType.PRIVATE & (TEXT | FILES), stray_message),
+        CallbackQueryHandler(stale_button),
+    ]
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    """A command this bot does not know."""
+    await say(update, context, t("unknown_command"))
+
+
+async def stray_message(update: Update, context: Context) -> None:
+    """Text outside any conversation."""
+    await say(update, context, t("plain_text_hint"))
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A button from a finished conversation, or data this bot never sent."""
+    await say(update, context, t("stale_button"))
+
+
+async def announce_calendar_gaps(update: object, context: Context) -> None:
+    """Tell admins, once per year, that the statutory calendar is missing for a year."""
+    desk: Desk = context.application.bot_data["desk"]
+    announced: set[int] = context.application.bot_data.setdefault("calendar_announced", set())
+    for year in sorted(desk.calendar.fallback_years - announced):
+        announced.add(year)
+        for admin_id in desk.admin_ids:
+            try:
+                await context.bot.send_message(admin_id, t("calendar_fallback", year=year))
+            except Exception as exc:  # noqa: BLE001 - an unreachable admin must not stop others
+                log.warning("calendar warning to admin %s failed: %s", admin_id, exc)
+
+
+async def error_handler(update: object, context: Context) -> None:
+    """Log the fault; tell the user their action did not go through."""
+    log.error("unhandled error while handling %s", update, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, t("error_internal"))
+        except Exception:  # noqa: BLE001 - nothing more to do
+            log.warning("could not report the error to the user")
+
+
+async def on_start(app: Application) -> None:
+    """Open the database, sync departments, check the calendar, register menus."""
+    desk: Desk = app.bot_data["desk"]
+    await desk.db.open()
+    await desk.sync_departments()
+    today = desk.today()
+    for year in sorted({today.year, (today + timedelta(days=90)).year}):
+        if not desk.calendar.covers(year):
+            desk.calendar.note_fallback(year)
+    await set_default_menu(app.bot)
+    for admin_id in desk.admin_ids:
+        await set_menu(app.bot, admin_id, Role.ADMIN)
+    context = Context(application=app)
+    await announce_calendar_gaps(None, context)
+
+
+async def on_stop(app: Application) -> None:
+    await app.bot_data["desk"].db.close()
+
+
+def build_application(
+    settings: Settings,
+    org: OrgConfig,
+    *,
+    clock: Clock | None = None,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+) -> Application:
+    """The Application with its desk; `request` replaces HTTP (the offline sandbox)."""
+    token = settings.bot_token.get_secret_value() if settings.bot_token else SANDBOX_TOKEN
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.zone))
+        .post_init(on_start)
+        .post_shutdown(on_stop)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(updates_request or request)
+    app = builder.build()
+    calendar = WorkingCalendar(org.calendar.holidays, org.calendar.workdays)
+    app.bot_data["desk"] = Desk(
+        Database(settings.database_path),
+        org,
+        calendar,
+        clock or SystemClock(),
+        settings.admin_ids,
+        settings.zone,
+        timedelta(hours=settings.invite_ttl_hours),
+    )
+    for handler in handler_list():
+        app.add_handler(handler)
+    # Group 1 runs after whatever handled the update in group 0.
+    app.add_handler(TypeHandler(Update, announce_calendar_gaps), group=1)
+    app.add_error_handler(error_handler)
+    return app

@@ -1,0 +1,61 @@
+"""Named refusals of the domain. Each carries a catalog key; handlers turn it into text."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    key = "error_generic"
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(self.key, params)
+        self.params = params
+
+
+class NotRegistered(DomainError):
+    key = "error_not_registered"
+
+
+class NotAllowed(DomainError):
+    """The actor's role may not do this."""
+
+    key = "error_not_allowed"
+
+
+class AppealNotFound(DomainError):
+    """Unknown id, or an appeal the actor may not see: the answer is the same on purpose."""
+
+    key = "error_appeal_not_found"
+
+
+class NotYourAppeal(DomainError):
+    """The actor sees the appeal but is not the one who may act on it now."""
+
+    key = "error_not_your_appeal"
+
+
+class InvalidTransition(DomainError):
+    key = "error_invalid_transition"
+
+
+class StaleAction(DomainError):
+    key = "error_stale_action"
+
+
+class InvalidInput(DomainError):
+    key = "error_invalid_input"
+
+
+class AlreadyRegistered(DomainError):
+    key = "error_already_registered"
+
+
+class EnterpriseTaken(DomainError):
+    key = "error_enterprise_taken"
+
+
+class InviteInvalid(DomainError):
+    key = "error_invite_invalid"
+
+
+class RatingExpired(DomainError):
+    key = "error_rating_expired"

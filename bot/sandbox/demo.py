@@ -1,0 +1,118 @@
+"""`appealdesk demo`: the whole appeal lifecycle played on the offline sandbox."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.org import OrgConfig
+from bot.sandbox.chat import Sandbox
+
+LEADER_ID = 10001
+DEMO_START = datetime(2026, 2, 12, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+async def _invite(leader: object, department: str, head: bool) -> str:
+    await leader.send(f"/invite {department}{' head' if head else ''}")
+    return leader.last.split("?start=")[1].split()[0]
+
+
+async def play(settings: Settings, org: OrgConfig, echo: Callable[[str], None]) -> Sandbox:
+    """Plays the story; returns the stopped sandbox (its transcript and database remain)."""
+    clock = ManualClock(DEMO_START)
+    settings = settings.model_copy(update={"admin_ids": [LEADER_ID]})
+    sandbox = await Sandbox.start(settings, org, clock, echo=echo)
+    try:
+        leader = sandbox.person(LEADER_ID, "王局长")
+        head = sandbox.person(20001, "张科长")
+        official = sandbox.person(20002, "李明")
+        other = sandbox.person(20003, "赵敏")
+        company = sandbox.person(30001, "陈经理")
+
+        echo("\n═══ 1. 局领导邀请承办人加入（单次有效的邀请链接）═══")
+        await head.send(f"/start {await _invite(leader, 'jrj', head=True)}")
+        await official.send(f"/start {await _invite(leader, 'jrj', head=False)}")
+        await other.send(f"/start {await _invite(leader, 'zxqy', head=False)}")
+
+        echo("\n═══ 2. 企业登记（统一社会信用代码按 GB 32100 校验）═══")
+        await company.send("/start")
+        await company.send("鄂州市泛亚食品有限公司")
+        await company.send("91420700MA4958XXXX")
+        await company.send("91350100M000100Y43")
+        await company.send("陈经理")
+        await company.send("13907110000")
+
+        echo("\n═══ 3. 提交融资诉求（春节假期不计入办理时限）═══")
+        await company.send("/new")
+        await company.press("融资")
+        await company.send(
+            "我司扩建冷链仓库需流动资金约800万元，申请对接政府性融资担保和银行信贷支持。"
+        )
+        await company.send_document("扩建项目可研报告.pdf")
+        await company.press("提交")
+
+        echo("\n═══ 4. 承办人签收、备注、回复、办结 ═══")
+        await official.press("签收")
+        await official.press("备注")
+        await official.send("已与市融资担保公司电话沟通，需企业补充近两年财务报表。")
+        await official.press("回复", containing="诉求 SQ-")
+        await official.send(
+            "已为贵司对接市融资担保公司及两家合作银行，请于下周二携财务报表前往洽谈。"
+        )
+        await company.press("查看", containing="新回复")
+        await company.press("补充")
+        await company.send("财务报表已准备好，另附土地证复印件。")
+        await official.press("办结", containing="诉求 SQ-")
+        await official.send("已完成银企对接，担保公司同意提供800万元担保，银行授信审批中。")
+
+        echo("\n═══ 5. 企业评价 ═══")
+        await company.press("满意")
+        await company.send("对接及时，感谢！")
+
+        echo("\n═══ 6. 转办：误选类别的诉求转给市人社局 ═══")
+        await company.send("/new")
+        await company.press("综合服务")
+        await company.send("春节后急需招聘冷链物流操作工30名，希望协助对接人社部门招聘会。")
+        await company.press("提交")
+        await other.press("查看")
+        await other.press("转办")
+        await other.press("市人社局")
+        await other.send("属于用工(引才)类诉求，由市人社局办理。")
+
+        echo("\n═══ 7. 不满意重办，及企业撤回 ═══")
+        await company.send("/new")
+        await company.press("融资")
+        await company.send("申请稳岗贷款贴息政策咨询，请告知申报条件与材料。")
+        await company.press("提交")
+        await official.press("签收")
+        await official.press("办结", containing="诉求 SQ-")
+        await official.send("已电话告知。")
+        clock.advance(timedelta(days=1))
+        echo("（一天后）")
+        await company.press("不满意")
+        await company.send("只电话告知，没有书面材料清单。")
+        await company.send("/my")
+        await company.press("查看 SQ-2026-000003")
+        await company.press("撤回")
+        await company.send("问题已通过其他渠道解决。")
+
+        echo("\n═══ 8. 越权操作被拒绝 ═══")
+        await other.send("/view SQ-2026-000001")
+        await company.send("/inbox")
+    finally:
+        await sandbox.stop()
+    return sandbox
+
+
+async def run_demo(settings: Settings, org: OrgConfig, echo: Callable[[str], None]) -> Path:
+    """Plays the story on a temporary SQLite file and prints it; returns the folder used."""
+    folder = Path(tempfile.mkdtemp(prefix="appealdesk-demo-"))
+    settings = settings.model_copy(update={"database_path": folder / "demo.sqlite3"})
+    echo(f"AppealDesk 离线演示 — 数据库：{settings.database_path}（无需 token，无网络）")
+    await play(settings, org, echo)
+    return folder

@@ -1,0 +1,219 @@
+"""An in-memory Telegram Bot API: records what the bot sends and makes the updates it gets.
+
+It speaks plain JSON, so one instance serves both the in-process request class and the
+local HTTP server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+BOT_USER = {
+    "id": 123456789,
+    "is_bot": True,
+    "first_name": "涉企诉求直通车",
+    "username": "AppealDeskBot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+JSON_FIELDS = (
+    "reply_markup",
+    "commands",
+    "scope",
+    "allowed_updates",
+    "entities",
+    "link_preview_options",
+)
+TAG_RE = re.compile(r"<[^>]+>")
+
+
+def plain(text: str) -> str:
+    """HTML message text as the user reads it."""
+    return html.unescape(TAG_RE.sub("", text))
+
+
+@dataclass
+class SentMessage:
+    chat_id: int
+    message_id: int
+    text: str
+    reply_markup: dict[str, Any] | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def plain(self) -> str:
+        return plain(self.text)
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+
+class FakeBotApi:
+    """Telegram's side of the conversation, without a network."""
+
+    def __init__(self, now: Any = None) -> None:
+        self._now = now or (lambda: 1_767_225_600)
+        self.sent: list[SentMessage] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failures: dict[str, tuple[int, str]] = {}
+        self.pending_updates: list[dict[str, Any]] = []
+        self._update_ids = count(1)
+        self._message_ids = count(1)
+        self._new_updates: asyncio.Event | None = None
+        self.listeners: list[Any] = []
+
+    # the Bot API ------------------------------------------------------------------
+    def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer one Bot API call: (HTTP status, JSON body)."""
+        params = {k: _decode(k, v) for k, v in params.items()}
+        self.calls.append((method, params))
+        if method in self.failures:
+            code, description = self.failures[method]
+            return code, {"ok": False, "error_code": code, "description": description}
+        handler = getattr(self, f"_{method}", None)
+        result = handler(params) if handler else True
+        return 200, {"ok": True, "result": result}
+
+    def _getMe(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Bot API name
+        return BOT_USER
+
+    def _sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return self._record(params, {"text": params.get("text", "")})
+
+    def _sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return self._record(params, {"caption": params.get("caption", "")})
+
+    def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return self._record(params, {"caption": params.get("caption", "")})
+
+    def _editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:  # noqa: N802
+        for msg in self.sent:
+            if msg.chat_id == int(params["chat_id"]) and msg.message_id == int(
+                params["message_id"]
+            ):
+                msg.text = params["text"]
+                msg.reply_markup = params.get("reply_markup")
+                msg.raw["text"] = msg.text
+                return msg.raw
+        return True
+
+    def _getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:  # noqa: N802
+        offset = int(params.get("offset") or 0)
+        self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
+        return list(self.pending_updates[: int(params.get("limit") or 100)])
+
+    def _record(self, params: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        raw = {
+            "message_id": next(self._message_ids),
+            "date": int(self._now()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": BOT_USER,
+            **content,
+        }
+        if params.get("reply_markup"):
+            raw["reply_markup"] = params["reply_markup"]
+        text = content.get("text") or content.get("caption") or ""
+        message = SentMessage(chat_id, raw["message_id"], text, params.get("reply_markup"), raw)
+        self.sent.append(message)
+        for listener in self.listeners:
+            listener(message)
+        return raw
+
+    # updates -----------------------------------------------------------------------
+    def message_update(
+        self,
+        user: dict[str, Any],
+        text: str | None = None,
+        *,
+        chat_id: int | None = None,
+        photo: bool = False,
+        document: str | None = None,
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """A message from a user; commands get their bot_command entity, as Telegram does."""
+        chat_id = chat_id if chat_id is not None else user["id"]
+        chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group"}
+        if chat_id > 0:
+            chat.update(first_name=user.get("first_name", ""))
+        else:
+            chat["title"] = "部门工作群"
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(self._now()),
+            "chat": chat,
+            "from": user,
+        }
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                length = len(text.split()[0])
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        n = message["message_id"]
+        if photo:
+            message["photo"] = [
+                {"file_id": f"photo-{n}-s", "file_unique_id": f"p{n}s", "width": 90, "height": 90},
+                {"file_id": f"photo-{n}", "file_unique_id": f"p{n}", "width": 800, "height": 600},
+            ]
+        if document:
+            message["document"] = {
+                "file_id": f"doc-{n}",
+                "file_unique_id": f"d{n}",
+                "file_name": document,
+            }
+        if caption:
+            message["caption"] = caption
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def callback_update(
+        self, user: dict[str, Any], message: SentMessage, data: str
+    ) -> dict[str, Any]:
+        """A button press on a message the bot sent."""
+        update_id = next(self._update_ids)
+        return {
+            "update_id": update_id,
+            "callback_query": {
+                "id": f"cq{update_id}",
+                "from": user,
+                "chat_instance": str(message.chat_id),
+                "message": message.raw,
+                "data": data,
+            },
+        }
+
+    def push(self, update: dict[str, Any]) -> None:
+        """Queue an update for getUpdates (long polling over HTTP)."""
+        self.pending_updates.append(update)
+        if self._new_updates is not None:
+            self._new_updates.set()
+
+    async def wait_for_updates(self, timeout: float) -> None:
+        if self.pending_updates:
+            return
+        self._new_updates = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._new_updates.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def messages_to(self, chat_id: int) -> list[SentMessage]:
+        return [m for m in self.sent if m.chat_id == chat_id]
+
+
+def _decode(key: str, value: Any) -> Any:
+    """Over HTTP the bot sends nested values as JSON strings; in process as objects."""
+    if key in JSON_FIELDS and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

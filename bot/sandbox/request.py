@@ -1,0 +1,41 @@
+"""A python-telegram-bot request class that talks to the in-memory Bot API."""
+
+from __future__ import annotations
+
+import json
+
+from telegram.request import BaseRequest, RequestData
+
+from bot.sandbox.fake_api import FakeBotApi
+
+
+class FakeRequest(BaseRequest):
+    """Every call of the bot goes to `api` instead of the network."""
+
+    def __init__(self, api: FakeBotApi) -> None:
+        self.api = api
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: object = None,
+        write_timeout: object = None,
+        connect_timeout: object = None,
+        pool_timeout: object = None,
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data is not None else {}
+        status, body = self.api.handle(api_method, params)
+        return status, json.dumps(body).encode()

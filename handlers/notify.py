@@ -1,0 +1,30 @@
+"""Delivering the notices a use case produced, after its transaction committed."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot.desk import Desk
+from bot.model import Notice
+from handlers.render import notice
+
+log = logging.getLogger(__name__)
+
+
+async def deliver(bot: Bot, desk: Desk, notices: list[Notice]) -> None:
+    """Send each notice; one unreachable recipient does not stop the others."""
+    for note in notices:
+        text, markup = notice(note, desk)
+        try:
+            await bot.send_message(note.chat_id, text, reply_markup=markup)
+        except TelegramError as exc:
+            log.warning(
+                "notice %s for %s to chat %s failed: %s",
+                note.kind,
+                note.appeal.number,
+                note.chat_id,
+                exc,
+            )

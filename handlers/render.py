@@ -1,0 +1,150 @@
+"""Appeals and notices worded for chat: the catalog texts filled in, with their buttons."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup
+
+from bot.desk import Desk
+from bot.model import Action, Appeal, AppealView, Notice, Rating, Role
+from bot.texts import (
+    BUTTONS,
+    EVENT_NAMES,
+    MESSAGE_KIND_NAMES,
+    RATING_NAMES,
+    ROLE_NAMES,
+    STATE_NAMES,
+    t,
+)
+from handlers.callback_data import appeal_button
+from handlers.common import esc, keyboard
+
+RATING_CODES = {Rating.SATISFIED: "s", Rating.BASIC: "b", Rating.DISSATISFIED: "u"}
+RATINGS_BY_CODE = {code: rating for rating, code in RATING_CODES.items()}
+ACTION_CODES = {
+    Action.CLAIM: "claim",
+    Action.REPLY: "reply",
+    Action.NOTE: "note",
+    Action.TRANSFER: "xfer",
+    Action.CLOSE: "close",
+    Action.SUPPLEMENT: "supp",
+    Action.WITHDRAW: "wd",
+}
+ACTIONS_BY_CODE = {code: action for action, code in ACTION_CODES.items()}
+SNIPPET = 300
+
+
+def snippet(text: str, length: int = SNIPPET) -> str:
+    return esc(text if len(text) <= length else text[: length - 1] + "…")
+
+
+def rating_row(appeal: Appeal) -> list[tuple[str, str]]:
+    return [
+        (RATING_NAMES[r], appeal_button("rate", appeal.id, appeal.version, RATING_CODES[r]))
+        for r in Rating
+    ]
+
+
+def action_markup(appeal: Appeal, actions: list[Action]) -> InlineKeyboardMarkup | None:
+    buttons = [
+        (BUTTONS[a], appeal_button(ACTION_CODES[a], appeal.id, appeal.version))
+        for a in actions
+        if a in ACTION_CODES
+    ]
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    if Action.RATE in actions:
+        rows.append(rating_row(appeal))
+    return keyboard(rows) if rows else None
+
+
+def appeal_fields(appeal: Appeal, desk: Desk) -> dict[str, str]:
+    return {
+        "number": appeal.number,
+        "enterprise": esc(appeal.enterprise_name),
+        "category": esc(appeal.category),
+        "state": STATE_NAMES[appeal.state],
+        "department": esc(appeal.department_name),
+        "owner": esc(appeal.owner_name or ""),
+        "due": appeal.due_date,
+        "claim_due": appeal.claim_due_date,
+        "rating_due": appeal.rating_due_date or "",
+        "created": desk.local_time(appeal.created_at),
+        "description": snippet(appeal.description),
+    }
+
+
+def card(view: AppealView, desk: Desk, role: Role) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The full appeal as one message, with the buttons this viewer may press."""
+    appeal = view.appeal
+    fields = appeal_fields(appeal, desk)
+    fields["owner"] = t("card_owner", name=fields["owner"]) if appeal.owner_name else ""
+    fields["description"] = esc(appeal.description)
+    parts = [t("card", **fields)]
+    if view.attachments:
+        parts.append(t("card_attachments", count=len(view.attachments)))
+    if appeal.resolution:
+        parts.append(t("card_resolution", resolution=esc(appeal.resolution)))
+    if appeal.rating:
+        parts.append(t("card_rating", rating=RATING_NAMES[appeal.rating]))
+    if view.messages:
+        lines = [
+            t(
+                "card_message_line",
+                time=desk.local_time(m["created_at"]),
+                kind=MESSAGE_KIND_NAMES[m["kind"]],
+                author=esc(m["author_name"] or ""),
+                text=snippet(m["text"], 200),
+            )
+            for m in view.messages[-10:]
+        ]
+        parts.append(t("card_messages") + "\n" + "\n".join(lines))
+    if view.events and role is not Role.ENTERPRISE:
+        lines = [
+            t(
+                "card_event_line",
+                time=desk.local_time(e["created_at"]),
+                action=EVENT_NAMES.get(e["action"], e["action"]),
+                actor=esc(e["actor_name"] or ROLE_NAMES[Role.ADMIN]),
+                detail=("：" + snippet(e["detail"], 100)) if e["detail"] else "",
+            )
+            for e in view.events[-10:]
+        ]
+        parts.append(t("card_history") + "\n" + "\n".join(lines))
+    return "\n\n".join(parts), action_markup(appeal, view.actions)
+
+
+def list_text(header: str, appeals: list[Appeal], staff: bool) -> tuple[str, InlineKeyboardMarkup]:
+    lines = [header]
+    for a in appeals:
+        key = "list_line_staff" if staff else "list_line"
+        lines.append(
+            t(
+                key,
+                number=a.number,
+                enterprise=esc(a.enterprise_name),
+                category=esc(a.category),
+                state=STATE_NAMES[a.state],
+                due=a.due_date,
+            )
+        )
+    rows = [
+        [(f"{BUTTONS['view']} {a.number}", appeal_button("view", a.id, a.version))]
+        for a in appeals[:10]
+    ]
+    return "\n".join(lines), keyboard(rows)
+
+
+def notice(note: Notice, desk: Desk) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A notice worded for its recipient, with the buttons it needs."""
+    appeal = note.appeal
+    fields = appeal_fields(appeal, desk)
+    fields["text"] = esc(note.text or "")
+    if note.kind in ("rated",):
+        fields["rating"] = RATING_NAMES.get(appeal.rating, "") if appeal.rating else ""
+    text = t(f"notice_{note.kind}", **fields)
+    view_button = (BUTTONS["view"], appeal_button("view", appeal.id, appeal.version))
+    if note.kind in ("new_appeal", "transferred"):
+        claim = (BUTTONS[Action.CLAIM], appeal_button("claim", appeal.id, appeal.version))
+        return text, keyboard([[claim, view_button]])
+    if note.kind == "closed":
+        return text, keyboard([rating_row(appeal)])
+    return text, keyboard([[view_button]])

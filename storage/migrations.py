@@ -1,0 +1,118 @@
+"""Numbered schema migrations, applied in order at start-up and recorded in the database."""
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE departments (
+            id       INTEGER PRIMARY KEY,
+            code     TEXT NOT NULL UNIQUE,
+            name     TEXT NOT NULL,
+            chat_id  INTEGER
+        );
+        CREATE TABLE enterprises (
+            id              INTEGER PRIMARY KEY,
+            name            TEXT NOT NULL,
+            uscc            TEXT NOT NULL UNIQUE,
+            contact_name    TEXT NOT NULL,
+            phone           TEXT NOT NULL,
+            baobao_user_id  INTEGER REFERENCES users(tg_id),
+            created_at      TEXT NOT NULL
+        );
+        CREATE TABLE users (
+            tg_id          INTEGER PRIMARY KEY,
+            role           TEXT NOT NULL CHECK (role IN ('enterprise', 'official', 'head')),
+            full_name      TEXT NOT NULL,
+            department_id  INTEGER REFERENCES departments(id),
+            enterprise_id  INTEGER REFERENCES enterprises(id),
+            created_at     TEXT NOT NULL,
+            CHECK ((role = 'enterprise') = (enterprise_id IS NOT NULL)),
+            CHECK ((role = 'enterprise') = (department_id IS NULL))
+        );
+        CREATE INDEX users_department ON users(department_id);
+        CREATE TABLE invites (
+            code           TEXT PRIMARY KEY,
+            department_id  INTEGER NOT NULL REFERENCES departments(id),
+            is_head        INTEGER NOT NULL,
+            created_by     INTEGER NOT NULL,
+            created_at     TEXT NOT NULL,
+            expires_at     TEXT NOT NULL,
+            used_by        INTEGER,
+            used_at        TEXT
+        );
+        CREATE TABLE appeal_counters (
+            year      INTEGER PRIMARY KEY,
+            last_seq  INTEGER NOT NULL
+        );
+        CREATE TABLE appeals (
+            id                INTEGER PRIMARY KEY,
+            number            TEXT NOT NULL UNIQUE,
+            enterprise_id     INTEGER NOT NULL REFERENCES enterprises(id),
+            filed_by          INTEGER NOT NULL REFERENCES users(tg_id),
+            category          TEXT NOT NULL,
+            description       TEXT NOT NULL,
+            state             TEXT NOT NULL,
+            department_id     INTEGER NOT NULL REFERENCES departments(id),
+            assignee_id       INTEGER REFERENCES users(tg_id),
+            owner_id          INTEGER REFERENCES users(tg_id),
+            claim_due_date    TEXT NOT NULL,
+            due_date          TEXT NOT NULL,
+            created_at        TEXT NOT NULL,
+            claimed_at        TEXT,
+            closed_at         TEXT,
+            resolution        TEXT,
+            rating            TEXT,
+            rating_due_date   TEXT,
+            rated_at          TEXT,
+            reopen_count      INTEGER NOT NULL DEFAULT 0,
+            version           INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX appeals_department_state ON appeals(department_id, state);
+        CREATE INDEX appeals_enterprise ON appeals(enterprise_id, id);
+        CREATE INDEX appeals_state_due ON appeals(state, due_date);
+        CREATE TABLE appeal_messages (
+            id          INTEGER PRIMARY KEY,
+            appeal_id   INTEGER NOT NULL REFERENCES appeals(id),
+            author_id   INTEGER NOT NULL,
+            kind        TEXT NOT NULL
+                        CHECK (kind IN ('reply', 'note', 'supplement', 'rating_comment')),
+            text        TEXT NOT NULL,
+            created_at  TEXT NOT NULL
+        );
+        CREATE INDEX appeal_messages_appeal ON appeal_messages(appeal_id, id);
+        CREATE TABLE attachments (
+            id              INTEGER PRIMARY KEY,
+            appeal_id       INTEGER NOT NULL REFERENCES appeals(id),
+            message_id      INTEGER REFERENCES appeal_messages(id),
+            kind            TEXT NOT NULL CHECK (kind IN ('photo', 'document')),
+            file_id         TEXT NOT NULL,
+            file_unique_id  TEXT NOT NULL,
+            file_name       TEXT,
+            created_at      TEXT NOT NULL
+        );
+        CREATE INDEX attachments_appeal ON attachments(appeal_id);
+        CREATE TABLE audit_events (
+            id          INTEGER PRIMARY KEY,
+            subject     TEXT NOT NULL,
+            appeal_id   INTEGER REFERENCES appeals(id),
+            actor_id    INTEGER,
+            action      TEXT NOT NULL,
+            from_state  TEXT,
+            to_state    TEXT,
+            detail      TEXT,
+            created_at  TEXT NOT NULL
+        );
+        CREATE INDEX audit_events_appeal ON audit_events(appeal_id, id);
+        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+        CREATE TABLE processed_updates (
+            update_id   INTEGER PRIMARY KEY,
+            action      TEXT NOT NULL,
+            ref         INTEGER,
+            created_at  TEXT NOT NULL
+        );
+        """,
+    ),
+]
