@@ -145,6 +145,12 @@ def notice(note: Notice, desk: Desk) -> tuple[str, InlineKeyboardMarkup | None]:
     if note.kind in ("new_appeal", "transferred"):
         claim = (BUTTONS[Action.CLAIM], appeal_button("claim", appeal.id, appeal.version))
         return text, keyboard([[claim, view_button]])
+    if note.kind in ("reopened", "supplement") and appeal.owner_id:
+        work = [Action.REPLY, Action.CLOSE]
+        buttons = [
+            (BUTTONS[a], appeal_button(ACTION_CODES[a], appeal.id, appeal.version)) for a in work
+        ]
+        return text, keyboard([[*buttons, view_button]])
     if note.kind == "closed":
         return text, keyboard([rating_row(appeal)])
     return text, keyboard([[view_button]])

@@ -1,0 +1,262 @@
+"""Every refusal: a clear message, and nothing changed in the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from handlers.callback_data import appeal_button
+from tests.conftest import COMPANY_USCC, file_appeal, join
+
+
+def snapshot(db) -> dict:
+    tables = ["appeals", "appeal_messages", "attachments", "audit_events", "enterprises", "users"]
+    return {t: db.rows(f"SELECT * FROM {t} ORDER BY 1") for t in tables}
+
+
+async def forge(person, data: str) -> list[str]:
+    """Press a button with data this person's client made up."""
+    message = person.inbox[-1]
+    return await person.press_data(message, data)
+
+
+async def test_forged_buttons_on_other_departments_and_enterprises_change_nothing(
+    sandbox, people, db
+):
+    p = people
+    number = await file_appeal(p.company)
+    appeal_id = db.appeal(number)["id"]
+    before = snapshot(db)
+
+    assert await forge(p.outsider, appeal_button("claim", appeal_id, 1)) == [
+        "未找到该诉求，或您无权查看。"
+    ]
+    assert await forge(p.rival, appeal_button("wd", appeal_id, 1)) == [
+        "未找到该诉求，或您无权查看。"
+    ]
+    assert await forge(p.rival, appeal_button("view", appeal_id, 1)) == [
+        "未找到该诉求，或您无权查看。"
+    ]
+    assert await forge(p.company, appeal_button("claim", appeal_id, 1)) == [
+        "您没有权限执行此操作。"
+    ]
+    assert await forge(p.official, appeal_button("reply", 999999, 1)) == [
+        "未找到该诉求，或您无权查看。"
+    ]
+    assert await forge(p.official, "claim:abc:1") == ["您没有权限执行此操作。"]
+    assert await forge(p.official, "rate:1:1:zz") == ["您没有权限执行此操作。"]
+    assert await forge(p.rival, "bb:1:20002") == ["您没有权限执行此操作。"]
+    assert await forge(p.official, "invr:jrj:h") == ["您没有权限执行此操作。"]
+    assert await forge(p.official, "nonsense") == [
+        "此按钮已失效，请重新操作。发送 /help 查看可用功能。"
+    ]
+    assert snapshot(db) == before
+
+
+async def test_stale_button_after_state_change_is_refused(sandbox, people, db):
+    p = people
+    number = await file_appeal(p.company)
+    await p.official.press("签收")
+    before = snapshot(db)
+    answer = await p.head.press("签收", containing=number)
+    assert answer == [
+        f"此按钮已失效：诉求 {number} 的状态已变化。请发送 /view {number} 查看最新情况。"
+    ]
+    assert snapshot(db) == before
+
+
+async def test_only_the_owner_or_head_may_reply_once_claimed(sandbox, people, db):
+    p = people
+    colleague = sandbox.person(20009, "钱进")
+    await join(colleague, p.leader, "jrj")
+    number = await file_appeal(p.company)
+    await p.official.press("签收")
+    appeal_id = db.appeal(number)["id"]
+    before = snapshot(db)
+    answer = await forge(colleague, appeal_button("reply", appeal_id, 2))
+    assert answer == [f"诉求 {number} 不由您办理，无法执行此操作。"]
+    assert snapshot(db) == before
+    await p.head.send(f"/view {number}")
+    await p.head.press("回复")
+    await p.head.send("科室负责人补充答复：担保费率可优惠。")
+    assert "担保费率可优惠" in p.company.last
+
+
+@pytest.mark.parametrize(
+    ("who", "command", "expected"),
+    [
+        ("company", "/inbox", "您没有权限执行此操作。"),
+        ("company", "/invite jrj", "您没有权限执行此操作。"),
+        ("official", "/new", "您没有权限执行此操作。"),
+        ("official", "/my", "您没有权限执行此操作。"),
+        ("official", "/baobao 91350100M000100Y43", "您没有权限执行此操作。"),
+        ("stranger", "/new", "您尚未登记企业信息，请先发送 /start 完成登记。"),
+        ("stranger", "/my", "您尚未登记企业信息，请先发送 /start 完成登记。"),
+        ("stranger", "/inbox", "您没有权限执行此操作。"),
+        ("rival", "/view SQ-2026-000001", "未找到该诉求，或您无权查看。"),
+        ("outsider", "/view SQ-2026-000001", "未找到该诉求，或您无权查看。"),
+        ("company", "/view SQ-2026-999999", "未找到该诉求，或您无权查看。"),
+        ("company", "/view 1 OR 1=1", "未找到该诉求，或您无权查看。"),
+        ("company", "/frobnicate", "无法识别的指令。发送 /help 查看可用功能。"),
+        ("company", "/cancel", "当前没有进行中的操作。"),
+    ],
+)
+async def test_commands_out_of_role(sandbox, people, db, who, command, expected):
+    await file_appeal(people.company)
+    person = sandbox.person(40404, "路人") if who == "stranger" else getattr(people, who)
+    before = snapshot(db)
+    assert await person.send(command) == [expected]
+    assert snapshot(db) == before
+
+
+async def test_registration_rejects_bad_input_and_keeps_asking(sandbox, db):
+    person = sandbox.person(50001, "孙总")
+    await person.send("/start")
+    assert await person.send("  ") == ["企业名称不能为空，请重新输入。"]
+    await person.send("鄂州市晨风轨道交通有限公司")
+    for bad in ("12345", "91350100M000100Y44", "01350100M000100Y4X", "91350100M000100I43"):
+        assert await person.send(bad) == ["统一社会信用代码格式不正确，请核对后重新输入。"]
+    await person.send("n2440300mj0000001l")  # lower case is accepted and normalised
+    await person.send("孙")
+    assert person.last == "联系人姓名至少需要 2 个字，请补充后重新发送。"
+    await person.send("孙晨风")
+    assert await person.send("12345") == ["联系电话格式不正确，请核对后重新输入。"]
+    assert db.count("enterprises") == 0
+    await person.send("027-87654321")
+    ent = db.one("SELECT * FROM enterprises")
+    assert (ent["uscc"], ent["phone"]) == ("N2440300MJ0000001L", "027-87654321")
+
+
+async def test_registration_refuses_a_taken_code_and_a_second_registration(sandbox, people, db):
+    stranger = sandbox.person(50002, "冒名者")
+    await stranger.send("/start")
+    await stranger.send("冒名公司")
+    await stranger.send(COMPANY_USCC)
+    await stranger.send("冒名者")
+    answer = await stranger.send("13900000000")
+    assert answer == ["该统一社会信用代码已由其他联络员登记。如需变更联络员，请联系管理员。"]
+    assert db.count("enterprises") == 2
+    assert await people.company.send("/start") == [
+        "您好，陈经理（企业联络员）。发送 /help 查看可用功能。"
+    ]
+
+
+async def test_cancel_leaves_filing_without_an_appeal(sandbox, people, db):
+    p = people
+    await p.company.send("/new")
+    await p.company.press("融资")
+    assert await p.company.send("太短") == ["诉求内容至少需要 10 个字，请补充后重新发送。"]
+    assert await p.company.send("长" * 2001) == [
+        "诉求内容不能超过 2000 个字（当前过长），请精简后重新发送。"
+    ]
+    await p.company.send("申请协调园区道路维修，影响货车进出。")
+    assert await p.company.send("/cancel") == ["已取消，未做任何更改。"]
+    assert db.count("appeals") == 0
+    # the old 提交 button now does nothing
+    assert await p.company.press("提交") == [
+        "该草稿已失效（可能因系统重启），请重新发送 /new 提交诉求。"
+    ]
+    assert db.count("appeals") == 0
+
+
+async def test_unknown_category_typed_is_refused(sandbox, people, db):
+    await people.company.send("/new")
+    answer = await people.company.send("房地产")
+    assert answer == ["未找到该类别，请点击下方按钮选择诉求类别。"]
+    await people.company.send("融资")
+    assert "请用一条消息描述您的诉求" in people.company.last
+
+
+async def test_invites_are_single_use_and_expire(sandbox, people, db, clock):
+    p = people
+    await p.leader.send("/invite jrj")
+    code = p.leader.last.split("?start=")[1].split()[0]
+    assert "https://t.me/AppealDeskBot?start=" in p.leader.last
+    first = sandbox.person(60001, "新人甲")
+    second = sandbox.person(60002, "新人乙")
+    assert (await first.send(f"/start {code}"))[0].startswith("欢迎加入")
+    assert await second.send(f"/start {code}") == [
+        "邀请链接无效：该链接已被使用。请向管理员索取新的邀请链接。"
+    ]
+    await p.leader.send("/invite jrj")
+    late_code = p.leader.last.split("?start=")[1].split()[0]
+    clock.advance(timedelta(hours=73))
+    assert await second.send(f"/start {late_code}") == [
+        "邀请链接无效：该链接已过期。请向管理员索取新的邀请链接。"
+    ]
+    assert await second.send("/start forged-code") == [
+        "邀请链接无效：该链接不存在。请向管理员索取新的邀请链接。"
+    ]
+    await p.leader.send("/invite nosuchdept")
+    assert p.leader.last == "未找到该部门，请核对后重新输入。"
+    assert db.rows("SELECT role FROM users WHERE tg_id = ?", second.id) == []
+    # an enterprise contact cannot turn themselves into an official
+    await p.leader.send("/invite jrj")
+    code = p.leader.last.split("?start=")[1].split()[0]
+    assert await p.company.send(f"/start {code}") == ["您没有权限执行此操作。"]
+    assert db.one("SELECT role FROM users WHERE tg_id = ?", p.company.id)["role"] == "enterprise"
+
+
+async def test_rating_after_the_window_counts_as_unrated(sandbox, people, db, clock):
+    p = people
+    number = await file_appeal(p.company)
+    await p.official.press("签收")
+    await p.official.press("办结")
+    await p.official.send("已办结。")
+    clock.advance(timedelta(days=7))  # past 3 working days
+    answer = await p.company.press("满意")
+    assert answer == [f"诉求 {number} 的评价期限已过，已记为“未评价”。"]
+    assert db.appeal(number)["rating"] is None
+
+
+async def test_user_text_is_escaped_in_every_message(sandbox, people, db):
+    p = people
+    hostile = "<b>加急</b> & <a href='http://x'>点此</a> 申请贷款贴息政策"
+    number = await file_appeal(p.company, text=hostile)
+    sent = [m.text for m in sandbox.api.sent if number in m.plain and "新诉求" in m.plain]
+    assert sent and all(
+        "&lt;b&gt;加急&lt;/b&gt; &amp; &lt;a href='http://x'&gt;" in s for s in sent
+    )
+    assert db.appeal(number)["description"] == hostile  # stored as typed
+    await p.official.press("签收")
+    await p.official.press("回复")
+    await p.official.send("<script>alert(1)</script>")
+    assert "&lt;script&gt;" in p.company.inbox[-1].text
+
+
+async def test_a_redelivered_update_creates_nothing_twice(sandbox, people, db):
+    """Telegram re-sends an update whose offset was not confirmed before a crash."""
+    p = people
+    await p.company.send("/new")
+    await p.company.press("融资")
+    await p.company.send("申请对接政府性融资担保和银行信贷支持。")
+    message, data = p.company.find_button("提交")
+    update = sandbox.api.callback_update(p.company.user, message, data)
+    await sandbox.deliver(update)
+    await sandbox.deliver(update)  # the same update again
+    assert db.count("appeals") == 1
+    filed = [a for a in p.company.since(0) if a.startswith("诉求已提交")]
+    assert len(filed) == 2 and filed[0] == filed[1]  # the second answer repeats the first
+    assert sum(1 for e in db.rows("SELECT action FROM audit_events") if e["action"] == "file") == 1
+
+    claim_message, claim_data = p.official.find_button("签收")
+    claim = sandbox.api.callback_update(p.official.user, claim_message, claim_data)
+    await sandbox.deliver(claim)
+    await sandbox.deliver(claim)
+    assert [e[0] for e in db.events("SQ-2026-000001")] == ["file", "claim"]
+
+    await p.official.press("回复")
+    reply = sandbox.api.message_update(p.official.user, "请补充财务报表。")
+    await sandbox.deliver(reply)
+    await sandbox.deliver(reply)
+    assert db.count("appeal_messages") == 1
+    assert [e[0] for e in db.events("SQ-2026-000001")] == ["file", "claim", "reply"]
+
+
+async def test_group_chat_cannot_be_used_to_register(sandbox, db):
+    person = sandbox.person(70001, "群成员")
+    update = sandbox.api.message_update(person.user, "/start", chat_id=-100123)
+    await sandbox.deliver(update)
+    assert sandbox.api.messages_to(-100123)[-1].plain == "请在与机器人的私聊中使用此功能。"
+    assert db.count("users") == 0

@@ -1,0 +1,118 @@
+"""Domain rules without Telegram: USCC, working-day calendar, workflow table, callback codec."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pytest
+
+from bot import uscc
+from bot.model import Action, Role, State
+from bot.workcal import WorkingCalendar
+from bot.workflow import TRANSITIONS, actions_in, next_state
+from handlers.callback_data import BadCallback, appeal_button, decode_appeal_button
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "91350100M000100Y43",
+        "91110108551385082Q",
+        "A1110000MB1234567A",
+        "N2440300MJ0000001L",
+        "Y1330100MA2B3C4D51",
+        "51110000500000000B",
+    ],
+)
+def test_valid_uscc(code):
+    assert uscc.is_valid(code)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "91350100M000100Y44",  # wrong check digit
+        "01350100M000100Y4X",  # first character 0
+        "B1110000MB1234567A",  # first character B is not a registration authority
+        "91350100M000100I43",  # I is not in the alphabet
+        "91350100M000100Y4",  # 17 characters
+        "",
+    ],
+)
+def test_invalid_uscc(code):
+    assert not uscc.is_valid(code)
+
+
+def test_uscc_check_char_matches_the_published_example():
+    assert uscc.check_char("91350100M000100Y4") == "3"
+
+
+def test_spring_festival_2026_with_adjusted_working_weekends():
+    cal = WorkingCalendar()
+    assert cal.is_working_day(date(2026, 2, 14))  # Saturday 补班
+    assert cal.is_working_day(date(2026, 2, 28))  # Saturday 补班
+    assert not any(cal.is_working_day(date(2026, 2, d)) for d in range(15, 24))
+    # Thursday 2026-02-12 + 10 working days: 13, 14, 24, 25, 26, 27, 28, 3/2, 3/3, 3/4
+    assert cal.add_working_days(date(2026, 2, 12), 10) == date(2026, 3, 4)
+    assert cal.add_working_days(date(2026, 2, 13), 1) == date(2026, 2, 14)
+    assert cal.add_working_days(date(2026, 2, 14), 1) == date(2026, 2, 24)
+
+
+def test_national_day_2026():
+    cal = WorkingCalendar()
+    assert not any(cal.is_working_day(date(2026, 10, d)) for d in range(1, 8))
+    assert cal.is_working_day(date(2026, 9, 20))  # Sunday 补班
+    assert cal.is_working_day(date(2026, 10, 10))  # Saturday 补班
+    assert cal.add_working_days(date(2026, 9, 30), 1) == date(2026, 10, 8)
+    assert cal.add_working_days(date(2026, 9, 30), 3) == date(2026, 10, 10)
+
+
+def test_counting_starts_the_next_working_day():
+    cal = WorkingCalendar()
+    # filed on a Saturday: Monday is day one
+    assert cal.add_working_days(date(2026, 3, 14), 1) == date(2026, 3, 16)
+    assert cal.working_days_between(date(2026, 3, 10), date(2026, 3, 24)) == 10
+    assert cal.working_days_between(date(2026, 3, 24), date(2026, 3, 10)) == -10
+
+
+def test_unknown_year_falls_back_to_weekdays_loudly(caplog):
+    told: list[int] = []
+    cal = WorkingCalendar(on_fallback=told.append)
+    assert not cal.covers(2027) and cal.covers(2026)
+    with caplog.at_level(logging.WARNING):
+        assert cal.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 1)  # a Friday
+        cal.add_working_days(date(2027, 3, 1), 5)
+    assert told == [2027]  # once per year
+    assert cal.fallback_years == {2027}
+    assert "2027" in caplog.text and "Mon-Fri" in caplog.text
+
+
+def test_org_overrides_win_over_the_statutory_calendar():
+    cal = WorkingCalendar(extra_holidays=[date(2026, 3, 11)], extra_workdays=[date(2026, 3, 14)])
+    assert not cal.is_working_day(date(2026, 3, 11))
+    assert cal.is_working_day(date(2026, 3, 14))
+    assert cal.add_working_days(date(2026, 3, 10), 2) == date(2026, 3, 13)
+
+
+def test_workflow_table():
+    assert next_state(State.PENDING, Action.CLAIM) is State.IN_PROGRESS
+    assert next_state(State.CLOSED, Action.REOPEN) is State.IN_PROGRESS
+    assert next_state(State.WITHDRAWN, Action.REPLY) is None
+    assert actions_in(State.WITHDRAWN) == []
+    # enterprises never act on the department side and vice versa
+    for (_, action), (_, roles) in TRANSITIONS.items():
+        if action in (Action.SUPPLEMENT, Action.WITHDRAW, Action.RATE, Action.REOPEN):
+            assert roles == {Role.ENTERPRISE}
+        else:
+            assert Role.ENTERPRISE not in roles
+
+
+def test_callback_codec_round_trip_and_rejects_forgeries():
+    data = appeal_button("rate", 123, 4, "s")
+    assert len(data.encode()) <= 64
+    button = decode_appeal_button(data)
+    assert (button.action, button.appeal_id, button.version, button.arg) == ("rate", 123, 4, "s")
+    for forged in ("rate", "claim:x:1", "claim:1", "claim:-1:1", "claim:1:0", "a" * 65, None):
+        with pytest.raises(BadCallback):
+            decode_appeal_button(forged)
