@@ -54,7 +54,8 @@ async def test_enterprise_files_official_claims_replies_closes_and_enterprise_ra
     await p.official.press("回复")
     await p.official.send("已对接市融资担保公司，请下周二携财务报表洽谈。")
     assert p.company.last == (
-        "诉求 SQ-2026-000001 有新回复（市地方金融管理局）：\n已对接市融资担保公司，请下周二携财务报表洽谈。"
+        "诉求 SQ-2026-000001 有新回复（市地方金融管理局）：\n"
+        "已对接市融资担保公司，请下周二携财务报表洽谈。"
     )
     assert not any("内部" in text for text in p.company.since(0))
 
