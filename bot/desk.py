@@ -48,6 +48,8 @@ from storage.repo import Repo
 NUMBER_RE = re.compile(r"^SQ-(\d{4})-(\d{6})$")
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 LIST_LIMIT = 30
+# Telegram keeps an unconfirmed update for 24 hours; after that an id may come back as new.
+REDELIVERY_WINDOW = timedelta(hours=24)
 PUBLIC_MESSAGE_KINDS = ("reply", "supplement", "rating_comment")
 ALL_MESSAGE_KINDS = ("reply", "note", "supplement", "rating_comment")
 
@@ -174,9 +176,9 @@ class Desk:
             raise NotAllowed()
         now = self._stamp()
         async with self.db.transaction() as repo:
-            done = await repo.processed_update(update_id)
-            if done is not None and done["ref"] is not None:
-                ent = await repo.enterprise(done["ref"])
+            done = await self._already_done(repo, tg_id, update_id, "register")
+            if done is not None:
+                ent = await repo.enterprise(done)
                 assert ent is not None
                 return ent
             if await repo.user(tg_id) is not None:
@@ -188,7 +190,7 @@ class Desk:
             await repo.insert_event(
                 f"enterprise:{ent_id}", None, tg_id, "register", None, None, f"{name} {code}", now
             )
-            await repo.record_update(update_id, "register", ent_id, now)
+            await repo.record_update(update_id, tg_id, "register", ent_id, now)
             ent = await repo.enterprise(ent_id)
         assert ent is not None
         return ent
@@ -352,10 +354,8 @@ class Desk:
     async def replayed_appeal(self, actor: Actor, update_id: int) -> Appeal | None:
         """The appeal an update already filed, when Telegram delivers that update again."""
         async with self.db.reading() as repo:
-            done = await repo.processed_update(update_id)
-            if done is None or done["action"] != "file" or done["ref"] is None:
-                return None
-            return await self._load_visible(repo, actor, int(done["ref"]))
+            done = await self._already_done(repo, actor.tg_id, update_id, "file")
+            return None if done is None else await self._load_visible(repo, actor, done)
 
     async def my_appeals(self, actor: Actor) -> list[Appeal]:
         if actor.role is not Role.ENTERPRISE:
@@ -435,7 +435,7 @@ class Desk:
         today = self.today()
         now = self._stamp()
         async with self.db.transaction() as repo:
-            replay = await self._replay(repo, update_id)
+            replay = await self._replay(repo, actor, update_id, "file")
             if replay is not None:
                 return replay
             ent = await repo.enterprise(actor.enterprise_id)
@@ -479,19 +479,31 @@ class Desk:
                 f"{category.name} → {dept['name']}（{route}）",
                 now,
             )
-            await repo.record_update(update_id, "file", appeal_id, now)
+            await repo.record_update(update_id, actor.tg_id, "file", appeal_id, now)
             appeal = Appeal.from_row(await repo.appeal(appeal_id))
             notices = await self._notify_department(repo, appeal, "new_appeal")
         return Outcome(appeal, notices)
 
-    async def _replay(self, repo: Repo, update_id: int | None) -> Outcome | None:
-        """The outcome of an update Telegram delivered before, so nothing happens twice."""
+    async def _already_done(
+        self, repo: Repo, actor_id: int, update_id: int | None, action: str
+    ) -> int | None:
+        """What an update already did, if Telegram delivered it before (within its 24 h)."""
         if update_id is None:
             return None
-        done = await repo.processed_update(update_id)
-        if done is None or done["ref"] is None:
+        since = (self.now() - REDELIVERY_WINDOW).isoformat(timespec="seconds")
+        done = await repo.processed_update(update_id, actor_id, since)
+        if done is None or done["action"] != action or done["ref"] is None:
             return None
-        row = await repo.appeal(done["ref"])
+        return int(done["ref"])
+
+    async def _replay(
+        self, repo: Repo, actor: Actor, update_id: int | None, action: str
+    ) -> Outcome | None:
+        """The outcome of an update delivered before, so that nothing happens twice."""
+        done = await self._already_done(repo, actor.tg_id, update_id, action)
+        if done is None:
+            return None
+        row = await repo.appeal(done)
         assert row is not None
         return Outcome(Appeal.from_row(row), [], replayed=True)
 
@@ -543,7 +555,7 @@ class Desk:
         """Authorize, change the appeal, store the message and the audit event, commit."""
         now = self._stamp()
         async with self.db.transaction() as repo:
-            replay = await self._replay(repo, update_id)
+            replay = await self._replay(repo, actor, update_id, action)
             if replay is not None:
                 return replay
             before = await self._load_visible(repo, actor, appeal_id)
@@ -580,7 +592,7 @@ class Desk:
                 now,
             )
             if update_id is not None:
-                await repo.record_update(update_id, action, before.id, now)
+                await repo.record_update(update_id, actor.tg_id, action, before.id, now)
             after = Appeal.from_row(await repo.appeal(before.id))
             notices = await self._notices_for(repo, actor, before, after, notify, detail)
         return Outcome(after, notices)
@@ -731,7 +743,7 @@ class Desk:
         text = self.check_text(text, "comment")
         now = self._stamp()
         async with self.db.transaction() as repo:
-            replay = await self._replay(repo, update_id)
+            replay = await self._replay(repo, actor, update_id, "rating_comment")
             if replay is not None:
                 return replay
             appeal = await self._load_visible(repo, actor, appeal_id)
@@ -748,7 +760,7 @@ class Desk:
                 text,
                 now,
             )
-            await repo.record_update(update_id, "rating_comment", appeal.id, now)
+            await repo.record_update(update_id, actor.tg_id, "rating_comment", appeal.id, now)
             notices = [Notice(appeal.owner_id, "rating_comment", appeal, text)]
         return Outcome(appeal, notices if appeal.owner_id else [])
 

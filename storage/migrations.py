@@ -108,10 +108,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
         BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
         CREATE TABLE processed_updates (
-            update_id   INTEGER PRIMARY KEY,
+            update_id   INTEGER NOT NULL,
+            actor_id    INTEGER NOT NULL,
             action      TEXT NOT NULL,
             ref         INTEGER,
-            created_at  TEXT NOT NULL
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (update_id, actor_id)
         );
         """,
     ),

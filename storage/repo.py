@@ -299,14 +299,22 @@ class Repo:
         )
 
     # idempotency --------------------------------------------------------------------
-    async def processed_update(self, update_id: int) -> Row | None:
-        return await self._one("SELECT * FROM processed_updates WHERE update_id = ?", (update_id,))
+    async def processed_update(self, update_id: int, actor_id: int, since: str) -> Row | None:
+        return await self._one(
+            "SELECT * FROM processed_updates"
+            " WHERE update_id = ? AND actor_id = ? AND created_at >= ?",
+            (update_id, actor_id, since),
+        )
 
-    async def record_update(self, update_id: int, action: str, ref: int | None, now: str) -> None:
+    async def record_update(
+        self, update_id: int, actor_id: int, action: str, ref: int | None, now: str
+    ) -> None:
+        # Telegram may reuse an update id after a week of silence: a stale row is replaced.
         await self.conn.execute(
-            "INSERT INTO processed_updates (update_id, action, ref, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (update_id, action, ref, now),
+            "INSERT INTO processed_updates (update_id, actor_id, action, ref, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (update_id, actor_id) DO UPDATE SET"
+            " action = excluded.action, ref = excluded.ref, created_at = excluded.created_at",
+            (update_id, actor_id, action, ref, now),
         )
 
 

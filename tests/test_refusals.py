@@ -260,3 +260,26 @@ async def test_group_chat_cannot_be_used_to_register(sandbox, db):
     await sandbox.deliver(update)
     assert sandbox.api.messages_to(-100123)[-1].plain == "请在与机器人的私聊中使用此功能。"
     assert db.count("users") == 0
+
+
+async def test_an_update_id_reused_after_a_day_is_a_new_update(sandbox, people, db, clock):
+    """Telegram may reuse update ids after a quiet week; only a 24-hour window counts."""
+    p = people
+    await p.company.send("/new")
+    await p.company.press("融资")
+    await p.company.send("申请对接政府性融资担保和银行信贷支持。")
+    message, data = p.company.find_button("提交")
+    update = sandbox.api.callback_update(p.company.user, message, data)
+    await sandbox.deliver(update)
+    clock.advance(timedelta(days=8))
+    await p.company.send("/new")
+    await p.company.press("法务")
+    await p.company.send("合同纠纷需要法律咨询服务，请安排律师。")
+    message, data = p.company.find_button("提交")
+    reused = sandbox.api.callback_update(p.company.user, message, data)
+    reused["update_id"] = update["update_id"]
+    await sandbox.deliver(reused)
+    assert [a["category"] for a in db.rows("SELECT category FROM appeals ORDER BY id")] == [
+        "融资",
+        "法务",
+    ]

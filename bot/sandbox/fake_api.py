@@ -60,13 +60,13 @@ class SentMessage:
 class FakeBotApi:
     """Telegram's side of the conversation, without a network."""
 
-    def __init__(self, now: Any = None) -> None:
+    def __init__(self, now: Any = None, first_update_id: int = 1) -> None:
         self._now = now or (lambda: 1_767_225_600)
         self.sent: list[SentMessage] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, tuple[int, str]] = {}
         self.pending_updates: list[dict[str, Any]] = []
-        self._update_ids = count(1)
+        self._update_ids = count(first_update_id)
         self._message_ids = count(1)
         self._new_updates: asyncio.Event | None = None
         self.listeners: list[Any] = []

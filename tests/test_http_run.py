@@ -1,0 +1,118 @@
+"""`appealdesk run` as a separate process, long-polling a Bot API server over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.fake_api import FakeBotApi, SentMessage
+from bot.sandbox.http_server import serve
+
+PATIENCE = 60.0  # generous: the test waits for events, it never measures speed
+
+
+def appealdesk_command() -> list[str]:
+    script = Path(sys.executable).with_name("appealdesk")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+
+
+async def wait_for(condition: Callable[[], object], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def bot_api():
+    api = FakeBotApi()
+    api.failures["setMyCommands"] = (500, "Internal Server Error")  # optional call: must not stop
+    runner, port = await serve(api)
+    yield api, port
+    await runner.cleanup()
+
+
+async def test_run_long_polls_a_bot_api_server_over_http(bot_api, tmp_path):
+    api, port = bot_api
+    env = {
+        **os.environ,
+        "BOT_TOKEN": "4242:any-token-will-do",
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+        "DATABASE_PATH": str(tmp_path / "run.sqlite3"),
+        "ADMIN_IDS": "900001",
+    }
+    process = await asyncio.create_subprocess_exec(
+        *appealdesk_command(),
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await wait_for(lambda: any(m == "getUpdates" for m, _ in api.calls), "the first poll")
+        company = {"id": 30001, "is_bot": False, "first_name": "陈经理"}
+        official = {"id": 20002, "is_bot": False, "first_name": "李明"}
+        leader = {"id": 900001, "is_bot": False, "first_name": "王局长"}
+
+        def last_to(user: dict) -> SentMessage | None:
+            sent = api.messages_to(user["id"])
+            return sent[-1] if sent else None
+
+        async def say(user: dict, text: str, expect: str) -> SentMessage:
+            before = len(api.messages_to(user["id"]))
+            api.push(api.message_update(user, text))
+            await wait_for(
+                lambda: any(expect in m.plain for m in api.messages_to(user["id"])[before:]),
+                f"{expect!r} after {text!r}",
+            )
+            return last_to(user)
+
+        async def press(user: dict, label: str, expect: str) -> SentMessage:
+            message = next(
+                m for m in reversed(api.messages_to(user["id"])) if label in dict(m.buttons)
+            )
+            before = len(api.messages_to(user["id"]))
+            api.push(api.callback_update(user, message, dict(message.buttons)[label]))
+            await wait_for(
+                lambda: any(expect in m.plain for m in api.messages_to(user["id"])[before:]),
+                f"{expect!r} after pressing {label!r}",
+            )
+            return last_to(user)
+
+        invite = await say(leader, "/invite jrj", "邀请链接已生成")
+        code = invite.plain.split("?start=")[1].split()[0]
+        await say(official, f"/start {code}", "欢迎加入")
+        await say(company, "/start", "请输入企业名称")
+        await say(company, "鄂州市泛亚食品有限公司", "统一社会信用代码")
+        await say(company, "91350100M000100Y43", "联系人姓名")
+        await say(company, "陈经理", "联系电话")
+        await say(company, "13907110000", "登记成功")
+        await say(company, "/new", "诉求类别")
+        await press(company, "融资", "描述您的诉求")
+        await say(company, "扩建冷链仓库需流动资金约800万元，申请融资担保对接。", "提交")
+        filed = await press(company, "提交", "诉求已提交")
+        assert "SQ-" in filed.plain and "办结" in filed.plain
+        await wait_for(
+            lambda: any("新诉求" in m.plain for m in api.messages_to(official["id"])), "notice"
+        )
+        await press(official, "签收", "您已签收")
+        await wait_for(lambda: "签收办理" in last_to(company).plain, "claim notice")
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), PATIENCE)
+            except TimeoutError:
+                process.kill()
+        output = (await process.stdout.read()).decode(errors="replace")
+    assert "set_my_commands" in output  # the failed optional call was logged as a warning
+    assert "Traceback" not in output, output
