@@ -11,6 +11,7 @@ from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -190,6 +191,7 @@ def build_application(
     clock: Clock | None = None,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
+    rate_limiter: BaseRateLimiter | None = None,
 ) -> Application:
     """The Application with its desk; `request` replaces HTTP (the offline sandbox)."""
     token = settings.bot_token.get_secret_value() if settings.bot_token else SANDBOX_TOKEN
@@ -201,6 +203,8 @@ def build_application(
         .post_init(on_start)
         .post_shutdown(on_stop)
     )
+    if rate_limiter is not None:
+        builder = builder.rate_limiter(rate_limiter)
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
     app = builder.build()

@@ -26,10 +26,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             "(try `appealdesk demo` for the offline sandbox)"
         )
     from telegram import Update
+    from telegram.ext import AIORateLimiter
 
     from bot.app import build_application
 
-    app = build_application(settings, org)
+    # Flood limits (30/s overall, 20/min per group) and RetryAfter retries by PTB's limiter.
+    app = build_application(settings, org, rate_limiter=AIORateLimiter(max_retries=3))
     app.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
 

@@ -34,7 +34,7 @@ async def wait_for(condition: Callable[[], object], what: str) -> None:
 @pytest.fixture
 async def bot_api():
     api = FakeBotApi()
-    api.failures["setMyCommands"] = (500, "Internal Server Error")  # optional call: must not stop
+    api.fail("setMyCommands", 500, "Internal Server Error")  # optional call: must not stop
     runner, port = await serve(api)
     yield api, port
     await runner.cleanup()
@@ -88,6 +88,8 @@ async def test_run_long_polls_a_bot_api_server_over_http(bot_api, tmp_path):
             )
             return last_to(user)
 
+        # Telegram's flood control answers 429 with retry_after: the message is sent later.
+        api.fail("sendMessage", 429, "Too Many Requests: retry after 1", times=1)
         invite = await say(leader, "/invite jrj", "邀请链接已生成")
         code = invite.plain.split("?start=")[1].split()[0]
         await say(official, f"/start {code}", "欢迎加入")
@@ -115,4 +117,5 @@ async def test_run_long_polls_a_bot_api_server_over_http(bot_api, tmp_path):
                 process.kill()
         output = (await process.stdout.read()).decode(errors="replace")
     assert "set_my_commands" in output  # the failed optional call was logged as a warning
+    assert [m for m, _ in api.calls].count("sendMessage") > len(api.sent)  # one was retried
     assert "Traceback" not in output, output

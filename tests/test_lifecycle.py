@@ -224,3 +224,38 @@ async def test_appeal_numbers_are_gap_free_per_year(sandbox, people, clock):
     assert numbers == ["SQ-2026-000001", "SQ-2026-000002", "SQ-2026-000003"]
     clock.advance(timedelta(days=300))  # 2027
     assert await file_appeal(p.company) == "SQ-2027-000001"
+
+
+async def test_department_group_chat_gets_the_notice_and_members_claim_there(
+    settings, org, clock, db
+):
+    from bot.sandbox.chat import Sandbox
+    from tests.conftest import LEADER_ID, join, register
+
+    group_id = -100777
+    departments = [
+        d.model_copy(update={"chat_id": group_id}) if d.code == "jrj" else d
+        for d in org.departments
+    ]
+    box = await Sandbox.start(settings, org.model_copy(update={"departments": departments}), clock)
+    try:
+        leader = box.person(LEADER_ID, "王局长")
+        official = box.person(20002, "李明")
+        company = box.person(30001, "陈经理")
+        await join(official, leader, "jrj")
+        await register(company)
+        number = await file_appeal(company)
+        [notice] = box.api.messages_to(group_id)
+        assert notice.plain.startswith(f"新诉求 {number}")
+        claim = dict(notice.buttons)["签收"]
+
+        stranger = {"id": 55555, "is_bot": False, "first_name": "群里路人"}
+        await box.deliver(box.api.callback_update(stranger, notice, claim))
+        assert box.api.messages_to(group_id)[-1].plain == "未找到该诉求，或您无权查看。"
+        assert db.appeal(number)["state"] == "pending"
+
+        await box.deliver(box.api.callback_update(official.user, notice, claim))
+        assert box.api.messages_to(group_id)[-1].plain.startswith(f"您已签收诉求 {number}")
+        assert db.appeal(number)["owner_id"] == official.id
+    finally:
+        await box.stop()

@@ -98,7 +98,7 @@ async def test_failed_set_my_commands_only_warns_and_menus_follow_roles(
     settings, org, clock, caplog
 ):
     api = FakeBotApi()
-    api.failures["setMyCommands"] = (400, "Bad Request: commands are not allowed")
+    api.fail("setMyCommands", 400, "Bad Request: commands are not allowed")
     box = await Sandbox.start(settings, org, clock, api=api)
     try:
         leader = box.person(LEADER_ID, "王局长")

@@ -64,7 +64,8 @@ class FakeBotApi:
         self._now = now or (lambda: 1_767_225_600)
         self.sent: list[SentMessage] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.failures: dict[str, tuple[int, str]] = {}
+        # method → (HTTP status, description, how many more times or None for always)
+        self.failures: dict[str, tuple[int, str, int | None]] = {}
         self.pending_updates: list[dict[str, Any]] = []
         self._update_ids = count(first_update_id)
         self._message_ids = count(1)
@@ -77,11 +78,26 @@ class FakeBotApi:
         params = {k: _decode(k, v) for k, v in params.items()}
         self.calls.append((method, params))
         if method in self.failures:
-            code, description = self.failures[method]
-            return code, {"ok": False, "error_code": code, "description": description}
+            return self._fail(method)
         handler = getattr(self, f"_{method}", None)
         result = handler(params) if handler else True
         return 200, {"ok": True, "result": result}
+
+    def fail(self, method: str, status: int, description: str, times: int | None = None) -> None:
+        """Make `method` fail with this status, `times` times or (None) until cleared."""
+        self.failures[method] = (status, description, times)
+
+    def _fail(self, method: str) -> tuple[int, dict[str, Any]]:
+        status, description, times = self.failures[method]
+        if times is not None:
+            if times <= 1:
+                del self.failures[method]
+            else:
+                self.failures[method] = (status, description, times - 1)
+        body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+        if status == 429:
+            body["parameters"] = {"retry_after": 1}
+        return status, body
 
     def _getMe(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Bot API name
         return BOT_USER
