@@ -15,6 +15,15 @@ def snapshot(db) -> dict:
     return {t: db.rows(f"SELECT * FROM {t} ORDER BY 1") for t in tables}
 
 
+async def submit_press(sandbox, person, category: str, text: str) -> dict:
+    """Fills in /new up to the last step; returns the 提交 press as an update, not yet sent."""
+    await person.send("/new")
+    await person.press(category)
+    await person.send(text)
+    message, data = person.find_button("提交")
+    return sandbox.api.callback_update(person.user, message, data)
+
+
 async def forge(person, data: str) -> list[str]:
     """Press a button with data this person's client made up."""
     message = person.inbox[-1]
@@ -228,11 +237,9 @@ async def test_user_text_is_escaped_in_every_message(sandbox, people, db):
 async def test_a_redelivered_update_creates_nothing_twice(sandbox, people, db):
     """Telegram re-sends an update whose offset was not confirmed before a crash."""
     p = people
-    await p.company.send("/new")
-    await p.company.press("融资")
-    await p.company.send("申请对接政府性融资担保和银行信贷支持。")
-    message, data = p.company.find_button("提交")
-    update = sandbox.api.callback_update(p.company.user, message, data)
+    update = await submit_press(
+        sandbox, p.company, "融资", "申请对接政府性融资担保和银行信贷支持。"
+    )
     await sandbox.deliver(update)
     await sandbox.deliver(update)  # the same update again
     assert db.count("appeals") == 1
@@ -265,18 +272,14 @@ async def test_group_chat_cannot_be_used_to_register(sandbox, db):
 async def test_an_update_id_reused_after_a_day_is_a_new_update(sandbox, people, db, clock):
     """Telegram may reuse update ids after a quiet week; only a 24-hour window counts."""
     p = people
-    await p.company.send("/new")
-    await p.company.press("融资")
-    await p.company.send("申请对接政府性融资担保和银行信贷支持。")
-    message, data = p.company.find_button("提交")
-    update = sandbox.api.callback_update(p.company.user, message, data)
+    update = await submit_press(
+        sandbox, p.company, "融资", "申请对接政府性融资担保和银行信贷支持。"
+    )
     await sandbox.deliver(update)
     clock.advance(timedelta(days=8))
-    await p.company.send("/new")
-    await p.company.press("法务")
-    await p.company.send("合同纠纷需要法律咨询服务，请安排律师。")
-    message, data = p.company.find_button("提交")
-    reused = sandbox.api.callback_update(p.company.user, message, data)
+    reused = await submit_press(
+        sandbox, p.company, "法务", "合同纠纷需要法律咨询服务，请安排律师。"
+    )
     reused["update_id"] = update["update_id"]
     await sandbox.deliver(reused)
     assert [a["category"] for a in db.rows("SELECT category FROM appeals ORDER BY id")] == [
