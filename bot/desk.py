@@ -195,6 +195,13 @@ class Desk:
         assert ent is not None
         return ent
 
+    def require_enterprise(self, actor: Actor) -> None:
+        """Only a registered enterprise contact files and lists its own appeals."""
+        if actor.role is Role.GUEST:
+            raise NotRegistered()
+        if actor.role is not Role.ENTERPRISE:
+            raise NotAllowed()
+
     async def enterprise_of(self, actor: Actor) -> dict:
         if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
             raise NotRegistered()
@@ -358,8 +365,7 @@ class Desk:
             return None if done is None else await self._load_visible(repo, actor, done)
 
     async def my_appeals(self, actor: Actor) -> list[Appeal]:
-        if actor.role is not Role.ENTERPRISE:
-            raise NotAllowed()
+        self.require_enterprise(actor)
         async with self.db.reading() as repo:
             rows = await repo.appeals_of_enterprise(actor.enterprise_id, LIST_LIMIT)
         return [Appeal.from_row(r) for r in rows]
@@ -422,8 +428,7 @@ class Desk:
         update_id: int,
     ) -> Outcome:
         """An enterprise files an appeal; it is routed and numbered in one transaction."""
-        if actor.role is not Role.ENTERPRISE:
-            raise NotAllowed()
+        self.require_enterprise(actor)
         category = self.org.category(category_code)
         if category is None:
             raise InvalidInput(field="category", reason="unknown")
@@ -653,8 +658,11 @@ class Desk:
         reason = self.check_text(reason, "reason")
         async with self.db.reading() as repo:
             dept = await repo.department_by_code(department_code)
+            current = await self._load_visible(repo, actor, appeal_id)
         if dept is None:
             raise InvalidInput(field="department", reason="unknown")
+        if dept["id"] == current.department_id:
+            raise InvalidInput(field="department", reason="same")
         today = self.today()
         return await self._apply(
             actor,

@@ -92,6 +92,7 @@ INPUT_REASONS = {
     "invalid": "{field}格式不正确，请核对后重新输入。",
     "unknown": "未找到该{field}，请核对后重新输入。",
     "too_many": "{field}最多 {limit} 个。",
+    "same": "所选{field}就是当前承办单位，请选择其他部门。",
 }
 
 MESSAGES = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.errors import NotAllowed
-from bot.model import Role
+from bot.model import Actor, Role
 from bot.texts import BUTTONS, ROLE_NAMES, t
 from handlers.callback_data import decode, encode, int_part
 from handlers.common import Context, actor_of, desk_of, esc, keyboard, refusals, say
 
 
-async def _require_admin(update: Update, context: Context) -> object:
+async def _require_admin(update: Update, context: Context) -> Actor:
     actor = await actor_of(update, context)
     if actor.role is not Role.ADMIN:
         raise NotAllowed()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ConversationHandler
 
-from bot.errors import InvalidInput, NotAllowed, NotRegistered
-from bot.model import Attachment, Role
+from bot.errors import InvalidInput
+from bot.model import Appeal, Attachment
 from bot.texts import BUTTONS, t
 from handlers.callback_data import decode, encode
 from handlers.common import Context, actor_of, desk_of, esc, keyboard, refusals, say
@@ -16,13 +16,13 @@ from handlers.render import snippet
 CATEGORY, DESCRIPTION, ATTACHMENTS = range(10, 13)
 
 
-def category_keyboard(context: Context) -> object:
+def category_keyboard(context: Context) -> InlineKeyboardMarkup:
     cats = desk_of(context).org.categories
     buttons = [(c.name, encode("cat", c.code)) for c in cats]
     return keyboard([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
 
 
-def submit_keyboard() -> object:
+def submit_keyboard() -> InlineKeyboardMarkup:
     return keyboard(
         [
             [
@@ -36,11 +36,7 @@ def submit_keyboard() -> object:
 @refusals
 async def new(update: Update, context: Context) -> int:
     """Start filing an appeal: enterprises only."""
-    actor = await actor_of(update, context)
-    if actor.role is Role.GUEST:
-        raise NotRegistered()
-    if actor.role is not Role.ENTERPRISE:
-        raise NotAllowed()
+    desk_of(context).require_enterprise(await actor_of(update, context))
     if update.effective_chat.type != "private":
         await say(update, context, t("private_only"))
         return ConversationHandler.END
@@ -149,7 +145,8 @@ async def submit(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-async def say_filed(update: Update, context: Context, appeal: object) -> None:
+async def say_filed(update: Update, context: Context, appeal: Appeal) -> None:
+    """The filing confirmation: number, department, time limit and due date."""
     desk = desk_of(context)
     category = desk.org.category_by_name(appeal.category)
     await say(

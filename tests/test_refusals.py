@@ -286,3 +286,15 @@ async def test_an_update_id_reused_after_a_day_is_a_new_update(sandbox, people, 
         "融资",
         "法务",
     ]
+
+
+async def test_transfer_to_the_same_department_is_refused(sandbox, people, db):
+    p = people
+    number = await file_appeal(p.company)
+    await p.official.press("签收")
+    await p.official.press("转办")
+    before = snapshot(db)
+    await forge(p.official, "dept:jrj")
+    assert await p.official.send("转给自己。") == ["所选部门就是当前承办单位，请选择其他部门。"]
+    assert snapshot(db) == before
+    assert db.appeal(number)["state"] == "in_progress"
