@@ -26,12 +26,15 @@ from telegram.warnings import PTBUserWarning
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.desk import Desk
+from bot.ladder import Ladder
 from bot.model import Role
 from bot.org import OrgConfig
+from bot.tasks import TaskLedger
 from bot.texts import t
 from bot.workcal import WorkingCalendar
-from handlers import admin, cases, filing, start
+from handlers import admin, cases, filing, start, tasks
 from handlers.common import Context, say
+from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
 from storage.db import Database
 
@@ -81,7 +84,7 @@ def handler_list() -> list:
     action_conversation = ConversationHandler(
         entry_points=[
             CallbackQueryHandler(
-                cases.action_pressed, pattern=r"^(reply|note|xfer|close|supp|wd):"
+                cases.action_pressed, pattern=r"^(reply|note|xfer|close|extd|supp|wd):"
             ),
             CallbackQueryHandler(cases.rate_pressed, pattern=r"^rate:"),
         ],
@@ -90,6 +93,7 @@ def handler_list() -> list:
                 CallbackQueryHandler(cases.department_pressed, pattern=r"^dept:"),
                 MessageHandler(TEXT, cases.department_typed),
             ],
+            cases.AWAIT_DATE: [MessageHandler(TEXT, cases.date_given)],
             cases.AWAIT_TEXT: [MessageHandler(TEXT | FILES, cases.text_given)],
             cases.AWAIT_COMMENT: [
                 MessageHandler(TEXT, cases.comment_given),
@@ -100,11 +104,33 @@ def handler_list() -> list:
         allow_reentry=True,
         name="appeal_action",
     )
+    task_conversation = ConversationHandler(
+        entry_points=[
+            CommandHandler("tasks", tasks.tasks_command),
+            CallbackQueryHandler(tasks.task_pressed, pattern=r"^task:"),
+        ],
+        states={
+            tasks.TASK_TEXT: [MessageHandler(TEXT | FILES, tasks.task_text)],
+            tasks.TASK_ATTACH: [
+                MessageHandler(FILES, tasks.task_attachment),
+                CommandHandler("done", tasks.task_done),
+                MessageHandler(TEXT, tasks.task_text),
+            ],
+            tasks.TASK_FILE: [
+                MessageHandler(filters.Document.ALL, tasks.file_received),
+                MessageHandler(TEXT, tasks.file_expected),
+            ],
+        },
+        fallbacks=[cancel, CommandHandler("done", tasks.task_done)],
+        allow_reentry=True,
+        name="tasks",
+    )
     return [
         # Conversations first: while one is waiting for text, that text belongs to it.
         registration,
         filing_conversation,
         action_conversation,
+        task_conversation,
         CommandHandler("help", start.help_command),
         CommandHandler("cancel", start.cancel_outside),
         CommandHandler("my", cases.my),
@@ -118,6 +144,8 @@ def handler_list() -> list:
         CallbackQueryHandler(admin.invite_department_pressed, pattern=r"^inv:"),
         CallbackQueryHandler(admin.invite_role_pressed, pattern=r"^invr:"),
         CallbackQueryHandler(admin.baobao_pressed, pattern=r"^bb:"),
+        CallbackQueryHandler(cases.extension_decided, pattern=r"^ext(ok|no):"),
+        CallbackQueryHandler(tasks.export_pressed, pattern=r"^tasks:export$"),
         CallbackQueryHandler(filing.stale_submit, pattern=r"^new:submit$"),
         # Anything not matched above: an unknown command, stray text, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),
@@ -178,6 +206,7 @@ async def on_start(app: Application) -> None:
         await set_menu(app.bot, admin_id, Role.ADMIN)
     context = Context(application=app)
     await announce_calendar_gaps(None, context)
+    schedule(app, app.bot_data["settings"].sweep_at)
 
 
 async def on_stop(app: Application) -> None:
@@ -209,7 +238,8 @@ def build_application(
         builder = builder.request(request).get_updates_request(updates_request or request)
     app = builder.build()
     calendar = WorkingCalendar(org.calendar.holidays, org.calendar.workdays)
-    app.bot_data["desk"] = Desk(
+    app.bot_data["settings"] = settings
+    desk = app.bot_data["desk"] = Desk(
         Database(settings.database_path),
         org,
         calendar,
@@ -218,6 +248,8 @@ def build_application(
         settings.zone,
         timedelta(hours=settings.invite_ttl_hours),
     )
+    app.bot_data["ladder"] = Ladder(desk)
+    app.bot_data["tasks"] = TaskLedger(desk)
     for handler in handler_list():
         app.add_handler(handler)
     # Group 1 runs after whatever handled the update in group 0.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     org_config: Path = BUNDLED_ORG_CONFIG
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    sweep_time: str = "09:00"
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -50,9 +52,23 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("sweep_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a time of day like 09:00") from None
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def sweep_at(self) -> time:
+        """When the daily reminder sweep runs, in the configured time zone."""
+        return time.fromisoformat(self.sweep_time).replace(tzinfo=self.zone)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -18,6 +18,8 @@ from bot.errors import (
     AlreadyRegistered,
     AppealNotFound,
     EnterpriseTaken,
+    ExtensionPending,
+    ExtensionTooLate,
     InvalidInput,
     InvalidTransition,
     InviteInvalid,
@@ -38,6 +40,7 @@ from bot.model import (
     Rating,
     Role,
     State,
+    notice_serial,
 )
 from bot.org import OrgConfig
 from bot.workcal import WorkingCalendar
@@ -354,8 +357,14 @@ class Desk:
             messages = await repo.messages(appeal.id, kinds)
             attachments = await repo.attachments(appeal.id)
             events = await repo.events(appeal.id) if staff_view else []
+            notices = await repo.notices.of_subject("appeal", appeal.id) if staff_view else []
         return AppealView(
-            appeal, messages, attachments, events, self.allowed_actions(actor, appeal)
+            appeal,
+            messages,
+            attachments,
+            events,
+            self.allowed_actions(actor, appeal),
+            [{**n, "serial": notice_serial(n)} for n in notices],
         )
 
     async def replayed_appeal(self, actor: Actor, update_id: int) -> Appeal | None:
@@ -809,3 +818,111 @@ class Desk:
             {"closed_at": self._stamp()},
             "withdrawn",
         )
+
+    # extensions (延期) ------------------------------------------------------------------
+    def check_new_due(self, text: str | None, current_due: str) -> date:
+        """A later working day, typed as YYYY-MM-DD."""
+        raw = (text or "").strip().replace("/", "-")
+        try:
+            new_due = date.fromisoformat(raw)
+        except ValueError:
+            raise InvalidInput(field="new_due", reason="invalid") from None
+        if new_due.isoformat() <= current_due:
+            raise InvalidInput(field="new_due", reason="not_later", limit=current_due)
+        if not self.calendar.is_working_day(new_due):
+            raise InvalidInput(field="new_due", reason="not_working_day")
+        return new_due
+
+    async def request_extension(
+        self, actor: Actor, appeal_id: int, new_due_text: str, reason: str, update_id: int
+    ) -> Outcome:
+        """The owner asks, before the deadline, for a later due date; heads decide."""
+        reason = self.check_text(reason, "reason")
+        now = self._stamp()
+        async with self.db.transaction() as repo:
+            replay = await self._replay(repo, actor, update_id, "extension_request")
+            if replay is not None:
+                return replay
+            appeal = await self._load_visible(repo, actor, appeal_id)
+            self._authorize(actor, appeal, Action.EXTEND, None)
+            if self.today().isoformat() > appeal.due_date:
+                raise ExtensionTooLate(number=appeal.number, due=appeal.due_date)
+            new_due = self.check_new_due(new_due_text, appeal.due_date)
+            if await repo.pending_extension(appeal.id) is not None:
+                raise ExtensionPending(number=appeal.number)
+            extension_id = await repo.insert_extension(
+                appeal.id, actor.tg_id, appeal.due_date, new_due.isoformat(), reason, now
+            )
+            await repo.insert_event(
+                f"appeal:{appeal.id}",
+                appeal.id,
+                actor.tg_id,
+                "extension_request",
+                appeal.state,
+                appeal.state,
+                f"{appeal.due_date} → {new_due.isoformat()}：{reason}",
+                now,
+            )
+            await repo.record_update(update_id, actor.tg_id, "extension_request", appeal.id, now)
+            extra = {"extension_id": extension_id, "new_due": new_due.isoformat()}
+            deciders = [
+                Notice(n.chat_id, "extension_request", appeal, reason, extra)
+                for n in await self._heads(repo, appeal, "extension_request", reason)
+                if n.chat_id != actor.tg_id
+            ] or [
+                Notice(admin, "extension_request", appeal, reason, extra)
+                for admin in sorted(self.admin_ids)
+            ]
+        return Outcome(appeal, deciders)
+
+    async def decide_extension(
+        self, actor: Actor, extension_id: int, approve: bool, update_id: int
+    ) -> Outcome:
+        """The department head (or a leader) approves or denies; the due date moves on yes."""
+        now = self._stamp()
+        async with self.db.transaction() as repo:
+            replay = await self._replay(repo, actor, update_id, "extension_decision")
+            if replay is not None:
+                return replay
+            extension = await repo.extension(extension_id)
+            if extension is None:
+                raise AppealNotFound()
+            appeal = await self._load_visible(repo, actor, extension["appeal_id"])
+            may_decide = actor.role is Role.ADMIN or (
+                actor.role is Role.HEAD and actor.department_id == appeal.department_id
+            )
+            if not may_decide or extension["requested_by"] == actor.tg_id:
+                raise NotAllowed()
+            if extension["state"] != "pending":
+                raise StaleAction(number=appeal.number)
+            if approve and appeal.state not in (State.PENDING, State.IN_PROGRESS):
+                raise InvalidTransition(number=appeal.number, state=appeal.state)
+            state = "approved" if approve else "denied"
+            await repo.decide_extension(extension_id, state, actor.tg_id, now)
+            if approve:
+                changed = await repo.update_appeal(
+                    appeal.id, appeal.version, due_date=extension["new_due_date"]
+                )
+                if not changed:
+                    raise StaleAction(number=appeal.number)
+            await repo.insert_event(
+                f"appeal:{appeal.id}",
+                appeal.id,
+                actor.tg_id,
+                f"extension_{state}",
+                appeal.state,
+                appeal.state,
+                f"{extension['old_due_date']} → {extension['new_due_date']}",
+                now,
+            )
+            await repo.record_update(update_id, actor.tg_id, "extension_decision", appeal.id, now)
+            after = Appeal.from_row(await repo.appeal(appeal.id))
+            extra = {"new_due": extension["new_due_date"], "old_due": extension["old_due_date"]}
+            kind = f"extension_{state}"
+            notices = [Notice(extension["requested_by"], kind, after, None, extra)]
+            if approve:
+                notices += [
+                    Notice(n.chat_id, "extension_public", after, None, extra)
+                    for n in await self._notify_enterprise(repo, after, "extension_public")
+                ]
+        return Outcome(after, notices)

@@ -59,3 +59,11 @@ class InviteInvalid(DomainError):
 
 class RatingExpired(DomainError):
     key = "error_rating_expired"
+
+
+class ExtensionPending(DomainError):
+    key = "error_extension_pending"
+
+
+class ExtensionTooLate(DomainError):
+    key = "error_extension_too_late"

@@ -35,6 +35,7 @@ class Action(StrEnum):
     NOTE = "note"
     TRANSFER = "transfer"
     CLOSE = "close"
+    EXTEND = "extend"  # 延期 request; a head decides
     RATE = "rate"
     REOPEN = "reopen"  # a 不满意 rating
     SUPPLEMENT = "supplement"
@@ -142,3 +143,9 @@ class AppealView:
     attachments: list[dict[str, Any]]
     events: list[dict[str, Any]]
     actions: list[Action]
+    notices: list[dict[str, Any]] = field(default_factory=list)
+
+
+def notice_serial(row: dict[str, Any]) -> str:
+    """The 文号 of a stored notice, e.g. 督办〔2026〕12号."""
+    return f"{row['family']}〔{row['serial_year']}〕{row['serial_no']}号"

@@ -36,11 +36,20 @@ BUTTONS = {
     Action.NOTE: "备注",
     Action.TRANSFER: "转办",
     Action.CLOSE: "办结",
+    Action.EXTEND: "延期",
     Action.SUPPLEMENT: "补充",
     Action.WITHDRAW: "撤回",
     "submit": "提交",
     "cancel": "取消",
     "view": "查看",
+    "approve_extension": "同意延期",
+    "deny_extension": "不同意",
+    "task_report": "报告进展",
+    "task_request_close": "申请销号",
+    "task_approve": "同意销号",
+    "task_deem": "视同完成，持续整改",
+    "task_send_back": "退回",
+    "task_export": "导出台账",
     "official": "承办人",
     "head": "科室负责人",
 }
@@ -64,6 +73,17 @@ EVENT_NAMES = {
     "rating_comment": "评价意见",
     "supplement": "补充",
     "withdraw": "撤回",
+    "extension_request": "申请延期",
+    "extension_approved": "同意延期",
+    "extension_denied": "不同意延期",
+}
+
+NOTICE_KIND_NAMES = {
+    "due_soon": "到期前提示",
+    "due_today": "到期当日提示",
+    "unclaimed": "超时未签收提示",
+    "overdue": "超期督办",
+    "raise": "提级督办（挂牌督办）",
 }
 
 FIELD_NAMES = {
@@ -83,6 +103,8 @@ FIELD_NAMES = {
     "attachments": "附件",
     "enterprise": "企业",
     "official": "承办人",
+    "new_due": "新的办结期限",
+    "report": "进展情况",
 }
 
 INPUT_REASONS = {
@@ -93,6 +115,8 @@ INPUT_REASONS = {
     "unknown": "未找到该{field}，请核对后重新输入。",
     "too_many": "{field}最多 {limit} 个。",
     "same": "所选{field}就是当前承办单位，请选择其他部门。",
+    "not_later": "{field}须晚于当前期限 {limit}，请重新输入（格式 YYYY-MM-DD）。",
+    "not_working_day": "{field}须为工作日，请重新输入（格式 YYYY-MM-DD）。",
 }
 
 MESSAGES = {
@@ -112,6 +136,13 @@ MESSAGES = {
         "该统一社会信用代码已由其他联络员登记。如需变更联络员，请联系管理员。"
     ),
     "error_invite_invalid": "邀请链接无效：{reason_text}请向管理员索取新的邀请链接。",
+    "error_extension_pending": "诉求 {number} 已有一项延期申请待审批，请等待审批结果。",
+    "error_extension_too_late": "诉求 {number} 已超过办结期限 {due}，不能再申请延期，请尽快办结。",
+    "error_task_not_found": "未找到该整改任务，或您无权查看。",
+    "error_task_stale": "此按钮已失效：第{seq}项整改任务的状态已变化。请发送 /tasks 查看最新情况。",
+    "error_task_wrong_state": "第{seq}项整改任务当前状态为“{label}”，不能执行此操作。",
+    "error_task_import": "导入失败，共 {count} 处问题，未导入任何任务：",
+    "error_task_file": "无法读取该文件：{reason}。请发送 CSV 或 XLSX 文件。",
     "error_rating_expired": "诉求 {number} 的评价期限已过，已记为“未评价”。",
     "invite_unknown": "该链接不存在。",
     "invite_used": "该链接已被使用。",
@@ -148,12 +179,13 @@ MESSAGES = {
     "help_staff": (
         "<b>{role}</b>（{department}）可用功能：\n"
         "/inbox 待办诉求\n/overdue 超期诉求\n/view 编号 查看诉求详情\n"
-        "/cancel 取消当前操作\n/help 帮助\n\n"
-        "在诉求详情中可“签收”“回复”“备注”“转办”“办结”。"
+        "/tasks 我负责的整改任务\n/cancel 取消当前操作\n/help 帮助\n\n"
+        "在诉求详情中可“签收”“回复”“备注”“转办”“延期”“办结”。"
     ),
     "help_admin": (
         "<b>局领导/督办员</b>可用功能：\n"
         "/inbox 全部在办诉求\n/overdue 超期诉求\n/view 编号 查看诉求详情\n"
+        "/tasks 整改任务台账（/tasks import 导入，/tasks export 导出）\n"
         "/invite 生成承办人/科室负责人邀请链接\n/baobao 统一社会信用代码 设置包保责任人\n"
         "/cancel 取消当前操作\n/help 帮助"
     ),
@@ -250,6 +282,95 @@ MESSAGES = {
         "<b>诉求 {number} 企业评价不满意，已重办</b>。新的办结期限 {due}，请继续办理。"
     ),
     "notice_rating_comment": "诉求 {number} 企业评价意见：{text}",
+    # extensions
+    "ask_extension_date": (
+        "诉求 {number} 当前办结期限为 {due}。请输入申请延期后的<b>新期限</b>（工作日，格式 YYYY-MM-DD）："
+    ),
+    "ask_extension_reason": "新期限 {new_due}。请输入<b>延期原因</b>：",
+    "done_extension_request": "延期申请已提交（诉求 {number}，申请延至 {new_due}），等待科室负责人审批。",
+    "done_extension_approved": "已同意诉求 {number} 延期至 {new_due}。",
+    "done_extension_denied": "已不同意诉求 {number} 的延期申请，办结期限仍为 {due}。",
+    "notice_extension_request": (
+        "<b>延期申请</b>：诉求 {number}（{enterprise}，{category}）\n承办人：{owner}\n"
+        "办结期限 {due} → 申请延至 <b>{new_due}</b>\n原因：{text}"
+    ),
+    "notice_extension_approved": "诉求 {number} 的延期申请已获同意，新的办结期限为 <b>{new_due}</b>。",
+    "notice_extension_denied": "诉求 {number} 的延期申请未获同意，办结期限仍为 {due}，请按期办结。",
+    "notice_extension_public": "您的诉求 {number} 经审批延期办理，新的办结期限为 {new_due}。",
+    # the ladder
+    "ladder_due_soon": (
+        "【{serial}】<b>到期提示</b>：诉求 {number}（{enterprise}，{category}）将于 {due} 到期，"
+        "请抓紧办理。"
+    ),
+    "ladder_due_today": (
+        "【{serial}】<b>到期提示</b>：诉求 {number}（{enterprise}，{category}）今日（{due}）到期，"
+        "请于今日办结。"
+    ),
+    "ladder_unclaimed": (
+        "【{serial}】<b>签收提示</b>：诉求 {number}（{enterprise}，{category}）已超过签收时限 "
+        "{claim_due}，仍未签收，请督促签收。"
+    ),
+    "ladder_overdue": (
+        "【{serial}】<b>督办</b>：诉求 {number}（{enterprise}，{category}）已超期 {days} 个工作日"
+        "（办结期限 {due}，承办：{department}{owner}），请立即办理并反馈。"
+    ),
+    "ladder_raise": (
+        "【{serial}】<b>提级督办·挂牌督办</b>：诉求 {number}（{enterprise}，{category}）"
+        "已超期 {days} 个工作日。承办单位：{department}；承办人：{owner_or_none}；办结期限 {due}。"
+    ),
+    "ladder_task_soon": (
+        "【{serial}】<b>整改提示</b>：第{seq}项整改任务将于 {deadline} 到期（还有 {left} 天）。\n"
+        "问题：{problem}"
+    ),
+    "ladder_task_overdue": (
+        "【{serial}】<b>整改督办</b>：第{seq}项整改任务已超过整改时限 {deadline}，"
+        "请立即推进并报告进展。\n问题：{problem}"
+    ),
+    "ladder_task_monthly": (
+        "【{serial}】<b>月度整改提醒</b>：第{seq}项整改任务（视同完成，持续整改），"
+        "请报告本月整改进展。\n问题：{problem}"
+    ),
+    "card_notices": "<b>提示/督办记录</b>：",
+    "card_notice_line": "{time} {serial} {name}",
+    "nobody": "（未签收）",
+    # tasks
+    "tasks_summary": "<b>整改任务台账</b>：{total} 个问题：{parts}。",
+    "tasks_summary_part": "{count} 个{label}",
+    "tasks_empty": "整改任务台账为空。",
+    "tasks_mine": "<b>我负责的整改任务</b>（{count} 项）：",
+    "tasks_mine_empty": "您名下暂无整改任务。",
+    "tasks_waiting": "待审批销号：{count} 项。",
+    "task_line": "第{seq}项｜{state}｜时限 {deadline}｜{owner}",
+    "task_card": (
+        "<b>第{seq}项整改任务</b>（{aspect}）\n问题：{problem}\n整改措施：{measures}\n"
+        "责任领导：{leader}｜责任科室：{department}｜责任人：{owner}\n整改时限：{deadline}\n"
+        "状态：<b>{state}</b>"
+    ),
+    "task_reports": "<b>进展报告</b>：",
+    "task_report_line": "{time} {author}：{text}{files}",
+    "task_files": "（附件 {count} 个）",
+    "ask_task_report": "请发送第{seq}项整改任务的<b>进展情况</b>（文字，可附照片或文件）：",
+    "ask_task_request_close": "请简述第{seq}项整改任务的<b>完成情况</b>，提交后由局领导审批销号：",
+    "ask_task_send_back": "请输入退回第{seq}项整改任务的<b>原因</b>：",
+    "done_task_report": "进展已记录（第{seq}项）。可继续发送照片或文件作为附件，发送 /done 结束。",
+    "done_task_attachment": "附件已加入进展报告（第{seq}项）。发送 /done 结束。",
+    "done_task_request_close": "已提交销号申请（第{seq}项），等待局领导审批。",
+    "done_task_approve": "第{seq}项整改任务：已完成，同意销号。",
+    "done_task_deem": "第{seq}项整改任务：视同完成，持续整改（每月提醒报告进展）。",
+    "done_task_send_back": "第{seq}项整改任务已退回整改。",
+    "notice_task_request_close": (
+        "<b>销号申请</b>：第{seq}项整改任务（{owner}）\n问题：{problem}\n完成情况：{text}"
+    ),
+    "notice_task_approve": "第{seq}项整改任务经局领导审批：<b>已完成，同意销号</b>。",
+    "notice_task_deem": (
+        "第{seq}项整改任务经局领导审批：<b>视同完成，持续整改</b>。请每月报告整改进展。"
+    ),
+    "notice_task_send_back": "第{seq}项整改任务销号申请被退回，原因：{text}。请继续整改。",
+    "ask_task_file": "请发送整改任务台账文件（CSV 或 XLSX，列：{headers}）：",
+    "task_imported": "已导入 {count} 项整改任务。",
+    "task_import_line": "第 {row} 行：{problem}",
+    "task_export_caption": "整改任务台账（{total} 项），导出时间 {time}。",
+    "task_done": "好的。",
     # admin
     "ask_invite_dept": "请选择邀请加入的部门：",
     "ask_invite_role": "邀请加入 {department} 的身份：",

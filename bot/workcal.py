@@ -72,6 +72,18 @@ class WorkingCalendar:
                 remaining -= 1
         return current
 
+    def sub_working_days(self, start: date, days: int) -> date:
+        """The day `days` working days before `start`: working days in (result, start]."""
+        if days < 1:
+            raise ValueError("days must be at least 1")
+        current = start
+        remaining = days if self.is_working_day(start) else days + 1
+        while remaining:
+            current -= timedelta(days=1)
+            if self.is_working_day(current):
+                remaining -= 1
+        return current
+
     def working_days_between(self, start: date, end: date) -> int:
         """Working days in (start, end]; negative when end is before start."""
         if end < start:

@@ -22,6 +22,7 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, frozenset[Role]]] = {
     (W, Action.NOTE): (W, STAFF),
     (W, Action.TRANSFER): (P, STAFF),
     (W, Action.CLOSE): (C, OWNER),
+    (W, Action.EXTEND): (W, OWNER),
     (W, Action.SUPPLEMENT): (W, ENT),
     (W, Action.WITHDRAW): (X, ENT),
     (C, Action.NOTE): (C, STAFF),
@@ -31,7 +32,7 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, frozenset[Role]]] = {
 }
 
 # Actions that only the owner (or the department head) may take once an appeal is claimed.
-OWNER_ONLY = frozenset({Action.REPLY, Action.CLOSE})
+OWNER_ONLY = frozenset({Action.REPLY, Action.CLOSE, Action.EXTEND})
 # Actions that change the state and therefore need an up-to-date button.
 VERSIONED = frozenset(
     {Action.CLAIM, Action.TRANSFER, Action.CLOSE, Action.RATE, Action.REOPEN, Action.WITHDRAW}

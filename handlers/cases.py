@@ -8,12 +8,12 @@ from telegram.ext import ConversationHandler
 from bot.errors import NotAllowed, NotRegistered
 from bot.model import Action, Attachment, Outcome, Rating, Role
 from bot.texts import RATING_NAMES, t
-from handlers.callback_data import decode_appeal_button, encode
+from handlers.callback_data import decode, decode_appeal_button, encode, int_part
 from handlers.common import Context, actor_of, desk_of, esc, keyboard, message_text, refusals, say
 from handlers.notify import deliver
 from handlers.render import ACTIONS_BY_CODE, RATINGS_BY_CODE, action_markup, card, list_text
 
-AWAIT_TEXT, AWAIT_DEPARTMENT, AWAIT_COMMENT = range(20, 23)
+AWAIT_TEXT, AWAIT_DEPARTMENT, AWAIT_COMMENT, AWAIT_DATE = range(20, 24)
 
 ASK_KEYS = {
     Action.REPLY: "ask_reply",
@@ -136,6 +136,12 @@ async def action_pressed(update: Update, context: Context) -> int:
         ]
         await say(update, context, t("ask_transfer_dept", number=appeal.number), keyboard(rows))
         return AWAIT_DEPARTMENT
+    if action is Action.EXTEND:
+        context.user_data["pending"]["due"] = appeal.due_date
+        await say(
+            update, context, t("ask_extension_date", number=appeal.number, due=appeal.due_date)
+        )
+        return AWAIT_DATE
     await say(update, context, t(ASK_KEYS[action], number=appeal.number))
     return AWAIT_TEXT
 
@@ -152,6 +158,28 @@ async def department_pressed(update: Update, context: Context) -> int | None:
     return AWAIT_TEXT
 
 
+@refusals
+async def date_given(update: Update, context: Context) -> int:
+    """The new due date of an extension request; then the reason."""
+    pending = context.user_data["pending"]
+    new_due = desk_of(context).check_new_due(update.message.text, pending["due"])
+    pending["new_due"] = new_due.isoformat()
+    await say(update, context, t("ask_extension_reason", new_due=pending["new_due"]))
+    return AWAIT_TEXT
+
+
+@refusals
+async def extension_decided(update: Update, context: Context) -> None:
+    """同意延期 / 不同意 pressed by a department head or a leader."""
+    kind, parts = decode(update.callback_query.data)
+    actor = await actor_of(update, context)
+    outcome = await desk_of(context).decide_extension(
+        actor, int_part(parts, 0), kind == "extok", update.update_id
+    )
+    key = "done_extension_approved" if kind == "extok" else "done_extension_denied"
+    await _done(update, context, key, outcome, new_due=outcome.appeal.due_date)
+
+
 async def department_typed(update: Update, context: Context) -> None:
     """Text while a department button is expected."""
     await say(update, context, t("dept_unknown"))
@@ -166,6 +194,7 @@ async def text_given(update: Update, context: Context) -> int:
     action, appeal_id, version = pending["action"], pending["appeal_id"], pending["version"]
     text = message_text(update)
     uid = update.update_id
+    extra: dict[str, str] = {}
     if action is Action.REPLY:
         outcome, key = await desk.reply(actor, appeal_id, text, uid), "done_reply"
     elif action is Action.NOTE:
@@ -174,6 +203,9 @@ async def text_given(update: Update, context: Context) -> int:
         outcome, key = await desk.close(actor, appeal_id, version, text, uid), "done_close"
     elif action is Action.WITHDRAW:
         outcome, key = await desk.withdraw(actor, appeal_id, version, text, uid), "done_withdraw"
+    elif action is Action.EXTEND:
+        outcome = await desk.request_extension(actor, appeal_id, pending["new_due"], text, uid)
+        key, extra = "done_extension_request", {"new_due": pending["new_due"]}
     elif action is Action.TRANSFER:
         outcome = await desk.transfer(actor, appeal_id, version, pending["department"], text, uid)
         key = "done_transfer"
@@ -183,7 +215,7 @@ async def text_given(update: Update, context: Context) -> int:
         outcome = await desk.supplement(actor, appeal_id, text, attachments, uid)
         key = "done_supplement"
     context.user_data.pop("pending", None)
-    await _done(update, context, key, outcome)
+    await _done(update, context, key, outcome, **extra)
     return ConversationHandler.END
 
 

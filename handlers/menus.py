@@ -23,6 +23,7 @@ STAFF_COMMANDS = [
     BotCommand("inbox", "待办诉求"),
     BotCommand("overdue", "超期诉求"),
     BotCommand("view", "查看诉求详情"),
+    BotCommand("tasks", "我的整改任务"),
     BotCommand("cancel", "取消当前操作"),
     BotCommand("help", "帮助"),
 ]
@@ -30,6 +31,7 @@ ADMIN_COMMANDS = [
     BotCommand("inbox", "全部在办诉求"),
     BotCommand("overdue", "超期诉求"),
     BotCommand("view", "查看诉求详情"),
+    BotCommand("tasks", "整改任务台账"),
     BotCommand("invite", "邀请承办人"),
     BotCommand("baobao", "设置包保责任人"),
     BotCommand("cancel", "取消当前操作"),

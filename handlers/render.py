@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from telegram import InlineKeyboardMarkup
 
 from bot.desk import Desk
+from bot.ladder import PendingNotice
 from bot.model import Action, Appeal, AppealView, Notice, Rating, Role
 from bot.texts import (
     BUTTONS,
     EVENT_NAMES,
     MESSAGE_KIND_NAMES,
+    NOTICE_KIND_NAMES,
     RATING_NAMES,
     ROLE_NAMES,
     STATE_NAMES,
     t,
 )
-from handlers.callback_data import appeal_button
+from handlers.callback_data import appeal_button, encode
 from handlers.common import esc, keyboard
 
 RATING_CODES = {Rating.SATISFIED: "s", Rating.BASIC: "b", Rating.DISSATISFIED: "u"}
@@ -26,6 +30,7 @@ ACTION_CODES = {
     Action.NOTE: "note",
     Action.TRANSFER: "xfer",
     Action.CLOSE: "close",
+    Action.EXTEND: "extd",
     Action.SUPPLEMENT: "supp",
     Action.WITHDRAW: "wd",
 }
@@ -97,6 +102,17 @@ def card(view: AppealView, desk: Desk, role: Role) -> tuple[str, InlineKeyboardM
             for m in view.messages[-10:]
         ]
         parts.append(t("card_messages") + "\n" + "\n".join(lines))
+    if view.notices:
+        lines = [
+            t(
+                "card_notice_line",
+                time=desk.local_time(n["created_at"]),
+                serial=n["serial"],
+                name=NOTICE_KIND_NAMES.get(n["kind"], n["kind"]),
+            )
+            for n in view.notices[-10:]
+        ]
+        parts.append(t("card_notices") + "\n" + "\n".join(lines))
     if view.events and role is not Role.ENTERPRISE:
         lines = [
             t(
@@ -138,6 +154,7 @@ def notice(note: Notice, desk: Desk) -> tuple[str, InlineKeyboardMarkup | None]:
     appeal = note.appeal
     fields = appeal_fields(appeal, desk)
     fields["text"] = esc(note.text or "")
+    fields.update({k: esc(v) for k, v in note.extra.items()})
     if note.kind in ("rated",):
         fields["rating"] = RATING_NAMES.get(appeal.rating, "") if appeal.rating else ""
     text = t(f"notice_{note.kind}", **fields)
@@ -151,6 +168,52 @@ def notice(note: Notice, desk: Desk) -> tuple[str, InlineKeyboardMarkup | None]:
             (BUTTONS[a], appeal_button(ACTION_CODES[a], appeal.id, appeal.version)) for a in work
         ]
         return text, keyboard([[*buttons, view_button]])
+    if note.kind == "extension_request":
+        extension_id = note.extra["extension_id"]
+        return text, keyboard(
+            [
+                [
+                    (BUTTONS["approve_extension"], encode("extok", extension_id)),
+                    (BUTTONS["deny_extension"], encode("extno", extension_id)),
+                ],
+                [view_button],
+            ]
+        )
     if note.kind == "closed":
         return text, keyboard([rating_row(appeal)])
     return text, keyboard([[view_button]])
+
+
+def ladder_notice(item: PendingNotice, desk: Desk) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A 提示 / 督办 / 提级 notice with its 文号."""
+    if item.appeal is not None:
+        appeal = item.appeal
+        fields = appeal_fields(appeal, desk)
+        owner = esc(appeal.owner_name) if appeal.owner_name else ""
+        fields["owner"] = f"，承办人 {owner}" if owner else t("nobody")
+        fields["owner_or_none"] = owner or t("nobody")
+        text = t(f"ladder_{item.kind}", serial=item.serial, days=item.overdue_days, **fields)
+        view_button = (BUTTONS["view"], appeal_button("view", appeal.id, appeal.version))
+        if appeal.state == "pending" and item.kind in ("unclaimed", "due_soon", "due_today"):
+            claim = (BUTTONS[Action.CLAIM], appeal_button("claim", appeal.id, appeal.version))
+            return text, keyboard([[claim, view_button]])
+        return text, keyboard([[view_button]])
+    task = item.task or {}
+    key = (
+        "ladder_task_soon"
+        if item.kind in ("task_d7", "task_d3", "task_d1")
+        else f"ladder_{item.kind}"
+    )
+    left = (date.fromisoformat(task["deadline"]) - desk.today()).days if task else 0
+    text = t(
+        key,
+        serial=item.serial,
+        seq=task.get("seq", ""),
+        deadline=task.get("deadline", ""),
+        left=left,
+        problem=snippet(task.get("problem", ""), 120),
+    )
+    if not task:
+        return text, None
+    report = (BUTTONS["task_report"], encode("task", task["id"], task["version"], "rep"))
+    return text, keyboard([[report]])

@@ -117,4 +117,91 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE INDEX appeals_state_claim_due ON appeals(state, claim_due_date);
+        CREATE TABLE notice_counters (
+            family   TEXT NOT NULL,
+            year     INTEGER NOT NULL,
+            last_no  INTEGER NOT NULL,
+            PRIMARY KEY (family, year)
+        );
+        CREATE TABLE notices (
+            id            INTEGER PRIMARY KEY,
+            subject       TEXT NOT NULL CHECK (subject IN ('appeal', 'task')),
+            subject_id    INTEGER NOT NULL,
+            kind          TEXT NOT NULL,
+            period        TEXT NOT NULL,
+            family        TEXT NOT NULL,
+            serial_year   INTEGER NOT NULL,
+            serial_no     INTEGER NOT NULL,
+            detail        TEXT,
+            created_at    TEXT NOT NULL,
+            delivered_at  TEXT,
+            UNIQUE (subject, subject_id, kind, period),
+            UNIQUE (family, serial_year, serial_no)
+        );
+        CREATE INDEX notices_undelivered ON notices(id) WHERE delivered_at IS NULL;
+        CREATE TABLE notice_deliveries (
+            notice_id  INTEGER NOT NULL REFERENCES notices(id),
+            chat_id    INTEGER NOT NULL,
+            sent_at    TEXT NOT NULL,
+            error      TEXT,
+            PRIMARY KEY (notice_id, chat_id)
+        );
+        CREATE TABLE extensions (
+            id            INTEGER PRIMARY KEY,
+            appeal_id     INTEGER NOT NULL REFERENCES appeals(id),
+            requested_by  INTEGER NOT NULL REFERENCES users(tg_id),
+            old_due_date  TEXT NOT NULL,
+            new_due_date  TEXT NOT NULL,
+            reason        TEXT NOT NULL,
+            state         TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied')),
+            decided_by    INTEGER,
+            decided_at    TEXT,
+            created_at    TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX extensions_one_pending ON extensions(appeal_id)
+            WHERE state = 'pending';
+        CREATE TABLE tasks (
+            id               INTEGER PRIMARY KEY,
+            seq              INTEGER NOT NULL UNIQUE,
+            aspect           TEXT NOT NULL,
+            problem          TEXT NOT NULL,
+            measures         TEXT NOT NULL,
+            leader_name      TEXT NOT NULL,
+            department_name  TEXT NOT NULL,
+            owner_name       TEXT NOT NULL,
+            deadline         TEXT NOT NULL,
+            state            TEXT NOT NULL
+                             CHECK (state IN ('in_progress', 'close_requested', 'done',
+                                              'deemed_done')),
+            version          INTEGER NOT NULL DEFAULT 1,
+            created_at       TEXT NOT NULL,
+            updated_at       TEXT NOT NULL
+        );
+        CREATE INDEX tasks_state_deadline ON tasks(state, deadline);
+        CREATE INDEX tasks_owner ON tasks(owner_name);
+        CREATE TABLE task_reports (
+            id          INTEGER PRIMARY KEY,
+            task_id     INTEGER NOT NULL REFERENCES tasks(id),
+            author_id   INTEGER NOT NULL,
+            kind        TEXT NOT NULL CHECK (kind IN ('progress', 'decision')),
+            text        TEXT NOT NULL,
+            created_at  TEXT NOT NULL
+        );
+        CREATE TABLE task_attachments (
+            id              INTEGER PRIMARY KEY,
+            task_id         INTEGER NOT NULL REFERENCES tasks(id),
+            report_id       INTEGER REFERENCES task_reports(id),
+            kind            TEXT NOT NULL CHECK (kind IN ('photo', 'document')),
+            file_id         TEXT NOT NULL,
+            file_unique_id  TEXT NOT NULL,
+            file_name       TEXT,
+            created_at      TEXT NOT NULL
+        );
+        CREATE INDEX users_full_name ON users(full_name);
+        """,
+    ),
 ]

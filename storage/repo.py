@@ -6,6 +6,9 @@ from typing import Any
 
 import aiosqlite
 
+from storage.notices import NoticeStore
+from storage.tasks import TaskStore
+
 Row = dict[str, Any]
 
 APPEAL_UPDATABLE = frozenset(
@@ -34,6 +37,8 @@ class Repo:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
+        self.notices = NoticeStore(conn)
+        self.tasks = TaskStore(conn)
 
     async def _one(self, sql: str, params: tuple | dict = ()) -> Row | None:
         async with self.conn.execute(sql, params) as cur:
@@ -297,6 +302,36 @@ class Repo:
             " LEFT JOIN users u ON u.tg_id = e.actor_id WHERE e.appeal_id = ? ORDER BY e.id",
             (appeal_id,),
         )
+
+    # extensions -------------------------------------------------------------------
+    async def insert_extension(
+        self, appeal_id: int, requested_by: int, old_due: str, new_due: str, reason: str, now: str
+    ) -> int:
+        return await self._insert(
+            "INSERT INTO extensions (appeal_id, requested_by, old_due_date, new_due_date, reason,"
+            " state, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+            (appeal_id, requested_by, old_due, new_due, reason, now),
+        )
+
+    async def extension(self, extension_id: int) -> Row | None:
+        return await self._one(
+            "SELECT x.*, u.full_name AS requested_by_name FROM extensions x"
+            " LEFT JOIN users u ON u.tg_id = x.requested_by WHERE x.id = ?",
+            (extension_id,),
+        )
+
+    async def pending_extension(self, appeal_id: int) -> Row | None:
+        return await self._one(
+            "SELECT * FROM extensions WHERE appeal_id = ? AND state = 'pending'", (appeal_id,)
+        )
+
+    async def decide_extension(self, extension_id: int, state: str, by: int, now: str) -> bool:
+        async with self.conn.execute(
+            "UPDATE extensions SET state = ?, decided_by = ?, decided_at = ?"
+            " WHERE id = ? AND state = 'pending'",
+            (state, by, now, extension_id),
+        ) as cur:
+            return cur.rowcount == 1
 
     # idempotency --------------------------------------------------------------------
     async def processed_update(self, update_id: int, actor_id: int, since: str) -> Row | None:

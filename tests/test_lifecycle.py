@@ -44,7 +44,13 @@ async def test_enterprise_files_official_claims_replies_closes_and_enterprise_ra
     mark = p.company.mark()
     answer = await p.official.press("签收")
     assert answer[0] == "您已签收诉求 SQ-2026-000001，办结期限 2026-03-24。"
-    assert [label for label, _ in p.official.inbox[-1].buttons] == ["回复", "备注", "转办", "办结"]
+    assert [label for label, _ in p.official.inbox[-1].buttons] == [
+        "回复",
+        "备注",
+        "转办",
+        "办结",
+        "延期",
+    ]
     assert p.company.since(mark) == [
         "您的诉求 SQ-2026-000001 已由 市地方金融管理局 李明 签收办理，办结期限 2026-03-24。"
     ]

@@ -14,6 +14,7 @@ from bot.org import load_org
 from bot.sandbox.chat import Sandbox
 from bot.sandbox.fake_api import FakeBotApi
 from storage.db import Database
+from storage.migrations import MIGRATIONS
 from tests.conftest import LEADER_ID, SHANGHAI, file_appeal, join, register
 
 
@@ -84,7 +85,9 @@ async def test_migrations_apply_once_and_audit_is_append_only(tmp_path):
         await db.open()
         await db.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (1,)
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (
+            len(MIGRATIONS),
+        )
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         conn.execute(
             "INSERT INTO audit_events (subject, action, created_at) VALUES ('x', 'y', 'z')"
@@ -112,7 +115,7 @@ async def test_failed_set_my_commands_only_warns_and_menus_follow_roles(
             for method, params in api.calls
             if method == "setMyCommands" and params.get("scope", {}).get("chat_id") == official.id
         ]
-        assert scoped[-1] == ["inbox", "overdue", "view", "cancel", "help"]
+        assert scoped[-1] == ["inbox", "overdue", "view", "tasks", "cancel", "help"]
     finally:
         await box.stop()
 

@@ -1,0 +1,87 @@
+"""Reading and writing the rectification ledger as CSV or XLSX (openpyxl, streaming)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font
+
+HEADERS = ["序号", "方面", "问题", "整改措施", "责任领导", "责任科室", "责任人", "整改时限", "状态"]
+COLUMN_WIDTHS = [6, 24, 48, 60, 12, 16, 10, 12, 18]
+
+
+class UnreadableFile(ValueError):
+    """Not a CSV or XLSX file this ledger can read."""
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _decode_csv(data: bytes) -> str:
+    # Excel in Chinese Windows saves CSV as GBK; elsewhere UTF-8 (often with a BOM).
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFile("CSV is neither UTF-8 nor GBK")
+
+
+def read_table(data: bytes, file_name: str) -> list[list[str]]:
+    """All rows of the first sheet (or the CSV) as text, header row included."""
+    suffix = Path(file_name).suffix.lower()
+    if suffix == ".csv":
+        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(_decode_csv(data)))]
+    if suffix in (".xlsx", ".xlsm"):
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a damaged file
+            raise UnreadableFile(f"not a readable XLSX file: {exc}") from None
+        try:
+            sheet = book.worksheets[0]
+            return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        finally:
+            book.close()
+    raise UnreadableFile(f"unsupported file type {suffix or '(none)'}: use .csv or .xlsx")
+
+
+def write_xlsx(rows: Iterable[list[object]], target: Path | io.BytesIO, title: str) -> None:
+    """The ledger as XLSX, written row by row (write-only mode keeps memory flat)."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title)
+    for index, width in enumerate(COLUMN_WIDTHS):
+        sheet.column_dimensions[chr(ord("A") + index)].width = width
+    bold = Font(bold=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    header = []
+    for name in HEADERS:
+        cell = _styled(sheet, name, bold, wrap)
+        header.append(cell)
+    sheet.append(header)
+    for row in rows:
+        sheet.append([_styled(sheet, v, None, wrap) for v in row])
+    book.save(target)
+
+
+def _styled(sheet: object, value: object, font: Font | None, alignment: Alignment) -> object:
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    if font is not None:
+        cell.font = font
+    cell.alignment = alignment
+    return cell

@@ -1,0 +1,174 @@
+"""SQL of the reminder and escalation ladder: set-based notice creation and delivery records.
+
+Each kind of notice is created by one INSERT … SELECT over an index; the UNIQUE key
+(subject, subject_id, kind, period) and the NOT EXISTS guard make a second sweep a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+
+Row = dict[str, Any]
+
+OPEN = "('pending', 'in_progress')"
+
+# kind → (family, subject, period expression, FROM … WHERE …). Fixed SQL, parameters only.
+NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
+    "due_soon": (
+        "提示",
+        "appeal",
+        "a.due_date",
+        f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date = :next_working_day",
+    ),
+    "due_today": (
+        "提示",
+        "appeal",
+        "a.due_date",
+        f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date = :today",
+    ),
+    "unclaimed": (
+        "提示",
+        "appeal",
+        ":today",
+        "FROM appeals a WHERE a.state = 'pending' AND a.claim_due_date < :today",
+    ),
+    "overdue": (
+        "督办",
+        "appeal",
+        ":today",
+        f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date < :today",
+    ),
+    "raise": (
+        "督办",
+        "appeal",
+        "a.due_date",
+        f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date <= :raise_due",
+    ),
+    "task_d7": (
+        "提示",
+        "task",
+        "a.deadline",
+        "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :plus3"
+        " AND a.deadline <= :plus7 AND a.deadline > :next_working_day",
+    ),
+    "task_d3": (
+        "提示",
+        "task",
+        "a.deadline",
+        "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :next_working_day"
+        " AND a.deadline <= :plus3",
+    ),
+    "task_d1": (
+        "提示",
+        "task",
+        "a.deadline",
+        "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :today"
+        " AND a.deadline <= :next_working_day",
+    ),
+    "task_overdue": (
+        "督办",
+        "task",
+        ":today",
+        "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline < :today",
+    ),
+    "task_monthly": (
+        "提示",
+        "task",
+        ":month",
+        "FROM tasks a WHERE a.state = 'deemed_done' AND a.updated_at < :month_start",
+    ),
+}
+
+
+class NoticeStore:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def _one(self, sql: str, params: tuple | dict = ()) -> Row | None:
+        async with self.conn.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return dict(row) if row is not None else None
+
+    async def _all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
+        async with self.conn.execute(sql, params) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def create(self, kind: str, params: dict[str, Any]) -> int:
+        """Create today's notices of one kind in one statement; returns how many were new.
+
+        Serial numbers continue the family's count for the year without gaps.
+        """
+        family, subject, period, source = NOTICE_SOURCES[kind]
+        year = params["year"]
+        await self.conn.execute(
+            "INSERT INTO notice_counters (family, year, last_no) VALUES (?, ?, 0)"
+            " ON CONFLICT (family, year) DO NOTHING",
+            (family, year),
+        )
+        counter = await self._one(
+            "SELECT last_no FROM notice_counters WHERE family = ? AND year = ?", (family, year)
+        )
+        assert counter is not None
+        # Only fixed fragments from NOTICE_SOURCES are joined here; values are parameters.
+        select = f"SELECT :subject, a.id, :kind, {period}, :family, :year, "
+        guard = (
+            " AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.subject = :subject"  # noqa: S608
+            f" AND n.subject_id = a.id AND n.kind = :kind AND n.period = {period})"
+        )
+        sql = (
+            "INSERT INTO notices (subject, subject_id, kind, period, family, serial_year,"
+            " serial_no, created_at) "
+            + select
+            + ":base + ROW_NUMBER() OVER (ORDER BY a.id), :now "
+            + source
+            + guard
+        )
+        values = {
+            **params,
+            "subject": subject,
+            "kind": kind,
+            "family": family,
+            "base": counter["last_no"],
+        }
+        async with self.conn.execute(sql, values) as cur:
+            created = cur.rowcount
+        if created:
+            await self.conn.execute(
+                "UPDATE notice_counters SET last_no = last_no + ? WHERE family = ? AND year = ?",
+                (created, family, year),
+            )
+        return created
+
+    async def undelivered(self, limit: int) -> list[Row]:
+        return await self._all(
+            "SELECT * FROM notices WHERE delivered_at IS NULL ORDER BY id LIMIT ?", (limit,)
+        )
+
+    async def delivered_chats(self, notice_id: int) -> set[int]:
+        rows = await self._all(
+            "SELECT chat_id FROM notice_deliveries WHERE notice_id = ?", (notice_id,)
+        )
+        return {r["chat_id"] for r in rows}
+
+    async def record_delivery(
+        self, notice_id: int, chat_id: int, now: str, error: str | None
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO notice_deliveries (notice_id, chat_id, sent_at, error)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (notice_id, chat_id) DO NOTHING",
+            (notice_id, chat_id, now, error),
+        )
+
+    async def mark_delivered(self, notice_id: int, now: str) -> None:
+        await self.conn.execute(
+            "UPDATE notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+            (now, notice_id),
+        )
+
+    async def of_subject(self, subject: str, subject_id: int) -> list[Row]:
+        return await self._all(
+            "SELECT * FROM notices WHERE subject = ? AND subject_id = ? ORDER BY id",
+            (subject, subject_id),
+        )
