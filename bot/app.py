@@ -213,6 +213,25 @@ async def on_stop(app: Application) -> None:
     await app.bot_data["desk"].db.close()
 
 
+def make_desk(settings: Settings, org: OrgConfig, clock: Clock | None = None) -> Desk:
+    """The domain service on the configured database (not opened yet)."""
+    return Desk(
+        Database(settings.database_path),
+        org,
+        WorkingCalendar(org.calendar.holidays, org.calendar.workdays),
+        clock or SystemClock(),
+        settings.admin_ids,
+        settings.zone,
+        timedelta(hours=settings.invite_ttl_hours),
+    )
+
+
+def file_base_url(base_url: str) -> str:
+    """Telegram serves files under /file/bot<token>/ next to /bot<token>/."""
+    root, _, tail = base_url.rstrip("/").rpartition("/")
+    return f"{root}/file/{tail}" if tail.startswith("bot") else base_url.rstrip("/") + "/file/bot"
+
+
 def build_application(
     settings: Settings,
     org: OrgConfig,
@@ -228,6 +247,7 @@ def build_application(
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_base_url)
+        .base_file_url(file_base_url(settings.telegram_base_url))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.zone))
         .post_init(on_start)
         .post_shutdown(on_stop)
@@ -237,17 +257,8 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
     app = builder.build()
-    calendar = WorkingCalendar(org.calendar.holidays, org.calendar.workdays)
     app.bot_data["settings"] = settings
-    desk = app.bot_data["desk"] = Desk(
-        Database(settings.database_path),
-        org,
-        calendar,
-        clock or SystemClock(),
-        settings.admin_ids,
-        settings.zone,
-        timedelta(hours=settings.invite_ttl_hours),
-    )
+    desk = app.bot_data["desk"] = make_desk(settings, org, clock)
     app.bot_data["ladder"] = Ladder(desk)
     app.bot_data["tasks"] = TaskLedger(desk)
     for handler in handler_list():

@@ -62,12 +62,52 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tasks(args: argparse.Namespace) -> int:
+    settings, org = _configure(args)
+    from bot.app import make_desk
+    from bot.task_files import UnreadableFile, read_table, write_xlsx
+    from bot.tasks import TaskImportError, TaskLedger
+
+    async def work() -> int:
+        desk = make_desk(settings, org)
+        await desk.db.open()
+        try:
+            ledger = TaskLedger(desk)
+            path = Path(args.file)
+            if args.action == "import":
+                try:
+                    rows = read_table(path.read_bytes(), path.name)
+                    count = await ledger.import_table(None, rows)
+                except (OSError, UnreadableFile) as exc:
+                    print(f"appealdesk: cannot read {path}: {exc}", file=sys.stderr)
+                    return 2
+                except TaskImportError as exc:
+                    print(f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s):")
+                    for row, problem in exc.problems:
+                        print(f"  row {row}: {problem}")
+                    return 1
+                print(f"imported {count} rectification tasks from {path}")
+            else:
+                rows = await ledger.export_rows(None)
+                write_xlsx(rows, path, "整改任务台账")
+                print(f"exported {len(rows)} rectification tasks to {path}")
+            return 0
+        finally:
+            await desk.db.close()
+
+    return asyncio.run(work())
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="appealdesk", description="涉企诉求直通车 AppealDesk")
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("run", help="long-poll Telegram (needs BOT_TOKEN)").set_defaults(func=cmd_run)
     sub.add_parser("demo", help="play the offline sandbox story").set_defaults(func=cmd_demo)
+    tasks = sub.add_parser("tasks", help="import or export the rectification task ledger")
+    tasks.add_argument("action", choices=["import", "export"])
+    tasks.add_argument("file", help="CSV or XLSX to import; XLSX to export to")
+    tasks.set_defaults(func=cmd_tasks)
     backup = sub.add_parser("backup", help="SQLite online backup")
     backup.add_argument("target", help="file to write")
     backup.set_defaults(func=cmd_backup)

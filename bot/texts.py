@@ -335,7 +335,7 @@ MESSAGES = {
     "nobody": "（未签收）",
     # tasks
     "tasks_summary": "<b>整改任务台账</b>：{total} 个问题：{parts}。",
-    "tasks_summary_part": "{count} 个{label}",
+    "tasks_summary_part": "{count} 个“{label}”",
     "tasks_empty": "整改任务台账为空。",
     "tasks_mine": "<b>我负责的整改任务</b>（{count} 项）：",
     "tasks_mine_empty": "您名下暂无整改任务。",

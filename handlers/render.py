@@ -215,5 +215,9 @@ def ladder_notice(item: PendingNotice, desk: Desk) -> tuple[str, InlineKeyboardM
     )
     if not task:
         return text, None
-    report = (BUTTONS["task_report"], encode("task", task["id"], task["version"], "rep"))
-    return text, keyboard([[report]])
+    # The card offers what the reader may do: report for the owner, decisions for leaders.
+    view = (
+        f"第{task['seq']}项 {BUTTONS['view']}",
+        encode("task", task["id"], task["version"], "view"),
+    )
+    return text, keyboard([[view]])

@@ -32,7 +32,9 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
         "提示",
         "appeal",
         ":today",
-        "FROM appeals a WHERE a.state = 'pending' AND a.claim_due_date < :today",
+        # once overdue, the daily 督办 takes over from this reminder
+        "FROM appeals a WHERE a.state = 'pending' AND a.claim_due_date < :today"
+        " AND a.due_date >= :today",
     ),
     "overdue": (
         "督办",

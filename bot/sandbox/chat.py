@@ -126,10 +126,14 @@ class Person:
         await self.sandbox.deliver(update)
         return self.since(mark)
 
-    async def send_document(self, file_name: str, caption: str | None = None) -> list[str]:
+    async def send_document(
+        self, file_name: str, caption: str | None = None, content: bytes | None = None
+    ) -> list[str]:
         mark = self.mark()
         self.sandbox.note(f"👤 {self.name}：［文件 {file_name}］{caption or ''}")
-        update = self.sandbox.api.message_update(self.user, document=file_name, caption=caption)
+        update = self.sandbox.api.message_update(
+            self.user, document=file_name, caption=caption, content=content
+        )
         await self.sandbox.deliver(update)
         return self.since(mark)
 

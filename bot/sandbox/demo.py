@@ -12,8 +12,20 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.org import OrgConfig
 from bot.sandbox.chat import Sandbox
+from handlers.jobs import run_sweep
 
 LEADER_ID = 10001
+EXAMPLE_TASKS = Path(__file__).parent.parent / "resources" / "rectification_tasks.csv"
+# Working days of the ladder chapter and what happens on each (after the sweep).
+DEMO_DAYS = [
+    ("2026-02-24", ""),  # first working day after the Spring Festival: unclaimed → head
+    ("2026-02-25", "claim"),
+    ("2026-03-04", "extend"),  # one working day before due: 提示; task 7 days ahead
+    ("2026-03-05", ""),  # due today
+    ("2026-03-06", ""),  # first working day overdue: 督办
+    ("2026-03-09", ""),  # 督办 again
+    ("2026-03-10", "report"),  # 3 working days overdue: 提级 to leaders
+]
 DEMO_START = datetime(2026, 2, 12, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
@@ -104,6 +116,51 @@ async def play(settings: Settings, org: OrgConfig, echo: Callable[[str], None]) 
         echo("\n═══ 8. 越权操作被拒绝 ═══")
         await other.send("/view SQ-2026-000001")
         await company.send("/inbox")
+
+        echo("\n═══ 9. 整改任务台账：导入巡察反馈的 29 个问题 ═══")
+        await leader.send("/tasks import")
+        await leader.send_document("rectification_tasks.csv", content=EXAMPLE_TASKS.read_bytes())
+        await leader.send("/tasks import")
+        deadline = "2026-03-11"
+        extra = (
+            "序号,方面,问题,整改措施,责任领导,责任科室,责任人,整改时限,状态\n"
+            "30,落实全面从严治党和作风建设要求,涉企诉求回复质量不高，部分回复内容雷同,"
+            f"建立回复质量抽查机制，每月通报,王局长,市地方金融管理局,李明,{deadline},整改中\n"
+        )
+        await leader.send_document("新增整改任务.csv", content=extra.encode("utf-8"))
+
+        echo("\n═══ 10. 时间推进：提示、督办、提级（春节假期不计）═══")
+        await company.send("/new")
+        await company.press("融资")
+        await company.send("申请技术改造专项资金贴息，请告知2026年申报条件。")
+        await company.press("提交")
+        number = company.last.split("编号：")[1].split()[0]
+        for day, action in DEMO_DAYS:
+            clock.set(datetime.fromisoformat(day + "T09:00:00+08:00"))
+            echo(f"\n—— {day} 09:00 每日督办扫描 ——")
+            await run_sweep(sandbox.app)
+            if action == "claim":
+                await official.press("签收", containing=number)
+            elif action == "extend":
+                await official.press("延期", containing=number)
+                await official.send("2026-03-13")
+                await official.send("担保公司尽调尚未完成，需延期一周。")
+                await head.press("不同意")
+            elif action == "report":
+                await official.send("/tasks")
+                await official.press("第30项")
+                await official.press("报告进展")
+                await official.send("已制定《涉企诉求回复质量抽查办法》，本月抽查回复20件。")
+                await official.send_photo()
+                await official.send("/done")
+                await official.send("/tasks")
+                await official.press("第30项")
+                await official.press("申请销号")
+                await official.send("抽查机制已建立并运行，首期通报已印发。")
+                await leader.press("第30项 查看")
+                await leader.press("同意销号")
+                await leader.send("/tasks")
+        await head.send(f"/view {number}")
     finally:
         await sandbox.stop()
     return sandbox

@@ -67,6 +67,8 @@ class FakeBotApi:
         # method → (HTTP status, description, how many more times or None for always)
         self.failures: dict[str, tuple[int, str, int | None]] = {}
         self.pending_updates: list[dict[str, Any]] = []
+        self.files: dict[str, bytes] = {}  # file_id → content users uploaded
+        self.documents: list[tuple[int, str, bytes]] = []  # (chat, file name, content) sent
         self._update_ids = count(first_update_id)
         self._message_ids = count(1)
         self._new_updates: asyncio.Event | None = None
@@ -109,7 +111,24 @@ class FakeBotApi:
         return self._record(params, {"caption": params.get("caption", "")})
 
     def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-        return self._record(params, {"caption": params.get("caption", "")})
+        files = params.pop("_files", {})
+        name, content = next(iter(files.values()), ("document", b""))
+        self.documents.append((int(params["chat_id"]), name, content))
+        document = {
+            "file_id": f"sent-{len(self.documents)}",
+            "file_unique_id": "s",
+            "file_name": name,
+        }
+        return self._record(params, {"caption": params.get("caption", ""), "document": document})
+
+    def _getFile(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        file_id = params["file_id"]
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(self.files.get(file_id, b"")),
+            "file_path": f"documents/{file_id}",
+        }
 
     def _editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:  # noqa: N802
         for msg in self.sent:
@@ -155,6 +174,7 @@ class FakeBotApi:
         photo: bool = False,
         document: str | None = None,
         caption: str | None = None,
+        content: bytes | None = None,
     ) -> dict[str, Any]:
         """A message from a user; commands get their bot_command entity, as Telegram does."""
         chat_id = chat_id if chat_id is not None else user["id"]
@@ -180,6 +200,8 @@ class FakeBotApi:
                 {"file_id": f"photo-{n}-s", "file_unique_id": f"p{n}s", "width": 90, "height": 90},
                 {"file_id": f"photo-{n}", "file_unique_id": f"p{n}", "width": 800, "height": 600},
             ]
+        if document and content is not None:
+            self.files[f"doc-{n}"] = content
         if document:
             message["document"] = {
                 "file_id": f"doc-{n}",

@@ -35,7 +35,15 @@ class FakeRequest(BaseRequest):
         connect_timeout: object = None,
         pool_timeout: object = None,
     ) -> tuple[int, bytes]:
+        if "/file/bot" in url:  # a file download: raw bytes, not JSON
+            content = self.api.files.get(url.rsplit("/", 1)[-1])
+            return (200, content) if content is not None else (404, b"not found")
         api_method = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data is not None else {}
+        params = dict(request_data.parameters) if request_data is not None else {}
+        if request_data is not None and request_data.contains_files:
+            params["_files"] = {
+                name: (part[0], part[1] if isinstance(part[1], bytes) else part[1].read())
+                for name, part in request_data.multipart_data.items()
+            }
         status, body = self.api.handle(api_method, params)
         return status, json.dumps(body).encode()
