@@ -23,6 +23,14 @@ async def test_demo_plays_the_lifecycle_and_prints_the_transcript(settings, org)
         "已重办",
         "已撤回",
         "未找到该诉求，或您无权查看。",
+        "已导入 29 项整改任务。",
+        "29 个问题：22 个“已完成，同意销号”，7 个“视同完成，持续整改”",
+        "【提示〔2026〕2号】签收提示：诉求 SQ-2026-000004",
+        "延期申请：诉求 SQ-2026-000004",
+        "督办：诉求 SQ-2026-000004（鄂州市泛亚食品有限公司，融资）已超期 1 个工作日",
+        "提级督办·挂牌督办：诉求 SQ-2026-000004",
+        "整改提示：第30项整改任务将于 2026-03-11 到期（还有 7 天）",
+        "30 个问题：23 个“已完成，同意销号”，7 个“视同完成，持续整改”",
     ):
         assert expected in transcript, expected
     with sqlite3.connect(folder / "demo.sqlite3") as conn:
@@ -31,4 +39,5 @@ async def test_demo_plays_the_lifecycle_and_prints_the_transcript(settings, org)
         "SQ-2026-000001": "rated",
         "SQ-2026-000002": "pending",
         "SQ-2026-000003": "withdrawn",
+        "SQ-2026-000004": "in_progress",
     }
