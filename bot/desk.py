@@ -346,7 +346,12 @@ class Desk:
         return Appeal.from_row(row)
 
     def allowed_actions(self, actor: Actor, appeal: Appeal) -> list[Action]:
-        return [a for a in actions_in(appeal.state) if self._may_do(actor, appeal, a)]
+        late = self.today().isoformat() > appeal.due_date
+        return [
+            a
+            for a in actions_in(appeal.state)
+            if self._may_do(actor, appeal, a) and not (a is Action.EXTEND and late)
+        ]
 
     async def view(self, actor: Actor, ref: int | str) -> AppealView:
         """An appeal with what this actor may read of it: notes and history only for staff."""
@@ -416,6 +421,8 @@ class Desk:
             if actor.role in roles_for(appeal.state, action):
                 raise NotYourAppeal(number=appeal.number)
             raise NotAllowed()
+        if action is Action.EXTEND and self.today().isoformat() > appeal.due_date:
+            raise ExtensionTooLate(number=appeal.number, due=appeal.due_date)
 
     # appeals: filing -----------------------------------------------------------------------
     def check_description(self, text: str | None) -> str:
@@ -845,8 +852,6 @@ class Desk:
                 return replay
             appeal = await self._load_visible(repo, actor, appeal_id)
             self._authorize(actor, appeal, Action.EXTEND, None)
-            if self.today().isoformat() > appeal.due_date:
-                raise ExtensionTooLate(number=appeal.number, due=appeal.due_date)
             new_due = self.check_new_due(new_due_text, appeal.due_date)
             if await repo.pending_extension(appeal.id) is not None:
                 raise ExtensionPending(number=appeal.number)
