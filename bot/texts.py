@@ -365,7 +365,7 @@ MESSAGES = {
     "notice_task_deem": (
         "第{seq}项整改任务经局领导审批：<b>视同完成，持续整改</b>。请每月报告整改进展。"
     ),
-    "notice_task_send_back": "第{seq}项整改任务销号申请被退回，原因：{text}。请继续整改。",
+    "notice_task_send_back": "第{seq}项整改任务销号申请被退回，请继续整改。\n退回原因：{text}",
     "ask_task_file": "请发送整改任务台账文件（CSV 或 XLSX，列：{headers}）：",
     "task_imported": "已导入 {count} 项整改任务。",
     "task_import_line": "第 {row} 行：{problem}",

@@ -1,0 +1,253 @@
+"""The rectification task ledger: import, export, reminders, progress and 销号."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from bot.cli import main
+from bot.config import BUNDLED_ORG_CONFIG
+from bot.task_files import HEADERS
+from handlers.jobs import run_sweep
+from tests.conftest import SHANGHAI, join
+
+EXAMPLE = BUNDLED_ORG_CONFIG.parent / "rectification_tasks.csv"
+ROW = "整改中"
+
+
+def csv_bytes(rows: list[list[str]], encoding: str = "utf-8-sig") -> bytes:
+    lines = [",".join(HEADERS)] + [",".join(r) for r in rows]
+    return ("\n".join(lines) + "\n").encode(encoding)
+
+
+def xlsx_bytes(rows: list[list[object]], headers: list[str] = HEADERS) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def task_row(seq: int, owner: str = "李明", deadline: str = "2026-03-11", state: str = ROW) -> list:
+    return [
+        str(seq),
+        "落实全面从严治党和作风建设要求",
+        f"问题{seq}：涉企诉求回复内容雷同",
+        "建立回复质量抽查机制，每月通报",
+        "王局长",
+        "市地方金融管理局",
+        owner,
+        deadline,
+        state,
+    ]
+
+
+async def import_file(leader, name: str, content: bytes) -> list[str]:
+    await leader.send("/tasks import")
+    return await leader.send_document(name, content=content)
+
+
+async def test_import_the_bureaus_29_problems_and_export_them(sandbox, people, db):
+    answer = await import_file(people.leader, "rectification_tasks.csv", EXAMPLE.read_bytes())
+    assert answer == [
+        "已导入 29 项整改任务。\n整改任务台账：29 个问题："
+        "22 个“已完成，同意销号”，7 个“视同完成，持续整改”。"
+    ]
+    assert db.count("tasks") == 29
+    assert db.one("SELECT * FROM tasks WHERE seq = 26")["department_name"] == "财务科"
+
+    await people.leader.send("/tasks")
+    await people.leader.press("导出台账")
+    chat, name, content = sandbox.api.documents[-1]
+    assert chat == people.leader.id and name.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(content), read_only=True).worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0] == HEADERS and len(rows) == 30
+    assert rows[1][0] == 1 and rows[3][8] == "视同完成，持续整改"
+    assert [r[0] for r in rows[1:]] == list(range(1, 30))
+
+
+async def test_xlsx_and_gbk_csv_with_chinese_headers_import(sandbox, people, db):
+    answer = await import_file(
+        people.leader,
+        "台账.xlsx",
+        xlsx_bytes([[1, *task_row(1)[1:7], datetime(2026, 3, 11), "整改中"]]),
+    )
+    assert answer[0].startswith("已导入 1 项整改任务。")
+    assert db.one("SELECT deadline FROM tasks")["deadline"] == "2026-03-11"
+    answer = await import_file(
+        people.leader, "台账.csv", csv_bytes([task_row(2, deadline="2026年3月20日")], "gb18030")
+    )
+    assert answer[0].startswith("已导入 1 项整改任务。")
+    assert [t["deadline"] for t in db.rows("SELECT deadline FROM tasks ORDER BY seq")] == [
+        "2026-03-11",
+        "2026-03-20",
+    ]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+async def test_one_bad_row_imports_nothing_and_names_the_row(sandbox, people, db, kind):
+    rows = [task_row(1), task_row(2, deadline="九月底"), task_row(3), task_row(1, state="快好了")]
+    content = csv_bytes(rows) if kind == "csv" else xlsx_bytes(rows)
+    answer = await import_file(people.leader, f"台账.{kind}", content)
+    assert answer == [
+        "导入失败，共 3 处问题，未导入任何任务：\n"
+        "第 3 行：整改时限“九月底”不是日期（如 2024-09-30）\n"
+        "第 5 行：序号 1 重复\n"
+        "第 5 行：状态“快好了”无法识别"
+    ]
+    assert db.count("tasks") == 0
+
+
+async def test_a_file_without_the_ledger_columns_is_refused(sandbox, people, db):
+    answer = await import_file(
+        people.leader, "x.xlsx", xlsx_bytes([["a", "b"]], headers=["名称", "备注"])
+    )
+    assert answer[0].startswith("导入失败，共 1 处问题")
+    assert "第 1 行：缺少列：序号、方面、问题、整改措施" in answer[0]
+    answer = await import_file(people.leader, "x.docx", b"PK...")
+    assert answer == [
+        "无法读取该文件：unsupported file type .docx: use .csv or .xlsx。请发送 CSV 或 XLSX 文件。"
+    ]
+    assert db.count("tasks") == 0
+
+
+async def test_only_leaders_import_and_export(sandbox, people, db):
+    for person in (people.official, people.company):
+        assert await person.send("/tasks import") == ["您没有权限执行此操作。"]
+        assert await person.send("/tasks export") == ["您没有权限执行此操作。"]
+    assert sandbox.api.documents == []
+
+
+async def test_task_reminders_seven_three_one_days_and_overdue(sandbox, people, db, clock):
+    await import_file(people.leader, "t.csv", csv_bytes([task_row(30)]))
+    got: dict[str, list[str]] = {}
+    for day in ("03-04", "03-05", "03-06", "03-09", "03-10", "03-11", "03-12", "03-13"):
+        clock.set(datetime.fromisoformat(f"2026-{day}T09:00:00").replace(tzinfo=SHANGHAI))
+        mark = people.official.mark()
+        await run_sweep(sandbox.app)
+        await run_sweep(sandbox.app)  # twice: still once
+        got[day] = [t for t in people.official.since(mark) if t.startswith("【")]
+    assert [len(v) for v in got.values()] == [1, 0, 0, 1, 1, 0, 1, 1]
+    assert got["03-04"][0].startswith(
+        "【提示〔2026〕1号】整改提示：第30项整改任务将于 2026-03-11 到期（还有 7 天）。"
+    )
+    assert "还有 2 天" in got["03-09"][0] and "还有 1 天" in got["03-10"][0]
+    assert got["03-12"][0].startswith("【督办〔2026〕1号】整改督办：第30项整改任务已超过整改时限")
+    assert [r["kind"] for r in db.rows("SELECT kind FROM notices ORDER BY id")] == [
+        "task_d7",
+        "task_d3",
+        "task_d1",
+        "task_overdue",
+        "task_overdue",
+    ]
+
+
+async def test_progress_sendback_deemed_done_and_monthly_reminder(sandbox, people, db, clock):
+    p = people
+    await import_file(p.leader, "t.csv", csv_bytes([task_row(30), task_row(31, owner="赵敏")]))
+    answer = await p.official.send("/tasks")
+    assert answer[0].startswith("我负责的整改任务（1 项）：\n第30项｜整改中｜时限 2026-03-11｜李明")
+    await p.official.press("第30项")
+    await p.official.press("报告进展")
+    await p.official.send("已制定抽查办法，本月抽查回复20件。")
+    await p.official.send_photo()
+    await p.official.send_document("抽查通报.pdf")
+    await p.official.send("/done")
+    reports = db.rows("SELECT * FROM task_reports")
+    assert [(r["kind"], r["text"]) for r in reports] == [
+        ("progress", "已制定抽查办法，本月抽查回复20件。")
+    ]
+    assert db.count("task_attachments") == 2
+
+    # another official neither sees nor acts on it; a leader does not report for the owner
+    task_id = db.one("SELECT id FROM tasks WHERE seq = 30")["id"]
+    assert await p.outsider.press_data(p.outsider.inbox[-1], f"task:{task_id}:1:view") == [
+        "未找到该整改任务，或您无权查看。"
+    ]
+    assert await p.leader.press_data(p.leader.inbox[-1], f"task:{task_id}:1:rep") == [
+        "您没有权限执行此操作。"
+    ]
+
+    await p.official.send("/tasks")
+    await p.official.press("第30项")
+    await p.official.press("申请销号")
+    leader_mark = p.leader.mark()
+    await p.official.send("抽查机制已建立并运行。")
+    assert p.leader.since(leader_mark)[0].startswith("销号申请：第30项整改任务（李明）")
+    await p.leader.press("第30项 查看")
+    assert [b for b, _ in p.leader.inbox[-1].buttons] == ["同意销号", "视同完成，持续整改", "退回"]
+    await p.leader.press("退回")
+    await p.leader.send("缺少通报文件。")
+    assert p.official.last == "第30项整改任务销号申请被退回，请继续整改。\n退回原因：缺少通报文件。"
+    assert db.one("SELECT state FROM tasks WHERE seq = 30")["state"] == "in_progress"
+
+    await p.official.send("/tasks")
+    await p.official.press("第30项")
+    await p.official.press("申请销号")
+    await p.official.send("已补充通报文件。")
+    await p.leader.press("第30项 查看")
+    await p.leader.press("视同完成，持续整改")
+    assert "视同完成，持续整改" in p.official.last
+    assert db.one("SELECT state FROM tasks WHERE seq = 30")["state"] == "deemed_done"
+    # the old 同意销号 button of the request is stale now
+    answer = await p.leader.press("同意销号", containing="申请销号")
+    assert answer == ["此按钮已失效：第30项整改任务的状态已变化。请发送 /tasks 查看最新情况。"]
+
+    actions = [
+        e["action"]
+        for e in db.rows("SELECT action FROM audit_events WHERE subject = ?", f"task:{task_id}")
+    ]
+    assert actions == [
+        "task_import",
+        "task_report",
+        "task_request_close",
+        "task_send_back",
+        "task_request_close",
+        "task_deem",
+    ]
+    # deemed done: a progress reminder every month, once
+    for day, expected in (
+        ("2026-03-20", 0),
+        ("2026-04-01", 1),
+        ("2026-04-02", 0),
+        ("2026-05-06", 1),
+    ):
+        clock.set(datetime.fromisoformat(f"{day}T09:00:00").replace(tzinfo=SHANGHAI))
+        mark = p.official.mark()
+        await run_sweep(sandbox.app)
+        monthly = [t for t in p.official.since(mark) if "月度整改提醒" in t]
+        assert len(monthly) == expected, day
+    summary = (await p.leader.send("/tasks"))[0]
+    assert summary.startswith("整改任务台账：2 个问题：1 个“整改中”，1 个“视同完成，持续整改”。")
+
+
+def test_cli_import_and_export(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes([task_row(1), task_row(2, deadline="")]))
+    assert main(["tasks", "import", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "nothing imported, 1 problem(s)" in out and "row 3: 整改时限“”不是日期" in out
+    assert main(["tasks", "import", str(EXAMPLE)]) == 0
+    assert "imported 29 rectification tasks" in capsys.readouterr().out
+    target = tmp_path / "ledger.xlsx"
+    assert main(["tasks", "export", str(target)]) == 0
+    rows = list(load_workbook(target, read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert len(rows) == 30 and list(rows[0]) == HEADERS
+
+
+async def test_a_leader_with_an_unregistered_owner_gets_the_reminder(sandbox, people, db, clock):
+    await join(sandbox.person(20010, "孙丽"), people.leader, "zxqy")
+    await import_file(people.leader, "t.csv", csv_bytes([task_row(7, owner="无此人")]))
+    clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
+    mark = people.leader.mark()
+    await run_sweep(sandbox.app)
+    assert [t[:16] for t in people.leader.since(mark)] == ["【督办〔2026〕1号】整改督办"]
