@@ -1,0 +1,164 @@
+"""How the set-based ladder sweep scales with open items, against a per-item loop.
+
+Seeds N open appeals (1% overdue, 1% due tomorrow, 1% due today, 1% unclaimed past the
+claim limit, the rest due later), then in the same run times:
+  baseline  — read every open appeal into Python, decide each rung, insert notices one by one
+  set-based — Ladder.sweep(): one INSERT … SELECT per kind over the indexes
+and a second set-based sweep the same day (must create nothing).
+
+    python bench/sweep_bench.py --items 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.app import make_desk
+from bot.clock import ManualClock
+from bot.config import BUNDLED_ORG_CONFIG, Settings
+from bot.ladder import Ladder
+from bot.org import load_org
+
+TODAY = date(2026, 3, 10)  # a Tuesday
+NEXT_WORKING_DAY = date(2026, 3, 11)
+RAISE_DUE = date(2026, 3, 5)  # three working days before TODAY
+
+
+def seed(path: Path, items: int) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO departments (code, name) VALUES ('d', '部门')")
+    conn.execute(
+        "INSERT INTO enterprises (name, uscc, contact_name, phone, created_at)"
+        " VALUES ('企业', '91350100M000100Y43', '联系人', '13900000000', 'x')"
+    )
+    conn.execute(
+        "INSERT INTO users (tg_id, role, full_name, enterprise_id, created_at)"
+        " VALUES (1, 'enterprise', '联系人', 1, 'x')"
+    )
+
+    def rows():
+        for i in range(items):
+            bucket = i % 100
+            state, claim_due = "in_progress", "2026-03-01"
+            if bucket == 0:
+                due = TODAY - timedelta(days=1 + i % 9)  # overdue, some past the raise mark
+            elif bucket == 1:
+                due = NEXT_WORKING_DAY
+            elif bucket == 2:
+                due = TODAY
+            elif bucket == 3:
+                state, due, claim_due = "pending", TODAY + timedelta(days=5), "2026-03-09"
+            else:
+                due = TODAY + timedelta(days=2 + i % 20)
+            yield (
+                f"SQ-2026-{i:07d}",
+                state,
+                claim_due,
+                due.isoformat(),
+            )
+
+    conn.executemany(
+        "INSERT INTO appeals (number, enterprise_id, filed_by, category, description, state,"
+        " department_id, claim_due_date, due_date, created_at)"
+        " VALUES (?, 1, 1, '融资', '诉求', ?, 1, ?, ?, '2026-02-01T00:00:00+00:00')",
+        rows(),
+    )
+    conn.commit()
+    conn.close()
+
+
+def baseline_sweep(path: Path) -> int:
+    """The per-item approach: every open appeal through Python, one insert per notice."""
+    conn = sqlite3.connect(path)
+    created = 0
+    serial = {"提示": 0, "督办": 0}
+    today, tomorrow, raise_due = (
+        TODAY.isoformat(),
+        NEXT_WORKING_DAY.isoformat(),
+        RAISE_DUE.isoformat(),
+    )
+    cursor = conn.execute(
+        "SELECT id, state, due_date, claim_due_date FROM appeals"
+        " WHERE state IN ('pending', 'in_progress')"
+    )
+    for appeal_id, state, due, claim_due in cursor.fetchall():
+        kinds = []
+        if due <= raise_due:
+            kinds.append(("raise", "督办", due))
+        if due < today:
+            kinds.append(("overdue", "督办", today))
+        if due == today:
+            kinds.append(("due_today", "提示", due))
+        if due == tomorrow:
+            kinds.append(("due_soon", "提示", due))
+        if state == "pending" and claim_due < today <= due:
+            kinds.append(("unclaimed", "提示", today))
+        for kind, family, period in kinds:
+            exists = conn.execute(
+                "SELECT 1 FROM notices WHERE subject = 'appeal' AND subject_id = ? AND kind = ?"
+                " AND period = ?",
+                (appeal_id, kind, period),
+            ).fetchone()
+            if exists:
+                continue
+            serial[family] += 1
+            conn.execute(
+                "INSERT INTO notices (subject, subject_id, kind, period, family, serial_year,"
+                " serial_no, created_at) VALUES ('appeal', ?, ?, ?, ?, 2026, ?, 'x')",
+                (appeal_id, kind, period, family, 1_000_000 + serial[family]),
+            )
+            created += 1
+    conn.rollback()  # leave the database as it was for the set-based run
+    conn.close()
+    return created
+
+
+async def set_based(path: Path) -> tuple[int, float, int, float]:
+    clock = ManualClock(datetime(2026, 3, 10, 9, tzinfo=ZoneInfo("Asia/Shanghai")))
+    settings = Settings(_env_file=None, database_path=path)
+    desk = make_desk(settings, load_org(BUNDLED_ORG_CONFIG), clock)
+    await desk.db.open()
+    try:
+        ladder = Ladder(desk)
+        start = time.perf_counter()
+        first = await ladder.sweep()
+        first_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        second = await ladder.sweep()
+        second_seconds = time.perf_counter() - start
+    finally:
+        await desk.db.close()
+    return sum(first.values()), first_seconds, sum(second.values()), second_seconds
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=200_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.sqlite3"
+        desk = make_desk(Settings(_env_file=None, database_path=path), load_org(BUNDLED_ORG_CONFIG))
+        await desk.db.open()  # creates the schema
+        await desk.db.close()
+        start = time.perf_counter()
+        seed(path, args.items)
+        print(f"seeded {args.items:,} open appeals in {time.perf_counter() - start:.1f}s")
+        start = time.perf_counter()
+        base_created = baseline_sweep(path)
+        base_seconds = time.perf_counter() - start
+        created, seconds, again, again_seconds = await set_based(path)
+    print(f"baseline per-item loop : {base_created:>7,} notices in {base_seconds:8.3f}s")
+    print(f"set-based sweep        : {created:>7,} notices in {seconds:8.3f}s")
+    print(f"second sweep same day  : {again:>7,} notices in {again_seconds:8.3f}s")
+    print(f"speed-up (baseline / set-based): {base_seconds / seconds:.1f}x")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
