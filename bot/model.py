@@ -26,9 +26,6 @@ class State(StrEnum):
     WITHDRAWN = "withdrawn"  # 已撤回
 
 
-OPEN_STATES = frozenset({State.PENDING, State.IN_PROGRESS})
-
-
 class Action(StrEnum):
     CLAIM = "claim"
     REPLY = "reply"

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
-Row = dict[str, Any]
+from storage.base import Row, Store
 
 OPEN = "('pending', 'in_progress')"
 
@@ -84,19 +82,7 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-class NoticeStore:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
-
-    async def _one(self, sql: str, params: tuple | dict = ()) -> Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return dict(row) if row is not None else None
-
-    async def _all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return [dict(r) for r in await cur.fetchall()]
-
+class NoticeStore(Store):
     async def create(self, kind: str, params: dict[str, Any]) -> int:
         """Create today's notices of one kind in one statement; returns how many were new.
 

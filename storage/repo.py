@@ -6,10 +6,9 @@ from typing import Any
 
 import aiosqlite
 
+from storage.base import Row, Store
 from storage.notices import NoticeStore
 from storage.tasks import TaskStore
-
-Row = dict[str, Any]
 
 APPEAL_UPDATABLE = frozenset(
     {
@@ -29,29 +28,14 @@ APPEAL_UPDATABLE = frozenset(
     }
 )
 
-OPEN_STATES = ("pending", "in_progress")
 
-
-class Repo:
+class Repo(Store):
     """Queries on one connection; the caller decides the transaction."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
+        super().__init__(conn)
         self.notices = NoticeStore(conn)
         self.tasks = TaskStore(conn)
-
-    async def _one(self, sql: str, params: tuple | dict = ()) -> Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return dict(row) if row is not None else None
-
-    async def _all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return [dict(r) for r in await cur.fetchall()]
-
-    async def _insert(self, sql: str, params: tuple | dict) -> int:
-        async with self.conn.execute(sql, params) as cur:
-            return int(cur.lastrowid)
 
     # departments -----------------------------------------------------------
     async def upsert_department(self, code: str, name: str, chat_id: int | None) -> None:

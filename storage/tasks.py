@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import aiosqlite
-
-Row = dict[str, Any]
+from storage.base import Row, Store
 
 TASK_COLUMNS = (
     "seq",
@@ -21,41 +17,29 @@ TASK_COLUMNS = (
 )
 
 
-class TaskStore:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
-
-    async def _all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return [dict(r) for r in await cur.fetchall()]
-
+class TaskStore(Store):
     async def existing_seqs(self) -> set[int]:
         return {r["seq"] for r in await self._all("SELECT seq FROM tasks")}
 
     async def insert(self, task: Row, now: str) -> int:
-        async with self.conn.execute(
+        return await self._insert(
             "INSERT INTO tasks (seq, aspect, problem, measures, leader_name, department_name,"
             " owner_name, deadline, state, created_at, updated_at) VALUES (:seq, :aspect,"
             " :problem, :measures, :leader_name, :department_name, :owner_name, :deadline,"
             " :state, :now, :now)",
             {**{c: task[c] for c in TASK_COLUMNS}, "now": now},
-        ) as cur:
-            return int(cur.lastrowid)
+        )
 
     async def all(self) -> list[Row]:
         return await self._all("SELECT * FROM tasks ORDER BY seq")
 
     async def get(self, task_id: int) -> Row | None:
-        rows = await self._all("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        return rows[0] if rows else None
+        return await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
 
     async def of_owner(self, owner_name: str) -> list[Row]:
         return await self._all(
             "SELECT * FROM tasks WHERE owner_name = ? ORDER BY seq", (owner_name,)
         )
-
-    async def awaiting_decision(self) -> list[Row]:
-        return await self._all("SELECT * FROM tasks WHERE state = 'close_requested' ORDER BY seq")
 
     async def counts_by_state(self) -> dict[str, int]:
         rows = await self._all("SELECT state, COUNT(*) AS n FROM tasks GROUP BY state")
@@ -72,12 +56,11 @@ class TaskStore:
     async def insert_report(
         self, task_id: int, author_id: int, kind: str, text: str, now: str
     ) -> int:
-        async with self.conn.execute(
+        return await self._insert(
             "INSERT INTO task_reports (task_id, author_id, kind, text, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (task_id, author_id, kind, text, now),
-        ) as cur:
-            return int(cur.lastrowid)
+        )
 
     async def insert_attachment(
         self,
