@@ -26,13 +26,14 @@ from telegram.warnings import PTBUserWarning
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.desk import Desk
+from bot.digest import Reports
 from bot.ladder import Ladder
 from bot.model import Role
 from bot.org import OrgConfig
 from bot.tasks import TaskLedger
 from bot.texts import t
 from bot.workcal import WorkingCalendar
-from handlers import admin, cases, filing, start, tasks
+from handlers import admin, cases, digest, filing, start, tasks
 from handlers.common import Context, say
 from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
@@ -137,6 +138,9 @@ def handler_list() -> list:
         CommandHandler("inbox", cases.inbox),
         CommandHandler("overdue", cases.overdue),
         CommandHandler("view", cases.view_command),
+        CommandHandler("digest", digest.digest_command),
+        CommandHandler("stats", digest.stats_command),
+        CommandHandler("export", digest.export_command),
         CommandHandler("invite", admin.invite),
         CommandHandler("baobao", admin.baobao),
         CallbackQueryHandler(cases.view_pressed, pattern=r"^view:"),
@@ -206,7 +210,9 @@ async def on_start(app: Application) -> None:
         await set_menu(app.bot, admin_id, Role.ADMIN)
     context = Context(application=app)
     await announce_calendar_gaps(None, context)
-    schedule(app, app.bot_data["settings"].sweep_at)
+    settings: Settings = app.bot_data["settings"]
+    schedule(app, settings.sweep_at)
+    digest.schedule_digest(app, settings.digest_at, settings.digest_weekday)
 
 
 async def on_stop(app: Application) -> None:
@@ -261,6 +267,7 @@ def build_application(
     desk = app.bot_data["desk"] = make_desk(settings, org, clock)
     app.bot_data["ladder"] = Ladder(desk)
     app.bot_data["tasks"] = TaskLedger(desk)
+    app.bot_data["reports"] = Reports(desk)
     for handler in handler_list():
         app.add_handler(handler)
     # Group 1 runs after whatever handled the update in group 0.

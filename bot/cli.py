@@ -98,6 +98,87 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return asyncio.run(work())
 
 
+def _with_desk(settings: Settings, org: OrgConfig, work: object) -> int:
+    """Open the database, run `work(desk)`, close it."""
+    from bot.app import make_desk
+
+    async def run() -> int:
+        desk = make_desk(settings, org)
+        await desk.db.open()
+        try:
+            return await work(desk)
+        finally:
+            await desk.db.close()
+
+    return asyncio.run(run())
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    settings, org = _configure(args)
+    from bot.digest import Reports, Week
+    from bot.digest_files import write_digest_files
+    from bot.digest_text import department_text, leaders_text
+    from bot.sandbox.fake_api import plain
+
+    if args.send:
+        return _send_digest(settings, org, args.week)
+
+    async def work(desk: object) -> int:
+        reports = Reports(desk)
+        week = Week.parse(args.week) if args.week else Week.before(desk.today())
+        digest = await reports.leaders_digest(None, week)
+        print(plain(leaders_text(digest)))
+        for dept in await reports.department_digests(Week.of(desk.today())):
+            print("\n" + plain(department_text(dept, week.label)))
+        if args.out:
+            chart, ledger, count = await write_digest_files(reports, week, Path(args.out))
+            print(f"chart: {chart}\nledger ({count} appeals): {ledger}")
+        return 0
+
+    return _with_desk(settings, org, work)
+
+
+def _send_digest(settings: Settings, org: OrgConfig, week_text: str | None) -> int:
+    if settings.bot_token is None:
+        raise ConfigError("setting BOT_TOKEN: required for `appealdesk digest --send`")
+    from bot.app import build_application
+    from bot.digest import Week
+    from handlers.digest import send_weekly_digests
+
+    async def run() -> int:
+        app = build_application(settings, org)
+        await app.initialize()
+        desk = app.bot_data["desk"]
+        await desk.db.open()
+        try:
+            week = Week.parse(week_text) if week_text else Week.before(desk.today())
+            served = await send_weekly_digests(app.bot, app.bot_data["reports"], week)
+            print(f"digest {week.label} sent to {served} chat(s) (already served ones skipped)")
+            return 0
+        finally:
+            await desk.db.close()
+            await app.shutdown()
+
+    return asyncio.run(run())
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings, org = _configure(args)
+    from datetime import date
+
+    from bot.digest import Reports
+
+    async def work(desk: object) -> int:
+        today = desk.today()
+        start = date.fromisoformat(args.start) if args.start else date(today.year, 1, 1)
+        end = date.fromisoformat(args.end) if args.end else today
+        count = await Reports(desk).export_ledger(None, start, end, Path(args.file))
+        print(f"exported {count} appeals ({start} to {end}) to {args.file}")
+        return 0
+
+    return _with_desk(settings, org, work)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="appealdesk", description="涉企诉求直通车 AppealDesk")
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
@@ -108,6 +189,16 @@ def parser() -> argparse.ArgumentParser:
     tasks.add_argument("action", choices=["import", "export"])
     tasks.add_argument("file", help="CSV or XLSX to import; XLSX to export to")
     tasks.set_defaults(func=cmd_tasks)
+    digest = sub.add_parser("digest", help="print (or --send) the weekly 督察通报")
+    digest.add_argument("--week", help="ISO week such as 2026-W47 (default: last week)")
+    digest.add_argument("--send", action="store_true", help="send it with the bot (once)")
+    digest.add_argument("--out", help="folder for the chart PNG and the ledger XLSX")
+    digest.set_defaults(func=cmd_digest)
+    export = sub.add_parser("export", help="the appeal ledger (台账) as XLSX")
+    export.add_argument("file")
+    export.add_argument("--from", dest="start", help="YYYY-MM-DD (default: 1 January)")
+    export.add_argument("--to", dest="end", help="YYYY-MM-DD (default: today)")
+    export.set_defaults(func=cmd_export)
     backup = sub.add_parser("backup", help="SQLite online backup")
     backup.add_argument("target", help="file to write")
     backup.set_defaults(func=cmd_backup)

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     org_config: Path = BUNDLED_ORG_CONFIG
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     sweep_time: str = "09:00"
+    digest_time: str = "09:00"
+    digest_weekday: int = Field(default=1, ge=1, le=7)  # ISO: 1 = Monday
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -52,7 +54,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
-    @field_validator("sweep_time")
+    @field_validator("sweep_time", "digest_time")
     @classmethod
     def _clock_time(cls, value: str) -> str:
         try:
@@ -69,6 +71,11 @@ class Settings(BaseSettings):
     def sweep_at(self) -> time:
         """When the daily reminder sweep runs, in the configured time zone."""
         return time.fromisoformat(self.sweep_time).replace(tzinfo=self.zone)
+
+    @property
+    def digest_at(self) -> time:
+        """When the weekly 督察通报 goes out on `digest_weekday`."""
+        return time.fromisoformat(self.digest_time).replace(tzinfo=self.zone)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -38,6 +38,12 @@ class Limits(BaseModel):
     attachments_max: int = Field(default=10, ge=0, le=50)
 
 
+class DigestSettings(BaseModel):
+    satisfaction_floor: float = Field(default=0.85, gt=0, le=1)
+    similarity_threshold: float = Field(default=0.9, gt=0, le=1)
+    min_reply_chars: int = Field(default=15, ge=1, le=500)
+
+
 class Routing(BaseModel):
     baobao_first: bool = True
 
@@ -49,6 +55,7 @@ class OrgConfig(BaseModel):
     calendar: CalendarOverrides = Field(default_factory=CalendarOverrides)
     limits: Limits = Field(default_factory=Limits)
     routing: Routing = Field(default_factory=Routing)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> OrgConfig:

@@ -1,15 +1,17 @@
-"""Reading and writing the rectification ledger as CSV or XLSX (openpyxl, streaming)."""
+"""Spreadsheets: reading CSV / XLSX tables and writing XLSX (openpyxl, streaming)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import date, datetime
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
 
 HEADERS = ["序号", "方面", "问题", "整改措施", "责任领导", "责任科室", "责任人", "整改时限", "状态"]
 COLUMN_WIDTHS = [6, 24, 48, 60, 12, 16, 10, 12, 18]
@@ -59,27 +61,47 @@ def read_table(data: bytes, file_name: str) -> list[list[str]]:
     raise UnreadableFile(f"unsupported file type {suffix or '(none)'}: use .csv or .xlsx")
 
 
-def write_xlsx(rows: Iterable[list[object]], target: Path | io.BytesIO, title: str) -> None:
-    """The ledger as XLSX, written row by row (write-only mode keeps memory flat)."""
+def _new_sheet(title: str, headers: list[str], widths: list[int]) -> tuple[Workbook, object]:
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title)
-    for index, width in enumerate(COLUMN_WIDTHS):
-        sheet.column_dimensions[chr(ord("A") + index)].width = width
-    bold = Font(bold=True)
+    for index, width in enumerate(widths):
+        sheet.column_dimensions[get_column_letter(index + 1)].width = width
+    sheet.freeze_panes = "A2"
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    sheet.append([_styled(sheet, name, bold, wrap) for name in headers])
+    return book, sheet
+
+
+def write_xlsx(
+    rows: Iterable[list[object]],
+    target: Path | io.BytesIO,
+    title: str,
+    headers: list[str] = HEADERS,
+    widths: list[int] = COLUMN_WIDTHS,
+) -> None:
+    """A one-sheet workbook written row by row (write-only mode keeps memory flat)."""
+    book, sheet = _new_sheet(title, headers, widths)
     wrap = Alignment(wrap_text=True, vertical="top")
-    header = []
-    for name in HEADERS:
-        cell = _styled(sheet, name, bold, wrap)
-        header.append(cell)
-    sheet.append(header)
     for row in rows:
-        sheet.append([_styled(sheet, v, None, wrap) for v in row])
+        sheet.append([_styled(sheet, value, None, wrap) for value in row])
     book.save(target)
 
 
-def _styled(sheet: object, value: object, font: Font | None, alignment: Alignment) -> object:
-    from openpyxl.cell import WriteOnlyCell
+async def write_xlsx_async(
+    rows: AsyncIterator[list[object]],
+    target: Path | io.BytesIO,
+    title: str,
+    headers: list[str],
+    widths: list[int],
+) -> None:
+    """write_xlsx fed from an async source, one row at a time (memory stays flat)."""
+    book, sheet = _new_sheet(title, headers, widths)
+    async for row in rows:
+        sheet.append(row)
+    book.save(target)
 
+
+def _styled(sheet: object, value: object, font: Font | None, alignment: Alignment) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value=value)
     if font is not None:
         cell.font = font

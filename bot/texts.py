@@ -105,6 +105,8 @@ FIELD_NAMES = {
     "official": "承办人",
     "new_due": "新的办结期限",
     "report": "进展情况",
+    "week": "周次（如 2026-W47）",
+    "period": "起止日期",
 }
 
 INPUT_REASONS = {
@@ -179,13 +181,14 @@ MESSAGES = {
     "help_staff": (
         "<b>{role}</b>（{department}）可用功能：\n"
         "/inbox 待办诉求\n/overdue 超期诉求\n/view 编号 查看诉求详情\n"
-        "/tasks 我负责的整改任务\n/cancel 取消当前操作\n/help 帮助\n\n"
+        "/tasks 我负责的整改任务\n/digest 本部门周报\n/cancel 取消当前操作\n/help 帮助\n\n"
         "在诉求详情中可“签收”“回复”“备注”“转办”“延期”“办结”。"
     ),
     "help_admin": (
         "<b>局领导/督办员</b>可用功能：\n"
         "/inbox 全部在办诉求\n/overdue 超期诉求\n/view 编号 查看诉求详情\n"
         "/tasks 整改任务台账（/tasks import 导入，/tasks export 导出）\n"
+        "/digest [2026-W47] 督察通报\n/stats 实时数据\n/export [起始日期] [截止日期] 导出诉求台账\n"
         "/invite 生成承办人/科室负责人邀请链接\n/baobao 统一社会信用代码 设置包保责任人\n"
         "/cancel 取消当前操作\n/help 帮助"
     ),
@@ -371,6 +374,18 @@ MESSAGES = {
     "task_import_line": "第 {row} 行：{problem}",
     "task_export_caption": "整改任务台账（{total} 项），导出时间 {time}。",
     "task_done": "好的。",
+    # digest, stats, export
+    "digest_archived": "（{week} 督察通报存档，生成于 {time}）",
+    "digest_chart_caption": "{week} 督察通报图表（年度累计）",
+    "digest_ledger_caption": "诉求台账（{start} 至 {end}，{count} 件）",
+    "digest_chart_failed": "图表未能生成：{reason}",
+    "digest_no_department": "您所在部门暂无诉求。",
+    "stats": (
+        "<b>实时数据</b>（截至 {now}）\n在办 {open} 件（待签收 {pending}，已超期 {overdue}）\n"
+        "本周新增 {week_new} 件，办结 {week_closed} 件\n"
+        "年度新增 {year_new} 件，办结 {year_closed} 件，按时办结率 {on_time}，满意率 {satisfaction}"
+    ),
+    "export_usage": "用法：/export [起始日期] [截止日期]，日期格式 YYYY-MM-DD，默认为本年度至今。",
     # admin
     "ask_invite_dept": "请选择邀请加入的部门：",
     "ask_invite_role": "邀请加入 {department} 的身份：",

@@ -24,6 +24,7 @@ STAFF_COMMANDS = [
     BotCommand("overdue", "超期诉求"),
     BotCommand("view", "查看诉求详情"),
     BotCommand("tasks", "我的整改任务"),
+    BotCommand("digest", "本部门周报"),
     BotCommand("cancel", "取消当前操作"),
     BotCommand("help", "帮助"),
 ]
@@ -32,6 +33,9 @@ ADMIN_COMMANDS = [
     BotCommand("overdue", "超期诉求"),
     BotCommand("view", "查看诉求详情"),
     BotCommand("tasks", "整改任务台账"),
+    BotCommand("digest", "督察通报"),
+    BotCommand("stats", "实时数据"),
+    BotCommand("export", "导出诉求台账"),
     BotCommand("invite", "邀请承办人"),
     BotCommand("baobao", "设置包保责任人"),
     BotCommand("cancel", "取消当前操作"),

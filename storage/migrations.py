@@ -204,4 +204,28 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX users_full_name ON users(full_name);
         """,
     ),
+    (
+        3,
+        """
+        CREATE INDEX appeals_created ON appeals(created_at);
+        CREATE INDEX appeals_closed ON appeals(closed_at);
+        CREATE INDEX notices_created ON notices(created_at);
+        CREATE INDEX appeal_messages_kind ON appeal_messages(kind, created_at);
+        CREATE INDEX audit_events_action ON audit_events(action, created_at);
+        CREATE TABLE digests (
+            week        TEXT NOT NULL,
+            audience    TEXT NOT NULL,
+            text        TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (week, audience)
+        );
+        CREATE TABLE digest_deliveries (
+            week      TEXT NOT NULL,
+            audience  TEXT NOT NULL,
+            chat_id   INTEGER NOT NULL,
+            sent_at   TEXT NOT NULL,
+            PRIMARY KEY (week, audience, chat_id)
+        );
+        """,
+    ),
 ]

@@ -8,6 +8,7 @@ import aiosqlite
 
 from storage.base import Row, Store
 from storage.notices import NoticeStore
+from storage.reports import ReportStore
 from storage.tasks import TaskStore
 
 APPEAL_UPDATABLE = frozenset(
@@ -36,6 +37,7 @@ class Repo(Store):
         super().__init__(conn)
         self.notices = NoticeStore(conn)
         self.tasks = TaskStore(conn)
+        self.reports = ReportStore(conn)
 
     # departments -----------------------------------------------------------
     async def upsert_department(self, code: str, name: str, chat_id: int | None) -> None:

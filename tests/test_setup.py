@@ -115,7 +115,7 @@ async def test_failed_set_my_commands_only_warns_and_menus_follow_roles(
             for method, params in api.calls
             if method == "setMyCommands" and params.get("scope", {}).get("chat_id") == official.id
         ]
-        assert scoped[-1] == ["inbox", "overdue", "view", "tasks", "cancel", "help"]
+        assert scoped[-1] == ["inbox", "overdue", "view", "tasks", "digest", "cancel", "help"]
     finally:
         await box.stop()
 

@@ -10,8 +10,11 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.digest import Week
+from bot.digest_files import write_digest_files
 from bot.org import OrgConfig
 from bot.sandbox.chat import Sandbox
+from handlers.digest import send_weekly_digests
 from handlers.jobs import run_sweep
 
 LEADER_ID = 10001
@@ -34,7 +37,9 @@ async def _invite(leader: object, department: str, head: bool) -> str:
     return leader.last.split("?start=")[1].split()[0]
 
 
-async def play(settings: Settings, org: OrgConfig, echo: Callable[[str], None]) -> Sandbox:
+async def play(
+    settings: Settings, org: OrgConfig, echo: Callable[[str], None], out: Path | None = None
+) -> Sandbox:
     """Plays the story; returns the stopped sandbox (its transcript and database remain)."""
     clock = ManualClock(DEMO_START)
     settings = settings.model_copy(update={"admin_ids": [LEADER_ID]})
@@ -161,6 +166,15 @@ async def play(settings: Settings, org: OrgConfig, echo: Callable[[str], None]) 
                 await leader.press("同意销号")
                 await leader.send("/tasks")
         await head.send(f"/view {number}")
+
+        clock.set(datetime.fromisoformat("2026-03-16T09:00:00+08:00"))  # a Monday
+        week = Week.before(sandbox.desk.today())
+        echo(f"\n═══ 11. 周一督察通报（{week.year}年第{week.number}周）═══")
+        reports = sandbox.app.bot_data["reports"]
+        await send_weekly_digests(sandbox.app.bot, reports, week)
+        if out is not None:
+            chart, ledger, count = await write_digest_files(reports, week, out)
+            echo(f"\n图表：{chart}\n诉求台账（{count} 件）：{ledger}")
     finally:
         await sandbox.stop()
     return sandbox
@@ -171,5 +185,5 @@ async def run_demo(settings: Settings, org: OrgConfig, echo: Callable[[str], Non
     folder = Path(tempfile.mkdtemp(prefix="appealdesk-demo-"))
     settings = settings.model_copy(update={"database_path": folder / "demo.sqlite3"})
     echo(f"AppealDesk 离线演示 — 数据库：{settings.database_path}（无需 token，无网络）")
-    await play(settings, org, echo)
+    await play(settings, org, echo, folder)
     return folder

@@ -1,0 +1,164 @@
+"""/digest, /stats, /export and the Monday 督察通报."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import date, time
+from pathlib import Path
+
+from telegram import Bot, Update
+from telegram.error import TelegramError
+from telegram.ext import Application
+
+from bot.chart import ChartFontMissing, render_chart
+from bot.digest import Reports, Week
+from bot.digest_text import department_text, leaders_text, pct, split_message
+from bot.errors import InvalidInput, NotAllowed
+from bot.model import Role
+from bot.texts import t
+from handlers.common import Context, actor_of, desk_of, esc, refusals, say
+
+log = logging.getLogger(__name__)
+
+
+def reports_of(context: Context) -> Reports:
+    return context.application.bot_data["reports"]
+
+
+async def send_text(bot: Bot, chat_id: int, text: str) -> None:
+    for piece in split_message(text):
+        await bot.send_message(chat_id, piece)
+
+
+async def send_leaders_pack(
+    bot: Bot, reports: Reports, chat_id: int, week: Week, text: str
+) -> None:
+    """The digest text, its chart and the year's ledger to one leader."""
+    await send_text(bot, chat_id, text)
+    digest = await reports.leaders_digest(None, week)
+    try:
+        chart = render_chart(digest)
+    except ChartFontMissing as exc:
+        log.error("digest chart failed: %s", exc)
+        await bot.send_message(chat_id, t("digest_chart_failed", reason=esc(exc)))
+    else:
+        await bot.send_photo(chat_id, chart, caption=t("digest_chart_caption", week=week.label))
+    start = date(week.end.year, 1, 1)
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / f"诉求台账-{week.label}.xlsx"
+        count = await reports.export_ledger(None, start, week.end, target)
+        await bot.send_document(
+            chat_id,
+            target.read_bytes(),
+            filename=target.name,
+            caption=t("digest_ledger_caption", start=start, end=week.end, count=count),
+        )
+
+
+async def send_weekly_digests(bot: Bot, reports: Reports, week: Week) -> int:
+    """Every leader and department gets the week's digest once; returns chats served."""
+    served = 0
+    desk = reports.desk
+    digest = await reports.leaders_digest(None, week)
+    stored = await reports.record_digest(week, "leaders", leaders_text(digest))
+    for chat_id in await reports.chats_to_send(week, "leaders", sorted(desk.admin_ids)):
+        try:
+            await send_leaders_pack(bot, reports, chat_id, week, stored["text"])
+        except TelegramError as exc:
+            log.warning("digest %s to leader %s failed: %s", week.label, chat_id, exc)
+            continue
+        await reports.mark_sent(week, "leaders", chat_id)
+        served += 1
+    this_week = Week.of(desk.today())
+    for dept in await reports.department_digests(this_week):
+        audience = f"department:{dept.department_id}"
+        text = department_text(dept, this_week.label)
+        stored = await reports.record_digest(week, audience, text)
+        for chat_id in await reports.chats_to_send(week, audience, dept.chat_ids):
+            try:
+                await send_text(bot, chat_id, stored["text"])
+            except TelegramError as exc:
+                log.warning("digest %s to %s failed: %s", week.label, chat_id, exc)
+                continue
+            await reports.mark_sent(week, audience, chat_id)
+            served += 1
+    return served
+
+
+async def digest_job(context: Context) -> None:
+    """JobQueue callback: Monday's digest for last week."""
+    reports = reports_of(context)
+    await send_weekly_digests(context.bot, reports, Week.before(reports.desk.today()))
+
+
+def schedule_digest(app: Application, at: time, iso_weekday: int) -> None:
+    if app.job_queue is None:
+        return
+    # PTB counts days 0-6 from Sunday; ISO counts 1-7 from Monday.
+    app.job_queue.run_daily(digest_job, time=at, days=(iso_weekday % 7,), name="weekly-digest")
+
+
+@refusals
+async def digest_command(update: Update, context: Context) -> None:
+    """/digest [2026-W47]: leaders get the 督察通报, officials their department's."""
+    reports = reports_of(context)
+    actor = await actor_of(update, context)
+    today = reports.desk.today()
+    week = Week.parse(context.args[0]) if context.args else Week.before(today)
+    if actor.is_staff:
+        this_week = Week.of(today)
+        digest = await reports.department_digest_for(actor, this_week)
+        text = department_text(digest, this_week.label) if digest else t("digest_no_department")
+        await say(update, context, split_message(text)[0])
+        for piece in split_message(text)[1:]:
+            await context.bot.send_message(update.effective_chat.id, piece)
+        return
+    if actor.role is not Role.ADMIN:
+        raise NotAllowed()
+    if week.start > today:
+        raise InvalidInput(field="week", reason="invalid")
+    archived = await reports.archived(actor, week) if context.args else None
+    if archived is not None:
+        stamp = desk_of(context).local_time(archived["created_at"])
+        text = archived["text"] + "\n\n" + t("digest_archived", week=week.label, time=stamp)
+    else:
+        text = leaders_text(await reports.leaders_digest(actor, week))
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await send_leaders_pack(context.bot, reports, update.effective_chat.id, week, text)
+
+
+@refusals
+async def stats_command(update: Update, context: Context) -> None:
+    """/stats: quick numbers."""
+    reports = reports_of(context)
+    figures = await reports.stats(await actor_of(update, context))
+    desk = desk_of(context)
+    now = desk.now().astimezone(desk.zone).strftime("%Y-%m-%d %H:%M")
+    figures["on_time"] = pct(figures["on_time"])
+    figures["satisfaction"] = pct(figures["satisfaction"])
+    await say(update, context, t("stats", now=now, **figures))
+
+
+@refusals
+async def export_command(update: Update, context: Context) -> None:
+    """/export [from] [to]: the appeal ledger as XLSX."""
+    reports = reports_of(context)
+    actor = await actor_of(update, context)
+    today = reports.desk.today()
+    try:
+        start = date.fromisoformat(context.args[0]) if context.args else date(today.year, 1, 1)
+        end = date.fromisoformat(context.args[1]) if len(context.args) > 1 else today
+    except ValueError:
+        await say(update, context, t("export_usage"))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / f"诉求台账-{start}-{end}.xlsx"
+        count = await reports.export_ledger(actor, start, end, target)
+        await context.bot.send_document(
+            update.effective_chat.id,
+            target.read_bytes(),
+            filename=target.name,
+            caption=t("digest_ledger_caption", start=start, end=end, count=count),
+        )
