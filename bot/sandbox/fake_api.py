@@ -69,6 +69,7 @@ class FakeBotApi:
         self.pending_updates: list[dict[str, Any]] = []
         self.files: dict[str, bytes] = {}  # file_id → content users uploaded
         self.documents: list[tuple[int, str, bytes]] = []  # (chat, file name, content) sent
+        self.photos: list[tuple[int, bytes]] = []  # (chat, image) sent
         self._update_ids = count(first_update_id)
         self._message_ids = count(1)
         self._new_updates: asyncio.Event | None = None
@@ -108,7 +109,18 @@ class FakeBotApi:
         return self._record(params, {"text": params.get("text", "")})
 
     def _sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-        return self._record(params, {"caption": params.get("caption", "")})
+        files = params.pop("_files", {})
+        _, content = next(iter(files.values()), ("photo", b""))
+        self.photos.append((int(params["chat_id"]), content))
+        photo = [
+            {
+                "file_id": f"photo-sent-{len(self.photos)}",
+                "file_unique_id": "p",
+                "width": 1,
+                "height": 1,
+            }
+        ]
+        return self._record(params, {"caption": params.get("caption", ""), "photo": photo})
 
     def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         files = params.pop("_files", {})

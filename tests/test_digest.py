@@ -1,0 +1,320 @@
+"""The weekly 督察通报 on a seeded database with known figures (the bureau's 159 appeals)."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import warnings
+from datetime import date, datetime, timedelta
+
+import pytest
+from matplotlib import font_manager
+from openpyxl import load_workbook
+
+from bot.chart import ChartFontMissing, find_cjk_font, missing_glyphs, render_chart
+from bot.clock import ManualClock
+from bot.digest import LEDGER_HEADERS, Week
+from bot.digest_text import split_message
+from bot.sandbox.chat import Sandbox
+from handlers.digest import send_weekly_digests
+from handlers.jobs import run_sweep
+from tests.conftest import LEADER_ID, SHANGHAI, file_appeal, join, register
+
+MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # digest of 2026-W47 (11-16..11-22)
+
+
+def stamp(day: date, hour: int = 10) -> str:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=SHANGHAI).astimezone().isoformat()
+
+
+# category → (department code, count, spec). Spec: how many appeals were claimed late,
+# are still open (of which overdue), closed late, and their ratings.
+SEED = {
+    "用工(引才)": ("rsj", 40, dict(claim_late=4, close_late=2, satisfied=30, basic=4, bad=6)),
+    "融资": ("jrj", 36, dict(open=6, overdue=2, satisfied=30)),
+    "综合服务": ("zxqy", 50, dict(new_last_week=10, close_late=5, satisfied=28, basic=2, bad=6, unrated=4)),
+    "法务": ("sfj", 13, dict(satisfied=13, closed_last_week=13)),
+    "政策宣贯": ("cyzc", 18, dict(satisfied=10, unrated=8)),
+    "营商环境": ("ysb", 2, dict(close_late=1, satisfied=1, bad=1)),
+}  # fmt: skip
+
+
+def seed(path, enterprise_id: int, filed_by: int, owner_id: int) -> None:
+    conn = sqlite3.connect(path)
+    departments = dict(conn.execute("SELECT code, id FROM departments"))
+    seq = 0
+    for category, (code, count, spec) in SEED.items():
+        ratings = (
+            ["satisfied"] * spec.get("satisfied", 0)
+            + ["basic"] * spec.get("basic", 0)
+            + ["dissatisfied"] * spec.get("bad", 0)
+        )
+        for i in range(count):
+            seq += 1
+            created = date(2026, 3, 2) + timedelta(days=seq)
+            if i < spec.get("new_last_week", 0):
+                created = date(2026, 11, 17)
+            if spec.get("closed_last_week"):
+                created = date(2026, 11, 5)
+            row = {
+                "number": f"SQ-2026-{seq:06d}",
+                "category": category,
+                "department_id": departments[code],
+                "created_at": stamp(created),
+                "claim_due_date": (created + timedelta(days=1)).isoformat(),
+                "due_date": (created + timedelta(days=14)).isoformat(),
+                "state": "rated",
+                "owner_id": owner_id,
+                "claimed_at": stamp(
+                    created + timedelta(days=3 if i < spec.get("claim_late", 0) else 0)
+                ),
+                "closed_at": None,
+                "rating": None,
+                "rating_due_date": (created + timedelta(days=20)).isoformat(),
+            }
+            if i < spec.get("new_last_week", 0):
+                row.update(state="pending", owner_id=None, claimed_at=None)
+            elif i < spec.get("open", 0):
+                overdue = i < spec.get("overdue", 0)
+                row.update(
+                    state="in_progress",
+                    due_date=("2026-11-18" if i == 0 else "2026-11-19")
+                    if overdue
+                    else "2026-11-27",
+                )
+            else:
+                closed_index = i - spec.get("new_last_week", 0) - spec.get("open", 0)
+                late = closed_index < spec.get("close_late", 0)
+                row["closed_at"] = stamp(created + timedelta(days=20 if late else 10))
+                if spec.get("closed_last_week"):
+                    row["closed_at"] = stamp(date(2026, 11, 18))
+                if closed_index < len(ratings):
+                    row["rating"] = ratings[closed_index]
+                else:
+                    row["state"] = "closed"
+            conn.execute(
+                "INSERT INTO appeals (number, enterprise_id, filed_by, category, description, state,"
+                " department_id, owner_id, claim_due_date, due_date, created_at, claimed_at,"
+                " closed_at, rating, rating_due_date) VALUES (:number, :enterprise_id, :filed_by,"
+                " :category, '诉求内容', :state, :department_id, :owner_id, :claim_due_date,"
+                " :due_date, :created_at, :claimed_at, :closed_at, :rating, :rating_due_date)",
+                {**row, "enterprise_id": enterprise_id, "filed_by": filed_by},
+            )
+    conn.commit()
+    conn.close()
+
+
+@pytest.fixture
+async def bureau(settings, org):
+    clock = ManualClock(MONDAY)
+    box = await Sandbox.start(settings, org, clock)
+    leader = box.person(LEADER_ID, "王局长")
+    official = box.person(20002, "李明")
+    head = box.person(20001, "张科长")
+    company = box.person(30001, "陈经理")
+    await join(head, leader, "jrj", head=True)
+    await join(official, leader, "jrj")
+    await register(company)
+    yield box, clock, leader, head, official, company
+    await box.stop()
+
+
+@pytest.fixture
+async def seeded(bureau, settings):
+    box, clock, leader, head, official, company = bureau
+    seed(settings.database_path, 1, company.id, official.id)
+    return bureau
+
+
+def texts_since(person, mark: int) -> list[str]:
+    return [m.plain for m in person.inbox[mark:] if "document" not in m.raw]
+
+
+async def test_leaders_digest_figures_ranking_and_floor(seeded):
+    box, clock, leader, *_ = seeded
+    mark = leader.mark()
+    await leader.send("/digest 2026-W47")
+    messages = leader.inbox[mark:]
+    text = "\n".join(m.plain for m in messages if "photo" not in m.raw and "document" not in m.raw)
+    assert text.startswith("督察通报（2026年第47周：2026-11-16 至 2026-11-22）")
+    assert (
+        "上周（2026-11-16 至 2026-11-22）：新增诉求 10 件，办结 13 件，其中按时办结 13 件"
+        "（按时办结率 100.0%）。" in text
+    )
+    assert (
+        "按类别：用工(引才)类0件，融资类0件，综合服务类10件，法务类0件，政策宣贯类0件，营商环境类0件。"
+        in text
+    )
+    assert (
+        "年度累计（2026-01-01 至 2026-11-22）：新增诉求 159 件，办结 143 件，其中按时办结 135 件"
+        "（按时办结率 94.4%）。" in text
+    )
+    assert (
+        "按类别：用工(引才)类40件，融资类36件，综合服务类50件，法务类13件，政策宣贯类18件，营商环境类2件。"
+        in text
+    )
+    ranking = [line for line in text.split("\n") if line[:2] in {f"{i}." for i in range(1, 8)}]
+    assert ranking == [
+        "1. 产业政策科：受理 18 件｜响应率 100.0%｜解决率 100.0%｜按时办结率 100.0%｜满意率 100.0%（已评价 10 件，未评价 8 件）",
+        "2. 市司法局：受理 13 件｜响应率 100.0%｜解决率 100.0%｜按时办结率 100.0%｜满意率 100.0%（已评价 13 件，未评价 0 件）",
+        "3. 市地方金融管理局：受理 36 件｜响应率 100.0%｜解决率 83.3%｜按时办结率 100.0%｜满意率 100.0%（已评价 30 件，未评价 0 件）",
+        "4. 市人社局：受理 40 件｜响应率 90.0%｜解决率 100.0%｜按时办结率 95.0%｜满意率 85.0%（已评价 40 件，未评价 0 件）",
+        "5. 中小企业科：受理 50 件｜响应率 80.0%｜解决率 80.0%｜按时办结率 87.5%｜满意率 83.3%（已评价 36 件，未评价 4 件）",
+        "6. 市营商办：受理 2 件｜响应率 100.0%｜解决率 100.0%｜按时办结率 50.0%｜满意率 50.0%（已评价 2 件，未评价 0 件）",
+    ]  # fmt: skip
+    assert "满意率低于 85% 的单位：中小企业科（83.3%）、市营商办（50.0%）。" in text
+    assert "四、超期未办结（2 件）" in text
+    assert (
+        "SQ-2026-000041｜市地方金融管理局｜承办人 李明｜超期 3 个工作日（期限 2026-11-18）" in text
+    )
+    assert (
+        "SQ-2026-000042｜市地方金融管理局｜承办人 李明｜超期 2 个工作日（期限 2026-11-19）" in text
+    )
+    # the chart and the ledger come with it
+    assert any("photo" in m.raw for m in messages)
+    assert box.api.photos[-1][1].startswith(b"\x89PNG")
+    [(chat, name, content)] = box.api.documents
+    assert chat == leader.id and name == "诉求台账-2026-W47.xlsx"
+    rows = list(
+        load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True)
+    )
+    assert list(rows[0]) == LEDGER_HEADERS and len(rows) == 160
+    first = dict(zip(LEDGER_HEADERS, rows[1], strict=True))
+    assert (first["编号"], first["类别"], first["承办单位"], first["评价"]) == (
+        "SQ-2026-000001",
+        "用工(引才)",
+        "市人社局",
+        "满意",
+    )
+    assert first["是否按时办结"] == "否"  # the first two of 用工 closed late
+
+
+async def test_quality_withdrawals_and_notice_counts_from_chat(bureau, db):
+    box, clock, leader, head, official, company = bureau
+    clock.set(datetime(2026, 11, 16, 10, tzinfo=SHANGHAI))  # Monday of W47
+    numbers = [await file_appeal(company) for _ in range(5)]
+    same = "请贵司按照通知要求准备申报材料，于本周五前到政务服务中心三楼窗口办理相关手续。"
+    for number, reply in zip(
+        numbers[:3], [same, same.replace("本周五", "下周一"), "已处理。"], strict=True
+    ):
+        await official.press("签收", containing=number)
+        await official.press("回复", containing=number)
+        await official.send(reply)
+    await company.send(f"/view {numbers[3]}")
+    await company.press("撤回")
+    await company.send("<b>已自行解决</b>")
+    for day in (18, 19):  # the fifth appeal stays unclaimed: a 签收提示 each day
+        clock.set(datetime(2026, 11, day, 9, tzinfo=SHANGHAI))
+        await run_sweep(box.app)
+    clock.set(MONDAY + timedelta(days=14))
+    mark = leader.mark()
+    await leader.send("/digest 2026-W47")
+    text = "\n".join(texts_since(leader, mark))
+    assert f"雷同回复：{numbers[1]} 与 {numbers[0]} 回复相似度 95%（市地方金融管理局）" in text
+    assert f"过短回复：{numbers[2]}（4 字，市地方金融管理局）" in text
+    assert "六、撤回诉求（撤单质检，上周 1 件，年度 1 件）" in text
+    assert f"{numbers[3]}｜鄂州市泛亚食品有限公司｜原因：<b>已自行解决</b>" in text
+    assert (
+        "上周发出提示 2 件、督办 0 件、提级督办 0 件；年度累计提示 2 件、督办 0 件、提级督办 0 件。"
+        in text
+    )
+
+
+async def test_weekly_send_is_recorded_and_never_repeated(seeded, db):
+    box, clock, leader, head, official, company = seeded
+    reports = box.app.bot_data["reports"]
+    marks = {p.id: p.mark() for p in (leader, head, official)}
+    served = await send_weekly_digests(box.app.bot, reports, Week(2026, 47))
+    assert served == 3  # the leader, and the 融资 department's two members
+    assert await send_weekly_digests(box.app.bot, reports, Week(2026, 47)) == 0
+    [dept] = [m for m in head.since(marks[head.id])]
+    assert dept.startswith("市地方金融管理局 诉求周报（2026-W48）")
+    assert "在办诉求 6 件，其中待签收 0 件；本周到期 4 件；已超期 2 件。" in dept
+    assert db.rows("SELECT week, audience FROM digests ORDER BY audience")[0]["week"] == "2026-W47"
+    assert db.one("SELECT COUNT(*) AS n FROM digest_deliveries")["n"] == 3
+    # a leader may ask for the archived digest again: the stored text is re-sent
+    mark = leader.mark()
+    await leader.send("/digest 2026-W47")
+    assert "（2026-W47 督察通报存档，生成于 2026-11-23 09:00）" in "\n".join(
+        texts_since(leader, mark)
+    )
+
+
+async def test_digest_scheduled_for_monday(seeded):
+    box = seeded[0]
+    job = next(j for j in box.app.job_queue.jobs() if j.name == "weekly-digest")
+    trigger = str(job.trigger)
+    assert "day_of_week='mon'" in trigger and "hour='9'" in trigger
+
+
+async def test_long_digest_is_split_at_line_ends(seeded, settings):
+    box, clock, leader, *_ = seeded
+    conn = sqlite3.connect(settings.database_path)
+    conn.execute(
+        "UPDATE appeals SET state = 'in_progress', due_date = '2026-11-02', closed_at = NULL"
+        " WHERE category IN ('用工(引才)', '综合服务', '政策宣贯')"
+    )
+    conn.commit()
+    conn.close()
+    mark = leader.mark()
+    await leader.send("/digest")
+    pieces = [
+        m.text for m in leader.inbox[mark:] if "photo" not in m.raw and "document" not in m.raw
+    ]
+    assert len(pieces) >= 2 and all(len(p) <= 4096 for p in pieces)
+    assert all(not p.startswith("\n") and not p.endswith("\n") for p in pieces)
+    joined = "\n".join(pieces)
+    assert joined.count("超期") >= 100 and "SQ-2026-000001｜市人社局" in joined
+
+
+def test_split_message_keeps_lines_whole():
+    text = "\n".join(f"第{i}行：" + "字" * (i % 50) for i in range(2000))
+    pieces = split_message(text)
+    assert all(len(p) <= 4096 for p in pieces)
+    assert "\n".join(pieces) == text
+    assert split_message("短") == ["短"]
+    assert split_message("长" * 9000) == ["长" * 4096, "长" * 4096, "长" * 808]
+
+
+async def test_chart_renders_chinese_without_missing_glyphs(seeded):
+    box, *_ = seeded
+    digest = await box.app.bot_data["reports"].leaders_digest(None, Week(2026, 47))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph … missing from font"
+        png = render_chart(digest)
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
+    font = find_cjk_font()
+    labels = [name for name, _ in digest.year.by_category] + [
+        d.name for d in digest.year.departments
+    ]
+    assert missing_glyphs(font, labels) == set()
+    latin_only = font_manager.findfont("DejaVu Sans")
+    assert missing_glyphs(latin_only, ["融资"]) == {"融", "资"}
+    with pytest.raises(ChartFontMissing, match="lacks"):
+        render_chart(digest, font_path=type(font)(latin_only))
+
+
+async def test_stats_and_export_for_leaders_only(seeded):
+    box, clock, leader, head, official, company = seeded
+    [stats] = await leader.send("/stats")
+    assert "在办 16 件（待签收 10，已超期 2）" in stats
+    assert "年度新增 159 件，办结 143 件，按时办结率 94.4%" in stats
+    await leader.send("/export 2026-11-01 2026-11-30")
+    chat, name, content = box.api.documents[-1]
+    rows = list(
+        load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True)
+    )
+    assert name == "诉求台账-2026-11-01-2026-11-30.xlsx" and len(rows) == 1 + 10 + 13
+    assert await leader.send("/export 11月") == [
+        "用法：/export [起始日期] [截止日期]，日期格式 YYYY-MM-DD，默认为本年度至今。"
+    ]
+    for person in (official, company):
+        assert await person.send("/stats") == ["您没有权限执行此操作。"]
+        assert await person.send("/export") == ["您没有权限执行此操作。"]
+    assert await company.send("/digest") == ["您没有权限执行此操作。"]
+    # an official gets the department's own weekly view
+    [own] = await official.send("/digest")
+    assert own.startswith("市地方金融管理局 诉求周报（2026-W48）")
+    assert await leader.send("/digest 2026-W99") == [
+        "周次（如 2026-W47）格式不正确，请核对后重新输入。"
+    ]
