@@ -318,3 +318,20 @@ async def test_stats_and_export_for_leaders_only(seeded):
     assert await leader.send("/digest 2026-W99") == [
         "周次（如 2026-W47）格式不正确，请核对后重新输入。"
     ]
+
+
+def test_cli_digest_and_export(tmp_path, monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
+    assert main(["digest", "--week", "2026-W47", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("督察通报（2026年第47周：2026-11-16 至 2026-11-22）")
+    assert (tmp_path / "out" / "督察通报-2026-W47.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "out" / "诉求台账-2026-W47.xlsx").exists()
+    assert main(["export", str(tmp_path / "l.xlsx"), "--from", "2026-01-01"]) == 0
+    assert "exported 0 appeals (2026-01-01 to" in capsys.readouterr().out
+    assert main(["digest", "--send"]) == 2
+    assert capsys.readouterr().err.startswith("appealdesk: setting BOT_TOKEN: required")
