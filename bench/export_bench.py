@@ -5,7 +5,7 @@ Seeds N appeals with a few audit events each, then in the same run exports them 
   streamed  — Reports.export_ledger(): batches of 1,000 rows into openpyxl's write-only mode
 Peak Python allocations are measured with tracemalloc.
 
-    python bench/export_bench.py --items 100000
+    python -m bench.export_bench --items 100000
 """
 
 from __future__ import annotations
@@ -20,24 +20,14 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
-from bot.app import make_desk
-from bot.config import BUNDLED_ORG_CONFIG, Settings
+from bench.common import fresh_database, seed_owners
 from bot.digest import LEDGER_HEADERS, LEDGER_WIDTHS, Reports
-from bot.org import load_org
 from bot.task_files import write_xlsx
 
 
 def seed(path: Path, items: int) -> None:
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO departments (code, name) VALUES ('d', '部门')")
-    conn.execute(
-        "INSERT INTO enterprises (name, uscc, contact_name, phone, created_at)"
-        " VALUES ('企业', '91350100M000100Y43', '联系人', '13900000000', 'x')"
-    )
-    conn.execute(
-        "INSERT INTO users (tg_id, role, full_name, enterprise_id, created_at)"
-        " VALUES (1, 'enterprise', '联系人', 1, 'x')"
-    )
+    seed_owners(conn)
     conn.executemany(
         "INSERT INTO appeals (id, number, enterprise_id, filed_by, category, description, state,"
         " department_id, claim_due_date, due_date, created_at) VALUES (?, ?, 1, 1, '融资', ?,"
@@ -73,9 +63,7 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.sqlite3"
-        desk = make_desk(Settings(_env_file=None, database_path=path), load_org(BUNDLED_ORG_CONFIG))
-        await desk.db.open()
-        await desk.db.close()
+        desk = await fresh_database(path)
         seed(path, args.items)
         await desk.db.open()
         reports = Reports(desk)

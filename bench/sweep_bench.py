@@ -6,7 +6,7 @@ claim limit, the rest due later), then in the same run times:
   set-based — Ladder.sweep(): one INSERT … SELECT per kind over the indexes
 and a second set-based sweep the same day (must create nothing).
 
-    python bench/sweep_bench.py --items 1000000
+    python -m bench.sweep_bench --items 1000000
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bench.common import fresh_database, seed_owners
 from bot.app import make_desk
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings
@@ -33,15 +34,7 @@ RAISE_DUE = date(2026, 3, 5)  # three working days before TODAY
 
 def seed(path: Path, items: int) -> None:
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO departments (code, name) VALUES ('d', '部门')")
-    conn.execute(
-        "INSERT INTO enterprises (name, uscc, contact_name, phone, created_at)"
-        " VALUES ('企业', '91350100M000100Y43', '联系人', '13900000000', 'x')"
-    )
-    conn.execute(
-        "INSERT INTO users (tg_id, role, full_name, enterprise_id, created_at)"
-        " VALUES (1, 'enterprise', '联系人', 1, 'x')"
-    )
+    seed_owners(conn)
 
     def rows():
         for i in range(items):
@@ -144,9 +137,7 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.sqlite3"
-        desk = make_desk(Settings(_env_file=None, database_path=path), load_org(BUNDLED_ORG_CONFIG))
-        await desk.db.open()  # creates the schema
-        await desk.db.close()
+        await fresh_database(path)
         start = time.perf_counter()
         seed(path, args.items)
         print(f"seeded {args.items:,} open appeals in {time.perf_counter() - start:.1f}s")

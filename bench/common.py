@@ -1,0 +1,33 @@
+"""What both benchmarks need: a fresh AppealDesk database with one department, enterprise
+and contact to hang the seeded appeals on."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from bot.app import make_desk
+from bot.config import BUNDLED_ORG_CONFIG, Settings
+from bot.desk import Desk
+from bot.org import load_org
+
+
+async def fresh_database(path: Path) -> Desk:
+    """A desk on a new database file with the schema applied (closed again)."""
+    desk = make_desk(Settings(_env_file=None, database_path=path), load_org(BUNDLED_ORG_CONFIG))
+    await desk.db.open()
+    await desk.db.close()
+    return desk
+
+
+def seed_owners(conn: sqlite3.Connection) -> None:
+    """Department 1, enterprise 1 and its contact, user 1."""
+    conn.execute("INSERT INTO departments (code, name) VALUES ('d', '部门')")
+    conn.execute(
+        "INSERT INTO enterprises (name, uscc, contact_name, phone, created_at)"
+        " VALUES ('企业', '91350100M000100Y43', '联系人', '13900000000', 'x')"
+    )
+    conn.execute(
+        "INSERT INTO users (tg_id, role, full_name, enterprise_id, created_at)"
+        " VALUES (1, 'enterprise', '联系人', 1, 'x')"
+    )
