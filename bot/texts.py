@@ -250,7 +250,7 @@ MESSAGES = {
         "已记录评价“不满意”，诉求 {number} 已重新交办，新的办结期限为 <b>{due}</b>。\n"
         "请说明不满意的原因（可选），发送 /skip 跳过。"
     ),
-    "dept_unknown": "请点击按钮选择部门。",
+    "dept_unknown": "未找到该部门，请点击按钮选择，或输入部门全称。",
     "done_claim": "您已签收诉求 {number}，办结期限 {due}。",
     "done_reply": "回复已发送给企业（诉求 {number}）。",
     "done_note": "备注已保存（诉求 {number}），企业不可见。",

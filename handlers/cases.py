@@ -147,14 +147,25 @@ async def action_pressed(update: Update, context: Context) -> int:
 
 
 async def department_pressed(update: Update, context: Context) -> int | None:
-    """Target department of a transfer."""
-    code = update.callback_query.data.split(":", 1)[1]
-    names = {d["code"]: d["name"] for d in await desk_of(context).departments()}
-    if code not in names:
+    """Target department of a transfer, by button."""
+    return await _department_chosen(update, context, update.callback_query.data.split(":", 1)[1])
+
+
+async def department_typed(update: Update, context: Context) -> int | None:
+    """Target department of a transfer, typed by name."""
+    return await _department_chosen(update, context, update.message.text.strip(), by_name=True)
+
+
+async def _department_chosen(
+    update: Update, context: Context, key: str, by_name: bool = False
+) -> int | None:
+    departments = await desk_of(context).departments()
+    chosen = next((d for d in departments if d["name" if by_name else "code"] == key), None)
+    if chosen is None:
         await say(update, context, t("dept_unknown"))
         return None
-    context.user_data["pending"]["department"] = code
-    await say(update, context, t("ask_transfer_reason", department=esc(names[code])))
+    context.user_data["pending"]["department"] = chosen["code"]
+    await say(update, context, t("ask_transfer_reason", department=esc(chosen["name"])))
     return AWAIT_TEXT
 
 
@@ -178,11 +189,6 @@ async def extension_decided(update: Update, context: Context) -> None:
     )
     key = "done_extension_approved" if kind == "extok" else "done_extension_denied"
     await _done(update, context, key, outcome, new_due=outcome.appeal.due_date)
-
-
-async def department_typed(update: Update, context: Context) -> None:
-    """Text while a department button is expected."""
-    await say(update, context, t("dept_unknown"))
 
 
 @refusals

@@ -122,7 +122,8 @@ async def test_transfer_moves_appeal_to_another_department_with_reason(sandbox, 
     await p.outsider.press("转办")
     departments = [label for label, _ in p.outsider.inbox[-1].buttons]
     assert "中小企业科" not in departments and "市地方金融管理局" in departments
-    await p.outsider.press("市地方金融管理局")
+    assert await p.outsider.send("金融局") == ["未找到该部门，请点击按钮选择，或输入部门全称。"]
+    await p.outsider.send("市地方金融管理局")  # typed, as well as pressed
     head_mark, company_mark = p.head.mark(), p.company.mark()
     await p.outsider.send("属于融资类诉求，请金融局办理。")
     assert p.outsider.last == f"诉求 {number} 已转办至 市地方金融管理局。"
