@@ -205,14 +205,6 @@ class Desk:
         if actor.role is not Role.ENTERPRISE:
             raise NotAllowed()
 
-    async def enterprise_of(self, actor: Actor) -> dict:
-        if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
-            raise NotRegistered()
-        async with self.db.reading() as repo:
-            ent = await repo.enterprise(actor.enterprise_id)
-        assert ent is not None
-        return ent
-
     async def create_invite(self, actor: Actor, department_code: str, is_head: bool) -> Invite:
         """An admin makes a single-use, expiring invite for one department."""
         if actor.role is not Role.ADMIN:

@@ -317,6 +317,8 @@ class Reports:
     async def leaders_digest(self, actor: Actor | None, week: Week) -> LeaderDigest:
         """The 督察通报 for `week` and the year to its end (actor None: the scheduler)."""
         self._require_leader(actor)
+        if week.start > self.desk.today():
+            raise InvalidInput(field="week", reason="invalid")
         year_start = date(week.end.year, 1, 1)
         async with self.desk.db.reading() as repo:
             start, end = self.bounds(year_start, week.end)

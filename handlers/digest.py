@@ -11,11 +11,9 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.chart import ChartFontMissing, render_chart
 from bot.digest import Reports, Week
+from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import department_text, leaders_text, pct, split_message
-from bot.errors import InvalidInput, NotAllowed
-from bot.model import Role
 from bot.texts import t
 from handlers.common import Context, actor_of, desk_of, esc, refusals, say
 
@@ -31,29 +29,20 @@ async def send_text(bot: Bot, chat_id: int, text: str) -> None:
         await bot.send_message(chat_id, piece)
 
 
-async def send_leaders_pack(
-    bot: Bot, reports: Reports, chat_id: int, week: Week, text: str
-) -> None:
-    """The digest text, its chart and the year's ledger to one leader."""
-    await send_text(bot, chat_id, text)
-    digest = await reports.leaders_digest(None, week)
-    try:
-        chart = render_chart(digest)
-    except ChartFontMissing as exc:
-        log.error("digest chart failed: %s", exc)
-        await bot.send_message(chat_id, t("digest_chart_failed", reason=esc(exc)))
+async def send_leaders_pack(bot: Bot, chat_id: int, pack: LeadersPack) -> None:
+    await send_text(bot, chat_id, pack.text)
+    if pack.chart is not None:
+        caption = t("digest_chart_caption", week=pack.week.label)
+        await bot.send_photo(chat_id, pack.chart, caption=caption)
     else:
-        await bot.send_photo(chat_id, chart, caption=t("digest_chart_caption", week=week.label))
-    start = date(week.end.year, 1, 1)
-    with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / f"诉求台账-{week.label}.xlsx"
-        count = await reports.export_ledger(None, start, week.end, target)
-        await bot.send_document(
-            chat_id,
-            target.read_bytes(),
-            filename=target.name,
-            caption=t("digest_ledger_caption", start=start, end=week.end, count=count),
-        )
+        await bot.send_message(chat_id, t("digest_chart_failed", reason=esc(pack.chart_error)))
+    caption = t(
+        "digest_ledger_caption",
+        start=date(pack.week.end.year, 1, 1),
+        end=pack.week.end,
+        count=pack.ledger_count,
+    )
+    await bot.send_document(chat_id, pack.ledger, filename=pack.ledger_name, caption=caption)
 
 
 async def send_weekly_digests(bot: Bot, reports: Reports, week: Week) -> int:
@@ -62,9 +51,11 @@ async def send_weekly_digests(bot: Bot, reports: Reports, week: Week) -> int:
     desk = reports.desk
     digest = await reports.leaders_digest(None, week)
     stored = await reports.record_digest(week, "leaders", leaders_text(digest))
-    for chat_id in await reports.chats_to_send(week, "leaders", sorted(desk.admin_ids)):
+    leaders = await reports.chats_to_send(week, "leaders", sorted(desk.admin_ids))
+    pack = await build_leaders_pack(reports, digest, stored["text"]) if leaders else None
+    for chat_id in leaders:
         try:
-            await send_leaders_pack(bot, reports, chat_id, week, stored["text"])
+            await send_leaders_pack(bot, chat_id, pack)
         except TelegramError as exc:
             log.warning("digest %s to leader %s failed: %s", week.label, chat_id, exc)
             continue
@@ -114,19 +105,15 @@ async def digest_command(update: Update, context: Context) -> None:
         for piece in split_message(text)[1:]:
             await context.bot.send_message(update.effective_chat.id, piece)
         return
-    if actor.role is not Role.ADMIN:
-        raise NotAllowed()
-    if week.start > today:
-        raise InvalidInput(field="week", reason="invalid")
+    digest = await reports.leaders_digest(actor, week)
     archived = await reports.archived(actor, week) if context.args else None
     if archived is not None:
         stamp = desk_of(context).local_time(archived["created_at"])
         text = archived["text"] + "\n\n" + t("digest_archived", week=week.label, time=stamp)
     else:
-        text = leaders_text(await reports.leaders_digest(actor, week))
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    await send_leaders_pack(context.bot, reports, update.effective_chat.id, week, text)
+        text = leaders_text(digest)
+    pack = await build_leaders_pack(reports, digest, text)
+    await send_leaders_pack(context.bot, update.effective_chat.id, pack)
 
 
 @refusals
