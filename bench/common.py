@@ -6,10 +6,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.app import make_desk
-from bot.config import BUNDLED_ORG_CONFIG, Settings
 from bot.desk import Desk
 from bot.org import load_org
+
+from bot.app import make_desk
+from bot.config import BUNDLED_ORG_CONFIG, Settings
 
 
 async def fresh_database(path: Path) -> Desk:

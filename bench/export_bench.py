@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
-from bench.common import fresh_database, seed_owners
 from bot.digest import LEDGER_HEADERS, LEDGER_WIDTHS, Reports
+
+from bench.common import fresh_database, seed_owners
 from bot.task_files import write_xlsx
 
 

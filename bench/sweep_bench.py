@@ -20,12 +20,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.ladder import Ladder
+from bot.org import load_org
+
 from bench.common import fresh_database, seed_owners
 from bot.app import make_desk
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings
-from bot.ladder import Ladder
-from bot.org import load_org
 
 TODAY = date(2026, 3, 10)  # a Tuesday
 NEXT_WORKING_DAY = date(2026, 3, 11)

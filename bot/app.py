@@ -25,15 +25,14 @@ from telegram.warnings import PTBUserWarning
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.desk import Desk
-from bot.digest import Reports
-from bot.ladder import Ladder
-from bot.model import Role
-from bot.org import OrgConfig
-from bot.tasks import TaskLedger
+from bot.rules.model import Role
+from bot.rules.org import OrgConfig
+from bot.rules.workcal import WorkingCalendar
 from bot.texts import t
-from bot.workcal import WorkingCalendar
+from bot.usecases.env import Env
+from bot.usecases.people import sync_departments
 from handlers import admin, cases, digest, filing, start, tasks
+from handlers.buttons import APPEAL_ACTION_CODES
 from handlers.common import Context, say
 from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
@@ -82,12 +81,11 @@ def handler_list() -> list:
         allow_reentry=True,
         name="filing",
     )
+    action_codes = "|".join(APPEAL_ACTION_CODES)
     action_conversation = ConversationHandler(
         entry_points=[
-            CallbackQueryHandler(
-                cases.action_pressed, pattern=r"^(reply|note|xfer|close|extd|supp|wd):"
-            ),
-            CallbackQueryHandler(cases.rate_pressed, pattern=r"^rate:"),
+            # Every appeal action button, whatever it needs; the workflow table decides.
+            CallbackQueryHandler(cases.action_pressed, pattern=rf"^({action_codes}):"),
         ],
         states={
             cases.AWAIT_DEPARTMENT: [
@@ -144,12 +142,12 @@ def handler_list() -> list:
         CommandHandler("invite", admin.invite),
         CommandHandler("baobao", admin.baobao),
         CallbackQueryHandler(cases.view_pressed, pattern=r"^view:"),
-        CallbackQueryHandler(cases.claim_pressed, pattern=r"^claim:"),
         CallbackQueryHandler(admin.invite_department_pressed, pattern=r"^inv:"),
         CallbackQueryHandler(admin.invite_role_pressed, pattern=r"^invr:"),
         CallbackQueryHandler(admin.baobao_pressed, pattern=r"^bb:"),
         CallbackQueryHandler(cases.extension_decided, pattern=r"^ext(ok|no):"),
         CallbackQueryHandler(tasks.export_pressed, pattern=r"^tasks:export$"),
+        CallbackQueryHandler(tasks.owner_pressed, pattern=r"^tasko:"),
         CallbackQueryHandler(filing.stale_submit, pattern=r"^new:submit$"),
         # Anything not matched above: an unknown command, stray text, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),
@@ -175,11 +173,11 @@ async def stale_button(update: Update, context: Context) -> None:
 
 async def announce_calendar_gaps(update: object, context: Context) -> None:
     """Tell admins, once per year, that the statutory calendar is missing for a year."""
-    desk: Desk = context.application.bot_data["desk"]
+    env: Env = context.application.bot_data["env"]
     announced: set[int] = context.application.bot_data.setdefault("calendar_announced", set())
-    for year in sorted(desk.calendar.fallback_years - announced):
+    for year in sorted(env.calendar.fallback_years - announced):
         announced.add(year)
-        for admin_id in desk.admin_ids:
+        for admin_id in sorted(env.leaders):
             try:
                 await context.bot.send_message(admin_id, t("calendar_fallback", year=year))
             except Exception as exc:  # noqa: BLE001 - an unreachable admin must not stop others
@@ -198,15 +196,15 @@ async def error_handler(update: object, context: Context) -> None:
 
 async def on_start(app: Application) -> None:
     """Open the database, sync departments, check the calendar, register menus."""
-    desk: Desk = app.bot_data["desk"]
-    await desk.db.open()
-    await desk.sync_departments()
-    today = desk.today()
+    env: Env = app.bot_data["env"]
+    await env.db.open()
+    await sync_departments(env)
+    today = env.today()
     for year in sorted({today.year, (today + timedelta(days=90)).year}):
-        if not desk.calendar.covers(year):
-            desk.calendar.note_fallback(year)
+        if not env.calendar.covers(year):
+            env.calendar.note_fallback(year)
     await set_default_menu(app.bot)
-    for admin_id in desk.admin_ids:
+    for admin_id in sorted(env.leaders):
         await set_menu(app.bot, admin_id, Role.ADMIN)
     context = Context(application=app)
     await announce_calendar_gaps(None, context)
@@ -216,19 +214,19 @@ async def on_start(app: Application) -> None:
 
 
 async def on_stop(app: Application) -> None:
-    await app.bot_data["desk"].db.close()
+    await app.bot_data["env"].db.close()
 
 
-def make_desk(settings: Settings, org: OrgConfig, clock: Clock | None = None) -> Desk:
-    """The domain service on the configured database (not opened yet)."""
-    return Desk(
-        Database(settings.database_path),
-        org,
-        WorkingCalendar(org.calendar.holidays, org.calendar.workdays),
-        clock or SystemClock(),
-        settings.admin_ids,
-        settings.zone,
-        timedelta(hours=settings.invite_ttl_hours),
+def make_env(settings: Settings, org: OrgConfig, clock: Clock | None = None) -> Env:
+    """The use cases' environment on the configured database (not opened yet)."""
+    return Env(
+        db=Database(settings.database_path),
+        org=org,
+        calendar=WorkingCalendar(org.calendar.holidays, org.calendar.workdays),
+        clock=clock or SystemClock(),
+        leaders=frozenset(settings.admin_ids),
+        zone=settings.zone,
+        invite_ttl=timedelta(hours=settings.invite_ttl_hours),
     )
 
 
@@ -247,7 +245,7 @@ def build_application(
     updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter | None = None,
 ) -> Application:
-    """The Application with its desk; `request` replaces HTTP (the offline sandbox)."""
+    """The Application with its environment; `request` replaces HTTP (the offline sandbox)."""
     token = settings.bot_token.get_secret_value() if settings.bot_token else SANDBOX_TOKEN
     builder = (
         ApplicationBuilder()
@@ -264,10 +262,7 @@ def build_application(
         builder = builder.request(request).get_updates_request(updates_request or request)
     app = builder.build()
     app.bot_data["settings"] = settings
-    desk = app.bot_data["desk"] = make_desk(settings, org, clock)
-    app.bot_data["ladder"] = Ladder(desk)
-    app.bot_data["tasks"] = TaskLedger(desk)
-    app.bot_data["reports"] = Reports(desk)
+    app.bot_data["env"] = make_env(settings, org, clock)
     for handler in handler_list():
         app.add_handler(handler)
     # Group 1 runs after whatever handled the update in group 0.

@@ -21,7 +21,8 @@ from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from bot.digest import LeaderDigest  # noqa: E402
+from bot.rules.digest import LeaderDigest  # noqa: E402
+from bot.texts import t  # noqa: E402
 
 KNOWN_CJK_FAMILIES = (
     "Noto Sans CJK SC",
@@ -82,13 +83,15 @@ def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
     font_manager.fontManager.addfont(str(font_path))
     family = font_manager.FontProperties(fname=str(font_path)).get_name()
     year = digest.year
-    categories = [name for name, _ in year.by_category]
+    categories = [category for category, _ in year.by_category]
     category_counts = [count for _, count in year.by_category]
     departments = [d.name for d in year.departments]
     received = [d.received for d in year.departments]
     on_time = [(d.on_time_rate or 0) * 100 for d in year.departments]
-    title = f"{digest.week.year}年第{digest.week.number}周督察通报（年度累计）"
-    labels = [title, "按类别", "按承办单位", "按时办结率（%）", "件", *categories, *departments]
+    title = t("chart.title", year=digest.week.year, number=digest.week.number)
+    by_category, by_department = t("chart.by_category"), t("chart.by_department")
+    on_time_label, unit = t("chart.on_time"), t("chart.unit")
+    labels = [title, by_category, by_department, on_time_label, unit, *categories, *departments]
     missing = missing_glyphs(font_path, labels)
     if missing:
         raise ChartFontMissing(f"font {font_path.name} lacks: {''.join(sorted(missing))}")
@@ -98,16 +101,16 @@ def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
         bars = axes[0].bar(categories, category_counts, color="#3b6ea5")
         axes[0].bar_label(bars)
         axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
-        axes[0].set_title("按类别")
-        axes[0].set_ylabel("件")
+        axes[0].set_title(by_category)
+        axes[0].set_ylabel(unit)
         bars = axes[1].barh(departments[::-1], received[::-1], color="#5a9e6f")
         axes[1].bar_label(bars)
         axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes[1].set_title("按承办单位")
+        axes[1].set_title(by_department)
         bars = axes[2].barh(departments[::-1], on_time[::-1], color="#d08c3c")
         axes[2].bar_label(bars, fmt="%.0f")
         axes[2].set_xlim(0, 100)
-        axes[2].set_title("按时办结率（%）")
+        axes[2].set_title(on_time_label)
         for label in axes[0].get_xticklabels():
             label.set_rotation(30)
             label.set_horizontalalignment("right")

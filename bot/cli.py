@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.org import OrgConfig, load_org
+from bot.config import ConfigError, Settings, load_org, load_settings
+from bot.rules.org import OrgConfig
 
 
 def _configure(args: argparse.Namespace) -> tuple[Settings, OrgConfig]:
@@ -64,99 +64,106 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
-    from bot.app import make_desk
+    from bot.rules.refusals import TaskImportError
     from bot.task_files import UnreadableFile, read_table, write_xlsx
-    from bot.tasks import TaskImportError, TaskLedger
+    from bot.texts import t
+    from bot.usecases import tasks
+    from handlers.tasks import column_headers, import_report, ledger_rows, states_by_label
 
-    async def work() -> int:
-        desk = make_desk(settings, org)
-        await desk.db.open()
-        try:
-            ledger = TaskLedger(desk)
-            path = Path(args.file)
-            if args.action == "import":
-                try:
-                    rows = read_table(path.read_bytes(), path.name)
-                    count = await ledger.import_table(None, rows)
-                except (OSError, UnreadableFile) as exc:
-                    print(f"appealdesk: cannot read {path}: {exc}", file=sys.stderr)
-                    return 2
-                except TaskImportError as exc:
-                    print(f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s):")
-                    for row, problem in exc.problems:
-                        print(f"  row {row}: {problem}")
-                    return 1
-                print(f"imported {count} rectification tasks from {path}")
-            else:
-                rows = await ledger.export_rows(None)
-                write_xlsx(rows, path, "整改任务台账")
-                print(f"exported {len(rows)} rectification tasks to {path}")
-            return 0
-        finally:
-            await desk.db.close()
+    async def work(env: object) -> int:
+        path = Path(args.file)
+        if args.action == "import":
+            try:
+                rows = read_table(path.read_bytes(), path.name)
+                result = await tasks.import_table(
+                    env, None, rows, column_headers(), states_by_label()
+                )
+            except OSError as exc:
+                print(f"appealdesk: cannot read {path}: {exc}", file=sys.stderr)
+                return 2
+            except UnreadableFile as exc:
+                print(
+                    f"appealdesk: cannot read {path}: {t(exc.key, **exc.params)}", file=sys.stderr
+                )
+                return 2
+            except TaskImportError as exc:
+                print(f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s):")
+                for row, key, params in exc.problems:
+                    print(f"  row {row}: {t(key, **params)}")
+                return 1
+            print(f"imported {result.count} rectification tasks from {path}")
+            for line in import_report(result):
+                print(f"  {line}")
+        else:
+            rows = ledger_rows(await tasks.export(env, None))
+            write_xlsx(rows, path, t("task_sheet_title"))
+            print(f"exported {len(rows)} rectification tasks to {path}")
+        return 0
 
-    return asyncio.run(work())
+    return _with_env(settings, org, work)
 
 
-def _with_desk(settings: Settings, org: OrgConfig, work: object) -> int:
-    """Open the database, run `work(desk)`, close it."""
-    from bot.app import make_desk
+def _with_env(settings: Settings, org: OrgConfig, work: object) -> int:
+    """Open the database, run `work(env)`, close it."""
+    from bot.app import make_env
+    from bot.usecases.people import sync_departments
 
     async def run() -> int:
-        desk = make_desk(settings, org)
-        await desk.db.open()
+        env = make_env(settings, org)
+        await env.db.open()
         try:
-            return await work(desk)
+            await sync_departments(env)
+            return await work(env)
         finally:
-            await desk.db.close()
+            await env.db.close()
 
     return asyncio.run(run())
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
-    from bot.digest import Reports, Week
     from bot.digest_files import write_digest_files
     from bot.digest_text import department_text, leaders_text
+    from bot.rules.digest import Week
     from bot.sandbox.fake_api import plain
+    from bot.usecases import reports
 
     if args.send:
         return _send_digest(settings, org, args.week)
 
-    async def work(desk: object) -> int:
-        reports = Reports(desk)
-        week = Week.parse(args.week) if args.week else Week.before(desk.today())
-        digest = await reports.leaders_digest(None, week)
+    async def work(env: object) -> int:
+        week = Week.parse(args.week) if args.week else Week.before(env.today())
+        digest = await reports.leaders_digest(env, None, week)
         print(plain(leaders_text(digest)))
-        for dept in await reports.department_digests(Week.of(desk.today())):
+        for dept in await reports.department_digests(env, Week.of(env.today())):
             print("\n" + plain(department_text(dept, week.label)))
         if args.out:
-            chart, ledger, count = await write_digest_files(reports, week, Path(args.out))
+            chart, ledger, count = await write_digest_files(env, week, Path(args.out))
             print(f"chart: {chart}\nledger ({count} appeals): {ledger}")
         return 0
 
-    return _with_desk(settings, org, work)
+    return _with_env(settings, org, work)
 
 
 def _send_digest(settings: Settings, org: OrgConfig, week_text: str | None) -> int:
     if settings.bot_token is None:
         raise ConfigError("setting BOT_TOKEN: required for `appealdesk digest --send`")
     from bot.app import build_application
-    from bot.digest import Week
+    from bot.rules.digest import Week
     from handlers.digest import send_weekly_digests
 
     async def run() -> int:
         app = build_application(settings, org)
         await app.initialize()
-        desk = app.bot_data["desk"]
-        await desk.db.open()
+        env = app.bot_data["env"]
+        await env.db.open()
         try:
-            week = Week.parse(week_text) if week_text else Week.before(desk.today())
-            served = await send_weekly_digests(app.bot, app.bot_data["reports"], week)
+            week = Week.parse(week_text) if week_text else Week.before(env.today())
+            served = await send_weekly_digests(app.bot, env, week)
             print(f"digest {week.label} sent to {served} chat(s) (already served ones skipped)")
             return 0
         finally:
-            await desk.db.close()
+            await env.db.close()
             await app.shutdown()
 
     return asyncio.run(run())
@@ -166,17 +173,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from datetime import date
 
-    from bot.digest import Reports
+    from bot.digest_files import export_ledger
 
-    async def work(desk: object) -> int:
-        today = desk.today()
+    async def work(env: object) -> int:
+        today = env.today()
         start = date.fromisoformat(args.start) if args.start else date(today.year, 1, 1)
         end = date.fromisoformat(args.end) if args.end else today
-        count = await Reports(desk).export_ledger(None, start, end, Path(args.file))
+        count = await export_ledger(env, None, start, end, Path(args.file))
         print(f"exported {count} appeals ({start} to {end}) to {args.file}")
         return 0
 
-    return _with_desk(settings, org, work)
+    return _with_env(settings, org, work)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Annotated
@@ -9,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.rules.org import OrgConfig
 
 BUNDLED_ORG_CONFIG = Path(__file__).parent / "resources" / "org.toml"
 
@@ -86,3 +89,19 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         raise ConfigError(f"setting {name}: {first['msg']}") from None
+
+
+def load_org(path: Path) -> OrgConfig:
+    """Read and validate the org config (TOML); problems become a one-line ConfigError."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"setting ORG_CONFIG: file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"setting ORG_CONFIG: {path} is not valid TOML: {exc}") from None
+    try:
+        return OrgConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "file"
+        raise ConfigError(f"setting ORG_CONFIG: {path}: {where}: {first['msg']}") from None

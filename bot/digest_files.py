@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bot.chart import ChartFontMissing, render_chart
-from bot.digest import LeaderDigest, Reports, Week
+from bot.ledger_sheet import writer
+from bot.rules.digest import LeaderDigest, Week
+from bot.texts import t
+from bot.usecases import people, reports
+from bot.usecases.env import Env
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +30,16 @@ class LeadersPack:
     ledger_count: int
 
 
-async def build_leaders_pack(reports: Reports, digest: LeaderDigest, text: str) -> LeadersPack:
+async def export_ledger(env: Env, actor: object, start: date, end: date, target: Path) -> int:
+    """The appeal ledger as an XLSX file, worded from the catalog in local time."""
+    names = {d.code: d.name for d in await people.departments(env)}
+    return await reports.export_ledger(env, actor, start, end, target, writer(env.zone, names))
+
+
+async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> LeadersPack:
     """The digest text, its chart and the year's ledger (a chart failure is reported, not fatal)."""
+    from bot.chart import ChartFontMissing, render_chart  # matplotlib loads only when drawing
+
     week = digest.week
     chart, error = None, None
     try:
@@ -37,19 +48,21 @@ async def build_leaders_pack(reports: Reports, digest: LeaderDigest, text: str) 
         log.error("digest chart failed: %s", exc)
         error = str(exc)
     with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / f"诉求台账-{week.label}.xlsx"
-        count = await reports.export_ledger(None, date(week.end.year, 1, 1), week.end, target)
+        target = Path(folder) / t("ledger.file", label=week.label)
+        count = await export_ledger(env, None, date(week.end.year, 1, 1), week.end, target)
         ledger = target.read_bytes()
     return LeadersPack(week, text, chart, error, target.name, ledger, count)
 
 
-async def write_digest_files(reports: Reports, week: Week, folder: Path) -> tuple[Path, Path, int]:
+async def write_digest_files(env: Env, week: Week, folder: Path) -> tuple[Path, Path, int]:
     """Writes the chart and the ledger into `folder`; returns their paths and the appeal count."""
-    pack = await build_leaders_pack(reports, await reports.leaders_digest(None, week), "")
+    from bot.chart import ChartFontMissing
+
+    pack = await build_leaders_pack(env, await reports.leaders_digest(env, None, week), "")
     if pack.chart is None:
         raise ChartFontMissing(pack.chart_error or "chart failed")
     folder.mkdir(parents=True, exist_ok=True)
-    chart = folder / f"督察通报-{week.label}.png"
+    chart = folder / t("chart.file", label=week.label)
     chart.write_bytes(pack.chart)
     ledger = folder / pack.ledger_name
     ledger.write_bytes(pack.ledger)

@@ -1,11 +1,12 @@
-"""The 督察通报 worded in the bureau's own style, and long texts split for Telegram."""
+"""The 督察通报 worded from the catalog in the bureau's own style, and split for Telegram."""
 
 from __future__ import annotations
 
 import html
 
-from bot.digest import DepartmentDigest, DepartmentFigures, LeaderDigest, PeriodFigures
-from bot.tasks import STATE_LABELS, TaskState
+from bot.rules.digest import DepartmentDigest, DepartmentFigures, LeaderDigest, PeriodFigures
+from bot.rules.model import TaskState
+from bot.texts import name, t
 
 TELEGRAM_LIMIT = 4096
 
@@ -15,116 +16,181 @@ def esc(value: object) -> str:
 
 
 def pct(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate * 100:.1f}%"
+    return t("digest.pct_none") if rate is None else f"{rate * 100:.1f}%"
 
 
 def categories_line(figures: PeriodFigures) -> str:
     """“用工(引才)类40件，融资类36件，…”, as the bureau writes it."""
-    parts = [f"{esc(name)}类{count}件" for name, count in figures.by_category]
-    return "，".join(parts) + "。" if parts else "无。"
+    parts = [
+        t("digest.category_part", name=esc(cat), count=count) for cat, count in figures.by_category
+    ]
+    if not parts:
+        return t("digest.by_category", parts=t("digest.none"))
+    joined = t("digest.category_sep").join(parts) + t("digest.category_end")
+    return t("digest.by_category", parts=joined)
 
 
 def period_line(label: str, figures: PeriodFigures) -> str:
-    return (
-        f"{label}（{figures.start} 至 {figures.end}）：新增诉求 {figures.new} 件，"
-        f"办结 {figures.closed} 件，其中按时办结 {figures.closed_on_time} 件"
-        f"（按时办结率 {pct(figures.on_time_rate)}）。"
+    return t(
+        "digest.period_line",
+        label=label,
+        start=figures.start,
+        end=figures.end,
+        new=figures.new,
+        closed=figures.closed,
+        on_time=figures.closed_on_time,
+        rate=pct(figures.on_time_rate),
     )
 
 
 def department_line(rank: int, dept: DepartmentFigures) -> str:
-    return (
-        f"{rank}. {esc(dept.name)}：受理 {dept.received} 件｜响应率 {pct(dept.response_rate)}"
-        f"｜解决率 {pct(dept.resolution_rate)}｜按时办结率 {pct(dept.on_time_rate)}"
-        f"｜满意率 {pct(dept.satisfaction_rate)}（已评价 {dept.rated} 件，未评价 {dept.unrated} 件）"
+    return t(
+        "digest.department_line",
+        rank=rank,
+        name=esc(dept.name),
+        received=dept.received,
+        response=pct(dept.response_rate),
+        resolution=pct(dept.resolution_rate),
+        on_time=pct(dept.on_time_rate),
+        satisfaction=pct(dept.satisfaction_rate),
+        rated=dept.rated,
+        unrated=dept.unrated,
     )
 
 
 def leaders_text(digest: LeaderDigest) -> str:
     week, last, year = digest.week, digest.last_week, digest.year
+    none = t("digest.none")
     lines = [
-        f"<b>督察通报（{week.year}年第{week.number}周：{week.start} 至 {week.end}）</b>",
+        t("digest.title", year=week.year, number=week.number, start=week.start, end=week.end),
         "",
-        "<b>一、上周情况</b>",
-        period_line("上周", last),
-        "按类别：" + categories_line(last),
+        t("digest.section_last_week"),
+        period_line(t("digest.last_week"), last),
+        categories_line(last),
         "",
-        "<b>二、年度累计</b>",
-        period_line("年度累计", year),
-        "按类别：" + categories_line(year),
+        t("digest.section_year"),
+        period_line(t("digest.year"), year),
+        categories_line(year),
         "",
-        "<b>三、各承办单位（年度累计，按综合得分排名）</b>",
+        t("digest.section_departments"),
     ]
-    lines += [department_line(i, d) for i, d in enumerate(year.departments, start=1)] or ["无。"]
+    lines += [department_line(i, d) for i, d in enumerate(year.departments, start=1)] or [none]
     floor = f"{digest.floor * 100:.0f}%"
     if digest.below_floor:
-        named = "、".join(f"{esc(name)}（{pct(rate)}）" for name, rate in digest.below_floor)
-        lines.append(f"满意率低于 {floor} 的单位：{named}。")
+        named = "、".join(
+            t("digest.below_floor_part", name=esc(n), rate=pct(r)) for n, r in digest.below_floor
+        )
+        lines.append(t("digest.below_floor", floor=floor, named=named))
     else:
-        lines.append(f"满意率均不低于 {floor}。")
-    lines += ["", f"<b>四、超期未办结（{len(digest.overdue)} 件）</b>"]
+        lines.append(t("digest.floor_ok", floor=floor))
+    lines += ["", t("digest.section_overdue", count=len(digest.overdue))]
     lines += [
-        f"{o.number}｜{esc(o.department)}｜承办人 {esc(o.owner or '未签收')}｜"
-        f"超期 {o.days} 个工作日（期限 {o.due_date}）"
+        t(
+            "digest.overdue_line",
+            number=o.number,
+            department=esc(o.department),
+            owner=esc(o.owner or t("digest.unclaimed")),
+            days=o.days,
+            due=o.due_date,
+        )
         for o in digest.overdue
-    ] or ["无。"]
+    ] or [none]
     lines += [
         "",
-        "<b>五、提示督办</b>",
-        f"上周发出提示 {last.notices.get('提示', 0)} 件、督办 {last.notices.get('督办', 0)} 件、"
-        f"提级督办 {last.notices.get('提级', 0)} 件；年度累计提示 {year.notices.get('提示', 0)} 件、"
-        f"督办 {year.notices.get('督办', 0)} 件、提级督办 {year.notices.get('提级', 0)} 件。",
+        t("digest.section_notices"),
+        t(
+            "digest.notices_line",
+            w_tip=last.notices.get("提示", 0),
+            w_push=last.notices.get("督办", 0),
+            w_raise=last.notices.get("提级", 0),
+            y_tip=year.notices.get("提示", 0),
+            y_push=year.notices.get("督办", 0),
+            y_raise=year.notices.get("提级", 0),
+        ),
         "",
-        f"<b>六、撤回诉求（撤单质检，上周 {len(last.withdrawn)} 件，年度 {len(year.withdrawn)} 件）</b>",
+        t("digest.section_withdrawn", week=len(last.withdrawn), year=len(year.withdrawn)),
     ]
     lines += [
-        f"{w['number']}｜{esc(w['enterprise_name'])}｜原因：{esc(w['reason'] or '')}"
+        t(
+            "digest.withdrawn_line",
+            number=w.number,
+            enterprise=esc(w.enterprise_name),
+            reason=esc(w.reason),
+        )
         for w in last.withdrawn
-    ] or ["上周无。"]
+    ] or [t("digest.withdrawn_none")]
     total = sum(digest.tasks.values())
-    lines += ["", "<b>七、整改任务</b>"]
+    lines += ["", t("digest.section_tasks")]
     if total:
         parts = "，".join(
-            f"{digest.tasks[state]} 个“{STATE_LABELS[state]}”"
+            t("digest.tasks_part", count=digest.tasks[state], label=name("task_state", state))
             for state in TaskState
             if digest.tasks.get(state)
         )
-        lines.append(f"{total} 个问题：{parts}。")
+        lines.append(t("digest.tasks_line", total=total, parts=parts))
     else:
-        lines.append("无。")
-    lines += ["", "<b>八、回复质量（上周）</b>"]
+        lines.append(none)
+    lines += ["", t("digest.section_quality")]
     lines += [
-        f"雷同回复：{q.number} 与 {q.earlier_number} 回复相似度 {q.similarity * 100:.0f}%"
-        f"（{esc(q.department)}）"
+        t(
+            "digest.duplicate_line",
+            number=q.number,
+            earlier=q.earlier_number,
+            similarity=f"{q.similarity * 100:.0f}%",
+            department=esc(q.department),
+        )
         for q in digest.duplicates
     ]
     lines += [
-        f"过短回复：{q.number}（{q.length} 字，{esc(q.department)}）" for q in digest.short_replies
+        t("digest.short_line", number=q.number, length=q.length, department=esc(q.department))
+        for q in digest.short_replies
     ]
     if not digest.duplicates and not digest.short_replies:
-        lines.append("未发现雷同或过短回复。")
+        lines.append(t("digest.quality_ok"))
     return "\n".join(lines)
 
 
 def department_text(digest: DepartmentDigest, week_label: str) -> str:
+    unclaimed = t("digest.unclaimed")
     lines = [
-        f"<b>{esc(digest.name)} 诉求周报（{week_label}）</b>",
-        f"在办诉求 {len(digest.open_items)} 件，其中待签收 {len(digest.unclaimed)} 件；"
-        f"本周到期 {len(digest.due_this_week)} 件；已超期 {len(digest.overdue)} 件。",
+        t("digest.dept_title", name=esc(digest.name), week=week_label),
+        t(
+            "digest.dept_summary",
+            open=len(digest.open_items),
+            unclaimed=len(digest.unclaimed),
+            due=len(digest.due_this_week),
+            overdue=len(digest.overdue),
+        ),
     ]
     if digest.due_this_week:
-        lines += ["", "<b>本周到期</b>"] + [
-            f"{r['number']}｜{esc(r['category'])}｜期限 {r['due_date']}｜{esc(r['owner_name'] or '未签收')}"
+        lines += ["", t("digest.dept_due")] + [
+            t(
+                "digest.dept_due_line",
+                number=r.number,
+                category=esc(r.category),
+                due=r.due_date,
+                owner=esc(r.owner_name or unclaimed),
+            )
             for r in digest.due_this_week
         ]
     if digest.overdue:
-        lines += ["", "<b>已超期</b>"] + [
-            f"{o.number}｜超期 {o.days} 个工作日｜{esc(o.owner or '未签收')}"
+        lines += ["", t("digest.dept_overdue")] + [
+            t(
+                "digest.dept_overdue_line",
+                number=o.number,
+                days=o.days,
+                owner=esc(o.owner or unclaimed),
+            )
             for o in digest.overdue
         ]
     if digest.unclaimed:
-        lines += ["", "<b>待签收</b>"] + [
-            f"{r['number']}｜{esc(r['category'])}｜签收期限 {r['claim_due_date']}"
+        lines += ["", t("digest.dept_unclaimed")] + [
+            t(
+                "digest.dept_unclaimed_line",
+                number=r.number,
+                category=esc(r.category),
+                claim_due=r.claim_due_date,
+            )
             for r in digest.unclaimed
         ]
     return "\n".join(lines)

@@ -13,12 +13,20 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-HEADERS = ["序号", "方面", "问题", "整改措施", "责任领导", "责任科室", "责任人", "整改时限", "状态"]
+from bot.rules.tasks import COLUMNS
+from bot.texts import t
+
+HEADERS = [t(f"task_column.{c}") for c in COLUMNS]
 COLUMN_WIDTHS = [6, 24, 48, 60, 12, 16, 10, 12, 18]
 
 
 class UnreadableFile(ValueError):
-    """Not a CSV or XLSX file this ledger can read."""
+    """Not a CSV or XLSX file this ledger can read; `key` and `params` word the reason."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
 
 
 def _cell_text(value: object) -> str:
@@ -40,7 +48,7 @@ def _decode_csv(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise UnreadableFile("CSV is neither UTF-8 nor GBK")
+    raise UnreadableFile("file_bad_encoding")
 
 
 def read_table(data: bytes, file_name: str) -> list[list[str]]:
@@ -52,13 +60,13 @@ def read_table(data: bytes, file_name: str) -> list[list[str]]:
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
-            raise UnreadableFile(f"not a readable XLSX file: {exc}") from None
+            raise UnreadableFile("file_not_xlsx") from exc
         try:
             sheet = book.worksheets[0]
             return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
         finally:
             book.close()
-    raise UnreadableFile(f"unsupported file type {suffix or '(none)'}: use .csv or .xlsx")
+    raise UnreadableFile("file_unsupported", suffix=suffix or t("file_no_suffix"))
 
 
 def _new_sheet(title: str, headers: list[str], widths: list[int]) -> tuple[Workbook, object]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.errors import NotAllowed
-from bot.model import Actor, Role
-from bot.texts import BUTTONS, ROLE_NAMES, t
-from handlers.callback_data import decode, encode, int_part
-from handlers.common import Context, actor_of, desk_of, esc, keyboard, refusals, say
+from bot.rules.model import Actor, Role
+from bot.rules.refusals import NotAllowed
+from bot.texts import name, t
+from bot.usecases import people
+from handlers.buttons import decode, encode, int_part
+from handlers.common import Context, actor_of, env_of, esc, keyboard, local_time, refusals, say
 
 
 async def _require_admin(update: Update, context: Context) -> Actor:
@@ -19,18 +20,19 @@ async def _require_admin(update: Update, context: Context) -> Actor:
 
 
 async def _send_invite(update: Update, context: Context, code: str, is_head: bool) -> None:
-    desk = desk_of(context)
+    env = env_of(context)
     actor = await actor_of(update, context)
-    invite = await desk.create_invite(actor, code, is_head)
+    invite = await people.create_invite(env, actor, code, is_head)
     link = f"https://t.me/{context.bot.username}?start={invite.code}"
-    expires = invite.expires_at.astimezone(desk.zone).strftime("%Y-%m-%d %H:%M")
-    role = ROLE_NAMES[Role.HEAD if is_head else Role.OFFICIAL]
+    expires = local_time(env, invite.expires_at)
+    role = name("role", invite.role)
+    names = {d.id: d.name for d in await people.departments(env)}
     await say(
         update,
         context,
         t(
             "invite_link",
-            department=esc(invite.department_name),
+            department=esc(names[invite.department_id]),
             role=role,
             expires=expires,
             link=esc(link),
@@ -46,7 +48,7 @@ async def invite(update: Update, context: Context) -> None:
         is_head = len(context.args) > 1 and context.args[1].lower() in ("head", "负责人")
         await _send_invite(update, context, context.args[0], is_head)
         return
-    rows = [[(d["name"], encode("inv", d["code"]))] for d in await desk_of(context).departments()]
+    rows = [[(d.name, encode("inv", d.code))] for d in await people.departments(env_of(context))]
     await say(update, context, t("ask_invite_dept"), keyboard(rows))
 
 
@@ -55,14 +57,14 @@ async def invite_department_pressed(update: Update, context: Context) -> None:
     """A department chosen for an invite: now the role."""
     await _require_admin(update, context)
     _, parts = decode(update.callback_query.data)
-    names = {d["code"]: d["name"] for d in await desk_of(context).departments()}
+    names = {d.code: d.name for d in await people.departments(env_of(context))}
     code = parts[0] if parts else ""
     if code not in names:
         raise NotAllowed()
     rows = [
         [
-            (BUTTONS["official"], encode("invr", code, "o")),
-            (BUTTONS["head"], encode("invr", code, "h")),
+            (t("button.official"), encode("invr", code, "o")),
+            (t("button.head"), encode("invr", code, "h")),
         ]
     ]
     await say(update, context, t("ask_invite_role", department=esc(names[code])), keyboard(rows))
@@ -84,17 +86,17 @@ async def baobao(update: Update, context: Context) -> None:
     if not context.args:
         await say(update, context, t("baobao_usage"))
         return
-    desk = desk_of(context)
-    ent = await desk.find_enterprise(actor, context.args[0])
-    staff = await desk.staff(actor)
+    env = env_of(context)
+    ent = await people.find_enterprise(env, actor, context.args[0])
+    staff = await people.staff(env, actor)
     if not staff:
         await say(update, context, t("baobao_no_staff"))
         return
     rows = [
-        [(f"{s['full_name']}（{s['department_name']}）", encode("bb", ent["id"], s["tg_id"]))]
-        for s in staff[:30]
+        [(t("person_label", name=p.full_name, department=d.name), encode("bb", ent.id, p.tg_id))]
+        for p, d in staff[:30]
     ]
-    await say(update, context, t("baobao_pick", enterprise=esc(ent["name"])), keyboard(rows))
+    await say(update, context, t("baobao_pick", enterprise=esc(ent.name)), keyboard(rows))
 
 
 @refusals
@@ -102,13 +104,15 @@ async def baobao_pressed(update: Update, context: Context) -> None:
     """An official chosen as 包保."""
     _, parts = decode(update.callback_query.data)
     actor = await actor_of(update, context)
-    result = await desk_of(context).assign_baobao(actor, int_part(parts, 0), int_part(parts, 1))
+    result = await people.assign_baobao(
+        env_of(context), actor, int_part(parts, 0), int_part(parts, 1)
+    )
     await say(
         update,
         context,
         t(
             "baobao_done",
-            official=esc(result["official"]["full_name"]),
-            enterprise=esc(result["enterprise"]["name"]),
+            official=esc(result.official.full_name),
+            enterprise=esc(result.enterprise.name),
         ),
     )

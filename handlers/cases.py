@@ -1,43 +1,47 @@
-"""Working on appeals: lists, the appeal card and every action button."""
+"""Working on appeals: lists, the appeal card and every action button, driven by the table.
+
+A button's code names a workflow action; the row in APPEAL_FLOW says what to ask for;
+the use case registered for the action does the work; `done.<action>` confirms it.
+"""
 
 from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import ConversationHandler
 
-from bot.errors import NotAllowed, NotRegistered
-from bot.model import Action, Attachment, Outcome, Rating, Role
-from bot.texts import RATING_NAMES, t
-from handlers.callback_data import decode, decode_appeal_button, encode, int_part
-from handlers.common import Context, actor_of, desk_of, esc, keyboard, message_text, refusals, say
+from bot.rules.model import Action, Attachment, Outcome, Rating, Role
+from bot.rules.refusals import NotAllowed
+from bot.rules.workflow import APPEAL_FLOW, Needs
+from bot.texts import name, t
+from bot.usecases import appeals, people
+from bot.usecases.appeals import USE_CASES, ActionRequest
+from handlers.buttons import RATINGS, decode, decode_button, encode, int_part
+from handlers.common import (
+    Context,
+    actor_of,
+    env_of,
+    esc,
+    keyboard,
+    message_text,
+    refusals,
+    request_key,
+    say,
+)
 from handlers.notify import deliver
-from handlers.render import ACTIONS_BY_CODE, RATINGS_BY_CODE, action_markup, card, list_text
+from handlers.render import action_markup, card, list_text
 
 AWAIT_TEXT, AWAIT_DEPARTMENT, AWAIT_COMMENT, AWAIT_DATE = range(20, 24)
-
-ASK_KEYS = {
-    Action.REPLY: "ask_reply",
-    Action.NOTE: "ask_note",
-    Action.CLOSE: "ask_close",
-    Action.SUPPLEMENT: "ask_supplement",
-    Action.WITHDRAW: "ask_withdraw",
-}
+LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.overdue}
 
 
 async def _list(update: Update, context: Context, kind: str) -> None:
-    desk = desk_of(context)
     actor = await actor_of(update, context)
-    if kind == "my":
-        appeals = await desk.my_appeals(actor)
-    elif kind == "inbox":
-        appeals = await desk.inbox(actor)
-    else:
-        appeals = await desk.overdue(actor)
-    if not appeals:
+    found = await LISTS[kind](env_of(context), actor)
+    if not found:
         await say(update, context, t(f"{kind}_empty"))
         return
     text, markup = list_text(
-        t(f"{kind}_header", count=len(appeals)), appeals, staff=actor.role is not Role.ENTERPRISE
+        t(f"{kind}_header", count=len(found)), found, staff=actor.role is not Role.ENTERPRISE
     )
     await say(update, context, text, markup)
 
@@ -61,12 +65,11 @@ async def overdue(update: Update, context: Context) -> None:
 
 
 async def _show(update: Update, context: Context, ref: int | str) -> None:
-    desk = desk_of(context)
+    env = env_of(context)
     actor = await actor_of(update, context)
-    if actor.role is Role.GUEST:
-        raise NotRegistered()
-    view = await desk.view(actor, ref)
-    text, markup = card(view, desk, actor.role)
+    view = await appeals.view(env, actor, ref)
+    departments = {d.code: d.name for d in await people.departments(env)}
+    text, markup = card(view, env, actor.role, departments)
     await say(update, context, text, markup)
 
 
@@ -82,90 +85,101 @@ async def view_command(update: Update, context: Context) -> None:
 @refusals
 async def view_pressed(update: Update, context: Context) -> None:
     """查看 button."""
-    button = decode_appeal_button(update.callback_query.data)
-    await _show(update, context, button.appeal_id)
+    await _show(update, context, decode_button(update.callback_query.data).item_id)
 
 
 async def _done(update: Update, context: Context, key: str, outcome: Outcome, **extra: str) -> None:
     """Confirm to the actor, with the buttons for their next step, then tell the others."""
-    desk = desk_of(context)
+    env = env_of(context)
     appeal = outcome.appeal
     actor = await actor_of(update, context)
     text = t(
         key,
         number=appeal.number,
-        due=appeal.due_date,
+        due=appeal.due_date.isoformat(),
         department=esc(appeal.department_name),
         **extra,
     )
-    await say(update, context, text, action_markup(appeal, desk.allowed_actions(actor, appeal)))
-    await deliver(context.bot, desk, outcome.notices)
-
-
-@refusals
-async def claim_pressed(update: Update, context: Context) -> None:
-    """签收."""
-    button = decode_appeal_button(update.callback_query.data)
-    actor = await actor_of(update, context)
-    outcome = await desk_of(context).claim(
-        actor, button.appeal_id, button.version, update.update_id
+    await say(
+        update, context, text, action_markup(appeal, await appeals.allowed(env, actor, appeal))
     )
-    await _done(update, context, "done_claim", outcome)
+    await deliver(context.bot, env, outcome.notices)
+
+
+async def _run(update: Update, context: Context, action: Action, req: ActionRequest) -> Outcome:
+    actor = await actor_of(update, context)
+    return await USE_CASES[action](env_of(context), actor, req)
 
 
 @refusals
 async def action_pressed(update: Update, context: Context) -> int:
-    """回复 / 备注 / 转办 / 办结 / 补充 / 撤回: check, then ask for the text."""
-    button = decode_appeal_button(update.callback_query.data)
-    action = ACTIONS_BY_CODE.get(button.action)
-    if action is None or action is Action.CLAIM:
+    """Any appeal action button: act at once, or check and ask for what the action needs."""
+    button = decode_button(update.callback_query.data)
+    action = button.action
+    if not isinstance(action, Action):
         raise NotAllowed()
-    desk = desk_of(context)
+    row = APPEAL_FLOW[action]
+    key = request_key(update)
+    if row.needs is Needs.NOTHING:
+        req = ActionRequest(button.item_id, button.version, key)
+        outcome = await _run(update, context, action, req)
+        if action is Action.REOPEN:
+            return await _ask_comment(update, context, action, outcome)
+        await _done(update, context, f"done.{action}", outcome)
+        return ConversationHandler.END
+    if row.needs is Needs.RATING:
+        rating = RATINGS.get(button.arg)
+        if rating is None:
+            raise NotAllowed()
+        req = ActionRequest(button.item_id, button.version, key, rating=rating)
+        outcome = await _run(update, context, action, req)
+        done = Action.REOPEN if rating is Rating.DISSATISFIED else action
+        return await _ask_comment(update, context, done, outcome)
+    env = env_of(context)
     actor = await actor_of(update, context)
-    appeal = await desk.preflight(actor, button.appeal_id, action, button.version)
+    appeal = await appeals.preflight(env, actor, button.item_id, action, button.version)
     context.user_data["pending"] = {
         "action": action,
         "appeal_id": appeal.id,
         "version": appeal.version,
     }
-    if action is Action.TRANSFER:
+    if row.needs is Needs.DEPARTMENT_AND_TEXT:
         rows = [
-            [(d["name"], encode("dept", d["code"]))]
-            for d in await desk.departments()
-            if d["id"] != appeal.department_id
+            [(d.name, encode("dept", d.code))]
+            for d in await people.departments(env)
+            if d.id != appeal.department_id
         ]
-        await say(update, context, t("ask_transfer_dept", number=appeal.number), keyboard(rows))
+        await say(update, context, t(f"ask.{action}", number=appeal.number), keyboard(rows))
         return AWAIT_DEPARTMENT
-    if action is Action.EXTEND:
-        context.user_data["pending"]["due"] = appeal.due_date
-        await say(
-            update, context, t("ask_extension_date", number=appeal.number, due=appeal.due_date)
-        )
-        return AWAIT_DATE
-    await say(update, context, t(ASK_KEYS[action], number=appeal.number))
-    return AWAIT_TEXT
+    await say(
+        update,
+        context,
+        t(f"ask.{action}", number=appeal.number, due=appeal.due_date.isoformat()),
+    )
+    return AWAIT_DATE if row.needs is Needs.DATE_AND_TEXT else AWAIT_TEXT
 
 
 async def department_pressed(update: Update, context: Context) -> int | None:
     """Target department of a transfer, by button."""
-    return await _department_chosen(update, context, update.callback_query.data.split(":", 1)[1])
+    _, parts = decode(update.callback_query.data)
+    return await _department_chosen(update, context, parts[0] if parts else "")
 
 
 async def department_typed(update: Update, context: Context) -> int | None:
     """Target department of a transfer, typed by name."""
-    return await _department_chosen(update, context, update.message.text.strip(), by_name=True)
+    return await _department_chosen(update, context, message_text(update).strip(), by_name=True)
 
 
 async def _department_chosen(
     update: Update, context: Context, key: str, by_name: bool = False
 ) -> int | None:
-    departments = await desk_of(context).departments()
-    chosen = next((d for d in departments if d["name" if by_name else "code"] == key), None)
+    departments = await people.departments(env_of(context))
+    chosen = next((d for d in departments if (d.name if by_name else d.code) == key), None)
     if chosen is None:
         await say(update, context, t("dept_unknown"))
         return None
-    context.user_data["pending"]["department"] = chosen["code"]
-    await say(update, context, t("ask_transfer_reason", department=esc(chosen["name"])))
+    context.user_data["pending"]["department"] = chosen.code
+    await say(update, context, t("ask.transfer_reason", department=esc(chosen.name)))
     return AWAIT_TEXT
 
 
@@ -173,9 +187,13 @@ async def _department_chosen(
 async def date_given(update: Update, context: Context) -> int:
     """The new due date of an extension request; then the reason."""
     pending = context.user_data["pending"]
-    new_due = desk_of(context).check_new_due(update.message.text, pending["due"])
-    pending["new_due"] = new_due.isoformat()
-    await say(update, context, t("ask_extension_reason", new_due=pending["new_due"]))
+    env = env_of(context)
+    actor = await actor_of(update, context)
+    appeal = await appeals.preflight(
+        env, actor, pending["appeal_id"], pending["action"], pending["version"]
+    )
+    pending["new_due"] = appeals.check_new_due(env, message_text(update), appeal)
+    await say(update, context, t("ask.extend_reason", new_due=pending["new_due"]))
     return AWAIT_TEXT
 
 
@@ -184,49 +202,40 @@ async def extension_decided(update: Update, context: Context) -> None:
     """同意延期 / 不同意 pressed by a department head or a leader."""
     kind, parts = decode(update.callback_query.data)
     actor = await actor_of(update, context)
-    outcome = await desk_of(context).decide_extension(
-        actor, int_part(parts, 0), kind == "extok", update.update_id
+    approve = kind == "extok"
+    outcome = await appeals.decide_extension(
+        env_of(context), actor, int_part(parts, 0), approve, request_key(update)
     )
-    key = "done_extension_approved" if kind == "extok" else "done_extension_denied"
-    await _done(update, context, key, outcome, new_due=outcome.appeal.due_date)
+    key = "done.extension_approved" if approve else "done.extension_denied"
+    await _done(update, context, key, outcome, new_due=outcome.appeal.due_date.isoformat())
 
 
 @refusals
 async def text_given(update: Update, context: Context) -> int:
-    """The text of the pending action: the use case runs, then everyone concerned is told."""
-    desk = desk_of(context)
-    actor = await actor_of(update, context)
+    """What the pending action needed: the use case runs, then everyone concerned is told."""
     pending = context.user_data["pending"]
-    action, appeal_id, version = pending["action"], pending["appeal_id"], pending["version"]
-    text = message_text(update)
-    uid = update.update_id
-    extra: dict[str, str] = {}
-    if action is Action.REPLY:
-        outcome, key = await desk.reply(actor, appeal_id, text, uid), "done_reply"
-    elif action is Action.NOTE:
-        outcome, key = await desk.note(actor, appeal_id, text, uid), "done_note"
-    elif action is Action.CLOSE:
-        outcome, key = await desk.close(actor, appeal_id, version, text, uid), "done_close"
-    elif action is Action.WITHDRAW:
-        outcome, key = await desk.withdraw(actor, appeal_id, version, text, uid), "done_withdraw"
-    elif action is Action.EXTEND:
-        outcome = await desk.request_extension(actor, appeal_id, pending["new_due"], text, uid)
-        key, extra = "done_extension_request", {"new_due": pending["new_due"]}
-    elif action is Action.TRANSFER:
-        outcome = await desk.transfer(actor, appeal_id, version, pending["department"], text, uid)
-        key = "done_transfer"
-    else:
-        attachments = _attachments_of(update)
-        text = text or ("（附件）" if attachments else "")
-        outcome = await desk.supplement(actor, appeal_id, text, attachments, uid)
-        key = "done_supplement"
+    action: Action = pending["action"]
+    attachments = _attachments_of(update)
+    req = ActionRequest(
+        pending["appeal_id"],
+        pending["version"],
+        request_key(update),
+        text=message_text(update),
+        department_code=pending.get("department"),
+        new_due=pending.get("new_due"),
+        attachments=tuple(attachments) if APPEAL_FLOW[action].needs is Needs.TEXT_OR_FILE else (),
+    )
+    outcome = await _run(update, context, action, req)
     context.user_data.pop("pending", None)
-    await _done(update, context, key, outcome, **extra)
+    extra = {"new_due": str(outcome.detail["new_due"])} if "new_due" in outcome.detail else {}
+    await _done(update, context, f"done.{action}", outcome, **extra)
     return ConversationHandler.END
 
 
 def _attachments_of(update: Update) -> list[Attachment]:
     message = update.effective_message
+    if message is None:
+        return []
     if message.photo:
         photo = message.photo[-1]
         return [Attachment("photo", photo.file_id, photo.file_unique_id)]
@@ -236,37 +245,30 @@ def _attachments_of(update: Update) -> list[Attachment]:
     return []
 
 
-@refusals
-async def rate_pressed(update: Update, context: Context) -> int:
-    """满意 / 基本满意 / 不满意: stored at once; a comment may follow."""
-    button = decode_appeal_button(update.callback_query.data)
-    rating = RATINGS_BY_CODE.get(button.arg)
-    if rating is None:
-        raise NotAllowed()
-    desk = desk_of(context)
-    actor = await actor_of(update, context)
-    outcome = await desk.rate(actor, button.appeal_id, button.version, rating, update.update_id)
+async def _ask_comment(update: Update, context: Context, action: Action, outcome: Outcome) -> int:
+    """After a rating: stored at once; an optional comment may follow."""
     appeal = outcome.appeal
     context.user_data["pending"] = {"action": Action.RATE, "appeal_id": appeal.id}
-    key = "ask_comment_reopen" if rating is Rating.DISSATISFIED else "ask_comment"
+    rating = name("rating", appeal.rating) if appeal.rating else ""
     await say(
         update,
         context,
-        t(key, number=appeal.number, due=appeal.due_date, rating=RATING_NAMES[rating]),
+        t(f"done.{action}", number=appeal.number, due=appeal.due_date.isoformat(), rating=rating),
     )
-    await deliver(context.bot, desk, outcome.notices)
+    await deliver(context.bot, env_of(context), outcome.notices)
     return AWAIT_COMMENT
 
 
 @refusals
 async def comment_given(update: Update, context: Context) -> int:
     """Optional comment after a rating."""
-    desk = desk_of(context)
     actor = await actor_of(update, context)
     appeal_id = context.user_data["pending"]["appeal_id"]
-    outcome = await desk.comment_rating(actor, appeal_id, update.message.text, update.update_id)
+    outcome = await appeals.comment_rating(
+        env_of(context), actor, appeal_id, message_text(update), request_key(update)
+    )
     context.user_data.pop("pending", None)
-    await _done(update, context, "done_comment", outcome)
+    await _done(update, context, "done.comment", outcome)
     return ConversationHandler.END
 
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the handlers: the desk, the actor, replies and refusals."""
+"""Shared pieces of the handlers: the environment, the actor, replies and refusals."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import functools
 import html
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes, ConversationHandler
 
-from bot.desk import Desk
-from bot.errors import DomainError, InvalidInput, InvalidTransition, InviteInvalid
-from bot.model import Actor
-from bot.texts import FIELD_NAMES, INPUT_REASONS, STATE_NAMES, t
-from handlers.callback_data import BadCallback
+from bot.rules.model import Actor
+from bot.rules.refusals import DomainError, InvalidInput, InvalidTransition, InviteInvalid
+from bot.texts import has, name, t
+from bot.usecases.env import Env
+from bot.usecases.people import actor_for
+from handlers.buttons import BadCallback
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +31,23 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
-def desk_of(context: Context) -> Desk:
-    return context.application.bot_data["desk"]
+def env_of(context: Context) -> Env:
+    return context.application.bot_data["env"]
+
+
+def local_time(env: Env, moment: datetime) -> str:
+    return moment.astimezone(env.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def request_key(update: Update) -> str:
+    """The idempotency key of a Telegram update."""
+    return f"tg:{update.update_id}"
 
 
 async def actor_of(update: Update, context: Context) -> Actor:
     user = update.effective_user
     assert user is not None
-    return await desk_of(context).actor(user.id, user.full_name)
+    return await actor_for(env_of(context), user.id, user.full_name)
 
 
 def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
@@ -62,11 +73,13 @@ async def say(
 def refusal_text(exc: DomainError) -> str:
     params = {k: esc(v) for k, v in exc.params.items()}
     if isinstance(exc, InvalidInput):
-        field = FIELD_NAMES.get(str(exc.params.get("field")), "输入")
-        template = INPUT_REASONS.get(str(exc.params.get("reason")), INPUT_REASONS["invalid"])
-        return template.format(field=field, limit=exc.params.get("limit", ""))
+        field = name("field", exc.params.get("field"), default=t("field.input"))
+        reason = str(exc.params.get("reason"))
+        key = f"input.{reason}" if has(f"input.{reason}") else "input.invalid"
+        return t(key, field=field, limit=exc.params.get("limit", ""))
     if isinstance(exc, InvalidTransition):
-        params["state_name"] = STATE_NAMES.get(exc.params.get("state"), "")
+        family = "task_state" if "seq" in exc.params else "state"
+        params["state_name"] = name(family, exc.params.get("state"), default="")
     if isinstance(exc, InviteInvalid):
         params["reason_text"] = t(f"invite_{exc.params.get('reason', 'unknown')}")
     return t(exc.key, **params)

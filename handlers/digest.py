@@ -11,17 +11,16 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.digest import Reports, Week
-from bot.digest_files import LeadersPack, build_leaders_pack
+from bot.digest_files import LeadersPack, build_leaders_pack, export_ledger
 from bot.digest_text import department_text, leaders_text, pct, split_message
+from bot.rules import checks
+from bot.rules.digest import Week
 from bot.texts import t
-from handlers.common import Context, actor_of, desk_of, esc, refusals, say
+from bot.usecases import reports
+from bot.usecases.env import Env
+from handlers.common import Context, actor_of, env_of, esc, local_time, refusals, say
 
 log = logging.getLogger(__name__)
-
-
-def reports_of(context: Context) -> Reports:
-    return context.application.bot_data["reports"]
 
 
 async def send_text(bot: Bot, chat_id: int, text: str) -> None:
@@ -45,42 +44,41 @@ async def send_leaders_pack(bot: Bot, chat_id: int, pack: LeadersPack) -> None:
     await bot.send_document(chat_id, pack.ledger, filename=pack.ledger_name, caption=caption)
 
 
-async def send_weekly_digests(bot: Bot, reports: Reports, week: Week) -> int:
+async def send_weekly_digests(bot: Bot, env: Env, week: Week) -> int:
     """Every leader and department gets the week's digest once; returns chats served."""
     served = 0
-    desk = reports.desk
-    digest = await reports.leaders_digest(None, week)
-    stored = await reports.record_digest(week, "leaders", leaders_text(digest))
-    leaders = await reports.chats_to_send(week, "leaders", sorted(desk.admin_ids))
-    pack = await build_leaders_pack(reports, digest, stored["text"]) if leaders else None
+    digest = await reports.leaders_digest(env, None, week)
+    stored = await reports.record_digest(env, week, "leaders", leaders_text(digest))
+    leaders = await reports.chats_to_send(env, week, "leaders", sorted(env.leaders))
+    pack = await build_leaders_pack(env, digest, stored.text) if leaders else None
     for chat_id in leaders:
         try:
             await send_leaders_pack(bot, chat_id, pack)
         except TelegramError as exc:
             log.warning("digest %s to leader %s failed: %s", week.label, chat_id, exc)
             continue
-        await reports.mark_sent(week, "leaders", chat_id)
+        await reports.mark_sent(env, week, "leaders", chat_id)
         served += 1
-    this_week = Week.of(desk.today())
-    for dept in await reports.department_digests(this_week):
+    this_week = Week.of(env.today())
+    for dept in await reports.department_digests(env, this_week):
         audience = f"department:{dept.department_id}"
         text = department_text(dept, this_week.label)
-        stored = await reports.record_digest(week, audience, text)
-        for chat_id in await reports.chats_to_send(week, audience, dept.chat_ids):
+        stored = await reports.record_digest(env, week, audience, text)
+        for chat_id in await reports.chats_to_send(env, week, audience, dept.chat_ids):
             try:
-                await send_text(bot, chat_id, stored["text"])
+                await send_text(bot, chat_id, stored.text)
             except TelegramError as exc:
                 log.warning("digest %s to %s failed: %s", week.label, chat_id, exc)
                 continue
-            await reports.mark_sent(week, audience, chat_id)
+            await reports.mark_sent(env, week, audience, chat_id)
             served += 1
     return served
 
 
 async def digest_job(context: Context) -> None:
     """JobQueue callback: Monday's digest for last week."""
-    reports = reports_of(context)
-    await send_weekly_digests(context.bot, reports, Week.before(reports.desk.today()))
+    env = env_of(context)
+    await send_weekly_digests(context.bot, env, Week.before(env.today()))
 
 
 def schedule_digest(app: Application, at: time, iso_weekday: int) -> None:
@@ -93,36 +91,35 @@ def schedule_digest(app: Application, at: time, iso_weekday: int) -> None:
 @refusals
 async def digest_command(update: Update, context: Context) -> None:
     """/digest [2026-W47]: leaders get the 督察通报, officials their department's."""
-    reports = reports_of(context)
+    env = env_of(context)
     actor = await actor_of(update, context)
-    today = reports.desk.today()
+    today = env.today()
     week = Week.parse(context.args[0]) if context.args else Week.before(today)
     if actor.is_staff:
         this_week = Week.of(today)
-        digest = await reports.department_digest_for(actor, this_week)
+        digest = await reports.department_digest_for(env, actor, this_week)
         text = department_text(digest, this_week.label) if digest else t("digest_no_department")
         await say(update, context, split_message(text)[0])
         for piece in split_message(text)[1:]:
             await context.bot.send_message(update.effective_chat.id, piece)
         return
-    digest = await reports.leaders_digest(actor, week)
-    archived = await reports.archived(actor, week) if context.args else None
+    digest = await reports.leaders_digest(env, actor, week)
+    archived = await reports.archived(env, actor, week) if context.args else None
     if archived is not None:
-        stamp = desk_of(context).local_time(archived["created_at"])
-        text = archived["text"] + "\n\n" + t("digest_archived", week=week.label, time=stamp)
+        stamp = local_time(env, archived.created_at)
+        text = archived.text + "\n\n" + t("digest_archived", week=week.label, time=stamp)
     else:
         text = leaders_text(digest)
-    pack = await build_leaders_pack(reports, digest, text)
+    pack = await build_leaders_pack(env, digest, text)
     await send_leaders_pack(context.bot, update.effective_chat.id, pack)
 
 
 @refusals
 async def stats_command(update: Update, context: Context) -> None:
     """/stats: quick numbers."""
-    reports = reports_of(context)
-    figures = await reports.stats(await actor_of(update, context))
-    desk = desk_of(context)
-    now = desk.now().astimezone(desk.zone).strftime("%Y-%m-%d %H:%M")
+    env = env_of(context)
+    figures = await reports.stats(env, await actor_of(update, context))
+    now = local_time(env, env.now())
     figures["on_time"] = pct(figures["on_time"])
     figures["satisfaction"] = pct(figures["satisfaction"])
     await say(update, context, t("stats", now=now, **figures))
@@ -131,18 +128,20 @@ async def stats_command(update: Update, context: Context) -> None:
 @refusals
 async def export_command(update: Update, context: Context) -> None:
     """/export [from] [to]: the appeal ledger as XLSX."""
-    reports = reports_of(context)
+    env = env_of(context)
     actor = await actor_of(update, context)
-    today = reports.desk.today()
+    today = env.today()
     try:
-        start = date.fromisoformat(context.args[0]) if context.args else date(today.year, 1, 1)
-        end = date.fromisoformat(context.args[1]) if len(context.args) > 1 else today
+        start = (
+            checks.parse_date(context.args[0], today) if context.args else date(today.year, 1, 1)
+        )
+        end = checks.parse_date(context.args[1], today) if len(context.args) > 1 else today
     except ValueError:
         await say(update, context, t("export_usage"))
         return
     with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / f"诉求台账-{start}-{end}.xlsx"
-        count = await reports.export_ledger(actor, start, end, target)
+        target = Path(folder) / t("ledger.file", label=f"{start}-{end}")
+        count = await export_ledger(env, actor, start, end, target)
         await context.bot.send_document(
             update.effective_chat.id,
             target.read_bytes(),

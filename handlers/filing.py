@@ -5,11 +5,23 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ConversationHandler
 
-from bot.errors import InvalidInput
-from bot.model import Appeal, Attachment
-from bot.texts import BUTTONS, t
-from handlers.callback_data import decode, encode
-from handlers.common import Context, actor_of, desk_of, esc, keyboard, refusals, say
+from bot.rules import access, checks
+from bot.rules.model import Appeal, Attachment
+from bot.rules.refusals import InvalidInput
+from bot.texts import t
+from bot.usecases import appeals
+from handlers.buttons import decode, encode
+from handlers.common import (
+    Context,
+    actor_of,
+    env_of,
+    esc,
+    keyboard,
+    message_text,
+    refusals,
+    request_key,
+    say,
+)
 from handlers.notify import deliver
 from handlers.render import snippet
 
@@ -17,7 +29,7 @@ CATEGORY, DESCRIPTION, ATTACHMENTS = range(10, 13)
 
 
 def category_keyboard(context: Context) -> InlineKeyboardMarkup:
-    cats = desk_of(context).org.categories
+    cats = env_of(context).org.categories
     buttons = [(c.name, encode("cat", c.code)) for c in cats]
     return keyboard([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
 
@@ -26,8 +38,8 @@ def submit_keyboard() -> InlineKeyboardMarkup:
     return keyboard(
         [
             [
-                (BUTTONS["submit"], encode("new", "submit")),
-                (BUTTONS["cancel"], encode("new", "cancel")),
+                (t("button.submit"), encode("new", "submit")),
+                (t("button.cancel"), encode("new", "cancel")),
             ]
         ]
     )
@@ -36,7 +48,7 @@ def submit_keyboard() -> InlineKeyboardMarkup:
 @refusals
 async def new(update: Update, context: Context) -> int:
     """Start filing an appeal: enterprises only."""
-    desk_of(context).require_enterprise(await actor_of(update, context))
+    access.require_enterprise(await actor_of(update, context))
     if update.effective_chat.type != "private":
         await say(update, context, t("private_only"))
         return ConversationHandler.END
@@ -46,13 +58,13 @@ async def new(update: Update, context: Context) -> int:
 
 
 async def _choose(update: Update, context: Context, code: str | None) -> int | None:
-    desk = desk_of(context)
-    category = desk.org.category(code) if code else None
+    env = env_of(context)
+    category = env.org.category(code) if code else None
     if category is None:
         await say(update, context, t("category_unknown"), category_keyboard(context))
         return None
     context.user_data["draft"]["category"] = category.code
-    limits = desk.org.limits
+    limits = env.org.limits
     await say(
         update,
         context,
@@ -75,20 +87,20 @@ async def category_pressed(update: Update, context: Context) -> int | None:
 
 async def category_typed(update: Update, context: Context) -> int | None:
     """A category typed by name."""
-    category = desk_of(context).org.category_by_name(update.message.text.strip())
+    category = env_of(context).org.category_by_name(message_text(update).strip())
     return await _choose(update, context, category.code if category else None)
 
 
 async def _show_summary(update: Update, context: Context) -> None:
-    desk = desk_of(context)
+    env = env_of(context)
     draft = context.user_data["draft"]
-    category = desk.org.category(draft["category"])
+    category = env.org.category(draft["category"])
     await say(
         update,
         context,
         t(
             "ask_attachments",
-            max=desk.org.limits.attachments_max,
+            max=env.org.limits.attachments_max,
             category=esc(category.name),
             description=snippet(draft["description"]),
             count=len(draft["attachments"]),
@@ -100,7 +112,7 @@ async def _show_summary(update: Update, context: Context) -> None:
 @refusals
 async def description(update: Update, context: Context) -> int:
     """The problem, in one message."""
-    text = desk_of(context).check_description(update.message.text)
+    text = checks.description(message_text(update), env_of(context).org.limits)
     context.user_data["draft"]["description"] = text
     await _show_summary(update, context)
     return ATTACHMENTS
@@ -109,11 +121,11 @@ async def description(update: Update, context: Context) -> int:
 async def attachment(update: Update, context: Context) -> int:
     """A photo or a document added to the draft."""
     draft = context.user_data["draft"]
-    limit = desk_of(context).org.limits.attachments_max
+    limit = env_of(context).org.limits.attachments_max
     if len(draft["attachments"]) >= limit:
         await say(update, context, t("attachments_full", max=limit), submit_keyboard())
         return ATTACHMENTS
-    message = update.message
+    message = update.effective_message
     if message.photo:
         photo = message.photo[-1]
         draft["attachments"].append(Attachment("photo", photo.file_id, photo.file_unique_id))
@@ -131,24 +143,28 @@ async def attachment(update: Update, context: Context) -> int:
 @refusals
 async def submit(update: Update, context: Context) -> int:
     """提交: the appeal is committed, then the enterprise gets its number and due date."""
-    desk = desk_of(context)
+    env = env_of(context)
     draft = context.user_data.get("draft") or {}
     if "description" not in draft:
         raise InvalidInput(field="description", reason="empty")
     actor = await actor_of(update, context)
-    outcome = await desk.file_appeal(
-        actor, draft["category"], draft["description"], draft["attachments"], update.update_id
+    outcome = await appeals.file_appeal(
+        env,
+        actor,
+        draft["category"],
+        draft["description"],
+        tuple(draft["attachments"]),
+        request_key(update),
     )
     context.user_data.pop("draft", None)
     await say_filed(update, context, outcome.appeal)
-    await deliver(context.bot, desk, outcome.notices)
+    await deliver(context.bot, env, outcome.notices)
     return ConversationHandler.END
 
 
 async def say_filed(update: Update, context: Context, appeal: Appeal) -> None:
     """The filing confirmation: number, department, time limit and due date."""
-    desk = desk_of(context)
-    category = desk.org.category_by_name(appeal.category)
+    category = env_of(context).org.category_by_name(appeal.category)
     await say(
         update,
         context,
@@ -158,7 +174,7 @@ async def say_filed(update: Update, context: Context, appeal: Appeal) -> None:
             category=esc(appeal.category),
             department=esc(appeal.department_name),
             days=category.time_limit_days if category else "",
-            due=appeal.due_date,
+            due=appeal.due_date.isoformat(),
         ),
     )
 
@@ -172,10 +188,10 @@ async def cancel_pressed(update: Update, context: Context) -> int:
 
 async def waiting_for_submit(update: Update, context: Context) -> int:
     """Text on the last step: 提交 / 取消 typed, or a hint."""
-    text = update.message.text.strip()
-    if text == BUTTONS["submit"]:
+    text = message_text(update).strip()
+    if text == t("button.submit"):
         return await submit(update, context)
-    if text == BUTTONS["cancel"]:
+    if text == t("button.cancel"):
         return await cancel_pressed(update, context)
     await say(update, context, t("awaiting_submit"), submit_keyboard())
     return ATTACHMENTS
@@ -184,9 +200,8 @@ async def waiting_for_submit(update: Update, context: Context) -> int:
 @refusals
 async def stale_submit(update: Update, context: Context) -> None:
     """提交 pressed outside a conversation: a re-delivered update or an old button."""
-    desk = desk_of(context)
     actor = await actor_of(update, context)
-    appeal = await desk.replayed_appeal(actor, update.update_id)
+    appeal = await appeals.replayed_filing(env_of(context), actor, request_key(update))
     if appeal is not None:
         await say_filed(update, context, appeal)
     else:

@@ -9,7 +9,8 @@ from telegram import Bot
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.ladder import Ladder
+from bot.usecases import ladder
+from bot.usecases.env import Env
 from handlers.common import Context
 from handlers.render import ladder_notice
 
@@ -18,18 +19,18 @@ log = logging.getLogger(__name__)
 DELIVERY_RETRY_SECONDS = 600
 
 
-async def deliver_notices(bot: Bot, ladder: Ladder) -> int:
+async def deliver_notices(bot: Bot, env: Env) -> int:
     """Send every stored notice still owed to someone; returns how many messages went out."""
     sent = 0
-    for item in await ladder.pending():
-        text, markup = ladder_notice(item, ladder.desk)
+    for item in await ladder.pending(env):
+        text, markup = ladder_notice(item, env)
         retry_later = False
         for chat_id in item.chats:
             try:
                 await bot.send_message(chat_id, text, reply_markup=markup)
             except BadRequest as exc:  # a permanent refusal (e.g. chat not found)
                 log.warning("notice %s to %s refused: %s", item.serial, chat_id, exc)
-                await ladder.record(item.id, chat_id, str(exc))
+                await ladder.record(env, item.id, chat_id, str(exc))
                 continue
             except (NetworkError, RetryAfter) as exc:  # transient: the next run tries again
                 log.warning("notice %s to %s postponed: %s", item.serial, chat_id, exc)
@@ -37,22 +38,22 @@ async def deliver_notices(bot: Bot, ladder: Ladder) -> int:
                 continue
             except TelegramError as exc:  # e.g. the user blocked the bot
                 log.warning("notice %s to %s failed: %s", item.serial, chat_id, exc)
-                await ladder.record(item.id, chat_id, str(exc))
+                await ladder.record(env, item.id, chat_id, str(exc))
                 continue
-            await ladder.record(item.id, chat_id)
+            await ladder.record(env, item.id, chat_id)
             sent += 1
         if not retry_later:
-            await ladder.finish(item.id)
+            await ladder.finish(env, item.id)
     return sent
 
 
 async def run_sweep(app: Application) -> dict[str, int] | None:
     """Create today's notices from the database, then deliver them."""
-    ladder: Ladder = app.bot_data["ladder"]
-    created = await ladder.sweep()
+    env: Env = app.bot_data["env"]
+    created = await ladder.sweep(env)
     if created:
         log.info("sweep created notices: %s", {k: v for k, v in created.items() if v})
-    await deliver_notices(app.bot, ladder)
+    await deliver_notices(app.bot, env)
     return created
 
 
@@ -63,7 +64,7 @@ async def sweep_job(context: Context) -> None:
 
 async def delivery_job(context: Context) -> None:
     """JobQueue callback: retry notices that could not be delivered before."""
-    await deliver_notices(context.bot, context.application.bot_data["ladder"])
+    await deliver_notices(context.bot, context.application.bot_data["env"])
 
 
 def schedule(app: Application, sweep_at: time) -> None:

@@ -7,58 +7,64 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 
-from bot.model import Role
+from bot.rules.model import Role
+from bot.texts import t
 
 log = logging.getLogger(__name__)
 
-ENTERPRISE_COMMANDS = [
-    BotCommand("start", "开始 / 登记企业"),
-    BotCommand("new", "提交诉求"),
-    BotCommand("my", "我的诉求"),
-    BotCommand("view", "查看诉求详情"),
-    BotCommand("cancel", "取消当前操作"),
-    BotCommand("help", "帮助"),
+# (command, catalog key of its description) per menu
+ENTERPRISE = [
+    ("start", "menu.start"),
+    ("new", "menu.new"),
+    ("my", "menu.my"),
+    ("view", "menu.view"),
+    ("cancel", "menu.cancel"),
+    ("help", "menu.help"),
 ]
-STAFF_COMMANDS = [
-    BotCommand("inbox", "待办诉求"),
-    BotCommand("overdue", "超期诉求"),
-    BotCommand("view", "查看诉求详情"),
-    BotCommand("tasks", "我的整改任务"),
-    BotCommand("digest", "本部门周报"),
-    BotCommand("cancel", "取消当前操作"),
-    BotCommand("help", "帮助"),
+STAFF = [
+    ("inbox", "menu.inbox"),
+    ("overdue", "menu.overdue"),
+    ("view", "menu.view"),
+    ("tasks", "menu.tasks"),
+    ("digest", "menu.digest"),
+    ("cancel", "menu.cancel"),
+    ("help", "menu.help"),
 ]
-ADMIN_COMMANDS = [
-    BotCommand("inbox", "全部在办诉求"),
-    BotCommand("overdue", "超期诉求"),
-    BotCommand("view", "查看诉求详情"),
-    BotCommand("tasks", "整改任务台账"),
-    BotCommand("digest", "督察通报"),
-    BotCommand("stats", "实时数据"),
-    BotCommand("export", "导出诉求台账"),
-    BotCommand("invite", "邀请承办人"),
-    BotCommand("baobao", "设置包保责任人"),
-    BotCommand("cancel", "取消当前操作"),
-    BotCommand("help", "帮助"),
+ADMIN = [
+    ("inbox", "menu.inbox_all"),
+    ("overdue", "menu.overdue"),
+    ("view", "menu.view"),
+    ("tasks", "menu.tasks_all"),
+    ("digest", "menu.digest_all"),
+    ("stats", "menu.stats"),
+    ("export", "menu.export"),
+    ("invite", "menu.invite"),
+    ("baobao", "menu.baobao"),
+    ("cancel", "menu.cancel"),
+    ("help", "menu.help"),
 ]
 MENUS = {
-    Role.GUEST: ENTERPRISE_COMMANDS,
-    Role.ENTERPRISE: ENTERPRISE_COMMANDS,
-    Role.OFFICIAL: STAFF_COMMANDS,
-    Role.HEAD: STAFF_COMMANDS,
-    Role.ADMIN: ADMIN_COMMANDS,
+    Role.GUEST: ENTERPRISE,
+    Role.ENTERPRISE: ENTERPRISE,
+    Role.OFFICIAL: STAFF,
+    Role.HEAD: STAFF,
+    Role.ADMIN: ADMIN,
 }
+
+
+def commands(role: Role) -> list[BotCommand]:
+    return [BotCommand(command, t(key)) for command, key in MENUS[role]]
 
 
 async def set_default_menu(bot: Bot) -> None:
     try:
-        await bot.set_my_commands(ENTERPRISE_COMMANDS, scope=BotCommandScopeDefault())
+        await bot.set_my_commands(commands(Role.GUEST), scope=BotCommandScopeDefault())
     except TelegramError as exc:
         log.warning("set_my_commands (default) failed, menus stay as they were: %s", exc)
 
 
 async def set_menu(bot: Bot, chat_id: int, role: Role) -> None:
     try:
-        await bot.set_my_commands(MENUS[role], scope=BotCommandScopeChat(chat_id))
+        await bot.set_my_commands(commands(role), scope=BotCommandScopeChat(chat_id))
     except TelegramError as exc:
         log.warning("set_my_commands for chat %s failed: %s", chat_id, exc)

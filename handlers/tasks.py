@@ -1,4 +1,4 @@
-"""/tasks: the rectification ledger in chat — progress reports, 销号 and leaders' decisions."""
+"""/tasks: the rectification ledger in chat — progress reports, 销号, decisions, 责任人 mapping."""
 
 from __future__ import annotations
 
@@ -7,93 +7,110 @@ import io
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ConversationHandler
 
-from bot.model import Attachment, Role
+from bot.rules.model import Actor, Attachment, Role, Task, TaskAction, TaskState
+from bot.rules.refusals import NotAllowed, TaskImportError
+from bot.rules.tasks import COLUMNS
+from bot.rules.workflow import TASK_FLOW, Needs
 from bot.task_files import HEADERS, UnreadableFile, read_table, write_xlsx
-from bot.tasks import STATE_LABELS, TaskAction, TaskImportError, TaskLedger, TaskState, TaskView
-from bot.texts import BUTTONS, t
-from handlers.callback_data import BadCallback, decode, encode
-from handlers.common import Context, actor_of, desk_of, esc, keyboard, refusals, say
-from handlers.render import snippet
+from bot.texts import keys, name, t
+from bot.usecases import people
+from bot.usecases import tasks as ledger
+from bot.usecases.tasks import ImportResult, TaskView
+from handlers.buttons import (
+    ACTIONS,
+    VIEW,
+    action_button,
+    decode,
+    decode_task_button,
+    encode,
+    int_part,
+    task_view_button,
+)
+from handlers.common import Context, actor_of, env_of, esc, keyboard, local_time, refusals, say
+from handlers.render import snippet, task_button_row
 
 TASK_TEXT, TASK_ATTACH, TASK_FILE = range(30, 33)
-OPS = {
-    "rep": TaskAction.REPORT,
-    "req": TaskAction.REQUEST_CLOSE,
-    "ok": TaskAction.APPROVE,
-    "deem": TaskAction.DEEM,
-    "back": TaskAction.SEND_BACK,
-}
-CODES = {action: code for code, action in OPS.items()}
-BUTTON_KEYS = {
-    TaskAction.REPORT: "task_report",
-    TaskAction.REQUEST_CLOSE: "task_request_close",
-    TaskAction.APPROVE: "task_approve",
-    TaskAction.DEEM: "task_deem",
-    TaskAction.SEND_BACK: "task_send_back",
-}
-NEEDS_TEXT = {TaskAction.REPORT, TaskAction.REQUEST_CLOSE, TaskAction.SEND_BACK}
+ASSIGN = "assign"
 
 
-def ledger_of(context: Context) -> TaskLedger:
-    return context.application.bot_data["tasks"]
+def states_by_label() -> dict[str, TaskState]:
+    """Ledger state labels (and their short forms) as typed in an imported file."""
+    labels = {name("task_state", s): s for s in TaskState}
+    for key in keys("task_state_alias."):
+        labels[key.split(".", 1)[1]] = TaskState(t(key))
+    return labels
 
 
-def task_button(task: dict, op: str) -> str:
-    return encode("task", task["id"], task["version"], op)
+def column_headers() -> dict[str, str]:
+    return {c: t(f"task_column.{c}") for c in COLUMNS}
 
 
-def decode_task_button(data: str | None) -> tuple[int, int, str]:
-    kind, parts = decode(data)
-    if kind != "task" or len(parts) != 3 or parts[2] not in (*OPS, "view"):
-        raise BadCallback(data)
-    try:
-        return int(parts[0]), int(parts[1]), parts[2]
-    except ValueError:
-        raise BadCallback(data) from None
+def ledger_rows(tasks: list[Task]) -> list[list[object]]:
+    """Tasks as rows under HEADERS, for export."""
+    return [
+        [
+            task.seq,
+            task.aspect,
+            task.problem,
+            task.measures,
+            task.leader_name,
+            task.department_name,
+            task.owner_name,
+            task.deadline.isoformat(),
+            name("task_state", task.state),
+        ]
+        for task in tasks
+    ]
 
 
 def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMarkup | None]:
     task = view.task
+    owner = esc(task.owner_name)
+    if task.owner_id is None:
+        owner += t("task_holder_pending", holder=esc(task.department_name))
     text = t(
         "task_card",
-        seq=task["seq"],
-        aspect=esc(task["aspect"]),
-        problem=esc(task["problem"]),
-        measures=snippet(task["measures"], 600),
-        leader=esc(task["leader_name"]),
-        department=esc(task["department_name"]),
-        owner=esc(task["owner_name"]),
-        deadline=task["deadline"],
-        state=STATE_LABELS[TaskState(task["state"])],
+        seq=task.seq,
+        aspect=esc(task.aspect),
+        problem=esc(task.problem),
+        measures=snippet(task.measures, 600),
+        leader=esc(task.leader_name),
+        department=esc(task.department_name),
+        owner=owner,
+        deadline=task.deadline.isoformat(),
+        state=name("task_state", task.state),
     )
     if view.reports:
-        desk = desk_of(context)
+        env = env_of(context)
         lines = [
             t(
                 "task_report_line",
-                time=desk.local_time(r["created_at"]),
-                author=esc(r["author_name"] or ""),
-                text=snippet(r["text"], 200),
-                files=t("task_files", count=r["files"]) if r["files"] else "",
+                time=local_time(env, r.created_at),
+                author=esc(r.author_name or ""),
+                text=snippet(r.text, 200),
+                files=t("task_files", count=r.files) if r.files else "",
             )
             for r in view.reports[-8:]
         ]
         text += "\n\n" + t("task_reports") + "\n" + "\n".join(lines)
-    buttons = [(BUTTONS[BUTTON_KEYS[a]], task_button(task, CODES[a])) for a in view.actions]
-    return text, keyboard(
-        [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    ) if buttons else None
+    buttons = [
+        (t(f"button.task.{a}"), action_button(a, task.id, task.version)) for a in view.actions
+    ]
+    if view.may_assign:
+        buttons.append((t("button.task.assign"), encode("task", task.id, task.version, ASSIGN)))
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return text, keyboard(rows) if rows else None
 
 
-async def _summary_text(context: Context, actor: object) -> str:
-    counts = await ledger_of(context).summary(actor)
+async def _summary_text(context: Context, actor: Actor) -> str:
+    counts = await ledger.summary(env_of(context), actor)
     total = sum(counts.values())
     if not total:
         return t("tasks_empty")
     parts = "，".join(
-        t("tasks_summary_part", count=n, label=STATE_LABELS[state])
-        for state, n in counts.items()
-        if n
+        t("tasks_summary_part", count=counts[state], label=name("task_state", state))
+        for state in TaskState
+        if counts.get(state)
     )
     return t("tasks_summary", total=total, parts=parts)
 
@@ -102,26 +119,27 @@ async def _summary_text(context: Context, actor: object) -> str:
 async def tasks_command(update: Update, context: Context) -> int | None:
     """/tasks, /tasks import, /tasks export."""
     actor = await actor_of(update, context)
-    ledger = ledger_of(context)
+    env = env_of(context)
     sub = context.args[0].lower() if context.args else ""
     if sub == "export":
         await send_export(update, context)
         return ConversationHandler.END
     if sub == "import":
-        await ledger.export_rows(actor)  # the same leader-only check as importing
+        if actor.role is not Role.ADMIN:
+            raise NotAllowed()
         await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
         return TASK_FILE
-    tasks = await ledger.tasks_for(actor)
+    tasks = await ledger.tasks_for(env, actor)
     if actor.role is Role.ADMIN:
         lines = [await _summary_text(context, actor)]
-        waiting = [task for task in tasks if task["state"] == TaskState.CLOSE_REQUESTED]
+        waiting = [task for task in tasks if task.state is TaskState.CLOSE_REQUESTED]
+        unmapped = [task for task in tasks if task.owner_id is None]
         if waiting:
             lines.append(t("tasks_waiting", count=len(waiting)))
-        rows = [
-            [(f"第{task['seq']}项 {BUTTONS['view']}", task_button(task, "view"))]
-            for task in waiting[:20]
-        ]
-        rows.append([(BUTTONS["task_export"], encode("tasks", "export"))])
+        if unmapped:
+            lines.append(t("tasks_unmapped", count=len(unmapped)))
+        rows = [task_button_row(task) for task in (waiting + unmapped)[:20]]
+        rows.append([(t("button.task_export"), encode("tasks", "export"))])
         await say(update, context, "\n".join(lines), keyboard(rows))
         return ConversationHandler.END
     if not tasks:
@@ -130,14 +148,17 @@ async def tasks_command(update: Update, context: Context) -> int | None:
     lines = [t("tasks_mine", count=len(tasks))] + [
         t(
             "task_line",
-            seq=task["seq"],
-            state=STATE_LABELS[TaskState(task["state"])],
-            deadline=task["deadline"],
-            owner=esc(task["owner_name"]),
+            seq=task.seq,
+            state=name("task_state", task.state),
+            deadline=task.deadline.isoformat(),
+            owner=esc(task.owner_name),
         )
         for task in tasks
     ]
-    rows = [[(f"第{task['seq']}项", task_button(task, "view"))] for task in tasks[:30]]
+    rows = [
+        [(t("task_item_label", seq=task.seq), task_view_button(task.id, task.version))]
+        for task in tasks[:30]
+    ]
     await say(update, context, "\n".join(lines), keyboard(rows))
     return ConversationHandler.END
 
@@ -145,21 +166,17 @@ async def tasks_command(update: Update, context: Context) -> int | None:
 async def send_export(update: Update, context: Context) -> None:
     """The ledger as an XLSX document (leaders only)."""
     actor = await actor_of(update, context)
-    rows = await ledger_of(context).export_rows(actor)
+    env = env_of(context)
+    rows = ledger_rows(await ledger.export(env, actor))
     buffer = io.BytesIO()
-    write_xlsx(rows, buffer, "整改任务台账")
-    desk = desk_of(context)
-    caption = t(
-        "task_export_caption",
-        total=len(rows),
-        time=desk.now().astimezone(desk.zone).strftime("%Y-%m-%d %H:%M"),
-    )
+    write_xlsx(rows, buffer, t("task_sheet_title"))
+    caption = t("task_export_caption", total=len(rows), time=local_time(env, env.now()))
     if update.callback_query is not None:
         await update.callback_query.answer()
     await context.bot.send_document(
         update.effective_chat.id,
         document=buffer.getvalue(),
-        filename=f"整改任务台账-{desk.today().isoformat()}.xlsx",
+        filename=f"{t('task_sheet_title')}-{env.today().isoformat()}.xlsx",
         caption=caption,
     )
 
@@ -170,30 +187,55 @@ async def export_pressed(update: Update, context: Context) -> None:
     await send_export(update, context)
 
 
+def import_report(result: ImportResult) -> list[str]:
+    """One line per imported 责任人 not mapped to exactly one official, with its rows."""
+    groups: dict[tuple[str, str], list] = {}
+    for item in result.unmapped:
+        groups.setdefault((item.name, item.department_name), []).append(item)
+    lines = []
+    for (owner, department), items in groups.items():
+        first = items[0]
+        why = (
+            t("import_unmapped_ambiguous", count=first.matches)
+            if first.matches
+            else t("import_unmapped_unknown")
+        )
+        holder = (
+            t("holder_heads", department=esc(department))
+            if first.held_by_heads
+            else t("holder_leaders")
+        )
+        rows = "、".join(str(i.row) for i in items)
+        lines.append(t("import_unmapped", rows=rows, name=esc(owner), why=why, holder=holder))
+    return lines
+
+
 @refusals
 async def file_received(update: Update, context: Context) -> int | None:
     """The CSV/XLSX to import: validated as a whole, imported all or nothing."""
     actor = await actor_of(update, context)
-    document = update.message.document
+    document = update.effective_message.document
     telegram_file = await context.bot.get_file(document.file_id)
     data = bytes(await telegram_file.download_as_bytearray())
     try:
         rows = read_table(data, document.file_name or "")
     except UnreadableFile as exc:
-        await say(update, context, t("error_task_file", reason=esc(exc)))
+        await say(update, context, t("error_task_file", reason=esc(t(exc.key, **exc.params))))
         return None
     try:
-        count = await ledger_of(context).import_table(actor, rows)
+        result = await ledger.import_table(
+            env_of(context), actor, rows, column_headers(), states_by_label()
+        )
     except TaskImportError as exc:
         lines = [t("error_task_import", count=len(exc.problems))]
-        lines += [t("task_import_line", row=r, problem=esc(p)) for r, p in exc.problems[:30]]
+        lines += [
+            t("task_import_line", row=r, problem=esc(t(key, **params)))
+            for r, key, params in exc.problems[:30]
+        ]
         await say(update, context, "\n".join(lines))
         return ConversationHandler.END
-    await say(
-        update,
-        context,
-        t("task_imported", count=count) + "\n" + await _summary_text(context, actor),
-    )
+    lines = [t("task_imported", count=result.count), await _summary_text(context, actor)]
+    await say(update, context, "\n".join(lines + import_report(result)))
     return ConversationHandler.END
 
 
@@ -205,21 +247,78 @@ async def file_expected(update: Update, context: Context) -> None:
 @refusals
 async def task_pressed(update: Update, context: Context) -> int | None:
     """A task button: show it, decide at once, or ask for the text an action needs."""
-    task_id, version, op = decode_task_button(update.callback_query.data)
+    button = decode_task_button(update.callback_query.data)
     actor = await actor_of(update, context)
-    ledger = ledger_of(context)
-    if op == "view":
-        text, markup = task_card(await ledger.view(actor, task_id), context)
+    env = env_of(context)
+    if button.arg == VIEW:
+        text, markup = task_card(await ledger.view(env, actor, button.item_id), context)
         await say(update, context, text, markup)
         return ConversationHandler.END
-    action = OPS[op]
-    task = await ledger.preflight(actor, task_id, action, version)
-    if action in NEEDS_TEXT:
-        context.user_data["task_pending"] = {"id": task_id, "version": version, "action": action}
-        await say(update, context, t(f"ask_task_{action}", seq=task["seq"]))
+    if button.arg == ASSIGN:
+        await _offer_officials(update, context, actor, button.item_id, button.version)
+        return ConversationHandler.END
+    action = ACTIONS.get(button.arg)
+    if not isinstance(action, TaskAction):
+        raise NotAllowed()
+    task = await ledger.preflight(env, actor, button.item_id, action, button.version)
+    if TASK_FLOW[action].needs is not Needs.NOTHING:
+        context.user_data["task_pending"] = {
+            "id": task.id,
+            "version": button.version,
+            "action": action,
+        }
+        await say(update, context, t(f"ask_task.{action}", seq=task.seq))
         return TASK_TEXT
-    await _act(update, context, task_id, version, action, None, [])
+    await _act(update, context, task.id, button.version, action, None, [])
     return ConversationHandler.END
+
+
+async def _offer_officials(
+    update: Update, context: Context, actor: Actor, task_id: int, version: int
+) -> None:
+    env = env_of(context)
+    view = await ledger.view(env, actor, task_id)
+    if not view.may_assign:
+        raise NotAllowed()
+    staff = await people.staff(env, actor)
+    if not staff:
+        await say(update, context, t("baobao_no_staff"))
+        return
+    rows = [
+        [
+            (
+                t("person_label", name=p.full_name, department=d.name),
+                encode("tasko", task_id, version, p.tg_id),
+            )
+        ]
+        for p, d in staff[:30]
+    ]
+    task = view.task
+    await say(
+        update,
+        context,
+        t("ask_task_assign", seq=task.seq, name=esc(task.owner_name)),
+        keyboard(rows),
+    )
+
+
+@refusals
+async def owner_pressed(update: Update, context: Context) -> None:
+    """An official chosen as the 责任人 of a task."""
+    _, parts = decode(update.callback_query.data)
+    actor = await actor_of(update, context)
+    env = env_of(context)
+    task, official = await ledger.assign_owner(
+        env, actor, int_part(parts, 0), int_part(parts, 1), int_part(parts, 2)
+    )
+    await say(
+        update, context, t("done_task_assign", seq=task.seq, official=esc(official.full_name))
+    )
+    await context.bot.send_message(
+        official.tg_id,
+        t("notice_task_assign", seq=task.seq, problem=snippet(task.problem, 200)),
+        reply_markup=keyboard([task_button_row(task)]),
+    )
 
 
 async def _act(
@@ -232,28 +331,28 @@ async def _act(
     attachments: list[Attachment],
 ) -> None:
     actor = await actor_of(update, context)
-    outcome = await ledger_of(context).act(actor, task_id, action, version, text, attachments)
+    env = env_of(context)
+    outcome = await ledger.act(env, actor, task_id, action, version, text, tuple(attachments))
     task = outcome.task
-    view = await ledger_of(context).view(actor, task_id)
-    _, markup = task_card(view, context)
-    await say(update, context, t(f"done_task_{action}", seq=task["seq"]), markup)
+    _, markup = task_card(await ledger.view(env, actor, task_id), context)
+    await say(update, context, t(f"done_task.{action}", seq=task.seq), markup)
     if outcome.notify:
         notice = t(
-            f"notice_task_{action}",
-            seq=task["seq"],
-            owner=esc(task["owner_name"]),
-            problem=snippet(task["problem"], 200),
+            f"notice_task.{action}",
+            seq=task.seq,
+            owner=esc(task.owner_name),
+            problem=snippet(task.problem, 200),
             text=esc(outcome.text or ""),
         )
-        rows = None
-        if action is TaskAction.REQUEST_CLOSE:
-            rows = keyboard([[(f"第{task['seq']}项 {BUTTONS['view']}", task_button(task, "view"))]])
+        rows = keyboard([task_button_row(task)]) if action is TaskAction.REQUEST_CLOSE else None
         for chat_id in outcome.notify:
             await context.bot.send_message(chat_id, notice, reply_markup=rows)
 
 
 def _attachment(update: Update) -> Attachment | None:
     message = update.effective_message
+    if message is None:
+        return None
     if message.photo:
         photo = message.photo[-1]
         return Attachment("photo", photo.file_id, photo.file_unique_id)
@@ -269,7 +368,7 @@ async def task_text(update: Update, context: Context) -> int:
     pending = context.user_data["task_pending"]
     attachment = _attachment(update)
     message = update.effective_message
-    text = message.text or message.caption or ("（附件）" if attachment else "")
+    text = message.text or message.caption or (t("attachment_only") if attachment else "")
     await _act(
         update,
         context,
@@ -290,9 +389,8 @@ async def task_attachment(update: Update, context: Context) -> int:
     """More photos or files for the report just made."""
     pending = context.user_data["task_pending"]
     actor = await actor_of(update, context)
-    await ledger_of(context).add_attachment(actor, pending["id"], _attachment(update))
-    view = await ledger_of(context).view(actor, pending["id"])
-    await say(update, context, t("done_task_attachment", seq=view.task["seq"]))
+    task = await ledger.add_attachment(env_of(context), actor, pending["id"], _attachment(update))
+    await say(update, context, t("done_task_attachment", seq=task.seq))
     return TASK_ATTACH
 
 

@@ -1,4 +1,5 @@
-"""SQLite access: one write connection that serialises writes, one read connection (WAL)."""
+"""The database and its unit of work: one write connection that serialises writes, one
+read-only connection for reads (WAL lets them run side by side)."""
 
 from __future__ import annotations
 
@@ -6,30 +7,43 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
 
+from storage.appeals import AppealRepo, AuditRepo, ExtensionRepo, MessageRepo
 from storage.migrations import MIGRATIONS
-from storage.repo import Repo
+from storage.notices import NoticeRepo
+from storage.people import DepartmentRepo, EnterpriseRepo, InviteRepo, PeopleRepo, RequestRepo
+from storage.reports import ReportRepo
+from storage.sqlite_only import apply_migration, connect_reader, connect_writer
+from storage.tasks import TaskRepo
 
 log = logging.getLogger(__name__)
 
-PRAGMAS = (
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA foreign_keys = ON",
-    "PRAGMA busy_timeout = 5000",
-    "PRAGMA synchronous = NORMAL",
-)
 
+class UnitOfWork:
+    """The repositories on one connection. On the writer, nothing is kept without `commit()`."""
 
-async def _connect(path: Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = aiosqlite.Row
-    for pragma in PRAGMAS:
-        await conn.execute(pragma)
-    return conn
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self.departments = DepartmentRepo(conn)
+        self.people = PeopleRepo(conn)
+        self.enterprises = EnterpriseRepo(conn)
+        self.invites = InviteRepo(conn)
+        self.requests = RequestRepo(conn)
+        self.appeals = AppealRepo(conn)
+        self.messages = MessageRepo(conn)
+        self.audit = AuditRepo(conn)
+        self.extensions = ExtensionRepo(conn)
+        self.notices = NoticeRepo(conn)
+        self.tasks = TaskRepo(conn)
+        self.reports = ReportRepo(conn)
+        self.committed = False
+
+    async def commit(self) -> None:
+        await self.conn.execute("COMMIT")
+        self.committed = True
 
 
 class Database:
@@ -43,9 +57,9 @@ class Database:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await _connect(self.path)
+        self._writer = await connect_writer(self.path)
         await self._migrate(self._writer)
-        self._reader = await _connect(self.path)
+        self._reader = await connect_reader(self.path)
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer):
@@ -61,35 +75,28 @@ class Database:
         async with conn.execute("SELECT version FROM schema_migrations") as cur:
             applied = {row[0] for row in await cur.fetchall()}
         for version, sql in MIGRATIONS:
-            if version in applied:
-                continue
-            log.info("applying schema migration %s", version)
-            # executescript commits on its own, so the version row goes in the same script.
-            await conn.executescript(
-                "BEGIN IMMEDIATE;\n"
-                + sql
-                + f"\nINSERT INTO schema_migrations VALUES ({int(version)}, "
-                + f"'{datetime.now(UTC).isoformat()}');\nCOMMIT;"
-            )
+            if version not in applied:
+                log.info("applying schema migration %s", version)
+                await apply_migration(conn, version, sql)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Repo]:
-        """One write transaction; commits on success, rolls back on any exception."""
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """One write transaction: kept only if the block calls `commit()`, else rolled back."""
         assert self._writer is not None, "database is not open"
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
+            uow = UnitOfWork(self._writer)
             try:
-                yield Repo(self._writer)
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
-            await self._writer.execute("COMMIT")
+                yield uow
+            finally:
+                if not uow.committed:
+                    await self._writer.execute("ROLLBACK")
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[Repo]:
-        """Read committed data without taking the write lock."""
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """Read committed data on the read-only connection, without the write lock."""
         assert self._reader is not None, "database is not open"
-        yield Repo(self._reader)
+        yield UnitOfWork(self._reader)
 
     async def backup(self, target: Path) -> None:
         """SQLite online backup to another file."""

@@ -228,4 +228,27 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        4,
+        """
+        CREATE TABLE processed_requests (
+            request_key  TEXT NOT NULL,
+            actor_id     INTEGER NOT NULL,
+            action       TEXT NOT NULL,
+            ref          INTEGER,
+            created_at   TEXT NOT NULL,
+            PRIMARY KEY (request_key, actor_id)
+        );
+        INSERT INTO processed_requests
+            SELECT 'tg:' || update_id, actor_id, action, ref, created_at FROM processed_updates;
+        DROP TABLE processed_updates;
+        ALTER TABLE tasks ADD COLUMN owner_id INTEGER REFERENCES users(tg_id);
+        UPDATE tasks SET owner_id = (SELECT MIN(u.tg_id) FROM users u
+            WHERE u.full_name = tasks.owner_name AND u.role IN ('official', 'head'))
+            WHERE (SELECT COUNT(*) FROM users u
+                   WHERE u.full_name = tasks.owner_name AND u.role IN ('official', 'head')) = 1;
+        CREATE INDEX tasks_owner_id ON tasks(owner_id);
+        CREATE INDEX tasks_department_unmapped ON tasks(department_name) WHERE owner_id IS NULL;
+        """,
+    ),
 ]

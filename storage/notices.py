@@ -6,9 +6,12 @@ Each kind of notice is created by one INSERT … SELECT over an index; the UNIQU
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from storage.base import Row, Store
+from bot.rules.model import StoredNotice
+from storage import records
+from storage.base import Store
 
 OPEN = "('pending', 'in_progress')"
 
@@ -50,15 +53,15 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
         "提示",
         "task",
         "a.deadline",
-        "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :plus3"
-        " AND a.deadline <= :plus7 AND a.deadline > :next_working_day",
+        "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :plus_near"
+        " AND a.deadline <= :plus_far AND a.deadline > :next_working_day",
     ),
     "task_d3": (
         "提示",
         "task",
         "a.deadline",
         "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :next_working_day"
-        " AND a.deadline <= :plus3",
+        " AND a.deadline <= :plus_near",
     ),
     "task_d1": (
         "提示",
@@ -82,13 +85,15 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-class NoticeStore(Store):
-    async def create(self, kind: str, params: dict[str, Any]) -> int:
+class NoticeRepo(Store):
+    async def create(self, kind: str, dates: dict[str, Any], now: datetime) -> int:
         """Create today's notices of one kind in one statement; returns how many were new.
 
         Serial numbers continue the family's count for the year without gaps.
         """
         family, subject, period, source = NOTICE_SOURCES[kind]
+        params = {name: records.to_db(value) for name, value in dates.items()}
+        params["now"] = records.stamp(now)
         year = params["year"]
         await self.conn.execute(
             "INSERT INTO notice_counters (family, year, last_no) VALUES (?, ?, 0)"
@@ -129,10 +134,11 @@ class NoticeStore(Store):
             )
         return created
 
-    async def undelivered(self, limit: int) -> list[Row]:
-        return await self._all(
+    async def undelivered(self, limit: int) -> list[StoredNotice]:
+        rows = await self._all(
             "SELECT * FROM notices WHERE delivered_at IS NULL ORDER BY id LIMIT ?", (limit,)
         )
+        return [records.stored_notice(r) for r in rows]
 
     async def delivered_chats(self, notice_id: int) -> set[int]:
         rows = await self._all(
@@ -141,22 +147,23 @@ class NoticeStore(Store):
         return {r["chat_id"] for r in rows}
 
     async def record_delivery(
-        self, notice_id: int, chat_id: int, now: str, error: str | None
+        self, notice_id: int, chat_id: int, now: datetime, error: str | None
     ) -> None:
         await self.conn.execute(
             "INSERT INTO notice_deliveries (notice_id, chat_id, sent_at, error)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (notice_id, chat_id) DO NOTHING",
-            (notice_id, chat_id, now, error),
+            (notice_id, chat_id, records.stamp(now), error),
         )
 
-    async def mark_delivered(self, notice_id: int, now: str) -> None:
+    async def mark_delivered(self, notice_id: int, now: datetime) -> None:
         await self.conn.execute(
             "UPDATE notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
-            (now, notice_id),
+            (records.stamp(now), notice_id),
         )
 
-    async def of_subject(self, subject: str, subject_id: int) -> list[Row]:
-        return await self._all(
+    async def of_subject(self, subject: str, subject_id: int) -> list[StoredNotice]:
+        rows = await self._all(
             "SELECT * FROM notices WHERE subject = ? AND subject_id = ? ORDER BY id",
             (subject, subject_id),
         )
+        return [records.stored_notice(r) for r in rows]

@@ -2,96 +2,143 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from storage.base import Row, Store
+from bot.rules.digest import DigestRow, Withdrawal
+from bot.rules.model import Appeal
+from storage import records
+from storage.appeals import APPEAL_FIELDS, APPEAL_FROM
+from storage.base import Store
+from storage.sqlite_only import LEDGER_HISTORY
 
-APPEAL_COLUMNS = (
+DIGEST_COLUMNS = (
     "a.id, a.number, a.category, a.state, a.department_id, d.name AS department_name,"
-    " a.owner_id, o.full_name AS owner_name, a.created_at, a.claimed_at, a.closed_at,"
-    " a.claim_due_date, a.due_date, a.rating, a.rating_due_date, e.name AS enterprise_name"
+    " o.full_name AS owner_name, a.created_at, a.claimed_at, a.closed_at,"
+    " a.claim_due_date, a.due_date, a.rating, a.rating_due_date"
 )
-APPEAL_JOINS = (
+DIGEST_JOINS = (
     " FROM appeals a JOIN departments d ON d.id = a.department_id"
-    " JOIN enterprises e ON e.id = a.enterprise_id"
     " LEFT JOIN users o ON o.tg_id = a.owner_id"
 )
 
 
-class ReportStore(Store):
-    async def appeals_touching(self, start: str, end: str) -> list[Row]:
-        """Appeals filed, closed or still open in [start, end) (UTC ISO stamps)."""
-        return await self._all(
-            "SELECT " + APPEAL_COLUMNS + APPEAL_JOINS + " WHERE (a.created_at >= :start"
+@dataclass(frozen=True)
+class Reply:
+    id: int
+    text: str
+    number: str
+    department_id: int | None
+    department_name: str | None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One appeal with its raw history, for the ledger."""
+
+    appeal: Appeal
+    uscc: str
+    history: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    notices: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StoredDigest:
+    week: str
+    audience: str
+    text: str
+    created_at: datetime
+
+
+class ReportRepo(Store):
+    async def appeals_touching(self, start: datetime, end: datetime) -> list[DigestRow]:
+        """Appeals filed, closed or still open in [start, end)."""
+        rows = await self._all(
+            "SELECT " + DIGEST_COLUMNS + DIGEST_JOINS + " WHERE (a.created_at >= :start"
             " AND a.created_at < :end) OR (a.closed_at >= :start AND a.closed_at < :end)"
             " OR a.state IN ('pending', 'in_progress') ORDER BY a.id",
-            {"start": start, "end": end},
+            {"start": records.stamp(start), "end": records.stamp(end)},
         )
+        return [records.digest_row(r) for r in rows]
 
-    async def withdrawals(self, start: str, end: str) -> list[Row]:
-        return await self._all(
-            "SELECT a.number, e.name AS enterprise_name, ev.detail AS reason, ev.created_at"
+    async def withdrawals(self, start: datetime, end: datetime) -> list[Withdrawal]:
+        rows = await self._all(
+            "SELECT a.number, e.name AS enterprise_name, ev.detail, ev.created_at"
             " FROM audit_events ev JOIN appeals a ON a.id = ev.appeal_id"
             " JOIN enterprises e ON e.id = a.enterprise_id"
             " WHERE ev.action = 'withdraw' AND ev.created_at >= ? AND ev.created_at < ?"
             " ORDER BY ev.id",
-            (start, end),
+            (records.stamp(start), records.stamp(end)),
         )
+        return [records.withdrawal(r) for r in rows]
 
-    async def notice_counts(self, start: str, end: str) -> list[Row]:
-        return await self._all(
-            "SELECT subject, kind, family, COUNT(*) AS n FROM notices"
-            " WHERE created_at >= ? AND created_at < ? GROUP BY subject, kind, family",
-            (start, end),
+    async def notice_counts(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+        rows = await self._all(
+            "SELECT kind, family, COUNT(*) AS n FROM notices"
+            " WHERE created_at >= ? AND created_at < ? GROUP BY kind, family",
+            (records.stamp(start), records.stamp(end)),
         )
+        return [(r["kind"], r["family"], r["n"]) for r in rows]
 
-    async def replies_between(self, start: str, end: str) -> list[Row]:
-        return await self._all(
-            "SELECT m.id, m.text, m.created_at, a.number, u.department_id,"
+    async def replies_between(self, start: datetime, end: datetime) -> list[Reply]:
+        rows = await self._all(
+            "SELECT m.id, m.text, a.number, u.department_id,"
             " d.name AS department_name FROM appeal_messages m"
             " JOIN appeals a ON a.id = m.appeal_id"
             " LEFT JOIN users u ON u.tg_id = m.author_id"
             " LEFT JOIN departments d ON d.id = u.department_id"
             " WHERE m.kind = 'reply' AND m.created_at >= ? AND m.created_at < ? ORDER BY m.id",
-            (start, end),
+            (records.stamp(start), records.stamp(end)),
         )
+        return [Reply(**r) for r in rows]
 
-    async def earlier_replies(self, department_id: int, before_id: int, limit: int) -> list[Row]:
-        return await self._all(
-            "SELECT m.id, m.text, a.number FROM appeal_messages m"
+    async def earlier_replies(
+        self, department_id: int, before_id: int, limit: int
+    ) -> list[tuple[str, str]]:
+        """(text, appeal number) of the department's replies before `before_id`, newest first."""
+        rows = await self._all(
+            "SELECT m.text, a.number FROM appeal_messages m"
             " JOIN appeals a ON a.id = m.appeal_id JOIN users u ON u.tg_id = m.author_id"
             " WHERE m.kind = 'reply' AND u.department_id = ? AND m.id < ?"
             " ORDER BY m.id DESC LIMIT ?",
             (department_id, before_id, limit),
         )
+        return [(r["text"], r["number"]) for r in rows]
 
-    async def ledger(self, start: str, end: str, batch: int = 1000) -> AsyncIterator[Row]:
+    async def ledger(
+        self, start: datetime, end: datetime, batch: int = 1000
+    ) -> AsyncIterator[LedgerEntry]:
         """Every appeal filed in [start, end) with its whole history, streamed in batches."""
         last_id = 0
         while True:
             rows = await self._all(
-                "SELECT a.*, e.name AS enterprise_name, e.uscc, d.name AS department_name,"  # noqa: S608 - fixed fragments only
-                " o.full_name AS owner_name,"
-                " (SELECT group_concat(line, char(10)) FROM (SELECT ev.created_at || ' '"
-                "   || ev.action || COALESCE(' ' || u.full_name, '')"
-                "   || COALESCE('：' || ev.detail, '') AS line FROM audit_events ev"
-                "   LEFT JOIN users u ON u.tg_id = ev.actor_id WHERE ev.appeal_id = a.id"
-                "   ORDER BY ev.id)) AS history,"
-                " (SELECT group_concat(line, char(10)) FROM (SELECT m.created_at || ' '"
-                "   || m.kind || '：' || m.text AS line FROM appeal_messages m"
-                "   WHERE m.appeal_id = a.id ORDER BY m.id)) AS messages,"
-                " (SELECT group_concat(n.family || '〔' || n.serial_year || '〕' || n.serial_no"
-                "   || '号', '、') FROM notices n WHERE n.subject = 'appeal'"
-                "   AND n.subject_id = a.id) AS notices"
-                + APPEAL_JOINS
+                APPEAL_FIELDS
+                + ","
+                + LEDGER_HISTORY
+                + APPEAL_FROM
                 + " WHERE a.id > :last AND a.created_at >= :start AND a.created_at < :end"
                 " ORDER BY a.id LIMIT :batch",
-                {"last": last_id, "start": start, "end": end, "batch": batch},
+                {
+                    "last": last_id,
+                    "start": records.stamp(start),
+                    "end": records.stamp(end),
+                    "batch": batch,
+                },
             )
             if not rows:
                 return
             for row in rows:
-                yield row
+                yield LedgerEntry(
+                    records.appeal(row),
+                    row["uscc"],
+                    json.loads(row["history"] or "[]"),
+                    json.loads(row["messages"] or "[]"),
+                    json.loads(row["notices"] or "[]"),
+                )
             last_id = rows[-1]["id"]
 
     async def digest_delivered(self, week: str, audience: str, chat_id: int) -> bool:
@@ -101,23 +148,28 @@ class ReportStore(Store):
         )
         return row is not None
 
-    async def record_digest(self, week: str, audience: str, text: str, now: str) -> None:
+    async def record_digest(self, week: str, audience: str, text: str, now: datetime) -> None:
         await self.conn.execute(
             "INSERT INTO digests (week, audience, text, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (week, audience) DO NOTHING",
-            (week, audience, text, now),
+            (week, audience, text, records.stamp(now)),
         )
 
-    async def digest(self, week: str, audience: str) -> Row | None:
-        return await self._one(
+    async def digest(self, week: str, audience: str) -> StoredDigest | None:
+        row = await self._one(
             "SELECT * FROM digests WHERE week = ? AND audience = ?", (week, audience)
+        )
+        if row is None:
+            return None
+        return StoredDigest(
+            row["week"], row["audience"], row["text"], records.moment(row["created_at"])
         )
 
     async def record_digest_delivery(
-        self, week: str, audience: str, chat_id: int, now: str
+        self, week: str, audience: str, chat_id: int, now: datetime
     ) -> None:
         await self.conn.execute(
             "INSERT INTO digest_deliveries (week, audience, chat_id, sent_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (week, audience, chat_id, now),
+            (week, audience, chat_id, records.stamp(now)),
         )

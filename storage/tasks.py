@@ -2,93 +2,107 @@
 
 from __future__ import annotations
 
-from storage.base import Row, Store
+from datetime import datetime
 
-TASK_COLUMNS = (
-    "seq",
-    "aspect",
-    "problem",
-    "measures",
-    "leader_name",
-    "department_name",
-    "owner_name",
-    "deadline",
-    "state",
-)
+from bot.rules.model import Attachment, Task, TaskReport, TaskState
+from bot.rules.tasks import TaskRow
+from storage import records
+from storage.base import Store
 
 
-class TaskStore(Store):
+class TaskRepo(Store):
     async def existing_seqs(self) -> set[int]:
         return {r["seq"] for r in await self._all("SELECT seq FROM tasks")}
 
-    async def insert(self, task: Row, now: str) -> int:
+    async def add(self, row: TaskRow, owner_id: int | None, now: datetime) -> int:
         return await self._insert(
             "INSERT INTO tasks (seq, aspect, problem, measures, leader_name, department_name,"
-            " owner_name, deadline, state, created_at, updated_at) VALUES (:seq, :aspect,"
-            " :problem, :measures, :leader_name, :department_name, :owner_name, :deadline,"
-            " :state, :now, :now)",
-            {**{c: task[c] for c in TASK_COLUMNS}, "now": now},
+            " owner_name, owner_id, deadline, state, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.seq,
+                row.aspect,
+                row.problem,
+                row.measures,
+                row.leader_name,
+                row.department_name,
+                row.owner_name,
+                owner_id,
+                records.day(row.deadline),
+                row.state,
+                records.stamp(now),
+                records.stamp(now),
+            ),
         )
 
-    async def all(self) -> list[Row]:
-        return await self._all("SELECT * FROM tasks ORDER BY seq")
+    async def all(self) -> list[Task]:
+        return [records.task(r) for r in await self._all("SELECT * FROM tasks ORDER BY seq")]
 
-    async def get(self, task_id: int) -> Row | None:
-        return await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+    async def get(self, task_id: int) -> Task | None:
+        row = await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        return records.task(row) if row else None
 
-    async def of_owner(self, owner_name: str) -> list[Row]:
-        return await self._all(
-            "SELECT * FROM tasks WHERE owner_name = ? ORDER BY seq", (owner_name,)
+    async def held_by(self, owner_id: int, department_name: str | None) -> list[Task]:
+        """Tasks mapped to this official, and unmapped ones of the department they stand in for."""
+        rows = await self._all(
+            "SELECT * FROM tasks WHERE owner_id = :owner"
+            " OR (owner_id IS NULL AND department_name = :dept) ORDER BY seq",
+            {"owner": owner_id, "dept": department_name},
         )
+        return [records.task(r) for r in rows]
 
-    async def counts_by_state(self) -> dict[str, int]:
+    async def counts_by_state(self) -> dict[TaskState, int]:
         rows = await self._all("SELECT state, COUNT(*) AS n FROM tasks GROUP BY state")
-        return {r["state"]: r["n"] for r in rows}
+        return {TaskState(r["state"]): r["n"] for r in rows}
 
-    async def set_state(self, task_id: int, version: int, state: str, now: str) -> bool:
+    async def set_state(self, task_id: int, version: int, state: str, now: datetime) -> bool:
         async with self.conn.execute(
             "UPDATE tasks SET state = ?, updated_at = ?, version = version + 1"
             " WHERE id = ? AND version = ?",
-            (state, now, task_id, version),
+            (state, records.stamp(now), task_id, version),
         ) as cur:
             return cur.rowcount == 1
 
-    async def insert_report(
-        self, task_id: int, author_id: int, kind: str, text: str, now: str
+    async def set_owner(self, task_id: int, version: int, owner_id: int, now: datetime) -> bool:
+        async with self.conn.execute(
+            "UPDATE tasks SET owner_id = ?, updated_at = ?, version = version + 1"
+            " WHERE id = ? AND version = ?",
+            (owner_id, records.stamp(now), task_id, version),
+        ) as cur:
+            return cur.rowcount == 1
+
+    async def add_report(
+        self, task_id: int, author_id: int, kind: str, text: str, now: datetime
     ) -> int:
         return await self._insert(
             "INSERT INTO task_reports (task_id, author_id, kind, text, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (task_id, author_id, kind, text, now),
+            (task_id, author_id, kind, text, records.stamp(now)),
         )
 
-    async def insert_attachment(
-        self,
-        task_id: int,
-        report_id: int,
-        kind: str,
-        file_id: str,
-        file_unique_id: str,
-        file_name: str | None,
-        now: str,
+    async def add_attachment(
+        self, task_id: int, report_id: int | None, attachment: Attachment, now: datetime
     ) -> None:
         await self.conn.execute(
             "INSERT INTO task_attachments (task_id, report_id, kind, file_id, file_unique_id,"
             " file_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (task_id, report_id, kind, file_id, file_unique_id, file_name, now),
+            (
+                task_id,
+                report_id,
+                attachment.kind,
+                attachment.file_id,
+                attachment.file_unique_id,
+                attachment.file_name,
+                records.stamp(now),
+            ),
         )
 
-    async def reports(self, task_id: int) -> list[Row]:
-        return await self._all(
+    async def reports(self, task_id: int) -> list[TaskReport]:
+        rows = await self._all(
             "SELECT r.*, u.full_name AS author_name,"
             " (SELECT COUNT(*) FROM task_attachments t WHERE t.report_id = r.id) AS files"
             " FROM task_reports r LEFT JOIN users u ON u.tg_id = r.author_id"
             " WHERE r.task_id = ? ORDER BY r.id",
             (task_id,),
         )
-
-    async def staff_named(self, full_name: str) -> list[Row]:
-        return await self._all(
-            "SELECT * FROM users WHERE full_name = ? AND role IN ('official', 'head')",
-            (full_name,),
-        )
+        return [records.task_report(r) for r in rows]

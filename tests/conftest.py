@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clock import ManualClock
-from bot.config import BUNDLED_ORG_CONFIG, Settings
-from bot.org import load_org
+from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.sandbox.chat import Person, Sandbox
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

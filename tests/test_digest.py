@@ -13,9 +13,11 @@ from openpyxl import load_workbook
 
 from bot.chart import ChartFontMissing, find_cjk_font, missing_glyphs, render_chart
 from bot.clock import ManualClock
-from bot.digest import LEDGER_HEADERS, Week
 from bot.digest_text import split_message
+from bot.ledger_sheet import headers as ledger_headers
+from bot.rules.digest import Week
 from bot.sandbox.chat import Sandbox
+from bot.usecases import reports
 from handlers.digest import send_weekly_digests
 from handlers.jobs import run_sweep
 from tests.conftest import LEADER_ID, SHANGHAI, file_appeal, join, register
@@ -178,8 +180,8 @@ async def test_leaders_digest_figures_ranking_and_floor(seeded):
     rows = list(
         load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True)
     )
-    assert list(rows[0]) == LEDGER_HEADERS and len(rows) == 160
-    first = dict(zip(LEDGER_HEADERS, rows[1], strict=True))
+    assert list(rows[0]) == ledger_headers() and len(rows) == 160
+    first = dict(zip(ledger_headers(), rows[1], strict=True))
     assert (first["编号"], first["类别"], first["承办单位"], first["评价"]) == (
         "SQ-2026-000001",
         "用工(引才)",
@@ -222,11 +224,11 @@ async def test_quality_withdrawals_and_notice_counts_from_chat(bureau, db):
 
 async def test_weekly_send_is_recorded_and_never_repeated(seeded, db):
     box, clock, leader, head, official, company = seeded
-    reports = box.app.bot_data["reports"]
+    env = box.env
     marks = {p.id: p.mark() for p in (leader, head, official)}
-    served = await send_weekly_digests(box.app.bot, reports, Week(2026, 47))
+    served = await send_weekly_digests(box.app.bot, env, Week(2026, 47))
     assert served == 3  # the leader, and the 融资 department's two members
-    assert await send_weekly_digests(box.app.bot, reports, Week(2026, 47)) == 0
+    assert await send_weekly_digests(box.app.bot, env, Week(2026, 47)) == 0
     [dept] = [m for m in head.since(marks[head.id])]
     assert dept.startswith("市地方金融管理局 诉求周报（2026-W48）")
     assert "在办诉求 6 件，其中待签收 0 件；本周到期 4 件；已超期 2 件。" in dept
@@ -278,7 +280,7 @@ def test_split_message_keeps_lines_whole():
 
 async def test_chart_renders_chinese_without_missing_glyphs(seeded):
     box, *_ = seeded
-    digest = await box.app.bot_data["reports"].leaders_digest(None, Week(2026, 47))
+    digest = await reports.leaders_digest(box.env, None, Week(2026, 47))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph … missing from font"
         png = render_chart(digest)

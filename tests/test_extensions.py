@@ -44,7 +44,7 @@ async def test_head_approves_and_the_due_date_moves(sandbox, people, db, clock):
     extension = db.one("SELECT * FROM extensions")
     assert (extension["state"], extension["decided_by"]) == ("approved", p.head.id)
     events = db.events(number)
-    assert events[-2][0] == "extension_request" and events[-2][3] == p.official.id
+    assert events[-2][0] == "extend" and events[-2][3] == p.official.id
     assert events[-1] == ("extension_approved", "in_progress", "in_progress", p.head.id)
     [card] = await p.head.send(f"/view {number}")
     assert "同意延期（张科长）：2026-03-24 → 2026-03-31" in card

@@ -219,7 +219,8 @@ async def test_baobao_official_receives_the_enterprise_appeals_first(sandbox, pe
     row = db.appeal(number)
     assert row["assignee_id"] == p.outsider.id
     assert (
-        "包保责任人" in db.rows("SELECT detail FROM audit_events WHERE action='file'")[0]["detail"]
+        '"route": "baobao"'
+        in db.rows("SELECT detail FROM audit_events WHERE action='file'")[0]["detail"]
     )
     await p.outsider.press("签收")
     assert db.appeal(number)["owner_id"] == p.outsider.id

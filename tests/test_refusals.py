@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.callback_data import appeal_button
+from handlers.buttons import appeal_button
 from tests.conftest import COMPANY_USCC, file_appeal, join
 
 

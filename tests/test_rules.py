@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from bot import uscc
-from bot.model import Action, Role, State
-from bot.workcal import WorkingCalendar
-from bot.workflow import TRANSITIONS, actions_in, next_state
-from handlers.callback_data import BadCallback, appeal_button, decode_appeal_button
+from bot.rules import uscc
+from bot.rules.model import Action, Party, State
+from bot.rules.workcal import WorkingCalendar
+from bot.rules.workflow import APPEAL_FLOW, actions_in, step
+from handlers.buttons import BadCallback, appeal_button, decode_button
 
 
 @pytest.mark.parametrize(
@@ -96,23 +96,29 @@ def test_org_overrides_win_over_the_statutory_calendar():
 
 
 def test_workflow_table():
-    assert next_state(State.PENDING, Action.CLAIM) is State.IN_PROGRESS
-    assert next_state(State.CLOSED, Action.REOPEN) is State.IN_PROGRESS
-    assert next_state(State.WITHDRAWN, Action.REPLY) is None
-    assert actions_in(State.WITHDRAWN) == []
+    assert step(APPEAL_FLOW, State.PENDING, Action.CLAIM).target(State.PENDING) is State.IN_PROGRESS
+    assert step(APPEAL_FLOW, State.CLOSED, Action.REOPEN).target(State.CLOSED) is State.IN_PROGRESS
+    assert step(APPEAL_FLOW, State.WITHDRAWN, Action.REPLY) is None
+    assert actions_in(APPEAL_FLOW, State.WITHDRAWN) == []
     # enterprises never act on the department side and vice versa
-    for (_, action), (_, roles) in TRANSITIONS.items():
+    for action, row in APPEAL_FLOW.items():
         if action in (Action.SUPPLEMENT, Action.WITHDRAW, Action.RATE, Action.REOPEN):
-            assert roles == {Role.ENTERPRISE}
+            assert row.by == {Party.CONTACT}
         else:
-            assert Role.ENTERPRISE not in roles
+            assert Party.CONTACT not in row.by
 
 
 def test_callback_codec_round_trip_and_rejects_forgeries():
     data = appeal_button("rate", 123, 4, "s")
     assert len(data.encode()) <= 64
-    button = decode_appeal_button(data)
-    assert (button.action, button.appeal_id, button.version, button.arg) == ("rate", 123, 4, "s")
-    for forged in ("rate", "claim:x:1", "claim:1", "claim:-1:1", "claim:1:0", "a" * 65, None):
+    button = decode_button(data)
+    assert (button.action, button.item_id, button.version, button.arg) == (
+        Action.RATE,
+        123,
+        4,
+        "s",
+    )
+    forgeries = ("rate", "claim:x:1", "claim:1", "claim:-1:1", "claim:1:0", "a" * 65, None)
+    for forged in (*forgeries, "claim:" + "9" * 40 + ":1", "claim:１:1"):
         with pytest.raises(BadCallback):
-            decode_appeal_button(forged)
+            decode_button(forged)

@@ -9,8 +9,7 @@ import pytest
 
 from bot.cli import main
 from bot.clock import ManualClock
-from bot.config import BUNDLED_ORG_CONFIG, ConfigError, load_settings
-from bot.org import load_org
+from bot.config import BUNDLED_ORG_CONFIG, ConfigError, load_org, load_settings
 from bot.sandbox.chat import Sandbox
 from bot.sandbox.fake_api import FakeBotApi
 from storage.db import Database

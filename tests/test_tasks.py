@@ -55,10 +55,12 @@ async def import_file(leader, name: str, content: bytes) -> list[str]:
 
 async def test_import_the_bureaus_29_problems_and_export_them(sandbox, people, db):
     answer = await import_file(people.leader, "rectification_tasks.csv", EXAMPLE.read_bytes())
-    assert answer == [
+    assert answer[0].startswith(
         "已导入 29 项整改任务。\n整改任务台账：29 个问题："
-        "22 个“已完成，同意销号”，7 个“视同完成，持续整改”。"
-    ]
+        "22 个“已完成，同意销号”，7 个“视同完成，持续整改”。\n"
+    )
+    # nobody of the ledger has joined yet: each 责任人 is named once with their rows
+    assert "责任人“刘洋”（第 2、3、8" in answer[0] and "暂由局领导代管" in answer[0]
     assert db.count("tasks") == 29
     assert db.one("SELECT * FROM tasks WHERE seq = 26")["department_name"] == "财务科"
 
@@ -113,7 +115,7 @@ async def test_a_file_without_the_ledger_columns_is_refused(sandbox, people, db)
     assert "第 1 行：缺少列：序号、方面、问题、整改措施" in answer[0]
     answer = await import_file(people.leader, "x.docx", b"PK...")
     assert answer == [
-        "无法读取该文件：unsupported file type .docx: use .csv or .xlsx。请发送 CSV 或 XLSX 文件。"
+        "无法读取该文件：不支持的文件类型 .docx，请使用 .csv 或 .xlsx。请发送 CSV 或 XLSX 文件。"
     ]
     assert db.count("tasks") == 0
 
@@ -182,7 +184,12 @@ async def test_progress_sendback_deemed_done_and_monthly_reminder(sandbox, peopl
     await p.official.send("抽查机制已建立并运行。")
     assert p.leader.since(leader_mark)[0].startswith("销号申请：第30项整改任务（李明）")
     await p.leader.press("第30项 查看")
-    assert [b for b, _ in p.leader.inbox[-1].buttons] == ["同意销号", "视同完成，持续整改", "退回"]
+    assert [b for b, _ in p.leader.inbox[-1].buttons] == [
+        "同意销号",
+        "视同完成，持续整改",
+        "退回",
+        "指定责任人",
+    ]
     await p.leader.press("退回")
     await p.leader.send("缺少通报文件。")
     assert p.official.last == "第30项整改任务销号申请被退回，请继续整改。\n退回原因：缺少通报文件。"
@@ -244,10 +251,48 @@ def test_cli_import_and_export(tmp_path, monkeypatch, capsys):
     assert len(rows) == 30 and list(rows[0]) == HEADERS
 
 
-async def test_a_leader_with_an_unregistered_owner_gets_the_reminder(sandbox, people, db, clock):
+async def test_an_unknown_owner_is_held_by_the_head_and_reminded(sandbox, people, db, clock):
     await join(sandbox.person(20010, "孙丽"), people.leader, "zxqy")
-    await import_file(people.leader, "t.csv", csv_bytes([task_row(7, owner="无此人")]))
+    answer = await import_file(people.leader, "t.csv", csv_bytes([task_row(7, owner="无此人")]))
+    assert answer[0].endswith(
+        "责任人“无此人”（第 2 行）尚未加入，暂由市地方金融管理局负责人代管，请在 /tasks 中指定责任人。"
+    )
+    assert db.one("SELECT owner_id FROM tasks WHERE seq = 7")["owner_id"] is None
+    clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
+    mark = people.head.mark()
+    await run_sweep(sandbox.app)
+    assert [t[:16] for t in people.head.since(mark)] == ["【督办〔2026〕1号】整改督办"]
+
+
+async def test_an_owner_outside_any_department_is_held_by_the_leaders(sandbox, people, clock):
+    row = task_row(8, owner="无此人")
+    row[5] = "机关党委"  # not a department of the org config
+    await import_file(people.leader, "t.csv", csv_bytes([row]))
     clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
     mark = people.leader.mark()
     await run_sweep(sandbox.app)
     assert [t[:16] for t in people.leader.since(mark)] == ["【督办〔2026〕1号】整改督办"]
+
+
+async def test_owners_are_user_ids_and_a_leader_maps_a_name_in_chat(sandbox, people, db):
+    namesake = sandbox.person(20011, "李明")  # a second 李明, in another department
+    await join(namesake, people.leader, "zxqy")
+    answer = await import_file(people.leader, "t.csv", csv_bytes([task_row(9)]))
+    assert "责任人“李明”（第 2 行）有 2 位同名承办人" in answer[0]
+    # neither 李明 may act on a task that is not mapped to them
+    await people.official.send("/tasks")
+    assert people.official.last == "您名下暂无整改任务。"
+    await people.leader.send("/tasks")
+    assert "待指定责任人：1 项。" in people.leader.last
+    await people.leader.press("第9项 查看")
+    await people.leader.press("指定责任人")
+    await people.leader.press("李明（市地方金融管理局）")
+    assert people.leader.last == "已将第9项整改任务的责任人指定为 李明。"
+    assert people.official.last.startswith("您已被指定为第9项整改任务的责任人。")
+    task = db.one("SELECT owner_id, owner_name FROM tasks WHERE seq = 9")
+    assert task == {"owner_id": people.official.id, "owner_name": "李明"}
+    assert db.one("SELECT action FROM audit_events WHERE action = 'task_assign'")
+    await namesake.send("/tasks")
+    assert namesake.last == "您名下暂无整改任务。"
+    await people.official.send("/tasks")
+    assert "第9项｜整改中" in people.official.last

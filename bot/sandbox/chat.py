@@ -15,10 +15,10 @@ from telegram.ext import Application
 from bot.app import build_application, on_start, on_stop
 from bot.clock import Clock
 from bot.config import Settings
-from bot.desk import Desk
-from bot.org import OrgConfig
+from bot.rules.org import OrgConfig
 from bot.sandbox.fake_api import FakeBotApi, SentMessage, plain
 from bot.sandbox.request import FakeRequest
+from bot.usecases.env import Env
 
 
 class Sandbox:
@@ -53,8 +53,8 @@ class Sandbox:
         await self.app.shutdown()
 
     @property
-    def desk(self) -> Desk:
-        return self.app.bot_data["desk"]
+    def env(self) -> Env:
+        return self.app.bot_data["env"]
 
     def person(self, tg_id: int, first_name: str, last_name: str = "") -> Person:
         self.names[tg_id] = first_name + last_name

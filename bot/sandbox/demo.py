@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.digest import Week
 from bot.digest_files import write_digest_files
-from bot.org import OrgConfig
+from bot.rules.digest import Week
+from bot.rules.org import OrgConfig
 from bot.sandbox.chat import Sandbox
 from handlers.digest import send_weekly_digests
 from handlers.jobs import run_sweep
@@ -168,12 +168,12 @@ async def play(
         await head.send(f"/view {number}")
 
         clock.set(datetime.fromisoformat("2026-03-16T09:00:00+08:00"))  # a Monday
-        week = Week.before(sandbox.desk.today())
+        week = Week.before(sandbox.env.today())
         echo(f"\n═══ 11. 周一督察通报（{week.year}年第{week.number}周）═══")
-        reports = sandbox.app.bot_data["reports"]
-        await send_weekly_digests(sandbox.app.bot, reports, week)
+        env = sandbox.env
+        await send_weekly_digests(sandbox.app.bot, env, week)
         if out is not None:
-            chart, ledger, count = await write_digest_files(reports, week, out)
+            chart, ledger, count = await write_digest_files(env, week, out)
             echo(f"\n图表：{chart}\n诉求台账（{count} 件）：{ledger}")
     finally:
         await sandbox.stop()

@@ -1,4 +1,4 @@
-"""Named refusals of the domain. Each carries a catalog key; handlers turn it into text."""
+"""Named refusals of the domain. Each carries a catalog key; the chat layer words it."""
 
 from __future__ import annotations
 
@@ -67,3 +67,25 @@ class ExtensionPending(DomainError):
 
 class ExtensionTooLate(DomainError):
     key = "error_extension_too_late"
+
+
+class TaskNotFound(AppealNotFound):
+    key = "error_task_not_found"
+
+
+class TaskStale(StaleAction):
+    key = "error_task_stale"
+
+
+class TaskWrongState(InvalidTransition):
+    key = "error_task_wrong_state"
+
+
+class TaskImportError(DomainError):
+    """A file that cannot be imported as a whole; each problem is (row, catalog key, params)."""
+
+    key = "error_task_import"
+
+    def __init__(self, problems: list[tuple[int, str, dict[str, object]]]) -> None:
+        super().__init__(count=len(problems))
+        self.problems = problems

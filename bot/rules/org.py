@@ -1,14 +1,14 @@
-"""The organisation: departments, appeal categories with time limits, calendar overrides."""
+"""The organisation: departments, appeal categories with time limits, calendar overrides.
+
+Every number a rule needs (claim and rating windows, text limits, the raise threshold,
+the digest's floors) comes from here, never from a constant in the code.
+"""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import date
-from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
-
-from bot.config import ConfigError
+from pydantic import BaseModel, Field, model_validator
 
 
 class Department(BaseModel):
@@ -36,6 +36,13 @@ class Limits(BaseModel):
     description_max: int = Field(default=2000, le=3500)
     text_max: int = Field(default=2000, le=3500)
     attachments_max: int = Field(default=10, ge=0, le=50)
+    # 提级·挂牌督办 after this many working days overdue
+    raise_after_days: int = Field(default=3, ge=1, le=30)
+    # a reopened appeal whose category left the config gets this time limit
+    default_time_limit_days: int = Field(default=5, ge=1, le=60)
+    # 整改提示: calendar days before a task's deadline (the far, the near and the last one)
+    task_notice_days: tuple[int, int] = (7, 3)
+    list_max: int = Field(default=30, ge=1, le=100)
 
 
 class DigestSettings(BaseModel):
@@ -78,19 +85,3 @@ class OrgConfig(BaseModel):
 
     def category_by_name(self, name: str) -> Category | None:
         return next((c for c in self.categories if c.name == name), None)
-
-
-def load_org(path: Path) -> OrgConfig:
-    """Read and validate the org config (TOML); problems become a one-line ConfigError."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"setting ORG_CONFIG: file not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"setting ORG_CONFIG: {path} is not valid TOML: {exc}") from None
-    try:
-        return OrgConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "file"
-        raise ConfigError(f"setting ORG_CONFIG: {path}: {where}: {first['msg']}") from None

@@ -1,0 +1,1 @@
+"""Pure rules of AppealDesk: no storage, no Telegram, no I/O."""

@@ -1,0 +1,127 @@
+"""Who is told of what: chat notices after an action, and the ladder's 提示 / 督办 / 提级.
+
+The use case loads a `Directory` (the people around one appeal); these functions decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.rules.model import Action, Actor, Appeal, Notice, Person, Role
+
+FILED = "new_appeal"
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The people around one appeal: its department's staff and group, its contacts, leaders."""
+
+    staff: tuple[Person, ...]
+    department_chat: int | None
+    contacts: tuple[int, ...]
+    leaders: tuple[int, ...]
+
+    @property
+    def heads(self) -> list[int]:
+        return [p.tg_id for p in self.staff if p.role is Role.HEAD]
+
+
+def unique(ids: Iterable[int | None]) -> list[int]:
+    return list(dict.fromkeys(i for i in ids if i))
+
+
+def handlers(appeal: Appeal, people: Directory) -> list[int]:
+    """Whoever handles the appeal now: its owner, else its assignee, else the department."""
+    if appeal.handler_id:
+        return [appeal.handler_id]
+    chats = [p.tg_id for p in people.staff]
+    if people.department_chat:
+        chats.append(people.department_chat)
+    return chats
+
+
+def heads_but_owner(appeal: Appeal, people: Directory) -> list[int]:
+    return [h for h in people.heads if h != appeal.owner_id]
+
+
+def _owner_and_heads(appeal: Appeal, people: Directory) -> list[int]:
+    return unique([appeal.owner_id, *heads_but_owner(appeal, people)])
+
+
+# action → [(who, notice kind)]; "who" names one of the functions in WHO below.
+AFTER_ACTION: dict[str, tuple[tuple[str, str], ...]] = {
+    FILED: (("handlers", "new_appeal"),),
+    Action.CLAIM: (("contacts", "claimed"),),
+    Action.REPLY: (("contacts", "reply"),),
+    Action.CLOSE: (("contacts", "closed"),),
+    Action.NOTE: (("handlers_but_actor", "note"),),
+    Action.SUPPLEMENT: (("handlers_but_actor", "supplement"),),
+    Action.WITHDRAW: (("handlers_but_actor", "withdrawn"),),
+    Action.TRANSFER: (("handlers", "transferred"), ("contacts", "transferred_public")),
+    Action.RATE: (("owner_and_heads", "rated"),),
+    Action.REOPEN: (("owner_and_heads", "reopened"),),
+    Action.EXTEND: (("deciders", "extension_request"),),
+    "rating_comment": (("owner", "rating_comment"),),
+    "extension_approved": (("requester", "extension_approved"), ("contacts", "extension_public")),
+    "extension_denied": (("requester", "extension_denied"),),
+}
+
+
+def _who(name: str, actor: Actor, appeal: Appeal, people: Directory, requester: int | None):
+    if name == "handlers":
+        return handlers(appeal, people)
+    if name == "handlers_but_actor":
+        return [c for c in handlers(appeal, people) if c != actor.tg_id]
+    if name == "contacts":
+        return list(people.contacts)
+    if name == "owner":
+        return unique([appeal.owner_id])
+    if name == "owner_and_heads":
+        return _owner_and_heads(appeal, people)
+    if name == "deciders":
+        heads = [h for h in heads_but_owner(appeal, people) if h != actor.tg_id]
+        return heads or list(people.leaders)
+    if name == "requester":
+        return unique([requester])
+    raise KeyError(name)
+
+
+def after_action(
+    action: str,
+    actor: Actor,
+    appeal: Appeal,
+    people: Directory,
+    detail: dict[str, Any] | None = None,
+    requester: int | None = None,
+) -> list[Notice]:
+    """The notices one committed action owes to people other than the actor."""
+    notices = []
+    for who, kind in AFTER_ACTION[action]:
+        for chat in _who(who, actor, appeal, people, requester):
+            notices.append(Notice(chat, kind, appeal, dict(detail or {})))
+    return notices
+
+
+def for_ladder(kind: str, appeal: Appeal | None, people: Directory) -> list[int]:
+    """Recipients of a 提示 / 督办 / 提级 about an appeal; the leaders when nobody else."""
+    leaders = list(people.leaders)
+    if appeal is None:
+        return leaders
+    staff = [p.tg_id for p in people.staff]
+    handler = [appeal.handler_id] if appeal.handler_id else staff
+    if kind == "raise":
+        chats = leaders
+    elif kind == "unclaimed":
+        chats = people.heads or staff
+    elif kind == "overdue":
+        chats = handler + people.heads
+    else:
+        chats = handler
+    return unique(chats) or leaders
+
+
+def for_task(holders: Iterable[int], leaders: Iterable[int]) -> list[int]:
+    """A task's reminders go to its holders; to the leaders while it has none."""
+    return unique(holders) or unique(leaders)

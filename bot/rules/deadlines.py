@@ -1,0 +1,57 @@
+"""Deadlines: every date a rule needs, from the org config's limits and the working calendar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.rules.model import Appeal
+from bot.rules.org import Category, Limits
+from bot.rules.refusals import InvalidInput
+from bot.rules.workcal import WorkingCalendar
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    calendar: WorkingCalendar
+    limits: Limits
+
+    def claim_due(self, today: date) -> date:
+        return self.calendar.add_working_days(today, self.limits.claim_days)
+
+    def due(self, today: date, category: Category | None) -> date:
+        days = category.time_limit_days if category else self.limits.default_time_limit_days
+        return self.calendar.add_working_days(today, days)
+
+    def rating_due(self, today: date) -> date:
+        return self.calendar.add_working_days(today, self.limits.rating_days)
+
+    def rating_expired(self, appeal: Appeal, today: date) -> bool:
+        return appeal.rating_due_date is not None and today > appeal.rating_due_date
+
+    def check_extension(self, new_due: date, appeal: Appeal) -> date:
+        """An extension moves the deadline to a later working day."""
+        if new_due <= appeal.due_date:
+            raise InvalidInput(
+                field="new_due", reason="not_later", limit=appeal.due_date.isoformat()
+            )
+        if not self.calendar.is_working_day(new_due):
+            raise InvalidInput(field="new_due", reason="not_working_day")
+        return new_due
+
+    def overdue_days(self, due: date, today: date) -> int:
+        return max(self.calendar.working_days_between(due, today), 0)
+
+    def sweep_dates(self, today: date) -> dict[str, date | str | int]:
+        """The dates one sweep of the ladder compares with (computed once per sweep)."""
+        far, near = self.limits.task_notice_days
+        return {
+            "today": today,
+            "year": today.year,
+            "next_working_day": self.calendar.add_working_days(today, 1),
+            "raise_due": self.calendar.sub_working_days(today, self.limits.raise_after_days),
+            "plus_near": today + timedelta(days=near),
+            "plus_far": today + timedelta(days=far),
+            "month": today.strftime("%Y-%m"),
+            "month_start": today.replace(day=1),
+        }

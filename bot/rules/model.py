@@ -1,0 +1,299 @@
+"""Plain data of the domain: roles, states, actions, people, appeals, tasks and notices.
+
+Dates are `date`, moments are timezone-aware `datetime` in UTC; storage converts at its
+boundary and the chat layer shows them in the bureau's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    GUEST = "guest"
+    ENTERPRISE = "enterprise"
+    OFFICIAL = "official"
+    HEAD = "head"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset({Role.OFFICIAL, Role.HEAD})
+
+
+class State(StrEnum):
+    PENDING = "pending"  # 待签收
+    IN_PROGRESS = "in_progress"  # 办理中
+    CLOSED = "closed"  # 已办结，待评价
+    RATED = "rated"  # 已评价
+    WITHDRAWN = "withdrawn"  # 已撤回
+
+
+OPEN_STATES = frozenset({State.PENDING, State.IN_PROGRESS})
+CLOSED_STATES = frozenset({State.CLOSED, State.RATED})
+
+
+class Action(StrEnum):
+    CLAIM = "claim"
+    REPLY = "reply"
+    NOTE = "note"
+    TRANSFER = "transfer"
+    CLOSE = "close"
+    EXTEND = "extend"  # 延期 request; a head decides
+    RATE = "rate"
+    REOPEN = "reopen"  # a 不满意 rating
+    SUPPLEMENT = "supplement"
+    WITHDRAW = "withdraw"
+
+
+class Rating(StrEnum):
+    SATISFIED = "satisfied"  # 满意
+    BASIC = "basic"  # 基本满意
+    DISSATISFIED = "dissatisfied"  # 不满意
+
+
+SATISFIED_RATINGS = frozenset({Rating.SATISFIED, Rating.BASIC})
+
+
+class TaskState(StrEnum):
+    IN_PROGRESS = "in_progress"
+    CLOSE_REQUESTED = "close_requested"
+    DONE = "done"
+    DEEMED_DONE = "deemed_done"
+
+
+class TaskAction(StrEnum):
+    REPORT = "report"
+    REQUEST_CLOSE = "request_close"
+    APPROVE = "approve"
+    DEEM = "deem"
+    SEND_BACK = "send_back"
+
+
+class Party(StrEnum):
+    """How an actor stands to an appeal or a task; the workflow table names parties."""
+
+    CONTACT = "contact"  # a contact of the appeal's enterprise
+    CLAIMANT = "claimant"  # an official who may claim: the routed official, else the dept's
+    OWNER = "owner"  # the official who claimed the appeal
+    HEAD = "head"  # the head of the appeal's department
+    STAFF = "staff"  # any official who sees the appeal
+    LEADER = "leader"  # a leader / admin
+    TASK_HOLDER = "task_holder"  # the task's 责任人, or its stand-in until one is mapped
+
+
+@dataclass(frozen=True)
+class Actor:
+    tg_id: int
+    role: Role
+    name: str
+    department_id: int | None = None
+    enterprise_id: int | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+@dataclass(frozen=True)
+class Department:
+    id: int
+    code: str
+    name: str
+    chat_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    """A registered user: an enterprise contact or an official."""
+
+    tg_id: int
+    role: Role
+    full_name: str
+    department_id: int | None
+    enterprise_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    id: int
+    name: str
+    uscc: str
+    contact_name: str
+    phone: str
+    baobao_user_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Invite:
+    code: str
+    department_id: int
+    is_head: bool
+    created_by: int
+    expires_at: datetime
+    used_by: int | None = None
+
+    @property
+    def role(self) -> Role:
+        return Role.HEAD if self.is_head else Role.OFFICIAL
+
+
+@dataclass(frozen=True)
+class Appeal:
+    id: int
+    number: str
+    enterprise_id: int
+    enterprise_name: str
+    category: str
+    description: str
+    state: State
+    department_id: int
+    department_code: str
+    department_name: str
+    assignee_id: int | None
+    owner_id: int | None
+    owner_name: str | None
+    claim_due_date: date
+    due_date: date
+    created_at: datetime
+    claimed_at: datetime | None
+    closed_at: datetime | None
+    resolution: str | None
+    rating: Rating | None
+    rating_due_date: date | None
+    reopen_count: int
+    version: int
+
+    @property
+    def handler_id(self) -> int | None:
+        """Who works on it now: the owner, else the official it was routed to."""
+        return self.owner_id or self.assignee_id
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: str  # "photo" | "document"
+    file_id: str
+    file_unique_id: str
+    file_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    appeal_id: int
+    author_id: int
+    author_name: str | None
+    kind: str  # reply | note | supplement | rating_comment
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audit event; `detail` holds codes and values, never sentences."""
+
+    id: int
+    subject: str
+    appeal_id: int | None
+    actor_id: int | None
+    actor_name: str | None
+    action: str
+    from_state: str | None
+    to_state: str | None
+    detail: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Extension:
+    id: int
+    appeal_id: int
+    requested_by: int
+    old_due_date: date
+    new_due_date: date
+    reason: str
+    state: str  # pending | approved | denied
+
+
+@dataclass(frozen=True)
+class StoredNotice:
+    """A 提示 / 督办 notice as stored, with its 文号."""
+
+    id: int
+    subject: str  # appeal | task
+    subject_id: int
+    kind: str
+    family: str
+    serial_year: int
+    serial_no: int
+    created_at: datetime
+
+    @property
+    def serial(self) -> str:
+        return f"{self.family}〔{self.serial_year}〕{self.serial_no}号"
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    seq: int
+    aspect: str
+    problem: str
+    measures: str
+    leader_name: str
+    department_name: str
+    owner_name: str  # the 责任人 as written in the ledger
+    owner_id: int | None  # the official that name was mapped to
+    deadline: date
+    state: TaskState
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    id: int
+    task_id: int
+    author_id: int
+    author_name: str | None
+    kind: str  # progress | decision
+    text: str
+    files: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Somebody must be told something about an appeal; the chat layer words and sends it."""
+
+    chat_id: int
+    kind: str
+    appeal: Appeal
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    appeal: Appeal
+    notices: list[Notice] = field(default_factory=list)
+    replayed: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AppealView:
+    appeal: Appeal
+    messages: list[Message]
+    attachments: int
+    events: list[Event]
+    actions: list[Action]
+    notices: list[StoredNotice] = field(default_factory=list)
+
+
+def format_number(year: int, seq: int) -> str:
+    return f"SQ-{year:04d}-{seq:06d}"

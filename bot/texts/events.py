@@ -1,0 +1,30 @@
+"""Audit details (codes and values) worded at read time, for cards and the ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.texts import has, name, t
+
+
+def event_detail(action: str, detail: dict[str, Any], departments: dict[str, str]) -> str:
+    """e.g. {"department": "jrj", "reason": "…"} → "→ 市地方金融管理局：…"."""
+    if not detail:
+        return ""
+    values = {k: str(v) for k, v in detail.items() if v is not None}
+    if "department" in values:
+        values["department"] = departments.get(values["department"], values["department"])
+    if "route" in values:
+        values["route"] = name("route", values["route"], default=values["route"])
+    if "rating" in values:
+        values["rating"] = name("rating", values["rating"], default=values["rating"])
+    key = f"event_detail.{action}"
+    if has(key):
+        try:
+            return t(key, **values)
+        except KeyError:
+            pass  # a row written before details were data: fall back to its main text
+    for main in ("text", "reason", "rating"):
+        if values.get(main):
+            return values[main]
+    return ""

@@ -1,0 +1,520 @@
+"""Use cases on appeals: filing, every workflow action, ratings, extensions and reading.
+
+Each action of `bot.rules.workflow.APPEAL_FLOW` has one function here registered with
+`@handles(action)`; all take (env, actor, ActionRequest) and return an Outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.rules import access, audiences, checks
+from bot.rules.audiences import Directory
+from bot.rules.model import (
+    Action,
+    Actor,
+    Appeal,
+    AppealView,
+    Attachment,
+    Outcome,
+    Party,
+    Rating,
+    State,
+    format_number,
+)
+from bot.rules.refusals import (
+    AppealNotFound,
+    ExtensionPending,
+    InvalidInput,
+    NotAllowed,
+    RatingExpired,
+    StaleAction,
+)
+from bot.rules.workflow import APPEAL_FLOW
+from bot.usecases.env import Env, already_done, remember
+from storage.db import UnitOfWork
+
+PUBLIC_MESSAGE_KINDS = ("reply", "supplement", "rating_comment")
+ALL_MESSAGE_KINDS = ("reply", "note", "supplement", "rating_comment")
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """What the user gave for one action on one appeal; `key` makes it idempotent."""
+
+    appeal_id: int
+    version: int | None = None
+    key: str | None = None
+    text: str | None = None
+    department_code: str | None = None
+    new_due: str | None = None
+    rating: Rating | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+UseCase = Callable[[Env, Actor, ActionRequest], Awaitable[Outcome]]
+USE_CASES: dict[Action, UseCase] = {}
+
+
+def handles(action: Action) -> Callable[[UseCase], UseCase]:
+    """Register the use case of a workflow action (the chat layer finds it here)."""
+
+    def register(function: UseCase) -> UseCase:
+        USE_CASES[action] = function
+        return function
+
+    return register
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one action writes: appeal fields, maybe a message, the audit detail."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    message_kind: str | None = None
+    message_text: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+
+
+# reading --------------------------------------------------------------------------------
+
+
+async def load_visible(uow: UnitOfWork, actor: Actor, ref: int | str) -> Appeal:
+    if isinstance(ref, str):
+        number = checks.appeal_number(ref)
+        found = await uow.appeals.by_number(number) if number else None
+    else:
+        found = await uow.appeals.get(ref)
+    return access.visible_or_not_found(actor, found)
+
+
+async def directory(uow: UnitOfWork, env: Env, appeal: Appeal) -> Directory:
+    department = await uow.departments.get(appeal.department_id)
+    return Directory(
+        staff=tuple(await uow.people.staff_of(appeal.department_id)),
+        department_chat=department.chat_id if department else None,
+        contacts=tuple(await uow.people.contacts_of(appeal.enterprise_id)),
+        leaders=tuple(sorted(env.leaders)),
+    )
+
+
+async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
+    """An appeal with what this actor may read of it: notes and history only for staff."""
+    access.require_registered(actor)
+    async with env.db.reading() as uow:
+        appeal = await load_visible(uow, actor, ref)
+        staff_view = Party.CONTACT not in access.parties(actor, appeal)
+        kinds = ALL_MESSAGE_KINDS if staff_view else PUBLIC_MESSAGE_KINDS
+        messages = await uow.messages.of_appeal(appeal.id, kinds)
+        attachments = await uow.messages.attachment_count(appeal.id)
+        events = await uow.audit.of_appeal(appeal.id) if staff_view else []
+        notices = await uow.notices.of_subject("appeal", appeal.id) if staff_view else []
+    return AppealView(
+        appeal,
+        messages,
+        attachments,
+        events,
+        access.allowed_actions(actor, appeal, env.today()),
+        notices,
+    )
+
+
+async def allowed(env: Env, actor: Actor, appeal: Appeal) -> list[Action]:
+    return access.allowed_actions(actor, appeal, env.today())
+
+
+async def my_appeals(env: Env, actor: Actor) -> list[Appeal]:
+    access.require_enterprise(actor)
+    async with env.db.reading() as uow:
+        return await uow.appeals.of_enterprise(actor.enterprise_id, env.org.limits.list_max)
+
+
+async def inbox(env: Env, actor: Actor) -> list[Appeal]:
+    scope = access.list_scope(actor)
+    async with env.db.reading() as uow:
+        return await uow.appeals.open_list(
+            scope.department_id, scope.person_id, env.org.limits.list_max
+        )
+
+
+async def overdue(env: Env, actor: Actor) -> list[Appeal]:
+    scope = access.list_scope(actor)
+    async with env.db.reading() as uow:
+        return await uow.appeals.overdue_list(
+            env.today(), scope.department_id, scope.person_id, env.org.limits.list_max
+        )
+
+
+async def preflight(env: Env, actor: Actor, appeal_id: int, action: Action, version: int) -> Appeal:
+    """Check, before asking the user for text, that the action would be allowed."""
+    async with env.db.reading() as uow:
+        appeal = await load_visible(uow, actor, appeal_id)
+    access.authorize(actor, appeal, action, version, env.today())
+    return appeal
+
+
+async def replayed_filing(env: Env, actor: Actor, key: str) -> Appeal | None:
+    """The appeal a request already filed, when the same request comes again."""
+    async with env.db.reading() as uow:
+        done = await already_done(uow, env, actor.tg_id, key, "file")
+        return None if done is None else await load_visible(uow, actor, done)
+
+
+# filing -------------------------------------------------------------------------------
+
+
+async def file_appeal(
+    env: Env,
+    actor: Actor,
+    category_code: str,
+    description: str,
+    attachments: tuple[Attachment, ...],
+    key: str | None,
+) -> Outcome:
+    """An enterprise files an appeal; it is routed and numbered in one transaction."""
+    access.require_enterprise(actor)
+    category = env.org.category(category_code)
+    if category is None:
+        raise InvalidInput(field="category", reason="unknown")
+    description = checks.description(description, env.org.limits)
+    if len(attachments) > env.org.limits.attachments_max:
+        raise InvalidInput(
+            field="attachments", reason="too_many", limit=env.org.limits.attachments_max
+        )
+    today, now = env.today(), env.now()
+    async with env.db.unit_of_work() as uow:
+        done = await already_done(uow, env, actor.tg_id, key, "file")
+        if done is not None:
+            return Outcome(await uow.appeals.get(done), replayed=True)
+        enterprise = await uow.enterprises.get(actor.enterprise_id)
+        assert enterprise is not None
+        department = await uow.departments.by_code(category.department)
+        assert department is not None, "departments are synced from the org config at start-up"
+        assignee = None
+        if env.org.routing.baobao_first and enterprise.baobao_user_id:
+            baobao = await uow.people.get(enterprise.baobao_user_id)
+            if baobao is not None and baobao.department_id is not None:
+                assignee = baobao.tg_id
+                department = await uow.departments.get(baobao.department_id)
+        seq = await uow.appeals.next_seq(today.year)
+        appeal_id = await uow.appeals.add(
+            number=format_number(today.year, seq),
+            enterprise_id=enterprise.id,
+            filed_by=actor.tg_id,
+            category=category.name,
+            description=description,
+            state=State.PENDING,
+            department_id=department.id,
+            assignee_id=assignee,
+            claim_due_date=env.deadlines.claim_due(today),
+            due_date=env.deadlines.due(today, category),
+            created_at=now,
+        )
+        for attachment in attachments:
+            await uow.messages.add_attachment(appeal_id, None, attachment, now)
+        await uow.audit.add(
+            f"appeal:{appeal_id}",
+            actor.tg_id,
+            "file",
+            now,
+            appeal_id=appeal_id,
+            to_state=State.PENDING,
+            detail={
+                "category": category.name,
+                "department": department.code,
+                "route": "baobao" if assignee else "category",
+            },
+        )
+        await remember(uow, env, actor.tg_id, key, "file", appeal_id)
+        appeal = await uow.appeals.get(appeal_id)
+        people = await directory(uow, env, appeal)
+        await uow.commit()
+    return Outcome(appeal, audiences.after_action(audiences.FILED, actor, appeal, people))
+
+
+# the workflow actions -----------------------------------------------------------------------
+
+
+async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, change: Change):
+    """Authorize, change the appeal, store the message and the audit event, commit."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        done = await already_done(uow, env, actor.tg_id, req.key, action)
+        if done is not None:
+            return Outcome(await uow.appeals.get(done), replayed=True)
+        before = await load_visible(uow, actor, req.appeal_id)
+        access.authorize(actor, before, action, req.version, env.today())
+        target = APPEAL_FLOW[action].target(before.state)
+        message_id = None
+        if change.message_kind is not None:
+            message_id = await uow.messages.add(
+                before.id, actor.tg_id, change.message_kind, change.message_text, now
+            )
+        for attachment in change.attachments:
+            await uow.messages.add_attachment(before.id, message_id, attachment, now)
+        if target != before.state or change.fields:
+            fields = dict(change.fields, state=target)
+            if not await uow.appeals.update(before.id, before.version, **fields):
+                raise StaleAction(number=before.number)
+        await uow.audit.add(
+            f"appeal:{before.id}",
+            actor.tg_id,
+            action,
+            now,
+            appeal_id=before.id,
+            from_state=before.state,
+            to_state=target,
+            detail=change.detail,
+        )
+        await remember(uow, env, actor.tg_id, req.key, action, before.id)
+        after = await uow.appeals.get(before.id)
+        people = await directory(uow, env, after)
+        await uow.commit()
+    notices = audiences.after_action(action, actor, after, people, change.detail)
+    return Outcome(after, notices, detail=change.detail)
+
+
+@handles(Action.CLAIM)
+async def claim(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    change = Change(fields={"owner_id": actor.tg_id, "claimed_at": env.now()})
+    return await _apply(env, actor, Action.CLAIM, req, change)
+
+
+@handles(Action.REPLY)
+async def reply(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    text = checks.free_text(req.text, "reply", env.org.limits)
+    change = Change(message_kind="reply", message_text=text, detail={"text": text})
+    return await _apply(env, actor, Action.REPLY, req, change)
+
+
+@handles(Action.NOTE)
+async def note(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    text = checks.free_text(req.text, "note", env.org.limits)
+    change = Change(message_kind="note", message_text=text, detail={"text": text})
+    return await _apply(env, actor, Action.NOTE, req, change)
+
+
+@handles(Action.TRANSFER)
+async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    reason = checks.free_text(req.text, "reason", env.org.limits)
+    async with env.db.reading() as uow:
+        department = await uow.departments.by_code(req.department_code or "")
+        current = await load_visible(uow, actor, req.appeal_id)
+    if department is None:
+        raise InvalidInput(field="department", reason="unknown")
+    if department.id == current.department_id:
+        raise InvalidInput(field="department", reason="same")
+    change = Change(
+        fields={
+            "department_id": department.id,
+            "assignee_id": None,
+            "owner_id": None,
+            "claimed_at": None,
+            "claim_due_date": env.deadlines.claim_due(env.today()),
+        },
+        detail={"department": department.code, "reason": reason},
+    )
+    return await _apply(env, actor, Action.TRANSFER, req, change)
+
+
+@handles(Action.CLOSE)
+async def close(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    summary = checks.free_text(req.text, "summary", env.org.limits)
+    change = Change(
+        fields={
+            "resolution": summary,
+            "closed_at": env.now(),
+            "rating_due_date": env.deadlines.rating_due(env.today()),
+        },
+        detail={"text": summary},
+    )
+    return await _apply(env, actor, Action.CLOSE, req, change)
+
+
+@handles(Action.SUPPLEMENT)
+async def supplement(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    if req.attachments and not (req.text or "").strip():
+        text = ""  # files alone are a supplement too
+    else:
+        text = checks.free_text(req.text, "supplement", env.org.limits)
+    change = Change(
+        message_kind="supplement",
+        message_text=text,
+        detail={"text": text, "files": len(req.attachments)},
+        attachments=req.attachments,
+    )
+    return await _apply(env, actor, Action.SUPPLEMENT, req, change)
+
+
+@handles(Action.WITHDRAW)
+async def withdraw(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    reason = checks.free_text(req.text, "reason", env.org.limits)
+    change = Change(fields={"closed_at": env.now()}, detail={"reason": reason})
+    return await _apply(env, actor, Action.WITHDRAW, req, change)
+
+
+async def _check_rating_window(env: Env, actor: Actor, req: ActionRequest) -> Appeal:
+    async with env.db.reading() as uow:
+        current = await load_visible(uow, actor, req.appeal_id)
+    expired = env.deadlines.rating_expired(current, env.today())
+    if expired and current.state is State.CLOSED and current.version == req.version:
+        raise RatingExpired(number=current.number)
+    return current
+
+
+@handles(Action.RATE)
+async def rate(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    """满意 / 基本满意; 不满意 is REOPEN."""
+    if req.rating is Rating.DISSATISFIED:
+        return await reopen(env, actor, req)
+    if req.rating not in (Rating.SATISFIED, Rating.BASIC):
+        raise NotAllowed()
+    await _check_rating_window(env, actor, req)
+    change = Change(
+        fields={"rating": req.rating, "rated_at": env.now()}, detail={"rating": req.rating}
+    )
+    return await _apply(env, actor, Action.RATE, req, change)
+
+
+@handles(Action.REOPEN)
+async def reopen(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    """不满意: the appeal is handled again (重办) with a new deadline."""
+    current = await _check_rating_window(env, actor, req)
+    today = env.today()
+    category = env.org.category_by_name(current.category)
+    change = Change(
+        fields={
+            "rating": Rating.DISSATISFIED,
+            "rated_at": env.now(),
+            "reopen_count": current.reopen_count + 1,
+            "due_date": env.deadlines.due(today, category),
+            "closed_at": None,
+        },
+        detail={"rating": Rating.DISSATISFIED},
+    )
+    return await _apply(env, actor, Action.REOPEN, req, change)
+
+
+async def comment_rating(
+    env: Env, actor: Actor, appeal_id: int, text: str | None, key: str | None
+) -> Outcome:
+    """An optional comment after a rating: stored, and passed to the owner."""
+    text = checks.free_text(text, "comment", env.org.limits)
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        done = await already_done(uow, env, actor.tg_id, key, "rating_comment")
+        if done is not None:
+            return Outcome(await uow.appeals.get(done), replayed=True)
+        appeal = await load_visible(uow, actor, appeal_id)
+        if Party.CONTACT not in access.parties(actor, appeal) or appeal.rating is None:
+            raise NotAllowed()
+        await uow.messages.add(appeal.id, actor.tg_id, "rating_comment", text, now)
+        await uow.audit.add(
+            f"appeal:{appeal.id}",
+            actor.tg_id,
+            "rating_comment",
+            now,
+            appeal_id=appeal.id,
+            from_state=appeal.state,
+            to_state=appeal.state,
+            detail={"text": text},
+        )
+        await remember(uow, env, actor.tg_id, key, "rating_comment", appeal.id)
+        people = await directory(uow, env, appeal)
+        await uow.commit()
+    detail = {"text": text}
+    return Outcome(appeal, audiences.after_action("rating_comment", actor, appeal, people, detail))
+
+
+# extensions (延期) ------------------------------------------------------------------------
+
+
+@handles(Action.EXTEND)
+async def extend(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+    """The owner asks, before the deadline, for a later due date; the head decides."""
+    reason = checks.free_text(req.text, "reason", env.org.limits)
+    today, now = env.today(), env.now()
+    new_due = checks.date_field(req.new_due, "new_due", today)
+    async with env.db.unit_of_work() as uow:
+        done = await already_done(uow, env, actor.tg_id, req.key, Action.EXTEND)
+        if done is not None:
+            return Outcome(await uow.appeals.get(done), replayed=True)
+        appeal = await load_visible(uow, actor, req.appeal_id)
+        access.authorize(actor, appeal, Action.EXTEND, req.version, today)
+        env.deadlines.check_extension(new_due, appeal)
+        if await uow.extensions.pending_for(appeal.id) is not None:
+            raise ExtensionPending(number=appeal.number)
+        extension_id = await uow.extensions.add(
+            appeal.id, actor.tg_id, appeal.due_date, new_due, reason, now
+        )
+        detail = {
+            "old_due": appeal.due_date,
+            "new_due": new_due,
+            "reason": reason,
+            "extension_id": extension_id,
+        }
+        await uow.audit.add(
+            f"appeal:{appeal.id}",
+            actor.tg_id,
+            Action.EXTEND,
+            now,
+            appeal_id=appeal.id,
+            from_state=appeal.state,
+            to_state=appeal.state,
+            detail=detail,
+        )
+        await remember(uow, env, actor.tg_id, req.key, Action.EXTEND, appeal.id)
+        people = await directory(uow, env, appeal)
+        await uow.commit()
+    notices = audiences.after_action(Action.EXTEND, actor, appeal, people, detail)
+    return Outcome(appeal, notices, detail=detail)
+
+
+def check_new_due(env: Env, text: str | None, appeal: Appeal) -> str:
+    """The new due date as typed, checked early so the user can retype it at once."""
+    new_due = checks.date_field(text, "new_due", env.today())
+    return env.deadlines.check_extension(new_due, appeal).isoformat()
+
+
+async def decide_extension(
+    env: Env, actor: Actor, extension_id: int, approve: bool, key: str | None
+) -> Outcome:
+    """The department head (or a leader) approves or denies; the due date moves on yes."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        done = await already_done(uow, env, actor.tg_id, key, "extension_decision")
+        if done is not None:
+            return Outcome(await uow.appeals.get(done), replayed=True)
+        extension = await uow.extensions.get(extension_id)
+        if extension is None:
+            raise AppealNotFound()
+        appeal = await load_visible(uow, actor, extension.appeal_id)
+        access.authorize_extension_decision(actor, extension, appeal, approve)
+        state = "approved" if approve else "denied"
+        await uow.extensions.decide(extension_id, state, actor.tg_id, now)
+        if approve and not await uow.appeals.update(
+            appeal.id, appeal.version, due_date=extension.new_due_date
+        ):
+            raise StaleAction(number=appeal.number)
+        detail = {"old_due": extension.old_due_date, "new_due": extension.new_due_date}
+        await uow.audit.add(
+            f"appeal:{appeal.id}",
+            actor.tg_id,
+            f"extension_{state}",
+            now,
+            appeal_id=appeal.id,
+            from_state=appeal.state,
+            to_state=appeal.state,
+            detail=detail,
+        )
+        await remember(uow, env, actor.tg_id, key, "extension_decision", appeal.id)
+        after = await uow.appeals.get(appeal.id)
+        people = await directory(uow, env, after)
+        await uow.commit()
+    notices = audiences.after_action(
+        f"extension_{state}", actor, after, people, detail, requester=extension.requested_by
+    )
+    return Outcome(after, notices, detail=detail)

@@ -1,0 +1,57 @@
+"""What every use case runs against: the database, the org, the calendar, the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.rules.deadlines import Deadlines
+from bot.rules.org import OrgConfig
+from bot.rules.workcal import WorkingCalendar
+from storage.db import Database, UnitOfWork
+
+# Telegram keeps an unconfirmed update for 24 hours; after that an id may come back as new.
+REDELIVERY_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Env:
+    db: Database
+    org: OrgConfig
+    calendar: WorkingCalendar
+    clock: Clock
+    leaders: frozenset[int]
+    zone: ZoneInfo
+    invite_ttl: timedelta = timedelta(hours=72)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self) -> date:
+        """Today's date where the bureau is."""
+        return self.now().astimezone(self.zone).date()
+
+    @property
+    def deadlines(self) -> Deadlines:
+        return Deadlines(self.calendar, self.org.limits)
+
+
+async def already_done(
+    uow: UnitOfWork, env: Env, actor_id: int, key: str | None, action: str
+) -> int | None:
+    """What a request already did (its reference), if it came before within the window."""
+    if key is None:
+        return None
+    done = await uow.requests.done(key, actor_id, env.now() - REDELIVERY_WINDOW)
+    if done is None or done[0] != action or done[1] is None:
+        return None
+    return int(done[1])
+
+
+async def remember(
+    uow: UnitOfWork, env: Env, actor_id: int, key: str | None, action: str, ref: int | None
+) -> None:
+    if key is not None:
+        await uow.requests.record(key, actor_id, action, ref, env.now())

@@ -1,0 +1,98 @@
+"""The reminder and escalation ladder (提示 / 督办 / 提级) for appeals and rectification tasks.
+
+The database is the source of truth: a sweep creates the day's notices with one set-based
+statement per kind, each notice unique per item, kind and period; delivery records every
+recipient served, so a restart, a second sweep or a crash halfway neither repeats nor
+skips a notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.rules import audiences
+from bot.rules.model import Appeal, StoredNotice, Task
+from bot.usecases.appeals import directory
+from bot.usecases.env import Env
+from bot.usecases.tasks import holders
+
+# Most urgent first: that is also the order of the serial numbers within a sweep.
+APPEAL_KINDS = ("raise", "overdue", "due_today", "due_soon", "unclaimed")
+TASK_KINDS = ("task_overdue", "task_d1", "task_d3", "task_d7", "task_monthly")
+PAGE = 200
+
+
+@dataclass(frozen=True)
+class PendingNotice:
+    """A stored notice with the recipients who have not had it yet."""
+
+    notice: StoredNotice
+    appeal: Appeal | None
+    task: Task | None
+    overdue_days: int
+    chats: list[int]
+
+    @property
+    def id(self) -> int:
+        return self.notice.id
+
+    @property
+    def kind(self) -> str:
+        return self.notice.kind
+
+    @property
+    def serial(self) -> str:
+        return self.notice.serial
+
+
+async def sweep(env: Env) -> dict[str, int] | None:
+    """Create today's notices; None on a day off (nobody is chased on holidays)."""
+    today = env.today()
+    if not env.calendar.is_working_day(today):
+        return None
+    dates = env.deadlines.sweep_dates(today)
+    created: dict[str, int] = {}
+    async with env.db.unit_of_work() as uow:
+        for kind in APPEAL_KINDS + TASK_KINDS:
+            created[kind] = await uow.notices.create(kind, dates, env.now())
+        await uow.commit()
+    return created
+
+
+async def pending(env: Env, limit: int = PAGE) -> list[PendingNotice]:
+    """Notices not yet delivered to everyone, with the chats still to serve."""
+    result = []
+    today = env.today()
+    async with env.db.reading() as uow:
+        for notice in await uow.notices.undelivered(limit):
+            appeal = task = None
+            overdue = 0
+            if notice.subject == "appeal":
+                appeal = await uow.appeals.get(notice.subject_id)
+                if appeal is not None:
+                    people = await directory(uow, env, appeal)
+                    chats = audiences.for_ladder(notice.kind, appeal, people)
+                    overdue = env.deadlines.overdue_days(appeal.due_date, today)
+                else:
+                    chats = sorted(env.leaders)
+            else:
+                task = await uow.tasks.get(notice.subject_id)
+                chats = await holders(env, uow, task) if task else sorted(env.leaders)
+            served = await uow.notices.delivered_chats(notice.id)
+            result.append(
+                PendingNotice(notice, appeal, task, overdue, [c for c in chats if c not in served])
+            )
+    return result
+
+
+async def record(env: Env, notice_id: int, chat_id: int, error: str | None = None) -> None:
+    """One recipient served (or permanently unreachable, with the error)."""
+    async with env.db.unit_of_work() as uow:
+        await uow.notices.record_delivery(notice_id, chat_id, env.now(), error)
+        await uow.commit()
+
+
+async def finish(env: Env, notice_id: int) -> None:
+    async with env.db.unit_of_work() as uow:
+        await uow.notices.mark_delivered(notice_id, env.now())
+        await uow.commit()

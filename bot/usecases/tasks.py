@@ -1,0 +1,250 @@
+"""Use cases of the rectification ledger (整改任务): import, export, progress, 销号, mapping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.rules import access, audiences, checks
+from bot.rules.model import Actor, Attachment, Party, Person, Role, Task, TaskAction, TaskReport
+from bot.rules.refusals import InvalidInput, NotAllowed, TaskStale
+from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
+from bot.rules.workflow import TASK_FLOW
+from bot.usecases.env import Env
+from storage.db import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """An imported 责任人 that is not exactly one official: held by stand-ins meanwhile."""
+
+    row: int
+    seq: int
+    name: str
+    matches: int
+    department_name: str
+    held_by_heads: bool
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    count: int
+    unmapped: list[Unmapped]
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task: Task
+    reports: list[TaskReport]
+    actions: list[TaskAction]
+    may_assign: bool
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    task: Task
+    notify: list[int] = field(default_factory=list)
+    text: str | None = None
+
+
+async def stand_ins(uow: UnitOfWork, task: Task) -> frozenset[int]:
+    """Who holds an unmapped task: the heads of its department (by name), if any."""
+    if task.owner_id is not None:
+        return frozenset()
+    dept = await uow.departments.by_name(task.department_name)
+    if dept is None:
+        return frozenset()
+    return frozenset(p.tg_id for p in await uow.people.staff_of(dept.id) if p.role is Role.HEAD)
+
+
+async def holders(env: Env, uow: UnitOfWork, task: Task) -> list[int]:
+    """Who is told about a task: its 责任人, else its stand-ins, else the leaders."""
+    owners = [task.owner_id] if task.owner_id else sorted(await stand_ins(uow, task))
+    return audiences.for_task(owners, sorted(env.leaders))
+
+
+async def import_table(
+    env: Env,
+    actor: Actor | None,
+    rows: list[list[str]],
+    headers: dict[str, str],
+    states_by_label: dict,
+) -> ImportResult:
+    """Import a whole table (actor None: the command line). Nothing on any bad row."""
+    access.require_leader(actor)
+    now = env.now()
+    unmapped: list[Unmapped] = []
+    async with env.db.unit_of_work() as uow:
+        tasks = validate_table(
+            rows, await uow.tasks.existing_seqs(), headers, states_by_label, env.today()
+        )
+        for row in tasks:
+            named = await uow.people.staff_named(row.owner_name)
+            owner_id = resolve_owner(row.owner_name, named)
+            task_id = await uow.tasks.add(row, owner_id, now)
+            if owner_id is None:
+                task = await uow.tasks.get(task_id)
+                unmapped.append(
+                    Unmapped(
+                        row.row,
+                        row.seq,
+                        row.owner_name,
+                        len(named),
+                        row.department_name,
+                        bool(await stand_ins(uow, task)),
+                    )
+                )
+            await uow.audit.add(
+                f"task:{task_id}",
+                actor.tg_id if actor else None,
+                "task_import",
+                now,
+                to_state=row.state,
+                detail={"seq": row.seq, "owner": row.owner_name, "owner_id": owner_id},
+            )
+        await uow.commit()
+    return ImportResult(len(tasks), unmapped)
+
+
+async def export(env: Env, actor: Actor | None) -> list[Task]:
+    access.require_leader(actor)
+    async with env.db.reading() as uow:
+        return await uow.tasks.all()
+
+
+def ledger_columns() -> tuple[str, ...]:
+    return COLUMNS
+
+
+async def summary(env: Env, actor: Actor) -> dict:
+    access.require_staff_or_leader(actor)
+    async with env.db.reading() as uow:
+        return await uow.tasks.counts_by_state()
+
+
+async def tasks_for(env: Env, actor: Actor) -> list[Task]:
+    """Leaders see the whole ledger; officials the tasks they hold."""
+    access.require_staff_or_leader(actor)
+    async with env.db.reading() as uow:
+        if actor.role is Role.ADMIN:
+            return await uow.tasks.all()
+        dept = await uow.departments.get(actor.department_id)
+        stands_in = actor.role is Role.HEAD and dept is not None
+        return await uow.tasks.held_by(actor.tg_id, dept.name if stands_in else None)
+
+
+async def _visible(uow: UnitOfWork, actor: Actor, task_id: int) -> tuple[Task, frozenset[int]]:
+    task = await uow.tasks.get(task_id)
+    if task is None:
+        return access.visible_task(actor, None), frozenset()
+    extra = await stand_ins(uow, task)
+    return access.visible_task(actor, task, extra), extra
+
+
+async def view(env: Env, actor: Actor, task_id: int) -> TaskView:
+    async with env.db.reading() as uow:
+        task, extra = await _visible(uow, actor, task_id)
+        reports = await uow.tasks.reports(task_id)
+    may_assign = actor.role is Role.ADMIN
+    return TaskView(task, reports, access.allowed_task_actions(actor, task, extra), may_assign)
+
+
+async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, version: int) -> Task:
+    async with env.db.reading() as uow:
+        task, extra = await _visible(uow, actor, task_id)
+    access.authorize_task(actor, task, action, version, extra)
+    return task
+
+
+async def act(
+    env: Env,
+    actor: Actor,
+    task_id: int,
+    action: TaskAction,
+    version: int,
+    text: str | None,
+    attachments: tuple[Attachment, ...] = (),
+) -> TaskOutcome:
+    """Report, request 销号, or (leaders) approve / deem done / send back."""
+    if text is not None:
+        field = "reason" if action is TaskAction.SEND_BACK else "report"
+        text = checks.free_text(text, field, env.org.limits)
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        task, extra = await _visible(uow, actor, task_id)
+        access.authorize_task(actor, task, action, version, extra)
+        target = TASK_FLOW[action].target(task.state)
+        report_id = None
+        if text is not None:
+            kind = "decision" if Party.LEADER in TASK_FLOW[action].by else "progress"
+            report_id = await uow.tasks.add_report(task_id, actor.tg_id, kind, text, now)
+        for attachment in attachments:
+            await uow.tasks.add_attachment(task_id, report_id, attachment, now)
+        if target != task.state and not await uow.tasks.set_state(
+            task_id, task.version, target, now
+        ):
+            raise TaskStale(seq=task.seq)
+        await uow.audit.add(
+            f"task:{task_id}",
+            actor.tg_id,
+            f"task_{action}",
+            now,
+            from_state=task.state,
+            to_state=target,
+            detail={"text": text} if text else None,
+        )
+        after = await uow.tasks.get(task_id)
+        if action is TaskAction.REQUEST_CLOSE:
+            notify = sorted(env.leaders)
+        elif Party.LEADER in TASK_FLOW[action].by:
+            notify = [c for c in await holders(env, uow, after) if c != actor.tg_id]
+        else:
+            notify = []
+        await uow.commit()
+    return TaskOutcome(after, notify, text)
+
+
+async def add_attachment(env: Env, actor: Actor, task_id: int, attachment: Attachment) -> Task:
+    """A file sent after a progress report joins that report."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        task, extra = await _visible(uow, actor, task_id)
+        mine = [r for r in await uow.tasks.reports(task_id) if r.author_id == actor.tg_id]
+        if Party.TASK_HOLDER not in access.task_parties(actor, task, extra) or not mine:
+            raise NotAllowed()
+        await uow.tasks.add_attachment(task_id, mine[-1].id, attachment, now)
+        await uow.commit()
+    return task
+
+
+async def assign_owner(
+    env: Env, actor: Actor, task_id: int, version: int, official_id: int
+) -> tuple[Task, Person]:
+    """A leader maps a task to the official who is its 责任人; renaming changes nothing."""
+    access.require_leader(actor)
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        task = await uow.tasks.get(task_id)
+        official = await uow.people.get(official_id)
+        if task is None:
+            raise InvalidInput(field="task", reason="unknown")
+        if official is None or official.role not in (Role.OFFICIAL, Role.HEAD):
+            raise InvalidInput(field="official", reason="unknown")
+        if not await uow.tasks.set_owner(task_id, version, official_id, now):
+            raise TaskStale(seq=task.seq)
+        await uow.audit.add(
+            f"task:{task_id}",
+            actor.tg_id,
+            "task_assign",
+            now,
+            from_state=str(task.owner_id or ""),
+            to_state=str(official_id),
+            detail={"owner": task.owner_name},
+        )
+        after = await uow.tasks.get(task_id)
+        await uow.commit()
+    return after, official
+
+
+def days_left(task: Task, today: date) -> int:
+    return (task.deadline - today).days

@@ -1,0 +1,279 @@
+"""SQL of appeals, their messages, attachments, audit events and extensions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from bot.rules.model import Appeal, Attachment, Event, Extension, Message
+from storage import records
+from storage.base import Store
+
+APPEAL_UPDATABLE = frozenset(
+    {
+        "state",
+        "department_id",
+        "assignee_id",
+        "owner_id",
+        "claim_due_date",
+        "due_date",
+        "claimed_at",
+        "closed_at",
+        "resolution",
+        "rating",
+        "rating_due_date",
+        "rated_at",
+        "reopen_count",
+    }
+)
+APPEAL_FIELDS = (
+    "SELECT a.*, e.name AS enterprise_name, e.uscc AS uscc, d.code AS department_code,"
+    " d.name AS department_name, o.full_name AS owner_name"
+)
+APPEAL_FROM = (
+    " FROM appeals a"
+    " JOIN enterprises e ON e.id = a.enterprise_id"
+    " JOIN departments d ON d.id = a.department_id"
+    " LEFT JOIN users o ON o.tg_id = a.owner_id"
+)
+APPEAL_SELECT = APPEAL_FIELDS + APPEAL_FROM
+OPEN_SCOPE = (
+    " WHERE a.state IN ('pending', 'in_progress')"
+    " AND (:all_open OR a.department_id = :dept OR a.assignee_id = :person"
+    "      OR a.owner_id = :person)"
+)
+
+
+class AppealRepo(Store):
+    async def next_seq(self, year: int) -> int:
+        """Next number of the year; inside the filing transaction, so numbers have no gaps."""
+        row = await self._one(
+            "INSERT INTO appeal_counters (year, last_seq) VALUES (?, 1)"
+            " ON CONFLICT(year) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+            (year,),
+        )
+        assert row is not None
+        return int(row["last_seq"])
+
+    async def add(
+        self,
+        *,
+        number: str,
+        enterprise_id: int,
+        filed_by: int,
+        category: str,
+        description: str,
+        state: str,
+        department_id: int,
+        assignee_id: int | None,
+        claim_due_date: date,
+        due_date: date,
+        created_at: datetime,
+    ) -> int:
+        return await self._insert(
+            "INSERT INTO appeals (number, enterprise_id, filed_by, category, description, state,"
+            " department_id, assignee_id, claim_due_date, due_date, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                number,
+                enterprise_id,
+                filed_by,
+                category,
+                description,
+                state,
+                department_id,
+                assignee_id,
+                records.day(claim_due_date),
+                records.day(due_date),
+                records.stamp(created_at),
+            ),
+        )
+
+    async def get(self, appeal_id: int) -> Appeal | None:
+        row = await self._one(APPEAL_SELECT + " WHERE a.id = ?", (appeal_id,))
+        return records.appeal(row) if row else None
+
+    async def by_number(self, number: str) -> Appeal | None:
+        row = await self._one(APPEAL_SELECT + " WHERE a.number = ?", (number,))
+        return records.appeal(row) if row else None
+
+    async def update(self, appeal_id: int, expected_version: int, **fields: Any) -> bool:
+        """Change an appeal if nobody changed it since it was read; bumps its version."""
+        unknown = set(fields) - APPEAL_UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = :{name}" for name in fields)
+        values = {name: records.to_db(value) for name, value in fields.items()}
+        async with self.conn.execute(
+            f"UPDATE appeals SET {assignments}, version = version + 1"  # noqa: S608 - column names come from APPEAL_UPDATABLE
+            " WHERE id = :appeal_id AND version = :expected_version",
+            {**values, "appeal_id": appeal_id, "expected_version": expected_version},
+        ) as cur:
+            return cur.rowcount == 1
+
+    async def of_enterprise(self, enterprise_id: int, limit: int) -> list[Appeal]:
+        rows = await self._all(
+            APPEAL_SELECT + " WHERE a.enterprise_id = ? ORDER BY a.id DESC LIMIT ?",
+            (enterprise_id, limit),
+        )
+        return [records.appeal(r) for r in rows]
+
+    async def open_list(
+        self, department_id: int | None, person_id: int | None, limit: int
+    ) -> list[Appeal]:
+        """Open appeals of a department or routed to / owned by a person; all when both None."""
+        rows = await self._all(
+            APPEAL_SELECT + OPEN_SCOPE + " ORDER BY a.due_date, a.id LIMIT :limit",
+            {
+                "all_open": department_id is None and person_id is None,
+                "dept": department_id,
+                "person": person_id,
+                "limit": limit,
+            },
+        )
+        return [records.appeal(r) for r in rows]
+
+    async def overdue_list(
+        self, today: date, department_id: int | None, person_id: int | None, limit: int
+    ) -> list[Appeal]:
+        rows = await self._all(
+            APPEAL_SELECT + OPEN_SCOPE + " AND a.due_date < :today"
+            " ORDER BY a.due_date, a.id LIMIT :limit",
+            {
+                "today": records.day(today),
+                "all_open": department_id is None and person_id is None,
+                "dept": department_id,
+                "person": person_id,
+                "limit": limit,
+            },
+        )
+        return [records.appeal(r) for r in rows]
+
+
+class MessageRepo(Store):
+    async def add(self, appeal_id: int, author_id: int, kind: str, text: str, now: datetime) -> int:
+        return await self._insert(
+            "INSERT INTO appeal_messages (appeal_id, author_id, kind, text, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (appeal_id, author_id, kind, text, records.stamp(now)),
+        )
+
+    async def of_appeal(self, appeal_id: int, kinds: tuple[str, ...]) -> list[Message]:
+        marks = ", ".join("?" for _ in kinds)
+        where = f"WHERE m.appeal_id = ? AND m.kind IN ({marks})"  # placeholders only
+        rows = await self._all(
+            "SELECT m.*, u.full_name AS author_name FROM appeal_messages m"  # noqa: S608
+            " LEFT JOIN users u ON u.tg_id = m.author_id " + where + " ORDER BY m.id",
+            (appeal_id, *kinds),
+        )
+        return [records.message(r) for r in rows]
+
+    async def add_attachment(
+        self, appeal_id: int, message_id: int | None, attachment: Attachment, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO attachments (appeal_id, message_id, kind, file_id, file_unique_id,"
+            " file_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                appeal_id,
+                message_id,
+                attachment.kind,
+                attachment.file_id,
+                attachment.file_unique_id,
+                attachment.file_name,
+                records.stamp(now),
+            ),
+        )
+
+    async def attachment_count(self, appeal_id: int) -> int:
+        row = await self._one(
+            "SELECT COUNT(*) AS n FROM attachments WHERE appeal_id = ?", (appeal_id,)
+        )
+        return int(row["n"]) if row else 0
+
+
+class AuditRepo(Store):
+    async def add(
+        self,
+        subject: str,
+        actor_id: int | None,
+        action: str,
+        now: datetime,
+        *,
+        appeal_id: int | None = None,
+        from_state: str | None = None,
+        to_state: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO audit_events (subject, appeal_id, actor_id, action, from_state,"
+            " to_state, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                subject,
+                appeal_id,
+                actor_id,
+                action,
+                from_state,
+                to_state,
+                records.detail_json(detail),
+                records.stamp(now),
+            ),
+        )
+
+    async def of_appeal(self, appeal_id: int) -> list[Event]:
+        rows = await self._all(
+            "SELECT e.*, u.full_name AS actor_name FROM audit_events e"
+            " LEFT JOIN users u ON u.tg_id = e.actor_id WHERE e.appeal_id = ? ORDER BY e.id",
+            (appeal_id,),
+        )
+        return [records.event(r) for r in rows]
+
+    async def of_subject(self, subject: str) -> list[Event]:
+        rows = await self._all(
+            "SELECT e.*, u.full_name AS actor_name FROM audit_events e"
+            " LEFT JOIN users u ON u.tg_id = e.actor_id WHERE e.subject = ? ORDER BY e.id",
+            (subject,),
+        )
+        return [records.event(r) for r in rows]
+
+
+class ExtensionRepo(Store):
+    async def add(
+        self,
+        appeal_id: int,
+        requested_by: int,
+        old_due: date,
+        new_due: date,
+        reason: str,
+        now: datetime,
+    ) -> int:
+        return await self._insert(
+            "INSERT INTO extensions (appeal_id, requested_by, old_due_date, new_due_date, reason,"
+            " state, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+            (
+                appeal_id,
+                requested_by,
+                records.day(old_due),
+                records.day(new_due),
+                reason,
+                records.stamp(now),
+            ),
+        )
+
+    async def get(self, extension_id: int) -> Extension | None:
+        row = await self._one("SELECT * FROM extensions WHERE id = ?", (extension_id,))
+        return records.extension(row) if row else None
+
+    async def pending_for(self, appeal_id: int) -> Extension | None:
+        row = await self._one(
+            "SELECT * FROM extensions WHERE appeal_id = ? AND state = 'pending'", (appeal_id,)
+        )
+        return records.extension(row) if row else None
+
+    async def decide(self, extension_id: int, state: str, by: int, now: datetime) -> bool:
+        async with self.conn.execute(
+            "UPDATE extensions SET state = ?, decided_by = ?, decided_at = ?"
+            " WHERE id = ? AND state = 'pending'",
+            (state, by, records.stamp(now), extension_id),
+        ) as cur:
+            return cur.rowcount == 1

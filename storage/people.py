@@ -1,0 +1,171 @@
+"""SQL of departments, people, enterprises, invites and request idempotency."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.rules.model import Department, Enterprise, Invite, Person, Role
+from storage import records
+from storage.base import Store
+
+
+class DepartmentRepo(Store):
+    async def upsert(self, code: str, name: str, chat_id: int | None) -> None:
+        await self.conn.execute(
+            "INSERT INTO departments (code, name, chat_id) VALUES (?, ?, ?) "
+            "ON CONFLICT(code) DO UPDATE SET name = excluded.name, chat_id = excluded.chat_id",
+            (code, name, chat_id),
+        )
+
+    async def all(self) -> list[Department]:
+        return [
+            records.department(r) for r in await self._all("SELECT * FROM departments ORDER BY id")
+        ]
+
+    async def get(self, department_id: int) -> Department | None:
+        row = await self._one("SELECT * FROM departments WHERE id = ?", (department_id,))
+        return records.department(row) if row else None
+
+    async def by_code(self, code: str) -> Department | None:
+        row = await self._one("SELECT * FROM departments WHERE code = ?", (code,))
+        return records.department(row) if row else None
+
+    async def by_name(self, name: str) -> Department | None:
+        row = await self._one("SELECT * FROM departments WHERE name = ?", (name,))
+        return records.department(row) if row else None
+
+
+class PeopleRepo(Store):
+    async def get(self, tg_id: int) -> Person | None:
+        row = await self._one("SELECT * FROM users WHERE tg_id = ?", (tg_id,))
+        return records.person(row) if row else None
+
+    async def add(
+        self,
+        tg_id: int,
+        role: Role,
+        full_name: str,
+        now: datetime,
+        *,
+        department_id: int | None = None,
+        enterprise_id: int | None = None,
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO users (tg_id, role, full_name, department_id, enterprise_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (tg_id, role, full_name, department_id, enterprise_id, records.stamp(now)),
+        )
+
+    async def set_staff_role(self, tg_id: int, role: Role, department_id: int) -> None:
+        await self.conn.execute(
+            "UPDATE users SET role = ?, department_id = ? WHERE tg_id = ?",
+            (role, department_id, tg_id),
+        )
+
+    async def staff_of(self, department_id: int) -> list[Person]:
+        rows = await self._all(
+            "SELECT * FROM users WHERE department_id = ? ORDER BY tg_id", (department_id,)
+        )
+        return [records.person(r) for r in rows]
+
+    async def all_staff(self) -> list[Person]:
+        rows = await self._all(
+            "SELECT u.* FROM users u WHERE u.role IN ('official', 'head')"
+            " ORDER BY u.department_id, u.tg_id"
+        )
+        return [records.person(r) for r in rows]
+
+    async def staff_named(self, full_name: str) -> list[int]:
+        rows = await self._all(
+            "SELECT tg_id FROM users WHERE full_name = ? AND role IN ('official', 'head')"
+            " ORDER BY tg_id",
+            (full_name,),
+        )
+        return [r["tg_id"] for r in rows]
+
+    async def contacts_of(self, enterprise_id: int) -> list[int]:
+        rows = await self._all(
+            "SELECT tg_id FROM users WHERE enterprise_id = ? ORDER BY tg_id", (enterprise_id,)
+        )
+        return [r["tg_id"] for r in rows]
+
+
+class EnterpriseRepo(Store):
+    async def add(self, name: str, uscc: str, contact_name: str, phone: str, now: datetime) -> int:
+        return await self._insert(
+            "INSERT INTO enterprises (name, uscc, contact_name, phone, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (name, uscc, contact_name, phone, records.stamp(now)),
+        )
+
+    async def get(self, enterprise_id: int) -> Enterprise | None:
+        row = await self._one("SELECT * FROM enterprises WHERE id = ?", (enterprise_id,))
+        return records.enterprise(row) if row else None
+
+    async def by_uscc(self, uscc: str) -> Enterprise | None:
+        row = await self._one("SELECT * FROM enterprises WHERE uscc = ?", (uscc,))
+        return records.enterprise(row) if row else None
+
+    async def set_baobao(self, enterprise_id: int, official_id: int) -> None:
+        await self.conn.execute(
+            "UPDATE enterprises SET baobao_user_id = ? WHERE id = ?", (official_id, enterprise_id)
+        )
+
+
+class InviteRepo(Store):
+    async def add(
+        self,
+        code: str,
+        department_id: int,
+        is_head: bool,
+        created_by: int,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO invites (code, department_id, is_head, created_by, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                code,
+                department_id,
+                int(is_head),
+                created_by,
+                records.stamp(now),
+                records.stamp(expires_at),
+            ),
+        )
+
+    async def get(self, code: str) -> Invite | None:
+        row = await self._one("SELECT * FROM invites WHERE code = ?", (code,))
+        return records.invite(row) if row else None
+
+    async def use(self, code: str, tg_id: int, now: datetime) -> bool:
+        """Mark an invite used; False when someone else used it first."""
+        async with self.conn.execute(
+            "UPDATE invites SET used_by = ?, used_at = ? WHERE code = ? AND used_by IS NULL",
+            (tg_id, records.stamp(now), code),
+        ) as cur:
+            return cur.rowcount == 1
+
+
+class RequestRepo(Store):
+    """What a request (e.g. a Telegram update) already did, so that it never happens twice."""
+
+    async def done(self, key: str, actor_id: int, since: datetime) -> tuple[str, int | None] | None:
+        row = await self._one(
+            "SELECT action, ref FROM processed_requests"
+            " WHERE request_key = ? AND actor_id = ? AND created_at >= ?",
+            (key, actor_id, records.stamp(since)),
+        )
+        return (row["action"], row["ref"]) if row else None
+
+    async def record(
+        self, key: str, actor_id: int, action: str, ref: int | None, now: datetime
+    ) -> None:
+        # A key may come back after its window (Telegram reuses ids): the old row is replaced.
+        await self.conn.execute(
+            "INSERT INTO processed_requests (request_key, actor_id, action, ref, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_key, actor_id) DO UPDATE SET"
+            " action = excluded.action, ref = excluded.ref, created_at = excluded.created_at",
+            (key, actor_id, action, ref, records.stamp(now)),
+        )
