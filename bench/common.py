@@ -6,19 +6,19 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.desk import Desk
-from bot.org import load_org
+from bot.usecases.env import Env
+from bot.config import load_org
 
-from bot.app import make_desk
+from bot.app import make_env
 from bot.config import BUNDLED_ORG_CONFIG, Settings
 
 
-async def fresh_database(path: Path) -> Desk:
-    """A desk on a new database file with the schema applied (closed again)."""
-    desk = make_desk(Settings(_env_file=None, database_path=path), load_org(BUNDLED_ORG_CONFIG))
-    await desk.db.open()
-    await desk.db.close()
-    return desk
+async def fresh_database(path: Path) -> Env:
+    """An environment on a new database file with the schema applied (closed again)."""
+    env = make_env(Settings(_env_file=None, database_path=path), load_org(BUNDLED_ORG_CONFIG))
+    await env.db.open()
+    await env.db.close()
+    return env
 
 
 def seed_owners(conn: sqlite3.Connection) -> None:

@@ -2,7 +2,7 @@
 
 Seeds N appeals with a few audit events each, then in the same run exports them twice:
   baseline  — every row fetched first (fetchall), then written
-  streamed  — Reports.export_ledger(): batches of 1,000 rows into openpyxl's write-only mode
+  streamed  — reports.export_ledger(): batches of 1,000 rows into openpyxl's write-only mode
 Peak Python allocations are measured with tracemalloc.
 
     python -m bench.export_bench --items 100000
@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
-from bot.digest import LEDGER_HEADERS, LEDGER_WIDTHS, Reports
+from bot import ledger_sheet
+from bot.usecases import reports
 
 from bench.common import fresh_database, seed_owners
 from bot.task_files import write_xlsx
@@ -64,25 +65,27 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.sqlite3"
-        desk = await fresh_database(path)
+        env = await fresh_database(path)
         seed(path, args.items)
-        await desk.db.open()
-        reports = Reports(desk)
+        await env.db.open()
         start, end = date(2026, 1, 1), date(2026, 12, 31)
+        names: dict[str, str] = {}
 
         async def load_all() -> None:
-            async with desk.db.reading() as repo:
-                rows = [row async for row in repo.reports.ledger(*reports.bounds(start, end))]
+            async with env.db.reading() as uow:
+                entries = [e async for e in uow.reports.ledger(*reports.bounds(env, start, end))]
             write_xlsx(
-                [reports._ledger_row(r) for r in rows],  # noqa: SLF001 - the same row layout
+                [ledger_sheet.cells(e, env.zone, names) for e in entries],
                 Path(folder) / "all.xlsx",
                 "诉求台账",
-                LEDGER_HEADERS,
-                LEDGER_WIDTHS,
+                ledger_sheet.headers(),
+                ledger_sheet.WIDTHS,
             )
 
         async def streamed() -> None:
-            await reports.export_ledger(None, start, end, Path(folder) / "streamed.xlsx")
+            target = Path(folder) / "streamed.xlsx"
+            write = ledger_sheet.writer(env.zone, names)
+            await reports.export_ledger(env, None, start, end, target, write)
 
         base_peak, _ = await measure("baseline (load all rows)", load_all)
         peak, _ = await measure("streamed (batches)", streamed)
@@ -90,7 +93,7 @@ async def main() -> None:
         start_time = time.perf_counter()
         await streamed()
         seconds = time.perf_counter() - start_time
-        await desk.db.close()
+        await env.db.close()
     print(f"{args.items:,} appeals: streamed peak is {base_peak / peak:.1f}x smaller")
     print(f"streamed export without tracing: {seconds:.1f}s ({args.items / seconds:,.0f} rows/s)")
 

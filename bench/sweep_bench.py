@@ -3,7 +3,7 @@
 Seeds N open appeals (1% overdue, 1% due tomorrow, 1% due today, 1% unclaimed past the
 claim limit, the rest due later), then in the same run times:
   baseline  — read every open appeal into Python, decide each rung, insert notices one by one
-  set-based — Ladder.sweep(): one INSERT … SELECT per kind over the indexes
+  set-based — ladder.sweep(): one INSERT … SELECT per kind over the indexes
 and a second set-based sweep the same day (must create nothing).
 
     python -m bench.sweep_bench --items 1000000
@@ -20,11 +20,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.ladder import Ladder
-from bot.org import load_org
+from bot.usecases import ladder
+from bot.config import load_org
 
 from bench.common import fresh_database, seed_owners
-from bot.app import make_desk
+from bot.app import make_env
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings
 
@@ -117,18 +117,17 @@ def baseline_sweep(path: Path) -> int:
 async def set_based(path: Path) -> tuple[int, float, int, float]:
     clock = ManualClock(datetime(2026, 3, 10, 9, tzinfo=ZoneInfo("Asia/Shanghai")))
     settings = Settings(_env_file=None, database_path=path)
-    desk = make_desk(settings, load_org(BUNDLED_ORG_CONFIG), clock)
-    await desk.db.open()
+    env = make_env(settings, load_org(BUNDLED_ORG_CONFIG), clock)
+    await env.db.open()
     try:
-        ladder = Ladder(desk)
         start = time.perf_counter()
-        first = await ladder.sweep()
+        first = await ladder.sweep(env)
         first_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        second = await ladder.sweep()
+        second = await ladder.sweep(env)
         second_seconds = time.perf_counter() - start
     finally:
-        await desk.db.close()
+        await env.db.close()
     return sum(first.values()), first_seconds, sum(second.values()), second_seconds
 
 
