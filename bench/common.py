@@ -6,11 +6,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.usecases.env import Env
-from bot.config import load_org
-
 from bot.app import make_env
-from bot.config import BUNDLED_ORG_CONFIG, Settings
+from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
+from bot.usecases.env import Env
 
 
 async def fresh_database(path: Path) -> Env:

@@ -20,11 +20,10 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
-from bot import ledger_sheet
-from bot.usecases import reports
-
 from bench.common import fresh_database, seed_owners
+from bot import ledger_sheet
 from bot.task_files import write_xlsx
+from bot.usecases import reports
 
 
 def seed(path: Path, items: int) -> None:

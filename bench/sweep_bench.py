@@ -20,13 +20,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.usecases import ladder
-from bot.config import load_org
-
 from bench.common import fresh_database, seed_owners
 from bot.app import make_env
 from bot.clock import ManualClock
-from bot.config import BUNDLED_ORG_CONFIG, Settings
+from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
+from bot.usecases import ladder
 
 TODAY = date(2026, 3, 10)  # a Tuesday
 NEXT_WORKING_DAY = date(2026, 3, 11)
