@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.rules.model import (
+    STAFF_ROLES,
     Action,
     Actor,
     Appeal,
     Extension,
     Party,
+    Person,
     Role,
     State,
     Task,
@@ -20,6 +22,7 @@ from bot.rules.model import (
 from bot.rules.refusals import (
     AppealNotFound,
     ExtensionTooLate,
+    InvalidInput,
     InvalidTransition,
     NotAllowed,
     NotRegistered,
@@ -222,3 +225,10 @@ def allowed_task_actions(
 
 def is_close_requested(task: Task) -> bool:
     return task.state is TaskState.CLOSE_REQUESTED
+
+
+def require_official(person: Person | None) -> Person:
+    """Only a joined official or head can be made 包保 or 责任人."""
+    if person is None or person.role not in STAFF_ROLES:
+        raise InvalidInput(field="official", reason="unknown")
+    return person

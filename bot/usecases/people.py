@@ -170,11 +170,9 @@ async def assign_baobao(
     now = env.now()
     async with env.db.unit_of_work() as uow:
         enterprise = await uow.enterprises.get(enterprise_id)
-        official = await uow.people.get(official_id)
+        official = access.require_official(await uow.people.get(official_id))
         if enterprise is None:
             raise InvalidInput(field="enterprise", reason="unknown")
-        if official is None or official.role not in (Role.OFFICIAL, Role.HEAD):
-            raise InvalidInput(field="official", reason="unknown")
         await uow.enterprises.set_baobao(enterprise_id, official_id)
         await uow.audit.add(
             f"enterprise:{enterprise_id}",

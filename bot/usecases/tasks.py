@@ -225,11 +225,9 @@ async def assign_owner(
     now = env.now()
     async with env.db.unit_of_work() as uow:
         task = await uow.tasks.get(task_id)
-        official = await uow.people.get(official_id)
+        official = access.require_official(await uow.people.get(official_id))
         if task is None:
             raise InvalidInput(field="task", reason="unknown")
-        if official is None or official.role not in (Role.OFFICIAL, Role.HEAD):
-            raise InvalidInput(field="official", reason="unknown")
         if not await uow.tasks.set_owner(task_id, version, official_id, now):
             raise TaskStale(seq=task.seq)
         await uow.audit.add(
