@@ -1,0 +1,405 @@
+"""Use-case stories without Telegram: each use case's outcome and what the database holds."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.app import make_env
+from bot.digest_files import export_ledger
+from bot.rules.digest import Week
+from bot.rules.model import Action, Attachment, Rating, Role, State, TaskAction, TaskState
+from bot.rules.refusals import (
+    AppealNotFound,
+    EnterpriseTaken,
+    InvalidInput,
+    NotAllowed,
+    StaleAction,
+)
+from bot.rules.tasks import COLUMNS
+from bot.texts import name, t
+from bot.usecases import appeals, ladder, people, reports, tasks
+from bot.usecases.appeals import ActionRequest
+from tests.conftest import COMPANY_USCC, LEADER_ID, OTHER_USCC, Db
+
+OFFICIAL, HEAD, OUTSIDER, CONTACT, OTHER_CONTACT = 1001, 1002, 1003, 2001, 2002
+DESCRIPTION = "企业新招技术工人30名，申请落实稳岗补贴政策，请协助对接人社部门。"
+
+
+@pytest.fixture
+async def env(settings, org, clock):
+    environment = make_env(settings, org, clock)
+    await environment.db.open()
+    await people.sync_departments(environment)
+    yield environment
+    await environment.db.close()
+
+
+@pytest.fixture
+def db(settings) -> Db:
+    return Db(settings.database_path)
+
+
+async def join(env, tg_id: int, full_name: str, department: str, head: bool = False):
+    leader = await people.actor_for(env, LEADER_ID)
+    invite = await people.create_invite(env, leader, department, head)
+    return await people.accept_invite(env, tg_id, full_name, invite.code)
+
+
+@pytest.fixture
+async def cast(env):
+    """The people of one appeal: two enterprises, the 人社局's official and head, an outsider."""
+    await people.register_enterprise(
+        env, CONTACT, "鄂州华瑞机械有限公司", COMPANY_USCC, "陈经理", "13800000001", "r1"
+    )
+    await people.register_enterprise(
+        env, OTHER_CONTACT, "鄂州远航物流有限公司", OTHER_USCC, "赵经理", "13800000002", "r2"
+    )
+    await join(env, OFFICIAL, "李明", "rsj")
+    await join(env, HEAD, "张科长", "rsj", head=True)
+    await join(env, OUTSIDER, "王芳", "jrj")
+    return {
+        name: await people.actor_for(env, tg_id)
+        for name, tg_id in {
+            "contact": CONTACT,
+            "other": OTHER_CONTACT,
+            "official": OFFICIAL,
+            "head": HEAD,
+            "outsider": OUTSIDER,
+            "leader": LEADER_ID,
+        }.items()
+    }
+
+
+async def filed(env, cast, key: str = "f1"):
+    return await appeals.file_appeal(env, cast["contact"], "yonggong", DESCRIPTION, (), key)
+
+
+async def act(env, actor, action: Action, appeal, key: str, **given):
+    use_case = appeals.USE_CASES[action]
+    return await use_case(
+        env, actor, ActionRequest(appeal.id, version=appeal.version, key=key, **given)
+    )
+
+
+# people --------------------------------------------------------------------------------------
+
+
+async def test_registration_stores_enterprise_and_contact_and_refuses_a_taken_code(env, db):
+    enterprise = await people.register_enterprise(
+        env, CONTACT, "鄂州华瑞机械有限公司", COMPANY_USCC, "陈经理", "138 0000 0001", "k"
+    )
+    assert enterprise.name == "鄂州华瑞机械有限公司"
+    assert db.one("SELECT role, enterprise_id FROM users WHERE tg_id = ?", CONTACT) == {
+        "role": Role.ENTERPRISE,
+        "enterprise_id": enterprise.id,
+    }
+    assert (await people.actor_for(env, CONTACT)).role is Role.ENTERPRISE
+    again = await people.register_enterprise(
+        env, CONTACT, "鄂州华瑞机械有限公司", COMPANY_USCC, "陈经理", "13800000001", "k"
+    )
+    assert again.id == enterprise.id  # the same request delivered twice
+    with pytest.raises(EnterpriseTaken):
+        await people.register_enterprise(
+            env, 3001, "另一家公司", COMPANY_USCC, "孙女士", "13800000003", "k2"
+        )
+    assert db.count("enterprises") == 1
+    assert db.count("users") == 1
+
+
+async def test_invite_is_single_use_and_makes_a_head(env, db):
+    leader = await people.actor_for(env, LEADER_ID)
+    invite = await people.create_invite(env, leader, "rsj", True)
+    membership = await people.accept_invite(env, HEAD, "张科长", invite.code)
+    assert membership.role is Role.HEAD and membership.department.code == "rsj"
+    assert db.one("SELECT role, full_name FROM users WHERE tg_id = ?", HEAD) == {
+        "role": Role.HEAD,
+        "full_name": "张科长",
+    }
+    with pytest.raises(Exception, match="used"):
+        await people.accept_invite(env, OFFICIAL, "李明", invite.code)
+    official = await people.actor_for(env, HEAD)
+    with pytest.raises(NotAllowed):
+        await people.create_invite(env, official, "rsj", False)
+
+
+async def test_baobao_routes_the_next_appeal_to_that_official(env, cast, db):
+    enterprise = await people.find_enterprise(env, cast["leader"], COMPANY_USCC)
+    assigned = await people.assign_baobao(env, cast["leader"], enterprise.id, OUTSIDER)
+    assert assigned.official.full_name == "王芳"
+    outcome = await filed(env, cast)
+    assert outcome.appeal.assignee_id == OUTSIDER
+    assert outcome.appeal.department_code == "jrj"
+    with pytest.raises(NotAllowed):
+        await people.assign_baobao(env, cast["head"], enterprise.id, OFFICIAL)
+
+
+# filing and the workflow -----------------------------------------------------------------------
+
+
+async def test_filing_numbers_routes_dates_and_tells_the_department(env, cast, db):
+    outcome = await filed(env, cast)
+    appeal = outcome.appeal
+    assert appeal.number == "SQ-2026-000001"
+    assert appeal.state is State.PENDING and appeal.department_code == "rsj"
+    # Tuesday 2026-03-10: one working day to claim, ten to close.
+    assert appeal.claim_due_date == date(2026, 3, 11)
+    assert appeal.due_date == date(2026, 3, 24)
+    assert sorted(n.chat_id for n in outcome.notices) == [OFFICIAL, HEAD]
+    assert {n.kind for n in outcome.notices} == {"new_appeal"}
+    stored = db.appeal("SQ-2026-000001")
+    assert (stored["state"], stored["due_date"]) == ("pending", "2026-03-24")
+    assert db.events("SQ-2026-000001") == [("file", None, "pending", CONTACT)]
+
+    again = await filed(env, cast)  # the same update delivered twice
+    assert again.replayed and again.appeal.id == appeal.id
+    assert db.count("appeals") == 1
+
+
+async def test_filing_refuses_bad_input_and_non_enterprises(env, cast, db):
+    with pytest.raises(InvalidInput):
+        await appeals.file_appeal(env, cast["contact"], "yonggong", "太短", (), "a")
+    with pytest.raises(InvalidInput):
+        await appeals.file_appeal(env, cast["contact"], "nosuch", DESCRIPTION, (), "b")
+    with pytest.raises(NotAllowed):
+        await appeals.file_appeal(env, cast["official"], "yonggong", DESCRIPTION, (), "c")
+    assert db.count("appeals") == 0
+
+
+async def test_claim_reply_close_rate_story(env, cast, db):
+    appeal = (await filed(env, cast)).appeal
+    claimed = await act(env, cast["official"], Action.CLAIM, appeal, "c")
+    assert claimed.appeal.state is State.IN_PROGRESS and claimed.appeal.owner_id == OFFICIAL
+
+    replied = await act(
+        env, cast["official"], Action.REPLY, claimed.appeal, "r", text="已联系人社局，下周对接。"
+    )
+    assert [(n.chat_id, n.kind) for n in replied.notices] == [(CONTACT, "reply")]
+    assert replied.appeal.state is State.IN_PROGRESS
+
+    noted = await act(env, cast["official"], Action.NOTE, replied.appeal, "n", text="内部：待复核")
+    assert all(n.chat_id != CONTACT for n in noted.notices)  # notes never reach enterprises
+
+    closed = await act(
+        env, cast["official"], Action.CLOSE, noted.appeal, "x", text="补贴已于3月16日拨付。"
+    )
+    assert closed.appeal.state is State.CLOSED
+    assert closed.appeal.rating_due_date == date(2026, 3, 13)
+
+    rated = await act(
+        env, cast["contact"], Action.RATE, closed.appeal, "s", rating=Rating.SATISFIED
+    )
+    assert rated.appeal.state is State.RATED and rated.appeal.rating is Rating.SATISFIED
+    comment = await appeals.comment_rating(env, cast["contact"], appeal.id, "办得很快，谢谢", "m")
+    assert comment.notices and comment.notices[0].chat_id == OFFICIAL
+
+    assert [e[0] for e in db.events(appeal.number)] == [
+        "file",
+        "claim",
+        "reply",
+        "note",
+        "close",
+        "rate",
+        "rating_comment",
+    ]
+    kinds = [r["kind"] for r in db.rows("SELECT kind FROM appeal_messages ORDER BY id")]
+    assert kinds == ["reply", "note", "rating_comment"]
+
+    # The enterprise's view has no note and no history; the official's has both.
+    public = await appeals.view(env, cast["contact"], appeal.number)
+    assert [m.kind for m in public.messages] == ["reply", "rating_comment"]
+    assert public.events == []
+    internal = await appeals.view(env, cast["official"], appeal.number)
+    assert "note" in [m.kind for m in internal.messages] and len(internal.events) == 7
+
+
+async def test_dissatisfied_reopens_with_a_new_deadline(env, cast, db):
+    appeal = (await filed(env, cast)).appeal
+    appeal = (await act(env, cast["official"], Action.CLAIM, appeal, "c")).appeal
+    appeal = (await act(env, cast["official"], Action.CLOSE, appeal, "x", text="已处理完毕")).appeal
+    reopened = await act(env, cast["contact"], Action.RATE, appeal, "u", rating=Rating.DISSATISFIED)
+    assert reopened.appeal.state is State.IN_PROGRESS
+    assert reopened.appeal.reopen_count == 1 and reopened.appeal.closed_at is None
+    assert db.events(appeal.number)[-1][0] == "reopen"
+
+
+async def test_transfer_moves_the_appeal_and_keeps_the_reason_in_the_audit(env, cast, db):
+    appeal = (await filed(env, cast)).appeal
+    moved = await act(
+        env, cast["head"], Action.TRANSFER, appeal, "t", text="属融资事项", department_code="jrj"
+    )
+    assert moved.appeal.department_code == "jrj" and moved.appeal.owner_id is None
+    assert [n.chat_id for n in moved.notices if n.kind == "transferred"] == [OUTSIDER]
+    event = db.rows("SELECT detail FROM audit_events WHERE action = 'transfer'")[0]
+    assert "属融资事项" in event["detail"] and "jrj" in event["detail"]
+    assert db.count("appeal_messages") == 0  # the reason is data, not a stored sentence
+    with pytest.raises(InvalidInput):
+        await act(
+            env,
+            cast["outsider"],
+            Action.TRANSFER,
+            moved.appeal,
+            "t2",
+            department_code="jrj",
+            text="x理由",
+        )
+
+
+async def test_supplement_and_withdraw_by_the_enterprise(env, cast, db):
+    appeal = (await filed(env, cast)).appeal
+    file = Attachment("photo", "file-1", "unique-1", "现场.jpg")
+    added = await act(
+        env, cast["contact"], Action.SUPPLEMENT, appeal, "s", text="", attachments=(file,)
+    )
+    assert db.count("attachments") == 1
+    withdrawn = await act(
+        env, cast["contact"], Action.WITHDRAW, added.appeal, "w", text="问题已自行解决"
+    )
+    assert withdrawn.appeal.state is State.WITHDRAWN
+    assert db.appeal(appeal.number)["state"] == "withdrawn"
+
+
+async def test_refusals_change_nothing(env, cast, db):
+    appeal = (await filed(env, cast)).appeal
+    with pytest.raises(AppealNotFound):  # another enterprise's appeal does not exist for B
+        await appeals.view(env, cast["other"], appeal.number)
+    with pytest.raises(AppealNotFound):  # nor for a wrong department
+        await act(env, cast["outsider"], Action.CLAIM, appeal, "o")
+    with pytest.raises(NotAllowed):
+        await act(env, cast["contact"], Action.CLAIM, appeal, "e")
+    await act(env, cast["official"], Action.CLAIM, appeal, "c")
+    with pytest.raises(StaleAction):  # a button from before the claim
+        await act(env, cast["head"], Action.CLAIM, appeal, "h")
+    assert db.events(appeal.number) == [
+        ("file", None, "pending", CONTACT),
+        ("claim", "pending", "in_progress", OFFICIAL),
+    ]
+
+
+async def test_extension_request_and_decision(env, cast, db):
+    appeal = (await filed(env, cast)).appeal
+    appeal = (await act(env, cast["official"], Action.CLAIM, appeal, "c")).appeal
+    asked = await act(
+        env,
+        cast["official"],
+        Action.EXTEND,
+        appeal,
+        "e",
+        text="需协调省厅",
+        new_due="2026/3/31",
+    )
+    assert [n.chat_id for n in asked.notices] == [HEAD]
+    extension = db.one("SELECT id, new_due_date, state FROM extensions")
+    assert extension["new_due_date"] == "2026-03-31" and extension["state"] == "pending"
+    with pytest.raises(NotAllowed):
+        await appeals.decide_extension(env, cast["official"], extension["id"], True, "d0")
+    decided = await appeals.decide_extension(env, cast["head"], extension["id"], True, "d1")
+    assert decided.appeal.due_date == date(2026, 3, 31)
+    assert db.appeal(appeal.number)["due_date"] == "2026-03-31"
+    assert db.events(appeal.number)[-1][0] == "extension_approved"
+
+
+# ladder, reports, tasks ------------------------------------------------------------------------
+
+
+async def test_sweep_creates_a_claim_reminder_once(env, cast, clock, db):
+    appeal = (await filed(env, cast)).appeal
+    clock.advance(timedelta(days=2))  # Thursday: the claim was due yesterday
+    first = await ladder.sweep(env)
+    assert first is not None and sum(first.values()) >= 1
+    assert await ladder.sweep(env) == {k: 0 for k in first}  # a second sweep adds nothing
+    due = await ladder.pending(env)
+    assert [(p.kind, p.appeal.id) for p in due] == [("unclaimed", appeal.id)]
+    assert due[0].chats == [HEAD]  # an unclaimed appeal goes to the head
+    for chat in due[0].chats:
+        await ladder.record(env, due[0].notice.id, chat)
+    await ladder.finish(env, due[0].notice.id)
+    assert await ladder.pending(env) == []
+
+
+async def test_leaders_digest_counts_the_week(env, cast, clock):
+    appeal = (await filed(env, cast)).appeal
+    appeal = (await act(env, cast["official"], Action.CLAIM, appeal, "c")).appeal
+    await act(env, cast["official"], Action.CLOSE, appeal, "x", text="已处理完毕，补贴到位")
+    digest = await reports.leaders_digest(env, cast["leader"], Week.of(date(2026, 3, 10)))
+    assert (digest.last_week.new, digest.last_week.closed) == (1, 1)
+    assert digest.last_week.on_time_rate == 1.0
+    with pytest.raises(NotAllowed):
+        await reports.leaders_digest(env, cast["head"], Week.of(date(2026, 3, 10)))
+
+
+async def test_ledger_history_is_local_time_and_chinese(env, cast, clock, tmp_path: Path):
+    clock.set(clock.now().replace(hour=1, minute=30))  # 09:30 in 鄂州
+    appeal = (await filed(env, cast)).appeal
+    appeal = (await act(env, cast["official"], Action.CLAIM, appeal, "c")).appeal
+    await act(env, cast["contact"], Action.SUPPLEMENT, appeal, "s", text="补充：工人名单已备齐")
+    target = tmp_path / "ledger.xlsx"
+    count = await export_ledger(env, cast["leader"], date(2026, 1, 1), date(2026, 3, 31), target)
+    assert count == 1
+    sheet = load_workbook(target).active
+    header = [c.value for c in sheet[1]]
+    row = dict(zip(header, [c.value for c in sheet[2]], strict=True))
+    history = row[t("ledger.header.history")]
+    assert "2026-03-10 09:30" in history
+    assert name("event", "claim") in history and "李明" in history
+    assert "T01:30" not in history and "claim" not in history
+    messages = row[t("ledger.header.messages")]
+    assert "2026-03-10 09:30" in messages and name("message_kind", "supplement") in messages
+    assert row[t("ledger.header.state")] == name("state", "in_progress")
+
+
+async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db):
+    headers = {c: t(f"task_column.{c}") for c in COLUMNS}
+    labels = {name("task_state", s): s for s in TaskState}
+    table = [
+        [headers[c] for c in COLUMNS],
+        [
+            "1",
+            "服务企业",
+            "诉求响应慢",
+            "建立台账",
+            "王局长",
+            "市人社局",
+            "李明",
+            "2026-06-30",
+            name("task_state", TaskState.IN_PROGRESS),
+        ],
+        [
+            "2",
+            "服务企业",
+            "回访不及时",
+            "建立回访制度",
+            "王局长",
+            "市人社局",
+            "周七",
+            "2026-06-30",
+            name("task_state", TaskState.IN_PROGRESS),
+        ],
+    ]
+    result = await tasks.import_table(env, cast["leader"], table, headers, labels)
+    assert result.count == 2
+    assert [(u.row, u.name) for u in result.unmapped] == [(3, "周七")]
+    owners = db.rows("SELECT seq, owner_id FROM tasks ORDER BY seq")
+    assert owners == [{"seq": 1, "owner_id": OFFICIAL}, {"seq": 2, "owner_id": None}]
+
+    mine = await tasks.tasks_for(env, cast["official"])
+    assert [task.seq for task in mine] == [1]
+    head_sees = await tasks.tasks_for(env, cast["head"])  # stands in for the unmapped 周七
+    assert [task.seq for task in head_sees] == [2]
+
+    first = mine[0]
+    done = await tasks.act(
+        env, cast["official"], first.id, TaskAction.REQUEST_CLOSE, first.version, "台账已建立"
+    )
+    assert done.task.state is TaskState.CLOSE_REQUESTED
+    assert done.notify == [LEADER_ID]
+    assert db.one("SELECT kind, text FROM task_reports") == {
+        "kind": "progress",
+        "text": "台账已建立",
+    }
+    with pytest.raises(NotAllowed):
+        await tasks.import_table(env, cast["head"], table, headers, labels)
+    assert db.count("tasks") == 2
