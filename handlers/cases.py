@@ -27,7 +27,7 @@ from handlers.common import (
     request_key,
     say,
 )
-from handlers.notify import deliver
+from handlers.courier import confirm
 from handlers.render import action_markup, card, list_text
 
 AWAIT_TEXT, AWAIT_DEPARTMENT, AWAIT_COMMENT, AWAIT_DATE = range(20, 24)
@@ -100,10 +100,8 @@ async def _done(update: Update, context: Context, key: str, outcome: Outcome, **
         department=esc(appeal.department_name),
         **extra,
     )
-    await say(
-        update, context, text, action_markup(appeal, await appeals.allowed(env, actor, appeal))
-    )
-    await deliver(context.bot, env, outcome.notices)
+    markup = action_markup(appeal, await appeals.allowed(env, actor, appeal))
+    await confirm(update, context, text, markup, outcome.ack_id, outcome.queued)
 
 
 async def _run(update: Update, context: Context, action: Action, req: ActionRequest) -> Outcome:
@@ -250,12 +248,8 @@ async def _ask_comment(update: Update, context: Context, action: Action, outcome
     appeal = outcome.appeal
     context.user_data["pending"] = {"action": Action.RATE, "appeal_id": appeal.id}
     rating = name("rating", appeal.rating) if appeal.rating else ""
-    await say(
-        update,
-        context,
-        t(f"done.{action}", number=appeal.number, due=appeal.due_date.isoformat(), rating=rating),
-    )
-    await deliver(context.bot, env_of(context), outcome.notices)
+    text = t(f"done.{action}", number=appeal.number, due=appeal.due_date.isoformat(), rating=rating)
+    await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
     return AWAIT_COMMENT
 
 

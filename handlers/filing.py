@@ -10,6 +10,7 @@ from bot.rules.model import Appeal, Attachment
 from bot.rules.refusals import InvalidInput
 from bot.texts import t
 from bot.usecases import appeals
+from bot.usecases.env import Env
 from handlers.buttons import decode, encode
 from handlers.common import (
     Context,
@@ -22,7 +23,7 @@ from handlers.common import (
     request_key,
     say,
 )
-from handlers.notify import deliver
+from handlers.courier import confirm
 from handlers.render import snippet
 
 CATEGORY, DESCRIPTION, ATTACHMENTS = range(10, 13)
@@ -157,26 +158,24 @@ async def submit(update: Update, context: Context) -> int:
         request_key(update),
     )
     context.user_data.pop("draft", None)
-    await say_filed(update, context, outcome.appeal)
-    await deliver(context.bot, env, outcome.notices)
+    unheard = bool(outcome.notices) and all(n.chat_id in env.leaders for n in outcome.notices)
+    text = filed_text(env, outcome.appeal, unheard)
+    await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
     return ConversationHandler.END
 
 
-async def say_filed(update: Update, context: Context, appeal: Appeal) -> None:
+def filed_text(env: Env, appeal: Appeal, unheard: bool = False) -> str:
     """The filing confirmation: number, department, time limit and due date."""
-    category = env_of(context).org.category_by_name(appeal.category)
-    await say(
-        update,
-        context,
-        t(
-            "filed",
-            number=appeal.number,
-            category=esc(appeal.category),
-            department=esc(appeal.department_name),
-            days=category.time_limit_days if category else "",
-            due=appeal.due_date.isoformat(),
-        ),
+    category = env.org.category_by_name(appeal.category)
+    text = t(
+        "filed",
+        number=appeal.number,
+        category=esc(appeal.category),
+        department=esc(appeal.department_name),
+        days=category.time_limit_days if category else "",
+        due=appeal.due_date.isoformat(),
     )
+    return text + ("\n" + t("filed_unheard") if unheard else "")
 
 
 async def cancel_pressed(update: Update, context: Context) -> int:
@@ -203,6 +202,6 @@ async def stale_submit(update: Update, context: Context) -> None:
     actor = await actor_of(update, context)
     appeal = await appeals.replayed_filing(env_of(context), actor, request_key(update))
     if appeal is not None:
-        await say_filed(update, context, appeal)
+        await say(update, context, filed_text(env_of(context), appeal))
     else:
         await say(update, context, t("draft_expired"))

@@ -6,45 +6,23 @@ import logging
 from datetime import time
 
 from telegram import Bot
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.usecases import ladder
 from bot.usecases.env import Env
+from handlers import courier
 from handlers.common import Context
-from handlers.render import ladder_notice
 
 log = logging.getLogger(__name__)
 
-DELIVERY_RETRY_SECONDS = 600
+# The courier looks for due messages this often (retries, stored answers, ladder notices).
+DELIVERY_SECONDS = 2
 
 
 async def deliver_notices(bot: Bot, env: Env) -> int:
-    """Send every stored notice still owed to someone; returns how many messages went out."""
-    sent = 0
-    for item in await ladder.pending(env):
-        text, markup = ladder_notice(item, env)
-        retry_later = False
-        for chat_id in item.chats:
-            try:
-                await bot.send_message(chat_id, text, reply_markup=markup)
-            except BadRequest as exc:  # a permanent refusal (e.g. chat not found)
-                log.warning("notice %s to %s refused: %s", item.serial, chat_id, exc)
-                await ladder.record(env, item.id, chat_id, str(exc))
-                continue
-            except (NetworkError, RetryAfter) as exc:  # transient: the next run tries again
-                log.warning("notice %s to %s postponed: %s", item.serial, chat_id, exc)
-                retry_later = True
-                continue
-            except TelegramError as exc:  # e.g. the user blocked the bot
-                log.warning("notice %s to %s failed: %s", item.serial, chat_id, exc)
-                await ladder.record(env, item.id, chat_id, str(exc))
-                continue
-            await ladder.record(env, item.id, chat_id)
-            sent += 1
-        if not retry_later:
-            await ladder.finish(env, item.id)
-    return sent
+    """Hand owed ladder notices to the outbox, then send everything due."""
+    await ladder.enqueue_due(env)
+    return await courier.drain(bot, env)
 
 
 async def run_sweep(app: Application) -> dict[str, int] | None:
@@ -63,8 +41,8 @@ async def sweep_job(context: Context) -> None:
 
 
 async def delivery_job(context: Context) -> None:
-    """JobQueue callback: retry notices that could not be delivered before."""
-    await deliver_notices(context.bot, context.application.bot_data["env"])
+    """JobQueue callback: send whatever the outbox holds that is due."""
+    await courier.drain(context.bot, context.application.bot_data["env"])
 
 
 def schedule(app: Application, sweep_at: time) -> None:
@@ -76,5 +54,9 @@ def schedule(app: Application, sweep_at: time) -> None:
     jobs.run_daily(sweep_job, time=sweep_at, name="ladder-sweep")
     jobs.run_once(sweep_job, when=5, name="ladder-sweep-at-start")
     jobs.run_repeating(
-        delivery_job, interval=DELIVERY_RETRY_SECONDS, first=DELIVERY_RETRY_SECONDS, name="delivery"
+        delivery_job,
+        interval=DELIVERY_SECONDS,
+        first=DELIVERY_SECONDS,
+        name="delivery",
+        job_kwargs={"max_instances": 1, "coalesce": True},
     )

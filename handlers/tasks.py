@@ -27,6 +27,7 @@ from handlers.buttons import (
     task_view_button,
 )
 from handlers.common import Context, actor_of, env_of, esc, keyboard, local_time, refusals, say
+from handlers.courier import flush
 from handlers.render import snippet, task_button_row
 
 TASK_TEXT, TASK_ATTACH, TASK_FILE = range(30, 33)
@@ -336,17 +337,7 @@ async def _act(
     task = outcome.task
     _, markup = task_card(await ledger.view(env, actor, task_id), context)
     await say(update, context, t(f"done_task.{action}", seq=task.seq), markup)
-    if outcome.notify:
-        notice = t(
-            f"notice_task.{action}",
-            seq=task.seq,
-            owner=esc(task.owner_name),
-            problem=snippet(task.problem, 200),
-            text=esc(outcome.text or ""),
-        )
-        rows = keyboard([task_button_row(task)]) if action is TaskAction.REQUEST_CLOSE else None
-        for chat_id in outcome.notify:
-            await context.bot.send_message(chat_id, notice, reply_markup=rows)
+    await flush(context.bot, env, outcome.queued)
 
 
 def _attachment(update: Update) -> Attachment | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiosqlite
 
 from storage.appeals import AppealRepo, AuditRepo, ExtensionRepo, MessageRepo
+from storage.conversations import ConversationRepo, OperatorNotes, OutboxRepo
 from storage.migrations import MIGRATIONS
 from storage.notices import NoticeRepo
 from storage.people import DepartmentRepo, EnterpriseRepo, InviteRepo, PeopleRepo, RequestRepo
@@ -39,6 +40,9 @@ class UnitOfWork:
         self.notices = NoticeRepo(conn)
         self.tasks = TaskRepo(conn)
         self.reports = ReportRepo(conn)
+        self.conversations = ConversationRepo(conn)
+        self.outbox = OutboxRepo(conn)
+        self.operator_notes = OperatorNotes(conn)
         self.committed = False
 
     async def commit(self) -> None:

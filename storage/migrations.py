@@ -251,4 +251,41 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX tasks_department_unmapped ON tasks(department_name) WHERE owner_id IS NULL;
         """,
     ),
+    (
+        5,
+        """
+        CREATE TABLE conversations (
+            user_id     INTEGER PRIMARY KEY,
+            chat_id     INTEGER NOT NULL,
+            flow        TEXT NOT NULL,
+            step        TEXT NOT NULL,
+            data        TEXT NOT NULL,
+            started_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL
+        );
+        CREATE INDEX conversations_expiry ON conversations(expires_at);
+        CREATE TABLE outbox (
+            id          INTEGER PRIMARY KEY,
+            chat_id     INTEGER NOT NULL,
+            kind        TEXT NOT NULL,
+            subject     TEXT,
+            subject_id  INTEGER,
+            detail      TEXT NOT NULL,
+            priority    INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            due_at      TEXT NOT NULL,
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            status      TEXT NOT NULL DEFAULT 'pending',
+            lease_until TEXT,
+            sent_at     TEXT,
+            error       TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(status, priority, due_at);
+        CREATE INDEX outbox_chat ON outbox(chat_id, status);
+        CREATE TABLE operator_notes (
+            key         TEXT PRIMARY KEY,
+            created_at  TEXT NOT NULL
+        );
+        """,
+    ),
 ]

@@ -134,6 +134,10 @@ class NoticeRepo(Store):
             )
         return created
 
+    async def get(self, notice_id: int) -> StoredNotice | None:
+        row = await self._one("SELECT * FROM notices WHERE id = ?", (notice_id,))
+        return records.stored_notice(row) if row else None
+
     async def undelivered(self, limit: int) -> list[StoredNotice]:
         rows = await self._all(
             "SELECT * FROM notices WHERE delivered_at IS NULL ORDER BY id LIMIT ?", (limit,)

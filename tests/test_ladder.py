@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -171,14 +171,22 @@ async def test_a_crash_during_delivery_neither_repeats_nor_skips(spring, db):
     await run_sweep(bureau.box.app)
     first = bureau.received(marks)
     assert first["official"] == [] and len(first["head"]) == 1
-    assert db.one("SELECT delivered_at FROM notices")["delivered_at"] is None
+    # The notice is in the outbox: sent to the head, owed to the official with a backoff.
+    owed = db.rows("SELECT chat_id, status, attempts, error FROM outbox WHERE kind = 'ladder'")
+    assert sorted((r["chat_id"], r["status"], r["attempts"]) for r in owed) == sorted(
+        [(bureau.official.id, "pending", 1), (bureau.head.id, "sent", 1)]
+    )
 
     marks = bureau.marks()
+    await run_sweep(bureau.box.app)  # too early: the backoff has not passed
+    assert bureau.received(marks)["official"] == []
+    clock.advance(timedelta(seconds=6))
     await run_sweep(bureau.box.app)  # the retry (the delivery job does the same)
     second = bureau.received(marks)
     assert len(second["official"]) == 1 and second["head"] == []
     assert db.one("SELECT delivered_at FROM notices")["delivered_at"] is not None
-    assert db.one("SELECT COUNT(*) AS n FROM notice_deliveries")["n"] == 2
+    sent = db.rows("SELECT status FROM outbox WHERE kind = 'ladder'")
+    assert [r["status"] for r in sent] == ["sent", "sent"]
 
 
 async def test_national_day_holiday_and_its_make_up_saturday(settings, org, db):

@@ -33,13 +33,14 @@ def unique(ids: Iterable[int | None]) -> list[int]:
 
 
 def handlers(appeal: Appeal, people: Directory) -> list[int]:
-    """Whoever handles the appeal now: its owner, else its assignee, else the department."""
+    """Whoever handles the appeal now: its owner, else its assignee, else the department;
+    a department nobody has joined yet is served by the leaders, so nothing goes unheard."""
     if appeal.handler_id:
         return [appeal.handler_id]
     chats = [p.tg_id for p in people.staff]
     if people.department_chat:
         chats.append(people.department_chat)
-    return chats
+    return chats or list(people.leaders)
 
 
 def heads_but_owner(appeal: Appeal, people: Directory) -> list[int]:

@@ -283,6 +283,8 @@ class Outcome:
     notices: list[Notice] = field(default_factory=list)
     replayed: bool = False
     detail: dict[str, Any] = field(default_factory=dict)
+    queued: tuple[int, ...] = ()  # the notices, stored in the outbox with the change
+    ack_id: int | None = None  # the actor's confirmation, stored in case the answer fails
 
 
 @dataclass(frozen=True)
@@ -297,3 +299,48 @@ class AppealView:
 
 def format_number(year: int, seq: int) -> str:
     return f"SQ-{year:04d}-{seq:06d}"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The one flow a user is in, waiting for their next input (a prompt, a draft)."""
+
+    user_id: int
+    chat_id: int
+    flow: str  # registration | filing | action | task
+    step: str
+    data: dict[str, Any]
+    started_at: datetime
+    expires_at: datetime
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+
+class Courier(StrEnum):
+    """Where one stored outgoing message stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # permanently: blocked, chat not found
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message owed to somebody, stored with the change that caused it.
+
+    `kind` is a notice kind (rendered with the appeal or task as it is when sent) or
+    `ack` (the acting user's confirmation, `detail["key"]` naming its wording)."""
+
+    id: int
+    chat_id: int
+    kind: str
+    subject: str | None  # appeal | task | None
+    subject_id: int | None
+    detail: dict[str, Any]
+    priority: int
+    created_at: datetime
+    attempts: int = 0
+    status: Courier = Courier.PENDING
+    error: str | None = None

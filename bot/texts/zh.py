@@ -177,6 +177,8 @@ CATALOG: dict[str, str] = {
     "done.close": "诉求 {number} 已办结，已请企业评价。",
     "done.supplement": "补充说明已送达承办单位（诉求 {number}）。",
     "done.withdraw": "诉求 {number} 已撤回。",
+    "filed_unheard": "提示：该承办单位暂无工作人员在线，已同时通知局领导安排办理。",
+    "ack.rated": "已记录您对诉求 {number} 的评价“{rating}”。",
     "done.comment": "评价意见已记录（诉求 {number}）。",
     "skipped": "好的。",
     "notice.new_appeal": "<b>新诉求 {number}</b>（{category}）\n企业：{enterprise}\n办结期限：{due}，请于 {claim_due} 前签收。\n\n{description}",

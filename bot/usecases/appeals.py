@@ -33,6 +33,7 @@ from bot.rules.refusals import (
     StaleAction,
 )
 from bot.rules.workflow import APPEAL_FLOW
+from bot.usecases import outbox
 from bot.usecases.env import Env, already_done, remember
 from storage.db import UnitOfWork
 
@@ -231,8 +232,11 @@ async def file_appeal(
         await remember(uow, env, actor.tg_id, key, "file", appeal_id)
         appeal = await uow.appeals.get(appeal_id)
         people = await directory(uow, env, appeal)
+        notices = audiences.after_action(audiences.FILED, actor, appeal, people)
+        queued = await outbox.enqueue(uow, env, notices)
+        ack = await outbox.enqueue_ack(uow, env, actor.tg_id, "filed", ("appeal", appeal.id))
         await uow.commit()
-    return Outcome(appeal, audiences.after_action(audiences.FILED, actor, appeal, people))
+    return Outcome(appeal, notices, queued=queued, ack_id=ack)
 
 
 # the workflow actions -----------------------------------------------------------------------
@@ -272,9 +276,18 @@ async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, cha
         await remember(uow, env, actor.tg_id, req.key, action, before.id)
         after = await uow.appeals.get(before.id)
         people = await directory(uow, env, after)
+        notices = audiences.after_action(action, actor, after, people, change.detail)
+        queued = await outbox.enqueue(uow, env, notices)
+        ack = await outbox.enqueue_ack(
+            uow, env, actor.tg_id, f"done.{action}", ("appeal", after.id), _ack_params(change)
+        )
         await uow.commit()
-    notices = audiences.after_action(action, actor, after, people, change.detail)
-    return Outcome(after, notices, detail=change.detail)
+    return Outcome(after, notices, detail=change.detail, queued=queued, ack_id=ack)
+
+
+def _ack_params(change: Change) -> dict[str, Any]:
+    """What a stored confirmation needs beyond the appeal itself."""
+    return {k: v for k, v in change.detail.items() if k in ("new_due", "rating")}
 
 
 @handles(Action.CLAIM)
@@ -424,9 +437,12 @@ async def comment_rating(
         )
         await remember(uow, env, actor.tg_id, key, "rating_comment", appeal.id)
         people = await directory(uow, env, appeal)
+        detail = {"text": text}
+        notices = audiences.after_action("rating_comment", actor, appeal, people, detail)
+        queued = await outbox.enqueue(uow, env, notices)
+        ack = await outbox.enqueue_ack(uow, env, actor.tg_id, "done.comment", ("appeal", appeal.id))
         await uow.commit()
-    detail = {"text": text}
-    return Outcome(appeal, audiences.after_action("rating_comment", actor, appeal, people, detail))
+    return Outcome(appeal, notices, queued=queued, ack_id=ack)
 
 
 # extensions (延期) ------------------------------------------------------------------------
@@ -468,9 +484,13 @@ async def extend(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
         )
         await remember(uow, env, actor.tg_id, req.key, Action.EXTEND, appeal.id)
         people = await directory(uow, env, appeal)
+        notices = audiences.after_action(Action.EXTEND, actor, appeal, people, detail)
+        queued = await outbox.enqueue(uow, env, notices)
+        ack = await outbox.enqueue_ack(
+            uow, env, actor.tg_id, "done.extend", ("appeal", appeal.id), {"new_due": new_due}
+        )
         await uow.commit()
-    notices = audiences.after_action(Action.EXTEND, actor, appeal, people, detail)
-    return Outcome(appeal, notices, detail=detail)
+    return Outcome(appeal, notices, detail=detail, queued=queued, ack_id=ack)
 
 
 def check_new_due(env: Env, text: str | None, appeal: Appeal) -> str:
@@ -513,8 +533,17 @@ async def decide_extension(
         await remember(uow, env, actor.tg_id, key, "extension_decision", appeal.id)
         after = await uow.appeals.get(appeal.id)
         people = await directory(uow, env, after)
+        notices = audiences.after_action(
+            f"extension_{state}", actor, after, people, detail, requester=extension.requested_by
+        )
+        queued = await outbox.enqueue(uow, env, notices)
+        ack = await outbox.enqueue_ack(
+            uow,
+            env,
+            actor.tg_id,
+            f"done.extension_{state}",
+            ("appeal", after.id),
+            {"new_due": after.due_date},
+        )
         await uow.commit()
-    notices = audiences.after_action(
-        f"extension_{state}", actor, after, people, detail, requester=extension.requested_by
-    )
-    return Outcome(after, notices, detail=detail)
+    return Outcome(after, notices, detail=detail, queued=queued, ack_id=ack)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.rules import audiences
+from bot.rules import audiences, delivery
 from bot.rules.model import Appeal, StoredNotice, Task
 from bot.usecases.appeals import directory
 from bot.usecases.env import Env
@@ -96,3 +96,38 @@ async def finish(env: Env, notice_id: int) -> None:
     async with env.db.unit_of_work() as uow:
         await uow.notices.mark_delivered(notice_id, env.now())
         await uow.commit()
+
+
+async def item(env: Env, notice_id: int) -> PendingNotice | None:
+    """One stored notice with what it is about, as it is now (for wording it)."""
+    async with env.db.reading() as uow:
+        notice = await uow.notices.get(notice_id)
+        if notice is None:
+            return None
+        appeal = task = None
+        overdue = 0
+        if notice.subject == "appeal":
+            appeal = await uow.appeals.get(notice.subject_id)
+            if appeal is not None:
+                overdue = env.deadlines.overdue_days(appeal.due_date, env.today())
+        else:
+            task = await uow.tasks.get(notice.subject_id)
+    return PendingNotice(notice, appeal, task, overdue, [])
+
+
+async def enqueue_due(env: Env) -> int:
+    """Hand every notice still owed to someone to the outbox, one message per recipient."""
+    queued = 0
+    while batch := await pending(env):
+        now = env.now()
+        async with env.db.unit_of_work() as uow:
+            for owed in batch:
+                for chat in owed.chats:
+                    await uow.outbox.add(
+                        chat, "ladder", "notice", owed.id, {}, delivery.LADDER, now
+                    )
+                    await uow.notices.record_delivery(owed.id, chat, now, None)
+                    queued += 1
+                await uow.notices.mark_delivered(owed.id, now)
+            await uow.commit()
+    return queued

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.rules import access, audiences, checks
+from bot.rules import access, audiences, checks, delivery
 from bot.rules.model import Actor, Attachment, Party, Person, Role, Task, TaskAction, TaskReport
 from bot.rules.refusals import InvalidInput, NotAllowed, TaskStale
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
@@ -45,6 +45,7 @@ class TaskOutcome:
     task: Task
     notify: list[int] = field(default_factory=list)
     text: str | None = None
+    queued: tuple[int, ...] = ()
 
 
 async def stand_ins(uow: UnitOfWork, task: Task) -> frozenset[int]:
@@ -200,8 +201,21 @@ async def act(
             notify = [c for c in await holders(env, uow, after) if c != actor.tg_id]
         else:
             notify = []
+        queued = []
+        for chat in notify:
+            queued.append(
+                await uow.outbox.add(
+                    chat,
+                    f"task_{action}",
+                    "task",
+                    task_id,
+                    {"text": text or ""},
+                    delivery.NOTICE,
+                    now,
+                )
+            )
         await uow.commit()
-    return TaskOutcome(after, notify, text)
+    return TaskOutcome(after, notify, text, tuple(queued))
 
 
 async def add_attachment(env: Env, actor: Actor, task_id: int, attachment: Attachment) -> Task:

@@ -1,0 +1,36 @@
+"""When to try a message again, and when a person counts as unreachable: pure rules."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+# The acting user's own answer is sent directly first; the outbox waits this long before it
+# sends the stored copy, so the two do not cross.
+ACK_GRACE = timedelta(seconds=30)
+# Telegram may be down for a while; after a day a message is not worth sending any more.
+GIVE_UP_AFTER = timedelta(hours=24)
+# A person who blocked the bot and comes back gets what was owed to them for this long.
+OWED_FOR = timedelta(days=7)
+FIRST_RETRY = timedelta(seconds=5)
+LONGEST_RETRY = timedelta(minutes=15)
+# How long a sender may hold a message before another may take it (a crashed sender).
+LEASE = timedelta(minutes=2)
+
+# Priorities: lower goes first.
+ACK, NOTICE, LADDER = 0, 1, 2
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … up to 15 minutes between tries of one message."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+
+
+def retry_at(now: datetime, attempts: int, retry_after: float | None = None) -> datetime:
+    """When to try again: Telegram's `retry_after` when it gave one, else the backoff."""
+    if retry_after is not None:
+        return now + timedelta(seconds=max(retry_after, 1))
+    return now + backoff(attempts)
+
+
+def too_old(created_at: datetime, now: datetime) -> bool:
+    return now - created_at > GIVE_UP_AFTER

@@ -1,0 +1,151 @@
+"""The outbox: every message to someone other than the person who acted is stored with the
+change that caused it, then sent (and retried) by one courier."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.rules import delivery
+from bot.rules.model import Notice, Outgoing
+from bot.usecases.env import Env
+from storage.db import UnitOfWork
+
+# Notices that must reach somebody: when every recipient failed for good, leaders get them.
+MUST_BE_HEARD = frozenset({"new_appeal", "transferred"})
+
+
+async def enqueue(uow: UnitOfWork, env: Env, notices: list[Notice]) -> tuple[int, ...]:
+    """Store the notices of one action in its transaction; returns their ids."""
+    now = env.now()
+    ids = []
+    for note in notices:
+        ids.append(
+            await uow.outbox.add(
+                note.chat_id,
+                note.kind,
+                "appeal",
+                note.appeal.id,
+                note.detail,
+                delivery.NOTICE,
+                now,
+            )
+        )
+    return tuple(ids)
+
+
+async def enqueue_ack(
+    uow: UnitOfWork,
+    env: Env,
+    chat_id: int,
+    key: str,
+    subject: tuple[str, int] | None,
+    params: dict[str, Any] | None = None,
+) -> int:
+    """The acting user's confirmation, kept with the change in case the direct answer fails."""
+    now = env.now()
+    subject_kind, subject_id = subject if subject else (None, None)
+    return await uow.outbox.add(
+        chat_id,
+        "ack",
+        subject_kind,
+        subject_id,
+        {"key": key, "params": params or {}},
+        delivery.ACK,
+        now,
+        due=now + delivery.ACK_GRACE,
+    )
+
+
+async def enqueue_one(
+    env: Env,
+    chat_id: int,
+    kind: str,
+    subject: tuple[str, int] | None,
+    detail: dict[str, Any],
+    priority: int = delivery.NOTICE,
+) -> int:
+    now = env.now()
+    subject_kind, subject_id = subject if subject else (None, None)
+    async with env.db.unit_of_work() as uow:
+        outgoing_id = await uow.outbox.add(
+            chat_id, kind, subject_kind, subject_id, detail, priority, now
+        )
+        await uow.commit()
+    return outgoing_id
+
+
+async def due(env: Env, limit: int = 100) -> list[Outgoing]:
+    async with env.db.reading() as uow:
+        return await uow.outbox.due(env.now(), limit)
+
+
+async def take(env: Env, outgoing_id: int) -> Outgoing | None:
+    """Claim one message for sending (None: somebody else has it, or it is done)."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        if not await uow.outbox.take(outgoing_id, now, now + delivery.LEASE):
+            return None
+        outgoing = await uow.outbox.get(outgoing_id)
+        await uow.commit()
+    return outgoing
+
+
+async def sent(env: Env, outgoing_id: int) -> None:
+    async with env.db.unit_of_work() as uow:
+        await uow.outbox.sent(outgoing_id, env.now())
+        await uow.commit()
+
+
+async def postpone(
+    env: Env, outgoing: Outgoing, error: str, retry_after: float | None = None
+) -> bool:
+    """A transient fault: try again later (False: it is too old and was given up)."""
+    now = env.now()
+    if delivery.too_old(outgoing.created_at, now):
+        await failed(env, outgoing, error)
+        return False
+    async with env.db.unit_of_work() as uow:
+        await uow.outbox.later(
+            outgoing.id, delivery.retry_at(now, outgoing.attempts, retry_after), error
+        )
+        await uow.commit()
+    return True
+
+
+async def failed(env: Env, outgoing: Outgoing, error: str) -> None:
+    """A permanent fault (blocked, chat not found). An appeal nobody hears goes to leaders."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        await uow.outbox.failed(outgoing.id, error)
+        if (
+            outgoing.kind in MUST_BE_HEARD
+            and outgoing.subject_id is not None
+            and outgoing.chat_id not in env.leaders
+            and not await uow.outbox.heard(outgoing.subject, outgoing.subject_id, outgoing.kind)
+        ):
+            for leader in sorted(env.leaders):
+                await uow.outbox.add(
+                    leader,
+                    outgoing.kind,
+                    outgoing.subject,
+                    outgoing.subject_id,
+                    dict(outgoing.detail, unheard=True),
+                    delivery.NOTICE,
+                    now,
+                )
+        await uow.commit()
+
+
+async def owe_again(env: Env, chat_id: int) -> int:
+    """Somebody pressed /start again: what could not reach them lately is owed again."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        count = await uow.outbox.owe_again(chat_id, now - delivery.OWED_FOR, now)
+        await uow.commit()
+    return count
+
+
+async def unreachable_since(env: Env, since: datetime) -> list[tuple[int, int]]:
+    async with env.db.reading() as uow:
+        return await uow.outbox.unreachable(since)

@@ -1,0 +1,172 @@
+"""The courier: sends what the outbox holds, within Telegram's limits, and retries.
+
+Transient faults (timeouts, 5xx, 429) put a message back with a backoff (429: Telegram's
+`retry_after`); permanent ones (blocked, chat not found) are recorded once and the person
+is listed to the leaders in the daily report. The global 30 msg/s and 20/min per group are
+kept by python-telegram-bot's AIORateLimiter in `appealdesk run`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.rules.model import Notice, Outgoing, Rating
+from bot.texts import name, t
+from bot.usecases import appeals, ladder, outbox, people
+from bot.usecases.env import Env
+from handlers.common import Context, env_of, esc, keyboard, say
+from handlers.render import (
+    action_markup,
+    appeal_fields,
+    ladder_notice,
+    notice,
+    snippet,
+    task_button_row,
+)
+
+log = logging.getLogger(__name__)
+
+# Stored acknowledgements whose live wording asks for more input: the stored copy only reports.
+STORED_ACK_KEYS = {"done.rate": "ack.rated", "done.reopen": "ack.rated"}
+
+
+class Gone(Exception):
+    """What a message was about no longer exists."""
+
+
+async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
+    async with env.db.reading() as uow:
+        appeal = await uow.appeals.get(item.subject_id)
+    if appeal is None:
+        raise Gone()
+    if item.kind != "ack":
+        return notice(Notice(item.chat_id, item.kind, appeal, item.detail), env)
+    key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
+    params = dict(item.detail.get("params") or {})
+    category = env.org.category_by_name(appeal.category)
+    fields = appeal_fields(appeal, env)
+    fields.update(
+        days=category.time_limit_days if category else "",
+        rating=name("rating", appeal.rating or Rating.DISSATISFIED),
+        new_due=str(params.get("new_due", fields["due"])),
+    )
+    actor = await people.actor_for(env, item.chat_id)
+    allowed = await appeals.allowed(env, actor, appeal)
+    return t(key, **fields), action_markup(appeal, allowed)
+
+
+async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
+    async with env.db.reading() as uow:
+        task = await uow.tasks.get(item.subject_id)
+    if task is None:
+        raise Gone()
+    action = item.kind.removeprefix("task_")
+    text = t(
+        f"notice_task.{action}",
+        seq=task.seq,
+        owner=esc(task.owner_name),
+        problem=snippet(task.problem, 200),
+        text=esc(item.detail.get("text", "")),
+    )
+    rows = keyboard([task_button_row(task)]) if action == "request_close" else None
+    return text, rows
+
+
+async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The message as it reads now: wording from the catalog, data from the database."""
+    if item.subject == "appeal":
+        return await _appeal_message(env, item)
+    if item.subject == "task":
+        return await _task_message(env, item)
+    if item.subject == "notice":
+        owed = await ladder.item(env, item.subject_id)
+        if owed is None:
+            raise Gone()
+        return ladder_notice(owed, env)
+    return t(item.kind, **item.detail), None
+
+
+async def deliver_one(bot: Bot, env: Env, outgoing_id: int) -> bool:
+    """Send one stored message if nobody else is; True when it went out now."""
+    item = await outbox.take(env, outgoing_id)
+    if item is None:
+        return False
+    try:
+        text, markup = await render(env, item)
+    except Gone:
+        await outbox.failed(env, item, "gone")
+        return False
+    try:
+        await bot.send_message(item.chat_id, text, reply_markup=markup)
+    except RetryAfter as exc:
+        log.warning("outbox %s to %s: flood limit, retry after %s", item.id, item.chat_id, exc)
+        await outbox.postpone(env, item, "429", _seconds(exc.retry_after))
+        return False
+    except (Forbidden, BadRequest) as exc:  # blocked, chat not found, bad request: final
+        log.warning("outbox %s to %s refused: %s", item.id, item.chat_id, exc.message)
+        await outbox.failed(env, item, exc.message[:200])
+        return False
+    except NetworkError as exc:  # timeouts and 5xx
+        log.warning("outbox %s to %s postponed: %s", item.id, item.chat_id, exc.message)
+        await outbox.postpone(env, item, exc.message[:200])
+        return False
+    except TelegramError as exc:
+        log.warning("outbox %s to %s failed: %s", item.id, item.chat_id, exc.message)
+        await outbox.failed(env, item, exc.message[:200])
+        return False
+    await outbox.sent(env, item.id)
+    return True
+
+
+def _seconds(retry_after: object) -> float:
+    seconds = getattr(retry_after, "total_seconds", None)
+    return float(seconds() if seconds else retry_after)
+
+
+async def flush(bot: Bot, env: Env, ids: tuple[int, ...] | list[int]) -> int:
+    """Send the messages one action stored, right after the actor was answered."""
+    sent = 0
+    for outgoing_id in ids:
+        sent += await deliver_one(bot, env, outgoing_id)
+    return sent
+
+
+async def drain(bot: Bot, env: Env, page: int = 100) -> int:
+    """Send everything due until nothing is (what fails is rescheduled, not looped on)."""
+    sent = 0
+    tried: set[int] = set()
+    while True:
+        batch = [item for item in await outbox.due(env, page) if item.id not in tried]
+        if not batch:
+            return sent
+        for item in batch:
+            tried.add(item.id)
+            sent += await deliver_one(bot, env, item.id)
+
+
+async def confirm(
+    update: Update,
+    context: Context,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+    ack_id: int | None,
+    queued: tuple[int, ...] = (),
+) -> None:
+    """Answer the actor, then send what their action owes others. A failed answer is not
+    an error for the user: the action is done and its stored confirmation follows."""
+    env = env_of(context)
+    try:
+        await say(update, context, text, markup)
+    except TelegramError as exc:
+        log.warning("answer to %s failed, the outbox sends it: %s", _user_id(update), exc)
+    else:
+        if ack_id is not None:
+            await outbox.sent(env, ack_id)
+    await flush(context.bot, env, queued)
+
+
+def _user_id(update: Update) -> int | None:
+    return update.effective_user.id if update.effective_user else None

@@ -1,0 +1,195 @@
+"""Conversations (the one flow each user is in) and the outbox of messages owed to people."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.rules.model import Conversation, Courier, Outgoing
+from storage import records
+from storage.base import Row, Store
+
+
+def _conversation(row: Row) -> Conversation:
+    return Conversation(
+        row["user_id"],
+        row["chat_id"],
+        row["flow"],
+        row["step"],
+        json.loads(row["data"]),
+        records.moment(row["started_at"]),
+        records.moment(row["expires_at"]),
+    )
+
+
+def _outgoing(row: Row) -> Outgoing:
+    return Outgoing(
+        row["id"],
+        row["chat_id"],
+        row["kind"],
+        row["subject"],
+        row["subject_id"],
+        records.detail_of(row["detail"]),
+        row["priority"],
+        records.moment(row["created_at"]),
+        row["attempts"],
+        Courier(row["status"]),
+        row["error"],
+    )
+
+
+class ConversationRepo(Store):
+    async def get(self, user_id: int) -> Conversation | None:
+        row = await self._one("SELECT * FROM conversations WHERE user_id = ?", (user_id,))
+        return _conversation(row) if row else None
+
+    async def put(self, conversation: Conversation) -> None:
+        """Start or move on a user's flow (one row per user: a new flow replaces the old)."""
+        c = conversation
+        await self.conn.execute(
+            "INSERT INTO conversations (user_id, chat_id, flow, step, data, started_at,"
+            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET"
+            " chat_id = excluded.chat_id, flow = excluded.flow, step = excluded.step,"
+            " data = excluded.data, started_at = excluded.started_at,"
+            " expires_at = excluded.expires_at",
+            (
+                c.user_id,
+                c.chat_id,
+                c.flow,
+                c.step,
+                json.dumps(c.data, ensure_ascii=False, default=records.to_db),
+                records.stamp(c.started_at),
+                records.stamp(c.expires_at),
+            ),
+        )
+
+    async def drop(self, user_id: int, started_at: datetime | None = None) -> bool:
+        """End a user's flow (only the one that started at `started_at`, when given)."""
+        if started_at is None:
+            sql, params = "DELETE FROM conversations WHERE user_id = ?", (user_id,)
+        else:
+            sql = "DELETE FROM conversations WHERE user_id = ? AND started_at = ?"
+            params = (user_id, records.stamp(started_at))
+        async with self.conn.execute(sql, params) as cur:
+            return cur.rowcount == 1
+
+    async def expired(self, now: datetime, limit: int) -> list[Conversation]:
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+            (records.stamp(now), limit),
+        )
+        return [_conversation(r) for r in rows]
+
+
+class OutboxRepo(Store):
+    async def add(
+        self,
+        chat_id: int,
+        kind: str,
+        subject: str | None,
+        subject_id: int | None,
+        detail: dict[str, Any],
+        priority: int,
+        now: datetime,
+        due: datetime | None = None,
+    ) -> int:
+        return await self._insert(
+            "INSERT INTO outbox (chat_id, kind, subject, subject_id, detail, priority,"
+            " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                chat_id,
+                kind,
+                subject,
+                subject_id,
+                json.dumps(detail, ensure_ascii=False, default=records.to_db),
+                priority,
+                records.stamp(now),
+                records.stamp(due or now),
+            ),
+        )
+
+    async def get(self, outgoing_id: int) -> Outgoing | None:
+        row = await self._one("SELECT * FROM outbox WHERE id = ?", (outgoing_id,))
+        return _outgoing(row) if row else None
+
+    async def due(self, now: datetime, limit: int) -> list[Outgoing]:
+        """What may be sent now: pending and due, or left `sending` by a crashed sender."""
+        rows = await self._all(
+            "SELECT * FROM outbox WHERE (status = 'pending' AND due_at <= :now)"
+            " OR (status = 'sending' AND lease_until <= :now)"
+            " ORDER BY priority, due_at, id LIMIT :limit",
+            {"now": records.stamp(now), "limit": limit},
+        )
+        return [_outgoing(r) for r in rows]
+
+    async def take(self, outgoing_id: int, now: datetime, lease_until: datetime) -> bool:
+        """Claim one message for sending; False when another sender has it or it is done."""
+        async with self.conn.execute(
+            "UPDATE outbox SET status = 'sending', lease_until = ?, attempts = attempts + 1"
+            " WHERE id = ? AND (status = 'pending' OR (status = 'sending' AND lease_until <= ?))",
+            (records.stamp(lease_until), outgoing_id, records.stamp(now)),
+        ) as cur:
+            return cur.rowcount == 1
+
+    async def sent(self, outgoing_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, error = NULL"
+            " WHERE id = ?",
+            (records.stamp(now), outgoing_id),
+        )
+
+    async def later(self, outgoing_id: int, due: datetime, error: str) -> None:
+        await self.conn.execute(
+            "UPDATE outbox SET status = 'pending', due_at = ?, lease_until = NULL, error = ?"
+            " WHERE id = ?",
+            (records.stamp(due), error, outgoing_id),
+        )
+
+    async def failed(self, outgoing_id: int, error: str) -> None:
+        await self.conn.execute(
+            "UPDATE outbox SET status = 'failed', lease_until = NULL, error = ? WHERE id = ?",
+            (error, outgoing_id),
+        )
+
+    async def heard(self, subject: str | None, subject_id: int, kind: str) -> bool:
+        """Whether a notice of this kind about this subject reached, or may reach, anyone."""
+        row = await self._one(
+            "SELECT 1 FROM outbox WHERE subject IS ? AND subject_id = ? AND kind = ?"
+            " AND status != 'failed' LIMIT 1",
+            (subject, subject_id, kind),
+        )
+        return row is not None
+
+    async def owe_again(self, chat_id: int, since: datetime, now: datetime) -> int:
+        """A person who was unreachable is back: what failed since `since` is owed again."""
+        async with self.conn.execute(
+            "UPDATE outbox SET status = 'pending', due_at = ?, error = NULL"
+            " WHERE chat_id = ? AND status = 'failed' AND created_at >= ?",
+            (records.stamp(now), chat_id, records.stamp(since)),
+        ) as cur:
+            return cur.rowcount
+
+    async def unreachable(self, since: datetime) -> list[tuple[int, int]]:
+        """(chat, messages) that failed for good since `since`."""
+        rows = await self._all(
+            "SELECT chat_id, COUNT(*) AS n FROM outbox WHERE status = 'failed'"
+            " AND created_at >= ? GROUP BY chat_id ORDER BY chat_id",
+            (records.stamp(since),),
+        )
+        return [(r["chat_id"], r["n"]) for r in rows]
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self._all("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+
+class OperatorNotes(Store):
+    """Things told to operators once (e.g. a calendar year missing), remembered across starts."""
+
+    async def first_time(self, key: str, now: datetime) -> bool:
+        async with self.conn.execute(
+            "INSERT OR IGNORE INTO operator_notes (key, created_at) VALUES (?, ?)",
+            (key, records.stamp(now)),
+        ) as cur:
+            return cur.rowcount == 1
