@@ -86,7 +86,15 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         if owed is None:
             raise Gone()
         return ladder_notice(owed, env)
-    return t(item.kind, **item.detail), None
+    if item.kind == "unreachable_report":
+        lost = [(int(chat), int(n)) for chat, n in item.detail.get("people", [])]
+        names = await outbox.names_of(env, [chat for chat, _ in lost])
+        lines = "\n".join(
+            t("unreachable_line", who=esc(names.get(chat, str(chat))), messages=n)
+            for chat, n in lost
+        )
+        return t("unreachable_report", count=len(lost), lines=lines), None
+    raise Gone()
 
 
 async def deliver_one(bot: Bot, env: Env, outgoing_id: int) -> bool:
@@ -107,7 +115,7 @@ async def deliver_one(bot: Bot, env: Env, outgoing_id: int) -> bool:
         return False
     except (Forbidden, BadRequest) as exc:  # blocked, chat not found, bad request: final
         log.warning("outbox %s to %s refused: %s", item.id, item.chat_id, exc.message)
-        await outbox.failed(env, item, exc.message[:200])
+        await flush(bot, env, await outbox.failed(env, item, exc.message[:200]))
         return False
     except NetworkError as exc:  # timeouts and 5xx
         log.warning("outbox %s to %s postponed: %s", item.id, item.chat_id, exc.message)
@@ -115,7 +123,7 @@ async def deliver_one(bot: Bot, env: Env, outgoing_id: int) -> bool:
         return False
     except TelegramError as exc:
         log.warning("outbox %s to %s failed: %s", item.id, item.chat_id, exc.message)
-        await outbox.failed(env, item, exc.message[:200])
+        await flush(bot, env, await outbox.failed(env, item, exc.message[:200]))
         return False
     await outbox.sent(env, item.id)
     return True

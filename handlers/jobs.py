@@ -8,7 +8,7 @@ from datetime import time
 from telegram import Bot
 from telegram.ext import Application
 
-from bot.usecases import ladder
+from bot.usecases import ladder, outbox
 from bot.usecases.env import Env
 from handlers import courier
 from handlers.common import Context
@@ -31,6 +31,8 @@ async def run_sweep(app: Application) -> dict[str, int] | None:
     created = await ladder.sweep(env)
     if created:
         log.info("sweep created notices: %s", {k: v for k, v in created.items() if v})
+    if created is not None:
+        await outbox.report_unreachable(env)
     await deliver_notices(app.bot, env)
     return created
 

@@ -168,6 +168,8 @@ def notice(note: Notice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
     if note.kind == "rated":
         fields["rating"] = name("rating", appeal.rating) if appeal.rating else ""
     text = t(f"notice.{note.kind}", **fields)
+    if note.detail.get("unheard"):
+        text += "\n" + t("notice_unheard", department=fields["department"])
     view = view_button(appeal)
     if note.kind in ("new_appeal", "transferred"):
         claim = (t("button.claim"), action_button(Action.CLAIM, appeal.id, appeal.version))

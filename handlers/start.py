@@ -8,7 +8,7 @@ from telegram.ext import ConversationHandler
 from bot.rules import checks
 from bot.rules.model import Role
 from bot.texts import name, t
-from bot.usecases import people
+from bot.usecases import outbox, people
 from handlers.common import (
     Context,
     actor_of,
@@ -19,6 +19,7 @@ from handlers.common import (
     request_key,
     say,
 )
+from handlers.courier import flush
 from handlers.menus import set_menu
 
 NAME, USCC, CONTACT, PHONE = range(4)
@@ -31,6 +32,10 @@ async def start(update: Update, context: Context) -> int:
     if update.effective_chat.type != "private":
         await say(update, context, t("private_only"))
         return ConversationHandler.END
+    owed = await outbox.owe_again(env, update.effective_user.id)
+    if owed:
+        await say(update, context, t("owed_messages", count=len(owed)))
+        await flush(context.bot, env, owed)
     if context.args:
         user = update.effective_user
         membership = await people.accept_invite(env, user.id, user.full_name, context.args[0])

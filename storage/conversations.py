@@ -161,14 +161,19 @@ class OutboxRepo(Store):
         )
         return row is not None
 
-    async def owe_again(self, chat_id: int, since: datetime, now: datetime) -> int:
+    async def owe_again(self, chat_id: int, since: datetime, now: datetime) -> list[int]:
         """A person who was unreachable is back: what failed since `since` is owed again."""
-        async with self.conn.execute(
-            "UPDATE outbox SET status = 'pending', due_at = ?, error = NULL"
-            " WHERE chat_id = ? AND status = 'failed' AND created_at >= ?",
-            (records.stamp(now), chat_id, records.stamp(since)),
-        ) as cur:
-            return cur.rowcount
+        rows = await self._all(
+            "SELECT id FROM outbox WHERE chat_id = ? AND status = 'failed' AND created_at >= ?"
+            " ORDER BY id",
+            (chat_id, records.stamp(since)),
+        )
+        ids = [r["id"] for r in rows]
+        await self.conn.executemany(
+            "UPDATE outbox SET status = 'pending', due_at = ?, error = NULL WHERE id = ?",
+            [(records.stamp(now), i) for i in ids],
+        )
+        return ids
 
     async def unreachable(self, since: datetime) -> list[tuple[int, int]]:
         """(chat, messages) that failed for good since `since`."""

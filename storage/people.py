@@ -30,6 +30,10 @@ class DepartmentRepo(Store):
         row = await self._one("SELECT * FROM departments WHERE code = ?", (code,))
         return records.department(row) if row else None
 
+    async def by_chat(self, chat_id: int) -> Department | None:
+        row = await self._one("SELECT * FROM departments WHERE chat_id = ?", (chat_id,))
+        return records.department(row) if row else None
+
     async def by_name(self, name: str) -> Department | None:
         row = await self._one("SELECT * FROM departments WHERE name = ?", (name,))
         return records.department(row) if row else None

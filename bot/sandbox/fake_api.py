@@ -66,6 +66,8 @@ class FakeBotApi:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         # method → (HTTP status, description, how many more times or None for always)
         self.failures: dict[str, tuple[int, str, int | None]] = {}
+        # chat id → the same, for every method sent to that chat (a blocked user, say)
+        self.chat_failures: dict[int, tuple[int, str, int | None]] = {}
         self.pending_updates: list[dict[str, Any]] = []
         self.files: dict[str, bytes] = {}  # file_id → content users uploaded
         self.documents: list[tuple[int, str, bytes]] = []  # (chat, file name, content) sent
@@ -81,7 +83,11 @@ class FakeBotApi:
         params = {k: _decode(k, v) for k, v in params.items()}
         self.calls.append((method, params))
         if method in self.failures:
-            return self._fail(method)
+            return self._fail(self.failures, method)
+        chat = str(params.get("chat_id", ""))
+        chat_id = int(chat) if chat.lstrip("-").isdigit() else None
+        if method.startswith("send") and chat_id in self.chat_failures:
+            return self._fail(self.chat_failures, chat_id)
         handler = getattr(self, f"_{method}", None)
         result = handler(params) if handler else True
         return 200, {"ok": True, "result": result}
@@ -90,13 +96,19 @@ class FakeBotApi:
         """Make `method` fail with this status, `times` times or (None) until cleared."""
         self.failures[method] = (status, description, times)
 
-    def _fail(self, method: str) -> tuple[int, dict[str, Any]]:
-        status, description, times = self.failures[method]
+    def fail_chat(
+        self, chat_id: int, status: int, description: str, times: int | None = None
+    ) -> None:
+        """Make every message to `chat_id` fail (403: the user blocked the bot)."""
+        self.chat_failures[chat_id] = (status, description, times)
+
+    def _fail(self, table: dict[Any, tuple[int, str, int | None]], key: Any) -> tuple[int, dict]:
+        status, description, times = table[key]
         if times is not None:
             if times <= 1:
-                del self.failures[method]
+                del table[key]
             else:
-                self.failures[method] = (status, description, times - 1)
+                table[key] = (status, description, times - 1)
         body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
         if status == 429:
             body["parameters"] = {"retry_after": 1}

@@ -3,7 +3,7 @@ change that caused it, then sent (and retried) by one courier."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.rules import delivery
@@ -103,7 +103,7 @@ async def postpone(
     """A transient fault: try again later (False: it is too old and was given up)."""
     now = env.now()
     if delivery.too_old(outgoing.created_at, now):
-        await failed(env, outgoing, error)
+        await failed(env, outgoing, error)  # the periodic drain sends any escalation
         return False
     async with env.db.unit_of_work() as uow:
         await uow.outbox.later(
@@ -113,9 +113,11 @@ async def postpone(
     return True
 
 
-async def failed(env: Env, outgoing: Outgoing, error: str) -> None:
-    """A permanent fault (blocked, chat not found). An appeal nobody hears goes to leaders."""
+async def failed(env: Env, outgoing: Outgoing, error: str) -> tuple[int, ...]:
+    """A permanent fault (blocked, chat not found). An appeal nobody hears goes to leaders;
+    returns the ids of those new messages."""
     now = env.now()
+    escalated = []
     async with env.db.unit_of_work() as uow:
         await uow.outbox.failed(outgoing.id, error)
         if (
@@ -125,27 +127,73 @@ async def failed(env: Env, outgoing: Outgoing, error: str) -> None:
             and not await uow.outbox.heard(outgoing.subject, outgoing.subject_id, outgoing.kind)
         ):
             for leader in sorted(env.leaders):
-                await uow.outbox.add(
-                    leader,
-                    outgoing.kind,
-                    outgoing.subject,
-                    outgoing.subject_id,
-                    dict(outgoing.detail, unheard=True),
-                    delivery.NOTICE,
-                    now,
+                escalated.append(
+                    await uow.outbox.add(
+                        leader,
+                        outgoing.kind,
+                        outgoing.subject,
+                        outgoing.subject_id,
+                        dict(outgoing.detail, unheard=True),
+                        delivery.NOTICE,
+                        now,
+                    )
                 )
         await uow.commit()
+    return tuple(escalated)
 
 
-async def owe_again(env: Env, chat_id: int) -> int:
+async def owe_again(env: Env, chat_id: int) -> list[int]:
     """Somebody pressed /start again: what could not reach them lately is owed again."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
-        count = await uow.outbox.owe_again(chat_id, now - delivery.OWED_FOR, now)
+        ids = await uow.outbox.owe_again(chat_id, now - delivery.OWED_FOR, now)
         await uow.commit()
-    return count
+    return ids
 
 
 async def unreachable_since(env: Env, since: datetime) -> list[tuple[int, int]]:
     async with env.db.reading() as uow:
         return await uow.outbox.unreachable(since)
+
+
+async def report_unreachable(env: Env) -> tuple[int, ...]:
+    """Once a day, the leaders learn who could not be reached in the last day."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        if not await uow.operator_notes.first_time(f"unreachable:{env.today()}", now):
+            return ()
+        lost = [
+            (chat, n)
+            for chat, n in await uow.outbox.unreachable(now - timedelta(days=1))
+            if chat not in env.leaders
+        ]
+        ids = []
+        if lost:
+            for leader in sorted(env.leaders):
+                ids.append(
+                    await uow.outbox.add(
+                        leader,
+                        "unreachable_report",
+                        None,
+                        None,
+                        {"people": lost},
+                        delivery.NOTICE,
+                        now,
+                    )
+                )
+        await uow.commit()
+    return tuple(ids)
+
+
+async def names_of(env: Env, chat_ids: list[int]) -> dict[int, str]:
+    async with env.db.reading() as uow:
+        found = {}
+        for chat in chat_ids:
+            person = await uow.people.get(chat)
+            if person is not None:
+                found[chat] = person.full_name
+            else:
+                department = await uow.departments.by_chat(chat)
+                if department is not None:
+                    found[chat] = department.name
+        return found

@@ -1,0 +1,100 @@
+"""The outbox: nothing owed to anyone is lost to a fault, a block or an empty department."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from handlers import courier
+from handlers.jobs import run_sweep
+from tests.conftest import LEADER_ID, file_appeal
+
+NEW_APPEAL = "新诉求"
+
+
+async def drain(sandbox, clock, seconds: int = 0) -> int:
+    clock.advance(timedelta(seconds=seconds))
+    return await courier.drain(sandbox.app.bot, sandbox.env)
+
+
+async def test_a_department_nobody_joined_is_served_by_the_leaders(sandbox, people, db):
+    number = await file_appeal(people.company, "营商环境", "园区周边道路施工影响货车进出，请协调。")
+    filed = people.company.last
+    assert number in filed and "暂无工作人员" in filed and "局领导" in filed
+    told = [m for m in people.leader.inbox if number in m.plain]
+    assert told and NEW_APPEAL in told[-1].plain
+    assert (
+        db.one("SELECT status FROM outbox WHERE chat_id = ? AND kind = 'new_appeal'", LEADER_ID)[
+            "status"
+        ]
+        == "sent"
+    )
+
+
+async def test_a_failed_answer_is_not_an_error_and_arrives_later(sandbox, people, clock, db):
+    await people.company.send("/new")
+    await people.company.press("融资")
+    await people.company.send("扩建冷链仓库需流动资金约800万元，申请融资担保对接。")
+    sandbox.api.fail_chat(people.company.id, 502, "Bad Gateway", times=1)
+    mark = people.company.mark()
+    await people.company.press("提交")
+    assert people.company.since(mark) == []  # the answer was lost: no "系统繁忙" either
+    assert db.count("appeals") == 1
+    number = db.rows("SELECT number FROM appeals")[0]["number"]
+    assert any(number in m.plain for m in people.official.inbox)  # the department was told
+    ack = db.one("SELECT status, kind FROM outbox WHERE chat_id = ? AND kind = 'ack'", 30001)
+    assert ack["status"] == "pending"
+
+    assert await drain(sandbox, clock, 5) == 0  # within the grace, the answer may still come
+    assert await drain(sandbox, clock, 30) == 1
+    got = people.company.since(mark)
+    assert len(got) == 1 and got[0].startswith("诉求已提交") and number in got[0]
+    assert await drain(sandbox, clock, 60) == 0  # once
+
+
+async def test_answers_sent_directly_are_not_sent_again(sandbox, people, clock, db):
+    number = await file_appeal(people.company)
+    await people.official.press("签收", containing=number)
+    assert await drain(sandbox, clock, 120) == 0
+    statuses = {r["status"] for r in db.rows("SELECT status FROM outbox")}
+    assert statuses == {"sent"}
+
+
+async def test_a_blocked_official_gets_what_was_owed_after_start(sandbox, people, clock, db):
+    sandbox.api.fail_chat(people.official.id, 403, "Forbidden: bot was blocked by the user")
+    number = await file_appeal(people.company)
+    assert not any(number in m.plain for m in people.official.inbox)
+    assert any(number in m.plain for m in people.head.inbox)  # the head still heard of it
+    failed = db.one("SELECT status, error FROM outbox WHERE chat_id = ?", people.official.id)
+    assert failed["status"] == "failed" and "blocked" in failed["error"]
+    assert not any(number in m.plain for m in people.leader.inbox)  # somebody did hear
+
+    sandbox.api.chat_failures.clear()
+    answer = await people.official.send("/start")
+    assert "1 条消息未能送达" in answer[0]
+    assert any(number in text and NEW_APPEAL in text for text in answer)
+    assert db.one("SELECT status FROM outbox WHERE chat_id = ?", people.official.id) == {
+        "status": "sent"
+    }
+
+
+async def test_when_every_member_fails_the_leaders_are_told(sandbox, people, db):
+    for person in (people.official, people.head):
+        sandbox.api.fail_chat(person.id, 400, "Bad Request: chat not found")
+    number = await file_appeal(people.company)
+    told = [m.plain for m in people.leader.inbox if number in m.plain]
+    assert len(told) == 1 and NEW_APPEAL in told[0]
+
+
+async def test_leaders_get_one_daily_list_of_people_who_could_not_be_reached(
+    sandbox, people, clock
+):
+    sandbox.api.fail_chat(people.official.id, 403, "Forbidden: bot was blocked by the user")
+    await file_appeal(people.company)
+    await file_appeal(people.company, "融资", "申请技改贴息贷款对接，项目总投资1200万元。")
+    clock.advance(timedelta(days=1))
+    mark = people.leader.mark()
+    await run_sweep(sandbox.app)
+    await run_sweep(sandbox.app)  # a second sweep the same day says nothing more
+    reports = [text for text in people.leader.since(mark) if "无法接收" in text]
+    assert len(reports) == 1
+    assert "李明（2 条未送达）" in reports[0]
