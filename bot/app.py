@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from datetime import timedelta
 
 from telegram import Update
@@ -14,14 +13,12 @@ from telegram.ext import (
     BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     Defaults,
     MessageHandler,
     TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
-from telegram.warnings import PTBUserWarning
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -31,7 +28,7 @@ from bot.rules.workcal import WorkingCalendar
 from bot.texts import t
 from bot.usecases.env import Env
 from bot.usecases.people import sync_departments
-from handlers import admin, cases, digest, filing, start, tasks
+from handlers import admin, cases, digest, filing, flow, start, tasks, understand
 from handlers.buttons import APPEAL_ACTION_CODES
 from handlers.common import Context, say
 from handlers.jobs import schedule
@@ -39,131 +36,67 @@ from handlers.menus import set_default_menu, set_menu
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-# Our conversations mix buttons and typed text on purpose, so per_message stays False.
-warnings.filterwarnings("ignore", message=r".*per_message=False", category=PTBUserWarning)
 
 SANDBOX_TOKEN = "123456789:SANDBOX-offline-token"
 TEXT = filters.TEXT & ~filters.COMMAND
 FILES = filters.PHOTO | filters.Document.ALL
+PRIVATE = filters.ChatType.PRIVATE
 
 
 def handler_list() -> list:
-    """Everything the bot reacts to, in the order it is tried (first match wins)."""
-    cancel = CommandHandler("cancel", start.cancel)
-    registration = ConversationHandler(
-        entry_points=[CommandHandler("start", start.start)],
-        states={
-            start.NAME: [MessageHandler(TEXT, start.got_name)],
-            start.USCC: [MessageHandler(TEXT, start.got_uscc)],
-            start.CONTACT: [MessageHandler(TEXT, start.got_contact)],
-            start.PHONE: [MessageHandler(TEXT, start.got_phone)],
-        },
-        fallbacks=[cancel],
-        allow_reentry=True,
-        name="registration",
-    )
-    filing_conversation = ConversationHandler(
-        entry_points=[CommandHandler("new", filing.new)],
-        states={
-            filing.CATEGORY: [
-                CallbackQueryHandler(filing.category_pressed, pattern=r"^cat:"),
-                MessageHandler(TEXT, filing.category_typed),
-            ],
-            filing.DESCRIPTION: [MessageHandler(TEXT, filing.description)],
-            filing.ATTACHMENTS: [
-                MessageHandler(FILES, filing.attachment),
-                CallbackQueryHandler(filing.submit, pattern=r"^new:submit$"),
-                CallbackQueryHandler(filing.cancel_pressed, pattern=r"^new:cancel$"),
-                MessageHandler(TEXT, filing.waiting_for_submit),
-            ],
-        },
-        fallbacks=[cancel],
-        allow_reentry=True,
-        name="filing",
-    )
+    """Everything the bot reacts to, in the order it is tried (first match wins).
+
+    Which step typed text belongs to is decided by the user's one stored flow
+    (`handlers.flow`), not by the order here; the guards in `guards()` run first."""
     action_codes = "|".join(APPEAL_ACTION_CODES)
-    action_conversation = ConversationHandler(
-        entry_points=[
-            # Every appeal action button, whatever it needs; the workflow table decides.
-            CallbackQueryHandler(cases.action_pressed, pattern=rf"^({action_codes}):"),
-        ],
-        states={
-            cases.AWAIT_DEPARTMENT: [
-                CallbackQueryHandler(cases.department_pressed, pattern=r"^dept:"),
-                MessageHandler(TEXT, cases.department_typed),
-            ],
-            cases.AWAIT_DATE: [MessageHandler(TEXT, cases.date_given)],
-            cases.AWAIT_TEXT: [MessageHandler(TEXT | FILES, cases.text_given)],
-            cases.AWAIT_COMMENT: [
-                MessageHandler(TEXT, cases.comment_given),
-                CommandHandler("skip", cases.skip),
-            ],
-        },
-        fallbacks=[cancel],
-        allow_reentry=True,
-        name="appeal_action",
-    )
-    task_conversation = ConversationHandler(
-        entry_points=[
-            CommandHandler("tasks", tasks.tasks_command),
-            CallbackQueryHandler(tasks.task_pressed, pattern=r"^task:"),
-        ],
-        states={
-            tasks.TASK_TEXT: [MessageHandler(TEXT | FILES, tasks.task_text)],
-            tasks.TASK_ATTACH: [
-                MessageHandler(FILES, tasks.task_attachment),
-                CommandHandler("done", tasks.task_done),
-                MessageHandler(TEXT, tasks.task_text),
-            ],
-            tasks.TASK_FILE: [
-                MessageHandler(filters.Document.ALL, tasks.file_received),
-                MessageHandler(TEXT, tasks.file_expected),
-            ],
-        },
-        fallbacks=[cancel, CommandHandler("done", tasks.task_done)],
-        allow_reentry=True,
-        name="tasks",
-    )
     return [
-        # Conversations first: while one is waiting for text, that text belongs to it.
-        registration,
-        filing_conversation,
-        action_conversation,
-        task_conversation,
+        CommandHandler("start", start.start),
+        CommandHandler("cancel", start.cancel),
         CommandHandler("help", start.help_command),
-        CommandHandler("cancel", start.cancel_outside),
+        CommandHandler("new", filing.new),
         CommandHandler("my", cases.my),
         CommandHandler("inbox", cases.inbox),
         CommandHandler("overdue", cases.overdue),
         CommandHandler("view", cases.view_command),
+        CommandHandler("skip", cases.skip),
+        CommandHandler("tasks", tasks.tasks_command),
+        CommandHandler("done", tasks.task_done),
         CommandHandler("digest", digest.digest_command),
         CommandHandler("stats", digest.stats_command),
         CommandHandler("export", digest.export_command),
         CommandHandler("invite", admin.invite),
         CommandHandler("baobao", admin.baobao),
+        # Every appeal action button, whatever it needs; the workflow table decides.
+        CallbackQueryHandler(cases.action_pressed, pattern=rf"^({action_codes}):"),
+        CallbackQueryHandler(filing.category_pressed, pattern=r"^cat:"),
+        CallbackQueryHandler(filing.submit_pressed, pattern=r"^new:submit$"),
+        CallbackQueryHandler(filing.cancel_pressed, pattern=r"^new:cancel$"),
+        CallbackQueryHandler(cases.department_pressed, pattern=r"^dept:"),
         CallbackQueryHandler(cases.view_pressed, pattern=r"^view:"),
+        CallbackQueryHandler(tasks.task_pressed, pattern=r"^task:"),
         CallbackQueryHandler(admin.invite_department_pressed, pattern=r"^inv:"),
         CallbackQueryHandler(admin.invite_role_pressed, pattern=r"^invr:"),
         CallbackQueryHandler(admin.baobao_pressed, pattern=r"^bb:"),
         CallbackQueryHandler(cases.extension_decided, pattern=r"^ext(ok|no):"),
         CallbackQueryHandler(tasks.export_pressed, pattern=r"^tasks:export$"),
         CallbackQueryHandler(tasks.owner_pressed, pattern=r"^tasko:"),
-        CallbackQueryHandler(filing.stale_submit, pattern=r"^new:submit$"),
-        # Anything not matched above: an unknown command, stray text, an old or forged button.
+        CallbackQueryHandler(understand.menu_pressed, pattern=r"^menu:"),
+        # Anything not matched above: an unknown command, typed input, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),
-        MessageHandler(filters.ChatType.PRIVATE & (TEXT | FILES), stray_message),
+        MessageHandler(PRIVATE & (TEXT | FILES), flow.route),
+        MessageHandler(PRIVATE & ~filters.StatusUpdate.ALL, understand.other_update),
         CallbackQueryHandler(stale_button),
     ]
+
+
+def guards() -> list:
+    """Run before everything else (group -1): edits, groups, and leaving or lapsing flows."""
+    return [TypeHandler(Update, understand.group_guard), TypeHandler(Update, flow.guard)]
 
 
 async def unknown_command(update: Update, context: Context) -> None:
     """A command this bot does not know."""
     await say(update, context, t("unknown_command"))
-
-
-async def stray_message(update: Update, context: Context) -> None:
-    """Text outside any conversation."""
-    await say(update, context, t("plain_text_hint"))
 
 
 async def stale_button(update: Update, context: Context) -> None:
@@ -227,6 +160,7 @@ def make_env(settings: Settings, org: OrgConfig, clock: Clock | None = None) -> 
         leaders=frozenset(settings.admin_ids),
         zone=settings.zone,
         invite_ttl=timedelta(hours=settings.invite_ttl_hours),
+        prompt_ttl=timedelta(minutes=settings.prompt_ttl_minutes),
     )
 
 
@@ -265,6 +199,9 @@ def build_application(
     app.bot_data["env"] = make_env(settings, org, clock)
     for handler in handler_list():
         app.add_handler(handler)
+    for number, handler in enumerate(guards()):
+        # Each guard in its own group before 0, so both run; a guard may stop the update.
+        app.add_handler(handler, group=-2 + number)
     # Group 1 runs after whatever handled the update in group 0.
     app.add_handler(TypeHandler(Update, announce_calendar_gaps), group=1)
     app.add_error_handler(error_handler)

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     org_config: Path = BUNDLED_ORG_CONFIG
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # How long a prompt (a reply, a draft, a registration step) waits for the user's input.
+    prompt_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     sweep_time: str = "09:00"
     digest_time: str = "09:00"
     digest_weekday: int = Field(default=1, ge=1, le=7)  # ISO: 1 = Monday

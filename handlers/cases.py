@@ -7,14 +7,14 @@ the use case registered for the action does the work; `done.<action>` confirms i
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ConversationHandler
 
-from bot.rules.model import Action, Attachment, Outcome, Rating, Role
+from bot.rules.model import Action, Attachment, Conversation, Outcome, Rating, Role
 from bot.rules.refusals import NotAllowed
 from bot.rules.workflow import APPEAL_FLOW, Needs
-from bot.texts import name, t
+from bot.texts import has, name, t
 from bot.usecases import appeals, people
 from bot.usecases.appeals import USE_CASES, ActionRequest
+from handlers import flow
 from handlers.buttons import RATINGS, decode, decode_button, encode, int_part
 from handlers.common import (
     Context,
@@ -30,7 +30,7 @@ from handlers.common import (
 from handlers.courier import confirm
 from handlers.render import action_markup, card, list_text
 
-AWAIT_TEXT, AWAIT_DEPARTMENT, AWAIT_COMMENT, AWAIT_DATE = range(20, 24)
+FLOW = "action"
 LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.overdue}
 
 
@@ -64,7 +64,7 @@ async def overdue(update: Update, context: Context) -> None:
     await _list(update, context, "overdue")
 
 
-async def _show(update: Update, context: Context, ref: int | str) -> None:
+async def show(update: Update, context: Context, ref: int | str) -> None:
     env = env_of(context)
     actor = await actor_of(update, context)
     view = await appeals.view(env, actor, ref)
@@ -79,13 +79,13 @@ async def view_command(update: Update, context: Context) -> None:
     if not context.args:
         await say(update, context, t("view_usage"))
         return
-    await _show(update, context, context.args[0])
+    await show(update, context, context.args[0])
 
 
 @refusals
 async def view_pressed(update: Update, context: Context) -> None:
     """查看 button."""
-    await _show(update, context, decode_button(update.callback_query.data).item_id)
+    await show(update, context, decode_button(update.callback_query.data).item_id)
 
 
 async def _done(update: Update, context: Context, key: str, outcome: Outcome, **extra: str) -> None:
@@ -93,14 +93,24 @@ async def _done(update: Update, context: Context, key: str, outcome: Outcome, **
     env = env_of(context)
     appeal = outcome.appeal
     actor = await actor_of(update, context)
-    text = t(
-        key,
+    fields = dict(
         number=appeal.number,
         due=appeal.due_date.isoformat(),
         department=esc(appeal.department_name),
+        actor=esc(actor.name),
         **extra,
     )
+    if update.effective_chat.type != "private":
+        # In a department group everybody reads it: name who acted, offer no personal buttons.
+        group_key = key.replace("done.", "done_group.", 1)
+        text = t(group_key, **fields) if has(group_key) else t("acted_in_group", **fields)
+        await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
+        return
     markup = action_markup(appeal, await appeals.allowed(env, actor, appeal))
+    text = t(key, **fields)
+    handed = [n for n in outcome.notices if n.kind == "transferred"]
+    if handed and all(n.chat_id in env.leaders for n in handed):
+        text += "\n" + t("filed_unheard")  # nobody has joined that department yet
     await confirm(update, context, text, markup, outcome.ack_id, outcome.queued)
 
 
@@ -110,9 +120,10 @@ async def _run(update: Update, context: Context, action: Action, req: ActionRequ
 
 
 @refusals
-async def action_pressed(update: Update, context: Context) -> int:
+async def action_pressed(update: Update, context: Context) -> None:
     """Any appeal action button: act at once, or check and ask for what the action needs."""
-    button = decode_button(update.callback_query.data)
+    data = update.callback_query.data
+    button = decode_button(data)
     action = button.action
     if not isinstance(action, Action):
         raise NotAllowed()
@@ -122,9 +133,10 @@ async def action_pressed(update: Update, context: Context) -> int:
         req = ActionRequest(button.item_id, button.version, key)
         outcome = await _run(update, context, action, req)
         if action is Action.REOPEN:
-            return await _ask_comment(update, context, action, outcome)
+            await _ask_comment(update, context, action, outcome, data)
+            return
         await _done(update, context, f"done.{action}", outcome)
-        return ConversationHandler.END
+        return
     if row.needs is Needs.RATING:
         rating = RATINGS.get(button.arg)
         if rating is None:
@@ -132,67 +144,79 @@ async def action_pressed(update: Update, context: Context) -> int:
         req = ActionRequest(button.item_id, button.version, key, rating=rating)
         outcome = await _run(update, context, action, req)
         done = Action.REOPEN if rating is Rating.DISSATISFIED else action
-        return await _ask_comment(update, context, done, outcome)
+        await _ask_comment(update, context, done, outcome, data)
+        return
     env = env_of(context)
     actor = await actor_of(update, context)
     appeal = await appeals.preflight(env, actor, button.item_id, action, button.version)
-    context.user_data["pending"] = {
-        "action": action,
+    pending = {
+        "action": str(action),
         "appeal_id": appeal.id,
+        "number": appeal.number,
         "version": appeal.version,
+        "button": data,
     }
     if row.needs is Needs.DEPARTMENT_AND_TEXT:
+        await flow.begin(update, context, FLOW, "department", **pending)
         rows = [
             [(d.name, encode("dept", d.code))]
             for d in await people.departments(env)
             if d.id != appeal.department_id
         ]
         await say(update, context, t(f"ask.{action}", number=appeal.number), keyboard(rows))
-        return AWAIT_DEPARTMENT
+        return
+    step = "date" if row.needs is Needs.DATE_AND_TEXT else "text"
+    await flow.begin(update, context, FLOW, step, **pending)
     await say(
         update,
         context,
         t(f"ask.{action}", number=appeal.number, due=appeal.due_date.isoformat()),
     )
-    return AWAIT_DATE if row.needs is Needs.DATE_AND_TEXT else AWAIT_TEXT
 
 
-async def department_pressed(update: Update, context: Context) -> int | None:
-    """Target department of a transfer, by button."""
+@refusals
+async def department_pressed(update: Update, context: Context) -> None:
+    """Target department of a transfer, by button (only while that prompt is open)."""
+    conversation = await flow.active(update, context, FLOW, "department")
+    if conversation is None:
+        await say(update, context, t("stale_button"))
+        return
     _, parts = decode(update.callback_query.data)
-    return await _department_chosen(update, context, parts[0] if parts else "")
+    await _department_chosen(update, context, conversation, parts[0] if parts else "")
 
 
-async def department_typed(update: Update, context: Context) -> int | None:
+@flow.step(FLOW, "department", buttons=("dept",))
+async def department_typed(update: Update, context: Context, conversation: Conversation) -> None:
     """Target department of a transfer, typed by name."""
-    return await _department_chosen(update, context, message_text(update).strip(), by_name=True)
+    text = message_text(update).strip()
+    await _department_chosen(update, context, conversation, text, by_name=True)
 
 
 async def _department_chosen(
-    update: Update, context: Context, key: str, by_name: bool = False
-) -> int | None:
+    update: Update, context: Context, conversation: Conversation, key: str, by_name: bool = False
+) -> None:
     departments = await people.departments(env_of(context))
     chosen = next((d for d in departments if (d.name if by_name else d.code) == key), None)
     if chosen is None:
         await say(update, context, t("dept_unknown"))
-        return None
-    context.user_data["pending"]["department"] = chosen.code
+        return
+    await flow.advance(context, conversation, "text", department=chosen.code)
     await say(update, context, t("ask.transfer_reason", department=esc(chosen.name)))
-    return AWAIT_TEXT
 
 
+@flow.step(FLOW, "date")
 @refusals
-async def date_given(update: Update, context: Context) -> int:
+async def date_given(update: Update, context: Context, conversation: Conversation) -> None:
     """The new due date of an extension request; then the reason."""
-    pending = context.user_data["pending"]
+    pending = conversation.data
     env = env_of(context)
     actor = await actor_of(update, context)
     appeal = await appeals.preflight(
-        env, actor, pending["appeal_id"], pending["action"], pending["version"]
+        env, actor, pending["appeal_id"], Action(pending["action"]), pending["version"]
     )
-    pending["new_due"] = appeals.check_new_due(env, message_text(update), appeal)
-    await say(update, context, t("ask.extend_reason", new_due=pending["new_due"]))
-    return AWAIT_TEXT
+    new_due = appeals.check_new_due(env, message_text(update), appeal)
+    await flow.advance(context, conversation, "text", new_due=new_due)
+    await say(update, context, t("ask.extend_reason", new_due=new_due))
 
 
 @refusals
@@ -208,12 +232,17 @@ async def extension_decided(update: Update, context: Context) -> None:
     await _done(update, context, key, outcome, new_due=outcome.appeal.due_date.isoformat())
 
 
+@flow.step(FLOW, "text", accepts=(flow.TEXT, flow.FILE))
 @refusals
-async def text_given(update: Update, context: Context) -> int:
+async def text_given(update: Update, context: Context, conversation: Conversation) -> None:
     """What the pending action needed: the use case runs, then everyone concerned is told."""
-    pending = context.user_data["pending"]
-    action: Action = pending["action"]
+    pending = conversation.data
+    action = Action(pending["action"])
+    takes_files = APPEAL_FLOW[action].needs is Needs.TEXT_OR_FILE
     attachments = _attachments_of(update)
+    if attachments and not takes_files:
+        await say(update, context, t("hint.text_only", action=name("button", action)))
+        return
     req = ActionRequest(
         pending["appeal_id"],
         pending["version"],
@@ -221,13 +250,12 @@ async def text_given(update: Update, context: Context) -> int:
         text=message_text(update),
         department_code=pending.get("department"),
         new_due=pending.get("new_due"),
-        attachments=tuple(attachments) if APPEAL_FLOW[action].needs is Needs.TEXT_OR_FILE else (),
+        attachments=tuple(attachments),
     )
     outcome = await _run(update, context, action, req)
-    context.user_data.pop("pending", None)
+    await flow.finish(context, conversation)
     extra = {"new_due": str(outcome.detail["new_due"])} if "new_due" in outcome.detail else {}
     await _done(update, context, f"done.{action}", outcome, **extra)
-    return ConversationHandler.END
 
 
 def _attachments_of(update: Update) -> list[Attachment]:
@@ -243,31 +271,50 @@ def _attachments_of(update: Update) -> list[Attachment]:
     return []
 
 
-async def _ask_comment(update: Update, context: Context, action: Action, outcome: Outcome) -> int:
-    """After a rating: stored at once; an optional comment may follow."""
+async def _ask_comment(
+    update: Update, context: Context, action: Action, outcome: Outcome, button: str
+) -> None:
+    """After a rating: stored at once; an optional comment may follow (again on a second tap)."""
     appeal = outcome.appeal
-    context.user_data["pending"] = {"action": Action.RATE, "appeal_id": appeal.id}
+    await flow.begin(
+        update,
+        context,
+        FLOW,
+        "comment",
+        action=str(Action.RATE),
+        appeal_id=appeal.id,
+        number=appeal.number,
+        button=button,
+    )
     rating = name("rating", appeal.rating) if appeal.rating else ""
     text = t(f"done.{action}", number=appeal.number, due=appeal.due_date.isoformat(), rating=rating)
+    if outcome.replayed:
+        await say(update, context, text)
+        return
     await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
-    return AWAIT_COMMENT
 
 
+@flow.step(FLOW, "comment", commands=("skip",))
 @refusals
-async def comment_given(update: Update, context: Context) -> int:
+async def comment_given(update: Update, context: Context, conversation: Conversation) -> None:
     """Optional comment after a rating."""
     actor = await actor_of(update, context)
-    appeal_id = context.user_data["pending"]["appeal_id"]
     outcome = await appeals.comment_rating(
-        env_of(context), actor, appeal_id, message_text(update), request_key(update)
+        env_of(context),
+        actor,
+        conversation.data["appeal_id"],
+        message_text(update),
+        request_key(update),
     )
-    context.user_data.pop("pending", None)
+    await flow.finish(context, conversation)
     await _done(update, context, "done.comment", outcome)
-    return ConversationHandler.END
 
 
-async def skip(update: Update, context: Context) -> int:
+async def skip(update: Update, context: Context) -> None:
     """/skip the optional comment."""
-    context.user_data.pop("pending", None)
+    conversation = await flow.active(update, context, FLOW, "comment")
+    if conversation is None:
+        await say(update, context, t("nothing_to_skip"))
+        return
+    await flow.finish(context, conversation)
     await say(update, context, t("skipped"))
-    return ConversationHandler.END

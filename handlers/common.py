@@ -5,17 +5,19 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes, ConversationHandler
+from telegram.ext import ContextTypes
 
 from bot.rules.model import Actor
 from bot.rules.refusals import DomainError, InvalidInput, InvalidTransition, InviteInvalid
 from bot.texts import has, name, t
+from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
 from bot.usecases.people import actor_for
 from handlers.buttons import BadCallback
@@ -40,7 +42,11 @@ def local_time(env: Env, moment: datetime) -> str:
 
 
 def request_key(update: Update) -> str:
-    """The idempotency key of a Telegram update."""
+    """The idempotency key of what the user did. A button is keyed by the message it sits
+    on, so a second tap (or Telegram re-sending the update) repeats the first result."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        return f"tg:cb:{query.message.chat.id}:{query.message.message_id}:{query.data}"
     return f"tg:{update.update_id}"
 
 
@@ -57,10 +63,14 @@ def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
 
 
 async def say(
-    update: Update, context: Context, text: str, markup: InlineKeyboardMarkup | None = None
+    update: Update,
+    context: Context,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    answer: bool = True,
 ) -> None:
     """Answer in the chat the update came from (a button press is acknowledged first)."""
-    if update.callback_query is not None:
+    if answer and update.callback_query is not None:
         try:
             await update.callback_query.answer()
         except TelegramError as exc:
@@ -86,24 +96,48 @@ def refusal_text(exc: DomainError) -> str:
 
 
 def refusals(handler: Handler) -> Handler:
-    """Turn a domain refusal into a clear message; bad input keeps the conversation state,
-    any other refusal ends it. Forged callback data is refused the same way."""
+    """Turn a domain refusal into a clear message; bad input keeps the user's flow (they
+    retype), any other refusal ends it. Forged callback data is refused the same way."""
 
     @functools.wraps(handler)
-    async def wrapper(update: Update, context: Context) -> Any:
+    async def wrapper(update: Update, context: Context, *args: Any) -> Any:
         try:
-            return await handler(update, context)
+            return await handler(update, context, *args)
         except InvalidInput as exc:
-            await say(update, context, refusal_text(exc))
-            return None
+            await refuse(update, context, refusal_text(exc))
         except DomainError as exc:
-            await say(update, context, refusal_text(exc))
-            return ConversationHandler.END
+            await _end_flow(update, context)
+            await refuse(update, context, refusal_text(exc))
         except BadCallback:
-            await say(update, context, t("error_not_allowed"))
-            return ConversationHandler.END
+            await _end_flow(update, context)
+            await refuse(update, context, t("error_not_allowed"))
+        return None
 
     return wrapper
+
+
+async def refuse(update: Update, context: Context, text: str) -> None:
+    """A refusal: in a group only the person who pressed sees it (a pop-up), never the group."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is not None and chat is not None and chat.type != "private":
+        try:
+            await query.answer(html_free(text), show_alert=True)
+        except TelegramError as exc:
+            log.warning("pop-up refusal failed: %s", type(exc).__name__)
+        return
+    await say(update, context, text)
+
+
+def html_free(text: str) -> str:
+    """Pop-ups show plain text: drop tags, undo escapes, keep Telegram's 200-character limit."""
+    plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return plain if len(plain) <= 200 else plain[:199] + "…"
+
+
+async def _end_flow(update: Update, context: Context) -> None:
+    if update.effective_user is not None:
+        await end_any(env_of(context), update.effective_user.id)
 
 
 def message_text(update: Update) -> str:

@@ -85,7 +85,7 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         owed = await ladder.item(env, item.subject_id)
         if owed is None:
             raise Gone()
-        return ladder_notice(owed, env)
+        return ladder_notice(owed, env, item.chat_id)
     if item.kind == "unreachable_report":
         lost = [(int(chat), int(n)) for chat, n in item.detail.get("people", [])]
         names = await outbox.names_of(env, [chat for chat, _ in lost])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import ConversationHandler
 
 from bot.rules import access, checks
-from bot.rules.model import Appeal, Attachment
+from bot.rules.model import Appeal, Attachment, Conversation
 from bot.rules.refusals import InvalidInput
 from bot.texts import t
 from bot.usecases import appeals
 from bot.usecases.env import Env
+from handlers import flow
 from handlers.buttons import decode, encode
 from handlers.common import (
     Context,
@@ -25,8 +25,6 @@ from handlers.common import (
 )
 from handlers.courier import confirm
 from handlers.render import snippet
-
-CATEGORY, DESCRIPTION, ATTACHMENTS = range(10, 13)
 
 
 def category_keyboard(context: Context) -> InlineKeyboardMarkup:
@@ -46,25 +44,30 @@ def submit_keyboard() -> InlineKeyboardMarkup:
     )
 
 
+FLOW = "filing"
+
+
+def _attachments(conversation: Conversation) -> list[Attachment]:
+    return [Attachment(*item) for item in conversation.data.get("attachments", [])]
+
+
 @refusals
-async def new(update: Update, context: Context) -> int:
-    """Start filing an appeal: enterprises only."""
+async def new(update: Update, context: Context) -> None:
+    """Start filing an appeal: enterprises only, in a private chat."""
     access.require_enterprise(await actor_of(update, context))
-    if update.effective_chat.type != "private":
-        await say(update, context, t("private_only"))
-        return ConversationHandler.END
-    context.user_data["draft"] = {"attachments": []}
+    await flow.begin(update, context, FLOW, "category", attachments=[])
     await say(update, context, t("ask_category"), category_keyboard(context))
-    return CATEGORY
 
 
-async def _choose(update: Update, context: Context, code: str | None) -> int | None:
+async def _choose(
+    update: Update, context: Context, conversation: Conversation, code: str | None
+) -> None:
     env = env_of(context)
     category = env.org.category(code) if code else None
     if category is None:
         await say(update, context, t("category_unknown"), category_keyboard(context))
-        return None
-    context.user_data["draft"]["category"] = category.code
+        return
+    await flow.advance(context, conversation, "description", category=category.code)
     limits = env.org.limits
     await say(
         update,
@@ -77,25 +80,28 @@ async def _choose(update: Update, context: Context, code: str | None) -> int | N
             max=limits.description_max,
         ),
     )
-    return DESCRIPTION
 
 
-async def category_pressed(update: Update, context: Context) -> int | None:
-    """A category button."""
+async def category_pressed(update: Update, context: Context) -> None:
+    """A category button (only while this draft is waiting for one)."""
+    conversation = await flow.active(update, context, FLOW, "category")
+    if conversation is None:
+        await say(update, context, t("draft_expired"))
+        return
     _, parts = decode(update.callback_query.data)
-    return await _choose(update, context, parts[0] if parts else None)
+    await _choose(update, context, conversation, parts[0] if parts else None)
 
 
-async def category_typed(update: Update, context: Context) -> int | None:
+@flow.step(FLOW, "category", buttons=("cat",))
+async def category_typed(update: Update, context: Context, conversation: Conversation) -> None:
     """A category typed by name."""
     category = env_of(context).org.category_by_name(message_text(update).strip())
-    return await _choose(update, context, category.code if category else None)
+    await _choose(update, context, conversation, category.code if category else None)
 
 
-async def _show_summary(update: Update, context: Context) -> None:
+async def _show_summary(update: Update, context: Context, conversation: Conversation) -> None:
     env = env_of(context)
-    draft = context.user_data["draft"]
-    category = env.org.category(draft["category"])
+    category = env.org.category(conversation.data["category"])
     await say(
         update,
         context,
@@ -103,65 +109,110 @@ async def _show_summary(update: Update, context: Context) -> None:
             "ask_attachments",
             max=env.org.limits.attachments_max,
             category=esc(category.name),
-            description=snippet(draft["description"]),
-            count=len(draft["attachments"]),
+            description=snippet(conversation.data["description"]),
+            count=len(conversation.data.get("attachments", [])),
         ),
         submit_keyboard(),
     )
 
 
+@flow.step(FLOW, "description")
 @refusals
-async def description(update: Update, context: Context) -> int:
-    """The problem, in one message."""
+async def description(update: Update, context: Context, conversation: Conversation) -> None:
+    """The problem, in one message (an edit of that message later replaces it)."""
     text = checks.description(message_text(update), env_of(context).org.limits)
-    context.user_data["draft"]["description"] = text
-    await _show_summary(update, context)
-    return ATTACHMENTS
+    message_id = update.effective_message.message_id
+    moved = await flow.advance(
+        context, conversation, "attachments", description=text, edit_message_id=message_id
+    )
+    await _show_summary(update, context, moved)
 
 
-async def attachment(update: Update, context: Context) -> int:
-    """A photo or a document added to the draft."""
-    draft = context.user_data["draft"]
-    limit = env_of(context).org.limits.attachments_max
-    if len(draft["attachments"]) >= limit:
+@flow.step(FLOW, "edit")
+@refusals
+async def description_edited(update: Update, context: Context, conversation: Conversation) -> None:
+    """The user edited the message that gave the description: the draft takes the edit."""
+    text = checks.description(message_text(update), env_of(context).org.limits)
+    step = "attachments" if conversation.step == "attachments" else conversation.step
+    moved = await flow.advance(context, conversation, step, description=text)
+    await say(update, context, t("draft_edited"))
+    await _show_summary(update, context, moved)
+
+
+@flow.step(FLOW, "attachments", accepts=(flow.TEXT, flow.FILE), buttons=("new",))
+async def attachment_or_text(update: Update, context: Context, conversation: Conversation) -> None:
+    """A photo or a document added to the draft; text here is 提交 / 取消 or a hint."""
+    if flow.kind_of(update) == flow.TEXT:
+        text = message_text(update).strip()
+        if text == t("button.submit"):
+            await _submit(update, context, conversation)
+        elif text == t("button.cancel"):
+            await _cancel(update, context, conversation)
+        else:
+            await say(update, context, t("awaiting_submit"), submit_keyboard())
+        return
+    env = env_of(context)
+    attachments = conversation.data.get("attachments", [])
+    limit = env.org.limits.attachments_max
+    if len(attachments) >= limit:
         await say(update, context, t("attachments_full", max=limit), submit_keyboard())
-        return ATTACHMENTS
+        return
+    added = _attachment_of(update)
+    item = [added.kind, added.file_id, added.file_unique_id, added.file_name]
+    moved = await flow.advance(
+        context, conversation, "attachments", attachments=[*attachments, item]
+    )
+    count = len(moved.data["attachments"])
+    await say(update, context, t("attachment_added", count=count), submit_keyboard())
+
+
+def _attachment_of(update: Update) -> Attachment:
     message = update.effective_message
     if message.photo:
         photo = message.photo[-1]
-        draft["attachments"].append(Attachment("photo", photo.file_id, photo.file_unique_id))
-    else:
-        doc = message.document
-        draft["attachments"].append(
-            Attachment("document", doc.file_id, doc.file_unique_id, doc.file_name)
-        )
-    await say(
-        update, context, t("attachment_added", count=len(draft["attachments"])), submit_keyboard()
-    )
-    return ATTACHMENTS
+        return Attachment("photo", photo.file_id, photo.file_unique_id)
+    doc = message.document
+    return Attachment("document", doc.file_id, doc.file_unique_id, doc.file_name)
 
 
 @refusals
-async def submit(update: Update, context: Context) -> int:
-    """提交: the appeal is committed, then the enterprise gets its number and due date."""
+async def submit_pressed(update: Update, context: Context) -> None:
+    """提交: files the draft; the same button again answers with what was filed."""
+    conversation = await flow.active(update, context, FLOW, "attachments")
+    if conversation is None:
+        await _submitted_before(update, context)
+        return
+    await _submit(update, context, conversation)
+
+
+async def _submit(update: Update, context: Context, conversation: Conversation) -> None:
     env = env_of(context)
-    draft = context.user_data.get("draft") or {}
-    if "description" not in draft:
-        raise InvalidInput(field="description", reason="empty")
     actor = await actor_of(update, context)
+    data = conversation.data
+    if "description" not in data:
+        raise InvalidInput(field="description", reason="empty")
     outcome = await appeals.file_appeal(
         env,
         actor,
-        draft["category"],
-        draft["description"],
-        tuple(draft["attachments"]),
+        data["category"],
+        data["description"],
+        tuple(_attachments(conversation)),
         request_key(update),
     )
-    context.user_data.pop("draft", None)
+    await flow.finish(context, conversation)
     unheard = bool(outcome.notices) and all(n.chat_id in env.leaders for n in outcome.notices)
     text = filed_text(env, outcome.appeal, unheard)
     await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
-    return ConversationHandler.END
+
+
+async def _submitted_before(update: Update, context: Context) -> None:
+    """提交 on a draft that is gone: the same tap again (or a re-delivered update), or old."""
+    actor = await actor_of(update, context)
+    appeal = await appeals.replayed_filing(env_of(context), actor, request_key(update))
+    if appeal is not None:
+        await say(update, context, t("already_filed", number=appeal.number))
+    else:
+        await say(update, context, t("draft_expired"))
 
 
 def filed_text(env: Env, appeal: Appeal, unheard: bool = False) -> str:
@@ -178,30 +229,15 @@ def filed_text(env: Env, appeal: Appeal, unheard: bool = False) -> str:
     return text + ("\n" + t("filed_unheard") if unheard else "")
 
 
-async def cancel_pressed(update: Update, context: Context) -> int:
+async def cancel_pressed(update: Update, context: Context) -> None:
     """取消 on the last step."""
-    context.user_data.pop("draft", None)
-    await say(update, context, t("cancelled"))
-    return ConversationHandler.END
-
-
-async def waiting_for_submit(update: Update, context: Context) -> int:
-    """Text on the last step: 提交 / 取消 typed, or a hint."""
-    text = message_text(update).strip()
-    if text == t("button.submit"):
-        return await submit(update, context)
-    if text == t("button.cancel"):
-        return await cancel_pressed(update, context)
-    await say(update, context, t("awaiting_submit"), submit_keyboard())
-    return ATTACHMENTS
-
-
-@refusals
-async def stale_submit(update: Update, context: Context) -> None:
-    """提交 pressed outside a conversation: a re-delivered update or an old button."""
-    actor = await actor_of(update, context)
-    appeal = await appeals.replayed_filing(env_of(context), actor, request_key(update))
-    if appeal is not None:
-        await say(update, context, filed_text(env_of(context), appeal))
-    else:
+    conversation = await flow.active(update, context, FLOW)
+    if conversation is None:
         await say(update, context, t("draft_expired"))
+        return
+    await _cancel(update, context, conversation)
+
+
+async def _cancel(update: Update, context: Context, conversation: Conversation) -> None:
+    await flow.finish(context, conversation)
+    await say(update, context, t("cancelled"))

@@ -172,8 +172,7 @@ def notice(note: Notice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
         text += "\n" + t("notice_unheard", department=fields["department"])
     view = view_button(appeal)
     if note.kind in ("new_appeal", "transferred"):
-        claim = (t("button.claim"), action_button(Action.CLAIM, appeal.id, appeal.version))
-        return text, keyboard([[claim, view]])
+        return text, keyboard([[first_step(appeal, note.chat_id in env.leaders), view]])
     if note.kind in ("reopened", "supplement") and appeal.owner_id:
         buttons = [
             (t(f"button.{a}"), action_button(a, appeal.id, appeal.version))
@@ -200,7 +199,15 @@ def task_button_row(task: Task) -> list[tuple[str, str]]:
     return [(t("task_view_label", seq=task.seq), task_view_button(task.id, task.version))]
 
 
-def ladder_notice(item: PendingNotice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
+def first_step(appeal: Appeal, leader: bool) -> tuple[str, str]:
+    """签收 for the department; a leader, who does not claim, hands it on with 转办."""
+    action = Action.TRANSFER if leader else Action.CLAIM
+    return t(f"button.{action}"), action_button(action, appeal.id, appeal.version)
+
+
+def ladder_notice(
+    item: PendingNotice, env: Env, chat_id: int | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """A 提示 / 督办 / 提级 notice with its 文号."""
     if item.appeal is not None:
         appeal = item.appeal
@@ -211,8 +218,7 @@ def ladder_notice(item: PendingNotice, env: Env) -> tuple[str, InlineKeyboardMar
         text = t(f"ladder.{item.kind}", serial=item.serial, days=item.overdue_days, **fields)
         view = view_button(appeal)
         if appeal.state == "pending" and item.kind in ("unclaimed", "due_soon", "due_today"):
-            claim = (t("button.claim"), action_button(Action.CLAIM, appeal.id, appeal.version))
-            return text, keyboard([[claim, view]])
+            return text, keyboard([[first_step(appeal, chat_id in env.leaders), view]])
         return text, keyboard([[view]])
     task = item.task
     key = (

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ConversationHandler
 
 from bot.rules import checks
-from bot.rules.model import Role
+from bot.rules.model import Conversation, Role
 from bot.texts import name, t
 from bot.usecases import outbox, people
+from bot.usecases.conversations import end_any
+from handlers import flow
 from handlers.common import (
     Context,
     actor_of,
@@ -22,16 +23,16 @@ from handlers.common import (
 from handlers.courier import flush
 from handlers.menus import set_menu
 
-NAME, USCC, CONTACT, PHONE = range(4)
+FLOW = "registration"
 
 
 @refusals
-async def start(update: Update, context: Context) -> int:
+async def start(update: Update, context: Context) -> None:
     """Join by invite code, greet a known user, or begin enterprise registration."""
     env = env_of(context)
     if update.effective_chat.type != "private":
         await say(update, context, t("private_only"))
-        return ConversationHandler.END
+        return
     owed = await outbox.owe_again(env, update.effective_user.id)
     if owed:
         await say(update, context, t("owed_messages", count=len(owed)))
@@ -49,49 +50,49 @@ async def start(update: Update, context: Context) -> int:
                 role=name("role", membership.role),
             ),
         )
-        return ConversationHandler.END
+        return
     actor = await actor_of(update, context)
     if actor.role is not Role.GUEST:
         await say(
             update, context, t("welcome_back", name=esc(actor.name), role=name("role", actor.role))
         )
-        return ConversationHandler.END
-    context.user_data["registration"] = {}
+        return
+    await flow.begin(update, context, FLOW, "name")
     await say(update, context, t("welcome_guest", org=esc(env.org.name)))
-    return NAME
 
 
+@flow.step(FLOW, "name")
 @refusals
-async def got_name(update: Update, context: Context) -> int:
+async def got_name(update: Update, context: Context, conversation: Conversation) -> None:
     """Registration step 1: the enterprise name."""
     enterprise = checks.enterprise_name(message_text(update))
-    context.user_data["registration"]["name"] = enterprise
+    await flow.advance(context, conversation, "uscc", name=enterprise)
     await say(update, context, t("register.ask_uscc"))
-    return USCC
 
 
+@flow.step(FLOW, "uscc")
 @refusals
-async def got_uscc(update: Update, context: Context) -> int:
+async def got_uscc(update: Update, context: Context, conversation: Conversation) -> None:
     """Registration step 2: the unified social credit code."""
     code = checks.uscc_code(message_text(update))
-    context.user_data["registration"]["uscc"] = code
+    await flow.advance(context, conversation, "contact", uscc=code)
     await say(update, context, t("register.ask_contact"))
-    return CONTACT
 
 
+@flow.step(FLOW, "contact")
 @refusals
-async def got_contact(update: Update, context: Context) -> int:
+async def got_contact(update: Update, context: Context, conversation: Conversation) -> None:
     """Registration step 3: the contact's name."""
     contact = checks.contact_name(message_text(update))
-    context.user_data["registration"]["contact"] = contact
+    await flow.advance(context, conversation, "phone", contact=contact)
     await say(update, context, t("register.ask_phone"))
-    return PHONE
 
 
+@flow.step(FLOW, "phone")
 @refusals
-async def got_phone(update: Update, context: Context) -> int:
+async def got_phone(update: Update, context: Context, conversation: Conversation) -> None:
     """Registration step 4: the phone; then the enterprise is registered."""
-    draft = context.user_data["registration"]
+    draft = conversation.data
     phone = checks.phone(message_text(update))
     ent = await people.register_enterprise(
         env_of(context),
@@ -102,7 +103,7 @@ async def got_phone(update: Update, context: Context) -> int:
         phone,
         request_key(update),
     )
-    context.user_data.pop("registration", None)
+    await flow.finish(context, conversation)
     await set_menu(context.bot, update.effective_user.id, Role.ENTERPRISE)
     await say(
         update,
@@ -115,7 +116,6 @@ async def got_phone(update: Update, context: Context) -> int:
             phone=esc(ent.phone),
         ),
     )
-    return ConversationHandler.END
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -137,14 +137,10 @@ async def help_command(update: Update, context: Context) -> None:
     await say(update, context, text)
 
 
-async def cancel(update: Update, context: Context) -> int:
-    """Leave any conversation; nothing is changed."""
-    for key in ("registration", "draft", "pending"):
-        context.user_data.pop(key, None)
-    await say(update, context, t("cancelled"))
-    return ConversationHandler.END
-
-
-async def cancel_outside(update: Update, context: Context) -> None:
-    """/cancel when no conversation is running."""
-    await say(update, context, t("nothing_to_cancel"))
+async def cancel(update: Update, context: Context) -> None:
+    """/cancel: leave whatever flow the user is in; nothing is changed."""
+    ended = await end_any(env_of(context), update.effective_user.id)
+    if ended is None or ended.expired(env_of(context).now()):
+        await say(update, context, t("nothing_to_cancel"))
+        return
+    await say(update, context, flow.left_text(ended))

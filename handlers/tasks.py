@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import ConversationHandler
 
-from bot.rules.model import Actor, Attachment, Role, Task, TaskAction, TaskState
+from bot.rules.model import Actor, Attachment, Conversation, Role, Task, TaskAction, TaskState
 from bot.rules.refusals import NotAllowed, TaskImportError
 from bot.rules.tasks import COLUMNS
 from bot.rules.workflow import TASK_FLOW, Needs
@@ -16,6 +15,7 @@ from bot.texts import keys, name, t
 from bot.usecases import people
 from bot.usecases import tasks as ledger
 from bot.usecases.tasks import ImportResult, TaskView
+from handlers import flow
 from handlers.buttons import (
     ACTIONS,
     VIEW,
@@ -30,7 +30,7 @@ from handlers.common import Context, actor_of, env_of, esc, keyboard, local_time
 from handlers.courier import flush
 from handlers.render import snippet, task_button_row
 
-TASK_TEXT, TASK_ATTACH, TASK_FILE = range(30, 33)
+FLOW, IMPORT = "task", "import"
 ASSIGN = "assign"
 
 
@@ -117,19 +117,20 @@ async def _summary_text(context: Context, actor: Actor) -> str:
 
 
 @refusals
-async def tasks_command(update: Update, context: Context) -> int | None:
+async def tasks_command(update: Update, context: Context) -> None:
     """/tasks, /tasks import, /tasks export."""
     actor = await actor_of(update, context)
     env = env_of(context)
     sub = context.args[0].lower() if context.args else ""
     if sub == "export":
         await send_export(update, context)
-        return ConversationHandler.END
+        return
     if sub == "import":
         if actor.role is not Role.ADMIN:
             raise NotAllowed()
+        await flow.begin(update, context, IMPORT, "file")
         await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
-        return TASK_FILE
+        return
     tasks = await ledger.tasks_for(env, actor)
     if actor.role is Role.ADMIN:
         lines = [await _summary_text(context, actor)]
@@ -142,10 +143,10 @@ async def tasks_command(update: Update, context: Context) -> int | None:
         rows = [task_button_row(task) for task in (waiting + unmapped)[:20]]
         rows.append([(t("button.task_export"), encode("tasks", "export"))])
         await say(update, context, "\n".join(lines), keyboard(rows))
-        return ConversationHandler.END
+        return
     if not tasks:
         await say(update, context, t("tasks_mine_empty"))
-        return ConversationHandler.END
+        return
     lines = [t("tasks_mine", count=len(tasks))] + [
         t(
             "task_line",
@@ -161,7 +162,6 @@ async def tasks_command(update: Update, context: Context) -> int | None:
         for task in tasks[:30]
     ]
     await say(update, context, "\n".join(lines), keyboard(rows))
-    return ConversationHandler.END
 
 
 async def send_export(update: Update, context: Context) -> None:
@@ -211,18 +211,22 @@ def import_report(result: ImportResult) -> list[str]:
     return lines
 
 
+@flow.step(IMPORT, "file", accepts=(flow.FILE,))
 @refusals
-async def file_received(update: Update, context: Context) -> int | None:
+async def file_received(update: Update, context: Context, conversation: Conversation) -> None:
     """The CSV/XLSX to import: validated as a whole, imported all or nothing."""
     actor = await actor_of(update, context)
     document = update.effective_message.document
+    if document is None:
+        await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
+        return
     telegram_file = await context.bot.get_file(document.file_id)
     data = bytes(await telegram_file.download_as_bytearray())
     try:
         rows = read_table(data, document.file_name or "")
     except UnreadableFile as exc:
         await say(update, context, t("error_task_file", reason=esc(t(exc.key, **exc.params))))
-        return None
+        return
     try:
         result = await ledger.import_table(
             env_of(context), actor, rows, column_headers(), states_by_label()
@@ -233,20 +237,16 @@ async def file_received(update: Update, context: Context) -> int | None:
             t("task_import_line", row=r, problem=esc(t(key, **params)))
             for r, key, params in exc.problems[:30]
         ]
+        await flow.finish(context, conversation)
         await say(update, context, "\n".join(lines))
-        return ConversationHandler.END
+        return
+    await flow.finish(context, conversation)
     lines = [t("task_imported", count=result.count), await _summary_text(context, actor)]
     await say(update, context, "\n".join(lines + import_report(result)))
-    return ConversationHandler.END
-
-
-async def file_expected(update: Update, context: Context) -> None:
-    """Text where the import file is expected."""
-    await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
 
 
 @refusals
-async def task_pressed(update: Update, context: Context) -> int | None:
+async def task_pressed(update: Update, context: Context) -> None:
     """A task button: show it, decide at once, or ask for the text an action needs."""
     button = decode_task_button(update.callback_query.data)
     actor = await actor_of(update, context)
@@ -254,24 +254,29 @@ async def task_pressed(update: Update, context: Context) -> int | None:
     if button.arg == VIEW:
         text, markup = task_card(await ledger.view(env, actor, button.item_id), context)
         await say(update, context, text, markup)
-        return ConversationHandler.END
+        return
     if button.arg == ASSIGN:
         await _offer_officials(update, context, actor, button.item_id, button.version)
-        return ConversationHandler.END
+        return
     action = ACTIONS.get(button.arg)
     if not isinstance(action, TaskAction):
         raise NotAllowed()
     task = await ledger.preflight(env, actor, button.item_id, action, button.version)
     if TASK_FLOW[action].needs is not Needs.NOTHING:
-        context.user_data["task_pending"] = {
-            "id": task.id,
-            "version": button.version,
-            "action": action,
-        }
+        await flow.begin(
+            update,
+            context,
+            FLOW,
+            "text",
+            id=task.id,
+            seq=task.seq,
+            version=button.version,
+            action=str(action),
+            button=update.callback_query.data,
+        )
         await say(update, context, t(f"ask_task.{action}", seq=task.seq))
-        return TASK_TEXT
+        return
     await _act(update, context, task.id, button.version, action, None, [])
-    return ConversationHandler.END
 
 
 async def _offer_officials(
@@ -353,10 +358,12 @@ def _attachment(update: Update) -> Attachment | None:
     return None
 
 
+@flow.step(FLOW, "text", accepts=(flow.TEXT, flow.FILE))
 @refusals
-async def task_text(update: Update, context: Context) -> int:
+async def task_text(update: Update, context: Context, conversation: Conversation) -> None:
     """The text (and maybe a file) of a report, a 销号 request or a send-back reason."""
-    pending = context.user_data["task_pending"]
+    pending = conversation.data
+    action = TaskAction(pending["action"])
     attachment = _attachment(update)
     message = update.effective_message
     text = message.text or message.caption or (t("attachment_only") if attachment else "")
@@ -365,28 +372,35 @@ async def task_text(update: Update, context: Context) -> int:
         context,
         pending["id"],
         pending["version"],
-        pending["action"],
+        action,
         text,
         [attachment] if attachment else [],
     )
-    if pending["action"] is TaskAction.REPORT:
-        return TASK_ATTACH
-    context.user_data.pop("task_pending", None)
-    return ConversationHandler.END
+    if action is TaskAction.REPORT:
+        await flow.advance(context, conversation, "attach")
+    else:
+        await flow.finish(context, conversation)
 
 
+@flow.step(FLOW, "attach", accepts=(flow.TEXT, flow.FILE), commands=("done",))
 @refusals
-async def task_attachment(update: Update, context: Context) -> int:
-    """More photos or files for the report just made."""
-    pending = context.user_data["task_pending"]
+async def task_attachment(update: Update, context: Context, conversation: Conversation) -> None:
+    """More photos or files for the report just made (text: a hint to send /done)."""
+    attachment = _attachment(update)
+    if attachment is None:
+        await say(update, context, t("hint.task.attach"))
+        return
     actor = await actor_of(update, context)
-    task = await ledger.add_attachment(env_of(context), actor, pending["id"], _attachment(update))
+    task = await ledger.add_attachment(env_of(context), actor, conversation.data["id"], attachment)
+    await flow.advance(context, conversation, "attach")
     await say(update, context, t("done_task_attachment", seq=task.seq))
-    return TASK_ATTACH
 
 
-async def task_done(update: Update, context: Context) -> int:
+async def task_done(update: Update, context: Context) -> None:
     """/done: the report is complete."""
-    context.user_data.pop("task_pending", None)
+    conversation = await flow.active(update, context, FLOW, "attach")
+    if conversation is None:
+        await say(update, context, t("nothing_to_finish"))
+        return
+    await flow.finish(context, conversation)
     await say(update, context, t("task_done"))
-    return ConversationHandler.END

@@ -258,12 +258,19 @@ async def test_department_group_chat_gets_the_notice_and_members_claim_there(
         claim = dict(notice.buttons)["签收"]
 
         stranger = {"id": 55555, "is_bot": False, "first_name": "群里路人"}
+        before = len(box.api.messages_to(group_id))
         await box.deliver(box.api.callback_update(stranger, notice, claim))
-        assert box.api.messages_to(group_id)[-1].plain == "未找到该诉求，或您无权查看。"
+        # The refusal is a pop-up for the stranger alone; the group reads nothing.
+        assert len(box.api.messages_to(group_id)) == before
+        popup = [p for m, p in box.api.calls if m == "answerCallbackQuery"][-1]
+        assert popup["text"] == "未找到该诉求，或您无权查看。" and popup["show_alert"]
         assert db.appeal(number)["state"] == "pending"
 
         await box.deliver(box.api.callback_update(official.user, notice, claim))
-        assert box.api.messages_to(group_id)[-1].plain.startswith(f"您已签收诉求 {number}")
+        # Everybody in the group reads who claimed it.
+        assert box.api.messages_to(group_id)[-1].plain == (
+            f"李明 已签收诉求 {number}，办结期限 {db.appeal(number)['due_date']}。"
+        )
         assert db.appeal(number)["owner_id"] == official.id
     finally:
         await box.stop()

@@ -160,12 +160,11 @@ async def test_cancel_leaves_filing_without_an_appeal(sandbox, people, db):
         "诉求内容不能超过 2000 个字（当前过长），请精简后重新发送。"
     ]
     await p.company.send("申请协调园区道路维修，影响货车进出。")
-    assert await p.company.send("/cancel") == ["已取消，未做任何更改。"]
+    assert await p.company.send("/cancel") == ["已退出提交新诉求，草稿未提交。"]
     assert db.count("appeals") == 0
+    assert db.count("conversations") == 0
     # the old 提交 button now does nothing
-    assert await p.company.press("提交") == [
-        "该草稿已失效（可能因系统重启），请重新发送 /new 提交诉求。"
-    ]
+    assert await p.company.press("提交") == ["该草稿已结束或已失效，请重新发送 /new 提交诉求。"]
     assert db.count("appeals") == 0
 
 
@@ -244,7 +243,13 @@ async def test_a_redelivered_update_creates_nothing_twice(sandbox, people, db):
     await sandbox.deliver(update)  # the same update again
     assert db.count("appeals") == 1
     filed = [a for a in p.company.since(0) if a.startswith("诉求已提交")]
-    assert len(filed) == 2 and filed[0] == filed[1]  # the second answer repeats the first
+    assert len(filed) == 1
+    number = db.rows("SELECT number FROM appeals")[0]["number"]
+    # The second answer names the appeal already filed instead of an error.
+    assert (
+        p.company.last
+        == f"该诉求已提交，编号 {number}，无需重复提交。发送 /view {number} 查看进展。"
+    )
     assert sum(1 for e in db.rows("SELECT action FROM audit_events") if e["action"] == "file") == 1
 
     claim_message, claim_data = p.official.find_button("签收")

@@ -25,6 +25,7 @@ class Env:
     leaders: frozenset[int]
     zone: ZoneInfo
     invite_ttl: timedelta = timedelta(hours=72)
+    prompt_ttl: timedelta = timedelta(minutes=30)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -1,0 +1,229 @@
+"""One flow per user, kept in the database: what typed text means depends on it alone.
+
+A flow (registration, filing, an appeal action's prompt, a task report, a ledger import)
+starts with `begin`, moves with `advance` and ends with `finish`. The guard runs before
+every other handler: it ends a flow that has lapsed, or that the user left by a command or
+by a button of something else, and says so, so that text never reaches an enterprise after
+the prompt that asked for it is gone. `route` hands typed text and files to the step that
+waits for them; with no flow, `understand` answers free text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot.rules.model import Conversation
+from bot.texts import has, name, t
+from bot.usecases import conversations
+from handlers.common import Context, env_of, say
+
+log = logging.getLogger(__name__)
+
+StepHandler = Callable[[Update, Context, Conversation], Awaitable[None]]
+
+TEXT, FILE = "text", "file"
+
+
+@dataclass(frozen=True)
+class Step:
+    handler: StepHandler
+    accepts: frozenset[str]
+    commands: frozenset[str] = frozenset()  # commands that belong to this step (/skip, /done)
+    buttons: frozenset[str] = frozenset()  # callback-data prefixes that belong to it
+
+
+STEPS: dict[tuple[str, str], Step] = {}
+
+
+def step(
+    flow: str,
+    name_: str,
+    accepts: tuple[str, ...] = (TEXT,),
+    commands: tuple[str, ...] = (),
+    buttons: tuple[str, ...] = (),
+) -> Callable[[StepHandler], StepHandler]:
+    """Register the handler of one step of a flow."""
+
+    def register(handler: StepHandler) -> StepHandler:
+        STEPS[(flow, name_)] = Step(
+            handler, frozenset(accepts), frozenset(commands), frozenset(buttons)
+        )
+        return handler
+
+    return register
+
+
+# starting, moving, ending ------------------------------------------------------------------
+
+
+async def begin(
+    update: Update, context: Context, flow: str, step_: str, **data: object
+) -> Conversation:
+    """Start a flow; another one the user was in ends, and they are told which."""
+    env = env_of(context)
+    user, chat = update.effective_user, update.effective_chat
+    previous = await conversations.current(env, user.id)
+    if previous is not None and await conversations.end(env, previous):
+        await say(update, context, left_text(previous, lapsed=previous.expired(env.now())))
+    return await conversations.begin(env, user.id, chat.id, flow, step_, dict(data))
+
+
+async def advance(
+    context: Context, conversation: Conversation, step_: str, **data: object
+) -> Conversation:
+    return await conversations.advance(env_of(context), conversation, step_, **data)
+
+
+async def finish(context: Context, conversation: Conversation | None) -> None:
+    if conversation is not None:
+        await conversations.end(env_of(context), conversation)
+
+
+async def active(update: Update, context: Context, flow: str, *steps: str) -> Conversation | None:
+    """The user's flow when it is `flow` (at one of `steps`, if given) and has not lapsed."""
+    env = env_of(context)
+    user = update.effective_user
+    conversation = await conversations.current(env, user.id) if user else None
+    if conversation is None or conversation.flow != flow or conversation.expired(env.now()):
+        return None
+    if steps and conversation.step not in steps:
+        return None
+    return conversation
+
+
+def left_text(conversation: Conversation, lapsed: bool = False) -> str:
+    """'已退出对 SQ-… 的回复，未发送' and the like, for the flow that ended."""
+    data = conversation.data
+    key = f"flow_left.{conversation.flow}.{conversation.step}"
+    if not has(key):
+        key = f"flow_left.{conversation.flow}"
+    family = "button.task" if conversation.flow == "task" else "button"
+    text = t(
+        key,
+        number=data.get("number", ""),
+        action=name(family, data.get("action"), default=""),
+        seq=data.get("seq", ""),
+    )
+    return t("flow_lapsed", left=text) if lapsed else text
+
+
+# the guard: before every other handler ---------------------------------------------------------
+
+
+def _command_of(update: Update) -> str | None:
+    message = update.message
+    if message is None or not message.text or not message.text.startswith("/"):
+        return None
+    return message.text.split()[0][1:].split("@")[0].lower()
+
+
+def _belongs(conversation: Conversation, update: Update) -> bool:
+    """Whether this command or button is part of the user's flow rather than a way out."""
+    own = STEPS.get((conversation.flow, conversation.step))
+    command = _command_of(update)
+    if command is not None:
+        return command == "cancel" or (own is not None and command in own.commands)
+    query = update.callback_query
+    if query is not None:
+        data = query.data or ""
+        if data == conversation.data.get("button"):
+            return True  # the button that started this flow, tapped again
+        return own is not None and data.split(":")[0] in own.buttons
+    return True
+
+
+async def guard(update: Update, context: Context) -> None:
+    """Lapsed flows end (the user is told); a command or another button leaves the flow."""
+    if update.edited_message is not None:
+        await edited(update, context)
+        raise ApplicationHandlerStop
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or chat.type != "private":
+        return
+    env = env_of(context)
+    conversation = await conversations.current(env, user.id)
+    if conversation is None:
+        return
+    if conversation.expired(env.now()):
+        if await conversations.end(env, conversation):
+            await say(update, context, left_text(conversation, lapsed=True), answer=False)
+        return
+    if not _belongs(conversation, update) and await conversations.end(env, conversation):
+        await say(update, context, left_text(conversation), answer=False)
+
+
+async def lapse_job(context: Context) -> None:
+    """JobQueue: tell people whose prompt lapsed, without waiting for their next message."""
+    env = env_of(context)
+    for conversation in await conversations.lapse_expired(env):
+        try:
+            await context.bot.send_message(
+                conversation.chat_id, left_text(conversation, lapsed=True)
+            )
+        except Exception as exc:  # noqa: BLE001 - one unreachable user must not stop the rest
+            log.warning("lapse notice to %s failed: %s", conversation.user_id, type(exc).__name__)
+
+
+# typed input -------------------------------------------------------------------------------------
+
+
+def kind_of(update: Update) -> str | None:
+    message = update.effective_message
+    if message is None:
+        return None
+    if message.photo or message.document:
+        return FILE
+    if message.text or message.caption:
+        return TEXT
+    return None
+
+
+async def route(update: Update, context: Context) -> None:
+    """Typed text, a photo or a file in a private chat: to the step waiting for it."""
+    conversation = await active_any(update, context)
+    if conversation is None:
+        from handlers.understand import understand  # the free-text layer sits above the flows
+
+        await understand(update, context)
+        return
+    own = STEPS.get((conversation.flow, conversation.step))
+    if own is None:  # a step this version no longer has (stored before an upgrade)
+        await finish(context, conversation)
+        await say(update, context, left_text(conversation))
+        return
+    kind = kind_of(update)
+    if kind not in own.accepts:
+        key = f"hint.{conversation.flow}.{conversation.step}"
+        await say(
+            update, context, t(key) if has(key) else t(f"hint.needs_{sorted(own.accepts)[-1]}")
+        )
+        return
+    await own.handler(update, context, conversation)
+
+
+async def active_any(update: Update, context: Context) -> Conversation | None:
+    env = env_of(context)
+    user = update.effective_user
+    conversation = await conversations.current(env, user.id) if user else None
+    if conversation is None or conversation.expired(env.now()):
+        return None
+    return conversation
+
+
+async def edited(update: Update, context: Context) -> None:
+    """An edited message: taken where it can be (a draft's description), else the user is told."""
+    message = update.edited_message
+    if message.chat.type != "private" or message.from_user is None:
+        return
+    conversation = await active_any(update, context)
+    if conversation is not None:
+        edit = STEPS.get((conversation.flow, "edit"))
+        if edit is not None and conversation.data.get("edit_message_id") == message.message_id:
+            await edit.handler(update, context, conversation)
+            return
+    await say(update, context, t("edit_not_applied"))

@@ -1,0 +1,106 @@
+"""What people type, send or press outside any flow: an appeal number opens its card, a
+question gets the buttons that answer it, media and stickers get a specific hint, and in a
+group nothing personal is shown."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot.rules import checks
+from bot.rules.model import Action, Role
+from bot.rules.workflow import APPEAL_FLOW, Needs
+from bot.texts import t
+from handlers import cases, filing
+from handlers.buttons import BadCallback, decode, decode_button
+from handlers.common import Context, actor_of, keyboard, refusals, say
+
+NUMBER_IN_TEXT = re.compile(r"SQ-\d{4}-\d{6}", re.IGNORECASE)
+# Commands that make sense in a department group (everything else is personal).
+GROUP_COMMANDS = frozenset({"help"})
+MENU = "menu"
+
+
+@refusals
+async def understand(update: Update, context: Context) -> None:
+    """A private message outside any flow."""
+    message = update.effective_message
+    text = checks.without_invisible(message.text or message.caption or "")
+    found = NUMBER_IN_TEXT.search(text)
+    if found:
+        await cases.show(update, context, found.group(0))
+        return
+    actor = await actor_of(update, context)
+    if message.photo or message.document:
+        await say(update, context, t("hint.file_outside_flow"))
+        return
+    if not text.strip():
+        await say(update, context, t("hint.unsupported_message"))
+        return
+    if actor.role is Role.ENTERPRISE:
+        rows = [[(t("button.my"), f"{MENU}:my"), (t("button.new"), f"{MENU}:new")]]
+        await say(update, context, t("free_text.enterprise"), keyboard(rows))
+    elif actor.is_staff or actor.role is Role.ADMIN:
+        rows = [[(t("button.inbox"), f"{MENU}:inbox"), (t("button.overdue"), f"{MENU}:overdue")]]
+        await say(update, context, t("free_text.staff"), keyboard(rows))
+    else:
+        await say(update, context, t("free_text.guest"))
+
+
+MENU_ACTIONS = {
+    "my": cases.my,
+    "new": filing.new,
+    "inbox": cases.inbox,
+    "overdue": cases.overdue,
+}
+
+
+async def menu_pressed(update: Update, context: Context) -> None:
+    """The buttons offered for free text."""
+    _, parts = decode(update.callback_query.data)
+    handler = MENU_ACTIONS.get(parts[0] if parts else "")
+    if handler is None:
+        await say(update, context, t("stale_button"))
+        return
+    await handler(update, context)
+
+
+async def other_update(update: Update, context: Context) -> None:
+    """Voice, stickers, video, locations … in a private chat: say what the bot can take."""
+    await say(update, context, t("hint.unsupported_message"))
+
+
+# groups ------------------------------------------------------------------------------------
+
+
+def _group_may_press(data: str) -> bool:
+    """In a department group only what needs no private input and shows nothing: 签收."""
+    try:
+        button = decode_button(data)
+    except BadCallback:
+        return False
+    return isinstance(button.action, Action) and APPEAL_FLOW[button.action].needs is Needs.NOTHING
+
+
+async def group_guard(update: Update, context: Context) -> None:
+    """In a group: commands answer "请在私聊中使用"; buttons other than 签收 say so to the
+    presser alone; other messages are not for the bot. Nothing personal is ever shown."""
+    chat = update.effective_chat
+    if chat is None or chat.type == "private":
+        return
+    message = update.message
+    if message is not None and message.text and message.text.startswith("/"):
+        command = message.text.split()[0][1:].split("@")[0].lower()
+        if command not in GROUP_COMMANDS:
+            await say(update, context, t("private_only"))
+            raise ApplicationHandlerStop
+        return
+    query = update.callback_query
+    if query is not None:
+        if _group_may_press(query.data or ""):
+            return
+        await query.answer(t("private_only"), show_alert=True)
+        raise ApplicationHandlerStop
+    raise ApplicationHandlerStop
