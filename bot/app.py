@@ -22,13 +22,15 @@ from telegram.request import BaseRequest
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.logs import update_ids
 from bot.rules.model import Role
 from bot.rules.org import OrgConfig
 from bot.rules.workcal import WorkingCalendar
 from bot.texts import t
+from bot.usecases import outbox
 from bot.usecases.env import Env
 from bot.usecases.people import sync_departments
-from handlers import admin, cases, digest, filing, flow, start, tasks, understand
+from handlers import admin, cases, courier, digest, filing, flow, start, tasks, understand
 from handlers.buttons import APPEAL_ACTION_CODES
 from handlers.common import Context, say
 from handlers.jobs import schedule
@@ -105,21 +107,21 @@ async def stale_button(update: Update, context: Context) -> None:
 
 
 async def announce_calendar_gaps(update: object, context: Context) -> None:
-    """Tell admins, once per year, that the statutory calendar is missing for a year."""
+    """Tell each admin once per year (ever, not per start) that the statutory calendar is
+    missing for a year, so the operator upgrades chinesecalendar or fills [calendar]."""
     env: Env = context.application.bot_data["env"]
-    announced: set[int] = context.application.bot_data.setdefault("calendar_announced", set())
-    for year in sorted(env.calendar.fallback_years - announced):
-        announced.add(year)
-        for admin_id in sorted(env.leaders):
-            try:
-                await context.bot.send_message(admin_id, t("calendar_fallback", year=year))
-            except Exception as exc:  # noqa: BLE001 - an unreachable admin must not stop others
-                log.warning("calendar warning to admin %s failed: %s", admin_id, exc)
+    seen: set[int] = context.application.bot_data.setdefault("calendar_years_seen", set())
+    for year in sorted(env.calendar.fallback_years - seen):
+        seen.add(year)
+        queued = await outbox.tell_once(
+            env, f"calendar:{year}", "calendar_fallback", {"year": year}, sorted(env.leaders)
+        )
+        await courier.flush(context.bot, env, queued)
 
 
 async def error_handler(update: object, context: Context) -> None:
-    """Log the fault; tell the user their action did not go through."""
-    log.error("unhandled error while handling %s", update, exc_info=context.error)
+    """Log the fault (ids only, never the user's text); tell the user it did not go through."""
+    log.error("unhandled error (%s)", update_ids(update), exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             await context.bot.send_message(update.effective_chat.id, t("error_internal"))

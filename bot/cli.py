@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.config import ConfigError, Settings, load_org, load_settings
+from bot.logs import configure as configure_logging
 from bot.rules.org import OrgConfig
 
 
@@ -26,14 +27,31 @@ def cmd_run(args: argparse.Namespace) -> int:
             "(try `appealdesk demo` for the offline sandbox)"
         )
     from telegram import Update
+    from telegram.error import InvalidToken, NetworkError
     from telegram.ext import AIORateLimiter
 
     from bot.app import build_application
 
     # Flood limits (30/s overall, 20/min per group) and RetryAfter retries by PTB's limiter.
     app = build_application(settings, org, rate_limiter=AIORateLimiter(max_retries=3))
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        raise ConfigError(
+            "setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
+        ) from None
+    except NetworkError as exc:
+        raise ConfigError(
+            f"setting TELEGRAM_BASE_URL: cannot reach the Bot API at {api_host(settings)}"
+            f" ({exc.message})"
+        ) from None
     return 0
+
+
+def api_host(settings: Settings) -> str:
+    """Where the Bot API is, without the token-bearing path."""
+    parts = urlsplit(settings.telegram_base_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -214,11 +232,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        token = load_settings().bot_token
+    except ConfigError:
+        token = None  # reported below by the command itself, in one line
+    configure_logging(args.verbose, [token.get_secret_value()] if token else [])
     if args.command is None:
         # With a token the bot runs; without one the offline sandbox shows what it does.
         args.func = cmd_run if load_settings().bot_token else cmd_demo

@@ -14,7 +14,7 @@ from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.rules.model import Notice, Outgoing, Rating
-from bot.texts import name, t
+from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people
 from bot.usecases.env import Env
 from handlers.common import Context, env_of, esc, keyboard, say
@@ -94,6 +94,8 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
             for chat, n in lost
         )
         return t("unreachable_report", count=len(lost), lines=lines), None
+    if item.subject is None and has(item.kind):
+        return t(item.kind, **item.detail), None
     raise Gone()
 
 

@@ -10,13 +10,15 @@ from telegram.ext import Application
 
 from bot.usecases import ladder, outbox
 from bot.usecases.env import Env
-from handlers import courier
+from handlers import courier, flow
 from handlers.common import Context
 
 log = logging.getLogger(__name__)
 
 # The courier looks for due messages this often (retries, stored answers, ladder notices).
 DELIVERY_SECONDS = 2
+# Lapsed prompts are announced within this many seconds of their expiry.
+LAPSE_SECONDS = 30
 
 
 async def deliver_notices(bot: Bot, env: Env) -> int:
@@ -55,6 +57,7 @@ def schedule(app: Application, sweep_at: time) -> None:
         return
     jobs.run_daily(sweep_job, time=sweep_at, name="ladder-sweep")
     jobs.run_once(sweep_job, when=5, name="ladder-sweep-at-start")
+    jobs.run_repeating(flow.lapse_job, interval=LAPSE_SECONDS, first=LAPSE_SECONDS, name="lapse")
     jobs.run_repeating(
         delivery_job,
         interval=DELIVERY_SECONDS,

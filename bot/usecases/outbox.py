@@ -197,3 +197,19 @@ async def names_of(env: Env, chat_ids: list[int]) -> dict[int, str]:
                 if department is not None:
                     found[chat] = department.name
         return found
+
+
+async def tell_once(
+    env: Env, key: str, kind: str, detail: dict[str, Any], chats: list[int]
+) -> tuple[int, ...]:
+    """An operator notice each chat gets once ever (remembered across restarts)."""
+    now = env.now()
+    ids = []
+    async with env.db.unit_of_work() as uow:
+        for chat in chats:
+            if await uow.operator_notes.first_time(f"{key}:{chat}", now):
+                ids.append(
+                    await uow.outbox.add(chat, kind, None, None, detail, delivery.NOTICE, now)
+                )
+        await uow.commit()
+    return tuple(ids)

@@ -1,0 +1,95 @@
+"""What operators see: no token and no user text in logs, one line for a rejected token, a
+calendar warning once per year per admin across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import datetime
+
+from bot.clock import ManualClock
+from bot.logs import MASK, Redacting, redact
+from bot.sandbox.chat import Sandbox
+from bot.sandbox.fake_api import FakeBotApi
+from bot.sandbox.http_server import serve
+from tests.conftest import LEADER_ID, SHANGHAI
+from tests.test_http_run import appealdesk_command
+
+TOKEN = "7712345678:AAH-secret_token_value_0123456789abcd"
+
+
+def test_the_token_is_masked_everywhere_in_a_line():
+    line = f"POST https://api.telegram.org/bot{TOKEN}/getMe failed; token={TOKEN}"
+    assert TOKEN not in redact(line, [TOKEN])
+    assert redact(line, []).count(MASK) == 2  # token-shaped text is masked even if unknown
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "url %s", (TOKEN,), None)
+    try:
+        raise RuntimeError(f"https://api.telegram.org/bot{TOKEN}/getUpdates")
+    except RuntimeError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    text = Redacting("%(message)s", [TOKEN]).format(record)
+    assert TOKEN not in text and "Traceback" in text
+
+
+async def test_a_rejected_token_is_one_clear_line_without_the_token(tmp_path):
+    api = FakeBotApi()
+    api.fail("getMe", 401, "Unauthorized")
+    runner, port = await serve(api)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *appealdesk_command(),
+            "-v",
+            "run",
+            env={
+                **os.environ,
+                "BOT_TOKEN": TOKEN,
+                "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+                "DATABASE_PATH": str(tmp_path / "run.sqlite3"),
+            },
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        await runner.cleanup()
+    text = output.decode()
+    assert process.returncode == 2, text
+    assert TOKEN not in text and TOKEN.split(":")[1] not in text
+    assert "Traceback" not in text
+    last = text.strip().splitlines()[-1]
+    assert last == (
+        "appealdesk: setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
+    )
+
+
+async def test_errors_are_logged_with_ids_not_with_what_the_user_wrote(
+    sandbox, people, caplog, monkeypatch
+):
+    from handlers import understand
+
+    async def broken(update, context):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(understand, "understand", broken)
+    with caplog.at_level(logging.INFO):
+        await people.company.send("我的身份证号是420700199001011234")
+    assert people.company.last.startswith("系统繁忙")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "420700199001011234" not in logged
+    assert f"user={people.company.id}" in logged
+
+
+async def test_the_calendar_warning_comes_once_per_year_per_admin(settings, org, db):
+    clock = ManualClock(datetime(2031, 3, 10, 10, 0, tzinfo=SHANGHAI))  # a year not yet known
+    api = FakeBotApi(now=lambda: clock.now().timestamp())
+    for _ in range(3):  # restarts do not repeat it
+        box = await Sandbox.start(settings, org, clock, api=api)
+        await box.person(LEADER_ID, "王局长").send("/help")
+        await box.stop()
+    warnings = [m.plain for m in api.messages_to(LEADER_ID) if "chinesecalendar" in m.plain]
+    assert len(warnings) == 1 and "2031" in warnings[0]
+    assert db.count("operator_notes") == 1
