@@ -11,6 +11,7 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from itertools import count
 from typing import Any
 
@@ -76,12 +77,21 @@ class FakeBotApi:
         self._message_ids = count(1)
         self._new_updates: asyncio.Event | None = None
         self.listeners: list[Any] = []
+        self.malformed: list[tuple[str, str]] = []  # (text, why) refused as bad HTML
 
     # the Bot API ------------------------------------------------------------------
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Answer one Bot API call: (HTTP status, JSON body)."""
         params = {k: _decode(k, v) for k, v in params.items()}
         self.calls.append((method, params))
+        problem = html_problem(params) if method.startswith(("send", "edit")) else None
+        if problem is not None:  # as Telegram does: the message is refused, not shown garbled
+            self.malformed.append((str(params.get("text") or params.get("caption")), problem))
+            return 400, {
+                "ok": False,
+                "error_code": 400,
+                "description": f"Bad Request: can't parse entities: {problem}",
+            }
         if method in self.failures:
             return self._fail(self.failures, method)
         chat = str(params.get("chat_id", ""))
@@ -279,3 +289,45 @@ def _decode(key: str, value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+# The tags Telegram's HTML parse mode accepts.
+TELEGRAM_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+     "tg-spoiler", "span", "blockquote", "tg-emoji"}
+)  # fmt: skip
+
+
+class _TagChecker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.problem: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag not in TELEGRAM_TAGS:
+            self.problem = self.problem or f'unsupported start tag "{tag}"'
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problem = self.problem or f'unmatched end tag "{tag}"'
+        else:
+            self.open.pop()
+
+
+def html_problem(params: dict[str, Any]) -> str | None:
+    """Why Telegram would refuse this HTML message, or None."""
+    if str(params.get("parse_mode", "")).upper() != "HTML":
+        return None
+    text = params.get("text") if params.get("text") is not None else params.get("caption")
+    if not text:
+        return None
+    if "<" in re.sub(r"</?[a-zA-Z][^<>]*>", "", str(text)):
+        return 'stray "<" (unescaped user text?)'
+    checker = _TagChecker()
+    checker.feed(str(text))
+    checker.close()
+    if checker.problem is None and checker.open:
+        checker.problem = f'unclosed tag "{checker.open[-1]}"'
+    return checker.problem
