@@ -71,7 +71,7 @@ def handler_list() -> list:
         # Every appeal action button, whatever it needs; the workflow table decides.
         CallbackQueryHandler(cases.action_pressed, pattern=rf"^({action_codes}):"),
         CallbackQueryHandler(filing.category_pressed, pattern=r"^cat:"),
-        CallbackQueryHandler(filing.submit_pressed, pattern=r"^new:submit$"),
+        CallbackQueryHandler(filing.submit_pressed, pattern=r"^new:(submit|again)$"),
         CallbackQueryHandler(filing.cancel_pressed, pattern=r"^new:cancel$"),
         CallbackQueryHandler(cases.department_pressed, pattern=r"^dept:"),
         CallbackQueryHandler(cases.view_pressed, pattern=r"^view:"),

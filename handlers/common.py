@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
 import logging
@@ -11,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.rules.model import Actor
@@ -77,7 +78,38 @@ async def say(
             log.warning("answerCallbackQuery failed: %s", exc)
     chat = update.effective_chat
     assert chat is not None
-    await context.bot.send_message(chat.id, text, reply_markup=markup)
+    await send_retrying(context, chat.id, text, markup)
+
+
+# Pauses before trying an answer again after a timeout, a 5xx or a short 429.
+RETRY_DELAYS = (0.5, 1.5)
+LONGEST_WAIT = 5.0  # a longer 429 is left to the outbox rather than keeping the user waiting
+
+
+async def send_retrying(
+    context: Context, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """Send an answer, trying again on transient faults; the last fault is raised."""
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            await context.bot.send_message(chat_id, text, reply_markup=markup)
+            return
+        except (BadRequest, Forbidden):
+            raise  # final: retrying changes nothing
+        except RetryAfter as exc:
+            wait = _seconds(exc.retry_after)
+            if delay is None or wait > LONGEST_WAIT:
+                raise
+            await asyncio.sleep(wait)
+        except NetworkError:  # timeouts and 5xx
+            if delay is None:
+                raise
+            await asyncio.sleep(delay)
+
+
+def _seconds(value: object) -> float:
+    total = getattr(value, "total_seconds", None)
+    return float(total() if total else value)
 
 
 def refusal_text(exc: DomainError) -> str:

@@ -6,12 +6,12 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.rules import access, checks
 from bot.rules.model import Appeal, Attachment, Conversation
-from bot.rules.refusals import InvalidInput
+from bot.rules.refusals import DuplicateAppeal, InvalidInput
 from bot.texts import t
 from bot.usecases import appeals
 from bot.usecases.env import Env
 from handlers import flow
-from handlers.buttons import decode, encode
+from handlers.buttons import VIEW, appeal_button, decode, encode
 from handlers.common import (
     Context,
     actor_of,
@@ -177,28 +177,44 @@ def _attachment_of(update: Update) -> Attachment:
 
 @refusals
 async def submit_pressed(update: Update, context: Context) -> None:
-    """提交: files the draft; the same button again answers with what was filed."""
+    """提交 (or 仍然提交 after a duplicate warning): files the draft; the same button again
+    answers with what was filed."""
     conversation = await flow.active(update, context, FLOW, "attachments")
     if conversation is None:
         await _submitted_before(update, context)
         return
-    await _submit(update, context, conversation)
+    again = update.callback_query.data == encode("new", "again")
+    await _submit(update, context, conversation, again)
 
 
-async def _submit(update: Update, context: Context, conversation: Conversation) -> None:
+async def _submit(
+    update: Update, context: Context, conversation: Conversation, again: bool = False
+) -> None:
     env = env_of(context)
     actor = await actor_of(update, context)
     data = conversation.data
     if "description" not in data:
         raise InvalidInput(field="description", reason="empty")
-    outcome = await appeals.file_appeal(
-        env,
-        actor,
-        data["category"],
-        data["description"],
-        tuple(_attachments(conversation)),
-        request_key(update),
-    )
+    try:
+        outcome = await appeals.file_appeal(
+            env,
+            actor,
+            data["category"],
+            data["description"],
+            tuple(_attachments(conversation)),
+            request_key(update),
+            again,
+        )
+    except DuplicateAppeal as exc:  # the draft stays: the enterprise decides
+        number = exc.params["number"]
+        earlier = appeal_button(VIEW, exc.params["appeal_id"], exc.params["version"])
+        rows = [
+            [(t("button.file_again"), encode("new", "again"))],
+            [(t("button.view_earlier", number=number), earlier)],
+            [(t("button.cancel"), encode("new", "cancel"))],
+        ]
+        await say(update, context, t("error_duplicate_appeal", number=number), keyboard(rows))
+        return
     await flow.finish(context, conversation)
     unheard = bool(outcome.notices) and all(n.chat_id in env.leaders for n in outcome.notices)
     text = filed_text(env, outcome.appeal, unheard)

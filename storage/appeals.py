@@ -97,6 +97,17 @@ class AppealRepo(Store):
         row = await self._one(APPEAL_SELECT + " WHERE a.number = ?", (number,))
         return records.appeal(row) if row else None
 
+    async def same_text_since(
+        self, enterprise_id: int, description: str, since: datetime
+    ) -> Appeal | None:
+        """The enterprise's latest appeal with exactly this text, filed since `since`."""
+        row = await self._one(
+            APPEAL_SELECT + " WHERE a.enterprise_id = ? AND a.description = ?"
+            " AND a.created_at >= ? ORDER BY a.id DESC LIMIT 1",
+            (enterprise_id, description, records.stamp(since)),
+        )
+        return records.appeal(row) if row else None
+
     async def update(self, appeal_id: int, expected_version: int, **fields: Any) -> bool:
         """Change an appeal if nobody changed it since it was read; bumps its version."""
         unknown = set(fields) - APPEAL_UPDATABLE

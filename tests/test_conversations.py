@@ -202,3 +202,21 @@ async def test_media_at_the_wrong_step_and_other_messages_get_hints(sandbox, peo
     assert people.company.since(mark) == [
         "暂不支持语音、贴纸、视频等消息，请发送文字。发送 /help 查看可用功能。"
     ]
+
+
+async def test_the_same_text_again_asks_before_a_second_appeal(sandbox, people, db):
+    number = await file_appeal(people.company)
+    await people.company.send("/new")
+    await people.company.press("融资")
+    await people.company.send("扩建冷链仓库需流动资金约800万元，申请融资担保对接。")
+    warning = await people.company.press("提交")
+    assert warning == [
+        f"您在 24 小时内已提交过内容相同的诉求 {number}。如确需再提交一件，"
+        "请点击“仍然提交”；否则可查看已提交的诉求。"
+    ]
+    assert db.count("appeals") == 1
+    labels = [label for label, _ in people.company.inbox[-1].buttons]
+    assert labels == ["仍然提交", f"查看 {number}", "取消"]
+    second = await people.company.press("仍然提交")
+    assert second[-1].startswith("诉求已提交") and number not in second[-1]
+    assert db.count("appeals") == 2

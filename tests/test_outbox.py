@@ -34,7 +34,7 @@ async def test_a_failed_answer_is_not_an_error_and_arrives_later(sandbox, people
     await people.company.send("/new")
     await people.company.press("融资")
     await people.company.send("扩建冷链仓库需流动资金约800万元，申请融资担保对接。")
-    sandbox.api.fail_chat(people.company.id, 502, "Bad Gateway", times=1)
+    sandbox.api.fail_chat(people.company.id, 502, "Bad Gateway", times=3)  # every retry
     mark = people.company.mark()
     await people.company.press("提交")
     assert people.company.since(mark) == []  # the answer was lost: no "系统繁忙" either

@@ -89,3 +89,9 @@ class TaskImportError(DomainError):
     def __init__(self, problems: list[tuple[int, str, dict[str, object]]]) -> None:
         super().__init__(count=len(problems))
         self.problems = problems
+
+
+class DuplicateAppeal(DomainError):
+    """The same enterprise filed the same text a short while ago: ask before a second one."""
+
+    key = "error_duplicate_appeal"

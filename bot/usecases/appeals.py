@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from bot.rules import access, audiences, checks
@@ -26,6 +27,7 @@ from bot.rules.model import (
 )
 from bot.rules.refusals import (
     AppealNotFound,
+    DuplicateAppeal,
     ExtensionPending,
     InvalidInput,
     NotAllowed,
@@ -36,6 +38,9 @@ from bot.rules.workflow import APPEAL_FLOW
 from bot.usecases import outbox
 from bot.usecases.env import Env, already_done, remember
 from storage.db import UnitOfWork
+
+# The same text from the same enterprise within this window is probably a repeat.
+DUPLICATE_WINDOW = timedelta(hours=24)
 
 PUBLIC_MESSAGE_KINDS = ("reply", "supplement", "rating_comment")
 ALL_MESSAGE_KINDS = ("reply", "note", "supplement", "rating_comment")
@@ -174,8 +179,10 @@ async def file_appeal(
     description: str,
     attachments: tuple[Attachment, ...],
     key: str | None,
+    again: bool = False,
 ) -> Outcome:
-    """An enterprise files an appeal; it is routed and numbered in one transaction."""
+    """An enterprise files an appeal; it is routed and numbered in one transaction. The same
+    text filed again within a day is refused (naming the first) unless `again` is given."""
     access.require_enterprise(actor)
     category = env.org.category(category_code)
     if category is None:
@@ -192,6 +199,13 @@ async def file_appeal(
             return Outcome(await uow.appeals.get(done), replayed=True)
         enterprise = await uow.enterprises.get(actor.enterprise_id)
         assert enterprise is not None
+        earlier = await uow.appeals.same_text_since(
+            enterprise.id, description, now - DUPLICATE_WINDOW
+        )
+        if earlier is not None and not again:
+            raise DuplicateAppeal(
+                number=earlier.number, appeal_id=earlier.id, version=earlier.version
+            )
         department = await uow.departments.by_code(category.department)
         assert department is not None, "departments are synced from the org config at start-up"
         assignee = None
