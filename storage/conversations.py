@@ -198,3 +198,11 @@ class OperatorNotes(Store):
             (key, records.stamp(now)),
         ) as cur:
             return cur.rowcount == 1
+
+    async def latest(self, prefix: str) -> datetime | None:
+        """When a note starting with `prefix` was last made."""
+        row = await self._one(
+            "SELECT MAX(created_at) AS at FROM operator_notes WHERE key LIKE ? || '%'",
+            (prefix,),
+        )
+        return records.moment(row["at"]) if row else None

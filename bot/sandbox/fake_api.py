@@ -78,6 +78,9 @@ class FakeBotApi:
         self._new_updates: asyncio.Event | None = None
         self.listeners: list[Any] = []
         self.malformed: list[tuple[str, str]] = []  # (text, why) refused as bad HTML
+        self._chaos: tuple[Any, float, float, float] | None = None
+        # (time, chat, text, status) of every message the bot tried to send
+        self.attempts: list[tuple[float, int | None, str, int]] = []
 
     # the Bot API ------------------------------------------------------------------
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -96,6 +99,10 @@ class FakeBotApi:
             return self._fail(self.failures, method)
         chat = str(params.get("chat_id", ""))
         chat_id = int(chat) if chat.lstrip("-").isdigit() else None
+        if method == "sendMessage":
+            status, body = self._send_message(params, chat_id)
+            self.attempts.append((self._now(), chat_id, str(params.get("text", "")), status))
+            return status, body
         if method.startswith("send") and chat_id in self.chat_failures:
             return self._fail(self.chat_failures, chat_id)
         handler = getattr(self, f"_{method}", None)
@@ -123,6 +130,30 @@ class FakeBotApi:
         if status == 429:
             body["parameters"] = {"retry_after": 1}
         return status, body
+
+    def chaos(self, rng: Any, bad_gateway: float, flood: float, hang: float) -> None:
+        """Make a share of sendMessage calls fail: 502, 429 (retry_after 1) or a hang past
+        the client's timeout (status 0: the request class raises TimedOut); `rng` decides."""
+        self._chaos = (rng, bad_gateway, flood, hang)
+
+    def _send_message(self, params: dict[str, Any], chat_id: int | None) -> tuple[int, dict]:
+        if chat_id in self.chat_failures:
+            return self._fail(self.chat_failures, chat_id)
+        if self._chaos is not None:
+            rng, bad_gateway, flood, hang = self._chaos
+            draw = rng.random()
+            if draw < bad_gateway:
+                return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+            if draw < bad_gateway + flood:
+                return 429, {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": 1},
+                }
+            if draw < bad_gateway + flood + hang:
+                return 0, {}
+        return 200, {"ok": True, "result": self._sendMessage(params)}
 
     def _getMe(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Bot API name
         return BOT_USER

@@ -5,6 +5,7 @@ Needs the `server` (or `test`) extra: aiohttp.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from bot.sandbox.fake_api import FakeBotApi
 
 LONG_POLL_CAP = 2.0
+HANG_SECONDS = 30.0  # longer than python-telegram-bot's default read timeout (5 s)
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
@@ -34,6 +36,9 @@ def make_app(api: FakeBotApi) -> web.Application:
             timeout = min(float(params.get("timeout") or 0), LONG_POLL_CAP)
             await api.wait_for_updates(timeout)
         status, body = api.handle(method, params)
+        if status == 0:  # a hang: answer only after the client has given up
+            await asyncio.sleep(HANG_SECONDS)
+            status, body = 504, {"ok": False, "error_code": 504, "description": "Gateway Timeout"}
         return web.Response(
             status=status,
             text=json.dumps(body, ensure_ascii=False),

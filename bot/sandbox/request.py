@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.sandbox.fake_api import FakeBotApi
@@ -46,4 +47,6 @@ class FakeRequest(BaseRequest):
                 for name, part in request_data.multipart_data.items()
             }
         status, body = self.api.handle(api_method, params)
+        if status == 0:  # the fake "hung": what the client sees after its read timeout
+            raise TimedOut()
         return status, json.dumps(body).encode()

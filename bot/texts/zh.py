@@ -214,7 +214,7 @@ CATALOG: dict[str, str] = {
     "done.supplement": "补充说明已送达承办单位（诉求 {number}）。",
     "done.withdraw": "诉求 {number} 已撤回。",
     "owed_messages": "此前有 {count} 条消息未能送达您，现补发如下。",
-    "unreachable_report": "以下人员近一日无法接收机器人消息（可能已屏蔽机器人或未开始对话），共 {count} 人，请联系其在私聊中发送 /start：\n{lines}",
+    "unreachable_report": "以下人员自上次通报以来无法接收机器人消息（可能已屏蔽机器人或未开始对话），共 {count} 人，请联系其在私聊中发送 /start：\n{lines}",
     "unreachable_line": "· {who}（{messages} 条未送达）",
     "notice_unheard": "（{department}人员均无法接收此消息，请局领导安排办理。）",
     "filed_unheard": "提示：该承办单位暂无工作人员在线，已同时通知局领导安排办理。",

@@ -3,7 +3,7 @@ change that caused it, then sent (and retried) by one courier."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.rules import delivery
@@ -157,15 +157,14 @@ async def unreachable_since(env: Env, since: datetime) -> list[tuple[int, int]]:
 
 
 async def report_unreachable(env: Env) -> tuple[int, ...]:
-    """Once a day, the leaders learn who could not be reached in the last day."""
+    """Once a working day, the leaders learn who could not be reached since the last report."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
+        since = await uow.operator_notes.latest("unreachable:") or now - delivery.OWED_FOR
         if not await uow.operator_notes.first_time(f"unreachable:{env.today()}", now):
             return ()
         lost = [
-            (chat, n)
-            for chat, n in await uow.outbox.unreachable(now - timedelta(days=1))
-            if chat not in env.leaders
+            (chat, n) for chat, n in await uow.outbox.unreachable(since) if chat not in env.leaders
         ]
         ids = []
         if lost:
