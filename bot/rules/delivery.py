@@ -6,15 +6,16 @@ from datetime import datetime, timedelta
 
 # The acting user's own answer is sent directly first; the outbox waits this long before it
 # sends the stored copy, so the two do not cross.
-ACK_GRACE = timedelta(seconds=30)
+ACK_GRACE = timedelta(seconds=10)
 # Telegram may be down for a while; after a day a message is not worth sending any more.
 GIVE_UP_AFTER = timedelta(hours=24)
 # A person who blocked the bot and comes back gets what was owed to them for this long.
 OWED_FOR = timedelta(days=7)
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=15)
-# How long a sender may hold a message before another may take it (a crashed sender).
-LEASE = timedelta(minutes=2)
+# How long a sender may hold a message before another may take it (a crashed sender):
+# longer than one send takes with its timeouts; a crash inside it may repeat that message.
+LEASE = timedelta(seconds=30)
 
 # Priorities: lower goes first.
 ACK, NOTICE, LADDER = 0, 1, 2
