@@ -29,7 +29,7 @@ from bot.rules.workcal import WorkingCalendar
 from bot.texts import t
 from bot.usecases import outbox
 from bot.usecases.env import Env
-from bot.usecases.people import sync_departments
+from bot.usecases.people import sync_departments, unstaffed
 from handlers import admin, cases, courier, digest, filing, flow, start, tasks, understand
 from handlers.buttons import APPEAL_ACTION_CODES
 from handlers.common import Context, say
@@ -119,6 +119,24 @@ async def announce_calendar_gaps(update: object, context: Context) -> None:
         await courier.flush(context.bot, env, queued)
 
 
+async def warn_unstaffed(context: Context) -> None:
+    """At start-up (at most once a day), admins learn which departments nobody has joined."""
+    env: Env = context.application.bot_data["env"]
+    empty = await unstaffed(env)
+    if not empty:
+        return
+    names = [d.name for d in empty]
+    log.warning("departments without members (their appeals go to the leaders): %s", names)
+    queued = await outbox.tell_once(
+        env,
+        f"unstaffed:{env.today()}",
+        "unstaffed_start",
+        {"names": "、".join(names)},
+        sorted(env.leaders),
+    )
+    await courier.flush(context.bot, env, queued)
+
+
 async def error_handler(update: object, context: Context) -> None:
     """Log the fault (ids only, never the user's text); tell the user it did not go through."""
     log.error("unhandled error (%s)", update_ids(update), exc_info=context.error)
@@ -143,6 +161,7 @@ async def on_start(app: Application) -> None:
         await set_menu(app.bot, admin_id, Role.ADMIN)
     context = Context(application=app)
     await announce_calendar_gaps(None, context)
+    await warn_unstaffed(context)
     settings: Settings = app.bot_data["settings"]
     schedule(app, settings.sweep_at)
     digest.schedule_digest(app, settings.digest_at, settings.digest_weekday)

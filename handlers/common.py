@@ -16,8 +16,16 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes
 
 from bot.rules.model import Actor
-from bot.rules.refusals import DomainError, InvalidInput, InvalidTransition, InviteInvalid
+from bot.rules.refusals import (
+    DomainError,
+    InvalidInput,
+    InvalidTransition,
+    InviteInvalid,
+    StaleAction,
+    TaskStale,
+)
 from bot.texts import has, name, t
+from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
 from bot.usecases.people import actor_for
@@ -137,6 +145,9 @@ def refusals(handler: Handler) -> Handler:
             return await handler(update, context, *args)
         except InvalidInput as exc:
             await refuse(update, context, refusal_text(exc))
+        except StaleAction as exc:
+            await _end_flow(update, context)
+            await refuse(update, context, await stale_text(update, context, exc))
         except DomainError as exc:
             await _end_flow(update, context)
             await refuse(update, context, refusal_text(exc))
@@ -165,6 +176,25 @@ def html_free(text: str) -> str:
     """Pop-ups show plain text: drop tags, undo escapes, keep Telegram's 200-character limit."""
     plain = html.unescape(re.sub(r"<[^>]+>", "", text))
     return plain if len(plain) <= 200 else plain[:199] + "…"
+
+
+async def stale_text(update: Update, context: Context, exc: StaleAction) -> str:
+    """A stale appeal button names what the appeal is now and who changed it, and when."""
+    number = exc.params.get("number")
+    if isinstance(exc, TaskStale) or not number:
+        return refusal_text(exc)
+    env = env_of(context)
+    appeal, event = await last_change(env, await actor_of(update, context), number)
+    if event is None:
+        return refusal_text(exc)
+    return t(
+        "error_stale_detail",
+        number=appeal.number,
+        state=name("state", appeal.state),
+        who=esc(event.actor_name or t("leader_actor")),
+        action=name("event", event.action, default=event.action),
+        time=local_time(env, event.created_at),
+    )
 
 
 async def _end_flow(update: Update, context: Context) -> None:

@@ -16,7 +16,7 @@ from bot.digest_text import department_text, leaders_text, pct, split_message
 from bot.rules import checks
 from bot.rules.digest import Week
 from bot.texts import t
-from bot.usecases import reports
+from bot.usecases import people, reports
 from bot.usecases.env import Env
 from handlers.common import Context, actor_of, env_of, esc, local_time, refusals, say
 
@@ -122,7 +122,11 @@ async def stats_command(update: Update, context: Context) -> None:
     now = local_time(env, env.now())
     figures["on_time"] = pct(figures["on_time"])
     figures["satisfaction"] = pct(figures["satisfaction"])
-    await say(update, context, t("stats", now=now, **figures))
+    text = t("stats", now=now, **figures)
+    empty = await people.unstaffed(env)
+    if empty:
+        text += "\n" + t("unstaffed", names="、".join(esc(d.name) for d in empty))
+    await say(update, context, text)
 
 
 @refusals

@@ -57,7 +57,8 @@ async def test_head_approves_and_the_due_date_moves(sandbox, people, db, clock):
     # and a second press of the old button changes nothing
     answer = await p.head.press("同意延期")
     assert answer == [
-        f"此按钮已失效：诉求 {number} 的状态已变化。请发送 /view {number} 查看最新情况。"
+        f"此按钮已失效：诉求 {number} 当前为“办理中”（张科长 于 2026-03-10 10:00 同意延期）。"
+        f"发送 /view {number} 查看最新情况。"
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.sandbox.chat import Sandbox
 from handlers import courier
 from handlers.jobs import run_sweep
 from tests.conftest import LEADER_ID, file_appeal
@@ -98,3 +99,21 @@ async def test_leaders_get_one_daily_list_of_people_who_could_not_be_reached(
     reports = [text for text in people.leader.since(mark) if "无法接收" in text]
     assert len(reports) == 1
     assert "李明（2 条未送达）" in reports[0]
+
+
+async def test_admins_are_warned_of_departments_nobody_joined(
+    sandbox, people, settings, org, clock
+):
+    started = [m.plain for m in people.leader.inbox if m.plain.startswith("⚠️ 机器人已启动")]
+    assert len(started) == 1 and "市人社局" in started[0] and "市地方金融管理局" in started[0]
+    stats = await people.leader.send("/stats")
+    # 融资 (市地方金融管理局) and 中小企业科 have members by now; the others do not
+    assert "暂无人员加入的部门：产业政策科、市人社局、市司法局、市营商办、经济运行科" in stats[-1]
+    await sandbox.stop()
+    again = await Sandbox.start(settings, org, clock, api=sandbox.api)  # a restart that day
+    try:
+        started = [m.plain for m in people.leader.inbox if m.plain.startswith("⚠️ 机器人已启动")]
+        assert len(started) == 1
+    finally:
+        await again.stop()
+        sandbox.app = again.app  # the fixture stops what is running

@@ -19,6 +19,7 @@ from bot.rules.model import (
     Appeal,
     AppealView,
     Attachment,
+    Event,
     Outcome,
     Party,
     Rating,
@@ -38,6 +39,9 @@ from bot.rules.workflow import APPEAL_FLOW
 from bot.usecases import outbox
 from bot.usecases.env import Env, already_done, remember
 from storage.db import UnitOfWork
+
+# Events that add words to an appeal without changing what may be done with it.
+MESSAGES_ONLY = frozenset({"note", "reply", "supplement", "rating_comment"})
 
 # The same text from the same enterprise within this window is probably a repeat.
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -126,6 +130,15 @@ async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
         access.allowed_actions(actor, appeal, env.today()),
         notices,
     )
+
+
+async def last_change(env: Env, actor: Actor, number: str) -> tuple[Appeal, Event | None]:
+    """An appeal as it is now and the event that last changed it (for a stale button)."""
+    async with env.db.reading() as uow:
+        appeal = await load_visible(uow, actor, number)
+        events = await uow.audit.of_appeal(appeal.id)
+    changes = [e for e in events if e.action not in MESSAGES_ONLY]
+    return appeal, (changes[-1] if changes else None)
 
 
 async def allowed(env: Env, actor: Actor, appeal: Appeal) -> list[Action]:

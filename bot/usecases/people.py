@@ -39,6 +39,17 @@ async def sync_departments(env: Env) -> None:
         await uow.commit()
 
 
+async def unstaffed(env: Env) -> list[Department]:
+    """Departments that nobody has joined and that have no group chat: their appeals go to
+    the leaders until someone joins."""
+    async with env.db.reading() as uow:
+        return [
+            d
+            for d in await uow.departments.all()
+            if d.chat_id is None and not await uow.people.staff_of(d.id)
+        ]
+
+
 async def departments(env: Env) -> list[Department]:
     async with env.db.reading() as uow:
         return await uow.departments.all()
