@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.rules.model import Action, Attachment, Conversation, Outcome, Rating, Role
+from bot.rules.model import Action, Conversation, Outcome, Rating, Role
 from bot.rules.refusals import NotAllowed
 from bot.rules.workflow import APPEAL_FLOW, Needs
 from bot.texts import has, name, t
@@ -19,6 +19,7 @@ from handlers.buttons import RATINGS, decode, decode_button, encode, int_part
 from handlers.common import (
     Context,
     actor_of,
+    attachment_of,
     env_of,
     esc,
     keyboard,
@@ -239,7 +240,8 @@ async def text_given(update: Update, context: Context, conversation: Conversatio
     pending = conversation.data
     action = Action(pending["action"])
     takes_files = APPEAL_FLOW[action].needs is Needs.TEXT_OR_FILE
-    attachments = _attachments_of(update)
+    found = attachment_of(update)
+    attachments = [found] if found else []
     if attachments and not takes_files:
         await say(update, context, t("hint.text_only", action=name("button", action)))
         return
@@ -256,19 +258,6 @@ async def text_given(update: Update, context: Context, conversation: Conversatio
     await flow.finish(context, conversation)
     extra = {"new_due": str(outcome.detail["new_due"])} if "new_due" in outcome.detail else {}
     await _done(update, context, f"done.{action}", outcome, **extra)
-
-
-def _attachments_of(update: Update) -> list[Attachment]:
-    message = update.effective_message
-    if message is None:
-        return []
-    if message.photo:
-        photo = message.photo[-1]
-        return [Attachment("photo", photo.file_id, photo.file_unique_id)]
-    if message.document:
-        doc = message.document
-        return [Attachment("document", doc.file_id, doc.file_unique_id, doc.file_name)]
-    return []
 
 
 async def _ask_comment(
@@ -312,9 +301,4 @@ async def comment_given(update: Update, context: Context, conversation: Conversa
 
 async def skip(update: Update, context: Context) -> None:
     """/skip the optional comment."""
-    conversation = await flow.active(update, context, FLOW, "comment")
-    if conversation is None:
-        await say(update, context, t("nothing_to_skip"))
-        return
-    await flow.finish(context, conversation)
-    await say(update, context, t("skipped"))
+    await flow.close_step(update, context, (FLOW, "comment"), "skipped", "nothing_to_skip")

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.rules.model import Actor
+from bot.rules.model import Actor, Attachment
 from bot.rules.refusals import (
     DomainError,
     InvalidInput,
@@ -205,3 +205,17 @@ async def _end_flow(update: Update, context: Context) -> None:
 def message_text(update: Update) -> str:
     message = update.effective_message
     return (message.text or message.caption or "") if message else ""
+
+
+def attachment_of(update: Update) -> Attachment | None:
+    """The photo (largest size) or document a message carries, if any."""
+    message = update.effective_message
+    if message is None:
+        return None
+    if message.photo:
+        photo = message.photo[-1]
+        return Attachment("photo", photo.file_id, photo.file_unique_id)
+    if message.document:
+        doc = message.document
+        return Attachment("document", doc.file_id, doc.file_unique_id, doc.file_name)
+    return None

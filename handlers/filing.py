@@ -15,6 +15,7 @@ from handlers.buttons import VIEW, appeal_button, decode, encode
 from handlers.common import (
     Context,
     actor_of,
+    attachment_of,
     env_of,
     esc,
     keyboard,
@@ -157,22 +158,13 @@ async def attachment_or_text(update: Update, context: Context, conversation: Con
     if len(attachments) >= limit:
         await say(update, context, t("attachments_full", max=limit), submit_keyboard())
         return
-    added = _attachment_of(update)
+    added = attachment_of(update)
     item = [added.kind, added.file_id, added.file_unique_id, added.file_name]
     moved = await flow.advance(
         context, conversation, "attachments", attachments=[*attachments, item]
     )
     count = len(moved.data["attachments"])
     await say(update, context, t("attachment_added", count=count), submit_keyboard())
-
-
-def _attachment_of(update: Update) -> Attachment:
-    message = update.effective_message
-    if message.photo:
-        photo = message.photo[-1]
-        return Attachment("photo", photo.file_id, photo.file_unique_id)
-    doc = message.document
-    return Attachment("document", doc.file_id, doc.file_unique_id, doc.file_name)
 
 
 @refusals

@@ -96,6 +96,19 @@ async def active(update: Update, context: Context, flow: str, *steps: str) -> Co
     return conversation
 
 
+async def close_step(
+    update: Update, context: Context, where: tuple[str, str], done_key: str, none_key: str
+) -> None:
+    """A command that completes an optional step (/skip, /done): it ends the flow if the
+    user is at that step, and says there is nothing to complete otherwise."""
+    conversation = await active(update, context, *where)
+    if conversation is None:
+        await say(update, context, t(none_key))
+        return
+    await finish(context, conversation)
+    await say(update, context, t(done_key))
+
+
 def left_text(conversation: Conversation, lapsed: bool = False) -> str:
     """'已退出对 SQ-… 的回复，未发送' and the like, for the flow that ended."""
     data = conversation.data

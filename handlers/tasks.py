@@ -26,7 +26,17 @@ from handlers.buttons import (
     int_part,
     task_view_button,
 )
-from handlers.common import Context, actor_of, env_of, esc, keyboard, local_time, refusals, say
+from handlers.common import (
+    Context,
+    actor_of,
+    attachment_of,
+    env_of,
+    esc,
+    keyboard,
+    local_time,
+    refusals,
+    say,
+)
 from handlers.courier import flush
 from handlers.render import snippet, task_button_row
 
@@ -345,26 +355,13 @@ async def _act(
     await flush(context.bot, env, outcome.queued)
 
 
-def _attachment(update: Update) -> Attachment | None:
-    message = update.effective_message
-    if message is None:
-        return None
-    if message.photo:
-        photo = message.photo[-1]
-        return Attachment("photo", photo.file_id, photo.file_unique_id)
-    if message.document:
-        doc = message.document
-        return Attachment("document", doc.file_id, doc.file_unique_id, doc.file_name)
-    return None
-
-
 @flow.step(FLOW, "text", accepts=(flow.TEXT, flow.FILE))
 @refusals
 async def task_text(update: Update, context: Context, conversation: Conversation) -> None:
     """The text (and maybe a file) of a report, a 销号 request or a send-back reason."""
     pending = conversation.data
     action = TaskAction(pending["action"])
-    attachment = _attachment(update)
+    attachment = attachment_of(update)
     message = update.effective_message
     text = message.text or message.caption or (t("attachment_only") if attachment else "")
     await _act(
@@ -386,7 +383,7 @@ async def task_text(update: Update, context: Context, conversation: Conversation
 @refusals
 async def task_attachment(update: Update, context: Context, conversation: Conversation) -> None:
     """More photos or files for the report just made (text: a hint to send /done)."""
-    attachment = _attachment(update)
+    attachment = attachment_of(update)
     if attachment is None:
         await say(update, context, t("hint.task.attach"))
         return
@@ -398,9 +395,4 @@ async def task_attachment(update: Update, context: Context, conversation: Conver
 
 async def task_done(update: Update, context: Context) -> None:
     """/done: the report is complete."""
-    conversation = await flow.active(update, context, FLOW, "attach")
-    if conversation is None:
-        await say(update, context, t("nothing_to_finish"))
-        return
-    await flow.finish(context, conversation)
-    await say(update, context, t("task_done"))
+    await flow.close_step(update, context, (FLOW, "attach"), "task_done", "nothing_to_finish")
