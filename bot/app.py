@@ -85,7 +85,7 @@ def handler_list() -> list:
         CallbackQueryHandler(understand.menu_pressed, pattern=r"^menu:"),
         # Anything not matched above: an unknown command, typed input, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),
-        MessageHandler(PRIVATE & (TEXT | FILES), flow.route),
+        MessageHandler(PRIVATE & (TEXT | FILES), understand.typed),
         MessageHandler(PRIVATE & ~filters.StatusUpdate.ALL, understand.other_update),
         CallbackQueryHandler(stale_button),
     ]

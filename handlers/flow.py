@@ -5,7 +5,7 @@ starts with `begin`, moves with `advance` and ends with `finish`. The guard runs
 every other handler: it ends a flow that has lapsed, or that the user left by a command or
 by a button of something else, and says so, so that text never reaches an enterprise after
 the prompt that asked for it is gone. `route` hands typed text and files to the step that
-waits for them; with no flow, `understand` answers free text.
+waits for them (`handlers.understand.typed` answers what comes with no flow).
 """
 
 from __future__ import annotations
@@ -196,14 +196,8 @@ def kind_of(update: Update) -> str | None:
     return None
 
 
-async def route(update: Update, context: Context) -> None:
+async def route(update: Update, context: Context, conversation: Conversation) -> None:
     """Typed text, a photo or a file in a private chat: to the step waiting for it."""
-    conversation = await active_any(update, context)
-    if conversation is None:
-        from handlers.understand import understand  # the free-text layer sits above the flows
-
-        await understand(update, context)
-        return
     own = STEPS.get((conversation.flow, conversation.step))
     if own is None:  # a step this version no longer has (stored before an upgrade)
         await finish(context, conversation)

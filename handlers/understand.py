@@ -13,7 +13,7 @@ from bot.rules import checks
 from bot.rules.model import Action, Role
 from bot.rules.workflow import APPEAL_FLOW, Needs
 from bot.texts import t
-from handlers import cases, filing
+from handlers import cases, filing, flow
 from handlers.buttons import BadCallback, decode, decode_button
 from handlers.common import Context, actor_of, keyboard, refusals, say
 
@@ -21,6 +21,15 @@ NUMBER_IN_TEXT = re.compile(r"SQ-\d{4}-\d{6}", re.IGNORECASE)
 # Commands that make sense in a department group (everything else is personal).
 GROUP_COMMANDS = frozenset({"help"})
 MENU = "menu"
+
+
+async def typed(update: Update, context: Context) -> None:
+    """Typed text, a photo or a file in a private chat: the user's flow takes it, if any."""
+    conversation = await flow.active_any(update, context)
+    if conversation is not None:
+        await flow.route(update, context, conversation)
+    else:
+        await understand(update, context)
 
 
 @refusals
