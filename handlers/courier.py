@@ -9,13 +9,17 @@ kept by python-telegram-bot's AIORateLimiter in `appealdesk run`.
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot.digest_files import LeadersPack, build_leaders_pack
+from bot.digest_text import split_message
+from bot.rules.digest import Week
 from bot.rules.model import Notice, Outgoing, Rating
 from bot.texts import has, name, t
-from bot.usecases import appeals, ladder, outbox, people
+from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
 from handlers.common import Context, env_of, esc, keyboard, say
 from handlers.render import (
@@ -75,6 +79,63 @@ async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMa
     return text, rows
 
 
+# One thing to send: ("text", text, markup), ("photo", image, caption) or
+# ("document", content, (file name, caption)).
+Part = tuple[str, object, object]
+# The leaders' chart and ledger of a week, prepared once however many leaders get them.
+_PACKS: dict[str, LeadersPack] = {}
+
+
+async def _digest_parts(env: Env, item: Outgoing) -> list[Part]:
+    label, audience = item.detail["week"], item.detail["audience"]
+    archived = await reports.stored(env, label, audience)
+    if archived is None:
+        raise Gone()
+    if item.kind == "digest":
+        return [("text", piece, None) for piece in split_message(archived.text)]
+    pack = _PACKS.get(label)
+    if pack is None:
+        digest = await reports.leaders_digest(env, None, Week.parse(label))
+        _PACKS.clear()
+        pack = _PACKS[label] = await build_leaders_pack(env, digest, archived.text)
+    return pack_parts(pack)
+
+
+def pack_parts(pack: LeadersPack) -> list[Part]:
+    """The leaders' chart (or why it is missing) and the year's ledger."""
+    parts: list[Part] = []
+    if pack.chart is not None:
+        parts.append(("photo", pack.chart, t("digest_chart_caption", week=pack.week.label)))
+    else:
+        parts.append(("text", t("digest_chart_failed", reason=esc(pack.chart_error)), None))
+    caption = t(
+        "digest_ledger_caption",
+        start=date(pack.week.end.year, 1, 1),
+        end=pack.week.end,
+        count=pack.ledger_count,
+    )
+    parts.append(("document", pack.ledger, (pack.ledger_name, caption)))
+    return parts
+
+
+async def send_part(bot: Bot, chat_id: int, part: Part) -> None:
+    kind, body, extra = part
+    if kind == "photo":
+        await bot.send_photo(chat_id, body, caption=extra)
+    elif kind == "document":
+        name_, caption = extra
+        await bot.send_document(chat_id, body, filename=name_, caption=caption)
+    else:
+        await bot.send_message(chat_id, body, reply_markup=extra)
+
+
+async def parts_of(env: Env, item: Outgoing) -> list[Part]:
+    if item.subject == "digest":
+        return await _digest_parts(env, item)
+    text, markup = await render(env, item)
+    return [("text", text, markup)]
+
+
 async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
     """The message as it reads now: wording from the catalog, data from the database."""
     if item.subject == "appeal":
@@ -105,12 +166,13 @@ async def deliver_one(bot: Bot, env: Env, outgoing_id: int) -> bool:
     if item is None:
         return False
     try:
-        text, markup = await render(env, item)
+        parts = await parts_of(env, item)
     except Gone:
         await outbox.failed(env, item, "gone")
         return False
     try:
-        await bot.send_message(item.chat_id, text, reply_markup=markup)
+        for part in parts:
+            await send_part(bot, item.chat_id, part)
     except RetryAfter as exc:
         log.warning("outbox %s to %s: flood limit, retry after %s", item.id, item.chat_id, exc)
         await outbox.postpone(env, item, "429", _seconds(exc.retry_after))

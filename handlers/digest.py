@@ -8,16 +8,16 @@ from datetime import date, time
 from pathlib import Path
 
 from telegram import Bot, Update
-from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.digest_files import LeadersPack, build_leaders_pack, export_ledger
+from bot.digest_files import build_leaders_pack, export_ledger
 from bot.digest_text import department_text, leaders_text, pct, split_message
 from bot.rules import checks
 from bot.rules.digest import Week
 from bot.texts import t
 from bot.usecases import people, reports
 from bot.usecases.env import Env
+from handlers import courier
 from handlers.common import Context, actor_of, env_of, esc, local_time, refusals, say
 
 log = logging.getLogger(__name__)
@@ -28,50 +28,25 @@ async def send_text(bot: Bot, chat_id: int, text: str) -> None:
         await bot.send_message(chat_id, piece)
 
 
-async def send_leaders_pack(bot: Bot, chat_id: int, pack: LeadersPack) -> None:
-    await send_text(bot, chat_id, pack.text)
-    if pack.chart is not None:
-        caption = t("digest_chart_caption", week=pack.week.label)
-        await bot.send_photo(chat_id, pack.chart, caption=caption)
-    else:
-        await bot.send_message(chat_id, t("digest_chart_failed", reason=esc(pack.chart_error)))
-    caption = t(
-        "digest_ledger_caption",
-        start=date(pack.week.end.year, 1, 1),
-        end=pack.week.end,
-        count=pack.ledger_count,
-    )
-    await bot.send_document(chat_id, pack.ledger, filename=pack.ledger_name, caption=caption)
-
-
 async def send_weekly_digests(bot: Bot, env: Env, week: Week) -> int:
-    """Every leader and department gets the week's digest once; returns chats served."""
-    served = 0
+    """Every leader and department gets the week's digest once, through the outbox (so a
+    failed send is retried like any notice); returns how many chats it was handed to."""
     digest = await reports.leaders_digest(env, None, week)
-    stored = await reports.record_digest(env, week, "leaders", leaders_text(digest))
-    leaders = await reports.chats_to_send(env, week, "leaders", sorted(env.leaders))
-    pack = await build_leaders_pack(env, digest, stored.text) if leaders else None
-    for chat_id in leaders:
-        try:
-            await send_leaders_pack(bot, chat_id, pack)
-        except TelegramError as exc:
-            log.warning("digest %s to leader %s failed: %s", week.label, chat_id, exc)
-            continue
-        await reports.mark_sent(env, week, "leaders", chat_id)
-        served += 1
+    await reports.record_digest(env, week, "leaders", leaders_text(digest))
+    queued = list(
+        await reports.enqueue_digest(
+            env, week, "leaders", sorted(env.leaders), ("digest", "digest_files")
+        )
+    )
+    served = len(queued) // 2
     this_week = Week.of(env.today())
     for dept in await reports.department_digests(env, this_week):
         audience = f"department:{dept.department_id}"
-        text = department_text(dept, this_week.label)
-        stored = await reports.record_digest(env, week, audience, text)
-        for chat_id in await reports.chats_to_send(env, week, audience, dept.chat_ids):
-            try:
-                await send_text(bot, chat_id, stored.text)
-            except TelegramError as exc:
-                log.warning("digest %s to %s failed: %s", week.label, chat_id, exc)
-                continue
-            await reports.mark_sent(env, week, audience, chat_id)
-            served += 1
+        await reports.record_digest(env, week, audience, department_text(dept, this_week.label))
+        ids = await reports.enqueue_digest(env, week, audience, dept.chat_ids, ("digest",))
+        queued += ids
+        served += len(ids)
+    await courier.flush(bot, env, queued)
     return served
 
 
@@ -111,7 +86,10 @@ async def digest_command(update: Update, context: Context) -> None:
     else:
         text = leaders_text(digest)
     pack = await build_leaders_pack(env, digest, text)
-    await send_leaders_pack(context.bot, update.effective_chat.id, pack)
+    chat_id = update.effective_chat.id
+    await send_text(context.bot, chat_id, pack.text)
+    for part in courier.pack_parts(pack):
+        await courier.send_part(context.bot, chat_id, part)
 
 
 @refusals

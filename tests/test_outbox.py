@@ -117,3 +117,30 @@ async def test_admins_are_warned_of_departments_nobody_joined(
     finally:
         await again.stop()
         sandbox.app = again.app  # the fixture stops what is running
+
+
+async def test_a_digest_that_could_not_be_sent_is_retried_and_arrives_once(
+    sandbox, people, clock, db
+):
+    from bot.rules.digest import Week
+    from handlers.digest import send_weekly_digests
+
+    await file_appeal(people.company)
+    week = Week.of(sandbox.env.today())
+    sandbox.api.fail_chat(LEADER_ID, 502, "Bad Gateway")
+    assert await send_weekly_digests(sandbox.app.bot, sandbox.env, week) == 4  # leader, 3 staff
+    digests = [m for m in people.leader.inbox if "督察通报" in m.plain]
+    assert digests == [] and sandbox.api.photos == [] and sandbox.api.documents == []
+    owed = db.rows("SELECT kind, status FROM outbox WHERE chat_id = ? AND subject = 'digest'",
+                   LEADER_ID)  # fmt: skip
+    assert sorted(r["kind"] for r in owed) == ["digest", "digest_files"]
+    assert {r["status"] for r in owed} == {"pending"}
+
+    sandbox.api.chat_failures.clear()
+    await drain(sandbox, clock, 15 * 60)
+    assert len([m for m in people.leader.inbox if "督察通报" in m.plain]) >= 1
+    assert [chat for chat, _ in sandbox.api.photos] == [LEADER_ID]
+    assert [chat for chat, _, _ in sandbox.api.documents] == [LEADER_ID]
+    assert await send_weekly_digests(sandbox.app.bot, sandbox.env, week) == 0
+    await drain(sandbox, clock, 15 * 60)
+    assert [chat for chat, _ in sandbox.api.photos] == [LEADER_ID]  # once

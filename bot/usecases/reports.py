@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from bot.rules import access
+from bot.rules import access, delivery
 from bot.rules import digest as rules
 from bot.rules.digest import DepartmentDigest, LeaderDigest, QualityFlag, Week
 from bot.rules.model import OPEN_STATES, Actor, State
@@ -184,6 +184,32 @@ async def archived(env: Env, actor: Actor, week: Week) -> StoredDigest | None:
     access.require_leader(actor)
     async with env.db.reading() as uow:
         return await uow.reports.digest(week.label, "leaders")
+
+
+async def enqueue_digest(
+    env: Env, week: Week, audience: str, chats: list[int], kinds: tuple[str, ...]
+) -> tuple[int, ...]:
+    """Hand a week's archived digest to the outbox, once per chat (a second run adds none)."""
+    now = env.now()
+    ids = []
+    async with env.db.unit_of_work() as uow:
+        for chat in chats:
+            if await uow.reports.digest_delivered(week.label, audience, chat):
+                continue
+            for kind in kinds:
+                detail = {"week": week.label, "audience": audience}
+                ids.append(
+                    await uow.outbox.add(chat, kind, "digest", None, detail, delivery.NOTICE, now)
+                )
+            await uow.reports.record_digest_delivery(week.label, audience, chat, now)
+        await uow.commit()
+    return tuple(ids)
+
+
+async def stored(env: Env, week_label: str, audience: str) -> StoredDigest | None:
+    """A digest as archived when it was first prepared (what every recipient gets)."""
+    async with env.db.reading() as uow:
+        return await uow.reports.digest(week_label, audience)
 
 
 async def chats_to_send(env: Env, week: Week, audience: str, chats: list[int]) -> list[int]:
