@@ -83,7 +83,8 @@ def leaders_text(digest: LeaderDigest) -> str:
         lines.append(t("digest.below_floor", floor=floor, named=named))
     else:
         lines.append(t("digest.floor_ok", floor=floor))
-    lines += ["", t("digest.section_overdue", count=len(digest.overdue))]
+    total = max(digest.overdue_total, len(digest.overdue))
+    lines += ["", t("digest.section_overdue", count=total)]
     lines += [
         t(
             "digest.overdue_line",
@@ -95,6 +96,8 @@ def leaders_text(digest: LeaderDigest) -> str:
         )
         for o in digest.overdue
     ] or [none]
+    if total > len(digest.overdue):
+        lines.append(t("digest.overdue_more", shown=len(digest.overdue), total=total))
     lines += [
         "",
         t("digest.section_notices"),

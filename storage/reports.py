@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.rules.digest import DigestRow, Withdrawal
+from bot.rules.digest import DigestRow, ReceivedGroup, Withdrawal
 from bot.rules.model import Appeal
 from storage import records
 from storage.appeals import APPEAL_FIELDS, APPEAL_FROM
@@ -33,6 +33,7 @@ class Reply:
     number: str
     department_id: int | None
     department_name: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class StoredDigest:
     created_at: datetime
 
 
+TEXT_KEYS = ("department", "category")
+OVERDUE = " WHERE a.state IN ('pending', 'in_progress') AND a.due_date < :today"
+
+
 class ReportRepo(Store):
     async def appeals_touching(self, start: datetime, end: datetime) -> list[DigestRow]:
         """Appeals filed, closed or still open in [start, end)."""
@@ -64,6 +69,88 @@ class ReportRepo(Store):
             {"start": records.stamp(start), "end": records.stamp(end)},
         )
         return [records.digest_row(r) for r in rows]
+
+    async def received_counts(
+        self, start: datetime, end: datetime, offset: str, today: str
+    ) -> list[ReceivedGroup]:
+        """Counts of the appeals received in [start, end), one GROUP BY over the created_at
+        index: memory does not grow with the table. `offset` shifts UTC to local days
+        (SQLite's `date(…, '+480 minutes')`; listed in storage/sqlite_only.py)."""
+        rows = await self._all(
+            "SELECT d.name AS department, a.category, a.state = 'withdrawn' AS withdrawn,"
+            " COUNT(*) AS received,"
+            " SUM(a.claimed_at IS NOT NULL"
+            "     AND date(a.claimed_at, :offset) <= a.claim_due_date)"
+            "   AS claimed_on_time,"
+            " SUM(a.state IN ('closed', 'rated')) AS resolved,"
+            " SUM(a.state IN ('closed', 'rated') AND a.closed_at IS NOT NULL"
+            "     AND date(a.closed_at, :offset) <= a.due_date)"
+            "   AS closed_on_time,"
+            " SUM(a.rating IS NOT NULL) AS rated,"
+            " SUM(a.rating IN ('satisfied', 'basic')) AS satisfied,"
+            " SUM(a.rating IS NULL AND a.state = 'closed'"
+            "     AND COALESCE(a.rating_due_date, :today) < :today) AS unrated"
+            " FROM appeals a JOIN departments d ON d.id = a.department_id"
+            " WHERE a.created_at >= :start AND a.created_at < :end"
+            " GROUP BY d.name, a.category, a.state = 'withdrawn'",
+            {
+                "start": records.stamp(start),
+                "end": records.stamp(end),
+                "offset": offset,
+                "today": today,
+            },
+        )
+        # SUM over NULLs (an unrated appeal's rating) is NULL: count it as 0.
+        return [
+            ReceivedGroup(**{k: (v or 0) if k not in TEXT_KEYS else v for k, v in r.items()})
+            for r in rows
+        ]
+
+    async def closed_counts(self, start: datetime, end: datetime, offset: str) -> tuple[int, int]:
+        """(closed, closed on time) of the appeals closed in [start, end)."""
+        row = await self._one(
+            "SELECT COUNT(*) AS closed,"
+            " COALESCE(SUM(date(a.closed_at, :offset) <= a.due_date), 0) AS on_time"
+            " FROM appeals a"
+            " WHERE a.closed_at >= :start AND a.closed_at < :end"
+            " AND a.state IN ('closed', 'rated')",
+            {"start": records.stamp(start), "end": records.stamp(end), "offset": offset},
+        )
+        return row["closed"], row["on_time"]
+
+    async def overdue(self, today: str, limit: int) -> tuple[list[DigestRow], int]:
+        """The longest overdue open appeals (at most `limit`) and how many there are."""
+        rows = await self._all(
+            "SELECT " + DIGEST_COLUMNS + DIGEST_JOINS + OVERDUE + " ORDER BY a.due_date, a.id"
+            " LIMIT :limit",
+            {"today": today, "limit": limit},
+        )
+        total = await self._one(
+            "SELECT COUNT(*) AS n FROM appeals a WHERE a.state IN ('pending', 'in_progress')"
+            " AND a.due_date < :today",
+            {"today": today},
+        )
+        return [records.digest_row(r) for r in rows], total["n"]
+
+    async def open_rows(self) -> list[DigestRow]:
+        """Every open appeal (the departments' weekly lists): as many as are being handled."""
+        rows = await self._all(
+            "SELECT "
+            + DIGEST_COLUMNS
+            + DIGEST_JOINS
+            + " WHERE a.state IN ('pending', 'in_progress') ORDER BY a.id"
+        )
+        return [records.digest_row(r) for r in rows]
+
+    async def open_counts(self, today: str) -> tuple[int, int, int]:
+        """(open, pending, overdue) right now."""
+        row = await self._one(
+            "SELECT COUNT(*) AS open, COALESCE(SUM(a.state = 'pending'), 0) AS pending,"
+            " COALESCE(SUM(a.due_date < :today), 0) AS overdue FROM appeals a"
+            " WHERE a.state IN ('pending', 'in_progress')",
+            {"today": today},
+        )
+        return row["open"], row["pending"], row["overdue"]
 
     async def withdrawals(self, start: datetime, end: datetime) -> list[Withdrawal]:
         rows = await self._all(
@@ -87,27 +174,14 @@ class ReportRepo(Store):
     async def replies_between(self, start: datetime, end: datetime) -> list[Reply]:
         rows = await self._all(
             "SELECT m.id, m.text, a.number, u.department_id,"
-            " d.name AS department_name FROM appeal_messages m"
+            " d.name AS department_name, m.created_at FROM appeal_messages m"
             " JOIN appeals a ON a.id = m.appeal_id"
             " LEFT JOIN users u ON u.tg_id = m.author_id"
             " LEFT JOIN departments d ON d.id = u.department_id"
             " WHERE m.kind = 'reply' AND m.created_at >= ? AND m.created_at < ? ORDER BY m.id",
             (records.stamp(start), records.stamp(end)),
         )
-        return [Reply(**r) for r in rows]
-
-    async def earlier_replies(
-        self, department_id: int, before_id: int, limit: int
-    ) -> list[tuple[str, str]]:
-        """(text, appeal number) of the department's replies before `before_id`, newest first."""
-        rows = await self._all(
-            "SELECT m.text, a.number FROM appeal_messages m"
-            " JOIN appeals a ON a.id = m.appeal_id JOIN users u ON u.tg_id = m.author_id"
-            " WHERE m.kind = 'reply' AND u.department_id = ? AND m.id < ?"
-            " ORDER BY m.id DESC LIMIT ?",
-            (department_id, before_id, limit),
-        )
-        return [(r["text"], r["number"]) for r in rows]
+        return [Reply(**{**r, "created_at": records.moment(r["created_at"])}) for r in rows]
 
     async def ledger(
         self, start: datetime, end: datetime, batch: int = 1000

@@ -62,3 +62,9 @@ LEDGER_HISTORY = (
     "   'no', n.serial_no)) FROM (SELECT * FROM notices WHERE subject = 'appeal'"
     "   AND subject_id = a.id ORDER BY family, serial_year, serial_no) n) AS notices"
 )
+
+
+# Also SQLite-specific, written inline where used: the digest's counts in storage/reports.py
+# turn UTC moments into local days with `date(moment, :offset)`, `:offset` being the zone's
+# UTC offset such as '+480 minutes' (fixed for the period; Asia/Shanghai has no daylight
+# saving). PostgreSQL would use `(moment AT TIME ZONE :zone)::date`.

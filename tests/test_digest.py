@@ -249,7 +249,7 @@ async def test_digest_scheduled_for_monday(seeded):
     assert "day_of_week='mon'" in trigger and "hour='9'" in trigger
 
 
-async def test_long_digest_is_split_at_line_ends(seeded, settings):
+async def test_a_long_overdue_list_is_capped_with_its_count(seeded, settings):
     box, clock, leader, *_ = seeded
     conn = sqlite3.connect(settings.database_path)
     conn.execute(
@@ -263,10 +263,20 @@ async def test_long_digest_is_split_at_line_ends(seeded, settings):
     pieces = [
         m.text for m in leader.inbox[mark:] if "photo" not in m.raw and "document" not in m.raw
     ]
-    assert len(pieces) >= 2 and all(len(p) <= 4096 for p in pieces)
-    assert all(not p.startswith("\n") and not p.endswith("\n") for p in pieces)
+    assert all(len(p) <= 4096 for p in pieces)
     joined = "\n".join(pieces)
-    assert joined.count("超期") >= 100 and "SQ-2026-000001｜市人社局" in joined
+    overdue = (
+        sqlite3.connect(settings.database_path)
+        .execute(
+            "SELECT COUNT(*) FROM appeals WHERE state = 'in_progress' AND due_date < '2026-11-24'"
+        )
+        .fetchone()[0]
+    )
+    assert overdue > 30
+    assert f"四、超期未办结（{overdue} 件）" in joined
+    assert joined.count("｜承办人") == 30  # the 30 longest overdue, then the pointer
+    assert f"（以上为超期最久的 30 件，共 {overdue} 件；完整清单见随附诉求台账。）" in joined
+    assert "SQ-2026-000001｜市人社局" in joined
 
 
 def test_split_message_keeps_lines_whole():
@@ -337,3 +347,29 @@ def test_cli_digest_and_export(tmp_path, monkeypatch, capsys):
     assert "exported 0 appeals (2026-01-01 to" in capsys.readouterr().out
     assert main(["digest", "--send"]) == 2
     assert capsys.readouterr().err.startswith("appealdesk: setting BOT_TOKEN: required")
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(date(2026, 11, 16), date(2026, 11, 22)), (date(2026, 1, 1), date(2026, 11, 22))],
+)
+async def test_counts_from_the_database_equal_counting_every_row(seeded, start, end):
+    """The set-based figures (GROUP BY in SQL) match the row-by-row reference."""
+    from bot.rules import digest as rules
+    from bot.usecases.reports import _period, bounds
+
+    env = seeded[0].env
+    async with env.db.reading() as uow:
+        rows = await uow.reports.appeals_touching(*bounds(env, start, end))
+        counted = await _period(uow, env, start, end)
+    reference = rules.period_figures(
+        rows, start, end, [c.name for c in env.org.categories], env.today(), env.zone
+    )
+    assert (counted.new, counted.closed, counted.closed_on_time) == (
+        reference.new,
+        reference.closed,
+        reference.closed_on_time,
+    )
+    assert counted.by_category == reference.by_category
+    assert counted.departments == reference.departments
+    assert counted.new > 0 and counted.departments

@@ -91,6 +91,23 @@ class DigestRow:
     rating_due_date: date | None
 
 
+@dataclass(frozen=True)
+class ReceivedGroup:
+    """Appeals received in a period, counted (by the database) per department, category and
+    withdrawn or not."""
+
+    department: str
+    category: str
+    withdrawn: bool
+    received: int
+    claimed_on_time: int
+    resolved: int
+    closed_on_time: int
+    rated: int
+    satisfied: int
+    unrated: int
+
+
 @dataclass
 class DepartmentFigures:
     name: str
@@ -196,6 +213,7 @@ class LeaderDigest:
     tasks: dict[str, int]
     duplicates: list[QualityFlag]
     short_replies: list[QualityFlag]
+    overdue_total: int = 0  # all overdue appeals; `overdue` lists the longest overdue
 
 
 @dataclass
@@ -255,6 +273,65 @@ def period_figures(
             dept.unrated += 1
     figures.departments = sorted(departments.values(), key=lambda d: (-d.score, d.name))
     return figures
+
+
+def figures_from_counts(
+    start: date,
+    end: date,
+    groups: Iterable[ReceivedGroup],
+    closed: tuple[int, int],
+    category_order: list[str],
+) -> PeriodFigures:
+    """The same figures as `period_figures`, from counts the database made."""
+    figures = PeriodFigures(start, end)
+    figures.closed, figures.closed_on_time = closed
+    counts: dict[str, int] = {}
+    departments: dict[str, DepartmentFigures] = {}
+    for group in groups:
+        figures.new += group.received
+        counts[group.category] = counts.get(group.category, 0) + group.received
+        if group.withdrawn:
+            continue
+        dept = departments.setdefault(group.department, DepartmentFigures(group.department))
+        dept.received += group.received
+        dept.claimed_on_time += group.claimed_on_time
+        dept.resolved += group.resolved
+        dept.closed_on_time += group.closed_on_time
+        dept.rated += group.rated
+        dept.satisfied += group.satisfied
+        dept.unrated += group.unrated
+    figures.by_category = [(name, counts.get(name, 0)) for name in category_order] + [
+        (name, n) for name, n in counts.items() if name not in category_order
+    ]
+    figures.departments = sorted(departments.values(), key=lambda d: (-d.score, d.name))
+    return figures
+
+
+def could_match(a: str, b: str, threshold: float) -> bool:
+    """A cheap upper bound first: two texts of very different length cannot reach the
+    similarity threshold (SequenceMatcher's ratio is at most 2·min/(len a + len b))."""
+    total = len(a) + len(b)
+    return bool(total) and 2 * min(len(a), len(b)) / total >= threshold
+
+
+def best_match_above(
+    text: str, earlier: Iterable[tuple[str, str]], threshold: float
+) -> tuple[float, str] | None:
+    """The most similar earlier (text, appeal number) at or above `threshold`, using
+    SequenceMatcher's quick upper bounds before the full comparison."""
+    best: tuple[float, str] | None = None
+    text = text.strip()
+    for other, number in earlier:
+        other = other.strip()
+        if not could_match(text, other, threshold):
+            continue
+        matcher = SequenceMatcher(None, text, other)
+        if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
+            continue
+        ratio = matcher.ratio()
+        if ratio >= threshold and (best is None or ratio > best[0]):
+            best = (ratio, number)
+    return best
 
 
 def notice_totals(counts: Iterable[tuple[str, str, int]]) -> dict[str, int]:

@@ -49,6 +49,11 @@ class DigestSettings(BaseModel):
     satisfaction_floor: float = Field(default=0.85, gt=0, le=1)
     similarity_threshold: float = Field(default=0.9, gt=0, le=1)
     min_reply_chars: int = Field(default=15, ge=1, le=500)
+    # Replies are compared with the same department's replies of this many days before.
+    similarity_window_days: int = Field(default=28, ge=1, le=366)
+    similarity_compared: int = Field(default=200, ge=1, le=5000)
+    # The digest lists the longest overdue appeals; the full list is in the ledger.
+    overdue_listed: int = Field(default=30, ge=1, le=500)
 
 
 class Routing(BaseModel):

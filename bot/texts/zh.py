@@ -396,6 +396,7 @@ CATALOG: dict[str, str] = {
     "digest.below_floor_part": "{name}（{rate}）",
     "digest.floor_ok": "满意率均不低于 {floor}。",
     "digest.section_overdue": "<b>四、超期未办结（{count} 件）</b>",
+    "digest.overdue_more": "（以上为超期最久的 {shown} 件，共 {total} 件；完整清单见随附诉求台账。）",
     "digest.overdue_line": "{number}｜{department}｜承办人 {owner}｜超期 {days} 个工作日（期限 {due}）",
     "digest.section_notices": "<b>五、提示督办</b>",
     "digest.notices_line": "上周发出提示 {w_tip} 件、督办 {w_push} 件、提级督办 {w_raise} 件；年度累计提示 {y_tip} 件、督办 {y_push} 件、提级督办 {y_raise} 件。",

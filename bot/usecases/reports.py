@@ -9,13 +9,11 @@ from pathlib import Path
 from bot.rules import access, delivery
 from bot.rules import digest as rules
 from bot.rules.digest import DepartmentDigest, LeaderDigest, QualityFlag, Week
-from bot.rules.model import OPEN_STATES, Actor, State
+from bot.rules.model import Actor, State
 from bot.rules.refusals import InvalidInput, NotAllowed
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
 from storage.reports import LedgerEntry, StoredDigest
-
-EARLIER_REPLIES_COMPARED = 200
 
 
 def bounds(env: Env, start: date, end: date) -> tuple[datetime, datetime]:
@@ -26,36 +24,59 @@ def bounds(env: Env, start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-async def _period(uow: UnitOfWork, env: Env, start: date, end: date, rows: list):
-    figures = rules.period_figures(
-        rows, start, end, [c.name for c in env.org.categories], env.today(), env.zone
-    )
+def _offset(env: Env, day: date) -> str:
+    """The bureau's UTC offset on `day`, as SQLite's date modifier."""
+    offset = datetime.combine(day, time(12), env.zone).utcoffset() or timedelta(0)
+    return f"{int(offset.total_seconds() // 60):+d} minutes"
+
+
+async def _period(uow: UnitOfWork, env: Env, start: date, end: date) -> rules.PeriodFigures:
+    """A period's figures counted by the database (memory flat in the table size)."""
     utc_start, utc_end = bounds(env, start, end)
+    offset = _offset(env, end)
+    groups = await uow.reports.received_counts(utc_start, utc_end, offset, env.today().isoformat())
+    closed = await uow.reports.closed_counts(utc_start, utc_end, offset)
+    figures = rules.figures_from_counts(
+        start, end, groups, closed, [c.name for c in env.org.categories]
+    )
     figures.notices = rules.notice_totals(await uow.reports.notice_counts(utc_start, utc_end))
     figures.withdrawn = await uow.reports.withdrawals(utc_start, utc_end)
     return figures
 
 
-def _overdue(env: Env, rows: list) -> list[rules.OverdueItem]:
-    return rules.overdue_items(rows, env.today(), env.deadlines.overdue_days)
+async def _overdue(uow: UnitOfWork, env: Env) -> tuple[list[rules.OverdueItem], int]:
+    """The longest overdue appeals (capped) and how many are overdue in all."""
+    today = env.today()
+    rows, total = await uow.reports.overdue(today.isoformat(), env.org.digest.overdue_listed)
+    return rules.overdue_items(rows, today, env.deadlines.overdue_days), total
 
 
 async def _quality(uow: UnitOfWork, env: Env, start: datetime, end: datetime):
+    """Short replies, and replies nearly the same as an earlier one of the department —
+    compared within a window of days, so the cost follows the week, not the archive."""
     settings = env.org.digest
+    window = await uow.reports.replies_between(
+        start - timedelta(days=settings.similarity_window_days), end
+    )
+    by_department: dict[int, list] = {}
     duplicates, short = [], []
-    for reply in await uow.reports.replies_between(start, end):
-        text = reply.text.strip()
-        department = reply.department_name or ""
-        if len(text) < settings.min_reply_chars:
-            short.append(QualityFlag(reply.number, department, length=len(text)))
-        if reply.department_id is None:
-            continue
-        earlier = await uow.reports.earlier_replies(
-            reply.department_id, reply.id, EARLIER_REPLIES_COMPARED
-        )
-        best = rules.best_match(text, [e for e in earlier if e[1] != reply.number])
-        if best and best[0] >= settings.similarity_threshold:
-            duplicates.append(QualityFlag(reply.number, department, best[1], best[0]))
+    for reply in window:
+        earlier = by_department.setdefault(reply.department_id, [])
+        if start <= reply.created_at < end:
+            text = reply.text.strip()
+            department = reply.department_name or ""
+            if len(text) < settings.min_reply_chars:
+                short.append(QualityFlag(reply.number, department, length=len(text)))
+            if reply.department_id is not None:
+                recent = [
+                    (e.text, e.number)
+                    for e in reversed(earlier[-settings.similarity_compared :])
+                    if e.number != reply.number
+                ]
+                best = rules.best_match_above(text, recent, settings.similarity_threshold)
+                if best:
+                    duplicates.append(QualityFlag(reply.number, department, best[1], best[0]))
+        earlier.append(reply)
     return duplicates, short
 
 
@@ -65,9 +86,9 @@ async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDig
     rules.require_past_or_current(week, env.today())
     year_start = date(week.end.year, 1, 1)
     async with env.db.reading() as uow:
-        rows = await uow.reports.appeals_touching(*bounds(env, year_start, week.end))
-        last_week = await _period(uow, env, week.start, week.end, rows)
-        year = await _period(uow, env, year_start, week.end, rows)
+        last_week = await _period(uow, env, week.start, week.end)
+        year = await _period(uow, env, year_start, week.end)
+        overdue, overdue_total = await _overdue(uow, env)
         duplicates, short = await _quality(uow, env, *bounds(env, week.start, week.end))
         tasks = await uow.tasks.counts_by_state()
     floor = env.org.digest.satisfaction_floor
@@ -75,23 +96,20 @@ async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDig
         week,
         last_week,
         year,
-        _overdue(env, rows),
+        overdue,
         rules.below_floor(year, floor),
         floor,
         tasks,
         duplicates,
         short,
+        overdue_total,
     )
 
 
 async def department_digests(env: Env, week: Week) -> list[DepartmentDigest]:
     """For each department: open items, due in `week`, overdue, unclaimed (as of now)."""
     async with env.db.reading() as uow:
-        rows = [
-            r
-            for r in await uow.reports.appeals_touching(*bounds(env, week.start, week.end))
-            if r.state in OPEN_STATES
-        ]
+        rows = await uow.reports.open_rows()
         departments = await uow.departments.all()
         staff = {d.id: await uow.people.staff_of(d.id) for d in departments}
     result = []
@@ -107,7 +125,7 @@ async def department_digests(env: Env, week: Week) -> list[DepartmentDigest]:
                 chats,
                 mine,
                 [r for r in mine if rules.is_due_in(r, week)],
-                _overdue(env, mine),
+                rules.overdue_items(mine, env.today(), env.deadlines.overdue_days),
                 [r for r in mine if r.state is State.PENDING],
             )
         )
@@ -155,13 +173,13 @@ async def stats(env: Env, actor: Actor) -> dict[str, object]:
     week = Week.of(today)
     year_start = date(today.year, 1, 1)
     async with env.db.reading() as uow:
-        rows = await uow.reports.appeals_touching(*bounds(env, year_start, today))
-        this_week = await _period(uow, env, week.start, today, rows)
-        year = await _period(uow, env, year_start, today, rows)
+        this_week = await _period(uow, env, week.start, today)
+        year = await _period(uow, env, year_start, today)
+        open_, pending, overdue = await uow.reports.open_counts(today.isoformat())
     return {
-        "open": sum(r.state in OPEN_STATES for r in rows),
-        "pending": sum(r.state is State.PENDING for r in rows),
-        "overdue": len(_overdue(env, rows)),
+        "open": open_,
+        "pending": pending,
+        "overdue": overdue,
         "week_new": this_week.new,
         "week_closed": this_week.closed,
         "year_new": year.new,
