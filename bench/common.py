@@ -4,16 +4,21 @@ and contact to hang the seeded appeals on."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from bot.app import make_env
+from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.usecases.env import Env
 
 
-async def fresh_database(path: Path) -> Env:
-    """An environment on a new database file with the schema applied (closed again)."""
-    env = make_env(Settings(_env_file=None, database_path=path), load_org(BUNDLED_ORG_CONFIG))
+async def fresh_database(path: Path, today: date | None = None) -> Env:
+    """An environment on a new database file with the schema applied (closed again); with
+    `today`, its clock stands at 10:00 that day."""
+    clock = ManualClock(datetime.combine(today, time(2), UTC)) if today else None
+    settings = Settings(_env_file=None, database_path=path)
+    env = make_env(settings, load_org(BUNDLED_ORG_CONFIG), clock)
     await env.db.open()
     await env.db.close()
     return env

@@ -1,0 +1,186 @@
+"""The leaders' digest (督察通报) at scale: counted by the database vs every row in Python.
+
+Seeds N appeals over the year in the reference report's category proportions, with
+replies (a share of them near-duplicates), ratings and overdue items, then builds the week's
+digest twice in the same run:
+  baseline  — the former approach: every appeal of the year loaded as rows and counted in
+              Python, and each reply of the week compared with the department's 200 latest
+              replies found by a query per reply (its plan sorts every reply ever stored);
+  set-based — reports.leaders_digest(): GROUP BY counts, a capped overdue list, replies
+              compared within a window with cheap bounds first.
+Time and peak Python allocations (tracemalloc) are printed for both.
+
+    python -m bench.digest_bench --items 10000 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from bench.common import fresh_database
+from bot.rules import digest as rules
+from bot.rules.digest import Week
+from bot.usecases import reports
+from bot.usecases.env import Env
+
+# The bureau's 2024 report: 159 appeals in six categories.
+CATEGORIES = [
+    ("用工(引才)", "rsj", 58),
+    ("融资", "jrj", 31),
+    ("综合服务", "zxqy", 27),
+    ("法务", "sfj", 17),
+    ("政策宣贯", "cyzc", 14),
+    ("营商环境", "ysb", 12),
+]
+REPLIES = [
+    "已联系企业了解用工需求，将于下周组织专场招聘会对接。",
+    "已协调合作银行开展融资对接，企业提交材料后5个工作日内反馈授信意见。",
+    "经核实，企业反映的园区道路维修问题已交由园区管委会限期处理。",
+    "已安排法律顾问上门提供合同纠纷咨询服务。",
+    "已将最新惠企政策清单发送企业，并安排专人解读申报流程。",
+    "已会同市营商办现场办公，问题已纳入督办清单。",
+]
+WEEK = Week(2026, 47)
+UTC = UTC
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def seed(path: Path, items: int, rng: random.Random) -> None:
+    conn = sqlite3.connect(path)
+    departments = {}
+    for n, (_, code, _) in enumerate(CATEGORIES, start=1):
+        conn.execute("INSERT INTO departments (id, code, name) VALUES (?, ?, ?)", (n, code, code))
+        conn.execute(
+            "INSERT INTO users (tg_id, role, full_name, department_id, created_at)"
+            " VALUES (?, 'official', ?, ?, 'x')",
+            (1000 + n, f"办事员{n}", n),
+        )
+        departments[code] = n
+    conn.execute(
+        "INSERT INTO enterprises (id, name, uscc, contact_name, phone, created_at)"
+        " VALUES (1, '企业', '91350100M000100Y43', '联系人', '13900000000', 'x')"
+    )
+    conn.execute(
+        "INSERT INTO users (tg_id, role, full_name, enterprise_id, created_at)"
+        " VALUES (1, 'enterprise', '联系人', 1, 'x')"
+    )
+    weights = [w for _, _, w in CATEGORIES]
+    start = datetime(2026, 1, 2, 1, tzinfo=UTC)
+    span = (datetime(2026, 11, 22, 12, tzinfo=UTC) - start).total_seconds()
+    appeals, messages = [], []
+    for i in range(1, items + 1):
+        category, code, _ = rng.choices(CATEGORIES, weights)[0]
+        created = start + timedelta(seconds=span * i / items)
+        due = (created + timedelta(days=14)).date()
+        draw = rng.random()
+        state, closed, rating = "in_progress", None, None
+        if draw < 0.75:
+            state, closed = "rated", created + timedelta(days=rng.randint(1, 16))
+            rating = rng.choice(["satisfied", "satisfied", "basic", "dissatisfied"])
+        elif draw < 0.85:
+            state, closed = "closed", created + timedelta(days=rng.randint(1, 16))
+        elif draw < 0.88:
+            state = "pending"
+        dept = departments[code]
+        appeals.append(
+            (i, f"SQ-2026-{i:06d}", category, "诉求内容" * 10, state, dept, 1000 + dept,
+             (created + timedelta(days=1)).date().isoformat(), due.isoformat(), stamp(created),
+             stamp(created + timedelta(hours=3)) if state != "pending" else None,
+             stamp(closed) if closed else None, rating)
+        )  # fmt: skip
+        if state != "pending":
+            text = rng.choice(REPLIES) + ("" if rng.random() < 0.3 else f"（编号{i}）")
+            messages.append((i, 1000 + dept, text, stamp(created + timedelta(hours=5))))
+    conn.executemany(
+        "INSERT INTO appeals (id, number, enterprise_id, filed_by, category, description,"
+        " state, department_id, owner_id, claim_due_date, due_date, created_at, claimed_at,"
+        " closed_at, rating) VALUES (?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        appeals,
+    )
+    conn.executemany(
+        "INSERT INTO appeal_messages (appeal_id, author_id, kind, text, created_at)"
+        " VALUES (?, ?, 'reply', ?, ?)",
+        messages,
+    )
+    conn.commit()
+    conn.close()
+
+
+async def baseline(env: Env) -> None:
+    """The former digest: rows of the year counted in Python, a query per reply."""
+    year_start = date(WEEK.end.year, 1, 1)
+    async with env.db.reading() as uow:
+        rows = await uow.reports.appeals_touching(*reports.bounds(env, year_start, WEEK.end))
+        order = [c.name for c in env.org.categories]
+        for start in (WEEK.start, year_start):
+            rules.period_figures(rows, start, WEEK.end, order, env.today(), env.zone)
+        rules.overdue_items(rows, env.today(), env.deadlines.overdue_days)
+        start, end = reports.bounds(env, WEEK.start, WEEK.end)
+        for reply in await uow.reports.replies_between(start, end):
+            async with uow.conn.execute(
+                "SELECT m.text, a.number FROM appeal_messages m"
+                " JOIN appeals a ON a.id = m.appeal_id JOIN users u ON u.tg_id = m.author_id"
+                " WHERE m.kind = 'reply' AND u.department_id = ? AND m.id < ?"
+                " ORDER BY m.id DESC LIMIT 200",
+                (reply.department_id, reply.id),
+            ) as cur:
+                earlier = [(r[0], r[1]) for r in await cur.fetchall()]
+            rules.best_match(reply.text, [e for e in earlier if e[1] != reply.number])
+
+
+async def set_based(env: Env) -> None:
+    await reports.leaders_digest(env, None, WEEK)
+
+
+async def measure(work: Callable[[], Awaitable[None]]) -> tuple[float, float]:
+    """(seconds without tracing, peak MiB under tracemalloc)."""
+    start = time.perf_counter()
+    await work()
+    seconds = time.perf_counter() - start
+    tracemalloc.start()
+    await work()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return seconds, peak / 2**20
+
+
+async def run(items: int) -> dict[str, tuple[float, float]]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.sqlite3"
+        env = await fresh_database(path, today=date(2026, 11, 24))
+        seed(path, items, random.Random(items))
+        await env.db.open()
+        try:
+            return {"baseline": await measure(lambda: baseline(env)),
+                    "set-based": await measure(lambda: set_based(env))}  # fmt: skip
+        finally:
+            await env.db.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    print(f"{'appeals':>9} | {'baseline s':>10} | {'set-based s':>11} | {'speed-up':>8} |"
+          f" {'baseline MiB':>12} | {'set-based MiB':>13}")  # fmt: skip
+    for items in args.items:
+        got = await run(items)
+        (b_s, b_m), (s_s, s_m) = got["baseline"], got["set-based"]
+        print(f"{items:>9,} | {b_s:>10.2f} | {s_s:>11.2f} | {b_s / s_s:>7.1f}x |"
+              f" {b_m:>12.1f} | {s_m:>13.1f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
