@@ -7,14 +7,15 @@ import io
 from collections.abc import AsyncIterator, Iterable
 from datetime import date, datetime
 from pathlib import Path
-
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
+from typing import TYPE_CHECKING
 
 from bot.rules.tasks import COLUMNS
 from bot.texts import t
+
+if TYPE_CHECKING:  # openpyxl loads when a spreadsheet is read or written, not at start-up
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
 
 HEADERS = [t(f"task_column.{c}") for c in COLUMNS]
 COLUMN_WIDTHS = [6, 24, 48, 60, 12, 16, 10, 12, 18]
@@ -58,6 +59,8 @@ def read_table(data: bytes, file_name: str) -> list[list[str]]:
         return [[c.strip() for c in row] for row in csv.reader(io.StringIO(_decode_csv(data)))]
     if suffix in (".xlsx", ".xlsm"):
         try:
+            from openpyxl import load_workbook
+
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
             raise UnreadableFile("file_not_xlsx") from exc
@@ -70,6 +73,10 @@ def read_table(data: bytes, file_name: str) -> list[list[str]]:
 
 
 def _new_sheet(title: str, headers: list[str], widths: list[int]) -> tuple[Workbook, object]:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title)
     for index, width in enumerate(widths):
@@ -89,6 +96,8 @@ def write_xlsx(
 ) -> None:
     """A one-sheet workbook written row by row (write-only mode keeps memory flat)."""
     book, sheet = _new_sheet(title, headers, widths)
+    from openpyxl.styles import Alignment
+
     wrap = Alignment(wrap_text=True, vertical="top")
     for row in rows:
         sheet.append([_styled(sheet, value, None, wrap) for value in row])
@@ -110,6 +119,8 @@ async def write_xlsx_async(
 
 
 def _styled(sheet: object, value: object, font: Font | None, alignment: Alignment) -> WriteOnlyCell:
+    from openpyxl.cell import WriteOnlyCell
+
     cell = WriteOnlyCell(sheet, value=value)
     if font is not None:
         cell.font = font

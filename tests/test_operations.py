@@ -93,3 +93,15 @@ async def test_the_calendar_warning_comes_once_per_year_per_admin(settings, org,
     warnings = [m.plain for m in api.messages_to(LEADER_ID) if "chinesecalendar" in m.plain]
     assert len(warnings) == 1 and "2031" in warnings[0]
     assert len(db.rows("SELECT key FROM operator_notes WHERE key LIKE 'calendar:%'")) == 1
+
+
+def test_start_up_imports_nothing_heavy():
+    """Charts (matplotlib) and spreadsheets (openpyxl) load when first used."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, bot.app, bot.cli; print(sorted({'matplotlib', 'openpyxl'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
