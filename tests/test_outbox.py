@@ -144,3 +144,30 @@ async def test_a_digest_that_could_not_be_sent_is_retried_and_arrives_once(
     assert await send_weekly_digests(sandbox.app.bot, sandbox.env, week) == 0
     await drain(sandbox, clock, 15 * 60)
     assert [chat for chat, _ in sandbox.api.photos] == [LEADER_ID]  # once
+
+
+async def test_a_department_can_be_told_in_its_group_only(settings, org, clock, db):
+    from tests.conftest import join, register
+
+    group_id = -100888
+    departments = [
+        d.model_copy(update={"chat_id": group_id}) if d.code == "jrj" else d
+        for d in org.departments
+    ]
+    routing = org.routing.model_copy(update={"department_notices": "group"})
+    quiet = org.model_copy(update={"departments": departments, "routing": routing})
+    box = await Sandbox.start(settings, quiet, clock)
+    try:
+        leader = box.person(LEADER_ID, "王局长")
+        official, head = box.person(20002, "李明"), box.person(20001, "张科长")
+        company = box.person(30001, "陈经理")
+        await join(official, leader, "jrj")
+        await join(head, leader, "jrj", head=True)
+        await register(company)
+        number = await file_appeal(company)
+        assert [m.plain.split("（")[0] for m in box.api.messages_to(group_id)] == [
+            f"新诉求 {number}"
+        ]
+        assert not any(number in m.plain for m in official.inbox + head.inbox)
+    finally:
+        await box.stop()

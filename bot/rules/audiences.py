@@ -22,6 +22,7 @@ class Directory:
     department_chat: int | None
     contacts: tuple[int, ...]
     leaders: tuple[int, ...]
+    group_only: bool = False  # routing.department_notices = "group"
 
     @property
     def heads(self) -> list[int]:
@@ -37,6 +38,8 @@ def handlers(appeal: Appeal, people: Directory) -> list[int]:
     a department nobody has joined yet is served by the leaders, so nothing goes unheard."""
     if appeal.handler_id:
         return [appeal.handler_id]
+    if people.group_only and people.department_chat:
+        return [people.department_chat]
     chats = [p.tg_id for p in people.staff]
     if people.department_chat:
         chats.append(people.department_chat)

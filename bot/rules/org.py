@@ -7,6 +7,7 @@ the digest's floors) comes from here, never from a constant in the code.
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -58,6 +59,10 @@ class DigestSettings(BaseModel):
 
 class Routing(BaseModel):
     baobao_first: bool = True
+    # Who hears of a new or transferred appeal not yet claimed: every member and the
+    # department's group ("members_and_group"), or only the group when it has one ("group",
+    # one message instead of one per member at busy times).
+    department_notices: Literal["members_and_group", "group"] = "members_and_group"
 
 
 class OrgConfig(BaseModel):
