@@ -17,6 +17,10 @@ from bot.usecases.env import Env
 log = logging.getLogger(__name__)
 
 
+# Telegram bots may upload files of up to 50 MB; keep a margin for the multipart envelope.
+UPLOAD_LIMIT = 48 * 2**20
+
+
 @dataclass(frozen=True)
 class LeadersPack:
     """What every leader receives for a week, prepared once however many leaders there are."""
@@ -28,6 +32,8 @@ class LeadersPack:
     ledger_name: str
     ledger: bytes
     ledger_count: int
+    ledger_start: date | None = None  # the period the ledger covers
+    year_too_large: bool = False  # the year's ledger exceeded the upload limit
 
 
 async def export_ledger(env: Env, actor: object, start: date, end: date, target: Path) -> int:
@@ -47,11 +53,18 @@ async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> Leade
     except ChartFontMissing as exc:
         log.error("digest chart failed: %s", exc)
         error = str(exc)
+    start = date(week.end.year, 1, 1)
+    too_large = False
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / t("ledger.file", label=week.label)
-        count = await export_ledger(env, None, date(week.end.year, 1, 1), week.end, target)
+        count = await export_ledger(env, None, start, week.end, target)
+        if target.stat().st_size > UPLOAD_LIMIT:
+            # The year does not fit one upload: send the week, the year comes by CLI.
+            log.warning("year ledger of %s exceeds the upload limit; sending the week", week.label)
+            start, too_large = week.start, True
+            count = await export_ledger(env, None, start, week.end, target)
         ledger = target.read_bytes()
-    return LeadersPack(week, text, chart, error, target.name, ledger, count)
+    return LeadersPack(week, text, chart, error, target.name, ledger, count, start, too_large)
 
 
 async def write_digest_files(env: Env, week: Week, folder: Path) -> tuple[Path, Path, int]:

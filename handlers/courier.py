@@ -110,10 +110,12 @@ def pack_parts(pack: LeadersPack) -> list[Part]:
         parts.append(("text", t("digest_chart_failed", reason=esc(pack.chart_error)), None))
     caption = t(
         "digest_ledger_caption",
-        start=date(pack.week.end.year, 1, 1),
+        start=pack.ledger_start or date(pack.week.end.year, 1, 1),
         end=pack.week.end,
         count=pack.ledger_count,
     )
+    if pack.year_too_large:
+        caption += "\n" + t("digest_ledger_week_only")
     parts.append(("document", pack.ledger, (pack.ledger_name, caption)))
     return parts
 

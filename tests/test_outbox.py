@@ -171,3 +171,22 @@ async def test_a_department_can_be_told_in_its_group_only(settings, org, clock, 
         assert not any(number in m.plain for m in official.inbox + head.inbox)
     finally:
         await box.stop()
+
+
+async def test_a_year_ledger_over_the_upload_limit_is_sent_for_the_week(
+    sandbox, people, clock, db, monkeypatch
+):
+    from bot import digest_files
+    from bot.rules.digest import Week
+    from handlers.digest import send_weekly_digests
+
+    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", 100)  # any real ledger is larger
+    monkeypatch.setattr(courier, "_PACKS", {})
+    await file_appeal(people.company)
+    week = Week.of(sandbox.env.today())
+    await send_weekly_digests(sandbox.app.bot, sandbox.env, week)
+    [(chat, name, _)] = sandbox.api.documents
+    caption = [p for m, p in sandbox.api.calls if m == "sendDocument"][-1]["caption"]
+    assert chat == LEADER_ID and week.label in name
+    assert f"诉求台账（{week.start} 至 {week.end}" in caption
+    assert "全年台账超过 Telegram 50MB 的上传限制" in caption

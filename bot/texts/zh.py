@@ -285,6 +285,7 @@ CATALOG: dict[str, str] = {
     "task_done": "好的。",
     "digest_archived": "（{week} 督察通报存档，生成于 {time}）",
     "digest_chart_caption": "{week} 督察通报图表（年度累计）",
+    "digest_ledger_week_only": "全年台账超过 Telegram 50MB 的上传限制，此处仅附本周台账；全年台账请由运维人员用 appealdesk export 导出。",
     "digest_ledger_caption": "诉求台账（{start} 至 {end}，{count} 件）",
     "digest_chart_failed": "图表未能生成：{reason}",
     "digest_no_department": "您所在部门暂无诉求。",
