@@ -11,6 +11,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     BaseRateLimiter,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
@@ -199,6 +200,7 @@ def build_application(
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter | None = None,
+    update_processor: BaseUpdateProcessor | None = None,
 ) -> Application:
     """The Application with its environment; `request` replaces HTTP (the offline sandbox)."""
     token = settings.bot_token.get_secret_value() if settings.bot_token else SANDBOX_TOKEN
@@ -213,6 +215,8 @@ def build_application(
     )
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
+    if update_processor is not None:
+        builder = builder.concurrent_updates(update_processor)
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
     app = builder.build()

@@ -19,6 +19,10 @@ def _configure(args: argparse.Namespace) -> tuple[Settings, OrgConfig]:
     return settings, org
 
 
+# Updates handled at once in `appealdesk run` (each person's still in order).
+CONCURRENT_UPDATES = 32
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     if settings.bot_token is None:
@@ -31,9 +35,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from telegram.ext import AIORateLimiter
 
     from bot.app import build_application
+    from handlers.ordering import PerUserOrder
 
     # Flood limits (30/s overall, 20/min per group) and RetryAfter retries by PTB's limiter.
-    app = build_application(settings, org, rate_limiter=AIORateLimiter(max_retries=3))
+    app = build_application(
+        settings,
+        org,
+        rate_limiter=AIORateLimiter(max_retries=3),
+        update_processor=PerUserOrder(CONCURRENT_UPDATES),
+    )
     try:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:

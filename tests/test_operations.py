@@ -105,3 +105,34 @@ def test_start_up_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_each_persons_updates_run_in_order_and_others_do_not_wait():
+    import asyncio
+    from types import SimpleNamespace
+
+    from handlers.ordering import PerUserOrder
+
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def handle(name: str, wait: bool) -> None:
+        order.append(f"{name} start")
+        if wait:
+            await release.wait()
+        order.append(f"{name} end")
+
+    def update(user: int) -> SimpleNamespace:
+        return SimpleNamespace(effective_user=SimpleNamespace(id=user), effective_chat=None)
+
+    processor = PerUserOrder(8)
+    first = asyncio.create_task(processor.process_update(update(1), handle("a1", True)))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(processor.process_update(update(1), handle("a2", False)))
+    other = asyncio.create_task(processor.process_update(update(2), handle("b1", False)))
+    await other  # somebody else is not held up by user 1's slow update
+    assert order == ["a1 start", "b1 start", "b1 end"]
+    release.set()
+    await asyncio.gather(first, second)
+    assert order[3:] == ["a1 end", "a2 start", "a2 end"]  # user 1's second came after
+    assert processor._locks == {}  # nothing kept for idle users
