@@ -8,7 +8,7 @@ digest twice in the same run:
               replies found by a query per reply (its plan sorts every reply ever stored);
   set-based — reports.leaders_digest(): GROUP BY counts, a capped overdue list, replies
               compared within a window with cheap bounds first.
-Time and peak Python allocations (tracemalloc) are printed for both.
+Each variant runs in its own process: its seconds and peak RSS are printed.
 
     python -m bench.digest_bench --items 10000 100000
 """
@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
+import resource
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
-import tracemalloc
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -144,42 +146,56 @@ async def set_based(env: Env) -> None:
     await reports.leaders_digest(env, None, WEEK)
 
 
-async def measure(work: Callable[[], Awaitable[None]]) -> tuple[float, float]:
-    """(seconds without tracing, peak MiB under tracemalloc)."""
-    start = time.perf_counter()
-    await work()
-    seconds = time.perf_counter() - start
-    tracemalloc.start()
-    await work()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return seconds, peak / 2**20
+async def one_variant(path: Path, variant: str) -> None:
+    """Run one variant in this (fresh) process and print its seconds and peak RSS."""
+    env = await fresh_database(path, today=date(2026, 11, 24))
+    await env.db.open()
+    try:
+        start = time.perf_counter()
+        await (baseline(env) if variant == "baseline" else set_based(env))
+        seconds = time.perf_counter() - start
+    finally:
+        await env.db.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"seconds": seconds, "rss_mib": rss}))
 
 
-async def run(items: int) -> dict[str, tuple[float, float]]:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.sqlite3"
-        env = await fresh_database(path, today=date(2026, 11, 24))
-        seed(path, items, random.Random(items))
-        await env.db.open()
-        try:
-            return {"baseline": await measure(lambda: baseline(env)),
-                    "set-based": await measure(lambda: set_based(env))}  # fmt: skip
-        finally:
-            await env.db.close()
+def measure(path: Path, variant: str) -> tuple[float, float]:
+    """(seconds, peak RSS MiB) of one variant, each in its own process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.digest_bench", "--variant", variant, "--db", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return got["seconds"], got["rss_mib"]
+
+
+async def run(items: int, folder: Path) -> dict[str, tuple[float, float]]:
+    path = folder / f"bench-{items}.sqlite3"
+    await fresh_database(path)
+    seed(path, items, random.Random(items))
+    return {"baseline": measure(path, "baseline"), "set-based": measure(path, "set-based")}
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--variant", choices=["baseline", "set-based"], help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.variant:
+        await one_variant(args.db, args.variant)
+        return
     print(f"{'appeals':>9} | {'baseline s':>10} | {'set-based s':>11} | {'speed-up':>8} |"
-          f" {'baseline MiB':>12} | {'set-based MiB':>13}")  # fmt: skip
-    for items in args.items:
-        got = await run(items)
-        (b_s, b_m), (s_s, s_m) = got["baseline"], got["set-based"]
-        print(f"{items:>9,} | {b_s:>10.2f} | {s_s:>11.2f} | {b_s / s_s:>7.1f}x |"
-              f" {b_m:>12.1f} | {s_m:>13.1f}")  # fmt: skip
+          f" {'baseline RSS MiB':>16} | {'set-based RSS MiB':>17}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        for items in args.items:
+            got = await run(items, Path(folder))
+            (b_s, b_m), (s_s, s_m) = got["baseline"], got["set-based"]
+            print(f"{items:>9,} | {b_s:>10.2f} | {s_s:>11.2f} | {b_s / s_s:>7.1f}x |"
+                  f" {b_m:>16.1f} | {s_m:>17.1f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
