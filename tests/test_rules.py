@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.rules import uscc
 from bot.rules.model import Action, Party, State
@@ -122,3 +124,42 @@ def test_callback_codec_round_trip_and_rejects_forgeries():
     for forged in (*forgeries, "claim:" + "9" * 40 + ":1", "claim:１:1"):
         with pytest.raises(BadCallback):
             decode_button(forged)
+
+
+@given(
+    start=st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 12, 31)),
+    span=st.integers(min_value=-800, max_value=800),
+)
+@settings(max_examples=300, deadline=None)
+def test_working_days_between_equals_counting_day_by_day(start, span):
+    calendar = WorkingCalendar(on_fallback=lambda year: None)
+    end = start + timedelta(days=span)
+    low, high = min(start, end), max(start, end)
+    counted = sum(
+        calendar.is_working_day(low + timedelta(days=n)) for n in range(1, (high - low).days + 1)
+    )
+    assert calendar.working_days_between(start, end) == (counted if end >= start else -counted)
+
+
+@given(
+    text=st.text(alphabet="已联系企业对接银行政策", max_size=40),
+    earlier=st.lists(st.text(alphabet="已联系企业对接银行政策", max_size=40), max_size=8),
+    threshold=st.sampled_from([0.5, 0.8, 0.9]),
+)
+@settings(max_examples=300, deadline=None)
+def test_cheap_bounds_never_drop_a_near_duplicate(text, earlier, threshold):
+    from difflib import SequenceMatcher
+
+    from bot.rules.digest import best_match_above
+
+    pairs = [(other, f"SQ-2026-{n:06d}") for n, other in enumerate(earlier)]
+    ratios = {
+        number: SequenceMatcher(None, other.strip(), text.strip()).ratio()
+        for other, number in pairs
+    }
+    found = best_match_above(text, pairs, threshold)
+    best = max(ratios.values(), default=0)
+    if best >= threshold:
+        assert found is not None and abs(found[0] - best) < 1e-9
+    else:
+        assert found is None or found[0] >= threshold

@@ -311,22 +311,25 @@ def could_match(a: str, b: str, threshold: float) -> bool:
     """A cheap upper bound first: two texts of very different length cannot reach the
     similarity threshold (SequenceMatcher's ratio is at most 2·min/(len a + len b))."""
     total = len(a) + len(b)
-    return bool(total) and 2 * min(len(a), len(b)) / total >= threshold
+    return not total or 2 * min(len(a), len(b)) / total >= threshold
 
 
 def best_match_above(
     text: str, earlier: Iterable[tuple[str, str]], threshold: float
 ) -> tuple[float, str] | None:
-    """The most similar earlier (text, appeal number) at or above `threshold`, using
-    SequenceMatcher's quick upper bounds before the full comparison."""
+    """The most similar earlier (text, appeal number) at or above `threshold`. The reply is
+    indexed once (SequenceMatcher caches its second sequence) and each earlier text passes
+    the cheap upper bounds (length, then character counts) before the full comparison."""
     best: tuple[float, str] | None = None
     text = text.strip()
+    matcher = SequenceMatcher(None)
+    matcher.set_seq2(text)
     for other, number in earlier:
         other = other.strip()
         if not could_match(text, other, threshold):
             continue
-        matcher = SequenceMatcher(None, text, other)
-        if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
+        matcher.set_seq1(other)
+        if matcher.quick_ratio() < threshold:
             continue
         ratio = matcher.ratio()
         if ratio >= threshold and (best is None or ratio > best[0]):

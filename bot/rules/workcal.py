@@ -14,6 +14,10 @@ import chinese_calendar
 log = logging.getLogger(__name__)
 
 
+def _index(day: date) -> int:
+    return day.timetuple().tm_yday - 1
+
+
 class WorkingCalendar:
     """Statutory calendar plus the org's own overrides, with a loud Mon–Fri fallback."""
 
@@ -27,6 +31,8 @@ class WorkingCalendar:
         self._workdays = frozenset(extra_workdays)
         self._on_fallback = on_fallback
         self.fallback_years: set[int] = set()
+        # year → working days from 1 January up to and including each day of the year
+        self._running: dict[int, list[int]] = {}
 
     def covers(self, year: int) -> bool:
         """True when the statutory calendar knows this year's holidays."""
@@ -85,12 +91,24 @@ class WorkingCalendar:
         return current
 
     def working_days_between(self, start: date, end: date) -> int:
-        """Working days in (start, end]; negative when end is before start."""
+        """Working days in (start, end]; negative when end is before start. Counted from
+        per-year running totals, so a long overdue span costs no more than a short one."""
         if end < start:
             return -self.working_days_between(end, start)
-        count = 0
-        current = start
-        while current < end:
-            current += timedelta(days=1)
-            count += self.is_working_day(current)
-        return count
+        first, last = self._year(start.year), self._year(end.year)
+        before_start = first[_index(start)]
+        if start.year == end.year:
+            return last[_index(end)] - before_start
+        middle = sum(self._year(year)[-1] for year in range(start.year + 1, end.year))
+        return first[-1] - before_start + middle + last[_index(end)]
+
+    def _year(self, year: int) -> list[int]:
+        running = self._running.get(year)
+        if running is None:
+            running, count, day = [], 0, date(year, 1, 1)
+            while day.year == year:
+                count += self.is_working_day(day)
+                running.append(count)
+                day += timedelta(days=1)
+            self._running[year] = running
+        return running
