@@ -115,9 +115,10 @@ class OutboxRepo(Store):
 
     async def due(self, now: datetime, limit: int) -> list[Outgoing]:
         """What may be sent now: pending and due, or left `sending` by a crashed sender."""
+        # Two indexed lookups: the table keeps every sent row, only these few are live.
         rows = await self._all(
-            "SELECT * FROM outbox WHERE (status = 'pending' AND due_at <= :now)"
-            " OR (status = 'sending' AND lease_until <= :now)"
+            "SELECT * FROM (SELECT * FROM outbox WHERE status = 'pending' AND due_at <= :now"
+            " UNION ALL SELECT * FROM outbox WHERE status = 'sending' AND lease_until <= :now)"
             " ORDER BY priority, due_at, id LIMIT :limit",
             {"now": records.stamp(now), "limit": limit},
         )

@@ -288,4 +288,10 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        6,
+        """
+        CREATE INDEX outbox_subject ON outbox(subject, subject_id, kind);
+        """,
+    ),
 ]
