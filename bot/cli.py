@@ -35,6 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from telegram.ext import AIORateLimiter
 
     from bot.app import build_application
+    from handlers.courier import SEND_IN_BACKGROUND
     from handlers.ordering import PerUserOrder
 
     # Flood limits (30/s overall, 20/min per group) and RetryAfter retries by PTB's limiter.
@@ -44,6 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         rate_limiter=AIORateLimiter(max_retries=3),
         update_processor=PerUserOrder(CONCURRENT_UPDATES),
     )
+    app.bot_data[SEND_IN_BACKGROUND] = True  # answer the actor, then notify others
     try:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:

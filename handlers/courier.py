@@ -33,6 +33,9 @@ from handlers.render import (
 
 log = logging.getLogger(__name__)
 
+# bot_data flag set by `appealdesk run`: an action's notices are sent by a task of their own.
+SEND_IN_BACKGROUND = "send_notices_in_background"
+
 # Stored acknowledgements whose live wording asks for more input: the stored copy only reports.
 STORED_ACK_KEYS = {"done.rate": "ack.rated", "done.reopen": "ack.rated"}
 
@@ -239,7 +242,20 @@ async def confirm(
     else:
         if ack_id is not None:
             await outbox.sent(env, ack_id)
-    await flush(context.bot, env, queued)
+    await send_soon(context, queued)
+
+
+async def send_soon(context: Context, ids: tuple[int, ...] | list[int]) -> None:
+    """Send what an action owes others. In `appealdesk run` this is a task of its own, so
+    the handler is done as soon as the actor is answered (their next update need not wait);
+    the offline sandbox and the tests send at once, in order. Either way the rows are stored:
+    whatever this does not send, the courier job does."""
+    if not ids:
+        return
+    if context.application.bot_data.get(SEND_IN_BACKGROUND):
+        context.application.create_task(flush(context.bot, env_of(context), ids))
+    else:
+        await flush(context.bot, env_of(context), ids)
 
 
 def _user_id(update: Update) -> int | None:

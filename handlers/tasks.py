@@ -37,7 +37,7 @@ from handlers.common import (
     refusals,
     say,
 )
-from handlers.courier import flush
+from handlers.courier import send_soon
 from handlers.render import snippet, task_button_row
 
 FLOW, IMPORT = "task", "import"
@@ -352,7 +352,7 @@ async def _act(
     task = outcome.task
     _, markup = task_card(await ledger.view(env, actor, task_id), context)
     await say(update, context, t(f"done_task.{action}", seq=task.seq), markup)
-    await flush(context.bot, env, outcome.queued)
+    await send_soon(context, outcome.queued)
 
 
 @flow.step(FLOW, "text", accepts=(flow.TEXT, flow.FILE))

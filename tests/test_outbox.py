@@ -190,3 +190,24 @@ async def test_a_year_ledger_over_the_upload_limit_is_sent_for_the_week(
     assert chat == LEADER_ID and week.label in name
     assert f"诉求台账（{week.start} 至 {week.end}" in caption
     assert "全年台账超过 Telegram 50MB 的上传限制" in caption
+
+
+async def test_in_production_an_actions_notices_are_sent_by_a_task_of_their_own(
+    sandbox, people, db
+):
+    import asyncio
+
+    from handlers.courier import SEND_IN_BACKGROUND
+
+    sandbox.app.bot_data[SEND_IN_BACKGROUND] = True
+    await people.company.send("/new")
+    await people.company.press("融资")
+    await people.company.send("扩建冷链仓库需流动资金约800万元，申请融资担保对接。")
+    answer = await people.company.press("提交")
+    assert answer[-1].startswith("诉求已提交")  # the actor is answered by the handler itself
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    await asyncio.gather(*pending)
+    number = db.rows("SELECT number FROM appeals")[0]["number"]
+    for staff in (people.official, people.head):
+        assert [m.plain for m in staff.inbox if number in m.plain and "新诉求" in m.plain]
+    assert {r["status"] for r in db.rows("SELECT status FROM outbox")} == {"sent"}
