@@ -12,8 +12,8 @@ import runpy
 import sys
 
 SIZES = {
-    "quick": {"sweep": ["--items", "20000"], "export": ["--items", "10000"],
-              "digest": ["--items", "2000", "10000"], "fanout": ["--messages", "300"]},
+    "quick": {"sweep": ["--items", "20000"], "export": ["--items", "3000"],
+              "digest": ["--items", "2000", "5000"], "fanout": ["--messages", "300"]},
     "full": {"sweep": ["--items", "1000000"], "export": ["--items", "100000"],
              "digest": ["--items", "10000", "100000"], "fanout": ["--messages", "2000"]},
 }  # fmt: skip
