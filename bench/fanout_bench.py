@@ -18,12 +18,13 @@ import time
 from datetime import date
 from pathlib import Path
 
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import ExtBot
 
 from bench.common import fresh_database
 from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.http_server import serve
 from handlers import courier
+from handlers.limits import FloodLimits
 
 TELEGRAM_RATE = 30.0
 
@@ -32,7 +33,7 @@ async def make_bot(port: int) -> ExtBot:
     bot = ExtBot(
         "4242:bench-token",
         base_url=f"http://127.0.0.1:{port}/bot",
-        rate_limiter=AIORateLimiter(max_retries=3),
+        rate_limiter=FloodLimits(max_retries=3),
     )
     await bot.initialize()
     return bot

@@ -32,17 +32,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError
-    from telegram.ext import AIORateLimiter
 
     from bot.app import build_application
     from handlers.courier import SEND_IN_BACKGROUND
+    from handlers.limits import FloodLimits
     from handlers.ordering import PerUserOrder
 
-    # Flood limits (30/s overall, 20/min per group) and RetryAfter retries by PTB's limiter.
+    # Flood limits (30/s overall, 20/min per group, 1/s per chat) and RetryAfter retries.
     app = build_application(
         settings,
         org,
-        rate_limiter=AIORateLimiter(max_retries=3),
+        rate_limiter=FloodLimits(max_retries=3),
         update_processor=PerUserOrder(CONCURRENT_UPDATES),
     )
     app.bot_data[SEND_IN_BACKGROUND] = True  # answer the actor, then notify others

@@ -136,3 +136,31 @@ async def test_each_persons_updates_run_in_order_and_others_do_not_wait():
     await asyncio.gather(first, second)
     assert order[3:] == ["a1 end", "a2 start", "a2 end"]  # user 1's second came after
     assert processor._locks == {}  # nothing kept for idle users
+
+
+async def test_private_chats_get_their_own_pace_groups_and_other_calls_do_not():
+    from handlers.limits import FloodLimits
+
+    limits = FloodLimits()
+    entered: list[int] = []
+
+    class Recording:
+        def __init__(self, chat: int) -> None:
+            self.chat = chat
+
+        async def __aenter__(self) -> None:
+            entered.append(self.chat)
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    limits.chat_limiter = Recording  # record which sends pass a per-chat limiter
+
+    async def callback(*args: object, **kwargs: object) -> bool:
+        return True
+
+    for chat, endpoint in ((42, "sendMessage"), (-100, "sendMessage"), (42, "getMe")):
+        await limits.process_request(callback, (), {}, endpoint, {"chat_id": chat}, None)
+    assert entered == [42]
+    assert limits.chat_limiter is Recording
+    assert FloodLimits().chat_limiter(7) is not None

@@ -1,0 +1,48 @@
+"""Telegram's flood limits on our side: python-telegram-bot's AIORateLimiter keeps ~30
+messages/s overall and ~20/min per group; this adds ~1 message/s per private chat, so a
+person who is owed several messages (a digest and its files, a backlog after /start) gets
+them paced instead of drawing 429s."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram.ext import AIORateLimiter
+
+PER_CHAT_RATE = 1.0  # messages per second to one private chat
+KEEP_IDLE = 10_000  # forget idle chats' limiters beyond this many
+
+
+class FloodLimits(AIORateLimiter):
+    def __init__(self, max_retries: int = 3) -> None:
+        super().__init__(max_retries=max_retries)
+        self._chats: dict[int, AsyncLimiter] = {}
+
+    def chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        if len(self._chats) > KEEP_IDLE:
+            self._chats = {c: lim for c, lim in self._chats.items() if not lim.has_capacity(1)}
+        limiter = self._chats.get(chat_id)
+        if limiter is None:
+            limiter = self._chats[chat_id] = AsyncLimiter(PER_CHAT_RATE, 1)
+        return limiter
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        chat_id = data.get("chat_id")
+        if isinstance(chat_id, int) and chat_id > 0 and endpoint.startswith("send"):
+            async with self.chat_limiter(chat_id):
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
