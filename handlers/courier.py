@@ -3,7 +3,8 @@
 Transient faults (timeouts, 5xx, 429) put a message back with a backoff (429: Telegram's
 `retry_after`); permanent ones (blocked, chat not found) are recorded once and the person
 is listed to the leaders in the daily report. The global 30 msg/s and 20/min per group are
-kept by python-telegram-bot's AIORateLimiter in `appealdesk run`.
+kept by python-telegram-bot's AIORateLimiter in `appealdesk run`, with about one message a
+second per private chat added by `handlers/limits.py`.
 """
 
 from __future__ import annotations
