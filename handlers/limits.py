@@ -11,7 +11,9 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 from telegram.ext import AIORateLimiter
 
-PER_CHAT_RATE = 1.0  # messages per second to one private chat
+# About one message per second to one private chat, averaged over a few seconds, so that a
+# conversation's quick answers are not held back but a backlog is paced.
+PER_CHAT_BURST, PER_CHAT_PERIOD = 5, 5.0
 KEEP_IDLE = 10_000  # forget idle chats' limiters beyond this many
 
 
@@ -25,7 +27,7 @@ class FloodLimits(AIORateLimiter):
             self._chats = {c: lim for c, lim in self._chats.items() if not lim.has_capacity(1)}
         limiter = self._chats.get(chat_id)
         if limiter is None:
-            limiter = self._chats[chat_id] = AsyncLimiter(PER_CHAT_RATE, 1)
+            limiter = self._chats[chat_id] = AsyncLimiter(PER_CHAT_BURST, PER_CHAT_PERIOD)
         return limiter
 
     async def process_request(
