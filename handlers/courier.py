@@ -38,7 +38,11 @@ log = logging.getLogger(__name__)
 SEND_IN_BACKGROUND = "send_notices_in_background"
 
 # Stored acknowledgements whose live wording asks for more input: the stored copy only reports.
-STORED_ACK_KEYS = {"done.rate": "ack.rated", "done.reopen": "ack.rated"}
+STORED_ACK_KEYS = {
+    "done.rate": "ack.rated",
+    "done.reopen": "ack.rated",
+    "done_task.report": "ack.task_report",
+}
 
 
 class Gone(Exception):
@@ -71,6 +75,9 @@ async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMa
         task = await uow.tasks.get(item.subject_id)
     if task is None:
         raise Gone()
+    if item.kind == "ack":
+        key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
+        return t(key, seq=task.seq), keyboard([task_button_row(task)])
     action = item.kind.removeprefix("task_")
     text = t(
         f"notice_task.{action}",

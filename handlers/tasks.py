@@ -37,7 +37,7 @@ from handlers.common import (
     refusals,
     say,
 )
-from handlers.courier import send_soon
+from handlers.courier import confirm
 from handlers.render import snippet, task_button_row
 
 FLOW, IMPORT = "task", "import"
@@ -351,8 +351,8 @@ async def _act(
     outcome = await ledger.act(env, actor, task_id, action, version, text, tuple(attachments))
     task = outcome.task
     _, markup = task_card(await ledger.view(env, actor, task_id), context)
-    await say(update, context, t(f"done_task.{action}", seq=task.seq), markup)
-    await send_soon(context, outcome.queued)
+    text = t(f"done_task.{action}", seq=task.seq)
+    await confirm(update, context, text, markup, outcome.ack_id, outcome.queued)
 
 
 @flow.step(FLOW, "text", accepts=(flow.TEXT, flow.FILE))

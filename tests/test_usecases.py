@@ -396,6 +396,9 @@ async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db
     )
     assert done.task.state is TaskState.CLOSE_REQUESTED
     assert done.notify == [LEADER_ID]
+    # the official's confirmation is stored with the change, for the outbox if need be
+    ack = db.one("SELECT chat_id, detail FROM outbox WHERE id = ?", done.ack_id)
+    assert ack["chat_id"] == OFFICIAL and "done_task.request_close" in ack["detail"]
     assert db.one("SELECT kind, text FROM task_reports") == {
         "kind": "progress",
         "text": "台账已建立",

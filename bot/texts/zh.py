@@ -219,6 +219,7 @@ CATALOG: dict[str, str] = {
     "unreachable_line": "· {who}（{messages} 条未送达）",
     "notice_unheard": "（{department}人员均无法接收此消息，请局领导安排办理。）",
     "filed_unheard": "提示：该承办单位暂无工作人员在线，已同时通知局领导安排办理。",
+    "ack.task_report": "第{seq}项整改任务的进展已记录。",
     "ack.rated": "已记录您对诉求 {number} 的评价“{rating}”。",
     "done.comment": "评价意见已记录（诉求 {number}）。",
     "skipped": "好的。",

@@ -10,6 +10,7 @@ from bot.rules.model import Actor, Attachment, Party, Person, Role, Task, TaskAc
 from bot.rules.refusals import InvalidInput, NotAllowed, TaskStale
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW
+from bot.usecases import outbox
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
 
@@ -46,6 +47,7 @@ class TaskOutcome:
     notify: list[int] = field(default_factory=list)
     text: str | None = None
     queued: tuple[int, ...] = ()
+    ack_id: int | None = None  # the actor's confirmation, stored in case the answer fails
 
 
 async def stand_ins(uow: UnitOfWork, task: Task) -> frozenset[int]:
@@ -214,8 +216,11 @@ async def act(
                     now,
                 )
             )
+        ack = await outbox.enqueue_ack(
+            uow, env, actor.tg_id, f"done_task.{action}", ("task", task_id), {"seq": task.seq}
+        )
         await uow.commit()
-    return TaskOutcome(after, notify, text, tuple(queued))
+    return TaskOutcome(after, notify, text, tuple(queued), ack)
 
 
 async def add_attachment(env: Env, actor: Actor, task_id: int, attachment: Attachment) -> Task:
