@@ -93,7 +93,9 @@ class Database:
             try:
                 yield uow
             finally:
-                if not uow.committed:
+                # A task cancelled while COMMIT ran in the driver's thread may find the
+                # transaction already committed: roll back only what is still open.
+                if not uow.committed and self._writer.in_transaction:
                     await self._writer.execute("ROLLBACK")
 
     @asynccontextmanager

@@ -406,3 +406,16 @@ async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db
     with pytest.raises(NotAllowed):
         await tasks.import_table(env, cast["head"], table, headers, labels)
     assert db.count("tasks") == 2
+
+
+async def test_a_transaction_committed_under_a_cancelled_task_is_not_rolled_back(env, db):
+    """COMMIT may finish in the driver's thread after the task awaiting it was cancelled;
+    leaving the unit of work then must not fail on a ROLLBACK with nothing to undo."""
+    async with env.db.unit_of_work() as uow:
+        await uow.departments.upsert("tmp", "临时科室", None)
+        await uow.conn.execute("COMMIT")  # what the driver finished, unseen by the task
+    assert db.one("SELECT name FROM departments WHERE code = 'tmp'") == {"name": "临时科室"}
+    async with env.db.unit_of_work() as uow:  # the next one starts cleanly
+        await uow.departments.upsert("tmp2", "临时科室二", None)
+        await uow.commit()
+    assert db.count("departments") == len(env.org.departments) + 2
