@@ -85,12 +85,21 @@ async def drive(api: FakeBotApi, enterprises: int) -> tuple[float, list[float]]:
     latencies: list[float] = []
     loop = asyncio.get_running_loop()
 
-    async def step(user: dict, update: dict) -> None:
-        event = arrived[user["id"]]
-        event.clear()
+    async def step(user: dict, update: dict, expect: str | None = None) -> None:
+        """Push one update; wait for a new message to this person (with `expect`, one
+        carrying that button, which the next step presses)."""
+        chat, seen = user["id"], len(api.messages_to(user["id"]))
+        event = arrived[chat]
         start = loop.time()
         api.push(update)
-        await asyncio.wait_for(event.wait(), PATIENCE)
+
+        def answered() -> bool:
+            new = api.messages_to(chat)[seen:]
+            return any(expect in dict(m.buttons) for m in new) if expect else bool(new)
+
+        while not answered():
+            event.clear()
+            await asyncio.wait_for(event.wait(), PATIENCE)
         latencies.append(loop.time() - start)
 
     def press(user: dict, label: str) -> dict:
@@ -100,10 +109,10 @@ async def drive(api: FakeBotApi, enterprises: int) -> tuple[float, list[float]]:
     async def person(n: int) -> None:
         user = {"id": 50000 + n, "is_bot": False, "first_name": f"联络员{n}"}
         for round_ in range(ROUNDS):
-            await step(user, api.message_update(user, "/new"))
+            await step(user, api.message_update(user, "/new"), "融资")
             await step(user, press(user, "融资"))
             text = f"第{round_}件：扩建冷链仓库需流动资金约800万元，申请融资担保对接（企业{n}）。"
-            await step(user, api.message_update(user, text))
+            await step(user, api.message_update(user, text), "提交")
             await step(user, press(user, "提交"))
 
     start = loop.time()
