@@ -185,10 +185,6 @@ class OutboxRepo(Store):
         )
         return [(r["chat_id"], r["n"]) for r in rows]
 
-    async def counts(self) -> dict[str, int]:
-        rows = await self._all("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
-        return {r["status"]: r["n"] for r in rows}
-
 
 class OperatorNotes(Store):
     """Things told to operators once (e.g. a calendar year missing), remembered across starts."""

@@ -314,9 +314,7 @@ async def test_sweep_creates_a_claim_reminder_once(env, cast, clock, db):
     due = await ladder.pending(env)
     assert [(p.kind, p.appeal.id) for p in due] == [("unclaimed", appeal.id)]
     assert due[0].chats == [HEAD]  # an unclaimed appeal goes to the head
-    for chat in due[0].chats:
-        await ladder.record(env, due[0].notice.id, chat)
-    await ladder.finish(env, due[0].notice.id)
+    await ladder.enqueue_due(env)  # handed to the outbox, one row per recipient
     assert await ladder.pending(env) == []
 
 

@@ -85,19 +85,6 @@ async def pending(env: Env, limit: int = PAGE) -> list[PendingNotice]:
     return result
 
 
-async def record(env: Env, notice_id: int, chat_id: int, error: str | None = None) -> None:
-    """One recipient served (or permanently unreachable, with the error)."""
-    async with env.db.unit_of_work() as uow:
-        await uow.notices.record_delivery(notice_id, chat_id, env.now(), error)
-        await uow.commit()
-
-
-async def finish(env: Env, notice_id: int) -> None:
-    async with env.db.unit_of_work() as uow:
-        await uow.notices.mark_delivered(notice_id, env.now())
-        await uow.commit()
-
-
 async def item(env: Env, notice_id: int) -> PendingNotice | None:
     """One stored notice with what it is about, as it is now (for wording it)."""
     async with env.db.reading() as uow:

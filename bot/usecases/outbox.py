@@ -3,7 +3,6 @@ change that caused it, then sent (and retried) by one courier."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from bot.rules import delivery
@@ -55,24 +54,6 @@ async def enqueue_ack(
         now,
         due=now + delivery.ACK_GRACE,
     )
-
-
-async def enqueue_one(
-    env: Env,
-    chat_id: int,
-    kind: str,
-    subject: tuple[str, int] | None,
-    detail: dict[str, Any],
-    priority: int = delivery.NOTICE,
-) -> int:
-    now = env.now()
-    subject_kind, subject_id = subject if subject else (None, None)
-    async with env.db.unit_of_work() as uow:
-        outgoing_id = await uow.outbox.add(
-            chat_id, kind, subject_kind, subject_id, detail, priority, now
-        )
-        await uow.commit()
-    return outgoing_id
 
 
 async def due(env: Env, limit: int = 100) -> list[Outgoing]:
@@ -149,11 +130,6 @@ async def owe_again(env: Env, chat_id: int) -> list[int]:
         ids = await uow.outbox.owe_again(chat_id, now - delivery.OWED_FOR, now)
         await uow.commit()
     return ids
-
-
-async def unreachable_since(env: Env, since: datetime) -> list[tuple[int, int]]:
-    async with env.db.reading() as uow:
-        return await uow.outbox.unreachable(since)
 
 
 async def report_unreachable(env: Env) -> tuple[int, ...]:

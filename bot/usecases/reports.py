@@ -228,15 +228,3 @@ async def stored(env: Env, week_label: str, audience: str) -> StoredDigest | Non
     """A digest as archived when it was first prepared (what every recipient gets)."""
     async with env.db.reading() as uow:
         return await uow.reports.digest(week_label, audience)
-
-
-async def chats_to_send(env: Env, week: Week, audience: str, chats: list[int]) -> list[int]:
-    """Those of `chats` that have not had this week's digest."""
-    async with env.db.reading() as uow:
-        return [c for c in chats if not await uow.reports.digest_delivered(week.label, audience, c)]
-
-
-async def mark_sent(env: Env, week: Week, audience: str, chat_id: int) -> None:
-    async with env.db.unit_of_work() as uow:
-        await uow.reports.record_digest_delivery(week.label, audience, chat_id, env.now())
-        await uow.commit()
