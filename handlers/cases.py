@@ -109,9 +109,8 @@ async def _done(update: Update, context: Context, key: str, outcome: Outcome, **
         return
     markup = action_markup(appeal, await appeals.allowed(env, actor, appeal))
     text = t(key, **fields)
-    handed = [n for n in outcome.notices if n.kind == "transferred"]
-    if handed and all(n.chat_id in env.leaders for n in handed):
-        text += "\n" + t("filed_unheard")  # nobody has joined that department yet
+    if outcome.unheard:
+        text += "\n" + t("filed_unheard")
     await confirm(update, context, text, markup, outcome.ack_id, outcome.queued)
 
 

@@ -208,8 +208,7 @@ async def _submit(
         await say(update, context, t("error_duplicate_appeal", number=number), keyboard(rows))
         return
     await flow.finish(context, conversation)
-    unheard = bool(outcome.notices) and all(n.chat_id in env.leaders for n in outcome.notices)
-    text = filed_text(env, outcome.appeal, unheard)
+    text = filed_text(env, outcome.appeal, outcome.unheard)
     await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
 
 

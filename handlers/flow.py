@@ -84,12 +84,17 @@ async def finish(context: Context, conversation: Conversation | None) -> None:
         await conversations.end(env_of(context), conversation)
 
 
-async def active(update: Update, context: Context, flow: str, *steps: str) -> Conversation | None:
-    """The user's flow when it is `flow` (at one of `steps`, if given) and has not lapsed."""
+async def active(
+    update: Update, context: Context, flow: str | None = None, *steps: str
+) -> Conversation | None:
+    """The user's flow that has not lapsed; only when it is `flow` (at one of `steps`), if
+    those are given."""
     env = env_of(context)
     user = update.effective_user
     conversation = await conversations.current(env, user.id) if user else None
-    if conversation is None or conversation.flow != flow or conversation.expired(env.now()):
+    if conversation is None or conversation.expired(env.now()):
+        return None
+    if flow is not None and conversation.flow != flow:
         return None
     if steps and conversation.step not in steps:
         return None
@@ -213,21 +218,12 @@ async def route(update: Update, context: Context, conversation: Conversation) ->
     await own.handler(update, context, conversation)
 
 
-async def active_any(update: Update, context: Context) -> Conversation | None:
-    env = env_of(context)
-    user = update.effective_user
-    conversation = await conversations.current(env, user.id) if user else None
-    if conversation is None or conversation.expired(env.now()):
-        return None
-    return conversation
-
-
 async def edited(update: Update, context: Context) -> None:
     """An edited message: taken where it can be (a draft's description), else the user is told."""
     message = update.edited_message
     if message.chat.type != "private" or message.from_user is None:
         return
-    conversation = await active_any(update, context)
+    conversation = await active(update, context)
     if conversation is not None:
         edit = STEPS.get((conversation.flow, "edit"))
         if edit is not None and conversation.data.get("edit_message_id") == message.message_id:

@@ -25,7 +25,7 @@ MENU = "menu"
 
 async def typed(update: Update, context: Context) -> None:
     """Typed text, a photo or a file in a private chat: the user's flow takes it, if any."""
-    conversation = await flow.active_any(update, context)
+    conversation = await flow.active(update, context)
     if conversation is not None:
         await flow.route(update, context, conversation)
     else:

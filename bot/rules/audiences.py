@@ -46,6 +46,12 @@ def handlers(appeal: Appeal, people: Directory) -> list[int]:
     return chats or list(people.leaders)
 
 
+def served_by_leaders(appeal: Appeal, people: Directory) -> bool:
+    """Nobody of the department can take the appeal yet (no member, no group): the
+    leaders hear of it instead, and the one who filed or transferred it is told so."""
+    return not appeal.handler_id and not people.staff and not people.department_chat
+
+
 def heads_but_owner(appeal: Appeal, people: Directory) -> list[int]:
     return [h for h in people.heads if h != appeal.owner_id]
 

@@ -285,6 +285,7 @@ class Outcome:
     detail: dict[str, Any] = field(default_factory=dict)
     queued: tuple[int, ...] = ()  # the notices, stored in the outbox with the change
     ack_id: int | None = None  # the actor's confirmation, stored in case the answer fails
+    unheard: bool = False  # its department has nobody yet: the leaders were told instead
 
 
 @dataclass(frozen=True)

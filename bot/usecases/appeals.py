@@ -264,7 +264,8 @@ async def file_appeal(
         queued = await outbox.enqueue(uow, env, notices)
         ack = await outbox.enqueue_ack(uow, env, actor.tg_id, "filed", ("appeal", appeal.id))
         await uow.commit()
-    return Outcome(appeal, notices, queued=queued, ack_id=ack)
+    unheard = audiences.served_by_leaders(appeal, people)
+    return Outcome(appeal, notices, queued=queued, ack_id=ack, unheard=unheard)
 
 
 # the workflow actions -----------------------------------------------------------------------
@@ -310,7 +311,8 @@ async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, cha
             uow, env, actor.tg_id, f"done.{action}", ("appeal", after.id), _ack_params(change)
         )
         await uow.commit()
-    return Outcome(after, notices, detail=change.detail, queued=queued, ack_id=ack)
+    unheard = action is Action.TRANSFER and audiences.served_by_leaders(after, people)
+    return Outcome(after, notices, detail=change.detail, queued=queued, ack_id=ack, unheard=unheard)
 
 
 def _ack_params(change: Change) -> dict[str, Any]:
