@@ -144,10 +144,18 @@ def leaders_text(digest: LeaderDigest) -> str:
         )
         for q in digest.duplicates
     ]
+    if digest.duplicates_total > len(digest.duplicates):
+        lines.append(
+            t("digest.duplicates_more", shown=len(digest.duplicates), total=digest.duplicates_total)
+        )
     lines += [
         t("digest.short_line", number=q.number, length=q.length, department=esc(q.department))
         for q in digest.short_replies
     ]
+    if digest.short_total > len(digest.short_replies):
+        lines.append(
+            t("digest.short_more", shown=len(digest.short_replies), total=digest.short_total)
+        )
     if not digest.duplicates and not digest.short_replies:
         lines.append(t("digest.quality_ok"))
     return "\n".join(lines)

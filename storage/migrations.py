@@ -294,4 +294,46 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX outbox_subject ON outbox(subject, subject_id, kind);
         """,
     ),
+    (
+        7,
+        # The digest's counts per local day of receipt, kept by storage/reports.py: the
+        # triggers note every appeal written, so only the days touched since are counted
+        # again (SQLITE-SPECIFIC trigger syntax, see storage/sqlite_only.py).
+        """
+        CREATE TABLE appeal_tallies (
+            created_day     TEXT NOT NULL,
+            department_id   INTEGER NOT NULL,
+            category        TEXT NOT NULL,
+            withdrawn       INTEGER NOT NULL,
+            closed_day      TEXT,
+            unrated_from    TEXT,
+            received        INTEGER NOT NULL,
+            claimed_on_time INTEGER NOT NULL,
+            resolved        INTEGER NOT NULL,
+            closed_on_time  INTEGER NOT NULL,
+            rated           INTEGER NOT NULL,
+            satisfied       INTEGER NOT NULL
+        );
+        CREATE INDEX appeal_tallies_created ON appeal_tallies(created_day);
+        CREATE INDEX appeal_tallies_closed ON appeal_tallies(closed_day)
+            WHERE closed_day IS NOT NULL;
+        CREATE TABLE appeal_tally_basis (
+            id          INTEGER PRIMARY KEY CHECK (id = 1),
+            utc_offset  TEXT NOT NULL
+        );
+        CREATE TABLE appeal_changes (
+            appeal_id   INTEGER PRIMARY KEY,
+            created_at  TEXT NOT NULL
+        );
+        CREATE TRIGGER appeals_changed_insert AFTER INSERT ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
+        END;
+        CREATE TRIGGER appeals_changed_update AFTER UPDATE ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
+        END;
+        CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (old.id, old.created_at);
+        END;
+        """,
+    ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.rules.digest import DigestRow, ReceivedGroup, Withdrawal
@@ -23,6 +23,30 @@ DIGEST_COLUMNS = (
 DIGEST_JOINS = (
     " FROM appeals a JOIN departments d ON d.id = a.department_id"
     " LEFT JOIN users o ON o.tg_id = a.owner_id"
+)
+
+
+# Each open state's longest overdue, in its (state, due_date) index order.
+LONGEST_OVERDUE = (
+    "SELECT * FROM (SELECT id FROM appeals WHERE state = 'pending'"
+    " AND due_date < :today ORDER BY due_date, id LIMIT :limit)"
+    " UNION ALL"
+    " SELECT * FROM (SELECT id FROM appeals WHERE state = 'in_progress'"
+    " AND due_date < :today ORDER BY due_date, id LIMIT :limit)"
+)
+LATEST_RANKED = (
+    " SELECT id, text, number, department_id, department_name, created_at"
+    " FROM ranked WHERE nth <= :n ORDER BY created_at, id"
+)
+AMONG_LONGEST = " WHERE a.id IN (SELECT id FROM longest)"
+RANKED_REPLIES = (
+    "SELECT m.id, m.text, a.number, u.department_id, d.name AS department_name, m.created_at,"
+    " ROW_NUMBER() OVER (PARTITION BY u.department_id ORDER BY m.created_at DESC, m.id DESC)"
+    " AS nth"
+    " FROM appeal_messages m JOIN appeals a ON a.id = m.appeal_id"
+    " LEFT JOIN users u ON u.tg_id = m.author_id"
+    " LEFT JOIN departments d ON d.id = u.department_id"
+    " WHERE m.kind = 'reply' AND m.created_at >= :since AND m.created_at < :before"
 )
 
 
@@ -55,8 +79,34 @@ class StoredDigest:
     created_at: datetime
 
 
-TEXT_KEYS = ("department", "category")
-OVERDUE = " WHERE a.state IN ('pending', 'in_progress') AND a.due_date < :today"
+# An appeal's local day of receipt and closing come from `date(moment, :offset)`; the
+# on-time checks compare local days with the stored due dates, as the rules do.
+TALLY_INSERT = (
+    "INSERT INTO appeal_tallies (created_day, department_id, category, withdrawn, closed_day,"
+    " unrated_from, received, claimed_on_time, resolved, closed_on_time, rated, satisfied)"
+    " SELECT date(a.created_at, :offset), a.department_id, a.category,"
+    " a.state = 'withdrawn',"
+    " CASE WHEN a.state IN ('closed', 'rated') AND a.closed_at IS NOT NULL"
+    "   THEN date(a.closed_at, :offset) END,"
+    " CASE WHEN a.state = 'closed' AND a.rating IS NULL THEN a.rating_due_date END,"
+    " COUNT(*),"
+    " SUM(a.claimed_at IS NOT NULL AND date(a.claimed_at, :offset) <= a.claim_due_date),"
+    " SUM(a.state IN ('closed', 'rated')),"
+    " SUM(a.state IN ('closed', 'rated') AND a.closed_at IS NOT NULL"
+    "     AND date(a.closed_at, :offset) <= a.due_date),"
+    " SUM(a.rating IS NOT NULL),"
+    " COALESCE(SUM(a.rating IN ('satisfied', 'basic')), 0)"
+    " FROM appeals a"
+)
+TALLY_GROUP = " GROUP BY 1, 2, 3, 4, 5, 6"
+REPLY_SELECT = (
+    "SELECT m.id, m.text, a.number, u.department_id, d.name AS department_name, m.created_at"
+)
+REPLY_FROM = (
+    " FROM appeal_messages m JOIN appeals a ON a.id = m.appeal_id"
+    " LEFT JOIN users u ON u.tg_id = m.author_id"
+    " LEFT JOIN departments d ON d.id = u.department_id"
+)
 
 
 class ReportRepo(Store):
@@ -70,59 +120,85 @@ class ReportRepo(Store):
         )
         return [records.digest_row(r) for r in rows]
 
-    async def received_counts(
-        self, start: datetime, end: datetime, offset: str, today: str
-    ) -> list[ReceivedGroup]:
-        """Counts of the appeals received in [start, end), one GROUP BY over the created_at
-        index: memory does not grow with the table. `offset` shifts UTC to local days
-        (SQLite's `date(…, '+480 minutes')`; listed in storage/sqlite_only.py)."""
+    async def refresh_tallies(self, offset: str) -> None:
+        """Bring the per-day counts up to date: every day on which an appeal written since
+        was received is counted again; a new UTC offset (or none yet) counts all. Call
+        inside a write transaction."""
+        basis = await self._one("SELECT utc_offset FROM appeal_tally_basis WHERE id = 1")
+        if basis is None or basis["utc_offset"] != offset:
+            await self.conn.execute("DELETE FROM appeal_tallies")
+            await self.conn.execute(TALLY_INSERT + TALLY_GROUP, {"offset": offset})
+            await self.conn.execute(
+                "INSERT INTO appeal_tally_basis (id, utc_offset) VALUES (1, :offset)"
+                " ON CONFLICT (id) DO UPDATE SET utc_offset = excluded.utc_offset",
+                {"offset": offset},
+            )
+        else:
+            days = await self._all(
+                "SELECT DISTINCT date(created_at, :offset) AS day FROM appeal_changes",
+                {"offset": offset},
+            )
+            for row in days:
+                day = date.fromisoformat(row["day"])
+                await self.conn.execute(
+                    "DELETE FROM appeal_tallies WHERE created_day = ?", (row["day"],)
+                )
+                # The UTC range is widened by a day each side so the index can be used for
+                # any offset; the local day itself is matched exactly.
+                await self.conn.execute(
+                    TALLY_INSERT + " WHERE a.created_at >= :low AND a.created_at < :high"
+                    " AND date(a.created_at, :offset) = :day" + TALLY_GROUP,
+                    {
+                        "offset": offset,
+                        "day": row["day"],
+                        "low": (day - timedelta(days=1)).isoformat(),
+                        "high": (day + timedelta(days=2)).isoformat(),
+                    },
+                )
+        await self.conn.execute("DELETE FROM appeal_changes")
+
+    async def received_counts(self, start: date, end: date, today: str) -> list[ReceivedGroup]:
+        """Counts of the appeals received on the local days [start, end], summed from the
+        per-day tallies (`refresh_tallies` first): the cost follows the days, not the
+        appeals."""
         rows = await self._all(
-            "SELECT d.name AS department, a.category, a.state = 'withdrawn' AS withdrawn,"
-            " COUNT(*) AS received,"
-            " SUM(a.claimed_at IS NOT NULL"
-            "     AND date(a.claimed_at, :offset) <= a.claim_due_date)"
-            "   AS claimed_on_time,"
-            " SUM(a.state IN ('closed', 'rated')) AS resolved,"
-            " SUM(a.state IN ('closed', 'rated') AND a.closed_at IS NOT NULL"
-            "     AND date(a.closed_at, :offset) <= a.due_date)"
-            "   AS closed_on_time,"
-            " SUM(a.rating IS NOT NULL) AS rated,"
-            " SUM(a.rating IN ('satisfied', 'basic')) AS satisfied,"
-            " SUM(a.rating IS NULL AND a.state = 'closed'"
-            "     AND COALESCE(a.rating_due_date, :today) < :today) AS unrated"
-            " FROM appeals a JOIN departments d ON d.id = a.department_id"
-            " WHERE a.created_at >= :start AND a.created_at < :end"
-            " GROUP BY d.name, a.category, a.state = 'withdrawn'",
-            {
-                "start": records.stamp(start),
-                "end": records.stamp(end),
-                "offset": offset,
-                "today": today,
-            },
+            "SELECT d.name AS department, t.category, t.withdrawn,"
+            " SUM(t.received) AS received, SUM(t.claimed_on_time) AS claimed_on_time,"
+            " SUM(t.resolved) AS resolved, SUM(t.closed_on_time) AS closed_on_time,"
+            " SUM(t.rated) AS rated, SUM(t.satisfied) AS satisfied,"
+            " SUM(CASE WHEN t.unrated_from < :today THEN t.received ELSE 0 END) AS unrated"
+            " FROM appeal_tallies t JOIN departments d ON d.id = t.department_id"
+            " WHERE t.created_day >= :start AND t.created_day <= :end"
+            " GROUP BY d.name, t.category, t.withdrawn",
+            {"start": start.isoformat(), "end": end.isoformat(), "today": today},
         )
-        # SUM over NULLs (an unrated appeal's rating) is NULL: count it as 0.
         return [
-            ReceivedGroup(**{k: (v or 0) if k not in TEXT_KEYS else v for k, v in r.items()})
+            ReceivedGroup(**{k: (bool(v) if k == "withdrawn" else v) for k, v in r.items()})
             for r in rows
         ]
 
-    async def closed_counts(self, start: datetime, end: datetime, offset: str) -> tuple[int, int]:
-        """(closed, closed on time) of the appeals closed in [start, end)."""
+    async def closed_counts(self, start: date, end: date) -> tuple[int, int]:
+        """(closed, closed on time) of the appeals closed on the local days [start, end]."""
         row = await self._one(
-            "SELECT COUNT(*) AS closed,"
-            " COALESCE(SUM(date(a.closed_at, :offset) <= a.due_date), 0) AS on_time"
-            " FROM appeals a"
-            " WHERE a.closed_at >= :start AND a.closed_at < :end"
-            " AND a.state IN ('closed', 'rated')",
-            {"start": records.stamp(start), "end": records.stamp(end), "offset": offset},
+            "SELECT COALESCE(SUM(resolved), 0) AS closed,"
+            " COALESCE(SUM(closed_on_time), 0) AS on_time FROM appeal_tallies"
+            " WHERE closed_day >= :start AND closed_day <= :end",
+            {"start": start.isoformat(), "end": end.isoformat()},
         )
         return row["closed"], row["on_time"]
 
     async def overdue(self, today: str, limit: int) -> tuple[list[DigestRow], int]:
         """The longest overdue open appeals (at most `limit`) and how many there are."""
+        # Each open state's longest overdue from its (state, due_date) index order, then
+        # the two merged: no sort of every overdue appeal.
         rows = await self._all(
-            "SELECT " + DIGEST_COLUMNS + DIGEST_JOINS + OVERDUE + " ORDER BY a.due_date, a.id"
-            " LIMIT :limit",
+            "WITH longest AS ("
+            + LONGEST_OVERDUE
+            + ") SELECT "
+            + DIGEST_COLUMNS
+            + DIGEST_JOINS
+            + AMONG_LONGEST
+            + " ORDER BY a.due_date, a.id LIMIT :limit",
             {"today": today, "limit": limit},
         )
         total = await self._one(
@@ -171,17 +247,43 @@ class ReportRepo(Store):
         )
         return [(r["kind"], r["family"], r["n"]) for r in rows]
 
-    async def replies_between(self, start: datetime, end: datetime) -> list[Reply]:
+    async def latest_replies_before(
+        self, before: datetime, since: datetime, per_department: int
+    ) -> list[Reply]:
+        """Each department's latest `per_department` replies written in [since, before),
+        oldest first — what the first replies after `before` are compared with."""
         rows = await self._all(
-            "SELECT m.id, m.text, a.number, u.department_id,"
-            " d.name AS department_name, m.created_at FROM appeal_messages m"
-            " JOIN appeals a ON a.id = m.appeal_id"
-            " LEFT JOIN users u ON u.tg_id = m.author_id"
-            " LEFT JOIN departments d ON d.id = u.department_id"
-            " WHERE m.kind = 'reply' AND m.created_at >= ? AND m.created_at < ? ORDER BY m.id",
-            (records.stamp(start), records.stamp(end)),
+            "WITH ranked AS (" + RANKED_REPLIES + ")" + LATEST_RANKED,
+            {"since": records.stamp(since), "before": records.stamp(before), "n": per_department},
         )
         return [Reply(**{**r, "created_at": records.moment(r["created_at"])}) for r in rows]
+
+    async def replies_between(
+        self, start: datetime, end: datetime, batch: int = 2000
+    ) -> AsyncIterator[Reply]:
+        """Replies written in [start, end) in the order written, streamed in batches over the
+        (kind, created_at) index."""
+        after = ("", 0)
+        while True:
+            rows = await self._all(
+                REPLY_SELECT
+                + REPLY_FROM
+                + " WHERE m.kind = 'reply' AND m.created_at >= :start AND m.created_at < :end"
+                " AND (m.created_at > :after OR (m.created_at = :after AND m.id > :after_id))"
+                " ORDER BY m.created_at, m.id LIMIT :batch",
+                {
+                    "start": records.stamp(start),
+                    "end": records.stamp(end),
+                    "after": after[0],
+                    "after_id": after[1],
+                    "batch": batch,
+                },
+            )
+            for r in rows:
+                yield Reply(**{**r, "created_at": records.moment(r["created_at"])})
+            if len(rows) < batch:
+                return
+            after = (rows[-1]["created_at"], rows[-1]["id"])
 
     async def ledger(
         self, start: datetime, end: datetime, batch: int = 1000

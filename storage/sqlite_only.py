@@ -68,3 +68,5 @@ LEDGER_HISTORY = (
 # turn UTC moments into local days with `date(moment, :offset)`, `:offset` being the zone's
 # UTC offset such as '+480 minutes' (fixed for the period; Asia/Shanghai has no daylight
 # saving). PostgreSQL would use `(moment AT TIME ZONE :zone)::date`.
+# The triggers of migration 7 (appeals → appeal_changes) use SQLite's trigger body syntax;
+# PostgreSQL would write one trigger function and three `CREATE TRIGGER … EXECUTE FUNCTION`.

@@ -349,22 +349,75 @@ def test_cli_digest_and_export(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("appealdesk: setting BOT_TOKEN: required")
 
 
-@pytest.mark.parametrize(
-    ("start", "end"),
-    [(date(2026, 11, 16), date(2026, 11, 22)), (date(2026, 1, 1), date(2026, 11, 22))],
-)
-async def test_counts_from_the_database_equal_counting_every_row(seeded, start, end):
-    """The set-based figures (GROUP BY in SQL) match the row-by-row reference."""
+async def _counted_and_reference(env, start, end):
     from bot.rules import digest as rules
-    from bot.usecases.reports import _period, bounds
+    from bot.usecases.reports import _period, _refresh_tallies, bounds
 
-    env = seeded[0].env
+    await _refresh_tallies(env)
     async with env.db.reading() as uow:
         rows = await uow.reports.appeals_touching(*bounds(env, start, end))
         counted = await _period(uow, env, start, end)
     reference = rules.period_figures(
         rows, start, end, [c.name for c in env.org.categories], env.today(), env.zone
     )
+    return counted, reference
+
+
+async def test_counts_follow_every_change_after_they_were_tallied(seeded):
+    """The per-day tallies are counted again for the days whose appeals changed, whatever
+    wrote them (here plain SQL): closing, rating, withdrawing and a new appeal."""
+    env = seeded[0].env
+    start, end = date(2026, 1, 1), date(2026, 11, 22)
+    before, _ = await _counted_and_reference(env, start, end)
+    async with env.db.unit_of_work() as uow:
+        await uow.conn.execute(
+            "UPDATE appeals SET state = 'closed', closed_at = created_at,"
+            " rating_due_date = '2026-11-01' WHERE id IN"
+            " (SELECT id FROM appeals WHERE state IN ('pending', 'in_progress') LIMIT 3)"
+        )
+        await uow.conn.execute(
+            "UPDATE appeals SET rating = 'dissatisfied', state = 'rated'"
+            " WHERE id = (SELECT MIN(id) FROM appeals WHERE state = 'closed')"
+        )
+        await uow.conn.execute(
+            "UPDATE appeals SET state = 'withdrawn'"
+            " WHERE id = (SELECT MAX(id) FROM appeals WHERE state = 'pending')"
+        )
+        await uow.conn.execute(
+            "INSERT INTO appeals (number, enterprise_id, filed_by, category, description,"
+            " state, department_id, claim_due_date, due_date, created_at)"
+            " SELECT 'SQ-2026-999999', enterprise_id, filed_by, category, 'x', 'pending',"
+            " department_id, '2026-03-03', '2026-03-20', '2026-03-02T02:00:00+00:00'"
+            " FROM appeals LIMIT 1"
+        )
+        await uow.commit()
+    async with env.db.reading() as uow:
+        changed = await uow.conn.execute_fetchall("SELECT COUNT(*) FROM appeal_changes")
+    assert changed[0][0] >= 5
+    counted, reference = await _counted_and_reference(env, start, end)
+    assert (counted.new, counted.closed, counted.closed_on_time) == (
+        reference.new,
+        reference.closed,
+        reference.closed_on_time,
+    )
+    assert counted.by_category == reference.by_category
+    assert counted.departments == reference.departments
+    assert counted.new == before.new + 1
+    assert sum(d.rated for d in counted.departments) == sum(d.rated for d in before.departments) + 1
+    async with env.db.reading() as uow:
+        changed = await uow.conn.execute_fetchall("SELECT COUNT(*) FROM appeal_changes")
+    assert changed[0][0] == 0
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(date(2026, 11, 16), date(2026, 11, 22)), (date(2026, 1, 1), date(2026, 11, 22))],
+)
+async def test_counts_from_the_database_equal_counting_every_row(seeded, start, end):
+    """The set-based figures (GROUP BY in SQL) match the row-by-row reference."""
+
+    env = seeded[0].env
+    counted, reference = await _counted_and_reference(env, start, end)
     assert (counted.new, counted.closed, counted.closed_on_time) == (
         reference.new,
         reference.closed,
@@ -373,3 +426,54 @@ async def test_counts_from_the_database_equal_counting_every_row(seeded, start, 
     assert counted.by_category == reference.by_category
     assert counted.departments == reference.departments
     assert counted.new > 0 and counted.departments
+
+
+async def test_quality_lists_the_most_similar_and_shortest_with_totals(bureau, settings):
+    """A week with many alike replies lists the most similar (highest first) and the
+    shortest, each with how many there were in all — the digest stays one message."""
+    from bot.digest_text import leaders_text
+
+    box, clock, leader, head, official, company = bureau
+    env = box.env
+    env.org.digest.quality_listed = 2
+    base = "已协调合作银行开展融资对接，企业提交材料后5个工作日内反馈授信意见。"
+    replies = [
+        base,
+        base,  # identical: 100%
+        base.replace("5个", "7个"),  # one character apart
+        base.replace("合作银行", "本地银行"),
+        base.replace("授信意见", "审批结果"),
+        "好的",
+        "已办",
+        "收到，已转交",
+    ]
+    conn = sqlite3.connect(settings.database_path)
+    dept = conn.execute("SELECT id FROM departments WHERE code = 'jrj'").fetchone()[0]
+    for n, text in enumerate(replies, start=1):
+        moment = f"2026-11-17T0{n}:00:00+00:00"
+        conn.execute(
+            "INSERT INTO appeals (id, number, enterprise_id, filed_by, category, description,"
+            " state, department_id, owner_id, claim_due_date, due_date, created_at)"
+            " SELECT ?, ?, e.id, ?, '融资', '贷款', 'in_progress', ?, ?, '2026-11-18',"
+            " '2026-12-04', ? FROM enterprises e",
+            (n, f"SQ-2026-{n:06d}", company.id, dept, official.id, moment),
+        )
+        conn.execute(
+            "INSERT INTO appeal_messages (appeal_id, author_id, kind, text, created_at)"
+            " VALUES (?, ?, 'reply', ?, ?)",
+            (n, official.id, text, moment),
+        )
+    conn.commit()
+    conn.close()
+
+    digest = await reports.leaders_digest(env, None, Week(2026, 47))
+    assert [(q.number, q.earlier_number, q.similarity) for q in digest.duplicates] == [
+        ("SQ-2026-000002", "SQ-2026-000001", 1.0),
+        ("SQ-2026-000003", "SQ-2026-000002", pytest.approx(1 - 1 / len(base))),
+    ]
+    assert digest.duplicates_total == 3  # four characters apart is below 90%
+    assert [q.number for q in digest.short_replies] == ["SQ-2026-000006", "SQ-2026-000007"]
+    assert digest.short_total == 3
+    text = leaders_text(digest)
+    assert "雷同答复共 3 件，以上列出相似度最高的 2 件。" in text
+    assert "过短答复共 3 件，以上列出最短的 2 件。" in text

@@ -141,25 +141,44 @@ def test_working_days_between_equals_counting_day_by_day(start, span):
     assert calendar.working_days_between(start, end) == (counted if end >= start else -counted)
 
 
+def _common_in_order(a: str, b: str) -> int:
+    """Longest common subsequence, by the textbook table (the reference for the check)."""
+    row = [0] * (len(b) + 1)
+    for ca in a:
+        previous_diagonal = 0
+        for j, cb in enumerate(b, start=1):
+            previous_diagonal, row[j] = (
+                row[j],
+                previous_diagonal + 1 if ca == cb else max(row[j], row[j - 1]),
+            )
+    return row[-1]
+
+
 @given(
-    text=st.text(alphabet="已联系企业对接银行政策", max_size=40),
-    earlier=st.lists(st.text(alphabet="已联系企业对接银行政策", max_size=40), max_size=8),
+    text=st.text(alphabet="已联系企业对接银行政策 ", max_size=40),
+    earlier=st.lists(st.text(alphabet="已联系企业对接银行政策 ", max_size=40), max_size=8),
     threshold=st.sampled_from([0.5, 0.8, 0.9]),
 )
 @settings(max_examples=300, deadline=None)
-def test_cheap_bounds_never_drop_a_near_duplicate(text, earlier, threshold):
-    from difflib import SequenceMatcher
-
+def test_near_duplicate_is_the_most_similar_earlier_reply(text, earlier, threshold):
+    """Similarity is 2·LCS/(len a + len b) of the stripped texts; the best at or above the
+    threshold is found, the most recent one on a tie, and nothing below it."""
     from bot.rules.digest import best_match_above
 
-    pairs = [(other, f"SQ-2026-{n:06d}") for n, other in enumerate(earlier)]
-    ratios = {
-        number: SequenceMatcher(None, other.strip(), text.strip()).ratio()
-        for other, number in pairs
-    }
-    found = best_match_above(text, pairs, threshold)
-    best = max(ratios.values(), default=0)
+    numbers = [f"SQ-2026-{n:06d}" for n in range(len(earlier))]
+
+    def reference(other: str) -> float:
+        return (
+            1.0
+            if not text and not other
+            else 2 * _common_in_order(text, other) / (len(text) + len(other))
+        )
+
+    ratios = [reference(other) for other in earlier]
+    found = best_match_above(text, earlier, numbers, threshold)
+    best = max(ratios, default=0)
     if best >= threshold:
         assert found is not None and abs(found[0] - best) < 1e-9
+        assert found[1] == numbers[ratios.index(best)]
     else:
-        assert found is None or found[0] >= threshold
+        assert found is None

@@ -13,11 +13,13 @@ Definitions (the README repeats them):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from difflib import SequenceMatcher
 from zoneinfo import ZoneInfo
+
+from rapidfuzz import process
+from rapidfuzz.distance import Indel
 
 from bot.rules.model import CLOSED_STATES, OPEN_STATES, SATISFIED_RATINGS, Rating, State
 from bot.rules.refusals import InvalidInput
@@ -214,6 +216,8 @@ class LeaderDigest:
     duplicates: list[QualityFlag]
     short_replies: list[QualityFlag]
     overdue_total: int = 0  # all overdue appeals; `overdue` lists the longest overdue
+    duplicates_total: int = 0  # all near-duplicate replies; the most similar are listed
+    short_total: int = 0  # all too-short replies; the shortest are listed
 
 
 @dataclass
@@ -307,34 +311,20 @@ def figures_from_counts(
     return figures
 
 
-def could_match(a: str, b: str, threshold: float) -> bool:
-    """A cheap upper bound first: two texts of very different length cannot reach the
-    similarity threshold (SequenceMatcher's ratio is at most 2·min/(len a + len b))."""
-    total = len(a) + len(b)
-    return not total or 2 * min(len(a), len(b)) / total >= threshold
-
-
 def best_match_above(
-    text: str, earlier: Iterable[tuple[str, str]], threshold: float
+    text: str, earlier: Sequence[str], numbers: Sequence[str], threshold: float
 ) -> tuple[float, str] | None:
-    """The most similar earlier (text, appeal number) at or above `threshold`. The reply is
-    indexed once (SequenceMatcher caches its second sequence) and each earlier text passes
-    the cheap upper bounds (length, then character counts) before the full comparison."""
-    best: tuple[float, str] | None = None
-    text = text.strip()
-    matcher = SequenceMatcher(None)
-    matcher.set_seq2(text)
-    for other, number in earlier:
-        other = other.strip()
-        if not could_match(text, other, threshold):
-            continue
-        matcher.set_seq1(other)
-        if matcher.quick_ratio() < threshold:
-            continue
-        ratio = matcher.ratio()
-        if ratio >= threshold and (best is None or ratio > best[0]):
-            best = (ratio, number)
-    return best
+    """The most similar of the `earlier` texts (with their appeal `numbers`, most recent
+    first) at or above `threshold`, as (similarity, number); the most recent on a tie.
+    Similarity is 2·LCS / (len a + len b) of the texts as given — the share of characters
+    two replies have in common, in order — computed by rapidfuzz in C."""
+    found = process.extractOne(
+        text, earlier, scorer=Indel.normalized_similarity, score_cutoff=threshold
+    )
+    if found is None:
+        return None
+    _, score, index = found
+    return score, numbers[index]
 
 
 def notice_totals(counts: Iterable[tuple[str, str, int]]) -> dict[str, int]:
@@ -365,15 +355,6 @@ def below_floor(figures: PeriodFigures, floor: float) -> list[tuple[str, float]]
         for d in figures.departments
         if d.satisfaction_rate is not None and d.satisfaction_rate < floor
     ]
-
-
-def similarity(a: str, b: str) -> float:
-    return SequenceMatcher(None, a.strip(), b.strip()).ratio()
-
-
-def best_match(text: str, earlier: Iterable[tuple[str, str]]) -> tuple[float, str] | None:
-    """The most similar of (text, appeal number) pairs, with its similarity."""
-    return max(((similarity(text, e_text), number) for e_text, number in earlier), default=None)
 
 
 def is_due_in(row: DigestRow, week: Week) -> bool:

@@ -55,6 +55,8 @@ class DigestSettings(BaseModel):
     similarity_compared: int = Field(default=200, ge=1, le=5000)
     # The digest lists the longest overdue appeals; the full list is in the ledger.
     overdue_listed: int = Field(default=30, ge=1, le=500)
+    # …and the most similar / shortest replies; the totals are given.
+    quality_listed: int = Field(default=20, ge=1, le=500)
 
 
 class Routing(BaseModel):

@@ -398,6 +398,8 @@ CATALOG: dict[str, str] = {
     "digest.below_floor_part": "{name}（{rate}）",
     "digest.floor_ok": "满意率均不低于 {floor}。",
     "digest.section_overdue": "<b>四、超期未办结（{count} 件）</b>",
+    "digest.duplicates_more": "（雷同答复共 {total} 件，以上列出相似度最高的 {shown} 件。）",
+    "digest.short_more": "（过短答复共 {total} 件，以上列出最短的 {shown} 件。）",
     "digest.overdue_more": "（以上为超期最久的 {shown} 件，共 {total} 件；完整清单见随附诉求台账。）",
     "digest.overdue_line": "{number}｜{department}｜承办人 {owner}｜超期 {days} 个工作日（期限 {due}）",
     "digest.section_notices": "<b>五、提示督办</b>",

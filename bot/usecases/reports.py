@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from bot.rules.model import Actor, State
 from bot.rules.refusals import InvalidInput, NotAllowed
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
-from storage.reports import LedgerEntry, StoredDigest
+from storage.reports import LedgerEntry, Reply, StoredDigest
 
 
 def bounds(env: Env, start: date, end: date) -> tuple[datetime, datetime]:
@@ -31,17 +34,23 @@ def _offset(env: Env, day: date) -> str:
 
 
 async def _period(uow: UnitOfWork, env: Env, start: date, end: date) -> rules.PeriodFigures:
-    """A period's figures counted by the database (memory flat in the table size)."""
+    """A period's figures summed from the per-day tallies (`_refresh_tallies` first)."""
+    groups = await uow.reports.received_counts(start, end, env.today().isoformat())
+    closed = await uow.reports.closed_counts(start, end)
     utc_start, utc_end = bounds(env, start, end)
-    offset = _offset(env, end)
-    groups = await uow.reports.received_counts(utc_start, utc_end, offset, env.today().isoformat())
-    closed = await uow.reports.closed_counts(utc_start, utc_end, offset)
     figures = rules.figures_from_counts(
         start, end, groups, closed, [c.name for c in env.org.categories]
     )
     figures.notices = rules.notice_totals(await uow.reports.notice_counts(utc_start, utc_end))
     figures.withdrawn = await uow.reports.withdrawals(utc_start, utc_end)
     return figures
+
+
+async def _refresh_tallies(env: Env) -> None:
+    """Count again the days on which appeals were received that changed since last time."""
+    async with env.db.unit_of_work() as uow:
+        await uow.reports.refresh_tallies(_offset(env, env.today()))
+        await uow.commit()
 
 
 async def _overdue(uow: UnitOfWork, env: Env) -> tuple[list[rules.OverdueItem], int]:
@@ -51,32 +60,63 @@ async def _overdue(uow: UnitOfWork, env: Env) -> tuple[list[rules.OverdueItem], 
     return rules.overdue_items(rows, today, env.deadlines.overdue_days), total
 
 
-async def _quality(uow: UnitOfWork, env: Env, start: datetime, end: datetime):
-    """Short replies, and replies nearly the same as an earlier one of the department —
-    compared within a window of days, so the cost follows the week, not the archive."""
+@dataclass
+class _Listed:
+    """The first `limit` flags by a key, and how many there were in all."""
+
+    limit: int
+    total: int = 0
+    heap: list[tuple[float, int, QualityFlag]] = field(default_factory=list)
+
+    def add(self, key: float, flag: QualityFlag) -> None:
+        self.total += 1
+        entry = (key, -self.total, flag)  # on equal keys the earlier reply is kept
+        if len(self.heap) < self.limit:
+            heapq.heappush(self.heap, entry)
+        else:
+            heapq.heappushpop(self.heap, entry)
+
+    def listed(self) -> list[QualityFlag]:
+        return [flag for _, _, flag in sorted(self.heap, reverse=True)]
+
+
+async def _quality(
+    uow: UnitOfWork, env: Env, start: datetime, end: datetime
+) -> tuple[_Listed, _Listed]:
+    """Replies nearly the same as one of the department's latest before them (the most
+    similar listed), and replies too short (the shortest listed). Only each department's
+    latest `similarity_compared` replies are held, newest first, so memory stays flat."""
     settings = env.org.digest
-    window = await uow.reports.replies_between(
-        start - timedelta(days=settings.similarity_window_days), end
-    )
-    by_department: dict[int, list] = {}
-    duplicates, short = [], []
-    for reply in window:
-        earlier = by_department.setdefault(reply.department_id, [])
-        if start <= reply.created_at < end:
-            text = reply.text.strip()
-            department = reply.department_name or ""
-            if len(text) < settings.min_reply_chars:
-                short.append(QualityFlag(reply.number, department, length=len(text)))
-            if reply.department_id is not None:
-                recent = [
-                    (e.text, e.number)
-                    for e in reversed(earlier[-settings.similarity_compared :])
-                    if e.number != reply.number
-                ]
-                best = rules.best_match_above(text, recent, settings.similarity_threshold)
-                if best:
-                    duplicates.append(QualityFlag(reply.number, department, best[1], best[0]))
-        earlier.append(reply)
+    texts: dict[int | None, deque[str]] = {}
+    numbers: dict[int | None, deque[str]] = {}
+    duplicates, short = _Listed(settings.quality_listed), _Listed(settings.quality_listed)
+
+    def remember(reply: Reply, text: str) -> None:
+        if reply.department_id not in texts:
+            texts[reply.department_id] = deque(maxlen=settings.similarity_compared)
+            numbers[reply.department_id] = deque(maxlen=settings.similarity_compared)
+        texts[reply.department_id].appendleft(text)
+        numbers[reply.department_id].appendleft(reply.number)
+
+    window_start = start - timedelta(days=settings.similarity_window_days)
+    for reply in await uow.reports.latest_replies_before(
+        start, window_start, settings.similarity_compared
+    ):
+        remember(reply, reply.text.strip())
+    async for reply in uow.reports.replies_between(start, end):
+        text = reply.text.strip()
+        department = reply.department_name or ""
+        if len(text) < settings.min_reply_chars:
+            short.add(-len(text), QualityFlag(reply.number, department, length=len(text)))
+        if reply.department_id is not None and reply.department_id in texts:
+            earlier, their = texts[reply.department_id], numbers[reply.department_id]
+            if reply.number in their:  # not compared with its own appeal's earlier reply
+                others = [(t, n) for t, n in zip(earlier, their, strict=True) if n != reply.number]
+                earlier, their = [t for t, _ in others], [n for _, n in others]
+            best = rules.best_match_above(text, earlier, their, settings.similarity_threshold)
+            if best:
+                duplicates.add(best[0], QualityFlag(reply.number, department, best[1], best[0]))
+        remember(reply, text)
     return duplicates, short
 
 
@@ -85,6 +125,7 @@ async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDig
     access.require_leader(actor)
     rules.require_past_or_current(week, env.today())
     year_start = date(week.end.year, 1, 1)
+    await _refresh_tallies(env)
     async with env.db.reading() as uow:
         last_week = await _period(uow, env, week.start, week.end)
         year = await _period(uow, env, year_start, week.end)
@@ -100,9 +141,11 @@ async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDig
         rules.below_floor(year, floor),
         floor,
         tasks,
-        duplicates,
-        short,
+        duplicates.listed(),
+        short.listed(),
         overdue_total,
+        duplicates.total,
+        short.total,
     )
 
 
@@ -172,6 +215,7 @@ async def stats(env: Env, actor: Actor) -> dict[str, object]:
     today = env.today()
     week = Week.of(today)
     year_start = date(today.year, 1, 1)
+    await _refresh_tallies(env)
     async with env.db.reading() as uow:
         this_week = await _period(uow, env, week.start, today)
         year = await _period(uow, env, year_start, today)
