@@ -1,12 +1,13 @@
 """How the set-based ladder sweep scales with open items, against a per-item loop.
 
-Seeds N open appeals (1% overdue, 1% due tomorrow, 1% due today, 1% unclaimed past the
-claim limit, the rest due later), then in the same run times:
+Seeds N open appeals of which a fixed number (--due, the same at every size) need a notice
+today — a quarter each overdue, due tomorrow, due today and unclaimed past the claim limit —
+and the rest are due later, then in the same run times:
   baseline  — read every open appeal into Python, decide each rung, insert notices one by one
   set-based — ladder.sweep(): one INSERT … SELECT per kind over the indexes
 and a second set-based sweep the same day (must create nothing).
 
-    python -m bench.sweep_bench --items 1000000
+    python -m bench.sweep_bench --items 10000 100000 1000000 --due 2000
 """
 
 from __future__ import annotations
@@ -31,16 +32,16 @@ NEXT_WORKING_DAY = date(2026, 3, 11)
 RAISE_DUE = date(2026, 3, 5)  # three working days before TODAY
 
 
-def seed(path: Path, items: int) -> None:
+def seed(path: Path, items: int, due_items: int) -> None:
     conn = sqlite3.connect(path)
     seed_owners(conn)
 
     def rows():
         for i in range(items):
-            bucket = i % 100
+            bucket = i % 4 if i < due_items else 4
             state, claim_due = "in_progress", "2026-03-01"
             if bucket == 0:
-                due = TODAY - timedelta(days=1 + i % 9)  # overdue, some past the raise mark
+                due = TODAY - timedelta(days=1 + (i // 4) % 9)  # overdue, some past the raise mark
             elif bucket == 1:
                 due = NEXT_WORKING_DAY
             elif bucket == 2:
@@ -129,24 +130,29 @@ async def set_based(path: Path) -> tuple[int, float, int, float]:
     return sum(first.values()), first_seconds, sum(second.values()), second_seconds
 
 
+async def measure(folder: Path, items: int, due_items: int) -> str:
+    path = folder / f"sweep-{items}.sqlite3"
+    await fresh_database(path)
+    seed(path, items, due_items)
+    start = time.perf_counter()
+    base_created = baseline_sweep(path)
+    base_seconds = time.perf_counter() - start
+    created, seconds, again, again_seconds = await set_based(path)
+    assert created == base_created, (created, base_created)
+    return (f"{items:>9,} | {created:>7,} | {base_seconds:>10.3f} | {seconds:>11.3f} |"
+            f" {base_seconds / seconds:>7.1f}x | {again:>5} | {again_seconds:>8.3f}")  # fmt: skip
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--items", type=int, default=200_000)
+    parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--due", type=int, default=2_000, help="appeals needing a notice")
     args = parser.parse_args()
+    print(f"{'open':>9} | {'notices':>7} | {'baseline s':>10} | {'set-based s':>11} |"
+          f" {'speed-up':>8} | {'again':>5} | {'again s':>8}")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.sqlite3"
-        await fresh_database(path)
-        start = time.perf_counter()
-        seed(path, args.items)
-        print(f"seeded {args.items:,} open appeals in {time.perf_counter() - start:.1f}s")
-        start = time.perf_counter()
-        base_created = baseline_sweep(path)
-        base_seconds = time.perf_counter() - start
-        created, seconds, again, again_seconds = await set_based(path)
-    print(f"baseline per-item loop : {base_created:>7,} notices in {base_seconds:8.3f}s")
-    print(f"set-based sweep        : {created:>7,} notices in {seconds:8.3f}s")
-    print(f"second sweep same day  : {again:>7,} notices in {again_seconds:8.3f}s")
-    print(f"speed-up (baseline / set-based): {base_seconds / seconds:.1f}x")
+        for items in args.items:
+            print(await measure(Path(folder), items, args.due), flush=True)
 
 
 if __name__ == "__main__":

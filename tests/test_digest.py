@@ -351,9 +351,9 @@ def test_cli_digest_and_export(tmp_path, monkeypatch, capsys):
 
 async def _counted_and_reference(env, start, end):
     from bot.rules import digest as rules
-    from bot.usecases.reports import _period, _refresh_tallies, bounds
+    from bot.usecases.reports import _period, bounds, refresh_tallies
 
-    await _refresh_tallies(env)
+    await refresh_tallies(env)
     async with env.db.reading() as uow:
         rows = await uow.reports.appeals_touching(*bounds(env, start, end))
         counted = await _period(uow, env, start, end)

@@ -34,7 +34,7 @@ def _offset(env: Env, day: date) -> str:
 
 
 async def _period(uow: UnitOfWork, env: Env, start: date, end: date) -> rules.PeriodFigures:
-    """A period's figures summed from the per-day tallies (`_refresh_tallies` first)."""
+    """A period's figures summed from the per-day tallies (`refresh_tallies` first)."""
     groups = await uow.reports.received_counts(start, end, env.today().isoformat())
     closed = await uow.reports.closed_counts(start, end)
     utc_start, utc_end = bounds(env, start, end)
@@ -46,7 +46,7 @@ async def _period(uow: UnitOfWork, env: Env, start: date, end: date) -> rules.Pe
     return figures
 
 
-async def _refresh_tallies(env: Env) -> None:
+async def refresh_tallies(env: Env) -> None:
     """Count again the days on which appeals were received that changed since last time."""
     async with env.db.unit_of_work() as uow:
         await uow.reports.refresh_tallies(_offset(env, env.today()))
@@ -125,7 +125,7 @@ async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDig
     access.require_leader(actor)
     rules.require_past_or_current(week, env.today())
     year_start = date(week.end.year, 1, 1)
-    await _refresh_tallies(env)
+    await refresh_tallies(env)
     async with env.db.reading() as uow:
         last_week = await _period(uow, env, week.start, week.end)
         year = await _period(uow, env, year_start, week.end)
@@ -215,7 +215,7 @@ async def stats(env: Env, actor: Actor) -> dict[str, object]:
     today = env.today()
     week = Week.of(today)
     year_start = date(today.year, 1, 1)
-    await _refresh_tallies(env)
+    await refresh_tallies(env)
     async with env.db.reading() as uow:
         this_week = await _period(uow, env, week.start, today)
         year = await _period(uow, env, year_start, today)
