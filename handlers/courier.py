@@ -10,6 +10,7 @@ second per private chat added by `handlers/limits.py`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import date
 
 from telegram import Bot, InlineKeyboardMarkup, Update
@@ -22,6 +23,7 @@ from bot.rules.model import Notice, Outgoing, Rating
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
+from handlers import limits
 from handlers.common import Context, env_of, esc, keyboard, say
 from handlers.render import (
     action_markup,
@@ -261,9 +263,15 @@ async def send_soon(context: Context, ids: tuple[int, ...] | list[int]) -> None:
     if not ids:
         return
     if context.application.bot_data.get(SEND_IN_BACKGROUND):
-        context.application.create_task(flush(context.bot, env_of(context), ids))
+        context.application.create_task(_as_notices(flush(context.bot, env_of(context), ids)))
     else:
         await flush(context.bot, env_of(context), ids)
+
+
+async def _as_notices(sending: Awaitable[int]) -> int:
+    """In a task of its own: what it sends waits for the answers to people in flight."""
+    limits.bulk()
+    return await sending
 
 
 def _user_id(update: Update) -> int | None:

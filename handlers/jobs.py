@@ -10,7 +10,7 @@ from telegram.ext import Application
 
 from bot.usecases import ladder, outbox
 from bot.usecases.env import Env
-from handlers import courier, flow
+from handlers import courier, flow, limits
 from handlers.common import Context
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,13 @@ async def run_sweep(app: Application) -> dict[str, int] | None:
 
 async def sweep_job(context: Context) -> None:
     """JobQueue callback: the daily sweep (and the one at start-up)."""
+    limits.bulk()  # notices: answers to people who are waiting go first
     await run_sweep(context.application)
 
 
 async def delivery_job(context: Context) -> None:
     """JobQueue callback: send whatever the outbox holds that is due."""
+    limits.bulk()
     await courier.drain(context.bot, context.application.bot_data["env"])
 
 

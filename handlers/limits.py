@@ -1,11 +1,15 @@
 """Telegram's flood limits on our side: python-telegram-bot's AIORateLimiter keeps ~30
 messages/s overall and ~20/min per group; this adds ~1 message/s per private chat, so a
 person who is owed several messages (a digest and its files, a backlog after /start) gets
-them paced instead of drawing 429s."""
+them paced instead of drawing 429s — and lets answers to people who are waiting go before
+notices to others (sent inside `bulk()`), which take the capacity answers leave."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -15,12 +19,29 @@ from telegram.ext import AIORateLimiter
 # conversation's quick answers are not held back but a backlog is paced.
 PER_CHAT_BURST, PER_CHAT_PERIOD = 5, 5.0
 KEEP_IDLE = 10_000  # forget idle chats' limiters beyond this many
+# A notice waits for the answers in flight at most this long, so that a steady stream of
+# answers delays notices but never stops them.
+BULK_PATIENCE = 10.0
+# Notices let into the shared limiter at once: an answer queues behind at most these.
+BULK_IN_FLIGHT = 4
+
+_BULK: ContextVar[bool] = ContextVar("appealdesk_bulk_send", default=False)
+
+
+def bulk() -> None:
+    """Mark what the current task sends from now on as notices to others (call it first
+    thing in a task of its own: the mark stays with that task)."""
+    _BULK.set(True)
 
 
 class FloodLimits(AIORateLimiter):
     def __init__(self, max_retries: int = 3) -> None:
         super().__init__(max_retries=max_retries)
         self._chats: dict[int, AsyncLimiter] = {}
+        self._answering = 0
+        self._no_answers = asyncio.Event()
+        self._no_answers.set()
+        self._bulk_slots = asyncio.Semaphore(BULK_IN_FLIGHT)
 
     def chat_limiter(self, chat_id: int) -> AsyncLimiter:
         if len(self._chats) > KEEP_IDLE:
@@ -31,6 +52,29 @@ class FloodLimits(AIORateLimiter):
         return limiter
 
     async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if _BULK.get():
+            async with self._bulk_slots:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._no_answers.wait(), BULK_PATIENCE)
+                return await self._paced(callback, args, kwargs, endpoint, data, rate_limit_args)
+        self._answering += 1
+        self._no_answers.clear()
+        try:
+            return await self._paced(callback, args, kwargs, endpoint, data, rate_limit_args)
+        finally:
+            self._answering -= 1
+            if not self._answering:
+                self._no_answers.set()
+
+    async def _paced(
         self,
         callback: Callable[..., Coroutine[Any, Any, Any]],
         args: Any,

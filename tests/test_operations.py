@@ -164,3 +164,50 @@ async def test_private_chats_get_their_own_pace_groups_and_other_calls_do_not():
     assert entered == [42]
     assert limits.chat_limiter is Recording
     assert FloodLimits().chat_limiter(7) is not None
+
+
+async def test_answers_go_before_notices_and_notices_are_never_stopped(monkeypatch):
+    """A notice (sent inside `bulk()`) waits while an answer to a person is in flight and
+    goes when none is; with answers never ending it still goes after its patience."""
+    from handlers import limits as flood
+
+    limits = flood.FloodLimits()
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def callback(name: str, hold: bool = False) -> bool:
+        order.append(f"{name} sent")
+        if hold:
+            await gate.wait()
+        return True
+
+    async def send(name: str, hold: bool = False, as_notice: bool = False) -> None:
+        if as_notice:
+            flood.bulk()
+        await limits.process_request(
+            callback, (name, hold), {}, "sendMessage", {"chat_id": hash(name) % 1000 + 1}, None
+        )
+
+    answer = asyncio.create_task(send("answer", hold=True))
+    await asyncio.sleep(0)
+    notice = asyncio.create_task(send("notice", as_notice=True))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert order == ["answer sent"]  # the notice waits while the answer is in flight
+    second = asyncio.create_task(send("second answer"))
+    await second
+    assert order == ["answer sent", "second answer sent"]  # a later answer overtakes it
+    gate.set()
+    await asyncio.gather(answer, notice)
+    assert order == ["answer sent", "second answer sent", "notice sent"]
+
+    # answers that never end delay a notice by its patience, no more
+    monkeypatch.setattr(flood, "BULK_PATIENCE", 0)
+    gate.clear()
+    order.clear()
+    endless = asyncio.create_task(send("endless", hold=True))
+    await asyncio.sleep(0)
+    await send("late notice", as_notice=True)
+    assert order == ["endless sent", "late notice sent"]
+    gate.set()
+    await endless

@@ -173,6 +173,34 @@ async def test_a_department_can_be_told_in_its_group_only(settings, org, clock, 
         await box.stop()
 
 
+async def test_a_department_can_be_told_through_its_heads(settings, org, clock, db):
+    """department_notices = "heads": the 科长 hears of a new appeal, the members do not (they
+    find it in /inbox); a department without a head still tells every member."""
+    from tests.conftest import join, register
+
+    routing = org.routing.model_copy(update={"department_notices": "heads"})
+    box = await Sandbox.start(settings, org.model_copy(update={"routing": routing}), clock)
+    try:
+        leader = box.person(LEADER_ID, "王局长")
+        official, head = box.person(20002, "李明"), box.person(20001, "张科长")
+        hr_official = box.person(20003, "赵敏")
+        company = box.person(30001, "陈经理")
+        await join(official, leader, "jrj")
+        await join(head, leader, "jrj", head=True)
+        await join(hr_official, leader, "rsj")
+        await register(company)
+        number = await file_appeal(company)
+        assert any(f"新诉求 {number}" in m.plain for m in head.inbox)
+        assert not any(number in m.plain for m in official.inbox)
+        mark = official.mark()
+        await official.send("/inbox")
+        assert any(number in m.plain for m in official.inbox[mark:])
+        other = await file_appeal(company, category="用工(引才)")
+        assert any(f"新诉求 {other}" in m.plain for m in hr_official.inbox)
+    finally:
+        await box.stop()
+
+
 async def test_a_year_ledger_over_the_upload_limit_is_sent_for_the_week(
     sandbox, people, clock, db, monkeypatch
 ):

@@ -22,7 +22,7 @@ class Directory:
     department_chat: int | None
     contacts: tuple[int, ...]
     leaders: tuple[int, ...]
-    group_only: bool = False  # routing.department_notices = "group"
+    notices: str = "members_and_group"  # routing.department_notices
 
     @property
     def heads(self) -> list[int]:
@@ -34,13 +34,17 @@ def unique(ids: Iterable[int | None]) -> list[int]:
 
 
 def handlers(appeal: Appeal, people: Directory) -> list[int]:
-    """Whoever handles the appeal now: its owner, else its assignee, else the department;
-    a department nobody has joined yet is served by the leaders, so nothing goes unheard."""
+    """Whoever handles the appeal now: its owner, else its assignee, else the department
+    (every member, only its heads, or only its group: `notices`) and its group; a
+    department nobody has joined yet is served by the leaders, so nothing goes unheard."""
     if appeal.handler_id:
         return [appeal.handler_id]
-    if people.group_only and people.department_chat:
+    if people.notices == "group" and people.department_chat:
         return [people.department_chat]
-    chats = [p.tg_id for p in people.staff]
+    if people.notices == "heads" and people.heads:
+        chats = people.heads
+    else:
+        chats = [p.tg_id for p in people.staff]
     if people.department_chat:
         chats.append(people.department_chat)
     return chats or list(people.leaders)

@@ -62,9 +62,10 @@ class DigestSettings(BaseModel):
 class Routing(BaseModel):
     baobao_first: bool = True
     # Who hears of a new or transferred appeal not yet claimed: every member and the
-    # department's group ("members_and_group"), or only the group when it has one ("group",
-    # one message instead of one per member at busy times).
-    department_notices: Literal["members_and_group", "group"] = "members_and_group"
+    # department's group ("members_and_group"); the heads (科长, who assign it) and the
+    # group ("heads"; every member where there is no head); or only the group when it has
+    # one ("group"). The last two send one or two messages instead of one per member.
+    department_notices: Literal["members_and_group", "heads", "group"] = "members_and_group"
 
 
 class OrgConfig(BaseModel):

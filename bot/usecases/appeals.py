@@ -108,7 +108,7 @@ async def directory(uow: UnitOfWork, env: Env, appeal: Appeal) -> Directory:
         department_chat=department.chat_id if department else None,
         contacts=tuple(await uow.people.contacts_of(appeal.enterprise_id)),
         leaders=tuple(sorted(env.leaders)),
-        group_only=env.org.routing.department_notices == "group",
+        notices=env.org.routing.department_notices,
     )
 
 
