@@ -1,11 +1,16 @@
 """Intake at the flood limit: the product against a bare echo bot, same rate limiter, same
 fake Bot API over HTTP on 127.0.0.1, same people.
 
-200 enterprises each file 4 appeals through the real flow (/new → 融资 → description →
-提交: 16 updates each, 3,200 in all), waiting for the bot's answer before the next step as a
-person does. The echo bot answers every update with one message carrying the same buttons.
-Printed: updates per second, and the acting user's latency (update pushed → first answer)
-at p50 / p99; with `--no-limiter` both run without the rate limiter (handlers alone).
+200 enterprises each file 4 appeals through the real flow (/new → category → description
+→ 提交: 16 updates each, 3,200 in all; the six categories in turn), waiting for the bot's
+answer before the next step as a person does, all at once (a Monday burst). 30 officials
+have joined the six departments (five each, the first as head), so every new appeal owes
+its department notices. The echo bot answers every update with one message carrying the
+same buttons. Printed: updates per second, the acting user's latency (update pushed →
+first answer) at p50 / p99, and for the product the notices owed and how long after the
+burst the last one arrived. Both runs are made with the rate limiter and without it
+(handlers alone); `--only limited|unlimited` runs one. Each bot runs in a process of its
+own; the fake Bot API and the simulated people share another.
 
     python -m bench.intake_bench --enterprises 200
 """
@@ -14,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
+import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -23,8 +30,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
 from telegram.ext import filters as tg_filters
 
-from bench.common import fresh_database
-from bot.app import build_application, on_start, on_stop
+from bot.app import build_application, make_env, on_start, on_stop
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.rules.uscc import check_char
 from bot.sandbox.fake_api import FakeBotApi
@@ -43,25 +49,35 @@ def uscc(n: int) -> str:
     return base + check_char(base)
 
 
-async def seed(path: Path, enterprises: int) -> None:
-    env = await fresh_database(path)
+OFFICIALS_PER_DEPARTMENT = 5
+LEADER = 7000
+
+
+async def seed(path: Path, enterprises: int, notices: str) -> list[str]:
+    """Registered enterprises and 30 officials; returns the category labels, in turn."""
+    org = load_org(BUNDLED_ORG_CONFIG)
+    settings = Settings(_env_file=None, database_path=path, admin_ids=[LEADER])
+    env = make_env(settings, org, None)
     await env.db.open()
     await people.sync_departments(env)
+    leader = await people.actor_for(env, LEADER)
+    categories = org.categories[:6]
+    for c, category in enumerate(categories):
+        for k in range(OFFICIALS_PER_DEPARTMENT):
+            invite = await people.create_invite(env, leader, category.department, k == 0)
+            await people.accept_invite(env, 60000 + 10 * c + k, f"办事员{c}{k}", invite.code)
     for n in range(enterprises):
         await people.register_enterprise(
             env, 50000 + n, f"鄂州市第{n}号企业有限公司", uscc(n), f"联络员{n}", "13907110000", None
         )
     await env.db.close()
+    return [c.name for c in categories]
 
 
-def echo_app(port: int, limiter: FloodLimits | None) -> Application:
+def echo_app(port: int, limiter: FloodLimits | None, labels: list[str]) -> Application:
     buttons = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton("融资", callback_data="x"),
-                InlineKeyboardButton("提交", callback_data="y"),
-            ]
-        ]
+        [[InlineKeyboardButton(label, callback_data=f"{n}")] for n, label in enumerate(labels)]
+        + [[InlineKeyboardButton("提交", callback_data="y")]]
     )
 
     async def answer(update: Update, context: object) -> None:
@@ -78,7 +94,7 @@ def echo_app(port: int, limiter: FloodLimits | None) -> Application:
     return app
 
 
-async def drive(api: FakeBotApi, enterprises: int) -> tuple[float, list[float]]:
+async def drive(api: FakeBotApi, enterprises: int, labels: list[str]) -> tuple[float, list[float]]:
     """Every enterprise files ROUNDS appeals; returns (seconds, latencies)."""
     arrived: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
     api.listeners.append(lambda message: arrived[message.chat_id].set())
@@ -109,9 +125,10 @@ async def drive(api: FakeBotApi, enterprises: int) -> tuple[float, list[float]]:
     async def person(n: int) -> None:
         user = {"id": 50000 + n, "is_bot": False, "first_name": f"联络员{n}"}
         for round_ in range(ROUNDS):
-            await step(user, api.message_update(user, "/new"), "融资")
-            await step(user, press(user, "融资"))
-            text = f"第{round_}件：扩建冷链仓库需流动资金约800万元，申请融资担保对接（企业{n}）。"
+            label = labels[(n + round_) % len(labels)]
+            await step(user, api.message_update(user, "/new"), label)
+            await step(user, press(user, label))
+            text = f"第{round_}件：扩建冷链仓库需流动资金约800万元，申请{label}对接（企业{n}）。"
             await step(user, api.message_update(user, text), "提交")
             await step(user, press(user, "提交"))
 
@@ -120,41 +137,84 @@ async def drive(api: FakeBotApi, enterprises: int) -> tuple[float, list[float]]:
     return loop.time() - start, latencies
 
 
-async def run(variant: str, enterprises: int, limited: bool, folder: Path) -> dict[str, float]:
+def official_messages(api: FakeBotApi) -> int:
+    return sum(
+        len(api.messages_to(60000 + 10 * c + k))
+        for c in range(6)
+        for k in range(OFFICIALS_PER_DEPARTMENT)
+    )
+
+
+async def notices_settle(api: FakeBotApi, owed: int, patience: float = 900.0) -> float:
+    """Seconds until the officials have `owed` messages (or patience runs out)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while official_messages(api) < owed and loop.time() - start < patience:
+        await asyncio.sleep(0.2)
+    return loop.time() - start
+
+
+async def serve_bot(variant: str, port: int, path: Path, limited: bool, notices: str) -> None:
+    """In a process of its own: run one bot against the fake Bot API until SIGTERM."""
+    limiter = FloodLimits(max_retries=3) if limited else None
+    org = load_org(BUNDLED_ORG_CONFIG)
+    if variant == "echo":
+        app = echo_app(port, limiter, [c.name for c in org.categories[:6]])
+        await app.initialize()
+    else:
+        settings = Settings(
+            _env_file=None,
+            database_path=path,
+            telegram_base_url=f"http://127.0.0.1:{port}/bot",
+            bot_token="4242:intake",
+            admin_ids=[LEADER],
+        )
+        org.routing.department_notices = notices
+        app = build_application(
+            settings, org, rate_limiter=limiter, update_processor=PerUserOrder(32)
+        )
+        app.bot_data[SEND_IN_BACKGROUND] = True
+        await app.initialize()
+        await on_start(app)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    await stop.wait()
+    await app.updater.stop()
+    await app.stop()
+    if variant != "echo":
+        await on_stop(app)
+    await app.shutdown()
+
+
+async def run(
+    variant: str, enterprises: int, limited: bool, folder: Path, notices: str
+) -> dict[str, float]:
+    """One bot in its own process; the fake Bot API and the people in this one."""
     api = FakeBotApi()
     runner, port = await serve(api)
-    limiter = FloodLimits(max_retries=3) if limited else None
+    path = folder / f"intake-{variant}-{limited}.sqlite3"
+    labels = await seed(path, enterprises, notices)
+    settled, owed = 0.0, 0
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.intake_bench", "--serve", variant, "--port", str(port),
+        "--db", str(path), "--notices", notices, *([] if limited else ["--only", "unlimited"]),
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        if variant == "echo":
-            app = echo_app(port, limiter)
-            await app.initialize()
-        else:
-            path = folder / f"intake-{limited}.sqlite3"
-            await seed(path, enterprises)
-            settings = Settings(
-                _env_file=None,
-                database_path=path,
-                telegram_base_url=f"http://127.0.0.1:{port}/bot",
-                bot_token="4242:intake",
-            )
-            app = build_application(
-                settings,
-                load_org(BUNDLED_ORG_CONFIG),
-                rate_limiter=limiter,
-                update_processor=PerUserOrder(32),
-            )
-            app.bot_data[SEND_IN_BACKGROUND] = True
-            await app.initialize()
-            await on_start(app)
-        await app.start()
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        seconds, latencies = await drive(api, enterprises)
-        await app.updater.stop()
-        await app.stop()
+        while not any(method == "getUpdates" for method, _ in api.calls):
+            await asyncio.sleep(0.05)
+        before = official_messages(api)
+        seconds, latencies = await drive(api, enterprises, labels)
         if variant != "echo":
-            await on_stop(app)
-        await app.shutdown()
+            owed = notices_per_appeal(notices) * enterprises * ROUNDS
+            settled = await notices_settle(api, before + owed)
+            owed = official_messages(api) - before
     finally:
+        if bot.returncode is None:
+            bot.terminate()
+        await bot.wait()
         await runner.cleanup()
     latencies.sort()
     return {
@@ -162,25 +222,49 @@ async def run(variant: str, enterprises: int, limited: bool, folder: Path) -> di
         "rate": len(latencies) / seconds,
         "p50": statistics.median(latencies),
         "p99": latencies[int(0.99 * (len(latencies) - 1))],
+        "notices": owed,
+        "settled": settled,
     }
+
+
+def notices_per_appeal(notices: str) -> int:
+    """Officials told of one new appeal: the department's members, or its head."""
+    return 1 if notices == "heads" else OFFICIALS_PER_DEPARTMENT
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--enterprises", type=int, default=200)
-    parser.add_argument("--no-limiter", action="store_true")
+    parser.add_argument("--only", choices=["limited", "unlimited"])
+    parser.add_argument(
+        "--notices", choices=["members_and_group", "heads"], default="members_and_group"
+    )
+    parser.add_argument("--serve", choices=["echo", "product"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    limited = not args.no_limiter
+    if args.serve:
+        await serve_bot(args.serve, args.port, args.db, args.only != "unlimited", args.notices)
+        return
+    modes = {"limited": True, "unlimited": False}
+    print(f"{args.enterprises} enterprises × {ROUNDS} appeals, 30 officials,"
+          f" department_notices = {args.notices}")  # fmt: skip
+    print(f"{'run':<14} | {'bot':<7} | {'updates':>7} | {'upd/s':>6} | {'p50 s':>6} |"
+          f" {'p99 s':>6} | {'÷ echo':>6} | {'notices':>7} | {'last notice s':>13}")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
-        echo = await run("echo", args.enterprises, limited, Path(folder))
-        product = await run("product", args.enterprises, limited, Path(folder))
-    label = "with FloodLimits" if limited else "without a rate limiter"
-    print(f"{args.enterprises} enterprises × {ROUNDS} appeals, {label}")
-    print(f"{'':<10} | {'updates':>7} | {'upd/s':>7} | {'p50 s':>6} | {'p99 s':>6}")
-    for name, got in (("echo bot", echo), ("product", product)):
-        print(f"{name:<10} | {got['updates']:>7} | {got['rate']:>7.1f} | {got['p50']:>6.2f} |"
-              f" {got['p99']:>6.2f}")  # fmt: skip
-    print(f"product / echo throughput: {product['rate'] / echo['rate']:.2f}")
+        for mode, limited in modes.items():
+            if args.only and args.only != mode:
+                continue
+            echo = await run("echo", args.enterprises, limited, Path(folder), args.notices)
+            product = await run("product", args.enterprises, limited, Path(folder), args.notices)
+            label = "FloodLimits" if limited else "no limiter"
+            for name, got in (("echo", echo), ("product", product)):
+                ratio = f"{product['rate'] / echo['rate']:>6.2f}" if name == "product" else " " * 6
+                extra = (f"{got['notices']:>7} | {got['settled']:>13.1f}" if name == "product"
+                         else f"{'':>7} | {'':>13}")  # fmt: skip
+                print(f"{label:<14} | {name:<7} | {got['updates']:>7} | {got['rate']:>6.1f} |"
+                      f" {got['p50']:>6.2f} | {got['p99']:>6.2f} | {ratio} | {extra}",
+                      flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import time
 
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 # The courier looks for due messages this often (retries, stored answers, ladder notices).
 DELIVERY_SECONDS = 2
+DRAINING = "courier_draining"
 # Lapsed prompts are announced within this many seconds of their expiry.
 LAPSE_SECONDS = 30
 
@@ -46,9 +48,13 @@ async def sweep_job(context: Context) -> None:
 
 
 async def delivery_job(context: Context) -> None:
-    """JobQueue callback: send whatever the outbox holds that is due."""
+    """JobQueue callback: send whatever the outbox holds that is due (one drain at a time)."""
+    busy: asyncio.Lock = context.application.bot_data.setdefault(DRAINING, asyncio.Lock())
+    if busy.locked():
+        return
     limits.bulk()
-    await courier.drain(context.bot, context.application.bot_data["env"])
+    async with busy:
+        await courier.drain(context.bot, context.application.bot_data["env"])
 
 
 def schedule(app: Application, sweep_at: time) -> None:
@@ -65,5 +71,8 @@ def schedule(app: Application, sweep_at: time) -> None:
         interval=DELIVERY_SECONDS,
         first=DELIVERY_SECONDS,
         name="delivery",
-        job_kwargs={"max_instances": 1, "coalesce": True},
+        # A drain may outlast the interval (a backlog at the flood limit): the next run then
+        # finds the courier busy and returns at once, instead of the scheduler logging a
+        # skipped run every two seconds.
+        job_kwargs={"max_instances": 2, "coalesce": True},
     )

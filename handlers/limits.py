@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from typing import Any
 
@@ -60,35 +61,29 @@ class FloodLimits(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
-        if _BULK.get():
-            async with self._bulk_slots:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._no_answers.wait(), BULK_PATIENCE)
-                return await self._paced(callback, args, kwargs, endpoint, data, rate_limit_args)
-        self._answering += 1
-        self._no_answers.clear()
-        try:
-            return await self._paced(callback, args, kwargs, endpoint, data, rate_limit_args)
-        finally:
-            self._answering -= 1
-            if not self._answering:
-                self._no_answers.set()
+        if not _BULK.get():
+            self._answering += 1
+            self._no_answers.clear()
+            try:
+                async with self._chat_pace(endpoint, data):
+                    return await super().process_request(
+                        callback, args, kwargs, endpoint, data, rate_limit_args
+                    )
+            finally:
+                self._answering -= 1
+                if not self._answering:
+                    self._no_answers.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._no_answers.wait(), BULK_PATIENCE)
+        # The chat's own pace first, so that a notice waiting for its chat does not hold one
+        # of the places in the shared queue.
+        async with self._chat_pace(endpoint, data), self._bulk_slots:
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
 
-    async def _paced(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
+    def _chat_pace(self, endpoint: str, data: dict[str, Any]) -> AbstractAsyncContextManager:
         chat_id = data.get("chat_id")
         if isinstance(chat_id, int) and chat_id > 0 and endpoint.startswith("send"):
-            async with self.chat_limiter(chat_id):
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
+            return self.chat_limiter(chat_id)
+        return contextlib.nullcontext()

@@ -15,14 +15,17 @@ class Store:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
 
+    # A query runs to its end in one call on the connection's thread. Run as execute, then
+    # fetch, the statement would stay open between the two while other tasks' queries run on
+    # the same connection — and SQLite gives every statement started meanwhile the snapshot
+    # of the one already open: the shared reader would not see a person's latest step.
+
     async def _one(self, sql: str, params: tuple | dict = ()) -> Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return dict(row) if row is not None else None
+        rows = await self.conn.execute_fetchall(sql, params)
+        return dict(rows[0]) if rows else None
 
     async def _all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        return [dict(r) for r in await self.conn.execute_fetchall(sql, params)]
 
     async def _insert(self, sql: str, params: tuple | dict) -> int:
         async with self.conn.execute(sql, params) as cur:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -417,3 +418,38 @@ async def test_a_transaction_committed_under_a_cancelled_task_is_not_rolled_back
         await uow.departments.upsert("tmp2", "临时科室二", None)
         await uow.commit()
     assert db.count("departments") == len(env.org.departments) + 2
+
+
+async def test_a_read_after_a_write_sees_it_while_others_read_at_the_same_time(env):
+    """Many people's steps at once: each reads back what it just wrote, through the shared
+    read-only connection, while other queries run on it too (a statement left open between
+    its execute and its fetch would hand the reads started meanwhile an old snapshot)."""
+    from datetime import timedelta
+
+    from bot.rules.model import Conversation
+
+    async def person(user_id: int) -> list[tuple[str, str]]:
+        seen = []
+        for n in range(15):
+            step = f"step{n}"
+            async with env.db.unit_of_work() as uow:
+                await uow.conversations.put(
+                    Conversation(
+                        user_id, user_id, "filing", step, {}, env.now(),
+                        env.now() + timedelta(minutes=30),
+                    )
+                )  # fmt: skip
+                await uow.commit()
+            async with env.db.reading() as uow:
+                got = await uow.conversations.get(user_id)
+            seen.append((step, got.step if got else "none"))
+        return seen
+
+    async def browsing() -> None:
+        for _ in range(200):
+            async with env.db.reading() as uow:
+                await uow.conversations.expired(env.now() + timedelta(days=1), 100)
+
+    *results, _ = await asyncio.gather(*(person(900 + u) for u in range(20)), browsing())
+    stale = [pair for seen in results for pair in seen if pair[0] != pair[1]]
+    assert stale == []

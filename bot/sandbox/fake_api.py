@@ -64,6 +64,7 @@ class FakeBotApi:
     def __init__(self, now: Any = None, first_update_id: int = 1) -> None:
         self._now = now or (lambda: 1_767_225_600)
         self.sent: list[SentMessage] = []
+        self._sent_to: dict[int, list[SentMessage]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         # method → (HTTP status, description, how many more times or None for always)
         self.failures: dict[str, tuple[int, str, int | None]] = {}
@@ -196,10 +197,8 @@ class FakeBotApi:
         }
 
     def _editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:  # noqa: N802
-        for msg in self.sent:
-            if msg.chat_id == int(params["chat_id"]) and msg.message_id == int(
-                params["message_id"]
-            ):
+        for msg in self._sent_to.get(int(params["chat_id"]), ()):
+            if msg.message_id == int(params["message_id"]):
                 msg.text = params["text"]
                 msg.reply_markup = params.get("reply_markup")
                 msg.raw["text"] = msg.text
@@ -225,6 +224,7 @@ class FakeBotApi:
         text = content.get("text") or content.get("caption") or ""
         message = SentMessage(chat_id, raw["message_id"], text, params.get("reply_markup"), raw)
         self.sent.append(message)
+        self._sent_to.setdefault(chat_id, []).append(message)
         for listener in self.listeners:
             listener(message)
         return raw
@@ -299,7 +299,10 @@ class FakeBotApi:
         if self._new_updates is not None:
             self._new_updates.set()
 
-    async def wait_for_updates(self, timeout: float) -> None:
+    async def wait_for_updates(self, timeout: float, offset: int = 0) -> None:
+        """Long polling: return once there is an update at or after `offset` (those before
+        it the bot has confirmed), or after `timeout` seconds."""
+        self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
         if self.pending_updates:
             return
         self._new_updates = asyncio.Event()
@@ -309,7 +312,7 @@ class FakeBotApi:
             pass
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
-        return [m for m in self.sent if m.chat_id == chat_id]
+        return list(self._sent_to.get(chat_id, ()))
 
 
 def _decode(key: str, value: Any) -> Any:

@@ -34,7 +34,7 @@ def make_app(api: FakeBotApi) -> web.Application:
         params = await _params(request)
         if method == "getUpdates":
             timeout = min(float(params.get("timeout") or 0), LONG_POLL_CAP)
-            await api.wait_for_updates(timeout)
+            await api.wait_for_updates(timeout, int(params.get("offset") or 0))
         status, body = api.handle(method, params)
         if status == 0:  # a hang: answer only after the client has given up
             await asyncio.sleep(HANG_SECONDS)
