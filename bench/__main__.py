@@ -1,6 +1,6 @@
-"""`python -m bench`: every benchmark of the project, each against its baseline in the same
-run. `--quick` uses small sizes (about a minute); the default sizes are those reported in
-docs/performance.md.
+"""`python -m bench`: every benchmark of the project, each against its baseline measured in
+the same run, then one table of the results. `--quick` uses small sizes (under two minutes);
+the default sizes are those reported in docs/performance.md (about half an hour).
 
     python -m bench --quick
 """
@@ -8,28 +8,76 @@ docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import runpy
+import json
+import platform
+import sqlite3
+import subprocess
 import sys
+import time
 
 SIZES = {
-    "quick": {"sweep": ["--items", "20000"], "export": ["--items", "3000"],
-              "digest": ["--items", "2000", "5000"], "fanout": ["--messages", "300"],
-              "intake": ["--enterprises", "20"]},
-    "full": {"sweep": ["--items", "1000000"], "export": ["--items", "100000"],
-             "digest": ["--items", "10000", "100000"], "fanout": ["--messages", "2000"],
-             "intake": ["--enterprises", "200"]},
+    "quick": {"intake": ["--enterprises", "20", "--notices", "heads"],
+              "sweep": ["--items", "10000", "50000", "--due", "500"],
+              "export": ["--items", "2000"], "digest": ["--items", "2000", "5000"],
+              "fanout": ["--messages", "300"]},
+    "full": {"intake": ["--enterprises", "200", "--notices", "heads"],
+             "sweep": ["--items", "10000", "100000", "1000000", "--due", "2000"],
+             "export": ["--items", "10000", "100000", "1000000"],
+             "digest": ["--items", "10000", "100000", "1000000"],
+             "fanout": ["--messages", "2000"]},
 }  # fmt: skip
+ORDER = ("intake", "sweep", "export", "digest", "fanout")
+
+
+def run(name: str, args: list[str]) -> list[list[str]]:
+    """Run one benchmark, showing its own output; returns its summary rows."""
+    rows = []
+    with subprocess.Popen(
+        [sys.executable, "-m", f"bench.{name}_bench", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("@@"):
+                rows.append(json.loads(line[2:]))
+            else:
+                print(line, end="", flush=True)
+    if process.returncode:
+        rows.append([name, "–", "failed", f"exit {process.returncode}", "–"])
+    return rows
+
+
+def table(rows: list[list[str]]) -> str:
+    header = ["what", "size", "AppealDesk", "baseline (same run)", "ratio"]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
+    parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
+    parser.add_argument("--only", choices=ORDER, nargs="+", help="run only these")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
-    for name in ("intake", "sweep", "export", "digest", "fanout"):
+    began = time.perf_counter()
+    rows: list[list[str]] = []
+    for name in args.only or ORDER:
         print(f"\n== {name} ==", flush=True)
-        sys.argv = [f"bench.{name}_bench", *sizes[name]]
-        runpy.run_module(f"bench.{name}_bench", run_name="__main__")
+        rows += run(name, sizes[name])
+    print(f"\n== summary ({time.perf_counter() - began:.0f} s) ==")
+    print(f"machine: {platform.machine()}, {_cores()} cores, Python {platform.python_version()},"
+          f" SQLite {sqlite3.sqlite_version}")  # fmt: skip
+    print(table(rows))
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,11 @@ and contact to hang the seeded appeals on."""
 
 from __future__ import annotations
 
+import json
+import resource
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -35,3 +39,31 @@ def seed_owners(conn: sqlite3.Connection) -> None:
         "INSERT INTO users (tg_id, role, full_name, enterprise_id, created_at)"
         " VALUES (1, 'enterprise', '联系人', 1, 'x')"
     )
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM). Unlike ru_maxrss, which a child inherits
+    from the parent that forked it, VmHWM starts afresh at exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def print_measurement(seconds: float) -> None:
+    """What a variant run by `in_own_process` prints last: its seconds and peak RSS."""
+    print(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib()}))
+
+
+def in_own_process(module: str, *args: str) -> tuple[float, float]:
+    """(seconds, peak RSS MiB) of one variant, run as `python -m module args…`."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=True
+    )
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return got["seconds"], got["rss_mib"]
+
+
+def summary(what: str, size: str, ours: str, baseline: str, ratio: str) -> None:
+    """One row of `python -m bench`'s closing table (printed as a marked JSON line)."""
+    print("@@" + json.dumps([what, size, ours, baseline, ratio], ensure_ascii=False), flush=True)

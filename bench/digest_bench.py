@@ -21,19 +21,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
-import resource
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from bench.common import fresh_database
+from bench.common import fresh_database, in_own_process, print_measurement, summary
 from bot.rules import digest as rules
 from bot.rules.digest import Week
 from bot.usecases import reports
@@ -186,28 +182,12 @@ async def one_variant(path: Path, variant: str) -> None:
         seconds = time.perf_counter() - start
     finally:
         await env.db.close()
-    print(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib()}))
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident set (VmHWM). Unlike ru_maxrss, which a child inherits
-    from the parent that forked it, VmHWM starts afresh at exec."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print_measurement(seconds)
 
 
 def measure(path: Path, variant: str) -> tuple[float, float]:
     """(seconds, peak RSS MiB) of one variant, each in its own process."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.digest_bench", "--variant", variant, "--db", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    got = json.loads(done.stdout.strip().splitlines()[-1])
-    return got["seconds"], got["rss_mib"]
+    return in_own_process("bench.digest_bench", "--variant", variant, "--db", str(path))
 
 
 VARIANTS = {"baseline": baseline, "tallies": build_tallies, "set-based": set_based}
@@ -241,6 +221,14 @@ async def main() -> None:
         for items in args.items:
             got = await run(items, Path(folder), args.baseline_max)
             print(row(items, got), flush=True)
+            (s_s, s_m), (b_s, b_m) = got["set-based"], got.get("baseline", (None, None))
+            summary(
+                "leaders' digest s (peak RSS MiB)",
+                f"{items:,} appeals",
+                f"{s_s:.2f} ({s_m:.0f})",
+                f"{b_s:.2f} ({b_m:.0f})" if b_s else "not run",
+                f"{b_s / s_s:.1f}x faster" if b_s else "–",
+            )
 
 
 def row(items: int, got: dict[str, tuple[float, float]]) -> str:

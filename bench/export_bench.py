@@ -1,11 +1,12 @@
-"""Peak memory of the appeal ledger export (台账): streamed in batches vs loaded at once.
+"""The appeal ledger export (台账): streamed in batches vs loaded at once, and the writer.
 
-Seeds N appeals with a few audit events each, then in the same run exports them twice:
-  baseline  — every row fetched first (fetchall), then written
-  streamed  — reports.export_ledger(): batches of 1,000 rows into openpyxl's write-only mode
-Peak Python allocations are measured with tracemalloc.
+Seeds N appeals with a few audit events each, then in the same run exports them:
+  streamed   — reports.export_ledger(): batches of 1,000 rows into openpyxl's write-only mode
+  baseline   — every row fetched first, then written (skipped above --baseline-max)
+  xlsxwriter — the same rows through xlsxwriter's constant_memory mode (`.[bench]` extra)
+Each runs in its own process: seconds and peak RSS (VmHWM).
 
-    python -m bench.export_bench --items 100000
+    python -m bench.export_bench --items 10000 100000 1000000
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ import asyncio
 import sqlite3
 import tempfile
 import time
-import tracemalloc
-from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
-from bench.common import fresh_database, seed_owners
+from bench.common import fresh_database, in_own_process, print_measurement, seed_owners, summary
 from bot import ledger_sheet
 from bot.task_files import write_xlsx
 from bot.usecases import reports
@@ -47,83 +46,101 @@ def seed(path: Path, items: int) -> None:
     conn.close()
 
 
-async def measure(label: str, work: Callable[[], Awaitable[None]]) -> tuple[float, float]:
-    tracemalloc.start()
-    start = time.perf_counter()
-    await work()
-    seconds = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"{label:<26}: peak {peak / 2**20:8.1f} MiB ({seconds:.1f}s under tracemalloc)")
-    return peak, seconds
+async def export(path: Path, variant: str) -> None:
+    """Run one variant on the seeded database in this (fresh) process; print its figures."""
+    env = await fresh_database(path)
+    await env.db.open()
+    start, end = date(2026, 1, 1), date(2026, 12, 31)
+    folder, names = path.parent, {}
+    began = time.perf_counter()
+    if variant == "baseline":  # every row first, then the workbook
+        async with env.db.reading() as uow:
+            entries = [e async for e in uow.reports.ledger(*reports.bounds(env, start, end))]
+        write_xlsx(
+            [ledger_sheet.cells(e, env.zone, names) for e in entries],
+            folder / "all.xlsx",
+            "诉求台账",
+            ledger_sheet.headers(),
+            ledger_sheet.WIDTHS,
+        )
+    elif variant == "streamed":
+        write = ledger_sheet.writer(env.zone, names)
+        await reports.export_ledger(env, None, start, end, folder / "streamed.xlsx", write)
+    else:  # the same rows through xlsxwriter's constant-memory mode
+        import xlsxwriter
+
+        book = xlsxwriter.Workbook(str(folder / "xlsxwriter.xlsx"), {"constant_memory": True})
+        sheet = book.add_worksheet("诉求台账")
+        sheet.write_row(0, 0, ledger_sheet.headers())
+        count = 0
+        async with env.db.reading() as uow:
+            async for entry in uow.reports.ledger(*reports.bounds(env, start, end)):
+                count += 1
+                sheet.write_row(count, 0, ledger_sheet.cells(entry, env.zone, names))
+        book.close()
+    seconds = time.perf_counter() - began
+    await env.db.close()
+    print_measurement(seconds)
+
+
+def has_xlsxwriter() -> bool:
+    try:
+        import xlsxwriter  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--baseline-max", type=int, default=100_000)
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.sqlite3"
-        env = await fresh_database(path)
-        seed(path, args.items)
-        await env.db.open()
-        start, end = date(2026, 1, 1), date(2026, 12, 31)
-        names: dict[str, str] = {}
+    if args.variant:
+        await export(args.db, args.variant)
+        return
+    other = has_xlsxwriter()
+    if not other:
+        print("xlsxwriter not installed (pip install -e '.[bench]'): comparison skipped")
+    print(f"{'appeals':>9} | {'streamed s':>10} | {'RSS MiB':>7} | {'rows/s':>7} |"
+          f" {'baseline s':>10} | {'RSS MiB':>7} | {'xlsxwriter s':>12} |"
+          f" {'÷ openpyxl':>10}")  # fmt: skip
+    for items in args.items:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "bench.sqlite3"
+            await fresh_database(path)
+            seed(path, items)
 
-        async def load_all() -> None:
-            async with env.db.reading() as uow:
-                entries = [e async for e in uow.reports.ledger(*reports.bounds(env, start, end))]
-            write_xlsx(
-                [ledger_sheet.cells(e, env.zone, names) for e in entries],
-                Path(folder) / "all.xlsx",
-                "诉求台账",
-                ledger_sheet.headers(),
-                ledger_sheet.WIDTHS,
-            )
+            def run(variant: str, db: Path = path) -> tuple[float, float]:
+                return in_own_process("bench.export_bench", "--variant", variant, "--db", str(db))
 
-        async def streamed() -> None:
-            target = Path(folder) / "streamed.xlsx"
-            write = ledger_sheet.writer(env.zone, names)
-            await reports.export_ledger(env, None, start, end, target, write)
-
-        async def xlsxwriter_rows() -> int:
-            """The same rows through xlsxwriter's constant-memory mode, for comparison."""
-            import xlsxwriter
-
-            book = xlsxwriter.Workbook(
-                str(Path(folder) / "xlsxwriter.xlsx"), {"constant_memory": True}
-            )
-            sheet = book.add_worksheet("诉求台账")
-            sheet.write_row(0, 0, ledger_sheet.headers())
-            count = 0
-            async with env.db.reading() as uow:
-                async for entry in uow.reports.ledger(*reports.bounds(env, start, end)):
-                    count += 1
-                    sheet.write_row(count, 0, ledger_sheet.cells(entry, env.zone, names))
-            book.close()
-            return count
-
-        base_peak, _ = await measure("baseline (load all rows)", load_all)
-        peak, _ = await measure("streamed (batches)", streamed)
-        # tracemalloc slows allocation-heavy code down; time the streamed export without it
-        start_time = time.perf_counter()
-        await streamed()
-        seconds = time.perf_counter() - start_time
-        other = None
-        try:
-            start_time = time.perf_counter()
-            await xlsxwriter_rows()
-            other = time.perf_counter() - start_time
-        except ImportError:
-            print("xlsxwriter not installed (pip install -e '.[bench]'): comparison skipped")
-        await env.db.close()
-    print(f"{args.items:,} appeals: streamed peak is {base_peak / peak:.1f}x smaller")
-    print(f"openpyxl write-only, streamed: {seconds:.1f}s ({args.items / seconds:,.0f} rows/s)")
-    if other is not None:
-        print(
-            f"xlsxwriter constant_memory, same rows: {other:.1f}s"
-            f" ({args.items / other:,.0f} rows/s) = {seconds / other:.2f}x openpyxl's speed"
+            streamed = run("streamed")
+            base = run("baseline") if items <= args.baseline_max else None
+            writer = run("xlsxwriter") if other else None
+        cells = [f"{items:>9,}", f"{streamed[0]:>10.1f}", f"{streamed[1]:>7.0f}",
+                 f"{items / streamed[0]:>7,.0f}",
+                 f"{base[0]:>10.1f}" if base else f"{'–':>10}",
+                 f"{base[1]:>7.0f}" if base else f"{'–':>7}",
+                 f"{writer[0]:>12.1f}" if writer else f"{'–':>12}",
+                 f"{streamed[0] / writer[0]:>9.2f}x" if writer else f"{'–':>10}"]  # fmt: skip
+        print(" | ".join(cells), flush=True)
+        summary(
+            "ledger export s (peak RSS MiB)",
+            f"{items:,} appeals",
+            f"{streamed[0]:.1f} ({streamed[1]:.0f})",
+            f"{base[0]:.1f} ({base[1]:.0f})" if base else "not run",
+            f"{base[1] / streamed[1]:.1f}x less memory" if base else "–",
         )
+        if writer:
+            summary(
+                "ledger writer: xlsxwriter vs openpyxl s",
+                f"{items:,} appeals",
+                f"{streamed[0]:.1f} (openpyxl)",
+                f"{writer[0]:.1f} (xlsxwriter)",
+                f"xlsxwriter {streamed[0] / writer[0]:.2f}x as fast",
+            )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from telegram.ext import ExtBot
 
-from bench.common import fresh_database
+from bench.common import fresh_database, summary
 from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.http_server import serve
 from handlers import courier
@@ -86,6 +86,14 @@ async def main() -> None:
           f" {bare_rate / TELEGRAM_RATE:>5.2f}")  # fmt: skip
     print(f"{'courier from the outbox':<28} | {seconds:>8.1f} | {rate:>7.1f} |"
           f" {rate / TELEGRAM_RATE:>5.2f}")  # fmt: skip
+    summary(
+        "outbox fan-out msg/s (÷ 30)",
+        f"{args.messages:,} notices",
+        f"{rate:.1f} ({rate / TELEGRAM_RATE:.2f})",
+        f"{bare_rate:.1f} (bare loop)",
+        f"{rate / bare_rate:.2f}; lost {args.messages - len(delivered)},"
+        f" dup {len(api.sent) - len(delivered)}, 429s {flooded}",
+    )
     print(f"sent {sent}, distinct chats reached {len(delivered)} of {args.messages},"
           f" duplicates {len(api.sent) - len(delivered)}, 429s injected {flooded}")  # fmt: skip
 

@@ -30,6 +30,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
 from telegram.ext import filters as tg_filters
 
+from bench.common import summary
 from bot.app import build_application, make_env, on_start, on_stop
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.rules.uscc import check_char
@@ -265,6 +266,21 @@ async def main() -> None:
                 print(f"{label:<14} | {name:<7} | {got['updates']:>7} | {got['rate']:>6.1f} |"
                       f" {got['p50']:>6.2f} | {got['p99']:>6.2f} | {ratio} | {extra}",
                       flush=True)  # fmt: skip
+            size = f"{args.enterprises} ent., {args.notices}"
+            summary(
+                f"intake upd/s, {label}",
+                size,
+                f"{product['rate']:.1f}",
+                f"{echo['rate']:.1f} (echo bot)",
+                f"{product['rate'] / echo['rate']:.2f}",
+            )
+            summary(
+                f"intake p50 / p99 s, {label}",
+                size,
+                f"{product['p50']:.2f} / {product['p99']:.2f}",
+                f"{echo['p50']:.2f} / {echo['p99']:.2f} (echo bot)",
+                f"p99 {product['p99'] / echo['p99']:.2f}",
+            )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.common import fresh_database, seed_owners
+from bench.common import fresh_database, seed_owners, summary
 from bot.app import make_env
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
@@ -139,6 +139,13 @@ async def measure(folder: Path, items: int, due_items: int) -> str:
     base_seconds = time.perf_counter() - start
     created, seconds, again, again_seconds = await set_based(path)
     assert created == base_created, (created, base_created)
+    summary(
+        "ladder sweep s (notices due)",
+        f"{items:,} open",
+        f"{seconds:.3f} ({created:,})",
+        f"{base_seconds:.3f} (per-item loop)",
+        f"{base_seconds / seconds:.1f}x faster",
+    )
     return (f"{items:>9,} | {created:>7,} | {base_seconds:>10.3f} | {seconds:>11.3f} |"
             f" {base_seconds / seconds:>7.1f}x | {again:>5} | {again_seconds:>8.3f}")  # fmt: skip
 
