@@ -215,7 +215,11 @@ async def run(
     finally:
         if bot.returncode is None:
             bot.terminate()
-        await bot.wait()
+        try:
+            await asyncio.wait_for(bot.wait(), 30)
+        except TimeoutError:
+            bot.kill()
+            await bot.wait()
         await runner.cleanup()
     latencies.sort()
     return {

@@ -219,6 +219,8 @@ def build_application(
         builder = builder.concurrent_updates(update_processor)
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
+    elif settings.telegram_proxy:
+        builder = builder.proxy(settings.telegram_proxy).get_updates_proxy(settings.telegram_proxy)
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["env"] = make_env(settings, org, clock)

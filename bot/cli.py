@@ -1,20 +1,21 @@
-"""The `appealdesk` command: run, demo, backup."""
+"""The `appealdesk` command: run, demo, check, backup, export, digest, tasks."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.config import ConfigError, Settings, load_org, load_settings
+from bot.config import ENV_FILE_VARIABLE, ConfigError, Settings, load_org, load_settings
 from bot.logs import configure as configure_logging
 from bot.rules.org import OrgConfig
 
 
 def _configure(args: argparse.Namespace) -> tuple[Settings, OrgConfig]:
-    settings = load_settings()
+    settings = load_settings(getattr(args, "env_file", None))
     org = load_org(settings.org_config)
     return settings, org
 
@@ -79,17 +80,42 @@ def cmd_backup(args: argparse.Namespace) -> int:
     settings, _ = _configure(args)
     from storage.db import Database
 
+    source, target = settings.database_path, Path(args.target)
+    if not source.is_file():
+        raise ConfigError(
+            f"backup: no database at {source.resolve()} (set DATABASE_PATH, or give the bot's"
+            " env file with --env-file)"
+        )
+    folder = target.parent.resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"backup: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"backup: cannot write to {folder}")
+    if target.exists():
+        raise ConfigError(f"backup: {target} already exists (choose a new file name)")
+
     async def backup() -> None:
-        db = Database(settings.database_path)
-        await db.open()
+        db = Database(source)
+        await db.open(migrate=False)
         try:
-            await db.backup(Path(args.target))
+            await db.backup(target)
         finally:
             await db.close()
 
     asyncio.run(backup())
-    print(f"backup written to {args.target}")
+    print(f"backup of {source.resolve()} written to {target}")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Each check prints one line; the exit status is 1 when any failed (warnings pass)."""
+    from bot.checks import FAIL, run_checks
+
+    failed = 0
+    for status, line in run_checks(getattr(args, "env_file", None)):
+        print(f"{status:<5} {line}")
+        failed += status == FAIL
+    return 1 if failed else 0
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -217,41 +243,56 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="appealdesk", description="涉企诉求直通车 AppealDesk")
-    p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    # The global flags are accepted before or after the subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="log at DEBUG level",
+    )  # fmt: skip
+    common.add_argument(
+        "--env-file", default=argparse.SUPPRESS, metavar="PATH",
+        help=f"settings file to read instead of ./.env (or set {ENV_FILE_VARIABLE})",
+    )  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="appealdesk", description="涉企诉求直通车 AppealDesk", parents=[common]
+    )
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("run", help="long-poll Telegram (needs BOT_TOKEN)").set_defaults(func=cmd_run)
-    sub.add_parser("demo", help="play the offline sandbox story").set_defaults(func=cmd_demo)
-    tasks = sub.add_parser("tasks", help="import or export the rectification task ledger")
+
+    def command(name: str, help_text: str, func: object) -> argparse.ArgumentParser:
+        one = sub.add_parser(name, help=help_text, parents=[common])
+        one.set_defaults(func=func)
+        return one
+
+    command("run", "long-poll Telegram (needs BOT_TOKEN)", cmd_run)
+    command("demo", "play the offline sandbox story", cmd_demo)
+    command("check", "check settings, org config, calendar, token and database", cmd_check)
+    tasks = command("tasks", "import or export the rectification task ledger", cmd_tasks)
     tasks.add_argument("action", choices=["import", "export"])
     tasks.add_argument("file", help="CSV or XLSX to import; XLSX to export to")
-    tasks.set_defaults(func=cmd_tasks)
-    digest = sub.add_parser("digest", help="print (or --send) the weekly 督察通报")
+    digest = command("digest", "print (or --send) the weekly 督察通报", cmd_digest)
     digest.add_argument("--week", help="ISO week such as 2026-W47 (default: last week)")
     digest.add_argument("--send", action="store_true", help="send it with the bot (once)")
     digest.add_argument("--out", help="folder for the chart PNG and the ledger XLSX")
-    digest.set_defaults(func=cmd_digest)
-    export = sub.add_parser("export", help="the appeal ledger (台账) as XLSX")
+    export = command("export", "the appeal ledger (台账) as XLSX", cmd_export)
     export.add_argument("file")
     export.add_argument("--from", dest="start", help="YYYY-MM-DD (default: 1 January)")
     export.add_argument("--to", dest="end", help="YYYY-MM-DD (default: today)")
-    export.set_defaults(func=cmd_export)
-    backup = sub.add_parser("backup", help="SQLite online backup")
-    backup.add_argument("target", help="file to write")
-    backup.set_defaults(func=cmd_backup)
+    backup = command("backup", "SQLite online backup to a new file", cmd_backup)
+    backup.add_argument("target", help="file to write (must not exist yet)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    env_file = getattr(args, "env_file", None)
     try:
-        token = load_settings().bot_token
+        token = load_settings(env_file).bot_token
     except ConfigError:
         token = None  # reported below by the command itself, in one line
-    configure_logging(args.verbose, [token.get_secret_value()] if token else [])
+    configure_logging(getattr(args, "verbose", False), [token.get_secret_value()] if token else [])
     if args.command is None:
         # With a token the bot runs; without one the offline sandbox shows what it does.
-        args.func = cmd_run if load_settings().bot_token else cmd_demo
+        args.func = cmd_run if token else cmd_demo
     try:
         return args.func(args)
     except ConfigError as exc:

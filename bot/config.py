@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -14,6 +16,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.rules.org import OrgConfig
 
 BUNDLED_ORG_CONFIG = Path(__file__).parent / "resources" / "org.toml"
+# Names an env file to read instead of `.env` in the current folder (as --env-file does).
+ENV_FILE_VARIABLE = "APPEALDESK_ENV_FILE"
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 class ConfigError(Exception):
@@ -25,6 +30,8 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
+    # Reach Telegram through a proxy: http://host:port, socks5://user:pass@host:port, …
+    telegram_proxy: str | None = None
     database_path: Path = Path("appealdesk.sqlite3")
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     timezone: str = "Asia/Shanghai"
@@ -59,6 +66,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("telegram_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
+            raise ValueError(
+                "must look like http://host:port or socks5://host:port"
+                f" (schemes: {', '.join(PROXY_SCHEMES)})"
+            )
+        return value.strip()
+
     @field_validator("sweep_time", "digest_time")
     @classmethod
     def _clock_time(cls, value: str) -> str:
@@ -83,14 +103,27 @@ class Settings(BaseSettings):
         return time.fromisoformat(self.digest_time).replace(tzinfo=self.zone)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings; any problem becomes a ConfigError naming the setting."""
+def load_settings(env_file: str | Path | None = None, **overrides: object) -> Settings:
+    """Read settings from the environment and an env file: `env_file`, else the file named
+    by APPEALDESK_ENV_FILE, else `.env` in the current folder. Relative paths in a named env
+    file (DATABASE_PATH, ORG_CONFIG) are taken from that file's folder, so the bot finds its
+    database wherever it is started from. Any problem becomes a ConfigError naming it."""
+    named = env_file or os.environ.get(ENV_FILE_VARIABLE) or None
+    if named is not None and not Path(named).is_file():
+        raise ConfigError(f"env file not found: {named}")
     try:
-        return Settings(**overrides)
+        settings = Settings(_env_file=named, **overrides) if named else Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         raise ConfigError(f"setting {name}: {first['msg']}") from None
+    if named is not None:
+        folder = Path(named).resolve().parent
+        for field in ("database_path", "org_config"):
+            value = getattr(settings, field)
+            if not value.is_absolute() and field not in overrides:
+                setattr(settings, field, folder / value)
+    return settings
 
 
 def load_org(path: Path) -> OrgConfig:

@@ -58,7 +58,11 @@ async def start(update: Update, context: Context) -> None:
         )
         return
     await flow.begin(update, context, FLOW, "name")
-    await say(update, context, t("welcome_guest", org=esc(env.org.name)))
+    await say(
+        update,
+        context,
+        t("welcome_guest", org=esc(env.org.name), user_id=update.effective_user.id),
+    )
 
 
 @flow.step(FLOW, "name")

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
@@ -59,10 +60,13 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
-    async def open(self) -> None:
+    async def open(self, migrate: bool = True) -> None:
+        """Connect, first bringing the schema up to date (`migrate`); before migrating a
+        database that holds data, a copy is kept next to it (see `_migrate`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await connect_writer(self.path)
-        await self._migrate(self._writer)
+        if migrate:
+            await self._migrate(self._writer)
         self._reader = await connect_reader(self.path)
 
     async def close(self) -> None:
@@ -78,6 +82,15 @@ class Database:
         )
         async with conn.execute("SELECT version FROM schema_migrations") as cur:
             applied = {row[0] for row in await cur.fetchall()}
+        pending = [version for version, _ in MIGRATIONS if version not in applied]
+        if applied and pending:
+            # An upgrade: keep the database as it was, so a failed or unwanted upgrade can
+            # be undone by putting this file back.
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            copy = self.path.with_name(f"{self.path.name}.before-v{pending[0]}-{stamp}.bak")
+            async with aiosqlite.connect(copy) as dest:
+                await conn.backup(dest)
+            log.warning("database copied to %s before schema migration %s", copy, pending[0])
         for version, sql in MIGRATIONS:
             if version not in applied:
                 log.info("applying schema migration %s", version)
