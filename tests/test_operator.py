@@ -201,3 +201,29 @@ async def test_start_from_a_stranger_shows_their_numeric_id(sandbox):
     answer = await stranger.send("/start")
     assert "您的 Telegram 数字 ID：30077" in answer[-1]
     assert "ADMIN_IDS" in answer[-1]
+
+
+def test_the_service_unit_and_the_image_run_commands_that_exist():
+    """deploy/appealdesk.service and the Dockerfile call `appealdesk` subcommands this
+    version has, with the env file the unit names."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    unit = (root / "deploy" / "appealdesk.service").read_text(encoding="utf-8")
+    commands = [
+        line.split("=", 1)[1].split()
+        for line in unit.splitlines()
+        if line.startswith(("ExecStart=", "ExecStartPre="))
+    ]
+    assert [c[1:] for c in commands] == [["check"], ["run"]]
+    assert "Environment=APPEALDESK_ENV_FILE=/etc/appealdesk/appealdesk.env" in unit
+    dockerfile = (root / "Dockerfile").read_text(encoding="utf-8")
+    entry = next(json.loads(line.split(" ", 1)[1]) for line in dockerfile.splitlines()
+                 if line.startswith("ENTRYPOINT"))  # fmt: skip
+    cmd = next(json.loads(line.split(" ", 1)[1]) for line in dockerfile.splitlines()
+               if line.startswith("CMD"))  # fmt: skip
+    assert entry == ["appealdesk"] and cmd == ["run"]
+    for args in ([*c[1:]] for c in commands):
+        assert parser().parse_args(args).func is not None
+    assert "USER appealdesk" in dockerfile and 'VOLUME ["/data"]' in dockerfile
