@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.common import fresh_database, in_own_process, print_measurement, seed_owners, summary
 from bot import ledger_sheet
-from bot.task_files import write_xlsx
+from bot.sheets import write_sheet
 from bot.usecases import reports
 
 
@@ -56,12 +56,11 @@ async def export(path: Path, variant: str) -> None:
     if variant == "baseline":  # every row first, then the workbook
         async with env.db.reading() as uow:
             entries = [e async for e in uow.reports.ledger(*reports.bounds(env, start, end))]
-        write_xlsx(
+        write_sheet(
             [ledger_sheet.cells(e, env.zone, names) for e in entries],
             folder / "all.xlsx",
             "诉求台账",
-            ledger_sheet.headers(),
-            ledger_sheet.WIDTHS,
+            ledger_sheet.columns(),
         )
     elif variant == "streamed":
         write = ledger_sheet.writer(env.zone, names)
@@ -69,7 +68,9 @@ async def export(path: Path, variant: str) -> None:
     else:  # the same rows through xlsxwriter's constant-memory mode
         import xlsxwriter
 
-        book = xlsxwriter.Workbook(str(folder / "xlsxwriter.xlsx"), {"constant_memory": True})
+        book = xlsxwriter.Workbook(
+            str(folder / "xlsxwriter.xlsx"), {"constant_memory": True, "remove_timezone": True}
+        )
         sheet = book.add_worksheet("诉求台账")
         sheet.write_row(0, 0, ledger_sheet.headers())
         count = 0

@@ -8,32 +8,41 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.rules.model import CLOSED_STATES
-from bot.task_files import write_xlsx_async
+from bot.sheets import DATE, DATETIME, TEXT, WRAP, Column, write_sheet_async
 from bot.texts import name, t
 from bot.texts.events import event_detail
 from storage.records import detail_of, moment
 from storage.reports import LedgerEntry
 
-COLUMNS = (
-    "number", "enterprise", "uscc", "category", "description", "department", "owner", "state",
-    "created", "claimed", "claim_due", "due", "closed", "on_time", "resolution", "rating",
-    "notices", "history", "messages",
+# (column, width, kind): widths in characters, chosen so that the sheet fits landscape A4
+# at a readable scale while the long texts wrap.
+LAYOUT = (
+    ("number", 15, TEXT), ("enterprise", 18, WRAP), ("uscc", 19, TEXT), ("category", 9, WRAP),
+    ("description", 28, WRAP), ("department", 12, WRAP), ("owner", 7, WRAP),
+    ("state", 9, WRAP), ("created", 15, DATETIME), ("claimed", 15, DATETIME),
+    ("claim_due", 10.5, DATE), ("due", 10.5, DATE), ("closed", 15, DATETIME),
+    ("on_time", 6, TEXT), ("resolution", 22, WRAP), ("rating", 7, TEXT),
+    ("notices", 16, WRAP), ("history", 36, WRAP), ("messages", 36, WRAP),
 )  # fmt: skip
-WIDTHS = [16, 24, 20, 10, 40, 16, 8, 10, 16, 16, 11, 11, 16, 8, 30, 8, 24, 60, 60]
-EXCEL_CELL_LIMIT = 32767
+COLUMNS = tuple(name for name, _, _ in LAYOUT)
+# 提示 before 督办; within each, by year and number.
+FAMILY_ORDER = {"提示": 0, "督办": 1}
+
+
+def columns() -> list[Column]:
+    return [Column(t(f"ledger.header.{c}"), width, kind) for c, width, kind in LAYOUT]
 
 
 def headers() -> list[str]:
-    return [t(f"ledger.header.{c}") for c in COLUMNS]
-
-
-def cell_text(text: str) -> str:
-    """Excel holds at most 32,767 characters in a cell."""
-    return text if len(text) <= EXCEL_CELL_LIMIT else text[: EXCEL_CELL_LIMIT - 1] + "…"
+    return [column.header for column in columns()]
 
 
 def local(moment_: datetime | None, zone: ZoneInfo) -> str:
     return moment_.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment_ else ""
+
+
+def local_time(moment_: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return moment_.astimezone(zone) if moment_ else None
 
 
 def history_lines(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> str:
@@ -67,10 +76,12 @@ def message_lines(entry: LedgerEntry, zone: ZoneInfo) -> str:
 
 
 def notice_serials(entry: LedgerEntry) -> str:
-    """文号 ordered by kind, year and number (the query orders them)."""
-    return t("ledger.notice_sep").join(
-        f"{n['family']}〔{n['year']}〕{n['no']}号" for n in entry.notices
+    """文号 ordered by kind (提示, then 督办), year and number."""
+    ordered = sorted(
+        entry.notices,
+        key=lambda n: (FAMILY_ORDER.get(n["family"], len(FAMILY_ORDER)), n["year"], n["no"]),
     )
+    return t("ledger.notice_sep").join(f"{n['family']}〔{n['year']}〕{n['no']}号" for n in ordered)
 
 
 def cells(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> list[object]:
@@ -84,21 +95,21 @@ def cells(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> li
         appeal.enterprise_name,
         entry.uscc,
         appeal.category,
-        cell_text(appeal.description),
+        appeal.description,
         appeal.department_name,
         appeal.owner_name or "",
         name("state", appeal.state),
-        local(appeal.created_at, zone),
-        local(appeal.claimed_at, zone),
-        appeal.claim_due_date.isoformat(),
-        appeal.due_date.isoformat(),
-        local(appeal.closed_at, zone),
+        local_time(appeal.created_at, zone),
+        local_time(appeal.claimed_at, zone),
+        appeal.claim_due_date,
+        appeal.due_date,
+        local_time(appeal.closed_at, zone),
         on_time,
-        cell_text(appeal.resolution or ""),
+        appeal.resolution or "",
         name("rating", appeal.rating) if appeal.rating else "",
         notice_serials(entry),
-        cell_text(history_lines(entry, zone, departments)),
-        cell_text(message_lines(entry, zone)),
+        history_lines(entry, zone, departments),
+        message_lines(entry, zone),
     ]
 
 
@@ -110,6 +121,6 @@ def writer(zone: ZoneInfo, departments: dict[str, str]):  # noqa: ANN201 - retur
             async for entry in entries:
                 yield cells(entry, zone, departments)
 
-        await write_xlsx_async(rows(), target, t("ledger.sheet"), headers(), WIDTHS)
+        await write_sheet_async(rows(), target, t("ledger.sheet"), columns())
 
     return write

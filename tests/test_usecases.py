@@ -350,6 +350,57 @@ async def test_ledger_history_is_local_time_and_chinese(env, cast, clock, tmp_pa
     assert row[t("ledger.header.state")] == name("state", "in_progress")
 
 
+async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
+    env, cast, clock, tmp_path: Path
+):
+    """Real dates and times (local) in date formats, wrapped long texts, a frozen header
+    with filters, landscape A4 fitted to the width with the header on every page, and the
+    文号 in order: 提示 before 督办, each by number."""
+    from datetime import datetime
+
+    from bot.ledger_sheet import notice_serials
+
+    clock.set(clock.now().replace(hour=1, minute=30))  # 09:30 in 鄂州
+    appeal = (await filed(env, cast)).appeal
+    await act(env, cast["official"], Action.CLAIM, appeal, "c")
+    target = tmp_path / "ledger.xlsx"
+    await export_ledger(env, cast["leader"], date(2026, 1, 1), date(2026, 3, 31), target)
+    sheet = load_workbook(target).active
+    header = [c.value for c in sheet[1]]
+    cells = dict(zip(header, sheet[2], strict=True))
+    created = cells[t("ledger.header.created")]
+    assert created.value == datetime(2026, 3, 10, 9, 30)
+    assert created.number_format == "yyyy-mm-dd hh:mm"
+    due = cells[t("ledger.header.due")]
+    assert due.value == datetime.combine(appeal.due_date, datetime.min.time())
+    assert due.number_format == "yyyy-mm-dd"
+    assert cells[t("ledger.header.history")].alignment.wrap_text
+    assert cells[t("ledger.header.description")].alignment.wrap_text
+    assert sheet.freeze_panes == "B2"
+    assert sheet.auto_filter.ref == "A1:S2"
+    assert sheet.print_title_rows == "$1:$1"
+    setup = sheet.page_setup
+    assert (setup.orientation, setup.paperSize, setup.fitToWidth, setup.fitToHeight) == (
+        "landscape",
+        int(sheet.PAPERSIZE_A4),
+        1,
+        0,
+    )
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert sheet.column_dimensions["R"].width == 36  # 办理记录
+
+    class Entry:
+        notices = [
+            {"family": "提示", "year": 2026, "no": 15}, {"family": "督办", "year": 2026, "no": 5},
+            {"family": "提示", "year": 2026, "no": 6}, {"family": "提示", "year": 2026, "no": 2},
+        ]  # fmt: skip
+
+    assert (
+        notice_serials(Entry)
+        == "提示〔2026〕2号、提示〔2026〕6号、提示〔2026〕15号、督办〔2026〕5号"
+    )
+
+
 async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db):
     headers = {c: t(f"task_column.{c}") for c in COLUMNS}
     labels = {name("task_state", s): s for s in TaskState}

@@ -428,6 +428,7 @@ CATALOG: dict[str, str] = {
     "chart.on_time": "按时办结率（%）",
     "chart.unit": "件",
     "ledger.sheet": "诉求台账",
+    "sheet.footer": "{title}　第 &P 页，共 &N 页",
     "ledger.file": "诉求台账-{label}.xlsx",
     "ledger.yes": "是",
     "ledger.no": "否",
