@@ -77,43 +77,90 @@ def missing_glyphs(font_path: Path, labels: list[str]) -> set[str]:
     return {ch for label in labels for ch in label if not ch.isspace() and ord(ch) not in charmap}
 
 
+# The rates each department is ranked on, in the order drawn, with their colours.
+RATES = (
+    ("response_rate", "chart.response", "#3b6ea5"),
+    ("resolution_rate", "chart.resolution", "#5a9e6f"),
+    ("on_time_rate", "chart.on_time", "#d08c3c"),
+    ("satisfaction_rate", "chart.satisfaction", "#8a5fa8"),
+)
+BAR = 0.2  # height of one rate's bar; four make a department's group
+
+
+def rate_label(rate: float | None) -> str:
+    """A rate as drawn: a percentage, or 无数据 when it has nothing to count (never 0)."""
+    return f"{rate * 100:.0f}%" if rate is not None else t("chart.no_data")
+
+
 def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
-    """The chart as PNG bytes; ChartFontMissing if any label cannot be drawn."""
+    """The chart as PNG bytes; ChartFontMissing if any label cannot be drawn. Left: the
+    year's appeals by category and by department; right: each department's four rates, in
+    the digest's ranking, "无数据" where a rate has nothing to count."""
     font_path = font_path or find_cjk_font()
     font_manager.fontManager.addfont(str(font_path))
     family = font_manager.FontProperties(fname=str(font_path)).get_name()
     year = digest.year
     categories = [category for category, _ in year.by_category]
     category_counts = [count for _, count in year.by_category]
-    departments = [d.name for d in year.departments]
+    ranked = [t("chart.ranked", rank=n, name=d.name) for n, d in enumerate(year.departments, 1)]
     received = [d.received for d in year.departments]
-    on_time = [(d.on_time_rate or 0) * 100 for d in year.departments]
     title = t("chart.title", year=digest.week.year, number=digest.week.number)
     by_category, by_department = t("chart.by_category"), t("chart.by_department")
-    on_time_label, unit = t("chart.on_time"), t("chart.unit")
-    labels = [title, by_category, by_department, on_time_label, unit, *categories, *departments]
-    missing = missing_glyphs(font_path, labels)
+    rates_title, unit, no_data = t("chart.rates"), t("chart.unit"), t("chart.no_data")
+    rate_names = [t(key) for _, key, _ in RATES]
+    labels = [title, by_category, by_department, rates_title, unit, no_data, *rate_names]
+    missing = missing_glyphs(font_path, labels + categories + ranked)
     if missing:
         raise ChartFontMissing(f"font {font_path.name} lacks: {''.join(sorted(missing))}")
+    rows = max(len(ranked), 1)
     with plt.rc_context({"font.family": family, "axes.unicode_minus": False}):
-        figure, axes = plt.subplots(1, 3, figsize=(16, 5.5), dpi=110)
+        figure = plt.figure(figsize=(16, max(5.5, 1.2 + 0.75 * rows)), dpi=110)
+        grid = figure.add_gridspec(2, 2, width_ratios=(1, 1.6), height_ratios=(1, 1))
+        left_top, left_bottom = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[1, 0])
+        right = figure.add_subplot(grid[:, 1])
         figure.suptitle(title, fontsize=14)
-        bars = axes[0].bar(categories, category_counts, color="#3b6ea5")
-        axes[0].bar_label(bars)
-        axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
-        axes[0].set_title(by_category)
-        axes[0].set_ylabel(unit)
-        bars = axes[1].barh(departments[::-1], received[::-1], color="#5a9e6f")
-        axes[1].bar_label(bars)
-        axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes[1].set_title(by_department)
-        bars = axes[2].barh(departments[::-1], on_time[::-1], color="#d08c3c")
-        axes[2].bar_label(bars, fmt="%.0f")
-        axes[2].set_xlim(0, 100)
-        axes[2].set_title(on_time_label)
-        for label in axes[0].get_xticklabels():
-            label.set_rotation(30)
+
+        bars = left_top.bar(categories, category_counts, color="#3b6ea5")
+        left_top.bar_label(bars, padding=2)
+        left_top.margins(y=0.2)  # room for the labels inside the frame
+        left_top.yaxis.set_major_locator(MaxNLocator(integer=True))
+        left_top.set_title(by_category)
+        left_top.set_ylabel(unit)
+        for label in left_top.get_xticklabels():
+            label.set_rotation(20)
             label.set_horizontalalignment("right")
+
+        bars = left_bottom.barh(ranked[::-1], received[::-1], color="#7f8c9a")
+        left_bottom.bar_label(bars, padding=2)
+        left_bottom.margins(x=0.15)
+        left_bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+        left_bottom.set_title(by_department)
+
+        positions = list(range(len(ranked)))[::-1]  # the first ranked at the top
+        for index, (attribute, _, colour) in enumerate(RATES):
+            offsets = [p + (1.5 - index) * BAR for p in positions]
+            values = [getattr(d, attribute) for d in year.departments]
+            drawn = right.barh(
+                offsets,
+                [(v or 0) * 100 for v in values],
+                height=BAR,
+                color=colour,
+                label=rate_names[index],
+            )
+            right.bar_label(
+                drawn,
+                labels=[rate_label(v) for v in values],
+                padding=2,
+                fontsize=8,
+                color="#333333",
+            )
+        right.set_yticks(positions, ranked)
+        right.set_xlim(0, 118)  # 100% and its label stay inside the frame
+        right.set_xticks([0, 20, 40, 60, 80, 100])
+        right.set_title(rates_title)
+        # Under the axis, so it never covers a bar.
+        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncols=4, fontsize=9)
+
         figure.tight_layout()
         buffer = io.BytesIO()
         with warnings.catch_warnings():

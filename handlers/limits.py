@@ -20,9 +20,9 @@ from telegram.ext import AIORateLimiter
 # conversation's quick answers are not held back but a backlog is paced.
 PER_CHAT_BURST, PER_CHAT_PERIOD = 5, 5.0
 KEEP_IDLE = 10_000  # forget idle chats' limiters beyond this many
-# A notice waits for the answers in flight at most this long, so that a steady stream of
-# answers delays notices but never stops them.
-BULK_PATIENCE = 10.0
+# While answers are in flight, notices still go at this rate (per second), so that a steady
+# stream of answers slows notices down but never stops them.
+NOTICE_FLOOR = 1.0
 # Notices let into the shared limiter at once: an answer queues behind at most these.
 BULK_IN_FLIGHT = 4
 
@@ -43,6 +43,7 @@ class FloodLimits(AIORateLimiter):
         self._no_answers = asyncio.Event()
         self._no_answers.set()
         self._bulk_slots = asyncio.Semaphore(BULK_IN_FLIGHT)
+        self._floor = AsyncLimiter(1, 1 / NOTICE_FLOOR)
 
     def chat_limiter(self, chat_id: int) -> AsyncLimiter:
         if len(self._chats) > KEEP_IDLE:
@@ -73,14 +74,21 @@ class FloodLimits(AIORateLimiter):
                 self._answering -= 1
                 if not self._answering:
                     self._no_answers.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._no_answers.wait(), BULK_PATIENCE)
+        await self._notice_turn()
         # The chat's own pace first, so that a notice waiting for its chat does not hold one
         # of the places in the shared queue.
         async with self._chat_pace(endpoint, data), self._bulk_slots:
             return await super().process_request(
                 callback, args, kwargs, endpoint, data, rate_limit_args
             )
+
+    async def _notice_turn(self) -> None:
+        """Wait until no answer is in flight, or until the floor lets a notice through."""
+        while self._answering and not self._floor.has_capacity():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_answers.wait(), 0.25)
+        if self._answering:
+            await self._floor.acquire()
 
     def _chat_pace(self, endpoint: str, data: dict[str, Any]) -> AbstractAsyncContextManager:
         chat_id = data.get("chat_id")

@@ -306,6 +306,18 @@ async def test_chart_renders_chinese_without_missing_glyphs(seeded):
         render_chart(digest, font_path=type(font)(latin_only))
 
 
+def test_a_rate_without_a_denominator_is_drawn_as_no_data_not_zero():
+    from bot.chart import rate_label
+    from bot.rules.digest import DepartmentFigures
+
+    quiet = DepartmentFigures("经济运行科")  # nothing received, nothing rated
+    assert [rate_label(quiet.response_rate), rate_label(quiet.satisfaction_rate)] == [
+        "无数据",
+        "无数据",
+    ]
+    assert rate_label(0.0) == "0%" and rate_label(0.955) == "96%"
+
+
 async def test_stats_and_export_for_leaders_only(seeded):
     box, clock, leader, head, official, company = seeded
     [stats] = await leader.send("/stats")

@@ -166,12 +166,16 @@ async def test_private_chats_get_their_own_pace_groups_and_other_calls_do_not():
     assert FloodLimits().chat_limiter(7) is not None
 
 
-async def test_answers_go_before_notices_and_notices_are_never_stopped(monkeypatch):
+async def test_answers_go_before_notices_and_notices_are_never_stopped():
     """A notice (sent inside `bulk()`) waits while an answer to a person is in flight and
-    goes when none is; with answers never ending it still goes after its patience."""
+    goes when none is; with answers never ending it still goes, at the floor rate."""
+    from aiolimiter import AsyncLimiter
+
     from handlers import limits as flood
 
     limits = flood.FloodLimits()
+    limits._floor = AsyncLimiter(1, 3600)
+    await limits._floor.acquire()  # the floor is spent: notices wait for the answers
     order: list[str] = []
     gate = asyncio.Event()
 
@@ -185,7 +189,7 @@ async def test_answers_go_before_notices_and_notices_are_never_stopped(monkeypat
         if as_notice:
             flood.bulk()
         await limits.process_request(
-            callback, (name, hold), {}, "sendMessage", {"chat_id": hash(name) % 1000 + 1}, None
+            callback, (name, hold), {}, "sendMessage", {"chat_id": len(name)}, None
         )
 
     answer = asyncio.create_task(send("answer", hold=True))
@@ -194,20 +198,19 @@ async def test_answers_go_before_notices_and_notices_are_never_stopped(monkeypat
     for _ in range(5):
         await asyncio.sleep(0)
     assert order == ["answer sent"]  # the notice waits while the answer is in flight
-    second = asyncio.create_task(send("second answer"))
-    await second
+    await asyncio.create_task(send("second answer"))
     assert order == ["answer sent", "second answer sent"]  # a later answer overtakes it
     gate.set()
     await asyncio.gather(answer, notice)
     assert order == ["answer sent", "second answer sent", "notice sent"]
 
-    # answers that never end delay a notice by its patience, no more
-    monkeypatch.setattr(flood, "BULK_PATIENCE", 0)
+    # answers that never end: the floor still lets a notice through
+    limits._floor = AsyncLimiter(1, 3600)
     gate.clear()
     order.clear()
     endless = asyncio.create_task(send("endless", hold=True))
     await asyncio.sleep(0)
-    await send("late notice", as_notice=True)
+    await asyncio.create_task(send("late notice", as_notice=True))
     assert order == ["endless sent", "late notice sent"]
     gate.set()
     await endless
