@@ -52,35 +52,37 @@ async def export(path: Path, variant: str) -> None:
     await env.db.open()
     start, end = date(2026, 1, 1), date(2026, 12, 31)
     folder, names = path.parent, {}
-    began = time.perf_counter()
-    if variant == "baseline":  # every row first, then the workbook
-        async with env.db.reading() as uow:
-            entries = [e async for e in uow.reports.ledger(*reports.bounds(env, start, end))]
-        write_sheet(
-            [ledger_sheet.cells(e, env.zone, names) for e in entries],
-            folder / "all.xlsx",
-            "诉求台账",
-            ledger_sheet.columns(),
-        )
-    elif variant == "streamed":
-        write = ledger_sheet.writer(env.zone, names)
-        await reports.export_ledger(env, None, start, end, folder / "streamed.xlsx", write)
-    else:  # the same rows through xlsxwriter's constant-memory mode
-        import xlsxwriter
+    try:
+        began = time.perf_counter()
+        if variant == "baseline":  # every row first, then the workbook
+            async with env.db.reading() as uow:
+                entries = [e async for e in uow.reports.ledger(*reports.bounds(env, start, end))]
+            write_sheet(
+                [ledger_sheet.cells(e, env.zone, names) for e in entries],
+                folder / "all.xlsx",
+                "诉求台账",
+                ledger_sheet.columns(),
+            )
+        elif variant == "streamed":
+            write = ledger_sheet.writer(env.zone, names)
+            await reports.export_ledger(env, None, start, end, folder / "streamed.xlsx", write)
+        else:  # the same rows through xlsxwriter's constant-memory mode
+            import xlsxwriter
 
-        book = xlsxwriter.Workbook(
-            str(folder / "xlsxwriter.xlsx"), {"constant_memory": True, "remove_timezone": True}
-        )
-        sheet = book.add_worksheet("诉求台账")
-        sheet.write_row(0, 0, ledger_sheet.headers())
-        count = 0
-        async with env.db.reading() as uow:
-            async for entry in uow.reports.ledger(*reports.bounds(env, start, end)):
-                count += 1
-                sheet.write_row(count, 0, ledger_sheet.cells(entry, env.zone, names))
-        book.close()
-    seconds = time.perf_counter() - began
-    await env.db.close()
+            book = xlsxwriter.Workbook(
+                str(folder / "xlsxwriter.xlsx"), {"constant_memory": True, "remove_timezone": True}
+            )
+            sheet = book.add_worksheet("诉求台账")
+            sheet.write_row(0, 0, ledger_sheet.headers())
+            count = 0
+            async with env.db.reading() as uow:
+                async for entry in uow.reports.ledger(*reports.bounds(env, start, end)):
+                    count += 1
+                    sheet.write_row(count, 0, ledger_sheet.cells(entry, env.zone, names))
+            book.close()
+        seconds = time.perf_counter() - began
+    finally:
+        await env.db.close()
     print_measurement(seconds)
 
 
@@ -96,6 +98,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--baseline-max", type=int, default=100_000)
+    parser.add_argument("--writer-max", type=int, default=100_000, help="xlsxwriter up to")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -119,7 +122,7 @@ async def main() -> None:
 
             streamed = run("streamed")
             base = run("baseline") if items <= args.baseline_max else None
-            writer = run("xlsxwriter") if other else None
+            writer = run("xlsxwriter") if other and items <= args.writer_max else None
         cells = [f"{items:>9,}", f"{streamed[0]:>10.1f}", f"{streamed[1]:>7.0f}",
                  f"{items / streamed[0]:>7,.0f}",
                  f"{base[0]:>10.1f}" if base else f"{'–':>10}",

@@ -21,6 +21,7 @@ from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from bot.digest_text import week_name  # noqa: E402
 from bot.rules.digest import LeaderDigest  # noqa: E402
 from bot.texts import t  # noqa: E402
 
@@ -104,7 +105,7 @@ def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
     category_counts = [count for _, count in year.by_category]
     ranked = [t("chart.ranked", rank=n, name=d.name) for n, d in enumerate(year.departments, 1)]
     received = [d.received for d in year.departments]
-    title = t("chart.title", year=digest.week.year, number=digest.week.number)
+    title = t("chart.title", week=week_name(digest.week))
     by_category, by_department = t("chart.by_category"), t("chart.by_department")
     rates_title, unit, no_data = t("chart.rates"), t("chart.unit"), t("chart.no_data")
     rate_names = [t(key) for _, key, _ in RATES]

@@ -179,7 +179,7 @@ def _with_env(settings: Settings, org: OrgConfig, work: object) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from bot.digest_files import write_digest_files
-    from bot.digest_text import department_text, leaders_text
+    from bot.digest_text import department_text, leaders_text, week_name
     from bot.rules.digest import Week
     from bot.sandbox.fake_api import plain
     from bot.usecases import reports
@@ -192,7 +192,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
         digest = await reports.leaders_digest(env, None, week)
         print(plain(leaders_text(digest)))
         for dept in await reports.department_digests(env, Week.of(env.today())):
-            print("\n" + plain(department_text(dept, week.label)))
+            print("\n" + plain(department_text(dept, week_name(Week.of(env.today())))))
         if args.out:
             chart, ledger, count = await write_digest_files(env, week, Path(args.out))
             print(f"chart: {chart}\nledger ({count} appeals): {ledger}")

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import html
+from datetime import date
 
-from bot.rules.digest import DepartmentDigest, DepartmentFigures, LeaderDigest, PeriodFigures
+from bot.rules.digest import (
+    DepartmentDigest,
+    DepartmentFigures,
+    LeaderDigest,
+    PeriodFigures,
+    Week,
+)
 from bot.rules.model import TaskState
 from bot.texts import name, t
 
@@ -58,14 +65,30 @@ def department_line(rank: int, dept: DepartmentFigures) -> str:
     )
 
 
+def week_name(week: Week) -> str:
+    """The one way a week is named to people: 2026年第47周."""
+    return t("week.name", year=week.year, number=week.number)
+
+
+def period_name(week: Week, as_of: date | None) -> str:
+    """How the digest calls its week: 上周 the Monday after, 本周（截至…） while it runs,
+    else by its name."""
+    if as_of is not None and week == Week.before(as_of):
+        return t("week.last")
+    if as_of is not None and week.start <= as_of <= week.end:
+        return t("week.current", today=as_of.isoformat())
+    return week_name(week)
+
+
 def leaders_text(digest: LeaderDigest) -> str:
     week, last, year = digest.week, digest.last_week, digest.year
+    period = period_name(week, digest.as_of)
     none = t("digest.none")
     lines = [
-        t("digest.title", year=week.year, number=week.number, start=week.start, end=week.end),
+        t("digest.title", week=week_name(week), start=week.start, end=week.end),
         "",
-        t("digest.section_last_week"),
-        period_line(t("digest.last_week"), last),
+        t("digest.section_last_week", period=period),
+        period_line(period, last),
         categories_line(last),
         "",
         t("digest.section_year"),
@@ -76,7 +99,9 @@ def leaders_text(digest: LeaderDigest) -> str:
     ]
     lines += [department_line(i, d) for i, d in enumerate(year.departments, start=1)] or [none]
     floor = f"{digest.floor * 100:.0f}%"
-    if digest.below_floor:
+    if not any(d.rated for d in year.departments):
+        lines.append(t("digest.floor_no_ratings"))
+    elif digest.below_floor:
         named = "、".join(
             t("digest.below_floor_part", name=esc(n), rate=pct(r)) for n, r in digest.below_floor
         )
@@ -103,6 +128,7 @@ def leaders_text(digest: LeaderDigest) -> str:
         t("digest.section_notices"),
         t(
             "digest.notices_line",
+            period=period,
             w_tip=last.notices.get("提示", 0),
             w_push=last.notices.get("督办", 0),
             w_raise=last.notices.get("提级", 0),
@@ -111,7 +137,12 @@ def leaders_text(digest: LeaderDigest) -> str:
             y_raise=year.notices.get("提级", 0),
         ),
         "",
-        t("digest.section_withdrawn", week=len(last.withdrawn), year=len(year.withdrawn)),
+        t(
+            "digest.section_withdrawn",
+            period=period,
+            week=len(last.withdrawn),
+            year=len(year.withdrawn),
+        ),
     ]
     lines += [
         t(
@@ -121,7 +152,7 @@ def leaders_text(digest: LeaderDigest) -> str:
             reason=esc(w.reason),
         )
         for w in last.withdrawn
-    ] or [t("digest.withdrawn_none")]
+    ] or [t("digest.withdrawn_none", period=period)]
     total = sum(digest.tasks.values())
     lines += ["", t("digest.section_tasks")]
     if total:
@@ -133,7 +164,7 @@ def leaders_text(digest: LeaderDigest) -> str:
         lines.append(t("digest.tasks_line", total=total, parts=parts))
     else:
         lines.append(none)
-    lines += ["", t("digest.section_quality")]
+    lines += ["", t("digest.section_quality", period=period)]
     lines += [
         t(
             "digest.duplicate_line",

@@ -17,7 +17,7 @@ from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.digest_files import LeadersPack, build_leaders_pack
-from bot.digest_text import split_message
+from bot.digest_text import split_message, week_name
 from bot.rules.digest import Week
 from bot.rules.model import Notice, Outgoing, Rating
 from bot.texts import has, name, t
@@ -118,7 +118,7 @@ def pack_parts(pack: LeadersPack) -> list[Part]:
     """The leaders' chart (or why it is missing) and the year's ledger."""
     parts: list[Part] = []
     if pack.chart is not None:
-        parts.append(("photo", pack.chart, t("digest_chart_caption", week=pack.week.label)))
+        parts.append(("photo", pack.chart, t("digest_chart_caption", week=week_name(pack.week))))
     else:
         parts.append(("text", t("digest_chart_failed", reason=esc(pack.chart_error)), None))
     caption = t(

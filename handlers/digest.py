@@ -11,7 +11,7 @@ from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.digest_files import build_leaders_pack, export_ledger
-from bot.digest_text import department_text, leaders_text, pct, split_message
+from bot.digest_text import department_text, leaders_text, pct, split_message, week_name
 from bot.rules import checks
 from bot.rules.digest import Week
 from bot.texts import t
@@ -42,7 +42,9 @@ async def send_weekly_digests(bot: Bot, env: Env, week: Week) -> int:
     this_week = Week.of(env.today())
     for dept in await reports.department_digests(env, this_week):
         audience = f"department:{dept.department_id}"
-        await reports.record_digest(env, week, audience, department_text(dept, this_week.label))
+        await reports.record_digest(
+            env, week, audience, department_text(dept, week_name(this_week))
+        )
         ids = await reports.enqueue_digest(env, week, audience, dept.chat_ids, ("digest",))
         queued += ids
         served += len(ids)
@@ -73,7 +75,9 @@ async def digest_command(update: Update, context: Context) -> None:
     if actor.is_staff:
         this_week = Week.of(today)
         digest = await reports.department_digest_for(env, actor, this_week)
-        text = department_text(digest, this_week.label) if digest else t("digest_no_department")
+        text = (
+            department_text(digest, week_name(this_week)) if digest else t("digest_no_department")
+        )
         await say(update, context, split_message(text)[0])
         for piece in split_message(text)[1:]:
             await context.bot.send_message(update.effective_chat.id, piece)
@@ -82,7 +86,7 @@ async def digest_command(update: Update, context: Context) -> None:
     archived = await reports.archived(env, actor, week) if context.args else None
     if archived is not None:
         stamp = local_time(env, archived.created_at)
-        text = archived.text + "\n\n" + t("digest_archived", week=week.label, time=stamp)
+        text = archived.text + "\n\n" + t("digest_archived", week=week_name(week), time=stamp)
     else:
         text = leaders_text(digest)
     pack = await build_leaders_pack(env, digest, text)

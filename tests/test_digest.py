@@ -214,10 +214,12 @@ async def test_quality_withdrawals_and_notice_counts_from_chat(bureau, db):
     text = "\n".join(texts_since(leader, mark))
     assert f"雷同回复：{numbers[1]} 与 {numbers[0]} 回复相似度 95%（市地方金融管理局）" in text
     assert f"过短回复：{numbers[2]}（4 字，市地方金融管理局）" in text
-    assert "六、撤回诉求（撤单质检，上周 1 件，年度 1 件）" in text
+    # asked two weeks later, the week is named, not called 上周
+    assert "六、撤回诉求（撤单质检，2026年第47周 1 件，年度 1 件）" in text
     assert f"{numbers[3]}｜鄂州市泛亚食品有限公司｜原因：<b>已自行解决</b>" in text
     assert (
-        "上周发出提示 2 件、督办 0 件、提级督办 0 件；年度累计提示 2 件、督办 0 件、提级督办 0 件。"
+        "2026年第47周发出提示 2 件、督办 0 件、提级督办 0 件；"
+        "年度累计提示 2 件、督办 0 件、提级督办 0 件。"
         in text
     )
 
@@ -230,14 +232,14 @@ async def test_weekly_send_is_recorded_and_never_repeated(seeded, db):
     assert served == 3  # the leader, and the 融资 department's two members
     assert await send_weekly_digests(box.app.bot, env, Week(2026, 47)) == 0
     [dept] = [m for m in head.since(marks[head.id])]
-    assert dept.startswith("市地方金融管理局 诉求周报（2026-W48）")
+    assert dept.startswith("市地方金融管理局 诉求周报（2026年第48周）")
     assert "在办诉求 6 件，其中待签收 0 件；本周到期 4 件；已超期 2 件。" in dept
     assert db.rows("SELECT week, audience FROM digests ORDER BY audience")[0]["week"] == "2026-W47"
     assert db.one("SELECT COUNT(*) AS n FROM digest_deliveries")["n"] == 3
     # a leader may ask for the archived digest again: the stored text is re-sent
     mark = leader.mark()
     await leader.send("/digest 2026-W47")
-    assert "（2026-W47 督察通报存档，生成于 2026-11-23 09:00）" in "\n".join(
+    assert "（2026年第47周 督察通报存档，生成于 2026-11-23 09:00）" in "\n".join(
         texts_since(leader, mark)
     )
 
@@ -338,7 +340,7 @@ async def test_stats_and_export_for_leaders_only(seeded):
     assert await company.send("/digest") == ["您没有权限执行此操作。"]
     # an official gets the department's own weekly view
     [own] = await official.send("/digest")
-    assert own.startswith("市地方金融管理局 诉求周报（2026-W48）")
+    assert own.startswith("市地方金融管理局 诉求周报（2026年第48周）")
     assert await leader.send("/digest 2026-W99") == [
         "周次（如 2026-W47）格式不正确，请核对后重新输入。"
     ]
@@ -489,3 +491,18 @@ async def test_quality_lists_the_most_similar_and_shortest_with_totals(bureau, s
     text = leaders_text(digest)
     assert "雷同答复共 3 件，以上列出相似度最高的 2 件。" in text
     assert "过短答复共 3 件，以上列出最短的 2 件。" in text
+
+
+async def test_the_current_week_is_called_this_week_and_no_ratings_claim_nothing(bureau):
+    """/digest for the week under way says 本周（截至…）, never 上周; with nothing rated the
+    digest does not claim every 满意率 is above the floor."""
+    box, clock, leader, head, official, company = bureau
+    clock.set(datetime(2026, 11, 18, 10, tzinfo=SHANGHAI))  # Wednesday of W47
+    await file_appeal(company)
+    mark = leader.mark()
+    await leader.send("/digest 2026-W47")
+    text = "\n".join(texts_since(leader, mark))
+    assert "一、本周（截至 2026-11-18）情况" in text
+    assert "上周" not in text
+    assert "年度尚无企业评价，满意率暂无数据。" in text and "均不低于" not in text
+    assert "2026年第47周 督察通报图表（年度累计）" in text

@@ -218,6 +218,7 @@ class LeaderDigest:
     overdue_total: int = 0  # all overdue appeals; `overdue` lists the longest overdue
     duplicates_total: int = 0  # all near-duplicate replies; the most similar are listed
     short_total: int = 0  # all too-short replies; the shortest are listed
+    as_of: date | None = None  # the day it was made: names its week 上周 or 本周
 
 
 @dataclass

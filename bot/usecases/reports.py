@@ -146,6 +146,7 @@ async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDig
         overdue_total,
         duplicates.total,
         short.total,
+        env.today(),
     )
 
 
