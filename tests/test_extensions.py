@@ -47,7 +47,7 @@ async def test_head_approves_and_the_due_date_moves(sandbox, people, db, clock):
     assert events[-2][0] == "extend" and events[-2][3] == p.official.id
     assert events[-1] == ("extension_approved", "in_progress", "in_progress", p.head.id)
     [card] = await p.head.send(f"/view {number}")
-    assert "同意延期（张科长）：2026-03-24 → 2026-03-31" in card
+    assert "同意延期（张科长）：期限由 2026-03-24 延至 2026-03-31" in card
 
     # the ladder follows the new date: nothing is overdue on the old one
     clock.set(clock.now() + timedelta(days=15))  # 2026-03-25
@@ -73,6 +73,8 @@ async def test_head_denies_and_the_date_stays(sandbox, people, db):
     )
     assert db.appeal(number)["due_date"] == "2026-03-24"
     assert db.one("SELECT state FROM extensions")["state"] == "denied"
+    await p.head.send(f"/view {number}")
+    assert "不同意延期（张科长）：期限仍为 2026-03-24（申请延至 2026-03-31）" in p.head.last
 
 
 async def test_extension_requests_that_are_refused(sandbox, people, db, clock):
