@@ -144,9 +144,36 @@ async def send_part(bot: Bot, chat_id: int, part: Part) -> None:
         await bot.send_message(chat_id, body, reply_markup=extra)
 
 
+# Notices listed in one message at most; a longer list follows in further messages.
+LIST_CHUNK = 8
+
+
+async def _list_parts(env: Env, item: Outgoing) -> list[Part]:
+    """Several notices owed to one person by a sweep: a list, each with its buttons."""
+    notices = [await ladder.item(env, i) for i in item.detail["notices"]]
+    worded = [ladder_notice(n, env, item.chat_id) for n in notices if n is not None]
+    if not worded:
+        raise Gone()
+    parts: list[Part] = []
+    for start in range(0, len(worded), LIST_CHUNK):
+        chunk = worded[start : start + LIST_CHUNK]
+        header = t(
+            "ladder.list_header",
+            count=len(worded),
+            first=start + 1,
+            last=start + len(chunk),
+        )
+        rows = [row for _, markup in chunk if markup for row in markup.inline_keyboard]
+        text = "\n\n".join([header, *(text for text, _ in chunk)])
+        parts.append(("text", text, InlineKeyboardMarkup(rows) if rows else None))
+    return parts
+
+
 async def parts_of(env: Env, item: Outgoing) -> list[Part]:
     if item.subject == "digest":
         return await _digest_parts(env, item)
+    if item.kind == ladder.LIST:
+        return await _list_parts(env, item)
     text, markup = await render(env, item)
     return [("text", text, markup)]
 

@@ -219,8 +219,7 @@ async def test_quality_withdrawals_and_notice_counts_from_chat(bureau, db):
     assert f"{numbers[3]}｜鄂州市泛亚食品有限公司｜原因：<b>已自行解决</b>" in text
     assert (
         "2026年第47周发出提示 2 件、督办 0 件、提级督办 0 件；"
-        "年度累计提示 2 件、督办 0 件、提级督办 0 件。"
-        in text
+        "年度累计提示 2 件、督办 0 件、提级督办 0 件。" in text
     )
 
 

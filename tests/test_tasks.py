@@ -274,6 +274,25 @@ async def test_an_owner_outside_any_department_is_held_by_the_leaders(sandbox, p
     assert [t[:16] for t in people.leader.since(mark)] == ["【督办〔2026〕1号】整改督办"]
 
 
+async def test_a_leader_standing_in_for_several_owners_gets_one_list(sandbox, people, clock):
+    """Seven tasks of absent owners overdue on the same day: one message to the leader,
+    listing the seven 督办 with their 文号 and each task's buttons — not seven messages."""
+    rows = []
+    for seq in range(11, 18):
+        row = task_row(seq, owner=f"无此人{seq}")
+        row[5] = "机关党委"  # not a department: the leaders hold these tasks
+        rows.append(row)
+    await import_file(people.leader, "t.csv", csv_bytes(rows))
+    clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
+    mark = people.leader.mark()
+    await run_sweep(sandbox.app)
+    [message] = [m for m in people.leader.inbox[mark:] if "document" not in m.raw]
+    assert message.plain.startswith("今日提示督办共 7 件（第 1–7 件）：")
+    serials = [f"【督办〔2026〕{n}号】整改督办：第{seq}项" for n, seq in enumerate(range(11, 18), 1)]
+    assert all(serial in message.plain for serial in serials)
+    assert len(message.buttons) >= 7  # each task keeps its own buttons
+
+
 async def test_owners_are_user_ids_and_a_leader_maps_a_name_in_chat(sandbox, people, db):
     namesake = sandbox.person(20011, "李明")  # a second 李明, in another department
     await join(namesake, people.leader, "zxqy")

@@ -20,6 +20,7 @@ from bot.usecases.tasks import holders
 APPEAL_KINDS = ("raise", "overdue", "due_today", "due_soon", "unclaimed")
 TASK_KINDS = ("task_overdue", "task_d1", "task_d3", "task_d7", "task_monthly")
 PAGE = 200
+LIST = "ladder_list"  # the outbox kind of one message listing several notices
 
 
 @dataclass(frozen=True)
@@ -103,18 +104,28 @@ async def item(env: Env, notice_id: int) -> PendingNotice | None:
 
 
 async def enqueue_due(env: Env) -> int:
-    """Hand every notice still owed to someone to the outbox, one message per recipient."""
+    """Hand every notice still owed to someone to the outbox: one message per recipient,
+    listing all of the recipient's notices when a sweep owes them several (a leader who
+    stands in for absent task owners gets one list, not one message per task)."""
     queued = 0
     while batch := await pending(env):
         now = env.now()
+        owed_to: dict[int, list[int]] = {}
+        for owed in batch:
+            for chat in owed.chats:
+                owed_to.setdefault(chat, []).append(owed.id)
         async with env.db.unit_of_work() as uow:
-            for owed in batch:
-                for chat in owed.chats:
+            for chat, ids in owed_to.items():
+                if len(ids) == 1:
+                    await uow.outbox.add(chat, "ladder", "notice", ids[0], {}, delivery.LADDER, now)
+                else:
                     await uow.outbox.add(
-                        chat, "ladder", "notice", owed.id, {}, delivery.LADDER, now
+                        chat, LIST, "notice", ids[0], {"notices": ids}, delivery.LADDER, now
                     )
-                    await uow.notices.record_delivery(owed.id, chat, now, None)
-                    queued += 1
+                for notice_id in ids:
+                    await uow.notices.record_delivery(notice_id, chat, now, None)
+                queued += 1
+            for owed in batch:
                 await uow.notices.mark_delivered(owed.id, now)
             await uow.commit()
     return queued
