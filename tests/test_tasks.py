@@ -288,7 +288,9 @@ async def test_a_leader_standing_in_for_several_owners_gets_one_list(sandbox, pe
     await run_sweep(sandbox.app)
     [message] = [m for m in people.leader.inbox[mark:] if "document" not in m.raw]
     assert message.plain.startswith("今日提示督办共 7 件（第 1–7 件）：")
-    serials = [f"【督办〔2026〕{n}号】整改督办：第{seq}项" for n, seq in enumerate(range(11, 18), 1)]
+    serials = [
+        f"【督办〔2026〕{n}号】整改督办：第{seq}项" for n, seq in enumerate(range(11, 18), 1)
+    ]
     assert all(serial in message.plain for serial in serials)
     assert len(message.buttons) >= 7  # each task keeps its own buttons
 
