@@ -72,6 +72,7 @@ def handler_list() -> list:
         # Every appeal action button, whatever it needs; the workflow table decides.
         CallbackQueryHandler(cases.action_pressed, pattern=rf"^({action_codes}):"),
         CallbackQueryHandler(filing.category_pressed, pattern=r"^cat:"),
+        CallbackQueryHandler(start.registration_pressed, pattern=r"^reg:"),
         CallbackQueryHandler(filing.submit_pressed, pattern=r"^new:(submit|again)$"),
         CallbackQueryHandler(filing.cancel_pressed, pattern=r"^new:cancel$"),
         CallbackQueryHandler(cases.department_pressed, pattern=r"^dept:"),

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 
 from bot.rules import checks
 from bot.rules.model import Conversation, Role
+from bot.rules.refusals import EnterpriseTaken
 from bot.texts import name, t
 from bot.usecases import outbox, people
 from bot.usecases.conversations import end_any
 from handlers import flow
+from handlers.buttons import decode, encode
 from handlers.common import (
     Context,
     actor_of,
     env_of,
     esc,
+    keyboard,
     message_text,
+    refusal_text,
     refusals,
     request_key,
     say,
@@ -57,6 +61,11 @@ async def start(update: Update, context: Context) -> None:
             update, context, t("welcome_back", name=esc(actor.name), role=name("role", actor.role))
         )
         return
+    ongoing = await flow.active(update, context, FLOW)
+    if ongoing is not None:  # /start again mid-way: carry on where the person was
+        await say(update, context, t("register.resume"))
+        await _prompt(update, context, ongoing)
+        return
     await flow.begin(update, context, FLOW, "name")
     await say(
         update,
@@ -65,46 +74,131 @@ async def start(update: Update, context: Context) -> None:
     )
 
 
-@flow.step(FLOW, "name")
+# The registration asks four fields in turn, then shows them with 确认 / 修改 before saving.
+FIELDS = ("name", "uscc", "contact", "phone")
+
+
+async def _prompt(update: Update, context: Context, conversation: Conversation) -> None:
+    """Ask for the step the person is at (or show the summary at the end)."""
+    step = conversation.step
+    if step == "confirm":
+        await _show_summary(update, context, conversation)
+    elif conversation.data.get("editing"):
+        current = conversation.data.get(step, "")
+        await say(update, context, t(f"register.edit_{step}", current=esc(current)))
+    else:
+        await say(update, context, t(f"register.ask_{step}"))
+
+
+async def _took(
+    update: Update, context: Context, conversation: Conversation, field: str, value: str
+) -> None:
+    """A field was given: on to the next one, or back to the summary when correcting."""
+    last = field == FIELDS[-1] or conversation.data.get("editing")
+    following = "confirm" if last else FIELDS[FIELDS.index(field) + 1]
+    conversation = await flow.advance(
+        context, conversation, following, **{field: value}, editing=False
+    )
+    await _prompt(update, context, conversation)
+
+
+def _summary_keyboard() -> InlineKeyboardMarkup:
+    return keyboard(
+        [
+            [(t("button.register_ok"), encode("reg", "ok"))],
+            [(t(f"button.register_edit_{f}"), encode("reg", "edit", f)) for f in FIELDS[:2]],
+            [(t(f"button.register_edit_{f}"), encode("reg", "edit", f)) for f in FIELDS[2:]],
+            [(t("button.cancel"), encode("reg", "cancel"))],
+        ]
+    )
+
+
+async def _show_summary(update: Update, context: Context, conversation: Conversation) -> None:
+    draft = conversation.data
+    await say(
+        update,
+        context,
+        t(
+            "register.summary",
+            name=esc(draft["name"]),
+            uscc=draft["uscc"],
+            contact=esc(draft["contact"]),
+            phone=esc(draft["phone"]),
+        ),
+        _summary_keyboard(),
+    )
+
+
+@flow.step(FLOW, "name", commands=("start",))
 @refusals
 async def got_name(update: Update, context: Context, conversation: Conversation) -> None:
-    """Registration step 1: the enterprise name."""
-    enterprise = checks.enterprise_name(message_text(update))
-    await flow.advance(context, conversation, "uscc", name=enterprise)
-    await say(update, context, t("register.ask_uscc"))
+    """The enterprise name (as on the business licence)."""
+    await _took(update, context, conversation, "name", checks.enterprise_name(message_text(update)))
 
 
-@flow.step(FLOW, "uscc")
+@flow.step(FLOW, "uscc", commands=("start",))
 @refusals
 async def got_uscc(update: Update, context: Context, conversation: Conversation) -> None:
-    """Registration step 2: the unified social credit code."""
-    code = checks.uscc_code(message_text(update))
-    await flow.advance(context, conversation, "contact", uscc=code)
-    await say(update, context, t("register.ask_contact"))
+    """The unified social credit code: checked, and checked not to be registered already,
+    right here rather than after the last step."""
+    try:
+        code = await people.unregistered_uscc(env_of(context), message_text(update))
+    except EnterpriseTaken as exc:  # the person may have mistyped: the step stays open
+        await say(update, context, refusal_text(exc))
+        return
+    await _took(update, context, conversation, "uscc", code)
 
 
-@flow.step(FLOW, "contact")
+@flow.step(FLOW, "contact", commands=("start",))
 @refusals
 async def got_contact(update: Update, context: Context, conversation: Conversation) -> None:
-    """Registration step 3: the contact's name."""
+    """The contact person's name."""
     contact = checks.contact_name(message_text(update))
-    await flow.advance(context, conversation, "phone", contact=contact)
-    await say(update, context, t("register.ask_phone"))
+    await _took(update, context, conversation, "contact", contact)
 
 
-@flow.step(FLOW, "phone")
+@flow.step(FLOW, "phone", commands=("start",))
 @refusals
 async def got_phone(update: Update, context: Context, conversation: Conversation) -> None:
-    """Registration step 4: the phone; then the enterprise is registered."""
+    """The contact's phone (mobile or landline)."""
+    await _took(update, context, conversation, "phone", checks.phone(message_text(update)))
+
+
+@flow.step(FLOW, "confirm", commands=("start",), buttons=("reg",))
+async def confirm_typed(update: Update, context: Context, conversation: Conversation) -> None:
+    """Text while the summary waits for a button: show it again, with the hint."""
+    await say(update, context, t("register.use_buttons"))
+    await _show_summary(update, context, conversation)
+
+
+@refusals
+async def registration_pressed(update: Update, context: Context) -> None:
+    """确认登记, 修改… or 取消 under the summary."""
+    conversation = await flow.active(update, context, FLOW, "confirm")
+    if conversation is None:
+        await say(update, context, t("register.expired"))
+        return
+    _, parts = decode(update.callback_query.data)
+    choice = parts[0] if parts else ""
+    if choice == "cancel":
+        await flow.finish(context, conversation)
+        await say(update, context, t("flow_left.registration"))
+        return
+    if choice == "edit" and len(parts) > 1 and parts[1] in FIELDS:
+        conversation = await flow.advance(context, conversation, parts[1], editing=True)
+        await _prompt(update, context, conversation)
+        return
+    if choice != "ok":
+        await say(update, context, t("register.expired"))
+        return
     draft = conversation.data
-    phone = checks.phone(message_text(update))
     ent = await people.register_enterprise(
         env_of(context),
         update.effective_user.id,
         draft["name"],
         draft["uscc"],
         draft["contact"],
-        phone,
+        draft["phone"],
         request_key(update),
     )
     await flow.finish(context, conversation)

@@ -109,7 +109,9 @@ async def register(person: Person, name: str = "鄂州市泛亚食品有限公�
     await person.send(name)
     await person.send(uscc)
     await person.send("陈经理")
-    answer = await person.send("13907110000")
+    summary = await person.send("13907110000")
+    assert "请核对登记信息" in summary[-1], summary
+    answer = await person.press("确认登记")
     assert "登记成功" in answer[-1], answer
 
 

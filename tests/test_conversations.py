@@ -101,7 +101,8 @@ async def test_a_restart_keeps_a_half_filled_draft(settings, org, clock, db):
     company = box.person(30001, "陈经理")
     await company.send("91350100M000100Y43")
     await company.send("陈经理")
-    assert "登记成功" in (await company.send("13907110000"))[-1]
+    assert "请核对登记信息" in (await company.send("13907110000"))[-1]
+    assert "登记成功" in (await company.press("确认登记"))[-1]
     await company.send("/new")
     await company.press("融资")
     await box.stop()
@@ -220,3 +221,39 @@ async def test_the_same_text_again_asks_before_a_second_appeal(sandbox, people, 
     second = await people.company.press("仍然提交")
     assert second[-1].startswith("诉求已提交") and number not in second[-1]
     assert db.count("appeals") == 2
+
+
+async def test_registration_is_confirmed_and_any_field_can_be_corrected(sandbox, db):
+    """A summary with 确认登记 / 修改… comes before anything is saved; a corrected field
+    returns to the summary; /start again mid-way carries on instead of starting over."""
+    person = sandbox.person(50003, "周总")
+    await person.send("/start")
+    await person.send("鄂州市周氏机械有限公司")
+    again = await person.send("/start")
+    assert again[0] == "您正在登记企业信息，接着上次的步骤继续（发送 /cancel 可取消）。"
+    assert again[-1].startswith("第 2 步")
+    assert await person.send("你好") == [
+        "统一社会信用代码应为 18 位，您输入了 2 位，请核对后重新输入。"
+    ]
+    await person.send("91350100M000100Y43")
+    await person.send("周经理")
+    summary = await person.send("13907110001")
+    assert summary[-1].startswith("请核对登记信息：\n企业名称：鄂州市周氏机械有限公司")
+    assert db.count("enterprises") == 0
+    assert await person.press("修改联系人") == ["请输入正确的联系人姓名（当前：周经理）。"]
+    corrected = await person.send("周建国")
+    assert "联系人：周建国" in corrected[-1] and "请核对登记信息" in corrected[-1]
+    assert await person.send("好的") == [
+        "请点击登记信息下方的按钮：确认登记，或修改某一项。",
+        corrected[-1],
+    ]
+    done = await person.press("确认登记")
+    assert done[-1].startswith("登记成功。")
+    row = db.one("SELECT name, contact_name, phone FROM enterprises")
+    assert (row["name"], row["contact_name"], row["phone"]) == (
+        "鄂州市周氏机械有限公司",
+        "周建国",
+        "13907110001",
+    )
+    assert await person.press("确认登记") == ["这份登记已结束，请发送 /start 重新登记。"]
+    assert db.count("enterprises") == 1

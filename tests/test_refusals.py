@@ -124,16 +124,32 @@ async def test_registration_rejects_bad_input_and_keeps_asking(sandbox, db):
     person = sandbox.person(50001, "孙总")
     await person.send("/start")
     assert await person.send("  ") == ["企业名称不能为空，请重新输入。"]
+    assert await person.send("你好") == [
+        "这看起来是问候语，不是企业名称。请输入营业执照上的企业全称。"
+    ]
     await person.send("鄂州市晨风轨道交通有限公司")
-    for bad in ("12345", "91350100M000100Y44", "01350100M000100Y4X", "91350100M000100I43"):
-        assert await person.send(bad) == ["统一社会信用代码格式不正确，请核对后重新输入。"]
+    says = {
+        "12345": "统一社会信用代码应为 18 位，您输入了 5 位，请核对后重新输入。",
+        "91350100M000100Y44": "统一社会信用代码第 18 位（校验位）与前 17 位不符，"
+        "可能有一位输错，请逐位核对后重新输入。",
+        "01350100M000100Y4X": "统一社会信用代码第 1 位应为 1–9 或 A、N、Y，请核对后重新输入。",
+        "91350100M000100I43": "统一社会信用代码只含数字和大写字母（不含 I、O、Z、S、V），"
+        "请核对后重新输入。",
+    }
+    for bad, answer in says.items():
+        assert await person.send(bad) == [answer]
     await person.send("n2440300mj0000001l")  # lower case is accepted and normalised
     await person.send("孙")
     assert person.last == "联系人姓名至少需要 2 个字，请补充后重新发送。"
+    assert await person.send("N2440300MJ0000001L") == [
+        "联系人姓名不应含数字（信用代码或电话请在对应步骤填写），请输入联系人姓名。"
+    ]
     await person.send("孙晨风")
     assert await person.send("12345") == ["联系电话格式不正确，请核对后重新输入。"]
     assert db.count("enterprises") == 0
     await person.send("027-87654321")
+    assert db.count("enterprises") == 0  # not before 确认登记
+    await person.press("确认登记")
     ent = db.one("SELECT * FROM enterprises")
     assert (ent["uscc"], ent["phone"]) == ("N2440300MJ0000001L", "027-87654321")
 
@@ -142,10 +158,14 @@ async def test_registration_refuses_a_taken_code_and_a_second_registration(sandb
     stranger = sandbox.person(50002, "冒名者")
     await stranger.send("/start")
     await stranger.send("冒名公司")
-    await stranger.send(COMPANY_USCC)
-    await stranger.send("冒名者")
-    answer = await stranger.send("13900000000")
-    assert answer == ["该统一社会信用代码已由其他联络员登记。如需变更联络员，请联系管理员。"]
+    # refused at the code step, naming who registered it (phone masked)
+    assert await stranger.send(COMPANY_USCC) == [
+        "该统一社会信用代码已由“鄂州市泛亚食品有限公司”登记，联系人 陈经理（139****0000）。"
+        "如您也是该企业的联系人，请与 陈经理 或管理员联系；如代码输错，请重新输入。"
+    ]
+    assert await stranger.send("冒名者") == [
+        "统一社会信用代码应为 18 位，您输入了 3 位，请核对后重新输入。"
+    ]  # still at the code step
     assert db.count("enterprises") == 2
     assert await people.company.send("/start") == [
         "您好，陈经理（企业联络员）。发送 /help 查看可用功能。"

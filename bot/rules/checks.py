@@ -39,18 +39,38 @@ def clean_text(text: str | None, field: str, minimum: int, maximum: int) -> str:
     return value
 
 
+# What people type when the bot asks for a name and they think it is chatting.
+GREETINGS = frozenset(
+    {"你好", "您好", "你好啊", "在吗", "在么", "哈喽", "嗨", "谢谢", "hi", "hello", "ok", "好的"}
+)
+
+
 def enterprise_name(text: str | None) -> str:
-    return clean_text(text, "enterprise_name", *ENTERPRISE_NAME)
+    name = clean_text(text, "enterprise_name", *ENTERPRISE_NAME)
+    if name.lower().strip("!！。. ") in GREETINGS:
+        raise InvalidInput(field="enterprise_name", reason="greeting")
+    return name
 
 
 def contact_name(text: str | None) -> str:
-    return clean_text(text, "contact_name", *CONTACT_NAME)
+    """A person's name: no digits (a code or a phone number typed at the wrong step)."""
+    name = clean_text(text, "contact_name", *CONTACT_NAME)
+    if any(ch.isdigit() for ch in name):
+        raise InvalidInput(field="contact_name", reason="contact_digits")
+    return name
 
 
 def uscc_code(text: str | None) -> str:
+    """A valid 统一社会信用代码, or InvalidInput saying what is wrong with it."""
     code = uscc.normalize(without_invisible(text or ""))
+    if len(code) != 18:
+        raise InvalidInput(field="uscc", reason="uscc_length", limit=len(code))
+    if any(ch not in uscc.ALPHABET for ch in code):
+        raise InvalidInput(field="uscc", reason="uscc_chars")
+    if code[0] not in uscc.FIRST_CHARS:
+        raise InvalidInput(field="uscc", reason="uscc_first")
     if not uscc.is_valid(code):
-        raise InvalidInput(field="uscc", reason="invalid")
+        raise InvalidInput(field="uscc", reason="uscc_check")
     return code
 
 

@@ -63,6 +63,7 @@ async def play(
         await company.send("91350100M000100Y43")
         await company.send("陈经理")
         await company.send("13907110000")
+        await company.press("确认登记")
 
         echo("\n═══ 3. 提交融资诉求（春节假期不计入办理时限）═══")
         await company.send("/new")

@@ -65,6 +65,23 @@ async def actor_for(env: Env, tg_id: int, display_name: str = "") -> Actor:
     return Actor(tg_id, person.role, person.full_name, person.department_id, person.enterprise_id)
 
 
+async def unregistered_uscc(env: Env, text: str | None) -> str:
+    """A valid code no enterprise has registered yet; EnterpriseTaken names who did."""
+    code = checks.uscc_code(text)
+    async with env.db.reading() as uow:
+        taken = await uow.enterprises.by_uscc(code)
+    if taken is not None:
+        raise EnterpriseTaken(
+            name=taken.name, contact=taken.contact_name, phone=masked_phone(taken.phone)
+        )
+    return code
+
+
+def masked_phone(phone: str) -> str:
+    """139****0000: enough for a colleague to recognise, not to harvest."""
+    return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else phone
+
+
 async def register_enterprise(
     env: Env, tg_id: int, name: str, code: str, contact: str, phone: str, key: str | None
 ) -> Enterprise:
@@ -82,8 +99,11 @@ async def register_enterprise(
             return await uow.enterprises.get(done)
         if await uow.people.get(tg_id) is not None:
             raise AlreadyRegistered()
-        if await uow.enterprises.by_uscc(code) is not None:
-            raise EnterpriseTaken()
+        taken = await uow.enterprises.by_uscc(code)
+        if taken is not None:
+            raise EnterpriseTaken(
+                name=taken.name, contact=taken.contact_name, phone=masked_phone(taken.phone)
+            )
         enterprise_id = await uow.enterprises.add(name, code, contact, phone, now)
         await uow.people.add(tg_id, Role.ENTERPRISE, contact, now, enterprise_id=enterprise_id)
         await uow.audit.add(
