@@ -121,10 +121,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from bot.rules.refusals import TaskImportError
-    from bot.task_files import UnreadableFile, read_table, write_xlsx
+    from bot.task_files import UnreadableFile, read_table
+    from bot.task_sheet import write_task_ledger
     from bot.texts import t
     from bot.usecases import tasks
-    from handlers.tasks import column_headers, import_report, ledger_rows, states_by_label
+    from handlers.tasks import column_headers, import_report, states_by_label
 
     async def work(env: object) -> int:
         path = Path(args.file)
@@ -151,9 +152,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             for line in import_report(result):
                 print(f"  {line}")
         else:
-            rows = ledger_rows(await tasks.export(env, None))
-            write_xlsx(rows, path, t("task_sheet_title"))
-            print(f"exported {len(rows)} rectification tasks to {path}")
+            total = write_task_ledger(await tasks.export(env, None), path, env.zone)
+            print(f"exported {total} rectification tasks to {path}")
         return 0
 
     return _with_env(settings, org, work)

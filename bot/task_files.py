@@ -1,24 +1,16 @@
-"""Spreadsheets: reading CSV / XLSX tables and writing XLSX (openpyxl, streaming)."""
+"""Reading the task tables people upload: CSV (UTF-8 or GBK) or XLSX, as text rows."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.rules.tasks import COLUMNS
 from bot.texts import t
 
-if TYPE_CHECKING:  # openpyxl loads when a spreadsheet is read or written, not at start-up
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-
 HEADERS = [t(f"task_column.{c}") for c in COLUMNS]
-COLUMN_WIDTHS = [6, 24, 48, 60, 12, 16, 10, 12, 18]
 
 
 class UnreadableFile(ValueError):
@@ -70,59 +62,3 @@ def read_table(data: bytes, file_name: str) -> list[list[str]]:
         finally:
             book.close()
     raise UnreadableFile("file_unsupported", suffix=suffix or t("file_no_suffix"))
-
-
-def _new_sheet(title: str, headers: list[str], widths: list[int]) -> tuple[Workbook, object]:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title)
-    for index, width in enumerate(widths):
-        sheet.column_dimensions[get_column_letter(index + 1)].width = width
-    sheet.freeze_panes = "A2"
-    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
-    sheet.append([_styled(sheet, name, bold, wrap) for name in headers])
-    return book, sheet
-
-
-def write_xlsx(
-    rows: Iterable[list[object]],
-    target: Path | io.BytesIO,
-    title: str,
-    headers: list[str] = HEADERS,
-    widths: list[int] = COLUMN_WIDTHS,
-) -> None:
-    """A one-sheet workbook written row by row (write-only mode keeps memory flat)."""
-    book, sheet = _new_sheet(title, headers, widths)
-    from openpyxl.styles import Alignment
-
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for row in rows:
-        sheet.append([_styled(sheet, value, None, wrap) for value in row])
-    book.save(target)
-
-
-async def write_xlsx_async(
-    rows: AsyncIterator[list[object]],
-    target: Path | io.BytesIO,
-    title: str,
-    headers: list[str],
-    widths: list[int],
-) -> None:
-    """write_xlsx fed from an async source, one row at a time (memory stays flat)."""
-    book, sheet = _new_sheet(title, headers, widths)
-    async for row in rows:
-        sheet.append(row)
-    book.save(target)
-
-
-def _styled(sheet: object, value: object, font: Font | None, alignment: Alignment) -> WriteOnlyCell:
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=value)
-    if font is not None:
-        cell.font = font
-    cell.alignment = alignment
-    return cell

@@ -6,11 +6,12 @@ import io
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.rules.model import Actor, Attachment, Conversation, Role, Task, TaskAction, TaskState
+from bot.rules.model import Actor, Attachment, Conversation, Role, TaskAction, TaskState
 from bot.rules.refusals import NotAllowed, TaskImportError
 from bot.rules.tasks import COLUMNS
 from bot.rules.workflow import TASK_FLOW, Needs
-from bot.task_files import HEADERS, UnreadableFile, read_table, write_xlsx
+from bot.task_files import HEADERS, UnreadableFile, read_table
+from bot.task_sheet import write_task_ledger
 from bot.texts import keys, name, t
 from bot.usecases import people
 from bot.usecases import tasks as ledger
@@ -54,24 +55,6 @@ def states_by_label() -> dict[str, TaskState]:
 
 def column_headers() -> dict[str, str]:
     return {c: t(f"task_column.{c}") for c in COLUMNS}
-
-
-def ledger_rows(tasks: list[Task]) -> list[list[object]]:
-    """Tasks as rows under HEADERS, for export."""
-    return [
-        [
-            task.seq,
-            task.aspect,
-            task.problem,
-            task.measures,
-            task.leader_name,
-            task.department_name,
-            task.owner_name,
-            task.deadline.isoformat(),
-            name("task_state", task.state),
-        ]
-        for task in tasks
-    ]
 
 
 def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -178,10 +161,9 @@ async def send_export(update: Update, context: Context) -> None:
     """The ledger as an XLSX document (leaders only)."""
     actor = await actor_of(update, context)
     env = env_of(context)
-    rows = ledger_rows(await ledger.export(env, actor))
     buffer = io.BytesIO()
-    write_xlsx(rows, buffer, t("task_sheet_title"))
-    caption = t("task_export_caption", total=len(rows), time=local_time(env, env.now()))
+    total = write_task_ledger(await ledger.export(env, actor), buffer, env.zone)
+    caption = t("task_export_caption", total=total, time=local_time(env, env.now()))
     if update.callback_query is not None:
         await update.callback_query.answer()
     await context.bot.send_document(

@@ -401,7 +401,7 @@ async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
     )
 
 
-async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db):
+async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db, settings):
     headers = {c: t(f"task_column.{c}") for c in COLUMNS}
     labels = {name("task_state", s): s for s in TaskState}
     table = [
@@ -456,6 +456,47 @@ async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db
     with pytest.raises(NotAllowed):
         await tasks.import_table(env, cast["head"], table, headers, labels)
     assert db.count("tasks") == 2
+
+    # the leader sends it back with a reason: the ledger carries report and decision
+    back = await tasks.act(
+        env, cast["leader"], first.id, TaskAction.SEND_BACK, done.task.version, "请补充制度文件"
+    )
+    assert back.task.state is TaskState.IN_PROGRESS
+    await ledger_then_reimport(env, cast, settings, headers, labels)
+
+
+async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
+    """The exported task ledger: real date cells, the import's nine columns, then the
+    reports and decisions; read back, it imports into a fresh database as it is."""
+    from datetime import datetime
+
+    from bot.task_files import read_table
+    from bot.task_sheet import write_task_ledger
+
+    folder = settings.database_path.parent
+    target = folder / "tasks.xlsx"
+    assert write_task_ledger(await tasks.export(env, cast["leader"]), target, env.zone) == 2
+    sheet = load_workbook(target).active
+    header = [c.value for c in sheet[1]]
+    assert header[:9] == [headers[c] for c in COLUMNS]
+    assert header[9:] == ["整改进展", "销号审核"]
+    first = {h: c for h, c in zip(header, sheet[2], strict=True)}
+    assert first["整改时限"].value == datetime(2026, 6, 30)
+    assert first["整改时限"].number_format == "yyyy-mm-dd"
+    assert "李明：台账已建立" in first["整改进展"].value
+    assert "局领导/督办员：请补充制度文件" in first["销号审核"].value
+    assert first["整改进展"].alignment.wrap_text
+
+    again_settings = settings.model_copy(update={"database_path": folder / "again.sqlite3"})
+    fresh = make_env(again_settings, env.org, env.clock)
+    await fresh.db.open()
+    try:
+        rows = read_table(target.read_bytes(), "tasks.xlsx")
+        assert rows[1][7] == "2026-06-30"  # the date cell reads back as the date
+        again = await tasks.import_table(fresh, cast["leader"], rows, headers, labels)
+        assert again.count == 2
+    finally:
+        await fresh.db.close()
 
 
 async def test_a_transaction_committed_under_a_cancelled_task_is_not_rolled_back(env, db):

@@ -109,10 +109,11 @@ async def import_table(
     return ImportResult(len(tasks), unmapped)
 
 
-async def export(env: Env, actor: Actor | None) -> list[Task]:
+async def export(env: Env, actor: Actor | None) -> list[tuple[Task, list[TaskReport]]]:
+    """Every task with its progress reports and 销号 decisions, for the ledger."""
     access.require_leader(actor)
     async with env.db.reading() as uow:
-        return await uow.tasks.all()
+        return [(task, await uow.tasks.reports(task.id)) for task in await uow.tasks.all()]
 
 
 def ledger_columns() -> tuple[str, ...]:
