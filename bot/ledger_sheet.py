@@ -21,7 +21,7 @@ LAYOUT = (
     ("description", 28, WRAP), ("department", 12, WRAP), ("owner", 7, WRAP),
     ("state", 9, WRAP), ("created", 15, DATETIME), ("claimed", 15, DATETIME),
     ("claim_due", 10.5, DATE), ("due", 10.5, DATE), ("closed", 15, DATETIME),
-    ("on_time", 6, TEXT), ("resolution", 22, WRAP), ("rating", 7, TEXT),
+    ("on_time", 8, TEXT), ("resolution", 22, WRAP), ("rating", 7, TEXT),
     ("notices", 16, WRAP), ("history", 36, WRAP), ("messages", 36, WRAP),
 )  # fmt: skip
 COLUMNS = tuple(name for name, _, _ in LAYOUT)

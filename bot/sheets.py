@@ -11,12 +11,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unicodedata import east_asian_width
 
 from bot.texts import t
 
 TEXT, WRAP, DATE, DATETIME, NUMBER = "text", "wrap", "date", "datetime", "number"
 FORMATS = {DATE: "yyyy-mm-dd", DATETIME: "yyyy-mm-dd hh:mm", NUMBER: "0"}
 EXCEL_CELL_LIMIT = 32767
+LINE_POINTS = 14  # one line of 10-point text, with leading
+MAX_ROW_POINTS = 409  # Excel's highest row
+
+
+def _lines_needed(value: Any, width: float) -> int:
+    """Lines a text takes wrapped in a column `width` characters wide (a Chinese character
+    is two of them)."""
+    if not isinstance(value, str) or not value:
+        return 1
+    room = max(width - 1, 1)
+    total = 0
+    for line in value.split("\n"):
+        units = sum(2 if east_asian_width(ch) in "WF" else 1 for ch in line)
+        total += max(1, -(-units // int(room)))
+    return total
 
 
 @dataclass(frozen=True)
@@ -67,7 +83,10 @@ class _Sheet:
             Border(bottom=thin),
         )
         self.rows = 0
-        self._append([column.header for column in columns], header=True)
+        headers = [column.header for column in columns]
+        lines = max(_lines_needed(h, c.width) for c, h in zip(columns, headers, strict=True))
+        sheet.row_dimensions[1].height = LINE_POINTS * lines + 4
+        self._append(headers, header=True)
 
     def _append(self, values: list[Any], header: bool = False) -> None:
         from openpyxl.cell import WriteOnlyCell
@@ -86,7 +105,17 @@ class _Sheet:
         self.sheet.append(cells)
 
     def add(self, values: list[Any]) -> None:
+        row = self.rows + 2  # after the header, counting from 1
+        lines = max(
+            (_lines_needed(v, c.width) for c, v in zip(self.columns, values, strict=True)),
+            default=1,
+        )
+        if lines > 1:
+            # Not every reader grows rows for wrapped text by itself (LibreOffice does not
+            # on opening), so the height is set; the entry is dropped once the row is out.
+            self.sheet.row_dimensions[row].height = min(LINE_POINTS * lines + 3, MAX_ROW_POINTS)
         self._append(values)
+        self.sheet.row_dimensions.pop(row, None)
         self.rows += 1
 
     def save(self, target: Path | io.BytesIO) -> None:
