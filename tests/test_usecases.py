@@ -388,6 +388,7 @@ async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
     )
     assert sheet.sheet_properties.pageSetUpPr.fitToPage
     assert sheet.column_dimensions["R"].width == 36  # 办理记录
+    assert sheet.row_dimensions[2].height >= 2 * 14  # tall enough for its wrapped lines
 
     class Entry:
         notices = [
