@@ -31,7 +31,18 @@ from bot.texts import t
 from bot.usecases import outbox
 from bot.usecases.env import Env
 from bot.usecases.people import sync_departments, unstaffed
-from handlers import admin, cases, courier, digest, filing, flow, start, tasks, understand
+from handlers import (
+    admin,
+    cases,
+    colleagues,
+    courier,
+    digest,
+    filing,
+    flow,
+    start,
+    tasks,
+    understand,
+)
 from handlers.buttons import APPEAL_ACTION_CODES
 from handlers.common import Context, say
 from handlers.jobs import schedule
@@ -55,6 +66,8 @@ def handler_list() -> list:
     return [
         CommandHandler("start", start.start),
         CommandHandler("cancel", start.cancel),
+        CommandHandler("colleague", colleagues.invite),
+        CommandHandler("contacts", colleagues.list_contacts),
         CommandHandler("help", start.help_command),
         CommandHandler("new", filing.new),
         CommandHandler("my", cases.my),
@@ -73,6 +86,7 @@ def handler_list() -> list:
         CallbackQueryHandler(cases.action_pressed, pattern=rf"^({action_codes}):"),
         CallbackQueryHandler(filing.category_pressed, pattern=r"^cat:"),
         CallbackQueryHandler(start.registration_pressed, pattern=r"^reg:"),
+        CallbackQueryHandler(colleagues.remove_pressed, pattern=r"^contact:"),
         CallbackQueryHandler(filing.submit_pressed, pattern=r"^new:(submit|again)$"),
         CallbackQueryHandler(filing.cancel_pressed, pattern=r"^new:cancel$"),
         CallbackQueryHandler(cases.department_pressed, pattern=r"^dept:"),

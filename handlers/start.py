@@ -10,7 +10,7 @@ from bot.rules.refusals import EnterpriseTaken
 from bot.texts import name, t
 from bot.usecases import outbox, people
 from bot.usecases.conversations import end_any
-from handlers import flow
+from handlers import colleagues, flow
 from handlers.buttons import decode, encode
 from handlers.common import (
     Context,
@@ -41,6 +41,9 @@ async def start(update: Update, context: Context) -> None:
     if owed:
         await say(update, context, t("owed_messages", count=len(owed)))
         await flush(context.bot, env, owed)
+    if context.args and context.args[0].startswith(people.COLLEAGUE_PREFIX):
+        await colleagues.start_joining(update, context, context.args[0])
+        return
     if context.args:
         user = update.effective_user
         membership = await people.accept_invite(env, user.id, user.full_name, context.args[0])

@@ -336,4 +336,25 @@ MIGRATIONS: list[tuple[int, str]] = [
         END;
         """,
     ),
+    (
+        8,
+        # Several contacts per enterprise: the first (who registered it) invites colleagues.
+        """
+        ALTER TABLE enterprises ADD COLUMN primary_contact_id INTEGER;
+        UPDATE enterprises SET primary_contact_id = (
+            SELECT u.tg_id FROM users u WHERE u.enterprise_id = enterprises.id
+            ORDER BY u.created_at, u.tg_id LIMIT 1);
+        ALTER TABLE users ADD COLUMN phone TEXT;
+        ALTER TABLE users ADD COLUMN removed_at TEXT;
+        CREATE TABLE contact_invites (
+            code           TEXT PRIMARY KEY,
+            enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id),
+            created_by     INTEGER NOT NULL,
+            created_at     TEXT NOT NULL,
+            expires_at     TEXT NOT NULL,
+            used_by        INTEGER,
+            used_at        TEXT
+        );
+        """,
+    ),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.rules.model import Department, Enterprise, Invite, Person, Role
+from bot.rules.model import ContactInvite, Department, Enterprise, Invite, Person, Role
 from storage import records
 from storage.base import Store
 
@@ -41,7 +41,10 @@ class DepartmentRepo(Store):
 
 class PeopleRepo(Store):
     async def get(self, tg_id: int) -> Person | None:
-        row = await self._one("SELECT * FROM users WHERE tg_id = ?", (tg_id,))
+        """The person, unless removed from their enterprise (then a stranger again)."""
+        row = await self._one(
+            "SELECT * FROM users WHERE tg_id = ? AND removed_at IS NULL", (tg_id,)
+        )
         return records.person(row) if row else None
 
     async def add(
@@ -54,9 +57,13 @@ class PeopleRepo(Store):
         department_id: int | None = None,
         enterprise_id: int | None = None,
     ) -> None:
+        # A removed contact who comes back takes their old row (appeals still name it).
         await self.conn.execute(
             "INSERT INTO users (tg_id, role, full_name, department_id, enterprise_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tg_id) DO UPDATE SET role = excluded.role,"
+            " full_name = excluded.full_name, department_id = excluded.department_id,"
+            " enterprise_id = excluded.enterprise_id, created_at = excluded.created_at,"
+            " removed_at = NULL WHERE users.removed_at IS NOT NULL",
             (tg_id, role, full_name, department_id, enterprise_id, records.stamp(now)),
         )
 
@@ -87,9 +94,28 @@ class PeopleRepo(Store):
         )
         return [r["tg_id"] for r in rows]
 
+    async def contact_people(self, enterprise_id: int) -> list[tuple[Person, str | None]]:
+        """The enterprise's contacts with their phones, the earliest first."""
+        rows = await self._all(
+            "SELECT * FROM users WHERE enterprise_id = ? AND role = 'enterprise'"
+            " AND removed_at IS NULL ORDER BY created_at, tg_id",
+            (enterprise_id,),
+        )
+        return [(records.person(r), r.get("phone")) for r in rows]
+
+    async def set_phone(self, tg_id: int, phone: str) -> None:
+        await self.conn.execute("UPDATE users SET phone = ? WHERE tg_id = ?", (phone, tg_id))
+
+    async def remove_contact(self, tg_id: int, now: datetime) -> None:
+        """No longer a contact: a stranger again (the appeals they filed keep their name)."""
+        await self.conn.execute(
+            "UPDATE users SET removed_at = ? WHERE tg_id = ?", (records.stamp(now), tg_id)
+        )
+
     async def contacts_of(self, enterprise_id: int) -> list[int]:
         rows = await self._all(
-            "SELECT tg_id FROM users WHERE enterprise_id = ? ORDER BY tg_id", (enterprise_id,)
+            "SELECT tg_id FROM users WHERE enterprise_id = ? AND removed_at IS NULL ORDER BY tg_id",
+            (enterprise_id,),
         )
         return [r["tg_id"] for r in rows]
 
@@ -109,6 +135,40 @@ class EnterpriseRepo(Store):
     async def by_uscc(self, uscc: str) -> Enterprise | None:
         row = await self._one("SELECT * FROM enterprises WHERE uscc = ?", (uscc,))
         return records.enterprise(row) if row else None
+
+    async def set_primary(self, enterprise_id: int, tg_id: int) -> None:
+        await self.conn.execute(
+            "UPDATE enterprises SET primary_contact_id = ? WHERE id = ?", (tg_id, enterprise_id)
+        )
+
+    async def add_invite(
+        self, code: str, enterprise_id: int, created_by: int, now: datetime, expires: datetime
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO contact_invites (code, enterprise_id, created_by, created_at,"
+            " expires_at) VALUES (?, ?, ?, ?, ?)",
+            (code, enterprise_id, created_by, records.stamp(now), records.stamp(expires)),
+        )
+
+    async def invite(self, code: str) -> ContactInvite | None:
+        row = await self._one("SELECT * FROM contact_invites WHERE code = ?", (code,))
+        if row is None:
+            return None
+        return ContactInvite(
+            row["code"],
+            row["enterprise_id"],
+            row["created_by"],
+            records.moment(row["expires_at"]),
+            row["used_by"],
+        )
+
+    async def use_invite(self, code: str, tg_id: int, now: datetime) -> bool:
+        async with self.conn.execute(
+            "UPDATE contact_invites SET used_by = ?, used_at = ?"
+            " WHERE code = ? AND used_by IS NULL",
+            (tg_id, records.stamp(now), code),
+        ) as cur:
+            return cur.rowcount == 1
 
     async def set_baobao(self, enterprise_id: int, official_id: int) -> None:
         await self.conn.execute(

@@ -96,6 +96,7 @@ def enterprise(row: Row) -> Enterprise:
         row["phone"],
         row["baobao_user_id"],
         moment(row["created_at"]),
+        row.get("primary_contact_id"),
     )
 
 

@@ -126,6 +126,18 @@ class Enterprise:
     phone: str
     baobao_user_id: int | None
     created_at: datetime
+    primary_contact_id: int | None = None  # who registered it; invites colleagues
+
+
+@dataclass(frozen=True)
+class ContactInvite:
+    """A link for a colleague to join an enterprise as another contact (single use)."""
+
+    code: str
+    enterprise_id: int
+    created_by: int
+    expires_at: datetime
+    used_by: int | None
 
 
 @dataclass(frozen=True)

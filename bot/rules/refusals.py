@@ -45,6 +45,16 @@ class InvalidInput(DomainError):
     key = "error_invalid_input"
 
 
+class PrimaryContactOnly(DomainError):
+    """Only the enterprise's first contact (or a leader) manages its contacts."""
+
+    key = "error_primary_only"
+
+
+class PrimaryContactStays(DomainError):
+    key = "error_primary_stays"
+
+
 class AlreadyRegistered(DomainError):
     key = "error_already_registered"
 

@@ -6,13 +6,15 @@ import secrets
 from dataclasses import dataclass
 
 from bot.rules import access, checks
-from bot.rules.model import Actor, Department, Enterprise, Invite, Person, Role
+from bot.rules.model import Actor, ContactInvite, Department, Enterprise, Invite, Person, Role
 from bot.rules.refusals import (
     AlreadyRegistered,
     EnterpriseTaken,
     InvalidInput,
     InviteInvalid,
     NotAllowed,
+    PrimaryContactOnly,
+    PrimaryContactStays,
 )
 from bot.usecases.env import Env, already_done, remember
 
@@ -106,6 +108,8 @@ async def register_enterprise(
             )
         enterprise_id = await uow.enterprises.add(name, code, contact, phone, now)
         await uow.people.add(tg_id, Role.ENTERPRISE, contact, now, enterprise_id=enterprise_id)
+        await uow.people.set_phone(tg_id, phone)
+        await uow.enterprises.set_primary(enterprise_id, tg_id)
         await uow.audit.add(
             f"enterprise:{enterprise_id}", tg_id, "register", now, detail={"uscc": code}
         )
@@ -113,6 +117,135 @@ async def register_enterprise(
         enterprise = await uow.enterprises.get(enterprise_id)
         await uow.commit()
     return enterprise
+
+
+# Colleagues: the first contact (or a leader) invites more contacts of the same enterprise.
+COLLEAGUE_PREFIX = "c_"  # /start c_<code> is a colleague's link, /start <code> a staff one
+
+
+@dataclass(frozen=True)
+class Contacts:
+    enterprise: Enterprise
+    people: list[tuple[Person, str | None]]  # with their phones, the first contact first
+
+
+async def _enterprise_managed_by(uow, actor: Actor, uscc: str | None) -> Enterprise:  # noqa: ANN001
+    """The enterprise whose contacts `actor` manages: their own as its first contact, or
+    any (named by its code) as a leader."""
+    if actor.role is Role.ADMIN:
+        if not uscc:
+            raise InvalidInput(field="uscc", reason="empty")
+        enterprise = await uow.enterprises.by_uscc(checks.uscc_code(uscc))
+        if enterprise is None:
+            raise InvalidInput(field="enterprise", reason="unknown")
+        return enterprise
+    if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
+        raise NotAllowed()
+    enterprise = await uow.enterprises.get(actor.enterprise_id)
+    if enterprise is None or enterprise.primary_contact_id != actor.tg_id:
+        raise PrimaryContactOnly()
+    return enterprise
+
+
+async def invite_colleague(env: Env, actor: Actor, uscc: str | None = None) -> ContactInvite:
+    """A single-use, expiring link for another contact of the enterprise."""
+    now = env.now()
+    code = COLLEAGUE_PREFIX + secrets.token_urlsafe(12)
+    async with env.db.unit_of_work() as uow:
+        enterprise = await _enterprise_managed_by(uow, actor, uscc)
+        expires = now + env.invite_ttl
+        await uow.enterprises.add_invite(code, enterprise.id, actor.tg_id, now, expires)
+        await uow.audit.add(
+            f"enterprise:{enterprise.id}", actor.tg_id, "invite_contact", now, detail={}
+        )
+        await uow.commit()
+    return ContactInvite(code, enterprise.id, actor.tg_id, expires, None)
+
+
+async def colleague_invite(env: Env, tg_id: int, code: str) -> Enterprise:
+    """The enterprise a colleague's link is for, if it can still be used by `tg_id`."""
+    async with env.db.reading() as uow:
+        invite = await uow.enterprises.invite(code)
+        person = await uow.people.get(tg_id)
+        enterprise = await uow.enterprises.get(invite.enterprise_id) if invite else None
+    _usable(env, invite, tg_id)
+    if person is not None or tg_id in env.leaders:
+        raise AlreadyRegistered()
+    assert enterprise is not None
+    return enterprise
+
+
+def _usable(env: Env, invite: ContactInvite | None, tg_id: int) -> None:
+    if invite is None:
+        raise InviteInvalid(reason="unknown")
+    if invite.used_by is not None and invite.used_by != tg_id:
+        raise InviteInvalid(reason="used")
+    if invite.expires_at <= env.now():
+        raise InviteInvalid(reason="expired")
+
+
+async def join_as_colleague(
+    env: Env, tg_id: int, code: str, contact: str, phone: str, key: str | None
+) -> Enterprise:
+    """A colleague who opened the link becomes another contact of the enterprise."""
+    contact, phone = checks.contact_name(contact), checks.phone(phone)
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        done = await already_done(uow, env, tg_id, key, "join_contact")
+        if done is not None:
+            return await uow.enterprises.get(done)
+        invite = await uow.enterprises.invite(code)
+        _usable(env, invite, tg_id)
+        if await uow.people.get(tg_id) is not None or tg_id in env.leaders:
+            raise AlreadyRegistered()
+        if not await uow.enterprises.use_invite(code, tg_id, now):
+            raise InviteInvalid(reason="used")
+        await uow.people.add(
+            tg_id, Role.ENTERPRISE, contact, now, enterprise_id=invite.enterprise_id
+        )
+        await uow.people.set_phone(tg_id, phone)
+        await uow.audit.add(
+            f"enterprise:{invite.enterprise_id}",
+            tg_id,
+            "join_contact",
+            now,
+            detail={"invited_by": invite.created_by},
+        )
+        await remember(uow, env, tg_id, key, "join_contact", invite.enterprise_id)
+        enterprise = await uow.enterprises.get(invite.enterprise_id)
+        await uow.commit()
+    return enterprise
+
+
+async def contacts(env: Env, actor: Actor, uscc: str | None = None) -> Contacts:
+    async with env.db.reading() as uow:
+        enterprise = await _enterprise_managed_by(uow, actor, uscc)
+        return Contacts(enterprise, await uow.people.contact_people(enterprise.id))
+
+
+async def remove_contact(env: Env, actor: Actor, enterprise_id: int, tg_id: int) -> Person:
+    """The first contact or a leader removes another contact; the first stays."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        enterprise = await uow.enterprises.get(enterprise_id)
+        if enterprise is None:
+            raise InvalidInput(field="enterprise", reason="unknown")
+        await _enterprise_managed_by(uow, actor, enterprise.uscc)
+        person = await uow.people.get(tg_id)
+        if person is None or person.enterprise_id != enterprise_id:
+            raise InvalidInput(field="contact", reason="unknown")
+        if tg_id == enterprise.primary_contact_id:
+            raise PrimaryContactStays()
+        await uow.people.remove_contact(tg_id, now)
+        await uow.audit.add(
+            f"enterprise:{enterprise_id}",
+            actor.tg_id,
+            "remove_contact",
+            now,
+            detail={"contact": tg_id, "name": person.full_name},
+        )
+        await uow.commit()
+    return person
 
 
 async def create_invite(env: Env, actor: Actor, department_code: str, is_head: bool) -> Invite:

@@ -1,0 +1,120 @@
+"""Several contacts per enterprise: /colleague makes a link for a colleague, who joins with
+their own name and phone; /contacts lists them and lets the first contact (or a leader)
+remove one. Every change is audited by the use cases."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.rules import checks
+from bot.rules.model import Conversation, Role
+from bot.texts import t
+from bot.usecases import people
+from handlers import flow
+from handlers.buttons import decode, encode
+from handlers.common import (
+    Context,
+    actor_of,
+    env_of,
+    esc,
+    keyboard,
+    local_time,
+    message_text,
+    refusals,
+    request_key,
+    say,
+)
+from handlers.menus import set_menu
+
+FLOW = "colleague"
+
+
+@refusals
+async def invite(update: Update, context: Context) -> None:
+    """/colleague — the first contact's link for a colleague (a leader: /colleague 代码)."""
+    actor = await actor_of(update, context)
+    env = env_of(context)
+    uscc = context.args[0] if context.args else None
+    made = await people.invite_colleague(env, actor, uscc)
+    listing = await people.contacts(env, actor, uscc)
+    link = f"https://t.me/{context.bot.username}?start={made.code}"
+    await say(
+        update,
+        context,
+        t(
+            "colleague.link",
+            enterprise=esc(listing.enterprise.name),
+            link=link,
+            expires=local_time(env, made.expires_at),
+        ),
+    )
+
+
+async def start_joining(update: Update, context: Context, code: str) -> None:
+    """/start c_… — the colleague's link was opened: ask their name, then their phone."""
+    enterprise = await people.colleague_invite(env_of(context), update.effective_user.id, code)
+    await flow.begin(update, context, FLOW, "contact", code=code, enterprise=enterprise.name)
+    await say(update, context, t("colleague.welcome", enterprise=esc(enterprise.name)))
+
+
+@flow.step(FLOW, "contact")
+@refusals
+async def got_contact(update: Update, context: Context, conversation: Conversation) -> None:
+    contact = checks.contact_name(message_text(update))
+    await flow.advance(context, conversation, "phone", contact=contact)
+    await say(update, context, t("register.ask_phone"))
+
+
+@flow.step(FLOW, "phone")
+@refusals
+async def got_phone(update: Update, context: Context, conversation: Conversation) -> None:
+    draft = conversation.data
+    enterprise = await people.join_as_colleague(
+        env_of(context),
+        update.effective_user.id,
+        draft["code"],
+        draft["contact"],
+        message_text(update),
+        request_key(update),
+    )
+    await flow.finish(context, conversation)
+    await set_menu(context.bot, update.effective_user.id, Role.ENTERPRISE)
+    await say(update, context, t("colleague.joined", enterprise=esc(enterprise.name)))
+
+
+@refusals
+async def list_contacts(update: Update, context: Context) -> None:
+    """/contacts — the enterprise's contacts, each but the first with a 移除 button."""
+    actor = await actor_of(update, context)
+    listing = await people.contacts(
+        env_of(context), actor, context.args[0] if context.args else None
+    )
+    enterprise = listing.enterprise
+    lines, rows = [t("colleague.list_title", enterprise=esc(enterprise.name))], []
+    for person, phone in listing.people:
+        first = person.tg_id == enterprise.primary_contact_id
+        lines.append(
+            t(
+                "colleague.list_line",
+                name=esc(person.full_name),
+                phone=esc(phone or ""),
+                first=t("colleague.first") if first else "",
+            )
+        )
+        if not first:
+            label = t("colleague.remove", name=person.full_name)
+            rows.append([(label, encode("contact", "rm", enterprise.id, person.tg_id))])
+    lines.append(t("colleague.list_hint"))
+    await say(update, context, "\n".join(lines), keyboard(rows) if rows else None)
+
+
+@refusals
+async def remove_pressed(update: Update, context: Context) -> None:
+    """移除 under /contacts."""
+    _, parts = decode(update.callback_query.data)
+    if len(parts) != 3 or parts[0] != "rm" or not all(p.isdigit() for p in parts[1:]):
+        await say(update, context, t("error_not_allowed"))
+        return
+    actor = await actor_of(update, context)
+    removed = await people.remove_contact(env_of(context), actor, int(parts[1]), int(parts[2]))
+    await say(update, context, t("colleague.removed", name=esc(removed.full_name)))
