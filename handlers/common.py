@@ -197,9 +197,19 @@ async def stale_text(update: Update, context: Context, exc: StaleAction) -> str:
     )
 
 
+# The user's flow as read once per update (handlers/flow.py keeps it on the update's context,
+# which python-telegram-bot shares between the handler groups of one update).
+FLOW_CACHE = "appealdesk_flow"
+
+
+def forget_flow(context: Context) -> None:
+    context.__dict__.pop(FLOW_CACHE, None)
+
+
 async def _end_flow(update: Update, context: Context) -> None:
     if update.effective_user is not None:
         await end_any(env_of(context), update.effective_user.id)
+        forget_flow(context)
 
 
 def message_text(update: Update) -> str:

@@ -20,7 +20,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.rules.model import Conversation
 from bot.texts import has, name, t
 from bot.usecases import conversations
-from handlers.common import Context, env_of, say
+from handlers.common import FLOW_CACHE, Context, env_of, say
 
 log = logging.getLogger(__name__)
 
@@ -61,27 +61,47 @@ def step(
 # starting, moving, ending ------------------------------------------------------------------
 
 
+async def current(context: Context, user_id: int) -> Conversation | None:
+    """The user's flow (lapsed or not), read from the database once per update."""
+    cached = context.__dict__.get(FLOW_CACHE)
+    if cached is not None and cached[0] == user_id:
+        return cached[1]
+    conversation = await conversations.current(env_of(context), user_id)
+    context.__dict__[FLOW_CACHE] = (user_id, conversation)
+    return conversation
+
+
+def _remember(context: Context, conversation: Conversation) -> Conversation:
+    context.__dict__[FLOW_CACHE] = (conversation.user_id, conversation)
+    return conversation
+
+
 async def begin(
     update: Update, context: Context, flow: str, step_: str, **data: object
 ) -> Conversation:
     """Start a flow; another one the user was in ends, and they are told which."""
     env = env_of(context)
     user, chat = update.effective_user, update.effective_chat
-    previous = await conversations.current(env, user.id)
+    previous = await current(context, user.id)
     if previous is not None and await conversations.end(env, previous):
         await say(update, context, left_text(previous, lapsed=previous.expired(env.now())))
-    return await conversations.begin(env, user.id, chat.id, flow, step_, dict(data))
+    return _remember(
+        context, await conversations.begin(env, user.id, chat.id, flow, step_, dict(data))
+    )
 
 
 async def advance(
     context: Context, conversation: Conversation, step_: str, **data: object
 ) -> Conversation:
-    return await conversations.advance(env_of(context), conversation, step_, **data)
+    return _remember(
+        context, await conversations.advance(env_of(context), conversation, step_, **data)
+    )
 
 
 async def finish(context: Context, conversation: Conversation | None) -> None:
     if conversation is not None:
         await conversations.end(env_of(context), conversation)
+        context.__dict__[FLOW_CACHE] = (conversation.user_id, None)
 
 
 async def active(
@@ -91,7 +111,7 @@ async def active(
     those are given."""
     env = env_of(context)
     user = update.effective_user
-    conversation = await conversations.current(env, user.id) if user else None
+    conversation = await current(context, user.id) if user else None
     if conversation is None or conversation.expired(env.now()):
         return None
     if flow is not None and conversation.flow != flow:
@@ -164,14 +184,16 @@ async def guard(update: Update, context: Context) -> None:
     if user is None or chat is None or chat.type != "private":
         return
     env = env_of(context)
-    conversation = await conversations.current(env, user.id)
+    conversation = await current(context, user.id)
     if conversation is None:
         return
     if conversation.expired(env.now()):
         if await conversations.end(env, conversation):
+            context.__dict__[FLOW_CACHE] = (user.id, None)
             await say(update, context, left_text(conversation, lapsed=True), answer=False)
         return
     if not _belongs(conversation, update) and await conversations.end(env, conversation):
+        context.__dict__[FLOW_CACHE] = (user.id, None)
         await say(update, context, left_text(conversation), answer=False)
 
 

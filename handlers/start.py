@@ -17,6 +17,7 @@ from handlers.common import (
     actor_of,
     env_of,
     esc,
+    forget_flow,
     keyboard,
     message_text,
     refusal_text,
@@ -241,6 +242,7 @@ async def help_command(update: Update, context: Context) -> None:
 async def cancel(update: Update, context: Context) -> None:
     """/cancel: leave whatever flow the user is in; nothing is changed."""
     ended = await end_any(env_of(context), update.effective_user.id)
+    forget_flow(context)
     if ended is None or ended.expired(env_of(context).now()):
         await say(update, context, t("nothing_to_cancel"))
         return
