@@ -41,6 +41,11 @@ def seed_owners(conn: sqlite3.Connection) -> None:
     )
 
 
+def contact_name(n: int) -> str:
+    """联络员一二 for 12: a person's name has no digits."""
+    return "联络员" + "".join("零一二三四五六七八九"[int(d)] for d in str(n))
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident set (VmHWM). Unlike ru_maxrss, which a child inherits
     from the parent that forked it, VmHWM starts afresh at exec."""

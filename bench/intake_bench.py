@@ -30,7 +30,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
 from telegram.ext import filters as tg_filters
 
-from bench.common import summary
+from bench.common import contact_name, summary
 from bot.app import build_application, make_env, on_start, on_stop
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.rules.uscc import check_char
@@ -69,7 +69,13 @@ async def seed(path: Path, enterprises: int, notices: str) -> list[str]:
             await people.accept_invite(env, 60000 + 10 * c + k, f"办事员{c}{k}", invite.code)
     for n in range(enterprises):
         await people.register_enterprise(
-            env, 50000 + n, f"鄂州市第{n}号企业有限公司", uscc(n), f"联络员{n}", "13907110000", None
+            env,
+            50000 + n,
+            f"鄂州市第{n}号企业有限公司",
+            uscc(n),
+            contact_name(n),
+            "13907110000",
+            None,
         )
     await env.db.close()
     return [c.name for c in categories]

@@ -177,12 +177,10 @@ async def action_pressed(update: Update, context: Context) -> None:
 @refusals
 async def department_pressed(update: Update, context: Context) -> None:
     """Target department of a transfer, by button (only while that prompt is open)."""
-    conversation = await flow.active(update, context, FLOW, "department")
-    if conversation is None:
-        await say(update, context, t("stale_button"))
-        return
-    _, parts = decode(update.callback_query.data)
-    await _department_chosen(update, context, conversation, parts[0] if parts else "")
+    found = await flow.pressed(update, context, FLOW, "department", "stale_button")
+    if found is not None:
+        conversation, parts = found
+        await _department_chosen(update, context, conversation, parts[0] if parts else "")
 
 
 @flow.step(FLOW, "department", buttons=("dept",))

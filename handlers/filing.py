@@ -11,7 +11,7 @@ from bot.texts import t
 from bot.usecases import appeals
 from bot.usecases.env import Env
 from handlers import flow
-from handlers.buttons import VIEW, appeal_button, decode, encode
+from handlers.buttons import VIEW, appeal_button, encode
 from handlers.common import (
     Context,
     actor_of,
@@ -85,12 +85,10 @@ async def _choose(
 
 async def category_pressed(update: Update, context: Context) -> None:
     """A category button (only while this draft is waiting for one)."""
-    conversation = await flow.active(update, context, FLOW, "category")
-    if conversation is None:
-        await say(update, context, t("draft_expired"))
-        return
-    _, parts = decode(update.callback_query.data)
-    await _choose(update, context, conversation, parts[0] if parts else None)
+    found = await flow.pressed(update, context, FLOW, "category", "draft_expired")
+    if found is not None:
+        conversation, parts = found
+        await _choose(update, context, conversation, parts[0] if parts else None)
 
 
 @flow.step(FLOW, "category", buttons=("cat",))

