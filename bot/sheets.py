@@ -66,10 +66,10 @@ class _Sheet:
             "strings_to_urls": False,
             "strings_to_numbers": False,
         }
-        if isinstance(target, io.BytesIO):
-            options["in_memory"] = True
-        else:
-            options["constant_memory"] = True
+        # Files are streamed; a sheet kept in memory (a small one sent as bytes) is written
+        # whole at the end.
+        self.streaming = not isinstance(target, io.BytesIO)
+        options["constant_memory" if self.streaming else "in_memory"] = True
         self.book = xlsxwriter.Workbook(target, options)
         sheet = self.sheet = self.book.add_worksheet(title)
         for index, column in enumerate(columns):
@@ -123,6 +123,12 @@ class _Sheet:
                 self.sheet.write_string(row, index, value, style)
             else:
                 self.sheet.write(row, index, value, style)
+        # The previous row is on disk now (constant-memory mode writes a row when the next
+        # begins), but xlsxwriter keeps every row's height in two dicts: dropping the
+        # written row's entries keeps a year's ledger in flat memory.
+        if self.streaming:
+            self.sheet.row_info.pop(row - 1, None)
+            self.sheet.row_sizes.pop(row - 1, None)
         self.rows += 1
 
     def close(self) -> None:

@@ -542,3 +542,26 @@ async def test_a_read_after_a_write_sees_it_while_others_read_at_the_same_time(e
     *results, _ = await asyncio.gather(*(person(900 + u) for u in range(20)), browsing())
     stale = [pair for seen in results for pair in seen if pair[0] != pair[1]]
     assert stale == []
+
+
+def test_a_streamed_sheet_keeps_no_row_behind_and_a_sheet_in_memory_keeps_its_heights(
+    tmp_path: Path,
+):
+    """Writing a file, nothing is kept per row once written (memory flat in the rows);
+    a sheet built in memory (sent as bytes) keeps every row's height for the end."""
+    import io
+
+    from bot import sheets
+
+    columns = [sheets.Column("编号", 10), sheets.Column("办理记录", 10, sheets.WRAP)]
+    rows = [[f"SQ-2026-{n:06d}", "签收\n回复\n办结"] for n in range(300)]
+    streamed = sheets._Sheet(tmp_path / "s.xlsx", "台账", columns)
+    for row in rows:
+        streamed.add(row)
+    assert len(streamed.sheet.row_info) <= 2
+    streamed.close()
+    buffer = io.BytesIO()
+    sheets.write_sheet(rows, buffer, "台账", columns)
+    for path in (tmp_path / "s.xlsx", buffer):
+        sheet = load_workbook(path).active
+        assert sheet.max_row == 301 and sheet.row_dimensions[300].height >= 3 * 14
