@@ -20,9 +20,9 @@ from telegram.ext import AIORateLimiter
 # conversation's quick answers are not held back but a backlog is paced.
 PER_CHAT_BURST, PER_CHAT_PERIOD = 5, 5.0
 KEEP_IDLE = 10_000  # forget idle chats' limiters beyond this many
-# While answers are in flight, notices still go at this rate (per second), so that a steady
-# stream of answers slows notices down but never stops them.
-NOTICE_FLOOR = 1.0
+# While answers are in flight, notices still go at this rate (per second: one every four
+# seconds), so that a steady stream of answers slows notices down but never stops them.
+NOTICE_FLOOR = 0.25
 # Notices let into the shared limiter at once: an answer queues behind at most these.
 BULK_IN_FLIGHT = 4
 
