@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 TOKEN_SHAPE = re.compile(r"\d{4,}:[A-Za-z0-9_-]{8,}")
 MASK = "<token>"
@@ -43,9 +45,22 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return TOKEN_SHAPE.sub(MASK, text)
 
 
+class CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record is emitted (not the one there was when
+    logging was set up), so a replaced stderr never leaves logging writing to a closed one."""
+
+    @property
+    def stream(self) -> TextIO:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure(verbose: bool, secrets: Iterable[str] = ()) -> None:
     """Root logging with the redacting formatter; chatty libraries kept at WARNING."""
-    handler = logging.StreamHandler()
+    handler = CurrentStderr()
     handler.setFormatter(Redacting("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -253,7 +253,8 @@ async def create_invite(env: Env, actor: Actor, department_code: str, is_head: b
     if actor.role is not Role.ADMIN:
         raise NotAllowed()
     now = env.now()
-    code = secrets.token_urlsafe(12)
+    # Hexadecimal: a staff link can never begin like a colleague's (c_…).
+    code = secrets.token_hex(12)
     async with env.db.unit_of_work() as uow:
         dept = await uow.departments.by_code(department_code)
         if dept is None:
