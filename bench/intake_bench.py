@@ -32,6 +32,7 @@ from telegram.ext import filters as tg_filters
 
 from bench.common import contact_name, summary
 from bot.app import build_application, make_env, on_start, on_stop
+from bot.cli import POLL_INTERVAL as CLI_POLL_INTERVAL
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.rules.uscc import check_char
 from bot.sandbox.fake_api import FakeBotApi
@@ -42,6 +43,8 @@ from handlers.limits import FloodLimits
 from handlers.ordering import PerUserOrder
 
 ROUNDS = 4
+# Both bots wait between polls as `appealdesk run` does.
+POLL_INTERVAL = CLI_POLL_INTERVAL
 PATIENCE = 120.0
 
 
@@ -186,7 +189,7 @@ async def serve_bot(variant: str, port: int, path: Path, limited: bool, notices:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
+    await app.updater.start_polling(poll_interval=POLL_INTERVAL, timeout=1)
     await stop.wait()
     await app.updater.stop()
     await app.stop()
