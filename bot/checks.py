@@ -6,7 +6,6 @@ integrity and schema, the token (getMe, through the proxy if one is set)."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,20 +82,13 @@ def calendar_check(org: OrgConfig, settings: Settings) -> Check:
 
 def database_check(path: Path) -> Check:
     from storage.migrations import MIGRATIONS
+    from storage.sqlite_only import UnreadableDatabase, inspect_file
 
     if not path.exists():
         return OK, f"database: {path.resolve()} does not exist yet; `appealdesk run` creates it"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            result = conn.execute("PRAGMA integrity_check").fetchone()[0]
-            try:
-                applied = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
-            except sqlite3.OperationalError:
-                applied = set()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
+        result, applied = inspect_file(path)
+    except UnreadableDatabase as exc:
         return FAIL, f"database: {path.resolve()} cannot be read: {exc}"
     if result != "ok":
         return FAIL, f"database: {path.resolve()} is damaged: {result}"

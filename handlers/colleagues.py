@@ -35,15 +35,14 @@ async def invite(update: Update, context: Context) -> None:
     actor = await actor_of(update, context)
     env = env_of(context)
     uscc = context.args[0] if context.args else None
-    made = await people.invite_colleague(env, actor, uscc)
-    listing = await people.contacts(env, actor, uscc)
+    made, enterprise = await people.invite_colleague(env, actor, uscc)
     link = f"https://t.me/{context.bot.username}?start={made.code}"
     await say(
         update,
         context,
         t(
             "colleague.link",
-            enterprise=esc(listing.enterprise.name),
+            enterprise=esc(enterprise.name),
             link=link,
             expires=local_time(env, made.expires_at),
         ),

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,3 +71,25 @@ LEDGER_HISTORY = (
 # saving). PostgreSQL would use `(moment AT TIME ZONE :zone)::date`.
 # The triggers of migration 7 (appeals → appeal_changes) use SQLite's trigger body syntax;
 # PostgreSQL would write one trigger function and three `CREATE TRIGGER … EXECUTE FUNCTION`.
+
+
+class UnreadableDatabase(Exception):
+    """The file is not a SQLite database this can read."""
+
+
+def inspect_file(path: Path) -> tuple[str, set[int]]:
+    """(PRAGMA integrity_check's verdict, the schema versions applied) of a database file,
+    opened read-only; for `appealdesk check`, without opening it for the bot."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            try:
+                applied = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+            except sqlite3.OperationalError:
+                applied = set()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise UnreadableDatabase(str(exc)) from None
+    return verdict, applied

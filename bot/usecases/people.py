@@ -17,6 +17,7 @@ from bot.rules.refusals import (
     PrimaryContactStays,
 )
 from bot.usecases.env import Env, already_done, remember
+from storage.db import UnitOfWork
 
 NAME_MAX = 40
 
@@ -129,7 +130,7 @@ class Contacts:
     people: list[tuple[Person, str | None]]  # with their phones, the first contact first
 
 
-async def _enterprise_managed_by(uow, actor: Actor, uscc: str | None) -> Enterprise:  # noqa: ANN001
+async def _enterprise_managed_by(uow: UnitOfWork, actor: Actor, uscc: str | None) -> Enterprise:
     """The enterprise whose contacts `actor` manages: their own as its first contact, or
     any (named by its code) as a leader."""
     if actor.role is Role.ADMIN:
@@ -147,8 +148,10 @@ async def _enterprise_managed_by(uow, actor: Actor, uscc: str | None) -> Enterpr
     return enterprise
 
 
-async def invite_colleague(env: Env, actor: Actor, uscc: str | None = None) -> ContactInvite:
-    """A single-use, expiring link for another contact of the enterprise."""
+async def invite_colleague(
+    env: Env, actor: Actor, uscc: str | None = None
+) -> tuple[ContactInvite, Enterprise]:
+    """A single-use, expiring link for another contact of the enterprise (and which)."""
     now = env.now()
     code = COLLEAGUE_PREFIX + secrets.token_urlsafe(12)
     async with env.db.unit_of_work() as uow:
@@ -159,7 +162,7 @@ async def invite_colleague(env: Env, actor: Actor, uscc: str | None = None) -> C
             f"enterprise:{enterprise.id}", actor.tg_id, "invite_contact", now, detail={}
         )
         await uow.commit()
-    return ContactInvite(code, enterprise.id, actor.tg_id, expires, None)
+    return ContactInvite(code, enterprise.id, actor.tg_id, expires, None), enterprise
 
 
 async def colleague_invite(env: Env, tg_id: int, code: str) -> Enterprise:
