@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
@@ -20,8 +21,10 @@ from telegram.ext import AIORateLimiter
 # conversation's quick answers are not held back but a backlog is paced.
 PER_CHAT_BURST, PER_CHAT_PERIOD = 5, 5.0
 KEEP_IDLE = 10_000  # forget idle chats' limiters beyond this many
-# While answers are in flight, notices still go at this rate (per second: one every four
-# seconds), so that a steady stream of answers slows notices down but never stops them.
+# A notice waits while answers to people are in flight: a Monday burst takes the whole
+# capacity. One that has waited this long (seconds) goes at the floor rate (per second: one
+# every four seconds), so that answers without end delay notices but never stop them.
+NOTICE_PATIENCE = 300.0
 NOTICE_FLOOR = 0.25
 # Notices let into the shared limiter at once: an answer queues behind at most these.
 BULK_IN_FLIGHT = 4
@@ -36,8 +39,9 @@ def bulk() -> None:
 
 
 class FloodLimits(AIORateLimiter):
-    def __init__(self, max_retries: int = 3) -> None:
+    def __init__(self, max_retries: int = 3, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(max_retries=max_retries)
+        self._clock = clock
         self._chats: dict[int, AsyncLimiter] = {}
         self._answering = 0
         self._no_answers = asyncio.Event()
@@ -83,12 +87,14 @@ class FloodLimits(AIORateLimiter):
             )
 
     async def _notice_turn(self) -> None:
-        """Wait until no answer is in flight, or until the floor lets a notice through."""
-        while self._answering and not self._floor.has_capacity():
+        """Wait until no answer is in flight, or, after NOTICE_PATIENCE, for the floor."""
+        since = self._clock()
+        while self._answering:
+            if self._clock() - since >= NOTICE_PATIENCE and self._floor.has_capacity():
+                await self._floor.acquire()
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._no_answers.wait(), 0.25)
-        if self._answering:
-            await self._floor.acquire()
 
     def _chat_pace(self, endpoint: str, data: dict[str, Any]) -> AbstractAsyncContextManager:
         chat_id = data.get("chat_id")

@@ -115,12 +115,12 @@ class AppealRepo(Store):
             raise ValueError(f"not updatable: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = :{name}" for name in fields)
         values = {name: records.to_db(value) for name, value in fields.items()}
-        async with self.conn.execute(
+        changed = await self._changed(
             f"UPDATE appeals SET {assignments}, version = version + 1"  # noqa: S608 - column names come from APPEAL_UPDATABLE
             " WHERE id = :appeal_id AND version = :expected_version",
             {**values, "appeal_id": appeal_id, "expected_version": expected_version},
-        ) as cur:
-            return cur.rowcount == 1
+        )
+        return changed == 1
 
     async def of_enterprise(self, enterprise_id: int, limit: int) -> list[Appeal]:
         rows = await self._all(
@@ -282,9 +282,9 @@ class ExtensionRepo(Store):
         return records.extension(row) if row else None
 
     async def decide(self, extension_id: int, state: str, by: int, now: datetime) -> bool:
-        async with self.conn.execute(
+        changed = await self._changed(
             "UPDATE extensions SET state = ?, decided_by = ?, decided_at = ?"
             " WHERE id = ? AND state = 'pending'",
             (state, by, records.stamp(now), extension_id),
-        ) as cur:
-            return cur.rowcount == 1
+        )
+        return changed == 1

@@ -27,6 +27,14 @@ class Store:
     async def _all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
         return [dict(r) for r in await self.conn.execute_fetchall(sql, params)]
 
+    # A write needs no fetch: its row id and count are known once it ran, and it holds no
+    # snapshot, so the cursor is not closed by another round trip to the connection's thread.
+
     async def _insert(self, sql: str, params: tuple | dict) -> int:
-        async with self.conn.execute(sql, params) as cur:
-            return int(cur.lastrowid)
+        cursor = await self.conn.execute(sql, params)
+        return int(cursor.lastrowid)
+
+    async def _changed(self, sql: str, params: tuple | dict) -> int:
+        """Rows a write changed."""
+        cursor = await self.conn.execute(sql, params)
+        return cursor.rowcount

@@ -71,8 +71,7 @@ class ConversationRepo(Store):
         else:
             sql = "DELETE FROM conversations WHERE user_id = ? AND started_at = ?"
             params = (user_id, records.stamp(started_at))
-        async with self.conn.execute(sql, params) as cur:
-            return cur.rowcount == 1
+        return await self._changed(sql, params) == 1
 
     async def expired(self, now: datetime, limit: int) -> list[Conversation]:
         rows = await self._all(
@@ -109,10 +108,6 @@ class OutboxRepo(Store):
             ),
         )
 
-    async def get(self, outgoing_id: int) -> Outgoing | None:
-        row = await self._one("SELECT * FROM outbox WHERE id = ?", (outgoing_id,))
-        return _outgoing(row) if row else None
-
     async def due(self, now: datetime, limit: int) -> list[Outgoing]:
         """What may be sent now: pending and due, or left `sending` by a crashed sender."""
         # Two indexed lookups: the table keeps every sent row, only these few are live.
@@ -124,14 +119,15 @@ class OutboxRepo(Store):
         )
         return [_outgoing(r) for r in rows]
 
-    async def take(self, outgoing_id: int, now: datetime, lease_until: datetime) -> bool:
-        """Claim one message for sending; False when another sender has it or it is done."""
-        async with self.conn.execute(
+    async def take(self, outgoing_id: int, now: datetime, lease_until: datetime) -> Outgoing | None:
+        """Claim one message for sending; None when another sender has it or it is done."""
+        row = await self._one(
             "UPDATE outbox SET status = 'sending', lease_until = ?, attempts = attempts + 1"
-            " WHERE id = ? AND (status = 'pending' OR (status = 'sending' AND lease_until <= ?))",
+            " WHERE id = ? AND (status = 'pending' OR (status = 'sending' AND lease_until <= ?))"
+            " RETURNING *",
             (records.stamp(lease_until), outgoing_id, records.stamp(now)),
-        ) as cur:
-            return cur.rowcount == 1
+        )
+        return _outgoing(row) if row else None
 
     async def sent(self, outgoing_id: int, now: datetime) -> None:
         await self.conn.execute(
@@ -190,11 +186,11 @@ class OperatorNotes(Store):
     """Things told to operators once (e.g. a calendar year missing), remembered across starts."""
 
     async def first_time(self, key: str, now: datetime) -> bool:
-        async with self.conn.execute(
+        changed = await self._changed(
             "INSERT OR IGNORE INTO operator_notes (key, created_at) VALUES (?, ?)",
             (key, records.stamp(now)),
-        ) as cur:
-            return cur.rowcount == 1
+        )
+        return changed == 1
 
     async def latest(self, prefix: str) -> datetime | None:
         """When a note starting with `prefix` was last made."""

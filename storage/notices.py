@@ -125,8 +125,7 @@ class NoticeRepo(Store):
             "family": family,
             "base": counter["last_no"],
         }
-        async with self.conn.execute(sql, values) as cur:
-            created = cur.rowcount
+        created = await self._changed(sql, values)
         if created:
             await self.conn.execute(
                 "UPDATE notice_counters SET last_no = last_no + ? WHERE family = ? AND year = ?",

@@ -163,12 +163,12 @@ class EnterpriseRepo(Store):
         )
 
     async def use_invite(self, code: str, tg_id: int, now: datetime) -> bool:
-        async with self.conn.execute(
+        changed = await self._changed(
             "UPDATE contact_invites SET used_by = ?, used_at = ?"
             " WHERE code = ? AND used_by IS NULL",
             (tg_id, records.stamp(now), code),
-        ) as cur:
-            return cur.rowcount == 1
+        )
+        return changed == 1
 
     async def set_baobao(self, enterprise_id: int, official_id: int) -> None:
         await self.conn.execute(
@@ -205,11 +205,11 @@ class InviteRepo(Store):
 
     async def use(self, code: str, tg_id: int, now: datetime) -> bool:
         """Mark an invite used; False when someone else used it first."""
-        async with self.conn.execute(
+        changed = await self._changed(
             "UPDATE invites SET used_by = ?, used_at = ? WHERE code = ? AND used_by IS NULL",
             (tg_id, records.stamp(now), code),
-        ) as cur:
-            return cur.rowcount == 1
+        )
+        return changed == 1
 
 
 class RequestRepo(Store):

@@ -56,20 +56,20 @@ class TaskRepo(Store):
         return {TaskState(r["state"]): r["n"] for r in rows}
 
     async def set_state(self, task_id: int, version: int, state: str, now: datetime) -> bool:
-        async with self.conn.execute(
+        changed = await self._changed(
             "UPDATE tasks SET state = ?, updated_at = ?, version = version + 1"
             " WHERE id = ? AND version = ?",
             (state, records.stamp(now), task_id, version),
-        ) as cur:
-            return cur.rowcount == 1
+        )
+        return changed == 1
 
     async def set_owner(self, task_id: int, version: int, owner_id: int, now: datetime) -> bool:
-        async with self.conn.execute(
+        changed = await self._changed(
             "UPDATE tasks SET owner_id = ?, updated_at = ?, version = version + 1"
             " WHERE id = ? AND version = ?",
             (owner_id, records.stamp(now), task_id, version),
-        ) as cur:
-            return cur.rowcount == 1
+        )
+        return changed == 1
 
     async def add_report(
         self, task_id: int, author_id: int, kind: str, text: str, now: datetime

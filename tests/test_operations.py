@@ -168,14 +168,12 @@ async def test_private_chats_get_their_own_pace_groups_and_other_calls_do_not():
 
 async def test_answers_go_before_notices_and_notices_are_never_stopped():
     """A notice (sent inside `bulk()`) waits while an answer to a person is in flight and
-    goes when none is; with answers never ending it still goes, at the floor rate."""
-    from aiolimiter import AsyncLimiter
-
+    goes when none is; with answers never ending it goes once it has waited NOTICE_PATIENCE,
+    at the floor rate."""
     from handlers import limits as flood
 
-    limits = flood.FloodLimits()
-    limits._floor = AsyncLimiter(1, 3600)
-    await limits._floor.acquire()  # the floor is spent: notices wait for the answers
+    now = [0.0]
+    limits = flood.FloodLimits(clock=lambda: now[0])
     order: list[str] = []
     gate = asyncio.Event()
 
@@ -204,13 +202,22 @@ async def test_answers_go_before_notices_and_notices_are_never_stopped():
     await asyncio.gather(answer, notice)
     assert order == ["answer sent", "second answer sent", "notice sent"]
 
-    # answers that never end: the floor still lets a notice through
-    limits._floor = AsyncLimiter(1, 3600)
+    # answers that never end: the notice waits out its patience, then goes
     gate.clear()
     order.clear()
     endless = asyncio.create_task(send("endless", hold=True))
     await asyncio.sleep(0)
-    await asyncio.create_task(send("late notice", as_notice=True))
+    late = asyncio.create_task(send("late notice", as_notice=True))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    now[0] = flood.NOTICE_PATIENCE - 1
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert order == ["endless sent"]  # not yet: answers still come first
+    now[0] = flood.NOTICE_PATIENCE
+    await late
     assert order == ["endless sent", "late notice sent"]
+    # the next one that has waited as long goes at the floor rate: not before the floor allows
+    assert not limits._floor.has_capacity()
     gate.set()
     await endless

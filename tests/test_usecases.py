@@ -22,7 +22,7 @@ from bot.rules.refusals import (
 )
 from bot.rules.tasks import COLUMNS
 from bot.texts import name, t
-from bot.usecases import appeals, ladder, people, reports, tasks
+from bot.usecases import appeals, conversations, ladder, people, reports, tasks
 from bot.usecases.appeals import ActionRequest
 from tests.conftest import COMPANY_USCC, LEADER_ID, OTHER_USCC, Db
 
@@ -509,6 +509,39 @@ async def test_a_transaction_committed_under_a_cancelled_task_is_not_rolled_back
     assert db.count("departments") == len(env.org.departments) + 2
 
 
+async def test_a_one_statement_write_is_kept_at_once_and_refuses_a_second_statement(env, db):
+    """The writes every conversation step makes go without BEGIN and COMMIT; a block that
+    tried a second statement would not be atomic, so it is refused before it runs."""
+    async with env.db.one_statement() as uow:
+        await uow.departments.upsert("tmp", "临时科室", None)
+    assert db.one("SELECT name FROM departments WHERE code = 'tmp'") == {"name": "临时科室"}
+    with pytest.raises(RuntimeError, match="unit_of_work"):
+        async with env.db.one_statement() as uow:
+            await uow.departments.upsert("tmp2", "临时科室二", None)
+            await uow.departments.upsert("tmp3", "临时科室三", None)
+    assert db.rows("SELECT 1 FROM departments WHERE code = 'tmp3'") == []
+
+    # it waits for a transaction under way instead of running inside it
+    order: list[str] = []
+
+    async def transaction() -> None:
+        async with env.db.unit_of_work() as uow:
+            await uow.departments.upsert("tmp4", "临时科室四", None)
+            await asyncio.sleep(0)
+            order.append("transaction")
+            # rolled back: nothing written here may be kept, the other write included
+
+    async def lone_write() -> None:
+        async with env.db.one_statement() as uow:
+            await uow.departments.upsert("tmp5", "临时科室五", None)
+            order.append("one statement")
+
+    await asyncio.gather(transaction(), lone_write())
+    assert order == ["transaction", "one statement"]
+    assert db.rows("SELECT 1 FROM departments WHERE code = 'tmp4'") == []
+    assert db.one("SELECT name FROM departments WHERE code = 'tmp5'") == {"name": "临时科室五"}
+
+
 async def test_a_read_after_a_write_sees_it_while_others_read_at_the_same_time(env):
     """Many people's steps at once: each reads back what it just wrote, through the shared
     read-only connection, while other queries run on it too (a statement left open between
@@ -521,14 +554,17 @@ async def test_a_read_after_a_write_sees_it_while_others_read_at_the_same_time(e
         seen = []
         for n in range(15):
             step = f"step{n}"
-            async with env.db.unit_of_work() as uow:
-                await uow.conversations.put(
-                    Conversation(
-                        user_id, user_id, "filing", step, {}, env.now(),
-                        env.now() + timedelta(minutes=30),
-                    )
-                )  # fmt: skip
-                await uow.commit()
+            if n % 2:  # a step as the flows make it (one statement), or in a transaction
+                await conversations.begin(env, user_id, user_id, "filing", step, {})
+            else:
+                async with env.db.unit_of_work() as uow:
+                    await uow.conversations.put(
+                        Conversation(
+                            user_id, user_id, "filing", step, {}, env.now(),
+                            env.now() + timedelta(minutes=30),
+                        )
+                    )  # fmt: skip
+                    await uow.commit()
             async with env.db.reading() as uow:
                 got = await uow.conversations.get(user_id)
             seen.append((step, got.step if got else "none"))

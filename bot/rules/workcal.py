@@ -43,6 +43,13 @@ class WorkingCalendar:
         return True
 
     def is_working_day(self, day: date) -> bool:
+        # Answered from the year's running totals: the statutory lookup validates its
+        # argument on every call, and a deadline asks about a dozen days per appeal.
+        running = self._year(day.year)
+        index = _index(day)
+        return running[index] > (running[index - 1] if index else 0)
+
+    def _decide(self, day: date) -> bool:
         if day in self._workdays:
             return True
         if day in self._holidays:
@@ -107,7 +114,7 @@ class WorkingCalendar:
         if running is None:
             running, count, day = [], 0, date(year, 1, 1)
             while day.year == year:
-                count += self.is_working_day(day)
+                count += self._decide(day)
                 running.append(count)
                 day += timedelta(days=1)
             self._running[year] = running

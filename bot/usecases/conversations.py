@@ -24,9 +24,8 @@ async def begin(
     """Start a flow; it replaces any other (the caller has already told the user so)."""
     now = env.now()
     conversation = Conversation(user_id, chat_id, flow, step, data, now, now + env.prompt_ttl)
-    async with env.db.unit_of_work() as uow:
+    async with env.db.one_statement() as uow:
         await uow.conversations.put(conversation)
-        await uow.commit()
     return conversation
 
 
@@ -38,18 +37,15 @@ async def advance(env: Env, conversation: Conversation, step: str, **data: Any) 
         data={**conversation.data, **data},
         expires_at=env.now() + env.prompt_ttl,
     )
-    async with env.db.unit_of_work() as uow:
+    async with env.db.one_statement() as uow:
         await uow.conversations.put(moved)
-        await uow.commit()
     return moved
 
 
 async def end(env: Env, conversation: Conversation) -> bool:
     """End this flow (not a newer one); False when it had already ended."""
-    async with env.db.unit_of_work() as uow:
-        ended = await uow.conversations.drop(conversation.user_id, conversation.started_at)
-        await uow.commit()
-    return ended
+    async with env.db.one_statement() as uow:
+        return await uow.conversations.drop(conversation.user_id, conversation.started_at)
 
 
 async def end_any(env: Env, user_id: int) -> Conversation | None:

@@ -64,18 +64,13 @@ async def due(env: Env, limit: int = 100) -> list[Outgoing]:
 async def take(env: Env, outgoing_id: int) -> Outgoing | None:
     """Claim one message for sending (None: somebody else has it, or it is done)."""
     now = env.now()
-    async with env.db.unit_of_work() as uow:
-        if not await uow.outbox.take(outgoing_id, now, now + delivery.LEASE):
-            return None
-        outgoing = await uow.outbox.get(outgoing_id)
-        await uow.commit()
-    return outgoing
+    async with env.db.one_statement() as uow:
+        return await uow.outbox.take(outgoing_id, now, now + delivery.LEASE)
 
 
 async def sent(env: Env, outgoing_id: int) -> None:
-    async with env.db.unit_of_work() as uow:
+    async with env.db.one_statement() as uow:
         await uow.outbox.sent(outgoing_id, env.now())
-        await uow.commit()
 
 
 async def postpone(
