@@ -10,21 +10,24 @@ second per private chat added by `handlers/limits.py`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 
-from telegram import Bot, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.digest_files import LeadersPack, build_leaders_pack
-from bot.digest_text import split_message, week_name
+from bot.digest_text import TELEGRAM_LIMIT, split_message, week_name
+from bot.rules import delivery
 from bot.rules.digest import Week
-from bot.rules.model import Notice, Outgoing, Rating
+from bot.rules.model import Courier, Notice, Outgoing, Rating
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
 from handlers import limits
 from handlers.common import Context, env_of, esc, keyboard, say
+from handlers.ordering import KeyedLocks
 from handlers.render import (
     action_markup,
     appeal_fields,
@@ -146,6 +149,49 @@ async def send_part(bot: Bot, chat_id: int, part: Part) -> None:
 
 # Notices listed in one message at most; a longer list follows in further messages.
 LIST_CHUNK = 8
+# Room for a list's items in one message (its header and marks take the rest).
+LIST_TEXT_ROOM = TELEGRAM_LIMIT - 200
+# Circled numbers mark a list's items and their buttons (which otherwise read alike).
+_MARKS = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+def item_mark(n: int) -> str:
+    return _MARKS[n - 1] if 1 <= n <= len(_MARKS) else f"({n})"
+
+
+Worded = tuple[str, InlineKeyboardMarkup | None]
+
+
+def listed(worded: list[Worded], header: Callable[[int, int], str]) -> list[tuple[list[int], Part]]:
+    """Several messages to one person as a numbered list — each item's buttons marked with
+    its number — in as few messages as the length limit and LIST_CHUNK allow; with each
+    part, the positions of the items it carries."""
+    groups: list[list[int]] = [[]]
+    length = 0
+    for n, (text, _) in enumerate(worded):
+        if groups[-1] and (
+            len(groups[-1]) == LIST_CHUNK or length + len(text) + 8 > LIST_TEXT_ROOM
+        ):
+            groups.append([])
+            length = 0
+        groups[-1].append(n)
+        length += len(text) + 8
+    parts = []
+    for group in groups:
+        texts, rows = [header(group[0] + 1, group[-1] + 1)], []
+        for n in group:
+            text, markup = worded[n]
+            mark = item_mark(n + 1)
+            texts.append(f"{mark} {text}")
+            for row in markup.inline_keyboard if markup else ():
+                rows.append([button_marked(button, mark) for button in row])
+        markup = InlineKeyboardMarkup(rows) if rows else None
+        parts.append((group, ("text", "\n\n".join(texts), markup)))
+    return parts
+
+
+def button_marked(button: InlineKeyboardButton, mark: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(f"{mark} {button.text}", callback_data=button.callback_data)
 
 
 async def _list_parts(env: Env, item: Outgoing) -> list[Part]:
@@ -154,19 +200,13 @@ async def _list_parts(env: Env, item: Outgoing) -> list[Part]:
     worded = [ladder_notice(n, env, item.chat_id) for n in notices if n is not None]
     if not worded:
         raise Gone()
-    parts: list[Part] = []
-    for start in range(0, len(worded), LIST_CHUNK):
-        chunk = worded[start : start + LIST_CHUNK]
-        header = t(
-            "ladder.list_header",
-            count=len(worded),
-            first=start + 1,
-            last=start + len(chunk),
+    return [
+        part
+        for _, part in listed(
+            worded,
+            lambda first, last: t("ladder.list_header", count=len(worded), first=first, last=last),
         )
-        rows = [row for _, markup in chunk if markup for row in markup.inline_keyboard]
-        text = "\n\n".join([header, *(text for text, _ in chunk)])
-        parts.append(("text", text, InlineKeyboardMarkup(rows) if rows else None))
-    return parts
+    ]
 
 
 async def parts_of(env: Env, item: Outgoing) -> list[Part]:
@@ -202,37 +242,85 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
     raise Gone()
 
 
-async def deliver_one(bot: Bot, env: Env, outgoing_id: int) -> bool:
-    """Send one stored message if nobody else is; True when it went out now."""
-    item = await outbox.take(env, outgoing_id)
-    if item is None:
-        return False
+# Notices to one chat go one message at a time: those that pile up meanwhile (a Monday
+# burst) wait for it and then go together, as one list.
+_CHAT_TURNS = KeyedLocks()
+
+
+async def deliver(bot: Bot, env: Env, item: Outgoing) -> int:
+    """Send one stored message unless another sender has it; a notice about an appeal
+    takes along the others waiting for the same person. Returns how many went out now."""
+    if not delivery.joins_lists(item.subject, item.kind, item.priority):
+        taken = await outbox.take(env, item.id)
+        return await _send(bot, env, [taken]) if taken else 0
+    async with _CHAT_TURNS.hold(item.chat_id):
+        return await _send(bot, env, await outbox.take_with_others(env, item, LIST_CHUNK))
+
+
+async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
+    """Send what was claimed; each message is marked sent once its part has gone out."""
+    if not batch:
+        return 0
     try:
-        parts = await parts_of(env, item)
+        parts = await _batch_parts(env, batch)
     except Gone:
-        await outbox.failed(env, item, "gone")
-        return False
-    try:
-        for part in parts:
-            await send_part(bot, item.chat_id, part)
-    except RetryAfter as exc:
-        log.warning("outbox %s to %s: flood limit, retry after %s", item.id, item.chat_id, exc)
-        await outbox.postpone(env, item, "429", _seconds(exc.retry_after))
-        return False
-    except (Forbidden, BadRequest) as exc:  # blocked, chat not found, bad request: final
-        log.warning("outbox %s to %s refused: %s", item.id, item.chat_id, exc.message)
-        await flush(bot, env, await outbox.failed(env, item, exc.message[:200]))
-        return False
-    except NetworkError as exc:  # timeouts and 5xx
-        log.warning("outbox %s to %s postponed: %s", item.id, item.chat_id, exc.message)
-        await outbox.postpone(env, item, exc.message[:200])
-        return False
-    except TelegramError as exc:
-        log.warning("outbox %s to %s failed: %s", item.id, item.chat_id, exc.message)
-        await flush(bot, env, await outbox.failed(env, item, exc.message[:200]))
-        return False
-    await outbox.sent(env, item.id)
-    return True
+        await outbox.failed(env, batch[0], "gone")
+        return 0
+    chat_id, sent = batch[0].chat_id, 0
+    for done, part in parts:
+        try:
+            await send_part(bot, chat_id, part)
+        except TelegramError as exc:
+            unsent = [item for item in batch if item.status is not Courier.SENT]
+            await _not_sent(bot, env, unsent, exc)
+            return sent
+        if done:
+            await outbox.sent(env, *(item.id for item in done))
+            done_ids = {item.id for item in done}
+            batch = [replace(i, status=Courier.SENT) if i.id in done_ids else i for i in batch]
+            sent += len(done)
+    return sent
+
+
+async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[tuple[list[Outgoing], Part]]:
+    """The messages to send, each with the stored messages that are done once it is sent."""
+    if len(batch) == 1:
+        parts = await parts_of(env, batch[0])
+        return [([], part) for part in parts[:-1]] + [(batch, parts[-1])]
+    worded: list[Worded] = []
+    kept: list[Outgoing] = []
+    for item in batch:
+        try:
+            worded.append(await _appeal_message(env, item))
+            kept.append(item)
+        except Gone:
+            await outbox.failed(env, item, "gone")
+    if not kept:
+        return []
+    if len(kept) == 1:
+        return [(kept, ("text", worded[0][0], worded[0][1]))]
+    parts = listed(
+        worded,
+        lambda first, last: t("notice.list_header", count=len(worded), first=first, last=last),
+    )
+    return [([kept[n] for n in group], part) for group, part in parts]
+
+
+async def _not_sent(bot: Bot, env: Env, items: list[Outgoing], exc: TelegramError) -> None:
+    """A failed send: transient faults put the messages back, permanent ones end them."""
+    chat_id, ids = items[0].chat_id, [item.id for item in items]
+    if isinstance(exc, RetryAfter):
+        log.warning("outbox %s to %s: flood limit, retry after %s", ids, chat_id, exc)
+        for item in items:
+            await outbox.postpone(env, item, "429", _seconds(exc.retry_after))
+    elif isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+        log.warning("outbox %s to %s postponed: %s", ids, chat_id, exc.message)
+        for item in items:
+            await outbox.postpone(env, item, exc.message[:200])
+    else:  # blocked, chat not found, bad request: final
+        log.warning("outbox %s to %s refused: %s", ids, chat_id, exc.message)
+        for item in items:
+            await flush(bot, env, await outbox.failed(env, item, exc.message[:200]))
 
 
 def _seconds(retry_after: object) -> float:
@@ -243,8 +331,8 @@ def _seconds(retry_after: object) -> float:
 async def flush(bot: Bot, env: Env, ids: tuple[int, ...] | list[int]) -> int:
     """Send the messages one action stored, right after the actor was answered."""
     sent = 0
-    for outgoing_id in ids:
-        sent += await deliver_one(bot, env, outgoing_id)
+    for item in await outbox.stored(env, ids):
+        sent += await deliver(bot, env, item)
     return sent
 
 
@@ -258,7 +346,7 @@ async def drain(bot: Bot, env: Env, page: int = 100) -> int:
             return sent
         for item in batch:
             tried.add(item.id)
-            sent += await deliver_one(bot, env, item.id)
+            sent += await deliver(bot, env, item)
 
 
 async def confirm(

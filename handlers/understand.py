@@ -68,7 +68,10 @@ MENU_ACTIONS = {
 
 async def menu_pressed(update: Update, context: Context) -> None:
     """The buttons offered for free text."""
-    _, parts = decode(update.callback_query.data)
+    try:
+        _, parts = decode(update.callback_query.data)
+    except BadCallback:
+        parts = []
     handler = MENU_ACTIONS.get(parts[0] if parts else "")
     if handler is None:
         await say(update, context, t("stale_button"))

@@ -129,12 +129,44 @@ class OutboxRepo(Store):
         )
         return _outgoing(row) if row else None
 
-    async def sent(self, outgoing_id: int, now: datetime) -> None:
-        await self.conn.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, error = NULL"
-            " WHERE id = ?",
-            (records.stamp(now), outgoing_id),
+    async def take_with_others(
+        self, item: Outgoing, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Outgoing]:
+        """Claim a message and up to `limit - 1` more like it that are due to the same chat
+        (same subject and priority, oldest first); [] when none is due any more (one put
+        back for later is not taken early)."""
+        rows = await self._all(
+            "UPDATE outbox SET status = 'sending', lease_until = :lease,"
+            " attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox"
+            " WHERE chat_id = :chat AND status IN ('pending', 'sending')"
+            " AND subject IS :subject AND priority = :priority AND kind != 'ack'"
+            " AND (status = 'pending' AND due_at <= :now"
+            "      OR status = 'sending' AND id = :id AND lease_until <= :now)"
+            " ORDER BY id != :id, id LIMIT :limit) RETURNING *",
+            {
+                "lease": records.stamp(lease_until),
+                "chat": item.chat_id,
+                "subject": item.subject,
+                "priority": item.priority,
+                "id": item.id,
+                "now": records.stamp(now),
+                "limit": limit,
+            },
         )
+        return sorted((_outgoing(r) for r in rows), key=lambda o: o.id)
+
+    async def of_ids(self, ids: list[int]) -> list[Outgoing]:
+        marks = ", ".join("?" * len(ids))
+        rows = await self._all(
+            f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY id",  # noqa: S608 - only placeholders
+            tuple(ids),
+        )
+        return [_outgoing(r) for r in rows]
+
+    async def sent_all(self, ids: list[int], now: datetime) -> None:
+        marks = ", ".join("?" * len(ids))
+        sql = f"UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, error = NULL WHERE id IN ({marks})"  # noqa: S608, E501 - only placeholders
+        await self.conn.execute(sql, (records.stamp(now), *ids))
 
     async def later(self, outgoing_id: int, due: datetime, error: str) -> None:
         await self.conn.execute(

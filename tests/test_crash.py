@@ -6,6 +6,7 @@ enterprise learnt its number, and the department heard of every appeal."""
 from __future__ import annotations
 
 import asyncio
+import re
 import os
 import random
 import signal
@@ -196,10 +197,10 @@ async def test_kill_9_twenty_times_loses_and_repeats_nothing(tmp_path: Path, org
     # Telegram accepting a message and the outbox marking it sent.
     repeated_notices = 0
     for staff in (OFFICIAL, HEAD):
-        heard = Counter(
-            m.plain.split()[1].split("（")[0]
+        heard = Counter(  # alone or in a list of notices that waited together
+            number
             for m in api.messages_to(staff)
-            if m.plain.startswith("新诉求")
+            for number in re.findall(r"新诉求 (SQ-\d{4}-\d{6})", m.plain)
         )
         assert set(heard) == set(by_filer.values())
         repeated_notices += sum(heard.values()) - len(heard)

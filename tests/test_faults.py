@@ -5,6 +5,7 @@ that got no answer); at the end everyone received exactly what they were owed, o
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -91,7 +92,13 @@ async def test_faults_lose_nothing_and_repeat_nothing(sandbox, people, clock, db
     assert not db.rows("SELECT 1 FROM outbox WHERE status IN ('pending', 'sending')")
 
     def got(person, starts: str, number: str) -> int:
-        return sum(m.plain.startswith(starts) and number in m.plain for m in person.inbox)
+        """Messages (or items of a list of notices that waited together) about `number`."""
+        items = (
+            re.sub(r"^[①-⑳] ", "", item)
+            for m in person.inbox
+            for item in re.split(r"\n\n(?=[①-⑳] )", m.plain)
+        )
+        return sum(item.startswith(starts) and number in item for item in items)
 
     owed = received = 0
     by_enterprise = {

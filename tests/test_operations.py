@@ -135,7 +135,7 @@ async def test_each_persons_updates_run_in_order_and_others_do_not_wait():
     release.set()
     await asyncio.gather(first, second)
     assert order[3:] == ["a1 end", "a2 start", "a2 end"]  # user 1's second came after
-    assert processor._locks == {}  # nothing kept for idle users
+    assert len(processor._turns) == 0  # nothing kept for idle users
 
 
 async def test_private_chats_get_their_own_pace_groups_and_other_calls_do_not():

@@ -239,3 +239,54 @@ async def test_in_production_an_actions_notices_are_sent_by_a_task_of_their_own(
     for staff in (people.official, people.head):
         assert [m.plain for m in staff.inbox if number in m.plain and "新诉求" in m.plain]
     assert {r["status"] for r in db.rows("SELECT status FROM outbox")} == {"sent"}
+
+
+async def test_notices_that_waited_together_go_as_one_numbered_list(sandbox, people, clock, db):
+    """Telegram refused the official's messages for a while: the three new appeals that
+    piled up meanwhile reach them as one list, each item and its buttons numbered alike,
+    and each button acts on its own appeal."""
+    sandbox.api.fail_chat(people.official.id, 502, "Bad Gateway")
+    numbers = [
+        await file_appeal(people.company, "融资", f"第{n}件：申请技改贴息贷款对接，投资{n}00万元。")
+        for n in (1, 2, 3)
+    ]
+    assert not any(number in m.plain for m in people.official.inbox for number in numbers)
+    assert all(any(number in m.plain for m in people.head.inbox) for number in numbers)
+
+    sandbox.api.chat_failures.clear()
+    mark = people.official.mark()
+    await drain(sandbox, clock, 60)
+    [message] = people.official.inbox[mark:]
+    assert message.plain.startswith("新通知 3 条（第 1–3 条），按编号对应下方按钮：")
+    for item_mark, number in zip("①②③", numbers, strict=True):
+        assert f"{item_mark} 新诉求 {number}" in message.plain
+    labels = [label for label, _ in message.buttons]
+    assert labels == ["① 签收", "① 查看", "② 签收", "② 查看", "③ 签收", "③ 查看"]
+    rows = db.rows(
+        "SELECT status FROM outbox WHERE chat_id = ? AND kind = 'new_appeal'", people.official.id
+    )
+    assert [r["status"] for r in rows] == ["sent"] * 3
+
+    await people.official.press("② 签收")
+    states = [db.appeal(number)["state"] for number in numbers]
+    assert states == ["pending", "in_progress", "pending"]
+
+
+async def test_a_list_refused_for_a_while_is_sent_once_later(sandbox, people, clock, db):
+    """A 429 on a list of notices puts every item back; the next try sends them once."""
+    sandbox.api.fail_chat(people.official.id, 502, "Bad Gateway")
+    numbers = [
+        await file_appeal(people.company, "融资", f"第{n}件：申请设备更新贷款贴息，金额{n}50万元。")
+        for n in (1, 2)
+    ]
+    sandbox.api.fail_chat(people.official.id, 429, "Too Many Requests: retry after 3", times=1)
+    mark = people.official.mark()
+    await drain(sandbox, clock, 60)
+    assert people.official.inbox[mark:] == []
+    pending = db.rows("SELECT status, error FROM outbox WHERE chat_id = ?", people.official.id)
+    assert {(r["status"], r["error"]) for r in pending} == {("pending", "429")}
+    await drain(sandbox, clock, 60)
+    [message] = people.official.inbox[mark:]
+    assert all(message.plain.count(f"新诉求 {number}") == 1 for number in numbers)
+    await drain(sandbox, clock, 60)
+    assert len(people.official.inbox[mark:]) == 1

@@ -21,6 +21,11 @@ LEASE = timedelta(seconds=30)
 ACK, NOTICE, LADDER = 0, 1, 2
 
 
+def joins_lists(subject: str | None, kind: str, priority: int) -> bool:
+    """Notices about appeals that wait for the same person together may go as one list."""
+    return subject == "appeal" and priority == NOTICE and kind != "ack"
+
+
 def backoff(attempts: int) -> timedelta:
     """5 s, 10 s, 20 s … up to 15 minutes between tries of one message."""
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)

@@ -68,9 +68,25 @@ async def take(env: Env, outgoing_id: int) -> Outgoing | None:
         return await uow.outbox.take(outgoing_id, now, now + delivery.LEASE)
 
 
-async def sent(env: Env, outgoing_id: int) -> None:
+async def take_with_others(env: Env, item: Outgoing, limit: int) -> list[Outgoing]:
+    """Claim a notice about an appeal together with the others due to the same person, so
+    that they go as one list (`item` first when still unclaimed); [] when none is left."""
+    now = env.now()
     async with env.db.one_statement() as uow:
-        await uow.outbox.sent(outgoing_id, env.now())
+        return await uow.outbox.take_with_others(item, now, now + delivery.LEASE, limit)
+
+
+async def stored(env: Env, ids: tuple[int, ...] | list[int]) -> list[Outgoing]:
+    """The stored messages with these ids (in id order)."""
+    if not ids:
+        return []
+    async with env.db.reading() as uow:
+        return await uow.outbox.of_ids(list(ids))
+
+
+async def sent(env: Env, *outgoing_ids: int) -> None:
+    async with env.db.one_statement() as uow:
+        await uow.outbox.sent_all(list(outgoing_ids), env.now())
 
 
 async def postpone(
