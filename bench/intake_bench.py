@@ -159,6 +159,16 @@ def officials(api: FakeBotApi) -> list[list]:
     ]
 
 
+def notices_repeated(api: FakeBotApi) -> int:
+    """Appeals an official was told of more than once."""
+    return sum(
+        len(told) - len(set(told))
+        for told in (
+            [n for m in messages for n in NEW_APPEAL.findall(m.text)] for messages in officials(api)
+        )
+    )
+
+
 def notices_heard(api: FakeBotApi) -> int:
     """(official, new appeal) pairs told so far, alone or in a list of notices."""
     return sum(
@@ -218,7 +228,7 @@ async def run(
     runner, port = await serve(api)
     path = folder / f"intake-{variant}-{limited}.sqlite3"
     labels = await seed(path, enterprises, notices)
-    settled, owed, messages = 0.0, 0, 0
+    settled, owed, messages, repeated = 0.0, 0, 0, 0
     bot = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.intake_bench", "--serve", variant, "--port", str(port),
         "--db", str(path), "--notices", notices, *([] if limited else ["--only", "unlimited"]),
@@ -232,6 +242,7 @@ async def run(
             settled = await notices_settle(api, notices_per_appeal(notices) * enterprises * ROUNDS)
             owed = notices_heard(api)
             messages = sum(len(m) for m in officials(api))
+            repeated = notices_repeated(api)
     finally:
         if bot.returncode is None:
             bot.terminate()
@@ -249,6 +260,7 @@ async def run(
         "p99": latencies[int(0.99 * (len(latencies) - 1))],
         "notices": owed,
         "messages": messages,
+        "repeated": repeated,
         "settled": settled,
     }
 
@@ -276,7 +288,7 @@ async def main() -> None:
     print(f"{args.enterprises} enterprises × {ROUNDS} appeals, 30 officials,"
           f" department_notices = {args.notices}")  # fmt: skip
     print(f"{'run':<14} | {'bot':<7} | {'updates':>7} | {'upd/s':>6} | {'p50 s':>6} |"
-          f" {'p99 s':>6} | {'÷ echo':>6} | {'notices':>7} | {'in msgs':>7} |"
+          f" {'p99 s':>6} | {'÷ echo':>6} | {'notices':>7} | {'in msgs':>7} | {'twice':>5} |"
           f" {'last notice s':>13}")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         for mode, limited in modes.items():
@@ -287,8 +299,9 @@ async def main() -> None:
             label = "FloodLimits" if limited else "no limiter"
             for name, got in (("echo", echo), ("product", product)):
                 ratio = f"{product['rate'] / echo['rate']:>6.2f}" if name == "product" else " " * 6
-                extra = (f"{got['notices']:>7} | {got['messages']:>7} | {got['settled']:>13.1f}"
-                         if name == "product" else f"{'':>7} | {'':>7} | {'':>13}")  # fmt: skip
+                extra = (f"{got['notices']:>7} | {got['messages']:>7} | {got['repeated']:>5} |"
+                         f" {got['settled']:>13.1f}" if name == "product"
+                         else f"{'':>7} | {'':>7} | {'':>5} | {'':>13}")  # fmt: skip
                 print(f"{label:<14} | {name:<7} | {got['updates']:>7} | {got['rate']:>6.1f} |"
                       f" {got['p50']:>6.2f} | {got['p99']:>6.2f} | {ratio} | {extra}",
                       flush=True)  # fmt: skip

@@ -251,9 +251,11 @@ async def deliver(bot: Bot, env: Env, item: Outgoing) -> int:
     """Send one stored message unless another sender has it; a notice about an appeal
     takes along the others waiting for the same person. Returns how many went out now."""
     if not delivery.joins_lists(item.subject, item.kind, item.priority):
+        await limits.notices_turn(bot)
         taken = await outbox.take(env, item.id)
         return await _send(bot, env, [taken]) if taken else 0
     async with _CHAT_TURNS.hold(item.chat_id):
+        await limits.notices_turn(bot)
         return await _send(bot, env, await outbox.take_with_others(env, item, LIST_CHUNK))
 
 

@@ -30,6 +30,19 @@ NOTICE_FLOOR = 0.25
 BULK_IN_FLIGHT = 4
 
 _BULK: ContextVar[bool] = ContextVar("appealdesk_bulk_send", default=False)
+# When the notice the current task is about to send began to wait (its patience counts
+# from there, across the courier's wait and the send's).
+_WAITING_SINCE: ContextVar[float | None] = ContextVar("appealdesk_notice_since", default=None)
+
+
+async def notices_turn(bot: object) -> None:
+    """In a notice task, wait until notices may go (see FloodLimits.notice_turn); the
+    courier waits here before it claims a message, so that the claim's lease is not spent
+    waiting for a burst of answers to end."""
+    limiter = getattr(bot, "rate_limiter", None)
+    if _BULK.get() and isinstance(limiter, FloodLimits):
+        _WAITING_SINCE.set(None)
+        await limiter.notice_turn(take_floor=False)
 
 
 def bulk() -> None:
@@ -78,7 +91,7 @@ class FloodLimits(AIORateLimiter):
                 self._answering -= 1
                 if not self._answering:
                     self._no_answers.set()
-        await self._notice_turn()
+        await self.notice_turn()
         # The chat's own pace first, so that a notice waiting for its chat does not hold one
         # of the places in the shared queue.
         async with self._chat_pace(endpoint, data), self._bulk_slots:
@@ -86,15 +99,20 @@ class FloodLimits(AIORateLimiter):
                 callback, args, kwargs, endpoint, data, rate_limit_args
             )
 
-    async def _notice_turn(self) -> None:
-        """Wait until no answer is in flight, or, after NOTICE_PATIENCE, for the floor."""
-        since = self._clock()
+    async def notice_turn(self, take_floor: bool = True) -> None:
+        """Wait until no answer is in flight, or, after NOTICE_PATIENCE, for the floor
+        (`take_floor=False`: only wait for it, the send that follows takes it)."""
+        since = _WAITING_SINCE.get()
+        if since is None:
+            since = self._clock()
         while self._answering:
             if self._clock() - since >= NOTICE_PATIENCE and self._floor.has_capacity():
-                await self._floor.acquire()
-                return
+                if take_floor:
+                    await self._floor.acquire()
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._no_answers.wait(), 0.25)
+        _WAITING_SINCE.set(None if take_floor else since)
 
     def _chat_pace(self, endpoint: str, data: dict[str, Any]) -> AbstractAsyncContextManager:
         chat_id = data.get("chat_id")

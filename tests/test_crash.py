@@ -6,9 +6,9 @@ enterprise learnt its number, and the department heard of every appeal."""
 from __future__ import annotations
 
 import asyncio
-import re
 import os
 import random
+import re
 import signal
 import sqlite3
 from collections import Counter

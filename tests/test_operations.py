@@ -221,3 +221,45 @@ async def test_answers_go_before_notices_and_notices_are_never_stopped():
     assert not limits._floor.has_capacity()
     gate.set()
     await endless
+
+
+async def test_the_courier_waits_for_the_notices_turn_before_it_claims_a_message():
+    """A notice task waits for the burst of answers to end before it claims its outbox row
+    (a claim held through a long wait would lapse and be sent twice); the patience counts
+    once, across the courier's wait and the send's, and the floor is taken by the send."""
+    from types import SimpleNamespace
+
+    from handlers import limits as flood
+
+    now = [0.0]
+    limits = flood.FloodLimits(clock=lambda: now[0])
+    bot = SimpleNamespace(rate_limiter=limits)
+    gate = asyncio.Event()
+    steps: list[str] = []
+
+    async def callback(name: str, hold: bool = False) -> bool:
+        steps.append(f"{name} sent")
+        if hold:
+            await gate.wait()
+        return True
+
+    async def notice_task() -> None:
+        flood.bulk()
+        await flood.notices_turn(bot)
+        steps.append("claimed")
+        await limits.process_request(callback, ("notice",), {}, "sendMessage", {"chat_id": 7}, None)
+
+    answer = asyncio.create_task(
+        limits.process_request(callback, ("answer", True), {}, "sendMessage", {"chat_id": 8}, None)
+    )
+    await asyncio.sleep(0)
+    task = asyncio.create_task(notice_task())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert steps == ["answer sent"]  # not even claimed while the answer is in flight
+    now[0] = flood.NOTICE_PATIENCE
+    await task  # patience spent in the courier's wait: the send does not wait it again
+    assert steps == ["answer sent", "claimed", "notice sent"]
+    assert not limits._floor.has_capacity()  # taken once, by the send
+    gate.set()
+    await answer
