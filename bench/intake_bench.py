@@ -32,7 +32,7 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 from telegram.ext import filters as tg_filters
 
 from bench.common import contact_name, summary
-from bot.app import build_application, make_env, on_start, on_stop
+from bot.app import build_application, make_env, on_start, on_stop, settle_heap
 from bot.cli import POLL_INTERVAL as CLI_POLL_INTERVAL
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.rules.uscc import check_char
@@ -208,6 +208,7 @@ async def serve_bot(variant: str, port: int, path: Path, limited: bool, notices:
         app.bot_data[SEND_IN_BACKGROUND] = True
         await app.initialize()
         await on_start(app)
+    settle_heap()  # both bots, as `appealdesk run` does after start-up
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await app.start()

@@ -48,6 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         org,
         rate_limiter=FloodLimits(max_retries=3),
         update_processor=PerUserOrder(CONCURRENT_UPDATES),
+        serving=True,
     )
     app.bot_data[SEND_IN_BACKGROUND] = True  # answer the actor, then notify others
     try:

@@ -149,6 +149,9 @@ async def send_part(bot: Bot, chat_id: int, part: Part) -> None:
 
 # Notices listed in one message at most; a longer list follows in further messages.
 LIST_CHUNK = 8
+# Notices about appeals that waited together become a list from this many (two read as
+# well apart, and each keeps its plain 签收).
+LIST_FROM = 3
 # Room for a list's items in one message (its header and marks take the rest).
 LIST_TEXT_ROOM = TELEGRAM_LIMIT - 200
 # Circled numbers mark a list's items and their buttons (which otherwise read alike).
@@ -191,7 +194,8 @@ def listed(worded: list[Worded], header: Callable[[int, int], str]) -> list[tupl
 
 
 def button_marked(button: InlineKeyboardButton, mark: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(f"{mark} {button.text}", callback_data=button.callback_data)
+    # The label first (签收 ①): it is what people look for; the mark tells them apart.
+    return InlineKeyboardButton(f"{button.text} {mark}", callback_data=button.callback_data)
 
 
 async def _list_parts(env: Env, item: Outgoing) -> list[Part]:
@@ -297,10 +301,11 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[tuple[list[Outgo
             kept.append(item)
         except Gone:
             await outbox.failed(env, item, "gone")
-    if not kept:
-        return []
-    if len(kept) == 1:
-        return [(kept, ("text", worded[0][0], worded[0][1]))]
+    if len(kept) < LIST_FROM:
+        return [
+            ([item], ("text", text, markup))
+            for item, (text, markup) in zip(kept, worded, strict=True)
+        ]
     parts = listed(
         worded,
         lambda first, last: t("notice.list_header", count=len(worded), first=first, last=last),

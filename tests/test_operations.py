@@ -263,3 +263,19 @@ async def test_the_courier_waits_for_the_notices_turn_before_it_claims_a_message
     assert not limits._floor.has_capacity()  # taken once, by the send
     gate.set()
     await answer
+
+
+def test_a_serving_bot_settles_its_heap_after_start_up(settings, org):
+    """`appealdesk run` freezes what start-up made, so the cycle collector stops walking it;
+    the sandbox and the tests, which start many bots in one process, do not."""
+    import gc
+
+    from bot.app import build_application, on_start, on_start_to_serve, settle_heap
+
+    assert build_application(settings, org, serving=True).post_init is on_start_to_serve
+    assert build_application(settings, org).post_init is on_start
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -261,13 +261,13 @@ async def test_notices_that_waited_together_go_as_one_numbered_list(sandbox, peo
     for item_mark, number in zip("①②③", numbers, strict=True):
         assert f"{item_mark} 新诉求 {number}" in message.plain
     labels = [label for label, _ in message.buttons]
-    assert labels == ["① 签收", "① 查看", "② 签收", "② 查看", "③ 签收", "③ 查看"]
+    assert labels == ["签收 ①", "查看 ①", "签收 ②", "查看 ②", "签收 ③", "查看 ③"]
     rows = db.rows(
         "SELECT status FROM outbox WHERE chat_id = ? AND kind = 'new_appeal'", people.official.id
     )
     assert [r["status"] for r in rows] == ["sent"] * 3
 
-    await people.official.press("② 签收")
+    await people.official.press("签收 ②")
     states = [db.appeal(number)["state"] for number in numbers]
     assert states == ["pending", "in_progress", "pending"]
 
@@ -277,7 +277,7 @@ async def test_a_list_refused_for_a_while_is_sent_once_later(sandbox, people, cl
     sandbox.api.fail_chat(people.official.id, 502, "Bad Gateway")
     numbers = [
         await file_appeal(people.company, "融资", f"第{n}件：申请设备更新贷款贴息，金额{n}50万元。")
-        for n in (1, 2)
+        for n in (1, 2, 3)
     ]
     sandbox.api.fail_chat(people.official.id, 429, "Too Many Requests: retry after 3", times=1)
     mark = people.official.mark()
@@ -290,3 +290,17 @@ async def test_a_list_refused_for_a_while_is_sent_once_later(sandbox, people, cl
     assert all(message.plain.count(f"新诉求 {number}") == 1 for number in numbers)
     await drain(sandbox, clock, 60)
     assert len(people.official.inbox[mark:]) == 1
+
+
+async def test_two_notices_that_waited_together_stay_two_plain_messages(sandbox, people, clock):
+    sandbox.api.fail_chat(people.official.id, 502, "Bad Gateway")
+    numbers = [
+        await file_appeal(people.company, "融资", f"第{n}件：申请研发费用加计扣除辅导，{n}项。")
+        for n in (1, 2)
+    ]
+    sandbox.api.chat_failures.clear()
+    mark = people.official.mark()
+    await drain(sandbox, clock, 60)
+    got = people.official.inbox[mark:]
+    assert [m.plain.split("（")[0] for m in got] == [f"新诉求 {number}" for number in numbers]
+    assert all([label for label, _ in m.buttons] == ["签收", "查看"] for m in got)
