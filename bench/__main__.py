@@ -16,7 +16,7 @@ import sys
 import time
 
 SIZES = {
-    "quick": {"intake": ["--enterprises", "20", "--notices", "heads"],
+    "quick": {"intake": ["--enterprises", "20", "--notices", "heads", "--pairs", "1"],
               "sweep": ["--items", "10000", "50000", "--due", "500"],
               "export": ["--items", "2000"], "digest": ["--items", "2000", "5000"],
               "fanout": ["--messages", "300"]},
