@@ -1,8 +1,9 @@
-"""Telegram's flood limits on our side: python-telegram-bot's AIORateLimiter keeps ~30
-messages/s overall and ~20/min per group; this adds ~1 message/s per private chat, so a
-person who is owed several messages (a digest and its files, a backlog after /start) gets
-them paced instead of drawing 429s — and lets answers to people who are waiting go before
-notices to others (sent inside `bulk()`), which take the capacity answers leave."""
+"""Telegram's flood limits on our side: python-telegram-bot's AIORateLimiter keeps ~20/min
+per group and retries 429s; this keeps ~30 messages/s overall and adds ~1 message/s per
+private chat, so a person who is owed several messages (a digest and its files, a backlog
+after /start) gets them paced instead of drawing 429s — and lets answers to people who are
+waiting go before notices to others (sent inside `bulk()`), which take the capacity answers
+leave."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ NOTICE_PATIENCE = 300.0
 NOTICE_FLOOR = 0.25
 # Notices let into the shared limiter at once: an answer queues behind at most these.
 BULK_IN_FLIGHT = 4
+# Telegram's overall limit (messages a second). Notices enter it only while it has this many
+# places to spare, so that an answer arriving just after a notice finds room at once
+# instead of queueing behind notices (at the end of a burst, when both are sent).
+OVERALL_RATE = 30
+ANSWER_RESERVE = 5
 
 _BULK: ContextVar[bool] = ContextVar("appealdesk_bulk_send", default=False)
 # When the notice the current task is about to send began to wait (its patience counts
@@ -53,7 +59,9 @@ def bulk() -> None:
 
 class FloodLimits(AIORateLimiter):
     def __init__(self, max_retries: int = 3, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(max_retries=max_retries)
+        # The overall limit is kept here (PTB's off), so that notices can see its room.
+        super().__init__(max_retries=max_retries, overall_max_rate=0)
+        self._overall = AsyncLimiter(OVERALL_RATE, 1)
         self._clock = clock
         self._chats: dict[int, AsyncLimiter] = {}
         self._answering = 0
@@ -83,7 +91,7 @@ class FloodLimits(AIORateLimiter):
             self._answering += 1
             self._no_answers.clear()
             try:
-                async with self._chat_pace(endpoint, data):
+                async with self._chat_pace(endpoint, data), self._overall_pace(data):
                     return await super().process_request(
                         callback, args, kwargs, endpoint, data, rate_limit_args
                     )
@@ -95,9 +103,13 @@ class FloodLimits(AIORateLimiter):
         # The chat's own pace first, so that a notice waiting for its chat does not hold one
         # of the places in the shared queue.
         async with self._chat_pace(endpoint, data), self._bulk_slots:
-            return await super().process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
-            )
+            if data.get("chat_id") is not None:
+                while not self._overall.has_capacity(ANSWER_RESERVE + 1):
+                    await asyncio.sleep(1 / OVERALL_RATE)
+            async with self._overall_pace(data):
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
 
     async def notice_turn(self, take_floor: bool = True) -> None:
         """Wait until no answer is in flight, or, after NOTICE_PATIENCE, for the floor
@@ -113,6 +125,10 @@ class FloodLimits(AIORateLimiter):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._no_answers.wait(), 0.25)
         _WAITING_SINCE.set(None if take_floor else since)
+
+    def _overall_pace(self, data: dict[str, Any]) -> AbstractAsyncContextManager:
+        """Messages to a chat count towards the overall limit (as in PTB's limiter)."""
+        return self._overall if data.get("chat_id") is not None else contextlib.nullcontext()
 
     def _chat_pace(self, endpoint: str, data: dict[str, Any]) -> AbstractAsyncContextManager:
         chat_id = data.get("chat_id")

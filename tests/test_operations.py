@@ -279,3 +279,46 @@ def test_a_serving_bot_settles_its_heap_after_start_up(settings, org):
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+async def test_a_notice_leaves_room_in_the_overall_limit_for_answers():
+    """Near Telegram's 30 a second, a notice waits for room to spare while an answer to a
+    person goes at once: the answer never queues behind notices."""
+    from handlers import limits as flood
+
+    class Overall:
+        """The overall limiter with its room set by the test (no clock involved)."""
+
+        def __init__(self) -> None:
+            self.room = flood.ANSWER_RESERVE  # places left: not enough for a notice
+
+        def has_capacity(self, amount: float = 1) -> bool:
+            return amount <= self.room
+
+        async def __aenter__(self) -> None:
+            return None
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    limits = flood.FloodLimits()
+    limits._overall = overall = Overall()
+    sent: list[str] = []
+
+    async def callback(name: str) -> bool:
+        sent.append(name)
+        return True
+
+    async def send(name: str, as_notice: bool = False) -> None:
+        if as_notice:
+            flood.bulk()
+        await limits.process_request(callback, (name,), {}, "sendMessage", {"chat_id": 9}, None)
+
+    notice = asyncio.create_task(send("notice", as_notice=True))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    await asyncio.create_task(send("answer"))
+    assert sent == ["answer"]  # the answer went, the notice still waits for room
+    overall.room = flood.ANSWER_RESERVE + 1
+    await notice
+    assert sent == ["answer", "notice"]
