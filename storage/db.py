@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import aiosqlite
 
 from storage.appeals import AppealRepo, AuditRepo, ExtensionRepo, MessageRepo
+from storage.base import Store
 from storage.conversations import ConversationRepo, OperatorNotes, OutboxRepo
 from storage.migrations import MIGRATIONS
 from storage.notices import NoticeRepo
@@ -24,27 +25,45 @@ from storage.tasks import TaskRepo
 
 log = logging.getLogger(__name__)
 
+R = TypeVar("R", bound=Store)
+
+
+class _Repo(Generic[R]):
+    """A repository made on first use: a unit of work uses one or two of its fifteen, and
+    making them all cost more than a short read (one is opened for every step)."""
+
+    def __init__(self, repo: type[R]) -> None:
+        self.repo = repo
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, uow: UnitOfWork, owner: type | None = None) -> R:
+        made = uow.__dict__[self.name] = self.repo(uow.conn)
+        return made
+
 
 class UnitOfWork:
     """The repositories on one connection. On the writer, nothing is kept without `commit()`."""
 
+    departments = _Repo(DepartmentRepo)
+    people = _Repo(PeopleRepo)
+    enterprises = _Repo(EnterpriseRepo)
+    invites = _Repo(InviteRepo)
+    requests = _Repo(RequestRepo)
+    appeals = _Repo(AppealRepo)
+    messages = _Repo(MessageRepo)
+    audit = _Repo(AuditRepo)
+    extensions = _Repo(ExtensionRepo)
+    notices = _Repo(NoticeRepo)
+    tasks = _Repo(TaskRepo)
+    reports = _Repo(ReportRepo)
+    conversations = _Repo(ConversationRepo)
+    outbox = _Repo(OutboxRepo)
+    operator_notes = _Repo(OperatorNotes)
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
-        self.departments = DepartmentRepo(conn)
-        self.people = PeopleRepo(conn)
-        self.enterprises = EnterpriseRepo(conn)
-        self.invites = InviteRepo(conn)
-        self.requests = RequestRepo(conn)
-        self.appeals = AppealRepo(conn)
-        self.messages = MessageRepo(conn)
-        self.audit = AuditRepo(conn)
-        self.extensions = ExtensionRepo(conn)
-        self.notices = NoticeRepo(conn)
-        self.tasks = TaskRepo(conn)
-        self.reports = ReportRepo(conn)
-        self.conversations = ConversationRepo(conn)
-        self.outbox = OutboxRepo(conn)
-        self.operator_notes = OperatorNotes(conn)
         self.committed = False
 
     async def commit(self) -> None:
