@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import date
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -21,7 +20,7 @@ from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, split_message, week_name
 from bot.rules import delivery
 from bot.rules.digest import Week
-from bot.rules.model import Courier, Notice, Outgoing, Rating
+from bot.rules.model import Notice, Outgoing, Rating
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
@@ -254,7 +253,7 @@ _CHAT_TURNS = KeyedLocks()
 async def deliver(bot: Bot, env: Env, item: Outgoing) -> int:
     """Send one stored message unless another sender has it; a notice about an appeal
     takes along the others waiting for the same person. Returns how many went out now."""
-    if not delivery.joins_lists(item.subject, item.kind, item.priority):
+    if not delivery.joins_lists(item.subject, item.priority):
         await limits.notices_turn(bot)
         taken = await outbox.take(env, item.id)
         return await _send(bot, env, [taken]) if taken else 0
@@ -267,31 +266,29 @@ async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
     """Send what was claimed; each message is marked sent once its part has gone out."""
     if not batch:
         return 0
-    try:
-        parts = await _batch_parts(env, batch)
-    except Gone:
-        await outbox.failed(env, batch[0], "gone")
-        return 0
-    chat_id, sent = batch[0].chat_id, 0
-    for done, part in parts:
+    unsent, sent = list(batch), 0
+    for done, part in await _batch_parts(env, batch):
         try:
-            await send_part(bot, chat_id, part)
+            await send_part(bot, batch[0].chat_id, part)
         except TelegramError as exc:
-            unsent = [item for item in batch if item.status is not Courier.SENT]
             await _not_sent(bot, env, unsent, exc)
             return sent
         if done:
             await outbox.sent(env, *(item.id for item in done))
-            done_ids = {item.id for item in done}
-            batch = [replace(i, status=Courier.SENT) if i.id in done_ids else i for i in batch]
+            unsent = [item for item in unsent if item not in done]
             sent += len(done)
     return sent
 
 
 async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[tuple[list[Outgoing], Part]]:
-    """The messages to send, each with the stored messages that are done once it is sent."""
+    """The messages to send, each with the stored messages that are done once it is sent;
+    what no longer exists is recorded as gone and left out."""
     if len(batch) == 1:
-        parts = await parts_of(env, batch[0])
+        try:
+            parts = await parts_of(env, batch[0])
+        except Gone:
+            await outbox.failed(env, batch[0], "gone")
+            return []
         return [([], part) for part in parts[:-1]] + [(batch, parts[-1])]
     worded: list[Worded] = []
     kept: list[Outgoing] = []

@@ -139,7 +139,7 @@ class OutboxRepo(Store):
             "UPDATE outbox SET status = 'sending', lease_until = :lease,"
             " attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox"
             " WHERE chat_id = :chat AND status IN ('pending', 'sending')"
-            " AND subject IS :subject AND priority = :priority AND kind != 'ack'"
+            " AND subject IS :subject AND priority = :priority"
             " AND (status = 'pending' AND due_at <= :now"
             "      OR status = 'sending' AND id = :id AND lease_until <= :now)"
             " ORDER BY id != :id, id LIMIT :limit) RETURNING *",

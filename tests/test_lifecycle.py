@@ -274,3 +274,44 @@ async def test_department_group_chat_gets_the_notice_and_members_claim_there(
         assert db.appeal(number)["owner_id"] == official.id
     finally:
         await box.stop()
+
+
+async def test_a_group_that_missed_three_notices_gets_one_list_and_claims_from_it(
+    settings, org, clock, db
+):
+    """Telegram refused the department group's messages for a while: the three new appeals
+    reach it as one list, and a member's 签收 ② there claims the second, named to all."""
+    from bot.sandbox.chat import Sandbox
+    from handlers import courier
+    from tests.conftest import LEADER_ID, join, register
+
+    group_id = -100778
+    departments = [
+        d.model_copy(update={"chat_id": group_id}) if d.code == "jrj" else d
+        for d in org.departments
+    ]
+    box = await Sandbox.start(settings, org.model_copy(update={"departments": departments}), clock)
+    try:
+        leader = box.person(LEADER_ID, "王局长")
+        official = box.person(20002, "李明")
+        company = box.person(30001, "陈经理")
+        await join(official, leader, "jrj")
+        await register(company)
+        box.api.fail_chat(group_id, 502, "Bad Gateway")
+        numbers = [
+            await file_appeal(company, "融资", f"第{n}件：申请应急转贷资金{n}00万元。")
+            for n in (1, 2, 3)
+        ]
+        box.api.chat_failures.clear()
+        clock.advance(timedelta(seconds=60))
+        await courier.drain(box.app.bot, box.env)
+        [listing] = box.api.messages_to(group_id)
+        assert listing.plain.startswith("新通知 3 条（第 1–3 条）")
+        claim = dict(listing.buttons)["签收 ②"]
+        await box.deliver(box.api.callback_update(official.user, listing, claim))
+        assert box.api.messages_to(group_id)[-1].plain == (
+            f"李明 已签收诉求 {numbers[1]}，办结期限 {db.appeal(numbers[1])['due_date']}。"
+        )
+        assert [db.appeal(n)["owner_id"] for n in numbers] == [None, official.id, None]
+    finally:
+        await box.stop()

@@ -21,9 +21,10 @@ LEASE = timedelta(seconds=30)
 ACK, NOTICE, LADDER = 0, 1, 2
 
 
-def joins_lists(subject: str | None, kind: str, priority: int) -> bool:
-    """Notices about appeals that wait for the same person together may go as one list."""
-    return subject == "appeal" and priority == NOTICE and kind != "ack"
+def joins_lists(subject: str | None, priority: int) -> bool:
+    """Notices about appeals that wait for the same person together may go as one list
+    (an acknowledgement has its own priority, ACK)."""
+    return subject == "appeal" and priority == NOTICE
 
 
 def backoff(attempts: int) -> timedelta:
