@@ -234,18 +234,24 @@ async def test_appeal_numbers_are_gap_free_per_year(sandbox, people, clock):
     assert await file_appeal(p.company) == "SQ-2027-000001"
 
 
-async def test_department_group_chat_gets_the_notice_and_members_claim_there(
-    settings, org, clock, db
-):
+async def sandbox_with_group(settings, org, clock, group_id: int):
+    """A sandbox whose 市地方金融管理局 (jrj) has its group chat."""
     from bot.sandbox.chat import Sandbox
-    from tests.conftest import LEADER_ID, join, register
 
-    group_id = -100777
     departments = [
         d.model_copy(update={"chat_id": group_id}) if d.code == "jrj" else d
         for d in org.departments
     ]
-    box = await Sandbox.start(settings, org.model_copy(update={"departments": departments}), clock)
+    return await Sandbox.start(settings, org.model_copy(update={"departments": departments}), clock)
+
+
+async def test_department_group_chat_gets_the_notice_and_members_claim_there(
+    settings, org, clock, db
+):
+    from tests.conftest import LEADER_ID, join, register
+
+    group_id = -100777
+    box = await sandbox_with_group(settings, org, clock, group_id)
     try:
         leader = box.person(LEADER_ID, "王局长")
         official = box.person(20002, "李明")
@@ -281,16 +287,11 @@ async def test_a_group_that_missed_three_notices_gets_one_list_and_claims_from_i
 ):
     """Telegram refused the department group's messages for a while: the three new appeals
     reach it as one list, and a member's 签收 ② there claims the second, named to all."""
-    from bot.sandbox.chat import Sandbox
     from handlers import courier
     from tests.conftest import LEADER_ID, join, register
 
     group_id = -100778
-    departments = [
-        d.model_copy(update={"chat_id": group_id}) if d.code == "jrj" else d
-        for d in org.departments
-    ]
-    box = await Sandbox.start(settings, org.model_copy(update={"departments": departments}), clock)
+    box = await sandbox_with_group(settings, org, clock, group_id)
     try:
         leader = box.person(LEADER_ID, "王局长")
         official = box.person(20002, "李明")
