@@ -235,29 +235,29 @@ async def test_appeal_numbers_are_gap_free_per_year(sandbox, people, clock):
 
 
 async def sandbox_with_group(settings, org, clock, group_id: int):
-    """A sandbox whose 市地方金融管理局 (jrj) has its group chat."""
+    """A sandbox whose 市地方金融管理局 (jrj) has its group chat, an official who joined it
+    and a registered enterprise; returns (sandbox, official, enterprise contact)."""
     from bot.sandbox.chat import Sandbox
+    from tests.conftest import LEADER_ID, join, register
 
     departments = [
         d.model_copy(update={"chat_id": group_id}) if d.code == "jrj" else d
         for d in org.departments
     ]
-    return await Sandbox.start(settings, org.model_copy(update={"departments": departments}), clock)
+    box = await Sandbox.start(settings, org.model_copy(update={"departments": departments}), clock)
+    official = box.person(20002, "李明")
+    company = box.person(30001, "陈经理")
+    await join(official, box.person(LEADER_ID, "王局长"), "jrj")
+    await register(company)
+    return box, official, company
 
 
 async def test_department_group_chat_gets_the_notice_and_members_claim_there(
     settings, org, clock, db
 ):
-    from tests.conftest import LEADER_ID, join, register
-
     group_id = -100777
-    box = await sandbox_with_group(settings, org, clock, group_id)
+    box, official, company = await sandbox_with_group(settings, org, clock, group_id)
     try:
-        leader = box.person(LEADER_ID, "王局长")
-        official = box.person(20002, "李明")
-        company = box.person(30001, "陈经理")
-        await join(official, leader, "jrj")
-        await register(company)
         number = await file_appeal(company)
         [notice] = box.api.messages_to(group_id)
         assert notice.plain.startswith(f"新诉求 {number}")
@@ -288,16 +288,10 @@ async def test_a_group_that_missed_three_notices_gets_one_list_and_claims_from_i
     """Telegram refused the department group's messages for a while: the three new appeals
     reach it as one list, and a member's 签收 ② there claims the second, named to all."""
     from handlers import courier
-    from tests.conftest import LEADER_ID, join, register
 
     group_id = -100778
-    box = await sandbox_with_group(settings, org, clock, group_id)
+    box, official, company = await sandbox_with_group(settings, org, clock, group_id)
     try:
-        leader = box.person(LEADER_ID, "王局长")
-        official = box.person(20002, "李明")
-        company = box.person(30001, "陈经理")
-        await join(official, leader, "jrj")
-        await register(company)
         box.api.fail_chat(group_id, 502, "Bad Gateway")
         numbers = [
             await file_appeal(company, "融资", f"第{n}件：申请应急转贷资金{n}00万元。")
