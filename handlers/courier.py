@@ -363,34 +363,44 @@ async def confirm(
 ) -> None:
     """Answer the actor, then send what their action owes others. A failed answer is not
     an error for the user: the action is done and its stored confirmation follows."""
-    env = env_of(context)
     try:
         await say(update, context, text, markup)
     except TelegramError as exc:
         log.warning("answer to %s failed, the outbox sends it: %s", _user_id(update), exc)
-    else:
-        if ack_id is not None:
-            await outbox.sent(env, ack_id)
-    await send_soon(context, queued)
+        ack_id = None
+    await send_soon(context, queued, ack_id)
 
 
-async def send_soon(context: Context, ids: tuple[int, ...] | list[int]) -> None:
-    """Send what an action owes others. In `appealdesk run` this is a task of its own, so
-    the handler is done as soon as the actor is answered (their next update need not wait);
-    the offline sandbox and the tests send at once, in order. Either way the rows are stored:
-    whatever this does not send, the courier job does."""
-    if not ids:
+async def send_soon(
+    context: Context, ids: tuple[int, ...] | list[int], answered: int | None = None
+) -> None:
+    """Mark the actor's stored confirmation `answered` as sent and send what the action owes
+    others. In `appealdesk run` this is a task of its own, so the handler is done as soon as
+    the actor is answered: their next update (typed the moment the answer arrives) need not
+    wait for a write behind other people's transactions. The confirmation is due only
+    after ACK_GRACE, so the courier does not send it meanwhile. The offline sandbox and the
+    tests do it at once, in order. Either way the rows are stored: whatever this does not
+    send, the courier job does."""
+    if not ids and answered is None:
         return
+    env = env_of(context)
+
+    async def settle() -> None:
+        if answered is not None:
+            await outbox.sent(env, answered)
+        if ids:
+            await flush(context.bot, env, ids)
+
     if context.application.bot_data.get(SEND_IN_BACKGROUND):
-        context.application.create_task(_as_notices(flush(context.bot, env_of(context), ids)))
+        context.application.create_task(_as_notices(settle()))
     else:
-        await flush(context.bot, env_of(context), ids)
+        await settle()
 
 
-async def _as_notices(sending: Awaitable[int]) -> int:
+async def _as_notices(sending: Awaitable[None]) -> None:
     """In a task of its own: what it sends waits for the answers to people in flight."""
     limits.bulk()
-    return await sending
+    await sending
 
 
 def _user_id(update: Update) -> int | None:

@@ -221,8 +221,10 @@ async def test_a_year_ledger_over_the_upload_limit_is_sent_for_the_week(
 
 
 async def test_in_production_an_actions_notices_are_sent_by_a_task_of_their_own(
-    sandbox, people, db
+    sandbox, people, clock, db
 ):
+    """The handler ends with the actor's answer: marking their stored confirmation sent
+    and telling the department happen in a task of its own, and neither is done twice."""
     import asyncio
 
     from handlers.courier import SEND_IN_BACKGROUND
@@ -239,6 +241,9 @@ async def test_in_production_an_actions_notices_are_sent_by_a_task_of_their_own(
     for staff in (people.official, people.head):
         assert [m.plain for m in staff.inbox if number in m.plain and "新诉求" in m.plain]
     assert {r["status"] for r in db.rows("SELECT status FROM outbox")} == {"sent"}
+    assert await drain(sandbox, clock, 60) == 0
+    filed = [m for m in people.company.inbox if m.plain.startswith("诉求已提交")]
+    assert len(filed) == 1 and number in filed[0].plain
 
 
 async def test_notices_that_waited_together_go_as_one_numbered_list(sandbox, people, clock, db):
