@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import chinese_calendar
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.rules import uscc
@@ -174,6 +174,7 @@ def _common_in_order(a: str, b: str) -> int:
     earlier=st.lists(st.text(alphabet="已联系企业对接银行政策 ", max_size=40), max_size=8),
     threshold=st.sampled_from([0.5, 0.8, 0.9]),
 )
+@example(text="业业业", earlier=["业业"], threshold=0.8)  # exactly at the threshold: 2·2/5
 @settings(max_examples=300, deadline=None)
 def test_near_duplicate_is_the_most_similar_earlier_reply(text, earlier, threshold):
     """Similarity is 2·LCS/(len a + len b) of the stripped texts; the best at or above the

@@ -312,6 +312,9 @@ def figures_from_counts(
     return figures
 
 
+CUTOFF_SLACK = 1e-6
+
+
 def best_match_above(
     text: str, earlier: Sequence[str], numbers: Sequence[str], threshold: float
 ) -> tuple[float, str] | None:
@@ -319,10 +322,18 @@ def best_match_above(
     first) at or above `threshold`, as (similarity, number); the most recent on a tie.
     Similarity is 2·LCS / (len a + len b) of the texts as given — the share of characters
     two replies have in common, in order — computed by rapidfuzz in C."""
+    # rapidfuzz's cutoff works in floating point with a margin of its own, so a similarity
+    # exactly at the threshold (2·2/5 = 0.8) was cut off: ask for a hair less and decide
+    # "at or above" here. A similarity is a fraction 2k/n; for replies under 10,000
+    # characters and a threshold of two decimals it is either equal to the threshold or at
+    # least 5e-6 away, so the slack lets nothing lower through.
     found = process.extractOne(
-        text, earlier, scorer=Indel.normalized_similarity, score_cutoff=threshold
+        text,
+        earlier,
+        scorer=Indel.normalized_similarity,
+        score_cutoff=max(0.0, threshold - CUTOFF_SLACK),
     )
-    if found is None:
+    if found is None or found[1] < threshold - CUTOFF_SLACK:
         return None
     _, score, index = found
     return score, numbers[index]
