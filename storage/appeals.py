@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.rules.model import Appeal, Attachment, Event, Extension, Message
 from storage import records
-from storage.base import Store
+from storage.base import Store, placeholders
 
 APPEAL_UPDATABLE = frozenset(
     {
@@ -170,8 +170,7 @@ class MessageRepo(Store):
         )
 
     async def of_appeal(self, appeal_id: int, kinds: tuple[str, ...]) -> list[Message]:
-        marks = ", ".join("?" for _ in kinds)
-        where = f"WHERE m.appeal_id = ? AND m.kind IN ({marks})"  # placeholders only
+        where = f"WHERE m.appeal_id = ? AND m.kind IN ({placeholders(len(kinds))})"
         rows = await self._all(
             "SELECT m.*, u.full_name AS author_name FROM appeal_messages m"  # noqa: S608
             " LEFT JOIN users u ON u.tg_id = m.author_id " + where + " ORDER BY m.id",

@@ -9,6 +9,11 @@ import aiosqlite
 Row = dict[str, Any]
 
 
+def placeholders(count: int) -> str:
+    """`?, ?, …` for an `IN (…)` of `count` values: the values stay parameters."""
+    return ", ".join("?" * count)
+
+
 class Store:
     """Queries on one connection; the caller decides the transaction."""
 

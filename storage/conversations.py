@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.rules.model import Conversation, Courier, Outgoing
 from storage import records
-from storage.base import Row, Store
+from storage.base import Row, Store, placeholders
 
 
 def _conversation(row: Row) -> Conversation:
@@ -156,16 +156,15 @@ class OutboxRepo(Store):
         return sorted((_outgoing(r) for r in rows), key=lambda o: o.id)
 
     async def of_ids(self, ids: list[int]) -> list[Outgoing]:
-        marks = ", ".join("?" * len(ids))
         rows = await self._all(
-            f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY id",  # noqa: S608 - only placeholders
+            f"SELECT * FROM outbox WHERE id IN ({placeholders(len(ids))}) ORDER BY id",  # noqa: S608
             tuple(ids),
         )
         return [_outgoing(r) for r in rows]
 
     async def sent_all(self, ids: list[int], now: datetime) -> None:
-        marks = ", ".join("?" * len(ids))
-        sql = f"UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, error = NULL WHERE id IN ({marks})"  # noqa: S608, E501 - only placeholders
+        done = "status = 'sent', sent_at = ?, lease_until = NULL, error = NULL"
+        sql = f"UPDATE outbox SET {done} WHERE id IN ({placeholders(len(ids))})"  # noqa: S608
         await self.conn.execute(sql, (records.stamp(now), *ids))
 
     async def later(self, outgoing_id: int, due: datetime, error: str) -> None:

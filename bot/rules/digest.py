@@ -323,17 +323,17 @@ def best_match_above(
     Similarity is 2·LCS / (len a + len b) of the texts as given — the share of characters
     two replies have in common, in order — computed by rapidfuzz in C."""
     # rapidfuzz's cutoff works in floating point with a margin of its own, so a similarity
-    # exactly at the threshold (2·2/5 = 0.8) was cut off: ask for a hair less and decide
-    # "at or above" here. A similarity is a fraction 2k/n; for replies under 10,000
-    # characters and a threshold of two decimals it is either equal to the threshold or at
-    # least 5e-6 away, so the slack lets nothing lower through.
+    # exactly at the threshold (2·2/5 = 0.8) was cut off: ask for a hair less. A similarity
+    # is a fraction 2k/n; for replies under 10,000 characters and a threshold of two
+    # decimals it is either equal to the threshold or at least 5e-6 away, so the slack lets
+    # nothing lower through.
     found = process.extractOne(
         text,
         earlier,
         scorer=Indel.normalized_similarity,
         score_cutoff=max(0.0, threshold - CUTOFF_SLACK),
     )
-    if found is None or found[1] < threshold - CUTOFF_SLACK:
+    if found is None:
         return None
     _, score, index = found
     return score, numbers[index]
