@@ -246,6 +246,37 @@ async def test_in_production_an_actions_notices_are_sent_by_a_task_of_their_own(
     assert len(filed) == 1 and number in filed[0].plain
 
 
+async def test_in_production_a_lost_answer_is_not_marked_sent_and_a_second_tap_is_told(
+    sandbox, people, clock, db
+):
+    """With the background task: Telegram loses the answer to 提交, so the stored
+    confirmation stays due and goes once after the grace; tapping 提交 again meanwhile
+    files nothing new and says what was filed."""
+    import asyncio
+
+    from handlers.courier import SEND_IN_BACKGROUND
+
+    sandbox.app.bot_data[SEND_IN_BACKGROUND] = True
+    await people.company.send("/new")
+    await people.company.press("融资")
+    await people.company.send("扩建冷链仓库需流动资金约800万元，申请融资担保对接。")
+    sandbox.api.fail_chat(people.company.id, 502, "Bad Gateway", times=3)
+    mark = people.company.mark()
+    await people.company.press("提交")
+    await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not asyncio.current_task()))
+    assert people.company.since(mark) == []
+    ack = db.one("SELECT status FROM outbox WHERE chat_id = ? AND kind = 'ack'", 30001)
+    assert ack["status"] == "pending"
+
+    again = await people.company.press("提交")
+    number = db.one("SELECT number FROM appeals")["number"]
+    assert db.count("appeals") == 1 and number in again[-1]
+    assert await drain(sandbox, clock, 30) == 1
+    filed = [m for m in people.company.since(mark) if m.startswith("诉求已提交")]
+    assert len(filed) == 1 and number in filed[0]
+    assert await drain(sandbox, clock, 60) == 0
+
+
 async def test_notices_that_waited_together_go_as_one_numbered_list(sandbox, people, clock, db):
     """Telegram refused the official's messages for a while: the three new appeals that
     piled up meanwhile reach them as one list, each item and its buttons numbered alike,
