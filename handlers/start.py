@@ -38,6 +38,8 @@ async def start(update: Update, context: Context) -> None:
     if update.effective_chat.type != "private":
         await say(update, context, t("private_only"))
         return
+    if context.args:  # a used or expired link is refused before anything else happens
+        await people.check_link(env, update.effective_user.id, context.args[0])
     owed = await outbox.owe_again(env, update.effective_user.id)
     if owed:
         await say(update, context, t("owed_messages", count=len(owed)))

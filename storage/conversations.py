@@ -180,28 +180,36 @@ class OutboxRepo(Store):
             (error, outgoing_id),
         )
 
+    async def withheld(self, ids: list[int], reason: str) -> None:
+        """No longer the recipient's to read: never sent, never owed again."""
+        done = "status = 'withheld', lease_until = NULL, error = ?"
+        sql = f"UPDATE outbox SET {done} WHERE id IN ({placeholders(len(ids))})"  # noqa: S608
+        await self.conn.execute(sql, (reason, *ids))
+
     async def heard(self, subject: str | None, subject_id: int, kind: str) -> bool:
         """Whether a notice of this kind about this subject reached, or may reach, anyone."""
         row = await self._one(
             "SELECT 1 FROM outbox WHERE subject IS ? AND subject_id = ? AND kind = ?"
-            " AND status != 'failed' LIMIT 1",
+            " AND status NOT IN ('failed', 'withheld') LIMIT 1",
             (subject, subject_id, kind),
         )
         return row is not None
 
-    async def owe_again(self, chat_id: int, since: datetime, now: datetime) -> list[int]:
-        """A person who was unreachable is back: what failed since `since` is owed again."""
+    async def failed_since(self, chat_id: int, since: datetime) -> list[Outgoing]:
+        """What could not reach `chat_id` since `since` (oldest first)."""
         rows = await self._all(
-            "SELECT id FROM outbox WHERE chat_id = ? AND status = 'failed' AND created_at >= ?"
+            "SELECT * FROM outbox WHERE chat_id = ? AND status = 'failed' AND created_at >= ?"
             " ORDER BY id",
             (chat_id, records.stamp(since)),
         )
-        ids = [r["id"] for r in rows]
+        return [_outgoing(r) for r in rows]
+
+    async def owe_again(self, ids: list[int], now: datetime) -> None:
+        """These failed messages are owed again, now."""
         await self.conn.executemany(
             "UPDATE outbox SET status = 'pending', due_at = ?, error = NULL WHERE id = ?",
             [(records.stamp(now), i) for i in ids],
         )
-        return ids
 
     async def unreachable(self, since: datetime) -> list[tuple[int, int]]:
         """(chat, messages) that failed for good since `since`."""

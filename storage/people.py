@@ -75,14 +75,15 @@ class PeopleRepo(Store):
 
     async def staff_of(self, department_id: int) -> list[Person]:
         rows = await self._all(
-            "SELECT * FROM users WHERE department_id = ? ORDER BY tg_id", (department_id,)
+            "SELECT * FROM users WHERE department_id = ? AND removed_at IS NULL ORDER BY tg_id",
+            (department_id,),
         )
         return [records.person(r) for r in rows]
 
     async def all_staff(self) -> list[Person]:
         rows = await self._all(
             "SELECT u.* FROM users u WHERE u.role IN ('official', 'head')"
-            " ORDER BY u.department_id, u.tg_id"
+            " AND u.removed_at IS NULL ORDER BY u.department_id, u.tg_id"
         )
         return [records.person(r) for r in rows]
 

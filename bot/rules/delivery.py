@@ -1,8 +1,14 @@
-"""When to try a message again, and when a person counts as unreachable: pure rules."""
+"""When to try a message again, when a person counts as unreachable, and who may still
+receive a stored message when it goes: pure rules."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from bot.rules import audiences
+from bot.rules.model import Actor, Appeal, Role
 
 # The acting user's own answer is sent directly first; the outbox waits this long before it
 # sends the stored copy, so the two do not cross.
@@ -16,6 +22,9 @@ LONGEST_RETRY = timedelta(minutes=15)
 # How long a sender may hold a message before another may take it (a crashed sender):
 # longer than one send takes with its timeouts; a crash inside it may repeat that message.
 LEASE = timedelta(seconds=30)
+
+# The outbox kind of one message listing several ladder notices.
+LADDER_LIST = "ladder_list"
 
 # Priorities: lower goes first.
 ACK, NOTICE, LADDER = 0, 1, 2
@@ -41,3 +50,82 @@ def retry_at(now: datetime, attempts: int, retry_after: float | None = None) -> 
 
 def too_old(created_at: datetime, now: datetime) -> bool:
     return now - created_at > GIVE_UP_AFTER
+
+
+# Entitlement at send time ---------------------------------------------------------------
+# A message goes only to someone still entitled to it when it is sent: a removed contact,
+# an official who left the department, an appeal transferred away, a leader no longer in
+# ADMIN_IDS, a task given to someone else. What is no longer deliverable is `withheld`:
+# never sent, never owed again, never listed as unreachable.
+WITHHELD = "not_entitled"
+
+# Notices an enterprise's contacts receive (the rest are for the bureau's people only).
+CONTACT_KINDS = frozenset(
+    kind for rows in audiences.AFTER_ACTION.values() for who, kind in rows if who == "contacts"
+)
+# The acting person's own confirmation of what they just did: always theirs to read.
+OWN = "ack"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a chat is when the message goes: a person as they are now (a guest once removed
+    or unknown; ADMIN only while in ADMIN_IDS), or a department's group (`group_of`)."""
+
+    actor: Actor
+    group_of: int | None = None
+
+
+def may_hear_of_appeal(who: Recipient, appeal: Appeal, kind: str) -> bool:
+    """Its department's people and group (the department it is in now), its enterprise's
+    current contacts (only what contacts are told), and the leaders."""
+    if kind == OWN:
+        return True
+    if who.group_of is not None:
+        return who.group_of == appeal.department_id and kind not in CONTACT_KINDS
+    actor = who.actor
+    if actor.role is Role.ADMIN:
+        return True
+    if actor.role is Role.ENTERPRISE:
+        return kind in CONTACT_KINDS and actor.enterprise_id == appeal.enterprise_id
+    return actor.is_staff and actor.department_id == appeal.department_id
+
+
+def may_hear_of_task(who: Recipient, holders: Iterable[int], kind: str) -> bool:
+    """A task's current holders (its 责任人, or the stand-ins while it has none) and the
+    leaders."""
+    if kind == OWN:
+        return True
+    if who.actor.role is Role.ADMIN:
+        return True
+    return who.group_of is None and who.actor.is_staff and who.actor.tg_id in set(holders)
+
+
+def may_read_digest(who: Recipient, audience: str) -> bool:
+    """The leaders' digest to leaders; a department's to its people and its group."""
+    if audience == LEADERS_DIGEST:
+        return who.group_of is None and who.actor.role is Role.ADMIN
+    department = department_of_audience(audience)
+    if department is None:
+        return False
+    if who.group_of is not None:
+        return who.group_of == department
+    return who.actor.is_staff and who.actor.department_id == department
+
+
+LEADERS_DIGEST = "leaders"
+_DEPARTMENT_DIGEST = "department:"
+
+
+def department_of_audience(audience: str) -> int | None:
+    rest = audience.removeprefix(_DEPARTMENT_DIGEST)
+    return int(rest) if rest != audience and rest.isascii() and rest.isdigit() else None
+
+
+# Messages about no appeal or task: operator notices (calendar, unstaffed departments, the
+# daily list of people who could not be reached, a group's new id) are for leaders only.
+FOR_ANYONE = frozenset({OWN})
+
+
+def may_hear(who: Recipient, kind: str) -> bool:
+    return kind in FOR_ANYONE or (who.group_of is None and who.actor.role is Role.ADMIN)

@@ -337,6 +337,7 @@ class Courier(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"  # permanently: blocked, chat not found
+    WITHHELD = "withheld"  # the recipient is no longer entitled to it: never sent
 
 
 @dataclass(frozen=True)

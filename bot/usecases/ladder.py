@@ -20,7 +20,7 @@ from bot.usecases.tasks import holders
 APPEAL_KINDS = ("raise", "overdue", "due_today", "due_soon", "unclaimed")
 TASK_KINDS = ("task_overdue", "task_d1", "task_d3", "task_d7", "task_monthly")
 PAGE = 200
-LIST = "ladder_list"  # the outbox kind of one message listing several notices
+LIST = delivery.LADDER_LIST  # the outbox kind of one message listing several notices
 
 
 @dataclass(frozen=True)

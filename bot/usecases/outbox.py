@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.rules import delivery
 from bot.rules.model import Notice, Outgoing
+from bot.usecases import entitlement
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
 
@@ -62,18 +63,36 @@ async def due(env: Env, limit: int = 100) -> list[Outgoing]:
 
 
 async def take(env: Env, outgoing_id: int) -> Outgoing | None:
-    """Claim one message for sending (None: somebody else has it, or it is done)."""
+    """Claim one message for sending (None: somebody else has it, it is done, or its
+    recipient is no longer entitled to it — then it is withheld)."""
     now = env.now()
     async with env.db.one_statement() as uow:
-        return await uow.outbox.take(outgoing_id, now, now + delivery.LEASE)
+        taken = await uow.outbox.take(outgoing_id, now, now + delivery.LEASE)
+    kept = await _entitled(env, [taken] if taken else [])
+    return kept[0] if kept else None
 
 
 async def take_with_others(env: Env, item: Outgoing, limit: int) -> list[Outgoing]:
     """Claim a notice about an appeal together with the others due to the same person, so
-    that they go as one list (`item` first when still unclaimed); [] when none is left."""
+    that they go as one list (`item` first when still unclaimed); [] when none is left.
+    What the recipient is no longer entitled to is withheld, not returned."""
     now = env.now()
     async with env.db.one_statement() as uow:
-        return await uow.outbox.take_with_others(item, now, now + delivery.LEASE, limit)
+        taken = await uow.outbox.take_with_others(item, now, now + delivery.LEASE, limit)
+    return await _entitled(env, taken)
+
+
+async def _entitled(env: Env, items: list[Outgoing]) -> list[Outgoing]:
+    """Entitlement when sent: what is no longer the recipient's is marked withheld."""
+    if not items:
+        return []
+    async with env.db.reading() as uow:
+        checked = [(item, await entitlement.still_theirs(uow, env, item)) for item in items]
+    withheld = [item.id for item, kept in checked if kept is None]
+    if withheld:
+        async with env.db.one_statement() as uow:
+            await uow.outbox.withheld(withheld, delivery.WITHHELD)
+    return [kept for _, kept in checked if kept is not None]
 
 
 async def stored(env: Env, ids: tuple[int, ...] | list[int]) -> list[Outgoing]:
@@ -135,12 +154,19 @@ async def failed(env: Env, outgoing: Outgoing, error: str) -> tuple[int, ...]:
 
 
 async def owe_again(env: Env, chat_id: int) -> list[int]:
-    """Somebody pressed /start again: what could not reach them lately is owed again."""
+    """Somebody pressed /start again: what could not reach them lately and is still theirs
+    to read is owed again; the rest is withheld (never sent, never counted)."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
-        ids = await uow.outbox.owe_again(chat_id, now - delivery.OWED_FOR, now)
+        owed, withheld = [], []
+        for item in await uow.outbox.failed_since(chat_id, now - delivery.OWED_FOR):
+            theirs = await entitlement.still_theirs(uow, env, item)
+            (owed if theirs is not None else withheld).append(item.id)
+        await uow.outbox.owe_again(owed, now)
+        if withheld:
+            await uow.outbox.withheld(withheld, delivery.WITHHELD)
         await uow.commit()
-    return ids
+    return owed
 
 
 async def report_unreachable(env: Env) -> tuple[int, ...]:

@@ -171,17 +171,18 @@ async def colleague_invite(env: Env, tg_id: int, code: str) -> Enterprise:
         invite = await uow.enterprises.invite(code)
         person = await uow.people.get(tg_id)
         enterprise = await uow.enterprises.get(invite.enterprise_id) if invite else None
-    _usable(env, invite, tg_id)
     if person is not None or tg_id in env.leaders:
         raise AlreadyRegistered()
+    _usable(env, invite, tg_id)
     assert enterprise is not None
     return enterprise
 
 
 def _usable(env: Env, invite: ContactInvite | None, tg_id: int) -> None:
+    # Used is used, by anyone: a contact who was removed cannot come back on their old link.
     if invite is None:
         raise InviteInvalid(reason="unknown")
-    if invite.used_by is not None and invite.used_by != tg_id:
+    if invite.used_by is not None:
         raise InviteInvalid(reason="used")
     if invite.expires_at <= env.now():
         raise InviteInvalid(reason="expired")
@@ -275,6 +276,38 @@ async def create_invite(env: Env, actor: Actor, department_code: str, is_head: b
     return Invite(code, dept.id, is_head, actor.tg_id, expires)
 
 
+async def check_link(env: Env, tg_id: int, code: str) -> None:
+    """Refuse a /start link that can no longer be used (unknown, used, expired) before
+    /start does anything else; a staff link opened again by the one it made a member of
+    its department (still there) is fine."""
+    if code.startswith(COLLEAGUE_PREFIX):
+        await colleague_invite(env, tg_id, code)
+        return
+    async with env.db.reading() as uow:
+        invite = await uow.invites.get(code)
+        person = await uow.people.get(tg_id)
+    _staff_link_usable(env, invite, person, tg_id)
+
+
+def _staff_link_usable(env: Env, invite: Invite | None, person: Person | None, tg_id: int) -> bool:
+    """Whether the link is new (False: its own member opened it again); refusals raise."""
+    if invite is None:
+        raise InviteInvalid(reason="unknown")
+    if invite.used_by is not None:
+        still_member = (
+            invite.used_by == tg_id
+            and person is not None
+            and person.role is invite.role
+            and person.department_id == invite.department_id
+        )
+        if not still_member:
+            raise InviteInvalid(reason="used")
+        return False
+    if invite.expires_at <= env.now():
+        raise InviteInvalid(reason="expired")
+    return True
+
+
 async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Membership:
     """Somebody opens an invite link and joins a department."""
     if tg_id in env.leaders:
@@ -283,16 +316,10 @@ async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Memb
     name = checks.without_invisible(full_name or "").strip()[:NAME_MAX] or str(tg_id)
     async with env.db.unit_of_work() as uow:
         invite = await uow.invites.get(code)
-        if invite is None:
-            raise InviteInvalid(reason="unknown")
-        dept = await uow.departments.get(invite.department_id)
-        if invite.used_by == tg_id:
-            return Membership(invite.role, dept)  # the same link opened twice
-        if invite.used_by is not None:
-            raise InviteInvalid(reason="used")
-        if invite.expires_at <= now:
-            raise InviteInvalid(reason="expired")
         person = await uow.people.get(tg_id)
+        if not _staff_link_usable(env, invite, person, tg_id):
+            return Membership(invite.role, await uow.departments.get(invite.department_id))
+        dept = await uow.departments.get(invite.department_id)
         if person is not None and person.role is Role.ENTERPRISE:
             raise NotAllowed()
         await uow.invites.use(code, tg_id, now)

@@ -1,0 +1,67 @@
+"""Who may still receive a stored message when it goes: loads the people and the subject as
+they are now and asks the rules (`bot/rules/delivery.py`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot.rules import delivery
+from bot.rules.delivery import Recipient
+from bot.rules.model import Actor, Outgoing, Role
+from bot.usecases.env import Env
+from bot.usecases.tasks import holders
+from storage.db import UnitOfWork
+
+
+async def recipient(uow: UnitOfWork, env: Env, chat_id: int) -> Recipient:
+    """The chat as it is now: a department's group, a leader, a person, or a stranger."""
+    department = await uow.departments.by_chat(chat_id) if chat_id < 0 else None
+    if department is not None:
+        return Recipient(Actor(chat_id, Role.GUEST, department.name), department.id)
+    if chat_id in env.leaders:
+        return Recipient(Actor(chat_id, Role.ADMIN, ""))
+    person = await uow.people.get(chat_id)
+    if person is None:
+        return Recipient(Actor(chat_id, Role.GUEST, ""))
+    return Recipient(
+        Actor(chat_id, person.role, person.full_name, person.department_id, person.enterprise_id)
+    )
+
+
+async def _about(uow: UnitOfWork, env: Env, who: Recipient, subject: str, ref: int, kind: str):
+    """Whether `who` may hear `kind` about this appeal, task or ladder notice; True when it
+    no longer exists (the courier records that as gone)."""
+    if subject == "notice":
+        notice = await uow.notices.get(ref)
+        if notice is None:
+            return True
+        subject, ref, kind = notice.subject, notice.subject_id, notice.kind
+    if subject == "appeal":
+        appeal = await uow.appeals.get(ref)
+        return appeal is None or delivery.may_hear_of_appeal(who, appeal, kind)
+    if subject == "task":
+        task = await uow.tasks.get(ref)
+        return task is None or delivery.may_hear_of_task(who, await holders(env, uow, task), kind)
+    return False
+
+
+async def still_theirs(uow: UnitOfWork, env: Env, item: Outgoing) -> Outgoing | None:
+    """`item` as its recipient may still read it (a list keeps only the notices still
+    theirs), or None when nothing of it is theirs any more."""
+    if item.kind == delivery.OWN:
+        return item
+    who = await recipient(uow, env, item.chat_id)
+    if item.subject == "digest":
+        return item if delivery.may_read_digest(who, str(item.detail.get("audience"))) else None
+    if item.subject is None:
+        return item if delivery.may_hear(who, item.kind) else None
+    if item.kind == delivery.LADDER_LIST:
+        kept = [
+            n
+            for n in item.detail.get("notices", [])
+            if await _about(uow, env, who, "notice", int(n), item.kind)
+        ]
+        return dataclasses.replace(item, detail={**item.detail, "notices": kept}) if kept else None
+    if item.subject_id is None:
+        return None
+    return item if await _about(uow, env, who, item.subject, item.subject_id, item.kind) else None
