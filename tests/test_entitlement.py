@@ -1,0 +1,291 @@
+"""A message goes only to someone still entitled to it when it is sent.
+
+A table: every kind of lost entitlement (a removed contact, an official who changed
+department or was removed, an appeal transferred away, a leader no longer in ADMIN_IDS, a
+task given to someone else) × every way a stored message goes out (the courier, a list of
+notices, re-owed after /start, the weekly digest). Each cell: the messages were owed while
+Telegram refused them; the entitlement is lost; then nothing reaches the person, and the
+database holds the messages as withheld (never sent, never owed again, not unreachable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+import pytest
+
+from bot.rules.digest import Week
+from bot.rules.model import Actor, Role
+from bot.usecases import appeals, outbox, tasks
+from bot.usecases import people as people_cases
+from handlers import courier
+from handlers.digest import send_weekly_digests
+from handlers.jobs import run_sweep
+from tests.conftest import LEADER_ID, SHANGHAI, file_appeal
+from tests.test_tasks import csv_bytes, import_file, task_row
+
+REFUSED = {
+    "later": (502, "Bad Gateway"),  # the courier and lists put it back
+    "blocked": (403, "Forbidden: bot was blocked by the user"),  # owed again after /start
+}
+LEADER = Actor(LEADER_ID, Role.ADMIN, "王局长")
+TEXTS = [
+    f"第{n}件：申请融资担保对接，流动资金{n}00万元，近两年营收与负债情况见附件。" for n in range(3)
+]
+
+
+@dataclasses.dataclass
+class Case:
+    target: object  # the sandbox Person who loses the entitlement
+    markers: list[str]  # what must not reach them
+
+
+async def _appeals(p, count: int, category: str = "融资") -> list[str]:
+    return [await file_appeal(p.company, category, TEXTS[n]) for n in range(count)]
+
+
+async def _contact_removed(sandbox, p, count, refuse):
+    colleague = sandbox.person(30011, "陈会计")
+    [made] = await p.company.send("/colleague")
+    await colleague.send("/start " + made.split("?start=")[1].split()[0])
+    await colleague.send("陈会计")
+    await colleague.send("13907110002")
+    numbers = await _appeals(p, count)
+    sandbox.api.fail_chat(colleague.id, *refuse)
+    for number in numbers:  # a claim and a reply quoting the enterprise's finances
+        await p.official.press("签收", containing=number)
+        await p.official.press("回复", containing=number)
+        await p.official.send(f"{number}：已阅近两年营收与负债情况，银行授信审批中。")
+
+    async def lose():
+        await p.company.send("/contacts")
+        await p.company.press("移除 陈会计")
+
+    return Case(colleague, numbers), lose
+
+
+async def _official_moved(sandbox, p, count, refuse):
+    sandbox.api.fail_chat(p.official.id, *refuse)
+    numbers = await _appeals(p, count)
+
+    async def lose():
+        invite = await people_cases.create_invite(sandbox.env, LEADER, "zxqy", False)
+        await people_cases.accept_invite(sandbox.env, p.official.id, "李明", invite.code)
+
+    return Case(p.official, numbers), lose
+
+
+async def _official_removed(sandbox, p, count, refuse):
+    sandbox.api.fail_chat(p.official.id, *refuse)
+    numbers = await _appeals(p, count)
+
+    async def lose():
+        async with sandbox.env.db.unit_of_work() as uow:
+            await uow.people.remove_contact(p.official.id, sandbox.env.now())
+            await uow.commit()
+
+    return Case(p.official, numbers), lose
+
+
+async def _transferred(sandbox, p, count, refuse):
+    sandbox.api.fail_chat(p.official.id, *refuse)
+    numbers = await _appeals(p, count)
+
+    async def lose():
+        head = await people_cases.actor_for(sandbox.env, p.head.id)
+        for number in numbers:
+            async with sandbox.env.db.reading() as uow:
+                appeal = await uow.appeals.by_number(number)
+            request = appeals.ActionRequest(
+                appeal.id, appeal.version, text="属于中小企业科职责。", department_code="zxqy"
+            )
+            await appeals.transfer(sandbox.env, head, request)
+
+    return Case(p.official, numbers), lose
+
+
+async def _leader_removed(sandbox, p, count, refuse):
+    sandbox.api.fail_chat(LEADER_ID, *refuse)
+    numbers = await _appeals(p, count, "营商环境")  # nobody joined: the leaders are told
+
+    async def lose():
+        env = sandbox.app.bot_data["env"]
+        sandbox.app.bot_data["env"] = dataclasses.replace(env, leaders=frozenset())
+
+    return Case(p.leader, numbers), lose
+
+
+async def _task_reassigned(sandbox, p, count, refuse, clock):
+    rows = [task_row(40 + n, deadline="2026-03-16") for n in range(count)]
+    await import_file(p.leader, "t.csv", csv_bytes(rows))
+    sandbox.api.fail_chat(p.official.id, *refuse)
+    await run_sweep(sandbox.app)  # 整改提示: one notice, or one list of them, to 李明
+
+    async def lose():
+        for task in await tasks.export(sandbox.env, None):
+            await tasks.assign_owner(sandbox.env, LEADER, task[0].id, task[0].version, p.head.id)
+
+    return Case(p.official, [f"第{40 + n}项" for n in range(count)]), lose
+
+
+LOSSES = {
+    "contact removed": _contact_removed,
+    "official changed department": _official_moved,
+    "official removed": _official_removed,
+    "appeal transferred away": _transferred,
+    "leader no longer in ADMIN_IDS": _leader_removed,
+    "task given to another": _task_reassigned,
+}
+
+
+async def _owe(name, sandbox, p, clock, count, refuse):
+    make = LOSSES[name]
+    if make is _task_reassigned:
+        return await make(sandbox, p, count, refuse, clock)
+    return await make(sandbox, p, count, refuse)
+
+
+def _rows(db, chat: int) -> list[dict]:
+    return db.rows(
+        "SELECT kind, status, error FROM outbox WHERE chat_id = ? AND kind != 'ack'"
+        " AND kind NOT LIKE 'unreachable%'",
+        chat,
+    )
+
+
+def _nothing_arrived(case: Case, mark: int) -> None:
+    got = "\n".join(case.target.since(mark))
+    assert not any(marker in got for marker in case.markers), got
+
+
+@pytest.fixture(autouse=True)
+def monday_morning(clock):
+    """Before task reminders are due and before the digest's week ends, whatever the cell."""
+    clock.set(datetime(2026, 3, 9, 10, 0, tzinfo=SHANGHAI))
+
+
+@pytest.mark.parametrize("way", ["courier", "list"])
+@pytest.mark.parametrize("loss", list(LOSSES))
+async def test_the_courier_withholds_what_is_no_longer_theirs(
+    sandbox, people, db, clock, loss, way
+):
+    case, lose = await _owe(
+        loss, sandbox, people, clock, 1 if way == "courier" else 3, REFUSED["later"]
+    )
+    owed = [r for r in _rows(db, case.target.id) if r["status"] == "pending"]
+    assert len(owed) >= 1, _rows(db, case.target.id)
+    await lose()
+    sandbox.api.chat_failures.clear()
+    mark = case.target.mark()
+    clock.advance(timedelta(minutes=5))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    _nothing_arrived(case, mark)
+    statuses = {(r["status"], r["error"]) for r in _rows(db, case.target.id)} - {("sent", None)}
+    assert statuses == {("withheld", "not_entitled")}
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+async def test_start_does_not_owe_again_what_is_no_longer_theirs(sandbox, people, db, clock, loss):
+    case, lose = await _owe(loss, sandbox, people, clock, 2, REFUSED["blocked"])
+    assert any(r["status"] == "failed" for r in _rows(db, case.target.id))
+    await lose()
+    sandbox.api.chat_failures.clear()
+    mark = case.target.mark()
+    answer = await case.target.send("/start")
+    assert not any("未能送达" in text for text in answer), answer
+    clock.advance(timedelta(minutes=5))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    _nothing_arrived(case, mark)
+    failed = {(r["status"], r["error"]) for r in _rows(db, case.target.id)} - {("sent", None)}
+    assert failed == {("withheld", "not_entitled")}
+    async with sandbox.env.db.reading() as uow:  # not listed to the leaders as unreachable
+        unreachable = await uow.outbox.unreachable(sandbox.env.now() - timedelta(days=1))
+    assert case.target.id not in [chat for chat, _ in unreachable]
+    assert await outbox.owe_again(sandbox.env, case.target.id) == []
+
+
+DIGEST_LOSSES = ["official changed department", "official removed", "leader no longer in ADMIN_IDS"]
+
+
+@pytest.mark.parametrize("loss", DIGEST_LOSSES)
+async def test_a_digest_goes_only_to_its_audience_as_it_is_when_sent(
+    sandbox, people, db, clock, loss
+):
+    case, lose = await _owe(loss, sandbox, people, clock, 1, REFUSED["later"])
+    await send_weekly_digests(sandbox.app.bot, sandbox.env, Week.of(sandbox.env.today()))
+    digests = db.rows(
+        "SELECT status FROM outbox WHERE chat_id = ? AND subject = 'digest'", case.target.id
+    )
+    assert digests and {r["status"] for r in digests} == {"pending"}
+    await lose()
+    sandbox.api.chat_failures.clear()
+    mark = case.target.mark()
+    clock.advance(timedelta(minutes=20))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    got = case.target.since(mark)
+    assert not any("督察通报" in text or "本周" in text for text in got), got
+    assert [c for c, _ in sandbox.api.photos if c == case.target.id] == []
+    digests = db.rows(
+        "SELECT status, error FROM outbox WHERE chat_id = ? AND subject = 'digest'",
+        case.target.id,
+    )
+    assert {(r["status"], r["error"]) for r in digests} == {("withheld", "not_entitled")}
+    # the department's other people still get theirs
+    if loss != "leader no longer in ADMIN_IDS":
+        assert any(r["status"] == "sent" for r in db.rows(
+            "SELECT status FROM outbox WHERE chat_id = ? AND subject = 'digest'", people.head.id
+        ))  # fmt: skip
+
+
+async def test_the_removed_colleague_is_refused_on_the_used_link_and_gets_nothing(
+    sandbox, people, db
+):
+    """The reported case: a colleague who blocked the bot misses a claim and a reply that
+    quotes the enterprise's finances, is removed, unblocks and opens their old link."""
+    p = people
+    colleague = sandbox.person(30011, "陈会计")
+    [made] = await p.company.send("/colleague")
+    code = made.split("?start=")[1].split()[0]
+    await colleague.send(f"/start {code}")
+    await colleague.send("陈会计")
+    await colleague.send("13907110002")
+    number = await file_appeal(p.company)
+    sandbox.api.fail_chat(colleague.id, *REFUSED["blocked"])
+    await p.official.press("签收", containing=number)
+    await p.official.press("回复", containing=number)
+    await p.official.send("经审核，贵司资产负债率62%，可申请800万元担保贷款。")
+    await p.company.send("/contacts")
+    await p.company.press("移除 陈会计")
+    sandbox.api.chat_failures.clear()
+
+    mark = colleague.mark()
+    answer = await colleague.send(f"/start {code}")
+    assert answer == ["邀请链接无效：该链接已被使用。请向管理员索取新的邀请链接。"]
+    answer = await colleague.send("/start")
+    assert not any("未能送达" in text or "资产负债率" in text for text in answer), answer
+    assert not any(number in text for text in colleague.since(mark))
+    assert {r["status"] for r in _rows(db, colleague.id)} == {"withheld"}
+    assert db.one("SELECT removed_at FROM users WHERE tg_id = ?", colleague.id)["removed_at"]
+
+
+@pytest.mark.parametrize("expired", [False, True])
+async def test_a_used_or_expired_staff_link_is_refused_before_anything_else(
+    sandbox, people, db, clock, expired
+):
+    """/start with a link that can no longer be used: the refusal and nothing else (no
+    messages owed again, no welcome), and nobody joins."""
+    invite = await people_cases.create_invite(sandbox.env, LEADER, "zxqy", False)
+    if expired:
+        clock.advance(sandbox.env.invite_ttl + timedelta(minutes=1))
+    else:
+        await people_cases.accept_invite(sandbox.env, 20099, "孙丽", invite.code)
+    sandbox.api.fail_chat(people.official.id, *REFUSED["blocked"])
+    await file_appeal(people.company)
+    sandbox.api.chat_failures.clear()
+    reason = "该链接已过期。" if expired else "该链接已被使用。"
+    answer = await people.official.send(f"/start {invite.code}")
+    assert answer == [f"邀请链接无效：{reason}请向管理员索取新的邀请链接。"]
+    assert {r["status"] for r in _rows(db, people.official.id)} == {"failed"}  # still owed
+    person = db.one("SELECT department_id FROM users WHERE tg_id = ?", people.official.id)
+    assert person["department_id"] == db.one("SELECT id FROM departments WHERE code = 'jrj'")["id"]
