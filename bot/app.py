@@ -35,6 +35,7 @@ from bot.usecases.people import sync_departments, unstaffed
 from handlers import (
     admin,
     cases,
+    chats,
     colleagues,
     courier,
     digest,
@@ -109,8 +110,13 @@ def handler_list() -> list:
 
 
 def guards() -> list:
-    """Run before everything else (group -1): edits, groups, and leaving or lapsing flows."""
-    return [TypeHandler(Update, understand.group_guard), TypeHandler(Update, flow.guard)]
+    """Run before everything else: a group's move to a supergroup, edits, groups, and
+    leaving or lapsing flows."""
+    return [
+        MessageHandler(filters.StatusUpdate.MIGRATE, chats.migrated),
+        TypeHandler(Update, understand.group_guard),
+        TypeHandler(Update, flow.guard),
+    ]
 
 
 async def unknown_command(update: Update, context: Context) -> None:
@@ -259,8 +265,8 @@ def build_application(
     for handler in handler_list():
         app.add_handler(handler)
     for number, handler in enumerate(guards()):
-        # Each guard in its own group before 0, so both run; a guard may stop the update.
-        app.add_handler(handler, group=-2 + number)
+        # Each guard in its own group before 0, so each runs; a guard may stop the update.
+        app.add_handler(handler, group=number - len(guards()))
     # Group 1 runs after whatever handled the update in group 0.
     app.add_handler(TypeHandler(Update, announce_calendar_gaps), group=1)
     app.add_error_handler(error_handler)

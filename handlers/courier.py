@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
 
 from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, split_message, week_name
 from bot.rules import delivery
 from bot.rules.digest import Week
-from bot.rules.model import Notice, Outgoing, Rating
+from bot.rules.model import Appeal, Notice, Outgoing, Rating
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
@@ -34,6 +34,7 @@ from handlers.render import (
     notice,
     snippet,
     task_button_row,
+    view_button,
 )
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
         appeal = await uow.appeals.get(item.subject_id)
     if appeal is None:
         raise Gone()
+    if item.kind == delivery.UNDELIVERED:
+        return _undelivered(appeal, item), keyboard([[view_button(appeal)]])
     if item.kind != "ack":
         return notice(Notice(item.chat_id, item.kind, appeal, item.detail), env)
     key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
@@ -72,6 +75,18 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
     actor = await people.actor_for(env, item.chat_id)
     allowed = await appeals.allowed(env, actor, appeal)
     return t(key, **fields), action_markup(appeal, allowed)
+
+
+def _undelivered(appeal: Appeal, item: Outgoing) -> str:
+    """To the official who acted: what they sent did not reach the enterprise's contact."""
+    what = str(item.detail.get("what", ""))
+    return t(
+        delivery.UNDELIVERED_KEY,
+        number=appeal.number,
+        what=t(f"undelivered_what.{what}") if has(f"undelivered_what.{what}") else what,
+        contact=esc(str(item.detail.get("contact", ""))),
+        phone=esc(str(item.detail.get("phone", ""))),
+    )
 
 
 async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -233,16 +248,32 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
             raise Gone()
         return ladder_notice(owed, env, item.chat_id)
     if item.kind == "unreachable_report":
-        lost = [(int(chat), int(n)) for chat, n in item.detail.get("people", [])]
-        names = await outbox.names_of(env, [chat for chat, _ in lost])
+        return await _unreachable_report(env, item), None
+    if item.subject is None and has(item.kind):
+        return t(item.kind, **item.detail), None
+    raise Gone()
+
+
+async def _unreachable_report(env: Env, item: Outgoing) -> str:
+    """The leaders' daily list: people are asked to /start the bot; a group is added the
+    bot back, or its chat_id is corrected in the org config."""
+    lost = [(int(chat), int(n)) for chat, n in item.detail.get("people", [])]
+    groups = [(int(chat), int(n), str(why)) for chat, n, why in item.detail.get("groups", [])]
+    names = await outbox.names_of(env, [chat for chat, _ in lost] + [g[0] for g in groups])
+    parts = []
+    if lost:
         lines = "\n".join(
             t("unreachable_line", who=esc(names.get(chat, str(chat))), messages=n)
             for chat, n in lost
         )
-        return t("unreachable_report", count=len(lost), lines=lines), None
-    if item.subject is None and has(item.kind):
-        return t(item.kind, **item.detail), None
-    raise Gone()
+        parts.append(t("unreachable_report", count=len(lost), lines=lines))
+    if groups:
+        lines = "\n".join(
+            t(f"unreachable_group.{why}", who=esc(names.get(chat, "")), chat=chat, messages=n)
+            for chat, n, why in groups
+        )
+        parts.append(t("unreachable_groups", count=len(groups), lines=lines))
+    return "\n\n".join(parts)
 
 
 # Notices to one chat go one message at a time: those that pile up meanwhile (a Monday
@@ -313,7 +344,10 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[tuple[list[Outgo
 async def _not_sent(bot: Bot, env: Env, items: list[Outgoing], exc: TelegramError) -> None:
     """A failed send: transient faults put the messages back, permanent ones end them."""
     chat_id, ids = items[0].chat_id, [item.id for item in items]
-    if isinstance(exc, RetryAfter):
+    if isinstance(exc, ChatMigrated) and exc.new_chat_id != chat_id:
+        log.warning("outbox %s: group %s is now %s", ids, chat_id, exc.new_chat_id)
+        await flush(bot, env, await outbox.chat_moved(env, chat_id, exc.new_chat_id))
+    elif isinstance(exc, RetryAfter):
         log.warning("outbox %s to %s: flood limit, retry after %s", ids, chat_id, exc)
         for item in items:
             await outbox.postpone(env, item, "429", _seconds(exc.retry_after))

@@ -213,12 +213,37 @@ class OutboxRepo(Store):
 
     async def unreachable(self, since: datetime) -> list[tuple[int, int]]:
         """(chat, messages) that failed for good since `since`."""
+        return [(chat, n) for chat, n, _ in await self.unreachable_why(since)]
+
+    async def unreachable_why(self, since: datetime) -> list[tuple[int, int, str]]:
+        """(chat, messages, the latest error) that failed for good since `since`."""
         rows = await self._all(
-            "SELECT chat_id, COUNT(*) AS n FROM outbox WHERE status = 'failed'"
-            " AND created_at >= ? GROUP BY chat_id ORDER BY chat_id",
+            "SELECT chat_id, COUNT(*) AS n, (SELECT o.error FROM outbox o WHERE"
+            " o.chat_id = f.chat_id AND o.status = 'failed' ORDER BY o.id DESC LIMIT 1) AS why"
+            " FROM outbox f WHERE status = 'failed' AND created_at >= ?"
+            " GROUP BY chat_id ORDER BY chat_id",
             (records.stamp(since),),
         )
-        return [(r["chat_id"], r["n"]) for r in rows]
+        return [(r["chat_id"], r["n"], r["why"] or "") for r in rows]
+
+    async def move_chat(
+        self, old_chat_id: int, new_chat_id: int, since: datetime, now: datetime
+    ) -> list[int]:
+        """A group's new id: what is owed to the old one (and what failed there because it
+        moved, since `since`) is owed to the new one, now."""
+        rows = await self._all(
+            "UPDATE outbox SET chat_id = :new, status = 'pending', due_at = :now,"
+            " lease_until = NULL, error = NULL WHERE chat_id = :old AND (status IN"
+            " ('pending', 'sending') OR status = 'failed' AND created_at >= :since"
+            " AND (error LIKE '%supergroup%')) RETURNING id",
+            {
+                "new": new_chat_id,
+                "old": old_chat_id,
+                "now": records.stamp(now),
+                "since": records.stamp(since),
+            },
+        )
+        return sorted(r["id"] for r in rows)
 
 
 class OperatorNotes(Store):

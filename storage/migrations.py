@@ -357,4 +357,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        9,
+        # A group upgraded to a supergroup has a new id: the move is followed (the org
+        # config's chat_id maps to the new one) until the operator writes another id there.
+        """
+        CREATE TABLE chat_moves (
+            old_chat_id  INTEGER PRIMARY KEY,
+            new_chat_id  INTEGER NOT NULL,
+            moved_at     TEXT NOT NULL
+        );
+        """,
+    ),
 ]

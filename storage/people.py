@@ -18,25 +18,50 @@ class DepartmentRepo(Store):
         )
 
     async def all(self) -> list[Department]:
-        return [
-            records.department(r) for r in await self._all("SELECT * FROM departments ORDER BY id")
-        ]
+        return [records.department(r) for r in await self._all(_DEPARTMENTS + " ORDER BY d.id")]
 
     async def get(self, department_id: int) -> Department | None:
-        row = await self._one("SELECT * FROM departments WHERE id = ?", (department_id,))
+        row = await self._one(_DEPARTMENTS + " WHERE d.id = ?", (department_id,))
         return records.department(row) if row else None
 
     async def by_code(self, code: str) -> Department | None:
-        row = await self._one("SELECT * FROM departments WHERE code = ?", (code,))
+        row = await self._one(_DEPARTMENTS + " WHERE d.code = ?", (code,))
         return records.department(row) if row else None
 
     async def by_chat(self, chat_id: int) -> Department | None:
-        row = await self._one("SELECT * FROM departments WHERE chat_id = ?", (chat_id,))
+        """The department whose group this is: by its id now, or the one in the org config."""
+        row = await self._one(
+            _DEPARTMENTS + " WHERE COALESCE(m.new_chat_id, d.chat_id) = ? OR d.chat_id = ?",
+            (chat_id, chat_id),
+        )
         return records.department(row) if row else None
 
     async def by_name(self, name: str) -> Department | None:
-        row = await self._one("SELECT * FROM departments WHERE name = ?", (name,))
+        row = await self._one(_DEPARTMENTS + " WHERE d.name = ?", (name,))
         return records.department(row) if row else None
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int, now: datetime) -> bool:
+        """A group became a supergroup with a new id; False when the move was known."""
+        changed = await self._changed(
+            "INSERT INTO chat_moves (old_chat_id, new_chat_id, moved_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (old_chat_id) DO UPDATE SET new_chat_id = excluded.new_chat_id,"
+            " moved_at = excluded.moved_at WHERE chat_moves.new_chat_id != excluded.new_chat_id",
+            (old_chat_id, new_chat_id, records.stamp(now)),
+        )
+        return changed == 1
+
+    async def configured_for(self, chat_id: int) -> Department | None:
+        """The department whose org config names this chat id (before any move)."""
+        row = await self._one(_DEPARTMENTS + " WHERE d.chat_id = ?", (chat_id,))
+        return records.department(row) if row else None
+
+
+# A department with the chat it is reached at now: the org config's chat_id, followed to a
+# supergroup's new id if that group was upgraded (another id in the config wins).
+_DEPARTMENTS = (
+    "SELECT d.id, d.code, d.name, COALESCE(m.new_chat_id, d.chat_id) AS chat_id"
+    " FROM departments d LEFT JOIN chat_moves m ON m.old_chat_id = d.chat_id"
+)
 
 
 class PeopleRepo(Store):

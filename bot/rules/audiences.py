@@ -113,8 +113,10 @@ def after_action(
     """The notices one committed action owes to people other than the actor."""
     notices = []
     for who, kind in AFTER_ACTION[action]:
+        # What contacts are told keeps who acted: they are told if it cannot arrive.
+        said = dict(detail or {}, by=actor.tg_id) if who == "contacts" else dict(detail or {})
         for chat in _who(who, actor, appeal, people, requester):
-            notices.append(Notice(chat, kind, appeal, dict(detail or {})))
+            notices.append(Notice(chat, kind, appeal, said))
     return notices
 
 

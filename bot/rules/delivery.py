@@ -129,3 +129,36 @@ FOR_ANYONE = frozenset({OWN})
 
 def may_hear(who: Recipient, kind: str) -> bool:
     return kind in FOR_ANYONE or (who.group_of is None and who.actor.role is Role.ADMIN)
+
+
+# Chats that cannot be reached --------------------------------------------------------
+# A group that removed the bot is added back; a group that does not exist (any more) is a
+# wrong chat_id in the org config. A person is asked to /start the bot.
+REMEDY_READD = "readd"
+REMEDY_CHAT_ID = "chat_id"
+_GONE_GROUP = ("chat not found", "deactivated", "was deleted", "not exist")
+
+
+def is_group(chat_id: int) -> bool:
+    """Telegram's groups, supergroups and channels have negative ids; people positive."""
+    return chat_id < 0
+
+
+def group_remedy(error: str) -> str:
+    """What fixes a group that refused a message for good (403 kicked / not a member, or
+    400 chat not found)."""
+    text = error.lower()
+    return REMEDY_CHAT_ID if any(word in text for word in _GONE_GROUP) else REMEDY_READD
+
+
+# An official's words that did not reach an enterprise's contact: whoever sent them is told
+# (once per message) with the contact's name and phone, so they can call.
+SENDER_TOLD = CONTACT_KINDS
+UNDELIVERED = "undelivered_to_contact"
+UNDELIVERED_KEY = "notice." + UNDELIVERED
+
+
+def sender_of(detail: dict, owner_id: int | None) -> int | None:
+    """Who acted for a notice to contacts: stored with it, else the appeal's owner."""
+    by = detail.get("by")
+    return int(by) if isinstance(by, int) else owner_id

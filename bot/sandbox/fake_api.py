@@ -82,6 +82,7 @@ class FakeBotApi:
         self._chaos: tuple[Any, float, float, float] | None = None
         # (time, chat, text, status) of every message the bot tried to send
         self.attempts: list[tuple[float, int | None, str, int]] = []
+        self.migrated: dict[int, int] = {}  # a group's id → its supergroup's (migrate_chat)
 
     # the Bot API ------------------------------------------------------------------
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -100,6 +101,13 @@ class FakeBotApi:
             return self._fail(self.failures, method)
         chat = str(params.get("chat_id", ""))
         chat_id = int(chat) if chat.lstrip("-").isdigit() else None
+        if method.startswith("send") and chat_id in self.migrated:
+            return 400, {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": self.migrated[chat_id]},
+            }
         if method == "sendMessage":
             status, body = self._send_message(params, chat_id)
             self.attempts.append((self._now(), chat_id, str(params.get("text", "")), status))
@@ -131,6 +139,27 @@ class FakeBotApi:
         if status == 429:
             body["parameters"] = {"retry_after": 1}
         return status, body
+
+    def migrate_chat(self, old: int, new: int, by: dict[str, Any]) -> list[dict[str, Any]]:
+        """The group `old` is upgraded to the supergroup `new` (by the user `by`): sends to
+        `old` fail as Telegram's do; returns the service messages Telegram then sends, in the
+        old group (migrate_to_chat_id) and in the new supergroup (migrate_from_chat_id)."""
+        self.migrated[old] = new
+        said = [({"id": old, "type": "group"}, {"migrate_to_chat_id": new})]
+        said.append(({"id": new, "type": "supergroup"}, {"migrate_from_chat_id": old}))
+        return [
+            {
+                "update_id": next(self._update_ids),
+                "message": {
+                    "message_id": next(self._message_ids),
+                    "date": int(self._now()),
+                    "chat": {**chat, "title": "部门工作群"},
+                    "from": by,
+                    **service,
+                },
+            }
+            for chat, service in said
+        ]
 
     def chaos(self, rng: Any, bad_gateway: float, flood: float, hang: float) -> None:
         """Make a share of sendMessage calls fail: 502, 429 (retry_after 1) or a hang past

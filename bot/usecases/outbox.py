@@ -3,6 +3,7 @@ change that caused it, then sent (and retried) by one courier."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from bot.rules import delivery
@@ -10,6 +11,8 @@ from bot.rules.model import Notice, Outgoing
 from bot.usecases import entitlement
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 # Notices that must reach somebody: when every recipient failed for good, leaders get them.
 MUST_BE_HEARD = frozenset({"new_appeal", "transferred"})
@@ -131,6 +134,9 @@ async def failed(env: Env, outgoing: Outgoing, error: str) -> tuple[int, ...]:
     escalated = []
     async with env.db.unit_of_work() as uow:
         await uow.outbox.failed(outgoing.id, error)
+        told = await _tell_sender(uow, env, outgoing)
+        if told is not None:
+            escalated.append(told)
         if (
             outgoing.kind in MUST_BE_HEARD
             and outgoing.subject_id is not None
@@ -151,6 +157,57 @@ async def failed(env: Env, outgoing: Outgoing, error: str) -> tuple[int, ...]:
                 )
         await uow.commit()
     return tuple(escalated)
+
+
+async def _tell_sender(uow: UnitOfWork, env: Env, outgoing: Outgoing) -> int | None:
+    """An official's reply, closing… could not reach a contact of the enterprise: the
+    official who acted is told, with the contact's name and phone — once per message."""
+    if outgoing.kind not in delivery.SENDER_TOLD or outgoing.subject_id is None:
+        return None
+    appeal = await uow.appeals.get(outgoing.subject_id)
+    if appeal is None:
+        return None
+    sender = delivery.sender_of(outgoing.detail, appeal.owner_id)
+    if sender is None or sender == outgoing.chat_id:
+        return None
+    if not await uow.operator_notes.first_time(f"undelivered:{outgoing.id}", env.now()):
+        return None
+    enterprise = await uow.enterprises.get(appeal.enterprise_id)
+    name, phone = (enterprise.contact_name, enterprise.phone) if enterprise else ("", "")
+    for person, own_phone in await uow.people.contact_people(appeal.enterprise_id):
+        if person.tg_id == outgoing.chat_id:
+            name, phone = person.full_name, own_phone or phone
+    detail = {"what": outgoing.kind, "contact": name, "phone": phone}
+    return await uow.outbox.add(
+        sender, delivery.UNDELIVERED, "appeal", appeal.id, detail, delivery.NOTICE, env.now()
+    )
+
+
+async def chat_moved(env: Env, old_chat_id: int, new_chat_id: int) -> tuple[int, ...]:
+    """A group became a supergroup (seen in Telegram's refusal or its service message): its
+    new id is used from now on, what was owed to the old id goes to the new one, and the
+    leaders learn the new id once, to write it in the org config (an id written there
+    that differs from the old one is used as written). Returns what to send now."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        await uow.departments.move_chat(old_chat_id, new_chat_id, now)
+        moved = await uow.outbox.move_chat(old_chat_id, new_chat_id, now - delivery.OWED_FOR, now)
+        department = await uow.departments.configured_for(old_chat_id)
+        await uow.commit()
+    if department is None:
+        return tuple(moved)
+    log.warning(
+        "the group of %s moved from %s to %s: put chat_id = %s in the org config",
+        department.code,
+        old_chat_id,
+        new_chat_id,
+        new_chat_id,
+    )
+    detail = {"department": department.name, "old": old_chat_id, "new": new_chat_id}
+    told = await tell_once(
+        env, f"chat_moved:{old_chat_id}:{new_chat_id}", "chat_moved", detail, sorted(env.leaders)
+    )
+    return tuple(moved) + told
 
 
 async def owe_again(env: Env, chat_id: int) -> list[int]:
@@ -177,7 +234,15 @@ async def report_unreachable(env: Env) -> tuple[int, ...]:
         if not await uow.operator_notes.first_time(f"unreachable:{env.today()}", now):
             return ()
         lost = [
-            (chat, n) for chat, n in await uow.outbox.unreachable(since) if chat not in env.leaders
+            (chat, n, why)
+            for chat, n, why in await uow.outbox.unreachable_why(since)
+            if chat not in env.leaders
+        ]
+        people = [(chat, n) for chat, n, _ in lost if not delivery.is_group(chat)]
+        groups = [
+            (chat, n, delivery.group_remedy(why))
+            for chat, n, why in lost
+            if delivery.is_group(chat)
         ]
         ids = []
         if lost:
@@ -188,7 +253,7 @@ async def report_unreachable(env: Env) -> tuple[int, ...]:
                         "unreachable_report",
                         None,
                         None,
-                        {"people": lost},
+                        {"people": people, "groups": groups},
                         delivery.NOTICE,
                         now,
                     )
