@@ -289,3 +289,70 @@ async def test_a_used_or_expired_staff_link_is_refused_before_anything_else(
     assert {r["status"] for r in _rows(db, people.official.id)} == {"failed"}  # still owed
     person = db.one("SELECT department_id FROM users WHERE tg_id = ?", people.official.id)
     assert person["department_id"] == db.one("SELECT id FROM departments WHERE code = 'jrj'")["id"]
+
+
+# The rule itself, as a table: who may still receive which kind of message about an
+# appeal of department 1, enterprise 7 (pure: no database, no Telegram).
+def _appeal():
+    from datetime import UTC, date
+
+    from bot.rules.model import Appeal, State
+
+    moment = datetime(2026, 3, 9, tzinfo=UTC)
+    return Appeal(
+        1, "SQ-2026-000001", 7, "企业", "融资", "描述", State.IN_PROGRESS, 1, "jrj", "金融局",
+        None, 4, "李明", date(2026, 3, 10), date(2026, 3, 20), moment, None, None, None, None,
+        None, 0, 3,
+    )  # fmt: skip
+
+
+def _recipients():
+    from bot.rules.delivery import Recipient
+
+    return {
+        "leader": Recipient(Actor(1, Role.ADMIN, "")),
+        "former leader (a guest now)": Recipient(Actor(1, Role.GUEST, "")),
+        "official of the department": Recipient(Actor(4, Role.OFFICIAL, "", 1)),
+        "owner moved to another department": Recipient(Actor(4, Role.OFFICIAL, "", 2)),
+        "head of another department": Recipient(Actor(5, Role.HEAD, "", 2)),
+        "removed person (a guest now)": Recipient(Actor(6, Role.GUEST, "")),
+        "contact of the enterprise": Recipient(Actor(8, Role.ENTERPRISE, "", None, 7)),
+        "contact of another enterprise": Recipient(Actor(9, Role.ENTERPRISE, "", None, 3)),
+        "the department's group": Recipient(Actor(-10, Role.GUEST, ""), group_of=1),
+        "another department's group": Recipient(Actor(-11, Role.GUEST, ""), group_of=2),
+    }
+
+
+# (staff notice "new_appeal", contact notice "reply", the person's own "ack")
+RULE_TABLE = {
+    "leader": (True, True, True),
+    "former leader (a guest now)": (False, False, True),
+    "official of the department": (True, True, True),
+    "owner moved to another department": (False, False, True),
+    "head of another department": (False, False, True),
+    "removed person (a guest now)": (False, False, True),
+    "contact of the enterprise": (False, True, True),
+    "contact of another enterprise": (False, False, True),
+    "the department's group": (True, True, True),
+    "another department's group": (False, False, True),
+}
+
+
+@pytest.mark.parametrize("who", list(RULE_TABLE))
+def test_the_rule_who_may_hear_of_an_appeal(who):
+    from bot.rules import delivery
+
+    recipient = _recipients()[who]
+    got = tuple(
+        delivery.may_hear_of_appeal(recipient, _appeal(), kind)
+        for kind in ("new_appeal", "reply", "ack")
+    )
+    assert got == RULE_TABLE[who]
+    leaders_digest = delivery.may_read_digest(recipient, "leaders")
+    department_digest = delivery.may_read_digest(recipient, "department:1")
+    assert leaders_digest == (who == "leader")
+    assert department_digest == (who in ("official of the department", "the department's group"))
+    assert delivery.may_hear_of_task(recipient, [4], "task_d7") == (
+        who in ("leader", "official of the department", "owner moved to another department")
+    )
+    assert delivery.may_hear(recipient, "unreachable_report") == (who == "leader")

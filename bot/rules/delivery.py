@@ -78,11 +78,12 @@ class Recipient:
 
 def may_hear_of_appeal(who: Recipient, appeal: Appeal, kind: str) -> bool:
     """Its department's people and group (the department it is in now), its enterprise's
-    current contacts (only what contacts are told), and the leaders."""
+    current contacts (only what contacts are told: never the bureau's own notices), and the
+    leaders."""
     if kind == OWN:
         return True
     if who.group_of is not None:
-        return who.group_of == appeal.department_id and kind not in CONTACT_KINDS
+        return who.group_of == appeal.department_id
     actor = who.actor
     if actor.role is Role.ADMIN:
         return True
