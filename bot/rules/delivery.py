@@ -153,8 +153,9 @@ def group_remedy(error: str) -> str:
 
 
 # An official's words that did not reach an enterprise's contact: whoever sent them is told
-# (once per message) with the contact's name and phone, so they can call.
-SENDER_TOLD = CONTACT_KINDS
+# (once per message) with the contact's name and phone, so they can call. A transfer is
+# not: the appeal has left the sender's department, its new one takes it up.
+SENDER_TOLD = CONTACT_KINDS - {"transferred_public"}
 UNDELIVERED = "undelivered_to_contact"
 UNDELIVERED_KEY = "notice." + UNDELIVERED
 

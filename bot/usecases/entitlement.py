@@ -15,7 +15,7 @@ from storage.db import UnitOfWork
 
 async def recipient(uow: UnitOfWork, env: Env, chat_id: int) -> Recipient:
     """The chat as it is now: a department's group, a leader, a person, or a stranger."""
-    department = await uow.departments.by_chat(chat_id) if chat_id < 0 else None
+    department = await uow.departments.by_chat(chat_id) if delivery.is_group(chat_id) else None
     if department is not None:
         return Recipient(Actor(chat_id, Role.GUEST, department.name), department.id)
     if chat_id in env.leaders:
@@ -28,7 +28,9 @@ async def recipient(uow: UnitOfWork, env: Env, chat_id: int) -> Recipient:
     )
 
 
-async def _about(uow: UnitOfWork, env: Env, who: Recipient, subject: str, ref: int, kind: str):
+async def _about(
+    uow: UnitOfWork, env: Env, who: Recipient, subject: str, ref: int, kind: str
+) -> bool:
     """Whether `who` may hear `kind` about this appeal, task or ladder notice; True when it
     no longer exists (the courier records that as gone)."""
     if subject == "notice":

@@ -190,19 +190,20 @@ async def chat_moved(env: Env, old_chat_id: int, new_chat_id: int) -> tuple[int,
     that differs from the old one is used as written). Returns what to send now."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
-        await uow.departments.move_chat(old_chat_id, new_chat_id, now)
+        first = await uow.departments.move_chat(old_chat_id, new_chat_id, now)
         moved = await uow.outbox.move_chat(old_chat_id, new_chat_id, now - delivery.OWED_FOR, now)
         department = await uow.departments.configured_for(old_chat_id)
         await uow.commit()
     if department is None:
         return tuple(moved)
-    log.warning(
-        "the group of %s moved from %s to %s: put chat_id = %s in the org config",
-        department.code,
-        old_chat_id,
-        new_chat_id,
-        new_chat_id,
-    )
+    if first:
+        log.warning(
+            "the group of %s moved from %s to %s: put chat_id = %s in the org config",
+            department.code,
+            old_chat_id,
+            new_chat_id,
+            new_chat_id,
+        )
     detail = {"department": department.name, "old": old_chat_id, "new": new_chat_id}
     told = await tell_once(
         env, f"chat_moved:{old_chat_id}:{new_chat_id}", "chat_moved", detail, sorted(env.leaders)
