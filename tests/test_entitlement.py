@@ -356,3 +356,43 @@ def test_the_rule_who_may_hear_of_an_appeal(who):
         who in ("leader", "official of the department", "owner moved to another department")
     )
     assert delivery.may_hear(recipient, "unreachable_report") == (who == "leader")
+
+
+async def test_an_expired_colleague_link_is_refused_and_starts_nothing(sandbox, people, db, clock):
+    [made] = await people.company.send("/colleague")
+    code = made.split("?start=")[1].split()[0]
+    clock.advance(sandbox.env.invite_ttl + timedelta(minutes=1))
+    newcomer = sandbox.person(30077, "孙丽")
+    answer = await newcomer.send(f"/start {code}")
+    assert answer == ["邀请链接无效：该链接已过期。请向管理员索取新的邀请链接。"]
+    assert db.rows("SELECT * FROM conversations WHERE user_id = ?", newcomer.id) == []
+    assert db.rows("SELECT * FROM users WHERE tg_id = ?", newcomer.id) == []
+
+
+async def test_the_old_departments_group_gets_nothing_of_an_appeal_transferred_away(
+    settings, org, clock, db
+):
+    from tests.test_chat_lifecycle import OLD, _people, group_box
+
+    box = await group_box(settings, org, clock)
+    try:
+        leader, official, company = await _people(box)
+        box.api.fail_chat(OLD, 502, "Bad Gateway")
+        number = await file_appeal(company)
+        assert db.one("SELECT status FROM outbox WHERE chat_id = ?", OLD)["status"] == "pending"
+        async with box.env.db.reading() as uow:
+            appeal = await uow.appeals.by_number(number)
+        request = appeals.ActionRequest(
+            appeal.id, appeal.version, text="属于中小企业科职责。", department_code="zxqy"
+        )
+        await appeals.transfer(box.env, LEADER, request)
+        box.api.chat_failures.clear()
+        clock.advance(timedelta(minutes=5))
+        await courier.drain(box.app.bot, box.env)
+        assert box.api.messages_to(OLD) == []
+        assert db.one("SELECT status, error FROM outbox WHERE chat_id = ?", OLD) == {
+            "status": "withheld",
+            "error": "not_entitled",
+        }
+    finally:
+        await box.stop()
