@@ -6,10 +6,21 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from bot.rules import access
 from bot.rules.model import Action, Actor, Appeal, Role, State, Task, TaskAction, TaskState
-from bot.rules.refusals import DomainError, InvalidTransition, NotAllowed, NotYourAppeal
+from bot.rules.refusals import (
+    AppealNotFound,
+    ContactNotFound,
+    DomainError,
+    InvalidTransition,
+    NotAllowed,
+    NotYourAppeal,
+    UnknownButton,
+)
+from bot.rules.uscc import check_char
 from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW
 from bot.texts import t
 from handlers.buttons import (
@@ -23,7 +34,12 @@ from handlers.buttons import (
     MENU_CHOICES,
     TASK,
     VIEW,
+    BadCallback,
+    Button,
+    decode,
     encode,
+    pressed,
+    pressed_or_none,
 )
 from handlers.common import refusal_text
 
@@ -467,3 +483,130 @@ async def test_every_button_by_every_role_out_of_scope_reads_like_an_unknown_id(
                 failures.append((role, data, got, expected))
         assert dump(db) == before, (kind, role)
     assert failures == [], "\n".join(map(repr, failures[:20]))
+
+
+# The decoder on anything at all -------------------------------------------------------------
+
+DIGITS = "0123456789０１２٣²¹₃߀१" + "-+ .\n\t\u200b"
+near_codes = st.builds(
+    lambda kind, parts: ":".join([kind, *parts]),
+    st.sampled_from(sorted(KINDS)),
+    st.lists(
+        st.one_of(
+            st.text(alphabet=DIGITS, max_size=20),
+            st.sampled_from(["rm", "s", "u", "view", "assign", "jrj", "ok", "edit", "name"]),
+            st.text(max_size=8),
+        ),
+        max_size=4,
+    ),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=80), near_codes))
+@example("contact:rm:1:" + "9" * 30)
+@example("claim:１２:1")
+@example("claim:٣:1")
+@example("claim:²:1")
+@example("claim:01:1")
+@example("claim:9007199254740992:1")
+@example("claim:9007199254740991:1")
+def test_the_decoder_refuses_anything_it_could_not_have_sent(data):
+    """It raises nothing but BadCallback; what it accepts re-encodes to the same string,
+    with every id ASCII digits below 2^53."""
+    try:
+        button = decode(data)
+    except BadCallback:
+        return
+    assert button.data == data
+    assert encode(button.kind, *button.parts) == data
+    assert len(data.encode()) <= 64
+    for part in button.parts:
+        if isinstance(part, int):
+            assert 0 < part < 2**53 and str(part).isascii()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(KINDS)), st.data())
+def test_every_shape_round_trips(kind, data):
+    """Whatever the bot can encode (ids up to 2^53 - 1) decodes to the same parts."""
+    shape = data.draw(st.sampled_from(KINDS[kind].shapes))
+    parts = []
+    for part in shape:
+        if part == ID:
+            parts.append(data.draw(st.integers(1, 2**53 - 1)))
+        elif part == CODE:
+            parts.append(data.draw(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)))
+        else:
+            parts.append(data.draw(st.sampled_from(sorted(part))))
+    try:
+        encoded = encode(kind, *parts)
+    except ValueError:  # over 64 bytes: the bot refuses to make it
+        assert len(":".join([kind, *map(str, parts)]).encode()) > 64
+        return
+    assert decode(encoded) == Button(kind, tuple(parts))
+    assert pressed(encoded, kind) == Button(kind, tuple(parts))
+
+
+def test_unreadable_data_of_a_kind_is_refused_as_its_unknown_id():
+    with pytest.raises(AppealNotFound):
+        pressed("claim:１:1", "claim")
+    with pytest.raises(ContactNotFound):
+        pressed("contact:rm:1:" + "9" * 30, "contact")
+    with pytest.raises(UnknownButton):
+        pressed("nonsense:1", "claim")
+    assert pressed_or_none("cat:ＲＯＮＧＺＩ", "cat") is None
+
+
+# Ids typed in commands ------------------------------------------------------------------------
+
+UNKNOWN_USCC = (lambda first17: first17 + check_char(first17))("91420700MA4A1B2C3")
+STAFF_X = ("official X", "head X", "leader")
+
+
+def command_matrix(w: World) -> list[tuple[str, str, frozenset[str]]]:
+    """(command with a real id, the same command with an unknown id, roles in scope)."""
+    from tests.conftest import COMPANY_USCC, OTHER_USCC
+
+    unknown_number = "SQ-2026-999999"
+    return [
+        (f"/view {w.a['number']}", f"/view {unknown_number}", APPEAL_A),
+        (f"/view {w.b['number']}", f"/view {unknown_number}", APPEAL_B),
+        (f"/view {w.a['number'].lower()}", f"/view {unknown_number}", APPEAL_A),
+        (f"/baobao {COMPANY_USCC}", f"/baobao {UNKNOWN_USCC}", _in("leader")),
+        (f"/contacts {COMPANY_USCC}", f"/contacts {UNKNOWN_USCC}", _in("A first", "leader")),
+        (f"/contacts {OTHER_USCC}", f"/contacts {UNKNOWN_USCC}", _in("B first", "leader")),
+        (f"/colleague {COMPANY_USCC}", f"/colleague {UNKNOWN_USCC}", _in("A first", "leader")),
+    ]
+
+
+async def test_ids_typed_in_commands_out_of_scope_read_like_unknown_ids(sandbox, people, db):
+    """Another enterprise's appeal number or credit code, typed by anyone it does not
+    concern, is answered as a number or code that does not exist, and changes nothing."""
+    w = await World(sandbox, people, db).build()
+    before = dump(db)
+    failures = []
+    for role in ROLES[:-1]:  # commands are refused in groups before any id is read
+        person = w.person(role)
+        for command, unknown, scope in command_matrix(w):
+            if role in scope:
+                continue
+            expected = await person.send(unknown)
+            got = await person.send(command)
+            if got != expected or len(got) != 1:
+                failures.append((role, command, got, expected))
+        assert dump(db) == before, role
+    assert failures == [], "\n".join(map(repr, failures))
+    # what the unknown ids read like, by role
+    assert await w.p.rival.send(f"/view {w.a['number']}") == ["未找到该诉求，或您无权查看。"]
+    assert await w.guest.send(f"/view {w.a['number']}") == ["未找到该诉求，或您无权查看。"]
+    from tests.conftest import COMPANY_USCC
+
+    assert await w.p.rival.send(f"/colleague {COMPANY_USCC}") == [
+        "未找到该企业，请核对后重新输入。"
+    ]
+    assert await w.p.official.send(f"/baobao {COMPANY_USCC}") == ["您没有权限执行此操作。"]
+    assert await w.b_colleague.send(f"/contacts {COMPANY_USCC}") == [
+        "只有企业的首位联系人（登记人）或局领导可以管理联系人。"
+    ]
+    assert dump(db) == before
