@@ -138,11 +138,6 @@ def require_enterprise(actor: Actor) -> None:
         raise NotAllowed()
 
 
-def require_registered(actor: Actor) -> None:
-    if actor.role is Role.GUEST:
-        raise NotRegistered()
-
-
 def require_leader(actor: Actor | None) -> None:
     """Leaders only; `None` is the operator at the command line or the scheduler."""
     if actor is not None and actor.role is not Role.ADMIN:
