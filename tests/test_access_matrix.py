@@ -610,3 +610,108 @@ async def test_ids_typed_in_commands_out_of_scope_read_like_unknown_ids(sandbox,
         "只有企业的首位联系人（登记人）或局领导可以管理联系人。"
     ]
     assert dump(db) == before
+
+
+# The scope rules themselves (no database, no Telegram) ----------------------------------------
+
+
+def test_scope_rules_answer_out_of_scope_ids_as_unknown():
+    from bot.rules.model import Department, Enterprise, Extension, Person
+    from bot.rules.refusals import (
+        BaobaoNotFound,
+        DepartmentNotFound,
+        PrimaryContactStays,
+        TaskNotFound,
+    )
+
+    moment = datetime(2026, 3, 9, tzinfo=UTC)
+    ent_a = Enterprise(ENT, "甲", "A", "陈经理", "139", None, moment, primary_contact_id=2)
+    first_b = Actor(3, Role.ENTERPRISE, "周总", enterprise_id=OTHER_ENT)
+    ent_b = Enterprise(OTHER_ENT, "乙", "B", "周总", "139", None, moment, primary_contact_id=3)
+    colleague_a = Person(12, Role.ENTERPRISE, "陈会计", None, ENT, moment)
+    colleague_actor = Actor(12, Role.ENTERPRISE, "陈会计", enterprise_id=ENT)
+    official = Person(4, Role.OFFICIAL, "李明", DEPT, None, moment)
+    leader, first_a = PEOPLE["leader"], PEOPLE["enterprise A"]
+
+    # removing a contact: only the first contact of that enterprise, or a leader
+    assert access.removable_contact(first_a, ent_a, colleague_a) == colleague_a
+    assert access.removable_contact(leader, ent_a, colleague_a) == colleague_a
+    for actor, enterprise, person in [
+        (first_b, ent_a, colleague_a),  # the issue's case: B's first contact, A's colleague
+        (first_b, ent_b, colleague_a),  # B's own enterprise id, A's colleague
+        (colleague_actor, ent_a, colleague_a),  # a colleague is not the first contact
+        (PEOPLE["owner"], ent_a, colleague_a),
+        (PEOPLE["stranger"], ent_a, colleague_a),
+        (leader, ent_a, official),  # not a contact at all
+        (leader, None, colleague_a),
+        (leader, ent_a, None),
+    ]:
+        with pytest.raises(ContactNotFound):
+            access.removable_contact(actor, enterprise, person)
+    with pytest.raises(PrimaryContactStays):
+        access.removable_contact(
+            leader, ent_a, Person(2, Role.ENTERPRISE, "陈经理", None, ENT, moment)
+        )
+
+    # 包保, 责任人 and invites: leaders only, joined officials only, known departments only
+    assert access.baobao_pair(leader, ent_a, official) == (ent_a, official)
+    for actor, enterprise, person in [
+        (PEOPLE["head"], ent_a, official),
+        (first_a, ent_a, official),
+        (leader, ent_a, colleague_a),
+        (leader, None, official),
+        (leader, ent_a, None),
+    ]:
+        with pytest.raises(BaobaoNotFound):
+            access.baobao_pair(actor, enterprise, person)
+    item = task(TaskState.IN_PROGRESS)
+    assert access.assignable_task(leader, item, official) == (item, official)
+    for actor, found, person in [
+        (PEOPLE["owner"], item, official),
+        (leader, None, official),
+        (leader, item, colleague_a),
+    ]:
+        with pytest.raises(TaskNotFound):
+            access.assignable_task(actor, found, person)
+    dept = Department(DEPT, "jrj", "金融局")
+    assert access.invitable_department(leader, dept) == dept
+    for actor, found in [(PEOPLE["head"], dept), (leader, None)]:
+        with pytest.raises(DepartmentNotFound):
+            access.invitable_department(actor, found)
+
+    # an extension request exists only for the staff who see its appeal and the leaders
+    claimed = appeal(State.IN_PROGRESS)
+    pending = Extension(1, claimed.id, 4, TODAY, date(2026, 3, 31), "理由", "pending")
+    for who in ("owner", "colleague", "head", "leader"):
+        assert access.visible_extension(PEOPLE[who], pending, claimed) == claimed
+    for who in ("stranger", "enterprise A", "enterprise B", "wrong department"):
+        with pytest.raises(AppealNotFound):
+            access.visible_extension(PEOPLE[who], pending, claimed)
+    with pytest.raises(AppealNotFound):
+        access.visible_extension(PEOPLE["leader"], None, None)
+
+
+async def test_the_issues_case_another_enterprises_first_contact_removes_nobody(
+    sandbox, people, db
+):
+    """B's first contact sends contact:rm:<A's enterprise>:<A's colleague> from its own
+    chat: told what an unknown contact is told; A's colleague stays; no audit row."""
+    w = await World(sandbox, people, db).build()
+    before = dump(db)
+    forged = encode("contact", "rm", w.ent_a, w.a_colleague.id)
+    unknown = encode("contact", "rm", w.ent_a, UNKNOWN_ID)
+    assert await w.p.rival.press_data(w.p.rival.inbox[-1], forged) == [
+        "未找到该联系人，或您无权管理。"
+    ]
+    assert await w.p.rival.press_data(w.p.rival.inbox[-1], unknown) == [
+        "未找到该联系人，或您无权管理。"
+    ]
+    overflow = "contact:rm:1:" + "9" * 30
+    assert await w.p.rival.press_data(w.p.rival.inbox[-1], overflow) == [
+        "未找到该联系人，或您无权管理。"
+    ]
+    assert dump(db) == before
+    # A's first contact still removes their own colleague
+    assert await w.p.company.press_data(w.p.company.inbox[-1], forged) == [
+        "已移除联系人 陈会计，其不能再查看或提交本企业的诉求。"
+    ]
