@@ -45,7 +45,7 @@ from handlers import (
     tasks,
     understand,
 )
-from handlers.buttons import APPEAL_ACTION_CODES
+from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, TASK, VIEW, routed
 from handlers.common import Context, say
 from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
@@ -64,7 +64,6 @@ def handler_list() -> list:
 
     Which step typed text belongs to is decided by the user's one stored flow
     (`handlers.flow`), not by the order here; the guards in `guards()` run first."""
-    action_codes = "|".join(APPEAL_ACTION_CODES)
     return [
         CommandHandler("start", start.start),
         CommandHandler("cancel", start.cancel),
@@ -84,23 +83,24 @@ def handler_list() -> list:
         CommandHandler("export", digest.export_command),
         CommandHandler("invite", admin.invite),
         CommandHandler("baobao", admin.baobao),
+        # Buttons are routed by kind; each handler decodes its data with the one codec
+        # (handlers/buttons.py), which answers data it cannot read as an unknown id.
         # Every appeal action button, whatever it needs; the workflow table decides.
-        CallbackQueryHandler(cases.action_pressed, pattern=rf"^({action_codes}):"),
-        CallbackQueryHandler(filing.category_pressed, pattern=r"^cat:"),
-        CallbackQueryHandler(start.registration_pressed, pattern=r"^reg:"),
-        CallbackQueryHandler(colleagues.remove_pressed, pattern=r"^contact:"),
-        CallbackQueryHandler(filing.submit_pressed, pattern=r"^new:(submit|again)$"),
-        CallbackQueryHandler(filing.cancel_pressed, pattern=r"^new:cancel$"),
-        CallbackQueryHandler(cases.department_pressed, pattern=r"^dept:"),
-        CallbackQueryHandler(cases.view_pressed, pattern=r"^view:"),
-        CallbackQueryHandler(tasks.task_pressed, pattern=r"^task:"),
-        CallbackQueryHandler(admin.invite_department_pressed, pattern=r"^inv:"),
-        CallbackQueryHandler(admin.invite_role_pressed, pattern=r"^invr:"),
-        CallbackQueryHandler(admin.baobao_pressed, pattern=r"^bb:"),
-        CallbackQueryHandler(cases.extension_decided, pattern=r"^ext(ok|no):"),
-        CallbackQueryHandler(tasks.export_pressed, pattern=r"^tasks:export$"),
-        CallbackQueryHandler(tasks.owner_pressed, pattern=r"^tasko:"),
-        CallbackQueryHandler(understand.menu_pressed, pattern=r"^menu:"),
+        CallbackQueryHandler(cases.action_pressed, pattern=routed(*APPEAL_ACTION_CODES)),
+        CallbackQueryHandler(filing.category_pressed, pattern=routed("cat")),
+        CallbackQueryHandler(start.registration_pressed, pattern=routed("reg")),
+        CallbackQueryHandler(colleagues.remove_pressed, pattern=routed("contact")),
+        CallbackQueryHandler(filing.draft_pressed, pattern=routed("new")),
+        CallbackQueryHandler(cases.department_pressed, pattern=routed("dept")),
+        CallbackQueryHandler(cases.view_pressed, pattern=routed(VIEW)),
+        CallbackQueryHandler(tasks.task_pressed, pattern=routed(TASK)),
+        CallbackQueryHandler(admin.invite_department_pressed, pattern=routed("inv")),
+        CallbackQueryHandler(admin.invite_role_pressed, pattern=routed("invr")),
+        CallbackQueryHandler(admin.baobao_pressed, pattern=routed("bb")),
+        CallbackQueryHandler(cases.extension_decided, pattern=routed(EXT_OK, EXT_NO)),
+        CallbackQueryHandler(tasks.export_pressed, pattern=routed("tasks")),
+        CallbackQueryHandler(tasks.owner_pressed, pattern=routed("tasko")),
+        CallbackQueryHandler(understand.menu_pressed, pattern=routed(understand.MENU)),
         # Anything not matched above: an unknown command, typed input, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(PRIVATE & (TEXT | FILES), understand.typed),

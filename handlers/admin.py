@@ -8,7 +8,7 @@ from bot.rules.model import Actor, Role
 from bot.rules.refusals import NotAllowed
 from bot.texts import name, t
 from bot.usecases import people
-from handlers.buttons import decode, encode, int_part
+from handlers.buttons import encode, pressed
 from handlers.common import Context, actor_of, env_of, esc, keyboard, local_time, refusals, say
 
 
@@ -55,28 +55,25 @@ async def invite(update: Update, context: Context) -> None:
 @refusals
 async def invite_department_pressed(update: Update, context: Context) -> None:
     """A department chosen for an invite: now the role."""
-    await _require_admin(update, context)
-    _, parts = decode(update.callback_query.data)
-    names = {d.code: d.name for d in await people.departments(env_of(context))}
-    code = parts[0] if parts else ""
-    if code not in names:
-        raise NotAllowed()
+    [code] = pressed(update.callback_query.data, "inv").parts
+    actor = await actor_of(update, context)
+    department = await people.invite_department(env_of(context), actor, str(code))
     rows = [
         [
-            (t("button.official"), encode("invr", code, "o")),
-            (t("button.head"), encode("invr", code, "h")),
+            (t("button.official"), encode("invr", department.code, "o")),
+            (t("button.head"), encode("invr", department.code, "h")),
         ]
     ]
-    await say(update, context, t("ask_invite_role", department=esc(names[code])), keyboard(rows))
+    await say(
+        update, context, t("ask_invite_role", department=esc(department.name)), keyboard(rows)
+    )
 
 
 @refusals
 async def invite_role_pressed(update: Update, context: Context) -> None:
     """The role chosen: the link is made."""
-    _, parts = decode(update.callback_query.data)
-    if len(parts) != 2 or parts[1] not in ("o", "h"):
-        raise NotAllowed()
-    await _send_invite(update, context, parts[0], parts[1] == "h")
+    code, role = pressed(update.callback_query.data, "invr").parts
+    await _send_invite(update, context, str(code), role == "h")
 
 
 @refusals
@@ -102,11 +99,9 @@ async def baobao(update: Update, context: Context) -> None:
 @refusals
 async def baobao_pressed(update: Update, context: Context) -> None:
     """An official chosen as 包保."""
-    _, parts = decode(update.callback_query.data)
+    enterprise_id, official_id = pressed(update.callback_query.data, "bb").parts
     actor = await actor_of(update, context)
-    result = await people.assign_baobao(
-        env_of(context), actor, int_part(parts, 0), int_part(parts, 1)
-    )
+    result = await people.assign_baobao(env_of(context), actor, enterprise_id, official_id)
     await say(
         update,
         context,

@@ -9,13 +9,12 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.rules.model import Action, Conversation, Outcome, Rating, Role
-from bot.rules.refusals import NotAllowed
 from bot.rules.workflow import APPEAL_FLOW, Needs
 from bot.texts import has, name, t
 from bot.usecases import appeals, people
 from bot.usecases.appeals import USE_CASES, ActionRequest
 from handlers import flow
-from handlers.buttons import RATINGS, decode, decode_button, encode, int_part
+from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, RATINGS, VIEW, encode, pressed
 from handlers.common import (
     Context,
     actor_of,
@@ -86,7 +85,7 @@ async def view_command(update: Update, context: Context) -> None:
 @refusals
 async def view_pressed(update: Update, context: Context) -> None:
     """查看 button."""
-    await show(update, context, decode_button(update.callback_query.data).item_id)
+    await show(update, context, pressed(update.callback_query.data, VIEW).item_id)
 
 
 async def _done(update: Update, context: Context, key: str, outcome: Outcome, **extra: str) -> None:
@@ -123,10 +122,9 @@ async def _run(update: Update, context: Context, action: Action, req: ActionRequ
 async def action_pressed(update: Update, context: Context) -> None:
     """Any appeal action button: act at once, or check and ask for what the action needs."""
     data = update.callback_query.data
-    button = decode_button(data)
+    button = pressed(data, *APPEAL_ACTION_CODES)
     action = button.action
-    if not isinstance(action, Action):
-        raise NotAllowed()
+    assert isinstance(action, Action)
     row = APPEAL_FLOW[action]
     key = request_key(update)
     if row.needs is Needs.NOTHING:
@@ -138,9 +136,7 @@ async def action_pressed(update: Update, context: Context) -> None:
         await _done(update, context, f"done.{action}", outcome)
         return
     if row.needs is Needs.RATING:
-        rating = RATINGS.get(button.arg)
-        if rating is None:
-            raise NotAllowed()
+        rating = RATINGS[button.arg]  # the codec accepts only these
         req = ActionRequest(button.item_id, button.version, key, rating=rating)
         outcome = await _run(update, context, action, req)
         done = Action.REOPEN if rating is Rating.DISSATISFIED else action
@@ -179,8 +175,9 @@ async def department_pressed(update: Update, context: Context) -> None:
     """Target department of a transfer, by button (only while that prompt is open)."""
     found = await flow.pressed(update, context, FLOW, "department", "stale_button")
     if found is not None:
-        conversation, parts = found
-        await _department_chosen(update, context, conversation, parts[0] if parts else "")
+        conversation, button = found
+        code = str(button.parts[0]) if button else ""  # unreadable: answered as unknown
+        await _department_chosen(update, context, conversation, code)
 
 
 @flow.step(FLOW, "department", buttons=("dept",))
@@ -220,11 +217,11 @@ async def date_given(update: Update, context: Context, conversation: Conversatio
 @refusals
 async def extension_decided(update: Update, context: Context) -> None:
     """同意延期 / 不同意 pressed by a department head or a leader."""
-    kind, parts = decode(update.callback_query.data)
+    button = pressed(update.callback_query.data, EXT_OK, EXT_NO)
     actor = await actor_of(update, context)
-    approve = kind == "extok"
+    approve = button.kind == EXT_OK
     outcome = await appeals.decide_extension(
-        env_of(context), actor, int_part(parts, 0), approve, request_key(update)
+        env_of(context), actor, button.item_id, approve, request_key(update)
     )
     key = "done.extension_approved" if approve else "done.extension_denied"
     await _done(update, context, key, outcome, new_due=outcome.appeal.due_date.isoformat())

@@ -11,7 +11,7 @@ from bot.rules.model import Conversation, Role
 from bot.texts import t
 from bot.usecases import people
 from handlers import flow
-from handlers.buttons import decode, encode
+from handlers.buttons import encode, pressed
 from handlers.common import (
     Context,
     actor_of,
@@ -110,10 +110,7 @@ async def list_contacts(update: Update, context: Context) -> None:
 @refusals
 async def remove_pressed(update: Update, context: Context) -> None:
     """移除 under /contacts."""
-    _, parts = decode(update.callback_query.data)
-    if len(parts) != 3 or parts[0] != "rm" or not all(p.isdigit() for p in parts[1:]):
-        await say(update, context, t("error_not_allowed"))
-        return
+    _, enterprise_id, contact_id = pressed(update.callback_query.data, "contact").parts
     actor = await actor_of(update, context)
-    removed = await people.remove_contact(env_of(context), actor, int(parts[1]), int(parts[2]))
+    removed = await people.remove_contact(env_of(context), actor, enterprise_id, contact_id)
     await say(update, context, t("colleague.removed", name=esc(removed.full_name)))

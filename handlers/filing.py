@@ -11,7 +11,7 @@ from bot.texts import t
 from bot.usecases import appeals
 from bot.usecases.env import Env
 from handlers import flow
-from handlers.buttons import VIEW, appeal_button, encode
+from handlers.buttons import VIEW, appeal_button, encode, pressed
 from handlers.common import (
     Context,
     actor_of,
@@ -87,8 +87,8 @@ async def category_pressed(update: Update, context: Context) -> None:
     """A category button (only while this draft is waiting for one)."""
     found = await flow.pressed(update, context, FLOW, "category", "draft_expired")
     if found is not None:
-        conversation, parts = found
-        await _choose(update, context, conversation, parts[0] if parts else None)
+        conversation, button = found
+        await _choose(update, context, conversation, str(button.parts[0]) if button else None)
 
 
 @flow.step(FLOW, "category", buttons=("cat",))
@@ -166,14 +166,21 @@ async def attachment_or_text(update: Update, context: Context, conversation: Con
 
 
 @refusals
-async def submit_pressed(update: Update, context: Context) -> None:
-    """提交 (or 仍然提交 after a duplicate warning): files the draft; the same button again
-    answers with what was filed."""
+async def draft_pressed(update: Update, context: Context) -> None:
+    """提交, 仍然提交 (after a duplicate warning) or 取消 under the draft."""
+    choice = pressed(update.callback_query.data, "new").arg
+    if choice == "cancel":
+        await cancel_pressed(update, context)
+    else:
+        await submit_pressed(update, context, again=choice == "again")
+
+
+async def submit_pressed(update: Update, context: Context, again: bool) -> None:
+    """提交: files the draft; the same button again answers with what was filed."""
     conversation = await flow.active(update, context, FLOW, "attachments")
     if conversation is None:
         await _submitted_before(update, context)
         return
-    again = update.callback_query.data == encode("new", "again")
     await _submit(update, context, conversation, again)
 
 

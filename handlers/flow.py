@@ -20,7 +20,8 @@ from telegram.ext import ApplicationHandlerStop
 from bot.rules.model import Conversation
 from bot.texts import has, name, t
 from bot.usecases import conversations
-from handlers.buttons import decode
+from handlers import buttons
+from handlers.buttons import Button, pressed_or_none
 from handlers.common import FLOW_CACHE, Context, env_of, say
 
 log = logging.getLogger(__name__)
@@ -124,15 +125,16 @@ async def active(
 
 async def pressed(
     update: Update, context: Context, flow: str, step_: str, gone_key: str
-) -> tuple[Conversation, list[str]] | None:
-    """A button that belongs to one step of a flow: the flow and the button's data, or None
-    once the person has been told (`gone_key`) that the prompt is no longer open."""
+) -> tuple[Conversation, Button | None] | None:
+    """A button that belongs to one step of a flow: the flow and the decoded button (None if
+    it cannot be read: the step answers it as an unknown choice), or None once the person
+    has been told (`gone_key`) that the prompt is no longer open."""
     conversation = await active(update, context, flow, step_)
     if conversation is None:
         await say(update, context, t(gone_key))
         return None
-    _, parts = decode(update.callback_query.data)
-    return conversation, parts
+    data = update.callback_query.data
+    return conversation, pressed_or_none(data, buttons.kind_of(data))
 
 
 async def close_step(
@@ -185,7 +187,7 @@ def _belongs(conversation: Conversation, update: Update) -> bool:
         data = query.data or ""
         if data == conversation.data.get("button"):
             return True  # the button that started this flow, tapped again
-        return own is not None and data.split(":")[0] in own.buttons
+        return own is not None and buttons.kind_of(data) in own.buttons
     return True
 
 

@@ -11,7 +11,7 @@ from bot.texts import name, t
 from bot.usecases import outbox, people
 from bot.usecases.conversations import end_any
 from handlers import colleagues, flow
-from handlers.buttons import encode
+from handlers.buttons import REGISTRATION_FIELDS, encode
 from handlers.common import (
     Context,
     actor_of,
@@ -81,7 +81,7 @@ async def start(update: Update, context: Context) -> None:
 
 
 # The registration asks four fields in turn, then shows them with 确认 / 修改 before saving.
-FIELDS = ("name", "uscc", "contact", "phone")
+FIELDS = REGISTRATION_FIELDS
 
 
 async def _prompt(update: Update, context: Context, conversation: Conversation) -> None:
@@ -183,14 +183,15 @@ async def registration_pressed(update: Update, context: Context) -> None:
     found = await flow.pressed(update, context, FLOW, "confirm", "register.expired")
     if found is None:
         return
-    conversation, parts = found
+    conversation, button = found
+    parts = button.parts if button else ()  # unreadable: answered as an unknown choice
     choice = parts[0] if parts else ""
     if choice == "cancel":
         await flow.finish(context, conversation)
         await say(update, context, t("flow_left.registration"))
         return
-    if choice == "edit" and len(parts) > 1 and parts[1] in FIELDS:
-        conversation = await flow.advance(context, conversation, parts[1], editing=True)
+    if choice == "edit":
+        conversation = await flow.advance(context, conversation, str(parts[1]), editing=True)
         await _prompt(update, context, conversation)
         return
     if choice != "ok":

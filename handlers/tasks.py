@@ -19,12 +19,12 @@ from bot.usecases.tasks import ImportResult, TaskView
 from handlers import flow
 from handlers.buttons import (
     ACTIONS,
+    ASSIGN,
+    TASK,
     VIEW,
     action_button,
-    decode,
-    decode_task_button,
     encode,
-    int_part,
+    pressed,
     task_view_button,
 )
 from handlers.common import (
@@ -42,7 +42,6 @@ from handlers.courier import confirm
 from handlers.render import snippet, task_button_row
 
 FLOW, IMPORT = "task", "import"
-ASSIGN = "assign"
 
 
 def states_by_label() -> dict[str, TaskState]:
@@ -177,6 +176,7 @@ async def send_export(update: Update, context: Context) -> None:
 @refusals
 async def export_pressed(update: Update, context: Context) -> None:
     """导出台账 button."""
+    pressed(update.callback_query.data, "tasks")
     await send_export(update, context)
 
 
@@ -240,7 +240,7 @@ async def file_received(update: Update, context: Context, conversation: Conversa
 @refusals
 async def task_pressed(update: Update, context: Context) -> None:
     """A task button: show it, decide at once, or ask for the text an action needs."""
-    button = decode_task_button(update.callback_query.data)
+    button = pressed(update.callback_query.data, TASK)
     actor = await actor_of(update, context)
     env = env_of(context)
     if button.arg == VIEW:
@@ -250,9 +250,8 @@ async def task_pressed(update: Update, context: Context) -> None:
     if button.arg == ASSIGN:
         await _offer_officials(update, context, actor, button.item_id, button.version)
         return
-    action = ACTIONS.get(button.arg)
-    if not isinstance(action, TaskAction):
-        raise NotAllowed()
+    action = ACTIONS[button.arg]  # the codec accepts only task operations here
+    assert isinstance(action, TaskAction)
     task = await ledger.preflight(env, actor, button.item_id, action, button.version)
     if TASK_FLOW[action].needs is not Needs.NOTHING:
         await flow.begin(
@@ -303,12 +302,10 @@ async def _offer_officials(
 @refusals
 async def owner_pressed(update: Update, context: Context) -> None:
     """An official chosen as the 责任人 of a task."""
-    _, parts = decode(update.callback_query.data)
+    task_id, version, official_id = pressed(update.callback_query.data, "tasko").parts
     actor = await actor_of(update, context)
     env = env_of(context)
-    task, official = await ledger.assign_owner(
-        env, actor, int_part(parts, 0), int_part(parts, 1), int_part(parts, 2)
-    )
+    task, official = await ledger.assign_owner(env, actor, task_id, version, official_id)
     await say(
         update, context, t("done_task_assign", seq=task.seq, official=esc(official.full_name))
     )

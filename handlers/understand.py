@@ -10,11 +10,10 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.rules import checks
-from bot.rules.model import Action, Role
-from bot.rules.workflow import APPEAL_FLOW, Needs
+from bot.rules.model import Role
 from bot.texts import t
 from handlers import cases, filing, flow
-from handlers.buttons import BadCallback, decode, decode_button
+from handlers.buttons import GROUP_KINDS, MENU_CHOICES, kind_of, pressed
 from handlers.common import Context, actor_of, keyboard, refusals, say
 
 NUMBER_IN_TEXT = re.compile(r"SQ-\d{4}-\d{6}", re.IGNORECASE)
@@ -58,25 +57,15 @@ async def understand(update: Update, context: Context) -> None:
         await say(update, context, t("free_text.guest"))
 
 
-MENU_ACTIONS = {
-    "my": cases.my,
-    "new": filing.new,
-    "inbox": cases.inbox,
-    "overdue": cases.overdue,
-}
+MENU_ACTIONS = dict(
+    zip(MENU_CHOICES, (cases.my, filing.new, cases.inbox, cases.overdue), strict=True)
+)
 
 
+@refusals
 async def menu_pressed(update: Update, context: Context) -> None:
     """The buttons offered for free text."""
-    try:
-        _, parts = decode(update.callback_query.data)
-    except BadCallback:
-        parts = []
-    handler = MENU_ACTIONS.get(parts[0] if parts else "")
-    if handler is None:
-        await say(update, context, t("stale_button"))
-        return
-    await handler(update, context)
+    await MENU_ACTIONS[pressed(update.callback_query.data, MENU).arg](update, context)
 
 
 async def other_update(update: Update, context: Context) -> None:
@@ -88,12 +77,9 @@ async def other_update(update: Update, context: Context) -> None:
 
 
 def _group_may_press(data: str) -> bool:
-    """In a department group only what needs no private input and shows nothing: 签收."""
-    try:
-        button = decode_button(data)
-    except BadCallback:
-        return False
-    return isinstance(button.action, Action) and APPEAL_FLOW[button.action].needs is Needs.NOTHING
+    """In a department group only what needs no private input and shows nothing: 签收.
+    Routed by its kind alone: its ids are read (or refused as unknown) by its handler."""
+    return kind_of(data) in GROUP_KINDS
 
 
 async def group_guard(update: Update, context: Context) -> None:

@@ -3,7 +3,7 @@ the enterprise's appeals, and the first contact (or a leader) removes one — al
 
 from __future__ import annotations
 
-from tests.conftest import COMPANY_USCC, file_appeal
+from tests.conftest import COMPANY_USCC, OTHER_USCC, file_appeal
 
 
 def link_code(text: str) -> str:
@@ -71,5 +71,7 @@ async def test_a_leader_manages_any_enterprises_contacts_but_the_first_stays(san
         p.leader.inbox[-1], f"contact:rm:{enterprise_id}:{p.company.id}"
     )
     assert forged == ["首位联系人（登记人）不能被移除。"]
-    # another enterprise's contact sees only its own list, whatever code is given
-    assert "鄂州市三和管桩有限公司" in (await p.rival.send(f"/contacts {COMPANY_USCC}"))[-1]
+    # another enterprise's first contact may name only its own code: another one reads as
+    # a code nobody registered
+    assert await p.rival.send(f"/contacts {COMPANY_USCC}") == ["未找到该企业，请核对后重新输入。"]
+    assert "鄂州市三和管桩有限公司" in (await p.rival.send(f"/contacts {OTHER_USCC}"))[-1]

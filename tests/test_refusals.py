@@ -53,10 +53,11 @@ async def test_forged_buttons_on_other_departments_and_enterprises_change_nothin
     assert await forge(p.official, appeal_button("reply", 999999, 1)) == [
         "未找到该诉求，或您无权查看。"
     ]
-    assert await forge(p.official, "claim:abc:1") == ["您没有权限执行此操作。"]
-    assert await forge(p.official, "rate:1:1:zz") == ["您没有权限执行此操作。"]
-    assert await forge(p.rival, "bb:1:20002") == ["您没有权限执行此操作。"]
-    assert await forge(p.official, "invr:jrj:h") == ["您没有权限执行此操作。"]
+    # unreadable ids and ids out of the actor's scope read like unknown ids
+    assert await forge(p.official, "claim:abc:1") == ["未找到该诉求，或您无权查看。"]
+    assert await forge(p.official, "rate:1:1:zz") == ["未找到该诉求，或您无权查看。"]
+    assert await forge(p.rival, "bb:1:20002") == ["未找到该企业或工作人员，或您无权指派包保。"]
+    assert await forge(p.official, "invr:jrj:h") == ["未找到该部门，请核对后重新输入。"]
     assert await forge(p.official, "nonsense") == [
         "此按钮已失效，请重新操作。发送 /help 查看可用功能。"
     ]

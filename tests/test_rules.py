@@ -14,7 +14,7 @@ from bot.rules import uscc
 from bot.rules.model import Action, Party, State
 from bot.rules.workcal import WorkingCalendar
 from bot.rules.workflow import APPEAL_FLOW, actions_in, step
-from handlers.buttons import BadCallback, appeal_button, decode_button
+from handlers.buttons import BadCallback, appeal_button, decode
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_workflow_table():
 def test_callback_codec_round_trip_and_rejects_forgeries():
     data = appeal_button("rate", 123, 4, "s")
     assert len(data.encode()) <= 64
-    button = decode_button(data)
+    button = decode(data)
     assert (button.action, button.item_id, button.version, button.arg) == (
         Action.RATE,
         123,
@@ -132,7 +132,7 @@ def test_callback_codec_round_trip_and_rejects_forgeries():
     forgeries = ("rate", "claim:x:1", "claim:1", "claim:-1:1", "claim:1:0", "a" * 65, None)
     for forged in (*forgeries, "claim:" + "9" * 40 + ":1", "claim:１:1"):
         with pytest.raises(BadCallback):
-            decode_button(forged)
+            decode(forged)
 
 
 def _statutory(day: date) -> bool:

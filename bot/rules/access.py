@@ -1,4 +1,10 @@
-"""Who may see and do what. The one place that answers it, for appeals, extensions and tasks."""
+"""Who may see and do what. The one place that answers it, for appeals, extensions, tasks,
+contacts, 包保 and invites.
+
+Every id that comes from a button or a command is checked here against the actor's scope
+(enterprise, department, role) before anything else: an id outside it gets the same
+refusal as an id that does not exist (`…NotFound`), so ids cannot be probed. Only then do
+the finer refusals ("not yours", "not now") apply, to things the actor may see."""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ from bot.rules.model import (
     Action,
     Actor,
     Appeal,
+    Department,
+    Enterprise,
     Extension,
     Party,
     Person,
@@ -21,12 +29,16 @@ from bot.rules.model import (
 )
 from bot.rules.refusals import (
     AppealNotFound,
+    BaobaoNotFound,
+    ContactNotFound,
+    DepartmentNotFound,
     ExtensionTooLate,
     InvalidInput,
     InvalidTransition,
     NotAllowed,
     NotRegistered,
     NotYourAppeal,
+    PrimaryContactStays,
     StaleAction,
     TaskNotFound,
     TaskStale,
@@ -126,11 +138,6 @@ def require_enterprise(actor: Actor) -> None:
         raise NotAllowed()
 
 
-def require_registered(actor: Actor) -> None:
-    if actor.role is Role.GUEST:
-        raise NotRegistered()
-
-
 def require_leader(actor: Actor | None) -> None:
     """Leaders only; `None` is the operator at the command line or the scheduler."""
     if actor is not None and actor.role is not Role.ADMIN:
@@ -160,6 +167,16 @@ def list_scope(actor: Actor) -> ListScope:
     if actor.is_staff:
         return ListScope(actor.department_id, actor.tg_id)
     raise NotAllowed()
+
+
+def visible_extension(actor: Actor, extension: Extension | None, appeal: Appeal | None) -> Appeal:
+    """An extension request is internal: the staff who see its appeal and the leaders see
+    it; for anybody else it does not exist."""
+    if extension is None or appeal is None or extension.appeal_id != appeal.id:
+        raise AppealNotFound()
+    if not (actor.role is Role.ADMIN or actor.is_staff) or not may_see(actor, appeal):
+        raise AppealNotFound()
+    return appeal
 
 
 def authorize_extension_decision(
@@ -227,8 +244,62 @@ def is_close_requested(task: Task) -> bool:
     return task.state is TaskState.CLOSE_REQUESTED
 
 
-def require_official(person: Person | None) -> Person:
-    """Only a joined official or head can be made 包保 or 责任人."""
-    if person is None or person.role not in STAFF_ROLES:
-        raise InvalidInput(field="official", reason="unknown")
+# Contacts, 包保, invites ----------------------------------------------------------------
+
+
+def manages_contacts(actor: Actor, enterprise: Enterprise) -> bool:
+    """A leader manages every enterprise's contacts; a first contact their own only."""
+    if actor.role is Role.ADMIN:
+        return True
+    return (
+        actor.role is Role.ENTERPRISE
+        and actor.enterprise_id == enterprise.id
+        and enterprise.primary_contact_id == actor.tg_id
+    )
+
+
+def removable_contact(actor: Actor, enterprise: Enterprise | None, person: Person | None) -> Person:
+    """The contact to remove: one of an enterprise the actor manages (the first stays)."""
+    if enterprise is None or person is None or not manages_contacts(actor, enterprise):
+        raise ContactNotFound()
+    if person.role is not Role.ENTERPRISE or person.enterprise_id != enterprise.id:
+        raise ContactNotFound()
+    if person.tg_id == enterprise.primary_contact_id:
+        raise PrimaryContactStays()
     return person
+
+
+def named_enterprise_in_scope(own: Enterprise, named: str | None) -> None:
+    """A first contact who names an enterprise by its code (/contacts 代码, /colleague 代码)
+    may name only their own: another one is answered as a code nobody registered."""
+    if named and own.uscc != named:
+        raise InvalidInput(field="enterprise", reason="unknown")
+
+
+def baobao_pair(
+    actor: Actor, enterprise: Enterprise | None, official: Person | None
+) -> tuple[Enterprise, Person]:
+    """A leader makes a joined official the 包保 of an enterprise; nothing else exists."""
+    if actor.role is not Role.ADMIN or enterprise is None:
+        raise BaobaoNotFound()
+    if official is None or official.role not in STAFF_ROLES:
+        raise BaobaoNotFound()
+    return enterprise, official
+
+
+def assignable_task(
+    actor: Actor, task: Task | None, official: Person | None
+) -> tuple[Task, Person]:
+    """A leader maps a task to a joined official; for anybody else the task does not exist."""
+    if actor.role is not Role.ADMIN or task is None:
+        raise TaskNotFound()
+    if official is None or official.role not in STAFF_ROLES:
+        raise TaskNotFound()
+    return task, official
+
+
+def invitable_department(actor: Actor, department: Department | None) -> Department:
+    """Only a leader invites, and only to a department of the org config."""
+    if actor.role is not Role.ADMIN or department is None:
+        raise DepartmentNotFound()
+    return department

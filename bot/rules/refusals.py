@@ -27,6 +27,24 @@ class AppealNotFound(DomainError):
     key = "error_appeal_not_found"
 
 
+class ContactNotFound(DomainError):
+    """Not a contact of an enterprise the actor manages, or unknown: the same answer."""
+
+    key = "error_contact_not_found"
+
+
+class BaobaoNotFound(DomainError):
+    """包保 assignment of an unknown enterprise or official, or by someone not a leader."""
+
+    key = "error_baobao_not_found"
+
+
+class UnknownButton(DomainError):
+    """A press this bot could not have sent (no ids to look up)."""
+
+    key = "stale_button"
+
+
 class NotYourAppeal(DomainError):
     """The actor sees the appeal but is not the one who may act on it now."""
 
@@ -43,6 +61,14 @@ class StaleAction(DomainError):
 
 class InvalidInput(DomainError):
     key = "error_invalid_input"
+
+
+class DepartmentNotFound(InvalidInput):
+    """An invite for an unknown department, or asked by someone not a leader: worded as a
+    mistyped department code, whoever asks."""
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**{"field": "department", "reason": "unknown", **params})
 
 
 class PrimaryContactOnly(DomainError):

@@ -112,6 +112,8 @@ CATALOG: dict[str, str] = {
     "error_already_registered": "您已登记，无需重复登记。发送 /help 查看可用功能。",
     "error_primary_only": "只有企业的首位联系人（登记人）或局领导可以管理联系人。",
     "error_primary_stays": "首位联系人（登记人）不能被移除。",
+    "error_contact_not_found": "未找到该联系人，或您无权管理。",
+    "error_baobao_not_found": "未找到该企业或工作人员，或您无权指派包保。",
     "error_invalid_input": "输入有误，请核对后重新输入。",
     "error_enterprise_taken": "该统一社会信用代码已由“{name}”登记，联系人 {contact}（{phone}）。如您也是该企业的联系人，请与 {contact} 或管理员联系；如代码输错，请重新输入。",
     "error_invite_invalid": "邀请链接无效：{reason_text}请向管理员索取新的邀请链接。",

@@ -27,7 +27,6 @@ from bot.rules.model import (
     format_number,
 )
 from bot.rules.refusals import (
-    AppealNotFound,
     DuplicateAppeal,
     ExtensionPending,
     InvalidInput,
@@ -113,8 +112,8 @@ async def directory(uow: UnitOfWork, env: Env, appeal: Appeal) -> Directory:
 
 
 async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
-    """An appeal with what this actor may read of it: notes and history only for staff."""
-    access.require_registered(actor)
+    """An appeal with what this actor may read of it: notes and history only for staff.
+    (Someone not registered sees no appeal: any number is unknown to them.)"""
     async with env.db.reading() as uow:
         appeal = await load_visible(uow, actor, ref)
         staff_view = Party.CONTACT not in access.parties(actor, appeal)
@@ -539,9 +538,8 @@ async def decide_extension(
         if done is not None:
             return Outcome(await uow.appeals.get(done), replayed=True)
         extension = await uow.extensions.get(extension_id)
-        if extension is None:
-            raise AppealNotFound()
-        appeal = await load_visible(uow, actor, extension.appeal_id)
+        found = await uow.appeals.get(extension.appeal_id) if extension else None
+        appeal = access.visible_extension(actor, extension, found)
         access.authorize_extension_decision(actor, extension, appeal, approve)
         state = "approved" if approve else "denied"
         await uow.extensions.decide(extension_id, state, actor.tg_id, now)

@@ -14,7 +14,6 @@ from bot.rules.refusals import (
     InviteInvalid,
     NotAllowed,
     PrimaryContactOnly,
-    PrimaryContactStays,
 )
 from bot.usecases.env import Env, already_done, remember
 from storage.db import UnitOfWork
@@ -131,8 +130,8 @@ class Contacts:
 
 
 async def _enterprise_managed_by(uow: UnitOfWork, actor: Actor, uscc: str | None) -> Enterprise:
-    """The enterprise whose contacts `actor` manages: their own as its first contact, or
-    any (named by its code) as a leader."""
+    """The enterprise whose contacts `actor` manages: their own as its first contact (who
+    may name only its code), or any (named by its code) as a leader."""
     if actor.role is Role.ADMIN:
         if not uscc:
             raise InvalidInput(field="uscc", reason="empty")
@@ -145,6 +144,8 @@ async def _enterprise_managed_by(uow: UnitOfWork, actor: Actor, uscc: str | None
     enterprise = await uow.enterprises.get(actor.enterprise_id)
     if enterprise is None or enterprise.primary_contact_id != actor.tg_id:
         raise PrimaryContactOnly()
+    if uscc:
+        access.named_enterprise_in_scope(enterprise, checks.uscc_code(uscc))
     return enterprise
 
 
@@ -228,18 +229,12 @@ async def contacts(env: Env, actor: Actor, uscc: str | None = None) -> Contacts:
 
 
 async def remove_contact(env: Env, actor: Actor, enterprise_id: int, tg_id: int) -> Person:
-    """The first contact or a leader removes another contact; the first stays."""
+    """The first contact removes another contact of their enterprise, a leader one of any;
+    the first stays. Any other pair of ids is answered as unknown (ContactNotFound)."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
         enterprise = await uow.enterprises.get(enterprise_id)
-        if enterprise is None:
-            raise InvalidInput(field="enterprise", reason="unknown")
-        await _enterprise_managed_by(uow, actor, enterprise.uscc)
-        person = await uow.people.get(tg_id)
-        if person is None or person.enterprise_id != enterprise_id:
-            raise InvalidInput(field="contact", reason="unknown")
-        if tg_id == enterprise.primary_contact_id:
-            raise PrimaryContactStays()
+        person = access.removable_contact(actor, enterprise, await uow.people.get(tg_id))
         await uow.people.remove_contact(tg_id, now)
         await uow.audit.add(
             f"enterprise:{enterprise_id}",
@@ -254,15 +249,11 @@ async def remove_contact(env: Env, actor: Actor, enterprise_id: int, tg_id: int)
 
 async def create_invite(env: Env, actor: Actor, department_code: str, is_head: bool) -> Invite:
     """A leader makes a single-use, expiring invite for one department."""
-    if actor.role is not Role.ADMIN:
-        raise NotAllowed()
     now = env.now()
     # Hexadecimal: a staff link can never begin like a colleague's (c_…).
     code = secrets.token_hex(12)
     async with env.db.unit_of_work() as uow:
-        dept = await uow.departments.by_code(department_code)
-        if dept is None:
-            raise InvalidInput(field="department", reason="unknown")
+        dept = access.invitable_department(actor, await uow.departments.by_code(department_code))
         expires = now + env.invite_ttl
         await uow.invites.add(code, dept.id, is_head, actor.tg_id, now, expires)
         await uow.audit.add(
@@ -306,6 +297,13 @@ def _staff_link_usable(env: Env, invite: Invite | None, person: Person | None, t
     if invite.expires_at <= env.now():
         raise InviteInvalid(reason="expired")
     return True
+
+
+async def invite_department(env: Env, actor: Actor, department_code: str) -> Department:
+    """The department a leader chose for an invite (asked next: which role)."""
+    async with env.db.reading() as uow:
+        found = await uow.departments.by_code(department_code)
+    return access.invitable_department(actor, found)
 
 
 async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Membership:
@@ -360,14 +358,13 @@ async def assign_baobao(
     env: Env, actor: Actor, enterprise_id: int, official_id: int
 ) -> BaobaoAssigned:
     """A leader makes an official the 包保 contact of an enterprise."""
-    if actor.role is not Role.ADMIN:
-        raise NotAllowed()
     now = env.now()
     async with env.db.unit_of_work() as uow:
-        enterprise = await uow.enterprises.get(enterprise_id)
-        official = access.require_official(await uow.people.get(official_id))
-        if enterprise is None:
-            raise InvalidInput(field="enterprise", reason="unknown")
+        enterprise, official = access.baobao_pair(
+            actor,
+            await uow.enterprises.get(enterprise_id),
+            await uow.people.get(official_id),
+        )
         await uow.enterprises.set_baobao(enterprise_id, official_id)
         await uow.audit.add(
             f"enterprise:{enterprise_id}",

@@ -7,7 +7,7 @@ from datetime import date
 
 from bot.rules import access, audiences, checks, delivery
 from bot.rules.model import Actor, Attachment, Party, Person, Role, Task, TaskAction, TaskReport
-from bot.rules.refusals import InvalidInput, NotAllowed, TaskStale
+from bot.rules.refusals import NotAllowed, TaskStale
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW
 from bot.usecases import outbox
@@ -241,13 +241,11 @@ async def assign_owner(
     env: Env, actor: Actor, task_id: int, version: int, official_id: int
 ) -> tuple[Task, Person]:
     """A leader maps a task to the official who is its 责任人; renaming changes nothing."""
-    access.require_leader(actor)
     now = env.now()
     async with env.db.unit_of_work() as uow:
-        task = await uow.tasks.get(task_id)
-        official = access.require_official(await uow.people.get(official_id))
-        if task is None:
-            raise InvalidInput(field="task", reason="unknown")
+        task, official = access.assignable_task(
+            actor, await uow.tasks.get(task_id), await uow.people.get(official_id)
+        )
         if not await uow.tasks.set_owner(task_id, version, official_id, now):
             raise TaskStale(seq=task.seq)
         await uow.audit.add(
