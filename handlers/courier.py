@@ -17,21 +17,23 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.digest_files import LeadersPack, build_leaders_pack
-from bot.digest_text import TELEGRAM_LIMIT, split_message, week_name
+from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
 from bot.rules import delivery
 from bot.rules.digest import Week
 from bot.rules.model import Notice, Outgoing, Rating
+from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
 from handlers import limits
-from handlers.common import Context, env_of, esc, keyboard, say
+from handlers.common import Context, env_of, esc, fitted, keyboard, say
 from handlers.ordering import KeyedLocks
 from handlers.render import (
     action_markup,
     appeal_fields,
     ladder_notice,
     notice,
+    quoted,
     snippet,
     task_button_row,
 )
@@ -47,6 +49,10 @@ STORED_ACK_KEYS = {
     "done.reopen": "ack.rated",
     "done_task.report": "ack.task_report",
 }
+
+
+# People named in the leaders' daily list of those the bot cannot reach (most missed first).
+UNREACHABLE_LISTED = 50
 
 
 class Gone(Exception):
@@ -88,7 +94,7 @@ async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMa
         seq=task.seq,
         owner=esc(task.owner_name),
         problem=snippet(task.problem, 200),
-        text=esc(item.detail.get("text", "")),
+        text=quoted(item.detail.get("text", ""), t("notice_cut_task", seq=task.seq)),
     )
     rows = keyboard([task_button_row(task)]) if action == "request_close" else None
     return text, rows
@@ -172,12 +178,12 @@ def listed(worded: list[Worded], header: Callable[[int, int], str]) -> list[tupl
     length = 0
     for n, (text, _) in enumerate(worded):
         if groups[-1] and (
-            len(groups[-1]) == LIST_CHUNK or length + len(text) + 8 > LIST_TEXT_ROOM
+            len(groups[-1]) == LIST_CHUNK or length + visible_length(text) + 8 > LIST_TEXT_ROOM
         ):
             groups.append([])
             length = 0
         groups[-1].append(n)
-        length += len(text) + 8
+        length += visible_length(text) + 8
     parts = []
     for group in groups:
         texts, rows = [header(group[0] + 1, group[-1] + 1)], []
@@ -218,7 +224,7 @@ async def parts_of(env: Env, item: Outgoing) -> list[Part]:
     if item.kind == ladder.LIST:
         return await _list_parts(env, item)
     text, markup = await render(env, item)
-    return [("text", text, markup)]
+    return [("text", piece, buttons) for piece, buttons in fitted(text, markup)]
 
 
 async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -234,11 +240,13 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         return ladder_notice(owed, env, item.chat_id)
     if item.kind == "unreachable_report":
         lost = [(int(chat), int(n)) for chat, n in item.detail.get("people", [])]
-        names = await outbox.names_of(env, [chat for chat, _ in lost])
-        lines = "\n".join(
+        listed_ = sorted(lost, key=lambda p: -p[1])[:UNREACHABLE_LISTED]
+        names = await outbox.names_of(env, [chat for chat, _ in listed_])
+        lines = [
             t("unreachable_line", who=esc(names.get(chat, str(chat))), messages=n)
-            for chat, n in lost
-        )
+            for chat, n in listed_
+        ]
+        lines = "\n".join(capped(lines, len(lost), "unreachable_more"))
         return t("unreachable_report", count=len(lost), lines=lines), None
     if item.subject is None and has(item.kind):
         return t(item.kind, **item.detail), None
