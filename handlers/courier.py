@@ -33,9 +33,8 @@ from handlers.render import (
     appeal_fields,
     ladder_notice,
     notice,
-    quoted,
-    snippet,
     task_button_row,
+    task_notice,
 )
 
 log = logging.getLogger(__name__)
@@ -88,16 +87,7 @@ async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMa
     if item.kind == "ack":
         key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
         return t(key, seq=task.seq), keyboard([task_button_row(task)])
-    action = item.kind.removeprefix("task_")
-    text = t(
-        f"notice_task.{action}",
-        seq=task.seq,
-        owner=esc(task.owner_name),
-        problem=snippet(task.problem, 200),
-        text=quoted(item.detail.get("text", ""), t("notice_cut_task", seq=task.seq)),
-    )
-    rows = keyboard([task_button_row(task)]) if action == "request_close" else None
-    return text, rows
+    return task_notice(task, item.kind.removeprefix("task_"), item.detail.get("text", ""))
 
 
 # One thing to send: ("text", text, markup), ("photo", image, caption) or
@@ -157,6 +147,9 @@ LIST_CHUNK = 8
 # Notices about appeals that waited together become a list from this many (two read as
 # well apart, and each keeps its plain 签收).
 LIST_FROM = 3
+# Notices a sweep's list names (the most urgent), in three messages; it gives the count of
+# the rest, which /overdue, /inbox and /tasks list.
+LADDER_LISTED = 3 * LIST_CHUNK
 # Room for a list's items in one message (its header and marks take the rest).
 LIST_TEXT_ROOM = TELEGRAM_LIMIT - 200
 # Circled numbers mark a list's items and their buttons (which otherwise read alike).
@@ -206,16 +199,22 @@ def button_marked(button: InlineKeyboardButton, mark: str) -> InlineKeyboardButt
 async def _list_parts(env: Env, item: Outgoing) -> list[Part]:
     """Several notices owed to one person by a sweep: a list, each with its buttons."""
     notices = [await ladder.item(env, i) for i in item.detail["notices"]]
-    worded = [ladder_notice(n, env, item.chat_id) for n in notices if n is not None]
+    found = ladder.most_urgent([n for n in notices if n is not None])
+    worded = [ladder_notice(n, env, item.chat_id) for n in found[:LADDER_LISTED]]
     if not worded:
         raise Gone()
-    return [
+    total = len(found) + int(item.detail.get("more", 0))
+    parts = [
         part
         for _, part in listed(
             worded,
-            lambda first, last: t("ladder.list_header", count=len(worded), first=first, last=last),
+            lambda first, last: t("ladder.list_header", count=total, first=first, last=last),
         )
     ]
+    kind, text, markup = parts[-1]
+    if total > len(worded):
+        text += "\n\n" + t("ladder.list_more", shown=len(worded), total=total)
+    return [*parts[:-1], (kind, text, markup)]
 
 
 async def parts_of(env: Env, item: Outgoing) -> list[Part]:

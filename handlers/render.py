@@ -224,6 +224,18 @@ def task_button_row(task: Task) -> list[tuple[str, str]]:
     return [(t("task_view_label", seq=task.seq), task_view_button(task.id, task.version))]
 
 
+def task_notice(task: Task, action: str, text: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A leader's decision on a task, or a 销号 request, worded for its recipient."""
+    worded = t(
+        f"notice_task.{action}",
+        seq=task.seq,
+        owner=esc(task.owner_name),
+        problem=snippet(task.problem, 200),
+        text=quoted(text, t("notice_cut_task", seq=task.seq)),
+    )
+    return worded, keyboard([task_button_row(task)]) if action == "request_close" else None
+
+
 def first_step(appeal: Appeal, leader: bool) -> tuple[str, str]:
     """签收 for the department; a leader, who does not claim, hands it on with 转办."""
     action = Action.TRANSFER if leader else Action.CLAIM

@@ -294,6 +294,7 @@ CATALOG: dict[str, str] = {
     "ladder.overdue": "【{serial}】<b>督办</b>：诉求 {number}（{enterprise}，{category}）已超期 {days} 个工作日（办结期限 {due}，承办：{department}{owner}），请立即办理并反馈。",
     "ladder.raise": "【{serial}】<b>提级督办·挂牌督办</b>：诉求 {number}（{enterprise}，{category}）已超期 {days} 个工作日。承办单位：{department}；承办人：{owner_or_none}；办结期限 {due}。",
     "ladder.list_header": "<b>今日提示督办共 {count} 件</b>（第 {first}–{last} 件）：",
+    "ladder.list_more": "（以上为最紧急的 {shown} 件，共 {total} 件；其余请发送 /overdue、/inbox 或 /tasks 查看。）",
     "notice.list_header": "<b>新通知 {count} 条</b>（第 {first}–{last} 条），按编号对应下方按钮：",
     "ladder.task_soon": "【{serial}】<b>整改提示</b>：第{seq}项整改任务将于 {deadline} 到期（还有 {left} 天）。\n问题：{problem}",
     "ladder.task_overdue": "【{serial}】<b>整改督办</b>：第{seq}项整改任务已超过整改时限 {deadline}，请立即推进并报告进展。\n问题：{problem}",
