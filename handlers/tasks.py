@@ -52,7 +52,8 @@ from handlers.courier import confirm
 from handlers.render import snippet, task_button_row
 
 FLOW, IMPORT = "task", "import"
-TASKS_LISTED = 50  # an official's tasks listed by /tasks; the count says how many in all
+TASKS_LISTED = 50  # tasks (or 责任人) a list names; the count says how many in all
+ROWS_NAMED = 10  # rows of one unmapped 责任人 named in an import's report
 ASSIGN = "assign"
 
 
@@ -219,9 +220,11 @@ def import_report(result: ImportResult) -> list[str]:
             if first.held_by_heads
             else t("holder_leaders")
         )
-        rows = "、".join(str(i.row) for i in items)
+        rows = "、".join(str(i.row) for i in items[:ROWS_NAMED])
+        if len(items) > ROWS_NAMED:
+            rows += t("import_rows_more", count=len(items))
         lines.append(t("import_unmapped", rows=rows, name=esc(owner), why=why, holder=holder))
-    return lines
+    return capped(lines[:TASKS_LISTED], len(lines), "import_unmapped_more")
 
 
 @flow.step(IMPORT, "file", accepts=(flow.FILE,))

@@ -708,3 +708,149 @@ async def test_a_sweep_owing_hundreds_of_notices_sends_the_most_urgent_with_the_
         assert total > LADDER_LISTED and f"共 {total} 件；其余请发送 /overdue" in last
         # the most urgent first: the longest overdue
         assert "超期" in lists[0].plain.split("①", 1)[1].split("②", 1)[0]
+
+
+# -- every catalog message, its fields at their largest -----------------------------------------
+USER_TEXTS = {"text", "reason", "resolution", "description", "problem", "measures", "detail"}
+NAMES = {
+    "name", "enterprise", "department", "owner", "owner_or_none", "actor", "author",
+    "official", "contact", "who", "leader", "holder", "org", "title", "label", "category",
+    "aspect", "current", "value", "state_name", "reason_text", "why", "field", "kind", "role",
+}  # fmt: skip
+LISTS = {"lines", "parts", "named", "names", "headers", "columns", "rows", "link", "route"}
+
+
+def largest(field: str) -> str:
+    from handlers.common import esc
+
+    if field in USER_TEXTS:
+        return esc(big_text(3500))
+    if field in NAMES:
+        return esc(big_text(60))
+    if field in LISTS:
+        return "\n".join(esc(big_text(80)) for _ in range(60))
+    return "9" * 20
+
+
+@pytest.mark.parametrize("key", sorted(CATALOG))
+def test_every_catalog_message_with_its_largest_fields_is_sent_in_messages_that_fit(key):
+    from bot.texts import placeholders
+
+    text = t(key, **{field: largest(field) for field in placeholders(key)})
+    if not visible(text).strip():
+        return  # a part of other messages (a suffix), never sent alone
+    assert assert_answer_fits(text) <= 8
+
+
+# -- many items: tasks, contacts, officials, departments ----------------------------------------
+def seed_people_and_tasks(path, tasks: int, contacts: int, officials: int, owner_id: int) -> None:
+    conn = sqlite3.connect(path)
+    dept = conn.execute("SELECT id FROM departments WHERE code = 'jrj'").fetchone()[0]
+    now = NOW.isoformat()
+    conn.executemany(
+        "INSERT INTO tasks (seq, aspect, problem, measures, leader_name, department_name,"
+        " owner_name, owner_id, deadline, state, created_at, updated_at)"
+        " VALUES (?, '作风', ?, '整改措施', '王局长', '市地方金融管理局', '李明', ?, ?, ?, ?, ?)",
+        [
+            (
+                n,
+                "问题" * 200,
+                owner_id,
+                (date(2026, 12, 31) - timedelta(days=n)).isoformat(),
+                "done" if n % 3 == 0 else "in_progress",
+                now,
+                now,
+            )
+            for n in range(1, tasks + 1)
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO users (tg_id, role, full_name, enterprise_id, created_at, phone)"
+        " VALUES (?, 'enterprise', ?, 1, ?, '13907110000')",
+        [(40000 + n, "联" * 20, now) for n in range(contacts)],
+    )
+    conn.executemany(
+        "INSERT INTO users (tg_id, role, full_name, department_id, created_at)"
+        " VALUES (?, 'official', ?, ?, ?)",
+        [(50000 + n, "官" * 40, dept, now) for n in range(officials)],
+    )
+    conn.commit()
+    conn.close()
+
+
+async def test_many_tasks_contacts_and_officials_give_bounded_lists_and_keyboards(
+    sandbox, leader, settings
+):
+    from bot.rules.uscc import normalize
+    from tests.conftest import COMPANY_USCC
+
+    official = sandbox.person(20002, "李明")
+    company = sandbox.person(30001, "陈经理")
+    await join(official, leader, "jrj")
+    await register(company)
+    seed_people_and_tasks(settings.database_path, 300, 150, 150, official.id)
+    mark = official.mark()
+    await official.send("/tasks")
+    answer = official.inbox[mark:]
+    assert len(answer) == 1 and "（300 项）" in answer[0].plain
+    assert "（以上为时限最近的 50 项，共 300 项" in answer[0].plain
+    # the most urgent first: still open, the nearest deadline (seq 299 is due before 298)
+    assert answer[0].plain.split("\n")[1].startswith("第299项｜")
+    mark = company.mark()
+    await company.send("/contacts")
+    answer = company.inbox[mark:]
+    assert len(answer) == 1 and "共 151 位联系人，以上列出前 50 位" in answer[0].plain
+    assert len(answer[0].buttons) == CHOICES_MAX
+    mark = leader.mark()
+    await leader.send(f"/baobao {normalize(COMPANY_USCC)}")
+    answer = leader.inbox[mark:]
+    assert len(answer) == 1 and len(answer[0].buttons) == CHOICES_MAX
+    assert "共 151 位承办人，按钮列出前 40 位" in answer[0].plain
+    assert refused(sandbox) == []
+
+
+async def test_a_bureau_with_many_departments_offers_a_bounded_transfer_keyboard(
+    settings, org, clock
+):
+    from bot.rules.org import Department
+
+    more = [Department(code=f"d{n}", name=f"第{n}协作单位" + "部" * 30) for n in range(150)]
+    box = await Sandbox.start(
+        settings, org.model_copy(update={"departments": org.departments + more}), clock
+    )
+    try:
+        leader = box.person(LEADER_ID, "王局长")
+        official = box.person(20002, "李明")
+        company = box.person(30001, "陈经理")
+        await join(official, leader, "jrj")
+        await register(company)
+        await file_appeal(company)
+        await official.press("签收")
+        await official.press("转办")
+        prompt = official.inbox[-1]
+        assert len(prompt.buttons) == CHOICES_MAX
+        assert "共 156 个部门，按钮列出前 40 个；其他部门请直接输入部门全称" in prompt.plain
+        answer = await official.send(more[-1].name)  # one not on a button, typed
+        assert answer == [visible(t("ask.transfer_reason", department=more[-1].name))]
+        await leader.send("/invite")
+        assert len(leader.inbox[-1].buttons) == CHOICES_MAX
+        assert "/invite 部门代码" in leader.inbox[-1].plain
+        assert refused(box) == []
+    finally:
+        await box.stop()
+
+
+def test_an_import_report_names_a_bounded_number_of_owners_and_rows():
+    from bot.usecases.tasks import ImportResult, Unmapped
+    from handlers.tasks import ROWS_NAMED, TASKS_LISTED, import_report
+
+    unmapped = [
+        Unmapped(row, row, f"责任人{row % 500}" + "名" * 15, 0, big_text(40), False)
+        for row in range(2, 100_002)
+    ]
+    lines = import_report(ImportResult(100_000, unmapped))
+    assert len(lines) == TASKS_LISTED + 1
+    assert lines[-1] == t("import_unmapped_more", shown=TASKS_LISTED, total=500)
+    assert all(line.count("、") <= ROWS_NAMED for line in lines)
+    assert "等共 200 行" in lines[0]
+    assert assert_answer_fits("\n".join(lines)) <= 3

@@ -405,6 +405,8 @@ CATALOG: dict[str, str] = {
     "import_bad_state": "状态“{value}”无法识别",
     "import_no_rows": "没有任何任务行",
     "import_unmapped": "责任人“{name}”（第 {rows} 行）{why}，暂由{holder}代管，请在 /tasks 中指定责任人。",
+    "import_unmapped_more": "（以上列出 {shown} 位，共 {total} 位责任人未能对应；完整情况见 /tasks export 导出的台账。）",
+    "import_rows_more": "等共 {count}",
     "import_unmapped_unknown": "尚未加入",
     "import_unmapped_ambiguous": "有 {count} 位同名承办人",
     "holder_heads": "{department}负责人",
