@@ -204,52 +204,54 @@ def department_text(digest: DepartmentDigest, week_label: str) -> str:
             overdue=len(digest.overdue),
         ),
     ]
-    if digest.due_this_week:
-        due = sorted(digest.due_this_week, key=lambda r: (r.due_date, r.number))[:shown]
-        lines += ["", t("digest.dept_due")] + capped(
-            [
-                t(
-                    "digest.dept_due_line",
-                    number=r.number,
-                    category=esc(r.category),
-                    due=r.due_date,
-                    owner=esc(r.owner_name or unclaimed),
-                )
-                for r in due
-            ],
-            len(digest.due_this_week),
-            "digest.dept_more",
-        )
-    if digest.overdue:
-        lines += ["", t("digest.dept_overdue")] + capped(
-            [
-                t(
-                    "digest.dept_overdue_line",
-                    number=o.number,
-                    days=o.days,
-                    owner=esc(o.owner or unclaimed),
-                )
-                for o in digest.overdue[:shown]  # the longest overdue first
-            ],
-            len(digest.overdue),
-            "digest.dept_more",
-        )
-    if digest.unclaimed:
-        waiting = sorted(digest.unclaimed, key=lambda r: (r.claim_due_date, r.number))[:shown]
-        lines += ["", t("digest.dept_unclaimed")] + capped(
-            [
-                t(
-                    "digest.dept_unclaimed_line",
-                    number=r.number,
-                    category=esc(r.category),
-                    claim_due=r.claim_due_date,
-                )
-                for r in waiting
-            ],
-            len(digest.unclaimed),
-            "digest.dept_more",
-        )
+    due = sorted(digest.due_this_week, key=lambda r: (r.due_date, r.number))[:shown]
+    lines += _section(
+        "digest.dept_due",
+        [
+            t(
+                "digest.dept_due_line",
+                number=r.number,
+                category=esc(r.category),
+                due=r.due_date,
+                owner=esc(r.owner_name or unclaimed),
+            )
+            for r in due
+        ],
+        len(digest.due_this_week),
+    )
+    lines += _section(
+        "digest.dept_overdue",
+        [
+            t(
+                "digest.dept_overdue_line",
+                number=o.number,
+                days=o.days,
+                owner=esc(o.owner or unclaimed),
+            )
+            for o in digest.overdue[:shown]  # the longest overdue first
+        ],
+        len(digest.overdue),
+    )
+    waiting = sorted(digest.unclaimed, key=lambda r: (r.claim_due_date, r.number))[:shown]
+    lines += _section(
+        "digest.dept_unclaimed",
+        [
+            t(
+                "digest.dept_unclaimed_line",
+                number=r.number,
+                category=esc(r.category),
+                claim_due=r.claim_due_date,
+            )
+            for r in waiting
+        ],
+        len(digest.unclaimed),
+    )
     return "\n".join(lines)
+
+
+def _section(title_key: str, lines: list[str], total: int) -> list[str]:
+    """A department view's list under its title, with its count when not all are named."""
+    return ["", t(title_key), *capped(lines, total, "digest.dept_more")] if lines else []
 
 
 def capped(lines: list[str], total: int, more_key: str, **params: object) -> list[str]:
