@@ -81,7 +81,6 @@ def offered(
     buttons: list[tuple[str, str]],
     more_key: str,
     per_row: int = 1,
-    last_rows: list[list[tuple[str, str]]] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """A prompt and its choices as buttons, `per_row` to a row; beyond CHOICES_MAX the
     prompt adds the catalog's `more_key` (given `shown` and `total`)."""
@@ -89,7 +88,7 @@ def offered(
     if len(buttons) > len(shown):
         prompt += "\n" + t(more_key, shown=len(shown), total=len(buttons))
     rows = [shown[i : i + per_row] for i in range(0, len(shown), per_row)]
-    return prompt, keyboard(rows + (last_rows or []))
+    return prompt, keyboard(rows)
 
 
 async def say(

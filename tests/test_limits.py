@@ -854,3 +854,21 @@ def test_an_import_report_names_a_bounded_number_of_owners_and_rows():
     assert all(line.count("、") <= ROWS_NAMED for line in lines)
     assert "等共 200 行" in lines[0]
     assert assert_answer_fits("\n".join(lines)) <= 3
+
+
+async def test_the_leaders_daily_list_of_people_not_reached_names_the_most_missed(sandbox):
+    from bot.rules.model import Outgoing
+    from handlers.courier import UNREACHABLE_LISTED, parts_of
+
+    lost = [[70000 + n, n % 97 + 1] for n in range(3000)]
+    item = Outgoing(1, LEADER_ID, "unreachable_report", None, None, {"people": lost}, 9, NOW)
+    parts = await parts_of(sandbox.env, item)
+    assert len(parts) == 1
+    kind, text, markup = parts[0]
+    assert_fits(text, markup)
+    shown = visible(text)
+    assert (
+        "共 3000 人" in shown and f"未送达消息最多的 {UNREACHABLE_LISTED} 人，共 3000 人" in shown
+    )
+    assert shown.count("条未送达") == UNREACHABLE_LISTED
+    assert "（97 条未送达）" in shown.split("\n")[1]  # the most missed first

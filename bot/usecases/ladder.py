@@ -134,8 +134,9 @@ async def item(env: Env, notice_id: int) -> PendingNotice | None:
 
 async def enqueue_due(env: Env) -> int:
     """Hand every notice still owed to someone to the outbox: one message per recipient,
-    listing all of the recipient's notices when a sweep owes them several (a leader who
-    stands in for absent task owners gets one list, not one message per task)."""
+    listing the recipient's notices when a sweep owes them several (a leader who stands in
+    for absent task owners gets one list, not one message per task): one list per person
+    however many pages the sweep takes, which names the most urgent and counts the rest."""
     queued = 0
     lists: dict[int, int] = {}  # chat → the list this sweep made for it (across pages)
     while batch := await pending(env):
