@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from telegram import Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -46,7 +47,7 @@ from handlers import (
     understand,
 )
 from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, TASK, VIEW, routed
-from handlers.common import Context, say
+from handlers.common import Context, esc, say
 from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
 from storage.db import Database
@@ -161,13 +162,30 @@ async def warn_unstaffed(context: Context) -> None:
 
 
 async def error_handler(update: object, context: Context) -> None:
-    """Log the fault (ids only, never the user's text); tell the user it did not go through."""
-    log.error("unhandled error (%s)", update_ids(update), exc_info=context.error)
+    """Log the fault (ids only, never the user's text); tell the user it did not go through.
+    A request Telegram refused (400) fails the same way every time: it is logged once, in
+    one line, and the user learns what happened instead of being asked to try again."""
+    refused = isinstance(context.error, BadRequest)
+    if refused:
+        log.error("Telegram refused a request (%s): %s", update_ids(update), context.error)
+    else:
+        log.error("unhandled error (%s)", update_ids(update), exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
+        text = refused_text(context.error) if refused else t("error_internal")
         try:
-            await context.bot.send_message(update.effective_chat.id, t("error_internal"))
+            await context.bot.send_message(update.effective_chat.id, text)
         except Exception:  # noqa: BLE001 - nothing more to do
             log.warning("could not report the error to the user")
+
+
+def refused_text(error: BadRequest) -> str:
+    """What a refusal by Telegram means for the person, in terms they can act on."""
+    reason = error.message.lower()
+    if "too long" in reason or "reply_markup" in reason or "button_data" in reason:
+        return t("error_refused.too_long")
+    if "file is too big" in reason:
+        return t("error_refused.file_too_big")
+    return t("error_refused.other", reason=esc(error.message[:100]))
 
 
 async def on_start(app: Application) -> None:

@@ -13,9 +13,12 @@ from bot.rules.digest import (
     Week,
 )
 from bot.rules.model import TaskState
+from bot.telegram_limits import TEXT_LIMIT, cut, split_html
 from bot.texts import name, t
 
-TELEGRAM_LIMIT = 4096
+TELEGRAM_LIMIT = TEXT_LIMIT
+# A withdrawal's reason in the digest's list (the ledger has it whole).
+REASON_SHOWN = 100
 
 
 def esc(value: object) -> str:
@@ -110,7 +113,7 @@ def leaders_text(digest: LeaderDigest) -> str:
         lines.append(t("digest.floor_ok", floor=floor))
     total = max(digest.overdue_total, len(digest.overdue))
     lines += ["", t("digest.section_overdue", count=total)]
-    lines += [
+    overdue = [
         t(
             "digest.overdue_line",
             number=o.number,
@@ -120,9 +123,8 @@ def leaders_text(digest: LeaderDigest) -> str:
             due=o.due_date,
         )
         for o in digest.overdue
-    ] or [none]
-    if total > len(digest.overdue):
-        lines.append(t("digest.overdue_more", shown=len(digest.overdue), total=total))
+    ]
+    lines += capped(overdue, total, "digest.overdue_more") or [none]
     lines += [
         "",
         t("digest.section_notices"),
@@ -144,15 +146,18 @@ def leaders_text(digest: LeaderDigest) -> str:
             year=len(year.withdrawn),
         ),
     ]
-    lines += [
+    withdrawn = [
         t(
             "digest.withdrawn_line",
             number=w.number,
             enterprise=esc(w.enterprise_name),
-            reason=esc(w.reason),
+            reason=esc(cut(w.reason, REASON_SHOWN)),
         )
-        for w in last.withdrawn
-    ] or [t("digest.withdrawn_none", period=period)]
+        for w in last.withdrawn[-digest.listed :]
+    ]
+    lines += capped(withdrawn, len(last.withdrawn), "digest.withdrawn_more") or [
+        t("digest.withdrawn_none", period=period)
+    ]
     total = sum(digest.tasks.values())
     lines += ["", t("digest.section_tasks")]
     if total:
@@ -165,7 +170,7 @@ def leaders_text(digest: LeaderDigest) -> str:
     else:
         lines.append(none)
     lines += ["", t("digest.section_quality", period=period)]
-    lines += [
+    duplicates = [
         t(
             "digest.duplicate_line",
             number=q.number,
@@ -175,25 +180,20 @@ def leaders_text(digest: LeaderDigest) -> str:
         )
         for q in digest.duplicates
     ]
-    if digest.duplicates_total > len(digest.duplicates):
-        lines.append(
-            t("digest.duplicates_more", shown=len(digest.duplicates), total=digest.duplicates_total)
-        )
-    lines += [
+    lines += capped(duplicates, digest.duplicates_total, "digest.duplicates_more")
+    short = [
         t("digest.short_line", number=q.number, length=q.length, department=esc(q.department))
         for q in digest.short_replies
     ]
-    if digest.short_total > len(digest.short_replies):
-        lines.append(
-            t("digest.short_more", shown=len(digest.short_replies), total=digest.short_total)
-        )
+    lines += capped(short, digest.short_total, "digest.short_more")
     if not digest.duplicates and not digest.short_replies:
         lines.append(t("digest.quality_ok"))
     return "\n".join(lines)
 
 
 def department_text(digest: DepartmentDigest, week_label: str) -> str:
-    unclaimed = t("digest.unclaimed")
+    """A department's weekly view; each list names its most urgent items and its count."""
+    unclaimed, shown = t("digest.unclaimed"), digest.listed
     lines = [
         t("digest.dept_title", name=esc(digest.name), week=week_label),
         t(
@@ -204,8 +204,10 @@ def department_text(digest: DepartmentDigest, week_label: str) -> str:
             overdue=len(digest.overdue),
         ),
     ]
-    if digest.due_this_week:
-        lines += ["", t("digest.dept_due")] + [
+    due = sorted(digest.due_this_week, key=lambda r: (r.due_date, r.number))[:shown]
+    lines += _section(
+        "digest.dept_due",
+        [
             t(
                 "digest.dept_due_line",
                 number=r.number,
@@ -213,48 +215,55 @@ def department_text(digest: DepartmentDigest, week_label: str) -> str:
                 due=r.due_date,
                 owner=esc(r.owner_name or unclaimed),
             )
-            for r in digest.due_this_week
-        ]
-    if digest.overdue:
-        lines += ["", t("digest.dept_overdue")] + [
+            for r in due
+        ],
+        len(digest.due_this_week),
+    )
+    lines += _section(
+        "digest.dept_overdue",
+        [
             t(
                 "digest.dept_overdue_line",
                 number=o.number,
                 days=o.days,
                 owner=esc(o.owner or unclaimed),
             )
-            for o in digest.overdue
-        ]
-    if digest.unclaimed:
-        lines += ["", t("digest.dept_unclaimed")] + [
+            for o in digest.overdue[:shown]  # the longest overdue first
+        ],
+        len(digest.overdue),
+    )
+    waiting = sorted(digest.unclaimed, key=lambda r: (r.claim_due_date, r.number))[:shown]
+    lines += _section(
+        "digest.dept_unclaimed",
+        [
             t(
                 "digest.dept_unclaimed_line",
                 number=r.number,
                 category=esc(r.category),
                 claim_due=r.claim_due_date,
             )
-            for r in digest.unclaimed
-        ]
+            for r in waiting
+        ],
+        len(digest.unclaimed),
+    )
     return "\n".join(lines)
 
 
+def _section(title_key: str, lines: list[str], total: int) -> list[str]:
+    """A department view's list under its title, with its count when not all are named."""
+    return ["", t(title_key), *capped(lines, total, "digest.dept_more")] if lines else []
+
+
+def capped(lines: list[str], total: int, more_key: str, **params: object) -> list[str]:
+    """A list as a person receives it: the lines of the most urgent items (the caller
+    chose them) and, when `total` is larger, a last line saying how many were shown of how
+    many and where the full list is (catalog `more_key`, given `shown` and `total`)."""
+    if total <= len(lines):
+        return lines
+    return [*lines, t(more_key, shown=len(lines), total=total, **params)]
+
+
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Pieces under `limit` characters, cut at line ends (a longer line is cut hard)."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        pieces.append(current)
-    return pieces
+    """Pieces of at most `limit` characters as Telegram counts them, cut at line ends (a
+    longer line is cut hard)."""
+    return split_html(text, limit)

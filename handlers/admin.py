@@ -9,7 +9,17 @@ from bot.rules.refusals import NotAllowed
 from bot.texts import name, t
 from bot.usecases import people
 from handlers.buttons import encode, pressed
-from handlers.common import Context, actor_of, env_of, esc, keyboard, local_time, refusals, say
+from handlers.common import (
+    Context,
+    actor_of,
+    env_of,
+    esc,
+    keyboard,
+    local_time,
+    offered,
+    refusals,
+    say,
+)
 
 
 async def _require_admin(update: Update, context: Context) -> Actor:
@@ -48,8 +58,8 @@ async def invite(update: Update, context: Context) -> None:
         is_head = len(context.args) > 1 and context.args[1].lower() in ("head", "负责人")
         await _send_invite(update, context, context.args[0], is_head)
         return
-    rows = [[(d.name, encode("inv", d.code))] for d in await people.departments(env_of(context))]
-    await say(update, context, t("ask_invite_dept"), keyboard(rows))
+    buttons = [(d.name, encode("inv", d.code)) for d in await people.departments(env_of(context))]
+    await say(update, context, *offered(t("ask_invite_dept"), buttons, "invite_more"))
 
 
 @refusals
@@ -89,11 +99,12 @@ async def baobao(update: Update, context: Context) -> None:
     if not staff:
         await say(update, context, t("baobao_no_staff"))
         return
-    rows = [
-        [(t("person_label", name=p.full_name, department=d.name), encode("bb", ent.id, p.tg_id))]
-        for p, d in staff[:30]
+    buttons = [
+        (t("person_label", name=p.full_name, department=d.name), encode("bb", ent.id, p.tg_id))
+        for p, d in staff
     ]
-    await say(update, context, t("baobao_pick", enterprise=esc(ent.name)), keyboard(rows))
+    prompt = t("baobao_pick", enterprise=esc(ent.name))
+    await say(update, context, *offered(prompt, buttons, "staff_more"))
 
 
 @refusals

@@ -21,8 +21,8 @@ from handlers.common import (
     attachment_of,
     env_of,
     esc,
-    keyboard,
     message_text,
+    offered,
     refusals,
     request_key,
     say,
@@ -37,11 +37,15 @@ LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.ov
 async def _list(update: Update, context: Context, kind: str) -> None:
     actor = await actor_of(update, context)
     found = await LISTS[kind](env_of(context), actor)
-    if not found:
+    if not found.items:
         await say(update, context, t(f"{kind}_empty"))
         return
     text, markup = list_text(
-        t(f"{kind}_header", count=len(found)), found, staff=actor.role is not Role.ENTERPRISE
+        t(f"{kind}_header", count=found.total),
+        found.items,
+        staff=actor.role is not Role.ENTERPRISE,
+        total=found.total,
+        more_key=f"list_more.{kind}",
     )
     await say(update, context, text, markup)
 
@@ -154,12 +158,13 @@ async def action_pressed(update: Update, context: Context) -> None:
     }
     if row.needs is Needs.DEPARTMENT_AND_TEXT:
         await flow.begin(update, context, FLOW, "department", **pending)
-        rows = [
-            [(d.name, encode("dept", d.code))]
+        buttons = [
+            (d.name, encode("dept", d.code))
             for d in await people.departments(env)
             if d.id != appeal.department_id
         ]
-        await say(update, context, t(f"ask.{action}", number=appeal.number), keyboard(rows))
+        prompt = t(f"ask.{action}", number=appeal.number)
+        await say(update, context, *offered(prompt, buttons, "dept_more"))
         return
     step = "date" if row.needs is Needs.DATE_AND_TEXT else "text"
     await flow.begin(update, context, FLOW, step, **pending)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.digest_text import capped
 from bot.rules import checks
 from bot.rules.model import Conversation, Role
 from bot.texts import t
@@ -17,14 +18,16 @@ from handlers.common import (
     actor_of,
     env_of,
     esc,
-    keyboard,
     local_time,
     message_text,
+    offered,
     refusals,
     request_key,
     say,
 )
 from handlers.menus import set_menu
+
+CONTACTS_LISTED = 50  # contacts named in /contacts; the count says how many there are
 
 FLOW = "colleague"
 
@@ -89,7 +92,7 @@ async def list_contacts(update: Update, context: Context) -> None:
         env_of(context), actor, context.args[0] if context.args else None
     )
     enterprise = listing.enterprise
-    lines, rows = [t("colleague.list_title", enterprise=esc(enterprise.name))], []
+    lines, buttons = [], []
     for person, phone in listing.people:
         first = person.tg_id == enterprise.primary_contact_id
         lines.append(
@@ -102,9 +105,18 @@ async def list_contacts(update: Update, context: Context) -> None:
         )
         if not first:
             label = t("colleague.remove", name=person.full_name)
-            rows.append([(label, encode("contact", "rm", enterprise.id, person.tg_id))])
-    lines.append(t("colleague.list_hint"))
-    await say(update, context, "\n".join(lines), keyboard(rows) if rows else None)
+            buttons.append((label, encode("contact", "rm", enterprise.id, person.tg_id)))
+    text = "\n".join(
+        [
+            t("colleague.list_title", enterprise=esc(enterprise.name)),
+            *capped(lines[:CONTACTS_LISTED], len(lines), "colleague.list_more"),
+            t("colleague.list_hint"),
+        ]
+    )
+    if not buttons:
+        await say(update, context, text)
+        return
+    await say(update, context, *offered(text, buttons, "colleague.remove_more"))
 
 
 @refusals

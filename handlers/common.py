@@ -6,7 +6,6 @@ import asyncio
 import functools
 import html
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -24,6 +23,7 @@ from bot.rules.refusals import (
     StaleAction,
     TaskStale,
 )
+from bot.telegram_limits import cut, split_html, visible
 from bot.texts import has, name, t
 from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
@@ -71,6 +71,26 @@ def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
     )
 
 
+# A choice offered as buttons shows at most this many (Telegram takes 100 buttons, a
+# person reads far fewer); the prompt then says how many there are and how to reach the rest.
+CHOICES_MAX = 40
+
+
+def offered(
+    prompt: str,
+    buttons: list[tuple[str, str]],
+    more_key: str,
+    per_row: int = 1,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A prompt and its choices as buttons, `per_row` to a row; beyond CHOICES_MAX the
+    prompt adds the catalog's `more_key` (given `shown` and `total`)."""
+    shown = buttons[:CHOICES_MAX]
+    if len(buttons) > len(shown):
+        prompt += "\n" + t(more_key, shown=len(shown), total=len(buttons))
+    rows = [shown[i : i + per_row] for i in range(0, len(shown), per_row)]
+    return prompt, keyboard(rows)
+
+
 async def say(
     update: Update,
     context: Context,
@@ -86,7 +106,17 @@ async def say(
             log.warning("answerCallbackQuery failed: %s", exc)
     chat = update.effective_chat
     assert chat is not None
-    await send_retrying(context, chat.id, text, markup)
+    for piece, buttons in fitted(text, markup):
+        await send_retrying(context, chat.id, piece, buttons)
+
+
+def fitted(
+    text: str, markup: InlineKeyboardMarkup | None = None
+) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """A text as the messages Telegram accepts: split at line ends when longer than one
+    message may be, the buttons under the last part."""
+    pieces = split_html(text)
+    return [(piece, None) for piece in pieces[:-1]] + [(pieces[-1], markup)]
 
 
 # Pauses before trying an answer again after a timeout, a 5xx or a short 429.
@@ -172,10 +202,12 @@ async def refuse(update: Update, context: Context, text: str) -> None:
     await say(update, context, text)
 
 
+POPUP_LIMIT = 200  # characters of a pop-up (answerCallbackQuery's text)
+
+
 def html_free(text: str) -> str:
     """Pop-ups show plain text: drop tags, undo escapes, keep Telegram's 200-character limit."""
-    plain = html.unescape(re.sub(r"<[^>]+>", "", text))
-    return plain if len(plain) <= 200 else plain[:199] + "…"
+    return cut(visible(text), POPUP_LIMIT)
 
 
 async def stale_text(update: Update, context: Context, exc: StaleAction) -> str:

@@ -17,23 +17,24 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
 
 from bot.digest_files import LeadersPack, build_leaders_pack
-from bot.digest_text import TELEGRAM_LIMIT, split_message, week_name
+from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
 from bot.rules import delivery
 from bot.rules.digest import Week
 from bot.rules.model import Appeal, Notice, Outgoing, Rating
+from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
 from handlers import limits
-from handlers.common import Context, env_of, esc, keyboard, say
+from handlers.common import Context, env_of, esc, fitted, keyboard, say
 from handlers.ordering import KeyedLocks
 from handlers.render import (
     action_markup,
     appeal_fields,
     ladder_notice,
     notice,
-    snippet,
     task_button_row,
+    task_notice,
     view_button,
 )
 
@@ -48,6 +49,10 @@ STORED_ACK_KEYS = {
     "done.reopen": "ack.rated",
     "done_task.report": "ack.task_report",
 }
+
+
+# People named in the leaders' daily list of those the bot cannot reach (most missed first).
+UNREACHABLE_LISTED = 50
 
 
 class Gone(Exception):
@@ -97,16 +102,7 @@ async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMa
     if item.kind == "ack":
         key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
         return t(key, seq=task.seq), keyboard([task_button_row(task)])
-    action = item.kind.removeprefix("task_")
-    text = t(
-        f"notice_task.{action}",
-        seq=task.seq,
-        owner=esc(task.owner_name),
-        problem=snippet(task.problem, 200),
-        text=esc(item.detail.get("text", "")),
-    )
-    rows = keyboard([task_button_row(task)]) if action == "request_close" else None
-    return text, rows
+    return task_notice(task, item.kind.removeprefix("task_"), item.detail.get("text", ""))
 
 
 # One thing to send: ("text", text, markup), ("photo", image, caption) or
@@ -166,6 +162,9 @@ LIST_CHUNK = 8
 # Notices about appeals that waited together become a list from this many (two read as
 # well apart, and each keeps its plain 签收).
 LIST_FROM = 3
+# Notices a sweep's list names (the most urgent), in three messages; it gives the count of
+# the rest, which /overdue, /inbox and /tasks list.
+LADDER_LISTED = 3 * LIST_CHUNK
 # Room for a list's items in one message (its header and marks take the rest).
 LIST_TEXT_ROOM = TELEGRAM_LIMIT - 200
 # Circled numbers mark a list's items and their buttons (which otherwise read alike).
@@ -187,12 +186,12 @@ def listed(worded: list[Worded], header: Callable[[int, int], str]) -> list[tupl
     length = 0
     for n, (text, _) in enumerate(worded):
         if groups[-1] and (
-            len(groups[-1]) == LIST_CHUNK or length + len(text) + 8 > LIST_TEXT_ROOM
+            len(groups[-1]) == LIST_CHUNK or length + visible_length(text) + 8 > LIST_TEXT_ROOM
         ):
             groups.append([])
             length = 0
         groups[-1].append(n)
-        length += len(text) + 8
+        length += visible_length(text) + 8
     parts = []
     for group in groups:
         texts, rows = [header(group[0] + 1, group[-1] + 1)], []
@@ -215,16 +214,22 @@ def button_marked(button: InlineKeyboardButton, mark: str) -> InlineKeyboardButt
 async def _list_parts(env: Env, item: Outgoing) -> list[Part]:
     """Several notices owed to one person by a sweep: a list, each with its buttons."""
     notices = [await ladder.item(env, i) for i in item.detail["notices"]]
-    worded = [ladder_notice(n, env, item.chat_id) for n in notices if n is not None]
+    found = ladder.most_urgent([n for n in notices if n is not None])
+    worded = [ladder_notice(n, env, item.chat_id) for n in found[:LADDER_LISTED]]
     if not worded:
         raise Gone()
-    return [
+    total = len(found) + int(item.detail.get("more", 0))
+    parts = [
         part
         for _, part in listed(
             worded,
-            lambda first, last: t("ladder.list_header", count=len(worded), first=first, last=last),
+            lambda first, last: t("ladder.list_header", count=total, first=first, last=last),
         )
     ]
+    kind, text, markup = parts[-1]
+    if total > len(worded):
+        text += "\n\n" + t("ladder.list_more", shown=len(worded), total=total)
+    return [*parts[:-1], (kind, text, markup)]
 
 
 async def parts_of(env: Env, item: Outgoing) -> list[Part]:
@@ -233,7 +238,7 @@ async def parts_of(env: Env, item: Outgoing) -> list[Part]:
     if item.kind == ladder.LIST:
         return await _list_parts(env, item)
     text, markup = await render(env, item)
-    return [("text", text, markup)]
+    return [("text", piece, buttons) for piece, buttons in fitted(text, markup)]
 
 
 async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -256,23 +261,30 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
 
 async def _unreachable_report(env: Env, item: Outgoing) -> str:
     """The leaders' daily list: people are asked to /start the bot; a group is added the
-    bot back, or its chat_id is corrected in the org config."""
+    bot back, or its chat_id is corrected in the org config. Those with the most missed
+    messages are named, the rest counted."""
     lost = [(int(chat), int(n)) for chat, n in item.detail.get("people", [])]
     groups = [(int(chat), int(n), str(why)) for chat, n, why in item.detail.get("groups", [])]
-    names = await outbox.names_of(env, [chat for chat, _ in lost] + [g[0] for g in groups])
+    people_named = sorted(lost, key=lambda p: -p[1])[:UNREACHABLE_LISTED]
+    groups_named = sorted(groups, key=lambda g: -g[1])[:UNREACHABLE_LISTED]
+    names = await outbox.names_of(
+        env, [chat for chat, _ in people_named] + [g[0] for g in groups_named]
+    )
     parts = []
     if lost:
-        lines = "\n".join(
+        lines = [
             t("unreachable_line", who=esc(names.get(chat, str(chat))), messages=n)
-            for chat, n in lost
-        )
-        parts.append(t("unreachable_report", count=len(lost), lines=lines))
+            for chat, n in people_named
+        ]
+        lines = capped(lines, len(lost), "unreachable_more")
+        parts.append(t("unreachable_report", count=len(lost), lines="\n".join(lines)))
     if groups:
-        lines = "\n".join(
+        lines = [
             t(f"unreachable_group.{why}", who=esc(names.get(chat, "")), chat=chat, messages=n)
-            for chat, n, why in groups
-        )
-        parts.append(t("unreachable_groups", count=len(groups), lines=lines))
+            for chat, n, why in groups_named
+        ]
+        lines = capped(lines, len(groups), "unreachable_groups_more")
+        parts.append(t("unreachable_groups", count=len(groups), lines="\n".join(lines)))
     return "\n\n".join(parts)
 
 

@@ -20,6 +20,7 @@ from handlers.common import (
     esc,
     keyboard,
     message_text,
+    offered,
     refusals,
     request_key,
     say,
@@ -28,10 +29,11 @@ from handlers.courier import confirm
 from handlers.render import snippet
 
 
-def category_keyboard(context: Context) -> InlineKeyboardMarkup:
+def category_choice(context: Context, prompt: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The prompt with a button per category (three to a row; more are typed by name)."""
     cats = env_of(context).org.categories
     buttons = [(c.name, encode("cat", c.code)) for c in cats]
-    return keyboard([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    return offered(prompt, buttons, "category_more", per_row=3)
 
 
 def submit_keyboard() -> InlineKeyboardMarkup:
@@ -57,7 +59,7 @@ async def new(update: Update, context: Context) -> None:
     """Start filing an appeal: enterprises only, in a private chat."""
     access.require_enterprise(await actor_of(update, context))
     await flow.begin(update, context, FLOW, "category", attachments=[])
-    await say(update, context, t("ask_category"), category_keyboard(context))
+    await say(update, context, *category_choice(context, t("ask_category")))
 
 
 async def _choose(
@@ -66,7 +68,7 @@ async def _choose(
     env = env_of(context)
     category = env.org.category(code) if code else None
     if category is None:
-        await say(update, context, t("category_unknown"), category_keyboard(context))
+        await say(update, context, *category_choice(context, t("category_unknown")))
         return
     await flow.advance(context, conversation, "description", category=category.code)
     limits = env.org.limits

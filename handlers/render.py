@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup
 
+from bot.digest_text import capped
 from bot.rules.model import Action, Appeal, AppealView, Notice, Rating, Role, Task, TaskState
+from bot.telegram_limits import cut
 from bot.texts import name, t
 from bot.texts.events import event_detail
 from bot.usecases.env import Env
@@ -22,10 +24,21 @@ from handlers.buttons import (
 from handlers.common import esc, keyboard, local_time
 
 SNIPPET = 300
+# The latest messages, notices and history lines a card shows (the ledger has them all).
+CARD_LATEST = 10
+# Room for the person's own text quoted in a notice (a reply, a reason, a summary): with
+# the notice's other fields it stays within one message; the rest is on the card.
+QUOTE_ROOM = 2500
 
 
 def snippet(text: str, length: int = SNIPPET) -> str:
-    return esc(text if len(text) <= length else text[: length - 1] + "…")
+    """The start of a user's text, at most `length` characters as Telegram counts, escaped."""
+    return esc(cut(text, length))
+
+
+def latest(header: str, lines: list[str], total: int) -> str:
+    """A card's section: its header and latest lines, saying how many are not shown."""
+    return "\n".join([header, *capped(lines, total, "card_more")])
 
 
 def view_button(appeal: Appeal) -> tuple[str, str]:
@@ -98,9 +111,9 @@ def card(
                 author=esc(m.author_name or ""),
                 text=snippet(m.text or t("attachment_only"), 200),
             )
-            for m in view.messages[-10:]
+            for m in view.messages[-CARD_LATEST:]
         ]
-        parts.append(t("card_messages") + "\n" + "\n".join(lines))
+        parts.append(latest(t("card_messages"), lines, len(view.messages)))
     if view.notices:
         lines = [
             t(
@@ -109,12 +122,12 @@ def card(
                 serial=n.serial,
                 name=name("notice_kind", n.kind, default=n.kind),
             )
-            for n in view.notices[-10:]
+            for n in view.notices[-CARD_LATEST:]
         ]
-        parts.append(t("card_notices") + "\n" + "\n".join(lines))
+        parts.append(latest(t("card_notices"), lines, len(view.notices)))
     if view.events and role is not Role.ENTERPRISE:
         lines = []
-        for e in view.events[-10:]:
+        for e in view.events[-CARD_LATEST:]:
             detail = event_detail(e.action, e.detail, departments)
             lines.append(
                 t(
@@ -125,12 +138,16 @@ def card(
                     detail=("：" + snippet(detail, 100)) if detail else "",
                 )
             )
-        parts.append(t("card_history") + "\n" + "\n".join(lines))
+        parts.append(latest(t("card_history"), lines, len(view.events)))
     return "\n\n".join(parts), action_markup(appeal, view.actions)
 
 
-def list_text(header: str, appeals: list[Appeal], staff: bool) -> tuple[str, InlineKeyboardMarkup]:
-    lines = [header]
+def list_text(
+    header: str, appeals: list[Appeal], staff: bool, total: int, more_key: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A list of appeals: their lines, how many are not shown and where they are, and a
+    查看 button for each of the first ones."""
+    lines = []
     for a in appeals:
         key = "list_line_staff" if staff else "list_line"
         lines.append(
@@ -147,7 +164,14 @@ def list_text(header: str, appeals: list[Appeal], staff: bool) -> tuple[str, Inl
         [(f"{t('button.view')} {a.number}", appeal_button(VIEW, a.id, a.version))]
         for a in appeals[:10]
     ]
-    return "\n".join(lines), keyboard(rows)
+    return "\n".join([header, *capped(lines, total, more_key)]), keyboard(rows)
+
+
+def quoted(text: str, where: str) -> str:
+    """A person's text quoted in a notice: whole when it leaves room for the rest of the
+    notice, else its start and `where` it can be read whole."""
+    shown = cut(text, QUOTE_ROOM)
+    return esc(shown) + (where if shown != text else "")
 
 
 def _notice_text_value(detail: dict) -> str:
@@ -161,7 +185,8 @@ def notice(note: Notice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
     """A notice worded for its recipient, with the buttons it needs."""
     appeal = note.appeal
     fields = appeal_fields(appeal, env)
-    fields["text"] = esc(_notice_text_value(note.detail))
+    where = t("notice_cut", number=appeal.number)
+    fields["text"] = quoted(_notice_text_value(note.detail), where)
     for key in ("new_due", "old_due"):
         if key in note.detail:
             fields[key] = str(note.detail[key])
@@ -197,6 +222,18 @@ def notice(note: Notice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
 
 def task_button_row(task: Task) -> list[tuple[str, str]]:
     return [(t("task_view_label", seq=task.seq), task_view_button(task.id, task.version))]
+
+
+def task_notice(task: Task, action: str, text: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A leader's decision on a task, or a 销号 request, worded for its recipient."""
+    worded = t(
+        f"notice_task.{action}",
+        seq=task.seq,
+        owner=esc(task.owner_name),
+        problem=snippet(task.problem, 200),
+        text=quoted(text, t("notice_cut_task", seq=task.seq)),
+    )
+    return worded, keyboard([task_button_row(task)]) if action == "request_close" else None
 
 
 def first_step(appeal: Appeal, leader: bool) -> tuple[str, str]:

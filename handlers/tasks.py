@@ -6,7 +6,16 @@ import io
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.rules.model import Actor, Attachment, Conversation, Role, TaskAction, TaskState
+from bot.digest_text import capped
+from bot.rules.model import (
+    Actor,
+    Attachment,
+    Conversation,
+    Role,
+    Task,
+    TaskAction,
+    TaskState,
+)
 from bot.rules.refusals import NotAllowed, TaskImportError
 from bot.rules.tasks import COLUMNS
 from bot.rules.workflow import TASK_FLOW, Needs
@@ -35,6 +44,7 @@ from handlers.common import (
     esc,
     keyboard,
     local_time,
+    offered,
     refusals,
     say,
 )
@@ -42,6 +52,8 @@ from handlers.courier import confirm
 from handlers.render import snippet, task_button_row
 
 FLOW, IMPORT = "task", "import"
+TASKS_LISTED = 50  # tasks (or 责任人) a list names; the count says how many in all
+ROWS_NAMED = 10  # rows of one unmapped 责任人 named in an import's report
 
 
 def states_by_label() -> dict[str, TaskState]:
@@ -95,6 +107,11 @@ def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMark
     return text, keyboard(rows) if rows else None
 
 
+def most_urgent(tasks: list[Task]) -> list[Task]:
+    """Tasks still being worked on first, the nearest deadline first."""
+    return sorted(tasks, key=lambda task: (task.state is TaskState.DONE, task.deadline, task.seq))
+
+
 async def _summary_text(context: Context, actor: Actor) -> str:
     counts = await ledger.summary(env_of(context), actor)
     total = sum(counts.values())
@@ -139,19 +156,24 @@ async def tasks_command(update: Update, context: Context) -> None:
     if not tasks:
         await say(update, context, t("tasks_mine_empty"))
         return
-    lines = [t("tasks_mine", count=len(tasks))] + [
-        t(
-            "task_line",
-            seq=task.seq,
-            state=name("task_state", task.state),
-            deadline=task.deadline.isoformat(),
-            owner=esc(task.owner_name),
-        )
-        for task in tasks
-    ]
+    nearest = tasks if len(tasks) <= TASKS_LISTED else most_urgent(tasks)[:TASKS_LISTED]
+    lines = [t("tasks_mine", count=len(tasks))] + capped(
+        [
+            t(
+                "task_line",
+                seq=task.seq,
+                state=name("task_state", task.state),
+                deadline=task.deadline.isoformat(),
+                owner=esc(task.owner_name),
+            )
+            for task in nearest
+        ],
+        len(tasks),
+        "tasks_more",
+    )
     rows = [
         [(t("task_item_label", seq=task.seq), task_view_button(task.id, task.version))]
-        for task in tasks[:30]
+        for task in nearest[:30]
     ]
     await say(update, context, "\n".join(lines), keyboard(rows))
 
@@ -198,9 +220,11 @@ def import_report(result: ImportResult) -> list[str]:
             if first.held_by_heads
             else t("holder_leaders")
         )
-        rows = "、".join(str(i.row) for i in items)
+        rows = "、".join(str(i.row) for i in items[:ROWS_NAMED])
+        if len(items) > ROWS_NAMED:
+            rows += t("import_rows_more", count=len(items))
         lines.append(t("import_unmapped", rows=rows, name=esc(owner), why=why, holder=holder))
-    return lines
+    return capped(lines[:TASKS_LISTED], len(lines), "import_unmapped_more")
 
 
 @flow.step(IMPORT, "file", accepts=(flow.FILE,))
@@ -281,22 +305,16 @@ async def _offer_officials(
     if not staff:
         await say(update, context, t("baobao_no_staff"))
         return
-    rows = [
-        [
-            (
-                t("person_label", name=p.full_name, department=d.name),
-                encode("tasko", task_id, version, p.tg_id),
-            )
-        ]
-        for p, d in staff[:30]
+    buttons = [
+        (
+            t("person_label", name=p.full_name, department=d.name),
+            encode("tasko", task_id, version, p.tg_id),
+        )
+        for p, d in staff
     ]
     task = view.task
-    await say(
-        update,
-        context,
-        t("ask_task_assign", seq=task.seq, name=esc(task.owner_name)),
-        keyboard(rows),
-    )
+    prompt = t("ask_task_assign", seq=task.seq, name=esc(task.owner_name))
+    await say(update, context, *offered(prompt, buttons, "staff_more"))
 
 
 @refusals

@@ -129,6 +129,29 @@ class AppealRepo(Store):
         )
         return [records.appeal(r) for r in rows]
 
+    async def count_of_enterprise(self, enterprise_id: int) -> int:
+        row = await self._one(
+            "SELECT COUNT(*) AS n FROM appeals a WHERE a.enterprise_id = ?", (enterprise_id,)
+        )
+        return row["n"]
+
+    async def open_count(
+        self, department_id: int | None, person_id: int | None, overdue_on: date | None = None
+    ) -> int:
+        """How many appeals `open_list` (or, given a day, `overdue_list`) would list unlimited."""
+        row = await self._one(
+            "SELECT COUNT(*) AS n FROM appeals a"  # noqa: S608 - constant clauses
+            + OPEN_SCOPE
+            + " AND (:today IS NULL OR a.due_date < :today)",
+            {
+                "today": records.day(overdue_on) if overdue_on else None,
+                "all_open": department_id is None and person_id is None,
+                "dept": department_id,
+                "person": person_id,
+            },
+        )
+        return row["n"]
+
     async def open_list(
         self, department_id: int | None, person_id: int | None, limit: int
     ) -> list[Appeal]:

@@ -108,6 +108,19 @@ class OutboxRepo(Store):
             ),
         )
 
+    async def pending_detail(self, outgoing_id: int) -> dict[str, Any] | None:
+        """The detail of a message nobody has taken yet (None once a sender has it)."""
+        row = await self._one(
+            "SELECT detail FROM outbox WHERE id = ? AND status = 'pending'", (outgoing_id,)
+        )
+        return json.loads(row["detail"]) if row else None
+
+    async def set_detail(self, outgoing_id: int, detail: dict[str, Any]) -> None:
+        await self.conn.execute(
+            "UPDATE outbox SET detail = ? WHERE id = ? AND status = 'pending'",
+            (json.dumps(detail, ensure_ascii=False, default=records.to_db), outgoing_id),
+        )
+
     async def due(self, now: datetime, limit: int) -> list[Outgoing]:
         """What may be sent now: pending and due, or left `sending` by a crashed sender."""
         # Two indexed lookups: the table keeps every sent row, only these few are live.

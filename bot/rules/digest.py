@@ -219,6 +219,7 @@ class LeaderDigest:
     duplicates_total: int = 0  # all near-duplicate replies; the most similar are listed
     short_total: int = 0  # all too-short replies; the shortest are listed
     as_of: date | None = None  # the day it was made: names its week 上周 or 本周
+    listed: int = 30  # the other lists (withdrawn appeals) name at most this many
 
 
 @dataclass
@@ -230,6 +231,9 @@ class DepartmentDigest:
     due_this_week: list[DigestRow]
     overdue: list[OverdueItem]
     unclaimed: list[DigestRow]
+    # Each list names at most this many (the most urgent) with its count; the rest are in
+    # the ledger (`[digest] overdue_listed`).
+    listed: int = 30
 
 
 def local_day(moment: datetime | None, zone: ZoneInfo) -> date | None:

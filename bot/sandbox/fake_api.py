@@ -15,6 +15,8 @@ from html.parser import HTMLParser
 from itertools import count
 from typing import Any
 
+from bot.telegram_limits import CAPTION_LIMIT, TEXT_LIMIT, markup_problem, units, visible
+
 BOT_USER = {
     "id": 123456789,
     "is_bot": True,
@@ -79,6 +81,7 @@ class FakeBotApi:
         self._new_updates: asyncio.Event | None = None
         self.listeners: list[Any] = []
         self.malformed: list[tuple[str, str]] = []  # (text, why) refused as bad HTML
+        self.refused: list[tuple[str, str]] = []  # (method, why) refused as over a limit
         self._chaos: tuple[Any, float, float, float] | None = None
         # (time, chat, text, status) of every message the bot tried to send
         self.attempts: list[tuple[float, int | None, str, int]] = []
@@ -97,6 +100,10 @@ class FakeBotApi:
                 "error_code": 400,
                 "description": f"Bad Request: can't parse entities: {problem}",
             }
+        too_big = limit_problem(method, params)
+        if too_big is not None:  # as Telegram does: refused whole, never cut
+            self.refused.append((method, too_big))
+            return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {too_big}"}
         if method in self.failures:
             return self._fail(self.failures, method)
         chat = str(params.get("chat_id", ""))
@@ -377,6 +384,26 @@ class _TagChecker(HTMLParser):
             self.problem = self.problem or f'unmatched end tag "{tag}"'
         else:
             self.open.pop()
+
+
+def limit_problem(method: str, params: dict[str, Any]) -> str | None:
+    """Which of Telegram's size limits this call breaks, worded as Telegram words it."""
+    html_mode = str(params.get("parse_mode", "")).upper() == "HTML"
+
+    def length(text: object) -> int:
+        return units(visible(str(text)) if html_mode else str(text))
+
+    if method in ("sendMessage", "editMessageText"):
+        if length(params.get("text") or "") > TEXT_LIMIT:
+            return "message is too long"
+        if not str(visible(str(params.get("text") or ""))).strip():
+            return "message text is empty"
+    elif method.startswith(("send", "editMessageCaption")) and params.get("caption"):
+        if length(params["caption"]) > CAPTION_LIMIT:
+            return "message caption is too long"
+    if method == "answerCallbackQuery" and units(str(params.get("text") or "")) > 200:
+        return "MESSAGE_TOO_LONG"
+    return markup_problem(params.get("reply_markup"))
 
 
 def html_problem(params: dict[str, Any]) -> str | None:

@@ -145,26 +145,44 @@ async def allowed(env: Env, actor: Actor, appeal: Appeal) -> list[Action]:
     return access.allowed_actions(actor, appeal, env.today())
 
 
-async def my_appeals(env: Env, actor: Actor) -> list[Appeal]:
+@dataclass(frozen=True)
+class Listing:
+    """A list as a person gets it: the first `items` (at most `[limits] list_max`) and how
+    many there are in all."""
+
+    items: list[Appeal]
+    total: int
+
+
+async def my_appeals(env: Env, actor: Actor) -> Listing:
+    """The enterprise's appeals, the latest first."""
     access.require_enterprise(actor)
     async with env.db.reading() as uow:
-        return await uow.appeals.of_enterprise(actor.enterprise_id, env.org.limits.list_max)
+        items = await uow.appeals.of_enterprise(actor.enterprise_id, env.org.limits.list_max)
+        return Listing(items, await uow.appeals.count_of_enterprise(actor.enterprise_id))
 
 
-async def inbox(env: Env, actor: Actor) -> list[Appeal]:
+async def inbox(env: Env, actor: Actor) -> Listing:
+    """Open appeals in the actor's scope, the nearest due date first."""
     scope = access.list_scope(actor)
     async with env.db.reading() as uow:
-        return await uow.appeals.open_list(
+        items = await uow.appeals.open_list(
             scope.department_id, scope.person_id, env.org.limits.list_max
         )
+        total = await uow.appeals.open_count(scope.department_id, scope.person_id)
+        return Listing(items, total)
 
 
-async def overdue(env: Env, actor: Actor) -> list[Appeal]:
+async def overdue(env: Env, actor: Actor) -> Listing:
+    """Overdue appeals in the actor's scope, the longest overdue first."""
     scope = access.list_scope(actor)
+    today = env.today()
     async with env.db.reading() as uow:
-        return await uow.appeals.overdue_list(
-            env.today(), scope.department_id, scope.person_id, env.org.limits.list_max
+        items = await uow.appeals.overdue_list(
+            today, scope.department_id, scope.person_id, env.org.limits.list_max
         )
+        total = await uow.appeals.open_count(scope.department_id, scope.person_id, today)
+        return Listing(items, total)
 
 
 async def preflight(env: Env, actor: Actor, appeal_id: int, action: Action, version: int) -> Appeal:

@@ -9,18 +9,22 @@ skips a notice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.rules import audiences, delivery
 from bot.rules.model import Appeal, StoredNotice, Task
 from bot.usecases.appeals import directory
 from bot.usecases.env import Env
 from bot.usecases.tasks import holders
+from storage.db import UnitOfWork
 
 # Most urgent first: that is also the order of the serial numbers within a sweep.
 APPEAL_KINDS = ("raise", "overdue", "due_today", "due_soon", "unclaimed")
 TASK_KINDS = ("task_overdue", "task_d1", "task_d3", "task_d7", "task_monthly")
 PAGE = 200
 LIST = delivery.LADDER_LIST  # the outbox kind of one message listing several notices
+# Notices one list keeps (the first, most urgent, of a sweep); those beyond are counted.
+LIST_KEPT = PAGE
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,31 @@ async def sweep(env: Env) -> dict[str, int] | None:
             created[kind] = await uow.notices.create(kind, dates, env.now())
         await uow.commit()
     return created
+
+
+def most_urgent(notices: list[PendingNotice]) -> list[PendingNotice]:
+    """The order a list names notices in: raised and overdue appeals first (the longest
+    overdue first), then those due, unclaimed, and the tasks."""
+    rank = {kind: n for n, kind in enumerate(APPEAL_KINDS + TASK_KINDS)}
+    return sorted(notices, key=lambda n: (rank.get(n.kind, len(rank)), -n.overdue_days))
+
+
+def listing(kept: list[int], more: int, ids: list[int]) -> dict[str, Any]:
+    """A list's detail: the notices it may name (at most LIST_KEPT, the most urgent of them
+    are named) and how many more it only counts."""
+    room = max(LIST_KEPT - len(kept), 0)
+    return {"notices": kept + ids[:room], "more": more + len(ids[room:])}
+
+
+async def _add_to_list(uow: UnitOfWork, outgoing_id: int, ids: list[int]) -> bool:
+    """A later page's notices join the list this sweep already made for the same person, so
+    a person gets one list however many notices are owed; False once it is being sent."""
+    detail = await uow.outbox.pending_detail(outgoing_id)
+    if detail is None:
+        return False
+    kept = listing(detail["notices"], int(detail.get("more", 0)), ids)
+    await uow.outbox.set_detail(outgoing_id, kept)
+    return True
 
 
 async def pending(env: Env, limit: int = PAGE) -> list[PendingNotice]:
@@ -105,9 +134,11 @@ async def item(env: Env, notice_id: int) -> PendingNotice | None:
 
 async def enqueue_due(env: Env) -> int:
     """Hand every notice still owed to someone to the outbox: one message per recipient,
-    listing all of the recipient's notices when a sweep owes them several (a leader who
-    stands in for absent task owners gets one list, not one message per task)."""
+    listing the recipient's notices when a sweep owes them several (a leader who stands in
+    for absent task owners gets one list, not one message per task): one list per person
+    however many pages the sweep takes, which names the most urgent and counts the rest."""
     queued = 0
+    lists: dict[int, int] = {}  # chat → the list this sweep made for it (across pages)
     while batch := await pending(env):
         now = env.now()
         owed_to: dict[int, list[int]] = {}
@@ -116,11 +147,13 @@ async def enqueue_due(env: Env) -> int:
                 owed_to.setdefault(chat, []).append(owed.id)
         async with env.db.unit_of_work() as uow:
             for chat, ids in owed_to.items():
-                if len(ids) == 1:
+                if chat in lists and await _add_to_list(uow, lists[chat], ids):
+                    pass
+                elif len(ids) == 1:
                     await uow.outbox.add(chat, "ladder", "notice", ids[0], {}, delivery.LADDER, now)
                 else:
-                    await uow.outbox.add(
-                        chat, LIST, "notice", ids[0], {"notices": ids}, delivery.LADDER, now
+                    lists[chat] = await uow.outbox.add(
+                        chat, LIST, "notice", ids[0], listing([], 0, ids), delivery.LADDER, now
                     )
                 for notice_id in ids:
                     await uow.notices.record_delivery(notice_id, chat, now, None)

@@ -147,6 +147,7 @@ async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDig
         duplicates.total,
         short.total,
         env.today(),
+        env.org.digest.overdue_listed,
     )
 
 
@@ -171,6 +172,7 @@ async def department_digests(env: Env, week: Week) -> list[DepartmentDigest]:
                 [r for r in mine if rules.is_due_in(r, week)],
                 rules.overdue_items(mine, env.today(), env.deadlines.overdue_days),
                 [r for r in mine if r.state is State.PENDING],
+                env.org.digest.overdue_listed,
             )
         )
     return result
