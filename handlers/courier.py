@@ -20,7 +20,7 @@ from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
 from bot.rules import delivery
 from bot.rules.digest import Week
-from bot.rules.model import Appeal, Notice, Outgoing, Rating
+from bot.rules.model import Notice, Outgoing, Rating
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
@@ -35,7 +35,6 @@ from handlers.render import (
     notice,
     task_button_row,
     task_notice,
-    view_button,
 )
 
 log = logging.getLogger(__name__)
@@ -64,8 +63,6 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
         appeal = await uow.appeals.get(item.subject_id)
     if appeal is None:
         raise Gone()
-    if item.kind == delivery.UNDELIVERED:
-        return _undelivered(appeal, item), keyboard([[view_button(appeal)]])
     if item.kind != "ack":
         return notice(Notice(item.chat_id, item.kind, appeal, item.detail), env)
     key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
@@ -80,18 +77,6 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
     actor = await people.actor_for(env, item.chat_id)
     allowed = await appeals.allowed(env, actor, appeal)
     return t(key, **fields), action_markup(appeal, allowed)
-
-
-def _undelivered(appeal: Appeal, item: Outgoing) -> str:
-    """To the official who acted: what they sent did not reach the enterprise's contact."""
-    what = str(item.detail.get("what", ""))
-    return t(
-        delivery.UNDELIVERED_KEY,
-        number=appeal.number,
-        what=t(f"undelivered_what.{what}") if has(f"undelivered_what.{what}") else what,
-        contact=esc(str(item.detail.get("contact", ""))),
-        phone=esc(str(item.detail.get("phone", ""))),
-    )
 
 
 async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup
 
 from bot.digest_text import capped
+from bot.rules import delivery
 from bot.rules.model import Action, Appeal, AppealView, Notice, Rating, Role, Task, TaskState
 from bot.telegram_limits import cut
-from bot.texts import name, t
+from bot.texts import has, name, t
 from bot.texts.events import event_detail
 from bot.usecases.env import Env
 from bot.usecases.ladder import PendingNotice
@@ -192,6 +193,8 @@ def notice(note: Notice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
             fields[key] = str(note.detail[key])
     if note.kind == "rated":
         fields["rating"] = name("rating", appeal.rating) if appeal.rating else ""
+    if note.kind == delivery.UNDELIVERED:
+        fields.update(_undelivered_fields(note.detail))
     text = t(f"notice.{note.kind}", **fields)
     if note.detail.get("unheard"):
         text += "\n" + t("notice_unheard", department=fields["department"])
@@ -218,6 +221,16 @@ def notice(note: Notice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
     if note.kind == "closed":
         return text, keyboard([rating_row(appeal)])
     return text, keyboard([[view]])
+
+
+def _undelivered_fields(detail: dict) -> dict[str, str]:
+    """What of the official's did not reach which contact, and the phone to call instead."""
+    what = str(detail.get("what", ""))
+    return {
+        "what": t(f"undelivered_what.{what}") if has(f"undelivered_what.{what}") else esc(what),
+        "contact": esc(str(detail.get("contact", ""))),
+        "phone": esc(str(detail.get("phone", ""))),
+    }
 
 
 def task_button_row(task: Task) -> list[tuple[str, str]]:

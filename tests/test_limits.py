@@ -192,6 +192,9 @@ def notice_detail(kind: str, text: str) -> dict:
         "old_due": "2026-03-24",
         "extension_id": 2**52,
         "unheard": True,
+        "what": "reply",
+        "contact": text[:50],
+        "phone": "+86 139 0711 0000 转 1234",
     }
 
 
