@@ -113,7 +113,10 @@ async def test_a_file_without_the_ledger_columns_is_refused(sandbox, people, db)
         people.leader, "x.xlsx", xlsx_bytes([["a", "b"]], headers=["名称", "备注"])
     )
     assert answer[0].startswith("导入失败，共 1 处问题")
-    assert "第 1 行：缺少列：序号、方面、问题、整改措施" in answer[0]
+    assert (
+        "第 1 行：未找到表头：前 2 行中没有一行含这些列名。表头应在此行，列名为：序号、方面、问题、整改措施"
+        in answer[0]
+    )
     answer = await import_file(people.leader, "x.docx", b"PK...")
     assert answer == [
         "无法读取该文件：不支持的文件类型 .docx，请使用 .csv 或 .xlsx。请发送 CSV 或 XLSX 文件。"
