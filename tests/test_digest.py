@@ -350,6 +350,7 @@ def test_cli_digest_and_export(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BOT_TOKEN", raising=False)
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
+    sqlite3.connect(tmp_path / "cli.sqlite3").close()  # the bot made it; the CLI only reads
     assert main(["digest", "--week", "2026-W47", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("督察通报（2026年第47周：2026-11-16 至 2026-11-22）")
