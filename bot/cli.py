@@ -10,7 +10,8 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -112,7 +113,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         finally:
             await db.close()
 
-    asyncio.run(backup())
+    with writing(target, "backup"):
+        asyncio.run(backup())
     print(f"backup of {source.resolve()} written to {target}")
     return 0
 
@@ -143,7 +145,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
         async def export(env: object) -> int:
             rows = await tasks.export(env, None)
-            total = _writing(target, "tasks export", write_task_ledger, rows, target, env.zone)
+            with writing(target, "tasks export"):
+                total = write_task_ledger(rows, target, env.zone)
             print(f"exported {total} rectification tasks to {target}")
             return 0
 
@@ -186,6 +189,9 @@ def plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def existing_database(settings: Settings, command: str) -> Path:
     """The database a command reads. One that is missing is refused, never created: a
     command run from the wrong folder or with a mistyped DATABASE_PATH says so."""
@@ -201,6 +207,12 @@ def existing_database(settings: Settings, command: str) -> Path:
         )
     if not os.access(path, os.R_OK):
         raise ConfigError(f"{command}: cannot read the database {path.resolve()}")
+    with path.open("rb") as file:
+        header = file.read(len(SQLITE_HEADER))
+    if header and header != SQLITE_HEADER:  # SQLite would write over a short file
+        raise ConfigError(
+            f"{command}: database {path.resolve()} cannot be used: file is not a database"
+        )
     try:  # a file that is not SQLite is refused before the bot's connections open on it
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
@@ -249,12 +261,16 @@ def _writable_folder(folder: Path, command: str) -> None:
         raise ConfigError(f"{command}: cannot write to {resolved}")
 
 
-def _writing(target: Path, command: str, write: Callable[..., object], *args: object) -> object:
-    """Run a write; an operating-system refusal (read-only disk, full disk) is one line."""
+@contextmanager
+def writing(target: Path, command: str) -> Iterator[None]:
+    """A write that the system refuses (no such folder, read-only or full disk) is one line."""
+    from xlsxwriter.exceptions import FileCreateError
+
     try:
-        return write(*args)
-    except OSError as exc:
-        raise ConfigError(f"{command}: cannot write {target}: {exc.strerror or exc}") from None
+        yield
+    except (OSError, FileCreateError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"{command}: cannot write {target}: {reason}") from None
 
 
 def _with_env(settings: Settings, org: OrgConfig, work: object) -> int:
@@ -300,12 +316,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
         for dept in await reports.department_digests(env, Week.of(env.today())):
             print("\n" + plain_text(department_text(dept, week_name(Week.of(env.today())))))
         if folder is not None:
-            try:
+            with writing(folder, "digest"):
                 chart, ledger, count = await write_digest_files(env, week, folder)
-            except OSError as exc:
-                raise ConfigError(
-                    f"digest: cannot write to {folder}: {exc.strerror or exc}"
-                ) from None
             print(f"chart: {chart}\nledger ({count} appeals): {ledger}")
         return 0
 
@@ -395,10 +407,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     existing_database(settings, "export")
 
     async def work(env: object) -> int:
-        try:
+        with writing(target, "export"):
             count = await export_ledger(env, None, start, end, target)
-        except OSError as exc:
-            raise ConfigError(f"export: cannot write {target}: {exc.strerror or exc}") from None
         print(f"exported {count} appeals ({start} to {end}) to {target}")
         return 0
 
@@ -453,7 +463,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Every failure ends as one line on stderr and a non-zero status, never a traceback
     (with -v an unexpected one is also logged with its traceback)."""
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage mistake already said in one line
+        return exc.code if isinstance(exc.code, int) else 2
     verbose = getattr(args, "verbose", False)
     env_file = getattr(args, "env_file", None)
     try:
