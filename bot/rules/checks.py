@@ -169,10 +169,12 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
 
 
 def date_field(text: str | None, field: str, today: date) -> date:
+    """A date typed in chat (an extension's new due date): InvalidInput shows what was typed."""
     try:
         return parse_date(text, today)
     except ValueError:
-        raise InvalidInput(field=field, reason="invalid") from None
+        value = without_invisible(text or "").strip()
+        raise InvalidInput(field=field, reason="date_format", value=value) from None
 
 
 def weeks_in(year: int) -> int:
