@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import html
 import logging
 import os
-import re
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -133,6 +131,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from bot.rules.refusals import TaskImportError
+    from bot.sandbox.fake_api import plain
     from bot.task_files import UnreadableFile, read_table
     from bot.task_sheet import write_task_ledger
     from bot.texts import t
@@ -182,11 +181,6 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         return 0
 
     return _with_env(settings, org, work)
-
-
-def plain(text: str) -> str:
-    """A catalog text (HTML) as a terminal line."""
-    return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -300,8 +294,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from bot.digest_files import write_digest_files
     from bot.digest_text import department_text, leaders_text, week_name
-    from bot.rules.digest import Week
-    from bot.sandbox.fake_api import plain as plain_text
+    from bot.sandbox.fake_api import plain
     from bot.usecases import reports
 
     week = chosen_week(args.week, local_today(settings))
@@ -312,9 +305,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
     async def work(env: object) -> int:
         digest = await reports.leaders_digest(env, None, week)
-        print(plain_text(leaders_text(digest)))
+        print(plain(leaders_text(digest)))
         for dept in await reports.department_digests(env, Week.of(env.today())):
-            print("\n" + plain_text(department_text(dept, week_name(Week.of(env.today())))))
+            print("\n" + plain(department_text(dept, week_name(Week.of(env.today())))))
         if folder is not None:
             with writing(folder, "digest"):
                 chart, ledger, count = await write_digest_files(env, week, folder)
@@ -448,13 +441,19 @@ def parser() -> argparse.ArgumentParser:
     tasks.add_argument("action", choices=["import", "export"])
     tasks.add_argument("file", help="CSV or XLSX to import; XLSX to export to")
     digest = command("digest", "print (or --send) the weekly 督察通报", cmd_digest)
-    digest.add_argument("--week", help="ISO week such as 2026-W47 (default: last week)")
+    digest.add_argument(
+        "--week", help="ISO week such as 2026-W47 or 2026年第47周 (default: last week)"
+    )
     digest.add_argument("--send", action="store_true", help="send it with the bot (once)")
     digest.add_argument("--out", help="folder for the chart PNG and the ledger XLSX")
     export = command("export", "the appeal ledger (台账) as XLSX", cmd_export)
     export.add_argument("file")
-    export.add_argument("--from", dest="start", help="YYYY-MM-DD (default: 1 January)")
-    export.add_argument("--to", dest="end", help="YYYY-MM-DD (default: today)")
+    export.add_argument(
+        "--from",
+        dest="start",
+        help="first day: 2026-03-05, 2026/3/5, 2026年3月5日 (default: 1 January)",
+    )
+    export.add_argument("--to", dest="end", help="last day, written the same ways (default: today)")
     backup = command("backup", "SQLite online backup to a new file", cmd_backup)
     backup.add_argument("target", help="file to write (must not exist yet)")
     return p
