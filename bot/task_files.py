@@ -1,5 +1,6 @@
 """Reading the task tables people upload: CSV (UTF-8 or GBK) or XLSX, as text rows.
 
+Of a workbook, the first sheet with the ledger's header is read (else the first sheet).
 Row i of the result is the spreadsheet's row i + 1 (leading empty rows kept), so problems
 are named by the row number the clerk sees. In an XLSX, a cell Excel shows as a date comes
 as its ISO date, whatever its number format, and a merged range gives its value to every
@@ -12,7 +13,8 @@ import io
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.rules.tasks import COLUMNS
+from bot.rules.refusals import TaskImportError
+from bot.rules.tasks import COLUMNS, find_header
 from bot.texts import t
 
 HEADERS = [t(f"task_column.{c}") for c in COLUMNS]
@@ -91,6 +93,21 @@ def _fill_merged(rows: list[list[str]], ranges: list[tuple[int, int, int, int]])
             row[min_col - 1 : max_col] = [value] * (max_col - min_col + 1)
 
 
+def _sheet_rows(book: object, sheet: object) -> list[list[str]]:
+    sheet.reset_dimensions()  # some writers declare a wrong size; read what is there
+    rows = [[_cell_text(_xlsx_value(c, book.epoch)) for c in row] for row in sheet.iter_rows()]
+    _fill_merged(rows, _merged_ranges(book, sheet))
+    return rows
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    try:
+        find_header(rows, dict(zip(COLUMNS, HEADERS, strict=True)))
+    except TaskImportError:
+        return False
+    return True
+
+
 def _read_xlsx(data: bytes) -> list[list[str]]:
     try:
         from openpyxl import load_workbook
@@ -99,11 +116,14 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise UnreadableFile("file_not_xlsx") from exc
     try:
-        sheet = book.worksheets[0]
-        sheet.reset_dimensions()  # some writers declare a wrong size; read what is there
-        rows = [[_cell_text(_xlsx_value(c, book.epoch)) for c in row] for row in sheet.iter_rows()]
-        _fill_merged(rows, _merged_ranges(book, sheet))
-        return rows
+        # The ledger is the first sheet with its header (a cover or 说明 sheet may come first).
+        first = None
+        for sheet in book.worksheets:
+            rows = _sheet_rows(book, sheet)
+            if _has_header(rows):
+                return rows
+            first = rows if first is None else first
+        return first or []
     except UnreadableFile:
         raise
     except Exception as exc:  # a damaged sheet inside a readable archive

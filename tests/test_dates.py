@@ -4,7 +4,7 @@ period in the wrong order, or a week a year does not have, is refused with its r
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
@@ -47,6 +47,13 @@ MARCH_31 = date(2026, 3, 31)
         "2026年3月31日0时0分",
         "2026年3月31日 上午9时30分",
         "2026年3月31日 下午3点",
+        # "by" a date, the end of a month: how rectification ledgers set deadlines
+        "2026年3月31日前",
+        "2026-03-31之前",
+        "2026年3月底",
+        "2026年3月底前",
+        "2026年3月末",
+        "3月底",
         "3月31日",  # the next 31 March after 10 March 2026
         "3/31",
         "3-31",
@@ -81,6 +88,10 @@ def test_every_written_form_of_a_date_is_that_date(text):
         "2026-03-31 0",
         "13月1日",
         "2月30日",
+        "2026年13月底",
+        "2026年",
+        "长期坚持",
+        "前",
     ],
 )
 def test_what_is_not_a_date_is_refused(text):
@@ -106,6 +117,7 @@ FORMS = [
     lambda d: f"{d.isoformat()}T13:45:10.250+08:00",
     lambda d: f"{d.year}/{d.month}/{d.day} 11:59 PM",
     lambda d: f"{d.year}年{d.month}月{d.day}日 下午3时5分",
+    lambda d: f"{d.year}年{d.month}月{d.day}日前",
     lambda d: f"{d.year}年{d.month}月{d.day}日".translate(
         str.maketrans("0123456789", "０１２３４５６７８９")
     ),
@@ -115,6 +127,13 @@ FORMS = [
 @given(day=st.dates(min_value=date(1000, 1, 1)), form=st.sampled_from(FORMS))
 def test_any_date_written_in_any_accepted_form_parses_back_to_itself(day, form):
     assert parse_date(form(day), TODAY) == day
+
+
+@given(year=st.integers(1000, 9999), month=st.integers(1, 12), by=st.sampled_from(["", "前"]))
+def test_the_end_of_a_month_is_its_last_day(year, month, by):
+    last = parse_date(f"{year}年{month}月底{by}", TODAY)
+    assert (last.year, last.month) == (year, month) and (last + timedelta(days=1)).day == 1
+    assert parse_date(f"{year}年底{by}", TODAY) == date(year, 12, 31)
 
 
 @given(day=st.dates(min_value=TODAY, max_value=date(2099, 12, 31)))

@@ -274,6 +274,24 @@ def test_a_sheet_that_declares_a_wrong_size_is_read_whole():
     assert [task.row for task in check(data, "l.xlsx")] == [3, 4]
 
 
+def test_the_ledger_sheet_is_found_behind_a_cover_sheet():
+    book = Workbook()
+    book.active.title = "填表说明"
+    book.active.append(["请按下表填写，整改时限写到日。"])
+    ledger = book.create_sheet("整改台账")
+    for row in ([TITLE], HEADERS, task_row(1, deadline="2026年3月底前")):
+        ledger.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    [task] = check(buffer.getvalue(), "l.xlsx")
+    assert (task.row, task.deadline) == (3, DEADLINE)
+
+
+def test_a_header_repeated_on_every_printed_page_is_not_a_task():
+    rows = [[TITLE], HEADERS, task_row(1), [], HEADERS, task_row(2)]
+    assert [task.row for task in check(csv(rows), "l.csv")] == [3, 6]
+
+
 def test_a_csv_that_is_not_text_is_refused_in_one_message():
     with pytest.raises(UnreadableFile) as err:
         read_table(b'"' + b"x" * 200_000, "l.csv")  # one endless field

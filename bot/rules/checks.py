@@ -25,6 +25,14 @@ MONTH_DAY_RE = re.compile(
     r"^(?P<month>\d{1,2})\s*(?P<sep>[/-])\s*(?P<day>\d{1,2})(?!\s*(?P=sep))"
     r"|^(?P<cn_month>\d{1,2})\s*月\s*(?P<cn_day>\d{1,2})\s*[日号]?"
 )
+# The end of a month or year, as rectification ledgers set deadlines: 2026年3月底, 3月末,
+# 2026年底 (the last day of it).
+PERIOD_END_RE = re.compile(
+    r"^(?:(?P<year>\d{4})\s*年\s*)?(?P<month>\d{1,2})\s*月\s*[底末]$"
+    r"|^(?P<only_year>\d{4})\s*年\s*[底末]$"
+)
+# 2026年3月31日前, 3月底之前: a deadline says "by", which is the same day.
+BY_SUFFIX_RE = re.compile(r"\s*(?:之前|以前|前)$")
 TIME_OF_DAY_RE = re.compile(
     r"(?:[T\s]\s*|(?<=[日号])\s*)(?P<half>上午|下午|凌晨|早上|中午|晚上)?\s*(?P<hour>\d{1,2})"
     r"(?:(?::(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,]\d+)?)?)"
@@ -138,12 +146,30 @@ def _time_of_day(text: str, start: int) -> bool:
     return hour <= limit and minute <= 59 and second <= 59
 
 
+def _period_end(match: re.Match[str], today: date, upcoming: bool) -> date:
+    if match["only_year"]:
+        return date(int(match["only_year"]), 12, 31)
+    month = int(match["month"])
+    if not 1 <= month <= 12:
+        raise ValueError(match.string)
+    year = int(match["year"] or today.year)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    if not match["year"] and upcoming and last < today:
+        last = date(year + 1, month, calendar.monthrange(year + 1, month)[1])
+    return last
+
+
 def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
     """The one reader of dates typed by people or found in files: `2026-03-20`, `2026-3-20`,
     `2026/3/20`, `2026.3.20`, `2026年3月20日` (full-width digits too), each maybe followed by
     a time of day, which is dropped; or a month and day, `3月20日`: the next one when
-    `upcoming` (a deadline), else the one of this year (a period). ValueError otherwise."""
+    `upcoming` (a deadline), else the one of this year (a period); or the end of a month or
+    year (`2026年3月底`, `2026年底`); any of them may end in 前 ("by"). ValueError otherwise."""
     raw = unicodedata.normalize("NFKC", without_invisible(text or "")).strip()
+    raw = BY_SUFFIX_RE.sub("", raw)
+    match = PERIOD_END_RE.match(raw)
+    if match:
+        return _period_end(match, today, upcoming)
     match = FULL_DATE_RE.match(raw)
     if match and _time_of_day(raw, match.end()):
         year = int(match["year"] or match["cn_year"])

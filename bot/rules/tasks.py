@@ -123,9 +123,12 @@ def validate_table(
     problems: list[tuple[int, str, dict[str, object]]] = []
     tasks: list[TaskRow] = []
     seen: set[int] = set()
+    names = {c: header_key(headers[c]) for c in COLUMNS}
     for number, raw in enumerate(rows[header_row:], start=header_row + 1):
         if not any(cell.strip() for cell in raw) or is_note(raw):
             continue  # blank lines, and a note such as 填报单位 under the table
+        if all(i < len(raw) and header_key(raw[i]) == names[c] for c, i in index.items()):
+            continue  # the header again (a ledger printed over several pages repeats it)
         cells = {
             c: (without_invisible(raw[i]).strip() if i < len(raw) else "") for c, i in index.items()
         }
