@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from bot.config import ENV_FILE_VARIABLE, ConfigError, Settings, load_org, load_settings
 from bot.logs import configure as configure_logging
+from bot.rules.digest import Week
 from bot.rules.org import OrgConfig
+from bot.rules.refusals import InvalidInput
+
+log = logging.getLogger(__name__)
 
 
 def _configure(args: argparse.Namespace) -> tuple[Settings, OrgConfig]:
@@ -84,12 +94,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     settings, _ = _configure(args)
     from storage.db import Database
 
-    source, target = settings.database_path, Path(args.target)
-    if not source.is_file():
-        raise ConfigError(
-            f"backup: no database at {source.resolve()} (set DATABASE_PATH, or give the bot's"
-            " env file with --env-file)"
-        )
+    source, target = existing_database(settings, "backup"), Path(args.target)
     folder = target.parent.resolve()
     if not folder.is_dir():
         raise ConfigError(f"backup: folder {folder} does not exist")
@@ -106,7 +111,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         finally:
             await db.close()
 
-    asyncio.run(backup())
+    with writing(target, "backup"):
+        asyncio.run(backup())
     print(f"backup of {source.resolve()} written to {target}")
     return 0
 
@@ -125,42 +131,140 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from bot.rules.refusals import TaskImportError
+    from bot.sandbox.fake_api import plain
     from bot.task_files import UnreadableFile, read_table
     from bot.task_sheet import write_task_ledger
     from bot.texts import t
     from bot.usecases import tasks
     from handlers.tasks import column_headers, import_report, states_by_label
 
+    if args.action == "export":
+        target = output_file(args.file, "tasks export")
+        existing_database(settings, "tasks export")
+
+        async def export(env: object) -> int:
+            rows = await tasks.export(env, None)
+            with writing(target, "tasks export"):
+                total = write_task_ledger(rows, target, env.zone)
+            print(f"exported {total} rectification tasks to {target}")
+            return 0
+
+        return _with_env(settings, org, export)
+
+    # The file is read and the database found before anything is written.
+    path = Path(args.file)
+    try:
+        rows = read_table(path.read_bytes(), path.name)
+    except OSError as exc:
+        raise ConfigError(f"tasks import: cannot read {path}: {exc.strerror or exc}") from None
+    except UnreadableFile as exc:
+        raise ConfigError(f"tasks import: cannot read {path}: {t(exc.key, **exc.params)}") from None
+    # A ledger imported into a database the bot does not use would be lost from sight, so a
+    # missing database is refused here too (`appealdesk run` creates it).
+    existing_database(settings, "tasks import")
+
     async def work(env: object) -> int:
-        path = Path(args.file)
-        if args.action == "import":
-            try:
-                rows = read_table(path.read_bytes(), path.name)
-                result = await tasks.import_table(
-                    env, None, rows, column_headers(), states_by_label()
-                )
-            except OSError as exc:
-                print(f"appealdesk: cannot read {path}: {exc}", file=sys.stderr)
-                return 2
-            except UnreadableFile as exc:
-                print(
-                    f"appealdesk: cannot read {path}: {t(exc.key, **exc.params)}", file=sys.stderr
-                )
-                return 2
-            except TaskImportError as exc:
-                print(f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s):")
-                for row, key, params in exc.problems:
-                    print(f"  row {row}: {t(key, **params)}")
-                return 1
-            print(f"imported {result.count} rectification tasks from {path}")
-            for line in import_report(result):
-                print(f"  {line}")
-        else:
-            total = write_task_ledger(await tasks.export(env, None), path, env.zone)
-            print(f"exported {total} rectification tasks to {path}")
+        try:
+            result = await tasks.import_table(env, None, rows, column_headers(), states_by_label())
+        except TaskImportError as exc:
+            for row, key, params in exc.problems:
+                print(f"  row {row}: {plain(t(key, **params))}")
+            print(
+                f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s) (listed"
+                " above)",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"imported {result.count} rectification tasks from {path}")
+        for line in import_report(result):
+            print(f"  {plain(line)}")
         return 0
 
     return _with_env(settings, org, work)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def existing_database(settings: Settings, command: str) -> Path:
+    """The database a command reads. One that is missing is refused, never created: a
+    command run from the wrong folder or with a mistyped DATABASE_PATH says so."""
+    path = settings.database_path
+    if path.is_dir():
+        raise ConfigError(
+            f"setting DATABASE_PATH: {path.resolve()} is a folder, not a database file"
+        )
+    if not path.exists():
+        raise ConfigError(
+            f"{command}: no database at {path.resolve()} (set DATABASE_PATH, or give the bot's"
+            " env file with --env-file; `appealdesk run` creates it)"
+        )
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{command}: cannot read the database {path.resolve()}")
+    with path.open("rb") as file:
+        header = file.read(len(SQLITE_HEADER))
+    if header and header != SQLITE_HEADER:  # SQLite would write over a short file
+        raise ConfigError(
+            f"{command}: database {path.resolve()} cannot be used: file is not a database"
+        )
+    try:  # a file that is not SQLite is refused before the bot's connections open on it
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(f"{command}: database {path.resolve()} cannot be used: {exc}") from None
+    return path
+
+
+def output_file(text: str, command: str) -> Path:
+    """A file a command is to write: a name in a folder that exists and takes files."""
+    path = Path(text)
+    if not text.strip():
+        raise ConfigError(f"{command}: the output file name is empty")
+    if path.is_dir():
+        raise ConfigError(
+            f"{command}: {path} is a folder; give a file name such as {path / 'ledger.xlsx'}"
+        )
+    _writable_folder(path.parent, command)
+    return path
+
+
+def output_folder(text: str, command: str) -> Path:
+    """A folder a command writes files into (created if missing, as long as it can be)."""
+    path = Path(text)
+    if not text.strip():
+        raise ConfigError(f"{command}: the output folder name is empty")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{command}: {path} is a file, not a folder")
+    existing = path.absolute()
+    while not existing.exists():  # the first part that exists must take new entries
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{command}: {existing} is a file, not a folder")
+    _writable_folder(existing, command)
+    return path
+
+
+def _writable_folder(folder: Path, command: str) -> None:
+    resolved = folder.resolve()
+    if not resolved.is_dir():
+        raise ConfigError(f"{command}: folder {resolved} does not exist")
+    if not os.access(resolved, os.W_OK | os.X_OK):
+        raise ConfigError(f"{command}: cannot write to {resolved}")
+
+
+@contextmanager
+def writing(target: Path, command: str) -> Iterator[None]:
+    """A write that the system refuses (no such folder, read-only or full disk) is one line."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        yield
+    except (OSError, FileCreateError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"{command}: cannot write {target}: {reason}") from None
 
 
 def _with_env(settings: Settings, org: OrgConfig, work: object) -> int:
@@ -170,7 +274,13 @@ def _with_env(settings: Settings, org: OrgConfig, work: object) -> int:
 
     async def run() -> int:
         env = make_env(settings, org)
-        await env.db.open()
+        try:
+            await env.db.open()
+        except (sqlite3.Error, OSError) as exc:
+            await env.db.close()
+            raise ConfigError(
+                f"database {settings.database_path.resolve()} cannot be used: {exc}"
+            ) from None
         try:
             await sync_departments(env)
             return await work(env)
@@ -184,32 +294,33 @@ def cmd_digest(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from bot.digest_files import write_digest_files
     from bot.digest_text import department_text, leaders_text, week_name
-    from bot.rules.digest import Week
     from bot.sandbox.fake_api import plain
     from bot.usecases import reports
 
+    week = chosen_week(args.week, local_today(settings))
+    folder = output_folder(args.out, "digest") if args.out is not None else None
+    existing_database(settings, "digest")
     if args.send:
-        return _send_digest(settings, org, args.week)
+        return _send_digest(settings, org, week)
 
     async def work(env: object) -> int:
-        week = Week.parse(args.week) if args.week else Week.before(env.today())
         digest = await reports.leaders_digest(env, None, week)
         print(plain(leaders_text(digest)))
         for dept in await reports.department_digests(env, Week.of(env.today())):
             print("\n" + plain(department_text(dept, week_name(Week.of(env.today())))))
-        if args.out:
-            chart, ledger, count = await write_digest_files(env, week, Path(args.out))
+        if folder is not None:
+            with writing(folder, "digest"):
+                chart, ledger, count = await write_digest_files(env, week, folder)
             print(f"chart: {chart}\nledger ({count} appeals): {ledger}")
         return 0
 
     return _with_env(settings, org, work)
 
 
-def _send_digest(settings: Settings, org: OrgConfig, week_text: str | None) -> int:
+def _send_digest(settings: Settings, org: OrgConfig, week: Week) -> int:
     if settings.bot_token is None:
         raise ConfigError("setting BOT_TOKEN: required for `appealdesk digest --send`")
     from bot.app import build_application
-    from bot.rules.digest import Week
     from handlers.digest import send_weekly_digests
 
     async def run() -> int:
@@ -218,7 +329,6 @@ def _send_digest(settings: Settings, org: OrgConfig, week_text: str | None) -> i
         env = app.bot_data["env"]
         await env.db.open()
         try:
-            week = Week.parse(week_text) if week_text else Week.before(env.today())
             served = await send_weekly_digests(app.bot, env, week)
             print(f"digest {week.label} sent to {served} chat(s) (already served ones skipped)")
             return 0
@@ -229,26 +339,85 @@ def _send_digest(settings: Settings, org: OrgConfig, week_text: str | None) -> i
     return asyncio.run(run())
 
 
+def local_today(settings: Settings) -> date:
+    return datetime.now(settings.zone).date()
+
+
+def chosen_week(text: str | None, today: date) -> Week:
+    """--week read as the chat's /digest reads it (default: last week), or one line."""
+    from bot.rules.checks import parse_week
+    from bot.rules.digest import require_past_or_current
+
+    if text is None:
+        return Week.before(today)
+    try:
+        week = parse_week(text, today)
+        require_past_or_current(week, today)
+    except InvalidInput as exc:
+        raise ConfigError(f"--week {text!r}: {_problem(exc)}") from None
+    return week
+
+
+def chosen_period(start: str | None, end: str | None, today: date) -> tuple[date, date]:
+    """--from and --to read as the chat's /export reads them, or one line."""
+    from bot.rules.checks import parse_period
+
+    try:
+        return parse_period(start, end, today)
+    except InvalidInput as exc:
+        raise ConfigError(_problem(exc)) from None
+
+
+def _problem(exc: InvalidInput) -> str:
+    """The problem a date or week check found, worded for the command line."""
+    p = exc.params
+    reason = p.get("reason")
+    option = {"period_start": "--from", "period_end": "--to"}.get(str(p.get("field")), "")
+    if reason == "date_format":
+        return f"{option} {p['value']!r} is not a date (write 2026-03-05, 2026/3/5 or 2026年3月5日)"
+    if reason == "period_order":
+        return (
+            f"--from {p['start']} is after --to {p['end']}"
+            f" (the earlier date goes first: --from {p['end']} --to {p['start']})"
+        )
+    if reason == "week_range":
+        return (
+            f"{p['year']} has {p['weeks']} ISO weeks ({p['year']}-W01 to {p['year']}-W{p['weeks']})"
+        )
+    if reason == "week_no_year":
+        return f"a week needs its year, e.g. {p['example']}"
+    if reason == "week_future":
+        return f"{p['week']} has not begun yet (e.g. {p['example']}, last week)"
+    return f"not a week; write it like {p.get('example', '2026-W47')}"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
-    from datetime import date
-
     from bot.digest_files import export_ledger
 
+    start, end = chosen_period(args.start, args.end, local_today(settings))
+    target = output_file(args.file, "export")
+    existing_database(settings, "export")
+
     async def work(env: object) -> int:
-        today = env.today()
-        start = date.fromisoformat(args.start) if args.start else date(today.year, 1, 1)
-        end = date.fromisoformat(args.end) if args.end else today
-        count = await export_ledger(env, None, start, end, Path(args.file))
-        print(f"exported {count} appeals ({start} to {end}) to {args.file}")
+        with writing(target, "export"):
+            count = await export_ledger(env, None, start, end, target)
+        print(f"exported {count} appeals ({start} to {end}) to {target}")
         return 0
 
     return _with_env(settings, org, work)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage mistake is one line on stderr (status 2), as every other error here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"appealdesk: {message} (see `{self.prog} --help`)\n")
+
+
 def parser() -> argparse.ArgumentParser:
     # The global flags are accepted before or after the subcommand.
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
         help="log at DEBUG level",
@@ -257,9 +426,7 @@ def parser() -> argparse.ArgumentParser:
         "--env-file", default=argparse.SUPPRESS, metavar="PATH",
         help=f"settings file to read instead of ./.env (or set {ENV_FILE_VARIABLE})",
     )  # fmt: skip
-    p = argparse.ArgumentParser(
-        prog="appealdesk", description="涉企诉求直通车 AppealDesk", parents=[common]
-    )
+    p = OneLineParser(prog="appealdesk", description="涉企诉求直通车 AppealDesk", parents=[common])
     sub = p.add_subparsers(dest="command")
 
     def command(name: str, help_text: str, func: object) -> argparse.ArgumentParser:
@@ -274,34 +441,63 @@ def parser() -> argparse.ArgumentParser:
     tasks.add_argument("action", choices=["import", "export"])
     tasks.add_argument("file", help="CSV or XLSX to import; XLSX to export to")
     digest = command("digest", "print (or --send) the weekly 督察通报", cmd_digest)
-    digest.add_argument("--week", help="ISO week such as 2026-W47 (default: last week)")
+    digest.add_argument(
+        "--week", help="ISO week such as 2026-W47 or 2026年第47周 (default: last week)"
+    )
     digest.add_argument("--send", action="store_true", help="send it with the bot (once)")
     digest.add_argument("--out", help="folder for the chart PNG and the ledger XLSX")
     export = command("export", "the appeal ledger (台账) as XLSX", cmd_export)
     export.add_argument("file")
-    export.add_argument("--from", dest="start", help="YYYY-MM-DD (default: 1 January)")
-    export.add_argument("--to", dest="end", help="YYYY-MM-DD (default: today)")
+    export.add_argument(
+        "--from",
+        dest="start",
+        help="first day: 2026-03-05, 2026/3/5, 2026年3月5日 (default: 1 January)",
+    )
+    export.add_argument("--to", dest="end", help="last day, written the same ways (default: today)")
     backup = command("backup", "SQLite online backup to a new file", cmd_backup)
     backup.add_argument("target", help="file to write (must not exist yet)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Every failure ends as one line on stderr and a non-zero status, never a traceback
+    (with -v an unexpected one is also logged with its traceback)."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage mistake already said in one line
+        return exc.code if isinstance(exc.code, int) else 2
+    verbose = getattr(args, "verbose", False)
     env_file = getattr(args, "env_file", None)
     try:
         token = load_settings(env_file).bot_token
     except ConfigError:
         token = None  # reported below by the command itself, in one line
-    configure_logging(getattr(args, "verbose", False), [token.get_secret_value()] if token else [])
+    configure_logging(verbose, [token.get_secret_value()] if token else [])
     if args.command is None:
         # With a token the bot runs; without one the offline sandbox shows what it does.
         args.func = cmd_run if token else cmd_demo
     try:
         return args.func(args)
     except ConfigError as exc:
-        print(f"appealdesk: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+    except Exception as exc:  # the last resort: a fault nobody foresaw is still one line
+        log.debug("unexpected failure", exc_info=True)
+        detail = _one_line(str(exc)) or "no details"
+        hint = "see the traceback logged above" if verbose else "run again with -v for details"
+        _say(f"unexpected error: {type(exc).__name__}: {detail} ({hint})")
+        return 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _say(text: str) -> None:
+    print(f"appealdesk: {_one_line(text)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

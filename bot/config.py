@@ -50,6 +50,14 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
+    @field_validator("database_path", "org_config", mode="before")
+    @classmethod
+    def _not_empty(cls, value: object) -> object:
+        # `DATABASE_PATH=` would otherwise be the current folder (Path("") is ".").
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty (give a file path, or remove the line for the default)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -132,6 +140,8 @@ def load_org(path: Path) -> OrgConfig:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"setting ORG_CONFIG: file not found: {path}") from None
+    except OSError as exc:  # a folder, no permission, …
+        raise ConfigError(f"setting ORG_CONFIG: cannot read {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"setting ORG_CONFIG: {path} is not valid TOML: {exc}") from None
     try:

@@ -1,4 +1,10 @@
-"""Reading the task tables people upload: CSV (UTF-8 or GBK) or XLSX, as text rows."""
+"""Reading the task tables people upload: CSV (UTF-8 or GBK) or XLSX, as text rows.
+
+Of a workbook, the first sheet with the ledger's header is read (else the first sheet).
+Row i of the result is the spreadsheet's row i + 1 (leading empty rows kept), so problems
+are named by the row number the clerk sees. In an XLSX, a cell Excel shows as a date comes
+as its ISO date, whatever its number format, and a merged range gives its value to every
+cell it covers (a 方面 or 责任领导 merged down several rows belongs to each of them)."""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ import io
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.rules.tasks import COLUMNS
+from bot.rules.refusals import TaskImportError
+from bot.rules.tasks import COLUMNS, find_header
 from bot.texts import t
 
 HEADERS = [t(f"task_column.{c}") for c in COLUMNS]
@@ -22,6 +29,13 @@ class UnreadableFile(ValueError):
         self.params = params
 
 
+# Excel's built-in number formats that depend on the locale (East Asian and Thai dates)
+# are not written into the file, so openpyxl cannot tell that such a number is a date.
+LOCALE_DATE_FORMATS = frozenset({27, 28, 29, 30, 31, 36, 50, 51, 52, 53, 54, 57, 58})
+LOCALE_DATE_FORMATS |= frozenset({71, 72, 73, 74, 77, 81})
+MERGE_TAG = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}mergeCell"
+
+
 def _cell_text(value: object) -> str:
     if value is None:
         return ""
@@ -32,6 +46,90 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def _xlsx_value(cell: object, epoch: datetime) -> object:
+    """A cell's value, a number in a locale date format read as the date Excel shows."""
+    value = getattr(cell, "value", None)
+    style = getattr(cell, "style_array", None) if getattr(cell, "has_style", False) else None
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and style is not None
+        and style.numFmtId in LOCALE_DATE_FORMATS
+    ):
+        from openpyxl.utils.datetime import from_excel
+
+        try:
+            return from_excel(value, epoch)
+        except (ValueError, OverflowError):
+            return value
+    return value
+
+
+def _merged_ranges(book: object, sheet: object) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of each merged range, read from the sheet's XML
+    (a read-only sheet does not parse them)."""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import range_boundaries
+
+    ranges = []
+    with book._archive.open(sheet._worksheet_path) as xml:
+        for _, element in iterparse(xml):
+            if element.tag == MERGE_TAG and element.get("ref"):
+                ranges.append(range_boundaries(element.get("ref")))
+            element.clear()
+    return ranges
+
+
+def _fill_merged(rows: list[list[str]], ranges: list[tuple[int, int, int, int]]) -> None:
+    for min_col, min_row, max_col, max_row in ranges:
+        if min_row > len(rows) or min_col > len(rows[min_row - 1]):
+            continue
+        value = rows[min_row - 1][min_col - 1]
+        for row in rows[min_row - 1 : max_row]:
+            row.extend([""] * (max_col - len(row)))
+            row[min_col - 1 : max_col] = [value] * (max_col - min_col + 1)
+
+
+def _sheet_rows(book: object, sheet: object) -> list[list[str]]:
+    sheet.reset_dimensions()  # some writers declare a wrong size; read what is there
+    rows = [[_cell_text(_xlsx_value(c, book.epoch)) for c in row] for row in sheet.iter_rows()]
+    _fill_merged(rows, _merged_ranges(book, sheet))
+    return rows
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    try:
+        find_header(rows, dict(zip(COLUMNS, HEADERS, strict=True)))
+    except TaskImportError:
+        return False
+    return True
+
+
+def _read_xlsx(data: bytes) -> list[list[str]]:
+    try:
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise UnreadableFile("file_not_xlsx") from exc
+    try:
+        # The ledger is the first sheet with its header (a cover or 说明 sheet may come first).
+        first = None
+        for sheet in book.worksheets:
+            rows = _sheet_rows(book, sheet)
+            if _has_header(rows):
+                return rows
+            first = rows if first is None else first
+        return first or []
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # a damaged sheet inside a readable archive
+        raise UnreadableFile("file_not_xlsx") from exc
+    finally:
+        book.close()
 
 
 def _decode_csv(data: bytes) -> str:
@@ -48,17 +146,11 @@ def read_table(data: bytes, file_name: str) -> list[list[str]]:
     """All rows of the first sheet (or the CSV) as text, header row included."""
     suffix = Path(file_name).suffix.lower()
     if suffix == ".csv":
-        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(_decode_csv(data)))]
+        try:
+            reader = csv.reader(io.StringIO(_decode_csv(data)))
+            return [[c.strip() for c in row] for row in reader]
+        except csv.Error as exc:  # a NUL byte, or a binary file named .csv
+            raise UnreadableFile("file_not_csv") from exc
     if suffix in (".xlsx", ".xlsm"):
-        try:
-            from openpyxl import load_workbook
-
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a damaged file
-            raise UnreadableFile("file_not_xlsx") from exc
-        try:
-            sheet = book.worksheets[0]
-            return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-        finally:
-            book.close()
+        return _read_xlsx(data)
     raise UnreadableFile("file_unsupported", suffix=suffix or t("file_no_suffix"))

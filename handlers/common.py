@@ -156,7 +156,7 @@ def refusal_text(exc: DomainError) -> str:
         field = name("field", exc.params.get("field"), default=t("field.input"))
         reason = str(exc.params.get("reason"))
         key = f"input.{reason}" if has(f"input.{reason}") else "input.invalid"
-        return t(key, field=field, limit=exc.params.get("limit", ""))
+        return t(key, **{**params, "field": field, "limit": params.get("limit", "")})
     if isinstance(exc, InvalidTransition):
         family = "task_state" if "seq" in exc.params else "state"
         params["state_name"] = name(family, exc.params.get("state"), default="")

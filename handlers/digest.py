@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import date, time
+from datetime import time
 from pathlib import Path
 
 from telegram import Bot, Update
@@ -14,11 +14,21 @@ from bot.digest_files import build_leaders_pack, export_ledger
 from bot.digest_text import department_text, leaders_text, pct, split_message, week_name
 from bot.rules import checks
 from bot.rules.digest import Week
+from bot.rules.refusals import InvalidInput
 from bot.texts import t
 from bot.usecases import people, reports
 from bot.usecases.env import Env
 from handlers import courier
-from handlers.common import Context, actor_of, env_of, esc, local_time, refusals, say
+from handlers.common import (
+    Context,
+    actor_of,
+    env_of,
+    esc,
+    local_time,
+    refusal_text,
+    refusals,
+    say,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +81,7 @@ async def digest_command(update: Update, context: Context) -> None:
     env = env_of(context)
     actor = await actor_of(update, context)
     today = env.today()
-    week = Week.parse(context.args[0]) if context.args else Week.before(today)
+    week = checks.parse_week(context.args[0], today) if context.args else Week.before(today)
     if actor.is_staff:
         this_week = Week.of(today)
         digest = await reports.department_digest_for(env, actor, this_week)
@@ -116,14 +126,14 @@ async def export_command(update: Update, context: Context) -> None:
     """/export [from] [to]: the appeal ledger as XLSX."""
     env = env_of(context)
     actor = await actor_of(update, context)
-    today = env.today()
     try:
-        start = (
-            checks.parse_date(context.args[0], today) if context.args else date(today.year, 1, 1)
-        )
-        end = checks.parse_date(context.args[1], today) if len(context.args) > 1 else today
-    except ValueError:
-        await say(update, context, t("export_usage"))
+        start, end = checks.parse_period(*checks.period_words(context.args), env.today())
+    except InvalidInput as exc:
+        if exc.params["reason"] == "period_order":  # the dates are fine, their order is not
+            example = t("export_order_example", start=exc.params["end"], end=exc.params["start"])
+        else:
+            example = t("export_usage")
+        await say(update, context, refusal_text(exc) + "\n" + example)
         return
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / t("ledger.file", label=f"{start}-{end}")

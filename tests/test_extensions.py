@@ -81,15 +81,18 @@ async def test_extension_requests_that_are_refused(sandbox, people, db, clock):
     p = people
     number = await claimed(p)
     await p.official.press("延期", containing=number)
-    assert await p.official.send("下周") == ["新的办结期限格式不正确，请核对后重新输入。"]
+    assert await p.official.send("下周") == [
+        "新的办结期限“下周”不是日期，请写成 2026-03-05、2026/3/5 或 2026年3月5日。"
+    ]
     assert await p.official.send("2026-03-20") == [
         "新的办结期限须晚于当前期限 2026-03-24，请重新输入（格式 YYYY-MM-DD）。"
     ]
     assert await p.official.send("2026-03-28") == [
         "新的办结期限须为工作日，请重新输入（格式 YYYY-MM-DD）。"
     ]
-    await p.official.send("2026-03-31")
+    await p.official.send("2026/3/31 0:00")  # a date-time as systems write it is that date
     await p.official.send("第一次申请。")
+    assert db.one("SELECT new_due_date FROM extensions")["new_due_date"] == "2026-03-31"
     answer = await ask_extension(p.official, number, "2026-04-02", "第二次申请。")
     assert answer == [f"诉求 {number} 已有一项延期申请待审批，请等待审批结果。"]
     assert db.one("SELECT COUNT(*) AS n FROM extensions")["n"] == 1

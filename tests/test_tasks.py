@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from bot.cli import main
 from bot.config import BUNDLED_ORG_CONFIG
 from bot.task_files import HEADERS
 from handlers.jobs import run_sweep
+from storage.db import Database
 from tests.conftest import SHANGHAI, join
 
 EXAMPLE = BUNDLED_ORG_CONFIG.parent / "rectification_tasks.csv"
@@ -113,7 +115,10 @@ async def test_a_file_without_the_ledger_columns_is_refused(sandbox, people, db)
         people.leader, "x.xlsx", xlsx_bytes([["a", "b"]], headers=["名称", "备注"])
     )
     assert answer[0].startswith("导入失败，共 1 处问题")
-    assert "第 1 行：缺少列：序号、方面、问题、整改措施" in answer[0]
+    assert (
+        "第 1 行：未找到表头：前 2 行中没有一行含这些列名。表头应在此行，列名为：序号、方面、问题、整改措施"
+        in answer[0]
+    )
     answer = await import_file(people.leader, "x.docx", b"PK...")
     assert answer == [
         "无法读取该文件：不支持的文件类型 .docx，请使用 .csv 或 .xlsx。请发送 CSV 或 XLSX 文件。"
@@ -236,18 +241,27 @@ async def test_progress_sendback_deemed_done_and_monthly_reminder(sandbox, peopl
     assert summary.startswith("整改任务台账：2 个问题：1 个“整改中”，1 个“视同完成，持续整改”。")
 
 
-def test_cli_import_and_export(tmp_path, monkeypatch, capsys):
+async def test_cli_import_and_export(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes([task_row(1), task_row(2, deadline="")]))
-    assert main(["tasks", "import", str(bad)]) == 1
-    out = capsys.readouterr().out
-    assert "nothing imported, 1 problem(s)" in out and "row 3: 整改时限“”不是日期" in out
-    assert main(["tasks", "import", str(EXAMPLE)]) == 0
+    assert main(["tasks", "import", str(bad)]) == 2  # no database yet: nothing created
+    assert "tasks import: no database at" in capsys.readouterr().err
+    assert not (tmp_path / "cli.sqlite3").exists()
+    db = Database(tmp_path / "cli.sqlite3")
+    await db.open()
+    await db.close()
+    assert await asyncio.to_thread(main, ["tasks", "import", str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert "row 3: 整改时限“”不是日期" in out
+    assert (
+        err.splitlines()[-1] == f"appealdesk: {bad}: nothing imported, 1 problem(s) (listed above)"
+    )
+    assert await asyncio.to_thread(main, ["tasks", "import", str(EXAMPLE)]) == 0
     assert "imported 29 rectification tasks" in capsys.readouterr().out
     target = tmp_path / "ledger.xlsx"
-    assert main(["tasks", "export", str(target)]) == 0
+    assert await asyncio.to_thread(main, ["tasks", "export", str(target)]) == 0
     rows = list(load_workbook(target, read_only=True).worksheets[0].iter_rows(values_only=True))
     assert len(rows) == 30 and list(rows[0])[:9] == HEADERS
 

@@ -2,18 +2,54 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from datetime import date
 
 from bot.rules import uscc
+from bot.rules.digest import Week
 from bot.rules.org import Limits
 from bot.rules.refusals import InvalidInput
 
 NUMBER_RE = re.compile(r"^SQ-(\d{4})-(\d{6})$")
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
-FULL_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
-MONTH_DAY_RE = re.compile(r"^(\d{1,2})\s*[月/-]\s*(\d{1,2})\s*日?$")
+# A date as people and systems write it: 2026-03-31, 2026-3-31, 2026/3/31, 2026.3.31,
+# 2026年3月31日, or a month and day (3月31日, 3/31, 3-31); any of them may carry a time of day
+# (`2026/3/31 0:00`, `2026-03-31 00:00:00`, `2026-03-31T08:00:00+08:00`), which is dropped.
+FULL_DATE_RE = re.compile(
+    r"^(?P<year>\d{4})\s*(?P<sep>[-/.])\s*(?P<month>\d{1,2})\s*(?P=sep)\s*(?P<day>\d{1,2})"
+    r"|^(?P<cn_year>\d{4})\s*年\s*(?P<cn_month>\d{1,2})\s*月\s*(?P<cn_day>\d{1,2})\s*[日号]?"
+)
+MONTH_DAY_RE = re.compile(
+    r"^(?P<month>\d{1,2})\s*(?P<sep>[/-])\s*(?P<day>\d{1,2})(?!\s*(?P=sep))"
+    r"|^(?P<cn_month>\d{1,2})\s*月\s*(?P<cn_day>\d{1,2})\s*[日号]?"
+)
+# The end of a month or year, as rectification ledgers set deadlines: 2026年3月底, 3月末,
+# 2026年底 (the last day of it).
+PERIOD_END_RE = re.compile(
+    r"^(?:(?P<year>\d{4})\s*年\s*)?(?P<month>\d{1,2})\s*月\s*[底末]$"
+    r"|^(?P<only_year>\d{4})\s*年\s*[底末]$"
+)
+# 2026年3月31日前, 3月底之前: a deadline says "by", which is the same day.
+BY_SUFFIX_RE = re.compile(r"\s*(?:之前|以前|前)$")
+TIME_OF_DAY_RE = re.compile(
+    r"(?:[T\s]\s*|(?<=[日号])\s*)(?P<half>上午|下午|凌晨|早上|中午|晚上)?\s*(?P<hour>\d{1,2})"
+    r"(?:(?::(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,]\d+)?)?)"
+    r"|(?:[时点](?:(?P<cn_minute>\d{1,2})分(?:(?P<cn_second>\d{1,2})秒)?)?))"
+    r"\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?\s*(?:Z|[+-]\d{2}:?\d{2})?"
+)
+# An ISO week: 2026-W47 (also 2026W47, 2026-w47, 2026-W47-1, 2026年第47周).
+WEEK_RE = re.compile(
+    r"^(?P<year>\d{4})\s*-?\s*W\s*(?P<number>\d{1,3})(?:-[1-7])?$"
+    r"|^(?P<cn_year>\d{4})\s*年\s*第?\s*(?P<cn_number>\d{1,3})\s*周$",
+    re.IGNORECASE,
+)
+# A week number without its year (11, W11, 第11周): refused with the year filled in.
+WEEK_NUMBER_RE = re.compile(
+    r"^W?\s*(?P<number>\d{1,3})$|^第?\s*(?P<cn_number>\d{1,3})\s*周$", re.IGNORECASE
+)
+SAMPLE_WEEK = "2026-W47"
 ENTERPRISE_NAME = (2, 60)
 CONTACT_NAME = (2, 20)
 # Characters that print nothing or reorder text (zero-width, bidi overrides, controls).
@@ -96,24 +132,150 @@ def appeal_number(text: str | None) -> str | None:
     return value if NUMBER_RE.match(value) else None
 
 
-def parse_date(text: str | None, today: date) -> date:
-    """`2026-03-20`, `2026-3-20`, `2026/3/20`, `2026年3月20日`, or `3月20日` (the next one)."""
-    raw = without_invisible(text or "").strip()
-    try:
-        match = FULL_DATE_RE.match(raw)
-        if match:
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        match = MONTH_DAY_RE.match(raw)
-        if match:
-            day = date(today.year, int(match[1]), int(match[2]))
-            return day if day >= today else date(today.year + 1, day.month, day.day)
-    except ValueError:
-        pass
+def _time_of_day(text: str, start: int) -> bool:
+    """Whether what follows a date in `text` (from `start`) is nothing or a time of day."""
+    if not text[start:].strip():
+        return True
+    match = TIME_OF_DAY_RE.fullmatch(text, start)
+    if not match:
+        return False
+    hour = int(match["hour"])
+    minute = int(match["minute"] or match["cn_minute"] or 0)
+    second = int(match["second"] or match["cn_second"] or 0)
+    limit = 12 if (match["ampm"] or match["half"]) else 23
+    return hour <= limit and minute <= 59 and second <= 59
+
+
+def _period_end(match: re.Match[str], today: date, upcoming: bool) -> date:
+    if match["only_year"]:
+        return date(int(match["only_year"]), 12, 31)
+    month = int(match["month"])
+    if not 1 <= month <= 12:
+        raise ValueError(match.string)
+    year = int(match["year"] or today.year)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    if not match["year"] and upcoming and last < today:
+        last = date(year + 1, month, calendar.monthrange(year + 1, month)[1])
+    return last
+
+
+def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
+    """The one reader of dates typed by people or found in files: `2026-03-20`, `2026-3-20`,
+    `2026/3/20`, `2026.3.20`, `2026年3月20日` (full-width digits too), each maybe followed by
+    a time of day, which is dropped; or a month and day, `3月20日`: the next one when
+    `upcoming` (a deadline), else the one of this year (a period); or the end of a month or
+    year (`2026年3月底`, `2026年底`); any of them may end in 前 ("by"). ValueError otherwise."""
+    raw = unicodedata.normalize("NFKC", without_invisible(text or "")).strip()
+    raw = BY_SUFFIX_RE.sub("", raw)
+    match = PERIOD_END_RE.match(raw)
+    if match:
+        return _period_end(match, today, upcoming)
+    match = FULL_DATE_RE.match(raw)
+    if match and _time_of_day(raw, match.end()):
+        year = int(match["year"] or match["cn_year"])
+        month = int(match["month"] or match["cn_month"])
+        day = int(match["day"] or match["cn_day"])
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise ValueError(raw) from None
+    match = MONTH_DAY_RE.match(raw)
+    if match and _time_of_day(raw, match.end()):
+        month = int(match["month"] or match["cn_month"])
+        day = int(match["day"] or match["cn_day"])
+        # 2月29日 is next in a leap year: look up to eight years ahead.
+        for year in range(today.year, today.year + (9 if upcoming else 1)):
+            try:
+                found = date(year, month, day)
+            except ValueError:
+                continue
+            if found >= today or not upcoming:
+                return found
     raise ValueError(raw)
 
 
 def date_field(text: str | None, field: str, today: date) -> date:
+    """A date typed in chat (an extension's new due date): InvalidInput shows what was typed."""
     try:
         return parse_date(text, today)
     except ValueError:
-        raise InvalidInput(field=field, reason="invalid") from None
+        value = without_invisible(text or "").strip()
+        raise InvalidInput(field=field, reason="date_format", value=value) from None
+
+
+def weeks_in(year: int) -> int:
+    """How many ISO weeks a year has (52 or 53)."""
+    return date(year, 12, 28).isocalendar()[1]
+
+
+def parse_week(text: str | None, today: date | None = None) -> Week:
+    """The one reader of weeks typed by people: `2026-W47` (also `2026W47`, `2026-w47`,
+    `2026-W47-1`, `2026年第47周`). InvalidInput names the problem: no year (`11`), a week
+    the year does not have (`2026-W60`), or not a week at all; `example` comes from `today`."""
+    raw = unicodedata.normalize("NFKC", without_invisible(text or "")).strip()
+    example = Week.before(today).label if today else SAMPLE_WEEK
+    match = WEEK_RE.fullmatch(raw)
+    if match and 1 <= int(match["year"] or match["cn_year"]) <= 9998:
+        year = int(match["year"] or match["cn_year"])
+        number = int(match["number"] or match["cn_number"])
+        weeks = weeks_in(year)
+        if not 1 <= number <= weeks:
+            raise InvalidInput(field="week", reason="week_range", value=raw, year=year, weeks=weeks)
+        return Week(year, number)
+    match = WEEK_NUMBER_RE.fullmatch(raw)
+    if match:
+        number = int(match["number"] or match["cn_number"])
+        if today and 1 <= number <= weeks_in(today.year):
+            example = f"{today.year}-W{number:02d}"
+        raise InvalidInput(field="week", reason="week_no_year", value=raw, example=example)
+    raise InvalidInput(field="week", reason="week_format", value=raw, example=example)
+
+
+# A whole month as a period: 2026-11, 2026/11, 2026年11月, 11月 (of this year).
+MONTH_RE = re.compile(
+    r"^(?P<year>\d{4})\s*(?:[-/.]\s*(?P<month>\d{1,2})|年\s*(?P<cn_month>\d{1,2})\s*月份?)"
+    r"|^(?P<only_month>\d{1,2})\s*月份?$"
+)
+# Between the two dates of a period people also write 至, 到 or ~.
+PERIOD_SEPARATORS_RE = re.compile(r"\s*(?:至|到|~|～)\s*|\s+")
+
+
+def period_words(words: list[str]) -> tuple[str | None, str | None]:
+    """The from and to dates of `/export 2026-01-01 2026-03-31` (also with 至, 到 or ~
+    between them); None where not given. InvalidInput for a third date."""
+    found = [w for w in PERIOD_SEPARATORS_RE.split(" ".join(words).strip()) if w]
+    if len(found) > 2:
+        raise InvalidInput(field="period", reason="period_parts", value=" ".join(found))
+    found += [None] * (2 - len(found))
+    return found[0], found[1]
+
+
+def parse_period(start: str | None, end: str | None, today: date) -> tuple[date, date]:
+    """From and to dates of a report (both included): from 1 January and to today when not
+    given; a month and day is of this year. InvalidInput names the problem: a date that is
+    not one (field period_start / period_end, with the value) or to before from. A month
+    alone (`11月`, `2026-11`) is that whole month."""
+    month = MONTH_RE.fullmatch(unicodedata.normalize("NFKC", (start or "").strip()))
+    if month and end is None:
+        year = int(month["year"] or today.year)
+        number = int(month["month"] or month["cn_month"] or month["only_month"])
+        if 1 <= number <= 12:
+            return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
+    days = []
+    for text, field, default in (
+        (start, "period_start", date(today.year, 1, 1)),
+        (end, "period_end", today),
+    ):
+        if text is None or not text.strip():
+            days.append(default)
+            continue
+        try:
+            days.append(parse_date(text, today, upcoming=False))
+        except ValueError:
+            raise InvalidInput(field=field, reason="date_format", value=text.strip()) from None
+    first, last = days
+    if first > last:
+        raise InvalidInput(
+            field="period", reason="period_order", start=first.isoformat(), end=last.isoformat()
+        )
+    return first, last

@@ -12,7 +12,6 @@ Definitions (the README repeats them):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -23,8 +22,6 @@ from rapidfuzz.distance import Indel
 
 from bot.rules.model import CLOSED_STATES, OPEN_STATES, SATISFIED_RATINGS, Rating, State
 from bot.rules.refusals import InvalidInput
-
-WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,21 +53,18 @@ class Week:
 
     @classmethod
     def parse(cls, text: str) -> Week:
-        match = WEEK_RE.match(text.strip())
-        if not match:
-            raise InvalidInput(field="week", reason="invalid")
-        try:
-            week = cls(int(match[1]), int(match[2]))
-            week.start  # noqa: B018 - validates the week number for that year
-        except ValueError:
-            raise InvalidInput(field="week", reason="invalid") from None
-        return week
+        """`2026-W47` and the other forms `checks.parse_week` reads (InvalidInput if none)."""
+        from bot.rules.checks import parse_week  # checks builds on this module
+
+        return parse_week(text)
 
 
 def require_past_or_current(week: Week, today: date) -> None:
     """A digest of a week that has not begun is refused."""
     if week.start > today:
-        raise InvalidInput(field="week", reason="invalid")
+        raise InvalidInput(
+            field="week", reason="week_future", week=week.label, example=Week.before(today).label
+        )
 
 
 @dataclass(frozen=True)

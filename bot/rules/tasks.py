@@ -6,6 +6,8 @@ this module stays free of text.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -35,6 +37,64 @@ FIELD_LIMITS = {
 }
 
 
+# The header row is looked for among the first rows: a bureau's ledger has a title row
+# (often merged across the columns), maybe a subtitle, a note or an empty row above it.
+HEADER_SEARCH_ROWS = 10
+# A row under the table with one cell starting so is a note, not a task.
+NOTE_PREFIXES = ("注", "备注", "说明", "填表", "填报", "制表", "审核", "联系人", "附", "*")
+
+
+def header_key(cell: str) -> str:
+    """A column name as compared: full-width forms folded, no spaces or line breaks anywhere
+    (整改\n时限), no required-field mark (*序号) and no note in brackets (整改时限（完成时间）)."""
+    text = "".join(unicodedata.normalize("NFKC", without_invisible(cell)).split())
+    text = text.strip("*※")
+    return re.sub(r"\([^()]*\)$", "", text) or text
+
+
+def find_header(rows: list[list[str]], headers: dict[str, str]) -> tuple[int, dict[str, int]]:
+    """(the header's row number, each column's index). Refused with the row number of the
+    row that comes closest, or of the row where the header is expected."""
+    if not any(cell.strip() for row in rows for cell in row):
+        raise TaskImportError([(1, "import_empty_file", {})])
+    wanted = {c: header_key(headers[c]) for c in COLUMNS}
+    closest: tuple[int, int, list[str]] | None = None
+    for number, raw in enumerate(rows[:HEADER_SEARCH_ROWS], start=1):
+        names = [header_key(cell) for cell in raw]
+        found = {c: names.index(w) for c, w in wanted.items() if w in names}
+        if len(found) == len(COLUMNS):
+            return number, found
+        missing = [headers[c] for c in COLUMNS if c not in found]
+        if len(found) >= 2 and (closest is None or len(found) > closest[0]):
+            closest = (len(found), number, missing)
+    if closest is not None:
+        _, number, missing = closest
+        raise TaskImportError([(number, "import_missing_columns", {"columns": "、".join(missing)})])
+    everything = "、".join(headers[c] for c in COLUMNS)
+    params = {"rows": min(len(rows), HEADER_SEARCH_ROWS), "columns": everything}
+    raise TaskImportError([(_expected_header_row(rows), "import_no_header", params)])
+
+
+def _expected_header_row(rows: list[list[str]]) -> int:
+    """The first row with several different values (a header-like row), else the row after
+    the title rows at the top."""
+    top = rows[:HEADER_SEARCH_ROWS]
+    for number, raw in enumerate(top, start=1):
+        if len({cell.strip() for cell in raw if cell.strip()}) >= 2:
+            return number
+    titles = 0
+    for raw in top:
+        if not any(cell.strip() for cell in raw):
+            break
+        titles += 1
+    return min(titles + 1, HEADER_SEARCH_ROWS)
+
+
+def is_note(raw: list[str]) -> bool:
+    filled = [cell.strip() for cell in raw if cell.strip()]
+    return len(set(filled)) == 1 and filled[0].startswith(NOTE_PREFIXES)
+
+
 @dataclass(frozen=True)
 class TaskRow:
     """One valid row of an imported ledger."""
@@ -59,19 +119,16 @@ def validate_table(
     today: date,
 ) -> list[TaskRow]:
     """Every row checked; any problem rejects the whole file, each named by its row number."""
-    if not rows:
-        raise TaskImportError([(1, "import_empty_file", {})])
-    header = [without_invisible(h).strip() for h in rows[0]]
-    missing = [headers[c] for c in COLUMNS if headers[c] not in header]
-    if missing:
-        raise TaskImportError([(1, "import_missing_columns", {"columns": "、".join(missing)})])
-    index = {c: header.index(headers[c]) for c in COLUMNS}
+    header_row, index = find_header(rows, headers)
     problems: list[tuple[int, str, dict[str, object]]] = []
     tasks: list[TaskRow] = []
     seen: set[int] = set()
-    for number, raw in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in raw):
-            continue  # blank lines at the end of a sheet
+    names = {c: header_key(headers[c]) for c in COLUMNS}
+    for number, raw in enumerate(rows[header_row:], start=header_row + 1):
+        if not any(cell.strip() for cell in raw) or is_note(raw):
+            continue  # blank lines, and a note such as 填报单位 under the table
+        if all(i < len(raw) and header_key(raw[i]) == names[c] for c, i in index.items()):
+            continue  # the header again (a ledger printed over several pages repeats it)
         cells = {
             c: (without_invisible(raw[i]).strip() if i < len(raw) else "") for c, i in index.items()
         }
@@ -119,7 +176,7 @@ def validate_table(
     if problems:
         raise TaskImportError(problems)
     if not tasks:
-        raise TaskImportError([(2, "import_no_rows", {})])
+        raise TaskImportError([(header_row + 1, "import_no_rows", {})])
     return tasks
 
 

@@ -1,0 +1,230 @@
+"""The command line never prints a traceback: every command given bad input, a bad setting or
+a missing or unusable database answers with one line on stderr and a non-zero status, and
+creates nothing (no database file appears). Dates and weeks are read as the chat reads them."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from bot.cli import main
+from bot.task_files import HEADERS
+from storage.db import Database
+
+NAMES = (
+    "BOT_TOKEN", "ADMIN_IDS", "TIMEZONE", "ORG_CONFIG", "DATABASE_PATH", "TELEGRAM_BASE_URL",
+    "TELEGRAM_PROXY", "APPEALDESK_ENV_FILE",
+)  # fmt: skip
+GOOD_CSV = (
+    ",".join(HEADERS)
+    + "\n1,作风建设,回复雷同,抽查通报,王局长,市地方金融管理局,李明,2026-03-31,整改中\n"
+)
+
+
+@pytest.fixture
+def folder(monkeypatch, tmp_path) -> Path:
+    """An empty working folder with the ledger to import and an ordinary file in it."""
+    monkeypatch.chdir(tmp_path)
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "ledger.csv").write_text(GOOD_CSV, encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    return tmp_path
+
+
+def one_line_refusal(args: list[str], capsys) -> str:
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code != 0, out
+    assert "Traceback" not in err + out
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith("appealdesk: ")
+    return err.strip()
+
+
+# Command × bad input, run where no database exists: (argv, what the line says).
+NO_DATABASE = [
+    (["export", "l.xlsx"], "export: no database at"),
+    (["export", "l.xlsx", "--from", "2026-3-5"], "export: no database at"),
+    (["export", "l.xlsx", "--from", "3月5日"], "export: no database at"),
+    (["export", "l.xlsx", "--from", "3月32日"], "--from '3月32日' is not a date"),
+    (["export", "l.xlsx", "--from", "2026-02-30"], "--from '2026-02-30' is not a date"),
+    (["export", "l.xlsx", "--to", "soon"], "--to 'soon' is not a date"),
+    (
+        ["export", "l.xlsx", "--from", "2026-12-31", "--to", "2026-01-01"],
+        "--from 2026-12-31 is after --to 2026-01-01 (the earlier date goes first: "
+        "--from 2026-01-01 --to 2026-12-31)",
+    ),
+    (["export", "l.xlsx", "--from", "2999-01-01"], "--from 2999-01-01 is after --to"),
+    (["export"], "the following arguments are required: file"),
+    (["export", "missing/l.xlsx"], "export: folder"),
+    (["export", "sub"], "export: sub is a folder"),
+    (["export", ""], "export: the output file name is empty"),
+    (["digest"], "digest: no database at"),
+    (["digest", "--week", "11"], "--week '11': a week needs its year, e.g. "),
+    (["digest", "--week", "2026-W60"], "--week '2026-W60': 2026 has 53 ISO weeks"),
+    (["digest", "--week", "W60"], "--week 'W60': a week needs its year"),
+    (["digest", "--week", "last"], "--week 'last': not a week; write it like "),
+    (["digest", "--week", "2999-W01"], "--week '2999-W01': 2999-W01 has not begun yet"),
+    (["digest", "--send", "--week", "2026-W60"], "2026 has 53 ISO weeks"),
+    (["digest", "--out", "notes.txt"], "digest: notes.txt is a file, not a folder"),
+    (["digest", "--out", "notes.txt/charts"], "is a file, not a folder"),
+    (["digest", "--send"], "digest: no database at"),
+    (["tasks", "import", "ledger.csv"], "tasks import: no database at"),
+    (["tasks", "import", "nothere.csv"], "tasks import: cannot read nothere.csv"),
+    (["tasks", "import", "sub"], "tasks import: cannot read sub"),
+    (["tasks", "import", "notes.txt"], "tasks import: cannot read notes.txt: 不支持的文件类型"),
+    (["tasks", "export", "t.xlsx"], "tasks export: no database at"),
+    (["tasks", "export", "sub"], "tasks export: sub is a folder"),
+    (["tasks", "export", "missing/t.xlsx"], "tasks export: folder"),
+    (["tasks", "merge", "t.xlsx"], "invalid choice: 'merge'"),
+    (["backup", "copy.sqlite3"], "backup: no database at"),
+    (["bogus"], "invalid choice: 'bogus'"),
+    (["--env-file", "nowhere.env", "export", "l.xlsx"], "env file not found: nowhere.env"),
+]
+
+
+@pytest.mark.parametrize(("args", "says"), NO_DATABASE, ids=[" ".join(a) for a, _ in NO_DATABASE])
+def test_a_command_given_bad_input_answers_in_one_line_and_creates_nothing(
+    folder, capsys, args, says
+):
+    before = sorted(p.name for p in folder.rglob("*"))
+    line = one_line_refusal(args, capsys)
+    assert says in line
+    assert sorted(p.name for p in folder.rglob("*")) == before  # no database, no output
+
+
+COMMANDS = [
+    ["export", "l.xlsx"],
+    ["digest"],
+    ["tasks", "import", "ledger.csv"],
+    ["tasks", "export", "t.xlsx"],
+    ["backup", "copy.sqlite3"],
+]
+# (setting, value, what the line says); "{folder}" is the working folder.
+SETTINGS = [
+    ("DATABASE_PATH", "", "setting DATABASE_PATH: Value error, is empty"),
+    ("DATABASE_PATH", "   ", "setting DATABASE_PATH: Value error, is empty"),
+    ("DATABASE_PATH", "{folder}", "is a folder, not a database file"),
+    ("DATABASE_PATH", "notes.txt", "cannot be used: file is not a database"),
+    ("ORG_CONFIG", "", "setting ORG_CONFIG: Value error, is empty"),
+    ("ORG_CONFIG", "{folder}", "setting ORG_CONFIG: cannot read"),
+    ("TIMEZONE", "Mars/Base", "setting TIMEZONE:"),
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+@pytest.mark.parametrize(
+    ("name", "value", "says"), SETTINGS, ids=[f"{n}={v!r}" for n, v, _ in SETTINGS]
+)
+def test_an_empty_or_unusable_setting_is_one_line(
+    folder, monkeypatch, capsys, args, name, value, says
+):
+    monkeypatch.setenv(name, value.format(folder=folder))
+    before = sorted(p.name for p in folder.rglob("*"))
+    assert says in one_line_refusal(args, capsys)
+    assert sorted(p.name for p in folder.rglob("*")) == before
+
+
+@pytest.fixture
+async def database(folder) -> Path:
+    db = Database(folder / "appealdesk.sqlite3")
+    await db.open()
+    await db.close()
+    return folder / "appealdesk.sqlite3"
+
+
+# With a database: outputs the system refuses, and the dates the chat accepts.
+WITH_DATABASE = [
+    (["export", "/proc/l.xlsx"], "export: cannot write /proc/l.xlsx"),
+    (["tasks", "export", "/proc/t.xlsx"], "tasks export: cannot write /proc/t.xlsx"),
+    (["backup", "/proc/copy.sqlite3"], "backup: cannot write /proc/copy.sqlite3"),
+    (["backup", "notes.txt"], "backup: notes.txt already exists"),
+    (["digest", "--send"], "setting BOT_TOKEN: required"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"), WITH_DATABASE, ids=[" ".join(a) for a, _ in WITH_DATABASE]
+)
+async def test_an_output_the_system_refuses_is_one_line(database, capsys, args, says):
+    line = await asyncio.to_thread(one_line_refusal, args, capsys)
+    assert says in line
+
+
+@pytest.mark.parametrize(
+    ("args", "period"),
+    [
+        (["--from", "2026-3-5", "--to", "2026/6/30 0:00"], "(2026-03-05 to 2026-06-30)"),
+        (["--from", "2026年1月1日", "--to", "2026.1.31"], "(2026-01-01 to 2026-01-31)"),
+        (["--from", "2026-01-01"], "(2026-01-01 to "),
+    ],
+)
+async def test_export_reads_dates_as_the_chat_does(database, folder, capsys, args, period):
+    assert await asyncio.to_thread(main, ["export", "l.xlsx", *args]) == 0
+    assert period in capsys.readouterr().out
+    assert (folder / "l.xlsx").stat().st_size > 0
+
+
+async def test_a_week_written_as_in_chat_is_taken(database, capsys):
+    assert await asyncio.to_thread(main, ["digest", "--week", "2026年第10周"]) == 0
+    assert capsys.readouterr().out.startswith("督察通报（2026年第10周：2026-03-02 至 2026-03-08）")
+
+
+def test_an_unexpected_fault_is_one_line_with_a_pointer_to_v(folder, monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(cli, "cmd_export", broken)
+    line = one_line_refusal(["export", "l.xlsx"], capsys)
+    assert line == (
+        "appealdesk: unexpected error: RuntimeError: disk on fire second line"
+        " (run again with -v for details)"
+    )
+    # with -v the traceback is logged for the operator, and the last line is the same kind
+    assert main(["export", "l.xlsx", "-v"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: disk on fire" in err
+    assert err.splitlines()[-1].startswith("appealdesk: unexpected error: RuntimeError:")
+
+
+def test_the_installed_command_prints_no_traceback(folder):
+    """The real entry point, in a child process: the issue's own reproductions."""
+    for args in (
+        ["export", "l.xlsx", "--from", "2026-3-5"],
+        ["export", "l.xlsx", "--from", "2026-12-31", "--to", "2026-01-01"],
+        ["digest", "--week", "2026-W60"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": "/usr/bin:/bin", "DATABASE_PATH": ""},
+        )
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert not (folder / "appealdesk.sqlite3").exists()
+
+
+def test_a_database_that_is_not_sqlite_is_left_as_it_was(folder, monkeypatch, capsys):
+    (folder / "bad.sqlite3").write_bytes(b"not a database, " * 512)
+    monkeypatch.setenv("DATABASE_PATH", "bad.sqlite3")
+    for args in COMMANDS:
+        assert "cannot be used: file is not a database" in one_line_refusal(args, capsys)
+    assert (folder / "bad.sqlite3").read_bytes() == b"not a database, " * 512
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "bad.sqlite3",
+        "ledger.csv",
+        "notes.txt",
+        "sub",
+    ]
+    with pytest.raises(sqlite3.DatabaseError):
+        sqlite3.connect(folder / "bad.sqlite3").execute("PRAGMA schema_version").fetchone()
