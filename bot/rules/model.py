@@ -336,7 +336,8 @@ class Courier(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
-    FAILED = "failed"  # permanently: blocked, chat not found
+    FAILED = "failed"  # permanently: blocked, chat not found (owed again after /start)
+    REFUSED = "refused"  # Telegram refused the message itself (a 400): never tried again
 
 
 @dataclass(frozen=True)
@@ -357,3 +358,8 @@ class Outgoing:
     attempts: int = 0
     status: Courier = Courier.PENDING
     error: str | None = None
+    # A message sent in several parts (a digest, a ladder list) records each part Telegram
+    # accepted: how many parts (a list: how many of its items) have gone.
+    progress: int = 0
+    # Notices sent together as one numbered list share its number.
+    list_id: int | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.rules import delivery
-from bot.rules.model import Notice, Outgoing
+from bot.rules.model import Courier, Notice, Outgoing
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
 
@@ -89,6 +89,26 @@ async def sent(env: Env, *outgoing_ids: int) -> None:
         await uow.outbox.sent_all(list(outgoing_ids), env.now())
 
 
+async def advanced(env: Env, outgoing_id: int, progress: int) -> None:
+    """Telegram accepted one part of a message in several (not its last): recorded at once,
+    so that after a crash the message goes on with the parts not sent."""
+    async with env.db.one_statement() as uow:
+        await uow.outbox.advance(outgoing_id, progress)
+
+
+async def form_list(env: Env, ids: list[int]) -> None:
+    """Claimed messages that go as one list: kept together, so that after a crash the list
+    goes on with the items not sent, numbered as before."""
+    async with env.db.one_statement() as uow:
+        await uow.outbox.form_list(ids)
+
+
+async def list_items(env: Env, list_id: int) -> list[int]:
+    """The ids of a list's items in their order (sent or not)."""
+    async with env.db.reading() as uow:
+        return await uow.outbox.list_items(list_id)
+
+
 async def postpone(
     env: Env, outgoing: Outgoing, error: str, retry_after: float | None = None
 ) -> bool:
@@ -105,13 +125,16 @@ async def postpone(
     return True
 
 
-async def failed(env: Env, outgoing: Outgoing, error: str) -> tuple[int, ...]:
-    """A permanent fault (blocked, chat not found). An appeal nobody hears goes to leaders;
-    returns the ids of those new messages."""
+async def failed(
+    env: Env, outgoing: Outgoing, error: str, status: Courier = Courier.FAILED
+) -> tuple[int, ...]:
+    """A permanent fault: blocked or chat not found (FAILED: owed again after /start), or
+    the message refused (REFUSED: never sent again). An appeal nobody hears goes to
+    leaders; returns the ids of those new messages."""
     now = env.now()
     escalated = []
     async with env.db.unit_of_work() as uow:
-        await uow.outbox.failed(outgoing.id, error)
+        await uow.outbox.failed(outgoing.id, error, status)
         if (
             outgoing.kind in MUST_BE_HEARD
             and outgoing.subject_id is not None
