@@ -31,6 +31,15 @@ async def send_text(bot: Bot, chat_id: int, text: str) -> None:
 async def send_weekly_digests(bot: Bot, env: Env, week: Week) -> int:
     """Every leader and department gets the week's digest once, through the outbox (so a
     failed send is retried like any notice); returns how many chats it was handed to."""
+    queued, served = await queue_weekly_digests(env, week)
+    await courier.flush(bot, env, queued)
+    return served
+
+
+async def queue_weekly_digests(env: Env, week: Week) -> tuple[list[int], int]:
+    """Archive the week's digests and hand them to the outbox, each chat once (a second
+    run adds only what the first did not): the outbox ids, and how many chats they serve.
+    Each part — a text piece, the chart, the ledger — is then recorded as it goes."""
     digest = await reports.leaders_digest(env, None, week)
     await reports.record_digest(env, week, "leaders", leaders_text(digest))
     queued = list(
@@ -48,8 +57,7 @@ async def send_weekly_digests(bot: Bot, env: Env, week: Week) -> int:
         ids = await reports.enqueue_digest(env, week, audience, dept.chat_ids, ("digest",))
         queued += ids
         served += len(ids)
-    await courier.flush(bot, env, queued)
-    return served
+    return queued, served
 
 
 async def digest_job(context: Context) -> None:
