@@ -259,20 +259,21 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
     raise Gone()
 
 
-# Notices to one chat go one message at a time: those that pile up meanwhile (a Monday
-# burst) wait for it and then go together, as one list.
+# Messages to one chat go one at a time: notices that pile up meanwhile (a Monday burst)
+# wait for it and then go together, as one list.
 _CHAT_TURNS = KeyedLocks()
 
 
 async def deliver(bot: Bot, env: Env, item: Outgoing) -> int:
     """Send one stored message unless another sender has it; a notice about an appeal
-    takes along the others waiting for the same person. Returns how many went out now."""
-    if not delivery.joins_lists(item.subject, item.priority):
-        await limits.notices_turn(bot)
-        taken = await outbox.take(env, item.id)
-        return await _send(bot, env, [taken]) if taken else 0
+    takes along the others waiting for the same person. A chat's messages go one at a time
+    (a digest's parts in order, and a crash finds at most one part in flight to a chat).
+    Returns how many went out now."""
     async with _CHAT_TURNS.hold(item.chat_id):
         await limits.notices_turn(bot)
+        if not delivery.joins_lists(item.subject, item.priority):
+            taken = await outbox.take(env, item.id)
+            return await _send(bot, env, [taken]) if taken else 0
         return await _send(bot, env, await outbox.take_with_others(env, item, LIST_CHUNK))
 
 
@@ -376,7 +377,10 @@ async def _not_sent(bot: Bot, env: Env, items: list[Outgoing], exc: TelegramErro
     else:
         refused = fault is delivery.Fault.REFUSED
         if refused:  # a fault of the message itself: the operator has to see it
-            log.error("outbox %s to %s refused by Telegram, not retried: %s", ids, chat_id, exc)
+            kinds = sorted({item.kind for item in items})
+            log.error(
+                "outbox %s %s to %s refused by Telegram, not retried: %s", ids, kinds, chat_id, exc
+            )
         else:
             log.warning("outbox %s to %s unreachable: %s", ids, chat_id, exc.message)
         status = Courier.REFUSED if refused else Courier.FAILED
