@@ -2,7 +2,9 @@
 
 Transient faults (timeouts, 5xx, 429) put a message back with a backoff (429: Telegram's
 `retry_after`); permanent ones (blocked, chat not found) are recorded once and the person
-is listed to the leaders in the daily report. The global 30 msg/s and 20/min per group are
+is listed to the leaders in the daily report; a message Telegram refuses as such (any
+other 400) is final at once and logged as an error. Every part of a message in several is
+recorded as it is accepted, so a crash repeats at most the part in flight. The global 30 msg/s and 20/min per group are
 kept by python-telegram-bot's AIORateLimiter in `appealdesk run`, with about one message a
 second per private chat added by `handlers/limits.py`.
 """

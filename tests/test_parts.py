@@ -13,7 +13,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 
@@ -26,9 +26,9 @@ from bot.sandbox.chat import Sandbox
 from bot.sandbox.fake_api import FakeBotApi, SentMessage
 from bot.usecases import reports
 from handlers import courier
-from handlers.digest import queue_weekly_digests
+from handlers.digest import catch_up, queue_weekly_digests
 from handlers.jobs import run_sweep
-from tests.conftest import LEADER_ID, SHANGHAI, file_appeal, join
+from tests.conftest import LEADER_ID, SHANGHAI, Db, file_appeal, join
 from tests.test_tasks import csv_bytes, import_file, task_row
 
 BLOCKED = "Forbidden: bot was blocked by the user"
@@ -302,3 +302,34 @@ def courier_errors(caplog) -> list[logging.LogRecord]:
     return [
         r for r in caplog.records if r.name == "handlers.courier" and r.levelno >= logging.ERROR
     ]
+
+
+async def test_a_weekly_digest_cut_short_by_a_crash_is_completed_at_the_next_start(bureau, clock):
+    """Killed after the leaders' digests were queued and before the department's: the
+    next start that day queues what is missing, once; on other days it does nothing (the
+    Monday job does its own work)."""
+    box, leaders = bureau
+    clock.set(datetime(2026, 3, 16, 10, tzinfo=SHANGHAI))  # a Monday, after 09:00
+    week = Week.before(box.env.today())
+    digest = await reports.leaders_digest(box.env, None, week)
+    await reports.record_digest(box.env, week, "leaders", leaders_text(digest))
+    await reports.enqueue_digest(box.env, week, "leaders", leaders, ("digest", "digest_files"))
+
+    at, monday = time(9, tzinfo=SHANGHAI), 1
+    assert "weekly-digest-catch-up" in {job.name for job in box.app.job_queue.jobs()}
+    assert await catch_up(box.app.bot, box.env, at, monday) == 1  # the department's head
+    assert await catch_up(box.app.bot, box.env, at, monday) == 0
+    await courier.drain(box.app.bot, box.env)  # the leaders' rows queued before the crash
+    rows = db_rows(box, "SELECT chat_id, kind, status FROM outbox WHERE subject = 'digest'")
+    assert Counter(r["chat_id"] for r in rows) == {LEADER_ID: 2, 900002: 2, 900003: 2, 20001: 1}
+    assert {r["status"] for r in rows} == {"sent"}
+    assert Counter(chat for chat, _ in box.api.photos) == {c: 1 for c in leaders}
+
+    clock.set(datetime(2026, 3, 17, 10, tzinfo=SHANGHAI))  # Tuesday
+    assert await catch_up(box.app.bot, box.env, at, monday) == 0
+    clock.set(datetime(2026, 3, 23, 8, 30, tzinfo=SHANGHAI))  # next Monday, before 09:00
+    assert await catch_up(box.app.bot, box.env, at, monday) == 0
+
+
+def db_rows(box: Sandbox, sql: str) -> list[dict]:
+    return Db(box.app.bot_data["settings"].database_path).rows(sql)
