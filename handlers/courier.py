@@ -4,9 +4,10 @@ Transient faults (timeouts, 5xx, 429) put a message back with a backoff (429: Te
 `retry_after`); permanent ones (blocked, chat not found) are recorded once and the person
 is listed to the leaders in the daily report; a message Telegram refuses as such (any
 other 400) is final at once and logged as an error. Every part of a message in several is
-recorded as it is accepted, so a crash repeats at most the part in flight. The global 30 msg/s and 20/min per group are
-kept by python-telegram-bot's AIORateLimiter in `appealdesk run`, with about one message a
-second per private chat added by `handlers/limits.py`.
+recorded as it is accepted, so a crash repeats at most the part in flight. The global
+30 msg/s and 20/min per group are kept by python-telegram-bot's AIORateLimiter in
+`appealdesk run`, with about one message a second per private chat added by
+`handlers/limits.py`.
 """
 
 from __future__ import annotations
@@ -211,7 +212,9 @@ async def _list_parts(env: Env, item: Outgoing) -> list[Step]:
         owed = await ladder.item(env, notice_id) if n > item.progress else None
         if owed is not None:
             numbered.append((n, ladder_notice(owed, env, item.chat_id)))
-    if not numbered and not item.progress:
+    if not numbered:
+        if item.progress:
+            return []  # what had not gone no longer exists
         raise Gone()
     parts = listed(
         numbered,
@@ -290,6 +293,11 @@ async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
         try:
             await send_part(bot, batch[0].chat_id, part)
         except TelegramError as exc:
+            if done and len(done) < len(unsent) and fault_of(exc) is delivery.Fault.REFUSED:
+                # the part itself was refused: its items end, the other parts still go
+                await _not_sent(bot, env, done, exc)
+                unsent = [item for item in unsent if item not in done]
+                continue
             await _not_sent(bot, env, unsent, exc)
             return sent
         if done:
@@ -330,6 +338,8 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[Planned]:
         except Gone:
             await outbox.failed(env, item, "gone")
     list_id = batch[0].list_id
+    if not kept:
+        return []
     if list_id is None and len(kept) < LIST_FROM:
         return [
             ([item], 1, ("text", text, markup))

@@ -333,3 +333,32 @@ async def test_a_weekly_digest_cut_short_by_a_crash_is_completed_at_the_next_sta
 
 def db_rows(box: Sandbox, sql: str) -> list[dict]:
     return Db(box.app.bot_data["settings"].database_path).rows(sql)
+
+
+async def test_a_refused_part_ends_its_own_items_and_the_rest_still_goes(
+    sandbox, people, clock, db
+):
+    """Eight notices wait for the official as one list in two parts (their descriptions
+    are long once escaped); Telegram refuses the first part: its items end `refused`, and
+    the second part still goes, once."""
+    sandbox.api.fail_chat(people.official.id, 502, "Bad Gateway")
+    numbers = [
+        await file_appeal(people.company, "融资", f"第{n}件：研发&技改投入" + "R&D&" * 70)
+        for n in range(1, 9)
+    ]
+    sandbox.api.chat_failures.clear()
+    sandbox.api.fail("sendMessage", 400, "Bad Request: message is too long", times=1)
+    mark = people.official.mark()
+    clock.advance(timedelta(minutes=1))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    got = people.official.since(mark)
+    assert len(got) == 1 and got[0].startswith("新通知 8 条（第 ")  # the second part
+    first = got[0].split("（第 ")[1].split("–")[0]
+    went = [number for number in numbers if number in got[0]]
+    assert went == numbers[int(first) - 1 :]
+    rows = db.rows("SELECT status FROM outbox WHERE chat_id = ? ORDER BY id", people.official.id)
+    cut = int(first) - 1
+    assert [r["status"] for r in rows] == ["refused"] * cut + ["sent"] * (8 - cut)
+    clock.advance(timedelta(hours=1))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    assert people.official.since(mark) == got  # nothing again
