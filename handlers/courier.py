@@ -236,7 +236,9 @@ async def parts_of(env: Env, item: Outgoing) -> list[Step]:
         parts = await _digest_parts(env, item)
     else:
         text, markup = await render(env, item)
-        parts = [("text", text, markup)]
+        pieces = split_message(text)  # a text over Telegram's limit goes in pieces
+        parts = [("text", piece, None) for piece in pieces[:-1]]
+        parts.append(("text", pieces[-1], markup))  # the buttons under the last
     return list(enumerate(parts, start=1))[item.progress :]
 
 

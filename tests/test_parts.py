@@ -362,3 +362,34 @@ async def test_a_refused_part_ends_its_own_items_and_the_rest_still_goes(
     clock.advance(timedelta(hours=1))
     await courier.drain(sandbox.app.bot, sandbox.env)
     assert people.official.since(mark) == got  # nothing again
+
+
+async def test_a_text_over_the_limit_goes_in_pieces_and_a_crash_repeats_one_piece(
+    sandbox, people, clock, db
+):
+    """A stored message longer than Telegram allows (the leaders' list of 400 people who
+    could not be reached) goes in pieces under the limit; killed after the first piece was
+    accepted, the leader gets that piece again and every other piece once."""
+    from bot.usecases import outbox
+
+    lost = [[50000 + n, 1 + n % 3] for n in range(400)]
+    async with sandbox.env.db.unit_of_work() as uow:
+        row_id = await uow.outbox.add(
+            LEADER_ID, "unreachable_report", None, None, {"people": lost}, 1, sandbox.env.now()
+        )
+        await uow.commit()
+    [item] = await outbox.stored(sandbox.env, [row_id])
+    text, _ = await courier.render(sandbox.env, item)
+    pieces = split_message(text)
+    assert all(len(piece) <= 4096 for piece in pieces) and "".join(pieces).count("50399") == 1
+
+    kill_after(sandbox.api, {LEADER_ID}, {1}, lambda message: True)
+    mark = people.leader.mark()
+    run = lambda: courier.drain(sandbox.app.bot, sandbox.env)  # noqa: E731
+    assert await through_kills(sandbox, clock, run) == 1
+    got = [m.text for m in people.leader.inbox[mark:]]
+    assert got == [pieces[0], *pieces]
+    assert db.one("SELECT status, progress FROM outbox WHERE id = ?", row_id) == {
+        "status": "sent",
+        "progress": len(pieces) - 1,
+    }
