@@ -290,6 +290,9 @@ async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
     so a crash repeats at most the part in flight."""
     if not batch:
         return 0
+    if 1 < len(batch) < LIST_FROM and batch[0].list_id is None:
+        # one or two notices that waited together stay plain messages, each on its own
+        return sum([await _send(bot, env, [item]) for item in batch])
     unsent, sent = list(batch), 0
     for done, went, part in await _batch_parts(env, batch):
         try:
