@@ -23,17 +23,14 @@ from pathlib import Path
 from bot.app import make_env
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.digest_text import leaders_text, split_message
-from bot.rules.digest import Week
 from bot.sandbox.chat import Sandbox
 from bot.sandbox.fake_api import FakeBotApi, SentMessage
 from bot.sandbox.http_server import serve
-from bot.usecases import people, reports
-from handlers.digest import queue_weekly_digests
+from bot.usecases import people
 from storage.records import stamp
 from tests.conftest import LEADER_ID, file_appeal, join
 from tests.test_http_run import appealdesk_command
-from tests.test_parts import content, repeats
+from tests.test_parts import content, queue_long_digest, repeats
 
 KILLS = 20
 ENTERPRISES = 12
@@ -369,18 +366,8 @@ async def test_kill_9_during_a_weekly_digest_repeats_at_most_one_part_a_kill(tmp
     chart were accepted. Every part reaches every leader; at most one repeat a kill."""
     database = tmp_path / "digest.sqlite3"
     box = await seed_bureau(database, org)
-    week = Week.before(box.env.today())
-    digest = await reports.leaders_digest(box.env, None, week)
-    text = (
-        leaders_text(digest)
-        + "\n"
-        + "\n".join(f"附：第{n}条 督察意见与整改要求（略）" + "。" * 60 for n in range(120))
-    )
-    await reports.record_digest(box.env, week, "leaders", text)
-    await queue_weekly_digests(box.env, week)
+    texts = await queue_long_digest(box.env)
     await box.stop()
-    texts = split_message(text)
-    assert len(texts) == 3
 
     api = FakeBotApi()
 

@@ -158,6 +158,20 @@ async def test_a_ladder_list_in_several_parts_resumes_with_the_parts_not_sent(
     assert row == {"status": "sent", "progress": 16}  # the last part marks it sent
 
 
+async def queue_long_digest(env) -> list[str]:
+    """Last week's digests queued, the leaders' archived in three parts (the archived
+    document is what every leader gets); returns those parts."""
+    week = Week.before(env.today())
+    digest = await reports.leaders_digest(env, None, week)
+    appendix = (f"附：第{n}条 督察意见与整改要求（略）" + "。" * 60 for n in range(120))
+    text = leaders_text(digest) + "\n" + "\n".join(appendix)
+    await reports.record_digest(env, week, "leaders", text)
+    await queue_weekly_digests(env, week)
+    texts = split_message(text)
+    assert len(texts) == 3
+    return texts
+
+
 @pytest.fixture
 async def bureau(tmp_path, org, clock):
     """Three leaders and a staffed department, for the weekly digest."""
@@ -181,18 +195,7 @@ async def test_a_weekly_digest_killed_at_its_parts_repeats_at_most_one_part_per_
     because of a later part)."""
     box, leaders = bureau
     monkeypatch.setattr(courier, "_PACKS", {})
-    week = Week.before(box.env.today())
-    digest = await reports.leaders_digest(box.env, None, week)
-    # The archived document is what every leader gets: here one in three parts.
-    long_text = (
-        leaders_text(digest)
-        + "\n"
-        + "\n".join(f"附：第{n}条 督察意见与整改要求（略）" + "。" * 60 for n in range(120))
-    )
-    await reports.record_digest(box.env, week, "leaders", long_text)
-    texts = split_message(long_text)
-    assert len(texts) == 3
-    await queue_weekly_digests(box.env, week)
+    texts = await queue_long_digest(box.env)
 
     def is_part(message: SentMessage) -> bool:
         return message.chat_id in leaders
