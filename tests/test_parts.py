@@ -16,6 +16,16 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
 import pytest
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.config import Settings
 from bot.digest_text import leaders_text, split_message
@@ -255,6 +265,26 @@ FAULTS = [
 @pytest.mark.parametrize(("status", "description", "fault", "after", "again"), FAULTS)
 def test_each_refusal_is_classified_by_one_rule(status, description, fault, after, again):
     assert delivery.fault(status or None, description) is fault
+
+
+@pytest.mark.parametrize(
+    ("error", "fault"),
+    [
+        (RetryAfter(3), Fault.FLOOD),
+        (TimedOut(), Fault.RETRY),
+        (NetworkError("Bad Gateway"), Fault.RETRY),
+        (NetworkError("Request Entity Too Large"), Fault.REFUSED),
+        (InvalidToken("Unauthorized"), Fault.RETRY),
+        (Conflict("Conflict: terminated by other getUpdates request"), Fault.RETRY),
+        (Forbidden("Forbidden: bot was kicked from the group chat"), Fault.UNREACHABLE),
+        (BadRequest("Bad Request: chat not found"), Fault.UNREACHABLE),
+        (BadRequest("Bad Request: message is too long"), Fault.REFUSED),
+        (BadRequest("Bad Request: BUTTON_DATA_INVALID"), Fault.REFUSED),
+        (TelegramError("Invalid server response"), Fault.RETRY),
+    ],
+)
+def test_each_exception_python_telegram_bot_raises_is_classified(error, fault):
+    assert courier.fault_of(error) is fault
 
 
 @pytest.mark.parametrize(("status", "description", "fault", "after", "again"), FAULTS)
