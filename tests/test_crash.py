@@ -243,8 +243,8 @@ class KillAfter:
 
 
 async def run_through_kills(api: FakeBotApi, database: Path, killer: KillAfter, work, done) -> None:
-    """`appealdesk run` until `done()`, restarted after each kill. `work(first)` pushes
-    updates once the bot polls. Between a kill and the restart the dead sender's leases are
+    """`appealdesk run` until `done()`, restarted after each kill. `work()` pushes the
+    first updates once the bot polls. Between a kill and the restart the dead sender's leases are
     let lapse (as 30 seconds would), so the test does not wait on the wall clock."""
     env = {
         **os.environ,
@@ -280,6 +280,7 @@ async def run_through_kills(api: FakeBotApi, database: Path, killer: KillAfter, 
                 assert loop.time() < deadline, "the outbox did not settle"
                 await asyncio.sleep(0.1)
             if exited.done():  # killed: the next start finds its leases lapsed
+                assert process.returncode == -signal.SIGKILL, "the bot ended by itself"
                 with sqlite3.connect(database) as conn:
                     conn.execute(
                         "UPDATE outbox SET lease_until = ? WHERE status = 'sending'",
