@@ -2,9 +2,12 @@
 
 Transient faults (timeouts, 5xx, 429) put a message back with a backoff (429: Telegram's
 `retry_after`); permanent ones (blocked, chat not found) are recorded once and the person
-is listed to the leaders in the daily report. The global 30 msg/s and 20/min per group are
-kept by python-telegram-bot's AIORateLimiter in `appealdesk run`, with about one message a
-second per private chat added by `handlers/limits.py`.
+is listed to the leaders in the daily report; a message Telegram refuses as such (any
+other 400) is final at once and logged as an error. Every part of a message in several is
+recorded as it is accepted, so a crash repeats at most the part in flight. The global
+30 msg/s and 20/min per group are kept by python-telegram-bot's AIORateLimiter in
+`appealdesk run`, with about one message a second per private chat added by
+`handlers/limits.py`.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
 from bot.rules import delivery
 from bot.rules.digest import Week
-from bot.rules.model import Notice, Outgoing, Rating
+from bot.rules.model import Courier, Notice, Outgoing, Rating
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
@@ -163,31 +166,34 @@ def item_mark(n: int) -> str:
 Worded = tuple[str, InlineKeyboardMarkup | None]
 
 
-def listed(worded: list[Worded], header: Callable[[int, int], str]) -> list[tuple[list[int], Part]]:
-    """Several messages to one person as a numbered list — each item's buttons marked with
-    its number — in as few messages as the length limit and LIST_CHUNK allow; with each
-    part, the positions of the items it carries."""
+def listed(
+    numbered: list[tuple[int, Worded]], header: Callable[[int, int], str]
+) -> list[tuple[list[int], Part]]:
+    """Several messages to one person as a list — each item carries its number, and so do
+    its buttons — in as few messages as the length limit and LIST_CHUNK allow; with each
+    part, the numbers of the items it carries. Cut greedily from the first item, so the
+    rest of a list cut at a part's end is cut as it was the first time."""
     groups: list[list[int]] = [[]]
     length = 0
-    for n, (text, _) in enumerate(worded):
+    for at, (_, (text, _)) in enumerate(numbered):
         if groups[-1] and (
             len(groups[-1]) == LIST_CHUNK or length + visible_length(text) + 8 > LIST_TEXT_ROOM
         ):
             groups.append([])
             length = 0
-        groups[-1].append(n)
+        groups[-1].append(at)
         length += visible_length(text) + 8
     parts = []
     for group in groups:
-        texts, rows = [header(group[0] + 1, group[-1] + 1)], []
-        for n in group:
-            text, markup = worded[n]
-            mark = item_mark(n + 1)
+        numbers = [numbered[at][0] for at in group]
+        texts, rows = [header(numbers[0], numbers[-1])], []
+        for n, (text, markup) in (numbered[at] for at in group):
+            mark = item_mark(n)
             texts.append(f"{mark} {text}")
             for row in markup.inline_keyboard if markup else ():
                 rows.append([button_marked(button, mark) for button in row])
         markup = InlineKeyboardMarkup(rows) if rows else None
-        parts.append((group, ("text", "\n\n".join(texts), markup)))
+        parts.append((numbers, ("text", "\n\n".join(texts), markup)))
     return parts
 
 
@@ -196,34 +202,50 @@ def button_marked(button: InlineKeyboardButton, mark: str) -> InlineKeyboardButt
     return InlineKeyboardButton(f"{button.text} {mark}", callback_data=button.callback_data)
 
 
-async def _list_parts(env: Env, item: Outgoing) -> list[Part]:
-    """Several notices owed to one person by a sweep: a list, each with its buttons."""
-    notices = [await ladder.item(env, i) for i in item.detail["notices"]]
-    found = ladder.most_urgent([n for n in notices if n is not None])
-    worded = [ladder_notice(n, env, item.chat_id) for n in found[:LADDER_LISTED]]
-    if not worded:
+async def _list_parts(env: Env, item: Outgoing) -> list[Step]:
+    """Several notices owed to one person by a sweep: a list of the first LADDER_LISTED
+    (the sweep keeps the most urgent first), each with its buttons, the rest counted; the
+    items Telegram already accepted (`progress`) are not listed again."""
+    ids = item.detail["notices"]
+    named = ids[:LADDER_LISTED]
+    total = len(ids) + int(item.detail.get("more", 0))
+    numbered = []
+    for n, notice_id in enumerate(named, start=1):
+        owed = await ladder.item(env, notice_id) if n > item.progress else None
+        if owed is not None:
+            numbered.append((n, ladder_notice(owed, env, item.chat_id)))
+    if not numbered:
+        if item.progress:
+            return []  # what had not gone no longer exists
         raise Gone()
-    total = len(found) + int(item.detail.get("more", 0))
-    parts = [
-        part
-        for _, part in listed(
-            worded,
-            lambda first, last: t("ladder.list_header", count=total, first=first, last=last),
-        )
-    ]
-    kind, text, markup = parts[-1]
-    if total > len(worded):
-        text += "\n\n" + t("ladder.list_more", shown=len(worded), total=total)
-    return [*parts[:-1], (kind, text, markup)]
+    parts = listed(
+        numbered,
+        lambda first, last: t("ladder.list_header", count=total, first=first, last=last),
+    )
+    steps = [(numbers[-1], part) for numbers, part in parts]
+    if total > len(named):
+        went, (kind, text, markup) = steps[-1]
+        more = t("ladder.list_more", shown=len(named), total=total)
+        steps[-1] = (went, (kind, f"{text}\n\n{more}", markup))
+    return steps
 
 
-async def parts_of(env: Env, item: Outgoing) -> list[Part]:
-    if item.subject == "digest":
-        return await _digest_parts(env, item)
+# A part to send, with how far its message has gone once Telegram accepted it.
+Step = tuple[int, Part]
+
+
+async def parts_of(env: Env, item: Outgoing) -> list[Step]:
+    """What of a stored message is still to send, part by part: a part Telegram accepted
+    before a crash is not sent again."""
     if item.kind == ladder.LIST:
         return await _list_parts(env, item)
-    text, markup = await render(env, item)
-    return [("text", piece, buttons) for piece, buttons in fitted(text, markup)]
+    if item.subject == "digest":
+        parts = await _digest_parts(env, item)
+    else:
+        text, markup = await render(env, item)
+        # a text over Telegram's limit goes in pieces, the buttons under the last
+        parts = [("text", piece, buttons) for piece, buttons in fitted(text, markup)]
+    return list(enumerate(parts, start=1))[item.progress :]
 
 
 async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -273,51 +295,74 @@ async def _unreachable_report(env: Env, item: Outgoing) -> str:
     return "\n\n".join(parts)
 
 
-# Notices to one chat go one message at a time: those that pile up meanwhile (a Monday
-# burst) wait for it and then go together, as one list.
+# Messages to one chat go one at a time: notices that pile up meanwhile (a Monday burst)
+# wait for it and then go together, as one list.
 _CHAT_TURNS = KeyedLocks()
 
 
 async def deliver(bot: Bot, env: Env, item: Outgoing) -> int:
     """Send one stored message unless another sender has it; a notice about an appeal
-    takes along the others waiting for the same person. Returns how many went out now."""
-    if not delivery.joins_lists(item.subject, item.priority):
-        await limits.notices_turn(bot)
-        taken = await outbox.take(env, item.id)
-        return await _send(bot, env, [taken]) if taken else 0
+    takes along the others waiting for the same person. A chat's messages go one at a time
+    (a digest's parts in order, and a crash finds at most one part in flight to a chat).
+    Returns how many went out now."""
     async with _CHAT_TURNS.hold(item.chat_id):
         await limits.notices_turn(bot)
+        if not delivery.joins_lists(item.subject, item.priority):
+            taken = await outbox.take(env, item.id)
+            return await _send(bot, env, [taken]) if taken else 0
         return await _send(bot, env, await outbox.take_with_others(env, item, LIST_CHUNK))
 
 
 async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
-    """Send what was claimed; each message is marked sent once its part has gone out."""
+    """Send what was claimed, part by part. Each part is recorded the moment Telegram has
+    accepted it — the messages it completes as sent, else how far its message has gone —
+    so a crash repeats at most the part in flight."""
     if not batch:
         return 0
+    if 1 < len(batch) < LIST_FROM and batch[0].list_id is None:
+        # one or two notices that waited together stay plain messages, each on its own
+        return sum([await _send(bot, env, [item]) for item in batch])
     unsent, sent = list(batch), 0
-    for done, part in await _batch_parts(env, batch):
+    for done, went, part in await _batch_parts(env, batch):
         try:
             await send_part(bot, batch[0].chat_id, part)
         except TelegramError as exc:
+            if done and len(done) < len(unsent) and fault_of(exc) is delivery.Fault.REFUSED:
+                # the part itself was refused: its items end, the other parts still go
+                await _not_sent(bot, env, done, exc)
+                unsent = [item for item in unsent if item not in done]
+                continue
             await _not_sent(bot, env, unsent, exc)
             return sent
         if done:
             await outbox.sent(env, *(item.id for item in done))
             unsent = [item for item in unsent if item not in done]
             sent += len(done)
+        else:
+            await outbox.advanced(env, batch[0].id, went)
     return sent
 
 
-async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[tuple[list[Outgoing], Part]]:
-    """The messages to send, each with the stored messages that are done once it is sent;
-    what no longer exists is recorded as gone and left out."""
-    if len(batch) == 1:
+# A part with the stored messages it completes ([]: one message of several parts, which
+# has then gone as far as the number says).
+Planned = tuple[list[Outgoing], int, Part]
+
+
+async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[Planned]:
+    """The parts to send; what no longer exists is recorded as gone and left out. Several
+    notices become a list, or go on with the list they were sent in before a crash."""
+    if len(batch) == 1 and batch[0].list_id is None:
+        item = batch[0]
         try:
-            parts = await parts_of(env, batch[0])
+            steps = await parts_of(env, item)
         except Gone:
-            await outbox.failed(env, batch[0], "gone")
+            await outbox.failed(env, item, "gone")
             return []
-        return [([], part) for part in parts[:-1]] + [(batch, parts[-1])]
+        if not steps:  # every part had gone: only the record was missing
+            await outbox.sent(env, item.id)
+            return []
+        planned: list[Planned] = [([], went, part) for went, part in steps[:-1]]
+        return [*planned, ([item], steps[-1][0], steps[-1][1])]
     worded: list[Worded] = []
     kept: list[Outgoing] = []
     for item in batch:
@@ -326,36 +371,70 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[tuple[list[Outgo
             kept.append(item)
         except Gone:
             await outbox.failed(env, item, "gone")
-    if len(kept) < LIST_FROM:
+    list_id = batch[0].list_id
+    if not kept:
+        return []
+    if list_id is None and len(kept) < LIST_FROM:
         return [
-            ([item], ("text", text, markup))
+            ([item], 1, ("text", text, markup))
             for item, (text, markup) in zip(kept, worded, strict=True)
         ]
+    if list_id is None:
+        await outbox.form_list(env, [item.id for item in kept])
+        order = [item.id for item in kept]
+    else:  # the rest of a list a crash interrupted: numbered as it was
+        order = await outbox.list_items(env, list_id)
+    number = {outgoing_id: n for n, outgoing_id in enumerate(order, start=1)}
+    by_number = {number[item.id]: item for item in kept}
     parts = listed(
-        worded,
-        lambda first, last: t("notice.list_header", count=len(worded), first=first, last=last),
+        [(number[item.id], w) for item, w in zip(kept, worded, strict=True)],
+        lambda first, last: t("notice.list_header", count=len(order), first=first, last=last),
     )
-    return [([kept[n] for n in group], part) for group, part in parts]
+    return [([by_number[n] for n in numbers], numbers[-1], part) for numbers, part in parts]
+
+
+def fault_of(exc: TelegramError) -> delivery.Fault:
+    """What a refused send means for the message (the rule is `delivery.fault`)."""
+    if isinstance(exc, RetryAfter):
+        status: int | None = 429
+    elif isinstance(exc, Forbidden):
+        status = 403
+    elif isinstance(exc, BadRequest | ChatMigrated):
+        status = 400
+    else:  # timeouts, 5xx, the network, and faults of the bot's own setup (token, conflict)
+        status = None
+    return delivery.fault(status, exc.message)
 
 
 async def _not_sent(bot: Bot, env: Env, items: list[Outgoing], exc: TelegramError) -> None:
-    """A failed send: transient faults put the messages back, permanent ones end them."""
+    """A failed send: transient faults put the messages back, permanent ones end them; a
+    message Telegram refuses as such (a 400) is logged for the operator and never retried."""
     chat_id, ids = items[0].chat_id, [item.id for item in items]
+    fault = fault_of(exc)
     if isinstance(exc, ChatMigrated) and exc.new_chat_id != chat_id:
         log.warning("outbox %s: group %s is now %s", ids, chat_id, exc.new_chat_id)
         await flush(bot, env, await outbox.chat_moved(env, chat_id, exc.new_chat_id))
-    elif isinstance(exc, RetryAfter):
+    elif fault is delivery.Fault.FLOOD:
+        assert isinstance(exc, RetryAfter)
         log.warning("outbox %s to %s: flood limit, retry after %s", ids, chat_id, exc)
         for item in items:
             await outbox.postpone(env, item, "429", _seconds(exc.retry_after))
-    elif isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+    elif fault is delivery.Fault.RETRY:
         log.warning("outbox %s to %s postponed: %s", ids, chat_id, exc.message)
         for item in items:
             await outbox.postpone(env, item, exc.message[:200])
-    else:  # blocked, chat not found, bad request: final
-        log.warning("outbox %s to %s refused: %s", ids, chat_id, exc.message)
+    else:
+        refused = fault is delivery.Fault.REFUSED
+        if refused:  # a fault of the message itself: the operator has to see it
+            kinds = sorted({item.kind for item in items})
+            log.error(
+                "outbox %s %s to %s refused by Telegram, not retried: %s", ids, kinds, chat_id, exc
+            )
+        else:
+            log.warning("outbox %s to %s unreachable: %s", ids, chat_id, exc.message)
+        status = Courier.REFUSED if refused else Courier.FAILED
         for item in items:
-            await flush(bot, env, await outbox.failed(env, item, exc.message[:200]))
+            await flush(bot, env, await outbox.failed(env, item, exc.message[:200], status))
 
 
 def _seconds(retry_after: object) -> float:

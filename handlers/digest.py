@@ -41,6 +41,15 @@ async def send_text(bot: Bot, chat_id: int, text: str) -> None:
 async def send_weekly_digests(bot: Bot, env: Env, week: Week) -> int:
     """Every leader and department gets the week's digest once, through the outbox (so a
     failed send is retried like any notice); returns how many chats it was handed to."""
+    queued, served = await queue_weekly_digests(env, week)
+    await courier.flush(bot, env, queued)
+    return served
+
+
+async def queue_weekly_digests(env: Env, week: Week) -> tuple[list[int], int]:
+    """Archive the week's digests and hand them to the outbox, each chat once (a second
+    run adds only what the first did not): the outbox ids, and how many chats they serve.
+    Each part — a text piece, the chart, the ledger — is then recorded as it goes."""
     digest = await reports.leaders_digest(env, None, week)
     await reports.record_digest(env, week, "leaders", leaders_text(digest))
     queued = list(
@@ -58,8 +67,7 @@ async def send_weekly_digests(bot: Bot, env: Env, week: Week) -> int:
         ids = await reports.enqueue_digest(env, week, audience, dept.chat_ids, ("digest",))
         queued += ids
         served += len(ids)
-    await courier.flush(bot, env, queued)
-    return served
+    return queued, served
 
 
 async def digest_job(context: Context) -> None:
@@ -68,11 +76,37 @@ async def digest_job(context: Context) -> None:
     await send_weekly_digests(context.bot, env, Week.before(env.today()))
 
 
+# After a start on the digest's day past its time (the bot was down, or killed while it
+# prepared the digest), what the week's run did not queue is queued this long after start.
+CATCH_UP_SECONDS = 15
+
+
+async def catch_up(bot: Bot, env: Env, at: time, iso_weekday: int) -> int:
+    """The week's digest for whoever has not had it, if today's run is due or past (the
+    run is idempotent per chat); returns how many chats it was handed to now."""
+    local = env.now().astimezone(env.zone)
+    if local.isoweekday() != iso_weekday or local.time() < at.replace(tzinfo=None):
+        return 0
+    return await send_weekly_digests(bot, env, Week.before(env.today()))
+
+
+async def digest_catch_up_job(context: Context) -> None:
+    """JobQueue callback, once at start-up: see catch_up."""
+    at, iso_weekday = context.job.data
+    await catch_up(context.bot, env_of(context), at, iso_weekday)
+
+
 def schedule_digest(app: Application, at: time, iso_weekday: int) -> None:
     if app.job_queue is None:
         return
     # PTB counts days 0-6 from Sunday; ISO counts 1-7 from Monday.
     app.job_queue.run_daily(digest_job, time=at, days=(iso_weekday % 7,), name="weekly-digest")
+    app.job_queue.run_once(
+        digest_catch_up_job,
+        when=CATCH_UP_SECONDS,
+        data=(at, iso_weekday),
+        name="weekly-digest-catch-up",
+    )
 
 
 @refusals

@@ -37,8 +37,13 @@ async def run_sweep(app: Application) -> dict[str, int] | None:
         log.info("sweep created notices: %s", {k: v for k, v in created.items() if v})
     if created is not None:
         await outbox.report_unreachable(env)
-    await deliver_notices(app.bot, env)
+    async with _draining(app):  # one drain at a time: a crash finds one message in flight
+        await deliver_notices(app.bot, env)
     return created
+
+
+def _draining(app: Application) -> asyncio.Lock:
+    return app.bot_data.setdefault(DRAINING, asyncio.Lock())
 
 
 async def sweep_job(context: Context) -> None:
@@ -49,7 +54,7 @@ async def sweep_job(context: Context) -> None:
 
 async def delivery_job(context: Context) -> None:
     """JobQueue callback: send whatever the outbox holds that is due (one drain at a time)."""
-    busy: asyncio.Lock = context.application.bot_data.setdefault(DRAINING, asyncio.Lock())
+    busy = _draining(context.application)
     if busy.locked():
         return
     limits.bulk()

@@ -36,6 +36,8 @@ def _outgoing(row: Row) -> Outgoing:
         row["attempts"],
         Courier(row["status"]),
         row["error"],
+        row["progress"],
+        row["list_id"],
     )
 
 
@@ -147,14 +149,16 @@ class OutboxRepo(Store):
     ) -> list[Outgoing]:
         """Claim a message and up to `limit - 1` more like it that are due to the same chat
         (same subject and priority, oldest first); [] when none is due any more (one put
-        back for later is not taken early)."""
+        back for later is not taken early). A message already sent as part of a list takes
+        the rest of that list and nothing else; others never take a list's items."""
         rows = await self._all(
             "UPDATE outbox SET status = 'sending', lease_until = :lease,"
             " attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox"
             " WHERE chat_id = :chat AND status IN ('pending', 'sending')"
             " AND subject IS :subject AND priority = :priority"
+            " AND list_id IS (SELECT list_id FROM outbox WHERE id = :id)"
             " AND (status = 'pending' AND due_at <= :now"
-            "      OR status = 'sending' AND id = :id AND lease_until <= :now)"
+            "      OR status = 'sending' AND lease_until <= :now)"
             " ORDER BY id != :id, id LIMIT :limit) RETURNING *",
             {
                 "lease": records.stamp(lease_until),
@@ -167,6 +171,23 @@ class OutboxRepo(Store):
             },
         )
         return sorted((_outgoing(r) for r in rows), key=lambda o: o.id)
+
+    async def form_list(self, ids: list[int]) -> None:
+        """These messages go as one list, numbered in id order, under a new list id."""
+        new_id = "(SELECT COALESCE(MAX(list_id), 0) + 1 FROM outbox)"
+        sql = f"UPDATE outbox SET list_id = {new_id} WHERE id IN ({placeholders(len(ids))})"  # noqa: S608
+        await self.conn.execute(sql, tuple(ids))
+
+    async def list_items(self, list_id: int) -> list[int]:
+        """Every message of a list, sent or not, in its order."""
+        rows = await self._all("SELECT id FROM outbox WHERE list_id = ? ORDER BY id", (list_id,))
+        return [r["id"] for r in rows]
+
+    async def advance(self, outgoing_id: int, progress: int) -> None:
+        """Telegram accepted a part of a message in several: `progress` of it have gone."""
+        await self.conn.execute(
+            "UPDATE outbox SET progress = ? WHERE id = ?", (progress, outgoing_id)
+        )
 
     async def of_ids(self, ids: list[int]) -> list[Outgoing]:
         rows = await self._all(
@@ -187,10 +208,10 @@ class OutboxRepo(Store):
             (records.stamp(due), error, outgoing_id),
         )
 
-    async def failed(self, outgoing_id: int, error: str) -> None:
+    async def failed(self, outgoing_id: int, error: str, status: Courier = Courier.FAILED) -> None:
         await self.conn.execute(
-            "UPDATE outbox SET status = 'failed', lease_until = NULL, error = ? WHERE id = ?",
-            (error, outgoing_id),
+            "UPDATE outbox SET status = ?, lease_until = NULL, error = ? WHERE id = ?",
+            (status.value, error, outgoing_id),
         )
 
     async def withheld(self, ids: list[int], reason: str) -> None:
@@ -203,7 +224,7 @@ class OutboxRepo(Store):
         """Whether a notice of this kind about this subject reached, or may reach, anyone."""
         row = await self._one(
             "SELECT 1 FROM outbox WHERE subject IS ? AND subject_id = ? AND kind = ?"
-            " AND status NOT IN ('failed', 'withheld') LIMIT 1",
+            " AND status NOT IN ('failed', 'withheld', 'refused') LIMIT 1",
             (subject, subject_id, kind),
         )
         return row is not None
@@ -220,7 +241,9 @@ class OutboxRepo(Store):
     async def owe_again(self, ids: list[int], now: datetime) -> None:
         """These failed messages are owed again, now."""
         await self.conn.executemany(
-            "UPDATE outbox SET status = 'pending', due_at = ?, error = NULL WHERE id = ?",
+            # A list's failed items are owed again on their own (they may form a new list).
+            "UPDATE outbox SET status = 'pending', due_at = ?, error = NULL, list_id = NULL"
+            " WHERE id = ?",
             [(records.stamp(now), i) for i in ids],
         )
 

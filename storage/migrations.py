@@ -369,4 +369,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        10,
+        # Messages in several parts: each part is recorded when Telegram accepted it, so a
+        # crash repeats at most the part in flight and the rest goes on where it stopped.
+        """
+        ALTER TABLE outbox ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN list_id INTEGER;
+        CREATE INDEX outbox_list ON outbox(list_id) WHERE list_id IS NOT NULL;
+        """,
+    ),
 ]

@@ -1,7 +1,12 @@
-"""Crash test: `appealdesk run` in its own process, killed with SIGKILL at random moments
-while a dozen enterprises file at once, and restarted. People repeat a step that got no
-answer, as people do. In the end every appeal exists once with its audit trail, every
-enterprise learnt its number, and the department heard of every appeal."""
+"""Crash tests: `appealdesk run` in its own process, killed with SIGKILL and restarted.
+
+- at random moments while a dozen enterprises file at once; people repeat a step that got
+  no answer, as people do. In the end every appeal exists once with its audit trail, every
+  enterprise learnt its number, and the department heard of every appeal;
+- right after Telegram accepted a part of a message in several (a list of notices owed
+  after /start, the weekly digest's texts, chart and ledger): each kill repeats at most
+  that one part, nothing is lost, and no item of a list comes again in another message.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +17,27 @@ import re
 import signal
 import sqlite3
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import make_env
+from bot.clock import SystemClock
 from bot.config import Settings
+from bot.sandbox.chat import Sandbox
 from bot.sandbox.fake_api import FakeBotApi, SentMessage
 from bot.sandbox.http_server import serve
 from bot.usecases import people
-from tests.conftest import LEADER_ID
+from storage.records import stamp
+from tests.conftest import LEADER_ID, file_appeal, join
 from tests.test_http_run import appealdesk_command
+from tests.test_parts import content, queue_long_digest, repeats
 
 KILLS = 20
 ENTERPRISES = 12
 OFFICIAL, HEAD = 20002, 20001
 PATIENCE = 4.0  # how long a person waits for an answer before repeating the step
 FINAL_WAIT = 120.0
+KILLED_RUNS_WAIT = 300.0  # generous: the kill tests wait for events, they measure no speed
 
 
 def uscc(n: int) -> str:
@@ -209,3 +220,180 @@ async def test_kill_9_twenty_times_loses_and_repeats_nothing(tmp_path: Path, org
         f"\ncrash test: {kills} kills, {len(appeals)} appeals, "
         f"repeated acks {repeated_acks}, repeated notices {repeated_notices}"
     )
+
+
+class KillAfter:
+    """Kill -9 the bot right after the fake Telegram accepted the n-th message that
+    `counts` (repeats count too), for each n in `at`: the worst moment — Telegram has the
+    message, the bot never learns it did."""
+
+    def __init__(self, api: FakeBotApi, counts, at: set[int]) -> None:
+        self.counts, self.at = counts, at
+        self.seen = self.kills = 0
+        self.process: asyncio.subprocess.Process | None = None
+        api.listeners.append(self._accepted)
+
+    def _accepted(self, message: SentMessage) -> None:
+        if not self.counts(message):
+            return
+        self.seen += 1
+        if self.seen in self.at and self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.kills += 1
+
+
+async def run_through_kills(api: FakeBotApi, database: Path, killer: KillAfter, work, done) -> None:
+    """`appealdesk run` until `done()`, restarted after each kill. `work()` pushes the
+    first updates once the bot polls. Between a kill and the restart the dead sender's leases are
+    let lapse (as 30 seconds would), so the test does not wait on the wall clock."""
+    env = {
+        **os.environ,
+        "BOT_TOKEN": "4242:crash-test-token",
+        "DATABASE_PATH": str(database),
+        "ADMIN_IDS": ",".join(str(i) for i in sorted(LEADERS)),
+    }
+    runner, port = await serve(api)
+    env["TELEGRAM_BASE_URL"] = f"http://127.0.0.1:{port}/bot"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + KILLED_RUNS_WAIT
+    first = True
+    try:
+        while True:
+            polls = sum(1 for method, _ in api.calls if method == "getUpdates")
+            process = await asyncio.create_subprocess_exec(
+                *appealdesk_command(),
+                "run",
+                env=env,
+                cwd=database.parent,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            killer.process = process
+            exited = asyncio.ensure_future(process.wait())
+            while first and sum(1 for m, _ in api.calls if m == "getUpdates") == polls:
+                assert loop.time() < deadline, "the bot did not start polling"
+                await asyncio.sleep(0.05)
+            if first:
+                work()
+                first = False
+            while not done() and not exited.done():
+                assert loop.time() < deadline, "the outbox did not settle"
+                await asyncio.sleep(0.1)
+            if exited.done():  # killed: the next start finds its leases lapsed
+                assert process.returncode == -signal.SIGKILL, "the bot ended by itself"
+                with sqlite3.connect(database) as conn:
+                    conn.execute(
+                        "UPDATE outbox SET lease_until = ? WHERE status = 'sending'",
+                        (stamp(datetime(2000, 1, 1, tzinfo=UTC)),),
+                    )
+                continue
+            process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(exited, 60)
+            return
+    finally:
+        if killer.process is not None and killer.process.returncode is None:
+            killer.process.kill()
+        await runner.cleanup()
+
+
+LEADERS = {LEADER_ID, 900002, 900003}
+OWED = 30
+
+
+async def seed_bureau(database: Path, org) -> Sandbox:
+    """Leaders, the 融资 head and official, an enterprise; in this process, at the real time
+    (the bot under test runs on the system clock)."""
+    settings = Settings(_env_file=None, database_path=database, admin_ids=sorted(LEADERS))
+    box = await Sandbox.start(settings, org, SystemClock())
+    leader = box.person(LEADER_ID, "王局长")
+    await join(box.person(HEAD, "张科长"), leader, "jrj", head=True)
+    await join(box.person(OFFICIAL, "李明"), leader, "jrj")
+    company = box.person(40000, "陈经理")
+    await company.send("/start")
+    for answer in ("鄂州市第0食品有限公司", uscc(0), "陈经理", "13907110000"):
+        await company.send(answer)
+    await company.press("确认登记")
+    return box
+
+
+async def test_kill_9_while_a_list_owed_after_start_goes_repeats_one_part_a_kill(
+    tmp_path: Path, org
+):
+    """An official who had blocked the bot is owed 30 notices and presses /start; the bot
+    is killed five times, each right after Telegram accepted a part of the lists. Every
+    notice arrives, in exactly one message (a list's part: never again on its own or in
+    another list), and no more messages come twice than there were kills."""
+    database = tmp_path / "lists.sqlite3"
+    box = await seed_bureau(database, org)
+    box.api.fail_chat(OFFICIAL, 403, "Forbidden: bot was blocked by the user")
+    company = box.person(40000, "陈经理")
+    numbers = [
+        await file_appeal(company, "融资", f"第{n}件：申请技改贴息贷款对接，投资{n}00万元。")
+        for n in range(1, OWED + 1)
+    ]
+    await box.stop()
+
+    api = FakeBotApi()
+    official = {"id": OFFICIAL, "is_bot": False, "first_name": "李明"}
+
+    def is_notice(message: SentMessage) -> bool:
+        return message.chat_id == OFFICIAL and "新诉求" in message.plain
+
+    def done() -> bool:
+        with sqlite3.connect(database) as conn:
+            (owed,) = conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE chat_id = ? AND status != 'sent'", (OFFICIAL,)
+            ).fetchone()
+        return owed == 0
+
+    killer = KillAfter(api, is_notice, {1, 2, 4, 6, 8})
+    await run_through_kills(
+        api, database, killer, lambda: api.push(api.message_update(official, "/start")), done
+    )
+    got = [m for m in api.messages_to(OFFICIAL) if is_notice(m)]
+    assert killer.kills == 5
+    assert all(m.plain.startswith("新通知 ") for m in got)  # lists, never single notices
+    for number in numbers:
+        assert len({content(m) for m in got if number in m.plain}) == 1, number
+    assert repeats(got) <= killer.kills
+    print(
+        f"\nlists after /start: {killer.kills} kills, {len(got)} parts sent, "
+        f"{repeats(got)} repeated"
+    )
+
+
+async def test_kill_9_during_a_weekly_digest_repeats_at_most_one_part_a_kill(tmp_path: Path, org):
+    """The leaders' digest (three text parts, the chart, the ledger) to three leaders and
+    the department's to its head; killed right after a last text part, a ledger and a
+    chart were accepted. Every part reaches every leader; at most one repeat a kill."""
+    database = tmp_path / "digest.sqlite3"
+    box = await seed_bureau(database, org)
+    texts = await queue_long_digest(box.env)
+    await box.stop()
+
+    api = FakeBotApi()
+
+    def to_leaders(message: SentMessage) -> bool:
+        return message.chat_id in LEADERS
+
+    def done() -> bool:
+        with sqlite3.connect(database) as conn:
+            (owed,) = conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE subject = 'digest' AND status != 'sent'"
+            ).fetchone()
+        return owed == 0
+
+    killer = KillAfter(api, to_leaders, {3, 6, 11})
+    await run_through_kills(api, database, killer, lambda: None, done)
+    assert killer.kills == 3
+    total = 0
+    for chat in LEADERS:
+        got = [m for m in api.messages_to(chat) if m.text in texts or "督察通报图表" in m.text
+               or "诉求台账" in m.text]  # fmt: skip
+        assert {m.text for m in got if m.text in texts} == set(texts)
+        assert [m.raw.get("photo") is not None for m in got].count(True) >= 1
+        assert [m.raw.get("document") is not None for m in got].count(True) >= 1
+        total += repeats(got)
+    assert total <= killer.kills
+    assert len(api.messages_to(HEAD)) == 1  # the department's digest, once
+    print(f"\ndigest: {killer.kills} kills, {total} repeated")

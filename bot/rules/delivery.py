@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bot.rules import audiences
 from bot.rules.model import Actor, Appeal, Role
@@ -164,3 +165,45 @@ def sender_of(detail: dict, owner_id: int | None) -> int | None:
     """Who acted for a notice to contacts: stored with it, else the appeal's owner."""
     by = detail.get("by")
     return int(by) if isinstance(by, int) else owner_id
+
+
+class Fault(StrEnum):
+    """How a message Telegram did not accept ends."""
+
+    RETRY = "retry"  # a timeout, a 5xx, the network: tried again after a backoff
+    FLOOD = "flood"  # 429: tried again after Telegram's retry_after
+    UNREACHABLE = "unreachable"  # blocked, chat not found: final, owed again after /start
+    REFUSED = "refused"  # the message itself is wrong (a 400): final, never tried again
+
+
+# What a 400 says when the chat, not the message, is the problem (lower case).
+UNREACHABLE_400 = (
+    "chat not found",
+    "user not found",
+    "peer_id_invalid",
+    "user is deactivated",
+    "bot was kicked",
+    "bot is not a member",
+    "not enough rights",
+    "have no rights",
+    "chat_write_forbidden",
+    "chat_restricted",
+    "group chat was deactivated",
+    "upgraded to a supergroup",
+    "migrated to supergroup",
+)
+
+
+def fault(status: int | None, description: str) -> Fault:
+    """Classify a refused send by its HTTP status (None: a timeout, the network or a 5xx)
+    and Telegram's description. Only what may pass is tried again: a 400 never is."""
+    if status == 429:
+        return Fault.FLOOD
+    if status == 403:
+        return Fault.UNREACHABLE
+    if status == 400:
+        text = description.lower()
+        return Fault.UNREACHABLE if any(p in text for p in UNREACHABLE_400) else Fault.REFUSED
+    if "request entity too large" in description.lower():
+        return Fault.REFUSED  # 413, a file over the upload limit (reported without a status)
+    return Fault.RETRY

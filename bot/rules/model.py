@@ -338,6 +338,7 @@ class Courier(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanently: blocked, chat not found
     WITHHELD = "withheld"  # the recipient is no longer entitled to it: never sent
+    REFUSED = "refused"  # Telegram refused the message itself (a 400): never tried again
 
 
 @dataclass(frozen=True)
@@ -358,3 +359,8 @@ class Outgoing:
     attempts: int = 0
     status: Courier = Courier.PENDING
     error: str | None = None
+    # A message sent in several parts (a digest, a ladder list) records each part Telegram
+    # accepted: how many parts (a list: how many of its items) have gone.
+    progress: int = 0
+    # Notices sent together as one numbered list share its number.
+    list_id: int | None = None

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from bot.rules import delivery
-from bot.rules.model import Notice, Outgoing
+from bot.rules.model import Courier, Notice, Outgoing
 from bot.usecases import entitlement
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
@@ -111,6 +111,26 @@ async def sent(env: Env, *outgoing_ids: int) -> None:
         await uow.outbox.sent_all(list(outgoing_ids), env.now())
 
 
+async def advanced(env: Env, outgoing_id: int, progress: int) -> None:
+    """Telegram accepted one part of a message in several (not its last): recorded at once,
+    so that after a crash the message goes on with the parts not sent."""
+    async with env.db.one_statement() as uow:
+        await uow.outbox.advance(outgoing_id, progress)
+
+
+async def form_list(env: Env, ids: list[int]) -> None:
+    """Claimed messages that go as one list: kept together, so that after a crash the list
+    goes on with the items not sent, numbered as before."""
+    async with env.db.one_statement() as uow:
+        await uow.outbox.form_list(ids)
+
+
+async def list_items(env: Env, list_id: int) -> list[int]:
+    """The ids of a list's items in their order (sent or not)."""
+    async with env.db.reading() as uow:
+        return await uow.outbox.list_items(list_id)
+
+
 async def postpone(
     env: Env, outgoing: Outgoing, error: str, retry_after: float | None = None
 ) -> bool:
@@ -127,14 +147,19 @@ async def postpone(
     return True
 
 
-async def failed(env: Env, outgoing: Outgoing, error: str) -> tuple[int, ...]:
-    """A permanent fault (blocked, chat not found). An appeal nobody hears goes to leaders;
-    returns the ids of those new messages."""
+async def failed(
+    env: Env, outgoing: Outgoing, error: str, status: Courier = Courier.FAILED
+) -> tuple[int, ...]:
+    """A permanent fault: blocked or chat not found (FAILED: owed again after /start), or
+    the message refused (REFUSED: never sent again). An appeal nobody hears goes to
+    leaders; returns the ids of those new messages."""
     now = env.now()
     escalated = []
     async with env.db.unit_of_work() as uow:
-        await uow.outbox.failed(outgoing.id, error)
-        told = await _tell_sender(uow, env, outgoing)
+        await uow.outbox.failed(outgoing.id, error, status)
+        # Only a contact who cannot be reached leaves the sender to call; a refused message
+        # is the bureau's own fault, logged for the operator.
+        told = await _tell_sender(uow, env, outgoing) if status is Courier.FAILED else None
         if told is not None:
             escalated.append(told)
         if (
