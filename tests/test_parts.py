@@ -369,11 +369,12 @@ def db_rows(box: Sandbox, sql: str) -> list[dict]:
 
 
 async def test_a_refused_part_ends_its_own_items_and_the_rest_still_goes(
-    sandbox, people, clock, db
+    sandbox, people, clock, db, monkeypatch
 ):
-    """Eight notices wait for the official as one list in two parts (their descriptions
-    are long once escaped); Telegram refuses the first part: its items end `refused`, and
-    the second part still goes, once."""
+    """Eight notices wait for the official as one list in two parts (the room for a part's
+    text made small here, as long notices would fill it); Telegram refuses the first part:
+    its items end `refused`, and the second part still goes, once."""
+    monkeypatch.setattr(courier, "LIST_TEXT_ROOM", 2000)
     sandbox.api.fail_chat(people.official.id, 502, "Bad Gateway")
     numbers = [
         await file_appeal(people.company, "融资", f"第{n}件：研发&技改投入" + "R&D&" * 70)
@@ -391,6 +392,7 @@ async def test_a_refused_part_ends_its_own_items_and_the_rest_still_goes(
     assert went == numbers[int(first) - 1 :]
     rows = db.rows("SELECT status FROM outbox WHERE chat_id = ? ORDER BY id", people.official.id)
     cut = int(first) - 1
+    assert 0 < cut < 8
     assert [r["status"] for r in rows] == ["refused"] * cut + ["sent"] * (8 - cut)
     clock.advance(timedelta(hours=1))
     await courier.drain(sandbox.app.bot, sandbox.env)
@@ -398,23 +400,29 @@ async def test_a_refused_part_ends_its_own_items_and_the_rest_still_goes(
 
 
 async def test_a_text_over_the_limit_goes_in_pieces_and_a_crash_repeats_one_piece(
-    sandbox, people, clock, db
+    sandbox, people, clock, db, monkeypatch
 ):
-    """A stored message longer than Telegram allows (the leaders' list of 400 people who
-    could not be reached) goes in pieces under the limit; killed after the first piece was
-    accepted, the leader gets that piece again and every other piece once."""
+    """A stored message longer than Telegram allows (the leaders' list of 400 people and
+    400 groups that could not be reached, 200 of each named here) goes in pieces under the
+    limit; killed after the first piece was accepted, the leader gets that piece again and
+    every other piece once."""
     from bot.usecases import outbox
 
+    monkeypatch.setattr(courier, "UNREACHABLE_LISTED", 200)
+
     lost = [[50000 + n, 1 + n % 3] for n in range(400)]
+    groups = [[-1001000000000 - n, 1 + n % 3, "readd"] for n in range(400)]
+    detail = {"people": lost, "groups": groups}
     async with sandbox.env.db.unit_of_work() as uow:
         row_id = await uow.outbox.add(
-            LEADER_ID, "unreachable_report", None, None, {"people": lost}, 1, sandbox.env.now()
+            LEADER_ID, "unreachable_report", None, None, detail, 1, sandbox.env.now()
         )
         await uow.commit()
     [item] = await outbox.stored(sandbox.env, [row_id])
     text, _ = await courier.render(sandbox.env, item)
     pieces = split_message(text)
-    assert all(len(piece) <= 4096 for piece in pieces) and "".join(pieces).count("50399") == 1
+    assert len(pieces) >= 2 and all(len(piece) <= 4096 for piece in pieces)
+    assert "".join(pieces).count("共 400 个") == 2  # the heading and the closing count
 
     kill_after(sandbox.api, {LEADER_ID}, {1}, lambda message: True)
     mark = people.leader.mark()
