@@ -52,7 +52,7 @@ step() {  # step "what" command...: run it, time it, remember the line; its exit
     "$@" || rc=$?
     end=$(date +%s.%N)
     SUMMARY+=("$(awk -v w="$what" -v s="$start" -v e="$end" -v c="$*" \
-        'BEGIN { printf "%-20s %6.1f s  %s", w, e - s, c }')")
+        'BEGIN { printf "%-24s %6.1f s  %s", w, e - s, c }')")
     return "$rc"
 }
 
@@ -75,12 +75,14 @@ if [ "$MAKE_BASE" = 1 ]; then
     ln -f "$TAR" "$WORK_DIR/base/rootfs.tar" 2> /dev/null || cp "$TAR" "$WORK_DIR/base/rootfs.tar"
     printf 'FROM scratch\nADD rootfs.tar /\nENV PATH=%s\nCMD ["/bin/bash"]\n' \
         /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin > "$WORK_DIR/base/Containerfile"
+    "${B[@]}" rmi "$LOCAL_BASE" > /dev/null 2>&1 || true  # this script's own, from a last run
     step "import base" "${B[@]}" bud --isolation chroot --quiet -f "$WORK_DIR/base/Containerfile" \
         -t "$LOCAL_BASE" "$WORK_DIR/base"
 fi
 
 BUILD_ARGS=()
 [ -n "$BASE_IMAGE" ] && BUILD_ARGS=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+"${B[@]}" rmi "$IMAGE" > /dev/null 2>&1 || true  # the image of a last run, not kept twice
 step "build image" "${B[@]}" bud --isolation chroot "${BUILD_ARGS[@]}" -f "$ROOT/Dockerfile" \
     -t "$IMAGE" "$ROOT"
 

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import os
+import resource
+import shutil
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,13 +116,28 @@ def explain(path: Path, exc: BaseException) -> str:
     the rest of a line after the file's name."""
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
-        problem = _PROBLEMS.get(code & 0xFF if code is not None else -1, "cannot be used")
+        primary = code & 0xFF if code is not None else -1
+        problem = _PROBLEMS.get(primary, "cannot be used")
         detail = str(exc)
+        if primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            detail += _space_hint(path)
     elif isinstance(exc, OSError):
         problem, detail = "cannot be used", exc.strerror or str(exc)
     else:
         problem, detail = "cannot be used", f"{type(exc).__name__}: {exc}"
     return " ".join(f"{problem}: {detail}".split())  # one line, whatever SQLite said
+
+
+def _space_hint(path: Path) -> str:
+    """Room left for the file: free space on its disk, and this process's file size limit."""
+    hints = []
+    if path.parent.is_dir():
+        free = shutil.disk_usage(path.parent).free
+        hints.append(f"{free / 2**20:.0f} MiB free on its disk")
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY:
+        hints.append(f"files are limited to {limit} bytes for this process (ulimit -f)")
+    return f" ({'; '.join(hints)})" if hints else ""
 
 
 def access_problem(path: Path) -> str | None:

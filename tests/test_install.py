@@ -70,7 +70,8 @@ def installed(tmp_path_factory) -> tuple[Path, Path, dict[str, str], dict[str, f
     made = run([sys.executable, "-m", "venv", venv], outside, env)
     assert made.returncode == 0, made.stderr
     [wheel] = (tmp / "dist").glob("appealdesk-*.whl")
-    pip = run([venv / "bin" / "python", "-m", "pip", "install", "-q", wheel], outside, env)
+    pip = run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile", wheel],
+              outside, env)  # fmt: skip
     assert pip.returncode == 0, pip.stdout + pip.stderr
     seconds["venv + pip install wheel"] = time.monotonic() - started
     yield venv, outside, env, seconds

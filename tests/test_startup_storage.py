@@ -25,7 +25,7 @@ import pytest
 
 from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.http_server import serve
-from storage.db import Database, DatabaseUnusable
+from storage.db import Database, DatabaseUnusable, database_errors
 from storage.migrations import MIGRATIONS
 from tests.test_http_run import appealdesk_command
 
@@ -138,8 +138,12 @@ def locked(mode: str) -> Callable[[Path], Case]:
     return prepare
 
 
+# SQLite says "disk I/O error" or "database or disk is full"; the line adds the room left.
+FULL = r"(full|I/O error).* files are limited to \d+ bytes for this process \(ulimit -f\)"
+
+
 def disk_full_new(folder: Path) -> Case:
-    return Case(folder / "appealdesk.sqlite3", r"disk .*full|I/O error",
+    return Case(folder / "appealdesk.sqlite3", FULL,
                 file_size_limit=64 * 1024, same_as_check=False)  # fmt: skip
 
 
@@ -150,13 +154,13 @@ def disk_full_before_migration(folder: Path) -> Case:
         conn.execute("DELETE FROM schema_migrations WHERE version = ?", (MIGRATIONS[-1][0],))
     conn.close()
     size = path.stat().st_size
-    return Case(path, r"disk .*full|I/O error", file_size_limit=size - 2 * PAGE,
+    return Case(path, FULL, file_size_limit=size - 2 * PAGE,
                 same_as_check=False)  # fmt: skip
 
 
 def disk_full_no_room_for_shm(folder: Path) -> Case:
     path = make_database(folder / "appealdesk.sqlite3")
-    return Case(path, r"disk .*full|I/O error", file_size_limit=16 * 1024, same_as_check=False)
+    return Case(path, FULL, file_size_limit=16 * 1024, same_as_check=False)
 
 
 CASES = {
@@ -288,3 +292,24 @@ async def test_a_failed_open_leaves_no_connection_behind(name, folder):
             continue
         await asyncio.to_thread(thread.join, 5.0)
         assert not thread.is_alive(), thread.name
+
+
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (sqlite3.OperationalError("database is locked"), "is locked by another process"),
+        (sqlite3.OperationalError("database or disk is full"), "cannot be written: the disk"),
+        (sqlite3.DatabaseError("database disk image is malformed"), "is damaged"),
+        (sqlite3.OperationalError("disk I/O error"), "cannot be read or written (I/O error)"),
+    ],
+)
+def test_a_storage_error_met_after_the_open_is_one_line_too(tmp_path, error, problem):
+    """What start-up (after the open) or a command meets from SQLite reads as the open's."""
+    path = make_database(tmp_path / "appealdesk.sqlite3", rows=1)
+    codes = {"locked": sqlite3.SQLITE_BUSY, "full": sqlite3.SQLITE_FULL,
+             "malformed": sqlite3.SQLITE_CORRUPT, "I/O": sqlite3.SQLITE_IOERR}  # fmt: skip
+    error.sqlite_errorcode = next(c for word, c in codes.items() if word in str(error))
+    with pytest.raises(DatabaseUnusable) as raised, database_errors(path):
+        raise error
+    assert str(raised.value).startswith(f"database: {path.resolve()} {problem}")
+    assert "\n" not in str(raised.value) and str(error) in str(raised.value)
