@@ -56,6 +56,9 @@ step() {  # step "what" command...: run it, time it, remember the line; its exit
     return "$rc"
 }
 
+# The images of a last run (vfs keeps full copies): replaced, not kept twice.
+"${B[@]}" rmi "$IMAGE" > /dev/null 2>&1 || true
+
 if [ "$MAKE_BASE" = 1 ]; then
     TAR=$WORK_DIR/bookworm-base.tar
     if [ ! -s "$TAR" ]; then
@@ -75,14 +78,13 @@ if [ "$MAKE_BASE" = 1 ]; then
     ln -f "$TAR" "$WORK_DIR/base/rootfs.tar" 2> /dev/null || cp "$TAR" "$WORK_DIR/base/rootfs.tar"
     printf 'FROM scratch\nADD rootfs.tar /\nENV PATH=%s\nCMD ["/bin/bash"]\n' \
         /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin > "$WORK_DIR/base/Containerfile"
-    "${B[@]}" rmi "$LOCAL_BASE" > /dev/null 2>&1 || true  # this script's own, from a last run
+    "${B[@]}" rmi "$LOCAL_BASE" > /dev/null 2>&1 || true
     step "import base" "${B[@]}" bud --isolation chroot --quiet -f "$WORK_DIR/base/Containerfile" \
         -t "$LOCAL_BASE" "$WORK_DIR/base"
 fi
 
 BUILD_ARGS=()
 [ -n "$BASE_IMAGE" ] && BUILD_ARGS=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
-"${B[@]}" rmi "$IMAGE" > /dev/null 2>&1 || true  # the image of a last run, not kept twice
 step "build image" "${B[@]}" bud --isolation chroot "${BUILD_ARGS[@]}" -f "$ROOT/Dockerfile" \
     -t "$IMAGE" "$ROOT"
 
