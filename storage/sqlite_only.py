@@ -150,12 +150,23 @@ def access_problem(path: Path) -> str | None:
         return "cannot be read: the file is not readable by this user"
     if path.exists() and not os.access(path, os.W_OK):
         return "cannot be written: the file is read-only for this user"
+    for side in side_files(path):
+        if side.exists() and not os.access(side, os.W_OK):
+            return (
+                f"cannot be written: {side.name} beside it is read-only for this user (made by"
+                " another user: give it to this one with chown; never delete a -wal file)"
+            )
     if not os.access(folder, os.W_OK | os.X_OK):
         return (
             f"cannot be written: folder {folder.resolve()} is read-only for this user"
             " (SQLite keeps its -wal and -shm files beside the database)"
         )
     return None
+
+
+def side_files(path: Path) -> tuple[Path, Path]:
+    """The -wal and -shm files SQLite keeps beside a database in WAL mode."""
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
 
 
 def inspect_file(path: Path, quick: bool = False) -> tuple[str, set[int]]:

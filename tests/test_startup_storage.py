@@ -81,6 +81,16 @@ def read_only_file(folder: Path) -> Case:
     return Case(path, r"cannot be written: the file is read-only")
 
 
+def read_only_side_files(folder: Path) -> Case:
+    """-wal and -shm files another user made (and the bot's user cannot write)."""
+    path = make_database(folder / "appealdesk.sqlite3")
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        side.write_bytes(b"")
+        side.chmod(0o444)
+    return Case(path, r"cannot be written: appealdesk.sqlite3-wal beside it is read-only")
+
+
 def read_only_folder(folder: Path) -> Case:
     (folder / "db").mkdir()
     path = make_database(folder / "db" / "appealdesk.sqlite3")
@@ -165,6 +175,7 @@ def disk_full_no_room_for_shm(folder: Path) -> Case:
 
 CASES = {
     "read-only file": read_only_file,
+    "read-only -wal and -shm": read_only_side_files,
     "read-only folder": read_only_folder,
     "read-only folder, new database": read_only_folder_new,
     "damaged header": damaged_header,
