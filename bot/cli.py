@@ -73,6 +73,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"setting TELEGRAM_BASE_URL: cannot reach the Bot API at {api_host(settings)}"
             f" ({exc.message})"
         ) from None
+    finally:
+        # However start-up or shutdown failed (post_shutdown, which closes it, does not run
+        # when PTB's own shutdown fails), the database is closed: each open connection has a
+        # thread that would keep the process alive after the error.
+        asyncio.run(app.bot_data["env"].db.close())
     return 0
 
 

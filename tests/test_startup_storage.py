@@ -324,3 +324,39 @@ def test_a_storage_error_met_after_the_open_is_one_line_too(tmp_path, error, pro
         raise error
     assert str(raised.value).startswith(f"database: {path.resolve()} {problem}")
     assert "\n" not in str(raised.value) and str(error) in str(raised.value)
+
+
+FAILING_START = """
+import sys
+from telegram.ext import Application
+import bot.app
+
+async def fail(*args, **kwargs):
+    raise RuntimeError("a fault during start-up")
+
+bot.app.sync_departments = fail  # fails after the database is open (post_init)
+Application.shutdown = fail  # and PTB's own shutdown too: post_shutdown never closes it
+from bot.cli import main
+sys.exit(main(["run"]))
+"""
+
+
+async def test_any_fault_during_start_up_ends_the_process(bot_api, tmp_path):
+    """Not only storage errors: whatever fails while starting, the process exits."""
+    api, port = bot_api
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env.update(BOT_TOKEN="4242:start-up", TELEGRAM_BASE_URL=f"http://127.0.0.1:{port}/bot",
+               DATABASE_PATH=str(tmp_path / "appealdesk.sqlite3"))  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", FAILING_START, env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _, err = await asyncio.wait_for(process.communicate(), PATIENCE)
+    except TimeoutError:
+        process.kill()
+        pytest.fail(f"still running {PATIENCE} s after a fault during start-up")
+    assert process.returncode != 0
+    assert "a fault during start-up" in err.decode()
+    assert any(m == "getMe" for m, _ in api.calls)  # it got as far as Telegram
+    assert not any(m == "getUpdates" for m, _ in api.calls)
