@@ -169,8 +169,12 @@ class Database:
             # be undone by putting this file back.
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             copy = self.path.with_name(f"{self.path.name}.before-v{pending[0]}-{stamp}.bak")
-            async with aiosqlite.connect(copy) as dest:
-                await conn.backup(dest)
+            try:
+                async with aiosqlite.connect(copy) as dest:
+                    await conn.backup(dest)
+            except BaseException:
+                copy.unlink(missing_ok=True)  # a partial copy (a full disk) is no copy to restore
+                raise
             log.warning("database copied to %s before schema migration %s", copy, pending[0])
         # A new database is announced once it exists (nothing is logged for a start that fails).
         level = logging.INFO if applied else logging.DEBUG

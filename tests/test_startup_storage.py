@@ -164,8 +164,12 @@ def disk_full_before_migration(folder: Path) -> Case:
         conn.execute("DELETE FROM schema_migrations WHERE version = ?", (MIGRATIONS[-1][0],))
     conn.close()
     size = path.stat().st_size
-    return Case(path, FULL, file_size_limit=size - 2 * PAGE,
-                same_as_check=False)  # fmt: skip
+
+    def no_partial_copy_left() -> None:
+        assert [p.name for p in folder.iterdir() if p.suffix == ".bak"] == []
+
+    return Case(path, FULL, file_size_limit=size - 2 * PAGE, same_as_check=False,
+                after=[no_partial_copy_left])  # fmt: skip
 
 
 def disk_full_no_room_for_shm(folder: Path) -> Case:
@@ -271,6 +275,8 @@ async def test_a_database_it_cannot_use_stops_the_bot_with_one_line(name, folder
     assert line.startswith(prefix), line
     assert re.search(case.expect, line[len(prefix) :]), line
     assert not any(m == "getUpdates" for m, _ in api.calls)  # it never served
+    for then in case.after:
+        then()
     if case.same_as_check:  # `appealdesk check` says the same about the file
         check = await asyncio.create_subprocess_exec(
             *appealdesk_command(), "check",
