@@ -2,21 +2,33 @@
 #   docker build -t appealdesk .
 #   docker run -d --name appealdesk --restart unless-stopped \
 #     --env-file /etc/appealdesk/appealdesk.env -v appealdesk-data:/data appealdesk
-FROM python:3.11-slim AS build
+# The base is a build argument: any Debian-like image with python3 (3.11+) and its venv
+# module, e.g. a local bookworm base made with mmdebstrap (deploy/test-image.sh --local-base):
+#   docker build --build-arg BASE_IMAGE=localhost/appealdesk-base:bookworm -t appealdesk .
+# Both stages use the same base, so the venv built in the first runs unchanged in the second
+# (same interpreter at the same path); the base needs no pip of its own.
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml MANIFEST.in README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
-RUN pip install --no-cache-dir --prefix=/install .
+# A wheel built from the source, installed (not linked) into its own venv.
+RUN python3 -m venv /opt/appealdesk \
+    && /opt/appealdesk/bin/pip install --no-cache-dir --disable-pip-version-check /src \
+    && /opt/appealdesk/bin/appealdesk --help > /dev/null
 
-FROM python:3.11-slim
-COPY --from=build /install /usr/local
+FROM ${BASE_IMAGE}
+COPY --from=build /opt/appealdesk /opt/appealdesk
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin appealdesk \
     && mkdir -p /data && chown appealdesk /data
 USER appealdesk
 WORKDIR /data
-ENV DATABASE_PATH=/data/appealdesk.sqlite3 \
+# PATH in full: a base imported from a root file system tar has none to extend.
+ENV PATH=/opt/appealdesk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    DATABASE_PATH=/data/appealdesk.sqlite3 \
     PYTHONUNBUFFERED=1 \
     MPLCONFIGDIR=/data/.matplotlib
 VOLUME ["/data"]

@@ -81,17 +81,25 @@ def calendar_check(org: OrgConfig, settings: Settings) -> Check:
 
 
 def database_check(path: Path) -> Check:
+    """The same words as the bot's own start (storage.sqlite_only.DatabaseUnusable)."""
     from storage.migrations import MIGRATIONS
-    from storage.sqlite_only import UnreadableDatabase, inspect_file
+    from storage.sqlite_only import (
+        DatabaseUnusable,
+        access_problem,
+        inspect_file,
+        verdict_problem,
+    )
 
+    if problem := access_problem(path):
+        return FAIL, str(DatabaseUnusable(path, problem))
     if not path.exists():
         return OK, f"database: {path.resolve()} does not exist yet; `appealdesk run` creates it"
     try:
         result, applied = inspect_file(path)
-    except UnreadableDatabase as exc:
-        return FAIL, f"database: {path.resolve()} cannot be read: {exc}"
-    if result != "ok":
-        return FAIL, f"database: {path.resolve()} is damaged: {result}"
+    except DatabaseUnusable as exc:
+        return FAIL, str(exc)
+    if problem := verdict_problem(result):
+        return FAIL, str(DatabaseUnusable(path, problem))
     pending = [v for v, _ in MIGRATIONS if v not in applied]
     schema = (
         f"schema {max(applied, default=0)}, {len(pending)} migration(s) to apply at next start"

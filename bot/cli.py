@@ -38,6 +38,8 @@ POLL_INTERVAL = 0.05
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Long-poll Telegram. A database it cannot use stops it before Telegram is contacted,
+    with one line naming the file and the problem (status 1: a supervisor may retry)."""
     settings, org = _configure(args)
     if settings.bot_token is None:
         raise ConfigError(
@@ -51,6 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from handlers.courier import SEND_IN_BACKGROUND
     from handlers.limits import FloodLimits
     from handlers.ordering import PerUserOrder
+    from storage.db import DatabaseUnusable, database_errors, ready
 
     # Flood limits (30/s overall, 20/min per group, 1/s per chat) and RetryAfter retries.
     app = build_application(
@@ -62,7 +65,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     app.bot_data[SEND_IN_BACKGROUND] = True  # answer the actor, then notify others
     try:
-        app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=POLL_INTERVAL)
+        # Every page read, the schema brought up to date, the write lock taken once; then
+        # start-up (post_init) opens it again. A storage error met during start-up is
+        # said the same way (post_init's errors come out of run_polling).
+        asyncio.run(ready(settings.database_path))
+        with database_errors(settings.database_path):
+            app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=POLL_INTERVAL)
+    except DatabaseUnusable as exc:
+        print(f"appealdesk: {exc}", file=sys.stderr)
+        return 1
     except InvalidToken:
         raise ConfigError(
             "setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
@@ -72,6 +83,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"setting TELEGRAM_BASE_URL: cannot reach the Bot API at {api_host(settings)}"
             f" ({exc.message})"
         ) from None
+    finally:
+        # However start-up or shutdown failed (post_shutdown, which closes it, does not run
+        # when PTB's own shutdown fails), the database is closed: each open connection has a
+        # thread that would keep the process alive after the error.
+        asyncio.run(app.bot_data["env"].db.close())
     return 0
 
 

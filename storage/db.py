@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
@@ -20,7 +21,16 @@ from storage.migrations import MIGRATIONS
 from storage.notices import NoticeRepo
 from storage.people import DepartmentRepo, EnterpriseRepo, InviteRepo, PeopleRepo, RequestRepo
 from storage.reports import ReportRepo
-from storage.sqlite_only import apply_migration, connect_reader, connect_writer
+from storage.sqlite_only import (
+    DatabaseUnusable,
+    access_problem,
+    apply_migration,
+    connect_reader,
+    connect_writer,
+    explain,
+    inspect_file,
+    verdict_problem,
+)
 from storage.tasks import TaskRepo
 
 log = logging.getLogger(__name__)
@@ -105,20 +115,46 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
-    async def open(self, migrate: bool = True) -> None:
+    async def open(self, migrate: bool = True, check: bool = False) -> None:
         """Connect, first bringing the schema up to date (`migrate`); before migrating a
-        database that holds data, a copy is kept next to it (see `_migrate`)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        database that holds data, a copy is kept next to it (see `_migrate`). `check`: first
+        read every page (PRAGMA quick_check), so that a damaged file stops the bot at start
+        instead of failing on the query that happens to reach the damage.
+
+        Whatever stops it (a missing folder, a read-only file or folder, a damaged file, a
+        lock held by another process, a full disk) closes what was opened and raises
+        DatabaseUnusable: one line naming the file and the problem."""
+        try:
+            await self._open(migrate, check)
+        except DatabaseUnusable:
+            await self.close()
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise DatabaseUnusable(self.path, explain(self.path, exc)) from None
+
+    async def _open(self, migrate: bool, check: bool) -> None:
+        if problem := access_problem(self.path):
+            # A missing folder is not created: it is a wrong DATABASE_PATH or a volume that is
+            # not mounted, and a new empty database there would hide every appeal.
+            raise DatabaseUnusable(self.path, problem)
+        if check and self.path.exists():
+            verdict, _ = await asyncio.to_thread(inspect_file, self.path, quick=True)
+            if problem := verdict_problem(verdict):
+                raise DatabaseUnusable(self.path, problem)
         self._writer = await connect_writer(self.path)
         if migrate:
             await self._migrate(self._writer)
         self._reader = await connect_reader(self.path)
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
+        conns, self._reader, self._writer = (self._reader, self._writer), None, None
+        for conn in conns:
             if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+                try:
+                    await conn.close()
+                except sqlite3.Error:  # closing a connection to a file that failed under it
+                    log.debug("closing %s failed", self.path, exc_info=True)
 
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(
@@ -133,13 +169,21 @@ class Database:
             # be undone by putting this file back.
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             copy = self.path.with_name(f"{self.path.name}.before-v{pending[0]}-{stamp}.bak")
-            async with aiosqlite.connect(copy) as dest:
-                await conn.backup(dest)
+            try:
+                async with aiosqlite.connect(copy) as dest:
+                    await conn.backup(dest)
+            except BaseException:
+                copy.unlink(missing_ok=True)  # a partial copy (a full disk) is no copy to restore
+                raise
             log.warning("database copied to %s before schema migration %s", copy, pending[0])
+        # A new database is announced once it exists (nothing is logged for a start that fails).
+        level = logging.INFO if applied else logging.DEBUG
         for version, sql in MIGRATIONS:
             if version not in applied:
-                log.info("applying schema migration %s", version)
+                log.log(level, "applying schema migration %s", version)
                 await apply_migration(conn, version, sql)
+        if not applied:
+            log.info("new database %s (schema %s)", self.path.resolve(), MIGRATIONS[-1][0])
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
@@ -176,3 +220,28 @@ class Database:
         assert self._writer is not None, "database is not open"
         async with aiosqlite.connect(target) as dest:
             await self._writer.backup(dest)
+
+
+async def ready(path: Path) -> None:
+    """Make sure the bot can use the database at `path`: every page readable (quick_check),
+    the schema current, the write lock free; raises DatabaseUnusable (one line) if not."""
+    db = Database(path)
+    await db.open(check=True)
+    try:
+        with database_errors(path):
+            async with db.unit_of_work():
+                pass  # BEGIN IMMEDIATE: waits for (then names) a lock another process holds
+    finally:
+        await db.close()
+
+
+@contextmanager
+def database_errors(path: Path) -> Iterator[None]:
+    """Inside the block, an error of SQLite (a damaged page a query reached, a full disk, a
+    lock held too long) becomes DatabaseUnusable: one line naming `path` and the problem,
+    for whatever opened the database (the bot's start, a command) to print instead of a
+    traceback."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise DatabaseUnusable(path, explain(path, exc)) from None

@@ -8,16 +8,20 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import shutil
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
 
+BUSY_SECONDS = 5  # how long a connection waits for another's lock before it gives up
 PRAGMAS = (
+    f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}",  # first: the next one may have to wait
     "PRAGMA journal_mode = WAL",
     "PRAGMA foreign_keys = ON",
-    "PRAGMA busy_timeout = 5000",
     "PRAGMA synchronous = NORMAL",
 )
 
@@ -25,8 +29,7 @@ PRAGMAS = (
 async def connect_writer(path: Path) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = aiosqlite.Row
-    for pragma in PRAGMAS:
-        await conn.execute(pragma)
+    await _set_up(conn, PRAGMAS)
     return conn
 
 
@@ -34,9 +37,19 @@ async def connect_reader(path: Path) -> aiosqlite.Connection:
     """A connection that cannot write, whatever SQL reaches it."""
     conn = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     conn.row_factory = aiosqlite.Row
-    await conn.execute("PRAGMA busy_timeout = 5000")
-    await conn.execute("PRAGMA query_only = ON")
+    await _set_up(conn, (f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}", "PRAGMA query_only = ON"))
     return conn
+
+
+async def _set_up(conn: aiosqlite.Connection, pragmas: tuple[str, ...]) -> None:
+    """Run the PRAGMAs; when one fails (a file that is no database, locked, read-only), close
+    the connection: its thread would otherwise keep the process alive after the error."""
+    try:
+        for pragma in pragmas:
+            await conn.execute(pragma)
+    except BaseException:
+        await conn.close()
+        raise
 
 
 async def apply_migration(conn: aiosqlite.Connection, version: int, sql: str) -> None:
@@ -73,23 +86,115 @@ LEDGER_HISTORY = (
 # PostgreSQL would write one trigger function and three `CREATE TRIGGER … EXECUTE FUNCTION`.
 
 
-class UnreadableDatabase(Exception):
-    """The file is not a SQLite database this can read."""
+class DatabaseUnusable(Exception):
+    """The database file cannot be used as it is. `str()` is one line naming the file and the
+    problem; `appealdesk check`, start-up and every command say it in the same words."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"database: {self.path.resolve()} {problem}")
 
 
-def inspect_file(path: Path) -> tuple[str, set[int]]:
-    """(PRAGMA integrity_check's verdict, the schema versions applied) of a database file,
-    opened read-only; for `appealdesk check`, without opening it for the bot."""
+# SQLite's primary result codes (the low byte of an extended code) and what they mean for
+# the file; anything else is said as "cannot be used".
+_PROBLEMS = {
+    sqlite3.SQLITE_BUSY: f"is locked by another process (still after {BUSY_SECONDS} s)",
+    sqlite3.SQLITE_LOCKED: f"is locked by another process (still after {BUSY_SECONDS} s)",
+    sqlite3.SQLITE_READONLY: "cannot be written",
+    sqlite3.SQLITE_FULL: "cannot be written: the disk (or the file size limit) is full",
+    sqlite3.SQLITE_CORRUPT: "is damaged",
+    sqlite3.SQLITE_NOTADB: "is not a SQLite database (or its header is damaged)",
+    sqlite3.SQLITE_CANTOPEN: "cannot be opened",
+    sqlite3.SQLITE_IOERR: "cannot be read or written (I/O error)",
+    sqlite3.SQLITE_PERM: "cannot be opened (permission denied)",
+}
+
+
+def explain(path: Path, exc: BaseException) -> str:
+    """What an error from SQLite or the file system means for the database at `path`, as
+    the rest of a line after the file's name."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if code is not None else -1
+        problem = _PROBLEMS.get(primary, "cannot be used")
+        detail = str(exc)
+        if primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            detail += _space_hint(path)
+    elif isinstance(exc, OSError):
+        problem, detail = "cannot be used", exc.strerror or str(exc)
+    else:
+        problem, detail = "cannot be used", f"{type(exc).__name__}: {exc}"
+    return " ".join(f"{problem}: {detail}".split())  # one line, whatever SQLite said
+
+
+def _space_hint(path: Path) -> str:
+    """Room left for the file: free space on its disk, and this process's file size limit."""
+    hints = []
+    if path.parent.is_dir():
+        free = shutil.disk_usage(path.parent).free
+        hints.append(f"{free / 2**20:.0f} MiB free on its disk")
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY:
+        hints.append(f"files are limited to {limit} bytes for this process (ulimit -f)")
+    return f" ({'; '.join(hints)})" if hints else ""
+
+
+def access_problem(path: Path) -> str | None:
+    """Why this user cannot keep the bot's database at `path` (SQLite writes the file and
+    its -wal and -shm files beside it), found before SQLite tries; None when it can."""
+    folder = path.parent
+    if not folder.is_dir():
+        return f"cannot be opened: folder {folder.resolve()} does not exist"
+    if path.exists() and not os.access(path, os.R_OK):
+        return "cannot be read: the file is not readable by this user"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "cannot be written: the file is read-only for this user"
+    for side in side_files(path):
+        if side.exists() and not os.access(side, os.W_OK):
+            return (
+                f"cannot be written: {side.name} beside it is read-only for this user (made by"
+                " another user: give it to this one with chown; never delete a -wal file)"
+            )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"cannot be written: folder {folder.resolve()} is read-only for this user"
+            " (SQLite keeps its -wal and -shm files beside the database)"
+        )
+    return None
+
+
+def side_files(path: Path) -> tuple[Path, Path]:
+    """The -wal and -shm files SQLite keeps beside a database in WAL mode."""
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def inspect_file(path: Path, quick: bool = False) -> tuple[str, set[int]]:
+    """(the integrity check's verdict, the schema versions applied) of a database file,
+    opened read-only, without opening it for the bot. `quick`: PRAGMA quick_check (every
+    page and record, not the indexes against their tables), fast enough for each start.
+    Raises DatabaseUnusable when the file cannot be read at all."""
+    pragma = "PRAGMA quick_check(1)" if quick else "PRAGMA integrity_check(1)"
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+            verdict = conn.execute(pragma).fetchone()[0]
             try:
                 applied = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
-            except sqlite3.OperationalError:
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise
                 applied = set()
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise UnreadableDatabase(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise DatabaseUnusable(path, explain(path, exc)) from None
     return verdict, applied
+
+
+def verdict_problem(verdict: str) -> str | None:
+    """The problem an integrity check's verdict names, or None when the file is intact."""
+    if verdict == "ok":
+        return None
+    return "is damaged: " + " ".join(verdict.split())
