@@ -20,6 +20,7 @@ from bot.logs import configure as configure_logging
 from bot.rules.digest import Week
 from bot.rules.org import OrgConfig
 from bot.rules.refusals import InvalidInput
+from storage.sqlite_only import DatabaseUnusable
 
 log = logging.getLogger(__name__)
 
@@ -199,12 +200,12 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return _with_env(settings, org, work)
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 def existing_database(settings: Settings, command: str) -> Path:
     """The database a command reads. One that is missing is refused, never created: a
-    command run from the wrong folder or with a mistyped DATABASE_PATH says so."""
+    command run from the wrong folder or with a mistyped DATABASE_PATH says so; one the
+    bot could not use either is refused in the words `appealdesk check` uses."""
+    from storage.sqlite_only import DatabaseUnusable, access_problem
+
     path = settings.database_path
     if path.is_dir():
         raise ConfigError(
@@ -215,22 +216,8 @@ def existing_database(settings: Settings, command: str) -> Path:
             f"{command}: no database at {path.resolve()} (set DATABASE_PATH, or give the bot's"
             " env file with --env-file; `appealdesk run` creates it)"
         )
-    if not os.access(path, os.R_OK):
-        raise ConfigError(f"{command}: cannot read the database {path.resolve()}")
-    with path.open("rb") as file:
-        header = file.read(len(SQLITE_HEADER))
-    if header and header != SQLITE_HEADER:  # SQLite would write over a short file
-        raise ConfigError(
-            f"{command}: database {path.resolve()} cannot be used: file is not a database"
-        )
-    try:  # a file that is not SQLite is refused before the bot's connections open on it
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            conn.execute("PRAGMA schema_version").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise ConfigError(f"{command}: database {path.resolve()} cannot be used: {exc}") from None
+    if problem := access_problem(path):
+        raise DatabaseUnusable(path, problem)
     return path
 
 
@@ -287,19 +274,15 @@ def _with_env(settings: Settings, org: OrgConfig, work: object) -> int:
     """Open the database, run `work(env)`, close it."""
     from bot.app import make_env
     from bot.usecases.people import sync_departments
+    from storage.db import database_errors
 
     async def run() -> int:
         env = make_env(settings, org)
+        await env.db.open()  # DatabaseUnusable: one line naming the file and the problem
         try:
-            await env.db.open()
-        except (sqlite3.Error, OSError) as exc:
-            await env.db.close()
-            raise ConfigError(
-                f"database {settings.database_path.resolve()} cannot be used: {exc}"
-            ) from None
-        try:
-            await sync_departments(env)
-            return await work(env)
+            with database_errors(settings.database_path):
+                await sync_departments(env)
+                return await work(env)
         finally:
             await env.db.close()
 
@@ -497,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return 2
+    except DatabaseUnusable as exc:  # status 1: a lock or a full disk may clear
+        _say(str(exc))
+        return 1
     except KeyboardInterrupt:
         _say("interrupted")
         return 130

@@ -150,6 +150,8 @@ def access_problem(path: Path) -> str | None:
         return "cannot be read: the file is not readable by this user"
     if path.exists() and not os.access(path, os.W_OK):
         return "cannot be written: the file is read-only for this user"
+    if not is_sqlite_file(path):  # SQLite would silently write over a short one
+        return _PROBLEMS[sqlite3.SQLITE_NOTADB]
     for side in side_files(path):
         if side.exists() and not os.access(side, os.W_OK):
             return (
@@ -162,6 +164,18 @@ def access_problem(path: Path) -> str | None:
             " (SQLite keeps its -wal and -shm files beside the database)"
         )
     return None
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """Whether the file at `path` is missing, empty, or begins as SQLite's files do."""
+    if not path.is_file():
+        return not path.exists()
+    with path.open("rb") as file:
+        header = file.read(len(SQLITE_HEADER))
+    return header in (b"", SQLITE_HEADER)
 
 
 def side_files(path: Path) -> tuple[Path, Path]:

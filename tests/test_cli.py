@@ -113,7 +113,7 @@ SETTINGS = [
     ("DATABASE_PATH", "", "setting DATABASE_PATH: Value error, is empty"),
     ("DATABASE_PATH", "   ", "setting DATABASE_PATH: Value error, is empty"),
     ("DATABASE_PATH", "{folder}", "is a folder, not a database file"),
-    ("DATABASE_PATH", "notes.txt", "cannot be used: file is not a database"),
+    ("DATABASE_PATH", "notes.txt", "is not a SQLite database"),
     ("ORG_CONFIG", "", "setting ORG_CONFIG: Value error, is empty"),
     ("ORG_CONFIG", "{folder}", "setting ORG_CONFIG: cannot read"),
     ("TIMEZONE", "Mars/Base", "setting TIMEZONE:"),
@@ -218,7 +218,7 @@ def test_a_database_that_is_not_sqlite_is_left_as_it_was(folder, monkeypatch, ca
     (folder / "bad.sqlite3").write_bytes(b"not a database, " * 512)
     monkeypatch.setenv("DATABASE_PATH", "bad.sqlite3")
     for args in COMMANDS:
-        assert "cannot be used: file is not a database" in one_line_refusal(args, capsys)
+        assert "is not a SQLite database" in one_line_refusal(args, capsys)
     assert (folder / "bad.sqlite3").read_bytes() == b"not a database, " * 512
     assert sorted(p.name for p in folder.iterdir()) == [
         "bad.sqlite3",

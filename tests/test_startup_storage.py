@@ -109,6 +109,14 @@ def damaged_header(folder: Path) -> Case:
     return Case(path, r"is not a SQLite database")
 
 
+def short_text_file(folder: Path) -> Case:
+    """A few bytes that are not SQLite's (a mistyped DATABASE_PATH naming a note): SQLite
+    itself would write a new database over them."""
+    path = folder / "notes.txt"
+    path.write_text("x")
+    return Case(path, r"is not a SQLite database")
+
+
 def damaged_page(where: str) -> Callable[[Path], Case]:
     def prepare(folder: Path) -> Case:
         path = make_database(folder / "appealdesk.sqlite3")
@@ -183,6 +191,7 @@ CASES = {
     "read-only folder": read_only_folder,
     "read-only folder, new database": read_only_folder_new,
     "damaged header": damaged_header,
+    "a short file that is not a database": short_text_file,
     "damaged second page": damaged_page("second"),
     "damaged middle page": damaged_page("middle"),
     "damaged last page": damaged_page("last"),
