@@ -21,8 +21,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
-from bot.rules import delivery
-from bot.rules.digest import Week
+from bot.rules import checks, delivery
 from bot.rules.model import Courier, Notice, Outgoing, Rating
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
@@ -109,7 +108,7 @@ async def _digest_parts(env: Env, item: Outgoing) -> list[Part]:
         return [("text", piece, None) for piece in split_message(archived.text)]
     pack = _PACKS.get(label)
     if pack is None:
-        digest = await reports.leaders_digest(env, None, Week.parse(label))
+        digest = await reports.leaders_digest(env, None, checks.parse_week(label))
         _PACKS.clear()
         pack = _PACKS[label] = await build_leaders_pack(env, digest, archived.text)
     return pack_parts(pack)

@@ -51,13 +51,6 @@ class Week:
         """The last complete week before `day` (the one a Monday digest reports)."""
         return cls.of(day - timedelta(days=7))
 
-    @classmethod
-    def parse(cls, text: str) -> Week:
-        """`2026-W47` and the other forms `checks.parse_week` reads (InvalidInput if none)."""
-        from bot.rules.checks import parse_week  # checks builds on this module
-
-        return parse_week(text)
-
 
 def require_past_or_current(week: Week, today: date) -> None:
     """A digest of a week that has not begun is refused."""

@@ -9,7 +9,7 @@ from bot.rules import delivery
 from bot.rules.delivery import Recipient
 from bot.rules.model import Actor, Outgoing, Role
 from bot.usecases.env import Env
-from bot.usecases.tasks import holders
+from bot.usecases.task_holders import holders
 from storage.db import UnitOfWork
 
 

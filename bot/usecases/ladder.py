@@ -15,7 +15,7 @@ from bot.rules import audiences, delivery
 from bot.rules.model import Appeal, StoredNotice, Task
 from bot.usecases.appeals import directory
 from bot.usecases.env import Env
-from bot.usecases.tasks import holders
+from bot.usecases.task_holders import holders
 from storage.db import UnitOfWork
 
 # Most urgent first: that is also the order of the serial numbers within a sweep.

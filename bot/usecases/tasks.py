@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.rules import access, audiences, checks, delivery
+from bot.rules import access, checks, delivery
 from bot.rules.model import Actor, Attachment, Party, Person, Role, Task, TaskAction, TaskReport
 from bot.rules.refusals import NotAllowed, TaskStale
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW
 from bot.usecases import outbox
 from bot.usecases.env import Env
+from bot.usecases.task_holders import holders, stand_ins
 from storage.db import UnitOfWork
 
 
@@ -48,22 +49,6 @@ class TaskOutcome:
     text: str | None = None
     queued: tuple[int, ...] = ()
     ack_id: int | None = None  # the actor's confirmation, stored in case the answer fails
-
-
-async def stand_ins(uow: UnitOfWork, task: Task) -> frozenset[int]:
-    """Who holds an unmapped task: the heads of its department (by name), if any."""
-    if task.owner_id is not None:
-        return frozenset()
-    dept = await uow.departments.by_name(task.department_name)
-    if dept is None:
-        return frozenset()
-    return frozenset(p.tg_id for p in await uow.people.staff_of(dept.id) if p.role is Role.HEAD)
-
-
-async def holders(env: Env, uow: UnitOfWork, task: Task) -> list[int]:
-    """Who is told about a task: its 责任人, else its stand-ins, else the leaders."""
-    owners = [task.owner_id] if task.owner_id else sorted(await stand_ins(uow, task))
-    return audiences.for_task(owners, sorted(env.leaders))
 
 
 async def import_table(
