@@ -204,13 +204,17 @@ def button_marked(button: InlineKeyboardButton, mark: str) -> InlineKeyboardButt
 async def _list_parts(env: Env, item: Outgoing) -> list[Step]:
     """Several notices owed to one person by a sweep: a list of the first LADDER_LISTED
     (the sweep keeps the most urgent first), each with its buttons, the rest counted; the
-    items Telegram already accepted (`progress`) are not listed again."""
+    items Telegram already accepted (`progress`) are not listed again, nor those no longer
+    the recipient's (`withheld`); every item keeps its number."""
     ids = item.detail["notices"]
     named = ids[:LADDER_LISTED]
     total = len(ids) + int(item.detail.get("more", 0))
+    withheld = set(item.detail.get("withheld", ()))
     numbered = []
     for n, notice_id in enumerate(named, start=1):
-        owed = await ladder.item(env, notice_id) if n > item.progress else None
+        owed = None
+        if n > item.progress and notice_id not in withheld:
+            owed = await ladder.item(env, notice_id)
         if owed is not None:
             numbered.append((n, ladder_notice(owed, env, item.chat_id)))
     if not numbered:
@@ -326,10 +330,20 @@ async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
         try:
             await send_part(bot, batch[0].chat_id, part)
         except TelegramError as exc:
-            if done and len(done) < len(unsent) and fault_of(exc) is delivery.Fault.REFUSED:
+            refused = fault_of(exc) is delivery.Fault.REFUSED
+            if refused and done and len(done) < len(unsent):
                 # the part itself was refused: its items end, the other parts still go
                 await _not_sent(bot, env, done, exc)
                 unsent = [item for item in unsent if item not in done]
+                continue
+            if refused and not done:
+                # a part of one message in several (a sweep's list, a long text): the
+                # operator hears of it, the message goes on with its other parts
+                log.error(
+                    "outbox %s part %s to %s refused by Telegram, skipped: %s",
+                    batch[0].id, went, batch[0].chat_id, exc,
+                )  # fmt: skip
+                await outbox.advanced(env, batch[0].id, went)
                 continue
             await _not_sent(bot, env, unsent, exc)
             return sent

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import sqlite3
 from datetime import date, datetime, timedelta
 
@@ -695,6 +696,16 @@ async def test_every_refusal_is_worded_for_the_person(sandbox, description, expe
     assert t("error_internal") not in answer[0]
 
 
+URGENCY = ["提级督办", "督办", "到期提示", "签收提示"]  # as the ladder ranks its kinds
+
+
+def urgency(item: str) -> tuple[int, int]:
+    """Where a listed notice stands: its kind's rank, then the longest overdue first."""
+    kind = next(n for n, word in enumerate(URGENCY) if f"】{word}" in item)
+    days = re.search(r"已超期 (\d+) 个工作日", item)
+    return kind, -int(days[1]) if days else 0
+
+
 async def test_a_sweep_owing_hundreds_of_notices_sends_the_most_urgent_with_the_count(
     sandbox, leader, settings
 ):
@@ -712,8 +723,12 @@ async def test_a_sweep_owing_hundreds_of_notices_sends_the_most_urgent_with_the_
         last = lists[-1].plain
         total = int(last.split("今日提示督办共 ")[1].split(" 件")[0])
         assert total > LADDER_LISTED and f"共 {total} 件；其余请发送 /overdue" in last
-        # the most urgent first: the longest overdue
-        assert "超期" in lists[0].plain.split("①", 1)[1].split("②", 1)[0]
+        # the most urgent first: 提级 before 督办 before the rest, the longest overdue first
+        text = "\n".join(m.plain for m in lists)
+        items = re.findall(r"^(?:[①-⑳]|\(\d+\)) (.+)$", text, re.MULTILINE)
+        assert len(items) == LADDER_LISTED
+        assert [urgency(i) for i in items] == sorted(urgency(i) for i in items)
+        assert "超期" in items[0]
 
 
 # -- every catalog message, its fields at their largest -----------------------------------------
@@ -878,3 +893,32 @@ async def test_the_leaders_daily_list_of_people_not_reached_names_the_most_misse
     )
     assert shown.count("条未送达") == UNREACHABLE_LISTED
     assert "（97 条未送达）" in shown.split("\n")[1]  # the most missed first
+
+
+def test_a_sweeps_list_ranks_its_notices_by_urgency():
+    """提级 first, then 督办 (the longest overdue first), 到期 today, 到期 soon, 签收, tasks —
+    whatever order they were stored in."""
+    from bot.usecases.ladder import PendingNotice, most_urgent
+
+    def pending(kind: str, overdue: int, subject: str = "appeal") -> PendingNotice:
+        return PendingNotice(stored_notice(kind, subject), None, None, overdue, [LEADER_ID])
+
+    stored = [
+        pending("task_overdue", 0, "task"),
+        pending("unclaimed", 0),
+        pending("due_soon", 0),
+        pending("overdue", 2),
+        pending("due_today", 0),
+        pending("overdue", 9),
+        pending("raise", 3),
+    ]
+    ranked = [(n.kind, n.overdue_days) for n in most_urgent(stored)]
+    assert ranked == [
+        ("raise", 3),
+        ("overdue", 9),
+        ("overdue", 2),
+        ("due_today", 0),
+        ("due_soon", 0),
+        ("unclaimed", 0),
+        ("task_overdue", 0),
+    ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
@@ -434,3 +436,79 @@ async def test_a_text_over_the_limit_goes_in_pieces_and_a_crash_repeats_one_piec
         "status": "sent",
         "progress": len(pieces) - 1,
     }
+
+
+async def test_a_list_resumed_after_a_task_changed_hands_keeps_its_numbers_and_loses_nothing(
+    sandbox, people, clock, db
+):
+    """Twenty overdue tasks of 李明 go as one list; the second part meets a 502, so the list
+    waits with its first part sent; meanwhile a task of that first part goes to the head.
+    When the list goes on, every unsent item comes, under its own number, and the header's
+    count stays as it was."""
+    rows = [task_row(seq, owner="李明") for seq in range(11, 31)]
+    await import_file(people.leader, "t.csv", csv_bytes(rows))
+    clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
+    official = people.official
+    seen: list[str] = []
+
+    def listener(message) -> None:
+        if message.chat_id == official.id and message.plain.startswith("今日提示督办共"):
+            seen.append(message.plain)
+            if len(seen) == 1:  # the second part meets a 502 (transient)
+                sandbox.api.fail("sendMessage", 502, "Bad Gateway", times=1)
+
+    sandbox.api.listeners.append(listener)
+    await run_sweep(sandbox.app)
+    [row] = db.rows(
+        "SELECT progress FROM outbox WHERE kind = 'ladder_list' AND chat_id = ?", official.id
+    )
+    assert len(seen) == 1 and row["progress"] == courier.LIST_CHUNK
+    moved = int(re.search(r"第(\d+)项", seen[0].split("\n", 1)[1])[1])
+    with sqlite3.connect(db.path) as conn:  # a task of the part already sent changes hands
+        conn.execute("UPDATE tasks SET owner_id = ? WHERE seq = ?", (people.head.id, moved))
+    clock.advance(timedelta(minutes=20))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    got = [int(x) for text in seen for x in re.findall(r"第(\d+)项", text)]
+    assert sorted(got) == list(range(11, 31))  # each once, the moved one only before
+    headers = [text.split("\n")[0] for text in seen]
+    assert headers == [
+        "今日提示督办共 20 件（第 1–8 件）：",
+        "今日提示督办共 20 件（第 9–16 件）：",
+        "今日提示督办共 20 件（第 17–20 件）：",
+    ]
+
+
+async def test_a_refused_middle_part_of_a_sweeps_list_is_skipped_and_the_rest_goes(
+    sandbox, people, clock, db, caplog
+):
+    """Twenty overdue tasks of 李明 go as one list in three parts; Telegram refuses the
+    second as such (a 400): the operator is told once, the third part still goes, the list
+    ends sent and nothing is tried again."""
+    rows = [task_row(seq, owner="李明") for seq in range(11, 31)]
+    await import_file(people.leader, "t.csv", csv_bytes(rows))
+    clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
+    official = people.official
+    seen: list[str] = []
+
+    def listener(message) -> None:
+        if message.chat_id == official.id and message.plain.startswith("今日提示督办共"):
+            seen.append(message.plain)
+            if len(seen) == 1:
+                sandbox.api.fail("sendMessage", 400, "Bad Request: message is too long", times=1)
+
+    sandbox.api.listeners.append(listener)
+    with caplog.at_level(logging.ERROR, logger="handlers.courier"):
+        await run_sweep(sandbox.app)
+    headers = [text.split("\n")[0] for text in seen]
+    assert headers == [
+        "今日提示督办共 20 件（第 1–8 件）：",
+        "今日提示督办共 20 件（第 17–20 件）：",
+    ]
+    assert len([r for r in caplog.records if "refused by Telegram" in r.message]) == 1
+    [row] = db.rows(
+        "SELECT status FROM outbox WHERE kind = 'ladder_list' AND chat_id = ?", official.id
+    )
+    assert row["status"] == "sent"
+    clock.advance(timedelta(hours=1))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    assert len(seen) == 2

@@ -48,8 +48,9 @@ async def _about(
 
 
 async def still_theirs(uow: UnitOfWork, env: Env, item: Outgoing) -> Outgoing | None:
-    """`item` as its recipient may still read it (a list keeps only the notices still
-    theirs), or None when nothing of it is theirs any more."""
+    """`item` as its recipient may still read it, or None when nothing of it is theirs any
+    more. A list keeps its notices in their places (a list resumed after a crash skips its
+    items by position) and names those no longer theirs in `withheld`."""
     if item.kind == delivery.OWN:
         return item
     who = await recipient(uow, env, item.chat_id)
@@ -58,12 +59,11 @@ async def still_theirs(uow: UnitOfWork, env: Env, item: Outgoing) -> Outgoing | 
     if item.subject is None:
         return item if delivery.may_hear(who, item.kind) else None
     if item.kind == delivery.LADDER_LIST:
-        kept = [
-            n
-            for n in item.detail.get("notices", [])
-            if await _about(uow, env, who, "notice", int(n), item.kind)
-        ]
-        return dataclasses.replace(item, detail={**item.detail, "notices": kept}) if kept else None
+        notices = [int(n) for n in item.detail.get("notices", [])]
+        withheld = [n for n in notices if not await _about(uow, env, who, "notice", n, item.kind)]
+        if len(withheld) == len(notices):
+            return None
+        return dataclasses.replace(item, detail={**item.detail, "withheld": withheld})
     if item.subject_id is None:
         return None
     return item if await _about(uow, env, who, item.subject, item.subject_id, item.kind) else None

@@ -142,7 +142,7 @@ async def enqueue_due(env: Env) -> int:
     while batch := await pending(env):
         now = env.now()
         owed_to: dict[int, list[int]] = {}
-        for owed in batch:
+        for owed in most_urgent(batch):  # a list names the most urgent first
             for chat in owed.chats:
                 owed_to.setdefault(chat, []).append(owed.id)
         async with env.db.unit_of_work() as uow:
