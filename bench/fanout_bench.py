@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import tempfile
 import time
 from datetime import date
@@ -55,6 +56,8 @@ async def main() -> None:
         bare = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as folder:
             env = await fresh_database(Path(folder) / "fanout.sqlite3", today=date(2026, 3, 10))
+            # an operator notice goes to leaders only (entitlement is checked as it is sent)
+            env = dataclasses.replace(env, leaders=frozenset(chats))
             await env.db.open()
             async with env.db.unit_of_work() as uow:
                 for chat in chats:
