@@ -40,11 +40,8 @@ async def start(update: Update, context: Context) -> None:
         return
     if context.args:  # a used or expired link is refused before anything else happens
         await people.check_link(env, update.effective_user.id, context.args[0])
-    owed = await outbox.owe_again(env, update.effective_user.id)
-    if owed:
-        await say(update, context, t("owed_messages", count=len(owed)))
-        await flush(context.bot, env, owed)
     if context.args and context.args[0].startswith(people.COLLEAGUE_PREFIX):
+        await _send_owed(update, context)
         await colleagues.start_joining(update, context, context.args[0])
         return
     if context.args:
@@ -60,7 +57,10 @@ async def start(update: Update, context: Context) -> None:
                 role=name("role", membership.role),
             ),
         )
+        # only now: what is owed is checked against the department they have just joined
+        await _send_owed(update, context)
         return
+    await _send_owed(update, context)
     actor = await actor_of(update, context)
     if actor.role is not Role.GUEST:
         await say(
@@ -78,6 +78,16 @@ async def start(update: Update, context: Context) -> None:
         context,
         t("welcome_guest", org=esc(env.org.name), user_id=update.effective_user.id),
     )
+
+
+async def _send_owed(update: Update, context: Context) -> None:
+    """Someone pressed /start again: what could not reach them lately, and is still theirs
+    to read, comes now."""
+    env = env_of(context)
+    owed = await outbox.owe_again(env, update.effective_user.id)
+    if owed:
+        await say(update, context, t("owed_messages", count=len(owed)))
+        await flush(context.bot, env, owed)
 
 
 # The registration asks four fields in turn, then shows them with 确认 / 修改 before saving.

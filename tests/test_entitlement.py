@@ -396,3 +396,30 @@ async def test_the_old_departments_group_gets_nothing_of_an_appeal_transferred_a
         }
     finally:
         await box.stop()
+
+
+async def test_an_official_who_joins_another_department_by_link_is_not_owed_the_old_ones(
+    sandbox, people, db, clock
+):
+    """李明 (金融局) had blocked the bot while three 融资 appeals came in; he opens an invite
+    to 中小企业科: he is welcomed there and none of the old department's appeals reach him
+    (the link is applied before anything owed is sent, and checked against his new place)."""
+    sandbox.api.fail_chat(people.official.id, 403, "Forbidden: bot was blocked by the user")
+    numbers = [
+        await file_appeal(people.company, "融资", f"第{n}件：流动资金{n}00万元，营收负债详情。")
+        for n in range(1, 4)
+    ]
+    sandbox.api.chat_failures.clear()
+    await people.leader.send("/invite zxqy")
+    code = people.leader.last.split("?start=")[1].split()[0]
+    mark = people.official.mark()
+    await people.official.send(f"/start {code}")
+    clock.advance(timedelta(minutes=5))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    got = "\n".join(people.official.since(mark))
+    assert "中小企业科" in got and "此前有" not in got
+    assert not any(number in got for number in numbers)
+    statuses = db.rows(
+        "SELECT status FROM outbox WHERE chat_id = ? AND kind = 'new_appeal'", people.official.id
+    )
+    assert [r["status"] for r in statuses] == ["withheld"] * 3
