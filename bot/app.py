@@ -111,10 +111,11 @@ def handler_list() -> list:
 
 
 def guards() -> list:
-    """Run before everything else: a group's move to a supergroup, edits, groups, and
-    leaving or lapsing flows."""
+    """Run before everything else: a group's move to a supergroup, text that is not
+    characters, edits, groups, and leaving or lapsing flows."""
     return [
         MessageHandler(filters.StatusUpdate.MIGRATE, chats.migrated),
+        TypeHandler(Update, understand.unreadable_guard),
         TypeHandler(Update, understand.group_guard),
         TypeHandler(Update, flow.guard),
     ]

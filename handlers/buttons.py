@@ -202,7 +202,11 @@ def decode(data: str | None, *kinds: str) -> Button:
     if known is None or (kinds and kind not in kinds):
         raise BadCallback(data)
     assert data is not None
-    if len(data.encode()) > MAX_BYTES:
+    try:
+        size = len(data.encode())
+    except UnicodeEncodeError:  # a lone surrogate: no button of ours holds one
+        raise BadCallback(data, kind) from None
+    if size > MAX_BYTES:
         raise BadCallback(data, kind)
     parts = _read(known, data.split(":")[1:])
     if parts is None:

@@ -22,6 +22,32 @@ GROUP_COMMANDS = frozenset({"help"})
 MENU = "menu"
 
 
+def readable(text: str | None) -> bool:
+    """Whether a text holds only characters (no lone UTF-16 surrogate, which no client
+    types: only a forged update carries one, and nothing could store it)."""
+    if not text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+async def unreadable_guard(update: Update, context: Context) -> None:
+    """A message whose text, caption or command cannot be read as characters is answered
+    (in a private chat) and goes no further, whatever it is (a command, a prompt's answer,
+    a file's caption). Buttons are read by the codec, which refuses such data itself."""
+    message = update.effective_message
+    if message is None or update.callback_query is not None:
+        return
+    if readable(message.text) and readable(message.caption):
+        return
+    if update.effective_chat is not None and update.effective_chat.type == "private":
+        await say(update, context, t("unreadable_text"))
+    raise ApplicationHandlerStop
+
+
 async def typed(update: Update, context: Context) -> None:
     """Typed text, a photo or a file in a private chat: the user's flow takes it, if any."""
     conversation = await flow.active(update, context)

@@ -385,8 +385,15 @@ ID_FORGERIES = (
     lambda x: "9" * 30,
     lambda x: str(2**53),
     lambda x: "",
+    lambda x: "\ud800" + x,  # a lone surrogate: JSON's "\ud800" escape carries one
 )
-WORD_FORGERIES = (str.upper, lambda x: x + " ", lambda x: x + "\u200b", lambda x: "")
+WORD_FORGERIES = (
+    str.upper,
+    lambda x: x + " ",
+    lambda x: x + "\u200b",
+    lambda x: "",
+    lambda x: x + "\udcff",
+)
 
 
 def forgeries(data: str) -> list[str]:
@@ -503,8 +510,17 @@ near_codes = st.builds(
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.one_of(st.none(), st.text(max_size=80), near_codes))
+@given(
+    st.one_of(
+        st.none(),
+        st.text(max_size=80),
+        st.text(st.characters(blacklist_categories=()), max_size=80),  # surrogates too
+        near_codes,
+    )
+)
 @example("contact:rm:1:" + "9" * 30)
+@example("claim:\ud800:1")
+@example("contact:rm:1:\udcff1")
 @example("claim:１２:1")
 @example("claim:٣:1")
 @example("claim:²:1")
@@ -715,3 +731,38 @@ async def test_the_issues_case_another_enterprises_first_contact_removes_nobody(
     assert await w.p.company.press_data(w.p.company.inbox[-1], forged) == [
         "已移除联系人 陈会计，其不能再查看或提交本企业的诉求。"
     ]
+
+
+UNREADABLE = "\ud800"  # a lone UTF-16 surrogate: what a forged update's "\ud800" becomes
+
+
+@pytest.mark.parametrize(
+    "role, text",
+    [
+        (role, text)
+        for role in ("guest", "A first", "official X", "leader")
+        for text in (
+            f"/start {UNREADABLE}",
+            f"/start c_{UNREADABLE}",
+            f"/invite {UNREADABLE}",
+            f"/view SQ-2026-00000{UNREADABLE}",
+            f"/contacts {UNREADABLE}",
+            f"/baobao {UNREADABLE}",
+            f"/export 2026-01-01 {UNREADABLE}",
+            f"/digest {UNREADABLE}",
+            f"资金{UNREADABLE}",
+        )
+    ],
+)
+async def test_text_that_is_not_characters_is_refused_and_changes_nothing(
+    sandbox, people, db, role, text
+):
+    """Whatever a message is (a command and its argument, free text), a lone surrogate in
+    it gets one clear answer, never 系统繁忙, and nothing is written."""
+    w = await World(sandbox, people, db).build()
+    person = w.person(role)
+    before = dump(db)
+    mark = person.mark()
+    await person.send(text)
+    assert person.since(mark) == [t("unreadable_text")]
+    assert dump(db) == before

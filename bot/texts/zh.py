@@ -141,6 +141,7 @@ CATALOG: dict[str, str] = {
     "invite_used": "该链接已被使用。",
     "invite_expired": "该链接已过期。",
     "unknown_command": "无法识别的指令。发送 /help 查看可用功能。",
+    "unreadable_text": "消息中含有无法识别的字符，未作处理。请重新输入。",
     "plain_text_hint": "请使用菜单中的指令。发送 /help 查看可用功能。",
     "cancelled": "已取消，未做任何更改。",
     "nothing_to_cancel": "当前没有进行中的操作。",
