@@ -20,7 +20,12 @@ PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 FULL_DATE_RE = re.compile(
     r"^(?P<year>\d{4})\s*(?P<sep>[-/.])\s*(?P<month>\d{1,2})\s*(?P=sep)\s*(?P<day>\d{1,2})"
     r"|^(?P<cn_year>\d{4})\s*年\s*(?P<cn_month>\d{1,2})\s*月\s*(?P<cn_day>\d{1,2})\s*[日号]?"
+    r"|^(?P<packed_year>\d{4})(?P<packed_month>\d{2})(?P<packed_day>\d{2})(?!\d)"  # 20260331
 )
+# The weekday Excel's long Chinese date and people add: 2026年3月31日星期二, （周二）.
+WEEKDAY_RE = re.compile(r"\s*[(（]?\s*(?:星期|礼拜|周)[一二三四五六日天][)）]?")
+# Years a date of the bureau's may have: a typing slip such as 9999 or 0026 is refused.
+YEARS = range(1900, 3000)
 MONTH_DAY_RE = re.compile(
     r"^(?P<month>\d{1,2})\s*(?P<sep>[/-])\s*(?P<day>\d{1,2})(?!\s*(?P=sep))"
     r"|^(?P<cn_month>\d{1,2})\s*月\s*(?P<cn_day>\d{1,2})\s*[日号]?"
@@ -147,12 +152,14 @@ def _time_of_day(text: str, start: int) -> bool:
 
 
 def _period_end(match: re.Match[str], today: date, upcoming: bool) -> date:
+    year = int(match["only_year"] or match["year"] or today.year)
+    if year not in YEARS:
+        raise ValueError(match.string)
     if match["only_year"]:
-        return date(int(match["only_year"]), 12, 31)
+        return date(year, 12, 31)
     month = int(match["month"])
     if not 1 <= month <= 12:
         raise ValueError(match.string)
-    year = int(match["year"] or today.year)
     last = date(year, month, calendar.monthrange(year, month)[1])
     if not match["year"] and upcoming and last < today:
         last = date(year + 1, month, calendar.monthrange(year + 1, month)[1])
@@ -161,20 +168,27 @@ def _period_end(match: re.Match[str], today: date, upcoming: bool) -> date:
 
 def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
     """The one reader of dates typed by people or found in files: `2026-03-20`, `2026-3-20`,
-    `2026/3/20`, `2026.3.20`, `2026年3月20日` (full-width digits too), each maybe followed by
-    a time of day, which is dropped; or a month and day, `3月20日`: the next one when
-    `upcoming` (a deadline), else the one of this year (a period); or the end of a month or
-    year (`2026年3月底`, `2026年底`); any of them may end in 前 ("by"). ValueError otherwise."""
+    `2026/3/20`, `2026.3.20`, `2026年3月20日`, `20260320` (full-width digits too, years 1900
+    to 2999), each maybe followed by its weekday (星期五) and a time of day, both dropped; or
+    a month and day, `3月20日`: the next one when `upcoming` (a deadline), else the one of
+    this year (a period); or the end of a month or year (`2026年3月底`, `2026年底`); any of
+    them may end in 前 ("by"). ValueError otherwise."""
     raw = unicodedata.normalize("NFKC", without_invisible(text or "")).strip()
     raw = BY_SUFFIX_RE.sub("", raw)
     match = PERIOD_END_RE.match(raw)
     if match:
         return _period_end(match, today, upcoming)
     match = FULL_DATE_RE.match(raw)
-    if match and _time_of_day(raw, match.end()):
-        year = int(match["year"] or match["cn_year"])
-        month = int(match["month"] or match["cn_month"])
-        day = int(match["day"] or match["cn_day"])
+    if match:
+        end = match.end()
+        weekday = WEEKDAY_RE.match(raw, end)
+        end = weekday.end() if weekday else end
+    if match and _time_of_day(raw, end):
+        year = int(match["year"] or match["cn_year"] or match["packed_year"])
+        month = int(match["month"] or match["cn_month"] or match["packed_month"])
+        day = int(match["day"] or match["cn_day"] or match["packed_day"])
+        if year not in YEARS:
+            raise ValueError(raw)
         try:
             return date(year, month, day)
         except ValueError:
