@@ -87,6 +87,7 @@ def database_check(path: Path) -> Check:
         DatabaseUnusable,
         access_problem,
         inspect_file,
+        schema_problem,
         verdict_problem,
     )
 
@@ -98,7 +99,7 @@ def database_check(path: Path) -> Check:
         result, applied = inspect_file(path)
     except DatabaseUnusable as exc:
         return FAIL, str(exc)
-    if problem := verdict_problem(result):
+    if problem := verdict_problem(result) or schema_problem(path, MIGRATIONS[-1][0]):
         return FAIL, str(DatabaseUnusable(path, problem))
     pending = [v for v, _ in MIGRATIONS if v not in applied]
     schema = (

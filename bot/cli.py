@@ -207,17 +207,15 @@ def existing_database(settings: Settings, command: str) -> Path:
     from storage.sqlite_only import DatabaseUnusable, access_problem
 
     path = settings.database_path
-    if path.is_dir():
-        raise ConfigError(
-            f"setting DATABASE_PATH: {path.resolve()} is a folder, not a database file"
-        )
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise ConfigError(
             f"{command}: no database at {path.resolve()} (set DATABASE_PATH, or give the bot's"
             " env file with --env-file; `appealdesk run` creates it)"
         )
     if problem := access_problem(path):
         raise DatabaseUnusable(path, problem)
+    if path.stat().st_size == 0:  # reading it must not write the schema into it
+        raise DatabaseUnusable(path, "is empty: no AppealDesk data (`appealdesk run` makes it)")
     return path
 
 

@@ -43,6 +43,19 @@ class Settings(BaseSettings):
     digest_time: str = "09:00"
     digest_weekday: int = Field(default=1, ge=1, le=7)  # ISO: 1 = Monday
 
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _token_or_none(cls, value: object) -> object:
+        # `BOT_TOKEN=` (as .env.example ships it) means no token: the sandbox, never a bot
+        # started with an empty or blank token.
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if any(ch.isspace() for ch in value):
+                raise ValueError("contains spaces (copy the token from @BotFather again)")
+        return value
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

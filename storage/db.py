@@ -29,6 +29,7 @@ from storage.sqlite_only import (
     connect_writer,
     explain,
     inspect_file,
+    schema_problem,
     verdict_problem,
 )
 from storage.tasks import TaskRepo
@@ -142,6 +143,8 @@ class Database:
             verdict, _ = await asyncio.to_thread(inspect_file, self.path, quick=True)
             if problem := verdict_problem(verdict):
                 raise DatabaseUnusable(self.path, problem)
+        if problem := schema_problem(self.path, MIGRATIONS[-1][0]):
+            raise DatabaseUnusable(self.path, problem)
         self._writer = await connect_writer(self.path)
         if migrate:
             await self._migrate(self._writer)

@@ -143,6 +143,12 @@ def _space_hint(path: Path) -> str:
 def access_problem(path: Path) -> str | None:
     """Why this user cannot keep the bot's database at `path` (SQLite writes the file and
     its -wal and -shm files beside it), found before SQLite tries; None when it can."""
+    if path.is_dir():
+        return "is a folder, not a database file"
+    if path.is_symlink() and not path.exists():
+        target = path.resolve()
+        if not target.parent.is_dir():
+            return f"cannot be opened: it links to {target}, whose folder does not exist"
     folder = path.parent
     if not folder.is_dir():
         return f"cannot be opened: folder {folder.resolve()} does not exist"
@@ -205,6 +211,39 @@ def inspect_file(path: Path, quick: bool = False) -> tuple[str, set[int]]:
     except sqlite3.Error as exc:
         raise DatabaseUnusable(path, explain(path, exc)) from None
     return verdict, applied
+
+
+def schema_problem(path: Path, known: int) -> str | None:
+    """Why a database file that SQLite can read is still not one this version may use: made
+    by a newer version (schema beyond `known`), or holding another application's tables.
+    None for an empty file or one of ours (opened read-only, nothing written)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+            tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+            versions = (
+                {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+                if "schema_migrations" in tables
+                else set()
+            )
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise DatabaseUnusable(path, explain(path, exc)) from None
+    if versions and max(versions) > known:
+        return (
+            f"was made by a newer AppealDesk (schema {max(versions)}; this version knows up to"
+            f" {known}): install that version again, or restore the copy kept before the upgrade"
+        )
+    if tables and "schema_migrations" not in tables:
+        return (
+            "holds another application's tables, not AppealDesk's: give DATABASE_PATH a file"
+            " of its own"
+        )
+    return None
 
 
 def verdict_problem(verdict: str) -> str | None:

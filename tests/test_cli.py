@@ -35,6 +35,9 @@ def folder(monkeypatch, tmp_path) -> Path:
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "ledger.csv").write_text(GOOD_CSV, encoding="utf-8")
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "empty.sqlite3").write_bytes(b"")  # what a start that failed may leave
+    with sqlite3.connect(tmp_path / "places.sqlite") as conn:  # another program's database
+        conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
     (tmp_path / "sub").mkdir()
     return tmp_path
 
@@ -114,6 +117,8 @@ SETTINGS = [
     ("DATABASE_PATH", "   ", "setting DATABASE_PATH: Value error, is empty"),
     ("DATABASE_PATH", "{folder}", "is a folder, not a database file"),
     ("DATABASE_PATH", "notes.txt", "is not a SQLite database"),
+    ("DATABASE_PATH", "empty.sqlite3", "is empty: no AppealDesk data"),
+    ("DATABASE_PATH", "places.sqlite", "holds another application's tables"),
     ("ORG_CONFIG", "", "setting ORG_CONFIG: Value error, is empty"),
     ("ORG_CONFIG", "{folder}", "setting ORG_CONFIG: cannot read"),
     ("TIMEZONE", "Mars/Base", "setting TIMEZONE:"),
@@ -222,8 +227,10 @@ def test_a_database_that_is_not_sqlite_is_left_as_it_was(folder, monkeypatch, ca
     assert (folder / "bad.sqlite3").read_bytes() == b"not a database, " * 512
     assert sorted(p.name for p in folder.iterdir()) == [
         "bad.sqlite3",
+        "empty.sqlite3",
         "ledger.csv",
         "notes.txt",
+        "places.sqlite",
         "sub",
     ]
     with pytest.raises(sqlite3.DatabaseError):

@@ -70,7 +70,8 @@ def test_backup_refuses_what_it_cannot_do_in_one_line(clean_env, tmp_path, capsy
     assert err.startswith("appealdesk: backup: no database at ") and "\n" not in err
     assert not (tmp_path / "appealdesk.sqlite3").exists()  # nothing created by the attempt
 
-    sqlite3.connect(tmp_path / "appealdesk.sqlite3").close()
+    with sqlite3.connect(tmp_path / "appealdesk.sqlite3") as conn:  # ours, not yet migrated
+        conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at)")
     assert main(["backup", str(tmp_path / "missing" / "copy.sqlite3")]) == 2
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "taken.sqlite3").write_bytes(b"")

@@ -117,6 +117,40 @@ def short_text_file(folder: Path) -> Case:
     return Case(path, r"is not a SQLite database")
 
 
+def newer_schema(folder: Path) -> Case:
+    """A database a newer version migrated (an older version put back without the copy)."""
+    path = make_database(folder / "appealdesk.sqlite3", rows=10)
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (999, '2027-01-01T00:00:00+00:00')")
+    return Case(path, r"was made by a newer AppealDesk \(schema 999; this version knows")
+
+
+def another_applications(folder: Path) -> Case:
+    """Another program's SQLite file: nothing of AppealDesk's is written into it."""
+    path = folder / "places.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+
+    def untouched() -> None:
+        with sqlite3.connect(path) as conn:
+            names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+        assert names == {"moz_places"}
+
+    return Case(path, r"holds another application's tables", after=[untouched])
+
+
+def a_folder(folder: Path) -> Case:
+    path = folder / "appealdesk.sqlite3"
+    path.mkdir()
+    return Case(path, r"is a folder, not a database file")
+
+
+def a_link_to_nowhere(folder: Path) -> Case:
+    path = folder / "appealdesk.sqlite3"
+    path.symlink_to(folder / "not-mounted" / "appealdesk.sqlite3")
+    return Case(path, r"cannot be opened: it links to .*, whose folder does not exist")
+
+
 def damaged_page(where: str) -> Callable[[Path], Case]:
     def prepare(folder: Path) -> Case:
         path = make_database(folder / "appealdesk.sqlite3")
@@ -192,6 +226,10 @@ CASES = {
     "read-only folder, new database": read_only_folder_new,
     "damaged header": damaged_header,
     "a short file that is not a database": short_text_file,
+    "made by a newer version": newer_schema,
+    "another application's database": another_applications,
+    "a folder": a_folder,
+    "a link to a missing folder": a_link_to_nowhere,
     "damaged second page": damaged_page("second"),
     "damaged middle page": damaged_page("middle"),
     "damaged last page": damaged_page("last"),
