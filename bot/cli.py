@@ -79,11 +79,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(
             "setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
         ) from None
-    except NetworkError as exc:
-        raise ConfigError(
-            f"setting TELEGRAM_BASE_URL: cannot reach the Bot API at {api_host(settings)}"
-            f" ({exc.message})"
-        ) from None
+    except NetworkError as exc:  # status 1, not 2: the network may come back, so restart
+        _say(f"cannot reach the Bot API at {api_host(settings)} ({exc.message})")
+        return 1
     finally:
         # However start-up or shutdown failed (post_shutdown, which closes it, does not run
         # when PTB's own shutdown fails), the database is closed: each open connection has a

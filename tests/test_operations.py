@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from datetime import datetime
 
 from bot.clock import ManualClock
@@ -63,6 +64,36 @@ async def test_a_rejected_token_is_one_clear_line_without_the_token(tmp_path):
     last = text.strip().splitlines()[-1]
     assert last == (
         "appealdesk: setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
+    )
+
+
+async def test_run_without_the_bot_api_exits_with_one_line_and_status_1(tmp_path):
+    """An unreachable Bot API may come back: status 1, which the unit restarts (2, for a
+    rejected token, is not)."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        *appealdesk_command(),
+        "run",
+        env={
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+            "DATABASE_PATH": str(tmp_path / "run.sqlite3"),
+        },
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    text = err.decode()
+    assert process.returncode == 1, text
+    assert "Traceback" not in text
+    assert (
+        text.strip()
+        .splitlines()[-1]
+        .startswith(f"appealdesk: cannot reach the Bot API at http://127.0.0.1:{port}")
     )
 
 

@@ -217,7 +217,10 @@ def test_the_service_unit_and_the_image_run_commands_that_exist():
         for line in unit.splitlines()
         if line.startswith(("ExecStart=", "ExecStartPre="))
     ]
-    assert [c[1:] for c in commands] == [["check"], ["run"]]
+    # `run` checks the database and the token itself; status 2 (a rejected token, a bad
+    # setting) is not restarted, any other failure is
+    assert [c[1:] for c in commands] == [["run"]]
+    assert "RestartPreventExitStatus=2" in unit and "Restart=on-failure" in unit
     assert "Environment=APPEALDESK_ENV_FILE=/etc/appealdesk/appealdesk.env" in unit
     dockerfile = (root / "Dockerfile").read_text(encoding="utf-8")
     entry = next(json.loads(line.split(" ", 1)[1]) for line in dockerfile.splitlines()
