@@ -355,7 +355,7 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[Planned]:
         try:
             steps = await parts_of(env, item)
         except Gone:
-            await outbox.failed(env, item, "gone")
+            await outbox.gone(env, item)
             return []
         if not steps:  # every part had gone: only the record was missing
             await outbox.sent(env, item.id)
@@ -369,7 +369,7 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[Planned]:
             worded.append(await _appeal_message(env, item))
             kept.append(item)
         except Gone:
-            await outbox.failed(env, item, "gone")
+            await outbox.gone(env, item)
     list_id = batch[0].list_id
     if not kept:
         return []
