@@ -261,8 +261,15 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
     if item.kind == "unreachable_report":
         return await _unreachable_report(env, item), None
     if item.subject is None and has(item.kind):
-        return t(item.kind, **item.detail), None
+        return operator_notice(item.kind, item.detail), None
     raise Gone()
+
+
+def operator_notice(kind: str, detail: dict[str, object]) -> str:
+    """A notice to the operators (a group's new id, departments nobody joined, a calendar
+    year missing): its stored words — department names from the org config — reach the
+    HTML escaped; numbers stay as they are."""
+    return t(kind, **{key: esc(v) if isinstance(v, str) else v for key, v in detail.items()})
 
 
 async def _unreachable_report(env: Env, item: Outgoing) -> str:
