@@ -265,8 +265,15 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
     if item.kind == "unreachable_report":
         return await _unreachable_report(env, item), None
     if item.subject is None and has(item.kind):
-        return t(item.kind, **item.detail), None
+        return operator_notice(item.kind, item.detail), None
     raise Gone()
+
+
+def operator_notice(kind: str, detail: dict[str, object]) -> str:
+    """A notice to the operators (a group's new id, departments nobody joined, a calendar
+    year missing): its stored words — department names from the org config — reach the
+    HTML escaped; numbers stay as they are."""
+    return t(kind, **{key: esc(v) if isinstance(v, str) else v for key, v in detail.items()})
 
 
 async def _unreachable_report(env: Env, item: Outgoing) -> str:
@@ -369,7 +376,7 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[Planned]:
         try:
             steps = await parts_of(env, item)
         except Gone:
-            await outbox.failed(env, item, "gone")
+            await outbox.gone(env, item)
             return []
         if not steps:  # every part had gone: only the record was missing
             await outbox.sent(env, item.id)
@@ -383,7 +390,7 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[Planned]:
             worded.append(await _appeal_message(env, item))
             kept.append(item)
         except Gone:
-            await outbox.failed(env, item, "gone")
+            await outbox.gone(env, item)
     list_id = batch[0].list_id
     if not kept:
         return []

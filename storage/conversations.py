@@ -220,11 +220,19 @@ class OutboxRepo(Store):
         sql = f"UPDATE outbox SET {done} WHERE id IN ({placeholders(len(ids))})"  # noqa: S608
         await self.conn.execute(sql, (reason, *ids))
 
+    async def gone(self, outgoing_id: int) -> None:
+        """What the message was about no longer exists: final, and nobody's fault — never
+        owed again after /start, never listed as unreachable."""
+        await self.conn.execute(
+            "UPDATE outbox SET status = 'gone', lease_until = NULL, error = NULL WHERE id = ?",
+            (outgoing_id,),
+        )
+
     async def heard(self, subject: str | None, subject_id: int, kind: str) -> bool:
         """Whether a notice of this kind about this subject reached, or may reach, anyone."""
         row = await self._one(
             "SELECT 1 FROM outbox WHERE subject IS ? AND subject_id = ? AND kind = ?"
-            " AND status NOT IN ('failed', 'withheld', 'refused') LIMIT 1",
+            " AND status NOT IN ('failed', 'withheld', 'refused', 'gone') LIMIT 1",
             (subject, subject_id, kind),
         )
         return row is not None
@@ -247,18 +255,15 @@ class OutboxRepo(Store):
             [(records.stamp(now), i) for i in ids],
         )
 
-    async def unreachable(self, since: datetime) -> list[tuple[int, int]]:
-        """(chat, messages) that failed for good since `since`."""
-        return [(chat, n) for chat, n, _ in await self.unreachable_why(since)]
-
     async def unreachable_why(self, since: datetime) -> list[tuple[int, int, str]]:
-        """(chat, messages, the latest error) that failed for good since `since`."""
+        """(chat, messages, the latest of their errors) that failed for good since `since`."""
         rows = await self._all(
             "SELECT chat_id, COUNT(*) AS n, (SELECT o.error FROM outbox o WHERE"
-            " o.chat_id = f.chat_id AND o.status = 'failed' ORDER BY o.id DESC LIMIT 1) AS why"
-            " FROM outbox f WHERE status = 'failed' AND created_at >= ?"
+            " o.chat_id = f.chat_id AND o.status = 'failed' AND o.created_at >= :since"
+            " ORDER BY o.id DESC LIMIT 1) AS why"
+            " FROM outbox f WHERE status = 'failed' AND created_at >= :since"
             " GROUP BY chat_id ORDER BY chat_id",
-            (records.stamp(since),),
+            {"since": records.stamp(since)},
         )
         return [(r["chat_id"], r["n"], r["why"] or "") for r in rows]
 

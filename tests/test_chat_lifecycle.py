@@ -3,11 +3,15 @@ removed the bot or no longer exists, and an enterprise contact who blocked the b
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.sandbox.chat import Sandbox
+from bot.texts import t
+from bot.usecases import outbox
 from handlers import courier
 from handlers.jobs import run_sweep
 from tests.conftest import LEADER_ID, file_appeal, join, register
@@ -183,3 +187,74 @@ async def test_an_enterprise_that_blocked_the_bot_the_official_who_acted_is_told
     await run_sweep(box.app)
     [report] = [text for text in leader.since(mark) if "无法接收" in text]
     assert "陈经理（3 条未送达）" in report
+
+
+# Department names from the org config that HTML would misread (Telegram refuses the
+# message with 400 "can't parse entities" when they are not escaped).
+MARKUP_NAMES = ["R&D<部>", "<b>财&税</b>", "A & B > C"]
+
+
+@pytest.mark.parametrize("name", MARKUP_NAMES)
+async def test_operator_notices_name_departments_as_written(settings, org, clock, db, name):
+    """The notice at start of departments nobody joined and a group's new id reach the
+    leaders through the strict fake Telegram, with the names as the org config writes them;
+    the daily list names the group so too."""
+    renamed = {  # 市地方金融管理局 has a group; 中小企业科 nobody, it is named at start
+        "jrj": {"chat_id": OLD, "name": name},
+        "zxqy": {"name": f"{name}二"},
+    }
+    departments = [d.model_copy(update=renamed.get(d.code, {})) for d in org.departments]
+    box = await Sandbox.start(settings, org.model_copy(update={"departments": departments}), clock)
+    try:
+        leader, official, company = await _people(box)
+        [started] = [m.plain for m in leader.inbox if m.plain.startswith("⚠️ 机器人已启动")]
+        assert f"{name}二" in started
+        box.api.migrate_chat(OLD, NEW, official.user)
+        await file_appeal(company)
+        [moved] = _told_moved(leader)
+        assert name in moved and f"chat_id 改为 {NEW}" in moved
+        box.api.fail_chat(NEW, 403, "Forbidden: bot was kicked from the group chat")
+        await file_appeal(company, "融资", "申请技改贴息贷款对接，项目总投资1200万元。")
+        clock.advance(timedelta(days=1))
+        mark = leader.mark()
+        await run_sweep(box.app)
+        [report] = [text for text in leader.since(mark) if "无法接收" in text]
+        assert f"{name}（群组 {NEW}，1 条未送达）" in report
+        to_leader = db.rows("SELECT kind, status FROM outbox WHERE chat_id = ?", LEADER_ID)
+        assert {r["status"] for r in to_leader} == {"sent"}, to_leader
+    finally:
+        await box.stop()
+
+
+def _operator_notice_kinds() -> set[str]:
+    """Every kind the code queues with `tell_once` (its third argument, after the key)."""
+    root = Path(__file__).parent.parent
+    found = set()
+    for path in [*root.glob("bot/**/*.py"), *root.glob("handlers/*.py")]:
+        source = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'tell_once\(\s*env,\s*[^,]+,\s*"(\w+)"', source))
+    return found
+
+
+# Every operator notice with words in it at their worst; numbers as they are stored.
+OPERATOR_NOTICES = {
+    "chat_moved": {"department": "R&D<部>", "old": OLD, "new": NEW},
+    "unstaffed_start": {"names": "R&D<部>、<b>财&税</b>、A & B > C"},
+    "calendar_fallback": {"year": 2031},
+}
+
+
+def test_the_table_holds_every_operator_notice():
+    assert _operator_notice_kinds() == set(OPERATOR_NOTICES)
+
+
+@pytest.mark.parametrize("kind", list(OPERATOR_NOTICES))
+async def test_every_operator_notice_reaches_the_leaders_as_written(box, db, kind):
+    detail = OPERATOR_NOTICES[kind]
+    leader = box.person(LEADER_ID, "王局长")
+    mark = leader.mark()
+    queued = await outbox.tell_once(box.env, f"test:{kind}", kind, detail, [LEADER_ID])
+    assert await courier.flush(box.app.bot, box.env, queued) == 1
+    [got] = leader.since(mark)
+    assert got == t(kind, **detail)  # the words as stored, none lost to markup
+    assert db.one("SELECT status FROM outbox WHERE id = ?", queued[0]) == {"status": "sent"}

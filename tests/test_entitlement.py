@@ -200,8 +200,8 @@ async def test_start_does_not_owe_again_what_is_no_longer_theirs(sandbox, people
     failed = {(r["status"], r["error"]) for r in _rows(db, case.target.id)} - {("sent", None)}
     assert failed == {("withheld", "not_entitled")}
     async with sandbox.env.db.reading() as uow:  # not listed to the leaders as unreachable
-        unreachable = await uow.outbox.unreachable(sandbox.env.now() - timedelta(days=1))
-    assert case.target.id not in [chat for chat, _ in unreachable]
+        unreachable = await uow.outbox.unreachable_why(sandbox.env.now() - timedelta(days=1))
+    assert case.target.id not in [chat for chat, _, _ in unreachable]
     assert await outbox.owe_again(sandbox.env, case.target.id) == []
 
 
@@ -423,3 +423,91 @@ async def test_an_official_who_joins_another_department_by_link_is_not_owed_the_
         "SELECT status FROM outbox WHERE chat_id = ? AND kind = 'new_appeal'", people.official.id
     )
     assert [r["status"] for r in statuses] == ["withheld"] * 3
+
+
+async def _zxqy_official_removed(sandbox, p):
+    async with sandbox.env.db.unit_of_work() as uow:
+        await uow.people.remove_contact(p.outsider.id, sandbox.env.now())
+        await uow.commit()
+
+
+async def _zxqy_official_moved(sandbox, p):
+    invite = await people_cases.create_invite(sandbox.env, LEADER, "jrj", False)
+    await people_cases.accept_invite(sandbox.env, p.outsider.id, "赵敏", invite.code)
+
+
+async def _new_appeal_to_zxqy(sandbox, p) -> str:
+    return await file_appeal(p.company, "综合服务", "申请中小企业专精特新认定辅导，请安排对接。")
+
+
+async def _transferred_to_zxqy(sandbox, p) -> str:
+    number = await file_appeal(p.company)
+    head = await people_cases.actor_for(sandbox.env, p.head.id)
+    async with sandbox.env.db.reading() as uow:
+        appeal = await uow.appeals.by_number(number)
+    request = appeals.ActionRequest(
+        appeal.id, appeal.version, text="属于中小企业科职责。", department_code="zxqy"
+    )
+    await appeals.transfer(sandbox.env, head, request)
+    return number
+
+
+UNHEARD = "中小企业科人员均无法接收此消息，请局领导安排办理"
+MUST_BE_HEARD = {
+    "new_appeal": (_new_appeal_to_zxqy, "新诉求"),
+    "transferred": (_transferred_to_zxqy, "转办"),
+}
+
+
+@pytest.mark.parametrize("lose", [_zxqy_official_removed, _zxqy_official_moved])
+@pytest.mark.parametrize("kind", list(MUST_BE_HEARD))
+async def test_a_notice_withheld_from_everyone_of_its_department_goes_to_the_leaders(
+    sandbox, people, db, clock, kind, lose
+):
+    """中小企业科's only official (赵敏) could not be reached for a while; before the notice
+    went, she left the department: it is withheld from her, and since nobody of the
+    department can hear it, the leaders get it, marked unheard — once."""
+    make, title = MUST_BE_HEARD[kind]
+    sandbox.api.fail_chat(people.outsider.id, 502, "Bad Gateway")
+    number = await make(sandbox, people)
+    assert not kind_row(db, kind)  # the department has somebody: the leaders are not told
+    await lose(sandbox, people)
+    sandbox.api.chat_failures.clear()
+    mark, leader_mark = people.outsider.mark(), people.leader.mark()
+    clock.advance(timedelta(minutes=5))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    assert not any(number in text for text in people.outsider.since(mark))
+    told = [text for text in people.leader.since(leader_mark) if number in text]
+    assert len(told) == 1 and title in told[0] and UNHEARD in told[0], told
+    rows = db.rows("SELECT chat_id, status FROM outbox WHERE kind = ? ORDER BY id", kind)
+    assert {"chat_id": people.outsider.id, "status": "withheld"} in rows
+    assert {"chat_id": LEADER_ID, "status": "sent"} in rows
+    clock.advance(timedelta(minutes=30))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    assert len([t for t in people.leader.since(leader_mark) if number in t]) == 1
+
+
+def kind_row(db, kind: str) -> bool:
+    return bool(db.rows("SELECT 1 FROM outbox WHERE kind = ? AND chat_id = ?", kind, LEADER_ID))
+
+
+async def test_a_notice_withheld_from_one_of_its_department_is_not_escalated(
+    sandbox, people, db, clock
+):
+    """李明 left 市地方金融管理局 before a new appeal reached him; 张科长 got it: the
+    leaders are not told."""
+    sandbox.api.fail_chat(people.official.id, 502, "Bad Gateway")
+    number = await file_appeal(people.company)
+    async with sandbox.env.db.unit_of_work() as uow:
+        await uow.people.remove_contact(people.official.id, sandbox.env.now())
+        await uow.commit()
+    sandbox.api.chat_failures.clear()
+    mark = people.leader.mark()
+    clock.advance(timedelta(minutes=5))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    assert db.one(
+        "SELECT status FROM outbox WHERE kind = 'new_appeal' AND chat_id = ?", people.official.id
+    ) == {"status": "withheld"}
+    assert any(number in m.plain for m in people.head.inbox)
+    assert not any(number in text for text in people.leader.since(mark))
+    assert not kind_row(db, "new_appeal")

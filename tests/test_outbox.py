@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from bot.rules import delivery
 from bot.sandbox.chat import Sandbox
+from bot.usecases import ladder, outbox
 from handlers import courier
 from handlers.jobs import run_sweep
 from tests.conftest import LEADER_ID, file_appeal
@@ -340,3 +344,100 @@ async def test_two_notices_that_waited_together_stay_two_plain_messages(sandbox,
     got = people.official.inbox[mark:]
     assert [m.plain.split("（")[0] for m in got] == [f"新诉求 {number}" for number in numbers]
     assert all([label for label, _ in m.buttons] == ["签收", "查看"] for m in got)
+
+
+async def _store(sandbox, chat: int, kind: str, subject, subject_id, detail, priority) -> int:
+    async with sandbox.env.db.unit_of_work() as uow:
+        stored = await uow.outbox.add(
+            chat, kind, subject, subject_id, detail, priority, sandbox.env.now()
+        )
+        await uow.commit()
+    return stored
+
+
+def _jrj_digest(db) -> dict:
+    jrj = db.one("SELECT id FROM departments WHERE code = 'jrj'")["id"]
+    return {"week": "2026-W01", "audience": f"department:{jrj}"}
+
+
+# Every message the courier finds about something that no longer exists: (kind, subject,
+# subject id, detail, priority); the digest's detail is filled in per database.
+GONE_SUBJECTS = {
+    "an appeal": ("new_appeal", "appeal", 999999, {}, delivery.NOTICE),
+    "an appeal in a list": ("new_appeal", "appeal", 999999, {}, delivery.NOTICE),
+    "a task": ("task_approved", "task", 999999, {"text": "已整改"}, delivery.NOTICE),
+    "a ladder notice": ("ladder", "notice", 999999, {}, delivery.LADDER),
+    "a ladder list": (
+        ladder.LIST,
+        "notice",
+        999998,
+        {"notices": [999998, 999999], "more": 0},
+        delivery.LADDER,
+    ),
+    "a digest": ("digest", "digest", None, None, delivery.NOTICE),
+}
+
+
+@pytest.mark.parametrize("case", list(GONE_SUBJECTS))
+async def test_a_message_about_what_no_longer_exists_is_gone_not_failed(
+    sandbox, people, clock, db, case
+):
+    """It ends as gone: nobody could not be reached, so it is not owed again after /start,
+    not listed to the leaders, and does not count as heard. 张科长, really blocked, is the
+    control: he is owed again and listed."""
+    kind, subject, subject_id, detail, priority = GONE_SUBJECTS[case]
+    sandbox.api.fail_chat(people.head.id, 403, "Forbidden: bot was blocked by the user")
+    if case == "an appeal in a list":  # three real notices wait with it and go as a list
+        sandbox.api.fail_chat(people.official.id, 502, "Bad Gateway")
+        numbers = [
+            await file_appeal(people.company, "融资", f"第{n}件：申请设备更新贷款贴息{n}项。")
+            for n in (1, 2, 3)
+        ]
+    else:
+        numbers = [await file_appeal(people.company)]
+    gone = await _store(
+        sandbox, people.official.id, kind, subject, subject_id, detail or _jrj_digest(db), priority
+    )
+    sandbox.api.chat_failures.pop(people.official.id, None)
+    mark = people.official.mark()
+    await drain(sandbox, clock, 60)
+    got = "\n".join(people.official.since(mark))
+    if case == "an appeal in a list":
+        assert got.startswith("新通知 3 条") and all(number in got for number in numbers)
+    assert db.one("SELECT status FROM outbox WHERE id = ?", gone) == {"status": "gone"}
+    if subject_id is not None:
+        async with sandbox.env.db.reading() as uow:
+            assert not await uow.outbox.heard(subject, subject_id, kind)
+
+    sandbox.api.chat_failures.clear()
+    answer = await people.official.send("/start")
+    assert not any("未能送达" in text for text in answer), answer
+    assert db.one("SELECT status FROM outbox WHERE id = ?", gone) == {"status": "gone"}
+    assert await outbox.owe_again(sandbox.env, people.official.id) == []
+    clock.advance(timedelta(days=1))
+    mark = people.leader.mark()
+    await run_sweep(sandbox.app)
+    [report] = [text for text in people.leader.since(mark) if "无法接收" in text]
+    assert f"张科长（{len(numbers)} 条未送达）" in report and "李明" not in report
+    assert f"{len(numbers)} 条消息未能送达" in (await people.head.send("/start"))[0]
+
+
+async def test_the_daily_list_names_each_chats_latest_error_since_the_last_list(sandbox, db):
+    """A group's remedy comes from its errors in the window only, even when an older row
+    (created before the window, failed later) has a higher id."""
+    group = -100555
+    now = sandbox.env.now()
+    async with sandbox.env.db.unit_of_work() as uow:
+        recent = await uow.outbox.add(group, "chat_moved", None, None, {}, delivery.NOTICE, now)
+        old = await uow.outbox.add(
+            group, "chat_moved", None, None, {}, delivery.NOTICE, now - timedelta(days=5)
+        )
+        await uow.outbox.failed(recent, "Bad Request: chat not found")
+        await uow.outbox.failed(old, "Forbidden: bot was kicked from the group chat")
+        await uow.commit()
+    async with sandbox.env.db.reading() as uow:
+        window = await uow.outbox.unreachable_why(now - timedelta(days=1))
+        everything = await uow.outbox.unreachable_why(now - timedelta(days=10))
+    assert window == [(group, 1, "Bad Request: chat not found")]
+    assert everything == [(group, 2, "Forbidden: bot was kicked from the group chat")]
+    assert delivery.group_remedy(window[0][2]) == delivery.REMEDY_CHAT_ID

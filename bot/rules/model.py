@@ -339,6 +339,7 @@ class Courier(StrEnum):
     FAILED = "failed"  # permanently: blocked, chat not found
     WITHHELD = "withheld"  # the recipient is no longer entitled to it: never sent
     REFUSED = "refused"  # Telegram refused the message itself (a 400): never tried again
+    GONE = "gone"  # what it was about no longer exists: never sent, owed again or listed
 
 
 @dataclass(frozen=True)

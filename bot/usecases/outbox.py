@@ -91,11 +91,21 @@ async def _entitled(env: Env, items: list[Outgoing]) -> list[Outgoing]:
         return []
     async with env.db.reading() as uow:
         checked = [(item, await entitlement.still_theirs(uow, env, item)) for item in items]
-    withheld = [item.id for item, kept in checked if kept is None]
+    withheld = [item for item, kept in checked if kept is None]
     if withheld:
-        async with env.db.one_statement() as uow:
-            await uow.outbox.withheld(withheld, delivery.WITHHELD)
+        await _withhold(env, withheld)
     return [kept for _, kept in checked if kept is not None]
+
+
+async def _withhold(env: Env, items: list[Outgoing]) -> tuple[int, ...]:
+    """Messages no longer their recipients' are withheld; a notice that must be heard and
+    now reaches nobody of its department goes to the leaders, as when it fails (the drain
+    sends it). Returns the ids of those new messages."""
+    async with env.db.unit_of_work() as uow:
+        await uow.outbox.withheld([item.id for item in items], delivery.WITHHELD)
+        escalated = [i for item in items for i in await _escalate(uow, env, item)]
+        await uow.commit()
+    return tuple(escalated)
 
 
 async def stored(env: Env, ids: tuple[int, ...] | list[int]) -> list[Outgoing]:
@@ -153,7 +163,6 @@ async def failed(
     """A permanent fault: blocked or chat not found (FAILED: owed again after /start), or
     the message refused (REFUSED: never sent again). An appeal nobody hears goes to
     leaders; returns the ids of those new messages."""
-    now = env.now()
     escalated = []
     async with env.db.unit_of_work() as uow:
         await uow.outbox.failed(outgoing.id, error, status)
@@ -162,26 +171,41 @@ async def failed(
         told = await _tell_sender(uow, env, outgoing) if status is Courier.FAILED else None
         if told is not None:
             escalated.append(told)
-        if (
-            outgoing.kind in MUST_BE_HEARD
-            and outgoing.subject_id is not None
-            and outgoing.chat_id not in env.leaders
-            and not await uow.outbox.heard(outgoing.subject, outgoing.subject_id, outgoing.kind)
-        ):
-            for leader in sorted(env.leaders):
-                escalated.append(
-                    await uow.outbox.add(
-                        leader,
-                        outgoing.kind,
-                        outgoing.subject,
-                        outgoing.subject_id,
-                        dict(outgoing.detail, unheard=True),
-                        delivery.NOTICE,
-                        now,
-                    )
-                )
+        escalated.extend(await _escalate(uow, env, outgoing))
         await uow.commit()
     return tuple(escalated)
+
+
+async def gone(env: Env, outgoing: Outgoing) -> None:
+    """What a message was about no longer exists: it ends as GONE — nobody could not be
+    reached, so it is never owed again after /start, never listed to the leaders as
+    unreachable, and nobody is told or escalated to."""
+    async with env.db.one_statement() as uow:
+        await uow.outbox.gone(outgoing.id)
+
+
+async def _escalate(uow: UnitOfWork, env: Env, outgoing: Outgoing) -> list[int]:
+    """A notice that must be heard (MUST_BE_HEARD) which nobody got or may still get — each
+    copy failed, was refused or withheld — goes to the leaders, marked unheard."""
+    if (
+        outgoing.kind not in MUST_BE_HEARD
+        or outgoing.subject_id is None
+        or outgoing.chat_id in env.leaders
+        or await uow.outbox.heard(outgoing.subject, outgoing.subject_id, outgoing.kind)
+    ):
+        return []
+    return [
+        await uow.outbox.add(
+            leader,
+            outgoing.kind,
+            outgoing.subject,
+            outgoing.subject_id,
+            dict(outgoing.detail, unheard=True),
+            delivery.NOTICE,
+            env.now(),
+        )
+        for leader in sorted(env.leaders)
+    ]
 
 
 async def _tell_sender(uow: UnitOfWork, env: Env, outgoing: Outgoing) -> int | None:
