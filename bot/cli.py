@@ -218,10 +218,13 @@ def existing_database(settings: Settings, command: str) -> Path:
 
 
 def output_file(text: str, command: str) -> Path:
-    """A file a command is to write: a name in a folder that exists and takes files."""
+    """A spreadsheet a command is to write: a name ending in .xlsx (what it holds; a .csv
+    name would not open) in a folder that exists and takes files."""
     path = Path(text)
     if not text.strip():
         raise ConfigError(f"{command}: the output file name is empty")
+    if path.suffix.lower() != ".xlsx" and not path.is_dir():
+        raise ConfigError(f"{command}: {text} must end in .xlsx (the ledger is an Excel file)")
     if path.is_dir():
         raise ConfigError(
             f"{command}: {path} is a folder; give a file name such as {path / 'ledger.xlsx'}"

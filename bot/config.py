@@ -130,6 +130,8 @@ def load_settings(env_file: str | Path | None = None, **overrides: object) -> Se
     file (DATABASE_PATH, ORG_CONFIG) are taken from that file's folder, so the bot finds its
     database wherever it is started from. Any problem becomes a ConfigError naming it."""
     named = env_file or os.environ.get(ENV_FILE_VARIABLE) or None
+    if named is not None and Path(named).is_dir():
+        raise ConfigError(f"env file {named} is a folder (give the settings file in it)")
     if named is not None and not Path(named).is_file():
         raise ConfigError(f"env file not found: {named}")
     try:

@@ -8,6 +8,7 @@ cell it covers (a 方面 or 责任领导 merged down several rows belongs to eac
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from datetime import date, datetime
@@ -133,7 +134,13 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
 
 
 def _decode_csv(data: bytes) -> str:
-    # Excel in Chinese Windows saves CSV as GBK; elsewhere UTF-8 (often with a BOM).
+    # Excel in Chinese Windows saves CSV as GBK; elsewhere UTF-8 (often with a BOM); its
+    # "Unicode text" is UTF-16 with a byte-order mark.
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UnreadableFile("file_bad_encoding") from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
@@ -147,7 +154,11 @@ def read_table(data: bytes, file_name: str) -> list[list[str]]:
     suffix = Path(file_name).suffix.lower()
     if suffix == ".csv":
         try:
-            reader = csv.reader(io.StringIO(_decode_csv(data)))
+            # old Mac line ends (CR alone) too; tabs where Excel's Unicode text puts them
+            text = _decode_csv(data).replace("\r\n", "\n").replace("\r", "\n")
+            head = "\n".join(text.split("\n", 10)[:10])  # title rows have neither
+            delimiter = "\t" if head.count("\t") > head.count(",") else ","
+            reader = csv.reader(io.StringIO(text), delimiter=delimiter)
             return [[c.strip() for c in row] for row in reader]
         except csv.Error as exc:  # a NUL byte, or a binary file named .csv
             raise UnreadableFile("file_not_csv") from exc

@@ -142,8 +142,8 @@ def test_header_cells_with_spaces_line_breaks_and_marks_match(kind):
         "责任领导\n",
         "责任科室（处室）",
         "责任人(姓名)",
-        "整改\n时限",
-        "状态\u200b",
+        "整改\n时限：",  # a closing colon, full-width
+        "状态\u200b:",
     ]
     rows = [[TITLE], header, task_row(1)]
     data = xlsx(rows, ("A1:I1",)) if kind == "xlsx" else csv(rows)
@@ -290,6 +290,27 @@ def test_the_ledger_sheet_is_found_behind_a_cover_sheet():
 def test_a_header_repeated_on_every_printed_page_is_not_a_task():
     rows = [[TITLE], HEADERS, task_row(1), [], HEADERS, task_row(2)]
     assert [task.row for task in check(csv(rows), "l.csv")] == [3, 6]
+
+
+def text_table(rows: list[list[object]], delimiter: str, line_end: str) -> str:
+    return line_end.join(delimiter.join(str(v) for v in row) for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("encoded", "how"),
+    [
+        (lambda rows: text_table(rows, "\t", "\r\n").encode("utf-16"), "Excel's Unicode text"),
+        (lambda rows: b"\xff\xfe" + text_table(rows, ",", "\n").encode("utf-16-le"), "UTF-16 LE"),
+        (lambda rows: b"\xfe\xff" + text_table(rows, ",", "\n").encode("utf-16-be"), "UTF-16 BE"),
+        (lambda rows: text_table(rows, ",", "\r").encode("utf-8"), "old Mac line ends"),
+        (lambda rows: text_table(rows, ",", "\r\n").encode("gb18030"), "GBK with CRLF"),
+        (lambda rows: text_table(rows, "\t", "\n").encode("utf-8-sig"), "tabs in UTF-8"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_a_table_saved_as_text_in_any_of_excels_ways_is_read(encoded, how):
+    rows = [[TITLE], HEADERS, task_row(1), task_row(2)]
+    assert [task.row for task in check(encoded(rows), "ledger.csv")] == [3, 4], how
 
 
 def test_a_csv_that_is_not_text_is_refused_in_one_message():

@@ -46,9 +46,10 @@ NOTE_PREFIXES = ("注", "备注", "说明", "填表", "填报", "制表", "审�
 
 def header_key(cell: str) -> str:
     """A column name as compared: full-width forms folded, no spaces or line breaks anywhere
-    (整改\n时限), no required-field mark (*序号) and no note in brackets (整改时限（完成时间）)."""
+    (整改\n时限), no required-field mark (*序号), no closing colon (整改时限：) and no note in
+    brackets (整改时限（完成时间）)."""
     text = "".join(unicodedata.normalize("NFKC", without_invisible(cell)).split())
-    text = text.strip("*※")
+    text = text.strip("*※").rstrip(":")  # NFKC made a full-width ： a colon
     return re.sub(r"\([^()]*\)$", "", text) or text
 
 
