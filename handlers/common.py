@@ -29,7 +29,7 @@ from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
 from bot.usecases.people import actor_for
-from handlers.buttons import BadCallback
+from handlers.buttons import BadCallback, unknown_answer
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +167,12 @@ def refusal_text(exc: DomainError) -> str:
 
 def refusals(handler: Handler) -> Handler:
     """Turn a domain refusal into a clear message; bad input keeps the user's flow (they
-    retype), any other refusal ends it. Forged callback data is refused the same way."""
+    retype), any other refusal ends it. Forged callback data is refused as an unknown id."""
 
     @functools.wraps(handler)
     async def wrapper(update: Update, context: Context, *args: Any) -> Any:
         try:
-            return await handler(update, context, *args)
+            return await _unreadable_as_unknown(handler, update, context, *args)
         except InvalidInput as exc:
             await refuse(update, context, refusal_text(exc))
         except StaleAction as exc:
@@ -181,12 +181,20 @@ def refusals(handler: Handler) -> Handler:
         except DomainError as exc:
             await _end_flow(update, context)
             await refuse(update, context, refusal_text(exc))
-        except BadCallback:
-            await _end_flow(update, context)
-            await refuse(update, context, t("error_not_allowed"))
         return None
 
     return wrapper
+
+
+async def _unreadable_as_unknown(
+    handler: Handler, update: Update, context: Context, *args: Any
+) -> Any:
+    """Run `handler`; callback data it decoded itself and could not read is refused as
+    `pressed` refuses it (the kind's answer for an unknown id), never otherwise."""
+    try:
+        return await handler(update, context, *args)
+    except BadCallback as exc:
+        raise unknown_answer(exc) from None
 
 
 async def refuse(update: Update, context: Context, text: str) -> None:

@@ -715,3 +715,34 @@ async def test_the_issues_case_another_enterprises_first_contact_removes_nobody(
     assert await w.p.company.press_data(w.p.company.inbox[-1], forged) == [
         "已移除联系人 陈会计，其不能再查看或提交本企业的诉求。"
     ]
+
+
+# Data a handler decoded by itself ---------------------------------------------------------------
+
+DECODING_MODULES = (
+    "handlers.admin",
+    "handlers.cases",
+    "handlers.colleagues",
+    "handlers.filing",
+    "handlers.tasks",
+    "handlers.understand",
+)
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, kind in KINDS.items() if kind.unknown))
+async def test_unreadable_data_a_handler_decoded_itself_reads_like_an_unknown_id(
+    sandbox, people, db, monkeypatch, kind
+):
+    """Were a handler to decode by itself (`decode`, not `pressed`), the BadCallback that
+    reaches the refusal wrapper is answered as the kind answers an unknown id — never with
+    another wording, so ids cannot be probed that way either — and changes nothing."""
+    for module in DECODING_MODULES:
+        monkeypatch.setattr(f"{module}.pressed", lambda data, *kinds: decode(data, *kinds))
+    leader = people.leader
+    before = dump(db)
+    for data in forgeries(unknown_data(kind))[:3]:
+        with pytest.raises(BadCallback):
+            decode(data, kind)
+        answer = await leader.press_data(leader.inbox[-1], data)
+        assert answer == [refusal_text(KINDS[kind].unknown())], (data, answer)
+    assert dump(db) == before
