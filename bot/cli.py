@@ -48,7 +48,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             "(try `appealdesk demo` for the offline sandbox)"
         )
     from telegram import Update
-    from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application
     from handlers.courier import SEND_IN_BACKGROUND
@@ -70,11 +69,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         # start-up (post_init) opens it again. A storage error met during start-up is
         # said the same way (post_init's errors come out of run_polling).
         asyncio.run(ready(settings.database_path))
-        with database_errors(settings.database_path):
+        with database_errors(settings.database_path), bot_api_errors(settings):
             app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=POLL_INTERVAL)
     except DatabaseUnusable as exc:
         print(f"appealdesk: {exc}", file=sys.stderr)
         return 1
+    finally:
+        # However start-up or shutdown failed (post_shutdown, which closes it, does not run
+        # when PTB's own shutdown fails), the database is closed: each open connection has a
+        # thread that would keep the process alive after the error.
+        asyncio.run(app.bot_data["env"].db.close())
+    return 0
+
+
+@contextmanager
+def bot_api_errors(settings: Settings) -> Iterator[None]:
+    """Telegram refusing the token, or a Bot API out of reach, is one line naming the setting."""
+    from telegram.error import InvalidToken, NetworkError
+
+    try:
+        yield
     except InvalidToken:
         raise ConfigError(
             "setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
@@ -84,12 +98,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"setting TELEGRAM_BASE_URL: cannot reach the Bot API at {api_host(settings)}"
             f" ({exc.message})"
         ) from None
-    finally:
-        # However start-up or shutdown failed (post_shutdown, which closes it, does not run
-        # when PTB's own shutdown fails), the database is closed: each open connection has a
-        # thread that would keep the process alive after the error.
-        asyncio.run(app.bot_data["env"].db.close())
-    return 0
 
 
 def api_host(settings: Settings) -> str:
@@ -305,8 +313,10 @@ def cmd_digest(args: argparse.Namespace) -> int:
     async def work(env: object) -> int:
         digest = await reports.leaders_digest(env, None, week)
         print(plain(leaders_text(digest)))
-        for dept in await reports.department_digests(env, Week.of(env.today())):
-            print("\n" + plain(department_text(dept, week_name(Week.of(env.today())))))
+        # Each department's view of the week this digest is sent in, as Monday's run sends it.
+        departments_week = week.sent_in
+        for dept in await reports.department_digests(env, departments_week):
+            print("\n" + plain(department_text(dept, week_name(departments_week))))
         if folder is not None:
             with writing(folder, "digest"):
                 chart, ledger, count = await write_digest_files(env, week, folder)
@@ -321,14 +331,17 @@ def _send_digest(settings: Settings, org: OrgConfig, week: Week) -> int:
         raise ConfigError("setting BOT_TOKEN: required for `appealdesk digest --send`")
     from bot.app import build_application
     from handlers.digest import send_weekly_digests
+    from storage.db import database_errors
 
     async def run() -> int:
         app = build_application(settings, org)
-        await app.initialize()
+        with bot_api_errors(settings):
+            await app.initialize()
         env = app.bot_data["env"]
-        await env.db.open()
         try:
-            served = await send_weekly_digests(app.bot, env, week)
+            await env.db.open()  # DatabaseUnusable: one line naming the file and the problem
+            with database_errors(settings.database_path):
+                served = await send_weekly_digests(app.bot, env, week)
             print(f"digest {week.label} sent to {served} chat(s) (already served ones skipped)")
             return 0
         finally:
