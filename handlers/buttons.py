@@ -91,9 +91,11 @@ KINDS: dict[str, Kind] = {
     EXT_NO: Kind(((ID,),), AppealNotFound),
     TASK: Kind(((ID, ID, words(*TASK_OPS, VIEW, ASSIGN)),), TaskNotFound),
     "tasko": Kind(((ID, ID, ID),), TaskNotFound),  # task, version, the new 责任人
+    "taskd": Kind(((ID, ID, ID),), TaskNotFound),  # task, version, a department to choose in
     "tasks": Kind(((words("export"),),), UnknownButton),
     "contact": Kind(((words("rm"), ID, ID),), ContactNotFound),  # enterprise, contact
     "bb": Kind(((ID, ID),), BaobaoNotFound),  # enterprise, official
+    "bbd": Kind(((ID, ID),), BaobaoNotFound),  # enterprise, a department to choose in
     "inv": Kind(((CODE,),), DepartmentNotFound),
     "invr": Kind(((CODE, words("o", "h")),), DepartmentNotFound),
     "dept": Kind(((CODE,),), None),  # a transfer's target: the prompt answers unknown codes

@@ -81,12 +81,13 @@ def offered(
     buttons: list[tuple[str, str]],
     more_key: str,
     per_row: int = 1,
+    **params: object,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """A prompt and its choices as buttons, `per_row` to a row; beyond CHOICES_MAX the
-    prompt adds the catalog's `more_key` (given `shown` and `total`)."""
+    prompt adds the catalog's `more_key` (given `shown`, `total` and `params`)."""
     shown = buttons[:CHOICES_MAX]
     if len(buttons) > len(shown):
-        prompt += "\n" + t(more_key, shown=len(shown), total=len(buttons))
+        prompt += "\n" + t(more_key, shown=len(shown), total=len(buttons), **params)
     rows = [shown[i : i + per_row] for i in range(0, len(shown), per_row)]
     return prompt, keyboard(rows)
 

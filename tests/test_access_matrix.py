@@ -351,6 +351,17 @@ def matrix(w: World) -> dict[str, list[tuple[str, frozenset[str]]]]:
         (encode("bb", w.ent_b, ids["official Y"]), _in("leader")),
         (encode("bb", w.ent_a, ids["A colleague"]), _in()),  # not an official
     ]
+    dept = {d["code"]: d["id"] for d in w.db.rows("SELECT id, code FROM departments")}
+    rows["bbd"] = [
+        (encode("bbd", w.ent_a, dept["jrj"]), _in("leader")),
+        (encode("bbd", w.ent_b, dept["zxqy"]), _in("leader")),
+        (encode("bbd", w.ent_a, UNKNOWN_ID), _in()),  # no such department
+    ]
+    rows["taskd"] = [
+        (encode("taskd", x["id"], x["version"], dept["zxqy"]), _in("leader")),
+        (encode("taskd", y["id"], y["version"], dept["jrj"]), _in("leader")),
+        (encode("taskd", x["id"], x["version"], UNKNOWN_ID), _in()),
+    ]
     rows["inv"] = [(encode("inv", "jrj"), _in("leader")), (encode("inv", "zxqy"), _in("leader"))]
     rows["invr"] = [(encode("invr", "jrj", r), _in("leader")) for r in ("o", "h")]
     rows["dept"] = [(encode("dept", "zxqy"), _in())]
