@@ -248,3 +248,87 @@ async def test_a_few_officials_are_all_buttons_the_tasks_department_first(people
     await people.leader.send(f"/baobao {COMPANY_USCC}")
     assert people.leader.last == f"{BAOBAO_PROMPT}\n（也可{BAOBAO_HOW}。）"
     assert t("staff_how.task") in prompt.plain
+
+
+# The rule alone (no Telegram, no database) ------------------------------------------------------
+
+
+def _staff():
+    from datetime import UTC, datetime
+
+    from bot.rules.model import Department, Person, Role
+
+    moment = datetime(2026, 3, 9, tzinfo=UTC)
+    jrj, zxqy = Department(4, "jrj", "市地方金融管理局"), Department(1, "zxqy", "中小企业科")
+    people = [
+        (Person(1, Role.OFFICIAL, "李明", 4, None, moment), jrj),
+        (Person(2, Role.OFFICIAL, "李明", 1, None, moment), zxqy),
+        (Person(3, Role.HEAD, "张 科长", 4, None, moment), jrj),
+        (Person(4, Role.OFFICIAL, "Wang Fang", 1, None, moment), zxqy),
+        (Person(5, Role.OFFICIAL, "赵敏", 1, None, moment), zxqy),
+    ]
+    return people
+
+
+@pytest.mark.parametrize(
+    ("typed", "found", "refused", "candidates"),
+    [
+        ("赵敏", 5, None, []),
+        ("  赵\u200b敏 ", 5, None, []),  # spaces and invisible characters are not part of a name
+        ("张科长", 3, None, []),
+        ("wang fang", 4, None, []),
+        ("ＷＡＮＧ ＦＡＮＧ", 4, None, []),  # full width, any case
+        ("李明（市地方金融管理局）", 1, None, []),
+        ("李明(zxqy)", 2, None, []),
+        ("李明", None, "OfficialNameAmbiguous", [1, 2]),
+        ("李明（市人社局）", None, "OfficialNameUnknown", [1, 2]),  # no 李明 there: both others
+        ("李", None, "OfficialNameUnknown", [1, 2]),
+        ("赵敏敏", None, "OfficialNameUnknown", [5]),
+        ("无此人", None, "OfficialNameUnknown", []),
+        ("", None, "OfficialNameUnknown", []),
+        ("\u200b", None, "OfficialNameUnknown", []),
+    ],
+)
+def test_which_official_a_typed_name_means(typed, found, refused, candidates):
+    from bot.rules.names import named_official
+    from bot.rules.refusals import OfficialNameUnclear
+
+    try:
+        person, _ = named_official(_staff(), typed)
+    except OfficialNameUnclear as exc:
+        assert (type(exc).__name__, [p.tg_id for p, _ in exc.candidates]) == (refused, candidates)
+        key = "error_official_similar" if candidates and refused.endswith("Unknown") else None
+        assert key is None or exc.key == key
+        return
+    assert refused is None and person.tg_id == found
+
+
+def test_only_a_leader_chooses_in_a_department_and_only_a_known_one():
+    from datetime import UTC, date, datetime
+
+    from bot.rules import access
+    from bot.rules.model import Actor, Department, Enterprise, Role, Task, TaskState
+    from bot.rules.refusals import BaobaoNotFound, TaskNotFound
+
+    moment = datetime(2026, 3, 9, tzinfo=UTC)
+    leader, head = Actor(8, Role.ADMIN, "王局长"), Actor(7, Role.HEAD, "张科长", department_id=4)
+    ent = Enterprise(10, "甲", "A", "陈经理", "139", None, moment, primary_contact_id=2)
+    dept = Department(4, "jrj", "市地方金融管理局")
+    task = Task(1, 1, "方面", "问题", "措施", "王局长", "金融局", "李明", None,
+                date(2026, 3, 20), TaskState.IN_PROGRESS, 2, moment)  # fmt: skip
+    assert access.baobao_department(leader, ent, dept) == (ent, dept)
+    assert access.task_department(leader, task, dept) == (task, dept)
+    for actor, enterprise, department in [
+        (head, ent, dept),
+        (leader, None, dept),
+        (leader, ent, None),
+    ]:
+        with pytest.raises(BaobaoNotFound):
+            access.baobao_department(actor, enterprise, department)
+    for actor, found, department in [
+        (head, task, dept),
+        (leader, None, dept),
+        (leader, task, None),
+    ]:
+        with pytest.raises(TaskNotFound):
+            access.task_department(actor, found, department)
