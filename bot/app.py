@@ -98,9 +98,11 @@ def handler_list() -> list:
         CallbackQueryHandler(admin.invite_department_pressed, pattern=routed("inv")),
         CallbackQueryHandler(admin.invite_role_pressed, pattern=routed("invr")),
         CallbackQueryHandler(admin.baobao_pressed, pattern=routed("bb")),
+        CallbackQueryHandler(admin.baobao_department_pressed, pattern=routed("bbd")),
         CallbackQueryHandler(cases.extension_decided, pattern=routed(EXT_OK, EXT_NO)),
         CallbackQueryHandler(tasks.export_pressed, pattern=routed("tasks")),
         CallbackQueryHandler(tasks.owner_pressed, pattern=routed("tasko")),
+        CallbackQueryHandler(tasks.owner_department_pressed, pattern=routed("taskd")),
         CallbackQueryHandler(understand.menu_pressed, pattern=routed(understand.MENU)),
         # Anything not matched above: an unknown command, typed input, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),

@@ -48,7 +48,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             "(try `appealdesk demo` for the offline sandbox)"
         )
     from telegram import Update
-    from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application
     from handlers.courier import SEND_IN_BACKGROUND
@@ -70,17 +69,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         # start-up (post_init) opens it again. A storage error met during start-up is
         # said the same way (post_init's errors come out of run_polling).
         asyncio.run(ready(settings.database_path))
-        with database_errors(settings.database_path):
+        with database_errors(settings.database_path), bot_api_errors(settings):
             app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=POLL_INTERVAL)
     except DatabaseUnusable as exc:
         print(f"appealdesk: {exc}", file=sys.stderr)
-        return 1
-    except InvalidToken:
-        raise ConfigError(
-            "setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
-        ) from None
-    except NetworkError as exc:  # status 1, not 2: the network may come back, so restart
-        _say(f"cannot reach the Bot API at {api_host(settings)} ({exc.message})")
         return 1
     finally:
         # However start-up or shutdown failed (post_shutdown, which closes it, does not run
@@ -88,6 +80,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         # thread that would keep the process alive after the error.
         asyncio.run(app.bot_data["env"].db.close())
     return 0
+
+
+class BotApiUnreachable(Exception):
+    """The Bot API did not answer: one line, status 1 (unlike a bad setting, it may clear,
+    so a supervisor restarts the bot)."""
+
+
+@contextmanager
+def bot_api_errors(settings: Settings) -> Iterator[None]:
+    """Telegram refusing the token, or a Bot API out of reach, is one line naming the setting."""
+    from telegram.error import InvalidToken, NetworkError
+
+    try:
+        yield
+    except InvalidToken:
+        raise ConfigError(
+            "setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
+        ) from None
+    except NetworkError as exc:  # status 1, not 2: the network may come back, so restart
+        raise BotApiUnreachable(
+            f"cannot reach the Bot API at {api_host(settings)} ({exc.message})"
+        ) from None
 
 
 def api_host(settings: Settings) -> str:
@@ -304,8 +318,10 @@ def cmd_digest(args: argparse.Namespace) -> int:
     async def work(env: object) -> int:
         digest = await reports.leaders_digest(env, None, week)
         print(plain(leaders_text(digest)))
-        for dept in await reports.department_digests(env, Week.of(env.today())):
-            print("\n" + plain(department_text(dept, week_name(Week.of(env.today())))))
+        # Each department's view of the week this digest is sent in, as Monday's run sends it.
+        departments_week = week.sent_in
+        for dept in await reports.department_digests(env, departments_week):
+            print("\n" + plain(department_text(dept, week_name(departments_week))))
         if folder is not None:
             with writing(folder, "digest"):
                 chart, ledger, count = await write_digest_files(env, week, folder)
@@ -320,14 +336,17 @@ def _send_digest(settings: Settings, org: OrgConfig, week: Week) -> int:
         raise ConfigError("setting BOT_TOKEN: required for `appealdesk digest --send`")
     from bot.app import build_application
     from handlers.digest import send_weekly_digests
+    from storage.db import database_errors
 
     async def run() -> int:
         app = build_application(settings, org)
-        await app.initialize()
+        with bot_api_errors(settings):
+            await app.initialize()
         env = app.bot_data["env"]
-        await env.db.open()
         try:
-            served = await send_weekly_digests(app.bot, env, week)
+            await env.db.open()  # DatabaseUnusable: one line naming the file and the problem
+            with database_errors(settings.database_path):
+                served = await send_weekly_digests(app.bot, env, week)
             print(f"digest {week.label} sent to {served} chat(s) (already served ones skipped)")
             return 0
         finally:
@@ -479,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return 2
-    except DatabaseUnusable as exc:  # status 1: a lock or a full disk may clear
+    except (DatabaseUnusable, BotApiUnreachable) as exc:  # status 1: may clear by itself
         _say(str(exc))
         return 1
     except KeyboardInterrupt:

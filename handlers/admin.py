@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.rules.model import Actor, Role
-from bot.rules.refusals import NotAllowed
+from bot.rules.model import Actor, Person, Role
+from bot.rules.refusals import NotAllowed, OfficialNameUnclear
 from bot.texts import name, t
 from bot.usecases import people
 from handlers.buttons import encode, pressed
@@ -20,6 +20,7 @@ from handlers.common import (
     refusals,
     say,
 )
+from handlers.staff_choice import department_staff, staff_choice, unclear_name
 
 
 async def _require_admin(update: Update, context: Context) -> Actor:
@@ -88,7 +89,7 @@ async def invite_role_pressed(update: Update, context: Context) -> None:
 
 @refusals
 async def baobao(update: Update, context: Context) -> None:
-    """/baobao <USCC>: choose the official who looks after this enterprise."""
+    """/baobao <USCC> [姓名]: choose (or name) the official who looks after this enterprise."""
     actor = await _require_admin(update, context)
     if not context.args:
         await say(update, context, t("baobao_usage"))
@@ -99,18 +100,55 @@ async def baobao(update: Update, context: Context) -> None:
     if not staff:
         await say(update, context, t("baobao_no_staff"))
         return
-    buttons = [
-        (t("person_label", name=p.full_name, department=d.name), encode("bb", ent.id, p.tg_id))
-        for p, d in staff
-    ]
+
+    def choose(person: Person) -> str:
+        return encode("bb", ent.id, person.tg_id)
+
+    typed = " ".join(context.args[1:])
+    if typed:
+        try:
+            official = await people.official_named(env, actor, typed)
+        except OfficialNameUnclear as exc:
+            await say(update, context, *unclear_name(exc, choose))
+            return
+        await _assign(update, context, ent.id, official.tg_id)
+        return
     prompt = t("baobao_pick", enterprise=esc(ent.name))
-    await say(update, context, *offered(prompt, buttons, "staff_more"))
+    how = t("staff_how.baobao", uscc=ent.uscc)
+    await say(
+        update,
+        context,
+        *staff_choice(prompt, staff, choose, lambda d: encode("bbd", ent.id, d.id), how),
+    )
+
+
+@refusals
+async def baobao_department_pressed(update: Update, context: Context) -> None:
+    """A department chosen for 包保 (many officials): now its officials."""
+    enterprise_id, department_id = pressed(update.callback_query.data, "bbd").parts
+    actor = await actor_of(update, context)
+    ent, department, members = await people.baobao_department(
+        env_of(context), actor, enterprise_id, department_id
+    )
+    prompt = t("baobao_pick", enterprise=esc(ent.name))
+    how = t("staff_how.baobao", uscc=ent.uscc)
+    await say(
+        update,
+        context,
+        *department_staff(
+            prompt, department, members, lambda p: encode("bb", ent.id, p.tg_id), how
+        ),
+    )
 
 
 @refusals
 async def baobao_pressed(update: Update, context: Context) -> None:
     """An official chosen as 包保."""
     enterprise_id, official_id = pressed(update.callback_query.data, "bb").parts
+    await _assign(update, context, enterprise_id, official_id)
+
+
+async def _assign(update: Update, context: Context, enterprise_id: int, official_id: int) -> None:
     actor = await actor_of(update, context)
     result = await people.assign_baobao(env_of(context), actor, enterprise_id, official_id)
     await say(

@@ -91,9 +91,11 @@ KINDS: dict[str, Kind] = {
     EXT_NO: Kind(((ID,),), AppealNotFound),
     TASK: Kind(((ID, ID, words(*TASK_OPS, VIEW, ASSIGN)),), TaskNotFound),
     "tasko": Kind(((ID, ID, ID),), TaskNotFound),  # task, version, the new 责任人
+    "taskd": Kind(((ID, ID, ID),), TaskNotFound),  # task, version, a department to choose in
     "tasks": Kind(((words("export"),),), UnknownButton),
     "contact": Kind(((words("rm"), ID, ID),), ContactNotFound),  # enterprise, contact
     "bb": Kind(((ID, ID),), BaobaoNotFound),  # enterprise, official
+    "bbd": Kind(((ID, ID),), BaobaoNotFound),  # enterprise, a department to choose in
     "inv": Kind(((CODE,),), DepartmentNotFound),
     "invr": Kind(((CODE, words("o", "h")),), DepartmentNotFound),
     "dept": Kind(((CODE,),), None),  # a transfer's target: the prompt answers unknown codes
@@ -214,13 +216,20 @@ def decode(data: str | None, *kinds: str) -> Button:
     return Button(kind, parts)
 
 
+def unknown_answer(exc: BadCallback) -> DomainError:
+    """The refusal for data that cannot be read: its kind's answer for an unknown id (for a
+    kind that leaves it to its prompt, or no kind at all, a button nobody knows). The one
+    place a BadCallback becomes an answer, so a forged id and an unknown one read alike."""
+    known = KINDS.get(exc.kind or "")
+    return (known.unknown if known and known.unknown else UnknownButton)()
+
+
 def pressed(data: str | None, *kinds: str) -> Button:
     """`decode`, answering data that cannot be read as the kind answers an unknown id."""
     try:
         return decode(data, *kinds)
     except BadCallback as exc:
-        known = KINDS.get(exc.kind or "")
-        raise (known.unknown if known and known.unknown else UnknownButton)() from None
+        raise unknown_answer(exc) from None
 
 
 def pressed_or_none(data: str | None, kind: str) -> Button | None:

@@ -29,7 +29,7 @@ from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
 from bot.usecases.people import actor_for
-from handlers.buttons import BadCallback
+from handlers.buttons import BadCallback, unknown_answer
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,13 @@ def offered(
     buttons: list[tuple[str, str]],
     more_key: str,
     per_row: int = 1,
+    **params: object,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """A prompt and its choices as buttons, `per_row` to a row; beyond CHOICES_MAX the
-    prompt adds the catalog's `more_key` (given `shown` and `total`)."""
+    prompt adds the catalog's `more_key` (given `shown`, `total` and `params`)."""
     shown = buttons[:CHOICES_MAX]
     if len(buttons) > len(shown):
-        prompt += "\n" + t(more_key, shown=len(shown), total=len(buttons))
+        prompt += "\n" + t(more_key, shown=len(shown), total=len(buttons), **params)
     rows = [shown[i : i + per_row] for i in range(0, len(shown), per_row)]
     return prompt, keyboard(rows)
 
@@ -167,12 +168,12 @@ def refusal_text(exc: DomainError) -> str:
 
 def refusals(handler: Handler) -> Handler:
     """Turn a domain refusal into a clear message; bad input keeps the user's flow (they
-    retype), any other refusal ends it. Forged callback data is refused the same way."""
+    retype), any other refusal ends it. Forged callback data is refused as an unknown id."""
 
     @functools.wraps(handler)
     async def wrapper(update: Update, context: Context, *args: Any) -> Any:
         try:
-            return await handler(update, context, *args)
+            return await _unreadable_as_unknown(handler, update, context, *args)
         except InvalidInput as exc:
             await refuse(update, context, refusal_text(exc))
         except StaleAction as exc:
@@ -181,12 +182,20 @@ def refusals(handler: Handler) -> Handler:
         except DomainError as exc:
             await _end_flow(update, context)
             await refuse(update, context, refusal_text(exc))
-        except BadCallback:
-            await _end_flow(update, context)
-            await refuse(update, context, t("error_not_allowed"))
         return None
 
     return wrapper
+
+
+async def _unreadable_as_unknown(
+    handler: Handler, update: Update, context: Context, *args: Any
+) -> Any:
+    """Run `handler`; callback data it decoded itself and could not read is refused as
+    `pressed` refuses it (the kind's answer for an unknown id), never otherwise."""
+    try:
+        return await handler(update, context, *args)
+    except BadCallback as exc:
+        raise unknown_answer(exc) from None
 
 
 async def refuse(update: Update, context: Context, text: str) -> None:

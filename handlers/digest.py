@@ -58,11 +58,11 @@ async def queue_weekly_digests(env: Env, week: Week) -> tuple[list[int], int]:
         )
     )
     served = len(queued) // 2
-    this_week = Week.of(env.today())
-    for dept in await reports.department_digests(env, this_week):
+    departments_week = week.sent_in  # Monday's run: this week
+    for dept in await reports.department_digests(env, departments_week):
         audience = f"department:{dept.department_id}"
         await reports.record_digest(
-            env, week, audience, department_text(dept, week_name(this_week))
+            env, week, audience, department_text(dept, week_name(departments_week))
         )
         ids = await reports.enqueue_digest(env, week, audience, dept.chat_ids, ("digest",))
         queued += ids

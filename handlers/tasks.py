@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 from telegram import InlineKeyboardMarkup, Update
 
@@ -11,12 +12,13 @@ from bot.rules.model import (
     Actor,
     Attachment,
     Conversation,
+    Person,
     Role,
     Task,
     TaskAction,
     TaskState,
 )
-from bot.rules.refusals import NotAllowed, TaskImportError
+from bot.rules.refusals import NotAllowed, OfficialNameUnclear, TaskImportError
 from bot.rules.tasks import COLUMNS
 from bot.rules.workflow import TASK_FLOW, Needs
 from bot.task_files import HEADERS, UnreadableFile, read_table
@@ -44,14 +46,21 @@ from handlers.common import (
     esc,
     keyboard,
     local_time,
-    offered,
+    message_text,
     refusals,
     say,
 )
 from handlers.courier import confirm
 from handlers.render import snippet, task_button_row
+from handlers.staff_choice import (
+    department_first,
+    department_staff,
+    staff_choice,
+    unclear_name,
+)
 
 FLOW, IMPORT = "task", "import"
+OWNER = "owner"  # the 指定责任人 prompt, where a name may be typed
 TASKS_LISTED = 50  # tasks (or 责任人) a list names; the count says how many in all
 ROWS_NAMED = 10  # rows of one unmapped 责任人 named in an import's report
 
@@ -297,6 +306,8 @@ async def task_pressed(update: Update, context: Context) -> None:
 async def _offer_officials(
     update: Update, context: Context, actor: Actor, task_id: int, version: int
 ) -> None:
+    """指定责任人: the officials (the task's own 责任科室's first), or their departments when
+    there are many; the name may be typed at this prompt."""
     env = env_of(context)
     view = await ledger.view(env, actor, task_id)
     if not view.may_assign:
@@ -305,25 +316,89 @@ async def _offer_officials(
     if not staff:
         await say(update, context, t("baobao_no_staff"))
         return
-    buttons = [
-        (
-            t("person_label", name=p.full_name, department=d.name),
-            encode("tasko", task_id, version, p.tg_id),
-        )
-        for p, d in staff
-    ]
     task = view.task
+    await _at_owner_prompt(update, context, task, version)
+    staff = department_first(staff, task.department_name)
     prompt = t("ask_task_assign", seq=task.seq, name=esc(task.owner_name))
-    await say(update, context, *offered(prompt, buttons, "staff_more"))
+    await say(
+        update,
+        context,
+        *staff_choice(
+            prompt,
+            staff,
+            _choose_owner(task.id, version),
+            lambda d: encode("taskd", task.id, version, d.id),
+            t("staff_how.task"),
+        ),
+    )
+
+
+def _choose_owner(task_id: int, version: int) -> Callable[[Person], str]:
+    return lambda person: encode("tasko", task_id, version, person.tg_id)
+
+
+async def _at_owner_prompt(update: Update, context: Context, task: Task, version: int) -> None:
+    """Open the prompt where the 责任人 may be typed (unless it is open for this task)."""
+    open_ = await flow.active(update, context, FLOW, OWNER)
+    if open_ is not None and open_.data.get("id") == task.id:
+        return
+    await flow.begin(
+        update,
+        context,
+        FLOW,
+        OWNER,
+        id=task.id,
+        seq=task.seq,
+        version=version,
+        action=ASSIGN,
+        button=update.callback_query.data,
+    )
+
+
+@refusals
+async def owner_department_pressed(update: Update, context: Context) -> None:
+    """A department chosen for a task's 责任人 (many officials): now its officials."""
+    task_id, version, department_id = pressed(update.callback_query.data, "taskd").parts
+    actor = await actor_of(update, context)
+    task, department, members = await ledger.owner_department(
+        env_of(context), actor, task_id, department_id
+    )
+    await _at_owner_prompt(update, context, task, version)
+    prompt = t("ask_task_assign", seq=task.seq, name=esc(task.owner_name))
+    choose = _choose_owner(task.id, version)
+    how = t("staff_how.task")
+    await say(update, context, *department_staff(prompt, department, members, choose, how))
+
+
+@flow.step(FLOW, OWNER, buttons=("tasko", "taskd"))
+@refusals
+async def owner_typed(update: Update, context: Context, conversation: Conversation) -> None:
+    """The 责任人 typed by name at the 指定责任人 prompt (姓名, or 姓名（部门）)."""
+    pending = conversation.data
+    actor = await actor_of(update, context)
+    try:
+        official = await people.official_named(env_of(context), actor, message_text(update))
+    except OfficialNameUnclear as exc:  # the prompt stays open: retype, or press one
+        choose = _choose_owner(pending["id"], pending["version"])
+        await say(update, context, *unclear_name(exc, choose))
+        return
+    await _assign_owner(update, context, pending["id"], pending["version"], official.tg_id)
 
 
 @refusals
 async def owner_pressed(update: Update, context: Context) -> None:
     """An official chosen as the 责任人 of a task."""
     task_id, version, official_id = pressed(update.callback_query.data, "tasko").parts
+    await _assign_owner(update, context, task_id, version, official_id)
+
+
+async def _assign_owner(
+    update: Update, context: Context, task_id: int, version: int, official_id: int
+) -> None:
     actor = await actor_of(update, context)
     env = env_of(context)
     task, official = await ledger.assign_owner(env, actor, task_id, version, official_id)
+    await flow.finish(context, await flow.active(update, context, FLOW, OWNER))
     await say(
         update, context, t("done_task_assign", seq=task.seq, official=esc(official.full_name))
     )

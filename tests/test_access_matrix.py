@@ -351,6 +351,17 @@ def matrix(w: World) -> dict[str, list[tuple[str, frozenset[str]]]]:
         (encode("bb", w.ent_b, ids["official Y"]), _in("leader")),
         (encode("bb", w.ent_a, ids["A colleague"]), _in()),  # not an official
     ]
+    dept = {d["code"]: d["id"] for d in w.db.rows("SELECT id, code FROM departments")}
+    rows["bbd"] = [
+        (encode("bbd", w.ent_a, dept["jrj"]), _in("leader")),
+        (encode("bbd", w.ent_b, dept["zxqy"]), _in("leader")),
+        (encode("bbd", w.ent_a, UNKNOWN_ID), _in()),  # no such department
+    ]
+    rows["taskd"] = [
+        (encode("taskd", x["id"], x["version"], dept["zxqy"]), _in("leader")),
+        (encode("taskd", y["id"], y["version"], dept["jrj"]), _in("leader")),
+        (encode("taskd", x["id"], x["version"], UNKNOWN_ID), _in()),
+    ]
     rows["inv"] = [(encode("inv", "jrj"), _in("leader")), (encode("inv", "zxqy"), _in("leader"))]
     rows["invr"] = [(encode("invr", "jrj", r), _in("leader")) for r in ("o", "h")]
     rows["dept"] = [(encode("dept", "zxqy"), _in())]
@@ -765,4 +776,35 @@ async def test_text_that_is_not_characters_is_refused_and_changes_nothing(
     mark = person.mark()
     await person.send(text)
     assert person.since(mark) == [t("unreadable_text")]
+    assert dump(db) == before
+
+
+# Data a handler decoded by itself ---------------------------------------------------------------
+
+DECODING_MODULES = (
+    "handlers.admin",
+    "handlers.cases",
+    "handlers.colleagues",
+    "handlers.filing",
+    "handlers.tasks",
+    "handlers.understand",
+)
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, kind in KINDS.items() if kind.unknown))
+async def test_unreadable_data_a_handler_decoded_itself_reads_like_an_unknown_id(
+    sandbox, people, db, monkeypatch, kind
+):
+    """Were a handler to decode by itself (`decode`, not `pressed`), the BadCallback that
+    reaches the refusal wrapper is answered as the kind answers an unknown id — never with
+    another wording, so ids cannot be probed that way either — and changes nothing."""
+    for module in DECODING_MODULES:
+        monkeypatch.setattr(f"{module}.pressed", lambda data, *kinds: decode(data, *kinds))
+    leader = people.leader
+    before = dump(db)
+    for data in forgeries(unknown_data(kind))[:3]:
+        with pytest.raises(BadCallback):
+            decode(data, kind)
+        answer = await leader.press_data(leader.inbox[-1], data)
+        assert answer == [refusal_text(KINDS[kind].unknown())], (data, answer)
     assert dump(db) == before

@@ -5,9 +5,11 @@ creates nothing (no database file appears). Dates and weeks are read as the chat
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -238,3 +240,103 @@ def test_a_database_that_is_not_sqlite_is_left_as_it_was(folder, monkeypatch, ca
     ]
     with pytest.raises(sqlite3.DatabaseError):
         sqlite3.connect(folder / "bad.sqlite3").execute("PRAGMA schema_version").fetchone()
+
+
+# `digest --send` -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def bot_api(monkeypatch):
+    """A fake Bot API over HTTP, and the settings that point the command at it."""
+    from bot.sandbox.fake_api import FakeBotApi
+    from bot.sandbox.http_server import serve
+
+    api = FakeBotApi()
+    runner, port = await serve(api)
+    # the server's access log shares this process's stderr with the command's one line
+    monkeypatch.setattr(logging.getLogger("aiohttp.access"), "disabled", True)
+    monkeypatch.setenv("BOT_TOKEN", "4242:digest-send")
+    monkeypatch.setenv("TELEGRAM_BASE_URL", f"http://127.0.0.1:{port}/bot")
+    monkeypatch.setenv("ADMIN_IDS", "900001")
+    yield api
+    await runner.cleanup()
+
+
+async def test_digest_send_refuses_a_missing_database(folder, bot_api, capsys):
+    line = await asyncio.to_thread(one_line_refusal, ["digest", "--send"], capsys)
+    assert line.startswith("appealdesk: digest: no database at")
+    assert not (folder / "appealdesk.sqlite3").exists()
+    assert bot_api.calls == []  # refused before Telegram is asked anything
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "says"),
+    [
+        ("database is locked", sqlite3.SQLITE_BUSY, "is locked by another process"),
+        ("database or disk is full", sqlite3.SQLITE_FULL, "cannot be written: the disk"),
+        ("database disk image is malformed", sqlite3.SQLITE_CORRUPT, "is damaged"),
+    ],
+)
+async def test_a_storage_fault_while_sending_the_digest_is_the_one_line(
+    database, bot_api, monkeypatch, capsys, error, code, says
+):
+    """A SQLite fault met while the digest is queued and sent reads as every command's
+    (`database: <file> <problem>`), not as an unexpected error."""
+
+    async def failing(bot, env, week):
+        fault = (sqlite3.DatabaseError if "malformed" in error else sqlite3.OperationalError)(error)
+        fault.sqlite_errorcode = code
+        raise fault
+
+    monkeypatch.setattr("handlers.digest.send_weekly_digests", failing)
+    line = await asyncio.to_thread(one_line_refusal, ["digest", "--send"], capsys)
+    assert line.startswith(f"appealdesk: database: {database.resolve()} {says}"), line
+    assert "unexpected error" not in line
+
+
+async def test_digest_send_sends_the_week_once(database, bot_api, capsys):
+    assert await asyncio.to_thread(main, ["digest", "--send", "--week", "2026-W10"]) == 0
+    assert "digest 2026-W10 sent to 1 chat(s)" in capsys.readouterr().out
+    [text] = [m.plain for m in bot_api.messages_to(900001) if "督察通报" in m.plain][:1]
+    assert text.startswith("督察通报（2026年第10周")
+    assert await asyncio.to_thread(main, ["digest", "--send", "--week", "2026-W10"]) == 0
+    assert "sent to 0 chat(s)" in capsys.readouterr().out
+
+
+async def test_digest_send_with_a_rejected_token_is_one_line(database, bot_api, capsys):
+    bot_api.fail("getMe", 401, "Unauthorized")
+    line = await asyncio.to_thread(one_line_refusal, ["digest", "--send"], capsys)
+    assert line == (
+        "appealdesk: setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
+    )
+
+
+# The departments' views printed with a week's digest ------------------------------------------
+
+
+async def test_digest_prints_the_departments_views_that_go_with_the_asked_week(
+    sandbox, people, settings, monkeypatch, capsys
+):
+    """`--week W` prints each department's view of the week W's digest is sent in (本周到期:
+    due in it), as Monday's run sends it — not of the week the command happens to run in."""
+    from tests.conftest import file_appeal
+
+    number = await file_appeal(people.company, "融资")  # 2026-03-10: due 2026-03-24 (W13)
+    monkeypatch.chdir(settings.database_path.parent)
+    monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setattr(cli, "local_today", lambda settings: date(2026, 3, 31))  # in W14
+
+    async def departments_part(week: str) -> str:
+        assert await asyncio.to_thread(main, ["digest", "--week", week]) == 0
+        out = capsys.readouterr().out
+        return out[out.index("市地方金融管理局 诉求周报") :]
+
+    due = await departments_part("2026-W12")  # sent in W13, when the appeal falls due
+    assert due.startswith("市地方金融管理局 诉求周报（2026年第13周）")
+    assert "本周到期 1 件" in due and f"{number}｜融资｜期限 2026-03-24" in due
+    later = await departments_part("2026-W13")
+    assert later.startswith("市地方金融管理局 诉求周报（2026年第14周）")
+    assert "本周到期 0 件" in later and "期限 2026-03-24" not in later
+    # without --week: last week's digest, with this week's views (what Monday's run sends)
+    assert await asyncio.to_thread(main, ["digest"]) == 0
+    assert "市地方金融管理局 诉求周报（2026年第14周）" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import sqlite3
 import warnings
@@ -346,11 +347,18 @@ async def test_stats_and_export_for_leaders_only(seeded):
 
 def test_cli_digest_and_export(tmp_path, monkeypatch, capsys):
     from bot.cli import main
+    from storage.db import Database
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BOT_TOKEN", raising=False)
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
-    sqlite3.connect(tmp_path / "cli.sqlite3").close()  # the bot made it; the CLI only reads
+    made = Database(tmp_path / "cli.sqlite3")  # the bot made it; the CLI only reads
+
+    async def make() -> None:
+        await made.open()
+        await made.close()
+
+    asyncio.run(make())
     assert main(["digest", "--week", "2026-W47", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("督察通报（2026年第47周：2026-11-16 至 2026-11-22）")

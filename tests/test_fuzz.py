@@ -123,7 +123,7 @@ async def test_free_text_from_everyone(sandbox, people, db, text):
         st.builds(
             lambda code, a, b: f"{code}:{a}:{b}",
             st.sampled_from(["cl", "rp", "tr", "cs", "rt", "ro", "view", "task", "extok", "dept",
-                             "cat", "new", "bb", "inv", "invr", "tasko", "menu", "zz"]),
+                             "cat", "new", "bb", "bbd", "inv", "invr", "tasko", "taskd", "menu", "zz"]),
             st.one_of(st.integers(), st.text(max_size=8)),
             st.one_of(st.integers(), st.text(max_size=8)),
         ),

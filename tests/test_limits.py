@@ -826,7 +826,12 @@ async def test_many_tasks_contacts_and_officials_give_bounded_lists_and_keyboard
     await leader.send(f"/baobao {normalize(COMPANY_USCC)}")
     answer = leader.inbox[mark:]
     assert len(answer) == 1 and len(answer[0].buttons) == CHOICES_MAX
-    assert "共 151 位承办人，按钮列出前 40 位" in answer[0].plain
+    # all of one department: its officials at once, and how to name one beyond the buttons
+    assert "市地方金融管理局：151 位承办人" in answer[0].plain
+    assert (
+        f"（共 151 位，按钮列出前 40 位；其他人请发送 /baobao {normalize(COMPANY_USCC)} 姓名。）"
+        in answer[0].plain
+    )
     assert refused(sandbox) == []
 
 

@@ -287,6 +287,15 @@ def baobao_pair(
     return enterprise, official
 
 
+def baobao_department(
+    actor: Actor, enterprise: Enterprise | None, department: Department | None
+) -> tuple[Enterprise, Department]:
+    """A leader choosing a 包保 among one department's officials; nothing else exists."""
+    if actor.role is not Role.ADMIN or enterprise is None or department is None:
+        raise BaobaoNotFound()
+    return enterprise, department
+
+
 def assignable_task(
     actor: Actor, task: Task | None, official: Person | None
 ) -> tuple[Task, Person]:
@@ -296,6 +305,16 @@ def assignable_task(
     if official is None or official.role not in STAFF_ROLES:
         raise TaskNotFound()
     return task, official
+
+
+def task_department(
+    actor: Actor, task: Task | None, department: Department | None
+) -> tuple[Task, Department]:
+    """A leader choosing a task's 责任人 among one department's officials; for anybody else
+    (or an unknown task or department) the task does not exist."""
+    if actor.role is not Role.ADMIN or task is None or department is None:
+        raise TaskNotFound()
+    return task, department
 
 
 def invitable_department(actor: Actor, department: Department | None) -> Department:

@@ -51,6 +51,12 @@ class Week:
         """The last complete week before `day` (the one a Monday digest reports)."""
         return cls.of(day - timedelta(days=7))
 
+    @property
+    def sent_in(self) -> Week:
+        """The week this week's digest is sent in (the next): the departments' views that go
+        with it are of that week (本周到期: due in it)."""
+        return Week.of(self.start + timedelta(days=7))
+
 
 def require_past_or_current(week: Week, today: date) -> None:
     """A digest of a week that has not begun is refused."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class DomainError(Exception):
     key = "error_generic"
@@ -37,6 +39,29 @@ class BaobaoNotFound(DomainError):
     """包保 assignment of an unknown enterprise or official, or by someone not a leader."""
 
     key = "error_baobao_not_found"
+
+
+class OfficialNameUnclear(DomainError):
+    """A typed name (包保, a task's 责任人) that is not exactly one joined official.
+    `candidates` are the (person, department) pairs it may mean: several of that name, or
+    (for an unknown name) those whose names are close to it, maybe none."""
+
+    def __init__(self, name: str, candidates: Sequence[tuple[object, object]]) -> None:
+        super().__init__(name=name, count=len(candidates))
+        self.candidates = list(candidates)
+
+
+class OfficialNameUnknown(OfficialNameUnclear):
+    key = "error_official_unknown"
+
+    def __init__(self, name: str, candidates: Sequence[tuple[object, object]]) -> None:
+        super().__init__(name, candidates)
+        if candidates:
+            self.key = "error_official_similar"
+
+
+class OfficialNameAmbiguous(OfficialNameUnclear):
+    key = "error_official_ambiguous"
 
 
 class UnknownButton(DomainError):

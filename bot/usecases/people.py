@@ -5,8 +5,17 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from bot.rules import access, checks
-from bot.rules.model import Actor, ContactInvite, Department, Enterprise, Invite, Person, Role
+from bot.rules import access, checks, names
+from bot.rules.model import (
+    STAFF_ROLES,
+    Actor,
+    ContactInvite,
+    Department,
+    Enterprise,
+    Invite,
+    Person,
+    Role,
+)
 from bot.rules.refusals import (
     AlreadyRegistered,
     EnterpriseTaken,
@@ -342,6 +351,32 @@ async def staff(env: Env, actor: Actor) -> list[tuple[Person, Department]]:
     async with env.db.reading() as uow:
         names = {d.id: d for d in await uow.departments.all()}
         return [(p, names[p.department_id]) for p in await uow.people.all_staff()]
+
+
+async def official_named(env: Env, actor: Actor, typed: str) -> Person:
+    """The one official a leader names by typing (姓名, or 姓名（部门）); a name that is not
+    exactly one raises OfficialNameUnclear with whom it may mean."""
+    official, _ = names.named_official(await staff(env, actor), typed)
+    return official
+
+
+async def baobao_department(
+    env: Env, actor: Actor, enterprise_id: int, department_id: int
+) -> tuple[Enterprise, Department, list[Person]]:
+    """The officials of one department, to choose an enterprise's 包保 among (leaders only;
+    an unknown enterprise or department reads as BaobaoNotFound)."""
+    async with env.db.reading() as uow:
+        enterprise, department = access.baobao_department(
+            actor,
+            await uow.enterprises.get(enterprise_id),
+            await uow.departments.get(department_id),
+        )
+        return enterprise, department, await department_staff(uow, department)
+
+
+async def department_staff(uow: UnitOfWork, department: Department) -> list[Person]:
+    """The joined officials and heads of a department."""
+    return [p for p in await uow.people.staff_of(department.id) if p.role in STAFF_ROLES]
 
 
 async def find_enterprise(env: Env, actor: Actor, code: str) -> Enterprise:

@@ -6,12 +6,23 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.rules import access, checks, delivery
-from bot.rules.model import Actor, Attachment, Party, Person, Role, Task, TaskAction, TaskReport
+from bot.rules.model import (
+    Actor,
+    Attachment,
+    Department,
+    Party,
+    Person,
+    Role,
+    Task,
+    TaskAction,
+    TaskReport,
+)
 from bot.rules.refusals import NotAllowed, TaskStale
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW
 from bot.usecases import outbox
 from bot.usecases.env import Env
+from bot.usecases.people import department_staff
 from bot.usecases.task_holders import holders, stand_ins
 from storage.db import UnitOfWork
 
@@ -245,6 +256,18 @@ async def assign_owner(
         after = await uow.tasks.get(task_id)
         await uow.commit()
     return after, official
+
+
+async def owner_department(
+    env: Env, actor: Actor, task_id: int, department_id: int
+) -> tuple[Task, Department, list[Person]]:
+    """The officials of one department, to choose a task's 责任人 among (leaders only; an
+    unknown task or department reads as TaskNotFound)."""
+    async with env.db.reading() as uow:
+        task, department = access.task_department(
+            actor, await uow.tasks.get(task_id), await uow.departments.get(department_id)
+        )
+        return task, department, await department_staff(uow, department)
 
 
 def days_left(task: Task, today: date) -> int:
