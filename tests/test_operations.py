@@ -35,30 +35,36 @@ def test_the_token_is_masked_everywhere_in_a_line():
     assert TOKEN not in text and "Traceback" in text
 
 
+async def run_bot(folder, port: int, *flags: str) -> tuple[int, str]:
+    """`appealdesk run` against the Bot API on `port`: its exit status and all it printed
+    (a bound of 60 s against a hang, not a speed assertion)."""
+    process = await asyncio.create_subprocess_exec(
+        *appealdesk_command(),
+        *flags,
+        "run",
+        env={
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+            "DATABASE_PATH": str(folder / "run.sqlite3"),
+        },
+        cwd=folder,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, output.decode()
+
+
 async def test_a_rejected_token_is_one_clear_line_without_the_token(tmp_path):
     api = FakeBotApi()
     api.fail("getMe", 401, "Unauthorized")
     runner, port = await serve(api)
     try:
-        process = await asyncio.create_subprocess_exec(
-            *appealdesk_command(),
-            "-v",
-            "run",
-            env={
-                **os.environ,
-                "BOT_TOKEN": TOKEN,
-                "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
-                "DATABASE_PATH": str(tmp_path / "run.sqlite3"),
-            },
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await asyncio.wait_for(process.communicate(), 60)
+        status, text = await run_bot(tmp_path, port, "-v")
     finally:
         await runner.cleanup()
-    text = output.decode()
-    assert process.returncode == 2, text
+    assert status == 2, text
     assert TOKEN not in text and TOKEN.split(":")[1] not in text
     assert "Traceback" not in text
     last = text.strip().splitlines()[-1]
@@ -73,22 +79,8 @@ async def test_run_without_the_bot_api_exits_with_one_line_and_status_1(tmp_path
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = await asyncio.create_subprocess_exec(
-        *appealdesk_command(),
-        "run",
-        env={
-            **os.environ,
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
-            "DATABASE_PATH": str(tmp_path / "run.sqlite3"),
-        },
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    text = err.decode()
-    assert process.returncode == 1, text
+    status, text = await run_bot(tmp_path, port)
+    assert status == 1, text
     assert "Traceback" not in text
     assert (
         text.strip()

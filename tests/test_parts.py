@@ -438,6 +438,24 @@ async def test_a_text_over_the_limit_goes_in_pieces_and_a_crash_repeats_one_piec
     }
 
 
+async def twenty_tasks_listed(sandbox, people, clock, after_first: Callable[[], None]) -> list:
+    """Twenty overdue tasks of 李明, owed as one sweep list; `after_first` runs once its
+    first part has been accepted. Returns the list's parts as 李明 receives them."""
+    rows = [task_row(seq, owner="李明") for seq in range(11, 31)]
+    await import_file(people.leader, "t.csv", csv_bytes(rows))
+    clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
+    seen: list[str] = []
+
+    def listener(message) -> None:
+        if message.chat_id == people.official.id and message.plain.startswith("今日提示督办共"):
+            seen.append(message.plain)
+            if len(seen) == 1:
+                after_first()
+
+    sandbox.api.listeners.append(listener)
+    return seen
+
+
 async def test_a_list_resumed_after_a_task_changed_hands_keeps_its_numbers_and_loses_nothing(
     sandbox, people, clock, db
 ):
@@ -445,19 +463,10 @@ async def test_a_list_resumed_after_a_task_changed_hands_keeps_its_numbers_and_l
     waits with its first part sent; meanwhile a task of that first part goes to the head.
     When the list goes on, every unsent item comes, under its own number, and the header's
     count stays as it was."""
-    rows = [task_row(seq, owner="李明") for seq in range(11, 31)]
-    await import_file(people.leader, "t.csv", csv_bytes(rows))
-    clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
     official = people.official
-    seen: list[str] = []
-
-    def listener(message) -> None:
-        if message.chat_id == official.id and message.plain.startswith("今日提示督办共"):
-            seen.append(message.plain)
-            if len(seen) == 1:  # the second part meets a 502 (transient)
-                sandbox.api.fail("sendMessage", 502, "Bad Gateway", times=1)
-
-    sandbox.api.listeners.append(listener)
+    seen = await twenty_tasks_listed(  # the second part meets a 502 (transient)
+        sandbox, people, clock, lambda: sandbox.api.fail("sendMessage", 502, "Bad Gateway", times=1)
+    )
     await run_sweep(sandbox.app)
     [row] = db.rows(
         "SELECT progress FROM outbox WHERE kind = 'ladder_list' AND chat_id = ?", official.id
@@ -484,19 +493,13 @@ async def test_a_refused_middle_part_of_a_sweeps_list_is_skipped_and_the_rest_go
     """Twenty overdue tasks of 李明 go as one list in three parts; Telegram refuses the
     second as such (a 400): the operator is told once, the third part still goes, the list
     ends sent and nothing is tried again."""
-    rows = [task_row(seq, owner="李明") for seq in range(11, 31)]
-    await import_file(people.leader, "t.csv", csv_bytes(rows))
-    clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
     official = people.official
-    seen: list[str] = []
-
-    def listener(message) -> None:
-        if message.chat_id == official.id and message.plain.startswith("今日提示督办共"):
-            seen.append(message.plain)
-            if len(seen) == 1:
-                sandbox.api.fail("sendMessage", 400, "Bad Request: message is too long", times=1)
-
-    sandbox.api.listeners.append(listener)
+    seen = await twenty_tasks_listed(
+        sandbox,
+        people,
+        clock,
+        lambda: sandbox.api.fail("sendMessage", 400, "Bad Request: message is too long", times=1),
+    )
     with caplog.at_level(logging.ERROR, logger="handlers.courier"):
         await run_sweep(sandbox.app)
     headers = [text.split("\n")[0] for text in seen]
