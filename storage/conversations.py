@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -228,13 +229,21 @@ class OutboxRepo(Store):
             (outgoing_id,),
         )
 
-    async def heard(self, subject: str | None, subject_id: int, kind: str) -> bool:
-        """Whether a notice of this kind about this subject reached, or may reach, anyone."""
-        row = await self._one(
-            "SELECT 1 FROM outbox WHERE subject IS ? AND subject_id = ? AND kind = ?"
-            " AND status NOT IN ('failed', 'withheld', 'refused', 'gone') LIMIT 1",
-            (subject, subject_id, kind),
+    async def heard(
+        self, subject: str | None, subject_id: int, kind: str, later: Iterable[str] = ()
+    ) -> bool:
+        """Whether a notice of this kind about this subject — or one of the `later` kinds
+        stored after the newest of them — reached, or may reach, anyone."""
+        later = list(later)
+        unheard = "('failed', 'withheld', 'refused', 'gone')"
+        newest = "(SELECT MAX(id) FROM outbox WHERE subject IS ? AND subject_id = ? AND kind = ?)"
+        after = f"kind IN ({placeholders(len(later))}) AND id > {newest}" if later else "0"
+        sql = (
+            "SELECT 1 FROM outbox WHERE subject IS ? AND subject_id = ?"  # noqa: S608
+            f" AND (kind = ? OR ({after})) AND status NOT IN {unheard} LIMIT 1"
         )
+        newest_params = (subject, subject_id, kind) if later else ()
+        row = await self._one(sql, (subject, subject_id, kind, *later, *newest_params))
         return row is not None
 
     async def failed_since(self, chat_id: int, since: datetime) -> list[Outgoing]:

@@ -511,3 +511,28 @@ async def test_a_notice_withheld_from_one_of_its_department_is_not_escalated(
     assert any(number in m.plain for m in people.head.inbox)
     assert not any(number in text for text in people.leader.since(mark))
     assert not kind_row(db, "new_appeal")
+
+
+async def test_a_new_appeal_withheld_because_it_moved_on_is_not_an_alarm(
+    sandbox, people, db, clock
+):
+    """中小企业科's only official (赵敏) could not be reached when a 综合服务 appeal came;
+    a leader transferred it to 市地方金融管理局, whose people got the 转办 notice: 赵敏's
+    新诉求 is withheld, and the leaders are not told that nobody heard of it."""
+    sandbox.api.fail_chat(people.outsider.id, 502, "Bad Gateway")
+    number = await _new_appeal_to_zxqy(sandbox, people)
+    async with sandbox.env.db.reading() as uow:
+        appeal = await uow.appeals.by_number(number)
+    request = appeals.ActionRequest(
+        appeal.id, appeal.version, text="涉及融资担保，转金融局办理。", department_code="jrj"
+    )
+    await appeals.transfer(sandbox.env, LEADER, request)
+    sandbox.api.chat_failures.clear()
+    leader_mark = people.leader.mark()
+    clock.advance(timedelta(minutes=5))
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    assert db.one(
+        "SELECT status FROM outbox WHERE kind = 'new_appeal' AND chat_id = ?", people.outsider.id
+    ) == {"status": "withheld"}
+    assert any(number in m.plain for m in people.official.inbox)  # 金融局 heard of it
+    assert not any(UNHEARD in text for text in people.leader.since(leader_mark))

@@ -186,12 +186,15 @@ async def gone(env: Env, outgoing: Outgoing) -> None:
 
 async def _escalate(uow: UnitOfWork, env: Env, outgoing: Outgoing) -> list[int]:
     """A notice that must be heard (MUST_BE_HEARD) which nobody got or may still get — each
-    copy failed, was refused or withheld — goes to the leaders, marked unheard."""
+    copy failed, was refused or withheld, and no later 新诉求/转办 notice of the appeal (to
+    the department it went to next) is heard either — goes to the leaders, marked unheard."""
     if (
         outgoing.kind not in MUST_BE_HEARD
         or outgoing.subject_id is None
         or outgoing.chat_id in env.leaders
-        or await uow.outbox.heard(outgoing.subject, outgoing.subject_id, outgoing.kind)
+        or await uow.outbox.heard(
+            outgoing.subject, outgoing.subject_id, outgoing.kind, later=MUST_BE_HEARD
+        )
     ):
         return []
     return [
