@@ -22,26 +22,31 @@ GROUP_COMMANDS = frozenset({"help"})
 MENU = "menu"
 
 
-def readable(text: str | None) -> bool:
-    """Whether a text holds only characters (no lone UTF-16 surrogate, which no client
-    types: only a forged update carries one, and nothing could store it)."""
-    if not text:
+def readable(value: object) -> bool:
+    """Whether every text in a value (a message as Telegram sent it: its text, caption, a
+    file's name, a contact's fields…) holds only characters: no lone UTF-16 surrogate,
+    which no client types — only a forged update carries one, and nothing could store it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
         return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
+    if isinstance(value, dict):
+        return all(readable(k) and readable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(readable(v) for v in value)
     return True
 
 
 async def unreadable_guard(update: Update, context: Context) -> None:
-    """A message whose text, caption or command cannot be read as characters is answered
-    (in a private chat) and goes no further, whatever it is (a command, a prompt's answer,
-    a file's caption). Buttons are read by the codec, which refuses such data itself."""
+    """A message with text that cannot be read as characters anywhere in it is answered (in
+    a private chat) and goes no further, whatever it is (a command, a prompt's answer, a
+    file). Buttons are read by the codec, which refuses such data itself."""
     message = update.effective_message
     if message is None or update.callback_query is not None:
         return
-    if readable(message.text) and readable(message.caption):
+    if readable(message.to_dict()):
         return
     if update.effective_chat is not None and update.effective_chat.type == "private":
         await say(update, context, t("unreadable_text"))

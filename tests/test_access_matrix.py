@@ -808,3 +808,21 @@ async def test_unreadable_data_a_handler_decoded_itself_reads_like_an_unknown_id
         answer = await leader.press_data(leader.inbox[-1], data)
         assert answer == [refusal_text(KINDS[kind].unknown())], (data, answer)
     assert dump(db) == before
+
+
+@pytest.mark.parametrize("in_a_prompt", [False, True])
+async def test_a_file_whose_name_is_not_characters_is_refused_and_changes_nothing(
+    sandbox, people, db, in_a_prompt
+):
+    """Not only text and captions: a document named with a lone surrogate (during /new, or
+    outside any flow) gets the same clear answer and nothing is stored."""
+    w = await World(sandbox, people, db).build()
+    company = w.person("A first")
+    if in_a_prompt:
+        await company.send("/new")
+        await company.press("融资")
+    before = dump(db)
+    mark = company.mark()
+    await company.send_document(f"报{UNREADABLE}告.pdf", caption="附件")
+    assert company.since(mark) == [t("unreadable_text")]
+    assert dump(db) == before
