@@ -20,7 +20,7 @@ from bot.logs import configure as configure_logging
 from bot.rules.digest import Week
 from bot.rules.org import OrgConfig
 from bot.rules.refusals import InvalidInput
-from storage.sqlite_only import DatabaseUnusable
+from storage.sqlite_only import EMPTY, DatabaseUnusable
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +72,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         with database_errors(settings.database_path), bot_api_errors(settings):
             app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=POLL_INTERVAL)
     except DatabaseUnusable as exc:
-        print(f"appealdesk: {exc}", file=sys.stderr)
-        return 1
+        _say(str(exc))
+        return exit_status(exc)
     finally:
         # However start-up or shutdown failed (post_shutdown, which closes it, does not run
         # when PTB's own shutdown fails), the database is closed: each open connection has a
         # thread that would keep the process alive after the error.
         asyncio.run(app.bot_data["env"].db.close())
     return 0
+
+
+def exit_status(exc: Exception) -> int:
+    """2 for what stays wrong until somebody changes a setting or a file (a supervisor should
+    not restart in a loop), 1 for what may clear by itself (a lock, a full disk, the
+    network)."""
+    return 2 if isinstance(exc, DatabaseUnusable) and exc.lasting else 1
 
 
 class BotApiUnreachable(Exception):
@@ -219,7 +226,11 @@ def existing_database(settings: Settings, command: str) -> Path:
     from storage.sqlite_only import DatabaseUnusable, access_problem
 
     path = settings.database_path
-    if not path.exists() and not path.is_symlink():
+    if path.is_symlink() and not path.exists():  # a link to nowhere
+        raise DatabaseUnusable(
+            path, access_problem(path) or f"links to {path.resolve()}, which does not exist"
+        )
+    if not path.exists():
         raise ConfigError(
             f"{command}: no database at {path.resolve()} (set DATABASE_PATH, or give the bot's"
             " env file with --env-file; `appealdesk run` creates it)"
@@ -227,7 +238,7 @@ def existing_database(settings: Settings, command: str) -> Path:
     if problem := access_problem(path):
         raise DatabaseUnusable(path, problem)
     if path.stat().st_size == 0:  # reading it must not write the schema into it
-        raise DatabaseUnusable(path, "is empty: no AppealDesk data (`appealdesk run` makes it)")
+        raise DatabaseUnusable(path, f"{EMPTY} (`appealdesk run` makes it)")
     return path
 
 
@@ -498,9 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return 2
-    except (DatabaseUnusable, BotApiUnreachable) as exc:  # status 1: may clear by itself
+    except (DatabaseUnusable, BotApiUnreachable) as exc:
         _say(str(exc))
-        return 1
+        return exit_status(exc)
     except KeyboardInterrupt:
         _say("interrupted")
         return 130

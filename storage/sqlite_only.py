@@ -95,6 +95,22 @@ class DatabaseUnusable(Exception):
         self.problem = problem
         super().__init__(f"database: {self.path.resolve()} {problem}")
 
+    @property
+    def lasting(self) -> bool:
+        """A wrong file rather than a passing state (a lock, a full disk): waiting and trying
+        again will not help, so a supervisor should not restart in a loop."""
+        return self.problem.startswith(LASTING_PROBLEMS)
+
+
+# Problems that stay until somebody changes DATABASE_PATH or the install.
+FOLDER = "is a folder, not a database file"
+NOT_SQLITE = "is not a SQLite database (or its header is damaged)"
+FOREIGN = "holds another application's tables, not AppealDesk's"
+NEWER = "was made by a newer AppealDesk"
+EMPTY = "is empty: no AppealDesk data"
+DAMAGED = "is damaged"  # restore the latest backup
+LASTING_PROBLEMS = (FOLDER, NOT_SQLITE, FOREIGN, NEWER, EMPTY, DAMAGED)
+
 
 # SQLite's primary result codes (the low byte of an extended code) and what they mean for
 # the file; anything else is said as "cannot be used".
@@ -103,8 +119,8 @@ _PROBLEMS = {
     sqlite3.SQLITE_LOCKED: f"is locked by another process (still after {BUSY_SECONDS} s)",
     sqlite3.SQLITE_READONLY: "cannot be written",
     sqlite3.SQLITE_FULL: "cannot be written: the disk (or the file size limit) is full",
-    sqlite3.SQLITE_CORRUPT: "is damaged",
-    sqlite3.SQLITE_NOTADB: "is not a SQLite database (or its header is damaged)",
+    sqlite3.SQLITE_CORRUPT: DAMAGED,
+    sqlite3.SQLITE_NOTADB: NOT_SQLITE,
     sqlite3.SQLITE_CANTOPEN: "cannot be opened",
     sqlite3.SQLITE_IOERR: "cannot be read or written (I/O error)",
     sqlite3.SQLITE_PERM: "cannot be opened (permission denied)",
@@ -144,12 +160,11 @@ def access_problem(path: Path) -> str | None:
     """Why this user cannot keep the bot's database at `path` (SQLite writes the file and
     its -wal and -shm files beside it), found before SQLite tries; None when it can."""
     if path.is_dir():
-        return "is a folder, not a database file"
-    if path.is_symlink() and not path.exists():
-        target = path.resolve()
-        if not target.parent.is_dir():
-            return f"cannot be opened: it links to {target}, whose folder does not exist"
-    folder = path.parent
+        return FOLDER
+    real = path.resolve()  # through a link, SQLite keeps -wal and -shm beside the target
+    if path.is_symlink() and not real.parent.is_dir():
+        return f"cannot be opened: it links to {real}, whose folder does not exist"
+    folder = real.parent
     if not folder.is_dir():
         return f"cannot be opened: folder {folder.resolve()} does not exist"
     if path.exists() and not os.access(path, os.R_OK):
@@ -158,7 +173,7 @@ def access_problem(path: Path) -> str | None:
         return "cannot be written: the file is read-only for this user"
     if not is_sqlite_file(path):  # SQLite would silently write over a short one
         return _PROBLEMS[sqlite3.SQLITE_NOTADB]
-    for side in side_files(path):
+    for side in side_files(real):
         if side.exists() and not os.access(side, os.W_OK):
             return (
                 f"cannot be written: {side.name} beside it is read-only for this user (made by"
@@ -235,14 +250,11 @@ def schema_problem(path: Path, known: int) -> str | None:
         raise DatabaseUnusable(path, explain(path, exc)) from None
     if versions and max(versions) > known:
         return (
-            f"was made by a newer AppealDesk (schema {max(versions)}; this version knows up to"
+            f"{NEWER} (schema {max(versions)}; this version knows up to"
             f" {known}): install that version again, or restore the copy kept before the upgrade"
         )
     if tables and "schema_migrations" not in tables:
-        return (
-            "holds another application's tables, not AppealDesk's: give DATABASE_PATH a file"
-            " of its own"
-        )
+        return f"{FOREIGN}: give DATABASE_PATH a file of its own"
     return None
 
 
@@ -250,4 +262,4 @@ def verdict_problem(verdict: str) -> str | None:
     """The problem an integrity check's verdict names, or None when the file is intact."""
     if verdict == "ok":
         return None
-    return "is damaged: " + " ".join(verdict.split())
+    return f"{DAMAGED}: " + " ".join(verdict.split())

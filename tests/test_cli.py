@@ -340,3 +340,37 @@ async def test_digest_prints_the_departments_views_that_go_with_the_asked_week(
     # without --week: last week's digest, with this week's views (what Monday's run sends)
     assert await asyncio.to_thread(main, ["digest"]) == 0
     assert "市地方金融管理局 诉求周报（2026年第14周）" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["{folder}", "notes.txt", "empty.sqlite3", "places.sqlite"])
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_a_wrong_database_file_is_status_2_as_a_bad_setting_is(
+    folder, monkeypatch, capsys, args, value
+):
+    """Waiting will not mend these (a supervisor must not restart in a loop): status 2."""
+    monkeypatch.setenv("DATABASE_PATH", value.format(folder=folder))
+    assert main(args) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_a_link_to_a_missing_database_is_one_line(folder, monkeypatch, capsys, args):
+    (folder / "link.sqlite3").symlink_to(folder / "gone.sqlite3")
+    monkeypatch.setenv("DATABASE_PATH", "link.sqlite3")
+    assert "which does not exist" in one_line_refusal(args, capsys)
+    assert not (folder / "gone.sqlite3").exists()
+
+
+async def test_a_database_reached_through_a_link_is_used(folder, monkeypatch, capsys):
+    """SQLite keeps -wal and -shm beside the link's target: that folder is the one that
+    must take files, not the link's."""
+    from storage.db import Database
+
+    (folder / "data").mkdir()
+    made = Database(folder / "data" / "appealdesk.sqlite3")
+    await made.open()
+    await made.close()
+    (folder / "link.sqlite3").symlink_to(folder / "data" / "appealdesk.sqlite3")
+    monkeypatch.setenv("DATABASE_PATH", "link.sqlite3")
+    assert await asyncio.to_thread(main, ["export", "l.xlsx"]) == 0
+    assert "exported 0 appeals" in capsys.readouterr().out
