@@ -377,7 +377,13 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE outbox ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE outbox ADD COLUMN list_id INTEGER;
         CREATE INDEX outbox_list ON outbox(list_id) WHERE list_id IS NOT NULL;
-        -- what was about something no longer there was once recorded as a failed delivery
+        """,
+    ),
+    (
+        11,
+        # What was about something no longer there was once recorded as a failed delivery:
+        # it is gone (never owed again after /start, never listed as unreachable).
+        """
         UPDATE outbox SET status = 'gone', error = NULL
             WHERE status = 'failed' AND error = 'gone';
         """,
