@@ -97,9 +97,10 @@ def database_check(path: Path) -> Check:
         return OK, f"database: {path.resolve()} does not exist yet; `appealdesk run` creates it"
     try:
         result, applied = inspect_file(path)
+        problem = verdict_problem(result) or schema_problem(path, MIGRATIONS[-1][0])
     except DatabaseUnusable as exc:
         return FAIL, str(exc)
-    if problem := verdict_problem(result) or schema_problem(path, MIGRATIONS[-1][0]):
+    if problem:
         return FAIL, str(DatabaseUnusable(path, problem))
     pending = [v for v, _ in MIGRATIONS if v not in applied]
     schema = (

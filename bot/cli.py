@@ -106,8 +106,9 @@ def bot_api_errors(settings: Settings) -> Iterator[None]:
             "setting BOT_TOKEN: Telegram rejected the token (check it with @BotFather)"
         ) from None
     except NetworkError as exc:  # status 1, not 2: the network may come back, so restart
+        route = " through the proxy" if settings.telegram_proxy else ""
         raise BotApiUnreachable(
-            f"cannot reach the Bot API at {api_host(settings)} ({exc.message})"
+            f"cannot reach the Bot API at {api_host(settings)}{route} ({exc.message})"
         ) from None
 
 

@@ -64,6 +64,8 @@ MARCH_31 = date(2026, 3, 31)
         "2026年3月31日 星期二",
         "2026年3月31日（周二）",
         "2026-03-31 周二 9:00",
+        "3月31日（周二）",
+        "3月31日星期二",
     ],
 )
 def test_every_written_form_of_a_date_is_that_date(text):

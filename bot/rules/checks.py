@@ -194,7 +194,10 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
         except ValueError:
             raise ValueError(raw) from None
     match = MONTH_DAY_RE.match(raw)
-    if match and _time_of_day(raw, match.end()):
+    if match:
+        weekday = WEEKDAY_RE.match(raw, match.end())
+        end = weekday.end() if weekday else match.end()
+    if match and _time_of_day(raw, end):
         month = int(match["month"] or match["cn_month"])
         day = int(match["day"] or match["cn_day"])
         # 2月29日 is next in a leap year: look up to eight years ahead.

@@ -349,8 +349,8 @@ async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Memb
 async def staff(env: Env, actor: Actor) -> list[tuple[Person, Department]]:
     access.require_leader(actor)
     async with env.db.reading() as uow:
-        names = {d.id: d for d in await uow.departments.all()}
-        return [(p, names[p.department_id]) for p in await uow.people.all_staff()]
+        departments = {d.id: d for d in await uow.departments.all()}
+        return [(p, departments[p.department_id]) for p in await uow.people.all_staff()]
 
 
 async def official_named(env: Env, actor: Actor, typed: str) -> Person:
