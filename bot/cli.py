@@ -404,6 +404,10 @@ def _problem(exc: InvalidInput) -> str:
     option = {"period_start": "--from", "period_end": "--to"}.get(str(p.get("field")), "")
     if reason == "date_format":
         return f"{option} {p['value']!r} is not a date (write 2026-03-05, 2026/3/5 or 2026年3月5日)"
+    if reason == "date_years":
+        return f"{option} {p['value']!r}: the year must be from 1900 to 2999"
+    if reason == "week_years":
+        return f"the year must be from 1900 to 2999 (e.g. {p['example']})"
     if reason == "period_order":
         return (
             f"--from {p['start']} is after --to {p['end']}"

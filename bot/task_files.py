@@ -149,10 +149,14 @@ def _decode_csv(data: bytes) -> str:
     raise UnreadableFile("file_bad_encoding")
 
 
+# A table saved as text: CSV, or Excel's "Unicode text" (.txt, tab-separated UTF-16).
+TEXT_TABLES = (".csv", ".txt", ".tsv")
+
+
 def read_table(data: bytes, file_name: str) -> list[list[str]]:
     """All rows of the first sheet (or the CSV) as text, header row included."""
     suffix = Path(file_name).suffix.lower()
-    if suffix == ".csv":
+    if suffix in TEXT_TABLES:
         try:
             # old Mac line ends (CR alone) too; tabs where Excel's Unicode text puts them
             text = _decode_csv(data).replace("\r\n", "\n").replace("\r", "\n")

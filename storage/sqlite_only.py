@@ -93,7 +93,8 @@ class DatabaseUnusable(Exception):
     def __init__(self, path: Path, problem: str) -> None:
         self.path = Path(path)
         self.problem = problem
-        super().__init__(f"database: {self.path.resolve()} {problem}")
+        # the path as configured, made absolute (a link is named, not what it points to)
+        super().__init__(f"database: {os.path.abspath(self.path)} {problem}")
 
     @property
     def lasting(self) -> bool:

@@ -37,6 +37,7 @@ def folder(monkeypatch, tmp_path) -> Path:
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "ledger.csv").write_text(GOOD_CSV, encoding="utf-8")
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
     (tmp_path / "empty.sqlite3").write_bytes(b"")  # what a start that failed may leave
     with sqlite3.connect(tmp_path / "places.sqlite") as conn:  # another program's database
         conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
@@ -62,6 +63,10 @@ NO_DATABASE = [
     (["export", "l.xlsx", "--from", "3月32日"], "--from '3月32日' is not a date"),
     (["export", "l.xlsx", "--from", "2026-02-30"], "--from '2026-02-30' is not a date"),
     (["export", "l.xlsx", "--to", "soon"], "--to 'soon' is not a date"),
+    (["export", "l.xlsx", "--to", "9999-12-31"], "--to '9999-12-31': the year must be from 1900"),
+    (["export", "l.xlsx", "--from", "0001-01-01"], "--from '0001-01-01': the year must be from"),
+    (["digest", "--week", "0001-W01"], "--week '0001-W01': the year must be from 1900 to 2999"),
+    (["digest", "--week", "1899-W52"], "--week '1899-W52': the year must be from 1900 to 2999"),
     (
         ["export", "l.xlsx", "--from", "2026-12-31", "--to", "2026-01-01"],
         "--from 2026-12-31 is after --to 2026-01-01 (the earlier date goes first: "
@@ -87,7 +92,7 @@ NO_DATABASE = [
     (["tasks", "import", "ledger.csv"], "tasks import: no database at"),
     (["tasks", "import", "nothere.csv"], "tasks import: cannot read nothere.csv"),
     (["tasks", "import", "sub"], "tasks import: cannot read sub"),
-    (["tasks", "import", "notes.txt"], "tasks import: cannot read notes.txt: 不支持的文件类型"),
+    (["tasks", "import", "notes.docx"], "tasks import: cannot read notes.docx: 不支持的文件类型"),
     (["tasks", "export", "t.xlsx"], "tasks export: no database at"),
     (["tasks", "export", "sub"], "tasks export: sub is a folder"),
     (["tasks", "export", "missing/t.xlsx"], "tasks export: folder"),
@@ -234,6 +239,7 @@ def test_a_database_that_is_not_sqlite_is_left_as_it_was(folder, monkeypatch, ca
         "bad.sqlite3",
         "empty.sqlite3",
         "ledger.csv",
+        "notes.docx",
         "notes.txt",
         "places.sqlite",
         "sub",

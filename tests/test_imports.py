@@ -308,9 +308,10 @@ def text_table(rows: list[list[object]], delimiter: str, line_end: str) -> str:
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
-def test_a_table_saved_as_text_in_any_of_excels_ways_is_read(encoded, how):
+@pytest.mark.parametrize("name", ["ledger.csv", "ledger.txt", "LEDGER.TSV"])
+def test_a_table_saved_as_text_in_any_of_excels_ways_is_read(encoded, how, name):
     rows = [[TITLE], HEADERS, task_row(1), task_row(2)]
-    assert [task.row for task in check(encoded(rows), "ledger.csv")] == [3, 4], how
+    assert [task.row for task in check(encoded(rows), name)] == [3, 4], how
 
 
 def test_a_csv_that_is_not_text_is_refused_in_one_message():

@@ -121,7 +121,7 @@ async def test_a_file_without_the_ledger_columns_is_refused(sandbox, people, db)
     )
     answer = await import_file(people.leader, "x.docx", b"PK...")
     assert answer == [
-        "无法读取该文件：不支持的文件类型 .docx，请使用 .csv 或 .xlsx。请发送 CSV 或 XLSX 文件。"
+        "无法读取该文件：不支持的文件类型 .docx，请使用 .xlsx、.csv 或 .txt（Excel 另存的“Unicode 文本”）。"
     ]
     assert db.count("tasks") == 0
 

@@ -26,6 +26,12 @@ FULL_DATE_RE = re.compile(
 WEEKDAY_RE = re.compile(r"\s*[(（]?\s*(?:星期|礼拜|周)[一二三四五六日天][)）]?")
 # Years a date of the bureau's may have: a typing slip such as 9999 or 0026 is refused.
 YEARS = range(1900, 3000)
+
+
+class YearOutOfRange(ValueError):
+    """A well-written date (or week) in a year no record of the bureau's can have."""
+
+
 MONTH_DAY_RE = re.compile(
     r"^(?P<month>\d{1,2})\s*(?P<sep>[/-])\s*(?P<day>\d{1,2})(?!\s*(?P=sep))"
     r"|^(?P<cn_month>\d{1,2})\s*月\s*(?P<cn_day>\d{1,2})\s*[日号]?"
@@ -154,7 +160,7 @@ def _time_of_day(text: str, start: int) -> bool:
 def _period_end(match: re.Match[str], today: date, upcoming: bool) -> date:
     year = int(match["only_year"] or match["year"] or today.year)
     if year not in YEARS:
-        raise ValueError(match.string)
+        raise YearOutOfRange(match.string)
     if match["only_year"]:
         return date(year, 12, 31)
     month = int(match["month"])
@@ -188,7 +194,7 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
         month = int(match["month"] or match["cn_month"] or match["packed_month"])
         day = int(match["day"] or match["cn_day"] or match["packed_day"])
         if year not in YEARS:
-            raise ValueError(raw)
+            raise YearOutOfRange(raw)
         try:
             return date(year, month, day)
         except ValueError:
@@ -213,10 +219,12 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
 
 def date_field(text: str | None, field: str, today: date) -> date:
     """A date typed in chat (an extension's new due date): InvalidInput shows what was typed."""
+    value = without_invisible(text or "").strip()
     try:
         return parse_date(text, today)
+    except YearOutOfRange:
+        raise InvalidInput(field=field, reason="date_years", value=value) from None
     except ValueError:
-        value = without_invisible(text or "").strip()
         raise InvalidInput(field=field, reason="date_format", value=value) from None
 
 
@@ -232,7 +240,9 @@ def parse_week(text: str | None, today: date | None = None) -> Week:
     raw = unicodedata.normalize("NFKC", without_invisible(text or "")).strip()
     example = Week.before(today).label if today else SAMPLE_WEEK
     match = WEEK_RE.fullmatch(raw)
-    if match and 1 <= int(match["year"] or match["cn_year"]) <= 9998:
+    if match and int(match["year"] or match["cn_year"]) not in YEARS:
+        raise InvalidInput(field="week", reason="week_years", value=raw, example=example)
+    if match:
         year = int(match["year"] or match["cn_year"])
         number = int(match["number"] or match["cn_number"])
         weeks = weeks_in(year)
@@ -276,6 +286,8 @@ def parse_period(start: str | None, end: str | None, today: date) -> tuple[date,
     if month and end is None:
         year = int(month["year"] or today.year)
         number = int(month["month"] or month["cn_month"] or month["only_month"])
+        if year not in YEARS:
+            raise InvalidInput(field="period_start", reason="date_years", value=start.strip())
         if 1 <= number <= 12:
             return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
     days = []
@@ -288,6 +300,8 @@ def parse_period(start: str | None, end: str | None, today: date) -> tuple[date,
             continue
         try:
             days.append(parse_date(text, today, upcoming=False))
+        except YearOutOfRange:
+            raise InvalidInput(field=field, reason="date_years", value=text.strip()) from None
         except ValueError:
             raise InvalidInput(field=field, reason="date_format", value=text.strip()) from None
     first, last = days
