@@ -94,6 +94,8 @@ def split_html(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """Pieces of at most `limit` visible units, cut at line ends (a longer line is cut
     between characters); tags left open at a cut are closed and opened again; blank pieces
     (Telegram refuses an empty message) are left out."""
+    if 2 * len(text) <= limit:  # no character counts more than two units: it fits as it is
+        return [text]
     pieces: list[str] = []
     current: str | None = None
     used = 0

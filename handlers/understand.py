@@ -46,7 +46,11 @@ async def unreadable_guard(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or update.callback_query is not None:
         return
-    if readable(message.to_dict()):
+    if not (readable(message.text) and readable(message.caption)):
+        pass  # refused below
+    elif message.effective_attachment is None and message.forward_origin is None:
+        return  # nothing else in it is text a person sent (a plain message: the usual case)
+    elif readable(message.to_dict()):  # a file's name, a contact's fields, a forward's names
         return
     if update.effective_chat is not None and update.effective_chat.type == "private":
         await say(update, context, t("unreadable_text"))
