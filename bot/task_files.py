@@ -149,6 +149,15 @@ def _decode_csv(data: bytes) -> str:
     raise UnreadableFile("file_bad_encoding")
 
 
+def _tab_separated(text: str, suffix: str, data: bytes) -> bool:
+    """Excel's "Unicode text" (UTF-16) and .tsv separate cells with tabs; another text
+    table does when one of its first lines holds a tab between every two of the ledger's
+    columns (a cell may hold commas: 1,000万元)."""
+    if suffix == ".tsv" or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    return any(line.count("\t") >= len(COLUMNS) - 1 for line in text.split("\n", 10)[:10])
+
+
 # A table saved as text: CSV, or Excel's "Unicode text" (.txt, tab-separated UTF-16).
 TEXT_TABLES = (".csv", ".txt", ".tsv")
 
@@ -160,8 +169,7 @@ def read_table(data: bytes, file_name: str) -> list[list[str]]:
         try:
             # old Mac line ends (CR alone) too; tabs where Excel's Unicode text puts them
             text = _decode_csv(data).replace("\r\n", "\n").replace("\r", "\n")
-            head = "\n".join(text.split("\n", 10)[:10])  # title rows have neither
-            delimiter = "\t" if head.count("\t") > head.count(",") else ","
+            delimiter = "\t" if _tab_separated(text, suffix, data) else ","
             reader = csv.reader(io.StringIO(text), delimiter=delimiter)
             return [[c.strip() for c in row] for row in reader]
         except csv.Error as exc:  # a NUL byte, or a binary file named .csv

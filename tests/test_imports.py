@@ -300,18 +300,29 @@ def text_table(rows: list[list[object]], delimiter: str, line_end: str) -> str:
     ("encoded", "how"),
     [
         (lambda rows: text_table(rows, "\t", "\r\n").encode("utf-16"), "Excel's Unicode text"),
-        (lambda rows: b"\xff\xfe" + text_table(rows, ",", "\n").encode("utf-16-le"), "UTF-16 LE"),
-        (lambda rows: b"\xfe\xff" + text_table(rows, ",", "\n").encode("utf-16-be"), "UTF-16 BE"),
+        (lambda rows: b"\xff\xfe" + text_table(rows, "\t", "\n").encode("utf-16-le"), "UTF-16 LE"),
+        (lambda rows: b"\xfe\xff" + text_table(rows, "\t", "\r").encode("utf-16-be"), "UTF-16 BE"),
         (lambda rows: text_table(rows, ",", "\r").encode("utf-8"), "old Mac line ends"),
         (lambda rows: text_table(rows, ",", "\r\n").encode("gb18030"), "GBK with CRLF"),
         (lambda rows: text_table(rows, "\t", "\n").encode("utf-8-sig"), "tabs in UTF-8"),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
-@pytest.mark.parametrize("name", ["ledger.csv", "ledger.txt", "LEDGER.TSV"])
+@pytest.mark.parametrize("name", ["ledger.csv", "ledger.txt"])
 def test_a_table_saved_as_text_in_any_of_excels_ways_is_read(encoded, how, name):
     rows = [[TITLE], HEADERS, task_row(1), task_row(2)]
     assert [task.row for task in check(encoded(rows), name)] == [3, 4], how
+
+
+@pytest.mark.parametrize("name", ["ledger.txt", "ledger.csv", "ledger.tsv"])
+def test_excels_unicode_text_with_commas_in_its_cells_is_read_by_its_tabs(name):
+    """Amounts such as 1,000万元 in a cell do not make a tab-separated table comma-separated."""
+    row = task_row(1)
+    row[2] = "、".join(f"{n},000万元" for n in range(1, 14))
+    rows = [[TITLE], HEADERS, row]
+    data = text_table(rows, "\t", "\r\n").encode("utf-16")
+    [task] = check(data, name)
+    assert task.row == 3 and "13,000万元" in task.problem
 
 
 def test_a_csv_that_is_not_text_is_refused_in_one_message():
@@ -351,3 +362,11 @@ async def test_a_bad_row_in_chat_is_named_by_its_sheet_row_and_nothing_is_import
         "导入失败，共 1 处问题，未导入任何任务：\n第 5 行：整改时限“2026-02-30”不是日期（如 2024-09-30）"
     ]
     assert db.count("tasks") == 0
+
+
+@pytest.mark.parametrize("deadline", ["1899-12-31", "3000-01-01", "30000101", "0001-01-01"])
+def test_a_deadline_in_a_year_no_ledger_has_is_named_so(deadline):
+    rows = [HEADERS, task_row(1, deadline=deadline)]
+    assert problems(csv(rows), "l.csv") == [
+        t("task_import_line", row=2, problem=t("import_date_years", value=deadline))
+    ]

@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from bot.rules.checks import parse_date, without_invisible
+from bot.rules.checks import YearOutOfRange, parse_date, without_invisible
 from bot.rules.model import TaskState
 from bot.rules.refusals import TaskImportError
 
@@ -151,6 +151,9 @@ def validate_table(
                 found.append(("import_long_field", {"column": headers[column], "limit": limit}))
         try:
             deadline = parse_date(cells["deadline"], today)
+        except YearOutOfRange:
+            found.append(("import_date_years", {"value": cells["deadline"]}))
+            deadline = None
         except ValueError:
             found.append(("import_bad_date", {"value": cells["deadline"]}))
             deadline = None

@@ -443,6 +443,7 @@ CATALOG: dict[str, str] = {
     "import_empty_field": "“{column}”为空",
     "import_long_field": "“{column}”超过 {limit} 字",
     "import_bad_date": "整改时限“{value}”不是日期（如 2024-09-30）",
+    "import_date_years": "整改时限“{value}”的年份不在 1900 至 2999 年之间",
     "import_bad_state": "状态“{value}”无法识别",
     "import_no_rows": "没有任何任务行",
     "import_unmapped": "责任人“{name}”（第 {rows} 行）{why}，暂由{holder}代管，请在 /tasks 中指定责任人。",
