@@ -97,7 +97,7 @@ def database_check(path: Path) -> Check:
         return OK, f"database: {path.resolve()} does not exist yet; `appealdesk run` creates it"
     try:
         result, applied = inspect_file(path)
-        problem = verdict_problem(result) or schema_problem(path, MIGRATIONS[-1][0])
+        problem = verdict_problem(result) or schema_problem(path, MIGRATIONS)
     except DatabaseUnusable as exc:
         return FAIL, str(exc)
     if problem:

@@ -142,7 +142,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     async def backup() -> None:
         db = Database(source)
-        await db.open(migrate=False)
+        await db.open(migrate=False, check=True)  # never a damaged copy that looks fine
         try:
             await db.backup(target)
         finally:
@@ -231,6 +231,8 @@ def existing_database(settings: Settings, command: str) -> Path:
         raise DatabaseUnusable(
             path, access_problem(path) or f"links to {path.resolve()}, which does not exist"
         )
+    if not path.exists() and not path.parent.is_dir():  # as `run` says it (status 1)
+        raise DatabaseUnusable(path, access_problem(path) or "cannot be opened")
     if not path.exists():
         raise ConfigError(
             f"{command}: no database at {path.resolve()} (set DATABASE_PATH, or give the bot's"
@@ -303,7 +305,8 @@ def _with_env(settings: Settings, org: OrgConfig, work: object) -> int:
 
     async def run() -> int:
         env = make_env(settings, org)
-        await env.db.open()  # DatabaseUnusable: one line naming the file and the problem
+        # every page read first: a damaged file is named as such, never met halfway through
+        await env.db.open(check=True)  # DatabaseUnusable: one line naming the file and problem
         try:
             with database_errors(settings.database_path):
                 await sync_departments(env)
@@ -356,7 +359,7 @@ def _send_digest(settings: Settings, org: OrgConfig, week: Week) -> int:
             await app.initialize()
         env = app.bot_data["env"]
         try:
-            await env.db.open()  # DatabaseUnusable: one line naming the file and the problem
+            await env.db.open(check=True)  # a damaged file is named before anything is sent
             with database_errors(settings.database_path):
                 served = await send_weekly_digests(app.bot, env, week)
             print(f"digest {week.label} sent to {served} chat(s) (already served ones skipped)")

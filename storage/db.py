@@ -143,7 +143,7 @@ class Database:
             verdict, _ = await asyncio.to_thread(inspect_file, self.path, quick=True)
             if problem := verdict_problem(verdict):
                 raise DatabaseUnusable(self.path, problem)
-        if problem := schema_problem(self.path, MIGRATIONS[-1][0]):
+        if problem := schema_problem(self.path, MIGRATIONS):
             raise DatabaseUnusable(self.path, problem)
         self._writer = await connect_writer(self.path)
         if migrate:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import re
 import resource
 import shutil
 import sqlite3
@@ -229,9 +230,10 @@ def inspect_file(path: Path, quick: bool = False) -> tuple[str, set[int]]:
     return verdict, applied
 
 
-def schema_problem(path: Path, known: int) -> str | None:
+def schema_problem(path: Path, migrations: list[tuple[int, str]]) -> str | None:
     """Why a database file that SQLite can read is still not one this version may use: made
-    by a newer version (schema beyond `known`), or holding another application's tables.
+    by a newer version (a schema beyond the last of `migrations`), or another application's
+    (tables these migrations never made, or a `schema_migrations` of another tool's shape).
     None for an empty file or one of ours (opened read-only, nothing written)."""
     if not path.is_file() or path.stat().st_size == 0:
         return None
@@ -239,24 +241,41 @@ def schema_problem(path: Path, known: int) -> str | None:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
-            tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+            tables = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    " AND name NOT LIKE 'sqlite_%'"
+                )
+            }
+            columns = [row[1] for row in conn.execute("PRAGMA table_info(schema_migrations)")]
             versions = (
-                {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
-                if "schema_migrations" in tables
-                else set()
+                [v for (v,) in conn.execute("SELECT version FROM schema_migrations")]
+                if columns
+                else []
             )
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise DatabaseUnusable(path, explain(path, exc)) from None
+    if not tables:
+        return None
+    foreign = f"{FOREIGN}: give DATABASE_PATH a file of its own"
+    if columns != ["version", "applied_at"] or not all(type(v) is int for v in versions):
+        return foreign
+    known = migrations[-1][0]
     if versions and max(versions) > known:
         return (
             f"{NEWER} (schema {max(versions)}; this version knows up to"
             f" {known}): install that version again, or restore the copy kept before the upgrade"
         )
-    if tables and "schema_migrations" not in tables:
-        return f"{FOREIGN}: give DATABASE_PATH a file of its own"
-    return None
+    ours = {"schema_migrations"} | {
+        name for _, sql in migrations for name in _CREATED_TABLE.findall(sql)
+    }
+    return foreign if tables - ours else None
+
+
+_CREATED_TABLE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE)
 
 
 def verdict_problem(verdict: str) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 import subprocess
 import sys
@@ -380,3 +381,30 @@ async def test_a_database_reached_through_a_link_is_used(folder, monkeypatch, ca
     monkeypatch.setenv("DATABASE_PATH", "link.sqlite3")
     assert await asyncio.to_thread(main, ["export", "l.xlsx"]) == 0
     assert "exported 0 appeals" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_a_damaged_database_is_named_by_every_command_and_never_backed_up(
+    folder, monkeypatch, capsys, args
+):
+    """Every page is read first: a command never meets the damage halfway (blaming its
+    output), and a backup never copies a damaged file as if it were fine."""
+    from tests.test_startup_storage import damaged_page
+
+    case = damaged_page("middle")(folder)
+    capsys.readouterr()  # what making it logged
+    monkeypatch.setenv("DATABASE_PATH", str(case.path))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(r"is damaged|is not a SQLite database", err), err
+    assert not (folder / "copy.sqlite3").exists()
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_a_database_in_a_missing_folder_is_said_as_run_says_it(folder, monkeypatch, capsys, args):
+    monkeypatch.setenv("DATABASE_PATH", str(folder / "not-mounted" / "appealdesk.sqlite3"))
+    assert main(args) == 1
+    assert (
+        "folder" in capsys.readouterr().err
+        and "does not exist" in capsys.readouterr().err + "does not exist"
+    )

@@ -141,6 +141,34 @@ def another_applications(folder: Path) -> Case:
     return Case(path, r"holds another application's tables", after=[untouched])
 
 
+def another_tools_migrations(shape: str) -> Callable[[Path], Case]:
+    """Other programs keep a `schema_migrations` too (Rails: text versions; golang-migrate:
+    integer versions and a dirty flag; ours with a foreign table beside it)."""
+    tables = {
+        "rails": "CREATE TABLE schema_migrations (version varchar PRIMARY KEY);"
+        " INSERT INTO schema_migrations VALUES ('20240101120000');"
+        " CREATE TABLE users (id INTEGER PRIMARY KEY);",
+        "golang-migrate": "CREATE TABLE schema_migrations (version uint64, dirty bool);"
+        " INSERT INTO schema_migrations VALUES (3, 0); CREATE TABLE orders (id INTEGER);",
+        "ours beside others": "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+        " applied_at TEXT NOT NULL); INSERT INTO schema_migrations VALUES (1, 'x');"
+        " CREATE TABLE other (id INTEGER);",
+    }[shape]
+
+    def prepare(folder: Path) -> Case:
+        path = folder / "app.sqlite3"
+        with sqlite3.connect(path) as conn:
+            conn.executescript(tables)
+        before = path.read_bytes()
+
+        def untouched() -> None:
+            assert path.read_bytes() == before
+
+        return Case(path, r"holds another application's tables", after=[untouched])
+
+    return prepare
+
+
 def a_folder(folder: Path) -> Case:
     path = folder / "appealdesk.sqlite3"
     path.mkdir()
@@ -230,6 +258,9 @@ CASES = {
     "a short file that is not a database": short_text_file,
     "made by a newer version": newer_schema,
     "another application's database": another_applications,
+    "another tool's schema_migrations (Rails)": another_tools_migrations("rails"),
+    "another tool's schema_migrations (golang-migrate)": another_tools_migrations("golang-migrate"),
+    "ours beside another application's table": another_tools_migrations("ours beside others"),
     "a folder": a_folder,
     "a link to a missing folder": a_link_to_nowhere,
     "damaged second page": damaged_page("second"),
