@@ -64,7 +64,7 @@ async def start_joining(update: Update, context: Context, code: str) -> None:
 async def got_contact(update: Update, context: Context, conversation: Conversation) -> None:
     contact = checks.contact_name(message_text(update))
     await flow.advance(context, conversation, "phone", contact=contact)
-    await say(update, context, t("register.ask_phone"))
+    await say(update, context, t("colleague.ask_phone"))
 
 
 @flow.step(FLOW, "phone")

@@ -146,7 +146,9 @@ async def test_registration_rejects_bad_input_and_keeps_asking(sandbox, db):
         "联系人姓名不应含数字（信用代码或电话请在对应步骤填写），请输入联系人姓名。"
     ]
     await person.send("孙晨风")
-    assert await person.send("12345") == ["联系电话格式不正确，请核对后重新输入。"]
+    assert await person.send("12345") == [
+        "联系电话“12345”格式不正确：请填写 11 位手机号（如 138 0013 8000）或带区号的座机（如 027-8888 6666）。"
+    ]
     assert db.count("enterprises") == 0
     await person.send("027-87654321")
     assert db.count("enterprises") == 0  # not before 确认登记
@@ -325,3 +327,39 @@ async def test_transfer_to_the_same_department_is_refused(sandbox, people, db):
     assert await p.official.send("转给自己。") == ["所选部门就是当前承办单位，请选择其他部门。"]
     assert snapshot(db) == before
     assert db.appeal(number)["state"] == "in_progress"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("13800138000", "13800138000"),
+        ("138-0013-8000", "13800138000"),
+        ("138 0013 8000", "13800138000"),
+        ("138.0013.8000", "13800138000"),
+        ("+86 138 0013 8000", "13800138000"),
+        ("86-13800138000", "13800138000"),
+        ("１３８００１３８０００", "13800138000"),
+        ("027-88886666", "027-88886666"),
+        ("027-8888 6666", "027-88886666"),
+        ("(027) 8888-6666", "027-88886666"),
+        ("（027）88886666", "027-88886666"),
+        ("0711 3456789", "0711-3456789"),
+        ("02788886666", "02788886666"),
+    ],
+)
+def test_a_phone_number_is_read_with_the_separators_people_type(typed, stored):
+    from bot.rules.checks import phone
+
+    assert phone(typed) == stored
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "1380013800", "138001380000", "23800138000", "abc", "027-123", "+1 650 253 0000"]
+)
+def test_what_is_not_a_phone_number_says_which_forms_are_taken(typed):
+    from bot.rules.checks import phone
+    from bot.rules.refusals import InvalidInput
+
+    with pytest.raises(InvalidInput) as err:
+        phone(typed)
+    assert err.value.params["reason"] == "phone_format"

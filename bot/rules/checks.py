@@ -121,11 +121,24 @@ def uscc_code(text: str | None) -> str:
     return code
 
 
+# What people put between a phone number's digits: spaces, hyphens, dots, brackets.
+PHONE_SEPARATORS = re.compile(r"[\s\-.()]+")
+
+
 def phone(text: str | None) -> str:
-    value = without_invisible(text or "").strip().replace(" ", "")
-    if not PHONE_RE.match(value):
-        raise InvalidInput(field="phone", reason="invalid")
-    return value
+    """A mobile number (11 digits, maybe after +86) or a landline with its area code, as
+    people type them (138-0013-8000, 138 0013 8000, (027) 8888-6666, ０２７－８８８８６６６６);
+    stored as 13800138000 or 027-88886666."""
+    typed = without_invisible(text or "").strip()
+    value = unicodedata.normalize("NFKC", typed)
+    value = re.sub(r"^\+?86[\s\-]*(?=1)", "", value)  # the country code before a mobile
+    parts = [p for p in PHONE_SEPARATORS.split(value) if p]
+    digits = "".join(parts)
+    if len(parts) > 1 and parts[0].startswith("0") and 3 <= len(parts[0]) <= 4:
+        digits = f"{parts[0]}-{''.join(parts[1:])}"  # the area code as it was set apart
+    if not PHONE_RE.match(digits):
+        raise InvalidInput(field="phone", reason="phone_format", value=typed[:40])
+    return digits
 
 
 def description(text: str | None, limits: Limits) -> str:
