@@ -196,6 +196,12 @@ def listed(
     return parts
 
 
+def span(kind: str, first: int, last: int) -> str:
+    """Which items a part of a list holds: 第 9–12 件, or 第 9 件 for one."""
+    key = f"{kind}.list_span_one" if first == last else f"{kind}.list_span"
+    return t(key, first=first, last=last)
+
+
 def button_marked(button: InlineKeyboardButton, mark: str) -> InlineKeyboardButton:
     # The label first (签收 ①): it is what people look for; the mark tells them apart.
     return InlineKeyboardButton(f"{button.text} {mark}", callback_data=button.callback_data)
@@ -223,7 +229,7 @@ async def _list_parts(env: Env, item: Outgoing) -> list[Step]:
         raise Gone()
     parts = listed(
         numbered,
-        lambda first, last: t("ladder.list_header", count=total, first=first, last=last),
+        lambda first, last: t("ladder.list_header", count=total, span=span("ladder", first, last)),
     )
     steps = [(numbers[-1], part) for numbers, part in parts]
     if total > len(named):
@@ -408,7 +414,9 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[Planned]:
     by_number = {number[item.id]: item for item in kept}
     parts = listed(
         [(number[item.id], w) for item, w in zip(kept, worded, strict=True)],
-        lambda first, last: t("notice.list_header", count=len(order), first=first, last=last),
+        lambda first, last: t(
+            "notice.list_header", count=len(order), span=span("notice", first, last)
+        ),
     )
     return [([by_number[n] for n in numbers], numbers[-1], part) for numbers, part in parts]
 

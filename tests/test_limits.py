@@ -199,7 +199,9 @@ def notice_detail(kind: str, text: str) -> dict:
     }
 
 
-NOTICE_KINDS = sorted(k.split(".", 1)[1] for k in keys("notice.") if k != "notice.list_header")
+NOTICE_KINDS = sorted(
+    k.split(".", 1)[1] for k in keys("notice.") if not k.startswith("notice.list_")
+)
 TASK_NOTICE_KINDS = sorted(k.split(".", 1)[1] for k in keys("notice_task."))
 APPEAL_LADDER, TASK_LADDER = ladder.APPEAL_KINDS, ladder.TASK_KINDS
 
@@ -318,7 +320,7 @@ def test_a_list_of_the_largest_notices_fits_in_each_message(env):
     ] * 3
     parts = listed(
         list(enumerate(worded, start=1)),
-        lambda first, last: t("notice.list_header", count=99, first=first, last=last),
+        lambda first, last: t("notice.list_header", count=99, span=f"第 {first}–{last} 条"),
     )
     assert sum(len(group) for group, _ in parts) == len(worded)
     for group, (kind, text, markup) in parts:
@@ -430,7 +432,7 @@ def test_every_notice_and_ladder_kind_is_rendered():
         NOTICE_KINDS
     )
     assert {"approve", "deem", "request_close", "send_back"} == set(TASK_NOTICE_KINDS)
-    lists = ("ladder.list_header", "ladder.list_more")
+    lists = ("ladder.list_header", "ladder.list_more", "ladder.list_span", "ladder.list_span_one")
     ladder_texts = {k for k in CATALOG if k.startswith("ladder.") and k not in lists}
     rendered = {f"ladder.{k}" for k in APPEAL_LADDER} | {"ladder.task_soon"}
     rendered |= {f"ladder.{k}" for k in TASK_LADDER if k not in ("task_d1", "task_d3", "task_d7")}

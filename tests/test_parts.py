@@ -515,3 +515,10 @@ async def test_a_refused_middle_part_of_a_sweeps_list_is_skipped_and_the_rest_go
     clock.advance(timedelta(hours=1))
     await courier.drain(sandbox.app.bot, sandbox.env)
     assert len(seen) == 2
+
+
+def test_a_part_of_a_list_holding_one_item_names_it_alone():
+    """（第 9 件）, not （第 9–9 件）."""
+    assert courier.span("ladder", 9, 9) == "第 9 件"
+    assert courier.span("ladder", 9, 12) == "第 9–12 件"
+    assert courier.span("notice", 3, 3) == "第 3 条"
