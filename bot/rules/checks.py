@@ -157,7 +157,10 @@ def appeal_number(text: str | None) -> str | None:
 
 
 def _time_of_day(text: str, start: int) -> bool:
-    """Whether what follows a date in `text` (from `start`) is nothing or a time of day."""
+    """Whether what follows a date in `text` (from `start`) is nothing or a time of day,
+    maybe after the date's weekday (星期二, （周二）)."""
+    weekday = WEEKDAY_RE.match(text, start)
+    start = weekday.end() if weekday else start
     if not text[start:].strip():
         return True
     match = TIME_OF_DAY_RE.fullmatch(text, start)
@@ -198,11 +201,7 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
     if match:
         return _period_end(match, today, upcoming)
     match = FULL_DATE_RE.match(raw)
-    if match:
-        end = match.end()
-        weekday = WEEKDAY_RE.match(raw, end)
-        end = weekday.end() if weekday else end
-    if match and _time_of_day(raw, end):
+    if match and _time_of_day(raw, match.end()):
         year = int(match["year"] or match["cn_year"] or match["packed_year"])
         month = int(match["month"] or match["cn_month"] or match["packed_month"])
         day = int(match["day"] or match["cn_day"] or match["packed_day"])
@@ -213,10 +212,7 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
         except ValueError:
             raise ValueError(raw) from None
     match = MONTH_DAY_RE.match(raw)
-    if match:
-        weekday = WEEKDAY_RE.match(raw, match.end())
-        end = weekday.end() if weekday else match.end()
-    if match and _time_of_day(raw, end):
+    if match and _time_of_day(raw, match.end()):
         month = int(match["month"] or match["cn_month"])
         day = int(match["day"] or match["cn_day"])
         # 2月29日 is next in a leap year: look up to eight years ahead.
