@@ -25,6 +25,7 @@ from handlers.common import (
     request_key,
     say,
 )
+from handlers.courier import confirm
 from handlers.menus import set_menu
 
 CONTACTS_LISTED = 50  # contacts named in /contacts; the count says how many there are
@@ -125,4 +126,5 @@ async def remove_pressed(update: Update, context: Context) -> None:
     _, enterprise_id, contact_id = pressed(update.callback_query.data, "contact").parts
     actor = await actor_of(update, context)
     removed = await people.remove_contact(env_of(context), actor, enterprise_id, contact_id)
-    await say(update, context, t("colleague.removed", name=esc(removed.full_name)))
+    text = t("colleague.removed", name=esc(removed.person.full_name))
+    await confirm(update, context, text, None, None, removed.queued)

@@ -16,15 +16,21 @@ from telegram.ext import ContextTypes
 
 from bot.rules.model import Actor, Attachment
 from bot.rules.refusals import (
+    AppealNotFound,
+    BaobaoUnchanged,
+    ContactAlreadyRemoved,
     DomainError,
     InvalidInput,
     InvalidTransition,
     InviteInvalid,
+    NotAllowed,
+    NotRegistered,
     StaleAction,
     TaskStale,
 )
 from bot.telegram_limits import cut, split_html, visible
 from bot.texts import has, name, t
+from bot.usecases import people
 from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
@@ -162,8 +168,53 @@ def refusal_text(exc: DomainError) -> str:
         family = "task_state" if "seq" in exc.params else "state"
         params["state_name"] = name(family, exc.params.get("state"), default="")
     if isinstance(exc, InviteInvalid):
-        params["reason_text"] = t(f"invite_{exc.params.get('reason', 'unknown')}")
+        reason = str(exc.params.get("reason", "unknown"))
+        if reason == "used" and exc.params.get("at"):  # when (and by whom) it was used
+            params["reason_text"] = t(
+                "invite_used_by", at=params["at"], by_text=by_whom(exc.params.get("by"))
+            )
+        else:
+            params["reason_text"] = t(f"invite_{reason}")
+    if isinstance(exc, ContactAlreadyRemoved | BaobaoUnchanged):
+        params["by_text"] = by_whom(exc.params.get("by"))
     return t(exc.key, **params)
+
+
+def by_whom(who: object) -> str:
+    """ " 由 陈经理 " in "已于 … 由 陈经理 移除"; a leader by role; " " when nobody is known."""
+    if not who:
+        return " "
+    named = name("role", who) if who == people.ROLE_LEADER else esc(who)
+    return t("by_whom", who=named)
+
+
+def removal_text(removal: people.Removal) -> str:
+    """What a removed contact is told: from which enterprise, when, by whom, whom to ask."""
+    enterprise = removal.enterprise
+    baobao = ""
+    if removal.baobao:
+        official, department = removal.baobao
+        baobao = t("colleague.removed_baobao", name=esc(official), department=esc(department))
+    return t(
+        "colleague.removed_notice",
+        enterprise=esc(enterprise.name),
+        at=removal.at,
+        by_text=by_whom(removal.by),
+        contact=esc(enterprise.contact_name),
+        phone=esc(enterprise.phone),
+        baobao=baobao,
+    )
+
+
+async def removed_text(env: Env, tg_id: int) -> str | None:
+    """The removal notice for someone removed as a contact, or None for anyone else."""
+    removal = await people.removal(env, tg_id)
+    return removal_text(removal) if removal else None
+
+
+# What a stranger is refused with; a removed contact is told instead that they were removed
+# (and whom to ask), rather than invited to register an enterprise that is registered.
+_STRANGER_REFUSALS = (NotRegistered, NotAllowed, AppealNotFound)
 
 
 def refusals(handler: Handler) -> Handler:
@@ -181,7 +232,10 @@ def refusals(handler: Handler) -> Handler:
             await refuse(update, context, await stale_text(update, context, exc))
         except DomainError as exc:
             await _end_flow(update, context)
-            await refuse(update, context, refusal_text(exc))
+            removed = None
+            if isinstance(exc, _STRANGER_REFUSALS) and update.effective_user is not None:
+                removed = await removed_text(env_of(context), update.effective_user.id)
+            await refuse(update, context, removed or refusal_text(exc))
         return None
 
     return wrapper

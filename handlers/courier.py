@@ -28,7 +28,7 @@ from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
 from handlers import limits
-from handlers.common import Context, env_of, esc, fitted, keyboard, say
+from handlers.common import Context, env_of, esc, fitted, keyboard, removed_text, say
 from handlers.ordering import KeyedLocks
 from handlers.render import (
     action_markup,
@@ -270,6 +270,11 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         return ladder_notice(owed, env, item.chat_id)
     if item.kind == "unreachable_report":
         return await _unreachable_report(env, item), None
+    if item.subject == "enterprise" and item.kind == people.CONTACT_REMOVED:
+        removed = await removed_text(env, item.chat_id)  # None: joined again since
+        if removed is None:
+            raise Gone()
+        return removed, None
     if item.subject is None and has(item.kind):
         return operator_notice(item.kind, item.detail), None
     raise Gone()

@@ -22,6 +22,7 @@ from handlers.common import (
     message_text,
     refusal_text,
     refusals,
+    removed_text,
     request_key,
     say,
 )
@@ -73,6 +74,10 @@ async def start(update: Update, context: Context) -> None:
         await _prompt(update, context, ongoing)
         return
     await flow.begin(update, context, FLOW, "name")
+    removed = await removed_text(env, update.effective_user.id)
+    if removed is not None:  # not invited to register the enterprise they were removed from
+        await say(update, context, removed + "\n\n" + t("colleague.removed_register"))
+        return
     await say(
         update,
         context,
@@ -247,7 +252,8 @@ async def help_command(update: Update, context: Context) -> None:
     elif actor.role is Role.ENTERPRISE:
         text = t("help_enterprise")
     else:
-        text = t("help_guest")
+        removed = await removed_text(env_of(context), actor.tg_id)
+        text = f"{removed}\n\n{t('help_guest')}" if removed else t("help_guest")
     await say(update, context, text)
 
 

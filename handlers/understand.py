@@ -14,7 +14,7 @@ from bot.rules.model import Role
 from bot.texts import t
 from handlers import cases, filing, flow
 from handlers.buttons import GROUP_KINDS, MENU_CHOICES, kind_of, pressed
-from handlers.common import Context, actor_of, keyboard, refusals, say
+from handlers.common import Context, actor_of, env_of, keyboard, refusals, removed_text, say
 
 NUMBER_IN_TEXT = re.compile(r"SQ-\d{4}-\d{6}", re.IGNORECASE)
 # Commands that make sense in a department group (everything else is personal).
@@ -89,7 +89,8 @@ async def understand(update: Update, context: Context) -> None:
         rows = [[(t("button.inbox"), f"{MENU}:inbox"), (t("button.overdue"), f"{MENU}:overdue")]]
         await say(update, context, t("free_text.staff"), keyboard(rows))
     else:
-        await say(update, context, t("free_text.guest"))
+        removed = await removed_text(env_of(context), actor.tg_id)
+        await say(update, context, removed or t("free_text.guest"))
 
 
 MENU_ACTIONS = dict(

@@ -138,6 +138,18 @@ class PeopleRepo(Store):
             "UPDATE users SET removed_at = ? WHERE tg_id = ?", (records.stamp(now), tg_id)
         )
 
+    async def removed(self, tg_id: int) -> tuple[Person, datetime] | None:
+        """A contact removed from their enterprise (and when), until they join again."""
+        row = await self._one(
+            "SELECT * FROM users WHERE tg_id = ? AND removed_at IS NOT NULL", (tg_id,)
+        )
+        return (records.person(row), records.moment(row["removed_at"])) if row else None
+
+    async def name_of(self, tg_id: int) -> str | None:
+        """The name a person gave, removed or not (who used a link, who removed whom)."""
+        row = await self._one("SELECT full_name FROM users WHERE tg_id = ?", (tg_id,))
+        return row["full_name"] if row else None
+
     async def contacts_of(self, enterprise_id: int) -> list[int]:
         rows = await self._all(
             "SELECT tg_id FROM users WHERE enterprise_id = ? AND removed_at IS NULL ORDER BY tg_id",
@@ -186,6 +198,7 @@ class EnterpriseRepo(Store):
             row["created_by"],
             records.moment(row["expires_at"]),
             row["used_by"],
+            records.moment(row["used_at"]),
         )
 
     async def use_invite(self, code: str, tg_id: int, now: datetime) -> bool:

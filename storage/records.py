@@ -108,6 +108,7 @@ def invite(row: Row) -> Invite:
         row["created_by"],
         moment(row["expires_at"]),
         row["used_by"],
+        moment(row["used_at"]),
     )
 
 

@@ -740,7 +740,7 @@ async def test_the_issues_case_another_enterprises_first_contact_removes_nobody(
     assert dump(db) == before
     # A's first contact still removes their own colleague
     assert await w.p.company.press_data(w.p.company.inbox[-1], forged) == [
-        "已移除联系人 陈会计，其不能再查看或提交本企业的诉求。"
+        "已移除联系人 陈会计，其不能再查看或提交本企业的诉求；本人会收到通知。"
     ]
 
 

@@ -197,7 +197,9 @@ async def test_start_does_not_owe_again_what_is_no_longer_theirs(sandbox, people
     clock.advance(timedelta(minutes=5))
     await courier.drain(sandbox.app.bot, sandbox.env)
     _nothing_arrived(case, mark)
-    failed = {(r["status"], r["error"]) for r in _rows(db, case.target.id)} - {("sent", None)}
+    # a removed contact's notice that they were removed is said by /start itself
+    said = ("withheld", "said_at_start")
+    failed = {(r["status"], r["error"]) for r in _rows(db, case.target.id)} - {("sent", None), said}
     assert failed == {("withheld", "not_entitled")}
     async with sandbox.env.db.reading() as uow:  # not listed to the leaders as unreachable
         unreachable = await uow.outbox.unreachable_why(sandbox.env.now() - timedelta(days=1))
@@ -261,7 +263,9 @@ async def test_the_removed_colleague_is_refused_on_the_used_link_and_gets_nothin
 
     mark = colleague.mark()
     answer = await colleague.send(f"/start {code}")
-    assert answer == ["邀请链接无效：该链接已被使用。请向管理员索取新的邀请链接。"]
+    assert answer == [
+        "邀请链接无效：该链接已于 2026-03-09 10:00 由 陈会计 使用。请向管理员索取新的邀请链接。"
+    ]
     answer = await colleague.send("/start")
     assert not any("未能送达" in text or "资产负债率" in text for text in answer), answer
     assert not any(number in text for text in colleague.since(mark))
@@ -283,7 +287,7 @@ async def test_a_used_or_expired_staff_link_is_refused_before_anything_else(
     sandbox.api.fail_chat(people.official.id, *REFUSED["blocked"])
     await file_appeal(people.company)
     sandbox.api.chat_failures.clear()
-    reason = "该链接已过期。" if expired else "该链接已被使用。"
+    reason = "该链接已过期。" if expired else "该链接已于 2026-03-09 10:00 由 孙丽 使用。"
     answer = await people.official.send(f"/start {invite.code}")
     assert answer == [f"邀请链接无效：{reason}请向管理员索取新的邀请链接。"]
     assert {r["status"] for r in _rows(db, people.official.id)} == {"failed"}  # still owed

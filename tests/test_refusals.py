@@ -209,7 +209,7 @@ async def test_invites_are_single_use_and_expire(sandbox, people, db, clock):
     second = sandbox.person(60002, "新人乙")
     assert (await first.send(f"/start {code}"))[0].startswith("欢迎加入")
     assert await second.send(f"/start {code}") == [
-        "邀请链接无效：该链接已被使用。请向管理员索取新的邀请链接。"
+        "邀请链接无效：该链接已于 2026-03-10 10:00 由 新人甲 使用。请向管理员索取新的邀请链接。"
     ]
     await p.leader.send("/invite jrj")
     late_code = p.leader.last.split("?start=")[1].split()[0]

@@ -269,6 +269,18 @@ def removable_contact(actor: Actor, enterprise: Enterprise | None, person: Perso
     return person
 
 
+def removed_contact_in_scope(
+    actor: Actor, enterprise: Enterprise | None, person: Person | None
+) -> Person:
+    """A removed contact the actor may hear about (of an enterprise they manage); anything
+    else reads as unknown, as for `removable_contact`."""
+    if enterprise is None or person is None or not manages_contacts(actor, enterprise):
+        raise ContactNotFound()
+    if person.enterprise_id != enterprise.id:
+        raise ContactNotFound()
+    return person
+
+
 def named_enterprise_in_scope(own: Enterprise, named: str | None) -> None:
     """A first contact who names an enterprise by its code (/contacts 代码, /colleague 代码)
     may name only their own: another one is answered as a code nobody registered."""

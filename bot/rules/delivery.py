@@ -60,6 +60,12 @@ def too_old(created_at: datetime, now: datetime) -> bool:
 # never sent, never owed again, never listed as unreachable.
 WITHHELD = "not_entitled"
 
+# What /start answers itself, so it is not owed again after it: a removed contact's notice
+# (/start says they were removed, and whom to ask).
+CONTACT_REMOVED = "contact_removed"  # a removed contact is told once
+SAID_AT_START = frozenset({CONTACT_REMOVED})
+SAID_AT_START_ERROR = "said_at_start"
+
 # Notices an enterprise's contacts receive (the rest are for the bureau's people only).
 CONTACT_KINDS = frozenset(
     kind for rows in audiences.AFTER_ACTION.values() for who, kind in rows if who == "contacts"
@@ -91,6 +97,15 @@ def may_hear_of_appeal(who: Recipient, appeal: Appeal, kind: str) -> bool:
     if actor.role is Role.ENTERPRISE:
         return kind in CONTACT_KINDS and actor.enterprise_id == appeal.enterprise_id
     return actor.is_staff and actor.department_id == appeal.department_id
+
+
+def may_hear_of_removal(who: Recipient, enterprise_id: int) -> bool:
+    """That they were removed as a contact: the person, while they are no contact of that
+    enterprise (once added back, the notice is not theirs any more)."""
+    actor = who.actor
+    return who.group_of is None and not (
+        actor.role is Role.ENTERPRISE and actor.enterprise_id == enterprise_id
+    )
 
 
 def may_hear_of_task(who: Recipient, holders: Iterable[int], kind: str) -> bool:

@@ -138,6 +138,7 @@ class ContactInvite:
     created_by: int
     expires_at: datetime
     used_by: int | None
+    used_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class Invite:
     created_by: int
     expires_at: datetime
     used_by: int | None = None
+    used_at: datetime | None = None
 
     @property
     def role(self) -> Role:

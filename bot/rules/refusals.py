@@ -35,6 +35,19 @@ class ContactNotFound(DomainError):
     key = "error_contact_not_found"
 
 
+class ContactAlreadyRemoved(DomainError):
+    """A 移除 pressed again (or on an older list): the contact is gone already; says who
+    removed them and when."""
+
+    key = "error_contact_already_removed"
+
+
+class BaobaoUnchanged(DomainError):
+    """A 包保 button pressed for the official who already is the enterprise's 包保."""
+
+    key = "error_baobao_unchanged"
+
+
 class BaobaoNotFound(DomainError):
     """包保 assignment of an unknown enterprise or official, or by someone not a leader."""
 

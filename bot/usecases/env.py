@@ -30,6 +30,10 @@ class Env:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def stamp(self, moment: datetime) -> str:
+        """A moment as the bureau reads it (2026-11-30 10:00), for what a refusal names."""
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+
     def today(self) -> date:
         """Today's date where the bureau is."""
         return self.now().astimezone(self.zone).date()

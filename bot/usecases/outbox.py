@@ -269,12 +269,18 @@ async def owe_again(env: Env, chat_id: int) -> list[int]:
     now = env.now()
     async with env.db.unit_of_work() as uow:
         owed, withheld = [], []
+        answered = []  # what /start itself says (a removed contact hears it there)
         for item in await uow.outbox.failed_since(chat_id, now - delivery.OWED_FOR):
+            if item.kind in delivery.SAID_AT_START:
+                answered.append(item.id)
+                continue
             theirs = await entitlement.still_theirs(uow, env, item)
             (owed if theirs is not None else withheld).append(item.id)
         await uow.outbox.owe_again(owed, now)
         if withheld:
             await uow.outbox.withheld(withheld, delivery.WITHHELD)
+        if answered:
+            await uow.outbox.withheld(answered, delivery.SAID_AT_START_ERROR)
         await uow.commit()
     return owed
 

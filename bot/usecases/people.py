@@ -5,19 +5,22 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from bot.rules import access, checks, names
+from bot.rules import access, checks, delivery, names
 from bot.rules.model import (
     STAFF_ROLES,
     Actor,
     ContactInvite,
     Department,
     Enterprise,
+    Event,
     Invite,
     Person,
     Role,
 )
 from bot.rules.refusals import (
     AlreadyRegistered,
+    BaobaoUnchanged,
+    ContactAlreadyRemoved,
     EnterpriseTaken,
     InvalidInput,
     InviteInvalid,
@@ -181,19 +184,33 @@ async def colleague_invite(env: Env, tg_id: int, code: str) -> Enterprise:
         invite = await uow.enterprises.invite(code)
         person = await uow.people.get(tg_id)
         enterprise = await uow.enterprises.get(invite.enterprise_id) if invite else None
+        user = await _user_of(uow, invite)
     if person is not None or tg_id in env.leaders:
         raise AlreadyRegistered()
-    _usable(env, invite, tg_id)
+    _usable(env, invite, user)
     assert enterprise is not None
     return enterprise
 
 
-def _usable(env: Env, invite: ContactInvite | None, tg_id: int) -> None:
+async def _user_of(uow: UnitOfWork, invite: ContactInvite | Invite | None) -> str:
+    """The name of whoever used a link (removed or not), "" while unused or unknown."""
+    if invite is None or invite.used_by is None:
+        return ""
+    return await uow.people.name_of(invite.used_by) or ""
+
+
+def _used(env: Env, invite: ContactInvite | Invite, user: str) -> InviteInvalid:
+    """A used link is refused saying when it was used, and by whom when known."""
+    at = env.stamp(invite.used_at) if invite.used_at else ""
+    return InviteInvalid(reason="used", at=at, by=user)
+
+
+def _usable(env: Env, invite: ContactInvite | None, user: str) -> None:
     # Used is used, by anyone: a contact who was removed cannot come back on their old link.
     if invite is None:
         raise InviteInvalid(reason="unknown")
     if invite.used_by is not None:
-        raise InviteInvalid(reason="used")
+        raise _used(env, invite, user)
     if invite.expires_at <= env.now():
         raise InviteInvalid(reason="expired")
 
@@ -209,7 +226,7 @@ async def join_as_colleague(
         if done is not None:
             return await uow.enterprises.get(done)
         invite = await uow.enterprises.invite(code)
-        _usable(env, invite, tg_id)
+        _usable(env, invite, await _user_of(uow, invite))
         if await uow.people.get(tg_id) is not None or tg_id in env.leaders:
             raise AlreadyRegistered()
         if not await uow.enterprises.use_invite(code, tg_id, now):
@@ -237,13 +254,24 @@ async def contacts(env: Env, actor: Actor, uscc: str | None = None) -> Contacts:
         return Contacts(enterprise, await uow.people.contact_people(enterprise.id))
 
 
-async def remove_contact(env: Env, actor: Actor, enterprise_id: int, tg_id: int) -> Person:
+@dataclass(frozen=True)
+class ContactRemoved:
+    person: Person
+    queued: tuple[int, ...]  # the outbox row that tells the removed person
+
+
+async def remove_contact(env: Env, actor: Actor, enterprise_id: int, tg_id: int) -> ContactRemoved:
     """The first contact removes another contact of their enterprise, a leader one of any;
-    the first stays. Any other pair of ids is answered as unknown (ContactNotFound)."""
+    the first stays. Any other pair of ids is answered as unknown (ContactNotFound); a
+    contact removed already is named with who removed them and when. The removed person is
+    told once, through the outbox (`contact_removed`)."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
         enterprise = await uow.enterprises.get(enterprise_id)
-        person = access.removable_contact(actor, enterprise, await uow.people.get(tg_id))
+        current = await uow.people.get(tg_id)
+        if current is None:
+            await _already_removed(uow, env, actor, enterprise, tg_id)
+        person = access.removable_contact(actor, enterprise, current)
         await uow.people.remove_contact(tg_id, now)
         await uow.audit.add(
             f"enterprise:{enterprise_id}",
@@ -252,8 +280,94 @@ async def remove_contact(env: Env, actor: Actor, enterprise_id: int, tg_id: int)
             now,
             detail={"contact": tg_id, "name": person.full_name},
         )
+        told = await uow.outbox.add(
+            tg_id, CONTACT_REMOVED, "enterprise", enterprise_id, {}, delivery.NOTICE, now
+        )
         await uow.commit()
-    return person
+    return ContactRemoved(person, (told,))
+
+
+CONTACT_REMOVED = delivery.CONTACT_REMOVED
+
+
+async def _already_removed(
+    uow: UnitOfWork, env: Env, actor: Actor, enterprise: Enterprise | None, tg_id: int
+) -> None:
+    """Raise ContactAlreadyRemoved for a contact of the actor's enterprise who is gone (a
+    second tap, an older /contacts list); ContactNotFound for anything else."""
+    removed = await uow.people.removed(tg_id)
+    person = access.removed_contact_in_scope(actor, enterprise, removed[0] if removed else None)
+    assert removed is not None and enterprise is not None
+    event = await _removal_event(uow, enterprise.id, tg_id)
+    raise ContactAlreadyRemoved(
+        name=person.full_name,
+        by=_remover(env, event),
+        at=env.stamp(event.created_at if event else removed[1]),
+    )
+
+
+async def _removal_event(uow: UnitOfWork, enterprise_id: int, tg_id: int) -> Event | None:
+    """The audit event of the contact's latest removal from the enterprise."""
+    events = await uow.audit.of_subject(f"enterprise:{enterprise_id}")
+    removals = [
+        e for e in events if e.action == "remove_contact" and e.detail.get("contact") == tg_id
+    ]
+    return removals[-1] if removals else None
+
+
+def _remover(env: Env, event: Event | None) -> str:
+    """Who did it (removed a contact, chose a 包保): their name, a leader's role (a leader
+    has no stored name), or "" when not known."""
+    if event is None:
+        return ""
+    if event.actor_name:
+        return event.actor_name
+    return ROLE_LEADER if event.actor_id in env.leaders else ""
+
+
+ROLE_LEADER = "admin"  # a leader has no name stored: the handler words their role
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A contact removed from their enterprise: when, by whom, and whom they may ask (the
+    enterprise's first contact and its 包保 official, when it has one)."""
+
+    person: Person
+    enterprise: Enterprise
+    at: str
+    by: str  # a name, ROLE_LEADER, or "" when not known
+    baobao: tuple[str, str] | None  # the 包保 official's name and department
+
+
+async def removal(env: Env, tg_id: int) -> Removal | None:
+    """Why someone is a stranger again, if they were removed as a contact (and have not
+    joined anything since)."""
+    if tg_id in env.leaders:
+        return None
+    async with env.db.reading() as uow:
+        removed = await uow.people.removed(tg_id)
+        if removed is None or removed[0].enterprise_id is None:
+            return None
+        person, removed_at = removed
+        enterprise = await uow.enterprises.get(person.enterprise_id)
+        if enterprise is None:
+            return None
+        event = await _removal_event(uow, enterprise.id, tg_id)
+        baobao = None
+        official = (
+            await uow.people.get(enterprise.baobao_user_id) if enterprise.baobao_user_id else None
+        )
+        if official is not None and official.department_id is not None:
+            department = await uow.departments.get(official.department_id)
+            baobao = (official.full_name, department.name if department else "")
+    return Removal(
+        person,
+        enterprise,
+        env.stamp(event.created_at if event else removed_at),
+        _remover(env, event),
+        baobao,
+    )
 
 
 async def create_invite(env: Env, actor: Actor, department_code: str, is_head: bool) -> Invite:
@@ -286,10 +400,13 @@ async def check_link(env: Env, tg_id: int, code: str) -> None:
     async with env.db.reading() as uow:
         invite = await uow.invites.get(code)
         person = await uow.people.get(tg_id)
-    _staff_link_usable(env, invite, person, tg_id)
+        user = await _user_of(uow, invite)
+    _staff_link_usable(env, invite, person, tg_id, user)
 
 
-def _staff_link_usable(env: Env, invite: Invite | None, person: Person | None, tg_id: int) -> bool:
+def _staff_link_usable(
+    env: Env, invite: Invite | None, person: Person | None, tg_id: int, user: str = ""
+) -> bool:
     """Whether the link is new (False: its own member opened it again); refusals raise."""
     if invite is None:
         raise InviteInvalid(reason="unknown")
@@ -301,7 +418,7 @@ def _staff_link_usable(env: Env, invite: Invite | None, person: Person | None, t
             and person.department_id == invite.department_id
         )
         if not still_member:
-            raise InviteInvalid(reason="used")
+            raise _used(env, invite, user)
         return False
     if invite.expires_at <= env.now():
         raise InviteInvalid(reason="expired")
@@ -324,7 +441,8 @@ async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Memb
     async with env.db.unit_of_work() as uow:
         invite = await uow.invites.get(code)
         person = await uow.people.get(tg_id)
-        if not _staff_link_usable(env, invite, person, tg_id):
+        user = await _user_of(uow, invite)
+        if not _staff_link_usable(env, invite, person, tg_id, user):
             return Membership(invite.role, await uow.departments.get(invite.department_id))
         dept = await uow.departments.get(invite.department_id)
         if person is not None and person.role is Role.ENTERPRISE:
@@ -400,6 +518,15 @@ async def assign_baobao(
             await uow.enterprises.get(enterprise_id),
             await uow.people.get(official_id),
         )
+        if enterprise.baobao_user_id == official_id:  # a second tap, an older choice
+            events = await uow.audit.of_subject(f"enterprise:{enterprise_id}")
+            chosen = [e for e in events if e.action == "baobao" and e.to_state == str(official_id)]
+            raise BaobaoUnchanged(
+                official=official.full_name,
+                enterprise=enterprise.name,
+                by=_remover(env, chosen[-1] if chosen else None),
+                at=env.stamp(chosen[-1].created_at) if chosen else "",
+            )
         await uow.enterprises.set_baobao(enterprise_id, official_id)
         await uow.audit.add(
             f"enterprise:{enterprise_id}",
