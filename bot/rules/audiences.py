@@ -64,7 +64,19 @@ def _owner_and_heads(appeal: Appeal, people: Directory) -> list[int]:
     return unique([appeal.owner_id, *heads_but_owner(appeal, people)])
 
 
-# action → [(who, notice kind)]; "who" names one of the functions in WHO below.
+# Who may be told: each name is one branch of `_who` below.
+WHO = (
+    "handlers",
+    "handlers_but_actor",
+    "contacts",
+    "owner",
+    "owner_and_heads",
+    "deciders",
+    "requester",
+)
+
+# action → [(who, notice kind)]: every action of the workflow has its row (() when nobody
+# is told); each kind is worded as `notice.<kind>` (tests/test_catalog.py checks both).
 AFTER_ACTION: dict[str, tuple[tuple[str, str], ...]] = {
     FILED: (("handlers", "new_appeal"),),
     Action.CLAIM: (("contacts", "claimed"),),

@@ -48,6 +48,19 @@ class Action(StrEnum):
     WITHDRAW = "withdraw"
 
 
+class MessageKind(StrEnum):
+    """The words stored with an appeal (`messages.kind`, CHECKed by the schema); each has
+    its name `message_kind.<kind>` in the catalog. The enterprise never sees INTERNAL ones."""
+
+    REPLY = "reply"
+    NOTE = "note"  # 备注: internal
+    SUPPLEMENT = "supplement"
+    RATING_COMMENT = "rating_comment"
+
+
+INTERNAL_MESSAGE_KINDS = frozenset({MessageKind.NOTE})
+
+
 class Rating(StrEnum):
     SATISFIED = "satisfied"  # 满意
     BASIC = "basic"  # 基本满意
@@ -202,7 +215,7 @@ class Message:
     appeal_id: int
     author_id: int
     author_name: str | None
-    kind: str  # reply | note | supplement | rating_comment
+    kind: str  # a MessageKind
     text: str
     created_at: datetime
 

@@ -128,7 +128,10 @@ class EnterpriseTaken(DomainError):
 
 
 class InviteInvalid(DomainError):
+    """A link that cannot be used; `reason` is one of REASONS (each worded `invite_<reason>`)."""
+
     key = "error_invite_invalid"
+    REASONS = ("unknown", "used", "expired")
 
 
 class RatingExpired(DomainError):

@@ -14,12 +14,14 @@ from typing import Any
 from bot.rules import access, audiences, checks
 from bot.rules.audiences import Directory
 from bot.rules.model import (
+    INTERNAL_MESSAGE_KINDS,
     Action,
     Actor,
     Appeal,
     AppealView,
     Attachment,
     Event,
+    MessageKind,
     Outcome,
     Party,
     Rating,
@@ -40,13 +42,14 @@ from bot.usecases.env import Env, already_done, remember
 from storage.db import UnitOfWork
 
 # Events that add words to an appeal without changing what may be done with it.
-MESSAGES_ONLY = frozenset({"note", "reply", "supplement", "rating_comment"})
+MESSAGES_ONLY = frozenset(MessageKind)
 
 # The same text from the same enterprise within this window is probably a repeat.
 DUPLICATE_WINDOW = timedelta(hours=24)
 
-PUBLIC_MESSAGE_KINDS = ("reply", "supplement", "rating_comment")
-ALL_MESSAGE_KINDS = ("reply", "note", "supplement", "rating_comment")
+# Both lists follow the one declaration of MessageKind (bot/rules/model.py).
+ALL_MESSAGE_KINDS = tuple(MessageKind)
+PUBLIC_MESSAGE_KINDS = tuple(k for k in MessageKind if k not in INTERNAL_MESSAGE_KINDS)
 
 
 @dataclass(frozen=True)
