@@ -82,6 +82,8 @@ def test_every_template_is_well_formed():
 
 
 def test_every_appeal_action_has_button_use_case_and_texts():
+    assert set(APPEAL_FLOW) == set(Action), "every Action has its row in the workflow"
+    assert set(TASK_FLOW) == set(TaskAction), "every TaskAction has its row in the workflow"
     for action, row in APPEAL_FLOW.items():
         assert action in CODES, f"{action}: no button code"
         assert action in USE_CASES, f"{action}: no use case"
