@@ -76,6 +76,10 @@ async def understand(update: Update, context: Context) -> None:
         await cases.show(update, context, found.group(0))
         return
     actor = await actor_of(update, context)
+    removed = await removed_text(env_of(context), actor.tg_id) if actor.role is Role.GUEST else None
+    if removed is not None:  # a removed contact: whatever they send, say so and whom to ask
+        await say(update, context, removed)
+        return
     if message.photo or message.document:
         await say(update, context, t("hint.file_outside_flow"))
         return
@@ -89,8 +93,7 @@ async def understand(update: Update, context: Context) -> None:
         rows = [[(t("button.inbox"), f"{MENU}:inbox"), (t("button.overdue"), f"{MENU}:overdue")]]
         await say(update, context, t("free_text.staff"), keyboard(rows))
     else:
-        removed = await removed_text(env_of(context), actor.tg_id)
-        await say(update, context, removed or t("free_text.guest"))
+        await say(update, context, t("free_text.guest"))
 
 
 MENU_ACTIONS = dict(

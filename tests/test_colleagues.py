@@ -178,6 +178,7 @@ async def test_a_removed_colleague_is_told_once_and_then_on_anything_they_send(s
     for command in ("/new", "/my", f"/view {number}", "你好", "/inbox"):
         answer = await colleague.send(command)
         assert answer[-1] == told, (command, answer)
+    assert await colleague.send_photo("营业执照") == [told]
     assert (await colleague.send("/help"))[0].startswith(told)
     start = await colleague.send("/start")
     assert start == [told + "\n\n如需为另一家企业登记，请输入该企业名称（发送 /cancel 退出）。"]
