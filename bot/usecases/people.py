@@ -325,7 +325,7 @@ def _remover(env: Env, event: Event | None) -> str:
     return ROLE_LEADER if event.actor_id in env.leaders else ""
 
 
-ROLE_LEADER = "admin"  # a leader has no name stored: the handler words their role
+ROLE_LEADER = str(Role.ADMIN)  # a leader has no stored name: the handler words the role
 
 
 @dataclass(frozen=True)
