@@ -281,10 +281,13 @@ async def route(update: Update, context: Context, conversation: Conversation) ->
         await say(update, context, left_text(conversation))
         return
     kind = kind_of(update)
-    if kind not in own.accepts:
+    if kind not in own.accepts:  # said plainly: nothing of this message was kept
         key = f"hint.{conversation.flow}.{conversation.step}"
+        hint = t(key) if has(key) else t(f"hint.needs_{sorted(own.accepts)[-1]}")
         await say(
-            update, context, t(key) if has(key) else t(f"hint.needs_{sorted(own.accepts)[-1]}")
+            update,
+            context,
+            t("not_kept", kind=name("not_kept", kind, default=t("not_kept.file")), hint=hint),
         )
         return
     await own.handler(update, context, conversation)
