@@ -23,7 +23,7 @@ from bot.texts import has, name, t
 from bot.usecases import conversations
 from handlers import buttons
 from handlers.buttons import Button, pressed_or_none
-from handlers.common import FLOW_CACHE, Context, env_of, say
+from handlers.common import FLOW_CACHE, Context, env_of, esc, say
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,7 @@ def left_text(conversation: Conversation, lapsed: bool = False) -> str:
         seq=data.get("seq", ""),
         what=name("task_part_what", data.get("action"), default=""),
         stored=stored(data),
+        subject=esc(str(data.get("subject", ""))),
     )
     return t("flow_lapsed", left=text) if lapsed else text
 
