@@ -301,3 +301,25 @@ async def test_the_issues_case_and_an_invite_prompt_that_takes_typed_answers(san
     assert (await leader.send_photo(caption="部门"))[-1].startswith(
         "这个照片或文件（连同其说明文字）未保存。"
     )
+
+
+async def test_text_after_a_prompt_closed_is_said_plainly_to_reach_nobody(sandbox, people, db):
+    p = people
+    number = await file_appeal(p.company)
+    await p.official.press("签收", containing=number)
+    await p.official.press("回复")
+    await p.official.send("请携带营业执照到窗口办理。")  # a reply is one message
+    mark = p.company.mark()
+    answer = await p.official.send("另外，请带上近三个月的财务报表。")
+    assert answer[0].startswith("您好！这条消息未发送给任何人（当前没有进行中的操作）。")
+    assert await p.official.send_photo() == [
+        "这个照片或文件未保存：当前没有进行中的操作。整改进展的照片或文件，请在 /tasks 中"
+        "打开该项、点击“报告进展”后发送。"
+    ]
+    assert p.company.since(mark) == []
+    assert [r["text"] for r in db.rows("SELECT text FROM appeal_messages")] == [
+        "请携带营业执照到窗口办理。"
+    ]
+    assert await p.official.send("/done") == [
+        "当前没有需要用 /done 结束的操作（进展报告、销号申请或补充）。"
+    ]
