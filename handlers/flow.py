@@ -153,13 +153,18 @@ async def close_step(
 
 # /done at a step that takes several messages: what each such step does with it.
 DONE: dict[tuple[str, str], StepHandler] = {}
+# Steps where every message is stored as it comes (a report, a 补充): lapsing loses nothing,
+# so it is not announced out of the blue (a message sent later is told it reached nobody).
+KEPT: set[tuple[str, str]] = set()
 
 
-def on_done(flow: str, name_: str) -> Callable[[StepHandler], StepHandler]:
+def on_done(flow: str, name_: str, kept: bool = False) -> Callable[[StepHandler], StepHandler]:
     """Register what /done does at one step of a flow (the step then keeps /done)."""
 
     def register(handler: StepHandler) -> StepHandler:
         DONE[(flow, name_)] = handler
+        if kept:
+            KEPT.add((flow, name_))
         return handler
 
     return register
@@ -252,6 +257,8 @@ async def lapse_job(context: Context) -> None:
     """JobQueue: tell people whose prompt lapsed, without waiting for their next message."""
     env = env_of(context)
     for conversation in await conversations.lapse_expired(env):
+        if (conversation.flow, conversation.step) in KEPT:
+            continue
         try:
             await context.bot.send_message(
                 conversation.chat_id, left_text(conversation, lapsed=True)

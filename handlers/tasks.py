@@ -530,7 +530,7 @@ async def task_part_edited(update: Update, context: Context, conversation: Conve
         )
 
 
-@flow.on_done(FLOW, "attach")
+@flow.on_done(FLOW, "attach", kept=True)
 async def report_done(update: Update, context: Context, conversation: Conversation) -> None:
     """/done after a report or 销号 request: it is complete; say what it holds."""
     await flow.finish(context, conversation)

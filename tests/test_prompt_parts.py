@@ -4,10 +4,12 @@ was stored; a step waiting for a button is left by /cancel, which says what it c
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from handlers.flow import lapse_job
 from tests.conftest import COMPANY_USCC, file_appeal
 from tests.test_tasks import csv_bytes, import_file, task_row
 
@@ -323,3 +325,28 @@ async def test_text_after_a_prompt_closed_is_said_plainly_to_reach_nobody(sandbo
     assert await p.official.send("/done") == [
         "当前没有需要用 /done 结束的操作（进展报告、销号申请或补充）。"
     ]
+
+
+async def test_a_prompt_whose_parts_are_all_stored_lapses_quietly(sandbox, people, db, clock):
+    p = people
+    await open_task_prompt(p)
+    await p.official.send("已建立抽查机制，本月抽查20件。")
+    number = await file_appeal(p.company)
+    await p.company.send(f"/view {number}")
+    await p.company.press("补充")
+    await p.company.send("财务报表已准备好。")
+    await p.leader.send("/invite")  # nothing stored yet: its lapse is told
+    marks = {person: person.mark() for person in (p.official, p.company, p.leader)}
+    clock.advance(timedelta(minutes=31))
+    context = type("Ctx", (), {"application": sandbox.app, "bot": sandbox.app.bot})()
+    await lapse_job(context)
+    assert db.count("conversations") == 0
+    assert p.official.since(marks[p.official]) == []
+    assert p.company.since(marks[p.company]) == []
+    assert p.leader.since(marks[p.leader]) == [
+        "已退出生成邀请链接，未生成链接。（长时间未输入，已自动退出）"
+    ]
+    # what is sent afterwards is told plainly that it joined nothing
+    answer = await p.official.send("补充：已通报全局。")
+    assert answer[0].startswith("您好！这条消息未发送给任何人")
+    assert db.one("SELECT text FROM task_reports")["text"] == "已建立抽查机制，本月抽查20件。"
