@@ -222,11 +222,17 @@ async def attachment_or_text(update: Update, context: Context, conversation: Con
     await _show_summary(update, context, moved)
 
 
+@flow.on_done(FLOW, "category")
+@flow.on_done(FLOW, "description")
 @flow.on_done(FLOW, "attachments")
 async def done_in_draft(update: Update, context: Context, conversation: Conversation) -> None:
-    """/done in a draft: nothing is filed until 提交; the draft is shown again."""
-    await say(update, context, t("draft_done_command"))
-    await _show_summary(update, context, conversation)
+    """/done in a draft: nothing is filed until 提交, nothing kept is dropped; the draft (or
+    what it still needs) is shown again."""
+    if conversation.step == "attachments":
+        await say(update, context, t("draft_done_command"))
+        await _show_summary(update, context, conversation)
+    else:
+        await say(update, context, t(f"draft_done_early.{conversation.step}"))
 
 
 @refusals

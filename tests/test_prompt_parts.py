@@ -350,3 +350,19 @@ async def test_a_prompt_whose_parts_are_all_stored_lapses_quietly(sandbox, peopl
     answer = await p.official.send("补充：已通报全局。")
     assert answer[0].startswith("您好！这条消息未发送给任何人")
     assert db.one("SELECT text FROM task_reports")["text"] == "已建立抽查机制，本月抽查20件。"
+
+
+@pytest.mark.parametrize("step", ["category", "description", "attachments"])
+async def test_done_in_a_draft_drops_nothing(sandbox, people, db, step):
+    company = people.company
+    await company.send("/new")
+    if step != "category":
+        await company.press("融资")
+        await company.send_photo()
+    if step == "attachments":
+        await company.send(T3)
+    answer = await company.send("/done")
+    assert answer[0].startswith("草稿尚未"), answer
+    assert db.one("SELECT step FROM conversations")["step"] == step
+    if step != "category":
+        assert len(db.one("SELECT data FROM conversations")["data"].split("photo-")) == 2

@@ -187,6 +187,8 @@ CATALOG: dict[str, str] = {
     "description_part_added": "已将这段文字加入诉求描述（提交前都可以继续补充；修改某条消息，草稿里的那一段随之更新）。",
     "description_part_too_long": "这条消息未加入草稿：加上它，诉求描述将超过 {limit} 个字。草稿内容不变；请精简后再发送，或直接点击“提交”。",
     "draft_done_command": "草稿尚未提交：请点击“提交”，或点击“取消”放弃。",
+    "draft_done_early.category": "草稿尚未完成：请先点击上方按钮选择诉求类别（或输入类别名称）；发送 /cancel 放弃。",
+    "draft_done_early.description": "草稿尚未完成：请用文字描述您的诉求，之后点击“提交”；已发送的附件都已保留。发送 /cancel 放弃。",
     "flow_left.registration": "已退出企业登记，未保存。",
     "flow_left.colleague": "已退出加入企业，未保存。",
     "colleague.link": "已为 {enterprise} 生成联系人邀请链接（一次有效，{expires} 前使用）：\n{link}\n请转发给同事，对方打开后填写姓名和电话即可查看和提交本企业的诉求。",
