@@ -476,14 +476,15 @@ async def _amend(
     """Store the report's text as `parts` now make it, and `files`; None (the person is told
     plainly that this message was not added) when the text would be too long."""
     data = conversation.data
-    text = _report_text(parts, data["files"] + len(files))
-    changed = text if parts != data["parts"] else None
+    files_before = data.get("files", 0)  # a prompt stored by an older version has none
+    text = _report_text(parts, files_before + len(files))
+    changed = text if parts != data.get("parts", []) else None
     try:
         await ledger.amend_report(
             env_of(context),
             await actor_of(update, context),
             data["id"],
-            data["report"],
+            data.get("report"),
             changed,
             tuple(files),
         )
@@ -494,7 +495,7 @@ async def _amend(
         await say(update, context, t("task_part_too_long", what=_what(data), limit=limit))
         return None
     return await flow.advance(
-        context, conversation, "attach", parts=parts, files=data["files"] + len(files)
+        context, conversation, "attach", parts=parts, files=files_before + len(files)
     )
 
 
@@ -504,7 +505,9 @@ async def task_attachment(update: Update, context: Context, conversation: Conver
     """More of the report or request just made: text, captions, photos, files; /done ends."""
     message = update.effective_message
     attachment = attachment_of(update)
-    parts = added(conversation.data["parts"], message.message_id, message.text or message.caption)
+    parts = added(
+        conversation.data.get("parts", []), message.message_id, message.text or message.caption
+    )
     moved = await _amend(update, context, conversation, parts, [attachment] if attachment else [])
     if moved is not None:
         data = moved.data

@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 
+from bot.rules.model import Attachment, TaskAction, TaskState
+from bot.rules.refusals import InvalidInput, NotAllowed, TaskNotFound
+from bot.rules.tasks import COLUMNS
+from bot.texts import name, t
+from bot.usecases import tasks
 from handlers.flow import lapse_job
 from tests.conftest import COMPANY_USCC, file_appeal
 from tests.test_tasks import csv_bytes, import_file, task_row
+from tests.test_usecases import cast, env  # noqa: F401 - fixtures
 
 
 def edited(message_update: dict[str, Any], text: str) -> dict[str, Any]:
@@ -366,3 +372,39 @@ async def test_done_in_a_draft_drops_nothing(sandbox, people, db, step):
     assert db.one("SELECT step FROM conversations")["step"] == step
     if step != "category":
         assert len(db.one("SELECT data FROM conversations")["data"].split("photo-")) == 2
+
+
+# The use case without Telegram ----------------------------------------------------------------
+
+
+async def test_amend_report_keeps_parts_only_in_the_authors_report(env, cast, db):  # noqa: F811
+    """More of a report joins the author's own report; a text too long, another person or
+    a report id of someone else changes nothing."""
+    official, head = cast["official"], cast["head"]
+    headers = {c: t(f"task_column.{c}") for c in COLUMNS}
+    labels = {name("task_state", s): s for s in TaskState}
+    row = [
+        "1",
+        "作风建设",
+        "回复雷同",
+        "抽查",
+        "王局长",
+        "市人社局",
+        "李明",
+        "2026-06-30",
+        "整改中",
+    ]
+    await tasks.import_table(env, cast["leader"], [list(headers.values()), row], headers, labels)
+    [task] = await tasks.tasks_for(env, official)
+    report = await tasks.act(env, official, task.id, TaskAction.REPORT, task.version, "第一段")
+    photo = Attachment("photo", "f1", "u1")
+    await tasks.amend_report(env, official, task.id, report.report_id, "第一段\n第二段", (photo,))
+    with pytest.raises(InvalidInput):
+        await tasks.amend_report(env, official, task.id, report.report_id, "长" * 5000, (photo,))
+    with pytest.raises(TaskNotFound):  # not theirs: as if it did not exist
+        await tasks.amend_report(env, head, task.id, report.report_id, "他人代写", (photo,))
+    with pytest.raises(NotAllowed):  # a report id that is not the author's own
+        await tasks.amend_report(env, official, task.id, report.report_id + 99, "改写", (photo,))
+    await tasks.amend_report(env, official, task.id, None, None, (photo,))  # an older prompt
+    assert db.one("SELECT text FROM task_reports") == {"text": "第一段\n第二段"}
+    assert db.count("task_attachments") == 2

@@ -225,13 +225,13 @@ async def amend_report(
     env: Env,
     actor: Actor,
     task_id: int,
-    report_id: int,
+    report_id: int | None,
     text: str | None,
     attachments: tuple[Attachment, ...] = (),
 ) -> Task:
     """More of a report (or 销号 request) the holder is still sending: its whole text so far
-    (None: unchanged) and files. Only the author's own report of this task, while they
-    still hold it; a text over the limit is refused and nothing is stored."""
+    (None: unchanged) and files. Only the author's own report of this task (None: their
+    latest), while they still hold it; a text over the limit is refused, nothing stored."""
     if text is not None:
         text = checks.free_text(text, "report", env.org.limits)
     now = env.now()
@@ -240,14 +240,14 @@ async def amend_report(
         mine = [
             r
             for r in await uow.tasks.reports(task_id)
-            if r.id == report_id and r.author_id == actor.tg_id
+            if r.author_id == actor.tg_id and report_id in (None, r.id)
         ]
         if Party.TASK_HOLDER not in access.task_parties(actor, task, extra) or not mine:
             raise NotAllowed()
         if text is not None:
-            await uow.tasks.set_report_text(report_id, text)
+            await uow.tasks.set_report_text(mine[-1].id, text)
         for attachment in attachments:
-            await uow.tasks.add_attachment(task_id, report_id, attachment, now)
+            await uow.tasks.add_attachment(task_id, mine[-1].id, attachment, now)
         await uow.commit()
     return task
 
