@@ -156,7 +156,13 @@ async def description(update: Update, context: Context, conversation: Conversati
         await say(update, context, t("attachment_before_description", count=count))
         return
     parts = added([], message.message_id, message_text(update))
-    text = checks.description(joined(parts), env_of(context).org.limits)
+    try:
+        text = checks.description(joined(parts), env_of(context).org.limits)
+    except InvalidInput:  # the text is refused as a description; a file with it is kept
+        if attachment_of(update) is not None:
+            await flow.advance(context, conversation, "description", attachments=attachments)
+            await say(update, context, t("attachment_kept", count=len(attachments)))
+        raise
     moved = await flow.advance(
         context, conversation, "attachments", description=text, parts=parts, attachments=attachments
     )

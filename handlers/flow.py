@@ -82,11 +82,17 @@ def _remember(context: Context, conversation: Conversation) -> Conversation:
 async def begin(
     update: Update, context: Context, flow: str, step_: str, **data: object
 ) -> Conversation:
-    """Start a flow; another one the user was in ends, and they are told which."""
+    """Start a flow; another one the user was in ends, and they are told which (not when
+    it is this very prompt asked again, nothing given yet: a button tapped twice)."""
     env = env_of(context)
     user, chat = update.effective_user, update.effective_chat
     previous = await current(context, user.id)
-    if previous is not None and await conversations.end(env, previous):
+    same = previous is not None and (previous.flow, previous.step, previous.data) == (
+        flow,
+        step_,
+        dict(data),
+    )
+    if previous is not None and await conversations.end(env, previous) and not same:
         await say(update, context, left_text(previous, lapsed=previous.expired(env.now())))
     return _remember(
         context, await conversations.begin(env, user.id, chat.id, flow, step_, dict(data))

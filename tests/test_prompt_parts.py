@@ -408,3 +408,30 @@ async def test_amend_report_keeps_parts_only_in_the_authors_report(env, cast, db
     await tasks.amend_report(env, official, task.id, None, None, (photo,))  # an older prompt
     assert db.one("SELECT text FROM task_reports") == {"text": "第一段\n第二段"}
     assert db.count("task_attachments") == 2
+
+
+async def test_a_prompts_button_tapped_twice_asks_once_more_without_a_leaving_notice(
+    sandbox, people, db
+):
+    p = people
+    await open_task_prompt(p)
+    assert await p.official.press("报告进展") == [
+        "请发送第1项整改任务的进展情况（文字，可附照片或文件）："
+    ]
+    await p.official.send(T1)
+    # once something is stored, the same button starts a new report and says the old one ended
+    assert await p.official.press("报告进展") == [
+        "第1项整改任务的进展报告已保存（文字 1 段，附件 0 个），补充已结束。",
+        "请发送第1项整改任务的进展情况（文字，可附照片或文件）：",
+    ]
+    # a photo with a too-short caption as a /new description: the photo is kept, the caption
+    # is refused as the description, plainly
+    c = p.company
+    await c.send("/new")
+    await c.press("融资")
+    assert await c.send_photo(caption="现场照") == [
+        "附件已保存（共 1 个），其说明文字未作为诉求描述：",
+        "诉求内容至少需要 10 个字，请补充后重新发送。",
+    ]
+    await c.send(T3)
+    assert "附件：1 个" in c.last

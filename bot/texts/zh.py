@@ -183,6 +183,7 @@ CATALOG: dict[str, str] = {
     "attachment_added": "已添加附件（共 {count} 个）。继续发送，或点击“提交”。",
     "attachments_full": "附件已达上限 {max} 个，这条消息（连同其说明文字）未加入草稿。请点击“提交”或“取消”。",
     "attachments_full_not_kept": "附件最多 {max} 个，这个文件未加入草稿。",
+    "attachment_kept": "附件已保存（共 {count} 个），其说明文字未作为诉求描述：",
     "attachment_before_description": "已保存附件（共 {count} 个）。请再用文字描述您的诉求（也可以把描述写在照片或文件的说明里）。",
     "description_part_added": "已将这段文字加入诉求描述（提交前都可以继续补充；修改某条消息，草稿里的那一段随之更新）。",
     "description_part_too_long": "这条消息未加入草稿：加上它，诉求描述将超过 {limit} 个字。草稿内容不变；请精简后再发送，或直接点击“提交”。",
