@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.rules.model import Actor, Person, Role
+from bot.rules.model import Actor, Conversation, Department, Enterprise, Person, Role
 from bot.rules.refusals import NotAllowed, OfficialNameUnclear
 from bot.texts import name, t
 from bot.usecases import people
+from handlers import flow
 from handlers.buttons import encode, pressed
 from handlers.common import (
     Context,
@@ -16,6 +17,7 @@ from handlers.common import (
     esc,
     keyboard,
     local_time,
+    message_text,
     offered,
     refusals,
     say,
@@ -51,24 +53,33 @@ async def _send_invite(update: Update, context: Context, code: str, is_head: boo
     )
 
 
+INVITE, BAOBAO = "invite", "baobao"  # flows that wait for a button (and may be typed)
+
+
 @refusals
 async def invite(update: Update, context: Context) -> None:
-    """/invite [department code] [head]: a single-use link, or buttons to choose."""
+    """/invite [department code] [head]: a single-use link, or buttons to choose (a prompt:
+    /cancel or any other command leaves it)."""
     await _require_admin(update, context)
     if context.args:
         is_head = len(context.args) > 1 and context.args[1].lower() in ("head", "负责人")
         await _send_invite(update, context, context.args[0], is_head)
+        await flow.finish(context, await flow.active(update, context, INVITE))
         return
+    await flow.finish(context, await flow.active(update, context, INVITE))  # asked anew
+    await flow.begin(update, context, INVITE, "department")
     buttons = [(d.name, encode("inv", d.code)) for d in await people.departments(env_of(context))]
     await say(update, context, *offered(t("ask_invite_dept"), buttons, "invite_more"))
 
 
-@refusals
-async def invite_department_pressed(update: Update, context: Context) -> None:
-    """A department chosen for an invite: now the role."""
-    [code] = pressed(update.callback_query.data, "inv").parts
-    actor = await actor_of(update, context)
-    department = await people.invite_department(env_of(context), actor, str(code))
+async def _ask_role(
+    update: Update, context: Context, conversation: Conversation | None, department: Department
+) -> None:
+    """The role buttons; the /invite prompt (re)opens at them, so /cancel names it."""
+    if conversation is None:
+        await flow.begin(update, context, INVITE, "role", department=department.code)
+    else:
+        await flow.advance(context, conversation, "role", department=department.code)
     rows = [
         [
             (t("button.official"), encode("invr", department.code, "o")),
@@ -81,10 +92,56 @@ async def invite_department_pressed(update: Update, context: Context) -> None:
 
 
 @refusals
+async def invite_department_pressed(update: Update, context: Context) -> None:
+    """A department chosen for an invite (from any /invite answer the leader holds): now the
+    role."""
+    [code] = pressed(update.callback_query.data, "inv").parts
+    actor = await actor_of(update, context)
+    department = await people.invite_department(env_of(context), actor, str(code))
+    await _ask_role(update, context, await flow.active(update, context, INVITE), department)
+
+
+@flow.step(INVITE, "department", commands=("invite",), buttons=("inv",))
+@refusals
+async def invite_department_typed(
+    update: Update, context: Context, conversation: Conversation
+) -> None:
+    """The department typed at the /invite prompt (its name or code)."""
+    typed = message_text(update).strip()
+    departments = await people.departments(env_of(context))
+    chosen = next((d for d in departments if typed in (d.name, d.code)), None)
+    if chosen is None:
+        await say(update, context, t("dept_unknown"))
+        return
+    await _ask_role(update, context, conversation, chosen)
+
+
+@refusals
 async def invite_role_pressed(update: Update, context: Context) -> None:
-    """The role chosen: the link is made."""
+    """The role chosen: the link is made, and the /invite prompt (if open) ends."""
     code, role = pressed(update.callback_query.data, "invr").parts
     await _send_invite(update, context, str(code), role == "h")
+    await flow.finish(context, await flow.active(update, context, INVITE))
+
+
+@flow.step(INVITE, "role", commands=("invite",), buttons=("invr", "inv"))
+@refusals
+async def invite_role_typed(update: Update, context: Context, conversation: Conversation) -> None:
+    """The role typed at the /invite prompt (承办人 or 科室负责人)."""
+    roles = {t("button.official"): False, t("button.head"): True}
+    typed = message_text(update).strip()
+    if typed not in roles:
+        await say(update, context, t("hint.invite.role"))
+        return
+    await _send_invite(update, context, conversation.data["department"], roles[typed])
+    await flow.finish(context, conversation)
+
+
+async def _baobao_prompt(update: Update, context: Context, ent: Enterprise) -> None:
+    """Open the prompt where the 包保 is chosen by button or typed by name (a /baobao
+    prompt already open is replaced without a word: the leader asked anew)."""
+    await flow.finish(context, await flow.active(update, context, BAOBAO))
+    await flow.begin(update, context, BAOBAO, "official", enterprise=ent.id, subject=ent.name)
 
 
 @refusals
@@ -109,10 +166,14 @@ async def baobao(update: Update, context: Context) -> None:
         try:
             official = await people.official_named(env, actor, typed)
         except OfficialNameUnclear as exc:
-            await say(update, context, *unclear_name(exc, choose))
+            text, markup = unclear_name(exc, choose)
+            if markup is not None:  # candidates to press: a prompt is open for them
+                await _baobao_prompt(update, context, ent)
+            await say(update, context, text, markup)
             return
         await _assign(update, context, ent.id, official.tg_id)
         return
+    await _baobao_prompt(update, context, ent)
     prompt = t("baobao_pick", enterprise=esc(ent.name))
     how = t("staff_how.baobao", uscc=ent.uscc)
     await say(
@@ -130,6 +191,9 @@ async def baobao_department_pressed(update: Update, context: Context) -> None:
     ent, department, members = await people.baobao_department(
         env_of(context), actor, enterprise_id, department_id
     )
+    open_ = await flow.active(update, context, BAOBAO)
+    if open_ is None or open_.data.get("enterprise") != ent.id:
+        await _baobao_prompt(update, context, ent)  # so /cancel names it, and a name is taken
     prompt = t("baobao_pick", enterprise=esc(ent.name))
     how = t("staff_how.baobao", uscc=ent.uscc)
     await say(
@@ -148,9 +212,26 @@ async def baobao_pressed(update: Update, context: Context) -> None:
     await _assign(update, context, enterprise_id, official_id)
 
 
+@flow.step(BAOBAO, "official", commands=("baobao",), buttons=("bb", "bbd"))
+@refusals
+async def baobao_typed(update: Update, context: Context, conversation: Conversation) -> None:
+    """The 包保 typed by name at the /baobao prompt (姓名, or 姓名（部门）)."""
+    enterprise_id = conversation.data["enterprise"]
+    actor = await actor_of(update, context)
+    try:
+        official = await people.official_named(env_of(context), actor, message_text(update))
+    except OfficialNameUnclear as exc:  # the prompt stays open: retype, or press one
+        await say(
+            update, context, *unclear_name(exc, lambda p: encode("bb", enterprise_id, p.tg_id))
+        )
+        return
+    await _assign(update, context, enterprise_id, official.tg_id)
+
+
 async def _assign(update: Update, context: Context, enterprise_id: int, official_id: int) -> None:
     actor = await actor_of(update, context)
     result = await people.assign_baobao(env_of(context), actor, enterprise_id, official_id)
+    await flow.finish(context, await flow.active(update, context, BAOBAO))
     await say(
         update,
         context,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.rules.model import Action, Conversation, Outcome, Rating, Role
+from bot.rules.parts import added
 from bot.rules.workflow import APPEAL_FLOW, Needs
 from bot.texts import has, name, t
 from bot.usecases import appeals, people
@@ -244,7 +245,18 @@ async def text_given(update: Update, context: Context, conversation: Conversatio
     if attachments and not takes_files:
         await say(update, context, t("hint.text_only", action=name("button", action)))
         return
-    req = ActionRequest(
+    outcome = await _run(update, context, action, _request(update, pending, attachments))
+    if takes_files:  # 补充: what follows joins it, until /done
+        parts = added([], update.effective_message.message_id, message_text(update))
+        await flow.advance(context, conversation, "more", parts=parts, files=len(attachments))
+    else:
+        await flow.finish(context, conversation)
+    extra = {"new_due": str(outcome.detail["new_due"])} if "new_due" in outcome.detail else {}
+    await _done(update, context, f"done.{action}", outcome, **extra)
+
+
+def _request(update: Update, pending: dict, attachments: list) -> ActionRequest:
+    return ActionRequest(
         pending["appeal_id"],
         pending["version"],
         request_key(update),
@@ -253,10 +265,32 @@ async def text_given(update: Update, context: Context, conversation: Conversatio
         new_due=pending.get("new_due"),
         attachments=tuple(attachments),
     )
-    outcome = await _run(update, context, action, req)
+
+
+@flow.step(FLOW, "more", accepts=(flow.TEXT, flow.FILE))
+@refusals
+async def more_given(update: Update, context: Context, conversation: Conversation) -> None:
+    """One more message of a 补充 (text, a caption, a photo, a file): it reaches the
+    department as the first did, each text as its own 补充 (they were told of the first)."""
+    data = conversation.data
+    found = attachment_of(update)
+    attachments = [found] if found else []
+    action = Action(data["action"])
+    outcome = await _run(update, context, action, _request(update, data, attachments))
+    parts = added(data["parts"], update.effective_message.message_id, message_text(update))
+    moved = await flow.advance(
+        context, conversation, "more", parts=parts, files=data["files"] + len(attachments)
+    )
+    text = t("done_more", number=data["number"], stored=flow.stored(moved.data))
+    await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
+
+
+@flow.on_done(FLOW, "more", kept=True)
+async def more_done(update: Update, context: Context, conversation: Conversation) -> None:
+    """/done after a 补充: it is complete; say what reached the department."""
     await flow.finish(context, conversation)
-    extra = {"new_due": str(outcome.detail["new_due"])} if "new_due" in outcome.detail else {}
-    await _done(update, context, f"done.{action}", outcome, **extra)
+    data = conversation.data
+    await say(update, context, t("done_parts", number=data["number"], stored=flow.stored(data)))
 
 
 async def _ask_comment(

@@ -6,6 +6,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.rules import access, checks
 from bot.rules.model import Appeal, Attachment, Conversation
+from bot.rules.parts import added, edited, joined
 from bot.rules.refusals import DuplicateAppeal, InvalidInput
 from bot.texts import t
 from bot.usecases import appeals
@@ -117,14 +118,53 @@ async def _show_summary(update: Update, context: Context, conversation: Conversa
     )
 
 
-@flow.step(FLOW, "description")
+def _parts(data: dict) -> list:
+    """The description's parts (a draft kept before parts were: its one message)."""
+    if "parts" in data:
+        return data["parts"]
+    if "description" in data:
+        return [[data.get("edit_message_id"), data["description"]]]
+    return []
+
+
+def _with_file(update: Update, context: Context, conversation: Conversation) -> list | None:
+    """The draft's attachments with this message's file added; None when it is full."""
+    attachments = conversation.data.get("attachments", [])
+    added_file = attachment_of(update)
+    if added_file is None:
+        return attachments
+    if len(attachments) >= env_of(context).org.limits.attachments_max:
+        return None
+    item = [added_file.kind, added_file.file_id, added_file.file_unique_id, added_file.file_name]
+    return [*attachments, item]
+
+
+@flow.step(FLOW, "description", accepts=(flow.TEXT, flow.FILE))
 @refusals
 async def description(update: Update, context: Context, conversation: Conversation) -> None:
-    """The problem, in one message (an edit of that message later replaces it)."""
-    text = checks.description(message_text(update), env_of(context).org.limits)
-    message_id = update.effective_message.message_id
+    """The problem (typed, or a photo's caption; a photo or file is kept as an attachment).
+    An edit of that message later replaces it."""
+    message = update.effective_message
+    attachments = _with_file(update, context, conversation)
+    if attachments is None:  # no attachments allowed at all: the file is not kept
+        limit = env_of(context).org.limits.attachments_max
+        await say(update, context, t("attachments_full_not_kept", max=limit))
+        attachments = conversation.data.get("attachments", [])
+    if not message_text(update).strip():  # a file alone: kept, the description still asked
+        moved = await flow.advance(context, conversation, "description", attachments=attachments)
+        count = len(moved.data["attachments"])
+        await say(update, context, t("attachment_before_description", count=count))
+        return
+    parts = added([], message.message_id, message_text(update))
+    try:
+        text = checks.description(joined(parts), env_of(context).org.limits)
+    except InvalidInput:  # the text is refused as a description; a file with it is kept
+        if attachment_of(update) is not None:
+            await flow.advance(context, conversation, "description", attachments=attachments)
+            await say(update, context, t("attachment_kept", count=len(attachments)))
+        raise
     moved = await flow.advance(
-        context, conversation, "attachments", description=text, edit_message_id=message_id
+        context, conversation, "attachments", description=text, parts=parts, attachments=attachments
     )
     await _show_summary(update, context, moved)
 
@@ -132,39 +172,73 @@ async def description(update: Update, context: Context, conversation: Conversati
 @flow.step(FLOW, "edit")
 @refusals
 async def description_edited(update: Update, context: Context, conversation: Conversation) -> None:
-    """The user edited the message that gave the description: the draft takes the edit."""
-    text = checks.description(message_text(update), env_of(context).org.limits)
-    step = "attachments" if conversation.step == "attachments" else conversation.step
-    moved = await flow.advance(context, conversation, step, description=text)
+    """The user edited a message that gave (a part of) the description: the draft takes it."""
+    message = update.edited_message
+    parts = edited(_parts(conversation.data), message.message_id, message_text(update))
+    if parts is None:
+        await say(update, context, t("edit_not_applied"))
+        return
+    text = checks.description(joined(parts), env_of(context).org.limits)
+    moved = await flow.advance(
+        context, conversation, conversation.step, description=text, parts=parts
+    )
     await say(update, context, t("draft_edited"))
     await _show_summary(update, context, moved)
 
 
 @flow.step(FLOW, "attachments", accepts=(flow.TEXT, flow.FILE), buttons=("new",))
+@refusals
 async def attachment_or_text(update: Update, context: Context, conversation: Conversation) -> None:
-    """A photo or a document added to the draft; text here is 提交 / 取消 or a hint."""
+    """A photo or a document added to the draft; text (a caption too) joins the description,
+    except 提交 / 取消 typed as words."""
+    text = message_text(update).strip()
     if flow.kind_of(update) == flow.TEXT:
-        text = message_text(update).strip()
         if text == t("button.submit"):
             await _submit(update, context, conversation)
-        elif text == t("button.cancel"):
+            return
+        if text == t("button.cancel"):
             await _cancel(update, context, conversation)
-        else:
-            await say(update, context, t("awaiting_submit"), submit_keyboard())
-        return
-    env = env_of(context)
-    attachments = conversation.data.get("attachments", [])
-    limit = env.org.limits.attachments_max
-    if len(attachments) >= limit:
+            return
+    attachments = _with_file(update, context, conversation)
+    limit = env_of(context).org.limits.attachments_max
+    if attachments is None:  # full: this message (its caption too) is not kept
         await say(update, context, t("attachments_full", max=limit), submit_keyboard())
         return
-    added = attachment_of(update)
-    item = [added.kind, added.file_id, added.file_unique_id, added.file_name]
+    data = conversation.data
+    parts = added(_parts(data), update.effective_message.message_id, text)
+    try:
+        description_ = checks.description(joined(parts), env_of(context).org.limits)
+    except InvalidInput as exc:  # too long with it: nothing of this message is kept
+        if exc.params.get("reason") != "too_long":
+            raise
+        await say(update, context, t("description_part_too_long", limit=exc.params["limit"]))
+        return
     moved = await flow.advance(
-        context, conversation, "attachments", attachments=[*attachments, item]
+        context,
+        conversation,
+        "attachments",
+        description=description_,
+        parts=parts,
+        attachments=attachments,
     )
-    count = len(moved.data["attachments"])
-    await say(update, context, t("attachment_added", count=count), submit_keyboard())
+    if len(parts) == len(_parts(data)):  # a file alone
+        await say(update, context, t("attachment_added", count=len(attachments)), submit_keyboard())
+        return
+    await say(update, context, t("description_part_added"))
+    await _show_summary(update, context, moved)
+
+
+@flow.on_done(FLOW, "category")
+@flow.on_done(FLOW, "description")
+@flow.on_done(FLOW, "attachments")
+async def done_in_draft(update: Update, context: Context, conversation: Conversation) -> None:
+    """/done in a draft: nothing is filed until 提交, nothing kept is dropped; the draft (or
+    what it still needs) is shown again."""
+    if conversation.step == "attachments":
+        await say(update, context, t("draft_done_command"))
+        await _show_summary(update, context, conversation)
+    else:
+        await say(update, context, t(f"draft_done_early.{conversation.step}"))
 
 
 @refusals

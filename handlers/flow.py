@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
+from bot.rules import parts
 from bot.rules.model import Conversation
 from bot.texts import has, name, t
 from bot.usecases import conversations
 from handlers import buttons
 from handlers.buttons import Button, pressed_or_none
-from handlers.common import FLOW_CACHE, Context, env_of, say
+from handlers.common import FLOW_CACHE, Context, env_of, esc, say
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,17 @@ def _remember(context: Context, conversation: Conversation) -> Conversation:
 async def begin(
     update: Update, context: Context, flow: str, step_: str, **data: object
 ) -> Conversation:
-    """Start a flow; another one the user was in ends, and they are told which."""
+    """Start a flow; another one the user was in ends, and they are told which (not when
+    it is this very prompt asked again, nothing given yet: a button tapped twice)."""
     env = env_of(context)
     user, chat = update.effective_user, update.effective_chat
     previous = await current(context, user.id)
-    if previous is not None and await conversations.end(env, previous):
+    same = previous is not None and (previous.flow, previous.step, previous.data) == (
+        flow,
+        step_,
+        dict(data),
+    )
+    if previous is not None and await conversations.end(env, previous) and not same:
         await say(update, context, left_text(previous, lapsed=previous.expired(env.now())))
     return _remember(
         context, await conversations.begin(env, user.id, chat.id, flow, step_, dict(data))
@@ -140,14 +147,48 @@ async def pressed(
 async def close_step(
     update: Update, context: Context, where: tuple[str, str], done_key: str, none_key: str
 ) -> None:
-    """A command that completes an optional step (/skip, /done): it ends the flow if the
-    user is at that step, and says there is nothing to complete otherwise."""
+    """A command that completes an optional step (/skip): it ends the flow if the user is at
+    that step, and says there is nothing to complete otherwise."""
     conversation = await active(update, context, *where)
     if conversation is None:
         await say(update, context, t(none_key))
         return
     await finish(context, conversation)
     await say(update, context, t(done_key))
+
+
+# /done at a step that takes several messages: what each such step does with it.
+DONE: dict[tuple[str, str], StepHandler] = {}
+# Steps where every message is stored as it comes (a report, a 补充): lapsing loses nothing,
+# so it is not announced out of the blue (a message sent later is told it reached nobody).
+KEPT: set[tuple[str, str]] = set()
+
+
+def on_done(flow: str, name_: str, kept: bool = False) -> Callable[[StepHandler], StepHandler]:
+    """Register what /done does at one step of a flow (the step then keeps /done)."""
+
+    def register(handler: StepHandler) -> StepHandler:
+        DONE[(flow, name_)] = handler
+        if kept:
+            KEPT.add((flow, name_))
+        return handler
+
+    return register
+
+
+async def done(update: Update, context: Context, none_key: str) -> None:
+    """/done: the step the user is at completes (and says what it kept), or nothing to end."""
+    conversation = await active(update, context)
+    handler = DONE.get((conversation.flow, conversation.step)) if conversation else None
+    if handler is None:
+        await say(update, context, t(none_key))
+        return
+    await handler(update, context, conversation)
+
+
+def stored(data: dict) -> str:
+    """ "文字 2 段，附件 3 个": what a prompt of several messages has kept so far."""
+    return t("stored_parts", texts=len(data.get("parts") or []), files=data.get("files", 0))
 
 
 def left_text(conversation: Conversation, lapsed: bool = False) -> str:
@@ -162,6 +203,9 @@ def left_text(conversation: Conversation, lapsed: bool = False) -> str:
         number=data.get("number", ""),
         action=name(family, data.get("action"), default=""),
         seq=data.get("seq", ""),
+        what=name("task_part_what", data.get("action"), default=""),
+        stored=stored(data),
+        subject=esc(str(data.get("subject", ""))),
     )
     return t("flow_lapsed", left=text) if lapsed else text
 
@@ -181,6 +225,8 @@ def _belongs(conversation: Conversation, update: Update) -> bool:
     own = STEPS.get((conversation.flow, conversation.step))
     command = _command_of(update)
     if command is not None:
+        if command == "done" and (conversation.flow, conversation.step) in DONE:
+            return True
         return command == "cancel" or (own is not None and command in own.commands)
     query = update.callback_query
     if query is not None:
@@ -217,6 +263,8 @@ async def lapse_job(context: Context) -> None:
     """JobQueue: tell people whose prompt lapsed, without waiting for their next message."""
     env = env_of(context)
     for conversation in await conversations.lapse_expired(env):
+        if (conversation.flow, conversation.step) in KEPT:
+            continue
         try:
             await context.bot.send_message(
                 conversation.chat_id, left_text(conversation, lapsed=True)
@@ -247,24 +295,32 @@ async def route(update: Update, context: Context, conversation: Conversation) ->
         await say(update, context, left_text(conversation))
         return
     kind = kind_of(update)
-    if kind not in own.accepts:
+    if kind not in own.accepts:  # said plainly: nothing of this message was kept
         key = f"hint.{conversation.flow}.{conversation.step}"
+        hint = t(key) if has(key) else t(f"hint.needs_{sorted(own.accepts)[-1]}")
         await say(
-            update, context, t(key) if has(key) else t(f"hint.needs_{sorted(own.accepts)[-1]}")
+            update,
+            context,
+            t("not_kept", kind=name("not_kept", kind, default=t("not_kept.file")), hint=hint),
         )
         return
     await own.handler(update, context, conversation)
 
 
 async def edited(update: Update, context: Context) -> None:
-    """An edited message: taken where it can be (a draft's description), else the user is told."""
+    """An edited message: taken where it can be (a part of a draft's description, of a report
+    still open), else the user is told plainly that the edit changed nothing."""
     message = update.edited_message
     if message.chat.type != "private" or message.from_user is None:
         return
     conversation = await active(update, context)
     if conversation is not None:
         edit = STEPS.get((conversation.flow, "edit"))
-        if edit is not None and conversation.data.get("edit_message_id") == message.message_id:
+        data = conversation.data
+        ours = data.get("edit_message_id") == message.message_id or parts.holds(
+            data.get("parts") or [], message.message_id
+        )
+        if edit is not None and ours:
             await edit.handler(update, context, conversation)
             return
     await say(update, context, t("edit_not_applied"))

@@ -18,7 +18,8 @@ from bot.rules.model import (
     TaskAction,
     TaskState,
 )
-from bot.rules.refusals import NotAllowed, OfficialNameUnclear, TaskImportError
+from bot.rules.parts import added, edited, joined
+from bot.rules.refusals import InvalidInput, NotAllowed, OfficialNameUnclear, TaskImportError
 from bot.rules.tasks import COLUMNS
 from bot.rules.workflow import TASK_FLOW, Needs
 from bot.task_files import HEADERS, UnreadableFile, read_table
@@ -417,7 +418,7 @@ async def _act(
     action: TaskAction,
     text: str | None,
     attachments: list[Attachment],
-) -> None:
+) -> ledger.TaskOutcome:
     actor = await actor_of(update, context)
     env = env_of(context)
     outcome = await ledger.act(env, actor, task_id, action, version, text, tuple(attachments))
@@ -425,6 +426,17 @@ async def _act(
     _, markup = task_card(await ledger.view(env, actor, task_id), context)
     text = t(f"done_task.{action}", seq=task.seq)
     await confirm(update, context, text, markup, outcome.ack_id, outcome.queued)
+    return outcome
+
+
+# Actions whose prompt stays open after the first message: what is sent next (text,
+# captions, photos, files) joins the same report or request, until /done.
+MORE_PARTS = frozenset({TaskAction.REPORT, TaskAction.REQUEST_CLOSE})
+
+
+def _report_text(parts: list, files: int) -> str:
+    """The stored text of a report: its typed parts, or a mark that it is files only."""
+    return joined(parts) if parts else t("attachment_only") if files else ""
 
 
 @flow.step(FLOW, "text", accepts=(flow.TEXT, flow.FILE))
@@ -435,36 +447,102 @@ async def task_text(update: Update, context: Context, conversation: Conversation
     action = TaskAction(pending["action"])
     attachment = attachment_of(update)
     message = update.effective_message
-    text = message.text or message.caption or (t("attachment_only") if attachment else "")
-    await _act(
+    parts = added([], message.message_id, message.text or message.caption)
+    files = 1 if attachment else 0
+    outcome = await _act(
         update,
         context,
         pending["id"],
         pending["version"],
         action,
-        text,
+        _report_text(parts, files),
         [attachment] if attachment else [],
     )
-    if action is TaskAction.REPORT:
-        await flow.advance(context, conversation, "attach")
+    if action in MORE_PARTS:
+        await flow.advance(
+            context, conversation, "attach", parts=parts, files=files, report=outcome.report_id
+        )
     else:
         await flow.finish(context, conversation)
 
 
-@flow.step(FLOW, "attach", accepts=(flow.TEXT, flow.FILE), commands=("done",))
+def _what(data: dict) -> str:
+    return t(f"task_part_what.{data['action']}")
+
+
+async def _amend(
+    update: Update, context: Context, conversation: Conversation, parts: list, files: list
+) -> Conversation | None:
+    """Store the report's text as `parts` now make it, and `files`; None (the person is told
+    plainly that this message was not added) when the text would be too long."""
+    data = conversation.data
+    files_before = data.get("files", 0)  # a prompt stored by an older version has none
+    text = _report_text(parts, files_before + len(files))
+    changed = text if parts != data.get("parts", []) else None
+    try:
+        await ledger.amend_report(
+            env_of(context),
+            await actor_of(update, context),
+            data["id"],
+            data.get("report"),
+            changed,
+            tuple(files),
+        )
+    except InvalidInput as exc:
+        if exc.params.get("reason") != "too_long":
+            raise
+        limit = exc.params.get("limit", "")
+        await say(update, context, t("task_part_too_long", what=_what(data), limit=limit))
+        return None
+    return await flow.advance(
+        context, conversation, "attach", parts=parts, files=files_before + len(files)
+    )
+
+
+@flow.step(FLOW, "attach", accepts=(flow.TEXT, flow.FILE))
 @refusals
 async def task_attachment(update: Update, context: Context, conversation: Conversation) -> None:
-    """More photos or files for the report just made (text: a hint to send /done)."""
+    """More of the report or request just made: text, captions, photos, files; /done ends."""
+    message = update.effective_message
     attachment = attachment_of(update)
-    if attachment is None:
-        await say(update, context, t("hint.task.attach"))
+    parts = added(
+        conversation.data.get("parts", []), message.message_id, message.text or message.caption
+    )
+    moved = await _amend(update, context, conversation, parts, [attachment] if attachment else [])
+    if moved is not None:
+        data = moved.data
+        text = t("done_task_part", seq=data["seq"], what=_what(data), stored=flow.stored(data))
+        await say(update, context, text)
+
+
+@flow.step(FLOW, "edit")
+@refusals
+async def task_part_edited(update: Update, context: Context, conversation: Conversation) -> None:
+    """A message of the report or request still open was edited: its part is replaced."""
+    message = update.edited_message
+    data = conversation.data
+    parts = edited(data.get("parts", []), message.message_id, message.text or message.caption)
+    if parts is None or conversation.step != "attach":
+        await say(update, context, t("edit_not_applied"))
         return
-    actor = await actor_of(update, context)
-    task = await ledger.add_attachment(env_of(context), actor, conversation.data["id"], attachment)
-    await flow.advance(context, conversation, "attach")
-    await say(update, context, t("done_task_attachment", seq=task.seq))
+    moved = await _amend(update, context, conversation, parts, [])
+    if moved is not None:
+        stored = flow.stored(moved.data)
+        await say(
+            update, context, t("task_part_edited", seq=data["seq"], what=_what(data), stored=stored)
+        )
+
+
+@flow.on_done(FLOW, "attach", kept=True)
+async def report_done(update: Update, context: Context, conversation: Conversation) -> None:
+    """/done after a report or 销号 request: it is complete; say what it holds."""
+    await flow.finish(context, conversation)
+    data = conversation.data
+    await say(
+        update, context, t("task_done", seq=data["seq"], what=_what(data), stored=flow.stored(data))
+    )
 
 
 async def task_done(update: Update, context: Context) -> None:
-    """/done: the report is complete."""
-    await flow.close_step(update, context, (FLOW, "attach"), "task_done", "nothing_to_finish")
+    """/done: the report, 销号 request or 补充 being sent is complete; says what was kept."""
+    await flow.done(update, context, "nothing_to_finish")

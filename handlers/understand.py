@@ -81,7 +81,8 @@ async def understand(update: Update, context: Context) -> None:
         await say(update, context, removed)
         return
     if message.photo or message.document:
-        await say(update, context, t("hint.file_outside_flow"))
+        staff = actor.is_staff or actor.role is Role.ADMIN
+        await say(update, context, t("hint.file_outside_flow" + (".staff" if staff else "")))
         return
     if not text.strip():
         await say(update, context, t("hint.unsupported_message"))

@@ -80,6 +80,10 @@ class TaskRepo(Store):
             (task_id, author_id, kind, text, records.stamp(now)),
         )
 
+    async def set_report_text(self, report_id: int, text: str) -> None:
+        """A report's whole text, after one more part of it was typed (or one was edited)."""
+        await self.conn.execute("UPDATE task_reports SET text = ? WHERE id = ?", (text, report_id))
+
     async def add_attachment(
         self, task_id: int, report_id: int | None, attachment: Attachment, now: datetime
     ) -> None:

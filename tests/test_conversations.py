@@ -169,7 +169,7 @@ async def test_a_second_tap_repeats_the_first_result(sandbox, people, db):
 async def test_free_text_is_understood(sandbox, people, db):
     number = await file_appeal(people.company)
     answer = await people.company.send("我的诉求办得怎么样了？")
-    assert answer == ["您好！请问您想："]
+    assert answer == ["您好！这条消息未发送给任何人（当前没有进行中的操作）。请问您想："]
     labels = [label for label, _ in people.company.inbox[-1].buttons]
     assert labels == ["查看我的诉求", "提交新诉求"]
     listing = await people.company.press("查看我的诉求")
@@ -184,7 +184,10 @@ async def test_free_text_is_understood(sandbox, people, db):
 async def test_media_at_the_wrong_step_and_other_messages_get_hints(sandbox, people, db):
     await people.company.send("/new")
     answer = await people.company.send_photo()
-    assert answer == ["请点击上方按钮选择诉求类别，或直接输入类别名称；发送 /cancel 取消。"]
+    assert answer == [
+        "这个照片或文件（连同其说明文字）未保存。"
+        "请点击上方按钮选择诉求类别，或直接输入类别名称；发送 /cancel 取消。"
+    ]
     await people.company.send("/cancel")
     answer = await people.company.send_document("报表.pdf")
     assert "补充" in answer[0]

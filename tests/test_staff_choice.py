@@ -120,7 +120,9 @@ async def test_a_typed_name_that_is_not_one_official_is_refused_naming_the_candi
     # a long paste is quoted back short, in one message
     [long] = await leader.send(f"/baobao {COMPANY_USCC} " + "长" * 3000)
     assert long == f"未找到名为“{'长' * 39}…”的承办人，请核对姓名（以其加入时的名称为准）。"
-    assert dump(db) == before  # nothing assigned, nothing written
+    opened = dump(db).pop("conversations")  # only the prompt its buttons belong to
+    assert [(c["flow"], c["step"]) for c in opened] == [("baobao", "official")]
+    assert {**dump(db), "conversations": []} == before  # nothing assigned, nothing written
     # the button of one candidate, or the name with its department, settles it
     await leader.press("李明（市地方金融管理局）")
     assert baobao_of(db) == namesakes[1].id

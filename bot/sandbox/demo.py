@@ -85,6 +85,8 @@ async def play(
         await company.press("查看", containing="新回复")
         await company.press("补充")
         await company.send("财务报表已准备好，另附土地证复印件。")
+        await company.send_photo(caption="土地证复印件")
+        await company.send("/done")
         await official.press("办结", containing="诉求 SQ-")
         await official.send("已完成银企对接，担保公司同意提供800万元担保，银行授信审批中。")
 

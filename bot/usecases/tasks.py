@@ -60,6 +60,7 @@ class TaskOutcome:
     text: str | None = None
     queued: tuple[int, ...] = ()
     ack_id: int | None = None  # the actor's confirmation, stored in case the answer fails
+    report_id: int | None = None  # the report (or 销号 request) the text was stored as
 
 
 async def import_table(
@@ -217,18 +218,36 @@ async def act(
             uow, env, actor.tg_id, f"done_task.{action}", ("task", task_id), {"seq": task.seq}
         )
         await uow.commit()
-    return TaskOutcome(after, notify, text, tuple(queued), ack)
+    return TaskOutcome(after, notify, text, tuple(queued), ack, report_id)
 
 
-async def add_attachment(env: Env, actor: Actor, task_id: int, attachment: Attachment) -> Task:
-    """A file sent after a progress report joins that report."""
+async def amend_report(
+    env: Env,
+    actor: Actor,
+    task_id: int,
+    report_id: int | None,
+    text: str | None,
+    attachments: tuple[Attachment, ...] = (),
+) -> Task:
+    """More of a report (or 销号 request) the holder is still sending: its whole text so far
+    (None: unchanged) and files. Only the author's own report of this task (None: their
+    latest), while they still hold it; a text over the limit is refused, nothing stored."""
+    if text is not None:
+        text = checks.free_text(text, "report", env.org.limits)
     now = env.now()
     async with env.db.unit_of_work() as uow:
         task, extra = await _visible(uow, actor, task_id)
-        mine = [r for r in await uow.tasks.reports(task_id) if r.author_id == actor.tg_id]
+        mine = [
+            r
+            for r in await uow.tasks.reports(task_id)
+            if r.author_id == actor.tg_id and report_id in (None, r.id)
+        ]
         if Party.TASK_HOLDER not in access.task_parties(actor, task, extra) or not mine:
             raise NotAllowed()
-        await uow.tasks.add_attachment(task_id, mine[-1].id, attachment, now)
+        if text is not None:
+            await uow.tasks.set_report_text(mine[-1].id, text)
+        for attachment in attachments:
+            await uow.tasks.add_attachment(task_id, mine[-1].id, attachment, now)
         await uow.commit()
     return task
 
