@@ -148,6 +148,8 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "done.{}": [(a,) for a in Action],
     "done.extension_{}": [("approved",), ("denied",)],
     "done_task.{}": [(a,) for a in TaskAction],
+    "draft_done_early.{}": [("category",), ("description",)],
+    "task_part_what.{}": [("report",), ("request_close",)],
     "notice.{}": [(k,) for k in NOTICE_KINDS],
     "notice_task.{}": [(a,) for a in TASK_NOTICES],
     "task_{}": None,  # an audit action and outbox kind, worded as event.task_… / notice_task.…
