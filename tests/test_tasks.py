@@ -72,7 +72,7 @@ async def test_import_the_bureaus_29_problems_and_export_them(sandbox, people, d
     assert chat == people.leader.id and name.endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(content), read_only=True).worksheets[0]
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert rows[0][:9] == HEADERS and rows[0][9:] == ["整改进展", "销号审核"]
+    assert rows[0][:9] == HEADERS and rows[0][9:] == ["整改进展", "销号审核", "责任人指定"]
     assert len(rows) == 30
     assert rows[1][0] == 1 and rows[3][8] == "视同完成，持续整改"
     assert [r[0] for r in rows[1:]] == list(range(1, 30))
@@ -320,7 +320,7 @@ async def test_owners_are_user_ids_and_a_leader_maps_a_name_in_chat(sandbox, peo
     assert people.official.last == "您名下暂无整改任务。"
     await people.leader.send("/tasks")
     assert "待指定责任人：1 项。" in people.leader.last
-    await people.leader.press("第9项 查看")
+    await people.leader.press("第9项")
     await people.leader.press("指定责任人")
     await people.leader.press("李明（市地方金融管理局）")
     assert people.leader.last == "已将第9项整改任务的责任人指定为 李明。"
