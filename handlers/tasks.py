@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -224,6 +226,15 @@ async def _summary_text(context: Context, actor: Actor) -> str:
     return t("tasks_summary", total=total, parts=parts)
 
 
+ITEM_NUMBER = re.compile(r"第?\s*([0-9]{1,9})\s*项?")
+
+
+def item_number(text: str) -> int | None:
+    """The 序号 in "/tasks 26" (also 第26项, full-width digits); None if it is not one."""
+    found = ITEM_NUMBER.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    return int(found.group(1)) if found else None
+
+
 @refusals
 async def tasks_command(update: Update, context: Context) -> None:
     """/tasks, /tasks import, /tasks export."""
@@ -239,8 +250,9 @@ async def tasks_command(update: Update, context: Context) -> None:
         await flow.begin(update, context, IMPORT, "file")
         await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
         return
-    if sub.isascii() and sub.isdigit():  # /tasks 26: that item's card
-        text, markup = task_card(await ledger.view_seq(env, actor, int(sub)), context)
+    seq = item_number(" ".join(context.args or ()))
+    if seq is not None:  # /tasks 26: that item's card
+        text, markup = task_card(await ledger.view_seq(env, actor, seq), context)
         await say(update, context, text, markup)
         return
     if sub:

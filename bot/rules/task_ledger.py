@@ -61,6 +61,7 @@ class TaskPage:
     counts: dict[TaskFilter, int]  # every filter's count over the actor's whole scope
     before: int  # items of the filter before this page
     moved: bool  # the page the button pointed at is empty now: the nearest one is shown
+    size: int = PAGE_SIZE
 
     @property
     def total(self) -> int:
@@ -69,11 +70,11 @@ class TaskPage:
     @property
     def number(self) -> int:
         """This page's number (1-based), counted from the items before it."""
-        return -(-(self.before + len(self.tasks)) // PAGE_SIZE) if self.tasks else 1
+        return -(-(self.before + len(self.tasks)) // self.size) if self.tasks else 1
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return max(1, -(-self.total // self.size))
 
     @property
     def has_previous(self) -> bool:
@@ -102,7 +103,7 @@ def page_of(
     moved = cursor is not None and start >= len(chosen) > 0
     if moved:  # past the end now: the last page
         start = (len(chosen) - 1) // size * size
-    return TaskPage(kind, chosen[start : start + size], counts, start, moved)
+    return TaskPage(kind, chosen[start : start + size], counts, start, moved, size)
 
 
 # A task's history ----------------------------------------------------------------------
