@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from bot.cli import main
-from bot.rules.model import Task, TaskAction, TaskState
+from bot.rules.model import Event, Task, TaskAction, TaskReport, TaskState
 from bot.rules.task_ledger import (
     EVENT_COLUMNS,
     PAGE_SIZE,
@@ -22,6 +22,7 @@ from bot.rules.task_ledger import (
     TaskFilter,
     Turn,
     event_kind,
+    history,
     matches,
     page_of,
 )
@@ -288,6 +289,51 @@ def test_every_event_kind_has_one_column():
     kinds = {event_kind(a) for a in TaskAction} | {"task_assign", "task_import"}
     assert set(EVENT_COLUMNS) == kinds
     assert set(EXPECTED_LINES) == {k for k, column in EVENT_COLUMNS.items() if column}
+
+
+AT = datetime(2026, 3, 10, 2, tzinfo=UTC)
+
+
+def an_event(n: int, action: str, actor: int, **detail) -> Event:
+    to = str(detail.pop("to")) if "to" in detail else None
+    return Event(n, "task:1", None, actor, None, action, None, to, detail, AT)
+
+
+def a_report(n: int, author: int, kind: str, text: str, files: int = 0) -> TaskReport:
+    return TaskReport(n, 1, author, "李明" if author == 4 else None, kind, text, files, AT)
+
+
+def test_history_pairs_each_report_with_its_event_and_keeps_extra_reports():
+    """All at one moment (as a frozen clock has it): the event naming its report decides
+    its kind; an event written before events named reports is paired by person and
+    moment; a report with no event (text added later) is progress, after the one before;
+    a leader's name comes from the event, none reads as None (the caller words it)."""
+    events = [
+        an_event(1, "task_import", 8),
+        an_event(2, "task_assign", 8, to=4, by="王局长"),
+        an_event(3, "task_report", 4, text="甲", report=1, by="李明"),
+        an_event(4, "task_request_close", 4, text="乙", report=3, by="李明"),
+        an_event(5, "task_send_back", 8, text="丙"),  # older: no report named, no name
+        an_event(6, "task_approve", 8, by="王局长"),
+    ]
+    reports = [
+        a_report(1, 4, "progress", "甲", files=2),
+        a_report(2, 4, "progress", "甲（续）"),  # no event of its own
+        a_report(3, 4, "progress", "乙"),
+        a_report(4, 8, "decision", "丙"),
+    ]
+    got = [
+        (e.kind, e.author_name, e.text, e.files, e.official_id) for e in history(reports, events)
+    ]
+    assert got == [
+        ("task_import", None, "", 0, None),
+        ("task_assign", "王局长", "", 0, 4),
+        ("task_report", "李明", "甲", 2, None),
+        ("task_report", "李明", "甲（续）", 0, None),
+        ("task_request_close", "李明", "乙", 0, None),
+        ("task_send_back", None, "丙", 0, None),
+        ("task_approve", "王局长", "", 0, None),
+    ]
 
 
 async def _every_kind(sandbox, people, clock) -> None:

@@ -153,25 +153,34 @@ def _author(event: Event) -> str | None:
     return event.detail.get("by") or event.actor_name
 
 
+def _written_with(report: TaskReport, events: Sequence[Event]) -> Event | None:
+    """The event a report was written with: the one naming it; for events written before
+    they named their report, the first by the same person at the same moment."""
+    named = [e for e in events if e.detail.get("report") == report.id]
+    if named:
+        return named[0]
+    return next(
+        (
+            e
+            for e in events
+            if "report" not in e.detail
+            and e.action in WITH_REPORT
+            and e.actor_id == report.author_id
+            and e.created_at == report.created_at
+        ),
+        None,
+    )
+
+
 def history(reports: Sequence[TaskReport], events: Sequence[Event]) -> list[TaskEntry]:
     """Every event of one task in the order it happened. A report's text and files come
-    from its report, its kind and author from the event written with it (same person, same
-    moment); a report without one (more text added to a report) stays a progress report."""
+    from its report, its kind and author from the event written with it; a report without
+    one (more text added to a report) is progress, after the report before it."""
     used: set[int] = set()
     keyed: list[tuple[tuple[int, int], TaskEntry]] = []
     last = (0, 0)
     for report in reports:
-        event = next(
-            (
-                e
-                for e in events
-                if e.id not in used
-                and e.action in WITH_REPORT
-                and e.actor_id == report.author_id
-                and e.created_at == report.created_at
-            ),
-            None,
-        )
+        event = _written_with(report, [e for e in events if e.id not in used])
         if event is not None:
             used.add(event.id)
             kind, name, last = event.action, _author(event) or report.author_name, (event.id, 0)

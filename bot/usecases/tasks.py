@@ -228,7 +228,11 @@ async def act(
             now,
             from_state=task.state,
             to_state=target,
-            detail={**({"text": text} if text else {}), **_by(actor)} or None,
+            detail={
+                **({"text": text, "report": report_id} if text else {}),
+                **_by(actor),
+            }
+            or None,
         )
         after = await uow.tasks.get(task_id)
         if action is TaskAction.REQUEST_CLOSE:
