@@ -70,7 +70,7 @@ OWNER = "owner"  # the 指定责任人 prompt, where a name may be typed
 TASKS_LISTED = 50  # 责任人 an import's report names; the count says how many in all
 ROWS_NAMED = 10  # rows of one unmapped 责任人 named in an import's report
 CARD_HISTORY = 8  # a task card shows its latest events; the ledger holds them all
-ITEMS_PER_ROW = 5  # item buttons (第N项) to a row under a page of the ledger
+ITEMS_PER_ROW = 3  # item buttons (第N项 查看, 第N项) to a row under a page of the ledger
 
 
 def states_by_label() -> dict[str, TaskState]:
@@ -125,9 +125,11 @@ def filter_label(kind: TaskFilter) -> str:
     return name("task_state", kind.value)
 
 
-def ledger_page(page: TaskPage) -> tuple[list[str], list[list[tuple[str, str]]]]:
-    """A page of the ledger: its lines, and the buttons to open each item, turn the page
-    and choose another state (each with its count)."""
+def ledger_page(
+    page: TaskPage, item_label: str = "task_item_label"
+) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """A page of the ledger: its lines, and the buttons to open each item (`item_label`),
+    turn the page and choose another state (each with its count)."""
     lines = [t("tasks_page_moved")] if page.moved else []
     label = filter_label(page.kind)
     if not page.tasks:
@@ -149,7 +151,7 @@ def ledger_page(page: TaskPage) -> tuple[list[str], list[list[tuple[str, str]]]]
             )
         )
     items = [
-        (t("task_item_label", seq=task.seq), task_view_button(task.id, task.version))
+        (t(item_label, seq=task.seq), task_view_button(task.id, task.version))
         for task in page.tasks
     ]
     rows = [items[i : i + ITEMS_PER_ROW] for i in range(0, len(items), ITEMS_PER_ROW)]
@@ -207,7 +209,8 @@ async def show_ledger(
             head.append(t("tasks_unmapped", count=page.counts[TaskFilter.UNMAPPED]))
     else:
         head = [t("tasks_mine", count=page.counts[TaskFilter.ALL])]
-    lines, rows = ledger_page(page)
+    # a leader's items read 第N项 查看, as in the notices; an official's 第N项, as always
+    lines, rows = ledger_page(page, "task_view_label" if leader else "task_item_label")
     if leader:
         rows.append([(t("button.task_export"), encode(LEDGER, "export"))])
     await say(update, context, "\n".join(head + lines), keyboard(rows))

@@ -134,7 +134,7 @@ async def test_a_leader_reaches_every_item_of_the_bureaus_ledger(sandbox, people
         "【全部】第 1/3 页（共 29 项）：\n第1项｜已完成，同意销号｜时限 2024-09-30｜刘洋（待指定）"
         in first
     )
-    assert _buttons(leader.inbox[-1])[:10] == [f"第{n}项" for n in range(1, 11)]
+    assert _buttons(leader.inbox[-1])[:10] == [f"第{n}项 查看" for n in range(1, 11)]
     assert _buttons(leader.inbox[-1])[10:] == [
         "下一页",
         "✓全部（29）",
@@ -147,26 +147,26 @@ async def test_a_leader_reaches_every_item_of_the_bureaus_ledger(sandbox, people
     for page in (1, 2, 3):
         text = leader.last
         assert f"第 {page}/3 页" in text
-        seen += [b for b in _buttons(leader.inbox[-1]) if b.endswith("项")]
+        seen += [b for b in _buttons(leader.inbox[-1]) if b.endswith("查看")]
         if page < 3:
             await leader.press("下一页")
-    assert seen == [f"第{n}项" for n in range(1, 30)]
+    assert seen == [f"第{n}项 查看" for n in range(1, 30)]
     assert "上一页" in _buttons(leader.inbox[-1]) and "下一页" not in _buttons(leader.inbox[-1])
-    [card] = await leader.press("第26项")
+    [card] = await leader.press("第26项 查看")
     assert card.startswith("第26项整改任务（落实全面从严治党和作风建设要求）")
     assert _buttons(leader.inbox[-1]) == ["指定责任人"]  # done: only the 责任人 is left
 
     [unmapped] = await leader.press("待指定责任人（24）")
     assert "【待指定责任人】第 1/3 页（共 24 项）：" in unmapped
-    assert "第9项" not in _buttons(leader.inbox[-1])  # 赵敏 has joined: mapped
+    assert "第9项 查看" not in _buttons(leader.inbox[-1])  # 赵敏 has joined: mapped
     await leader.press("下一页")
     [last] = await leader.press("下一页")
     assert "第 3/3 页" in last
-    assert [b for b in _buttons(leader.inbox[-1]) if b.endswith("项")] == [
-        "第26项",
-        "第27项",
-        "第28项",
-        "第29项",
+    assert [b for b in _buttons(leader.inbox[-1]) if b.endswith("查看")] == [
+        "第26项 查看",
+        "第27项 查看",
+        "第28项 查看",
+        "第29项 查看",
     ]
     [back] = await leader.press("上一页")
     assert "【待指定责任人】第 2/3 页" in back
@@ -196,7 +196,7 @@ async def test_a_leader_acts_from_a_state_page_and_stale_pages_still_work(sandbo
     [page] = await leader.press("申请销号（12）")
     assert "待审批销号：12 项。" in page and "【申请销号】第 1/2 页（共 12 项）：" in page
     first_page = leader.inbox[-1]
-    [card] = await leader.press("第1项", containing="【申请销号】")
+    [card] = await leader.press("第1项 查看", containing="【申请销号】")
     assert "李明 申请销号：第1项已整改到位。" in card
     assert _buttons(leader.inbox[-1])[:3] == ["同意销号", "视同完成，持续整改", "退回"]
     await leader.press("同意销号")
@@ -206,7 +206,10 @@ async def test_a_leader_acts_from_a_state_page_and_stale_pages_still_work(sandbo
     data = dict(first_page.buttons)["下一页"]
     [after] = await leader.press_data(first_page, data)
     assert "【申请销号】第 2/2 页（共 11 项）：" in after
-    assert [b for b in _buttons(leader.inbox[-1]) if b.endswith("项")] == ["第11项", "第12项"]
+    assert [b for b in _buttons(leader.inbox[-1]) if b.endswith("查看")] == [
+        "第11项 查看",
+        "第12项 查看",
+    ]
     # both of those decided meanwhile: the old button shows the last page, and says so
     for seq in (11, 12):
         await leader.send(f"/tasks {seq}")

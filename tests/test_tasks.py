@@ -320,7 +320,7 @@ async def test_owners_are_user_ids_and_a_leader_maps_a_name_in_chat(sandbox, peo
     assert people.official.last == "您名下暂无整改任务。"
     await people.leader.send("/tasks")
     assert "待指定责任人：1 项。" in people.leader.last
-    await people.leader.press("第9项")
+    await people.leader.press("第9项 查看")
     await people.leader.press("指定责任人")
     await people.leader.press("李明（市地方金融管理局）")
     assert people.leader.last == "已将第9项整改任务的责任人指定为 李明。"
