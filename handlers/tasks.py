@@ -22,7 +22,14 @@ from bot.rules.model import (
     TaskState,
 )
 from bot.rules.refusals import NotAllowed, OfficialNameUnclear, TaskImportError
-from bot.rules.task_ledger import Cursor, TaskFilter, TaskPage, Turn, column_of
+from bot.rules.task_ledger import (
+    Cursor,
+    TaskFilter,
+    TaskPage,
+    Turn,
+    column_of,
+    offered_filters,
+)
 from bot.rules.tasks import COLUMNS
 from bot.rules.workflow import TASK_FLOW, Needs
 from bot.task_files import HEADERS, UnreadableFile, read_table
@@ -120,7 +127,7 @@ def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMark
 
 
 def filter_label(kind: TaskFilter) -> str:
-    if kind in (TaskFilter.ALL, TaskFilter.UNMAPPED):
+    if kind in (TaskFilter.ALL, TaskFilter.OPEN, TaskFilter.UNMAPPED):
         return t(f"tasks_filter.{kind}")
     return name("task_state", kind.value)
 
@@ -130,7 +137,7 @@ def ledger_page(
 ) -> tuple[list[str], list[list[tuple[str, str]]]]:
     """A page of the ledger: its lines, and the buttons to open each item (`item_label`),
     turn the page and choose another state (each with its count)."""
-    lines = [t("tasks_page_moved")] if page.moved else []
+    lines = [t("tasks_page_moved", page=page.number)] if page.moved else []
     label = filter_label(page.kind)
     if not page.tasks:
         lines.append(t("tasks_page_empty", filter=label))
@@ -162,8 +169,8 @@ def ledger_page(
         turn.append((t("button.tasks_next"), _turn(page.kind, Turn.NEXT, page.tasks[-1])))
     if turn:
         rows.append(turn)
-    kinds = [k for k in TaskFilter if k is TaskFilter.ALL or page.counts[k]]
-    if len(kinds) > 2 or page.kind is not TaskFilter.ALL:  # more than 全部 and one state
+    kinds = offered_filters(page.counts, page.kind)
+    if kinds:
         choices = [
             (
                 t(
@@ -185,9 +192,10 @@ def _turn(kind: TaskFilter, turn: Turn, edge: Task) -> str:
 
 
 async def show_ledger(
-    update: Update, context: Context, kind: TaskFilter, cursor: Cursor | None
+    update: Update, context: Context, kind: TaskFilter | None, cursor: Cursor | None
 ) -> None:
-    """The tasks the person sees (leaders: the whole ledger), a page of one state."""
+    """The tasks the person sees (leaders: the whole ledger), a page of one state (None:
+    what /tasks shows first)."""
     actor = await actor_of(update, context)
     env = env_of(context)
     page = await ledger.browse(env, actor, kind, cursor)
@@ -261,7 +269,7 @@ async def tasks_command(update: Update, context: Context) -> None:
     if sub:
         await say(update, context, t("tasks_usage"))
         return
-    await show_ledger(update, context, TaskFilter.ALL, None)
+    await show_ledger(update, context, None, None)
 
 
 async def send_export(update: Update, context: Context) -> None:

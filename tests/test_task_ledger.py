@@ -19,6 +19,7 @@ from bot.rules.task_ledger import (
     EVENT_COLUMNS,
     PAGE_SIZE,
     Cursor,
+    Order,
     TaskFilter,
     Turn,
     event_kind,
@@ -36,7 +37,7 @@ from tests.test_tasks import EXAMPLE, csv_bytes, import_file, task_row
 def a_task(seq: int, state: TaskState, owner_id: int | None = 7) -> Task:
     return Task(
         seq, seq, "方面", f"问题{seq}", "措施", "王局长", "财务科", "刘洋", owner_id,
-        date(2026, 6, 30), state, 1, datetime(2026, 3, 1, tzinfo=UTC),
+        date(2026, 6, 1 + seq % 7), state, 1, datetime(2026, 3, 1, tzinfo=UTC),
     )  # fmt: skip
 
 
@@ -48,12 +49,14 @@ ledgers = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(ledgers, st.sampled_from(list(TaskFilter)), st.integers(1, 12))
-def test_next_pages_show_every_item_of_a_state_once_in_order(tasks, kind, size):
+@given(ledgers, st.sampled_from(list(TaskFilter)), st.integers(1, 12), st.sampled_from(Order))
+def test_next_pages_show_every_item_of_a_state_once_in_order(tasks, kind, size, order):
     """From the first page, 下一页 after 下一页 walks through every item of the state once,
-    in 序号 order, each page numbered n/N; 上一页 from each page gives the page before."""
-    chosen = sorted(t.seq for t in tasks if matches(t, kind))
-    page = page_of(tasks, kind, None, size)
+    in order (序号, or the deadline then 序号), each page numbered n/N; 上一页 from each
+    page gives the page before."""
+    key = (lambda t: (t.seq,)) if order is Order.SEQ else (lambda t: (t.deadline, t.seq))
+    chosen = [t.seq for t in sorted((t for t in tasks if matches(t, kind)), key=key)]
+    page = page_of(tasks, kind, None, size, order)
     seen, pages = [], []
     while True:
         assert len(page.tasks) <= size and page.total == len(chosen)
@@ -62,12 +65,12 @@ def test_next_pages_show_every_item_of_a_state_once_in_order(tasks, kind, size):
         pages.append(page)
         if not page.has_next:
             break
-        page = page_of(tasks, kind, Cursor(Turn.NEXT, page.tasks[-1].seq), size)
+        page = page_of(tasks, kind, Cursor(Turn.NEXT, page.tasks[-1].seq), size, order)
     assert seen == chosen
     assert [p.number for p in pages] == list(range(1, len(pages) + 1))
     assert len(pages) == pages[0].pages
     for before, after in zip(pages, pages[1:], strict=False):
-        back = page_of(tasks, kind, Cursor(Turn.PREVIOUS, after.tasks[0].seq), size)
+        back = page_of(tasks, kind, Cursor(Turn.PREVIOUS, after.tasks[0].seq), size, order)
         assert back.tasks == before.tasks and not back.moved
 
 
@@ -216,7 +219,7 @@ async def test_a_leader_acts_from_a_state_page_and_stale_pages_still_work(sandbo
         await leader.press("视同完成，持续整改")
     [moved] = await leader.press_data(first_page, data)
     assert moved.startswith("整改任务台账：13 个问题")
-    assert "（台账已有变化，原页已无内容，以下为当前最后一页。）" in moved
+    assert "（台账已有变化，该按钮所指的页已无内容，以下为当前第 1 页。）" in moved
     assert "【申请销号】第 1/1 页（共 9 项）：" in moved
     for seq in range(2, 11):
         await leader.send(f"/tasks {seq}")
@@ -451,4 +454,32 @@ async def test_a_long_history_shows_its_latest_events_on_the_card(sandbox, peopl
     assert history[0] == "（另有 2 条更早的记录，完整记录见整改任务台账。）"
     assert history[1:] == [
         f"2026-03-10 08:{n:02d} 李明 报告进展：第{n}次进展。" for n in range(3, 11)
+    ]
+
+
+async def test_an_official_sees_what_is_not_yet_closed_nearest_deadline_first(sandbox, people, db):
+    rows = [
+        task_row(1, deadline="2026-09-30"),
+        task_row(2, deadline="2026-04-30"),
+        task_row(3, deadline="2026-03-31", state="已完成，同意销号"),
+        task_row(4, deadline="2026-06-30", state="视同完成，持续整改"),
+    ]
+    await import_file(people.leader, "t.csv", csv_bytes(rows))
+    [mine] = await people.official.send("/tasks")
+    lines = mine.split("\n")
+    assert lines[:2] == ["我负责的整改任务（4 项）：", "【未销号】第 1/1 页（共 3 项）："]
+    assert [line.split("｜")[0] for line in lines[2::2]] == ["第2项", "第4项", "第1项"]
+    assert _buttons(people.official.inbox[-1])[3:] == [
+        "全部（4）",
+        "✓未销号（3）",
+        "整改中（2）",
+        "已完成，同意销号（1）",
+        "视同完成，持续整改（1）",
+    ]
+    [everything] = await people.official.press("全部（4）")
+    assert [line.split("｜")[0] for line in everything.split("\n")[1::2]] == [
+        "第3项",
+        "第2项",
+        "第4项",
+        "第1项",
     ]

@@ -7,7 +7,7 @@ the spreadsheet word what comes out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +22,7 @@ class TaskFilter(StrEnum):
     for a leader to name their 责任人. The values travel in callback data."""
 
     ALL = "all"
+    OPEN = "open"  # not yet 已完成，同意销号: what is still being worked on or decided
     IN_PROGRESS = TaskState.IN_PROGRESS.value
     CLOSE_REQUESTED = TaskState.CLOSE_REQUESTED.value
     DONE = TaskState.DONE.value
@@ -34,7 +35,52 @@ def matches(task: Task, kind: TaskFilter) -> bool:
         return True
     if kind is TaskFilter.UNMAPPED:
         return task.owner_id is None
+    if kind is TaskFilter.OPEN:
+        return task.state is not TaskState.DONE
     return task.state.value == kind.value
+
+
+class Order(StrEnum):
+    """How a page is ordered: by 序号 (the ledger as leaders know it), or the nearest
+    deadline first (an official's own tasks). Both keys never change, so a page turned
+    from an old button neither repeats nor skips an item."""
+
+    SEQ = "seq"
+    DEADLINE = "deadline"
+
+
+def _key(order: Order) -> Callable[[Task], tuple]:
+    if order is Order.SEQ:
+        return lambda task: (task.seq,)
+    return lambda task: (task.deadline, task.seq)
+
+
+def first_view(tasks: Sequence[Task], leader: bool) -> tuple[TaskFilter, Order]:
+    """What /tasks shows first: leaders the whole ledger by 序号; anybody else their tasks
+    by the nearest deadline, those not yet 销号 when some are and some are not."""
+    if leader:
+        return TaskFilter.ALL, Order.SEQ
+    done = sum(1 for task in tasks if task.state is TaskState.DONE)
+    return (TaskFilter.OPEN if 0 < done < len(tasks) else TaskFilter.ALL), Order.DEADLINE
+
+
+def offered_filters(counts: dict[TaskFilter, int], current: TaskFilter) -> list[TaskFilter]:
+    """The states worth a button: 全部, and each that holds something and is not the same
+    list as another (未销号 when it is neither everything nor one state). None at all when
+    everything is in one state and there is nothing to choose."""
+    states = [k for k in TaskFilter if k.value in set(TaskState) and counts[k]]
+    both = counts[TaskFilter.OPEN]
+    open_differs = 0 < both < counts[TaskFilter.ALL] and all(counts[k] != both for k in states)
+    if len(states) < 2 and not counts[TaskFilter.UNMAPPED] and current is TaskFilter.ALL:
+        return []
+    return [
+        k
+        for k in TaskFilter
+        if k is TaskFilter.ALL
+        or k is current
+        or (k is TaskFilter.OPEN and open_differs)
+        or (k is not TaskFilter.OPEN and counts[k])
+    ]
 
 
 class Turn(StrEnum):
@@ -46,9 +92,9 @@ class Turn(StrEnum):
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a paging button points: after or before the 序号 at the edge of the page it
-    was under. A 序号 never changes, so the button means the same whatever changed since:
-    no item is shown twice or skipped because another one changed state."""
+    """Where a paging button points: after or before the item (by 序号) at the edge of the
+    page it was under. Its place in the order never changes, so the button means the same
+    whatever changed since: no item is shown twice or skipped because another changed."""
 
     turn: Turn
     seq: int
@@ -86,23 +132,34 @@ class TaskPage:
 
 
 def page_of(
-    tasks: Sequence[Task], kind: TaskFilter, cursor: Cursor | None, size: int = PAGE_SIZE
+    tasks: Sequence[Task],
+    kind: TaskFilter,
+    cursor: Cursor | None,
+    size: int = PAGE_SIZE,
+    order: Order = Order.SEQ,
 ) -> TaskPage:
     """The page of `kind` a button points at. No cursor: the first page. A page that has
-    emptied since the button was made (its items changed state) gives the nearest page
-    that is not empty, marked `moved`."""
+    emptied since the button was made (its items changed state) gives the last page, and
+    a button whose item is no longer in the person's scope the first; both marked `moved`."""
     counts = {k: sum(1 for task in tasks if matches(task, k)) for k in TaskFilter}
-    chosen = sorted((task for task in tasks if matches(task, kind)), key=lambda task: task.seq)
+    key = _key(order)
+    chosen = sorted((task for task in tasks if matches(task, kind)), key=key)
+    edge: tuple | None = None
+    if cursor is not None:
+        found = [task for task in tasks if task.seq == cursor.seq]
+        edge = key(found[0]) if found else (cursor.seq,) if order is Order.SEQ else None
+    moved = False
     if cursor is None:
         start = 0
+    elif edge is None:  # the item has left the person's scope: its place is unknown
+        start, moved = 0, True
     elif cursor.turn is Turn.NEXT:
-        start = sum(1 for task in chosen if task.seq <= cursor.seq)
+        start = sum(1 for task in chosen if key(task) <= edge)
     else:
         # the items just before; near the top, the first page whole
-        start = max(0, sum(1 for task in chosen if task.seq < cursor.seq) - size)
-    moved = cursor is not None and start >= len(chosen) > 0
-    if moved:  # past the end now: the last page
-        start = (len(chosen) - 1) // size * size
+        start = max(0, sum(1 for task in chosen if key(task) < edge) - size)
+    if start >= len(chosen) > 0:  # past the end now: the last page
+        start, moved = (len(chosen) - 1) // size * size, True
     return TaskPage(kind, chosen[start : start + size], counts, start, moved, size)
 
 

@@ -17,7 +17,15 @@ from bot.rules.model import (
     TaskAction,
 )
 from bot.rules.refusals import NotAllowed, TaskStale
-from bot.rules.task_ledger import Cursor, TaskEntry, TaskFilter, TaskPage, history, page_of
+from bot.rules.task_ledger import (
+    Cursor,
+    TaskEntry,
+    TaskFilter,
+    TaskPage,
+    first_view,
+    history,
+    page_of,
+)
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW
 from bot.usecases import outbox
@@ -137,9 +145,14 @@ def _subject(task_id: int) -> str:
     return f"task:{task_id}"
 
 
-async def browse(env: Env, actor: Actor, kind: TaskFilter, cursor: Cursor | None) -> TaskPage:
-    """A page of the tasks the actor sees (leaders: the whole ledger), by state."""
-    return page_of(await tasks_for(env, actor), kind, cursor)
+async def browse(
+    env: Env, actor: Actor, kind: TaskFilter | None, cursor: Cursor | None
+) -> TaskPage:
+    """A page of the tasks the actor sees (leaders: the whole ledger), by state; kind None:
+    what /tasks shows first."""
+    tasks = await tasks_for(env, actor)
+    first, order = first_view(tasks, actor.role is Role.ADMIN)
+    return page_of(tasks, first if kind is None else kind, cursor, order=order)
 
 
 def ledger_columns() -> tuple[str, ...]:
