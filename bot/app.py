@@ -100,7 +100,7 @@ def handler_list() -> list:
         CallbackQueryHandler(admin.baobao_pressed, pattern=routed("bb")),
         CallbackQueryHandler(admin.baobao_department_pressed, pattern=routed("bbd")),
         CallbackQueryHandler(cases.extension_decided, pattern=routed(EXT_OK, EXT_NO)),
-        CallbackQueryHandler(tasks.export_pressed, pattern=routed("tasks")),
+        CallbackQueryHandler(tasks.ledger_pressed, pattern=routed("tasks")),
         CallbackQueryHandler(tasks.owner_pressed, pattern=routed("tasko")),
         CallbackQueryHandler(tasks.owner_department_pressed, pattern=routed("taskd")),
         CallbackQueryHandler(understand.menu_pressed, pattern=routed(understand.MENU)),

@@ -1,14 +1,17 @@
 """The rectification task ledger (整改任务台账) as a spreadsheet: the nine columns the import
-reads, then each task's progress reports and 销号 decisions — so the file re-imports as it is
-and shows what was done."""
+reads, then each task's history — progress reports, the 销号 requests and decisions, the
+责任人 named — each event in its column with its author and time, so the file re-imports as
+it is and shows what was done and by whom."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.rules.model import Task, TaskReport
+from bot.rules.model import Task
+from bot.rules.task_ledger import ASSIGN, HISTORY_COLUMNS, TaskEntry, column_of
 from bot.rules.tasks import COLUMNS
 from bot.sheets import DATE, NUMBER, TEXT, WRAP, Column, write_sheet
 from bot.texts import name, t
@@ -19,30 +22,38 @@ WIDTHS = {
     "deadline": (11, DATE), "state": (12, WRAP),
 }  # fmt: skip
 # After the import columns (which the import finds by their headers, so these are ignored).
-EXTRA = (("progress", 40, WRAP), ("decisions", 30, WRAP))
+EXTRA_WIDTHS = {"progress": 40, "decisions": 34, "owners": 20}
 
 
 def columns() -> list[Column]:
     return [Column(t(f"task_column.{c}"), *WIDTHS.get(c, (12, TEXT))) for c in COLUMNS] + [
-        Column(t(f"task_column.{c}"), width, kind) for c, width, kind in EXTRA
+        Column(t(f"task_column.{c}"), EXTRA_WIDTHS[c], WRAP) for c in HISTORY_COLUMNS
     ]
 
 
-def _lines(reports: list[TaskReport], kind: str, zone: ZoneInfo) -> str:
-    return "\n".join(
-        t(
-            "task_sheet.report_line",
-            time=r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            author=r.author_name or t("leader_actor"),
-            text=r.text,
-            files=t("task_sheet.files", count=r.files) if r.files else "",
-        )
-        for r in reports
-        if r.kind == kind
+def entry_text(entry: TaskEntry, zone: ZoneInfo, quote: Callable[[str], str] = str) -> str:
+    """One event as a line: when, who, what, and what they wrote (`quote` makes the
+    people's words safe where the line goes: HTML in chat, nothing in a sheet)."""
+    author = quote(entry.author_name or t("leader_actor"))
+    when = entry.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    event = name("event", entry.kind, default=entry.kind)
+    if entry.kind == ASSIGN:
+        official = quote(entry.official_name or t("task_entry_gone"))
+        return t("task_entry_assign", time=when, author=author, official=official)
+    if not entry.text:
+        return t("task_entry_bare", time=when, author=author, event=event)
+    files = t("task_sheet.files", count=entry.files) if entry.files else ""
+    return t(
+        "task_entry", time=when, author=author, event=event, text=quote(entry.text), files=files
     )
 
 
-def row(task: Task, reports: list[TaskReport], zone: ZoneInfo) -> list[object]:
+def row(task: Task, entries: list[TaskEntry], zone: ZoneInfo) -> list[object]:
+    by_column: dict[str, list[str]] = {c: [] for c in HISTORY_COLUMNS}
+    for entry in entries:
+        column = column_of(entry.kind)
+        if column is not None:
+            by_column[column].append(entry_text(entry, zone))
     return [
         task.seq,
         task.aspect,
@@ -53,17 +64,16 @@ def row(task: Task, reports: list[TaskReport], zone: ZoneInfo) -> list[object]:
         task.owner_name,
         task.deadline,
         name("task_state", task.state),
-        _lines(reports, "progress", zone),
-        _lines(reports, "decision", zone),
+        *("\n".join(by_column[c]) for c in HISTORY_COLUMNS),
     ]
 
 
 def write_task_ledger(
-    entries: list[tuple[Task, list[TaskReport]]], target: Path | io.BytesIO, zone: ZoneInfo
+    entries: list[tuple[Task, list[TaskEntry]]], target: Path | io.BytesIO, zone: ZoneInfo
 ) -> int:
     """Write the ledger; returns the number of tasks."""
     return write_sheet(
-        (row(task, reports, zone) for task, reports in entries),
+        (row(task, history, zone) for task, history in entries),
         target,
         t("task_sheet_title"),
         columns(),

@@ -27,6 +27,7 @@ from bot.rules.refusals import (
     TaskNotFound,
     UnknownButton,
 )
+from bot.rules.task_ledger import TaskFilter, Turn
 from bot.rules.workflow import APPEAL_FLOW, Needs
 
 MAX_BYTES = 64
@@ -56,6 +57,7 @@ TASK_OPS = [c for a, c in CODES.items() if isinstance(a, TaskAction)]
 RATING_CODES = {Rating.SATISFIED: "s", Rating.BASIC: "b", Rating.DISSATISFIED: "u"}
 RATINGS = {code: rating for rating, code in RATING_CODES.items()}
 VIEW, TASK, ASSIGN, EXT_OK, EXT_NO = "view", "task", "assign", "extok", "extno"
+LEDGER = "tasks"  # the task ledger in chat: 导出台账, a state's first page, a page turned
 # The registration summary's fields (修改 buttons) and the free-text menu's choices.
 REGISTRATION_FIELDS = ("name", "uscc", "contact", "phone")
 MENU_CHOICES = ("my", "new", "inbox", "overdue")
@@ -92,7 +94,15 @@ KINDS: dict[str, Kind] = {
     TASK: Kind(((ID, ID, words(*TASK_OPS, VIEW, ASSIGN)),), TaskNotFound),
     "tasko": Kind(((ID, ID, ID),), TaskNotFound),  # task, version, the new 责任人
     "taskd": Kind(((ID, ID, ID),), TaskNotFound),  # task, version, a department to choose in
-    "tasks": Kind(((words("export"),),), UnknownButton),
+    # 导出台账; the first page of a state (TaskFilter); the page after (n) or before (p) a 序号
+    LEDGER: Kind(
+        (
+            (words("export"),),
+            (words(*TaskFilter),),
+            (words(*TaskFilter), words(*Turn), ID),
+        ),
+        UnknownButton,
+    ),
     "contact": Kind(((words("rm"), ID, ID),), ContactNotFound),  # enterprise, contact
     "bb": Kind(((ID, ID),), BaobaoNotFound),  # enterprise, official
     "bbd": Kind(((ID, ID),), BaobaoNotFound),  # enterprise, a department to choose in

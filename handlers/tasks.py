@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
 
 from telegram import InlineKeyboardMarkup, Update
 
@@ -20,10 +23,19 @@ from bot.rules.model import (
 )
 from bot.rules.parts import added, edited, joined
 from bot.rules.refusals import InvalidInput, NotAllowed, OfficialNameUnclear, TaskImportError
+from bot.rules.task_ledger import (
+    Cursor,
+    TaskFilter,
+    TaskPage,
+    Turn,
+    column_of,
+    offered_filters,
+)
 from bot.rules.tasks import COLUMNS
 from bot.rules.workflow import TASK_FLOW, Needs
 from bot.task_files import HEADERS, UnreadableFile, read_table
-from bot.task_sheet import write_task_ledger
+from bot.task_sheet import entry_text, write_task_ledger
+from bot.telegram_limits import cut
 from bot.texts import keys, name, t
 from bot.usecases import people
 from bot.usecases import tasks as ledger
@@ -32,6 +44,7 @@ from handlers import flow
 from handlers.buttons import (
     ACTIONS,
     ASSIGN,
+    LEDGER,
     TASK,
     VIEW,
     action_button,
@@ -62,8 +75,10 @@ from handlers.staff_choice import (
 
 FLOW, IMPORT = "task", "import"
 OWNER = "owner"  # the 指定责任人 prompt, where a name may be typed
-TASKS_LISTED = 50  # tasks (or 责任人) a list names; the count says how many in all
+TASKS_LISTED = 50  # 责任人 an import's report names; the count says how many in all
 ROWS_NAMED = 10  # rows of one unmapped 责任人 named in an import's report
+CARD_HISTORY = 8  # a task card shows its latest events; the ledger holds them all
+ITEMS_PER_ROW = 3  # item buttons (第N项 查看, 第N项) to a row under a page of the ledger
 
 
 def states_by_label() -> dict[str, TaskState]:
@@ -95,18 +110,13 @@ def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMark
         deadline=task.deadline.isoformat(),
         state=name("task_state", task.state),
     )
-    if view.reports:
-        env = env_of(context)
-        lines = [
-            t(
-                "task_report_line",
-                time=local_time(env, r.created_at),
-                author=esc(r.author_name or ""),
-                text=snippet(r.text, 200),
-                files=t("task_files", count=r.files) if r.files else "",
-            )
-            for r in view.reports[-8:]
-        ]
+    shown = [e for e in view.history if column_of(e.kind) is not None]  # not the import
+    if shown:
+        zone = env_of(context).zone
+        lines = [entry_text(replace(e, text=cut(e.text, 200)), zone, esc) for e in shown]
+        earlier = len(lines) - CARD_HISTORY
+        if earlier > 0:
+            lines = [t("task_reports_earlier", count=earlier), *lines[earlier:]]
         text += "\n\n" + t("task_reports") + "\n" + "\n".join(lines)
     buttons = [
         (t(f"button.task.{a}"), action_button(a, task.id, task.version)) for a in view.actions
@@ -117,9 +127,102 @@ def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMark
     return text, keyboard(rows) if rows else None
 
 
-def most_urgent(tasks: list[Task]) -> list[Task]:
-    """Tasks still being worked on first, the nearest deadline first."""
-    return sorted(tasks, key=lambda task: (task.state is TaskState.DONE, task.deadline, task.seq))
+def filter_label(kind: TaskFilter) -> str:
+    if kind in (TaskFilter.ALL, TaskFilter.OPEN, TaskFilter.UNMAPPED):
+        return t(f"tasks_filter.{kind}")
+    return name("task_state", kind.value)
+
+
+def ledger_page(
+    page: TaskPage, item_label: str = "task_item_label"
+) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """A page of the ledger: its lines, and the buttons to open each item (`item_label`),
+    turn the page and choose another state (each with its count)."""
+    lines = [t("tasks_page_moved", page=page.number)] if page.moved else []
+    label = filter_label(page.kind)
+    if not page.tasks:
+        lines.append(t("tasks_page_empty", filter=label))
+    elif page.pages > 1 or page.kind is not TaskFilter.ALL:
+        lines.append(
+            t("tasks_page", filter=label, page=page.number, pages=page.pages, total=page.total)
+        )
+    for task in page.tasks:
+        owner = esc(task.owner_name) + (t("task_owner_pending") if task.owner_id is None else "")
+        lines.append(
+            t(
+                "task_page_line",
+                seq=task.seq,
+                state=name("task_state", task.state),
+                deadline=task.deadline.isoformat(),
+                owner=owner,
+                problem=snippet(task.problem, 40),
+            )
+        )
+    items = [
+        (t(item_label, seq=task.seq), task_view_button(task.id, task.version))
+        for task in page.tasks
+    ]
+    rows = [items[i : i + ITEMS_PER_ROW] for i in range(0, len(items), ITEMS_PER_ROW)]
+    turn = []
+    if page.has_previous:
+        turn.append((t("button.tasks_previous"), _turn(page.kind, Turn.PREVIOUS, page.tasks[0])))
+    if page.has_next:
+        turn.append((t("button.tasks_next"), _turn(page.kind, Turn.NEXT, page.tasks[-1])))
+    if turn:
+        rows.append(turn)
+    kinds = offered_filters(page.counts, page.kind)
+    if kinds:
+        choices = [
+            (
+                t(
+                    "tasks_filter_button",
+                    mark=t("tasks_filter_mark") if k is page.kind else "",
+                    label=filter_label(k),
+                    count=page.counts[k],
+                ),
+                encode(LEDGER, k),
+            )
+            for k in kinds
+        ]
+        rows += [choices[i : i + 2] for i in range(0, len(choices), 2)]
+    return lines, rows
+
+
+def _turn(kind: TaskFilter, turn: Turn, edge: Task) -> str:
+    return encode(LEDGER, kind, turn, edge.seq)
+
+
+async def show_ledger(
+    update: Update, context: Context, kind: TaskFilter | None, cursor: Cursor | None
+) -> None:
+    """The tasks the person sees (leaders: the whole ledger), a page of one state (None:
+    what /tasks shows first)."""
+    actor = await actor_of(update, context)
+    env = env_of(context)
+    page = await ledger.browse(env, actor, kind, cursor)
+    leader = actor.role is Role.ADMIN
+    if not page.counts[TaskFilter.ALL]:
+        export = [[(t("button.task_export"), encode(LEDGER, "export"))]]
+        await say(
+            update,
+            context,
+            t("tasks_empty" if leader else "tasks_mine_empty"),
+            keyboard(export) if leader else None,
+        )
+        return
+    if leader:
+        head = [await _summary_text(context, actor)]
+        if page.counts[TaskFilter.CLOSE_REQUESTED]:
+            head.append(t("tasks_waiting", count=page.counts[TaskFilter.CLOSE_REQUESTED]))
+        if page.counts[TaskFilter.UNMAPPED]:
+            head.append(t("tasks_unmapped", count=page.counts[TaskFilter.UNMAPPED]))
+    else:
+        head = [t("tasks_mine", count=page.counts[TaskFilter.ALL])]
+    # a leader's items read 第N项 查看, as in the notices; an official's 第N项, as always
+    lines, rows = ledger_page(page, "task_view_label" if leader else "task_item_label")
+    if leader:
+        rows.append([(t("button.task_export"), encode(LEDGER, "export"))])
+    await say(update, context, "\n".join(head + lines), keyboard(rows))
 
 
 async def _summary_text(context: Context, actor: Actor) -> str:
@@ -133,6 +236,15 @@ async def _summary_text(context: Context, actor: Actor) -> str:
         if counts.get(state)
     )
     return t("tasks_summary", total=total, parts=parts)
+
+
+ITEM_NUMBER = re.compile(r"第?\s*([0-9]{1,9})\s*项?")
+
+
+def item_number(text: str) -> int | None:
+    """The 序号 in "/tasks 26" (also 第26项, full-width digits); None if it is not one."""
+    found = ITEM_NUMBER.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    return int(found.group(1)) if found else None
 
 
 @refusals
@@ -150,42 +262,15 @@ async def tasks_command(update: Update, context: Context) -> None:
         await flow.begin(update, context, IMPORT, "file")
         await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
         return
-    tasks = await ledger.tasks_for(env, actor)
-    if actor.role is Role.ADMIN:
-        lines = [await _summary_text(context, actor)]
-        waiting = [task for task in tasks if task.state is TaskState.CLOSE_REQUESTED]
-        unmapped = [task for task in tasks if task.owner_id is None]
-        if waiting:
-            lines.append(t("tasks_waiting", count=len(waiting)))
-        if unmapped:
-            lines.append(t("tasks_unmapped", count=len(unmapped)))
-        rows = [task_button_row(task) for task in (waiting + unmapped)[:20]]
-        rows.append([(t("button.task_export"), encode("tasks", "export"))])
-        await say(update, context, "\n".join(lines), keyboard(rows))
+    seq = item_number(" ".join(context.args or ()))
+    if seq is not None:  # /tasks 26: that item's card
+        text, markup = task_card(await ledger.view_seq(env, actor, seq), context)
+        await say(update, context, text, markup)
         return
-    if not tasks:
-        await say(update, context, t("tasks_mine_empty"))
+    if sub:
+        await say(update, context, t("tasks_usage"))
         return
-    nearest = tasks if len(tasks) <= TASKS_LISTED else most_urgent(tasks)[:TASKS_LISTED]
-    lines = [t("tasks_mine", count=len(tasks))] + capped(
-        [
-            t(
-                "task_line",
-                seq=task.seq,
-                state=name("task_state", task.state),
-                deadline=task.deadline.isoformat(),
-                owner=esc(task.owner_name),
-            )
-            for task in nearest
-        ],
-        len(tasks),
-        "tasks_more",
-    )
-    rows = [
-        [(t("task_item_label", seq=task.seq), task_view_button(task.id, task.version))]
-        for task in nearest[:30]
-    ]
-    await say(update, context, "\n".join(lines), keyboard(rows))
+    await show_ledger(update, context, None, None)
 
 
 async def send_export(update: Update, context: Context) -> None:
@@ -206,10 +291,19 @@ async def send_export(update: Update, context: Context) -> None:
 
 
 @refusals
-async def export_pressed(update: Update, context: Context) -> None:
-    """导出台账 button."""
-    pressed(update.callback_query.data, "tasks")
-    await send_export(update, context)
+async def ledger_pressed(update: Update, context: Context) -> None:
+    """导出台账, a state of the ledger (全部, 整改中, …), 上一页 or 下一页."""
+    button = pressed(update.callback_query.data, LEDGER)
+    if button.parts[0] == "export":
+        await send_export(update, context)
+        return
+    kind = TaskFilter(button.parts[0])
+    cursor = None
+    if len(button.parts) == 3:
+        turn, seq = button.parts[1:]
+        assert isinstance(seq, int)
+        cursor = Cursor(Turn(turn), seq)
+    await show_ledger(update, context, kind, cursor)
 
 
 def import_report(result: ImportResult) -> list[str]:

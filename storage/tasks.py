@@ -42,6 +42,10 @@ class TaskRepo(Store):
         row = await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
         return records.task(row) if row else None
 
+    async def by_seq(self, seq: int) -> Task | None:
+        row = await self._one("SELECT * FROM tasks WHERE seq = ?", (seq,))
+        return records.task(row) if row else None
+
     async def held_by(self, owner_id: int, department_name: str | None) -> list[Task]:
         """Tasks mapped to this official, and unmapped ones of the department they stand in for."""
         rows = await self._all(

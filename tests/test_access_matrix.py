@@ -20,6 +20,7 @@ from bot.rules.refusals import (
     NotYourAppeal,
     UnknownButton,
 )
+from bot.rules.task_ledger import TaskFilter, Turn
 from bot.rules.uscc import check_char
 from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW
 from bot.texts import t
@@ -31,6 +32,7 @@ from handlers.buttons import (
     GROUP_KINDS,
     ID,
     KINDS,
+    LEDGER,
     MENU_CHOICES,
     TASK,
     VIEW,
@@ -369,7 +371,12 @@ def matrix(w: World) -> dict[str, list[tuple[str, frozenset[str]]]]:
     rows["reg"] = [(encode("reg", "ok"), _in()), (encode("reg", "edit", "name"), _in())]
     rows["new"] = [(encode("new", w), EVERYONE) for w in ("submit", "again", "cancel")]
     rows["menu"] = [(encode("menu", m), EVERYONE) for m in MENU_CHOICES]
-    rows["tasks"] = [(encode("tasks", "export"), EVERYONE)]
+    # the ledger's pages list the presser's own scope (a leader's, everything): by role
+    rows[LEDGER] = [
+        (encode(LEDGER, TaskFilter.ALL, Turn.NEXT, 1), EVERYONE),
+        (encode(LEDGER, TaskFilter.IN_PROGRESS), EVERYONE),
+        (encode(LEDGER, "export"), EVERYONE),
+    ] + [(encode(LEDGER, kind, Turn.PREVIOUS, 2), EVERYONE) for kind in TaskFilter]
     return rows
 
 
@@ -604,7 +611,47 @@ def command_matrix(w: World) -> list[tuple[str, str, frozenset[str]]]:
         (f"/contacts {COMPANY_USCC}", f"/contacts {UNKNOWN_USCC}", _in("A first", "leader")),
         (f"/contacts {OTHER_USCC}", f"/contacts {UNKNOWN_USCC}", _in("B first", "leader")),
         (f"/colleague {COMPANY_USCC}", f"/colleague {UNKNOWN_USCC}", _in("A first", "leader")),
+        ("/tasks 1", "/tasks 99", _in("official X", "leader")),
+        ("/tasks 第2项", "/tasks 99", _in("official Y", "leader")),
     ]
+
+
+LEDGER_SCOPE = {  # the 序号 each role's ledger pages list (None: refused by role)
+    "guest": None,
+    "A first": None,
+    "A colleague": None,
+    "B first": None,
+    "B colleague": None,
+    "official X": [1],
+    "official Y": [2],
+    "head X": [],  # task 1 is 李明's own: the head holds nothing
+    "leader": [1, 2],
+}
+
+
+async def test_ledger_pages_list_only_the_pressers_scope(sandbox, people, db):
+    """Every page button of the ledger (each state, each turn), pressed by every role,
+    lists exactly the tasks that role may see, and changes nothing."""
+    w = await World(sandbox, people, db).build()
+    before = dump(db)
+    buttons = [encode(LEDGER, kind) for kind in TaskFilter]
+    buttons += [
+        encode(LEDGER, kind, turn, seq) for kind in TaskFilter for turn in Turn for seq in (1, 2)
+    ]
+    for role, scope in LEDGER_SCOPE.items():
+        for data in buttons:
+            shown, popups = await press(w, role, data)
+            if scope is None:
+                assert shown == ("您没有权限执行此操作。",), (role, data, shown)
+                continue
+            [text] = shown
+            listed = [seq for seq in (1, 2) if f"第{seq}项｜" in text]
+            assert set(listed) <= set(scope), (role, data, text)
+            kind, *cursor = data.split(":")[1:]
+            if kind == "all" and not cursor:
+                assert listed == scope, (role, data, text)
+    assert await press(w, "group", buttons[0]) == ((), (t("private_only"),))
+    assert dump(db) == before
 
 
 async def test_ids_typed_in_commands_out_of_scope_read_like_unknown_ids(sandbox, people, db):

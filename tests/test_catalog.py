@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import bot.app  # noqa: F401  (imports every handler module: fills flow.STEPS)
-from bot import ledger_sheet, task_sheet
+from bot import ledger_sheet
 from bot.rules import audiences, delivery, refusals
 from bot.rules.model import (
     Action,
@@ -23,6 +23,7 @@ from bot.rules.model import (
     TaskAction,
     TaskState,
 )
+from bot.rules.task_ledger import HISTORY_COLUMNS
 from bot.rules.tasks import COLUMNS as TASK_COLUMNS
 from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW, Needs
 from bot.texts import CATALOGS, has, placeholders
@@ -150,12 +151,13 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "done_task.{}": [(a,) for a in TaskAction],
     "draft_done_early.{}": [("category",), ("description",)],
     "task_part_what.{}": [("report",), ("request_close",)],
+    "tasks_filter.{}": [("all",), ("open",), ("unmapped",)],
     "notice.{}": [(k,) for k in NOTICE_KINDS],
     "notice_task.{}": [(a,) for a in TASK_NOTICES],
     "task_{}": None,  # an audit action and outbox kind, worded as event.task_… / notice_task.…
     "ladder.{}": [(k,) for k in (*APPEAL_KINDS, *TASK_KINDS) if not k.startswith("task_d")],
     "ledger.header.{}": [(c,) for c in ledger_sheet.COLUMNS],
-    "task_column.{}": [(c,) for c in (*TASK_COLUMNS, *(c for c, _, _ in task_sheet.EXTRA))],
+    "task_column.{}": [(c,) for c in (*TASK_COLUMNS, *HISTORY_COLUMNS)],
     "list_more.{}": [(k,) for k in LISTS],
     "{}_empty": [(k,) for k in LISTS],
     "{}_header": [(k,) for k in LISTS],

@@ -478,13 +478,16 @@ async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
     sheet = load_workbook(target).active
     header = [c.value for c in sheet[1]]
     assert header[:9] == [headers[c] for c in COLUMNS]
-    assert header[9:] == ["整改进展", "销号审核"]
+    assert header[9:] == ["整改进展", "销号审核", "责任人指定"]
     first = {h: c for h, c in zip(header, sheet[2], strict=True)}
     assert first["整改时限"].value == datetime(2026, 6, 30)
     assert first["整改时限"].number_format == "yyyy-mm-dd"
-    assert "李明：台账已建立" in first["整改进展"].value
-    assert "局领导/督办员：请补充制度文件" in first["销号审核"].value
-    assert first["整改进展"].alignment.wrap_text
+    assert first["整改进展"].value is None  # the 销号 request is not progress
+    assert first["销号审核"].value == (
+        "2026-03-10 10:00 李明 申请销号：台账已建立\n"
+        "2026-03-10 10:00 局领导/督办员 退回：请补充制度文件"  # a leader known by id only
+    )
+    assert first["销号审核"].alignment.wrap_text
 
     again_settings = settings.model_copy(update={"database_path": folder / "again.sqlite3"})
     fresh = make_env(again_settings, env.org, env.clock)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot.rules import access, checks, delivery
@@ -15,9 +15,17 @@ from bot.rules.model import (
     Role,
     Task,
     TaskAction,
-    TaskReport,
 )
 from bot.rules.refusals import NotAllowed, TaskStale
+from bot.rules.task_ledger import (
+    Cursor,
+    TaskEntry,
+    TaskFilter,
+    TaskPage,
+    first_view,
+    history,
+    page_of,
+)
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW
 from bot.usecases import outbox
@@ -48,7 +56,7 @@ class ImportResult:
 @dataclass(frozen=True)
 class TaskView:
     task: Task
-    reports: list[TaskReport]
+    history: list[TaskEntry]  # every event of the task, oldest first
     actions: list[TaskAction]
     may_assign: bool
 
@@ -95,7 +103,7 @@ async def import_table(
                     )
                 )
             await uow.audit.add(
-                f"task:{task_id}",
+                _subject(task_id),
                 actor.tg_id if actor else None,
                 "task_import",
                 now,
@@ -106,11 +114,46 @@ async def import_table(
     return ImportResult(len(tasks), unmapped)
 
 
-async def export(env: Env, actor: Actor | None) -> list[tuple[Task, list[TaskReport]]]:
-    """Every task with its progress reports and 销号 decisions, for the ledger."""
+async def export(env: Env, actor: Actor | None) -> list[tuple[Task, list[TaskEntry]]]:
+    """Every task with its whole history (progress, 销号 requests and decisions, 责任人
+    named), for the ledger."""
     access.require_leader(actor)
     async with env.db.reading() as uow:
-        return [(task, await uow.tasks.reports(task.id)) for task in await uow.tasks.all()]
+        return [(task, await _history(uow, task)) for task in await uow.tasks.all()]
+
+
+async def _history(uow: UnitOfWork, task: Task) -> list[TaskEntry]:
+    """The task's events with their authors; a 责任人 named carries the official's name."""
+    entries = history(
+        await uow.tasks.reports(task.id), await uow.audit.of_subject(_subject(task.id))
+    )
+    named = []
+    for entry in entries:
+        if entry.official_id is not None:
+            official = await uow.people.get(entry.official_id)
+            entry = replace(entry, official_name=official.full_name if official else None)
+        named.append(entry)
+    return named
+
+
+def _by(actor: Actor) -> dict[str, str]:
+    """The actor's name for the task's history: a leader has no account row to find it in
+    later (a name that is only the id is no name: the history says 局领导/督办员)."""
+    return {"by": actor.name} if actor.name and actor.name != str(actor.tg_id) else {}
+
+
+def _subject(task_id: int) -> str:
+    return f"task:{task_id}"
+
+
+async def browse(
+    env: Env, actor: Actor, kind: TaskFilter | None, cursor: Cursor | None
+) -> TaskPage:
+    """A page of the tasks the actor sees (leaders: the whole ledger), by state; kind None:
+    what /tasks shows first."""
+    tasks = await tasks_for(env, actor)
+    first, order = first_view(tasks, actor.role is Role.ADMIN)
+    return page_of(tasks, first if kind is None else kind, cursor, order=order)
 
 
 def ledger_columns() -> tuple[str, ...]:
@@ -145,9 +188,16 @@ async def _visible(uow: UnitOfWork, actor: Actor, task_id: int) -> tuple[Task, f
 async def view(env: Env, actor: Actor, task_id: int) -> TaskView:
     async with env.db.reading() as uow:
         task, extra = await _visible(uow, actor, task_id)
-        reports = await uow.tasks.reports(task_id)
+        entries = await _history(uow, task)
     may_assign = actor.role is Role.ADMIN
-    return TaskView(task, reports, access.allowed_task_actions(actor, task, extra), may_assign)
+    return TaskView(task, entries, access.allowed_task_actions(actor, task, extra), may_assign)
+
+
+async def view_seq(env: Env, actor: Actor, seq: int) -> TaskView:
+    """A task by its 序号 (/tasks 26), for whoever may see it."""
+    async with env.db.reading() as uow:
+        task = await uow.tasks.by_seq(seq)
+    return await view(env, actor, task.id if task else 0)
 
 
 async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, version: int) -> Task:
@@ -186,13 +236,17 @@ async def act(
         ):
             raise TaskStale(seq=task.seq)
         await uow.audit.add(
-            f"task:{task_id}",
+            _subject(task_id),
             actor.tg_id,
             f"task_{action}",
             now,
             from_state=task.state,
             to_state=target,
-            detail={"text": text} if text else None,
+            detail={
+                **({"text": text, "report": report_id} if text else {}),
+                **_by(actor),
+            }
+            or None,
         )
         after = await uow.tasks.get(task_id)
         if action is TaskAction.REQUEST_CLOSE:
@@ -264,13 +318,13 @@ async def assign_owner(
         if not await uow.tasks.set_owner(task_id, version, official_id, now):
             raise TaskStale(seq=task.seq)
         await uow.audit.add(
-            f"task:{task_id}",
+            _subject(task_id),
             actor.tg_id,
             "task_assign",
             now,
             from_state=str(task.owner_id or ""),
             to_state=str(official_id),
-            detail={"owner": task.owner_name},
+            detail={"owner": task.owner_name, **_by(actor)},
         )
         after = await uow.tasks.get(task_id)
         await uow.commit()
