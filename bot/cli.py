@@ -321,6 +321,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from bot.digest_files import write_digest_files
     from bot.digest_text import department_text, leaders_text, week_name
+    from bot.rules import digest as rules
     from bot.sandbox.fake_api import plain
     from bot.usecases import reports
 
@@ -335,7 +336,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
         print(plain(leaders_text(digest)))
         # Each department's view of the week this digest is sent in, as Monday's run sends it.
         departments_week = week.sent_in
-        for dept in await reports.department_digests(env, departments_week):
+        as_of = rules.as_of(week, env.today())  # what that run saw, for a past week
+        for dept in await reports.department_digests(env, departments_week, as_of):
             print("\n" + plain(department_text(dept, week_name(departments_week))))
         if folder is not None:
             with writing(folder, "digest"):

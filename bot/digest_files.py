@@ -53,16 +53,17 @@ async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> Leade
     except ChartFontMissing as exc:
         log.error("digest chart failed: %s", exc)
         error = str(exc)
-    start = date(week.end.year, 1, 1)
+    end = digest.as_of or week.end  # the year to date ends where the digest does
+    start = date(end.year, 1, 1)
     too_large = False
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / t("ledger.file", label=week.label)
-        count = await export_ledger(env, None, start, week.end, target)
+        count = await export_ledger(env, None, start, end, target)
         if target.stat().st_size > UPLOAD_LIMIT:
             # The year does not fit one upload: send the week, the year comes by CLI.
             log.warning("year ledger of %s exceeds the upload limit; sending the week", week.label)
             start, too_large = week.start, True
-            count = await export_ledger(env, None, start, week.end, target)
+            count = await export_ledger(env, None, start, end, target)
         ledger = target.read_bytes()
     return LeadersPack(week, text, chart, error, target.name, ledger, count, start, too_large)
 
