@@ -116,6 +116,16 @@ def leaders_text(digest: LeaderDigest) -> str:
         t("digest.section_departments"),
     ]
     lines += [department_line(i, d) for i, d in enumerate(year.departments, start=1)] or [none]
+    counted = sum(d.received for d in year.departments)
+    if counted < year.new:  # withdrawn appeals leave the departments' figures
+        lines.append(
+            t(
+                "digest.departments_without_withdrawn",
+                count=year.new - counted,
+                total=counted,
+                new=year.new,
+            )
+        )
     floor = f"{digest.floor * 100:.0f}%"
     if not any(d.rated for d in year.departments):
         lines.append(t("digest.floor_no_ratings"))

@@ -278,6 +278,9 @@ async def test_a_past_week_reads_as_it_was_sent_whatever_happened_since(sandbox,
     assert "六、撤回诉求（撤单质检，2026年第13周 0 件，年度 0 件）" in again
     # today's own digest is another matter: the figures of June
     now = leaders_text(await reports.leaders_digest(env, None, Week(2026, 22)))
+    # the withdrawal (after W13) leaves June's departments one short of the year's new
+    assert "各单位受理数不含撤回的诉求 1 件，合计 6 件，少于年度新增的 7 件。" in now
+    assert "不含撤回" not in again
     overdue_now = now.split("四、")[1].split("五、")[0]
     assert (
         f"{numbers['extended']}｜市地方金融管理局｜承办人 李明｜超期 40 个工作日（期限 2026-03-31）"

@@ -507,6 +507,7 @@ CATALOG: dict[str, str] = {
     "digest.category_sep": "，",
     "digest.category_end": "。",
     "digest.department_line": "{rank}. {name}：受理 {received} 件｜响应率 {response}｜解决率 {resolution}｜按时办结率 {on_time}｜满意率 {satisfaction}（已评价 {rated} 件，未评价 {unrated} 件）",
+    "digest.departments_without_withdrawn": "各单位受理数不含撤回的诉求 {count} 件，合计 {total} 件，少于年度新增的 {new} 件。",
     "digest.below_floor": "满意率低于 {floor} 的单位：{named}。",
     "digest.below_floor_part": "{name}（{rate}）",
     "digest.floor_ok": "已评价的单位满意率均不低于 {floor}。",
