@@ -383,3 +383,32 @@ def test_an_appeal_is_replayed_to_what_it_was_at_a_moment(case, events, now, the
         owner,
         date.fromisoformat(due),
     )
+
+
+def test_the_cli_prints_a_past_week_as_it_was_sent(tmp_path, monkeypatch, capsys, settings, org):
+    """`appealdesk digest --week 2026-W11` months later prints what the demo's Monday run
+    sent that week — overdue days, year to date, the departments' views — not today's."""
+    import asyncio
+    import sqlite3
+
+    from bot.cli import main
+    from bot.clock import SystemClock
+    from bot.sandbox.demo import run_demo
+    from bot.sandbox.fake_api import plain
+
+    folder = asyncio.run(run_demo(settings, org, lambda line: None))
+    database = folder / "demo.sqlite3"
+    with sqlite3.connect(database) as conn:
+        sent = dict(conn.execute("SELECT audience, text FROM digests WHERE week = '2026-W11'"))
+    later = datetime(2026, 11, 30, 10, tzinfo=SHANGHAI)
+    monkeypatch.setattr(SystemClock, "now", lambda self: later)
+    monkeypatch.setattr("bot.cli.local_today", lambda settings: later.date())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATABASE_PATH", str(database))
+    monkeypatch.setenv("ADMIN_IDS", "10001")
+    assert main(["digest", "--week", "2026-W11"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(plain(sent.pop("leaders").replace("上周", "2026年第11周")))
+    assert "超期 6 个工作日（期限 2026-03-05）" in out
+    assert sent and all(plain(text) in out for text in sent.values())
