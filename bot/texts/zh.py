@@ -173,7 +173,7 @@ CATALOG: dict[str, str] = {
     "joined": "欢迎加入！您已成为<b>{department}</b>的{role}。发送 /inbox 查看待办诉求。",
     "help_guest": "发送 /start 登记企业信息后即可提交诉求。\n/help 帮助  /cancel 取消当前操作",
     "help_enterprise": "<b>企业联络员</b>可用功能：\n/new 提交诉求\n/my 我的诉求\n/view 编号 查看诉求详情（如 /view SQ-2026-000001）\n/colleague 邀请同事作为联系人（首位联系人）\n/contacts 查看、移除联系人\n/cancel 取消当前操作\n/help 帮助\n\n在诉求详情中可“补充”材料或“撤回”诉求；办结后请对办理结果进行评价。",
-    "help_staff": "<b>{role}</b>（{department}）可用功能：\n/inbox 待办诉求\n/overdue 超期诉求\n/view 编号 查看诉求详情\n/tasks 我负责的整改任务\n/digest 本部门周报\n/cancel 取消当前操作\n/help 帮助\n\n在诉求详情中可“签收”“回复”“备注”“转办”“延期”“办结”。",
+    "help_staff": "<b>{role}</b>（{department}）可用功能：\n/inbox 待办诉求\n/overdue 超期诉求\n/view 编号 查看诉求详情\n/tasks 我负责的整改任务\n/digest [2026-W48] 本部门周报（可指定周次）\n/cancel 取消当前操作\n/help 帮助\n\n在诉求详情中可“签收”“回复”“备注”“转办”“延期”“办结”。",
     "help_admin": "<b>局领导/督办员</b>可用功能：\n/inbox 全部在办诉求\n/overdue 超期诉求\n/view 编号 查看诉求详情\n/tasks 整改任务台账（/tasks import 导入，/tasks export 导出）\n/digest [2026-W47] 督察通报\n/stats 实时数据\n/export [起始日期] [截止日期] 导出诉求台账\n/invite 生成承办人/科室负责人邀请链接\n/baobao 统一社会信用代码 [姓名] 设置包保责任人\n/contacts 统一社会信用代码 企业联系人（/colleague 代码 生成邀请）\n/cancel 取消当前操作\n/help 帮助",
     "ask_category": "请选择<b>诉求类别</b>（可随时发送 /cancel 取消）：",
     "category_unknown": "未找到该类别，请点击下方按钮选择诉求类别。",
