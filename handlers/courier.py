@@ -124,7 +124,7 @@ def pack_parts(pack: LeadersPack) -> list[Part]:
     caption = t(
         "digest_ledger_caption",
         start=pack.ledger_start or date(pack.week.end.year, 1, 1),
-        end=pack.week.end,
+        end=pack.ledger_end or pack.week.end,
         count=pack.ledger_count,
     )
     if pack.year_too_large:

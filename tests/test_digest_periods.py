@@ -144,8 +144,10 @@ async def test_every_title_and_period_label_is_plain_and_ends_on_the_day_it_is_a
     # and what the leader reads in chat is the same
     mark = leader.mark()
     await leader.send(f"/digest {label}")
-    said = "\n".join(m.plain for m in leader.inbox[mark:] if "document" not in m.raw)
+    said = "\n".join(m.plain for m in leader.inbox[mark:])  # the captions too
     assert said.startswith(title) and f"{week_line}：新增诉求" in said
+    assert f"诉求台账（{date(as_of.year, 1, 1)} 至 {as_of}，" in said  # the ledger's caption
+    assert all(end <= as_of for _, end in spans(said)[1:])
     assert [line for line in said.split("\n") if bracket_depth(line) not in (0, 1)] == []
 
 
