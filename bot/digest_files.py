@@ -33,8 +33,8 @@ class LeadersPack:
     ledger: bytes
     ledger_count: int
     ledger_start: date | None = None  # the period the ledger covers
-    ledger_end: date | None = None
     year_too_large: bool = False  # the year's ledger exceeded the upload limit
+    ledger_end: date | None = None  # the day the digest is as of (else the week's end)
 
 
 async def export_ledger(env: Env, actor: object, start: date, end: date, target: Path) -> int:
@@ -66,7 +66,9 @@ async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> Leade
             start, too_large = week.start, True
             count = await export_ledger(env, None, start, end, target)
         ledger = target.read_bytes()
-    return LeadersPack(week, text, chart, error, target.name, ledger, count, start, end, too_large)
+    return LeadersPack(
+        week, text, chart, error, target.name, ledger, count, start, too_large, ledger_end=end
+    )
 
 
 async def write_digest_files(env: Env, week: Week, folder: Path) -> tuple[Path, Path, int]:
