@@ -329,6 +329,14 @@ def cmd_digest(args: argparse.Namespace) -> int:
     folder = output_folder(args.out, "digest") if args.out is not None else None
     existing_database(settings, "digest")
     if args.send:
+        today = local_today(settings)
+        if week.end >= today:
+            # Sent and archived now, it would stand for the whole week: the Monday run
+            # would find it and send nobody the finished one.
+            raise ConfigError(
+                f"--send: {week.label} is not over yet (it ends {week.end}); its digest is"
+                " sent on the digest day after it (print it without --send to see it so far)"
+            )
         return _send_digest(settings, org, week)
 
     async def work(env: object) -> int:

@@ -414,3 +414,33 @@ def test_the_cli_prints_a_past_week_as_it_was_sent(tmp_path, monkeypatch, capsys
     assert out.startswith(plain(sent.pop("leaders").replace("上周", "2026年第11周")))
     assert "超期 6 个工作日（期限 2026-03-05）" in out
     assert sent and all(plain(text) in out for text in sent.values())
+
+
+def test_the_cli_does_not_send_a_week_that_is_not_over(tmp_path, monkeypatch, capsys):
+    """Sent mid-week, a digest would be archived as the week's and stop the Monday run
+    from sending the finished one: --send refuses a week not over, printing still works."""
+    import asyncio
+
+    from bot.cli import main
+    from storage.db import Database
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
+    from bot.clock import SystemClock
+
+    wednesday = datetime(2026, 12, 2, 10, tzinfo=SHANGHAI)
+    monkeypatch.setattr(SystemClock, "now", lambda self: wednesday)
+    monkeypatch.setattr("bot.cli.local_today", lambda settings: wednesday.date())
+    made = Database(tmp_path / "cli.sqlite3")
+
+    async def make() -> None:
+        await made.open()
+        await made.close()
+
+    asyncio.run(make())
+    assert main(["digest", "--send", "--week", "2026-W49"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("appealdesk: --send: 2026-W49 is not over yet (it ends 2026-12-06)")
+    assert main(["digest", "--week", "2026-W49"]) == 0
+    assert capsys.readouterr().out.startswith("督察通报（2026年第49周，截至 2026-12-02）")
