@@ -440,7 +440,7 @@ def test_the_cli_does_not_send_a_week_that_is_not_over(tmp_path, monkeypatch, ca
 
     asyncio.run(make())
     assert main(["digest", "--send", "--week", "2026-W49"]) == 2
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("appealdesk: --send: 2026-W49 is not over yet (it ends 2026-12-06)")
     assert main(["digest", "--week", "2026-W49"]) == 0
     assert capsys.readouterr().out.startswith("督察通报（2026年第49周，截至 2026-12-02）")
