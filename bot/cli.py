@@ -321,6 +321,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from bot.digest_files import write_digest_files
     from bot.digest_text import department_text, leaders_text, week_name
+    from bot.rules import digest as rules
     from bot.sandbox.fake_api import plain
     from bot.usecases import reports
 
@@ -328,6 +329,14 @@ def cmd_digest(args: argparse.Namespace) -> int:
     folder = output_folder(args.out, "digest") if args.out is not None else None
     existing_database(settings, "digest")
     if args.send:
+        today = local_today(settings)
+        if week.end >= today:
+            # Sent and archived now, it would stand for the whole week: the Monday run
+            # would find it and send nobody the finished one.
+            raise ConfigError(
+                f"--send: {week.label} is not over yet (it ends {week.end}); its digest is"
+                " sent on the digest day after it (print it without --send to see it so far)"
+            )
         return _send_digest(settings, org, week)
 
     async def work(env: object) -> int:
@@ -335,7 +344,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
         print(plain(leaders_text(digest)))
         # Each department's view of the week this digest is sent in, as Monday's run sends it.
         departments_week = week.sent_in
-        for dept in await reports.department_digests(env, departments_week):
+        as_of = rules.as_of(week, env.today())  # what that run saw, for a past week
+        for dept in await reports.department_digests(env, departments_week, as_of):
             print("\n" + plain(department_text(dept, week_name(departments_week))))
         if folder is not None:
             with writing(folder, "digest"):

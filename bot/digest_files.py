@@ -34,6 +34,7 @@ class LeadersPack:
     ledger_count: int
     ledger_start: date | None = None  # the period the ledger covers
     year_too_large: bool = False  # the year's ledger exceeded the upload limit
+    ledger_end: date | None = None  # the day the digest is as of (else the week's end)
 
 
 async def export_ledger(env: Env, actor: object, start: date, end: date, target: Path) -> int:
@@ -53,18 +54,21 @@ async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> Leade
     except ChartFontMissing as exc:
         log.error("digest chart failed: %s", exc)
         error = str(exc)
-    start = date(week.end.year, 1, 1)
+    end = digest.as_of or week.end  # the year to date ends where the digest does
+    start = date(end.year, 1, 1)
     too_large = False
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / t("ledger.file", label=week.label)
-        count = await export_ledger(env, None, start, week.end, target)
+        count = await export_ledger(env, None, start, end, target)
         if target.stat().st_size > UPLOAD_LIMIT:
             # The year does not fit one upload: send the week, the year comes by CLI.
             log.warning("year ledger of %s exceeds the upload limit; sending the week", week.label)
             start, too_large = week.start, True
-            count = await export_ledger(env, None, start, week.end, target)
+            count = await export_ledger(env, None, start, end, target)
         ledger = target.read_bytes()
-    return LeadersPack(week, text, chart, error, target.name, ledger, count, start, too_large)
+    return LeadersPack(
+        week, text, chart, error, target.name, ledger, count, start, too_large, ledger_end=end
+    )
 
 
 async def write_digest_files(env: Env, week: Week, folder: Path) -> tuple[Path, Path, int]:

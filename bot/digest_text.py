@@ -40,12 +40,18 @@ def categories_line(figures: PeriodFigures) -> str:
     return t("digest.by_category", parts=joined)
 
 
+def span(start: date, end: date) -> str:
+    """A period's dates: “2026-11-16 至 2026-11-22”, or the one day."""
+    return (
+        t("digest.span_day", day=start) if start == end else t("digest.span", start=start, end=end)
+    )
+
+
 def period_line(label: str, figures: PeriodFigures) -> str:
     return t(
         "digest.period_line",
         label=label,
-        start=figures.start,
-        end=figures.end,
+        span=span(figures.start, figures.end),
         new=figures.new,
         closed=figures.closed,
         on_time=figures.closed_on_time,
@@ -73,22 +79,31 @@ def week_name(week: Week) -> str:
     return t("week.name", year=week.year, number=week.number)
 
 
-def period_name(week: Week, as_of: date | None) -> str:
-    """How the digest calls its week: 上周 the Monday after, 本周（截至…） while it runs,
-    else by its name."""
-    if as_of is not None and week == Week.before(as_of):
+def period_name(week: Week, today: date | None) -> str:
+    """How the digest calls its week on the day `today` it is made: 上周 the week after,
+    本周 while it runs, else by its name. A plain name, never bracketed: it stands inside
+    titles that carry brackets of their own (the dates are in the period line)."""
+    if today is not None and week == Week.before(today):
         return t("week.last")
-    if as_of is not None and week.start <= as_of <= week.end:
-        return t("week.current", today=as_of.isoformat())
+    if today is not None and week.start <= today <= week.end:
+        return t("week.current")
     return week_name(week)
+
+
+def title(digest: LeaderDigest) -> str:
+    """The digest's title: the week and its dates, or while it runs, the day it is as of."""
+    week, as_of = digest.week, digest.as_of
+    if as_of is not None and as_of < week.end:
+        return t("digest.title_current", week=week_name(week), today=as_of)
+    return t("digest.title", week=week_name(week), start=week.start, end=week.end)
 
 
 def leaders_text(digest: LeaderDigest) -> str:
     week, last, year = digest.week, digest.last_week, digest.year
-    period = period_name(week, digest.as_of)
+    period = period_name(week, digest.made_on)
     none = t("digest.none")
     lines = [
-        t("digest.title", week=week_name(week), start=week.start, end=week.end),
+        title(digest),
         "",
         t("digest.section_last_week", period=period),
         period_line(period, last),
@@ -101,6 +116,16 @@ def leaders_text(digest: LeaderDigest) -> str:
         t("digest.section_departments"),
     ]
     lines += [department_line(i, d) for i, d in enumerate(year.departments, start=1)] or [none]
+    counted = sum(d.received for d in year.departments)
+    if counted < year.new:  # withdrawn appeals leave the departments' figures
+        lines.append(
+            t(
+                "digest.departments_without_withdrawn",
+                count=year.new - counted,
+                total=counted,
+                new=year.new,
+            )
+        )
     floor = f"{digest.floor * 100:.0f}%"
     if not any(d.rated for d in year.departments):
         lines.append(t("digest.floor_no_ratings"))

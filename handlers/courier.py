@@ -124,7 +124,7 @@ def pack_parts(pack: LeadersPack) -> list[Part]:
     caption = t(
         "digest_ledger_caption",
         start=pack.ledger_start or date(pack.week.end.year, 1, 1),
-        end=pack.week.end,
+        end=pack.ledger_end or pack.week.end,
         count=pack.ledger_count,
     )
     if pack.year_too_large:
@@ -146,9 +146,6 @@ async def send_part(bot: Bot, chat_id: int, part: Part) -> None:
 
 # Notices listed in one message at most; a longer list follows in further messages.
 LIST_CHUNK = 8
-# Notices about appeals that waited together become a list from this many (two read as
-# well apart, and each keeps its plain 签收).
-LIST_FROM = 3
 # Notices a sweep's list names (the most urgent), in three messages; it gives the count of
 # the rest, which /overdue, /inbox and /tasks list.
 LADDER_LISTED = 3 * LIST_CHUNK
@@ -340,7 +337,7 @@ async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
     so a crash repeats at most the part in flight."""
     if not batch:
         return 0
-    if 1 < len(batch) < LIST_FROM and batch[0].list_id is None:
+    if 1 < len(batch) and not delivery.as_list(len(batch)) and batch[0].list_id is None:
         # one or two notices that waited together stay plain messages, each on its own
         return sum([await _send(bot, env, [item]) for item in batch])
     unsent, sent = list(batch), 0
@@ -405,7 +402,7 @@ async def _batch_parts(env: Env, batch: list[Outgoing]) -> list[Planned]:
     list_id = batch[0].list_id
     if not kept:
         return []
-    if list_id is None and len(kept) < LIST_FROM:
+    if list_id is None and not delivery.as_list(len(kept)):
         return [
             ([item], 1, ("text", text, markup))
             for item, (text, markup) in zip(kept, worded, strict=True)

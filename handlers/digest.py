@@ -13,6 +13,7 @@ from telegram.ext import Application
 from bot.digest_files import build_leaders_pack, export_ledger
 from bot.digest_text import department_text, leaders_text, pct, split_message, week_name
 from bot.rules import checks
+from bot.rules import digest as rules
 from bot.rules.digest import Week
 from bot.rules.refusals import InvalidInput
 from bot.texts import t
@@ -58,8 +59,9 @@ async def queue_weekly_digests(env: Env, week: Week) -> tuple[list[int], int]:
         )
     )
     served = len(queued) // 2
-    departments_week = week.sent_in  # Monday's run: this week
-    for dept in await reports.department_digests(env, departments_week):
+    departments_week = week.sent_in  # Monday's run: this week, as of the reported week's end
+    as_of = rules.as_of(week, env.today())
+    for dept in await reports.department_digests(env, departments_week, as_of):
         audience = f"department:{dept.department_id}"
         await reports.record_digest(
             env, week, audience, department_text(dept, week_name(departments_week))
@@ -115,17 +117,15 @@ async def digest_command(update: Update, context: Context) -> None:
     env = env_of(context)
     actor = await actor_of(update, context)
     today = env.today()
-    week = checks.parse_week(context.args[0], today) if context.args else Week.before(today)
-    if actor.is_staff:
-        this_week = Week.of(today)
-        digest = await reports.department_digest_for(env, actor, this_week)
-        text = (
-            department_text(digest, week_name(this_week)) if digest else t("digest_no_department")
-        )
+    if actor.is_staff:  # the department's view of this week, or of the week named
+        week = checks.parse_week(context.args[0], today) if context.args else Week.of(today)
+        digest = await reports.department_digest_for(env, actor, week)
+        text = department_text(digest, week_name(week)) if digest else t("digest_no_department")
         await say(update, context, split_message(text)[0])
         for piece in split_message(text)[1:]:
             await context.bot.send_message(update.effective_chat.id, piece)
         return
+    week = checks.parse_week(context.args[0], today) if context.args else Week.before(today)
     digest = await reports.leaders_digest(env, actor, week)
     archived = await reports.archived(env, actor, week) if context.args else None
     if archived is not None:

@@ -109,7 +109,7 @@ def card(
                 "card_message_line",
                 time=local_time(env, m.created_at),
                 kind=name("message_kind", m.kind),
-                author=esc(m.author_name or ""),
+                author=esc(m.author_name or t("leader_actor")),  # leaders are not stored
                 text=snippet(m.text or t("attachment_only"), 200),
             )
             for m in view.messages[-CARD_LATEST:]

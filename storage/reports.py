@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.rules.digest import DigestRow, ReceivedGroup, Withdrawal
-from bot.rules.model import Appeal
+from bot.rules.model import Appeal, Event
 from storage import records
 from storage.appeals import APPEAL_FIELDS, APPEAL_FROM
 from storage.base import Store
@@ -29,16 +29,26 @@ DIGEST_JOINS = (
 # Each open state's longest overdue, in its (state, due_date) index order.
 LONGEST_OVERDUE = (
     "SELECT * FROM (SELECT id FROM appeals WHERE state = 'pending'"
-    " AND due_date < :today ORDER BY due_date, id LIMIT :limit)"
+    " AND due_date < :today{unchanged} ORDER BY due_date, id LIMIT :limit)"
     " UNION ALL"
     " SELECT * FROM (SELECT id FROM appeals WHERE state = 'in_progress'"
-    " AND due_date < :today ORDER BY due_date, id LIMIT :limit)"
+    " AND due_date < :today{unchanged} ORDER BY due_date, id LIMIT :limit)"
 )
 LATEST_RANKED = (
     " SELECT id, text, number, department_id, department_name, created_at"
     " FROM ranked WHERE nth <= :n ORDER BY created_at, id"
 )
 AMONG_LONGEST = " WHERE a.id IN (SELECT id FROM longest)"
+# Filed before :end and not changed since (with :end None: every appeal): as it was then.
+UNCHANGED_SINCE = (
+    " AND (:end IS NULL OR (created_at < :end AND NOT EXISTS (SELECT 1 FROM audit_events ev"
+    " WHERE ev.appeal_id = appeals.id AND ev.created_at >= :end)))"
+)
+# Appeals filed before :end and changed since.
+CHANGED_SINCE = (
+    "changed AS (SELECT DISTINCT appeal_id AS id FROM audit_events"
+    " WHERE created_at >= :end AND appeal_id IS NOT NULL)"
+)
 RANKED_REPLIES = (
     "SELECT m.id, m.text, a.number, u.department_id, d.name AS department_name, m.created_at,"
     " ROW_NUMBER() OVER (PARTITION BY u.department_id ORDER BY m.created_at DESC, m.id DESC)"
@@ -160,11 +170,14 @@ class ReportRepo(Store):
     async def received_counts(self, start: date, end: date, today: str) -> list[ReceivedGroup]:
         """Counts of the appeals received on the local days [start, end], summed from the
         per-day tallies (`refresh_tallies` first): the cost follows the days, not the
-        appeals."""
+        appeals. Closed and unrated count as of the day `today` (a past week's as of its
+        end)."""
         rows = await self._all(
             "SELECT d.name AS department, t.category, t.withdrawn,"
             " SUM(t.received) AS received, SUM(t.claimed_on_time) AS claimed_on_time,"
-            " SUM(t.resolved) AS resolved, SUM(t.closed_on_time) AS closed_on_time,"
+            " SUM(CASE WHEN t.closed_day > :today THEN 0 ELSE t.resolved END) AS resolved,"
+            " SUM(CASE WHEN t.closed_day > :today THEN 0 ELSE t.closed_on_time END)"
+            " AS closed_on_time,"
             " SUM(t.rated) AS rated, SUM(t.satisfied) AS satisfied,"
             " SUM(CASE WHEN t.unrated_from < :today THEN t.received ELSE 0 END) AS unrated"
             " FROM appeal_tallies t JOIN departments d ON d.id = t.department_id"
@@ -187,36 +200,67 @@ class ReportRepo(Store):
         )
         return row["closed"], row["on_time"]
 
-    async def overdue(self, today: str, limit: int) -> tuple[list[DigestRow], int]:
-        """The longest overdue open appeals (at most `limit`) and how many there are."""
+    async def overdue(
+        self, today: str, limit: int, unchanged_since: datetime | None = None
+    ) -> tuple[list[DigestRow], int]:
+        """The longest overdue open appeals (at most `limit`) and how many there are; with
+        `unchanged_since`, only those filed before it and not changed since."""
         # Each open state's longest overdue from its (state, due_date) index order, then
         # the two merged: no sort of every overdue appeal.
+        end = records.stamp(unchanged_since) if unchanged_since else None
         rows = await self._all(
             "WITH longest AS ("
-            + LONGEST_OVERDUE
+            + LONGEST_OVERDUE.format(unchanged=UNCHANGED_SINCE)
             + ") SELECT "
             + DIGEST_COLUMNS
             + DIGEST_JOINS
             + AMONG_LONGEST
             + " ORDER BY a.due_date, a.id LIMIT :limit",
-            {"today": today, "limit": limit},
+            {"today": today, "limit": limit, "end": end},
         )
         total = await self._one(
-            "SELECT COUNT(*) AS n FROM appeals a WHERE a.state IN ('pending', 'in_progress')"
-            " AND a.due_date < :today",
-            {"today": today},
+            "SELECT COUNT(*) AS n FROM appeals WHERE state IN ('pending', 'in_progress')"  # noqa: S608 (constants and parameters only)
+            " AND due_date < :today" + UNCHANGED_SINCE,
+            {"today": today, "end": end},
         )
         return [records.digest_row(r) for r in rows], total["n"]
 
-    async def open_rows(self) -> list[DigestRow]:
-        """Every open appeal (the departments' weekly lists): as many as are being handled."""
+    async def open_rows(self, unchanged_since: datetime | None = None) -> list[DigestRow]:
+        """Every open appeal (the departments' weekly lists): as many as are being handled;
+        with `unchanged_since`, only those filed before it and not changed since."""
         rows = await self._all(
-            "SELECT "
+            "SELECT "  # noqa: S608 (constants and parameters only)
             + DIGEST_COLUMNS
             + DIGEST_JOINS
-            + " WHERE a.state IN ('pending', 'in_progress') ORDER BY a.id"
+            + " WHERE a.id IN (SELECT id FROM appeals WHERE state IN ('pending', 'in_progress')"
+            + UNCHANGED_SINCE
+            + ") ORDER BY a.id",
+            {"end": records.stamp(unchanged_since) if unchanged_since else None},
         )
         return [records.digest_row(r) for r in rows]
+
+    async def changed_since(self, end: datetime) -> list[tuple[DigestRow, list[Event]]]:
+        """The appeals filed before `end` and changed since, as they are now, each with its
+        audit events in order (to replay what they were at `end`)."""
+        params = {"end": records.stamp(end)}
+        rows = await self._all(
+            "WITH "  # noqa: S608 (constants and parameters only)
+            + CHANGED_SINCE
+            + " SELECT "
+            + DIGEST_COLUMNS
+            + DIGEST_JOINS
+            + " WHERE a.id IN (SELECT id FROM changed) AND a.created_at < :end ORDER BY a.id",
+            params,
+        )
+        events: dict[int, list[Event]] = {}
+        for row in await self._all(
+            "WITH " + CHANGED_SINCE + " SELECT e.*, u.full_name AS actor_name"  # noqa: S608 (constants and parameters only)
+            " FROM audit_events e LEFT JOIN users u ON u.tg_id = e.actor_id"
+            " WHERE e.appeal_id IN (SELECT id FROM changed) ORDER BY e.appeal_id, e.id",
+            params,
+        ):
+            events.setdefault(row["appeal_id"], []).append(records.event(row))
+        return [(records.digest_row(r), events.get(r["id"], [])) for r in rows]
 
     async def open_counts(self, today: str) -> tuple[int, int, int]:
         """(open, pending, overdue) right now."""

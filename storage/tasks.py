@@ -59,6 +59,22 @@ class TaskRepo(Store):
         rows = await self._all("SELECT state, COUNT(*) AS n FROM tasks GROUP BY state")
         return {TaskState(r["state"]): r["n"] for r in rows}
 
+    async def counts_by_state_at(self, end: datetime) -> dict[TaskState, int]:
+        """Tasks by the state they were in at the moment `end` (the state the first change
+        since left, else the state now), of those imported before it."""
+        rows = await self._all(
+            # one pass over the events since `end` (no index on their subject)
+            "WITH later AS (SELECT subject, from_state,"
+            " ROW_NUMBER() OVER (PARTITION BY subject ORDER BY id) AS nth FROM audit_events"
+            " WHERE subject LIKE 'task:%' AND created_at >= :end"
+            " AND from_state IN ('in_progress', 'close_requested', 'done', 'deemed_done'))"
+            " SELECT COALESCE(l.from_state, t.state) AS state, COUNT(*) AS n FROM tasks t"
+            " LEFT JOIN later l ON l.subject = 'task:' || t.id AND l.nth = 1"
+            " WHERE t.created_at < :end GROUP BY 1",
+            {"end": records.stamp(end)},
+        )
+        return {TaskState(r["state"]): r["n"] for r in rows}
+
     async def set_state(self, task_id: int, version: int, state: str, now: datetime) -> bool:
         changed = await self._changed(
             "UPDATE tasks SET state = ?, updated_at = ?, version = version + 1"

@@ -41,3 +41,36 @@ async def test_demo_plays_the_lifecycle_and_prints_the_transcript(settings, org)
         "SQ-2026-000003": "withdrawn",
         "SQ-2026-000004": "in_progress",
     }
+
+
+async def test_the_demo_names_every_person_it_shows(settings, org):
+    """Every line of the transcript says who speaks or is spoken to by name — the leader's
+    start-up notice included, the first line the bot says — never by a Telegram id."""
+    import re
+
+    lines: list[str] = []
+    await run_demo(settings, org, lines.append)
+    addressed = [line for line in lines if line.startswith(("🤖 → ", "👤 "))]
+    assert addressed[0].startswith("🤖 → 王局长：⚠️ 机器人已启动")
+    who = {re.match(r"(?:🤖 → |👤 )([^：]+)：", line).group(1) for line in addressed}
+    assert who == {"王局长", "张科长", "李明", "赵敏", "陈经理"}
+    # the only id shown is the one a newcomer is told is theirs
+    rows = [row for line in lines for row in line.split("\n")]
+    ids = [row for row in rows if re.search(r"(?<![\d-])(10001|2000[1-3]|30001)(?!\d)", row)]
+    assert ids == [
+        "    您的 Telegram 数字 ID：30001（局领导请将它告知管理员，配置到 ADMIN_IDS；部门工作人员请向领导索取邀请链接。）"
+    ]
+
+
+async def test_a_leaders_note_names_its_author_in_the_card(sandbox, people):
+    """The bot keeps no name for a leader: their 备注 reads 局领导/督办员 in the appeal's card,
+    as their actions do in its history — never an empty author."""
+    from tests.conftest import file_appeal
+
+    number = await file_appeal(people.company)
+    await people.leader.send(f"/view {number}")
+    await people.leader.press("备注", containing=number)
+    await people.leader.send("请金融局本周内联系企业。")
+    [card] = await people.official.send(f"/view {number}")
+    assert "备注（局领导/督办员）：请金融局本周内联系企业。" in card
+    assert "（）" not in card

@@ -167,11 +167,12 @@ async def test_leaders_digest_figures_ranking_and_floor(seeded):
     ]  # fmt: skip
     assert "满意率低于 85% 的单位：中小企业科（83.3%）、市营商办（50.0%）。" in text
     assert "四、超期未办结（2 件）" in text
+    # as of the week's last day (Sunday 11-22): 11-19 and 11-20 were working days since
     assert (
-        "SQ-2026-000041｜市地方金融管理局｜承办人 李明｜超期 3 个工作日（期限 2026-11-18）" in text
+        "SQ-2026-000041｜市地方金融管理局｜承办人 李明｜超期 2 个工作日（期限 2026-11-18）" in text
     )
     assert (
-        "SQ-2026-000042｜市地方金融管理局｜承办人 李明｜超期 2 个工作日（期限 2026-11-19）" in text
+        "SQ-2026-000042｜市地方金融管理局｜承办人 李明｜超期 1 个工作日（期限 2026-11-19）" in text
     )
     # the chart and the ledger come with it
     assert any("photo" in m.raw for m in messages)
@@ -213,8 +214,8 @@ async def test_quality_withdrawals_and_notice_counts_from_chat(bureau, db):
     mark = leader.mark()
     await leader.send("/digest 2026-W47")
     text = "\n".join(texts_since(leader, mark))
-    assert f"雷同回复：{numbers[1]} 与 {numbers[0]} 回复相似度 95%（市地方金融管理局）" in text
-    assert f"过短回复：{numbers[2]}（4 字，市地方金融管理局）" in text
+    assert f"雷同回复：{numbers[1]} 与 {numbers[0]} 回复相似度 95%｜市地方金融管理局" in text
+    assert f"过短回复：{numbers[2]}，4 字｜市地方金融管理局" in text
     # asked two weeks later, the week is named, not called 上周
     assert "六、撤回诉求（撤单质检，2026年第47周 1 件，年度 1 件）" in text
     assert f"{numbers[3]}｜鄂州市泛亚食品有限公司｜原因：<b>已自行解决</b>" in text
@@ -498,15 +499,17 @@ async def test_quality_lists_the_most_similar_and_shortest_with_totals(bureau, s
 
 
 async def test_the_current_week_is_called_this_week_and_no_ratings_claim_nothing(bureau):
-    """/digest for the week under way says 本周（截至…）, never 上周; with nothing rated the
-    digest does not claim every 满意率 is above the floor."""
+    """/digest for the week under way says 本周, never 上周, and every period ends today;
+    with nothing rated the digest does not claim every 满意率 is above the floor."""
     box, clock, leader, head, official, company = bureau
     clock.set(datetime(2026, 11, 18, 10, tzinfo=SHANGHAI))  # Wednesday of W47
     await file_appeal(company)
     mark = leader.mark()
     await leader.send("/digest 2026-W47")
     text = "\n".join(texts_since(leader, mark))
-    assert "一、本周（截至 2026-11-18）情况" in text
+    assert text.startswith("督察通报（2026年第47周，截至 2026-11-18）")
+    assert "一、本周情况\n本周（2026-11-16 至 2026-11-18）：新增诉求 1 件" in text
+    assert "年度累计（2026-01-01 至 2026-11-18）" in text
     assert "上周" not in text
     assert "年度尚无企业评价，满意率暂无数据。" in text and "均不低于" not in text
     assert "2026年第47周 督察通报图表（年度累计）" in text

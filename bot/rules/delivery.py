@@ -27,6 +27,17 @@ LEASE = timedelta(seconds=30)
 # The outbox kind of one message listing several ladder notices.
 LADDER_LIST = "ladder_list"
 
+# Several notices to one person become one numbered list (①②…, buttons marked alike) from
+# this many: notices about appeals that waited together and a sweep's notices alike. One
+# or two read as well apart, each a plain message with its own plain buttons.
+LIST_FROM = 3
+
+
+def as_list(count: int) -> bool:
+    """Whether `count` notices to one person go as one list rather than one by one."""
+    return count >= LIST_FROM
+
+
 # Priorities: lower goes first.
 ACK, NOTICE, LADDER = 0, 1, 2
 

@@ -12,15 +12,25 @@ Definitions (the README repeats them):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import astuple, dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from bot.rules.model import CLOSED_STATES, OPEN_STATES, SATISFIED_RATINGS, Rating, State
+from bot.rules.model import (
+    CLOSED_STATES,
+    OPEN_STATES,
+    SATISFIED_RATINGS,
+    Action,
+    Event,
+    Rating,
+    State,
+)
+from bot.rules.org import Category
 from bot.rules.refusals import InvalidInput
 
 
@@ -56,6 +66,13 @@ class Week:
         """The week this week's digest is sent in (the next): the departments' views that go
         with it are of that week (本周到期: due in it)."""
         return Week.of(self.start + timedelta(days=7))
+
+
+def as_of(week: Week, today: date) -> date:
+    """The day a week's digest is computed as of: the week's last day once the week is over
+    (so the digest of a past week reads as it did when it was sent), today while it runs.
+    Every period the digest names ends on this day."""
+    return min(today, week.end)
 
 
 def require_past_or_current(week: Week, today: date) -> None:
@@ -211,8 +228,9 @@ class LeaderDigest:
     overdue_total: int = 0  # all overdue appeals; `overdue` lists the longest overdue
     duplicates_total: int = 0  # all near-duplicate replies; the most similar are listed
     short_total: int = 0  # all too-short replies; the shortest are listed
-    as_of: date | None = None  # the day it was made: names its week 上周 or 本周
+    as_of: date | None = None  # the day its figures are as of: every period ends on it
     listed: int = 30  # the other lists (withdrawn appeals) name at most this many
+    made_on: date | None = None  # the day it was made: names its week 上周 or 本周
 
 
 @dataclass
@@ -364,6 +382,189 @@ def below_floor(figures: PeriodFigures, floor: float) -> list[tuple[str, float]]
         for d in figures.departments
         if d.satisfaction_rate is not None and d.satisfaction_rate < floor
     ]
+
+
+EXTENSION_APPROVED = "extension_approved"
+
+
+class Limits(Protocol):
+    """The dates an appeal gets from a local day (`bot.rules.deadlines.Deadlines`)."""
+
+    def claim_due(self, today: date) -> date: ...
+
+    def due(self, today: date, category: Category | None) -> date: ...
+
+    def rating_due(self, today: date) -> date: ...
+
+
+def row_as_of(
+    row: DigestRow,
+    events: Sequence[Event],
+    end: datetime,
+    departments: Mapping[str, tuple[int, str]],
+    limits: Limits,
+    category: Category | None,
+    zone: ZoneInfo,
+) -> DigestRow | None:
+    """`row` (as it is now) as it stood at the moment `end`, replayed from its audit
+    `events` (in order): state, department, owner, claim and close moments, rating and the
+    dates in force. None if it was not filed yet; without a change since `end`, as it is.
+    `departments` maps a department code to (id, name)."""
+    if row.created_at >= end:
+        return None
+    before = [e for e in events if e.created_at < end]
+    after = [e for e in events if e.created_at >= end]
+    if not after:
+        return row
+    # the state the first change after `end` left (else the one the last before made)
+    was = after[0].from_state or next((e.to_state for e in reversed(before) if e.to_state), None)
+    state = State(was) if was else row.state
+    dept_id, dept_name = row.department_id, row.department_name
+    code = next(
+        (e.detail.get("department") for e in reversed(before) if e.detail.get("department")), None
+    )
+    if code in departments:
+        dept_id, dept_name = departments[code]
+    handled = before[_last_index(before, (Action.TRANSFER,)) + 1 :]  # since the last transfer
+    claim = _last(handled, (Action.CLAIM,)) if state is not State.PENDING else None
+    closing = _last(before, (Action.CLOSE,)) if state in CLOSED_STATES else None
+    rating = _last(before, (Action.RATE, Action.REOPEN))
+    return replace(
+        row,
+        state=state,
+        department_id=dept_id,
+        department_name=dept_name,
+        owner_name=(claim.actor_name if claim else None)
+        if state in OPEN_STATES
+        else row.owner_name,
+        claimed_at=claim.created_at if claim else None,
+        closed_at=closing.created_at if closing else None,
+        claim_due_date=_claim_due_as_of(row, before, after, limits, zone),
+        due_date=_due_as_of(row, before, after, limits, category, zone),
+        rating=Rating(rating.detail["rating"]) if rating and rating.detail.get("rating") else None,
+        rating_due_date=(
+            limits.rating_due(local_day(closing.created_at, zone)) if closing else None
+        ),
+    )
+
+
+def _last(events: Sequence[Event], actions: tuple[str, ...]) -> Event | None:
+    return next((e for e in reversed(events) if e.action in actions), None)
+
+
+def _last_index(events: Sequence[Event], actions: tuple[str, ...]) -> int:
+    return max((i for i, e in enumerate(events) if e.action in actions), default=-1)
+
+
+def _changes_due(event: Event) -> bool:
+    return event.action in (EXTENSION_APPROVED, Action.REOPEN)
+
+
+def _due_as_of(
+    row: DigestRow,
+    before: Sequence[Event],
+    after: Sequence[Event],
+    limits: Limits,
+    category: Category | None,
+    zone: ZoneInfo,
+) -> date:
+    """The due date in force at the end of `before`: an approved extension names the date
+    it replaced; a 不满意 reopening set one from its day; else the filing day's."""
+    later = next((e for e in after if _changes_due(e)), None)
+    if later is None:
+        return row.due_date
+    if later.action == EXTENSION_APPROVED:
+        return date.fromisoformat(str(later.detail["old_due"]))
+    # reopened later: the date in force then was set by the last change before, or at filing
+    last = next((e for e in reversed(before) if _changes_due(e)), None)
+    if last is not None and last.action == EXTENSION_APPROVED:
+        return date.fromisoformat(str(last.detail["new_due"]))
+    return limits.due(local_day(last.created_at if last else row.created_at, zone), category)
+
+
+def _claim_due_as_of(
+    row: DigestRow, before: Sequence[Event], after: Sequence[Event], limits: Limits, zone: ZoneInfo
+) -> date:
+    """The claim deadline in force at the end of `before` (a transfer sets a new one)."""
+    if not any(e.action == Action.TRANSFER for e in after):
+        return row.claim_due_date
+    last = _last(before, (Action.TRANSFER,))
+    return limits.claim_due(local_day(last.created_at if last else row.created_at, zone))
+
+
+def received_group(
+    row: DigestRow, start: date, end: date, as_of: date, zone: ZoneInfo
+) -> ReceivedGroup | None:
+    """One appeal's share of the counts of appeals received on [start, end] as of the day
+    `as_of`, as the database's per-day tallies count it (None: not received then)."""
+    created = local_day(row.created_at, zone)
+    if not start <= created <= end:
+        return None
+    claimed, closed = local_day(row.claimed_at, zone), local_day(row.closed_at, zone)
+    resolved = row.state in CLOSED_STATES and not (closed and closed > as_of)
+    return ReceivedGroup(
+        row.department_name,
+        row.category,
+        row.state is State.WITHDRAWN,
+        1,
+        int(bool(claimed and claimed <= row.claim_due_date)),
+        int(resolved),
+        int(resolved and bool(closed and closed <= row.due_date)),
+        int(row.rating is not None),
+        int(row.rating in SATISFIED_RATINGS),
+        int(
+            row.state is State.CLOSED
+            and row.rating is None
+            and row.rating_due_date is not None
+            and row.rating_due_date < as_of
+        ),
+    )
+
+
+def closed_share(row: DigestRow, start: date, end: date, zone: ZoneInfo) -> tuple[int, int]:
+    """(closed, on time) of one appeal among those closed on [start, end]."""
+    closed = local_day(row.closed_at, zone)
+    if row.state not in CLOSED_STATES or closed is None or not start <= closed <= end:
+        return 0, 0
+    return 1, int(closed <= row.due_date)
+
+
+def replayed_counts(
+    groups: Iterable[ReceivedGroup],
+    closed: tuple[int, int],
+    changes: Iterable[tuple[DigestRow, DigestRow | None]],
+    start: date,
+    end: date,
+    as_of: date,
+    zone: ZoneInfo,
+) -> tuple[list[ReceivedGroup], tuple[int, int]]:
+    """The database's counts (appeals as they are now) with each changed appeal's share as
+    it is now taken out and its share as it was (`changes`: now, then) put in."""
+    sums: dict[tuple[str, str, bool], list[int]] = {}
+
+    def add(group: ReceivedGroup | None, sign: int) -> None:
+        if group is None:
+            return
+        key = (group.department, group.category, group.withdrawn)
+        values = astuple(group)[3:]
+        total = sums.setdefault(key, [0] * len(values))
+        for i, value in enumerate(values):
+            total[i] += sign * value
+
+    for group in groups:
+        add(group, 1)
+    closed_total, on_time = closed
+    for now, then in changes:
+        add(received_group(now, start, end, as_of, zone), -1)
+        shares = [(-1, closed_share(now, start, end, zone))]
+        if then is not None:
+            add(received_group(then, start, end, as_of, zone), 1)
+            shares.append((1, closed_share(then, start, end, zone)))
+        for sign, (n, late_or_not) in shares:
+            closed_total += sign * n
+            on_time += sign * late_or_not
+    result = [ReceivedGroup(*key, *values) for key, values in sums.items() if values[0]]
+    return result, (closed_total, on_time)
 
 
 def is_due_in(row: DigestRow, week: Week) -> bool:

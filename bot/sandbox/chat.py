@@ -40,10 +40,14 @@ class Sandbox:
         clock: Clock,
         echo: Callable[[str], None] | None = None,
         api: FakeBotApi | None = None,
+        names: dict[int, str] | None = None,
     ) -> Sandbox:
+        """`names`: the people of the story by id, known before the bot says anything (its
+        start-up notices to the leaders are then addressed by name, not by id)."""
         api = api or FakeBotApi(now=lambda: clock.now().timestamp())
         app = build_application(settings, org, clock=clock, request=FakeRequest(api))
         sandbox = cls(app, api, echo)
+        sandbox.names.update(names or {})
         await app.initialize()
         await on_start(app)
         return sandbox

@@ -18,6 +18,9 @@ from handlers.digest import send_weekly_digests
 from handlers.jobs import run_sweep
 
 LEADER_ID = 10001
+# The people of the story, by Telegram id: the leader, the 融资 head and official, a 中小企业科
+# official, the enterprise's contact. Known to the transcript before the bot's first word.
+CAST = {LEADER_ID: "王局长", 20001: "张科长", 20002: "李明", 20003: "赵敏", 30001: "陈经理"}
 EXAMPLE_TASKS = Path(__file__).parent.parent / "resources" / "rectification_tasks.csv"
 # Working days of the ladder chapter and what happens on each (after the sweep).
 DEMO_DAYS = [
@@ -43,13 +46,9 @@ async def play(
     """Plays the story; returns the stopped sandbox (its transcript and database remain)."""
     clock = ManualClock(DEMO_START)
     settings = settings.model_copy(update={"admin_ids": [LEADER_ID]})
-    sandbox = await Sandbox.start(settings, org, clock, echo=echo)
+    sandbox = await Sandbox.start(settings, org, clock, echo=echo, names=CAST)
     try:
-        leader = sandbox.person(LEADER_ID, "王局长")
-        head = sandbox.person(20001, "张科长")
-        official = sandbox.person(20002, "李明")
-        other = sandbox.person(20003, "赵敏")
-        company = sandbox.person(30001, "陈经理")
+        leader, head, official, other, company = (sandbox.person(i, n) for i, n in CAST.items())
 
         echo("\n═══ 1. 局领导邀请承办人加入（单次有效的邀请链接）═══")
         await head.send(f"/start {await _invite(leader, 'jrj', head=True)}")

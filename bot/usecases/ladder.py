@@ -134,7 +134,8 @@ async def item(env: Env, notice_id: int) -> PendingNotice | None:
 
 async def enqueue_due(env: Env) -> int:
     """Hand every notice still owed to someone to the outbox: one message per recipient,
-    listing the recipient's notices when a sweep owes them several (a leader who stands in
+    listing the recipient's notices when a sweep owes them three or more (one or two go as
+    plain messages, as `delivery.as_list` says for every list; a leader who stands in
     for absent task owners gets one list, not one message per task): one list per person
     however many pages the sweep takes, which names the most urgent and counts the rest."""
     queued = 0
@@ -149,8 +150,11 @@ async def enqueue_due(env: Env) -> int:
             for chat, ids in owed_to.items():
                 if chat in lists and await _add_to_list(uow, lists[chat], ids):
                     pass
-                elif len(ids) == 1:
-                    await uow.outbox.add(chat, "ladder", "notice", ids[0], {}, delivery.LADDER, now)
+                elif not delivery.as_list(len(ids)):  # one or two: plain messages
+                    for notice_id in ids:
+                        await uow.outbox.add(
+                            chat, "ladder", "notice", notice_id, {}, delivery.LADDER, now
+                        )
                 else:
                     lists[chat] = await uow.outbox.add(
                         chat, LIST, "notice", ids[0], listing([], 0, ids), delivery.LADDER, now

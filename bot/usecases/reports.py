@@ -12,11 +12,15 @@ from pathlib import Path
 from bot.rules import access, delivery
 from bot.rules import digest as rules
 from bot.rules.digest import DepartmentDigest, LeaderDigest, QualityFlag, Week
-from bot.rules.model import Actor, State
+from bot.rules.model import OPEN_STATES, Actor, State, TaskState
 from bot.rules.refusals import InvalidInput, NotAllowed
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
 from storage.reports import LedgerEntry, Reply, StoredDigest
+
+# The appeals changed after a past day: each as it is now, and as it was then (None: not
+# filed yet).
+Changes = list[tuple[rules.DigestRow, rules.DigestRow | None]]
 
 
 def bounds(env: Env, start: date, end: date) -> tuple[datetime, datetime]:
@@ -33,10 +37,21 @@ def _offset(env: Env, day: date) -> str:
     return f"{int(offset.total_seconds() // 60):+d} minutes"
 
 
-async def _period(uow: UnitOfWork, env: Env, start: date, end: date) -> rules.PeriodFigures:
-    """A period's figures summed from the per-day tallies (`refresh_tallies` first)."""
-    groups = await uow.reports.received_counts(start, end, env.today().isoformat())
+async def _period(
+    uow: UnitOfWork,
+    env: Env,
+    start: date,
+    end: date,
+    as_of: date | None = None,
+    changes: Changes | None = None,
+) -> rules.PeriodFigures:
+    """A period's figures summed from the per-day tallies (`refresh_tallies` first), as of
+    the day `as_of` (default today); `changes`: the appeals changed since, now and then."""
+    as_of = as_of or env.today()
+    groups = await uow.reports.received_counts(start, end, as_of.isoformat())
     closed = await uow.reports.closed_counts(start, end)
+    if changes:
+        groups, closed = rules.replayed_counts(groups, closed, changes, start, end, as_of, env.zone)
     utc_start, utc_end = bounds(env, start, end)
     figures = rules.figures_from_counts(
         start, end, groups, closed, [c.name for c in env.org.categories]
@@ -53,11 +68,50 @@ async def refresh_tallies(env: Env) -> None:
         await uow.commit()
 
 
-async def _overdue(uow: UnitOfWork, env: Env) -> tuple[list[rules.OverdueItem], int]:
-    """The longest overdue appeals (capped) and how many are overdue in all."""
-    today = env.today()
-    rows, total = await uow.reports.overdue(today.isoformat(), env.org.digest.overdue_listed)
-    return rules.overdue_items(rows, today, env.deadlines.overdue_days), total
+async def _changes(uow: UnitOfWork, env: Env, as_of: date) -> Changes:
+    """The appeals changed after the day `as_of`, as they are now and as they were at its
+    end (None: filed since); nothing when `as_of` is today."""
+    if as_of >= env.today():
+        return []
+    end = bounds(env, as_of, as_of)[1]
+    departments = {d.code: (d.id, d.name) for d in await uow.departments.all()}
+    return [
+        (
+            row,
+            rules.row_as_of(
+                row,
+                events,
+                end,
+                departments,
+                env.deadlines,
+                env.org.category_by_name(row.category),
+                env.zone,
+            ),
+        )
+        for row, events in await uow.reports.changed_since(end)
+    ]
+
+
+def _open_then(changes: Changes) -> list[rules.DigestRow]:
+    return [then for _, then in changes if then is not None and then.state in OPEN_STATES]
+
+
+def _unchanged_since(env: Env, as_of: date) -> datetime | None:
+    """The end of the day `as_of` when it is past (the rows unchanged since are as then)."""
+    return bounds(env, as_of, as_of)[1] if as_of < env.today() else None
+
+
+async def _overdue(
+    uow: UnitOfWork, env: Env, as_of: date, changes: Changes
+) -> tuple[list[rules.OverdueItem], int]:
+    """The longest overdue appeals (capped) and how many were overdue in all, as of the
+    end of the day `as_of`: those unchanged since as they are, the others replayed."""
+    listed = env.org.digest.overdue_listed
+    since = _unchanged_since(env, as_of)
+    rows, total = await uow.reports.overdue(as_of.isoformat(), listed, unchanged_since=since)
+    then = [r for r in _open_then(changes) if r.due_date < as_of]
+    items = rules.overdue_items([*rows, *then], as_of, env.deadlines.overdue_days)
+    return items[:listed], total + len(then)
 
 
 @dataclass
@@ -121,17 +175,21 @@ async def _quality(
 
 
 async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDigest:
-    """The 督察通报 for `week` and the year to its end (actor None: the scheduler)."""
+    """The 督察通报 for `week` and the year to date, as of the week's last day (today while
+    the week runs): every period ends that day, and every figure is as it stood then
+    (actor None: the scheduler)."""
     access.require_leader(actor)
     rules.require_past_or_current(week, env.today())
-    year_start = date(week.end.year, 1, 1)
+    as_of = rules.as_of(week, env.today())
+    year_start = date(as_of.year, 1, 1)
     await refresh_tallies(env)
     async with env.db.reading() as uow:
-        last_week = await _period(uow, env, week.start, week.end)
-        year = await _period(uow, env, year_start, week.end)
-        overdue, overdue_total = await _overdue(uow, env)
-        duplicates, short = await _quality(uow, env, *bounds(env, week.start, week.end))
-        tasks = await uow.tasks.counts_by_state()
+        changes = await _changes(uow, env, as_of)
+        last_week = await _period(uow, env, week.start, as_of, as_of, changes)
+        year = await _period(uow, env, year_start, as_of, as_of, changes)
+        overdue, overdue_total = await _overdue(uow, env, as_of, changes)
+        duplicates, short = await _quality(uow, env, *bounds(env, week.start, as_of))
+        tasks = await _tasks_as_of(uow, env, as_of)
     floor = env.org.digest.satisfaction_floor
     return LeaderDigest(
         week,
@@ -146,15 +204,30 @@ async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDig
         overdue_total,
         duplicates.total,
         short.total,
-        env.today(),
+        as_of,
         env.org.digest.overdue_listed,
+        env.today(),
     )
 
 
-async def department_digests(env: Env, week: Week) -> list[DepartmentDigest]:
-    """For each department: open items, due in `week`, overdue, unclaimed (as of now)."""
+async def _tasks_as_of(uow: UnitOfWork, env: Env, as_of: date) -> dict[TaskState, int]:
+    """Rectification tasks by state at the end of the day `as_of` (today: as they are)."""
+    since = _unchanged_since(env, as_of)
+    if since is None:
+        return await uow.tasks.counts_by_state()
+    return await uow.tasks.counts_by_state_at(since)
+
+
+async def department_digests(
+    env: Env, week: Week, as_of: date | None = None
+) -> list[DepartmentDigest]:
+    """For each department: open items, due in `week`, overdue, unclaimed, as of the end of
+    the day `as_of` (default today)."""
+    as_of = as_of or env.today()
     async with env.db.reading() as uow:
-        rows = await uow.reports.open_rows()
+        unchanged = await uow.reports.open_rows(unchanged_since=_unchanged_since(env, as_of))
+        changes = await _changes(uow, env, as_of)
+        rows = sorted([*unchanged, *_open_then(changes)], key=lambda r: r.id)
         departments = await uow.departments.all()
         staff = {d.id: await uow.people.staff_of(d.id) for d in departments}
     result = []
@@ -170,7 +243,7 @@ async def department_digests(env: Env, week: Week) -> list[DepartmentDigest]:
                 chats,
                 mine,
                 [r for r in mine if rules.is_due_in(r, week)],
-                rules.overdue_items(mine, env.today(), env.deadlines.overdue_days),
+                rules.overdue_items(mine, as_of, env.deadlines.overdue_days),
                 [r for r in mine if r.state is State.PENDING],
                 env.org.digest.overdue_listed,
             )
@@ -178,10 +251,20 @@ async def department_digests(env: Env, week: Week) -> list[DepartmentDigest]:
     return result
 
 
+def department_view_day(week: Week, today: date) -> date:
+    """The day a department's view of `week` is as of: for a past week the day before it
+    began (what the digest sent at its start carried), else today."""
+    return week.start - timedelta(days=1) if week.end < today else today
+
+
 async def department_digest_for(env: Env, actor: Actor, week: Week) -> DepartmentDigest | None:
+    """An official's department view of `week` (this week: as of now; a past week: as its
+    Monday's digest carried it)."""
     if not actor.is_staff:
         raise NotAllowed()
-    for digest in await department_digests(env, week):
+    rules.require_past_or_current(week, env.today())
+    as_of = department_view_day(week, env.today())
+    for digest in await department_digests(env, week, as_of):
         if digest.department_id == actor.department_id:
             return digest
     return None
