@@ -76,17 +76,31 @@ def page_breaks(columns: Sequence[Column], scale: float) -> list[int]:
     return breaks
 
 
+def pages_fit(columns: Sequence[Column], breaks: list[int], scale: float) -> bool:
+    """Whether each page across, split at `breaks` and starting with the first column (on
+    later pages repeated), holds its columns at `scale`."""
+    widths = [column_points(c.width) for c in columns]
+    starts = [0, *breaks, len(widths)]
+    return all(
+        (sum(widths[start:end]) + (widths[0] if start else 0)) * scale <= printable_width()
+        for start, end in zip(starts, starts[1:], strict=False)
+    )
+
+
 def print_scale(columns: Sequence[Column], points: float = BODY_POINTS) -> tuple[int, list[int]]:
     """For a sheet too wide for one page: the print scale (percent) and the page breaks
-    across. Type never prints under MIN_PRINTED_POINTS; among the scales that need the
-    fewest pages across, the largest."""
+    across. Type never prints under MIN_PRINTED_POINTS; of the scales at which every page
+    holds its columns, one needing the fewest pages across, and of those the largest."""
     lowest = math.ceil(100 * MIN_PRINTED_POINTS / points)
-    fewest = len(page_breaks(columns, lowest / 100))
-    for percent in range(100, lowest, -1):
+    plans = []
+    for percent in range(100, lowest - 1, -1):
         breaks = page_breaks(columns, percent / 100)
-        if len(breaks) == fewest:
-            return percent, breaks
-    return lowest, page_breaks(columns, lowest / 100)
+        if pages_fit(columns, breaks, percent / 100):
+            plans.append((len(breaks), -percent, breaks))
+    if not plans:  # a column too wide for any page: the smallest readable type
+        return lowest, page_breaks(columns, lowest / 100)
+    _, percent, breaks = min(plans, key=lambda plan: plan[:2])
+    return -percent, breaks
 
 
 def _lines_needed(value: Any, width: float, points: float = BODY_POINTS) -> int:

@@ -1,12 +1,14 @@
-"""The ledgers on paper: every sheet the bot writes prints on A4 with its type at 8 pt or more
+"""The ledgers on paper and the digest's totals: every sheet the bot writes prints on A4 with its type at 8 pt or more
 (the type's size times the scale its page setup gives), the header row and the title on every
 page and the pages numbered; the appeal ledger's paper sheet holds what a clerk files, its
 screen sheet the whole history, each appeal's end in its own column (办结 or 撤回), and the
-officials' internal 备注 apart from what the enterprise saw."""
+officials' internal 备注 apart from what the enterprise saw; and where the digest's totals
+differ (by category with the withdrawn appeals, by department without), it says so."""
 
 from __future__ import annotations
 
 import io
+import math
 from datetime import date, datetime
 
 from hypothesis import given
@@ -14,7 +16,10 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from bot import ledger_sheet, sheets
+from bot.chart import count_titles
 from bot.config import BUNDLED_ORG_CONFIG
+from bot.digest_text import leaders_text
+from bot.rules.digest import LeaderDigest, ReceivedGroup, Week, figures_from_counts
 from bot.rules.model import OPEN_STATES, Appeal, State
 from bot.texts import name, t
 from bot.usecases.appeals import ALL_MESSAGE_KINDS, PUBLIC_MESSAGE_KINDS
@@ -138,15 +143,23 @@ def test_any_columns_print_at_8_points_or_more_on_pages_that_hold_them(columns, 
         return
     percent, breaks = sheets.print_scale(columns, points)
     assert points * percent / 100 >= SMALLEST_PRINTED and percent <= 100
-    widths = [sheets.column_points(c.width) for c in columns]
     starts = [0, *breaks, len(columns)]
     assert starts == sorted(set(starts))
-    for start, end in zip(starts, starts[1:], strict=False):
-        page = sum(widths[start:end]) + (widths[0] if start else 0)
-        assert page * percent / 100 <= room or end - start == 1  # a column alone may not fit
-    # the largest scale with as few pages across as the smallest readable scale gives
-    lowest = sheets.print_scale(columns, points)
-    assert len(sheets.page_breaks(columns, percent / 100)) == len(lowest[1])
+    lowest = math.ceil(100 * SMALLEST_PRINTED / points)
+    widths = [sheets.column_points(c.width) for c in columns]
+    if not sheets.pages_fit(columns, breaks, percent / 100):
+        # only when the first column and some other one do not fit a page even at the
+        # smallest readable scale
+        assert percent == lowest
+        assert any((widths[0] + w) * lowest / 100 > room for w in widths[1:])
+        return
+    # no readable scale at which every page holds its columns needs fewer pages across,
+    # and none as few is larger
+    for other in range(lowest, 101):
+        other_breaks = sheets.page_breaks(columns, other / 100)
+        if sheets.pages_fit(columns, other_breaks, other / 100):
+            assert len(other_breaks) >= len(breaks)
+            assert len(other_breaks) > len(breaks) or other <= percent
 
 
 # The ledger's contents ------------------------------------------------------------------------
@@ -251,3 +264,80 @@ async def test_a_withdrawn_appeal_in_the_exported_ledger(sandbox, people):
     assert printed[t("ledger.header.closed_day")] is None
     assert t("ledger.header.history") not in printed  # the history stays on the screen
     assert paper.oddHeader.center.text == "诉求台账（2026-03-01 至 2026-03-31）"
+
+
+# Totals that differ: by category with the withdrawn, by department without -------------------
+
+groups = st.lists(
+    st.builds(
+        ReceivedGroup,
+        department=st.sampled_from(["市人社局", "市地方金融管理局", "中小企业科"]),
+        category=st.sampled_from(["用工(引才)", "融资", "综合服务"]),
+        withdrawn=st.booleans(),
+        received=st.integers(min_value=1, max_value=40),
+        claimed_on_time=st.just(0),
+        resolved=st.just(0),
+        closed_on_time=st.just(0),
+        rated=st.just(0),
+        satisfied=st.just(0),
+        unrated=st.just(0),
+    ),
+    max_size=12,
+)
+
+
+def year_digest(groups: list[ReceivedGroup]) -> LeaderDigest:
+    week = Week(2026, 11)
+    order = ["用工(引才)", "融资", "综合服务"]
+    year = figures_from_counts(date(2026, 1, 1), week.end, groups, (0, 0), order)
+    last = figures_from_counts(week.start, week.end, [], (0, 0), order)
+    return LeaderDigest(week, last, year, [], [], 0.85, {}, [], [])
+
+
+@given(groups)
+def test_where_the_totals_differ_the_digest_and_the_chart_say_what_each_counts(groups):
+    digest = year_digest(groups)
+    text = leaders_text(digest)
+    withdrawn = sum(g.received for g in groups if g.withdrawn)
+    counted = sum(g.received for g in groups if not g.withdrawn)
+    by_category = sum(count for _, count in digest.year.by_category)
+    assert digest.year.new == by_category == counted + withdrawn
+    assert sum(d.received for d in digest.year.departments) == counted
+    note = t(
+        "digest.departments_withdrawn", counted=counted, withdrawn=withdrawn, total=by_category
+    )
+    by_category_title, by_department_title = count_titles(digest.year)
+    if withdrawn:
+        assert note in text.split("\n")
+        # the note sits with the departments it explains (section 三), before section 四
+        assert text.index(t("digest.section_departments")) < text.index(note)
+        assert text.index(note) < text.index("四、")
+        assert (by_category_title, by_department_title) == (
+            f"按类别（{by_category} 件，含撤回 {withdrawn} 件）",
+            f"按承办单位（{counted} 件，不含撤回）",
+        )
+    else:
+        assert "不含已撤回" not in text
+        assert (by_category_title, by_department_title) == ("按类别", "按承办单位")
+
+
+async def test_the_digest_of_a_year_with_a_withdrawn_appeal_says_so_from_the_chat(
+    sandbox, people, clock
+):
+    """As in the demo: 4 appeals by category, 2 + 1 by department, 1 withdrawn."""
+    p = people
+    numbers = [
+        await file_appeal(p.company, text=f"第{i}件融资诉求，请协助对接银行。") for i in range(3)
+    ]
+    await file_appeal(p.company, category="综合服务", text="春节后急需招聘操作工30名。")
+    await p.company.send(f"/view {numbers[2]}")
+    await p.company.press("撤回")
+    await p.company.send("已自行解决")
+    clock.set(datetime(2026, 3, 16, 10, tzinfo=SHANGHAI))
+    mark = p.leader.mark()
+    await p.leader.send("/digest 2026-W11")
+    text = "\n".join(p.leader.since(mark))
+    assert "按类别：用工(引才)类0件，融资类3件，综合服务类1件" in text
+    assert "1. 市地方金融管理局：受理 2 件" in text or "2. 市地方金融管理局：受理 2 件" in text
+    assert "中小企业科：受理 1 件" in text
+    assert "注：各单位受理合计 3 件，不含已撤回的 1 件；年度新增 4 件及按类别件数含撤回。" in text
