@@ -178,7 +178,11 @@ def sheets(start: date | None = None, end: date | None = None) -> list[SheetSpec
     period = t("ledger.period", start=start, end=end) if start and end else ""
     return [
         SheetSpec(
-            paper, print_columns(), t("ledger.caption", title=paper, period=period), PRINT_POINTS
+            paper,
+            print_columns(),
+            t("ledger.caption", title=paper, period=period),
+            PRINT_POINTS,
+            cut_note=t("ledger.cut_note", sheet=screen),
         ),
         SheetSpec(screen, columns(), t("ledger.caption", title=screen, period=period)),
     ]

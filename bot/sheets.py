@@ -103,6 +103,22 @@ def print_scale(columns: Sequence[Column], points: float = BODY_POINTS) -> tuple
     return -percent, breaks
 
 
+def cut_to_row(text: str, width: float, points: float, note: str) -> str:
+    """`text` as far as the highest row shows it in a column `width` wide, ending with
+    `note` where it was cut."""
+    lines = int((MAX_ROW_POINTS - 3) // line_points(points))
+    if _lines_needed(text, width, points) <= lines:
+        return text
+    low, high = 0, len(text)  # the longest prefix that fits with the note
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _lines_needed(text[:middle] + note, width, points) <= lines:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + note
+
+
 def _lines_needed(value: Any, width: float, points: float = BODY_POINTS) -> int:
     """Lines a text in `points` type takes wrapped in a column `width` characters wide (a
     Chinese character of 10-point type is two of them)."""
@@ -142,6 +158,9 @@ class SheetSpec:
     columns: list[Column]
     caption: str | None = None
     points: float = BODY_POINTS  # the type of the rows
+    # For paper: a wrapped text longer than the highest row shows is cut to fit and ends
+    # with this note (else the cell keeps it all, and paper shows only what the row holds).
+    cut_note: str | None = None
 
 
 def cell_text(text: str) -> str:
@@ -177,6 +196,7 @@ class _Sheet:
         columns, title = spec.columns, spec.title
         self.columns = columns
         self.points = spec.points
+        self.cut_note = spec.cut_note
         self.streaming = streaming
         sheet = self.sheet = book.add_worksheet(title)
         for index, column in enumerate(columns):
@@ -235,6 +255,13 @@ class _Sheet:
 
     def add(self, values: list[Any]) -> None:
         row = self.rows + 1
+        if self.cut_note:
+            values = [
+                cut_to_row(v, c.width, self.points, self.cut_note)
+                if c.kind == WRAP and isinstance(v, str)
+                else v
+                for c, v in zip(self.columns, values, strict=True)
+            ]
         lines = max(
             (
                 _lines_needed(v, c.width, self.points)

@@ -196,6 +196,29 @@ END_COLUMNS = {  # the state an appeal ended in → (screen header, paper header
 TIME_COLUMNS = ("closed", "closed_day", "withdrawn", "withdrawn_day")
 
 
+async def test_a_text_longer_than_a_row_shows_is_cut_on_paper_with_a_note_and_whole_on_screen(
+    sandbox, people
+):
+    """Excel's highest row holds about 26 lines: on paper the rest would vanish unseen."""
+    long = ("我司扩建冷链仓库需流动资金约800万元，申请对接政府性融资担保。" * 80)[:1900]
+    await file_appeal(people.company, text=long)
+    await people.leader.send("/export 2026-03-01 2026-03-31")
+    book = load_workbook(io.BytesIO(sandbox.api.documents[-1][2]))
+    header = t("ledger.header.description")
+    paper, screen = book[t("ledger.sheet")], book[t("ledger.sheet_full")]
+    [printed] = [c.value for c in paper[2] if paper.cell(1, c.column).value == header]
+    [whole] = [c.value for c in screen[2] if screen.cell(1, c.column).value == header]
+    note = t("ledger.cut_note", sheet=t("ledger.sheet_full"))
+    assert whole == long
+    assert printed.endswith(note) and long.startswith(printed.removesuffix(note))
+    width = {column: w for column, w, _ in ledger_sheet.PRINT_LAYOUT}
+    lines = sheets._lines_needed(printed, width["description"], ledger_sheet.PRINT_POINTS)
+    row_height = paper.row_dimensions[2].height
+    assert row_height <= sheets.MAX_ROW_POINTS
+    assert lines * sheets.line_points(ledger_sheet.PRINT_POINTS) + 3 <= row_height
+    assert len(printed) > 150  # as much as fits, not a stub
+
+
 def test_each_state_an_appeal_ends_in_has_its_own_column():
     """Every state is open or has the column of its end: a new end state cannot fall back
     to 办结时间."""

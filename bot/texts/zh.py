@@ -553,6 +553,7 @@ CATALOG: dict[str, str] = {
     "ledger.sheet_full": "全程记录",
     "ledger.caption": "{title}{period}",
     "ledger.period": "（{start} 至 {end}）",
+    "ledger.cut_note": "…（全文见“{sheet}”表）",
     "sheet.footer": "{title}　第 &P 页",
     "ledger.file": "诉求台账-{label}.xlsx",
     "ledger.yes": "是",
