@@ -25,8 +25,8 @@ MAX_ROW_POINTS = 409  # Excel's highest row
 
 # Paper. Type is set in BODY_POINTS unless a sheet says otherwise (the header row in
 # HEADER_POINTS) and must print at MIN_PRINTED_POINTS or more: a sheet is fitted to the page
-# width only while that keeps its type this large; a wider sheet prints at 100 % across
-# several pages instead.
+# width only while that keeps its type this large; a wider sheet prints over several pages
+# side by side, at the largest scale that keeps it so (print_scale).
 BODY_POINTS, HEADER_POINTS = 10, 11
 MIN_PRINTED_POINTS = 8
 A4_LANDSCAPE_WIDTH = 841.89  # points (297 mm)
