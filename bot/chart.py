@@ -22,7 +22,7 @@ from matplotlib.ft2font import FT2Font  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bot.digest_text import week_name  # noqa: E402
-from bot.rules.digest import LeaderDigest  # noqa: E402
+from bot.rules.digest import LeaderDigest, PeriodFigures  # noqa: E402
 from bot.texts import t  # noqa: E402
 
 KNOWN_CJK_FAMILIES = (
@@ -93,6 +93,17 @@ def rate_label(rate: float | None) -> str:
     return f"{rate * 100:.0f}%" if rate is not None else t("chart.no_data")
 
 
+def count_titles(figures: PeriodFigures) -> tuple[str, str]:
+    """The titles of the counts by category and by department; where their totals differ
+    (withdrawn appeals count by category only), each says what it counts."""
+    if not figures.withdrawn_received:
+        return t("chart.by_category"), t("chart.by_department")
+    return (
+        t("chart.by_category_withdrawn", total=figures.new, withdrawn=figures.withdrawn_received),
+        t("chart.by_department_withdrawn", counted=figures.departments_received),
+    )
+
+
 def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
     """The chart as PNG bytes; ChartFontMissing if any label cannot be drawn. Left: the
     year's appeals by category and by department; right: each department's four rates, in
@@ -106,7 +117,7 @@ def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
     ranked = [t("chart.ranked", rank=n, name=d.name) for n, d in enumerate(year.departments, 1)]
     received = [d.received for d in year.departments]
     title = t("chart.title", week=week_name(digest.week))
-    by_category, by_department = t("chart.by_category"), t("chart.by_department")
+    by_category, by_department = count_titles(year)
     rates_title, unit, no_data = t("chart.rates"), t("chart.unit"), t("chart.no_data")
     rate_names = [t(key) for _, key, _ in RATES]
     labels = [title, by_category, by_department, rates_title, unit, no_data, *rate_names]

@@ -40,7 +40,8 @@ class LeadersPack:
 async def export_ledger(env: Env, actor: object, start: date, end: date, target: Path) -> int:
     """The appeal ledger as an XLSX file, worded from the catalog in local time."""
     names = {d.code: d.name for d in await people.departments(env)}
-    return await reports.export_ledger(env, actor, start, end, target, writer(env.zone, names))
+    write = writer(env.zone, names, start, end)
+    return await reports.export_ledger(env, actor, start, end, target, write)
 
 
 async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> LeadersPack:

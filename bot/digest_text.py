@@ -74,6 +74,21 @@ def department_line(rank: int, dept: DepartmentFigures) -> str:
     )
 
 
+def withdrawn_note(figures: PeriodFigures) -> list[str]:
+    """Where the departments' total is smaller than the period's new appeals (withdrawn ones
+    count by category but not for a department), a line that says so with both totals."""
+    if not figures.withdrawn_received:
+        return []
+    return [
+        t(
+            "digest.departments_withdrawn",
+            counted=figures.departments_received,
+            withdrawn=figures.withdrawn_received,
+            total=figures.new,
+        )
+    ]
+
+
 def week_name(week: Week) -> str:
     """The one way a week is named to people: 2026年第47周."""
     return t("week.name", year=week.year, number=week.number)
@@ -116,16 +131,7 @@ def leaders_text(digest: LeaderDigest) -> str:
         t("digest.section_departments"),
     ]
     lines += [department_line(i, d) for i, d in enumerate(year.departments, start=1)] or [none]
-    counted = sum(d.received for d in year.departments)
-    if counted < year.new:  # withdrawn appeals leave the departments' figures
-        lines.append(
-            t(
-                "digest.departments_without_withdrawn",
-                count=year.new - counted,
-                total=counted,
-                new=year.new,
-            )
-        )
+    lines += withdrawn_note(year)
     floor = f"{digest.floor * 100:.0f}%"
     if not any(d.rated for d in year.departments):
         lines.append(t("digest.floor_no_ratings"))

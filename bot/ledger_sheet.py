@@ -1,40 +1,70 @@
-"""The appeal ledger (台账) as spreadsheet rows: local times, Chinese names, from the catalog."""
+"""The appeal ledger (台账) as a workbook of two sheets, worded from the catalog in local
+time: 诉求台账, the columns a clerk files on paper, fitted to the A4 page width in readable
+type; and 全程记录, every column with each appeal's whole history, for the screen (it prints
+at full size over several pages)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.rules.model import CLOSED_STATES
-from bot.sheets import DATE, DATETIME, TEXT, WRAP, Column, write_sheet_async
+from bot.rules.model import CLOSED_STATES, State
+from bot.sheets import DATE, DATETIME, TEXT, WRAP, Column, SheetSpec, write_sheets_async
 from bot.texts import name, t
 from bot.texts.events import event_detail
+from bot.usecases.appeals import PUBLIC_MESSAGE_KINDS
 from storage.records import detail_of, moment
 from storage.reports import LedgerEntry
 
-# (column, width, kind): widths in characters, chosen so that the sheet fits landscape A4
-# at a readable scale while the long texts wrap.
+# The screen sheet: (column, width, kind), widths in characters; the long texts wrap.
 LAYOUT = (
     ("number", 15, TEXT), ("enterprise", 18, WRAP), ("uscc", 19, TEXT), ("category", 9, WRAP),
     ("description", 28, WRAP), ("department", 12, WRAP), ("owner", 7, WRAP),
     ("state", 9, WRAP), ("created", 15, DATETIME), ("claimed", 15, DATETIME),
     ("claim_due", 10.5, DATE), ("due", 10.5, DATE), ("closed", 15, DATETIME),
-    ("on_time", 8, TEXT), ("resolution", 22, WRAP), ("rating", 7, TEXT),
-    ("notices", 16, WRAP), ("history", 36, WRAP), ("messages", 36, WRAP),
+    ("withdrawn", 15, DATETIME), ("on_time", 8, TEXT), ("resolution", 22, WRAP),
+    ("rating", 7, TEXT), ("notices", 16, WRAP), ("history", 36, WRAP), ("messages", 36, WRAP),
+    ("notes", 30, WRAP),
 )  # fmt: skip
 COLUMNS = tuple(name for name, _, _ in LAYOUT)
+# The paper sheet: what a clerk files, in 11-point type and widths that fit landscape A4
+# with that type printing at 8 pt or more (bot/sheets.py); the dates without their times,
+# the history on the screen sheet.
+PRINT_LAYOUT = (
+    ("number", 13.5, TEXT), ("enterprise", 10.5, WRAP), ("category", 6, WRAP),
+    ("description", 21, WRAP), ("department", 8.5, WRAP), ("owner", 6, WRAP),
+    ("state", 6, WRAP), ("created_day", 9.5, DATE), ("due", 9.5, DATE),
+    ("closed_day", 9.5, DATE), ("withdrawn_day", 9.5, DATE), ("on_time", 5, WRAP),
+    ("resolution", 17, WRAP), ("rating", 6, WRAP),
+)  # fmt: skip
+PRINT_POINTS = 11
+PRINT_COLUMNS = tuple(name for name, _, _ in PRINT_LAYOUT)
+# Where the moment an appeal ended (closed_at) is shown, by the state it ended in: 办结
+# (rated or not) is its 办结时间, a withdrawal its 撤回时间. Open states have none.
+END_COLUMN = {State.CLOSED: "closed", State.RATED: "closed", State.WITHDRAWN: "withdrawn"}
 # 提示 before 督办; within each, by year and number.
 FAMILY_ORDER = {"提示": 0, "督办": 1}
 
 
 def columns() -> list[Column]:
+    """The screen sheet's columns."""
     return [Column(t(f"ledger.header.{c}"), width, kind) for c, width, kind in LAYOUT]
 
 
+def print_columns() -> list[Column]:
+    """The paper sheet's columns."""
+    return [Column(t(f"ledger.header.{c}"), width, kind) for c, width, kind in PRINT_LAYOUT]
+
+
 def headers() -> list[str]:
+    """The screen sheet's headers."""
     return [column.header for column in columns()]
+
+
+def print_headers() -> list[str]:
+    return [column.header for column in print_columns()]
 
 
 def local(moment_: datetime | None, zone: ZoneInfo) -> str:
@@ -43,6 +73,10 @@ def local(moment_: datetime | None, zone: ZoneInfo) -> str:
 
 def local_time(moment_: datetime | None, zone: ZoneInfo) -> datetime | None:
     return moment_.astimezone(zone) if moment_ else None
+
+
+def day(moment_: datetime | None, zone: ZoneInfo) -> date | None:
+    return moment_.astimezone(zone).date() if moment_ else None
 
 
 def history_lines(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> str:
@@ -62,7 +96,9 @@ def history_lines(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str
     return "\n".join(lines)
 
 
-def message_lines(entry: LedgerEntry, zone: ZoneInfo) -> str:
+def message_lines(entry: LedgerEntry, zone: ZoneInfo, public: bool) -> str:
+    """The words exchanged with the enterprise (`public`: replies, 补充, rating comments), or
+    the officials' internal 备注, which the enterprise never sees."""
     return "\n".join(
         t(
             "ledger.message_line",
@@ -72,6 +108,7 @@ def message_lines(entry: LedgerEntry, zone: ZoneInfo) -> str:
             text=m["text"],
         )
         for m in entry.messages
+        if (m["kind"] in PUBLIC_MESSAGE_KINDS) == public
     )
 
 
@@ -84,43 +121,90 @@ def notice_serials(entry: LedgerEntry) -> str:
     return t("ledger.notice_sep").join(f"{n['family']}〔{n['year']}〕{n['no']}号" for n in ordered)
 
 
-def cells(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> list[object]:
+def values(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> dict[str, object]:
+    """Every column's value for one appeal, by column name."""
     appeal = entry.appeal
-    closed = appeal.closed_at.astimezone(zone).date() if appeal.closed_at else None
+    ended = local_time(appeal.closed_at, zone)
     on_time = ""
-    if closed and appeal.state in CLOSED_STATES:
-        on_time = t("ledger.yes") if closed <= appeal.due_date else t("ledger.no")
+    if ended and appeal.state in CLOSED_STATES:
+        on_time = t("ledger.yes") if ended.date() <= appeal.due_date else t("ledger.no")
+    end_column = END_COLUMN.get(appeal.state)
+    closed = ended if end_column == "closed" else None
+    withdrawn = ended if end_column == "withdrawn" else None
+    return {
+        "number": appeal.number,
+        "enterprise": appeal.enterprise_name,
+        "uscc": entry.uscc,
+        "category": appeal.category,
+        "description": appeal.description,
+        "department": appeal.department_name,
+        "owner": appeal.owner_name or "",
+        "state": name("state", appeal.state),
+        "created": local_time(appeal.created_at, zone),
+        "created_day": day(appeal.created_at, zone),
+        "claimed": local_time(appeal.claimed_at, zone),
+        "claim_due": appeal.claim_due_date,
+        "due": appeal.due_date,
+        "closed": closed,
+        "closed_day": closed.date() if closed else None,
+        "withdrawn": withdrawn,
+        "withdrawn_day": withdrawn.date() if withdrawn else None,
+        "on_time": on_time,
+        "resolution": appeal.resolution or "",
+        "rating": name("rating", appeal.rating) if appeal.rating else "",
+        "notices": notice_serials(entry),
+        "history": history_lines(entry, zone, departments),
+        "messages": message_lines(entry, zone, public=True),
+        "notes": message_lines(entry, zone, public=False),
+    }
+
+
+def cells(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> list[object]:
+    """The screen sheet's row for one appeal."""
+    row = values(entry, zone, departments)
+    return [row[c] for c in COLUMNS]
+
+
+def print_cells(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> list[object]:
+    """The paper sheet's row for one appeal."""
+    row = values(entry, zone, departments)
+    return [row[c] for c in PRINT_COLUMNS]
+
+
+def sheets(start: date | None = None, end: date | None = None) -> list[SheetSpec]:
+    """The paper sheet first (it opens, and it is what printing the file gives first), then
+    the screen sheet; each page names the ledger and the period it covers."""
+    paper, screen = t("ledger.sheet"), t("ledger.sheet_full")
+    period = t("ledger.period", start=start, end=end) if start and end else ""
     return [
-        appeal.number,
-        appeal.enterprise_name,
-        entry.uscc,
-        appeal.category,
-        appeal.description,
-        appeal.department_name,
-        appeal.owner_name or "",
-        name("state", appeal.state),
-        local_time(appeal.created_at, zone),
-        local_time(appeal.claimed_at, zone),
-        appeal.claim_due_date,
-        appeal.due_date,
-        local_time(appeal.closed_at, zone),
-        on_time,
-        appeal.resolution or "",
-        name("rating", appeal.rating) if appeal.rating else "",
-        notice_serials(entry),
-        history_lines(entry, zone, departments),
-        message_lines(entry, zone),
+        SheetSpec(
+            paper,
+            print_columns(),
+            t("ledger.caption", title=paper, period=period),
+            PRINT_POINTS,
+            cut_note=t("ledger.cut_note", sheet=screen),
+        ),
+        SheetSpec(screen, columns(), t("ledger.caption", title=screen, period=period)),
     ]
 
 
-def writer(zone: ZoneInfo, departments: dict[str, str]):  # noqa: ANN201 - returns a coroutine fn
+Writer = Callable[[AsyncIterator[LedgerEntry], Path], Awaitable[None]]
+
+
+def writer(
+    zone: ZoneInfo,
+    departments: dict[str, str],
+    start: date | None = None,
+    end: date | None = None,
+) -> Writer:
     """A function writing streamed ledger entries to an XLSX file (memory stays flat)."""
 
     async def write(entries: AsyncIterator[LedgerEntry], target: Path) -> None:
-        async def rows() -> AsyncIterator[list[object]]:
+        async def rows() -> AsyncIterator[tuple[list[object], list[object]]]:
             async for entry in entries:
-                yield cells(entry, zone, departments)
+                row = values(entry, zone, departments)
+                yield [row[c] for c in PRINT_COLUMNS], [row[c] for c in COLUMNS]
 
-        await write_sheet_async(rows(), target, t("ledger.sheet"), columns())
+        await write_sheets_async(rows(), target, sheets(start, end))
 
     return write

@@ -18,6 +18,7 @@ from bot.digest_text import split_message
 from bot.ledger_sheet import headers as ledger_headers
 from bot.rules.digest import Week
 from bot.sandbox.chat import Sandbox
+from bot.texts import t
 from bot.usecases import reports
 from handlers.digest import send_weekly_digests
 from handlers.jobs import run_sweep
@@ -180,7 +181,9 @@ async def test_leaders_digest_figures_ranking_and_floor(seeded):
     [(chat, name, content)] = box.api.documents
     assert chat == leader.id and name == "诉求台账-2026-W47.xlsx"
     rows = list(
-        load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True)
+        load_workbook(io.BytesIO(content), read_only=True)[t("ledger.sheet_full")].iter_rows(
+            values_only=True
+        )
     )
     assert list(rows[0]) == ledger_headers() and len(rows) == 160
     first = dict(zip(ledger_headers(), rows[1], strict=True))

@@ -281,7 +281,7 @@ async def test_a_past_week_reads_as_it_was_sent_whatever_happened_since(sandbox,
     # today's own digest is another matter: the figures of June
     now = leaders_text(await reports.leaders_digest(env, None, Week(2026, 22)))
     # the withdrawal (after W13) leaves June's departments one short of the year's new
-    assert "各单位受理数不含撤回的诉求 1 件，合计 6 件，少于年度新增的 7 件。" in now
+    assert "注：各单位受理合计 6 件，不含已撤回的 1 件；年度新增 7 件及按类别件数含撤回。" in now
     assert "不含撤回" not in again
     overdue_now = now.split("四、")[1].split("五、")[0]
     assert (

@@ -340,7 +340,7 @@ async def test_ledger_history_is_local_time_and_chinese(env, cast, clock, tmp_pa
     target = tmp_path / "ledger.xlsx"
     count = await export_ledger(env, cast["leader"], date(2026, 1, 1), date(2026, 3, 31), target)
     assert count == 1
-    sheet = load_workbook(target).active
+    sheet = load_workbook(target)[t("ledger.sheet_full")]
     header = [c.value for c in sheet[1]]
     row = dict(zip(header, [c.value for c in sheet[2]], strict=True))
     history = row[t("ledger.header.history")]
@@ -356,8 +356,8 @@ async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
     env, cast, clock, tmp_path: Path
 ):
     """Real dates and times (local) in date formats, wrapped long texts, a frozen header
-    with filters, landscape A4 fitted to the width with the header on every page, and the
-    文号 in order: 提示 before 督办, each by number."""
+    with filters, landscape A4 with the header on every page (the print setup of every
+    sheet: tests/test_paper.py), and the 文号 in order: 提示 before 督办, each by number."""
     from datetime import datetime
 
     from bot.ledger_sheet import notice_serials
@@ -367,7 +367,7 @@ async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
     await act(env, cast["official"], Action.CLAIM, appeal, "c")
     target = tmp_path / "ledger.xlsx"
     await export_ledger(env, cast["leader"], date(2026, 1, 1), date(2026, 3, 31), target)
-    sheet = load_workbook(target).active
+    sheet = load_workbook(target)[t("ledger.sheet_full")]
     header = [c.value for c in sheet[1]]
     cells = dict(zip(header, sheet[2], strict=True))
     created = cells[t("ledger.header.created")]
@@ -379,13 +379,11 @@ async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
     assert cells[t("ledger.header.history")].alignment.wrap_text
     assert cells[t("ledger.header.description")].alignment.wrap_text
     assert sheet.freeze_panes == "B2"
-    assert sheet.auto_filter.ref == "A1:S2"
+    assert sheet.auto_filter.ref == "A1:U2"
     assert sheet.print_title_rows == "$1:$1"
     setup = sheet.page_setup
-    assert (setup.orientation, int(setup.paperSize), setup.fitToHeight) == ("landscape", 9, 0)
-    assert setup.fitToWidth in (None, 1)  # 1 is the default, which a writer may leave out
-    assert sheet.sheet_properties.pageSetUpPr.fitToPage
-    assert round(sheet.column_dimensions["R"].width) in (36, 37)  # 办理记录, 36 characters
+    assert (setup.orientation, int(setup.paperSize)) == ("landscape", 9)
+    assert round(sheet.column_dimensions["S"].width) in (36, 37)  # 办理记录, 36 characters
     assert sheet.row_dimensions[2].height >= 2 * 14  # tall enough for its wrapped lines
 
     class Entry:
@@ -596,11 +594,12 @@ def test_a_streamed_sheet_keeps_no_row_behind_and_a_sheet_in_memory_keeps_its_he
 
     columns = [sheets.Column("编号", 10), sheets.Column("办理记录", 10, sheets.WRAP)]
     rows = [[f"SQ-2026-{n:06d}", "签收\n回复\n办结"] for n in range(300)]
-    streamed = sheets._Sheet(tmp_path / "s.xlsx", "台账", columns)
+    book = sheets._Workbook(tmp_path / "s.xlsx", [sheets.SheetSpec("台账", columns)])
+    [streamed] = book.sheets
     for row in rows:
-        streamed.add(row)
+        book.add([row])
     assert len(streamed.sheet.row_info) <= 2
-    streamed.close()
+    book.close()
     buffer = io.BytesIO()
     sheets.write_sheet(rows, buffer, "台账", columns)
     for path in (tmp_path / "s.xlsx", buffer):

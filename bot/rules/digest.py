@@ -195,6 +195,17 @@ class PeriodFigures:
         rated = sum(d.rated for d in self.departments)
         return sum(d.satisfied for d in self.departments) / rated if rated else None
 
+    @property
+    def departments_received(self) -> int:
+        """Appeals received in the period that the departments count: all but the withdrawn."""
+        return sum(d.received for d in self.departments)
+
+    @property
+    def withdrawn_received(self) -> int:
+        """Appeals received in the period and withdrawn since: in `new` and by category,
+        not in the departments' figures."""
+        return self.new - self.departments_received
+
 
 @dataclass(frozen=True)
 class OverdueItem:
