@@ -34,7 +34,7 @@ from bot.rules.refusals import (
     RatingExpired,
     StaleAction,
 )
-from bot.rules.workflow import APPEAL_FLOW
+from bot.rules.workflow import APPEAL_FLOW, APPEAL_VERSION_EVENTS, changes_since
 from bot.usecases import outbox
 from bot.usecases.env import Env, already_done, remember
 from storage.db import UnitOfWork
@@ -141,6 +141,14 @@ async def last_change(env: Env, actor: Actor, number: str) -> tuple[Appeal, Even
     return appeal, (changes[-1] if changes else None)
 
 
+async def unseen(uow: UnitOfWork, appeal: Appeal, version: int | None) -> list[str] | None:
+    """The changes a button made at `version` has not seen (what `access.authorize` weighs)."""
+    if version is None or version == appeal.version:
+        return []
+    events = [e.action for e in await uow.audit.of_appeal(appeal.id)]
+    return changes_since(events, version, APPEAL_VERSION_EVENTS)
+
+
 async def allowed(env: Env, actor: Actor, appeal: Appeal) -> list[Action]:
     return access.allowed_actions(actor, appeal, env.today())
 
@@ -189,7 +197,8 @@ async def preflight(env: Env, actor: Actor, appeal_id: int, action: Action, vers
     """Check, before asking the user for text, that the action would be allowed."""
     async with env.db.reading() as uow:
         appeal = await load_visible(uow, actor, appeal_id)
-    access.authorize(actor, appeal, action, version, env.today())
+        changes = await unseen(uow, appeal, version)
+    access.authorize(actor, appeal, action, version, env.today(), changes)
     return appeal
 
 
@@ -296,7 +305,8 @@ async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, cha
         if done is not None:
             return Outcome(await uow.appeals.get(done), replayed=True)
         before = await load_visible(uow, actor, req.appeal_id)
-        access.authorize(actor, before, action, req.version, env.today())
+        changes = await unseen(uow, before, req.version)
+        access.authorize(actor, before, action, req.version, env.today(), changes)
         target = APPEAL_FLOW[action].target(before.state)
         message_id = None
         if change.message_kind is not None:
@@ -540,6 +550,14 @@ async def extend(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
     return Outcome(appeal, notices, detail=detail, queued=queued, ack_id=ack)
 
 
+def events_after_request(events: list[Event], extension_id: int) -> list[str]:
+    """The changes (event actions) since the extension request `extension_id` was made."""
+    for at, event in enumerate(events):
+        if event.action == Action.EXTEND and event.detail.get("extension_id") == extension_id:
+            return [e.action for e in events[at + 1 :]]
+    return []
+
+
 def check_new_due(env: Env, text: str | None, appeal: Appeal) -> str:
     """The new due date as typed, checked early so the user can retype it at once."""
     new_due = checks.date_field(text, "new_due", env.today())
@@ -558,7 +576,10 @@ async def decide_extension(
         extension = await uow.extensions.get(extension_id)
         found = await uow.appeals.get(extension.appeal_id) if extension else None
         appeal = access.visible_extension(actor, extension, found)
-        access.authorize_extension_decision(actor, extension, appeal, approve)
+        events = await uow.audit.of_appeal(appeal.id)
+        access.authorize_extension_decision(
+            actor, extension, appeal, approve, events_after_request(events, extension_id)
+        )
         state = "approved" if approve else "denied"
         await uow.extensions.decide(extension_id, state, actor.tg_id, now)
         if approve and not await uow.appeals.update(

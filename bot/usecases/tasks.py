@@ -19,7 +19,7 @@ from bot.rules.model import (
 )
 from bot.rules.refusals import NotAllowed, TaskStale
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
-from bot.rules.workflow import TASK_FLOW
+from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, changes_since
 from bot.usecases import outbox
 from bot.usecases.env import Env
 from bot.usecases.people import department_staff
@@ -149,10 +149,19 @@ async def view(env: Env, actor: Actor, task_id: int) -> TaskView:
     return TaskView(task, reports, access.allowed_task_actions(actor, task, extra), may_assign)
 
 
+async def _unseen(uow: UnitOfWork, task: Task, version: int | None) -> list[str] | None:
+    """The changes a task button made at `version` has not seen (`access.authorize_task`)."""
+    if version is None or version == task.version:
+        return []
+    events = [e.action for e in await uow.audit.of_subject(f"task:{task.id}")]
+    return changes_since(events, version, TASK_VERSION_EVENTS)
+
+
 async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, version: int) -> Task:
     async with env.db.reading() as uow:
         task, extra = await _visible(uow, actor, task_id)
-    access.authorize_task(actor, task, action, version, extra)
+        changes = await _unseen(uow, task, version)
+    access.authorize_task(actor, task, action, version, extra, changes)
     return task
 
 
@@ -172,7 +181,8 @@ async def act(
     now = env.now()
     async with env.db.unit_of_work() as uow:
         task, extra = await _visible(uow, actor, task_id)
-        access.authorize_task(actor, task, action, version, extra)
+        changes = await _unseen(uow, task, version)
+        access.authorize_task(actor, task, action, version, extra, changes)
         target = TASK_FLOW[action].target(task.state)
         report_id = None
         if text is not None:
