@@ -175,10 +175,19 @@ async def action_pressed(update: Update, context: Context) -> None:
     )
 
 
+def _transferring(conversation: Conversation) -> bool:
+    return conversation.data.get("action") == Action.TRANSFER and conversation.step == "text"
+
+
+# The department buttons stay on screen while the reason is asked: another one changes it.
+flow.kept(FLOW, "dept", when=_transferring)
+
+
 @refusals
 async def department_pressed(update: Update, context: Context) -> None:
-    """Target department of a transfer, by button (only while that prompt is open)."""
-    found = await flow.pressed(update, context, FLOW, "department", "stale_button")
+    """Target department of a transfer, by button (while that transfer's prompt is open,
+    also when the reason is being asked: the department changes)."""
+    found = await flow.pressed(update, context, FLOW, None, "stale_button")
     if found is not None:
         conversation, button = found
         code = str(button.parts[0]) if button else ""  # unreadable: answered as unknown

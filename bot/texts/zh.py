@@ -177,6 +177,7 @@ CATALOG: dict[str, str] = {
     "help_admin": "<b>局领导/督办员</b>可用功能：\n/inbox 全部在办诉求\n/overdue 超期诉求\n/view 编号 查看诉求详情\n/tasks 整改任务台账（/tasks import 导入，/tasks export 导出）\n/digest [2026-W47] 督察通报\n/stats 实时数据\n/export [起始日期] [截止日期] 导出诉求台账\n/invite 生成承办人/科室负责人邀请链接\n/baobao 统一社会信用代码 [姓名] 设置包保责任人\n/contacts 统一社会信用代码 企业联系人（/colleague 代码 生成邀请）\n/cancel 取消当前操作\n/help 帮助",
     "ask_category": "请选择<b>诉求类别</b>（可随时发送 /cancel 取消）：",
     "category_unknown": "未找到该类别，请点击下方按钮选择诉求类别。",
+    "category_changed": "类别已改为“{category}”（办理时限 {days} 个工作日），内容和附件保留。",
     "category_more": "（共 {total} 个类别，按钮列出前 {shown} 个；其他类别请直接输入类别名称。）",
     "ask_description": "类别：{category}（办理时限 {days} 个工作日）\n请用一条消息<b>描述您的诉求</b>（{min}–{max} 字）。",
     "ask_attachments": "可以发送照片或文件作为附件（最多 {max} 个，可选）。\n确认无误后点击“提交”，或点击“取消”放弃。\n\n<b>类别</b>：{category}\n<b>内容</b>：{description}\n<b>附件</b>：{count} 个",
