@@ -28,7 +28,7 @@ from handlers.common import (
     say,
 )
 from handlers.courier import confirm
-from handlers.render import action_markup, card, list_text
+from handlers.render import action_markup, card, list_text, reopen_how
 
 FLOW = "action"
 LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.overdue}
@@ -284,7 +284,13 @@ async def _ask_comment(
         button=button,
     )
     rating = name("rating", appeal.rating) if appeal.rating else ""
-    text = t(f"done.{action}", number=appeal.number, due=appeal.due_date.isoformat(), rating=rating)
+    text = t(
+        f"done.{action}",
+        number=appeal.number,
+        due=appeal.due_date.isoformat(),
+        rating=rating,
+        how=reopen_how(outcome.detail, appeal),
+    )
     if outcome.replayed:
         await say(update, context, text)
         return

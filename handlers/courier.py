@@ -35,6 +35,7 @@ from handlers.render import (
     appeal_fields,
     ladder_notice,
     notice,
+    reopen_how,
     task_button_row,
     task_notice,
 )
@@ -47,7 +48,7 @@ SEND_IN_BACKGROUND = "send_notices_in_background"
 # Stored acknowledgements whose live wording asks for more input: the stored copy only reports.
 STORED_ACK_KEYS = {
     "done.rate": "ack.rated",
-    "done.reopen": "ack.rated",
+    "done.reopen": "ack.reopened",
     "done_task.report": "ack.task_report",
 }
 
@@ -76,6 +77,7 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
         days=category.time_limit_days if category else "",
         rating=name("rating", appeal.rating or Rating.DISSATISFIED),
         new_due=str(params.get("new_due", fields["due"])),
+        how=reopen_how(params, appeal),
     )
     actor = await people.actor_for(env, item.chat_id)
     allowed = await appeals.allowed(env, actor, appeal)

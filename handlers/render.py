@@ -184,6 +184,20 @@ def _notice_text_value(detail: dict) -> str:
     return t("attachment_only") if detail.get("files") else ""
 
 
+def reopen_how(detail: dict, appeal: Appeal) -> str:
+    """How a reopened appeal's deadline was set, in brackets ('' for a detail without it)."""
+    basis = str(detail.get("due_basis", ""))
+    if not has(f"reopen_how.{basis}"):
+        return ""
+    fresh = detail.get("fresh_due", "")
+    return t(
+        f"reopen_how.{basis}",
+        category=esc(appeal.category),
+        days=detail.get("days", ""),
+        fresh_due=fresh.isoformat() if hasattr(fresh, "isoformat") else str(fresh),
+    )
+
+
 def notice(
     note: Notice, env: Env, allowed: Sequence[str] | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -196,6 +210,7 @@ def notice(
     for key in ("new_due", "old_due"):
         if key in note.detail:
             fields[key] = str(note.detail[key])
+    fields["how"] = reopen_how(note.detail, appeal)
     if note.kind == "rated":
         fields["rating"] = name("rating", appeal.rating) if appeal.rating else ""
     if note.kind == delivery.UNDELIVERED:

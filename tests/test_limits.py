@@ -196,6 +196,9 @@ def notice_detail(kind: str, text: str) -> dict:
         "what": "reply",
         "contact": text[:50],
         "phone": "+86 139 0711 0000 转 1234",
+        "due_basis": "kept_extension",  # the longest way a reopened deadline is explained
+        "fresh_due": "2026-04-14",
+        "days": 10,
     }
 
 
@@ -401,6 +404,7 @@ def test_buttons_of_every_render_function_fit(env):
 RENDER_COVERED = {
     "notice": test_every_notice_kind_fits_one_message,
     "next_step_markup": test_every_notice_kind_fits_one_message,
+    "reopen_how": test_every_notice_kind_fits_one_message,
     "task_next_row": test_every_task_notice_fits_one_message,
     "ladder_notice": test_every_ladder_notice_fits_one_message,
     "task_notice": test_every_task_notice_fits_one_message,

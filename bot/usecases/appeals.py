@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.rules import access, audiences, checks
 from bot.rules.audiences import Directory
+from bot.rules.deadlines import REOPEN_KEPT, REOPEN_KEPT_EXTENSION
 from bot.rules.model import (
     Action,
     Actor,
@@ -34,7 +35,12 @@ from bot.rules.refusals import (
     RatingExpired,
     StaleAction,
 )
-from bot.rules.workflow import APPEAL_FLOW, APPEAL_VERSION_EVENTS, changes_since
+from bot.rules.workflow import (
+    APPEAL_FLOW,
+    APPEAL_VERSION_EVENTS,
+    EXTENSION_APPROVED,
+    changes_since,
+)
 from bot.usecases import outbox
 from bot.usecases.env import Env, already_done, remember
 from storage.db import UnitOfWork
@@ -344,7 +350,8 @@ async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, cha
 
 def _ack_params(change: Change) -> dict[str, Any]:
     """What a stored confirmation needs beyond the appeal itself."""
-    return {k: v for k, v in change.detail.items() if k in ("new_due", "rating")}
+    kept = ("new_due", "rating", "due_basis", "fresh_due", "days")
+    return {k: v for k, v in change.detail.items() if k in kept}
 
 
 @handles(Action.CLAIM)
@@ -455,17 +462,36 @@ async def reopen(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
     current = await _check_rating_window(env, actor, req)
     today = env.today()
     category = env.org.category_by_name(current.category)
+    due, basis = env.deadlines.reopen_due(today, category, current.due_date)
+    if basis == REOPEN_KEPT and await _extended_to(env, current):
+        basis = REOPEN_KEPT_EXTENSION
+    days = category.time_limit_days if category else env.org.limits.default_time_limit_days
     change = Change(
         fields={
             "rating": Rating.DISSATISFIED,
             "rated_at": env.now(),
             "reopen_count": current.reopen_count + 1,
-            "due_date": env.deadlines.due(today, category),
+            "due_date": due,
             "closed_at": None,
         },
-        detail={"rating": Rating.DISSATISFIED},
+        detail={
+            "rating": Rating.DISSATISFIED,
+            "due_basis": basis,
+            "old_due": current.due_date,
+            "new_due": due,
+            "fresh_due": env.deadlines.due(today, category),
+            "days": days,
+        },
     )
     return await _apply(env, actor, Action.REOPEN, req, change)
+
+
+async def _extended_to(env: Env, appeal: Appeal) -> bool:
+    """Whether the appeal's deadline is the one its last approved extension set."""
+    async with env.db.reading() as uow:
+        events = await uow.audit.of_appeal(appeal.id)
+    moved = [e for e in events if e.action in (EXTENSION_APPROVED, Action.REOPEN)]
+    return bool(moved) and moved[-1].action == EXTENSION_APPROVED
 
 
 async def comment_rating(
