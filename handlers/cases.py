@@ -273,16 +273,18 @@ async def _ask_comment(
 ) -> None:
     """After a rating: stored at once; an optional comment may follow (again on a second tap)."""
     appeal = outcome.appeal
-    await flow.begin(
-        update,
-        context,
-        FLOW,
-        "comment",
-        action=str(Action.RATE),
-        appeal_id=appeal.id,
-        number=appeal.number,
-        button=button,
-    )
+    open_ = await flow.active(update, context, FLOW, "comment")
+    if open_ is None or open_.data.get("appeal_id") != appeal.id:  # a second tap keeps it
+        await flow.begin(
+            update,
+            context,
+            FLOW,
+            "comment",
+            action=str(Action.RATE),
+            appeal_id=appeal.id,
+            number=appeal.number,
+            button=button,
+        )
     rating = name("rating", appeal.rating) if appeal.rating else ""
     text = t(
         f"done.{action}",

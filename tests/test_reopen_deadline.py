@@ -88,3 +88,18 @@ async def test_without_an_extension_the_time_limit_is_counted_again(sandbox, peo
         p.official.last
     )
     assert db.appeal(number)["due_date"] == "2026-03-25"
+
+
+async def test_a_second_tap_answers_the_same_and_keeps_the_comment_prompt(sandbox, people, db):
+    p = people
+    number = await file_appeal(p.company)
+    await p.official.press("签收", containing=number)
+    await _closed(p, number)
+    first = await p.company.press("不满意")
+    again = await p.company.press("不满意")
+    assert again == first[:1], again  # no "已结束…" before it: the prompt stays open
+    await p.company.send("只电话告知，没有书面材料。")
+    assert (
+        db.one("SELECT COUNT(*) AS n FROM appeal_messages WHERE kind = 'rating_comment'")["n"] == 1
+    )
+    assert db.appeal(number)["reopen_count"] == 1

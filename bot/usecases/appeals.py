@@ -308,8 +308,10 @@ async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, cha
     now = env.now()
     async with env.db.unit_of_work() as uow:
         done = await already_done(uow, env, actor.tg_id, req.key, action)
-        if done is not None:
-            return Outcome(await uow.appeals.get(done), replayed=True)
+        if done is not None:  # the same answer again, with what the first one said
+            events = [e for e in await uow.audit.of_appeal(done) if e.action == action]
+            detail = events[-1].detail if events else {}
+            return Outcome(await uow.appeals.get(done), replayed=True, detail=detail)
         before = await load_visible(uow, actor, req.appeal_id)
         changes = await unseen(uow, before, req.version)
         access.authorize(actor, before, action, req.version, env.today(), changes)
