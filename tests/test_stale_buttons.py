@@ -448,3 +448,30 @@ async def test_the_issue_story_in_chat(sandbox, people, db):
     await p.official.send("属中小企业服务范围。")
     assert db.appeal(number)["state"] == "pending"
     assert db.appeal(number)["due_date"] == "2026-03-31"  # the approved deadline stays
+
+
+@pytest.mark.parametrize(
+    ("then", "expected"),
+    [
+        ((), WORKS),
+        (("request",), WORKS),  # a 销号 request does not change who should hold it
+        (("request", "send_back", "report"), WORKS),
+        (("assign",), STALE),  # somebody already chose the 责任人
+        (("request", "assign"), STALE),
+    ],
+)
+async def test_an_old_choice_of_the_owner(env, then, expected):
+    """指定责任人: the list of officials works until somebody chose one."""
+    story = TaskStory(env)
+    await story.imported()
+    made = (await story.load()).version
+    await story.happen(then)
+    leader = await people.actor_for(env, LEADER_ID)
+    try:
+        task, official = await tasks.assign_owner(env, leader, story.task_id, made, HEAD)
+        outcome = WORKS
+        assert (task.owner_id, official.tg_id) == (HEAD, HEAD)
+    except TaskStale:
+        outcome = STALE
+        assert (await story.load()).owner_id == OFFICIAL
+    assert outcome == expected

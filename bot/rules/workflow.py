@@ -173,6 +173,15 @@ def stale(
     return any(c in row.void_after for c in changes)
 
 
+# Choosing a task's 责任人 (指定责任人) answers who holds it: void once somebody chose one.
+ASSIGNMENT_VOID_AFTER = frozenset({"task_assign"})
+
+
+def assignment_stale(changes: Sequence[str] | None) -> bool:
+    """Whether an old 指定责任人 choice now means something else (unknown changes: yes)."""
+    return changes is None or any(c in ASSIGNMENT_VOID_AFTER for c in changes)
+
+
 def voids_decision(changes: Iterable[str]) -> bool:
     """Whether changes after an extension request make deciding it mean something else."""
     return any(c in EXTENSION_DECISION_VOID_AFTER for c in changes)

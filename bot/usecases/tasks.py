@@ -19,7 +19,7 @@ from bot.rules.model import (
 )
 from bot.rules.refusals import NotAllowed, TaskStale
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
-from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, changes_since
+from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, assignment_stale, changes_since
 from bot.usecases import outbox
 from bot.usecases.env import Env
 from bot.usecases.people import department_staff
@@ -252,7 +252,9 @@ async def assign_owner(
         task, official = access.assignable_task(
             actor, await uow.tasks.get(task_id), await uow.people.get(official_id)
         )
-        if not await uow.tasks.set_owner(task_id, version, official_id, now):
+        if assignment_stale(await _unseen(uow, task, version)):
+            raise TaskStale(seq=task.seq)
+        if not await uow.tasks.set_owner(task_id, task.version, official_id, now):
             raise TaskStale(seq=task.seq)
         await uow.audit.add(
             f"task:{task_id}",
