@@ -149,18 +149,19 @@ def next_steps(
     """The next-step actions a notice of `kind` about `appeal` (as it is now) offers a
     recipient who may now take `allowed` (None: a department group, which may take only
     the first step). CLAIM is the first step of a pending appeal: 转办 for a leader."""
-    steps = NEXT_STEPS[kind]
     pending = appeal.state is State.PENDING
     mine = set(FIRST_STEP if allowed is None else allowed)
     if leader and Action.TRANSFER in mine:
         mine.add(Action.CLAIM)
-    return [
-        a
-        for a in steps
-        if (a == DECIDE_EXTENSION and appeal.state in OPEN_STATES)
-        or (a in mine and (pending or a not in FIRST_STEP))
-        if allowed is not None or a in FIRST_STEP
-    ]
+
+    def offered(step: str) -> bool:
+        if step == DECIDE_EXTENSION:  # a person's decision, while the appeal is open
+            return allowed is not None and appeal.state in OPEN_STATES
+        if step in FIRST_STEP:
+            return pending and step in mine
+        return step in mine
+
+    return [step for step in NEXT_STEPS[kind] if offered(step)]
 
 
 def task_next_steps(kind: str, state: str, leader: bool) -> list[TaskAction]:
