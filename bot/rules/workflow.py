@@ -74,7 +74,7 @@ HANDLING = OUTCOMES | {Action.TRANSFER}
 APPEAL_FLOW: dict[StrEnum, Step] = {
     s.action: s
     for s in (
-        _step(Action.CLAIM, {P}, W, {Party.CLAIMANT, Party.HEAD}, versioned=True),  # any time
+        _step(Action.CLAIM, {P}, W, {Party.CLAIMANT, Party.HEAD}, versioned=True),  # while pending
         _step(Action.REPLY, {W}, None, {Party.OWNER, Party.HEAD}, needs=Needs.TEXT),
         _step(Action.NOTE, {P, W, C, R}, None, ANY_STAFF, needs=Needs.TEXT),
         _step(
