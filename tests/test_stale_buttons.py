@@ -306,14 +306,16 @@ def test_every_versioned_action_has_rows_that_work_and_rows_that_do_not():
 
 def test_the_rule_counts_changes_from_the_version_a_button_carries():
     events = ["file", "claim", "reply", "extension_approved", "note", "transfer"]
-    assert changes_since(events, 1, APPEAL_VERSION_EVENTS) == [
+    assert changes_since(events, 1, 4, APPEAL_VERSION_EVENTS) == [
         "claim",
         "extension_approved",
         "transfer",
     ]
-    assert changes_since(events, 3, APPEAL_VERSION_EVENTS) == ["transfer"]
-    assert changes_since(events, 4, APPEAL_VERSION_EVENTS) == []
-    assert changes_since(events, 5, APPEAL_VERSION_EVENTS) is None  # never sent
+    assert changes_since(events, 3, 4, APPEAL_VERSION_EVENTS) == ["transfer"]
+    assert changes_since(events, 4, 4, APPEAL_VERSION_EVENTS) == []
+    assert changes_since(events, 5, 4, APPEAL_VERSION_EVENTS) is None  # never sent
+    # a version step the history does not account for: refused as before
+    assert changes_since(events, 3, 5, APPEAL_VERSION_EVENTS) is None
     row = APPEAL_FLOW[Action.TRANSFER]
     assert not stale(row, True, 2, 3, ["extension_approved"])
     assert stale(row, True, 2, 3, ["transfer"])

@@ -148,11 +148,14 @@ def actions_in(flow: dict[StrEnum, Step], state: StrEnum) -> list[StrEnum]:
 EXTENSION_DECISION_VOID_AFTER = HANDLING | {EXTENSION_APPROVED, EXTENSION_DENIED}
 
 
-def changes_since(events: Sequence[str], version: int, counted: frozenset[str]) -> list[str] | None:
+def changes_since(
+    events: Sequence[str], version: int, current: int, counted: frozenset[str]
+) -> list[str] | None:
     """The changes (event actions, oldest first) a button made at `version` has not seen:
-    the n-th of the `counted` events made version n + 1. None for a version never reached."""
+    the n-th of the `counted` events made version n + 1. None — refused as before — for a
+    version never reached, or a history that does not account for every version step."""
     bumps = [e for e in events if e in counted]
-    if version < 1 or version > len(bumps) + 1:
+    if len(bumps) + 1 != current or not 1 <= version <= current:
         return None
     return bumps[version - 1 :]
 

@@ -152,7 +152,7 @@ async def unseen(uow: UnitOfWork, appeal: Appeal, version: int | None) -> list[s
     if version is None or version == appeal.version:
         return []
     events = [e.action for e in await uow.audit.of_appeal(appeal.id)]
-    return changes_since(events, version, APPEAL_VERSION_EVENTS)
+    return changes_since(events, version, appeal.version, APPEAL_VERSION_EVENTS)
 
 
 async def allowed(env: Env, actor: Actor, appeal: Appeal) -> list[Action]:

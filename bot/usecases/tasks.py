@@ -154,7 +154,7 @@ async def _unseen(uow: UnitOfWork, task: Task, version: int | None) -> list[str]
     if version is None or version == task.version:
         return []
     events = [e.action for e in await uow.audit.of_subject(f"task:{task.id}")]
-    return changes_since(events, version, TASK_VERSION_EVENTS)
+    return changes_since(events, version, task.version, TASK_VERSION_EVENTS)
 
 
 async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, version: int) -> Task:
