@@ -29,7 +29,7 @@ from handlers.common import (
     say,
 )
 from handlers.courier import confirm
-from handlers.render import action_markup, card, list_text
+from handlers.render import action_markup, card, list_text, reopen_how
 
 FLOW = "action"
 LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.overdue}
@@ -176,10 +176,19 @@ async def action_pressed(update: Update, context: Context) -> None:
     )
 
 
+def _transferring(conversation: Conversation) -> bool:
+    return conversation.data.get("action") == Action.TRANSFER and conversation.step == "text"
+
+
+# The department buttons stay on screen while the reason is asked: another one changes it.
+flow.kept(FLOW, "dept", when=_transferring)
+
+
 @refusals
 async def department_pressed(update: Update, context: Context) -> None:
-    """Target department of a transfer, by button (only while that prompt is open)."""
-    found = await flow.pressed(update, context, FLOW, "department", "stale_button")
+    """Target department of a transfer, by button (while that transfer's prompt is open,
+    also when the reason is being asked: the department changes)."""
+    found = await flow.pressed(update, context, FLOW, None, "stale_button")
     if found is not None:
         conversation, button = found
         code = str(button.parts[0]) if button else ""  # unreadable: answered as unknown
@@ -298,18 +307,26 @@ async def _ask_comment(
 ) -> None:
     """After a rating: stored at once; an optional comment may follow (again on a second tap)."""
     appeal = outcome.appeal
-    await flow.begin(
-        update,
-        context,
-        FLOW,
-        "comment",
-        action=str(Action.RATE),
-        appeal_id=appeal.id,
-        number=appeal.number,
-        button=button,
-    )
+    open_ = await flow.active(update, context, FLOW, "comment")
+    if open_ is None or open_.data.get("appeal_id") != appeal.id:  # a second tap keeps it
+        await flow.begin(
+            update,
+            context,
+            FLOW,
+            "comment",
+            action=str(Action.RATE),
+            appeal_id=appeal.id,
+            number=appeal.number,
+            button=button,
+        )
     rating = name("rating", appeal.rating) if appeal.rating else ""
-    text = t(f"done.{action}", number=appeal.number, due=appeal.due_date.isoformat(), rating=rating)
+    text = t(
+        f"done.{action}",
+        number=appeal.number,
+        due=appeal.due_date.isoformat(),
+        rating=rating,
+        how=reopen_how(outcome.detail, appeal),
+    )
     if outcome.replayed:
         await say(update, context, text)
         return

@@ -22,7 +22,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
 from bot.rules import checks, delivery
-from bot.rules.model import Courier, Notice, Outgoing, Rating
+from bot.rules.model import Action, Appeal, Courier, Notice, Outgoing, Rating, Role
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
@@ -35,6 +35,7 @@ from handlers.render import (
     appeal_fields,
     ladder_notice,
     notice,
+    reopen_how,
     task_button_row,
     task_notice,
 )
@@ -47,7 +48,7 @@ SEND_IN_BACKGROUND = "send_notices_in_background"
 # Stored acknowledgements whose live wording asks for more input: the stored copy only reports.
 STORED_ACK_KEYS = {
     "done.rate": "ack.rated",
-    "done.reopen": "ack.rated",
+    "done.reopen": "ack.reopened",
     "done_task.report": "ack.task_report",
 }
 
@@ -66,7 +67,8 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
     if appeal is None:
         raise Gone()
     if item.kind != "ack":
-        return notice(Notice(item.chat_id, item.kind, appeal, item.detail), env)
+        allowed = await _allowed_to(env, item.chat_id, appeal)
+        return notice(Notice(item.chat_id, item.kind, appeal, item.detail), env, allowed)
     key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
     params = dict(item.detail.get("params") or {})
     category = env.org.category_by_name(appeal.category)
@@ -75,10 +77,20 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
         days=category.time_limit_days if category else "",
         rating=name("rating", appeal.rating or Rating.DISSATISFIED),
         new_due=str(params.get("new_due", fields["due"])),
+        how=reopen_how(params, appeal),
     )
     actor = await people.actor_for(env, item.chat_id)
     allowed = await appeals.allowed(env, actor, appeal)
     return t(key, **fields), action_markup(appeal, allowed)
+
+
+async def _allowed_to(env: Env, chat_id: int, appeal: Appeal) -> list[Action] | None:
+    """What the recipient of a notice may do with the appeal now (None: a group, or
+    somebody not registered), so the notice offers only buttons that work."""
+    actor = await people.actor_for(env, chat_id)
+    if actor.role is Role.GUEST:
+        return None
+    return await appeals.allowed(env, actor, appeal)
 
 
 async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -89,7 +101,8 @@ async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMa
     if item.kind == "ack":
         key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
         return t(key, seq=task.seq), keyboard([task_button_row(task)])
-    return task_notice(task, item.kind.removeprefix("task_"), item.detail.get("text", ""))
+    kind, text = item.kind.removeprefix("task_"), item.detail.get("text", "")
+    return task_notice(task, kind, text, leader=item.chat_id in env.leaders)
 
 
 # One thing to send: ("text", text, markup), ("photo", image, caption) or
@@ -219,7 +232,8 @@ async def _list_parts(env: Env, item: Outgoing) -> list[Step]:
         if n > item.progress and notice_id not in withheld:
             owed = await ladder.item(env, notice_id)
         if owed is not None:
-            numbered.append((n, ladder_notice(owed, env, item.chat_id)))
+            allowed = await _allowed_to(env, item.chat_id, owed.appeal) if owed.appeal else None
+            numbered.append((n, ladder_notice(owed, env, item.chat_id, allowed)))
     if not numbered:
         if item.progress:
             return []  # what had not gone no longer exists
@@ -264,7 +278,8 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         owed = await ladder.item(env, item.subject_id)
         if owed is None:
             raise Gone()
-        return ladder_notice(owed, env, item.chat_id)
+        allowed = await _allowed_to(env, item.chat_id, owed.appeal) if owed.appeal else None
+        return ladder_notice(owed, env, item.chat_id, allowed)
     if item.kind == "unreachable_report":
         return await _unreachable_report(env, item), None
     if item.subject == "enterprise" and item.kind == people.CONTACT_REMOVED:

@@ -71,6 +71,12 @@ async def _choose(
     if category is None:
         await say(update, context, *category_choice(context, t("category_unknown")))
         return
+    if conversation.step == "attachments":  # the category changed: the draft keeps the rest
+        moved = await flow.advance(context, conversation, "attachments", category=category.code)
+        changed = t("category_changed", category=esc(category.name), days=category.time_limit_days)
+        await say(update, context, changed)
+        await _show_summary(update, context, moved)
+        return
     await flow.advance(context, conversation, "description", category=category.code)
     limits = env.org.limits
     await say(
@@ -87,11 +93,15 @@ async def _choose(
 
 
 async def category_pressed(update: Update, context: Context) -> None:
-    """A category button (only while this draft is waiting for one)."""
-    found = await flow.pressed(update, context, FLOW, "category", "draft_expired")
+    """A category button of the draft: chosen at its step, or changed at a later one (the
+    buttons stay on screen while the description is typed)."""
+    found = await flow.pressed(update, context, FLOW, None, "draft_expired")
     if found is not None:
         conversation, button = found
         await _choose(update, context, conversation, str(button.parts[0]) if button else None)
+
+
+flow.kept(FLOW, "cat", when=lambda conversation: True)
 
 
 @flow.step(FLOW, "category", buttons=("cat",))

@@ -41,6 +41,9 @@ class Step:
 
 
 STEPS: dict[tuple[str, str], Step] = {}
+# Buttons that stay on screen after their step: pressed at a later step of the same flow
+# (when `when` says the flow came through the step that offered them), they continue it.
+KEPT: dict[str, list[tuple[frozenset[str], Callable[[Conversation], bool]]]] = {}
 
 
 def step(
@@ -59,6 +62,22 @@ def step(
         return handler
 
     return register
+
+
+def kept(flow: str, *kinds: str, when: Callable[[Conversation], bool]) -> None:
+    """Declare buttons of `flow` that continue it from any later step (a category button
+    still visible while the description is asked): they are not a way out of the flow."""
+    KEPT.setdefault(flow, []).append((frozenset(kinds), when))
+
+
+def continues(conversation: Conversation, kind: str) -> bool:
+    """Whether a button of `kind` continues this flow at the step it is at."""
+    own = STEPS.get((conversation.flow, conversation.step))
+    if own is not None and kind in own.buttons:
+        return True
+    return any(
+        kind in kinds and when(conversation) for kinds, when in KEPT.get(conversation.flow, ())
+    )
 
 
 # starting, moving, ending ------------------------------------------------------------------
@@ -131,16 +150,19 @@ async def active(
 
 
 async def pressed(
-    update: Update, context: Context, flow: str, step_: str, gone_key: str
+    update: Update, context: Context, flow: str, step_: str | None, gone_key: str
 ) -> tuple[Conversation, Button | None] | None:
-    """A button that belongs to one step of a flow: the flow and the decoded button (None if
-    it cannot be read: the step answers it as an unknown choice), or None once the person
-    has been told (`gone_key`) that the prompt is no longer open."""
-    conversation = await active(update, context, flow, step_)
+    """A button that belongs to one step of a flow (`step_`; None: a kept button, at any
+    step it continues): the flow and the decoded button (None if it cannot be read: the
+    step answers it as an unknown choice), or None once the person has been told
+    (`gone_key`) that the prompt is no longer open."""
+    data = update.callback_query.data
+    conversation = await active(update, context, flow, *([step_] if step_ else []))
+    if conversation is not None and step_ is None:
+        conversation = conversation if continues(conversation, buttons.kind_of(data)) else None
     if conversation is None:
         await say(update, context, t(gone_key))
         return None
-    data = update.callback_query.data
     return conversation, pressed_or_none(data, buttons.kind_of(data))
 
 
@@ -233,7 +255,7 @@ def _belongs(conversation: Conversation, update: Update) -> bool:
         data = query.data or ""
         if data == conversation.data.get("button"):
             return True  # the button that started this flow, tapped again
-        return own is not None and buttons.kind_of(data) in own.buttons
+        return continues(conversation, buttons.kind_of(data))
     return True
 
 

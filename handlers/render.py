@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from telegram import InlineKeyboardMarkup
 
 from bot.digest_text import capped
-from bot.rules import delivery
+from bot.rules import audiences, delivery
 from bot.rules.model import Action, Appeal, AppealView, Notice, Rating, Role, Task, TaskState
 from bot.telegram_limits import cut
 from bot.texts import has, name, t
@@ -182,8 +184,25 @@ def _notice_text_value(detail: dict) -> str:
     return t("attachment_only") if detail.get("files") else ""
 
 
-def notice(note: Notice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
-    """A notice worded for its recipient, with the buttons it needs."""
+def reopen_how(detail: dict, appeal: Appeal) -> str:
+    """How a reopened appeal's deadline was set, in brackets ('' for a detail without it)."""
+    basis = str(detail.get("due_basis", ""))
+    if not has(f"reopen_how.{basis}"):
+        return ""
+    fresh = detail.get("fresh_due", "")
+    return t(
+        f"reopen_how.{basis}",
+        category=esc(appeal.category),
+        days=detail.get("days", ""),
+        fresh_due=fresh.isoformat() if hasattr(fresh, "isoformat") else str(fresh),
+    )
+
+
+def notice(
+    note: Notice, env: Env, allowed: Sequence[str] | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A notice worded for its recipient, with the buttons of their next step (`allowed`:
+    what the recipient may do now; None for a group)."""
     appeal = note.appeal
     fields = appeal_fields(appeal, env)
     where = t("notice_cut", number=appeal.number)
@@ -191,6 +210,7 @@ def notice(note: Notice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
     for key in ("new_due", "old_due"):
         if key in note.detail:
             fields[key] = str(note.detail[key])
+    fields["how"] = reopen_how(note.detail, appeal)
     if note.kind == "rated":
         fields["rating"] = name("rating", appeal.rating) if appeal.rating else ""
     if note.kind == delivery.UNDELIVERED:
@@ -198,29 +218,40 @@ def notice(note: Notice, env: Env) -> tuple[str, InlineKeyboardMarkup | None]:
     text = t(f"notice.{note.kind}", **fields)
     if note.detail.get("unheard"):
         text += "\n" + t("notice_unheard", department=fields["department"])
+    return text, next_step_markup(note.kind, appeal, env, note.chat_id, allowed, note.detail)
+
+
+def next_step_markup(
+    kind: str,
+    appeal: Appeal,
+    env: Env,
+    chat_id: int | None,
+    allowed: Sequence[str] | None,
+    detail: dict | None = None,
+) -> InlineKeyboardMarkup:
+    """The buttons of the recipient's next step (`audiences.NEXT_STEPS`, as far as
+    `allowed` — what they may do now; None: a department group — lets), then 查看."""
+    leader = chat_id in env.leaders
+    steps = audiences.next_steps(kind, appeal, allowed, leader)
     view = view_button(appeal)
-    if note.kind in ("new_appeal", "transferred"):
-        return text, keyboard([[first_step(appeal, note.chat_id in env.leaders), view]])
-    if note.kind in ("reopened", "supplement") and appeal.owner_id:
-        buttons = [
-            (t(f"button.{a}"), action_button(a, appeal.id, appeal.version))
-            for a in (Action.REPLY, Action.CLOSE)
+    if audiences.DECIDE_EXTENSION in steps and detail and "extension_id" in detail:
+        extension_id = detail["extension_id"]
+        decide = [
+            (t("button.approve_extension"), encode(EXT_OK, extension_id)),
+            (t("button.deny_extension"), encode(EXT_NO, extension_id)),
         ]
-        return text, keyboard([[*buttons, view]])
-    if note.kind == "extension_request":
-        extension_id = note.detail["extension_id"]
-        return text, keyboard(
-            [
-                [
-                    (t("button.approve_extension"), encode(EXT_OK, extension_id)),
-                    (t("button.deny_extension"), encode(EXT_NO, extension_id)),
-                ],
-                [view],
-            ]
-        )
-    if note.kind == "closed":
-        return text, keyboard([rating_row(appeal)])
-    return text, keyboard([[view]])
+        return keyboard([decide, [view]])
+    if Action.RATE in steps:
+        return keyboard([rating_row(appeal)])
+    buttons = []
+    for action in steps:
+        if action == Action.CLAIM:
+            buttons.append(first_step(appeal, leader))
+        elif isinstance(action, Action) and action is not Action.REOPEN:
+            buttons.append(
+                (t(f"button.{action}"), action_button(action, appeal.id, appeal.version))
+            )
+    return keyboard([[*buttons, view]])
 
 
 def _undelivered_fields(detail: dict) -> dict[str, str]:
@@ -237,8 +268,18 @@ def task_button_row(task: Task) -> list[tuple[str, str]]:
     return [(t("task_view_label", seq=task.seq), task_view_button(task.id, task.version))]
 
 
-def task_notice(task: Task, action: str, text: str) -> tuple[str, InlineKeyboardMarkup | None]:
-    """A leader's decision on a task, or a 销号 request, worded for its recipient."""
+def task_next_row(task: Task, kind: str, leader: bool) -> list[tuple[str, str]]:
+    """The buttons of a task notice's next step (`audiences.TASK_NEXT_STEPS`), then 查看."""
+    steps = audiences.task_next_steps(kind, task.state, leader)
+    buttons = [(t(f"button.task.{a}"), action_button(a, task.id, task.version)) for a in steps]
+    return [*buttons, *task_button_row(task)]
+
+
+def task_notice(
+    task: Task, action: str, text: str, leader: bool | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A leader's decision on a task, or a 销号 request, worded for its recipient, with the
+    buttons of their next step (a 销号 request goes to the leaders, the rest to holders)."""
     worded = t(
         f"notice_task.{action}",
         seq=task.seq,
@@ -246,7 +287,8 @@ def task_notice(task: Task, action: str, text: str) -> tuple[str, InlineKeyboard
         problem=snippet(task.problem, 200),
         text=quoted(text, t("notice_cut_task", seq=task.seq)),
     )
-    return worded, keyboard([task_button_row(task)]) if action == "request_close" else None
+    to_leader = action == "request_close" if leader is None else leader
+    return worded, keyboard([task_next_row(task, action, to_leader)])
 
 
 def first_step(appeal: Appeal, leader: bool) -> tuple[str, str]:
@@ -256,9 +298,13 @@ def first_step(appeal: Appeal, leader: bool) -> tuple[str, str]:
 
 
 def ladder_notice(
-    item: PendingNotice, env: Env, chat_id: int | None = None
+    item: PendingNotice,
+    env: Env,
+    chat_id: int | None = None,
+    allowed: Sequence[str] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """A 提示 / 督办 / 提级 notice with its 文号."""
+    """A 提示 / 督办 / 提级 notice with its 文号 and the buttons of the recipient's next step
+    (`allowed`: what they may do with the appeal now; None for a group)."""
     if item.appeal is not None:
         appeal = item.appeal
         fields = appeal_fields(appeal, env)
@@ -266,10 +312,7 @@ def ladder_notice(
         fields["owner"] = t("owner_suffix", name=owner) if owner else t("nobody")
         fields["owner_or_none"] = owner or t("nobody")
         text = t(f"ladder.{item.kind}", serial=item.serial, days=item.overdue_days, **fields)
-        view = view_button(appeal)
-        if appeal.state == "pending" and item.kind in ("unclaimed", "due_soon", "due_today"):
-            return text, keyboard([[first_step(appeal, chat_id in env.leaders), view]])
-        return text, keyboard([[view]])
+        return text, next_step_markup(item.kind, appeal, env, chat_id, allowed)
     task = item.task
     key = (
         "ladder.task_soon"
@@ -286,7 +329,7 @@ def ladder_notice(
         left=(task.deadline - env.today()).days,
         problem=snippet(task.problem, 120),
     )
-    return text, keyboard([task_button_row(task)])
+    return text, keyboard([task_next_row(task, item.kind, chat_id in env.leaders)])
 
 
 def task_state_name(state: TaskState) -> str:

@@ -185,6 +185,10 @@ async def got_phone(update: Update, context: Context, conversation: Conversation
     await _took(update, context, conversation, "phone", checks.phone(message_text(update)))
 
 
+# The summary's buttons stay on screen while a field is corrected: they continue the draft.
+flow.kept(FLOW, "reg", when=lambda conversation: all(f in conversation.data for f in FIELDS))
+
+
 @flow.step(FLOW, "confirm", commands=("start",), buttons=("reg",))
 async def confirm_typed(update: Update, context: Context, conversation: Conversation) -> None:
     """Text while the summary waits for a button: show it again, with the hint."""
@@ -194,8 +198,8 @@ async def confirm_typed(update: Update, context: Context, conversation: Conversa
 
 @refusals
 async def registration_pressed(update: Update, context: Context) -> None:
-    """确认登记, 修改… or 取消 under the summary."""
-    found = await flow.pressed(update, context, FLOW, "confirm", "register.expired")
+    """确认登记, 修改… or 取消 under the summary (also while a field is being corrected)."""
+    found = await flow.pressed(update, context, FLOW, None, "register.expired")
     if found is None:
         return
     conversation, button = found

@@ -65,7 +65,7 @@ from handlers.common import (
     say,
 )
 from handlers.courier import confirm
-from handlers.render import snippet, task_button_row
+from handlers.render import snippet, task_button_row, task_next_row
 from handlers.staff_choice import (
     department_first,
     department_staff,
@@ -500,7 +500,7 @@ async def _assign_owner(
     await context.bot.send_message(
         official.tg_id,
         t("notice_task_assign", seq=task.seq, problem=snippet(task.problem, 200)),
-        reply_markup=keyboard([task_button_row(task)]),
+        reply_markup=keyboard([task_next_row(task, "assign", leader=False)]),
     )
 
 

@@ -196,6 +196,9 @@ def notice_detail(kind: str, text: str) -> dict:
         "what": "reply",
         "contact": text[:50],
         "phone": "+86 139 0711 0000 转 1234",
+        "due_basis": "kept_extension",  # the longest way a reopened deadline is explained
+        "fresh_due": "2026-04-14",
+        "days": 10,
     }
 
 
@@ -283,17 +286,19 @@ def test_every_notice_kind_fits_one_message(env, text):
     appeal = big_appeal(env, text[: env.org.limits.description_max])
     for kind in NOTICE_KINDS:
         for chat in (LEADER_ID, 2**40):
-            worded, markup = render.notice(
-                Notice(chat, kind, appeal, notice_detail(kind, text)), env
-            )
-            assert_fits(worded, markup)
+            for allowed in (None, list(Action)):  # a group; somebody who may do anything
+                worded, markup = render.notice(
+                    Notice(chat, kind, appeal, notice_detail(kind, text)), env, allowed
+                )
+                assert_fits(worded, markup)
 
 
 @FAST
 @given(text=texts)
 def test_every_task_notice_fits_one_message(text):
     for action in TASK_NOTICE_KINDS:
-        assert_fits(*render.task_notice(big_task(text), action, text))
+        for leader in (True, False):
+            assert_fits(*render.task_notice(big_task(text), action, text, leader))
 
 
 @FAST
@@ -303,7 +308,8 @@ def test_every_ladder_notice_fits_one_message(env, text):
         appeal = big_appeal(env, text, state)
         for kind in APPEAL_LADDER:
             item = PendingNotice(stored_notice(kind), appeal, None, 9999, [LEADER_ID])
-            assert_fits(*render.ladder_notice(item, env, LEADER_ID))
+            assert_fits(*render.ladder_notice(item, env, LEADER_ID, list(Action)))
+            assert_fits(*render.ladder_notice(item, env, 2**40, list(Action)))
             assert_fits(*render.ladder_notice(item, env, 2**40))
     for kind in TASK_LADDER:
         item = PendingNotice(stored_notice(kind, "task"), None, big_task(text), 0, [LEADER_ID])
@@ -397,6 +403,9 @@ def test_buttons_of_every_render_function_fit(env):
 # Every public function of handlers/render.py, and the test above that renders it.
 RENDER_COVERED = {
     "notice": test_every_notice_kind_fits_one_message,
+    "next_step_markup": test_every_notice_kind_fits_one_message,
+    "reopen_how": test_every_notice_kind_fits_one_message,
+    "task_next_row": test_every_task_notice_fits_one_message,
     "ladder_notice": test_every_ladder_notice_fits_one_message,
     "task_notice": test_every_task_notice_fits_one_message,
     "card": test_the_card_of_the_largest_appeal_fits_and_points_to_the_rest,

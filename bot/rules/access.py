@@ -8,6 +8,7 @@ the finer refusals ("not yours", "not now") apply, to things the actor may see."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -44,7 +45,7 @@ from bot.rules.refusals import (
     TaskStale,
     TaskWrongState,
 )
-from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW, actions_in, step
+from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW, actions_in, stale, step, voids_decision
 
 # The roles that can ever stand in a party; refusing one of them says "not yours",
 # anybody else "not allowed".
@@ -96,13 +97,21 @@ def _late_for_extension(appeal: Appeal, today: date) -> bool:
 
 
 def authorize(
-    actor: Actor, appeal: Appeal, action: Action, version: int | None, today: date
+    actor: Actor,
+    appeal: Appeal,
+    action: Action,
+    version: int | None,
+    today: date,
+    changes: Sequence[str] | None = None,
 ) -> None:
-    """Raise the refusal that fits, or return when `actor` may take `action` now."""
+    """Raise the refusal that fits, or return when `actor` may take `action` now. A button
+    made at an older `version` works unless `workflow.stale` says the press would now mean
+    something else; `changes` are the events it has not seen (None: not known)."""
     row = APPEAL_FLOW.get(action)
-    if row is not None and row.versioned and version is not None and version != appeal.version:
+    allows = step(APPEAL_FLOW, appeal.state, action) is not None
+    if row is not None and stale(row, allows, version, appeal.version, changes):
         raise StaleAction(number=appeal.number)
-    if step(APPEAL_FLOW, appeal.state, action) is None:
+    if not allows:
         raise InvalidTransition(number=appeal.number, state=appeal.state)
     assert row is not None
     if not row.by & parties(actor, appeal):
@@ -180,15 +189,23 @@ def visible_extension(actor: Actor, extension: Extension | None, appeal: Appeal 
 
 
 def authorize_extension_decision(
-    actor: Actor, extension: Extension, appeal: Appeal, approve: bool
+    actor: Actor,
+    extension: Extension,
+    appeal: Appeal,
+    approve: bool,
+    changes: Sequence[str] = (),
 ) -> None:
-    """The department head or a leader decides; never the one who asked; only while open."""
+    """The department head or a leader decides; never the one who asked; only while the
+    request is open and means what it said: the appeal still being handled where it was,
+    by the deadline it was asked against (`changes`: the events since the request)."""
     may_decide = actor.role is Role.ADMIN or (
         actor.role is Role.HEAD and actor.department_id == appeal.department_id
     )
     if not may_decide or extension.requested_by == actor.tg_id:
         raise NotAllowed()
-    if extension.state != "pending":
+    if extension.state != "pending" or voids_decision(changes):
+        raise StaleAction(number=appeal.number)
+    if extension.old_due_date != appeal.due_date:
         raise StaleAction(number=appeal.number)
     if appeal.state not in (State.PENDING, State.IN_PROGRESS):
         raise InvalidTransition(number=appeal.number, state=appeal.state)
@@ -223,11 +240,14 @@ def authorize_task(
     action: TaskAction,
     version: int | None,
     stand_in_ids: frozenset[int] = frozenset(),
+    changes: Sequence[str] | None = None,
 ) -> None:
+    """As `authorize`, for a task: an old button works unless `workflow.stale` says not."""
     row = TASK_FLOW[action]
-    if row.versioned and version is not None and version != task.version:
+    allows = step(TASK_FLOW, task.state, action) is not None
+    if stale(row, allows, version, task.version, changes):
         raise TaskStale(seq=task.seq)
-    if step(TASK_FLOW, task.state, action) is None:
+    if not allows:
         raise TaskWrongState(seq=task.seq, state=task.state)
     if not row.by & task_parties(actor, task, stand_in_ids):
         raise NotAllowed()

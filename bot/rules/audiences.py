@@ -9,7 +9,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.rules.model import Action, Actor, Appeal, Notice, Person, Role
+from bot.rules.model import (
+    OPEN_STATES,
+    Action,
+    Actor,
+    Appeal,
+    Notice,
+    Party,
+    Person,
+    Role,
+    State,
+    TaskAction,
+)
+from bot.rules.workflow import TASK_FLOW
 
 FILED = "new_appeal"
 
@@ -93,6 +105,86 @@ AFTER_ACTION: dict[str, tuple[tuple[str, str], ...]] = {
     "extension_approved": (("requester", "extension_approved"), ("contacts", "extension_public")),
     "extension_denied": (("requester", "extension_denied"),),
 }
+
+
+# What each notice offers its recipient as the next step: the buttons of these actions the
+# recipient may take when it is sent (checked against the appeal as it is then), beside 查看.
+# CLAIM stands for the first step of a pending appeal: 签收 for its department (a group
+# too), 转办 for a leader. Every notice kind is decided here, an empty row included.
+DECIDE_EXTENSION = "decide_extension"  # the request's own 同意延期 / 不同意
+FIRST_STEP = (Action.CLAIM,)
+HANDLE = (Action.CLAIM, Action.REPLY, Action.CLOSE)
+GO_ON = (Action.REPLY, Action.TRANSFER, Action.CLOSE)
+NEXT_STEPS: dict[str, tuple[str, ...]] = {
+    FILED: FIRST_STEP,
+    "transferred": FIRST_STEP,
+    "claimed": (),  # the enterprise waits for the answer
+    "transferred_public": (),
+    "reply": (Action.SUPPLEMENT,),  # the enterprise may answer with a 补充
+    "closed": (Action.RATE, Action.REOPEN),
+    "note": HANDLE,
+    "supplement": HANDLE,
+    "withdrawn": (),
+    "rated": (),
+    "reopened": (Action.REPLY, Action.CLOSE),
+    "rating_comment": (Action.REPLY, Action.CLOSE),  # after 不满意 the appeal is open again
+    "extension_request": (DECIDE_EXTENSION,),
+    "extension_approved": GO_ON,  # handle on, by the new deadline
+    "extension_denied": GO_ON,  # handle on, by the deadline that stays
+    "extension_public": (),
+    "undelivered_to_contact": (),  # a telephone call, not a button
+    # the ladder (提示 / 督办 / 提级)
+    "unclaimed": FIRST_STEP,
+    "due_soon": (Action.CLAIM, Action.CLOSE, Action.EXTEND),
+    "due_today": (Action.CLAIM, Action.CLOSE, Action.EXTEND),
+    "overdue": (Action.CLAIM, Action.CLOSE),
+    "raise": FIRST_STEP,
+}
+# Tasks: to the holders, except a 销号 request, which goes to the leaders to decide.
+TASK_NEXT_STEPS: dict[str, tuple[TaskAction, ...]] = {
+    "request_close": (TaskAction.APPROVE, TaskAction.DEEM, TaskAction.SEND_BACK),
+    "approve": (),
+    "deem": (TaskAction.REPORT,),  # 持续整改: monthly progress
+    "send_back": (TaskAction.REPORT, TaskAction.REQUEST_CLOSE),  # work on, then apply again
+    "assign": (TaskAction.REPORT, TaskAction.REQUEST_CLOSE),
+    "task_d7": (TaskAction.REPORT, TaskAction.REQUEST_CLOSE),
+    "task_d3": (TaskAction.REPORT, TaskAction.REQUEST_CLOSE),
+    "task_d1": (TaskAction.REPORT, TaskAction.REQUEST_CLOSE),
+    "task_overdue": (TaskAction.REPORT, TaskAction.REQUEST_CLOSE),
+    "task_monthly": (TaskAction.REPORT,),
+}
+
+
+def next_steps(
+    kind: str, appeal: Appeal, allowed: Iterable[str] | None, leader: bool = False
+) -> list[str]:
+    """The next-step actions a notice of `kind` about `appeal` (as it is now) offers a
+    recipient who may now take `allowed` (None: a department group, which may take only
+    the first step). CLAIM is the first step of a pending appeal: 转办 for a leader."""
+    pending = appeal.state is State.PENDING
+    mine = set(FIRST_STEP if allowed is None else allowed)
+    if leader and Action.TRANSFER in mine:
+        mine.add(Action.CLAIM)
+
+    def offered(step: str) -> bool:
+        if step == DECIDE_EXTENSION:  # a person's decision, while the appeal is open
+            return allowed is not None and appeal.state in OPEN_STATES
+        if step in FIRST_STEP:
+            return pending and step in mine
+        return step in mine
+
+    return [step for step in NEXT_STEPS[kind] if offered(step)]
+
+
+def task_next_steps(kind: str, state: str, leader: bool) -> list[TaskAction]:
+    """The next-step actions a task notice of `kind` offers a leader or a holder, as the
+    task's `state` allows now."""
+    party = Party.LEADER if leader else Party.TASK_HOLDER
+    return [
+        a
+        for a in TASK_NEXT_STEPS[kind]
+        if state in TASK_FLOW[a].from_states and party in TASK_FLOW[a].by
+    ]
 
 
 def _who(name: str, actor: Actor, appeal: Appeal, people: Directory, requester: int | None):

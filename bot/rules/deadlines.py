@@ -10,6 +10,11 @@ from bot.rules.org import Category, Limits
 from bot.rules.refusals import InvalidInput
 from bot.rules.workcal import WorkingCalendar
 
+# How a reopened appeal's deadline was set (stored in the audit detail, worded for people).
+REOPEN_TIME_LIMIT, REOPEN_KEPT = "time_limit", "kept"
+# …and when the deadline kept is one an approved extension set.
+REOPEN_KEPT_EXTENSION = "kept_extension"
+
 
 @dataclass(frozen=True)
 class Deadlines:
@@ -22,6 +27,13 @@ class Deadlines:
     def due(self, today: date, category: Category | None) -> date:
         days = category.time_limit_days if category else self.limits.default_time_limit_days
         return self.calendar.add_working_days(today, days)
+
+    def reopen_due(self, today: date, category: Category | None, current: date) -> tuple[date, str]:
+        """重办 (不满意): the category's time limit counted again from today, never earlier
+        than the deadline in force (an approved extension stands). The due date and how it
+        was set: REOPEN_TIME_LIMIT, or REOPEN_KEPT when the deadline in force is later."""
+        fresh = self.due(today, category)
+        return (fresh, REOPEN_TIME_LIMIT) if fresh >= current else (current, REOPEN_KEPT)
 
     def rating_due(self, today: date) -> date:
         return self.calendar.add_working_days(today, self.limits.rating_days)

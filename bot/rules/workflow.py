@@ -1,14 +1,25 @@
-"""The workflows as data: one row per action — from which states, to which state, by whom.
+"""The workflows as data: one row per action — from which states, to which state, by whom,
+and which later changes make an old button of it mean something else.
 
 Appeals and rectification tasks use the same row type. Adding an appeal action means one
 row here, one row in the button codec (`handlers/buttons.py`), one use case registered
 with `bot.usecases.appeals.handles`, and its texts in the catalog.
+
+When a button dies (the one rule, `stale`): a button carries the version of the appeal or
+task it was made for. Pressing it after a change is refused only when the press would now
+mean something different — the state no longer allows the action, or a change the row
+names in `void_after` happened since (an outcome decided, a new round of handling, the
+appeal sent elsewhere, a decision taken). Any other change (a claim, an approved extension,
+a 退回 that asks for the request again, a new 责任人) leaves the button working: an action
+that is still allowed works from any button the person holds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from bot.rules.model import Action, Party, State, TaskAction, TaskState
 
@@ -31,39 +42,67 @@ class Step:
     to_state: StrEnum | None  # None: the state does not change
     by: frozenset[Party]
     needs: Needs = Needs.NOTHING
-    versioned: bool = False  # a state change needs an up-to-date button
+    versioned: bool = False  # its button carries the version it was made for
+    # the changes (audit event actions) after which an old button of it means something else
+    void_after: frozenset[str] = frozenset()
 
     def target(self, state: StrEnum) -> StrEnum:
         return self.to_state if self.to_state is not None else state
 
 
-def _step(action: StrEnum, states: set, to: StrEnum | None, by: set, **kw: object) -> Step:
-    return Step(action, frozenset(states), to, frozenset(by), **kw)
+def _step(
+    action: StrEnum, states: set, to: StrEnum | None, by: set, void: Iterable[str] = (), **kw: Any
+) -> Step:
+    return Step(action, frozenset(states), to, frozenset(by), void_after=frozenset(void), **kw)
 
 
 P, W, C, R = State.PENDING, State.IN_PROGRESS, State.CLOSED, State.RATED
 ANY_STAFF = {Party.STAFF, Party.LEADER}
 
+# The audit events that each change an appeal's version by one (filing makes version 1), so
+# a button made at version v has seen the first v - 1 of them.
+EXTENSION_APPROVED, EXTENSION_DENIED = "extension_approved", "extension_denied"
+APPEAL_VERSION_EVENTS = frozenset(
+    {Action.CLAIM, Action.TRANSFER, Action.CLOSE, Action.WITHDRAW, Action.RATE, Action.REOPEN,
+     EXTENSION_APPROVED}
+)  # fmt: skip
+# An outcome decided (办结, 撤回, 评价) or a new round of handling (不满意重办).
+OUTCOMES = frozenset({Action.CLOSE, Action.WITHDRAW, Action.RATE, Action.REOPEN})
+# Handling an appeal where it is: void once it was sent elsewhere or an outcome came.
+HANDLING = OUTCOMES | {Action.TRANSFER}
+
 APPEAL_FLOW: dict[StrEnum, Step] = {
     s.action: s
     for s in (
-        _step(Action.CLAIM, {P}, W, {Party.CLAIMANT, Party.HEAD}, versioned=True),
+        _step(Action.CLAIM, {P}, W, {Party.CLAIMANT, Party.HEAD}, versioned=True),  # while pending
         _step(Action.REPLY, {W}, None, {Party.OWNER, Party.HEAD}, needs=Needs.TEXT),
         _step(Action.NOTE, {P, W, C, R}, None, ANY_STAFF, needs=Needs.TEXT),
         _step(
-            Action.TRANSFER, {P, W}, P, ANY_STAFF, needs=Needs.DEPARTMENT_AND_TEXT, versioned=True
+            Action.TRANSFER, {P, W}, P, ANY_STAFF, HANDLING, needs=Needs.DEPARTMENT_AND_TEXT,
+            versioned=True,
         ),
-        _step(Action.CLOSE, {W}, C, {Party.OWNER, Party.HEAD}, needs=Needs.TEXT, versioned=True),
+        _step(
+            Action.CLOSE, {W}, C, {Party.OWNER, Party.HEAD}, HANDLING, needs=Needs.TEXT,
+            versioned=True,
+        ),
         _step(Action.EXTEND, {W}, None, {Party.OWNER, Party.HEAD}, needs=Needs.DATE_AND_TEXT),
         _step(Action.SUPPLEMENT, {P, W}, None, {Party.CONTACT}, needs=Needs.TEXT_OR_FILE),
         _step(
             Action.WITHDRAW, {P, W}, State.WITHDRAWN, {Party.CONTACT}, needs=Needs.TEXT,
             versioned=True,
         ),
-        _step(Action.RATE, {C}, R, {Party.CONTACT}, needs=Needs.RATING, versioned=True),
-        _step(Action.REOPEN, {C}, W, {Party.CONTACT}, versioned=True),
+        # a rating answers one closing: void once it was handled again
+        _step(Action.RATE, {C}, R, {Party.CONTACT}, HANDLING, needs=Needs.RATING, versioned=True),
+        _step(Action.REOPEN, {C}, W, {Party.CONTACT}, HANDLING, versioned=True),
     )
 }  # fmt: skip
+
+# Task events (`task_<action>`, `task_assign`) that each change a task's version by one.
+TASK_DECISIONS = frozenset(
+    f"task_{a}"
+    for a in (TaskAction.REQUEST_CLOSE, TaskAction.APPROVE, TaskAction.DEEM, TaskAction.SEND_BACK)
+)
+TASK_VERSION_EVENTS = TASK_DECISIONS | {"task_assign"}
 
 TASK_FLOW: dict[StrEnum, Step] = {
     s.action: s
@@ -76,17 +115,18 @@ TASK_FLOW: dict[StrEnum, Step] = {
             TaskAction.REQUEST_CLOSE, {TaskState.IN_PROGRESS}, TaskState.CLOSE_REQUESTED,
             {Party.TASK_HOLDER}, needs=Needs.TEXT, versioned=True,
         ),
+        # a leader's decision answers one request: void once another was made or decided
         _step(
             TaskAction.APPROVE, {TaskState.CLOSE_REQUESTED, TaskState.DEEMED_DONE},
-            TaskState.DONE, {Party.LEADER}, versioned=True,
+            TaskState.DONE, {Party.LEADER}, TASK_DECISIONS, versioned=True,
         ),
         _step(
             TaskAction.DEEM, {TaskState.CLOSE_REQUESTED}, TaskState.DEEMED_DONE, {Party.LEADER},
-            versioned=True,
+            TASK_DECISIONS, versioned=True,
         ),
         _step(
             TaskAction.SEND_BACK, {TaskState.CLOSE_REQUESTED}, TaskState.IN_PROGRESS,
-            {Party.LEADER}, needs=Needs.TEXT, versioned=True,
+            {Party.LEADER}, TASK_DECISIONS, needs=Needs.TEXT, versioned=True,
         ),
     )
 }  # fmt: skip
@@ -100,3 +140,51 @@ def step(flow: dict[StrEnum, Step], state: StrEnum, action: StrEnum) -> Step | N
 
 def actions_in(flow: dict[StrEnum, Step], state: StrEnum) -> list[StrEnum]:
     return [action for action, row in flow.items() if state in row.from_states]
+
+
+# An extension decision answers one request: void once the deadline moved, the appeal went
+# elsewhere, an outcome came, or the request was decided (it carries no version: the events
+# after its request are what it has not seen).
+EXTENSION_DECISION_VOID_AFTER = HANDLING | {EXTENSION_APPROVED, EXTENSION_DENIED}
+
+
+def changes_since(
+    events: Sequence[str], version: int, current: int, counted: frozenset[str]
+) -> list[str] | None:
+    """The changes (event actions, oldest first) a button made at `version` has not seen:
+    the n-th of the `counted` events made version n + 1. None — refused as before — for a
+    version never reached, or a history that does not account for every version step."""
+    bumps = [e for e in events if e in counted]
+    if len(bumps) + 1 != current or not 1 <= version <= current:
+        return None
+    return bumps[version - 1 :]
+
+
+def stale(
+    row: Step,
+    state_allows: bool,
+    version: int | None,
+    current: int,
+    changes: Sequence[str] | None,
+) -> bool:
+    """The one rule for an old button: refused when the state no longer allows its action,
+    or a change it has not seen makes the press mean something else (unknown changes: None)."""
+    if not row.versioned or version is None or version == current:
+        return False
+    if not state_allows or changes is None:
+        return True
+    return any(c in row.void_after for c in changes)
+
+
+# Choosing a task's 责任人 (指定责任人) answers who holds it: void once somebody chose one.
+ASSIGNMENT_VOID_AFTER = frozenset({"task_assign"})
+
+
+def assignment_stale(changes: Sequence[str] | None) -> bool:
+    """Whether an old 指定责任人 choice now means something else (unknown changes: yes)."""
+    return changes is None or any(c in ASSIGNMENT_VOID_AFTER for c in changes)
+
+
+def voids_decision(changes: Iterable[str]) -> bool:
+    """Whether changes after an extension request make deciding it mean something else."""
+    return any(c in EXTENSION_DECISION_VOID_AFTER for c in changes)

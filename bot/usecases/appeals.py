@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.rules import access, audiences, checks
 from bot.rules.audiences import Directory
+from bot.rules.deadlines import REOPEN_KEPT, REOPEN_KEPT_EXTENSION
 from bot.rules.model import (
     INTERNAL_MESSAGE_KINDS,
     Action,
@@ -36,7 +37,12 @@ from bot.rules.refusals import (
     RatingExpired,
     StaleAction,
 )
-from bot.rules.workflow import APPEAL_FLOW
+from bot.rules.workflow import (
+    APPEAL_FLOW,
+    APPEAL_VERSION_EVENTS,
+    EXTENSION_APPROVED,
+    changes_since,
+)
 from bot.usecases import outbox
 from bot.usecases.env import Env, already_done, remember
 from storage.db import UnitOfWork
@@ -144,6 +150,14 @@ async def last_change(env: Env, actor: Actor, number: str) -> tuple[Appeal, Even
     return appeal, (changes[-1] if changes else None)
 
 
+async def unseen(uow: UnitOfWork, appeal: Appeal, version: int | None) -> list[str] | None:
+    """The changes a button made at `version` has not seen (what `access.authorize` weighs)."""
+    if version is None or version == appeal.version:
+        return []
+    events = [e.action for e in await uow.audit.of_appeal(appeal.id)]
+    return changes_since(events, version, appeal.version, APPEAL_VERSION_EVENTS)
+
+
 async def allowed(env: Env, actor: Actor, appeal: Appeal) -> list[Action]:
     return access.allowed_actions(actor, appeal, env.today())
 
@@ -192,7 +206,8 @@ async def preflight(env: Env, actor: Actor, appeal_id: int, action: Action, vers
     """Check, before asking the user for text, that the action would be allowed."""
     async with env.db.reading() as uow:
         appeal = await load_visible(uow, actor, appeal_id)
-    access.authorize(actor, appeal, action, version, env.today())
+        changes = await unseen(uow, appeal, version)
+    access.authorize(actor, appeal, action, version, env.today(), changes)
     return appeal
 
 
@@ -296,10 +311,13 @@ async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, cha
     now = env.now()
     async with env.db.unit_of_work() as uow:
         done = await already_done(uow, env, actor.tg_id, req.key, action)
-        if done is not None:
-            return Outcome(await uow.appeals.get(done), replayed=True)
+        if done is not None:  # the same answer again, with what the first one said
+            events = [e for e in await uow.audit.of_appeal(done) if e.action == action]
+            detail = events[-1].detail if events else {}
+            return Outcome(await uow.appeals.get(done), replayed=True, detail=detail)
         before = await load_visible(uow, actor, req.appeal_id)
-        access.authorize(actor, before, action, req.version, env.today())
+        changes = await unseen(uow, before, req.version)
+        access.authorize(actor, before, action, req.version, env.today(), changes)
         target = APPEAL_FLOW[action].target(before.state)
         message_id = None
         if change.message_kind is not None:
@@ -337,7 +355,8 @@ async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, cha
 
 def _ack_params(change: Change) -> dict[str, Any]:
     """What a stored confirmation needs beyond the appeal itself."""
-    return {k: v for k, v in change.detail.items() if k in ("new_due", "rating")}
+    kept = ("new_due", "rating", "due_basis", "fresh_due", "days")
+    return {k: v for k, v in change.detail.items() if k in kept}
 
 
 @handles(Action.CLAIM)
@@ -448,17 +467,36 @@ async def reopen(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
     current = await _check_rating_window(env, actor, req)
     today = env.today()
     category = env.org.category_by_name(current.category)
+    due, basis = env.deadlines.reopen_due(today, category, current.due_date)
+    if basis == REOPEN_KEPT and await _extended_to(env, current):
+        basis = REOPEN_KEPT_EXTENSION
+    days = category.time_limit_days if category else env.org.limits.default_time_limit_days
     change = Change(
         fields={
             "rating": Rating.DISSATISFIED,
             "rated_at": env.now(),
             "reopen_count": current.reopen_count + 1,
-            "due_date": env.deadlines.due(today, category),
+            "due_date": due,
             "closed_at": None,
         },
-        detail={"rating": Rating.DISSATISFIED},
+        detail={
+            "rating": Rating.DISSATISFIED,
+            "due_basis": basis,
+            "old_due": current.due_date,
+            "new_due": due,
+            "fresh_due": env.deadlines.due(today, category),
+            "days": days,
+        },
     )
     return await _apply(env, actor, Action.REOPEN, req, change)
+
+
+async def _extended_to(env: Env, appeal: Appeal) -> bool:
+    """Whether the appeal's deadline is the one its last approved extension set."""
+    async with env.db.reading() as uow:
+        events = await uow.audit.of_appeal(appeal.id)
+    moved = [e for e in events if e.action in (EXTENSION_APPROVED, Action.REOPEN)]
+    return bool(moved) and moved[-1].action == EXTENSION_APPROVED
 
 
 async def comment_rating(
@@ -543,6 +581,14 @@ async def extend(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
     return Outcome(appeal, notices, detail=detail, queued=queued, ack_id=ack)
 
 
+def events_after_request(events: list[Event], extension_id: int) -> list[str]:
+    """The changes (event actions) since the extension request `extension_id` was made."""
+    for at, event in enumerate(events):
+        if event.action == Action.EXTEND and event.detail.get("extension_id") == extension_id:
+            return [e.action for e in events[at + 1 :]]
+    return []
+
+
 def check_new_due(env: Env, text: str | None, appeal: Appeal) -> str:
     """The new due date as typed, checked early so the user can retype it at once."""
     new_due = checks.date_field(text, "new_due", env.today())
@@ -561,7 +607,10 @@ async def decide_extension(
         extension = await uow.extensions.get(extension_id)
         found = await uow.appeals.get(extension.appeal_id) if extension else None
         appeal = access.visible_extension(actor, extension, found)
-        access.authorize_extension_decision(actor, extension, appeal, approve)
+        events = await uow.audit.of_appeal(appeal.id)
+        access.authorize_extension_decision(
+            actor, extension, appeal, approve, events_after_request(events, extension_id)
+        )
         state = "approved" if approve else "denied"
         await uow.extensions.decide(extension_id, state, actor.tg_id, now)
         if approve and not await uow.appeals.update(

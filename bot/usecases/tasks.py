@@ -27,7 +27,7 @@ from bot.rules.task_ledger import (
     page_of,
 )
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
-from bot.rules.workflow import TASK_FLOW
+from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, assignment_stale, changes_since
 from bot.usecases import outbox
 from bot.usecases.env import Env
 from bot.usecases.people import department_staff
@@ -200,10 +200,19 @@ async def view_seq(env: Env, actor: Actor, seq: int) -> TaskView:
     return await view(env, actor, task.id if task else 0)
 
 
+async def _unseen(uow: UnitOfWork, task: Task, version: int | None) -> list[str] | None:
+    """The changes a task button made at `version` has not seen (`access.authorize_task`)."""
+    if version is None or version == task.version:
+        return []
+    events = [e.action for e in await uow.audit.of_subject(f"task:{task.id}")]
+    return changes_since(events, version, task.version, TASK_VERSION_EVENTS)
+
+
 async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, version: int) -> Task:
     async with env.db.reading() as uow:
         task, extra = await _visible(uow, actor, task_id)
-    access.authorize_task(actor, task, action, version, extra)
+        changes = await _unseen(uow, task, version)
+    access.authorize_task(actor, task, action, version, extra, changes)
     return task
 
 
@@ -223,7 +232,8 @@ async def act(
     now = env.now()
     async with env.db.unit_of_work() as uow:
         task, extra = await _visible(uow, actor, task_id)
-        access.authorize_task(actor, task, action, version, extra)
+        changes = await _unseen(uow, task, version)
+        access.authorize_task(actor, task, action, version, extra, changes)
         target = TASK_FLOW[action].target(task.state)
         report_id = None
         if text is not None:
@@ -315,7 +325,9 @@ async def assign_owner(
         task, official = access.assignable_task(
             actor, await uow.tasks.get(task_id), await uow.people.get(official_id)
         )
-        if not await uow.tasks.set_owner(task_id, version, official_id, now):
+        if assignment_stale(await _unseen(uow, task, version)):
+            raise TaskStale(seq=task.seq)
+        if not await uow.tasks.set_owner(task_id, task.version, official_id, now):
             raise TaskStale(seq=task.seq)
         await uow.audit.add(
             _subject(task_id),
