@@ -183,7 +183,7 @@ async def close_step(
 DONE: dict[tuple[str, str], StepHandler] = {}
 # Steps where every message is stored as it comes (a report, a 补充): lapsing loses nothing,
 # so it is not announced out of the blue (a message sent later is told it reached nobody).
-KEPT: set[tuple[str, str]] = set()
+LAPSE_UNSAID: set[tuple[str, str]] = set()
 
 
 def on_done(flow: str, name_: str, kept: bool = False) -> Callable[[StepHandler], StepHandler]:
@@ -192,7 +192,7 @@ def on_done(flow: str, name_: str, kept: bool = False) -> Callable[[StepHandler]
     def register(handler: StepHandler) -> StepHandler:
         DONE[(flow, name_)] = handler
         if kept:
-            KEPT.add((flow, name_))
+            LAPSE_UNSAID.add((flow, name_))
         return handler
 
     return register
@@ -285,7 +285,7 @@ async def lapse_job(context: Context) -> None:
     """JobQueue: tell people whose prompt lapsed, without waiting for their next message."""
     env = env_of(context)
     for conversation in await conversations.lapse_expired(env):
-        if (conversation.flow, conversation.step) in KEPT:
+        if (conversation.flow, conversation.step) in LAPSE_UNSAID:
             continue
         try:
             await context.bot.send_message(

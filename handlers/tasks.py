@@ -65,7 +65,7 @@ from handlers.common import (
     say,
 )
 from handlers.courier import confirm
-from handlers.render import snippet, task_button_row, task_next_row
+from handlers.render import snippet, task_next_row
 from handlers.staff_choice import (
     department_first,
     department_staff,

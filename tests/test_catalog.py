@@ -13,6 +13,7 @@ import pytest
 import bot.app  # noqa: F401  (imports every handler module: fills flow.STEPS)
 from bot import ledger_sheet
 from bot.rules import audiences, delivery, refusals
+from bot.rules.deadlines import REOPEN_KEPT, REOPEN_KEPT_EXTENSION, REOPEN_TIME_LIMIT
 from bot.rules.model import (
     Action,
     MessageKind,
@@ -152,6 +153,7 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "draft_done_early.{}": [("category",), ("description",)],
     "task_part_what.{}": [("report",), ("request_close",)],
     "tasks_filter.{}": [("all",), ("open",), ("unmapped",)],
+    "reopen_how.{}": [(b,) for b in (REOPEN_TIME_LIMIT, REOPEN_KEPT, REOPEN_KEPT_EXTENSION)],
     "notice.{}": [(k,) for k in NOTICE_KINDS],
     "notice_task.{}": [(a,) for a in TASK_NOTICES],
     "task_{}": None,  # an audit action and outbox kind, worded as event.task_… / notice_task.…
