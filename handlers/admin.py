@@ -7,6 +7,7 @@ from telegram import Update
 from bot.rules.model import Actor, Conversation, Department, Enterprise, Person, Role
 from bot.rules.refusals import NotAllowed, OfficialNameUnclear
 from bot.texts import name, t
+from bot.texts.events import person_name
 from bot.usecases import people
 from handlers import flow
 from handlers.buttons import encode, pressed
@@ -237,7 +238,7 @@ async def _assign(update: Update, context: Context, enterprise_id: int, official
         context,
         t(
             "baobao_done",
-            official=esc(result.official.full_name),
+            official=esc(person_name(result.official.full_name, result.official.role)),
             enterprise=esc(result.enterprise.name),
         ),
     )

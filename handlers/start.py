@@ -14,6 +14,7 @@ from handlers import colleagues, flow
 from handlers.buttons import REGISTRATION_FIELDS, encode
 from handlers.common import (
     Context,
+    actor_name,
     actor_of,
     env_of,
     esc,
@@ -64,9 +65,8 @@ async def start(update: Update, context: Context) -> None:
     await _send_owed(update, context)
     actor = await actor_of(update, context)
     if actor.role is not Role.GUEST:
-        await say(
-            update, context, t("welcome_back", name=esc(actor.name), role=name("role", actor.role))
-        )
+        greeting = t("welcome_back", name=esc(actor_name(actor)), role=name("role", actor.role))
+        await say(update, context, greeting)
         return
     ongoing = await flow.active(update, context, FLOW)
     if ongoing is not None:  # /start again mid-way: carry on where the person was

@@ -37,6 +37,7 @@ from bot.task_files import HEADERS, UnreadableFile, read_table
 from bot.task_sheet import entry_text, write_task_ledger
 from bot.telegram_limits import cut
 from bot.texts import keys, name, t
+from bot.texts.events import person_name
 from bot.usecases import people
 from bot.usecases import tasks as ledger
 from bot.usecases.tasks import ImportResult, TaskView
@@ -494,9 +495,8 @@ async def _assign_owner(
     env = env_of(context)
     task, official = await ledger.assign_owner(env, actor, task_id, version, official_id)
     await flow.finish(context, await flow.active(update, context, FLOW, OWNER))
-    await say(
-        update, context, t("done_task_assign", seq=task.seq, official=esc(official.full_name))
-    )
+    named = esc(person_name(official.full_name, official.role))
+    await say(update, context, t("done_task_assign", seq=task.seq, official=named))
     await context.bot.send_message(
         official.tg_id,
         t("notice_task_assign", seq=task.seq, problem=snippet(task.problem, 200)),

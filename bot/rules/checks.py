@@ -77,18 +77,26 @@ ENTERPRISE_NAME = (2, 60)
 CONTACT_NAME = (2, 20)
 # Characters that print nothing or reorder text (zero-width, bidi overrides, controls).
 INVISIBLE = {"Cf", "Cc", "Cs", "Co"}
+# Letters that print as blank, used for names that look empty: the Hangul fillers, the
+# blank Braille pattern, Khmer's invisible vowels.
+FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
 KEPT_CONTROLS = {"\n", "\t"}
 
 
 def without_invisible(text: str) -> str:
     return "".join(
-        ch for ch in text if ch in KEPT_CONTROLS or unicodedata.category(ch) not in INVISIBLE
+        ch
+        for ch in text
+        if ch in KEPT_CONTROLS or (unicodedata.category(ch) not in INVISIBLE and ch not in FILLERS)
     )
 
 
 def clean_text(text: str | None, field: str, minimum: int, maximum: int) -> str:
-    """Trimmed visible text within limits, or InvalidInput naming the field and the limit."""
+    """Trimmed visible text within limits, or InvalidInput naming the field and the limit
+    (text of nothing but invisible characters and spaces: reason `invisible`)."""
     value = without_invisible(text or "").strip()
+    if not value and (text or "").strip():
+        raise InvalidInput(field=field, reason="invisible")
     if not value:
         raise InvalidInput(field=field, reason="empty")
     if len(value) < minimum:
