@@ -425,6 +425,7 @@ async def _offer_officials(
             _choose_owner(task.id, version),
             lambda d: encode("taskd", task.id, version, d.id),
             t("staff_how.task"),
+            env_of(context).zone,
         ),
     )
 
@@ -463,7 +464,8 @@ async def owner_department_pressed(update: Update, context: Context) -> None:
     prompt = t("ask_task_assign", seq=task.seq, name=esc(task.owner_name))
     choose = _choose_owner(task.id, version)
     how = t("staff_how.task")
-    await say(update, context, *department_staff(prompt, department, members, choose, how))
+    zone = env_of(context).zone
+    await say(update, context, *department_staff(prompt, department, members, choose, how, zone))
 
 
 @flow.step(FLOW, OWNER, buttons=("tasko", "taskd"))
@@ -476,7 +478,7 @@ async def owner_typed(update: Update, context: Context, conversation: Conversati
         official = await people.official_named(env_of(context), actor, message_text(update))
     except OfficialNameUnclear as exc:  # the prompt stays open: retype, or press one
         choose = _choose_owner(pending["id"], pending["version"])
-        await say(update, context, *unclear_name(exc, choose))
+        await say(update, context, *unclear_name(exc, choose, env_of(context).zone))
         return
     await _assign_owner(update, context, pending["id"], pending["version"], official.tg_id)
 

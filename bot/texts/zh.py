@@ -643,6 +643,8 @@ CATALOG: dict[str, str] = {
     "ledger.header.notes": "内部备注（企业不可见）",
     "attachment_only": "（附件）",
     "person_label": "{name}（{department}）",
+    "person_label_joined": "{name}（{department}，{joined} 加入）",
+    "person_joined_order": "{joined} 第{order}位",
     "task_view_label": "第{seq}项 查看",
     "task_item_label": "第{seq}项",
     "chart.file": "督察通报-{label}.png",
