@@ -84,21 +84,23 @@ def reopenings(entry: LedgerEntry) -> list[datetime]:
     return [moment(item["at"]) for item in entry.history if item["action"] == "reopen"]
 
 
-def round_mark(at: datetime, reopened: list[datetime]) -> str:
-    """ "〔第1轮〕" before what belongs to an earlier round than the current one (a reopening
-    itself ends its round); "" for the current round and for an appeal never reopened."""
-    number = 1 + sum(1 for moment_ in reopened if moment_ < at)
-    return t("ledger.earlier_round", round=number) if number <= len(reopened) else ""
+def round_mark(number: int, rounds: int) -> str:
+    """The mark (〔第1轮〕) before what belongs to round `number` while it is earlier than
+    the current one (of `rounds`); none for the current round, nor for an appeal never
+    reopened."""
+    return t("ledger.earlier_round", round=number) if number < rounds else ""
 
 
 def history_lines(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> str:
+    """The audit events in order, those of earlier rounds marked: a reopening (不满意) is
+    the last event of its round."""
     lines = []
-    reopened = reopenings(entry)
+    rounds, number = 1 + len(reopenings(entry)), 1
     for item in entry.history:
         action = item["action"]
         detail = event_detail(action, detail_of(item.get("detail")), departments)
         lines.append(
-            round_mark(moment(item["at"]), reopened)
+            round_mark(number, rounds)
             + t(
                 "ledger.history_line",
                 time=local(moment(item["at"]), zone),
@@ -107,15 +109,17 @@ def history_lines(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str
                 detail=f"：{detail}" if detail else "",
             )
         )
+        number += action == "reopen"
     return "\n".join(lines)
 
 
 def message_lines(entry: LedgerEntry, zone: ZoneInfo, public: bool) -> str:
     """The words exchanged with the enterprise (`public`: replies, 补充, rating comments), or
-    the officials' internal 备注, which the enterprise never sees."""
+    the officials' internal 备注, which the enterprise never sees; those written before a
+    reopening marked with their round."""
     reopened = reopenings(entry)
     return "\n".join(
-        round_mark(moment(m["at"]), reopened)
+        round_mark(1 + sum(r < moment(m["at"]) for r in reopened), 1 + len(reopened))
         + t(
             "ledger.message_line",
             time=local(moment(m["at"]), zone),
