@@ -72,7 +72,7 @@ def action_markup(appeal: Appeal, actions: list[Action]) -> InlineKeyboardMarkup
     return keyboard(rows) if rows else None
 
 
-def owner_name(appeal: Appeal) -> str:
+def _owner_name(appeal: Appeal) -> str:
     """Who has claimed it ("" while nobody has): their name, or 承办人 for one without."""
     return "" if appeal.owner_name is None else person_name(appeal.owner_name, Role.OFFICIAL)
 
@@ -84,7 +84,7 @@ def appeal_fields(appeal: Appeal, env: Env) -> dict[str, str]:
         "category": esc(appeal.category),
         "state": name("state", appeal.state),
         "department": esc(appeal.department_name),
-        "owner": esc(owner_name(appeal)),
+        "owner": esc(_owner_name(appeal)),
         "due": appeal.due_date.isoformat(),
         "claim_due": appeal.claim_due_date.isoformat(),
         "rating_due": appeal.rating_due_date.isoformat() if appeal.rating_due_date else "",
@@ -271,7 +271,7 @@ def ladder_notice(
     if item.appeal is not None:
         appeal = item.appeal
         fields = appeal_fields(appeal, env)
-        owner = esc(owner_name(appeal))
+        owner = esc(_owner_name(appeal))
         fields["owner"] = t("owner_suffix", name=owner) if owner else t("nobody")
         fields["owner_or_none"] = owner or t("nobody")
         text = t(f"ladder.{item.kind}", serial=item.serial, days=item.overdue_days, **fields)
