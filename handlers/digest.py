@@ -178,7 +178,8 @@ async def export_command(update: Update, context: Context) -> None:
         start, end = checks.parse_period(*checks.period_words(context.args), env.today())
     except InvalidInput as exc:
         if exc.params["reason"] == "period_order":  # the dates are fine, their order is not
-            example = t("export_order_example", start=exc.params["end"], end=exc.params["start"])
+            start, end = checks.period_words(context.args)
+            example = t("export_order_example", start=end, end=start)  # as typed, swapped
         else:
             example = export_usage(env.today())
         await say(update, context, refusal_text(exc) + "\n" + example)

@@ -377,6 +377,11 @@ USAGE = (
             "如 /export 2026-01-01 2026-03-01。",
         ),
         (
+            "/export 2026年3月 2月",  # the example is what was typed, the other way round
+            "起始日期 2026-03-01 晚于截止日期 2026-02-28，请先写起始日期、再写截止日期。\n"
+            "如 /export 2月 2026年3月。",
+        ),
+        (
             "/export 2026-03-11",  # after today: no example that ends in the future
             "起始日期 2026-03-11 还没有到（今天是 2026-03-10），请写今天或之前的日期。\n" + USAGE,
         ),

@@ -120,6 +120,7 @@ async def test_a_leader_without_a_visible_name_is_named_by_role_everywhere(sandb
     and a stale button's answer all read 局领导/督办员 — never nothing, never their id."""
     p = people
     nameless = sandbox.person(LEADER_ID, "\u3164")
+    assert await nameless.send("/start") == ["您好，局领导/督办员。发送 /help 查看可用功能。"]
     await import_file(nameless, "t.csv", csv_bytes([task_row(30)]))
     await p.official.send("/tasks")
     await p.official.press("第30项")

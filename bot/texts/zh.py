@@ -160,6 +160,7 @@ CATALOG: dict[str, str] = {
     "private_only": "请在私聊中使用此功能（点击机器人头像，发起与机器人的私聊）。",
     "welcome_guest": "欢迎使用<b>涉企诉求直通车</b>（{org}）。\n企业可在此提交诉求，相关部门限时办理、全程留痕。\n\n您的 Telegram 数字 ID：<code>{user_id}</code>（局领导请将它告知管理员，配置到 ADMIN_IDS；部门工作人员请向领导索取邀请链接。）\n\n企业首次使用请登记企业信息（可随时发送 /cancel 取消）。\n第 1 步（共 4 步）：请输入<b>企业名称</b>。",
     "welcome_back": "您好，{name}（{role}）。发送 /help 查看可用功能。",
+    "welcome_back_unnamed": "您好，{role}。发送 /help 查看可用功能。",
     "register.ask_name": "第 1 步：请输入<b>企业名称</b>（营业执照上的全称）。",
     "register.resume": "您正在登记企业信息，接着上次的步骤继续（发送 /cancel 可取消）。",
     "register.edit_name": "请输入正确的<b>企业名称</b>（当前：{current}）。",
