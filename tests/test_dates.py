@@ -478,3 +478,22 @@ def test_a_week_in_a_year_no_record_can_have_is_named_so(text):
     with pytest.raises(InvalidInput) as err:
         parse_week(text, TODAY)
     assert err.value.params["reason"] == "week_years"
+
+
+async def test_an_extension_date_with_another_days_weekday_is_refused_in_chat(people, db):
+    """The official types the new due date with a weekday it does not fall on: refused
+    naming the real weekday, nothing stored, and the right date then goes through."""
+    from tests.conftest import file_appeal
+
+    p = people
+    number = await file_appeal(p.company)
+    await p.official.press("签收", containing=number)
+    await p.official.press("延期", containing=number)
+    answer = await p.official.send("2026-03-31 周五")
+    assert answer[0].startswith(
+        "新的办结期限“2026-03-31 周五”有误：2026-03-31 是星期二，不是星期五。"
+    ), answer
+    assert db.count("extensions") == 0
+    await p.official.send("2026年3月31日（星期二）")
+    answer = await p.official.send("需等待银行授信审批结果。")
+    assert "申请延至 2026-03-31" in answer[0]
