@@ -410,6 +410,15 @@ def chosen_period(start: str | None, end: str | None, today: date) -> tuple[date
         raise ConfigError(_problem(exc)) from None
 
 
+WEEKDAYS = dict(
+    zip(
+        "一二三四五六日",
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+)
+
+
 def _problem(exc: InvalidInput) -> str:
     """The problem a date or week check found, worded for the command line."""
     p = exc.params
@@ -421,6 +430,13 @@ def _problem(exc: InvalidInput) -> str:
         return f"{option} {p['value']!r}: the year must be from 1900 to 2999"
     if reason == "week_years":
         return f"the year must be from 1900 to 2999 (e.g. {p['example']})"
+    if reason == "date_weekday":
+        return (
+            f"{option} {p['value']!r}: {p['day']} is a {WEEKDAYS[p['real']]},"
+            f" not a {WEEKDAYS[p['typed']]}"
+        )
+    if reason == "period_future":
+        return f"--from {p['start']} has not come yet (today is {p['today']})"
     if reason == "period_order":
         return (
             f"--from {p['start']} is after --to {p['end']}"

@@ -12,9 +12,10 @@ from bot.rules.digest import (
     PeriodFigures,
     Week,
 )
-from bot.rules.model import TaskState
+from bot.rules.model import Role, TaskState
 from bot.telegram_limits import TEXT_LIMIT, cut, split_html
 from bot.texts import name, t
+from bot.texts.events import person_name
 
 TELEGRAM_LIMIT = TEXT_LIMIT
 # A withdrawal's reason in the digest's list (the ledger has it whole).
@@ -149,7 +150,7 @@ def leaders_text(digest: LeaderDigest) -> str:
             "digest.overdue_line",
             number=o.number,
             department=esc(o.department),
-            owner=esc(o.owner or t("digest.unclaimed")),
+            owner=esc(owner_name(o.owner)),
             days=o.days,
             due=o.due_date,
         )
@@ -222,9 +223,14 @@ def leaders_text(digest: LeaderDigest) -> str:
     return "\n".join(lines)
 
 
+def owner_name(owner: str | None) -> str:
+    """Who works on an appeal: their name (承办人 when they have none to show), or 未签收."""
+    return t("digest.unclaimed") if owner is None else person_name(owner, Role.OFFICIAL)
+
+
 def department_text(digest: DepartmentDigest, week_label: str) -> str:
     """A department's weekly view; each list names its most urgent items and its count."""
-    unclaimed, shown = t("digest.unclaimed"), digest.listed
+    shown = digest.listed
     lines = [
         t("digest.dept_title", name=esc(digest.name), week=week_label),
         t(
@@ -244,7 +250,7 @@ def department_text(digest: DepartmentDigest, week_label: str) -> str:
                 number=r.number,
                 category=esc(r.category),
                 due=r.due_date,
-                owner=esc(r.owner_name or unclaimed),
+                owner=esc(owner_name(r.owner_name)),
             )
             for r in due
         ],
@@ -257,7 +263,7 @@ def department_text(digest: DepartmentDigest, week_label: str) -> str:
                 "digest.dept_overdue_line",
                 number=o.number,
                 days=o.days,
-                owner=esc(o.owner or unclaimed),
+                owner=esc(owner_name(o.owner)),
             )
             for o in digest.overdue[:shown]  # the longest overdue first
         ],

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.rules.model import CLOSED_STATES, State
 from bot.sheets import DATE, DATETIME, TEXT, WRAP, Column, SheetSpec, write_sheets_async
 from bot.texts import name, t
-from bot.texts.events import event_detail
+from bot.texts.events import event_detail, person_name
 from bot.usecases.appeals import PUBLIC_MESSAGE_KINDS
 from storage.records import detail_of, moment
 from storage.reports import LedgerEntry
@@ -79,32 +79,52 @@ def day(moment_: datetime | None, zone: ZoneInfo) -> date | None:
     return moment_.astimezone(zone).date() if moment_ else None
 
 
+def reopenings(entry: LedgerEntry) -> list[datetime]:
+    """When each 不满意 reopened the appeal: each ends a round."""
+    return [moment(item["at"]) for item in entry.history if item["action"] == "reopen"]
+
+
+def round_mark(number: int, rounds: int) -> str:
+    """The mark (〔第1轮〕) before what belongs to round `number` while it is earlier than
+    the current one (of `rounds`); none for the current round, nor for an appeal never
+    reopened."""
+    return t("ledger.earlier_round", round=number) if number < rounds else ""
+
+
 def history_lines(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> str:
+    """The audit events in order, those of earlier rounds marked: a reopening (不满意) is
+    the last event of its round."""
     lines = []
+    rounds, number = 1 + len(reopenings(entry)), 1
     for item in entry.history:
         action = item["action"]
         detail = event_detail(action, detail_of(item.get("detail")), departments)
         lines.append(
-            t(
+            round_mark(number, rounds)
+            + t(
                 "ledger.history_line",
                 time=local(moment(item["at"]), zone),
                 action=name("event", action, default=action),
-                actor=item.get("actor") or t("leader_actor"),
+                actor=person_name(item.get("actor"), item.get("actor_role")),
                 detail=f"：{detail}" if detail else "",
             )
         )
+        number += action == "reopen"
     return "\n".join(lines)
 
 
 def message_lines(entry: LedgerEntry, zone: ZoneInfo, public: bool) -> str:
     """The words exchanged with the enterprise (`public`: replies, 补充, rating comments), or
-    the officials' internal 备注, which the enterprise never sees."""
+    the officials' internal 备注, which the enterprise never sees; those written before a
+    reopening marked with their round."""
+    reopened = reopenings(entry)
     return "\n".join(
-        t(
+        round_mark(1 + sum(r < moment(m["at"]) for r in reopened), 1 + len(reopened))
+        + t(
             "ledger.message_line",
             time=local(moment(m["at"]), zone),
             kind=name("message_kind", m["kind"], default=m["kind"]),
-            author=m.get("author") or "",
+            author=person_name(m.get("author"), m.get("author_role")),
             text=m["text"],
         )
         for m in entry.messages
@@ -138,7 +158,7 @@ def values(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> d
         "category": appeal.category,
         "description": appeal.description,
         "department": appeal.department_name,
-        "owner": appeal.owner_name or "",
+        "owner": "" if appeal.owner_name is None else person_name(appeal.owner_name, "official"),
         "state": name("state", appeal.state),
         "created": local_time(appeal.created_at, zone),
         "created_day": day(appeal.created_at, zone),
@@ -150,8 +170,8 @@ def values(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> d
         "withdrawn": withdrawn,
         "withdrawn_day": withdrawn.date() if withdrawn else None,
         "on_time": on_time,
-        "resolution": appeal.resolution or "",
-        "rating": name("rating", appeal.rating) if appeal.rating else "",
+        "resolution": appeal.round_resolution or "",  # the current round's; earlier: 全程记录
+        "rating": name("rating", appeal.round_rating) if appeal.round_rating else "",
         "notices": notice_serials(entry),
         "history": history_lines(entry, zone, departments),
         "messages": message_lines(entry, zone, public=True),

@@ -15,6 +15,7 @@ from bot.rules.task_ledger import ASSIGN, HISTORY_COLUMNS, TaskEntry, column_of
 from bot.rules.tasks import COLUMNS
 from bot.sheets import DATE, NUMBER, TEXT, WRAP, Column, write_sheet
 from bot.texts import name, t
+from bot.texts.events import person_name
 
 WIDTHS = {
     "seq": (6, NUMBER), "aspect": (14, WRAP), "problem": (34, WRAP), "measures": (38, WRAP),
@@ -34,11 +35,13 @@ def columns() -> list[Column]:
 def entry_text(entry: TaskEntry, zone: ZoneInfo, quote: Callable[[str], str] = str) -> str:
     """One event as a line: when, who, what, and what they wrote (`quote` makes the
     people's words safe where the line goes: HTML in chat, nothing in a sheet)."""
-    author = quote(entry.author_name or t("leader_actor"))
+    author = quote(person_name(entry.author_name, entry.author_role))
     when = entry.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
     event = name("event", entry.kind, default=entry.kind)
     if entry.kind == ASSIGN:
-        official = quote(entry.official_name or t("task_entry_gone"))
+        official = t("task_entry_gone")
+        if entry.official_name is not None:
+            official = quote(person_name(entry.official_name, "official"))
         return t("task_entry_assign", time=when, author=author, official=official)
     if not entry.text:
         return t("task_entry_bare", time=when, author=author, event=event)

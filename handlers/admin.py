@@ -7,6 +7,7 @@ from telegram import Update
 from bot.rules.model import Actor, Conversation, Department, Enterprise, Person, Role
 from bot.rules.refusals import NotAllowed, OfficialNameUnclear
 from bot.texts import name, t
+from bot.texts.events import person_name
 from bot.usecases import people
 from handlers import flow
 from handlers.buttons import encode, pressed
@@ -166,7 +167,7 @@ async def baobao(update: Update, context: Context) -> None:
         try:
             official = await people.official_named(env, actor, typed)
         except OfficialNameUnclear as exc:
-            text, markup = unclear_name(exc, choose)
+            text, markup = unclear_name(exc, choose, env.zone)
             if markup is not None:  # candidates to press: a prompt is open for them
                 await _baobao_prompt(update, context, ent)
             await say(update, context, text, markup)
@@ -179,7 +180,7 @@ async def baobao(update: Update, context: Context) -> None:
     await say(
         update,
         context,
-        *staff_choice(prompt, staff, choose, lambda d: encode("bbd", ent.id, d.id), how),
+        *staff_choice(prompt, staff, choose, lambda d: encode("bbd", ent.id, d.id), how, env.zone),
     )
 
 
@@ -200,7 +201,12 @@ async def baobao_department_pressed(update: Update, context: Context) -> None:
         update,
         context,
         *department_staff(
-            prompt, department, members, lambda p: encode("bb", ent.id, p.tg_id), how
+            prompt,
+            department,
+            members,
+            lambda p: encode("bb", ent.id, p.tg_id),
+            how,
+            env_of(context).zone,
         ),
     )
 
@@ -222,7 +228,11 @@ async def baobao_typed(update: Update, context: Context, conversation: Conversat
         official = await people.official_named(env_of(context), actor, message_text(update))
     except OfficialNameUnclear as exc:  # the prompt stays open: retype, or press one
         await say(
-            update, context, *unclear_name(exc, lambda p: encode("bb", enterprise_id, p.tg_id))
+            update,
+            context,
+            *unclear_name(
+                exc, lambda p: encode("bb", enterprise_id, p.tg_id), env_of(context).zone
+            ),
         )
         return
     await _assign(update, context, enterprise_id, official.tg_id)
@@ -237,7 +247,7 @@ async def _assign(update: Update, context: Context, enterprise_id: int, official
         context,
         t(
             "baobao_done",
-            official=esc(result.official.full_name),
+            official=esc(person_name(result.official.full_name, result.official.role)),
             enterprise=esc(result.enterprise.name),
         ),
     )

@@ -18,6 +18,7 @@ from handlers import flow
 from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, RATINGS, VIEW, encode, pressed
 from handlers.common import (
     Context,
+    actor_name,
     actor_of,
     attachment_of,
     env_of,
@@ -102,7 +103,7 @@ async def _done(update: Update, context: Context, key: str, outcome: Outcome, **
         number=appeal.number,
         due=appeal.due_date.isoformat(),
         department=esc(appeal.department_name),
-        actor=esc(actor.name),
+        actor=esc(actor_name(actor)),
         **extra,
     )
     if update.effective_chat.type != "private":

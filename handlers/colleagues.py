@@ -10,6 +10,7 @@ from bot.digest_text import capped
 from bot.rules import checks
 from bot.rules.model import Conversation, Role
 from bot.texts import t
+from bot.texts.events import person_name
 from bot.usecases import people
 from handlers import flow
 from handlers.buttons import encode, pressed
@@ -99,13 +100,13 @@ async def list_contacts(update: Update, context: Context) -> None:
         lines.append(
             t(
                 "colleague.list_line",
-                name=esc(person.full_name),
+                name=esc(person_name(person.full_name, person.role)),
                 phone=esc(phone or ""),
                 first=t("colleague.first") if first else "",
             )
         )
         if not first:
-            label = t("colleague.remove", name=person.full_name)
+            label = t("colleague.remove", name=person_name(person.full_name, person.role))
             buttons.append((label, encode("contact", "rm", enterprise.id, person.tg_id)))
     text = "\n".join(
         [
@@ -126,5 +127,5 @@ async def remove_pressed(update: Update, context: Context) -> None:
     _, enterprise_id, contact_id = pressed(update.callback_query.data, "contact").parts
     actor = await actor_of(update, context)
     removed = await people.remove_contact(env_of(context), actor, enterprise_id, contact_id)
-    text = t("colleague.removed", name=esc(removed.person.full_name))
+    text = t("colleague.removed", name=esc(person_name(removed.person.full_name, Role.ENTERPRISE)))
     await confirm(update, context, text, None, None, removed.queued)

@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.rules.model import Actor, Attachment
+from bot.rules.model import Actor, Attachment, Role
 from bot.rules.refusals import (
     AppealNotFound,
     BaobaoUnchanged,
@@ -30,6 +30,7 @@ from bot.rules.refusals import (
 )
 from bot.telegram_limits import cut, split_html, visible
 from bot.texts import has, name, t
+from bot.texts.events import person_name
 from bot.usecases import people
 from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
@@ -180,11 +181,19 @@ def refusal_text(exc: DomainError) -> str:
     return t(exc.key, **params)
 
 
+def actor_name(actor: Actor) -> str:
+    """The actor as others read them: their name, or their role when they have none."""
+    return person_name(actor.name, None if actor.role is Role.ADMIN else actor.role)
+
+
+ROLES = frozenset(Role)  # _remover's role, for one that has no name to show
+
+
 def by_whom(who: object) -> str:
     """ " 由 陈经理 " in "已于 … 由 陈经理 移除"; a leader by role; " " when nobody is known."""
     if not who:
         return " "
-    named = name("role", who) if who == people.ROLE_LEADER else esc(who)
+    named = name("role", who) if who in ROLES else esc(who)
     return t("by_whom", who=named)
 
 
@@ -194,6 +203,7 @@ def removal_text(removal: people.Removal) -> str:
     baobao = ""
     if removal.baobao:
         official, department = removal.baobao
+        official = person_name(official, Role.OFFICIAL)
         baobao = t("colleague.removed_baobao", name=esc(official), department=esc(department))
     return t(
         "colleague.removed_notice",
@@ -286,7 +296,7 @@ async def stale_text(update: Update, context: Context, exc: StaleAction) -> str:
         "error_stale_detail",
         number=appeal.number,
         state=name("state", appeal.state),
-        who=esc(event.actor_name or t("leader_actor")),
+        who=esc(person_name(event.actor_name, event.actor_role)),
         action=name("event", event.action, default=event.action),
         time=local_time(env, event.created_at),
     )

@@ -299,6 +299,14 @@ def operator_notice(kind: str, detail: dict[str, object]) -> str:
     return t(kind, **{key: esc(v) if isinstance(v, str) else v for key, v in detail.items()})
 
 
+def person_label(found: str | None, chat: int, env: Env) -> str:
+    """A person in the unreachable list: their name; their role when they have none to show
+    (`outbox.names_of` gives the role then); a leader (not stored) by role."""
+    if found is None:
+        return t("leader_actor") if chat in env.leaders else str(chat)
+    return name("role", found) if found in frozenset(Role) else found
+
+
 async def _unreachable_report(env: Env, item: Outgoing) -> str:
     """The leaders' daily list: people are asked to /start the bot; a group is added the
     bot back, or its chat_id is corrected in the org config. Those with the most missed
@@ -313,7 +321,7 @@ async def _unreachable_report(env: Env, item: Outgoing) -> str:
     parts = []
     if lost:
         lines = [
-            t("unreachable_line", who=esc(names.get(chat, str(chat))), messages=n)
+            t("unreachable_line", who=esc(person_label(names.get(chat), chat, env)), messages=n)
             for chat, n in people_named
         ]
         lines = capped(lines, len(lost), "unreachable_more")

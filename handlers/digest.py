@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 
 from telegram import Bot, Update
@@ -155,6 +155,20 @@ async def stats_command(update: Update, context: Context) -> None:
     await say(update, context, text)
 
 
+def export_usage(today: date) -> str:
+    """How /export is written, its examples a period already past (last month)."""
+    start, end = checks.sample_period(today)
+    return t(
+        "export_usage",
+        start=start.isoformat(),
+        end=end.isoformat(),
+        slash=f"{end.year}/{end.month}/{end.day}",
+        cn=f"{end.year}年{end.month}月{end.day}日",
+        month=f"{end.year}-{end.month:02d}",
+        year=f"{today.year - 1}年",
+    )
+
+
 @refusals
 async def export_command(update: Update, context: Context) -> None:
     """/export [from] [to]: the appeal ledger as XLSX."""
@@ -164,9 +178,10 @@ async def export_command(update: Update, context: Context) -> None:
         start, end = checks.parse_period(*checks.period_words(context.args), env.today())
     except InvalidInput as exc:
         if exc.params["reason"] == "period_order":  # the dates are fine, their order is not
-            example = t("export_order_example", start=exc.params["end"], end=exc.params["start"])
+            start, end = checks.period_words(context.args)
+            example = t("export_order_example", start=end, end=start)  # as typed, swapped
         else:
-            example = t("export_usage")
+            example = export_usage(env.today())
         await say(update, context, refusal_text(exc) + "\n" + example)
         return
     with tempfile.TemporaryDirectory() as folder:

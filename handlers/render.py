@@ -11,7 +11,7 @@ from bot.rules import audiences, delivery
 from bot.rules.model import Action, Appeal, AppealView, Notice, Rating, Role, Task, TaskState
 from bot.telegram_limits import cut
 from bot.texts import has, name, t
-from bot.texts.events import event_detail
+from bot.texts.events import event_detail, person_name
 from bot.usecases.env import Env
 from bot.usecases.ladder import PendingNotice
 from handlers.buttons import (
@@ -74,6 +74,11 @@ def action_markup(appeal: Appeal, actions: list[Action]) -> InlineKeyboardMarkup
     return keyboard(rows) if rows else None
 
 
+def _owner_name(appeal: Appeal) -> str:
+    """Who has claimed it ("" while nobody has): their name, or 承办人 for one without."""
+    return "" if appeal.owner_name is None else person_name(appeal.owner_name, Role.OFFICIAL)
+
+
 def appeal_fields(appeal: Appeal, env: Env) -> dict[str, str]:
     return {
         "number": appeal.number,
@@ -81,7 +86,7 @@ def appeal_fields(appeal: Appeal, env: Env) -> dict[str, str]:
         "category": esc(appeal.category),
         "state": name("state", appeal.state),
         "department": esc(appeal.department_name),
-        "owner": esc(appeal.owner_name or ""),
+        "owner": esc(_owner_name(appeal)),
         "due": appeal.due_date.isoformat(),
         "claim_due": appeal.claim_due_date.isoformat(),
         "rating_due": appeal.rating_due_date.isoformat() if appeal.rating_due_date else "",
@@ -101,17 +106,21 @@ def card(
     parts = [t("card", **fields)]
     if view.attachments:
         parts.append(t("card_attachments", count=view.attachments))
-    if appeal.resolution:
-        parts.append(t("card_resolution", resolution=esc(appeal.resolution)))
-    if appeal.rating:
-        parts.append(t("card_rating", rating=name("rating", appeal.rating)))
+    if appeal.round_resolution:
+        parts.append(t("card_resolution", resolution=esc(appeal.round_resolution)))
+    if appeal.round_rating:
+        parts.append(t("card_rating", rating=name("rating", appeal.round_rating)))
+    earlier = appeal.earlier_round
+    if earlier and earlier[0]:  # reopened: what the round before ended with, marked so
+        rating = name("rating", earlier[1]) if earlier[1] else t("card_earlier_unrated")
+        parts.append(t("card_earlier_round", resolution=snippet(earlier[0], 200), rating=rating))
     if view.messages:
         lines = [
             t(
                 "card_message_line",
                 time=local_time(env, m.created_at),
                 kind=name("message_kind", m.kind),
-                author=esc(m.author_name or t("leader_actor")),  # leaders are not stored
+                author=esc(person_name(m.author_name, m.author_role)),
                 text=snippet(m.text or t("attachment_only"), 200),
             )
             for m in view.messages[-CARD_LATEST:]
@@ -137,7 +146,7 @@ def card(
                     "card_event_line",
                     time=local_time(env, e.created_at),
                     action=name("event", e.action, default=e.action),
-                    actor=esc(e.actor_name or t("leader_actor")),
+                    actor=esc(person_name(e.actor_name, e.actor_role)),
                     detail=("：" + snippet(detail, 100)) if detail else "",
                 )
             )
@@ -259,7 +268,7 @@ def _undelivered_fields(detail: dict) -> dict[str, str]:
     what = str(detail.get("what", ""))
     return {
         "what": t(f"undelivered_what.{what}") if has(f"undelivered_what.{what}") else esc(what),
-        "contact": esc(str(detail.get("contact", ""))),
+        "contact": esc(person_name(str(detail.get("contact", "")), Role.ENTERPRISE)),
         "phone": esc(str(detail.get("phone", ""))),
     }
 
@@ -308,7 +317,7 @@ def ladder_notice(
     if item.appeal is not None:
         appeal = item.appeal
         fields = appeal_fields(appeal, env)
-        owner = esc(appeal.owner_name) if appeal.owner_name else ""
+        owner = esc(_owner_name(appeal))
         fields["owner"] = t("owner_suffix", name=owner) if owner else t("nobody")
         fields["owner_or_none"] = owner or t("nobody")
         text = t(f"ladder.{item.kind}", serial=item.serial, days=item.overdue_days, **fields)

@@ -6,6 +6,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.rules import checks
 from bot.rules.model import Conversation, Role
+from bot.rules.names import visible_name
 from bot.rules.refusals import EnterpriseTaken
 from bot.texts import name, t
 from bot.usecases import outbox, people
@@ -64,9 +65,11 @@ async def start(update: Update, context: Context) -> None:
     await _send_owed(update, context)
     actor = await actor_of(update, context)
     if actor.role is not Role.GUEST:
-        await say(
-            update, context, t("welcome_back", name=esc(actor.name), role=name("role", actor.role))
-        )
+        role = name("role", actor.role)
+        greeting = t("welcome_back", name=esc(actor.name), role=role)
+        if not visible_name(actor.name):  # nothing to call them by but their role
+            greeting = t("welcome_back_unnamed", role=role)
+        await say(update, context, greeting)
         return
     ongoing = await flow.active(update, context, FLOW)
     if ongoing is not None:  # /start again mid-way: carry on where the person was

@@ -37,6 +37,7 @@ from bot.task_files import HEADERS, UnreadableFile, read_table
 from bot.task_sheet import entry_text, write_task_ledger
 from bot.telegram_limits import cut
 from bot.texts import keys, name, t
+from bot.texts.events import person_name
 from bot.usecases import people
 from bot.usecases import tasks as ledger
 from bot.usecases.tasks import ImportResult, TaskView
@@ -424,6 +425,7 @@ async def _offer_officials(
             _choose_owner(task.id, version),
             lambda d: encode("taskd", task.id, version, d.id),
             t("staff_how.task"),
+            env_of(context).zone,
         ),
     )
 
@@ -462,7 +464,8 @@ async def owner_department_pressed(update: Update, context: Context) -> None:
     prompt = t("ask_task_assign", seq=task.seq, name=esc(task.owner_name))
     choose = _choose_owner(task.id, version)
     how = t("staff_how.task")
-    await say(update, context, *department_staff(prompt, department, members, choose, how))
+    zone = env_of(context).zone
+    await say(update, context, *department_staff(prompt, department, members, choose, how, zone))
 
 
 @flow.step(FLOW, OWNER, buttons=("tasko", "taskd"))
@@ -475,7 +478,7 @@ async def owner_typed(update: Update, context: Context, conversation: Conversati
         official = await people.official_named(env_of(context), actor, message_text(update))
     except OfficialNameUnclear as exc:  # the prompt stays open: retype, or press one
         choose = _choose_owner(pending["id"], pending["version"])
-        await say(update, context, *unclear_name(exc, choose))
+        await say(update, context, *unclear_name(exc, choose, env_of(context).zone))
         return
     await _assign_owner(update, context, pending["id"], pending["version"], official.tg_id)
 
@@ -494,9 +497,8 @@ async def _assign_owner(
     env = env_of(context)
     task, official = await ledger.assign_owner(env, actor, task_id, version, official_id)
     await flow.finish(context, await flow.active(update, context, FLOW, OWNER))
-    await say(
-        update, context, t("done_task_assign", seq=task.seq, official=esc(official.full_name))
-    )
+    named = esc(person_name(official.full_name, official.role))
+    await say(update, context, t("done_task_assign", seq=task.seq, official=named))
     await context.bot.send_message(
         official.tg_id,
         t("notice_task_assign", seq=task.seq, problem=snippet(task.problem, 200)),

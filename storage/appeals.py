@@ -195,7 +195,7 @@ class MessageRepo(Store):
     async def of_appeal(self, appeal_id: int, kinds: tuple[str, ...]) -> list[Message]:
         where = f"WHERE m.appeal_id = ? AND m.kind IN ({placeholders(len(kinds))})"
         rows = await self._all(
-            "SELECT m.*, u.full_name AS author_name FROM appeal_messages m"  # noqa: S608
+            "SELECT m.*, u.full_name AS author_name, u.role AS author_role FROM appeal_messages m"  # noqa: S608
             " LEFT JOIN users u ON u.tg_id = m.author_id " + where + " ORDER BY m.id",
             (appeal_id, *kinds),
         )
@@ -255,7 +255,7 @@ class AuditRepo(Store):
 
     async def of_appeal(self, appeal_id: int) -> list[Event]:
         rows = await self._all(
-            "SELECT e.*, u.full_name AS actor_name FROM audit_events e"
+            "SELECT e.*, u.full_name AS actor_name, u.role AS actor_role FROM audit_events e"
             " LEFT JOIN users u ON u.tg_id = e.actor_id WHERE e.appeal_id = ? ORDER BY e.id",
             (appeal_id,),
         )
@@ -263,7 +263,7 @@ class AuditRepo(Store):
 
     async def of_subject(self, subject: str) -> list[Event]:
         rows = await self._all(
-            "SELECT e.*, u.full_name AS actor_name FROM audit_events e"
+            "SELECT e.*, u.full_name AS actor_name, u.role AS actor_role FROM audit_events e"
             " LEFT JOIN users u ON u.tg_id = e.actor_id WHERE e.subject = ? ORDER BY e.id",
             (subject,),
         )

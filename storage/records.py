@@ -149,6 +149,7 @@ def message(row: Row) -> Message:
         row["kind"],
         row["text"],
         moment(row["created_at"]),
+        row.get("author_role"),
     )
 
 
@@ -164,6 +165,7 @@ def event(row: Row) -> Event:
         row["to_state"],
         detail_of(row["detail"]),
         moment(row["created_at"]),
+        row.get("actor_role"),
     )
 
 
@@ -220,6 +222,7 @@ def task_report(row: Row) -> TaskReport:
         row["text"],
         row["files"],
         moment(row["created_at"]),
+        row.get("author_role"),
     )
 
 

@@ -254,7 +254,7 @@ class ReportRepo(Store):
         )
         events: dict[int, list[Event]] = {}
         for row in await self._all(
-            "WITH " + CHANGED_SINCE + " SELECT e.*, u.full_name AS actor_name"  # noqa: S608 (constants and parameters only)
+            "WITH " + CHANGED_SINCE + " SELECT e.*, u.full_name AS actor_name, u.role AS actor_role"  # noqa: S608 (constants and parameters only)
             " FROM audit_events e LEFT JOIN users u ON u.tg_id = e.actor_id"
             " WHERE e.appeal_id IN (SELECT id FROM changed) ORDER BY e.appeal_id, e.id",
             params,

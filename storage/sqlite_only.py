@@ -66,11 +66,13 @@ async def apply_migration(conn: aiosqlite.Connection, version: int, sql: str) ->
 # the use case; fixed SQL, no values interpolated.
 LEDGER_HISTORY = (
     " (SELECT json_group_array(json_object('at', ev.created_at, 'action', ev.action,"
-    "   'actor', u.full_name, 'detail', ev.detail)) FROM (SELECT * FROM audit_events"
+    "   'actor', u.full_name, 'actor_role', u.role, 'detail', ev.detail))"
+    "   FROM (SELECT * FROM audit_events"
     "   WHERE appeal_id = a.id ORDER BY id) ev LEFT JOIN users u ON u.tg_id = ev.actor_id)"
     "   AS history,"
     " (SELECT json_group_array(json_object('at', m.created_at, 'kind', m.kind,"
-    "   'author', u.full_name, 'text', m.text)) FROM (SELECT * FROM appeal_messages"
+    "   'author', u.full_name, 'author_role', u.role, 'text', m.text))"
+    "   FROM (SELECT * FROM appeal_messages"
     "   WHERE appeal_id = a.id ORDER BY id) m LEFT JOIN users u ON u.tg_id = m.author_id)"
     "   AS messages,"
     " (SELECT json_group_array(json_object('family', n.family, 'year', n.serial_year,"

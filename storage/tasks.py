@@ -123,7 +123,7 @@ class TaskRepo(Store):
 
     async def reports(self, task_id: int) -> list[TaskReport]:
         rows = await self._all(
-            "SELECT r.*, u.full_name AS author_name,"
+            "SELECT r.*, u.full_name AS author_name, u.role AS author_role,"
             " (SELECT COUNT(*) FROM task_attachments t WHERE t.report_id = r.id) AS files"
             " FROM task_reports r LEFT JOIN users u ON u.tg_id = r.author_id"
             " WHERE r.task_id = ? ORDER BY r.id",

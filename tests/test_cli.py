@@ -69,11 +69,27 @@ NO_DATABASE = [
     (["digest", "--week", "0001-W01"], "--week '0001-W01': the year must be from 1900 to 2999"),
     (["digest", "--week", "1899-W52"], "--week '1899-W52': the year must be from 1900 to 2999"),
     (
-        ["export", "l.xlsx", "--from", "2026-12-31", "--to", "2026-01-01"],
-        "--from 2026-12-31 is after --to 2026-01-01 (the earlier date goes first: "
-        "--from 2026-01-01 --to 2026-12-31)",
+        ["export", "l.xlsx", "--from", "2026-03-31", "--to", "2026-01-01"],
+        "--from 2026-03-31 is after --to 2026-01-01 (the earlier date goes first: "
+        "--from 2026-01-01 --to 2026-03-31)",
     ),
-    (["export", "l.xlsx", "--from", "2999-01-01"], "--from 2999-01-01 is after --to"),
+    (
+        ["export", "l.xlsx", "--from", "2025-12", "--to", "2025-11"],
+        "--from 2025-12-01 is after --to 2025-11-30",
+    ),
+    (["export", "l.xlsx", "--from", "2999-01-01"], "--from 2999-01-01 has not come yet"),
+    (["export", "l.xlsx", "--from", "2999年"], "--from 2999-01-01 has not come yet"),
+    (["export", "l.xlsx", "--from", "2025-11", "--to", "2025-12"], "export: no database at"),
+    (["export", "l.xlsx", "--from", "2025年11月", "--to", "2026年"], "export: no database at"),
+    (["export", "l.xlsx", "--from", "11月"], "export: no database at"),
+    (["export", "l.xlsx", "--from", "2025"], "export: no database at"),
+    (["export", "l.xlsx", "--from", "2025-13"], "--from '2025-13' is not a date"),
+    (["export", "l.xlsx", "--to", "1899年"], "--to '1899年': the year must be from 1900"),
+    (
+        ["export", "l.xlsx", "--from", "2026-12-01 周五"],
+        "--from '2026-12-01 周五': 2026-12-01 is a Tuesday, not a Friday",
+    ),
+    (["export", "l.xlsx", "--from", "2025-12-02 周二"], "export: no database at"),
     (["export"], "the following arguments are required: file"),
     (["export", "missing/l.xlsx"], "export: folder"),
     (["export", "sub"], "export: sub is a folder"),

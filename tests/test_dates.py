@@ -175,6 +175,26 @@ def refusal(call, *args) -> dict:
         ("2月", None, (date(2026, 2, 1), date(2026, 2, 28))),  # a month alone
         ("2024年2月", None, (date(2024, 2, 1), date(2024, 2, 29))),
         ("2025-12", None, (date(2025, 12, 1), date(2025, 12, 31))),
+        # a month or a year at either end: from its first day, to its last (or today)
+        ("2025-11", "2025-12", (date(2025, 11, 1), date(2025, 12, 31))),
+        ("2025年11月", "2026年1月", (date(2025, 11, 1), date(2026, 1, 31))),
+        ("2025/11", "2026.1", (date(2025, 11, 1), date(2026, 1, 31))),
+        ("1月", "2月", (date(2026, 1, 1), date(2026, 2, 28))),
+        ("1月份", "2月份", (date(2026, 1, 1), date(2026, 2, 28))),
+        ("2026-01-15", "2月", (date(2026, 1, 15), date(2026, 2, 28))),
+        ("2月", "2026-03-05", (date(2026, 2, 1), date(2026, 3, 5))),
+        ("2月", "3月", (date(2026, 2, 1), TODAY)),  # this month: to today
+        ("3月", None, (date(2026, 3, 1), TODAY)),
+        ("2025年", None, (date(2025, 1, 1), date(2025, 12, 31))),
+        ("2025", None, (date(2025, 1, 1), date(2025, 12, 31))),
+        ("2025年度", None, (date(2025, 1, 1), date(2025, 12, 31))),
+        ("2026年", None, (date(2026, 1, 1), TODAY)),
+        ("2024", "2025", (date(2024, 1, 1), date(2025, 12, 31))),
+        ("2024年", "2025-06", (date(2024, 1, 1), date(2025, 6, 30))),
+        ("2025-12", "2026年", (date(2025, 12, 1), TODAY)),
+        ("2026-01-01", "2027-01-01", (date(2026, 1, 1), TODAY)),  # nothing later is recorded
+        ("２０２５年１１月", "２０２５年１２月", (date(2025, 11, 1), date(2025, 12, 31))),
+        ("2026-03-03 周二", "2026年3月6日（星期五）", (date(2026, 3, 3), date(2026, 3, 6))),
     ],
 )
 def test_a_period_is_read_as_written(start, end, expected):
@@ -184,8 +204,16 @@ def test_a_period_is_read_as_written(start, end, expected):
 @pytest.mark.parametrize(
     ("start", "end", "problem"),
     [
-        ("2026-12-31", "2026-01-01", {"reason": "period_order", "start": "2026-12-31"}),
-        ("2026-03-11", None, {"reason": "period_order", "end": "2026-03-10"}),
+        ("2026-12-31", "2026-01-01", {"reason": "period_future", "start": "2026-12-31"}),
+        ("2026-03-11", None, {"reason": "period_future", "start": "2026-03-11"}),
+        ("2027", None, {"reason": "period_future", "start": "2027-01-01"}),
+        ("2026-03-05", "2026-03-01", {"reason": "period_order", "start": "2026-03-05"}),
+        ("2026-03", "2026-02-27", {"reason": "period_order", "start": "2026-03-01"}),
+        ("2月", "1月30日", {"reason": "period_order", "end": "2026-01-30"}),
+        ("2026年", "2025年", {"reason": "period_order", "end": "2025-12-31"}),
+        ("1899年", None, {"field": "period_start", "reason": "date_years"}),
+        ("2026-01", "3000年", {"field": "period_end", "reason": "date_years"}),
+        ("2026-03-03 周五", None, {"reason": "date_weekday", "real": "二", "typed": "五"}),
         ("3月5日", "3月1日", {"reason": "period_order", "start": "2026-03-05"}),
         ("3月32日", None, {"field": "period_start", "reason": "date_format", "value": "3月32日"}),
         ("2026-01-01", "soon", {"field": "period_end", "reason": "date_format"}),
@@ -197,6 +225,71 @@ def test_a_period_names_its_problem(start, end, problem):
     assert params.items() >= problem.items()
 
 
+WEEKDAY_NAMES = "一二三四五六日"
+
+
+@given(
+    day=st.dates(min_value=date(1900, 1, 1), max_value=date(2999, 12, 31)), form=st.integers(0, 3)
+)
+def test_a_date_with_its_own_weekday_is_that_date_and_with_another_is_refused(day, form):
+    """Every date with each of the seven weekdays written after it: its own is dropped,
+    any other is refused naming the real one — in chat, in a period and in a file."""
+    from bot.rules.checks import WrongWeekday, date_field
+
+    written = (
+        f"{day.isoformat()} 周{{}}",
+        f"{day.year}年{day.month}月{day.day}日星期{{}}",
+        f"{day.year}/{day.month}/{day.day}（周{{}}）",
+        f"{day.year}年{day.month}月{day.day}日 礼拜{{}} 9:00",
+    )[form]
+    for number, typed in enumerate(WEEKDAY_NAMES):
+        text = written.format(typed)
+        if number == day.weekday():
+            assert parse_date(text, TODAY) == day
+            continue
+        with pytest.raises(WrongWeekday) as err:
+            parse_date(text, TODAY)
+        assert (err.value.day, err.value.real, err.value.typed) == (
+            day,
+            WEEKDAY_NAMES[day.weekday()],
+            typed,
+        )
+        params = refusal(date_field, text, "new_due", TODAY)
+        assert params["reason"] == "date_weekday" and params["real"] == WEEKDAY_NAMES[day.weekday()]
+
+
+@pytest.mark.parametrize(
+    ("text", "real"),
+    [
+        ("2026-12-01 周五", "二"),
+        ("2026年12月1日星期五", "二"),
+        ("2026-12-01（周日）", "二"),
+        ("2026-12-06 周天", "日"),  # 周天 is 周日: 2026-12-06 is a Sunday, accepted below
+        ("3月31日（周一）", "二"),
+        ("3/31 周三", "二"),
+    ],
+)
+def test_a_wrong_weekday_names_the_real_one(text, real):
+    from bot.rules.checks import WrongWeekday
+
+    if text.endswith("周天"):
+        assert parse_date(text, TODAY) == date(2026, 12, 6)
+        return
+    with pytest.raises(WrongWeekday) as err:
+        parse_date(text, TODAY)
+    assert err.value.real == real
+
+
+@given(today=st.dates(min_value=date(1901, 2, 1), max_value=date(2999, 12, 31)))
+def test_the_example_period_is_always_already_past_and_valid(today):
+    from bot.rules.checks import sample_period
+
+    start, end = sample_period(today)
+    assert start <= end < today
+    assert parse_period(start.isoformat(), end.isoformat(), today) == (start, end)
+    assert parse_period(f"{end.year}-{end.month:02d}", None, today) == (start, end)
+
+
 def test_the_words_of_a_period():
     assert period_words([]) == (None, None)
     assert period_words(["2026-01-01"]) == ("2026-01-01", None)
@@ -204,6 +297,10 @@ def test_the_words_of_a_period():
     assert period_words(["2026-01-01~2026-03-31"]) == ("2026-01-01", "2026-03-31")
     assert period_words(["2026-01-01到2026-03-31"]) == ("2026-01-01", "2026-03-31")
     assert refusal(period_words, ["1", "2", "3"])["reason"] == "period_parts"
+    assert period_words(["2026-12-01", "周二", "至", "2026-12-04（周五）"]) == (
+        "2026-12-01 周二",
+        "2026-12-04（周五）",
+    )
 
 
 @pytest.mark.parametrize(
@@ -264,36 +361,59 @@ def test_a_week_not_begun_is_refused_with_last_week_as_example():
 # The chat: /export and /digest name the real problem with an example.
 
 
+# How /export is written; its example is last month (the sandbox's today is 2026-03-10).
+USAGE = (
+    "用法：/export [起始日期] [截止日期]，如 /export 2026-02-01 2026-02-28；"
+    "日期也可写成 2026/2/28 或 2026年2月28日，整月写成 2026-02，整年写成 2025年；默认为本年度至今。"
+)
+
+
 @pytest.mark.parametrize(
     ("command", "answer"),
     [
         (
-            "/export 2026-12-31 2026-01-01",
-            "起始日期 2026-12-31 晚于截止日期 2026-01-01，请先写起始日期、再写截止日期。\n"
-            "如 /export 2026-01-01 2026-12-31。",
+            "/export 2026-03-01 2026-01-01",
+            "起始日期 2026-03-01 晚于截止日期 2026-01-01，请先写起始日期、再写截止日期。\n"
+            "如 /export 2026-01-01 2026-03-01。",
         ),
         (
-            "/export 2026-03-11",  # after today, the default end
-            "起始日期 2026-03-11 晚于截止日期 2026-03-10，请先写起始日期、再写截止日期。\n"
-            "如 /export 2026-03-10 2026-03-11。",
+            "/export 2026年3月 2月",  # the example is what was typed, the other way round
+            "起始日期 2026-03-01 晚于截止日期 2026-02-28，请先写起始日期、再写截止日期。\n"
+            "如 /export 2月 2026年3月。",
+        ),
+        (
+            "/export 2026-03-11",  # after today: no example that ends in the future
+            "起始日期 2026-03-11 还没有到（今天是 2026-03-10），请写今天或之前的日期。\n" + USAGE,
+        ),
+        (
+            "/export 2027-01-01",
+            "起始日期 2027-01-01 还没有到（今天是 2026-03-10），请写今天或之前的日期。\n" + USAGE,
+        ),
+        (
+            "/export 2026-12-31 2026-01-01",
+            "起始日期 2026-12-31 还没有到（今天是 2026-03-10），请写今天或之前的日期。\n" + USAGE,
+        ),
+        (
+            "/export 2999年",
+            "起始日期 2999-01-01 还没有到（今天是 2026-03-10），请写今天或之前的日期。\n" + USAGE,
+        ),
+        (
+            "/export 2026-03-03 周五",
+            "起始日期“2026-03-03 周五”有误：2026-03-03 是星期二，不是星期五。请核对日期后重新输入。\n"
+            + USAGE,
         ),
         (
             "/export 2026-02-30",
-            "起始日期“2026-02-30”不是日期，请写成 2026-03-05、2026/3/5 或 2026年3月5日。\n"
-            "用法：/export [起始日期] [截止日期]，如 /export 2026-01-01 2026-03-31；"
-            "日期也可写成 2026/3/31 或 2026年3月31日，默认为本年度至今。",
+            "起始日期“2026-02-30”不是日期，请写成 2026-03-05、2026/3/5 或 2026年3月5日。\n" + USAGE,
         ),
         (
             "/export 2026-01-01 明天",
-            "截止日期“明天”不是日期，请写成 2026-03-05、2026/3/5 或 2026年3月5日。\n"
-            "用法：/export [起始日期] [截止日期]，如 /export 2026-01-01 2026-03-31；"
-            "日期也可写成 2026/3/31 或 2026年3月31日，默认为本年度至今。",
+            "截止日期“明天”不是日期，请写成 2026-03-05、2026/3/5 或 2026年3月5日。\n" + USAGE,
         ),
         (
             "/export 2026-01-01 2026-02-01 2026-03-01",
             "日期过多（2026-01-01 2026-02-01 2026-03-01）：只需起始日期和截止日期两个日期。\n"
-            "用法：/export [起始日期] [截止日期]，如 /export 2026-01-01 2026-03-31；"
-            "日期也可写成 2026/3/31 或 2026年3月31日，默认为本年度至今。",
+            + USAGE,
         ),
         ("/digest 2026-W60", "2026 年只有 53 周，周次应在 2026-W01 至 2026-W53 之间。"),
         ("/digest 11", "周次“11”缺少年份，请写成 2026-W11（年份-W周数）。"),
@@ -316,6 +436,13 @@ async def test_chat_export_and_digest_name_the_problem(sandbox, leader, command,
         ("/export 2026-01-01~2026-03-01", "诉求台账-2026-01-01-2026-03-01.xlsx"),
         ("/export 3月1日", "诉求台账-2026-03-01-2026-03-10.xlsx"),
         ("/export 2月", "诉求台账-2026-02-01-2026-02-28.xlsx"),
+        ("/export 2025-11 2025-12", "诉求台账-2025-11-01-2025-12-31.xlsx"),
+        ("/export 2025年11月 至 2026年1月", "诉求台账-2025-11-01-2026-01-31.xlsx"),
+        ("/export 1月 2月", "诉求台账-2026-01-01-2026-02-28.xlsx"),
+        ("/export 2025年", "诉求台账-2025-01-01-2025-12-31.xlsx"),
+        ("/export 2026", "诉求台账-2026-01-01-2026-03-10.xlsx"),
+        ("/export 2026-01-01 2027-01-01", "诉求台账-2026-01-01-2026-03-10.xlsx"),
+        ("/export 2026-03-03 周二 2026-03-06 周五", "诉求台账-2026-03-03-2026-03-06.xlsx"),
     ],
 )
 async def test_chat_export_takes_the_dates_people_write(sandbox, leader, command, name):
@@ -351,3 +478,22 @@ def test_a_week_in_a_year_no_record_can_have_is_named_so(text):
     with pytest.raises(InvalidInput) as err:
         parse_week(text, TODAY)
     assert err.value.params["reason"] == "week_years"
+
+
+async def test_an_extension_date_with_another_days_weekday_is_refused_in_chat(people, db):
+    """The official types the new due date with a weekday it does not fall on: refused
+    naming the real weekday, nothing stored, and the right date then goes through."""
+    from tests.conftest import file_appeal
+
+    p = people
+    number = await file_appeal(p.company)
+    await p.official.press("签收", containing=number)
+    await p.official.press("延期", containing=number)
+    answer = await p.official.send("2026-03-31 周五")
+    assert answer[0].startswith(
+        "新的办结期限“2026-03-31 周五”有误：2026-03-31 是星期二，不是星期五。"
+    ), answer
+    assert db.count("extensions") == 0
+    await p.official.send("2026年3月31日（星期二）")
+    answer = await p.official.send("需等待银行授信审批结果。")
+    assert "申请延至 2026-03-31" in answer[0]

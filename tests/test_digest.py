@@ -334,9 +334,10 @@ async def test_stats_and_export_for_leaders_only(seeded):
     rows = list(
         load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True)
     )
-    assert name == "诉求台账-2026-11-01-2026-11-30.xlsx" and len(rows) == 1 + 10 + 13
-    await leader.send("/export 11月")  # a month alone is that month
-    assert box.api.documents[-1][1] == "诉求台账-2026-11-01-2026-11-30.xlsx"
+    # a period ends today at the latest (2026-11-23 here): nothing later is recorded yet
+    assert name == "诉求台账-2026-11-01-2026-11-23.xlsx" and len(rows) == 1 + 10 + 13
+    await leader.send("/export 11月")  # a month alone is that month, up to today
+    assert box.api.documents[-1][1] == "诉求台账-2026-11-01-2026-11-23.xlsx"
     for person in (official, company):
         assert await person.send("/stats") == ["您没有权限执行此操作。"]
         assert await person.send("/export") == ["您没有权限执行此操作。"]

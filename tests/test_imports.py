@@ -364,6 +364,26 @@ async def test_a_bad_row_in_chat_is_named_by_its_sheet_row_and_nothing_is_import
     assert db.count("tasks") == 0
 
 
+@pytest.mark.parametrize(
+    ("deadline", "problem"),
+    [
+        (
+            "2026年3月31日星期五",
+            "整改时限“2026年3月31日星期五”有误：2026-03-31 是星期二，不是星期五",
+        ),
+        ("2026-03-31（周一）", "整改时限“2026-03-31（周一）”有误：2026-03-31 是星期二，不是星期一"),
+        ("2026年3月31日星期二", None),  # its own weekday: that day
+    ],
+)
+def test_a_deadline_with_another_days_weekday_is_named_so(deadline, problem):
+    rows = [HEADERS, task_row(1, deadline=deadline)]
+    if problem is None:
+        [task] = check(csv(rows), "l.csv")
+        assert task.deadline == DEADLINE
+    else:
+        assert problems(csv(rows), "l.csv") == [t("task_import_line", row=2, problem=problem)]
+
+
 @pytest.mark.parametrize("deadline", ["1899-12-31", "3000-01-01", "30000101", "0001-01-01"])
 def test_a_deadline_in_a_year_no_ledger_has_is_named_so(deadline):
     rows = [HEADERS, task_row(1, deadline=deadline)]

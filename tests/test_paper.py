@@ -286,7 +286,7 @@ async def test_a_withdrawn_appeal_in_the_exported_ledger(sandbox, people):
     assert printed[t("ledger.header.withdrawn_day")] == datetime(2026, 3, 10)
     assert printed[t("ledger.header.closed_day")] is None
     assert t("ledger.header.history") not in printed  # the history stays on the screen
-    assert paper.oddHeader.center.text == "诉求台账（2026-03-01 至 2026-03-31）"
+    assert paper.oddHeader.center.text == "诉求台账（2026-03-01 至 2026-03-10）"  # as of today
 
 
 # Totals that differ: by category with the withdrawn, by department without -------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 
 from bot.rules import uscc
 from bot.rules.digest import Week
@@ -23,13 +23,25 @@ FULL_DATE_RE = re.compile(
     r"|^(?P<packed_year>\d{4})(?P<packed_month>\d{2})(?P<packed_day>\d{2})(?!\d)"  # 20260331
 )
 # The weekday Excel's long Chinese date and people add: 2026年3月31日星期二, （周二）.
-WEEKDAY_RE = re.compile(r"\s*[(（]?\s*(?:星期|礼拜|周)[一二三四五六日天][)）]?")
+WEEKDAY_RE = re.compile(r"\s*[(（]?\s*(?:星期|礼拜|周)(?P<weekday>[一二三四五六日天])[)）]?")
+# The weekday's character by date.weekday() (Monday 0); 天 is 日.
+WEEKDAY_NAMES = "一二三四五六日"
 # Years a date of the bureau's may have: a typing slip such as 9999 or 0026 is refused.
 YEARS = range(1900, 3000)
 
 
 class YearOutOfRange(ValueError):
     """A well-written date (or week) in a year no record of the bureau's can have."""
+
+
+class WrongWeekday(ValueError):
+    """A date written with a weekday it does not fall on (2026-12-01 周五: a Tuesday)."""
+
+    def __init__(self, text: str, day: date, typed: str) -> None:
+        super().__init__(text)
+        self.day = day
+        self.typed = typed  # the weekday as written: 一 … 日
+        self.real = WEEKDAY_NAMES[day.weekday()]
 
 
 MONTH_DAY_RE = re.compile(
@@ -65,18 +77,26 @@ ENTERPRISE_NAME = (2, 60)
 CONTACT_NAME = (2, 20)
 # Characters that print nothing or reorder text (zero-width, bidi overrides, controls).
 INVISIBLE = {"Cf", "Cc", "Cs", "Co"}
+# Letters that print as blank, used for names that look empty: the Hangul fillers, the
+# blank Braille pattern, Khmer's invisible vowels.
+FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
 KEPT_CONTROLS = {"\n", "\t"}
 
 
 def without_invisible(text: str) -> str:
     return "".join(
-        ch for ch in text if ch in KEPT_CONTROLS or unicodedata.category(ch) not in INVISIBLE
+        ch
+        for ch in text
+        if ch in KEPT_CONTROLS or (unicodedata.category(ch) not in INVISIBLE and ch not in FILLERS)
     )
 
 
 def clean_text(text: str | None, field: str, minimum: int, maximum: int) -> str:
-    """Trimmed visible text within limits, or InvalidInput naming the field and the limit."""
+    """Trimmed visible text within limits, or InvalidInput naming the field and the limit
+    (text of nothing but invisible characters and spaces: reason `invisible`)."""
     value = without_invisible(text or "").strip()
+    if not value and (text or "").strip():
+        raise InvalidInput(field=field, reason="invisible")
     if not value:
         raise InvalidInput(field=field, reason="empty")
     if len(value) < minimum:
@@ -156,21 +176,29 @@ def appeal_number(text: str | None) -> str | None:
     return value if NUMBER_RE.match(value) else None
 
 
-def _time_of_day(text: str, start: int) -> bool:
+def _rest(text: str, start: int) -> tuple[bool, str | None]:
     """Whether what follows a date in `text` (from `start`) is nothing or a time of day,
-    maybe after the date's weekday (星期二, （周二）)."""
+    maybe after the date's weekday (星期二, （周二）); and that weekday (一 … 日) if written."""
     weekday = WEEKDAY_RE.match(text, start)
+    written = weekday["weekday"].replace("天", "日") if weekday else None
     start = weekday.end() if weekday else start
     if not text[start:].strip():
-        return True
+        return True, written
     match = TIME_OF_DAY_RE.fullmatch(text, start)
     if not match:
-        return False
+        return False, written
     hour = int(match["hour"])
     minute = int(match["minute"] or match["cn_minute"] or 0)
     second = int(match["second"] or match["cn_second"] or 0)
     limit = 12 if (match["ampm"] or match["half"]) else 23
-    return hour <= limit and minute <= 59 and second <= 59
+    return hour <= limit and minute <= 59 and second <= 59, written
+
+
+def _on_weekday(found: date, written: str | None, text: str) -> date:
+    """`found`, unless the weekday written with it is another day's: WrongWeekday."""
+    if written is not None and WEEKDAY_NAMES[found.weekday()] != written:
+        raise WrongWeekday(text, found, written)
+    return found
 
 
 def _period_end(match: re.Match[str], today: date, upcoming: bool) -> date:
@@ -191,7 +219,8 @@ def _period_end(match: re.Match[str], today: date, upcoming: bool) -> date:
 def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
     """The one reader of dates typed by people or found in files: `2026-03-20`, `2026-3-20`,
     `2026/3/20`, `2026.3.20`, `2026年3月20日`, `20260320` (full-width digits too, years 1900
-    to 2999), each maybe followed by its weekday (星期五) and a time of day, both dropped; or
+    to 2999), each maybe followed by its weekday (星期五: WrongWeekday when the date falls on
+    another) and a time of day, dropped; or
     a month and day, `3月20日`: the next one when `upcoming` (a deadline), else the one of
     this year (a period); or the end of a month or year (`2026年3月底`, `2026年底`); any of
     them may end in 前 ("by"). ValueError otherwise."""
@@ -201,18 +230,21 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
     if match:
         return _period_end(match, today, upcoming)
     match = FULL_DATE_RE.match(raw)
-    if match and _time_of_day(raw, match.end()):
+    rest = _rest(raw, match.end()) if match else (False, None)
+    if match and rest[0]:
         year = int(match["year"] or match["cn_year"] or match["packed_year"])
         month = int(match["month"] or match["cn_month"] or match["packed_month"])
         day = int(match["day"] or match["cn_day"] or match["packed_day"])
         if year not in YEARS:
             raise YearOutOfRange(raw)
         try:
-            return date(year, month, day)
+            found = date(year, month, day)
         except ValueError:
             raise ValueError(raw) from None
+        return _on_weekday(found, rest[1], raw)
     match = MONTH_DAY_RE.match(raw)
-    if match and _time_of_day(raw, match.end()):
+    rest = _rest(raw, match.end()) if match else (False, None)
+    if match and rest[0]:
         month = int(match["month"] or match["cn_month"])
         day = int(match["day"] or match["cn_day"])
         # 2月29日 is next in a leap year: look up to eight years ahead.
@@ -222,7 +254,7 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
             except ValueError:
                 continue
             if found >= today or not upcoming:
-                return found
+                return _on_weekday(found, rest[1], raw)
     raise ValueError(raw)
 
 
@@ -233,8 +265,22 @@ def date_field(text: str | None, field: str, today: date) -> date:
         return parse_date(text, today)
     except YearOutOfRange:
         raise InvalidInput(field=field, reason="date_years", value=value) from None
+    except WrongWeekday as exc:
+        raise wrong_weekday(exc, field, value) from None
     except ValueError:
         raise InvalidInput(field=field, reason="date_format", value=value) from None
+
+
+def wrong_weekday(exc: WrongWeekday, field: str, value: str) -> InvalidInput:
+    """The refusal of a date whose weekday is another day's, naming the real one."""
+    return InvalidInput(
+        field=field,
+        reason="date_weekday",
+        value=value,
+        day=exc.day.isoformat(),
+        real=exc.real,
+        typed=exc.typed,
+    )
 
 
 def weeks_in(year: int) -> int:
@@ -278,42 +324,95 @@ PERIOD_SEPARATORS_RE = re.compile(r"\s*(?:至|到|~|～)\s*|\s+")
 
 def period_words(words: list[str]) -> tuple[str | None, str | None]:
     """The from and to dates of `/export 2026-01-01 2026-03-31` (also with 至, 到 or ~
-    between them); None where not given. InvalidInput for a third date."""
-    found = [w for w in PERIOD_SEPARATORS_RE.split(" ".join(words).strip()) if w]
+    between them, each maybe with its weekday); None where not given. InvalidInput for a
+    third date."""
+    found: list[str] = []
+    for word in PERIOD_SEPARATORS_RE.split(" ".join(words).strip()):
+        if found and WEEKDAY_RE.fullmatch(word):  # 2026-12-01 周二: the date's weekday
+            found[-1] += " " + word
+        elif word:
+            found.append(word)
     if len(found) > 2:
         raise InvalidInput(field="period", reason="period_parts", value=" ".join(found))
     found += [None] * (2 - len(found))
     return found[0], found[1]
 
 
+# A whole year as a period: 2026, 2026年, 2026年度, 2026全年.
+YEAR_RE = re.compile(r"^(?P<year>\d{4})\s*(?:年度?|年?\s*全年)?$")
+
+
+def _span(text: str, today: date) -> tuple[date, date] | None:
+    """The first and last day of a month or year written alone (`2026-11`, `2026年11月`,
+    `11月` of this year, `2026年`, `2026`), or None when `text` is not one."""
+    raw = unicodedata.normalize("NFKC", without_invisible(text)).strip()
+    year_only = YEAR_RE.fullmatch(raw)
+    if year_only:
+        year = int(year_only["year"])
+        if year not in YEARS:
+            raise YearOutOfRange(raw)
+        return date(year, 1, 1), date(year, 12, 31)
+    month = MONTH_RE.fullmatch(raw)
+    if not month:
+        return None
+    year = int(month["year"] or today.year)
+    number = int(month["month"] or month["cn_month"] or month["only_month"])
+    if year not in YEARS:
+        raise YearOutOfRange(raw)
+    if not 1 <= number <= 12:
+        raise ValueError(raw)
+    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
+
+
+def _bound(text: str, field: str, today: date) -> tuple[date, date]:
+    """The days `text` may begin and end a period on: a date is both; a month or a year
+    begins on its first day and ends on its last."""
+    value = without_invisible(text).strip()
+    try:
+        span = _span(text, today)
+        if span is not None:
+            return span
+        day = parse_date(text, today, upcoming=False)
+    except YearOutOfRange:
+        raise InvalidInput(field=field, reason="date_years", value=value) from None
+    except WrongWeekday as exc:
+        raise wrong_weekday(exc, field, value) from None
+    except ValueError:
+        raise InvalidInput(field=field, reason="date_format", value=value) from None
+    return day, day
+
+
+def sample_period(today: date) -> tuple[date, date]:
+    """A period always in the past to show as an example: last month, first to last day."""
+    end = today.replace(day=1) - timedelta(days=1)
+    return end.replace(day=1), end
+
+
 def parse_period(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     """From and to dates of a report (both included): from 1 January and to today when not
-    given; a month and day is of this year. InvalidInput names the problem: a date that is
-    not one (field period_start / period_end, with the value) or to before from. A month
-    alone (`11月`, `2026-11`) is that whole month."""
-    month = MONTH_RE.fullmatch(unicodedata.normalize("NFKC", (start or "").strip()))
-    if month and end is None:
-        year = int(month["year"] or today.year)
-        number = int(month["month"] or month["cn_month"] or month["only_month"])
-        if year not in YEARS:
-            raise InvalidInput(field="period_start", reason="date_years", value=start.strip())
-        if 1 <= number <= 12:
-            return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
-    days = []
-    for text, field, default in (
-        (start, "period_start", date(today.year, 1, 1)),
-        (end, "period_end", today),
-    ):
-        if text is None or not text.strip():
-            days.append(default)
-            continue
-        try:
-            days.append(parse_date(text, today, upcoming=False))
-        except YearOutOfRange:
-            raise InvalidInput(field=field, reason="date_years", value=text.strip()) from None
-        except ValueError:
-            raise InvalidInput(field=field, reason="date_format", value=text.strip()) from None
-    first, last = days
+    given. Either end may be a date (a month and day is of this year), a month (`2026-11`,
+    `2026年11月`, `11月`) or a year (`2026`, `2026年`): as from its first day, as to its
+    last; a month or year alone is that whole month or year. A period ends today at the
+    latest (nothing later is recorded yet). InvalidInput names the problem: a date that is
+    not one (field period_start / period_end, with the value), a from after today, or to
+    before from."""
+    given_start = start is not None and bool(start.strip())
+    given_end = end is not None and bool(end.strip())
+    first = _bound(start, "period_start", today)[0] if given_start else date(today.year, 1, 1)
+    last = today
+    if given_end:
+        last = _bound(end, "period_end", today)[1]
+    elif given_start:
+        whole = _bound(start, "period_start", today)
+        last = whole[1] if whole[0] != whole[1] else today  # a month or year alone: all of it
+    if first > today:
+        raise InvalidInput(
+            field="period_start",
+            reason="period_future",
+            start=first.isoformat(),
+            today=today.isoformat(),
+        )
+    last = min(last, today)
     if first > last:
         raise InvalidInput(
             field="period", reason="period_order", start=first.isoformat(), end=last.isoformat()

@@ -200,6 +200,25 @@ class Appeal:
         """Who works on it now: the owner, else the official it was routed to."""
         return self.owner_id or self.assignee_id
 
+    @property
+    def round_resolution(self) -> str | None:
+        """The 办结情况 of the current round: only once it is closed. A reopened appeal (不满意)
+        keeps its earlier one stored, which belongs to the round before (`earlier_round`)."""
+        return self.resolution if self.state in CLOSED_STATES else None
+
+    @property
+    def round_rating(self) -> Rating | None:
+        """The 评价 of the current round: only once rated (不满意 reopens: a new round)."""
+        return self.rating if self.state is State.RATED else None
+
+    @property
+    def earlier_round(self) -> tuple[str | None, Rating | None] | None:
+        """What the round before ended with (its 办结情况 and 评价), while a reopened appeal
+        has no outcome of its own yet: open again, or withdrawn after reopening."""
+        if self.reopen_count and self.state not in CLOSED_STATES:
+            return self.resolution, self.rating
+        return None
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -218,6 +237,7 @@ class Message:
     kind: str  # a MessageKind
     text: str
     created_at: datetime
+    author_role: str | None = None  # None: not a stored person (a leader)
 
 
 @dataclass(frozen=True)
@@ -234,6 +254,7 @@ class Event:
     to_state: str | None
     detail: dict[str, Any]
     created_at: datetime
+    actor_role: str | None = None  # None: not a stored person (a leader, or nobody)
 
 
 @dataclass(frozen=True)
@@ -292,6 +313,7 @@ class TaskReport:
     text: str
     files: int
     created_at: datetime
+    author_role: str | None = None  # None: not a stored person (a leader)
 
 
 @dataclass(frozen=True)

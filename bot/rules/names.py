@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.rules.checks import without_invisible
 from bot.rules.model import Department, Person
 from bot.rules.refusals import OfficialNameAmbiguous, OfficialNameUnknown
 
 Staff = list[tuple[Person, Department]]
 # 姓名（部门）, as the buttons show a person (brackets already made ASCII by NFKC)
 _QUALIFIED = re.compile(r"(.+?)\((.+)\)")
+
+
+def visible_name(name: str | None) -> str:
+    """A person's name as it can be seen: without invisible characters, blank fillers and
+    the spaces around; "" when nothing is left, or only digits (an id kept for a name)."""
+    value = without_invisible(name or "").strip()
+    return "" if value.isdigit() else value
 
 
 def comparable(text: str) -> str:

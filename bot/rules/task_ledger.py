@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot.rules.model import Event, Task, TaskAction, TaskReport, TaskState
+from bot.rules.names import visible_name
 
 PAGE_SIZE = 10  # items on one page of the ledger in chat
 
@@ -203,11 +204,13 @@ class TaskEntry:
     created_at: datetime
     official_id: int | None = None  # task_assign: the 责任人 named
     official_name: str | None = None  # their name, as the use case finds it
+    author_role: str | None = None  # a stored author's role (None: a leader)
 
 
 def _author(event: Event) -> str | None:
-    """The name recorded with the event (leaders are known only so), else the account's."""
-    return event.detail.get("by") or event.actor_name
+    """The name recorded with the event (leaders are known only so), else the account's;
+    a name with nothing visible in it is none."""
+    return visible_name(event.detail.get("by")) or event.actor_name
 
 
 def _written_with(report: TaskReport, events: Sequence[Event]) -> Event | None:
@@ -247,7 +250,13 @@ def history(reports: Sequence[TaskReport], events: Sequence[Event]) -> list[Task
             )
             name, last = report.author_name, (last[0], last[1] + 1)
         entry = TaskEntry(
-            kind, report.author_id, name, report.text, report.files, report.created_at
+            kind,
+            report.author_id,
+            name,
+            report.text,
+            report.files,
+            report.created_at,
+            author_role=report.author_role,
         )
         keyed.append((last, entry))
     for event in events:
@@ -262,6 +271,7 @@ def history(reports: Sequence[TaskReport], events: Sequence[Event]) -> list[Task
             0,
             event.created_at,
             official,
+            author_role=event.actor_role,
         )
         keyed.append(((event.id, 0), entry))
     return [entry for _, entry in sorted(keyed, key=lambda pair: pair[0])]

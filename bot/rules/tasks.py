@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from bot.rules.checks import YearOutOfRange, parse_date, without_invisible
+from bot.rules.checks import WrongWeekday, YearOutOfRange, parse_date, without_invisible
 from bot.rules.model import TaskState
 from bot.rules.refusals import TaskImportError
 
@@ -153,6 +153,19 @@ def validate_table(
             deadline = parse_date(cells["deadline"], today)
         except YearOutOfRange:
             found.append(("import_date_years", {"value": cells["deadline"]}))
+            deadline = None
+        except WrongWeekday as exc:
+            found.append(
+                (
+                    "import_date_weekday",
+                    {
+                        "value": cells["deadline"],
+                        "day": exc.day.isoformat(),
+                        "real": exc.real,
+                        "typed": exc.typed,
+                    },
+                )
+            )
             deadline = None
         except ValueError:
             found.append(("import_bad_date", {"value": cells["deadline"]}))

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.rules.names import visible_name
 from bot.texts import has, name, t
+
+
+def person_name(full_name: str | None, role: object = None) -> str:
+    """How a person is named wherever they are shown: their visible name; with none (a
+    leader is not stored; a name of nothing visible, or only an id) their role —
+    局领导/督办员 when no role is known (leaders), else 承办人, 企业联络员…"""
+    shown = visible_name(full_name)
+    if shown:
+        return shown
+    if role is None:
+        return t("leader_actor")
+    return name("role", role, default=t("leader_actor"))
 
 
 def event_detail(action: str, detail: dict[str, Any], departments: dict[str, str]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.rules import delivery
+from bot.rules import delivery, names
 from bot.rules.model import Courier, Notice, Outgoing
 from bot.usecases import entitlement
 from bot.usecases.env import Env
@@ -327,7 +327,7 @@ async def names_of(env: Env, chat_ids: list[int]) -> dict[int, str]:
         for chat in chat_ids:
             person = await uow.people.get(chat)
             if person is not None:
-                found[chat] = person.full_name
+                found[chat] = names.visible_name(person.full_name) or str(person.role)
             else:
                 department = await uow.departments.by_chat(chat)
                 if department is not None:

@@ -17,6 +17,7 @@ from bot.rules.model import (
     Person,
     Role,
 )
+from bot.rules.names import visible_name
 from bot.rules.refusals import (
     AlreadyRegistered,
     BaobaoUnchanged,
@@ -70,12 +71,12 @@ async def departments(env: Env) -> list[Department]:
 
 
 async def actor_for(env: Env, tg_id: int, display_name: str = "") -> Actor:
-    if tg_id in env.leaders:
-        return Actor(tg_id, Role.ADMIN, display_name or str(tg_id))
+    if tg_id in env.leaders:  # a leader is not stored: known by their Telegram name, if any
+        return Actor(tg_id, Role.ADMIN, visible_name(display_name))
     async with env.db.reading() as uow:
         person = await uow.people.get(tg_id)
     if person is None:
-        return Actor(tg_id, Role.GUEST, display_name or str(tg_id))
+        return Actor(tg_id, Role.GUEST, visible_name(display_name))
     return Actor(tg_id, person.role, person.full_name, person.department_id, person.enterprise_id)
 
 
@@ -320,8 +321,10 @@ def _remover(env: Env, event: Event | None) -> str:
     has no stored name), or "" when not known."""
     if event is None:
         return ""
-    if event.actor_name:
-        return event.actor_name
+    if visible_name(event.actor_name):
+        return visible_name(event.actor_name)
+    if event.actor_role is not None:  # stored, but with no name to show: their role
+        return str(event.actor_role)
     return ROLE_LEADER if event.actor_id in env.leaders else ""
 
 
@@ -437,7 +440,9 @@ async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Memb
     if tg_id in env.leaders:
         raise NotAllowed()
     now = env.now()
-    name = checks.without_invisible(full_name or "").strip()[:NAME_MAX] or str(tg_id)
+    name = visible_name(full_name)[:NAME_MAX]
+    if not name:  # a Telegram name of nothing visible would show nobody: refused, link kept
+        raise InvalidInput(field="telegram_name", reason="invisible_telegram_name")
     async with env.db.unit_of_work() as uow:
         invite = await uow.invites.get(code)
         person = await uow.people.get(tg_id)

@@ -16,6 +16,7 @@ from bot.rules.model import (
     Task,
     TaskAction,
 )
+from bot.rules.names import visible_name
 from bot.rules.refusals import NotAllowed, TaskStale
 from bot.rules.task_ledger import (
     Cursor,
@@ -139,7 +140,8 @@ async def _history(uow: UnitOfWork, task: Task) -> list[TaskEntry]:
 def _by(actor: Actor) -> dict[str, str]:
     """The actor's name for the task's history: a leader has no account row to find it in
     later (a name that is only the id is no name: the history says 局领导/督办员)."""
-    return {"by": actor.name} if actor.name and actor.name != str(actor.tg_id) else {}
+    shown = visible_name(actor.name)
+    return {"by": shown} if shown else {}
 
 
 def _subject(task_id: int) -> str:
