@@ -5,6 +5,8 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from bot.rules import uscc
@@ -260,9 +262,17 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
 
 def date_field(text: str | None, field: str, today: date) -> date:
     """A date typed in chat (an extension's new due date): InvalidInput shows what was typed."""
-    value = without_invisible(text or "").strip()
-    try:
+    with _refused_as(field, text or ""):
         return parse_date(text, today)
+
+
+@contextmanager
+def _refused_as(field: str, text: str) -> Iterator[None]:
+    """Turn a date that cannot be read into the refusal that says why, showing what was
+    typed."""
+    value = without_invisible(text).strip()
+    try:
+        yield
     except YearOutOfRange:
         raise InvalidInput(field=field, reason="date_years", value=value) from None
     except WrongWeekday as exc:
@@ -367,18 +377,11 @@ def _span(text: str, today: date) -> tuple[date, date] | None:
 def _bound(text: str, field: str, today: date) -> tuple[date, date]:
     """The days `text` may begin and end a period on: a date is both; a month or a year
     begins on its first day and ends on its last."""
-    value = without_invisible(text).strip()
-    try:
+    with _refused_as(field, text):
         span = _span(text, today)
         if span is not None:
             return span
         day = parse_date(text, today, upcoming=False)
-    except YearOutOfRange:
-        raise InvalidInput(field=field, reason="date_years", value=value) from None
-    except WrongWeekday as exc:
-        raise wrong_weekday(exc, field, value) from None
-    except ValueError:
-        raise InvalidInput(field=field, reason="date_format", value=value) from None
     return day, day
 
 
