@@ -201,6 +201,38 @@ def test_a_period_is_read_as_written(start, end, expected):
     assert parse_period(start, end, TODAY) == expected
 
 
+JANUARY = date(2027, 1, 5)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        # written without a year, a period's month or day is the latest one already begun
+        ("12月", None, (date(2026, 12, 1), date(2026, 12, 31))),
+        ("11月", None, (date(2026, 11, 1), date(2026, 11, 30))),
+        ("11月", "12月", (date(2026, 11, 1), date(2026, 12, 31))),
+        ("12月", "1月", (date(2026, 12, 1), JANUARY)),
+        ("1月", None, (date(2027, 1, 1), JANUARY)),
+        ("12月5日", "1月3日", (date(2026, 12, 5), date(2027, 1, 3))),
+        ("12月20日", None, (date(2026, 12, 20), JANUARY)),
+        ("2026年12月底", None, (date(2026, 12, 31), JANUARY)),
+        ("12月", "12月底", (date(2026, 12, 1), date(2026, 12, 31))),
+        ("2月29日", None, (date(2024, 2, 29), JANUARY)),  # the latest leap day
+    ],
+)
+def test_in_january_a_month_without_its_year_is_last_years(start, end, expected):
+    assert parse_period(start, end, JANUARY) == expected
+
+
+@given(today=st.dates(min_value=date(1910, 1, 1), max_value=date(2999, 12, 31)))
+def test_a_month_alone_is_never_in_the_future(today):
+    for month in range(1, 13):
+        first, last = parse_period(f"{month}月", None, today)
+        assert first <= today and first.month == month and first.day == 1
+        assert (first.year, month) <= (today.year, today.month)
+        assert today.year - first.year <= 1
+
+
 @pytest.mark.parametrize(
     ("start", "end", "problem"),
     [

@@ -212,10 +212,19 @@ def _period_end(match: re.Match[str], today: date, upcoming: bool) -> date:
     month = int(match["month"])
     if not 1 <= month <= 12:
         raise ValueError(match.string)
-    last = date(year, month, calendar.monthrange(year, month)[1])
-    if not match["year"] and upcoming and last < today:
-        last = date(year + 1, month, calendar.monthrange(year + 1, month)[1])
-    return last
+    if not match["year"]:
+        year = _year_of_month(month, today, upcoming)
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _year_of_month(month: int, today: date, upcoming: bool) -> int:
+    """The year of a month written without one: the next such month that has not ended for
+    a deadline (`upcoming`), else the latest one already begun (in January, 12月 is last
+    year's December: a period lies in the past)."""
+    if upcoming:
+        ended = date(today.year, month, calendar.monthrange(today.year, month)[1]) < today
+        return today.year + 1 if ended else today.year
+    return today.year if date(today.year, month, 1) <= today else today.year - 1
 
 
 def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
@@ -223,9 +232,9 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
     `2026/3/20`, `2026.3.20`, `2026年3月20日`, `20260320` (full-width digits too, years 1900
     to 2999), each maybe followed by its weekday (星期五: WrongWeekday when the date falls on
     another) and a time of day, dropped; or
-    a month and day, `3月20日`: the next one when `upcoming` (a deadline), else the one of
-    this year (a period); or the end of a month or year (`2026年3月底`, `2026年底`); any of
-    them may end in 前 ("by"). ValueError otherwise."""
+    a month and day, `3月20日`: the next one when `upcoming` (a deadline), else the latest
+    one not after today (a period); or the end of a month or year (`2026年3月底`,
+    `2026年底`); any of them may end in 前 ("by"). ValueError otherwise."""
     raw = unicodedata.normalize("NFKC", without_invisible(text or "")).strip()
     raw = BY_SUFFIX_RE.sub("", raw)
     match = PERIOD_END_RE.match(raw)
@@ -249,13 +258,17 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
     if match and rest[0]:
         month = int(match["month"] or match["cn_month"])
         day = int(match["day"] or match["cn_day"])
-        # 2月29日 is next in a leap year: look up to eight years ahead.
-        for year in range(today.year, today.year + (9 if upcoming else 1)):
+        # A deadline's is the next such day, a period's the latest one not after today;
+        # 2月29日 is in a leap year: look up to eight years ahead or back.
+        years = (
+            range(today.year, today.year + 9) if upcoming else range(today.year, today.year - 9, -1)
+        )
+        for year in years:
             try:
                 found = date(year, month, day)
             except ValueError:
                 continue
-            if found >= today or not upcoming:
+            if (found >= today) if upcoming else (found <= today):
                 return _on_weekday(found, rest[1], raw)
     raise ValueError(raw)
 
@@ -354,7 +367,7 @@ YEAR_RE = re.compile(r"^(?P<year>\d{4})\s*(?:年度?|年?\s*全年)?$")
 
 def _span(text: str, today: date) -> tuple[date, date] | None:
     """The first and last day of a month or year written alone (`2026-11`, `2026年11月`,
-    `11月` of this year, `2026年`, `2026`), or None when `text` is not one."""
+    `11月`: the latest one begun, `2026年`, `2026`), or None when `text` is not one."""
     raw = unicodedata.normalize("NFKC", without_invisible(text)).strip()
     year_only = YEAR_RE.fullmatch(raw)
     if year_only:
@@ -365,12 +378,12 @@ def _span(text: str, today: date) -> tuple[date, date] | None:
     month = MONTH_RE.fullmatch(raw)
     if not month:
         return None
-    year = int(month["year"] or today.year)
     number = int(month["month"] or month["cn_month"] or month["only_month"])
-    if year not in YEARS:
-        raise YearOutOfRange(raw)
     if not 1 <= number <= 12:
         raise ValueError(raw)
+    year = int(month["year"]) if month["year"] else _year_of_month(number, today, upcoming=False)
+    if year not in YEARS:
+        raise YearOutOfRange(raw)
     return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
 
 
