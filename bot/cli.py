@@ -340,16 +340,17 @@ def cmd_digest(args: argparse.Namespace) -> int:
         return _send_digest(settings, org, week)
 
     async def work(env: object) -> int:
-        digest = await reports.leaders_digest(env, None, week)
+        as_of = rules.as_of(week, env.today())  # what the Monday run saw, for a past week
+        replay = await reports.replay(env, as_of)  # once, for every view below
+        digest = await reports.leaders_digest(env, None, week, replay)
         print(plain(leaders_text(digest)))
         # Each department's view of the week this digest is sent in, as Monday's run sends it.
         departments_week = week.sent_in
-        as_of = rules.as_of(week, env.today())  # what that run saw, for a past week
-        for dept in await reports.department_digests(env, departments_week, as_of):
+        for dept in await reports.department_digests(env, departments_week, as_of, replay):
             print("\n" + plain(department_text(dept, week_name(departments_week))))
         if folder is not None:
             with writing(folder, "digest"):
-                chart, ledger, count = await write_digest_files(env, week, folder)
+                chart, ledger, count = await write_digest_files(env, week, folder, digest)
             print(f"chart: {chart}\nledger ({count} appeals): {ledger}")
         return 0
 

@@ -72,11 +72,15 @@ async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> Leade
     )
 
 
-async def write_digest_files(env: Env, week: Week, folder: Path) -> tuple[Path, Path, int]:
-    """Writes the chart and the ledger into `folder`; returns their paths and the appeal count."""
+async def write_digest_files(
+    env: Env, week: Week, folder: Path, digest: LeaderDigest | None = None
+) -> tuple[Path, Path, int]:
+    """Writes the chart and the ledger into `folder` (of `digest`, the week's leaders' digest
+    when already made); returns their paths and the appeal count."""
     from bot.chart import ChartFontMissing
 
-    pack = await build_leaders_pack(env, await reports.leaders_digest(env, None, week), "")
+    digest = digest or await reports.leaders_digest(env, None, week)
+    pack = await build_leaders_pack(env, digest, "")
     if pack.chart is None:
         raise ChartFontMissing(pack.chart_error or "chart failed")
     folder.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,9 @@ async def queue_weekly_digests(env: Env, week: Week) -> tuple[list[int], int]:
     """Archive the week's digests and hand them to the outbox, each chat once (a second
     run adds only what the first did not): the outbox ids, and how many chats they serve.
     Each part — a text piece, the chart, the ledger — is then recorded as it goes."""
-    digest = await reports.leaders_digest(env, None, week)
+    as_of = rules.as_of(week, env.today())
+    replay = await reports.replay(env, as_of)  # once, for the leaders' and departments' views
+    digest = await reports.leaders_digest(env, None, week, replay)
     await reports.record_digest(env, week, "leaders", leaders_text(digest))
     queued = list(
         await reports.enqueue_digest(
@@ -60,8 +62,7 @@ async def queue_weekly_digests(env: Env, week: Week) -> tuple[list[int], int]:
     )
     served = len(queued) // 2
     departments_week = week.sent_in  # Monday's run: this week, as of the reported week's end
-    as_of = rules.as_of(week, env.today())
-    for dept in await reports.department_digests(env, departments_week, as_of):
+    for dept in await reports.department_digests(env, departments_week, as_of, replay):
         audience = f"department:{dept.department_id}"
         await reports.record_digest(
             env, week, audience, department_text(dept, week_name(departments_week))

@@ -21,7 +21,7 @@ from bot.rules.model import (
     State,
     TaskAction,
 )
-from bot.rules.workflow import TASK_FLOW
+from bot.rules.workflow import EXTENSION_APPROVED, EXTENSION_DENIED, TASK_FLOW
 
 FILED = "new_appeal"
 
@@ -102,8 +102,8 @@ AFTER_ACTION: dict[str, tuple[tuple[str, str], ...]] = {
     Action.REOPEN: (("owner_and_heads", "reopened"),),
     Action.EXTEND: (("deciders", "extension_request"),),
     "rating_comment": (("owner", "rating_comment"),),
-    "extension_approved": (("requester", "extension_approved"), ("contacts", "extension_public")),
-    "extension_denied": (("requester", "extension_denied"),),
+    EXTENSION_APPROVED: (("requester", "extension_approved"), ("contacts", "extension_public")),
+    EXTENSION_DENIED: (("requester", "extension_denied"),),
 }
 
 

@@ -32,6 +32,12 @@ from bot.rules.model import (
 )
 from bot.rules.org import Category
 from bot.rules.refusals import InvalidInput
+from bot.rules.workflow import (
+    CLAIM_DUE_EVENTS,
+    DUE_EVENTS,
+    FILE,
+    last_due_event,
+)
 
 
 @dataclass(frozen=True)
@@ -395,9 +401,6 @@ def below_floor(figures: PeriodFigures, floor: float) -> list[tuple[str, float]]
     ]
 
 
-EXTENSION_APPROVED = "extension_approved"
-
-
 class Limits(Protocol):
     """The dates an appeal gets from a local day (`bot.rules.deadlines.Deadlines`)."""
 
@@ -454,7 +457,12 @@ def row_as_of(
         due_date=_due_as_of(row, before, after, limits, category, zone),
         rating=Rating(rating.detail["rating"]) if rating and rating.detail.get("rating") else None,
         rating_due_date=(
-            limits.rating_due(local_day(closing.created_at, zone)) if closing else None
+            (
+                _recorded(closing, "rating_due")
+                or limits.rating_due(local_day(closing.created_at, zone))
+            )
+            if closing
+            else None
         ),
     )
 
@@ -467,8 +475,10 @@ def _last_index(events: Sequence[Event], actions: tuple[str, ...]) -> int:
     return max((i for i, e in enumerate(events) if e.action in actions), default=-1)
 
 
-def _changes_due(event: Event) -> bool:
-    return event.action in (EXTENSION_APPROVED, Action.REOPEN)
+def _recorded(event: Event | None, key: str) -> date | None:
+    """The date `event` recorded under `key` (None: no such event, or stored without it)."""
+    value = event.detail.get(key) if event is not None else None
+    return date.fromisoformat(str(value)) if value else None
 
 
 def _due_as_of(
@@ -479,28 +489,33 @@ def _due_as_of(
     category: Category | None,
     zone: ZoneInfo,
 ) -> date:
-    """The due date in force at the end of `before`: an approved extension names the date
-    it replaced; a 不满意 reopening set one from its day; else the filing day's."""
-    later = next((e for e in after if _changes_due(e)), None)
+    """The 办结期限 in force at the end of `before`, as the events recorded it: the first
+    change after names the date it replaced, else the last change before names the date it
+    set, else filing does. Counted again only for an event stored before it recorded its
+    date (a 不满意 then counted the time limit from its day, filing from the filing day)."""
+    later = next((e for e in after if e.action in DUE_EVENTS), None)
     if later is None:
         return row.due_date
-    if later.action == EXTENSION_APPROVED:
-        return date.fromisoformat(str(later.detail["old_due"]))
-    # reopened later: the date in force then was set by the last change before, or at filing
-    last = next((e for e in reversed(before) if _changes_due(e)), None)
-    if last is not None and last.action == EXTENSION_APPROVED:
-        return date.fromisoformat(str(last.detail["new_due"]))
-    return limits.due(local_day(last.created_at if last else row.created_at, zone), category)
+    if replaced := _recorded(later, "old_due"):
+        return replaced
+    last = last_due_event(before)
+    if last is not None:
+        return _recorded(last, "new_due") or limits.due(local_day(last.created_at, zone), category)
+    filed = _recorded(_last(before, (FILE,)), "due")
+    return filed or limits.due(local_day(row.created_at, zone), category)
 
 
 def _claim_due_as_of(
     row: DigestRow, before: Sequence[Event], after: Sequence[Event], limits: Limits, zone: ZoneInfo
 ) -> date:
-    """The claim deadline in force at the end of `before` (a transfer sets a new one)."""
-    if not any(e.action == Action.TRANSFER for e in after):
+    """The 签收期限 in force at the end of `before` (a transfer sets a new one), as the last
+    transfer before or filing recorded it; counted again for events stored without it."""
+    if not any(e.action in CLAIM_DUE_EVENTS for e in after):
         return row.claim_due_date
-    last = _last(before, (Action.TRANSFER,))
-    return limits.claim_due(local_day(last.created_at if last else row.created_at, zone))
+    last = _last(before, tuple(CLAIM_DUE_EVENTS))
+    recorded = _recorded(last if last is not None else _last(before, (FILE,)), "claim_due")
+    counted_from = last.created_at if last is not None else row.created_at
+    return recorded or limits.claim_due(local_day(counted_from, zone))
 
 
 def received_group(

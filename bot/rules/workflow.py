@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.rules.model import Action, Party, State, TaskAction, TaskState
+from bot.rules.model import Action, Event, Party, State, TaskAction, TaskState
 
 
 class Needs(StrEnum):
@@ -66,6 +66,28 @@ APPEAL_VERSION_EVENTS = frozenset(
     {Action.CLAIM, Action.TRANSFER, Action.CLOSE, Action.WITHDRAW, Action.RATE, Action.REOPEN,
      EXTENSION_APPROVED}
 )  # fmt: skip
+# The dates an appeal's events set, each recorded in the event's detail (so a replay of a
+# past day reads them, never counts them again on today's calendar): filing records the
+# 办结期限 in "due" and the 签收期限 in "claim_due"; the events in DUE_EVENTS set a new 办结期限
+# ("new_due", the one replaced in "old_due"); those in CLAIM_DUE_EVENTS a new 签收期限
+# ("claim_due"); 办结 the 评价期限 ("rating_due"). Events stored before a date was recorded
+# lack it: filing counted from its day, a 不满意 counted the time limit from its day.
+FILE = "file"
+DUE_EVENTS = frozenset({EXTENSION_APPROVED, Action.REOPEN})
+CLAIM_DUE_EVENTS = frozenset({Action.TRANSFER})
+
+
+def last_due_event(events: Sequence[Event]) -> Event | None:
+    """The last of `events` that set the appeal's 办结期限 (None: the filing's stands)."""
+    return next((e for e in reversed(events) if e.action in DUE_EVENTS), None)
+
+
+def due_set_by_extension(events: Sequence[Event]) -> bool:
+    """Whether the 办结期限 that `events` leave in force is one an approved extension set."""
+    last = last_due_event(events)
+    return last is not None and last.action == EXTENSION_APPROVED
+
+
 # An outcome decided (办结, 撤回, 评价) or a new round of handling (不满意重办).
 OUTCOMES = frozenset({Action.CLOSE, Action.WITHDRAW, Action.RATE, Action.REOPEN})
 # Handling an appeal where it is: void once it was sent elsewhere or an outcome came.

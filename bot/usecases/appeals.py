@@ -41,7 +41,10 @@ from bot.rules.workflow import (
     APPEAL_FLOW,
     APPEAL_VERSION_EVENTS,
     EXTENSION_APPROVED,
+    EXTENSION_DENIED,
+    FILE,
     changes_since,
+    due_set_by_extension,
 )
 from bot.usecases import outbox
 from bot.usecases.env import Env, already_done, remember
@@ -264,6 +267,7 @@ async def file_appeal(
                 assignee = baobao.tg_id
                 department = await uow.departments.get(baobao.department_id)
         seq = await uow.appeals.next_seq(today.year)
+        claim_due, due = env.deadlines.claim_due(today), env.deadlines.due(today, category)
         appeal_id = await uow.appeals.add(
             number=format_number(today.year, seq),
             enterprise_id=enterprise.id,
@@ -273,8 +277,8 @@ async def file_appeal(
             state=State.PENDING,
             department_id=department.id,
             assignee_id=assignee,
-            claim_due_date=env.deadlines.claim_due(today),
-            due_date=env.deadlines.due(today, category),
+            claim_due_date=claim_due,
+            due_date=due,
             created_at=now,
         )
         for attachment in attachments:
@@ -282,7 +286,7 @@ async def file_appeal(
         await uow.audit.add(
             f"appeal:{appeal_id}",
             actor.tg_id,
-            "file",
+            FILE,
             now,
             appeal_id=appeal_id,
             to_state=State.PENDING,
@@ -290,6 +294,8 @@ async def file_appeal(
                 "category": category.name,
                 "department": department.code,
                 "route": "baobao" if assignee else "category",
+                "due": due,  # the dates it set, for a replay of a past day
+                "claim_due": claim_due,
             },
         )
         await remember(uow, env, actor.tg_id, key, "file", appeal_id)
@@ -306,7 +312,13 @@ async def file_appeal(
 # the workflow actions -----------------------------------------------------------------------
 
 
-async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, change: Change):
+# A change worked out inside the write transaction, from the appeal as it is there.
+ChangeFor = Callable[[UnitOfWork, Appeal], Awaitable[Change]]
+
+
+async def _apply(
+    env: Env, actor: Actor, action: Action, req: ActionRequest, change: Change | ChangeFor
+) -> Outcome:
     """Authorize, change the appeal, store the message and the audit event, commit."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
@@ -318,6 +330,8 @@ async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, cha
         before = await load_visible(uow, actor, req.appeal_id)
         changes = await unseen(uow, before, req.version)
         access.authorize(actor, before, action, req.version, env.today(), changes)
+        if not isinstance(change, Change):
+            change = await change(uow, before)
         target = APPEAL_FLOW[action].target(before.state)
         message_id = None
         if change.message_kind is not None:
@@ -389,15 +403,16 @@ async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
         raise InvalidInput(field="department", reason="unknown")
     if department.id == current.department_id:
         raise InvalidInput(field="department", reason="same")
+    claim_due = env.deadlines.claim_due(env.today())
     change = Change(
         fields={
             "department_id": department.id,
             "assignee_id": None,
             "owner_id": None,
             "claimed_at": None,
-            "claim_due_date": env.deadlines.claim_due(env.today()),
+            "claim_due_date": claim_due,
         },
-        detail={"department": department.code, "reason": reason},
+        detail={"department": department.code, "reason": reason, "claim_due": claim_due},
     )
     return await _apply(env, actor, Action.TRANSFER, req, change)
 
@@ -405,13 +420,10 @@ async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
 @handles(Action.CLOSE)
 async def close(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
     summary = checks.free_text(req.text, "summary", env.org.limits)
+    rating_due = env.deadlines.rating_due(env.today())
     change = Change(
-        fields={
-            "resolution": summary,
-            "closed_at": env.now(),
-            "rating_due_date": env.deadlines.rating_due(env.today()),
-        },
-        detail={"text": summary},
+        fields={"resolution": summary, "closed_at": env.now(), "rating_due_date": rating_due},
+        detail={"text": summary, "rating_due": rating_due},
     )
     return await _apply(env, actor, Action.CLOSE, req, change)
 
@@ -463,40 +475,36 @@ async def rate(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
 
 @handles(Action.REOPEN)
 async def reopen(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
-    """不满意: the appeal is handled again (重办) with a new deadline."""
-    current = await _check_rating_window(env, actor, req)
+    """不满意: the appeal is handled again (重办) with a new deadline, never earlier than the
+    one in force (read in the write transaction, with the events that set it)."""
+    await _check_rating_window(env, actor, req)
     today = env.today()
-    category = env.org.category_by_name(current.category)
-    due, basis = env.deadlines.reopen_due(today, category, current.due_date)
-    if basis == REOPEN_KEPT and await _extended_to(env, current):
-        basis = REOPEN_KEPT_EXTENSION
-    days = category.time_limit_days if category else env.org.limits.default_time_limit_days
-    change = Change(
-        fields={
-            "rating": Rating.DISSATISFIED,
-            "rated_at": env.now(),
-            "reopen_count": current.reopen_count + 1,
-            "due_date": due,
-            "closed_at": None,
-        },
-        detail={
-            "rating": Rating.DISSATISFIED,
-            "due_basis": basis,
-            "old_due": current.due_date,
-            "new_due": due,
-            "fresh_due": env.deadlines.due(today, category),
-            "days": days,
-        },
-    )
+
+    async def change(uow: UnitOfWork, current: Appeal) -> Change:
+        category = env.org.category_by_name(current.category)
+        due, basis = env.deadlines.reopen_due(today, category, current.due_date)
+        if basis == REOPEN_KEPT and due_set_by_extension(await uow.audit.of_appeal(current.id)):
+            basis = REOPEN_KEPT_EXTENSION
+        days = category.time_limit_days if category else env.org.limits.default_time_limit_days
+        return Change(
+            fields={
+                "rating": Rating.DISSATISFIED,
+                "rated_at": env.now(),
+                "reopen_count": current.reopen_count + 1,
+                "due_date": due,
+                "closed_at": None,
+            },
+            detail={
+                "rating": Rating.DISSATISFIED,
+                "due_basis": basis,
+                "old_due": current.due_date,
+                "new_due": due,
+                "fresh_due": env.deadlines.due(today, category),
+                "days": days,
+            },
+        )
+
     return await _apply(env, actor, Action.REOPEN, req, change)
-
-
-async def _extended_to(env: Env, appeal: Appeal) -> bool:
-    """Whether the appeal's deadline is the one its last approved extension set."""
-    async with env.db.reading() as uow:
-        events = await uow.audit.of_appeal(appeal.id)
-    moved = [e for e in events if e.action in (EXTENSION_APPROVED, Action.REOPEN)]
-    return bool(moved) and moved[-1].action == EXTENSION_APPROVED
 
 
 async def comment_rating(
@@ -612,6 +620,7 @@ async def decide_extension(
             actor, extension, appeal, approve, events_after_request(events, extension_id)
         )
         state = "approved" if approve else "denied"
+        event = EXTENSION_APPROVED if approve else EXTENSION_DENIED
         await uow.extensions.decide(extension_id, state, actor.tg_id, now)
         if approve and not await uow.appeals.update(
             appeal.id, appeal.version, due_date=extension.new_due_date
@@ -621,7 +630,7 @@ async def decide_extension(
         await uow.audit.add(
             f"appeal:{appeal.id}",
             actor.tg_id,
-            f"extension_{state}",
+            event,
             now,
             appeal_id=appeal.id,
             from_state=appeal.state,
@@ -632,7 +641,7 @@ async def decide_extension(
         after = await uow.appeals.get(appeal.id)
         people = await directory(uow, env, after)
         notices = audiences.after_action(
-            f"extension_{state}", actor, after, people, detail, requester=extension.requested_by
+            event, actor, after, people, detail, requester=extension.requested_by
         )
         queued = await outbox.enqueue(uow, env, notices)
         ack = await outbox.enqueue_ack(

@@ -92,6 +92,29 @@ async def _changes(uow: UnitOfWork, env: Env, as_of: date) -> Changes:
     ]
 
 
+@dataclass(frozen=True)
+class Replay:
+    """The appeals changed after the day `as_of`, now and as they were at its end. Working it
+    out reads every such appeal with all its events into memory, so a digest run does it
+    once (`replay`) and hands it to both the leaders' and the departments' views."""
+
+    as_of: date
+    changes: Changes
+
+
+async def replay(env: Env, as_of: date) -> Replay:
+    """The changed appeals replayed to the end of the day `as_of` (none when it is today)."""
+    async with env.db.reading() as uow:
+        return Replay(as_of, await _changes(uow, env, as_of))
+
+
+async def _replayed(uow: UnitOfWork, env: Env, as_of: date, given: Replay | None) -> Changes:
+    """`given`'s changes when it is as of the same day, else replayed now."""
+    if given is not None and given.as_of == as_of:
+        return given.changes
+    return await _changes(uow, env, as_of)
+
+
 def _open_then(changes: Changes) -> list[rules.DigestRow]:
     return [then for _, then in changes if then is not None and then.state in OPEN_STATES]
 
@@ -174,17 +197,19 @@ async def _quality(
     return duplicates, short
 
 
-async def leaders_digest(env: Env, actor: Actor | None, week: Week) -> LeaderDigest:
+async def leaders_digest(
+    env: Env, actor: Actor | None, week: Week, given: Replay | None = None
+) -> LeaderDigest:
     """The 督察通报 for `week` and the year to date, as of the week's last day (today while
     the week runs): every period ends that day, and every figure is as it stood then
-    (actor None: the scheduler)."""
+    (actor None: the scheduler; `given`: the run's replay, else one is made)."""
     access.require_leader(actor)
     rules.require_past_or_current(week, env.today())
     as_of = rules.as_of(week, env.today())
     year_start = date(as_of.year, 1, 1)
     await refresh_tallies(env)
     async with env.db.reading() as uow:
-        changes = await _changes(uow, env, as_of)
+        changes = await _replayed(uow, env, as_of, given)
         last_week = await _period(uow, env, week.start, as_of, as_of, changes)
         year = await _period(uow, env, year_start, as_of, as_of, changes)
         overdue, overdue_total = await _overdue(uow, env, as_of, changes)
@@ -219,14 +244,14 @@ async def _tasks_as_of(uow: UnitOfWork, env: Env, as_of: date) -> dict[TaskState
 
 
 async def department_digests(
-    env: Env, week: Week, as_of: date | None = None
+    env: Env, week: Week, as_of: date | None = None, given: Replay | None = None
 ) -> list[DepartmentDigest]:
     """For each department: open items, due in `week`, overdue, unclaimed, as of the end of
-    the day `as_of` (default today)."""
+    the day `as_of` (default today; `given`: the run's replay, else one is made)."""
     as_of = as_of or env.today()
     async with env.db.reading() as uow:
         unchanged = await uow.reports.open_rows(unchanged_since=_unchanged_since(env, as_of))
-        changes = await _changes(uow, env, as_of)
+        changes = await _replayed(uow, env, as_of, given)
         rows = sorted([*unchanged, *_open_then(changes)], key=lambda r: r.id)
         departments = await uow.departments.all()
         staff = {d.id: await uow.people.staff_of(d.id) for d in departments}
