@@ -159,14 +159,14 @@ async def action_pressed(update: Update, context: Context) -> None:
         "button": data,
     }
     if row.needs is Needs.DEPARTMENT_AND_TEXT:
-        await flow.begin(update, context, FLOW, "department", **pending)
+        begun = await flow.begin(update, context, FLOW, "department", **pending)
         buttons = [
             (d.name, encode("dept", d.code))
             for d in await people.departments(env)
             if d.id != appeal.department_id
         ]
         prompt = t(f"ask.{action}", number=appeal.number)
-        await say(update, context, *offered(prompt, buttons, "dept_more"))
+        await flow.offer(update, context, begun, *offered(prompt, buttons, "dept_more"))
         return
     step = "date" if row.needs is Needs.DATE_AND_TEXT else "text"
     await flow.begin(update, context, FLOW, step, **pending)
@@ -182,7 +182,9 @@ def _transferring(conversation: Conversation) -> bool:
 
 
 # The department buttons stay on screen while the reason is asked: another one changes it.
+# They name no appeal: only those under this transfer's own prompt act on it.
 flow.kept(FLOW, "dept", when=_transferring)
+flow.prompted(FLOW, "dept")
 
 
 @refusals

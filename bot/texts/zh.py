@@ -261,6 +261,8 @@ CATALOG: dict[str, str] = {
     "button.overdue": "超期诉求",
     "draft_expired": "该草稿已结束或已失效，请重新发送 /new 提交诉求。",
     "stale_button": "此按钮已失效，请重新操作。发送 /help 查看可用功能。",
+    "button_of_other_prompt": "此按钮属于之前的另一条提示，未作任何更改。"
+    "当前的操作仍在进行，请使用最新提示中的按钮，或发送 /cancel 退出。",
     "awaiting_submit": "请点击“提交”完成提交，或继续发送附件；发送 /cancel 取消。",
     "filed": "诉求已提交。\n编号：<b>{number}</b>\n类别：{category}\n承办单位：{department}\n办理时限：{days} 个工作日，应于 <b>{due}</b> 前办结。\n发送 /view {number} 查看进展。",
     "my_empty": "您还没有提交过诉求。发送 /new 提交诉求。",
