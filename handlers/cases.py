@@ -12,6 +12,7 @@ from bot.rules.model import Action, Conversation, Outcome, Rating, Role
 from bot.rules.parts import added
 from bot.rules.workflow import APPEAL_FLOW, Needs
 from bot.texts import has, name, t
+from bot.texts.events import person_name
 from bot.usecases import appeals, people
 from bot.usecases.appeals import USE_CASES, ActionRequest
 from handlers import flow
@@ -23,6 +24,7 @@ from handlers.common import (
     attachment_of,
     env_of,
     esc,
+    local_time,
     message_text,
     offered,
     refusals,
@@ -166,6 +168,10 @@ async def action_pressed(update: Update, context: Context) -> None:
             if d.id != appeal.department_id
         ]
         prompt = t(f"ask.{action}", number=appeal.number)
+        if appeal.owner_id and appeal.claimed_at:  # a transfer after a claim: say whose it is
+            owner = person_name(appeal.owner_name, Role.OFFICIAL)
+            at = local_time(env, appeal.claimed_at)
+            prompt += "\n" + t("ask.transfer_claimed", owner=esc(owner), at=at)
         await flow.offer(update, context, begun, *offered(prompt, buttons, "dept_more"))
         return
     step = "date" if row.needs is Needs.DATE_AND_TEXT else "text"

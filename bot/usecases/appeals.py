@@ -397,7 +397,8 @@ async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
             "claimed_at": None,
             "claim_due_date": env.deadlines.claim_due(env.today()),
         },
-        detail={"department": department.code, "reason": reason},
+        # who had claimed it is told it left them (audiences: former_owner)
+        detail={"department": department.code, "reason": reason, "from_owner": current.owner_id},
     )
     return await _apply(env, actor, Action.TRANSFER, req, change)
 
