@@ -162,19 +162,25 @@ TASK_NEXT_STEPS: dict[str, tuple[TaskAction, ...]] = {
 
 
 def next_steps(
-    kind: str, appeal: Appeal, allowed: Iterable[str] | None, leader: bool = False
+    kind: str,
+    appeal: Appeal,
+    allowed: Iterable[str] | None,
+    leader: bool = False,
+    extension_pending: bool = False,
 ) -> list[str]:
     """The next-step actions a notice of `kind` about `appeal` (as it is now) offers a
     recipient who may now take `allowed` (None: a department group, which may take only
-    the first step). CLAIM is the first step of a pending appeal: 转办 for a leader."""
+    the first step). CLAIM is the first step of a pending appeal: 转办 for a leader.
+    同意延期 / 不同意 only while the request is still `extension_pending` (a late notice
+    of a request decided meanwhile offers no dead buttons)."""
     pending = appeal.state is State.PENDING
     mine = set(FIRST_STEP if allowed is None else allowed)
     if leader and Action.TRANSFER in mine:
         mine.add(Action.CLAIM)
 
     def offered(step: str) -> bool:
-        if step == DECIDE_EXTENSION:  # a person's decision, while the appeal is open
-            return allowed is not None and appeal.state in OPEN_STATES
+        if step == DECIDE_EXTENSION:  # a person's decision, while the request waits for it
+            return allowed is not None and extension_pending and appeal.state in OPEN_STATES
         if step in FIRST_STEP:
             return pending and step in mine
         return step in mine
