@@ -168,7 +168,8 @@ async def action_pressed(update: Update, context: Context) -> None:
             if d.id != appeal.department_id
         ]
         prompt = t(f"ask.{action}", number=appeal.number)
-        if appeal.owner_id and appeal.claimed_at:  # a transfer after a claim: say whose it is
+        claimer = appeal.owner_id not in (None, actor.tg_id)
+        if claimer and appeal.claimed_at:  # another's claimed appeal: say whose it is
             owner = person_name(appeal.owner_name, Role.OFFICIAL)
             at = local_time(env, appeal.claimed_at)
             prompt += "\n" + t("ask.transfer_claimed", owner=esc(owner), at=at)

@@ -64,7 +64,7 @@ def step(
     return register
 
 
-# Kinds whose buttons name nothing of what they act on (a department, a category, 确认登记):
+# Kinds whose buttons name nothing of what they act on (a department, a category, 提交, 确认登记):
 # such a button acts only on the flow whose prompt it is under. `offer` sends a prompt and
 # keeps its message id in the flow's data (PROMPTS); a press from any other message (the
 # prompt of another appeal's transfer, of an earlier draft) is answered and changes nothing.
