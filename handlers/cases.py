@@ -12,6 +12,7 @@ from bot.rules.model import Action, Conversation, Outcome, Rating, Role
 from bot.rules.parts import added
 from bot.rules.workflow import APPEAL_FLOW, Needs
 from bot.texts import has, name, t
+from bot.texts.events import person_name
 from bot.usecases import appeals, people
 from bot.usecases.appeals import USE_CASES, ActionRequest
 from handlers import flow
@@ -23,6 +24,7 @@ from handlers.common import (
     attachment_of,
     env_of,
     esc,
+    local_time,
     message_text,
     offered,
     refusals,
@@ -159,14 +161,19 @@ async def action_pressed(update: Update, context: Context) -> None:
         "button": data,
     }
     if row.needs is Needs.DEPARTMENT_AND_TEXT:
-        await flow.begin(update, context, FLOW, "department", **pending)
+        begun = await flow.begin(update, context, FLOW, "department", **pending)
         buttons = [
             (d.name, encode("dept", d.code))
             for d in await people.departments(env)
             if d.id != appeal.department_id
         ]
         prompt = t(f"ask.{action}", number=appeal.number)
-        await say(update, context, *offered(prompt, buttons, "dept_more"))
+        claimer = appeal.owner_id not in (None, actor.tg_id)
+        if claimer and appeal.claimed_at:  # another's claimed appeal: say whose it is
+            owner = person_name(appeal.owner_name, Role.OFFICIAL)
+            at = local_time(env, appeal.claimed_at)
+            prompt += "\n" + t("ask.transfer_claimed", owner=esc(owner), at=at)
+        await flow.offer(update, context, begun, *offered(prompt, buttons, "dept_more"))
         return
     step = "date" if row.needs is Needs.DATE_AND_TEXT else "text"
     await flow.begin(update, context, FLOW, step, **pending)
@@ -182,7 +189,9 @@ def _transferring(conversation: Conversation) -> bool:
 
 
 # The department buttons stay on screen while the reason is asked: another one changes it.
+# They name no appeal: only those under this transfer's own prompt act on it.
 flow.kept(FLOW, "dept", when=_transferring)
+flow.prompted(FLOW, "dept")
 
 
 @refusals

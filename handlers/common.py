@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
@@ -105,8 +105,9 @@ async def say(
     text: str,
     markup: InlineKeyboardMarkup | None = None,
     answer: bool = True,
-) -> None:
-    """Answer in the chat the update came from (a button press is acknowledged first)."""
+) -> Message | None:
+    """Answer in the chat the update came from (a button press is acknowledged first); the
+    last message sent (the one that holds the buttons)."""
     if answer and update.callback_query is not None:
         try:
             await update.callback_query.answer()
@@ -114,8 +115,10 @@ async def say(
             log.warning("answerCallbackQuery failed: %s", exc)
     chat = update.effective_chat
     assert chat is not None
+    sent = None
     for piece, buttons in fitted(text, markup):
-        await send_retrying(context, chat.id, piece, buttons)
+        sent = await send_retrying(context, chat.id, piece, buttons)
+    return sent
 
 
 def fitted(
@@ -134,12 +137,11 @@ LONGEST_WAIT = 5.0  # a longer 429 is left to the outbox rather than keeping the
 
 async def send_retrying(
     context: Context, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
-) -> None:
+) -> Message | None:
     """Send an answer, trying again on transient faults; the last fault is raised."""
     for delay in (*RETRY_DELAYS, None):
         try:
-            await context.bot.send_message(chat_id, text, reply_markup=markup)
-            return
+            return await context.bot.send_message(chat_id, text, reply_markup=markup)
         except (BadRequest, Forbidden):
             raise  # final: retrying changes nothing
         except RetryAfter as exc:

@@ -22,7 +22,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
 from bot.rules import checks, delivery
-from bot.rules.model import Action, Appeal, Courier, Notice, Outgoing, Rating, Role
+from bot.rules.model import Action, Actor, Appeal, Courier, Notice, Outgoing, Rating, Role
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
@@ -62,13 +62,17 @@ class Gone(Exception):
 
 
 async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
+    asked = item.detail.get("extension_id") if item.kind != "ack" else None
     async with env.db.reading() as uow:
         appeal = await uow.appeals.get(item.subject_id)
+        extension = await uow.extensions.get(int(asked)) if asked else None
     if appeal is None:
         raise Gone()
     if item.kind != "ack":
-        allowed = await _allowed_to(env, item.chat_id, appeal)
-        return notice(Notice(item.chat_id, item.kind, appeal, item.detail), env, allowed)
+        allowed = await _allowed(env, await _recipient(env, item.chat_id), appeal)
+        pending = extension is not None and extension.state == "pending"
+        note = Notice(item.chat_id, item.kind, appeal, item.detail)
+        return notice(note, env, allowed, extension_pending=pending)
     key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
     params = dict(item.detail.get("params") or {})
     category = env.org.category_by_name(appeal.category)
@@ -84,13 +88,20 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
     return t(key, **fields), action_markup(appeal, allowed)
 
 
-async def _allowed_to(env: Env, chat_id: int, appeal: Appeal) -> list[Action] | None:
-    """What the recipient of a notice may do with the appeal now (None: a group, or
-    somebody not registered), so the notice offers only buttons that work."""
-    actor = await people.actor_for(env, chat_id)
-    if actor.role is Role.GUEST:
+async def _recipient(env: Env, chat_id: int) -> Actor | None:
+    """Who a notice goes to, looked up once per message: None for a group."""
+    return None if delivery.is_group(chat_id) else await people.actor_for(env, chat_id)
+
+
+async def _allowed(env: Env, recipient: Actor | None, appeal: Appeal) -> list[Action] | None:
+    """What the recipient of a notice may do with the appeal now (None: a group, which may
+    take the first step), so the notice offers only buttons that work: nothing for
+    somebody not registered or removed (查看 only)."""
+    if recipient is None:
         return None
-    return await appeals.allowed(env, actor, appeal)
+    if recipient.role is Role.GUEST:
+        return []
+    return await appeals.allowed(env, recipient, appeal)
 
 
 async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -226,13 +237,14 @@ async def _list_parts(env: Env, item: Outgoing) -> list[Step]:
     named = ids[:LADDER_LISTED]
     total = len(ids) + int(item.detail.get("more", 0))
     withheld = set(item.detail.get("withheld", ()))
+    recipient = await _recipient(env, item.chat_id)
     numbered = []
     for n, notice_id in enumerate(named, start=1):
         owed = None
         if n > item.progress and notice_id not in withheld:
             owed = await ladder.item(env, notice_id)
         if owed is not None:
-            allowed = await _allowed_to(env, item.chat_id, owed.appeal) if owed.appeal else None
+            allowed = await _allowed(env, recipient, owed.appeal) if owed.appeal else None
             numbered.append((n, ladder_notice(owed, env, item.chat_id, allowed)))
     if not numbered:
         if item.progress:
@@ -278,7 +290,8 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         owed = await ladder.item(env, item.subject_id)
         if owed is None:
             raise Gone()
-        allowed = await _allowed_to(env, item.chat_id, owed.appeal) if owed.appeal else None
+        recipient = await _recipient(env, item.chat_id)
+        allowed = await _allowed(env, recipient, owed.appeal) if owed.appeal else None
         return ladder_notice(owed, env, item.chat_id, allowed)
     if item.kind == "unreachable_report":
         return await _unreachable_report(env, item), None

@@ -59,8 +59,8 @@ def _attachments(conversation: Conversation) -> list[Attachment]:
 async def new(update: Update, context: Context) -> None:
     """Start filing an appeal: enterprises only, in a private chat."""
     access.require_enterprise(await actor_of(update, context))
-    await flow.begin(update, context, FLOW, "category", attachments=[])
-    await say(update, context, *category_choice(context, t("ask_category")))
+    begun = await flow.begin(update, context, FLOW, "category", attachments=[])
+    await flow.offer(update, context, begun, *category_choice(context, t("ask_category")))
 
 
 async def _choose(
@@ -69,7 +69,9 @@ async def _choose(
     env = env_of(context)
     category = env.org.category(code) if code else None
     if category is None:
-        await say(update, context, *category_choice(context, t("category_unknown")))
+        await flow.offer(
+            update, context, conversation, *category_choice(context, t("category_unknown"))
+        )
         return
     if conversation.step == "attachments":  # the category changed: the draft keeps the rest
         moved = await flow.advance(context, conversation, "attachments", category=category.code)
@@ -102,6 +104,8 @@ async def category_pressed(update: Update, context: Context) -> None:
 
 
 flow.kept(FLOW, "cat", when=lambda conversation: True)
+# Category and draft buttons name no draft: only those under this draft's prompts act on it.
+flow.prompted(FLOW, "cat", "new")
 
 
 @flow.step(FLOW, "category", buttons=("cat",))
@@ -114,9 +118,10 @@ async def category_typed(update: Update, context: Context, conversation: Convers
 async def _show_summary(update: Update, context: Context, conversation: Conversation) -> None:
     env = env_of(context)
     category = env.org.category(conversation.data["category"])
-    await say(
+    await flow.offer(
         update,
         context,
+        conversation,
         t(
             "ask_attachments",
             max=env.org.limits.attachments_max,
@@ -212,7 +217,9 @@ async def attachment_or_text(update: Update, context: Context, conversation: Con
     attachments = _with_file(update, context, conversation)
     limit = env_of(context).org.limits.attachments_max
     if attachments is None:  # full: this message (its caption too) is not kept
-        await say(update, context, t("attachments_full", max=limit), submit_keyboard())
+        await flow.offer(
+            update, context, conversation, t("attachments_full", max=limit), submit_keyboard()
+        )
         return
     data = conversation.data
     parts = added(_parts(data), update.effective_message.message_id, text)
@@ -232,7 +239,8 @@ async def attachment_or_text(update: Update, context: Context, conversation: Con
         attachments=attachments,
     )
     if len(parts) == len(_parts(data)):  # a file alone
-        await say(update, context, t("attachment_added", count=len(attachments)), submit_keyboard())
+        added_text = t("attachment_added", count=len(attachments))
+        await flow.offer(update, context, moved, added_text, submit_keyboard())
         return
     await say(update, context, t("description_part_added"))
     await _show_summary(update, context, moved)
@@ -267,6 +275,9 @@ async def submit_pressed(update: Update, context: Context, again: bool) -> None:
     if conversation is None:
         await _submitted_before(update, context)
         return
+    if not flow.from_prompt(conversation, update):
+        await say(update, context, t("button_of_other_prompt"))
+        return
     await _submit(update, context, conversation, again)
 
 
@@ -296,7 +307,8 @@ async def _submit(
             [(t("button.view_earlier", number=number), earlier)],
             [(t("button.cancel"), encode("new", "cancel"))],
         ]
-        await say(update, context, t("error_duplicate_appeal", number=number), keyboard(rows))
+        text = t("error_duplicate_appeal", number=number)
+        await flow.offer(update, context, conversation, text, keyboard(rows))
         return
     await flow.finish(context, conversation)
     text = filed_text(env, outcome.appeal, outcome.unheard)
@@ -332,6 +344,9 @@ async def cancel_pressed(update: Update, context: Context) -> None:
     conversation = await flow.active(update, context, FLOW)
     if conversation is None:
         await say(update, context, t("draft_expired"))
+        return
+    if not flow.from_prompt(conversation, update):
+        await say(update, context, t("button_of_other_prompt"))
         return
     await _cancel(update, context, conversation)
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.rules import parts
@@ -64,6 +64,33 @@ def step(
     return register
 
 
+# Kinds whose buttons name nothing of what they act on (a department, a category, 提交, 确认登记):
+# such a button acts only on the flow whose prompt it is under. `offer` sends a prompt and
+# keeps its message id in the flow's data (PROMPTS); a press from any other message (the
+# prompt of another appeal's transfer, of an earlier draft) is answered and changes nothing.
+PROMPTED: dict[str, frozenset[str]] = {}
+PROMPTS = "prompts"
+PROMPTS_MAX = 20  # the newest prompts a flow remembers (a summary shown again and again)
+
+
+def prompted(flow: str, *kinds: str) -> None:
+    """Declare buttons of `flow` that carry no id of their item: only those on the flow's own
+    prompts (sent with `offer`) act on it."""
+    PROMPTED[flow] = PROMPTED.get(flow, frozenset()) | frozenset(kinds)
+
+
+def from_prompt(conversation: Conversation, update: Update) -> bool:
+    """Whether the button pressed may act on this flow: it names its item, or it is under
+    one of the flow's own prompts."""
+    query = update.callback_query
+    if query is None or buttons.kind_of(query.data) not in PROMPTED.get(conversation.flow, ()):
+        return True
+    shown = conversation.data.get(PROMPTS)
+    if shown is None:  # a flow stored before its prompts were kept
+        return True
+    return query.message is not None and query.message.message_id in shown
+
+
 def kept(flow: str, *kinds: str, when: Callable[[Conversation], bool]) -> None:
     """Declare buttons of `flow` that continue it from any later step (a category button
     still visible while the description is asked): they are not a way out of the flow."""
@@ -106,16 +133,34 @@ async def begin(
     env = env_of(context)
     user, chat = update.effective_user, update.effective_chat
     previous = await current(context, user.id)
-    same = previous is not None and (previous.flow, previous.step, previous.data) == (
+    given = {k: v for k, v in (previous.data if previous else {}).items() if k != PROMPTS}
+    same = previous is not None and (previous.flow, previous.step, given) == (
         flow,
         step_,
         dict(data),
     )
     if previous is not None and await conversations.end(env, previous) and not same:
         await say(update, context, left_text(previous, lapsed=previous.expired(env.now())))
+    if same and PROMPTS in previous.data:  # asked again: the first prompt's buttons still act
+        data = {**data, PROMPTS: previous.data[PROMPTS]}
     return _remember(
         context, await conversations.begin(env, user.id, chat.id, flow, step_, dict(data))
     )
+
+
+async def offer(
+    update: Update,
+    context: Context,
+    conversation: Conversation,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+) -> Conversation:
+    """Send a prompt whose buttons act on this flow (PROMPTED), remembering its message."""
+    sent = await say(update, context, text, markup)
+    if sent is None:
+        return conversation
+    shown = [*conversation.data.get(PROMPTS, []), sent.message_id][-PROMPTS_MAX:]
+    return await advance(context, conversation, conversation.step, **{PROMPTS: shown})
 
 
 async def advance(
@@ -155,13 +200,17 @@ async def pressed(
     """A button that belongs to one step of a flow (`step_`; None: a kept button, at any
     step it continues): the flow and the decoded button (None if it cannot be read: the
     step answers it as an unknown choice), or None once the person has been told
-    (`gone_key`) that the prompt is no longer open."""
+    (`gone_key`) that the prompt is no longer open, or that the button is under another
+    prompt than this flow's (it changes nothing; the flow stays as it was)."""
     data = update.callback_query.data
     conversation = await active(update, context, flow, *([step_] if step_ else []))
     if conversation is not None and step_ is None:
         conversation = conversation if continues(conversation, buttons.kind_of(data)) else None
     if conversation is None:
         await say(update, context, t(gone_key))
+        return None
+    if not from_prompt(conversation, update):
+        await say(update, context, t("button_of_other_prompt"))
         return None
     return conversation, pressed_or_none(data, buttons.kind_of(data))
 

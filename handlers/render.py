@@ -208,10 +208,14 @@ def reopen_how(detail: dict, appeal: Appeal) -> str:
 
 
 def notice(
-    note: Notice, env: Env, allowed: Sequence[str] | None = None
+    note: Notice,
+    env: Env,
+    allowed: Sequence[str] | None = None,
+    extension_pending: bool = False,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """A notice worded for its recipient, with the buttons of their next step (`allowed`:
-    what the recipient may do now; None for a group)."""
+    what the recipient may do now; None for a group; `extension_pending`: the extension
+    request it is about still waits for its decision)."""
     appeal = note.appeal
     fields = appeal_fields(appeal, env)
     where = t("notice_cut", number=appeal.number)
@@ -227,7 +231,10 @@ def notice(
     text = t(f"notice.{note.kind}", **fields)
     if note.detail.get("unheard"):
         text += "\n" + t("notice_unheard", department=fields["department"])
-    return text, next_step_markup(note.kind, appeal, env, note.chat_id, allowed, note.detail)
+    markup = next_step_markup(
+        note.kind, appeal, env, note.chat_id, allowed, note.detail, extension_pending
+    )
+    return text, markup
 
 
 def next_step_markup(
@@ -237,11 +244,12 @@ def next_step_markup(
     chat_id: int | None,
     allowed: Sequence[str] | None,
     detail: dict | None = None,
+    extension_pending: bool = False,
 ) -> InlineKeyboardMarkup:
     """The buttons of the recipient's next step (`audiences.NEXT_STEPS`, as far as
     `allowed` — what they may do now; None: a department group — lets), then 查看."""
     leader = chat_id in env.leaders
-    steps = audiences.next_steps(kind, appeal, allowed, leader)
+    steps = audiences.next_steps(kind, appeal, allowed, leader, extension_pending)
     view = view_button(appeal)
     if audiences.DECIDE_EXTENSION in steps and detail and "extension_id" in detail:
         extension_id = detail["extension_id"]

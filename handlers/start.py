@@ -139,9 +139,10 @@ def _summary_keyboard() -> InlineKeyboardMarkup:
 
 async def _show_summary(update: Update, context: Context, conversation: Conversation) -> None:
     draft = conversation.data
-    await say(
+    await flow.offer(
         update,
         context,
+        conversation,
         t(
             "register.summary",
             name=esc(draft["name"]),
@@ -190,6 +191,8 @@ async def got_phone(update: Update, context: Context, conversation: Conversation
 
 # The summary's buttons stay on screen while a field is corrected: they continue the draft.
 flow.kept(FLOW, "reg", when=lambda conversation: all(f in conversation.data for f in FIELDS))
+# They name no draft: only those under this registration's own summaries act on it.
+flow.prompted(FLOW, "reg")
 
 
 @flow.step(FLOW, "confirm", commands=("start",), buttons=("reg",))

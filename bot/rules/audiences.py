@@ -85,6 +85,7 @@ WHO = (
     "owner_and_heads",
     "deciders",
     "requester",
+    "former_owner",
 )
 
 # action → [(who, notice kind)]: every action of the workflow has its row (() when nobody
@@ -97,7 +98,11 @@ AFTER_ACTION: dict[str, tuple[tuple[str, str], ...]] = {
     Action.NOTE: (("handlers_but_actor", "note"),),
     Action.SUPPLEMENT: (("handlers_but_actor", "supplement"),),
     Action.WITHDRAW: (("handlers_but_actor", "withdrawn"),),
-    Action.TRANSFER: (("handlers", "transferred"), ("contacts", "transferred_public")),
+    Action.TRANSFER: (
+        ("handlers", "transferred"),
+        ("contacts", "transferred_public"),
+        ("former_owner", "transferred_away"),  # who had claimed it: no longer theirs
+    ),
     Action.RATE: (("owner_and_heads", "rated"),),
     Action.REOPEN: (("owner_and_heads", "reopened"),),
     Action.EXTEND: (("deciders", "extension_request"),),
@@ -120,6 +125,7 @@ NEXT_STEPS: dict[str, tuple[str, ...]] = {
     "transferred": FIRST_STEP,
     "claimed": (),  # the enterprise waits for the answer
     "transferred_public": (),
+    "transferred_away": (),  # no longer theirs: 查看 only
     "reply": (Action.SUPPLEMENT,),  # the enterprise may answer with a 补充
     "closed": (Action.RATE, Action.REOPEN),
     "note": HANDLE,
@@ -156,19 +162,25 @@ TASK_NEXT_STEPS: dict[str, tuple[TaskAction, ...]] = {
 
 
 def next_steps(
-    kind: str, appeal: Appeal, allowed: Iterable[str] | None, leader: bool = False
+    kind: str,
+    appeal: Appeal,
+    allowed: Iterable[str] | None,
+    leader: bool = False,
+    extension_pending: bool = False,
 ) -> list[str]:
     """The next-step actions a notice of `kind` about `appeal` (as it is now) offers a
     recipient who may now take `allowed` (None: a department group, which may take only
-    the first step). CLAIM is the first step of a pending appeal: 转办 for a leader."""
+    the first step). CLAIM is the first step of a pending appeal: 转办 for a leader.
+    同意延期 / 不同意 only while the request is still `extension_pending` (a late notice
+    of a request decided meanwhile offers no dead buttons)."""
     pending = appeal.state is State.PENDING
     mine = set(FIRST_STEP if allowed is None else allowed)
     if leader and Action.TRANSFER in mine:
         mine.add(Action.CLAIM)
 
     def offered(step: str) -> bool:
-        if step == DECIDE_EXTENSION:  # a person's decision, while the appeal is open
-            return allowed is not None and appeal.state in OPEN_STATES
+        if step == DECIDE_EXTENSION:  # a person's decision, while the request waits for it
+            return allowed is not None and extension_pending and appeal.state in OPEN_STATES
         if step in FIRST_STEP:
             return pending and step in mine
         return step in mine
@@ -187,7 +199,14 @@ def task_next_steps(kind: str, state: str, leader: bool) -> list[TaskAction]:
     ]
 
 
-def _who(name: str, actor: Actor, appeal: Appeal, people: Directory, requester: int | None):
+def _who(
+    name: str,
+    actor: Actor,
+    appeal: Appeal,
+    people: Directory,
+    requester: int | None,
+    detail: dict[str, Any],
+):
     if name == "handlers":
         return handlers(appeal, people)
     if name == "handlers_but_actor":
@@ -203,6 +222,8 @@ def _who(name: str, actor: Actor, appeal: Appeal, people: Directory, requester: 
         return heads or list(people.leaders)
     if name == "requester":
         return unique([requester])
+    if name == "former_owner":  # not when they transferred it themselves
+        return [c for c in unique([detail.get("from_owner")]) if c != actor.tg_id]
     raise KeyError(name)
 
 
@@ -219,7 +240,7 @@ def after_action(
     for who, kind in AFTER_ACTION[action]:
         # What contacts are told keeps who acted: they are told if it cannot arrive.
         said = dict(detail or {}, by=actor.tg_id) if who == "contacts" else dict(detail or {})
-        for chat in _who(who, actor, appeal, people, requester):
+        for chat in _who(who, actor, appeal, people, requester, detail or {}):
             notices.append(Notice(chat, kind, appeal, said))
     return notices
 

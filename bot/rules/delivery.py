@@ -83,6 +83,8 @@ CONTACT_KINDS = frozenset(
 )
 # The acting person's own confirmation of what they just did: always theirs to read.
 OWN = "ack"
+# To the official who had claimed an appeal that was transferred to another department.
+TRANSFERRED_AWAY = "transferred_away"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ def may_hear_of_appeal(who: Recipient, appeal: Appeal, kind: str) -> bool:
     actor = who.actor
     if actor.role is Role.ADMIN:
         return True
+    if kind == TRANSFERRED_AWAY:  # to the official who had claimed it, now elsewhere
+        return actor.is_staff
     if actor.role is Role.ENTERPRISE:
         return kind in CONTACT_KINDS and actor.enterprise_id == appeal.enterprise_id
     return actor.is_staff and actor.department_id == appeal.department_id

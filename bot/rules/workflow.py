@@ -1,9 +1,10 @@
 """The workflows as data: one row per action — from which states, to which state, by whom,
 and which later changes make an old button of it mean something else.
 
-Appeals and rectification tasks use the same row type. Adding an appeal action means one
-row here, one row in the button codec (`handlers/buttons.py`), one use case registered
-with `bot.usecases.appeals.handles`, and its texts in the catalog.
+Appeals and rectification tasks use the same row type. Adding an appeal action: README.md
+("Adding an appeal action") lists every place, this module's part included — its row
+here, and, when it changes the version, its event in APPEAL_VERSION_EVENTS (tasks:
+TASK_VERSION_EVENTS) and the `void_after` of the rows it makes mean something else.
 
 When a button dies (the one rule, `stale`): a button carries the version of the appeal or
 task it was made for. Pressing it after a change is refused only when the press would now

@@ -412,7 +412,13 @@ async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
             "claimed_at": None,
             "claim_due_date": claim_due,
         },
-        detail={"department": department.code, "reason": reason, "claim_due": claim_due},
+        # who had claimed it is told it left them (audiences: former_owner)
+        detail={
+            "department": department.code,
+            "reason": reason,
+            "claim_due": claim_due,
+            "from_owner": current.owner_id,
+        },
     )
     return await _apply(env, actor, Action.TRANSFER, req, change)
 
