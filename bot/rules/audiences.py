@@ -5,7 +5,7 @@ The use case loads a `Directory` (the people around one appeal); these functions
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,16 +76,26 @@ def _owner_and_heads(appeal: Appeal, people: Directory) -> list[int]:
     return unique([appeal.owner_id, *heads_but_owner(appeal, people)])
 
 
-# Who may be told: each name is one branch of `_who` below.
-WHO = (
-    "handlers",
-    "handlers_but_actor",
-    "contacts",
-    "owner",
-    "owner_and_heads",
-    "deciders",
-    "requester",
-)
+def _deciders(actor: Actor, appeal: Appeal, people: Directory) -> list[int]:
+    """Who decides an extension request: the heads but the owner and the actor, else the
+    leaders."""
+    heads = [h for h in heads_but_owner(appeal, people) if h != actor.tg_id]
+    return heads or list(people.leaders)
+
+
+# Who may be told, by name: (actor, appeal, people, requester) → the chats.
+Recipients = Callable[[Actor, Appeal, Directory, int | None], list[int]]
+WHO: dict[str, Recipients] = {
+    "handlers": lambda actor, appeal, people, _: handlers(appeal, people),
+    "handlers_but_actor": lambda actor, appeal, people, _: [
+        c for c in handlers(appeal, people) if c != actor.tg_id
+    ],
+    "contacts": lambda actor, appeal, people, _: list(people.contacts),
+    "owner": lambda actor, appeal, people, _: unique([appeal.owner_id]),
+    "owner_and_heads": lambda actor, appeal, people, _: _owner_and_heads(appeal, people),
+    "deciders": lambda actor, appeal, people, _: _deciders(actor, appeal, people),
+    "requester": lambda actor, appeal, people, requester: unique([requester]),
+}
 
 # action → [(who, notice kind)]: every action of the workflow has its row (() when nobody
 # is told); each kind is worded as `notice.<kind>` (tests/test_catalog.py checks both).
@@ -187,25 +197,6 @@ def task_next_steps(kind: str, state: str, leader: bool) -> list[TaskAction]:
     ]
 
 
-def _who(name: str, actor: Actor, appeal: Appeal, people: Directory, requester: int | None):
-    if name == "handlers":
-        return handlers(appeal, people)
-    if name == "handlers_but_actor":
-        return [c for c in handlers(appeal, people) if c != actor.tg_id]
-    if name == "contacts":
-        return list(people.contacts)
-    if name == "owner":
-        return unique([appeal.owner_id])
-    if name == "owner_and_heads":
-        return _owner_and_heads(appeal, people)
-    if name == "deciders":
-        heads = [h for h in heads_but_owner(appeal, people) if h != actor.tg_id]
-        return heads or list(people.leaders)
-    if name == "requester":
-        return unique([requester])
-    raise KeyError(name)
-
-
 def after_action(
     action: str,
     actor: Actor,
@@ -219,7 +210,7 @@ def after_action(
     for who, kind in AFTER_ACTION[action]:
         # What contacts are told keeps who acted: they are told if it cannot arrive.
         said = dict(detail or {}, by=actor.tg_id) if who == "contacts" else dict(detail or {})
-        for chat in _who(who, actor, appeal, people, requester):
+        for chat in WHO[who](actor, appeal, people, requester):
             notices.append(Notice(chat, kind, appeal, said))
     return notices
 
