@@ -471,3 +471,6 @@ async def test_an_album_is_one_supplement_one_notice_and_one_answer(sandbox, peo
     assert await p.company.send("/done") == [
         f"对诉求 {number} 的补充已送达承办单位：文字 {1 + len(before)} 段，附件 5 个。"
     ]
+    outside = await p.company.send_album(3, caption="流程外的照片")  # no prompt open
+    assert len(outside) == 1 and outside[0].startswith("这个照片或文件未保存")  # said once
+    assert db.count("attachments") == 5
