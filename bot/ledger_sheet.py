@@ -10,11 +10,10 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.rules.model import CLOSED_STATES, State
+from bot.rules.model import CLOSED_STATES, INTERNAL_MESSAGE_KINDS, State
 from bot.sheets import DATE, DATETIME, TEXT, WRAP, Column, SheetSpec, write_sheets_async
 from bot.texts import name, t
 from bot.texts.events import event_detail, person_name
-from bot.usecases.appeals import PUBLIC_MESSAGE_KINDS
 from storage.records import detail_of, moment
 from storage.reports import LedgerEntry
 
@@ -56,15 +55,6 @@ def columns() -> list[Column]:
 def print_columns() -> list[Column]:
     """The paper sheet's columns."""
     return [Column(t(f"ledger.header.{c}"), width, kind) for c, width, kind in PRINT_LAYOUT]
-
-
-def headers() -> list[str]:
-    """The screen sheet's headers."""
-    return [column.header for column in columns()]
-
-
-def print_headers() -> list[str]:
-    return [column.header for column in print_columns()]
 
 
 def local(moment_: datetime | None, zone: ZoneInfo) -> str:
@@ -128,7 +118,7 @@ def message_lines(entry: LedgerEntry, zone: ZoneInfo, public: bool) -> str:
             text=m["text"],
         )
         for m in entry.messages
-        if (m["kind"] in PUBLIC_MESSAGE_KINDS) == public
+        if (m["kind"] not in INTERNAL_MESSAGE_KINDS) == public
     )
 
 
@@ -179,16 +169,12 @@ def values(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> d
     }
 
 
-def cells(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> list[object]:
-    """The screen sheet's row for one appeal."""
+def cells(
+    entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]
+) -> tuple[list[object], list[object]]:
+    """One appeal's row on the paper sheet and its row on the screen sheet."""
     row = values(entry, zone, departments)
-    return [row[c] for c in COLUMNS]
-
-
-def print_cells(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> list[object]:
-    """The paper sheet's row for one appeal."""
-    row = values(entry, zone, departments)
-    return [row[c] for c in PRINT_COLUMNS]
+    return [row[c] for c in PRINT_COLUMNS], [row[c] for c in COLUMNS]
 
 
 def sheets(start: date | None = None, end: date | None = None) -> list[SheetSpec]:
@@ -222,8 +208,7 @@ def writer(
     async def write(entries: AsyncIterator[LedgerEntry], target: Path) -> None:
         async def rows() -> AsyncIterator[tuple[list[object], list[object]]]:
             async for entry in entries:
-                row = values(entry, zone, departments)
-                yield [row[c] for c in PRINT_COLUMNS], [row[c] for c in COLUMNS]
+                yield cells(entry, zone, departments)
 
         await write_sheets_async(rows(), target, sheets(start, end))
 

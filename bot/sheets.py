@@ -333,18 +333,6 @@ def write_sheet(
     return book.close()
 
 
-async def write_sheet_async(
-    rows: AsyncIterable[list[Any]], target: Path | io.BytesIO, title: str, columns: list[Column]
-) -> int:
-    """write_sheet fed from an async source, one row at a time (memory stays flat)."""
-    return await write_sheets_async(_single(rows), target, [SheetSpec(title, columns)])
-
-
-async def _single(rows: AsyncIterable[list[Any]]) -> AsyncIterable[tuple[list[Any]]]:
-    async for row in rows:
-        yield (row,)
-
-
 async def write_sheets_async(
     rows: AsyncIterable[Sequence[list[Any]]], target: Path | io.BytesIO, specs: list[SheetSpec]
 ) -> int:

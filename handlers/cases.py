@@ -266,8 +266,16 @@ async def text_given(update: Update, context: Context, conversation: Conversatio
         return
     outcome = await _run(update, context, action, _request(update, pending, attachments))
     if takes_files:  # 补充: what follows joins it, until /done
-        parts = added([], update.effective_message.message_id, message_text(update))
-        await flow.advance(context, conversation, "more", parts=parts, files=len(attachments))
+        message = update.effective_message
+        parts = added([], message.message_id, message_text(update))
+        await flow.advance(
+            context,
+            conversation,
+            "more",
+            parts=parts,
+            files=len(attachments),
+            album=message.media_group_id,
+        )
     else:
         await flow.finish(context, conversation)
     extra = {"new_due": str(outcome.detail["new_due"])} if "new_due" in outcome.detail else {}
@@ -290,15 +298,31 @@ def _request(update: Update, pending: dict, attachments: list) -> ActionRequest:
 @refusals
 async def more_given(update: Update, context: Context, conversation: Conversation) -> None:
     """One more message of a 补充 (text, a caption, a photo, a file): it reaches the
-    department as the first did, each text as its own 补充 (they were told of the first)."""
+    department as the first did, each text as its own 补充 (they were told of the first).
+    The further photos of an album (sent together, one media group) join the 补充 its first
+    item made, without a word: one album is one 补充, one notice and one answer. A caption
+    on a later item is text of its own, sent as a 补充 so that it is read."""
     data = conversation.data
+    message = update.effective_message
     found = attachment_of(update)
     attachments = [found] if found else []
+    album = message.media_group_id
+    if album and album == data.get("album") and attachments and not message_text(update):
+        actor = await actor_of(update, context)
+        request = _request(update, data, attachments)
+        await appeals.add_to_supplement(env_of(context), actor, request)
+        await flow.advance(context, conversation, "more", files=data["files"] + 1)
+        return
     action = Action(data["action"])
     outcome = await _run(update, context, action, _request(update, data, attachments))
-    parts = added(data["parts"], update.effective_message.message_id, message_text(update))
+    parts = added(data["parts"], message.message_id, message_text(update))
     moved = await flow.advance(
-        context, conversation, "more", parts=parts, files=data["files"] + len(attachments)
+        context,
+        conversation,
+        "more",
+        parts=parts,
+        files=data["files"] + len(attachments),
+        album=album,
     )
     text = t("done_more", number=data["number"], stored=flow.stored(moved.data))
     await confirm(update, context, text, None, outcome.ack_id, outcome.queued)

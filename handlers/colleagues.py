@@ -101,7 +101,7 @@ async def list_contacts(update: Update, context: Context) -> None:
             t(
                 "colleague.list_line",
                 name=esc(person_name(person.full_name, person.role)),
-                phone=esc(phone or ""),
+                phone=esc(checks.shown_phone(phone or "")),
                 first=t("colleague.first") if first else "",
             )
         )

@@ -14,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.rules import checks
 from bot.rules.model import Actor, Attachment, Role
 from bot.rules.refusals import (
     AppealNotFound,
@@ -213,7 +214,7 @@ def removal_text(removal: people.Removal) -> str:
         at=removal.at,
         by_text=by_whom(removal.by),
         contact=esc(enterprise.contact_name),
-        phone=esc(enterprise.phone),
+        phone=esc(checks.masked_phone(enterprise.phone)),  # no longer one of theirs
         baobao=baobao,
     )
 

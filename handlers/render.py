@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardMarkup
 
 from bot.digest_text import capped
-from bot.rules import audiences, delivery
+from bot.rules import audiences, checks, delivery
 from bot.rules.model import Action, Appeal, AppealView, Notice, Rating, Role, Task, TaskState
 from bot.telegram_limits import cut
 from bot.texts import has, name, t
@@ -277,7 +277,7 @@ def _undelivered_fields(detail: dict) -> dict[str, str]:
     return {
         "what": t(f"undelivered_what.{what}") if has(f"undelivered_what.{what}") else esc(what),
         "contact": esc(person_name(str(detail.get("contact", "")), Role.ENTERPRISE)),
-        "phone": esc(str(detail.get("phone", ""))),
+        "phone": esc(checks.shown_phone(str(detail.get("phone", "")))),  # whole: to call
     }
 
 

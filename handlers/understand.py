@@ -66,10 +66,18 @@ async def typed(update: Update, context: Context) -> None:
         await understand(update, context)
 
 
+ALBUM_ANSWERED = "album_answered"  # user_data: the album whose first item was answered
+
+
 @refusals
 async def understand(update: Update, context: Context) -> None:
-    """A private message outside any flow."""
+    """A private message outside any flow. An album (photos sent together) is answered
+    once, at its first item."""
     message = update.effective_message
+    if message.media_group_id:
+        if context.user_data.get(ALBUM_ANSWERED) == message.media_group_id:
+            return
+        context.user_data[ALBUM_ANSWERED] = message.media_group_id
     text = checks.without_invisible(message.text or message.caption or "")
     found = NUMBER_IN_TEXT.search(text)
     if found:

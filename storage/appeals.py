@@ -201,6 +201,15 @@ class MessageRepo(Store):
         )
         return [records.message(r) for r in rows]
 
+    async def latest_of(self, appeal_id: int, author_id: int, kind: str) -> int | None:
+        """The id of the newest message of `kind` an author wrote on an appeal."""
+        row = await self._one(
+            "SELECT MAX(id) AS id FROM appeal_messages"
+            " WHERE appeal_id = ? AND author_id = ? AND kind = ?",
+            (appeal_id, author_id, kind),
+        )
+        return int(row["id"]) if row and row["id"] is not None else None
+
     async def add_attachment(
         self, appeal_id: int, message_id: int | None, attachment: Attachment, now: datetime
     ) -> None:

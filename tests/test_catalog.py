@@ -6,6 +6,7 @@ and its texts."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -158,9 +159,12 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "notice_task.{}": [(a,) for a in TASK_NOTICES],
     "task_{}": None,  # an audit action and outbox kind, worded as event.task_… / notice_task.…
     "ladder.{}": [(k,) for k in (*APPEAL_KINDS, *TASK_KINDS) if not k.startswith("task_d")],
-    "ledger.header.{}": [(c,) for c in ledger_sheet.COLUMNS],
+    "ledger.header.{}": [(c,) for c in (*ledger_sheet.COLUMNS, *ledger_sheet.PRINT_COLUMNS)],
     "task_column.{}": [(c,) for c in (*TASK_COLUMNS, *HISTORY_COLUMNS)],
     "list_more.{}": [(k,) for k in LISTS],
+    "{}.list_span": [("ladder",), ("notice",)],  # courier.span(kind, …)
+    "{}.list_span_one": [("ladder",), ("notice",)],
+    "done_group.{}": None,  # "done." → "done_group." in a group, when the catalog has it
     "{}_empty": [(k,) for k in LISTS],
     "{}_header": [(k,) for k in LISTS],
     "flow_left.{}": [(f,) for f in FLOWS],
@@ -173,6 +177,45 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "event_detail.{}": None,
     "input.{}": None,
 }
+
+
+def used_keys() -> set[str]:
+    """Every catalog key the code can reach: written out as t("…")/has("…") or as any other
+    string (a refusal's key, a table of menu keys, a helper's argument); every key of a
+    family named by name("family", …) or keys("prefix"); and every key RUN_TIME_KEYS
+    declares (the has()-guarded patterns: every key of the catalog they match)."""
+    catalog = CATALOGS["zh"]
+    used: set[str] = set()
+    prefixes: set[str] = set()
+    for path in SOURCES:
+        if path.parent.name == "texts" and path.stem in CATALOGS:
+            continue  # the catalog itself
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in catalog:
+                used.add(node.value)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("name", "keys")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                prefixes.add(node.args[0].value + ("." if node.func.id == "name" else ""))
+    for pattern, values in RUN_TIME_KEYS.items():
+        if values is None:
+            shape = re.compile(re.escape(pattern).replace(r"\{\}", ".+"))
+            used |= {k for k in catalog if shape.fullmatch(k)}
+        else:
+            used |= {pattern.format(*v) for v in values}
+    return used | {k for k in catalog if k.startswith(tuple(prefixes))}
+
+
+def test_every_key_of_the_catalog_is_used():
+    used = used_keys()
+    for lang, catalog in CATALOGS.items():
+        unused = sorted(set(catalog) - used)
+        assert not unused, f"{lang}: keys no code uses: {unused}"
+    assert "notice.list_span_one" in used and "route.baobao" in used  # the scan sees them
 
 
 def run_time_patterns() -> tuple[dict[str, list[str]], dict[str, list[set[str]]]]:

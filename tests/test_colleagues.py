@@ -3,6 +3,8 @@ the enterprise's appeals, and the first contact (or a leader) removes one — al
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from tests.conftest import COMPANY_USCC, OTHER_USCC, file_appeal
@@ -157,7 +159,7 @@ async def test_a_used_link_says_when_and_by_whom(sandbox, people, link):
 
 TOLD = (
     "您已不再是 鄂州市泛亚食品有限公司 的联系人（2026-03-10 10:00 由 陈经理 移除），"
-    "不能再查看或提交该企业的诉求。\n如有疑问或需恢复，请联系该企业首位联系人 陈经理（13907110000）"
+    "不能再查看或提交该企业的诉求。\n如有疑问或需恢复，请联系该企业首位联系人 陈经理（139****0000）"
 )
 WITH_BAOBAO = "，或该企业的包保责任人 赵敏（中小企业科）。"
 
@@ -204,3 +206,41 @@ async def test_a_removed_colleague_who_is_invited_back_hears_nothing_of_the_remo
     [menu] = await colleague.send("你好")  # an enterprise contact again: the menu
     assert menu.startswith("您好！") and menu.endswith("请问您想：")
     assert not (await colleague.send("/my"))[-1].startswith("您已不再是")
+
+
+# Every place that shows an enterprise contact's phone, and how: whole to the person who
+# typed it and to those who act for the enterprise (its first contact's /contacts, the
+# official who must call when a message did not arrive: tests/test_chat_lifecycle.py),
+# masked to anyone outside it (a removed colleague, a stranger naming its code). A number
+# stored in an earlier form reads in today's one.
+OLD_FORMS = ["02788886666", "0278-8886666", "027-88886666"]
+
+
+@pytest.mark.parametrize("stored", OLD_FORMS)
+async def test_a_phone_is_shown_whole_inside_and_masked_outside_in_one_form(
+    sandbox, people, db, stored
+):
+    p = people
+    with sqlite3.connect(db.path) as conn:  # as an earlier version stored it
+        conn.execute("UPDATE enterprises SET phone = ? WHERE uscc = ?", (stored, COMPANY_USCC))
+        conn.execute("UPDATE users SET phone = ? WHERE tg_id = ?", (stored, p.company.id))
+    colleague, _ = await _colleague_joins(sandbox, p.company)
+
+    shown = {
+        "contacts": (await p.company.send("/contacts"))[-1],
+        "removed": (await p.company.press("移除 王会计")) and colleague.last,
+    }
+    stranger = sandbox.person(50002, "冒名者")
+    await stranger.send("/start")
+    await stranger.send("冒名公司")
+    shown["taken"] = (await stranger.send(COMPANY_USCC))[-1]
+
+    expected = {
+        "contacts": "陈经理（027-88886666）［首位联系人］",
+        "removed": "首位联系人 陈经理（027-****6666）",
+        "taken": "联系人 陈经理（027-****6666）",
+    }
+    for place, text in expected.items():
+        assert text in shown[place], (place, shown[place])
+    assert "8888" not in shown["removed"] + shown["taken"]  # masked: nothing to harvest
+    assert db.one("SELECT phone FROM enterprises WHERE uscc = ?", COMPANY_USCC)["phone"] == stored

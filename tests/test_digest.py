@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from bot.chart import ChartFontMissing, find_cjk_font, missing_glyphs, render_chart
 from bot.clock import ManualClock
 from bot.digest_text import split_message
-from bot.ledger_sheet import headers as ledger_headers
+from bot.ledger_sheet import columns as ledger_columns
 from bot.rules.digest import Week
 from bot.sandbox.chat import Sandbox
 from bot.texts import t
@@ -185,8 +185,8 @@ async def test_leaders_digest_figures_ranking_and_floor(seeded):
             values_only=True
         )
     )
-    assert list(rows[0]) == ledger_headers() and len(rows) == 160
-    first = dict(zip(ledger_headers(), rows[1], strict=True))
+    assert list(rows[0]) == [c.header for c in ledger_columns()] and len(rows) == 160
+    first = dict(zip([c.header for c in ledger_columns()], rows[1], strict=True))
     assert (first["编号"], first["类别"], first["承办单位"], first["评价"]) == (
         "SQ-2026-000001",
         "用工(引才)",

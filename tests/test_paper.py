@@ -7,9 +7,11 @@ differ (by category with the withdrawn appeals, by department without), it says 
 
 from __future__ import annotations
 
+import ast
 import io
 import math
 from datetime import date, datetime
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -107,7 +109,7 @@ async def test_every_sheet_the_bot_sends_prints_at_8_points_or_more(sandbox, peo
     assert list(sizes) == [t("ledger.sheet"), t("ledger.sheet_full")]  # paper first
     paper = load_workbook(io.BytesIO(ledger))[t("ledger.sheet")]
     assert paper.sheet_properties.pageSetUpPr.fitToPage  # the paper sheet: one page wide
-    assert [c.value for c in paper[1]] == ledger_sheet.print_headers()
+    assert [c.value for c in paper[1]] == [c.header for c in ledger_sheet.print_columns()]
     assert paper.max_row == 1 + 4
 
     await p.leader.send("/tasks")
@@ -182,10 +184,9 @@ def appeal(state: State) -> Appeal:
 
 def row(entry: LedgerEntry, paper: bool = False) -> dict[str, object]:
     """One appeal's row as the sheet shows it, by header."""
-    if paper:
-        cells = ledger_sheet.print_cells(entry, SHANGHAI, {})
-        return dict(zip(ledger_sheet.print_headers(), cells, strict=True))
-    return dict(zip(ledger_sheet.headers(), ledger_sheet.cells(entry, SHANGHAI, {}), strict=True))
+    printed, screen = ledger_sheet.cells(entry, SHANGHAI, {})  # the rows writer() writes
+    columns = ledger_sheet.print_columns() if paper else ledger_sheet.columns()
+    return dict(zip([c.header for c in columns], printed if paper else screen, strict=True))
 
 
 END_COLUMNS = {  # the state an appeal ended in → (screen header, paper header) of its end
@@ -364,3 +365,14 @@ async def test_the_digest_of_a_year_with_a_withdrawn_appeal_says_so_from_the_cha
     assert "1. 市地方金融管理局：受理 2 件" in text or "2. 市地方金融管理局：受理 2 件" in text
     assert "中小企业科：受理 1 件" in text
     assert "注：各单位受理合计 3 件，不含已撤回的 1 件；年度新增 4 件及按类别件数含撤回。" in text
+
+
+def test_the_sheet_writers_depend_on_rules_not_use_cases():
+    """The workbooks are written from what use cases load: they import the rules and the
+    catalog, never a use case (the arrow points down)."""
+    for module in (ledger_sheet, sheets):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        imported = {
+            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        assert not [m for m in imported if m.startswith("bot.usecases")], module.__name__

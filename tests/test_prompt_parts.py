@@ -435,3 +435,42 @@ async def test_a_prompts_button_tapped_twice_asks_once_more_without_a_leaving_no
     ]
     await c.send(T3)
     assert "附件：1 个" in c.last
+
+
+# An album (photos sent together: Telegram delivers each as a message of its own, one
+# media_group_id, the caption on the first) is one 补充: one message, one notice, one answer.
+@pytest.mark.parametrize(
+    "before", [[], ["另：担保公司已出具意向函。"]], ids=["first", "after-text"]
+)
+async def test_an_album_is_one_supplement_one_notice_and_one_answer(sandbox, people, db, before):
+    p = people
+    number = await file_appeal(p.company)
+    await p.official.press("签收", containing=number)
+    await p.company.send(f"/view {number}")
+    await p.company.press("补充")
+    for text in before:
+        await p.company.send(text)
+    mark = p.official.mark()
+    answers = await p.company.send_album(3, caption="仓库现场照片三张")
+    assert len(answers) == 1  # one answer for the album, as for one message
+    assert number in answers[0] and "已送达承办单位" in answers[0]
+    notices = [m for m in p.official.since(mark) if "企业补充说明" in m]
+    assert len(notices) == 1 and "仓库现场照片三张" in notices[0]
+    album = db.one(
+        "SELECT m.id, m.text, COUNT(a.id) AS files FROM appeal_messages m"
+        " JOIN attachments a ON a.message_id = m.id GROUP BY m.id"
+    )
+    assert (album["text"], album["files"]) == ("仓库现场照片三张", 3)
+    texts = [r["text"] for r in db.rows("SELECT text FROM appeal_messages ORDER BY id")]
+    assert texts == [*before, "仓库现场照片三张"]
+    events = db.rows("SELECT action FROM audit_events WHERE action = 'supplement'")
+    assert len(events) == 1 + len(before)
+    await p.company.send_album(2)  # a second album: a 补充 of its own, its files alone
+    assert len([m for m in p.official.since(mark) if "企业补充说明" in m]) == 2
+    assert db.count("attachments") == 5
+    assert await p.company.send("/done") == [
+        f"对诉求 {number} 的补充已送达承办单位：文字 {1 + len(before)} 段，附件 5 个。"
+    ]
+    outside = await p.company.send_album(3, caption="流程外的照片")  # no prompt open
+    assert len(outside) == 1 and outside[0].startswith("这个照片或文件未保存")  # said once
+    assert db.count("attachments") == 5

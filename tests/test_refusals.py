@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handlers.buttons import appeal_button
 from tests.conftest import COMPANY_USCC, file_appeal, join
@@ -344,7 +346,13 @@ async def test_transfer_to_the_same_department_is_refused(sandbox, people, db):
         ("(027) 8888-6666", "027-88886666"),
         ("（027）88886666", "027-88886666"),
         ("0711 3456789", "0711-3456789"),
-        ("02788886666", "02788886666"),
+        ("02788886666", "027-88886666"),
+        ("0278-8886666", "027-88886666"),
+        ("+86 27 8888 6666", "027-88886666"),
+        ("0086 (027) 8888-6666", "027-88886666"),
+        ("010 1234 5678", "010-12345678"),
+        ("07113456789", "0711-3456789"),
+        ("0371-66661234", "0371-66661234"),
     ],
 )
 def test_a_phone_number_is_read_with_the_separators_people_type(typed, stored):
@@ -353,8 +361,79 @@ def test_a_phone_number_is_read_with_the_separators_people_type(typed, stored):
     assert phone(typed) == stored
 
 
+AREAS = ["010", "021", "027", "0371", "0716", "0991"]
+
+
+@st.composite
+def spelled_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    """(a spelling a person may type, the number's one stored form): separators anywhere
+    between digits, the area code in brackets, full-width digits, a country code."""
+    if draw(st.booleans()):
+        digits = draw(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True))
+        stored, area = digits, ""
+        prefix = draw(st.sampled_from(["", "+86", "+86 ", "86-", "0086 "]))
+    else:
+        area = draw(st.sampled_from(AREAS))
+        shape = r"[2-8][0-9]{7}" if len(area) == 3 else r"[2-8][0-9]{6,7}"
+        local = draw(st.from_regex(shape, fullmatch=True))
+        digits, stored = area + local, f"{area}-{local}"
+        prefix = draw(st.sampled_from(["", "+86 ", "0086-"]))
+        if prefix:
+            digits = digits[1:]  # +86 27 8888 6666: the area code without its 0
+    separators = st.sampled_from(["", "", " ", "-", ".", " - ", "　", "－"])
+
+    def spelled(part: str) -> str:
+        return "".join(c + draw(separators) for c in part[:-1]) + part[-1]
+
+    if area and not prefix and draw(st.booleans()):  # (027) 8888 6666
+        text = f"({area}){draw(separators)}{spelled(digits[len(area) :])}"
+    else:
+        text = spelled(digits)
+    if draw(st.booleans()):
+        text = text.translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})  # full width
+    return f"{prefix}{text}", stored
+
+
 @pytest.mark.parametrize(
-    "typed", ["", "1380013800", "138001380000", "23800138000", "abc", "027-123", "+1 650 253 0000"]
+    ("stored", "masked"),
+    [
+        ("13907110000", "139****0000"),
+        ("027-88886666", "027-****6666"),
+        ("02788886666", "027-****6666"),  # stored before one form was kept
+        ("0278-8886666", "027-****6666"),
+        ("0716-8888666", "0716-***8666"),
+        ("010-12345678", "010-****5678"),
+        ("", ""),
+    ],
+)
+def test_a_masked_phone_keeps_the_area_code_and_the_last_four_digits(stored, masked):
+    from bot.rules.checks import masked_phone
+
+    assert masked_phone(stored) == masked
+
+
+@given(spelled_numbers())
+def test_every_spelling_of_a_number_is_stored_alike(spelled):
+    from bot.rules.checks import phone
+
+    typed, stored = spelled
+    assert phone(typed) == stored, typed
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "1380013800",
+        "138001380000",
+        "23800138000",
+        "abc",
+        "027-123",
+        "+1 650 253 0000",
+        "86 27 8888 6666",
+        "027-88886666-123",
+        "12345678",
+    ],
 )
 def test_what_is_not_a_phone_number_says_which_forms_are_taken(typed):
     from bot.rules.checks import phone

@@ -5,7 +5,7 @@ The use case loads a `Directory` (the people around one appeal); these functions
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,17 +76,30 @@ def _owner_and_heads(appeal: Appeal, people: Directory) -> list[int]:
     return unique([appeal.owner_id, *heads_but_owner(appeal, people)])
 
 
-# Who may be told: each name is one branch of `_who` below.
-WHO = (
-    "handlers",
-    "handlers_but_actor",
-    "contacts",
-    "owner",
-    "owner_and_heads",
-    "deciders",
-    "requester",
-    "former_owner",
-)
+def _deciders(actor: Actor, appeal: Appeal, people: Directory) -> list[int]:
+    """Who decides an extension request: the heads but the owner and the actor, else the
+    leaders."""
+    heads = [h for h in heads_but_owner(appeal, people) if h != actor.tg_id]
+    return heads or list(people.leaders)
+
+
+# Who may be told, by name: (actor, appeal, people, requester, the action's detail) → the chats.
+Recipients = Callable[[Actor, Appeal, Directory, int | None, dict[str, Any]], list[int]]
+WHO: dict[str, Recipients] = {
+    "handlers": lambda actor, appeal, people, _, __: handlers(appeal, people),
+    "handlers_but_actor": lambda actor, appeal, people, _, __: [
+        c for c in handlers(appeal, people) if c != actor.tg_id
+    ],
+    "contacts": lambda actor, appeal, people, _, __: list(people.contacts),
+    "owner": lambda actor, appeal, people, _, __: unique([appeal.owner_id]),
+    "owner_and_heads": lambda actor, appeal, people, _, __: _owner_and_heads(appeal, people),
+    "deciders": lambda actor, appeal, people, _, __: _deciders(actor, appeal, people),
+    "requester": lambda actor, appeal, people, requester, _: unique([requester]),
+    # the official who had claimed it, told it left them (not when they transferred it)
+    "former_owner": lambda actor, appeal, people, _, detail: [
+        c for c in unique([detail.get("from_owner")]) if c != actor.tg_id
+    ],
+}
 
 # action → [(who, notice kind)]: every action of the workflow has its row (() when nobody
 # is told); each kind is worded as `notice.<kind>` (tests/test_catalog.py checks both).
@@ -199,34 +212,6 @@ def task_next_steps(kind: str, state: str, leader: bool) -> list[TaskAction]:
     ]
 
 
-def _who(
-    name: str,
-    actor: Actor,
-    appeal: Appeal,
-    people: Directory,
-    requester: int | None,
-    detail: dict[str, Any],
-):
-    if name == "handlers":
-        return handlers(appeal, people)
-    if name == "handlers_but_actor":
-        return [c for c in handlers(appeal, people) if c != actor.tg_id]
-    if name == "contacts":
-        return list(people.contacts)
-    if name == "owner":
-        return unique([appeal.owner_id])
-    if name == "owner_and_heads":
-        return _owner_and_heads(appeal, people)
-    if name == "deciders":
-        heads = [h for h in heads_but_owner(appeal, people) if h != actor.tg_id]
-        return heads or list(people.leaders)
-    if name == "requester":
-        return unique([requester])
-    if name == "former_owner":  # not when they transferred it themselves
-        return [c for c in unique([detail.get("from_owner")]) if c != actor.tg_id]
-    raise KeyError(name)
-
-
 def after_action(
     action: str,
     actor: Actor,
@@ -240,7 +225,7 @@ def after_action(
     for who, kind in AFTER_ACTION[action]:
         # What contacts are told keeps who acted: they are told if it cannot arrive.
         said = dict(detail or {}, by=actor.tg_id) if who == "contacts" else dict(detail or {})
-        for chat in _who(who, actor, appeal, people, requester, detail or {}):
+        for chat in WHO[who](actor, appeal, people, requester, detail or {}):
             notices.append(Notice(chat, kind, appeal, said))
     return notices
 

@@ -15,7 +15,6 @@ from bot.rules.org import Limits
 from bot.rules.refusals import InvalidInput
 
 NUMBER_RE = re.compile(r"^SQ-(\d{4})-(\d{6})$")
-PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 # A date as people and systems write it: 2026-03-31, 2026-3-31, 2026/3/31, 2026.3.31,
 # 2026年3月31日, or a month and day (3月31日, 3/31, 3-31); any of them may carry a time of day
 # (`2026/3/31 0:00`, `2026-03-31 00:00:00`, `2026-03-31T08:00:00+08:00`), which is dropped.
@@ -145,22 +144,50 @@ def uscc_code(text: str | None) -> str:
 
 # What people put between a phone number's digits: spaces, hyphens, dots, brackets.
 PHONE_SEPARATORS = re.compile(r"[\s\-.()]+")
+MOBILE_RE = re.compile(r"1[3-9]\d{9}", re.ASCII)
+# A landline: its area code (010 and 02x have three digits, every other one four: 0371,
+# 0716 …), then 7 or 8 digits.
+LANDLINE_RE = re.compile(r"(0(?:[12]\d|[3-9]\d\d))(\d{7,8})", re.ASCII)
 
 
 def phone(text: str | None) -> str:
     """A mobile number (11 digits, maybe after +86) or a landline with its area code, as
-    people type them (138-0013-8000, 138 0013 8000, (027) 8888-6666, ０２７－８８８８６６６６);
-    stored as 13800138000 or 027-88886666."""
+    people type them (138-0013-8000, 138 0013 8000, (027) 8888-6666, ０２７－８８８８６６６６,
+    +86 27 8888 6666); one number has one stored form however it was typed: 13800138000,
+    027-88886666 (the area code read from the digits, not from where a space fell)."""
     typed = without_invisible(text or "").strip()
     value = unicodedata.normalize("NFKC", typed)
-    value = re.sub(r"^\+?86[\s\-]*(?=1)", "", value)  # the country code before a mobile
-    parts = [p for p in PHONE_SEPARATORS.split(value) if p]
-    digits = "".join(parts)
-    if len(parts) > 1 and parts[0].startswith("0") and 3 <= len(parts[0]) <= 4:
-        digits = f"{parts[0]}-{''.join(parts[1:])}"  # the area code as it was set apart
-    if not PHONE_RE.match(digits):
+    digits = PHONE_SEPARATORS.sub("", value)
+    digits = re.sub(r"^(?:\+|00)?86(?=1[3-9]\d{9}$)", "", digits)  # the country code: a mobile
+    digits = re.sub(r"^(?:\+|00)860?", "0", digits)  # … a landline (+86 27 …: 027 …)
+    if MOBILE_RE.fullmatch(digits):
+        return digits
+    landline = LANDLINE_RE.fullmatch(digits)
+    if not landline:
         raise InvalidInput(field="phone", reason="phone_format", value=typed[:40])
-    return digits
+    return "-".join(landline.groups())
+
+
+def shown_phone(stored: str) -> str:
+    """A stored phone as it is shown: in its one form (a number stored before there was one,
+    e.g. 02788886666, reads 027-88886666); what does not read as a phone, as stored."""
+    try:
+        return phone(stored)
+    except InvalidInput:
+        return stored
+
+
+def masked_phone(stored: str) -> str:
+    """A phone shown to someone outside the enterprise's circle (a removed contact, a
+    stranger naming its code): 139****0000, 027-****6666 — enough to recognise, not to
+    harvest; every form of one number masks alike."""
+    shown = shown_phone(stored)
+    area, dash, local = shown.rpartition("-")
+    if not dash:
+        area, local = shown[:3], shown[3:]
+    if len(local) <= 4:
+        return shown
+    return f"{area}{dash}{'*' * (len(local) - 4)}{local[-4:]}"
 
 
 def description(text: str | None, limits: Limits) -> str:

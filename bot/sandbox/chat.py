@@ -6,6 +6,7 @@ buttons and reads what the bot sent. The demo and the tests are written with the
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ from bot.rules.org import OrgConfig
 from bot.sandbox.fake_api import FakeBotApi, SentMessage, plain
 from bot.sandbox.request import FakeRequest
 from bot.usecases.env import Env
+
+ALBUMS = itertools.count(1)  # media_group_id of the albums people send
 
 
 class Sandbox:
@@ -128,6 +131,19 @@ class Person:
         self.sandbox.note(f"👤 {self.name}：［照片］{caption or ''}")
         update = self.sandbox.api.message_update(self.user, photo=True, caption=caption)
         await self.sandbox.deliver(update)
+        return self.since(mark)
+
+    async def send_album(self, photos: int, caption: str | None = None) -> list[str]:
+        """Photos sent together (one media group): Telegram delivers each as a message of
+        its own, the caption on the first."""
+        mark = self.mark()
+        self.sandbox.note(f"👤 {self.name}：［{photos} 张照片］{caption or ''}")
+        album = f"album-{next(ALBUMS)}"
+        for n in range(photos):
+            update = self.sandbox.api.message_update(
+                self.user, photo=True, caption=caption if n == 0 else None, media_group_id=album
+            )
+            await self.sandbox.deliver(update)
         return self.since(mark)
 
     async def send_document(

@@ -276,6 +276,7 @@ class FakeBotApi:
         document: str | None = None,
         caption: str | None = None,
         content: bytes | None = None,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
         """A message from a user; commands get their bot_command entity, as Telegram does."""
         chat_id = chat_id if chat_id is not None else user["id"]
@@ -311,6 +312,8 @@ class FakeBotApi:
             }
         if caption:
             message["caption"] = caption
+        if media_group_id:  # one item of an album: Telegram sends each as its own message
+            message["media_group_id"] = media_group_id
         return {"update_id": next(self._update_ids), "message": message}
 
     def callback_update(

@@ -154,7 +154,6 @@ CATALOG: dict[str, str] = {
     "invite_expired": "该链接已过期。",
     "unknown_command": "无法识别的指令。发送 /help 查看可用功能。",
     "unreadable_text": "消息中含有无法识别的字符，未作处理。请重新输入。",
-    "plain_text_hint": "请使用菜单中的指令。发送 /help 查看可用功能。",
     "cancelled": "已取消，未做任何更改。",
     "nothing_to_cancel": "当前没有进行中的操作。",
     "private_only": "请在私聊中使用此功能（点击机器人头像，发起与机器人的私聊）。",
@@ -263,7 +262,6 @@ CATALOG: dict[str, str] = {
     "stale_button": "此按钮已失效，请重新操作。发送 /help 查看可用功能。",
     "button_of_other_prompt": "此按钮属于之前的另一条提示，未作任何更改。"
     "当前的操作仍在进行，请使用最新提示中的按钮，或发送 /cancel 退出。",
-    "awaiting_submit": "请点击“提交”完成提交，或继续发送附件；发送 /cancel 取消。",
     "filed": "诉求已提交。\n编号：<b>{number}</b>\n类别：{category}\n承办单位：{department}\n办理时限：{days} 个工作日，应于 <b>{due}</b> 前办结。\n发送 /view {number} 查看进展。",
     "my_empty": "您还没有提交过诉求。发送 /new 提交诉求。",
     "my_header": "<b>我的诉求</b>（共 {count} 件，最近的在前）：",

@@ -449,6 +449,28 @@ async def supplement(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
     return await _apply(env, actor, Action.SUPPLEMENT, req, change)
 
 
+ALBUM_ITEM = "supplement_album"  # the request key's use: one more file of an album
+
+
+async def add_to_supplement(env: Env, actor: Actor, req: ActionRequest) -> Appeal:
+    """The further files of an album (photos sent together) whose first item made a 补充:
+    joined to that 补充, so one album is one 补充 and one notice to the department (the
+    files are on the appeal's card). Allowed while a 补充 is."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        done = await already_done(uow, env, actor.tg_id, req.key, ALBUM_ITEM)
+        appeal = await load_visible(uow, actor, req.appeal_id if done is None else done)
+        if done is not None:
+            return appeal
+        access.authorize(actor, appeal, Action.SUPPLEMENT, None, env.today(), [])
+        joined = await uow.messages.latest_of(appeal.id, actor.tg_id, MessageKind.SUPPLEMENT)
+        for attachment in req.attachments:
+            await uow.messages.add_attachment(appeal.id, joined, attachment, now)
+        await remember(uow, env, actor.tg_id, req.key, ALBUM_ITEM, appeal.id)
+        await uow.commit()
+    return appeal
+
+
 @handles(Action.WITHDRAW)
 async def withdraw(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
     reason = checks.free_text(req.text, "reason", env.org.limits)

@@ -87,14 +87,9 @@ async def unregistered_uscc(env: Env, text: str | None) -> str:
         taken = await uow.enterprises.by_uscc(code)
     if taken is not None:
         raise EnterpriseTaken(
-            name=taken.name, contact=taken.contact_name, phone=masked_phone(taken.phone)
+            name=taken.name, contact=taken.contact_name, phone=checks.masked_phone(taken.phone)
         )
     return code
-
-
-def masked_phone(phone: str) -> str:
-    """139****0000: enough for a colleague to recognise, not to harvest."""
-    return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else phone
 
 
 async def register_enterprise(
@@ -117,7 +112,7 @@ async def register_enterprise(
         taken = await uow.enterprises.by_uscc(code)
         if taken is not None:
             raise EnterpriseTaken(
-                name=taken.name, contact=taken.contact_name, phone=masked_phone(taken.phone)
+                name=taken.name, contact=taken.contact_name, phone=checks.masked_phone(taken.phone)
             )
         enterprise_id = await uow.enterprises.add(name, code, contact, phone, now)
         await uow.people.add(tg_id, Role.ENTERPRISE, contact, now, enterprise_id=enterprise_id)
