@@ -149,7 +149,7 @@ async def test_registration_rejects_bad_input_and_keeps_asking(sandbox, db):
     ]
     await person.send("孙晨风")
     assert await person.send("12345") == [
-        "联系电话“12345”格式不正确：请填写 11 位手机号（如 138 0013 8000）或带区号的座机（如 027-8888 6666）。"
+        "联系电话“12345”格式不正确：请填写 11 位手机号（如 138 0013 8000）、带区号的座机（如 027-8888 6666，分机写作 027-8888 6666 转 8001）或 400/800 客服号码。"
     ]
     assert db.count("enterprises") == 0
     await person.send("027-87654321")
@@ -353,6 +353,15 @@ async def test_transfer_to_the_same_department_is_refused(sandbox, people, db):
         ("010 1234 5678", "010-12345678"),
         ("07113456789", "0711-3456789"),
         ("0371-66661234", "0371-66661234"),
+        # a switchboard's extension, and the nationwide service numbers companies publish
+        ("027-88886666转8001", "027-88886666转8001"),
+        ("027 8888 6666 分机 8001", "027-88886666转8001"),
+        ("(027)88886666 ext. 12", "027-88886666转12"),
+        ("0711-3456789 x 3", "0711-3456789转3"),
+        ("0086 27 8888 6666 转 8001", "027-88886666转8001"),
+        ("400-800-8888", "400-800-8888"),
+        ("400 8008 888", "400-800-8888"),
+        ("8008101234", "800-810-1234"),
     ],
 )
 def test_a_phone_number_is_read_with_the_separators_people_type(typed, stored):
@@ -403,6 +412,8 @@ def spelled_numbers(draw: st.DrawFn) -> tuple[str, str]:
         ("0278-8886666", "027-****6666"),
         ("0716-8888666", "0716-***8666"),
         ("010-12345678", "010-****5678"),
+        ("027-88886666转8001", "027-****6666"),
+        ("400-800-8888", "400-800-8888"),  # a service number is published: nothing to hide
         ("", ""),
     ],
 )
@@ -433,6 +444,11 @@ def test_every_spelling_of_a_number_is_stored_alike(spelled):
         "86 27 8888 6666",
         "027-88886666-123",
         "12345678",
+        "13800138000转8001",  # a mobile has no switchboard
+        "027-88886666转",
+        "027-88886666转1234567",
+        "400-800-888",
+        "转8001",
     ],
 )
 def test_what_is_not_a_phone_number_says_which_forms_are_taken(typed):

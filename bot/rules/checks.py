@@ -148,16 +148,37 @@ MOBILE_RE = re.compile(r"1[3-9]\d{9}", re.ASCII)
 # A landline: its area code (010 and 02x have three digits, every other one four: 0371,
 # 0716 …), then 7 or 8 digits.
 LANDLINE_RE = re.compile(r"(0(?:[12]\d|[3-9]\d\d))(\d{7,8})", re.ASCII)
+# A company's switchboard extension, written after the number: 转8001, 分机 8001, ext. 8001.
+EXTENSION_RE = re.compile(r"\s*(?:转|分机|ext\.?|x)\s*(\d{1,6})\s*$", re.ASCII | re.IGNORECASE)
+# A nationwide service number (400 / 800 and 7 digits), often all a company publishes.
+SERVICE_RE = re.compile(r"([48]00)(\d{3})(\d{4})", re.ASCII)
 
 
 def phone(text: str | None) -> str:
-    """A mobile number (11 digits, maybe after +86) or a landline with its area code, as
-    people type them (138-0013-8000, 138 0013 8000, (027) 8888-6666, ０２７－８８８８６６６６,
-    +86 27 8888 6666); one number has one stored form however it was typed: 13800138000,
-    027-88886666 (the area code read from the digits, not from where a space fell)."""
+    """A mobile number (11 digits, maybe after +86), a landline with its area code (maybe
+    with an extension: 转8001) or a 400/800 service number, as people type them
+    (138-0013-8000, 138 0013 8000, (027) 8888-6666, ０２７－８８８８６６６６, +86 27 8888 6666,
+    027-88886666 分机 8001, 400 800 8888); one number has one stored form however it was
+    typed: 13800138000, 027-88886666, 027-88886666转8001, 400-800-8888 (the area code read
+    from the digits, not from where a space fell)."""
     typed = without_invisible(text or "").strip()
     value = unicodedata.normalize("NFKC", typed)
+    extension = EXTENSION_RE.search(value)
+    if extension:
+        value = value[: extension.start()]
+    number = _phone_number(value, typed)
+    if extension is None:
+        return number
+    if MOBILE_RE.fullmatch(number):  # a mobile has no switchboard
+        raise InvalidInput(field="phone", reason="phone_format", value=typed[:40])
+    return f"{number}转{extension[1]}"
+
+
+def _phone_number(value: str, typed: str) -> str:
     digits = PHONE_SEPARATORS.sub("", value)
+    service = SERVICE_RE.fullmatch(digits)
+    if service:
+        return "-".join(service.groups())
     digits = re.sub(r"^(?:\+|00)?86(?=1[3-9]\d{9}$)", "", digits)  # the country code: a mobile
     digits = re.sub(r"^(?:\+|00)860?", "0", digits)  # … a landline (+86 27 …: 027 …)
     if MOBILE_RE.fullmatch(digits):
@@ -182,6 +203,7 @@ def masked_phone(stored: str) -> str:
     stranger naming its code): 139****0000, 027-****6666 — enough to recognise, not to
     harvest; every form of one number masks alike."""
     shown = shown_phone(stored)
+    shown = shown.partition("转")[0]  # the extension says nothing once the number is hidden
     area, dash, local = shown.rpartition("-")
     if not dash:
         area, local = shown[:3], shown[3:]
