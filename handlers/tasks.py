@@ -629,7 +629,7 @@ async def task_part_edited(update: Update, context: Context, conversation: Conve
         )
 
 
-@flow.on_done(FLOW, "attach", kept=True)
+@flow.on_done(FLOW, "attach", lapse_unsaid=True)
 async def report_done(update: Update, context: Context, conversation: Conversation) -> None:
     """/done after a report or 销号 request: it is complete; say what it holds."""
     await flow.finish(context, conversation)
