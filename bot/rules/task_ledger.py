@@ -287,19 +287,23 @@ def history(reports: Sequence[TaskReport], events: Sequence[Event]) -> list[Task
 
 
 def closed_by(report: TaskReport, events: Sequence[Event]) -> Event | None:
-    """What closed a report (or 销号 request) to more parts and edits: the first change of
-    the task (a decision — 同意销号, 视同完成, 退回 —, a 销号 request, another 责任人)
-    after the event it was written with; None while nothing moved the task since."""
-    own = _written_with(report, [e for e in events if e.action != AMEND])
-    return next(
-        (
-            e
-            for e in events
-            if e.action in TASK_VERSION_EVENTS
-            and (e.id > own.id if own is not None else e.created_at > report.created_at)
-        ),
-        None,
-    )
+    """What closed a report (or 销号 request) to more parts and edits: a change of the task
+    (a decision — 同意销号, 视同完成, 退回 —, a 销号 request, another 责任人) after the event
+    it was written with, the latest one (what the task is now); None while nothing moved
+    the task since."""
+    own = event_written_with(report, events)
+    moved = [
+        e
+        for e in events
+        if e.action in TASK_VERSION_EVENTS
+        and (e.id > own.id if own is not None else e.created_at > report.created_at)
+    ]
+    return moved[-1] if moved else None
+
+
+def event_written_with(report: TaskReport, events: Sequence[Event]) -> Event | None:
+    """The event a report (or 销号 request) was made with (task_report, task_request_close…)."""
+    return _written_with(report, [e for e in events if e.action != AMEND])
 
 
 def column_of(kind: str) -> str | None:

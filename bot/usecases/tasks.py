@@ -16,7 +16,6 @@ from bot.rules.model import (
     Role,
     Task,
     TaskAction,
-    TaskState,
 )
 from bot.rules.names import visible_name
 from bot.rules.refusals import NotAllowed, TaskPartClosed, TaskStale
@@ -28,6 +27,7 @@ from bot.rules.task_ledger import (
     TaskPage,
     closed_by,
     event_kind,
+    event_written_with,
     first_view,
     history,
     page_of,
@@ -370,8 +370,8 @@ async def amend_report(
         )
         queued = []
         request = event_kind(TaskAction.REQUEST_CLOSE)
-        made_with = [e.action for e in events if e.detail.get("report") == report.id]
-        if made_with[:1] == [request] and task.state is TaskState.CLOSE_REQUESTED:
+        made_with = event_written_with(report, events)
+        if made_with is not None and made_with.action == request:
             kind = f"{request}_{'edited' if edit else 'more'}"
             for chat in sorted(env.leaders):
                 queued.append(
