@@ -396,7 +396,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         # by their task, and each report's files by their report.
         """
         CREATE INDEX audit_events_subject ON audit_events(subject, id);
-        CREATE INDEX audit_events_created ON audit_events(created_at);
+        CREATE INDEX audit_events_created ON audit_events(created_at, appeal_id);
         CREATE INDEX task_reports_task ON task_reports(task_id, id);
         CREATE INDEX task_attachments_report ON task_attachments(report_id);
         """,
