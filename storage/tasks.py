@@ -69,13 +69,12 @@ class TaskRepo(Store):
         """Tasks by the state they were in at the moment `end` (the state the first change
         since left, else the state now), of those imported before it."""
         rows = await self._all(
-            # the events since `end`, found by their time (kept apart, so that numbering
-            # them by subject does not have SQLite walk every event in subject order)
-            "WITH since AS MATERIALIZED (SELECT id, subject, from_state FROM audit_events"
+            # the events since `end`, found by their time: numbered by `+subject` (not the
+            # column itself, whose index SQLite would otherwise walk whole for the order)
+            "WITH later AS (SELECT subject, from_state,"
+            " ROW_NUMBER() OVER (PARTITION BY +subject ORDER BY id) AS nth FROM audit_events"
             " WHERE created_at >= :end AND subject LIKE 'task:%'"
-            " AND from_state IN ('in_progress', 'close_requested', 'done', 'deemed_done')),"
-            " later AS (SELECT subject, from_state,"
-            " ROW_NUMBER() OVER (PARTITION BY subject ORDER BY id) AS nth FROM since)"
+            " AND from_state IN ('in_progress', 'close_requested', 'done', 'deemed_done'))"
             " SELECT COALESCE(l.from_state, t.state) AS state, COUNT(*) AS n FROM tasks t"
             " LEFT JOIN later l ON l.subject = 'task:' || t.id AND l.nth = 1"
             " WHERE t.created_at < :end GROUP BY 1",

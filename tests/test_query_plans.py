@@ -5,7 +5,7 @@ however many tasks, events and 责任人 the ledger holds."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -130,3 +130,26 @@ def test_migration_12_adds_the_indexes(env):  # noqa: F811
         "task_reports_task",
         "task_attachments_report",
     } <= indexes
+
+
+async def test_the_ledgers_states_at_a_moment_past_read_by_time(env, cast, clock):  # noqa: F811
+    """What the indexed read of a past moment gives: each task in the state the first
+    change since left (a task changed twice since counts once, as it was)."""
+    await ledger_of(env, cast, 3)
+    before = env.now() + timedelta(minutes=1)
+    clock.advance(timedelta(hours=1))
+    leader = cast["leader"]
+    [one, two, _] = await tasks.tasks_for(env, leader)
+    holder = cast["head"]  # the 责任人 `ledger_of` named
+    asked = await tasks.act(env, holder, one.id, TaskAction.REQUEST_CLOSE, one.version, "完")
+    await tasks.act(env, leader, one.id, TaskAction.APPROVE, asked.task.version, None)
+    await tasks.act(env, holder, two.id, TaskAction.REQUEST_CLOSE, two.version, "完")
+    async with env.db.reading() as uow:
+        then = await uow.tasks.counts_by_state_at(before)
+        now = await uow.tasks.counts_by_state_at(env.now() + timedelta(minutes=1))
+    assert then == {TaskState.IN_PROGRESS: 3}
+    assert now == {
+        TaskState.DONE: 1,
+        TaskState.CLOSE_REQUESTED: 1,
+        TaskState.IN_PROGRESS: 1,
+    }
