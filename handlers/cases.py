@@ -328,7 +328,7 @@ async def more_given(update: Update, context: Context, conversation: Conversatio
     await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
 
 
-@flow.on_done(FLOW, "more", kept=True)
+@flow.on_done(FLOW, "more", lapse_unsaid=True)
 async def more_done(update: Update, context: Context, conversation: Conversation) -> None:
     """/done after a 补充: it is complete; say what reached the department."""
     await flow.finish(context, conversation)

@@ -235,12 +235,15 @@ DONE: dict[tuple[str, str], StepHandler] = {}
 LAPSE_UNSAID: set[tuple[str, str]] = set()
 
 
-def on_done(flow: str, name_: str, kept: bool = False) -> Callable[[StepHandler], StepHandler]:
-    """Register what /done does at one step of a flow (the step then keeps /done)."""
+def on_done(
+    flow: str, name_: str, lapse_unsaid: bool = False
+) -> Callable[[StepHandler], StepHandler]:
+    """Register what /done does at one step of a flow (the step then keeps /done);
+    `lapse_unsaid`: the step is one of LAPSE_UNSAID (every part stored as it comes)."""
 
     def register(handler: StepHandler) -> StepHandler:
         DONE[(flow, name_)] = handler
-        if kept:
+        if lapse_unsaid:
             LAPSE_UNSAID.add((flow, name_))
         return handler
 

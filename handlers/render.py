@@ -304,7 +304,7 @@ def task_notice(
         problem=snippet(task.problem, 200),
         text=quoted(text, t("notice_cut_task", seq=task.seq)),
     )
-    to_leader = action == "request_close" if leader is None else leader
+    to_leader = action in audiences.TO_LEADERS if leader is None else leader
     return worded, keyboard([task_next_row(task, action, to_leader)])
 
 

@@ -15,6 +15,7 @@ from bot.rules.model import (
     Actor,
     Attachment,
     Conversation,
+    Event,
     Person,
     Role,
     Task,
@@ -22,13 +23,20 @@ from bot.rules.model import (
     TaskState,
 )
 from bot.rules.parts import added, edited, joined
-from bot.rules.refusals import InvalidInput, NotAllowed, OfficialNameUnclear, TaskImportError
+from bot.rules.refusals import (
+    InvalidInput,
+    NotAllowed,
+    OfficialNameUnclear,
+    TaskImportError,
+    TaskPartClosed,
+)
 from bot.rules.task_ledger import (
     Cursor,
     TaskFilter,
     TaskPage,
     Turn,
     column_of,
+    event_author,
     offered_filters,
 )
 from bot.rules.tasks import COLUMNS
@@ -65,7 +73,7 @@ from handlers.common import (
     refusals,
     say,
 )
-from handlers.courier import confirm
+from handlers.courier import confirm, send_soon
 from handlers.render import snippet, task_next_row
 from handlers.staff_choice import (
     department_first,
@@ -567,22 +575,32 @@ def _what(data: dict) -> str:
 
 
 async def _amend(
-    update: Update, context: Context, conversation: Conversation, parts: list, files: list
+    update: Update,
+    context: Context,
+    conversation: Conversation,
+    parts: list,
+    files: list,
+    part: str | None,
+    edit: bool = False,
 ) -> Conversation | None:
-    """Store the report's text as `parts` now make it, and `files`; None (the person is told
-    plainly that this message was not added) when the text would be too long."""
+    """Store the report's text as `parts` now make it, and `files` (`part`: what this
+    message added, or an edit made a part read). None — the person is told plainly that
+    nothing changed — when the text would be too long, or the task moved on since the
+    report was made (then the prompt ends: nothing more can join it)."""
     data = conversation.data
     files_before = data.get("files", 0)  # a prompt stored by an older version has none
     text = _report_text(parts, files_before + len(files))
     changed = text if parts != data.get("parts", []) else None
     try:
-        await ledger.amend_report(
+        amended = await ledger.amend_report(
             env_of(context),
             await actor_of(update, context),
             data["id"],
             data.get("report"),
             changed,
             tuple(files),
+            part,
+            edit,
         )
     except InvalidInput as exc:
         if exc.params.get("reason") != "too_long":
@@ -590,8 +608,30 @@ async def _amend(
         limit = exc.params.get("limit", "")
         await say(update, context, t("task_part_too_long", what=_what(data), limit=limit))
         return None
-    return await flow.advance(
+    except TaskPartClosed as exc:
+        await flow.finish(context, conversation)
+        await say(update, context, _closed_text(context, exc, data, edit))
+        return None
+    moved = await flow.advance(
         context, conversation, "attach", parts=parts, files=files_before + len(files)
+    )
+    await send_soon(context, amended.queued)
+    return moved
+
+
+def _closed_text(context: Context, exc: TaskPartClosed, data: dict, edit: bool) -> str:
+    """未加入 / 修改未生效: the change that closed the report — what, by whom, when — and
+    the task's state now."""
+    event = exc.event
+    assert isinstance(event, Event)
+    return t(
+        "task_edit_closed" if edit else "task_part_closed",
+        seq=data["seq"],
+        time=local_time(env_of(context), event.created_at),
+        who=esc(person_name(event_author(event), event.actor_role)),
+        action=name("event", event.action, default=event.action),
+        state=name("task_state", exc.params.get("state")),
+        what=_what(data),
     )
 
 
@@ -604,7 +644,9 @@ async def task_attachment(update: Update, context: Context, conversation: Conver
     parts = added(
         conversation.data.get("parts", []), message.message_id, message.text or message.caption
     )
-    moved = await _amend(update, context, conversation, parts, [attachment] if attachment else [])
+    part = message.text or message.caption or (t("attachment_only") if attachment else None)
+    files = [attachment] if attachment else []
+    moved = await _amend(update, context, conversation, parts, files, part)
     if moved is not None:
         data = moved.data
         text = t("done_task_part", seq=data["seq"], what=_what(data), stored=flow.stored(data))
@@ -621,7 +663,8 @@ async def task_part_edited(update: Update, context: Context, conversation: Conve
     if parts is None or conversation.step != "attach":
         await say(update, context, t("edit_not_applied"))
         return
-    moved = await _amend(update, context, conversation, parts, [])
+    part = message.text or message.caption
+    moved = await _amend(update, context, conversation, parts, [], part, edit=True)
     if moved is not None:
         stored = flow.stored(moved.data)
         await say(
@@ -629,7 +672,7 @@ async def task_part_edited(update: Update, context: Context, conversation: Conve
         )
 
 
-@flow.on_done(FLOW, "attach", kept=True)
+@flow.on_done(FLOW, "attach", lapse_unsaid=True)
 async def report_done(update: Update, context: Context, conversation: Conversation) -> None:
     """/done after a report or 销号 request: it is complete; say what it holds."""
     await flow.finish(context, conversation)

@@ -278,6 +278,20 @@ class AuditRepo(Store):
         )
         return [records.event(r) for r in rows]
 
+    async def of_subjects(self, kind: str) -> dict[str, list[Event]]:
+        """Every event whose subject is of `kind` (`task` → task:1, task:2 …), by subject,
+        each list in order: one query (a range of the subject index) for a whole ledger."""
+        rows = await self._all(
+            "SELECT e.*, u.full_name AS actor_name, u.role AS actor_role FROM audit_events e"
+            " LEFT JOIN users u ON u.tg_id = e.actor_id"
+            " WHERE e.subject >= ? AND e.subject < ? ORDER BY e.subject, e.id",
+            (f"{kind}:", f"{kind};"),  # ';' follows ':'
+        )
+        by_subject: dict[str, list[Event]] = {}
+        for row in rows:
+            by_subject.setdefault(row["subject"], []).append(records.event(row))
+        return by_subject
+
 
 class ExtensionRepo(Store):
     async def add(

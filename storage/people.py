@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.rules.model import ContactInvite, Department, Enterprise, Invite, Person, Role
 from storage import records
-from storage.base import Store
+from storage.base import Store, placeholders
 
 
 class DepartmentRepo(Store):
@@ -71,6 +71,18 @@ class PeopleRepo(Store):
             "SELECT * FROM users WHERE tg_id = ? AND removed_at IS NULL", (tg_id,)
         )
         return records.person(row) if row else None
+
+    async def names(self, tg_ids: set[int]) -> dict[int, str]:
+        """The names of these people (as `get` finds them: not removed), in one query."""
+        if not tg_ids:
+            return {}
+        ids = sorted(tg_ids)
+        rows = await self._all(
+            "SELECT tg_id, full_name FROM users"  # noqa: S608 - placeholders only
+            f" WHERE removed_at IS NULL AND tg_id IN ({placeholders(len(ids))})",
+            tuple(ids),
+        )
+        return {r["tg_id"]: r["full_name"] for r in rows}
 
     async def add(
         self,

@@ -9,6 +9,12 @@ from bot.rules.tasks import TaskRow
 from storage import records
 from storage.base import Store
 
+REPORTS = (
+    "SELECT r.*, u.full_name AS author_name, u.role AS author_role,"
+    " (SELECT COUNT(*) FROM task_attachments t WHERE t.report_id = r.id) AS files"
+    " FROM task_reports r LEFT JOIN users u ON u.tg_id = r.author_id"
+)
+
 
 class TaskRepo(Store):
     async def existing_seqs(self) -> set[int]:
@@ -63,10 +69,11 @@ class TaskRepo(Store):
         """Tasks by the state they were in at the moment `end` (the state the first change
         since left, else the state now), of those imported before it."""
         rows = await self._all(
-            # one pass over the events since `end` (no index on their subject)
+            # the events since `end`, found by their time: numbered by `+subject` (not the
+            # column itself, whose index SQLite would otherwise walk whole for the order)
             "WITH later AS (SELECT subject, from_state,"
-            " ROW_NUMBER() OVER (PARTITION BY subject ORDER BY id) AS nth FROM audit_events"
-            " WHERE subject LIKE 'task:%' AND created_at >= :end"
+            " ROW_NUMBER() OVER (PARTITION BY +subject ORDER BY id) AS nth FROM audit_events"
+            " WHERE created_at >= :end AND subject LIKE 'task:%'"
             " AND from_state IN ('in_progress', 'close_requested', 'done', 'deemed_done'))"
             " SELECT COALESCE(l.from_state, t.state) AS state, COUNT(*) AS n FROM tasks t"
             " LEFT JOIN later l ON l.subject = 'task:' || t.id AND l.nth = 1"
@@ -122,11 +129,12 @@ class TaskRepo(Store):
         )
 
     async def reports(self, task_id: int) -> list[TaskReport]:
-        rows = await self._all(
-            "SELECT r.*, u.full_name AS author_name, u.role AS author_role,"
-            " (SELECT COUNT(*) FROM task_attachments t WHERE t.report_id = r.id) AS files"
-            " FROM task_reports r LEFT JOIN users u ON u.tg_id = r.author_id"
-            " WHERE r.task_id = ? ORDER BY r.id",
-            (task_id,),
-        )
+        rows = await self._all(REPORTS + " WHERE r.task_id = ? ORDER BY r.id", (task_id,))
         return [records.task_report(r) for r in rows]
+
+    async def all_reports(self) -> dict[int, list[TaskReport]]:
+        """Every task's reports, by task, each list in order (one query for the ledger)."""
+        by_task: dict[int, list[TaskReport]] = {}
+        for row in await self._all(REPORTS + " ORDER BY r.task_id, r.id"):
+            by_task.setdefault(row["task_id"], []).append(records.task_report(row))
+        return by_task

@@ -156,7 +156,7 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "tasks_filter.{}": [("all",), ("open",), ("unmapped",)],
     "reopen_how.{}": [(b,) for b in (REOPEN_TIME_LIMIT, REOPEN_KEPT, REOPEN_KEPT_EXTENSION)],
     "notice.{}": [(k,) for k in NOTICE_KINDS],
-    "notice_task.{}": [(a,) for a in TASK_NOTICES],
+    "notice_task.{}": [(a,) for a in sorted({*TASK_NOTICES, *audiences.TO_LEADERS})],
     "task_{}": None,  # an audit action and outbox kind, worded as event.task_… / notice_task.…
     "ladder.{}": [(k,) for k in (*APPEAL_KINDS, *TASK_KINDS) if not k.startswith("task_d")],
     "ledger.header.{}": [(c,) for c in (*ledger_sheet.COLUMNS, *ledger_sheet.PRINT_COLUMNS)],

@@ -21,7 +21,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot.clock import ManualClock
 from bot.digest_text import capped, department_text, leaders_text, split_message
-from bot.rules import checks
+from bot.rules import audiences, checks
 from bot.rules.digest import (
     DepartmentDigest,
     DepartmentFigures,
@@ -440,7 +440,7 @@ def test_every_notice_and_ladder_kind_is_rendered():
     assert {"reply", "closed", "supplement", "extension_request", "transferred"} <= set(
         NOTICE_KINDS
     )
-    assert {"approve", "deem", "request_close", "send_back"} == set(TASK_NOTICE_KINDS)
+    assert {"approve", "deem", "send_back", *audiences.TO_LEADERS} == set(TASK_NOTICE_KINDS)
     lists = ("ladder.list_header", "ladder.list_more", "ladder.list_span", "ladder.list_span_one")
     ladder_texts = {k for k in CATALOG if k.startswith("ladder.") and k not in lists}
     rendered = {f"ladder.{k}" for k in APPEAL_LADDER} | {"ladder.task_soon"}

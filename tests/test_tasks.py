@@ -220,6 +220,8 @@ async def test_progress_sendback_deemed_done_and_monthly_reminder(sandbox, peopl
     assert actions == [
         "task_import",
         "task_report",
+        "task_amend",  # the photo, then the file, joined the report
+        "task_amend",
         "task_request_close",
         "task_send_back",
         "task_request_close",

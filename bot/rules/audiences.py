@@ -159,9 +159,12 @@ NEXT_STEPS: dict[str, tuple[str, ...]] = {
     "overdue": (Action.CLAIM, Action.CLOSE),
     "raise": FIRST_STEP,
 }
-# Tasks: to the holders, except a 销号 request, which goes to the leaders to decide.
+# Tasks: to the holders, except a 销号 request (and what is added to it or corrected in
+# it while it waits), which goes to the leaders to decide.
 TASK_NEXT_STEPS: dict[str, tuple[TaskAction, ...]] = {
     "request_close": (TaskAction.APPROVE, TaskAction.DEEM, TaskAction.SEND_BACK),
+    "request_close_more": (TaskAction.APPROVE, TaskAction.DEEM, TaskAction.SEND_BACK),
+    "request_close_edited": (TaskAction.APPROVE, TaskAction.DEEM, TaskAction.SEND_BACK),
     "approve": (),
     "deem": (TaskAction.REPORT,),  # 持续整改: monthly progress
     "send_back": (TaskAction.REPORT, TaskAction.REQUEST_CLOSE),  # work on, then apply again
@@ -199,6 +202,9 @@ def next_steps(
         return step in mine
 
     return [step for step in NEXT_STEPS[kind] if offered(step)]
+
+
+TO_LEADERS = frozenset({"request_close", "request_close_more", "request_close_edited"})
 
 
 def task_next_steps(kind: str, state: str, leader: bool) -> list[TaskAction]:

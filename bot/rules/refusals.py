@@ -154,6 +154,18 @@ class TaskStale(StaleAction):
     key = "error_task_stale"
 
 
+class TaskPartClosed(DomainError):
+    """More of a report (or 销号 request), or an edit of one of its parts, after the task
+    moved on (decided, sent back, deemed done, given another 责任人): nothing changes.
+    `event` is the change that closed it."""
+
+    key = "error_task_part_closed"
+
+    def __init__(self, event: object = None, **params: object) -> None:
+        super().__init__(**params)
+        self.event = event
+
+
 class TaskWrongState(InvalidTransition):
     key = "error_task_wrong_state"
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from bot.rules.model import Event, Task, TaskAction, TaskReport, TaskState
 from bot.rules.names import visible_name
+from bot.rules.workflow import TASK_VERSION_EVENTS
 
 PAGE_SIZE = 10  # items on one page of the ledger in chat
 
@@ -167,6 +168,9 @@ def page_of(
 # A task's history ----------------------------------------------------------------------
 
 IMPORT, ASSIGN = "task_import", "task_assign"
+# More of a report (or 销号 request) sent, or a part of it edited: the event records the
+# report's whole text after it (the report row holds the same); no entry of its own.
+AMEND = "task_amend"
 
 
 def event_kind(action: TaskAction) -> str:
@@ -207,7 +211,7 @@ class TaskEntry:
     author_role: str | None = None  # a stored author's role (None: a leader)
 
 
-def _author(event: Event) -> str | None:
+def event_author(event: Event) -> str | None:
     """The name recorded with the event (leaders are known only so), else the account's;
     a name with nothing visible in it is none."""
     return visible_name(event.detail.get("by")) or event.actor_name
@@ -236,6 +240,7 @@ def history(reports: Sequence[TaskReport], events: Sequence[Event]) -> list[Task
     """Every event of one task in the order it happened. A report's text and files come
     from its report, its kind and author from the event written with it; a report without
     one (more text added to a report) is progress, after the report before it."""
+    events = [e for e in events if e.action != AMEND]  # folded into their report
     used: set[int] = set()
     keyed: list[tuple[tuple[int, int], TaskEntry]] = []
     last = (0, 0)
@@ -243,7 +248,11 @@ def history(reports: Sequence[TaskReport], events: Sequence[Event]) -> list[Task
         event = _written_with(report, [e for e in events if e.id not in used])
         if event is not None:
             used.add(event.id)
-            kind, name, last = event.action, _author(event) or report.author_name, (event.id, 0)
+            kind, name, last = (
+                event.action,
+                event_author(event) or report.author_name,
+                (event.id, 0),
+            )
         else:
             kind = event_kind(
                 TaskAction.REPORT if report.kind == "progress" else TaskAction.SEND_BACK
@@ -266,7 +275,7 @@ def history(reports: Sequence[TaskReport], events: Sequence[Event]) -> list[Task
         entry = TaskEntry(
             event.action,
             event.actor_id,
-            _author(event),
+            event_author(event),
             str(event.detail.get("text") or ""),
             0,
             event.created_at,
@@ -275,6 +284,26 @@ def history(reports: Sequence[TaskReport], events: Sequence[Event]) -> list[Task
         )
         keyed.append(((event.id, 0), entry))
     return [entry for _, entry in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def closed_by(report: TaskReport, events: Sequence[Event]) -> Event | None:
+    """What closed a report (or 销号 request) to more parts and edits: a change of the task
+    (a decision — 同意销号, 视同完成, 退回 —, a 销号 request, another 责任人) after the event
+    it was written with, the latest one (what the task is now); None while nothing moved
+    the task since."""
+    own = event_written_with(report, events)
+    moved = [
+        e
+        for e in events
+        if e.action in TASK_VERSION_EVENTS
+        and (e.id > own.id if own is not None else e.created_at > report.created_at)
+    ]
+    return moved[-1] if moved else None
+
+
+def event_written_with(report: TaskReport, events: Sequence[Event]) -> Event | None:
+    """The event a report (or 销号 request) was made with (task_report, task_request_close…)."""
+    return _written_with(report, [e for e in events if e.action != AMEND])
 
 
 def column_of(kind: str) -> str | None:

@@ -43,11 +43,10 @@ from bot.rules.workflow import (
     EXTENSION_APPROVED,
     EXTENSION_DENIED,
     FILE,
-    changes_since,
     due_set_by_extension,
 )
 from bot.usecases import outbox
-from bot.usecases.env import Env, already_done, remember
+from bot.usecases.env import Env, already_done, remember, unseen
 from storage.db import UnitOfWork
 
 # Events that add words to an appeal without changing what may be done with it.
@@ -153,12 +152,11 @@ async def last_change(env: Env, actor: Actor, number: str) -> tuple[Appeal, Even
     return appeal, (changes[-1] if changes else None)
 
 
-async def unseen(uow: UnitOfWork, appeal: Appeal, version: int | None) -> list[str] | None:
+def _unseen(uow: UnitOfWork, appeal: Appeal, version: int | None) -> Awaitable[list[str] | None]:
     """The changes a button made at `version` has not seen (what `access.authorize` weighs)."""
-    if version is None or version == appeal.version:
-        return []
-    events = [e.action for e in await uow.audit.of_appeal(appeal.id)]
-    return changes_since(events, version, appeal.version, APPEAL_VERSION_EVENTS)
+    return unseen(
+        lambda: uow.audit.of_appeal(appeal.id), version, appeal.version, APPEAL_VERSION_EVENTS
+    )
 
 
 async def allowed(env: Env, actor: Actor, appeal: Appeal) -> list[Action]:
@@ -209,7 +207,7 @@ async def preflight(env: Env, actor: Actor, appeal_id: int, action: Action, vers
     """Check, before asking the user for text, that the action would be allowed."""
     async with env.db.reading() as uow:
         appeal = await load_visible(uow, actor, appeal_id)
-        changes = await unseen(uow, appeal, version)
+        changes = await _unseen(uow, appeal, version)
     access.authorize(actor, appeal, action, version, env.today(), changes)
     return appeal
 
@@ -328,7 +326,7 @@ async def _apply(
             detail = events[-1].detail if events else {}
             return Outcome(await uow.appeals.get(done), replayed=True, detail=detail)
         before = await load_visible(uow, actor, req.appeal_id)
-        changes = await unseen(uow, before, req.version)
+        changes = await _unseen(uow, before, req.version)
         access.authorize(actor, before, action, req.version, env.today(), changes)
         if not isinstance(change, Change):
             change = await change(uow, before)

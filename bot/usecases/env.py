@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.rules.deadlines import Deadlines
+from bot.rules.model import Event
 from bot.rules.org import OrgConfig
 from bot.rules.workcal import WorkingCalendar
+from bot.rules.workflow import changes_since
 from storage.db import Database, UnitOfWork
 
 # Telegram keeps an unconfirmed update for 24 hours; after that an id may come back as new.
@@ -60,3 +63,17 @@ async def remember(
 ) -> None:
     if key is not None:
         await uow.requests.record(key, actor_id, action, ref, env.now())
+
+
+async def unseen(
+    events: Callable[[], Awaitable[list[Event]]],
+    version: int | None,
+    current: int,
+    counted: frozenset[str],
+) -> list[str] | None:
+    """The changes a button made at `version` of an appeal or a task (now at `current`)
+    has not seen, from its `events` (read only when the versions differ): what
+    `access.authorize` and `access.authorize_task` weigh; None for a version never reached."""
+    if version is None or version == current:
+        return []
+    return changes_since([e.action for e in await events()], version, current, counted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -17,20 +18,24 @@ from bot.rules.model import (
     TaskAction,
 )
 from bot.rules.names import visible_name
-from bot.rules.refusals import NotAllowed, TaskStale
+from bot.rules.refusals import NotAllowed, TaskPartClosed, TaskStale
 from bot.rules.task_ledger import (
+    AMEND,
     Cursor,
     TaskEntry,
     TaskFilter,
     TaskPage,
+    closed_by,
+    event_kind,
+    event_written_with,
     first_view,
     history,
     page_of,
 )
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
-from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, assignment_stale, changes_since
+from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, assignment_stale
 from bot.usecases import outbox
-from bot.usecases.env import Env
+from bot.usecases.env import Env, unseen
 from bot.usecases.people import department_staff
 from bot.usecases.task_holders import holders, stand_ins
 from storage.db import UnitOfWork
@@ -117,10 +122,19 @@ async def import_table(
 
 async def export(env: Env, actor: Actor | None) -> list[tuple[Task, list[TaskEntry]]]:
     """Every task with its whole history (progress, 销号 requests and decisions, 责任人
-    named), for the ledger."""
+    named), for the ledger: a few queries, however many tasks and events."""
     access.require_leader(actor)
     async with env.db.reading() as uow:
-        return [(task, await _history(uow, task)) for task in await uow.tasks.all()]
+        tasks = await uow.tasks.all()
+        reports = await uow.tasks.all_reports()
+        events = await uow.audit.of_subjects(TASK)
+        histories = [
+            history(reports.get(task.id, []), events.get(_subject(task.id), [])) for task in tasks
+        ]
+        names = await uow.people.names(
+            {e.official_id for entries in histories for e in entries if e.official_id is not None}
+        )
+    return [(task, _named(entries, names)) for task, entries in zip(tasks, histories, strict=True)]
 
 
 async def _history(uow: UnitOfWork, task: Task) -> list[TaskEntry]:
@@ -128,13 +142,16 @@ async def _history(uow: UnitOfWork, task: Task) -> list[TaskEntry]:
     entries = history(
         await uow.tasks.reports(task.id), await uow.audit.of_subject(_subject(task.id))
     )
-    named = []
-    for entry in entries:
-        if entry.official_id is not None:
-            official = await uow.people.get(entry.official_id)
-            entry = replace(entry, official_name=official.full_name if official else None)
-        named.append(entry)
-    return named
+    named = {e.official_id for e in entries if e.official_id is not None}
+    return _named(entries, await uow.people.names(named))
+
+
+def _named(entries: list[TaskEntry], names: dict[int, str]) -> list[TaskEntry]:
+    """Each 责任人 named with the official's name (None: no longer found)."""
+    return [
+        replace(e, official_name=names.get(e.official_id)) if e.official_id is not None else e
+        for e in entries
+    ]
 
 
 def _by(actor: Actor) -> dict[str, str]:
@@ -144,8 +161,11 @@ def _by(actor: Actor) -> dict[str, str]:
     return {"by": shown} if shown else {}
 
 
+TASK = "task"  # a task's audit events are about `task:<id>`
+
+
 def _subject(task_id: int) -> str:
-    return f"task:{task_id}"
+    return f"{TASK}:{task_id}"
 
 
 async def browse(
@@ -202,12 +222,11 @@ async def view_seq(env: Env, actor: Actor, seq: int) -> TaskView:
     return await view(env, actor, task.id if task else 0)
 
 
-async def _unseen(uow: UnitOfWork, task: Task, version: int | None) -> list[str] | None:
+def _unseen(uow: UnitOfWork, task: Task, version: int | None) -> Awaitable[list[str] | None]:
     """The changes a task button made at `version` has not seen (`access.authorize_task`)."""
-    if version is None or version == task.version:
-        return []
-    events = [e.action for e in await uow.audit.of_subject(f"task:{task.id}")]
-    return changes_since(events, version, task.version, TASK_VERSION_EVENTS)
+    return unseen(
+        lambda: uow.audit.of_subject(_subject(task.id)), version, task.version, TASK_VERSION_EVENTS
+    )
 
 
 async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, version: int) -> Task:
@@ -287,6 +306,12 @@ async def act(
     return TaskOutcome(after, notify, text, tuple(queued), ack, report_id)
 
 
+@dataclass(frozen=True)
+class Amended:
+    task: Task
+    queued: tuple[int, ...] = ()  # the leaders' notices of what was added to a 销号 request
+
+
 async def amend_report(
     env: Env,
     actor: Actor,
@@ -294,28 +319,68 @@ async def amend_report(
     report_id: int | None,
     text: str | None,
     attachments: tuple[Attachment, ...] = (),
-) -> Task:
+    part: str | None = None,
+    edit: bool = False,
+) -> Amended:
     """More of a report (or 销号 request) the holder is still sending: its whole text so far
-    (None: unchanged) and files. Only the author's own report of this task (None: their
-    latest), while they still hold it; a text over the limit is refused, nothing stored."""
-    if text is not None:
-        text = checks.free_text(text, "report", env.org.limits)
+    (None: unchanged) and files; `part` is what was added (or, `edit`, what a part now
+    reads). Only the author's own report of this task (None: their latest), while they
+    still hold it and nothing moved the task since the report was made (a decision, a new
+    责任人): else TaskPartClosed names that change. A text over the limit is refused.
+    Refused, nothing is stored. Accepted, an audit event records the whole text after it;
+    a 销号 request still waiting tells the leaders what was added, with their decisions."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
-        task, extra = await _visible(uow, actor, task_id)
+        found = await uow.tasks.get(task_id)
         mine = [
             r
-            for r in await uow.tasks.reports(task_id)
+            for r in (await uow.tasks.reports(task_id) if found else [])
             if r.author_id == actor.tg_id and report_id in (None, r.id)
         ]
+        events = await uow.audit.of_subject(_subject(task_id)) if mine else []
+        if found is not None and mine:
+            closed = closed_by(mine[-1], events)
+            if closed is not None:  # decided, sent back, deemed done, given another 责任人
+                raise TaskPartClosed(closed, seq=found.seq, state=found.state)
+        task, extra = await _visible(uow, actor, task_id)
         if Party.TASK_HOLDER not in access.task_parties(actor, task, extra) or not mine:
             raise NotAllowed()
+        report = mine[-1]
         if text is not None:
-            await uow.tasks.set_report_text(mine[-1].id, text)
+            text = checks.free_text(text, "report", env.org.limits)
+            await uow.tasks.set_report_text(report.id, text)
         for attachment in attachments:
-            await uow.tasks.add_attachment(task_id, mine[-1].id, attachment, now)
+            await uow.tasks.add_attachment(task_id, report.id, attachment, now)
+        if text is None and not attachments:
+            await uow.commit()
+            return Amended(task)
+        await uow.audit.add(
+            _subject(task_id),
+            actor.tg_id,
+            AMEND,
+            now,
+            detail={
+                "report": report.id,
+                "text": text if text is not None else report.text,
+                **({"part": part} if part is not None else {}),
+                **({"files": len(attachments)} if attachments else {}),
+                **({"edit": True} if edit else {}),
+                **_by(actor),
+            },
+        )
+        queued = []
+        request = event_kind(TaskAction.REQUEST_CLOSE)
+        made_with = event_written_with(report, events)
+        if made_with is not None and made_with.action == request:
+            kind = f"{request}_{'edited' if edit else 'more'}"
+            for chat in sorted(env.leaders):
+                queued.append(
+                    await uow.outbox.add(
+                        chat, kind, TASK, task_id, {"text": part or ""}, delivery.NOTICE, now
+                    )
+                )
         await uow.commit()
-    return task
+    return Amended(task, tuple(queued))
 
 
 async def assign_owner(
