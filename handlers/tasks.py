@@ -106,7 +106,12 @@ def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMark
     task = view.task
     owner = esc(task.owner_name)
     if task.owner_id is None:
-        owner += t("task_holder_pending", holder=esc(task.department_name))
+        holder = (
+            t("holder_heads", department=esc(task.department_name))
+            if view.held_by_heads
+            else t("holder_leaders")
+        )  # as the import said when it could not name the 责任人
+        owner += t("task_holder_pending", holder=holder)
     text = t(
         "task_card",
         seq=task.seq,

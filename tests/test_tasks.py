@@ -291,6 +291,25 @@ async def test_an_owner_outside_any_department_is_held_by_the_leaders(sandbox, p
     assert [t[:16] for t in people.leader.since(mark)] == ["【督办〔2026〕1号】整改督办"]
 
 
+@pytest.mark.parametrize(
+    ("department", "holder"),
+    [
+        ("市地方金融管理局", "市地方金融管理局负责人"),  # its head has joined: stands in
+        ("中小企业科", "局领导"),  # a department nobody of has joined yet
+        ("机关党委", "局领导"),  # not a department of the org config
+    ],
+)
+async def test_the_card_names_who_holds_an_unassigned_task_as_the_import_did(
+    sandbox, people, department, holder
+):
+    row = task_row(9, owner="无此人")
+    row[5] = department
+    answer = await import_file(people.leader, "t.csv", csv_bytes([row]))
+    assert f"暂由{holder}代管" in answer[0]
+    [card] = await people.leader.send("/tasks 9")
+    assert f"（待指定，暂由{holder}代管）" in card
+
+
 async def test_a_leader_standing_in_for_several_owners_gets_one_list(sandbox, people, clock):
     """Seven tasks of absent owners overdue on the same day: one message to the leader,
     listing the seven 督办 with their 文号 and each task's buttons — not seven messages."""

@@ -65,6 +65,7 @@ class TaskView:
     history: list[TaskEntry]  # every event of the task, oldest first
     actions: list[TaskAction]
     may_assign: bool
+    held_by_heads: bool = False  # with no 责任人 yet: its department's heads hold it (else leaders)
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,13 @@ async def view(env: Env, actor: Actor, task_id: int) -> TaskView:
         task, extra = await _visible(uow, actor, task_id)
         entries = await _history(uow, task)
     may_assign = actor.role is Role.ADMIN
-    return TaskView(task, entries, access.allowed_task_actions(actor, task, extra), may_assign)
+    return TaskView(
+        task,
+        entries,
+        access.allowed_task_actions(actor, task, extra),
+        may_assign,
+        held_by_heads=bool(extra),
+    )
 
 
 async def view_seq(env: Env, actor: Actor, seq: int) -> TaskView:
