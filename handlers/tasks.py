@@ -85,7 +85,7 @@ from handlers.staff_choice import (
 FLOW, IMPORT = "task", "import"
 OWNER = "owner"  # the 指定责任人 prompt, where a name may be typed
 TASKS_LISTED = 50  # 责任人 an import's report names; the count says how many in all
-ROWS_NAMED = 10  # rows of one unmapped 责任人 named in an import's report
+ITEMS_NAMED = 10  # items of one unmapped 责任人 named in an import's report
 CARD_HISTORY = 8  # a task card shows its latest events; the ledger holds them all
 ITEMS_PER_ROW = 3  # item buttons (第N项 查看, 第N项) to a row under a page of the ledger
 
@@ -338,10 +338,11 @@ def import_report(result: ImportResult) -> list[str]:
             if first.held_by_heads
             else t("holder_leaders")
         )
-        rows = "、".join(str(i.row) for i in items[:ROWS_NAMED])
-        if len(items) > ROWS_NAMED:
-            rows += t("import_rows_more", count=len(items))
-        lines.append(t("import_unmapped", rows=rows, name=esc(owner), why=why, holder=holder))
+        # by 序号, as /tasks names and opens them (`/tasks 7`), not by the file's rows
+        seqs = "、".join(str(i.seq) for i in items[:ITEMS_NAMED])
+        if len(items) > ITEMS_NAMED:
+            seqs += t("import_items_more", count=len(items))
+        lines.append(t("import_unmapped", seqs=seqs, name=esc(owner), why=why, holder=holder))
     return capped(lines[:TASKS_LISTED], len(lines), "import_unmapped_more")
 
 

@@ -881,7 +881,7 @@ async def test_a_bureau_with_many_departments_offers_a_bounded_transfer_keyboard
 
 def test_an_import_report_names_a_bounded_number_of_owners_and_rows():
     from bot.usecases.tasks import ImportResult, Unmapped
-    from handlers.tasks import ROWS_NAMED, TASKS_LISTED, import_report
+    from handlers.tasks import ITEMS_NAMED, TASKS_LISTED, import_report
 
     unmapped = [
         Unmapped(row, row, f"责任人{row % 500}" + "名" * 15, 0, big_text(40), False)
@@ -890,8 +890,8 @@ def test_an_import_report_names_a_bounded_number_of_owners_and_rows():
     lines = import_report(ImportResult(100_000, unmapped))
     assert len(lines) == TASKS_LISTED + 1
     assert lines[-1] == t("import_unmapped_more", shown=TASKS_LISTED, total=500)
-    assert all(line.count("、") <= ROWS_NAMED for line in lines)
-    assert "等共 200 行" in lines[0]
+    assert all(line.count("、") <= ITEMS_NAMED for line in lines)
+    assert "等共 200 项" in lines[0]
     assert assert_answer_fits("\n".join(lines)) <= 3
 
 

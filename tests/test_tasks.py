@@ -62,7 +62,7 @@ async def test_import_the_bureaus_29_problems_and_export_them(sandbox, people, d
         "22 个“已完成，同意销号”，7 个“视同完成，持续整改”。\n"
     )
     # nobody of the ledger has joined yet: each 责任人 is named once with their rows
-    assert "责任人“刘洋”（第 2、3、8" in answer[0] and "暂由局领导代管" in answer[0]
+    assert "责任人“刘洋”（第 1、2、7、" in answer[0] and "暂由局领导代管" in answer[0]
     assert db.count("tasks") == 29
     assert db.one("SELECT * FROM tasks WHERE seq = 26")["department_name"] == "财务科"
 
@@ -272,7 +272,7 @@ async def test_an_unknown_owner_is_held_by_the_head_and_reminded(sandbox, people
     await join(sandbox.person(20010, "孙丽"), people.leader, "zxqy")
     answer = await import_file(people.leader, "t.csv", csv_bytes([task_row(7, owner="无此人")]))
     assert answer[0].endswith(
-        "责任人“无此人”（第 2 行）尚未加入，暂由市地方金融管理局负责人代管，请在 /tasks 中指定责任人。"
+        "责任人“无此人”（第 7 项）尚未加入，暂由市地方金融管理局负责人代管，请在 /tasks 中指定责任人。"
     )
     assert db.one("SELECT owner_id FROM tasks WHERE seq = 7")["owner_id"] is None
     clock.set(datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
@@ -335,7 +335,7 @@ async def test_owners_are_user_ids_and_a_leader_maps_a_name_in_chat(sandbox, peo
     namesake = sandbox.person(20011, "李明")  # a second 李明, in another department
     await join(namesake, people.leader, "zxqy")
     answer = await import_file(people.leader, "t.csv", csv_bytes([task_row(9)]))
-    assert "责任人“李明”（第 2 行）有 2 位同名承办人" in answer[0]
+    assert "责任人“李明”（第 9 项）有 2 位同名承办人" in answer[0]
     # neither 李明 may act on a task that is not mapped to them
     await people.official.send("/tasks")
     assert people.official.last == "您名下暂无整改任务。"
