@@ -104,10 +104,20 @@ async def test_one_bad_row_imports_nothing_and_names_the_row(sandbox, people, db
     assert answer == [
         "导入失败，共 3 处问题，未导入任何任务：\n"
         "第 3 行：整改时限“九月底”不是日期（如 2024-09-30）\n"
-        "第 5 行：序号 1 重复\n"
+        "第 5 行：序号 1 在文件中重复\n"
         "第 5 行：状态“快好了”无法识别"
     ]
     assert db.count("tasks") == 0
+
+
+async def test_a_seq_already_in_the_ledger_is_named_as_such(sandbox, people, db):
+    await import_file(people.leader, "a.csv", csv_bytes([task_row(1)]))
+    answer = await import_file(people.leader, "b.csv", csv_bytes([task_row(2), task_row(1)]))
+    assert answer == [
+        "导入失败，共 1 处问题，未导入任何任务：\n"
+        "第 3 行：序号 1 已在台账中（发送 /tasks 1 查看），导入只添加新的序号"
+    ]
+    assert db.count("tasks") == 1
 
 
 async def test_a_file_without_the_ledger_columns_is_refused(sandbox, people, db):

@@ -141,8 +141,10 @@ def validate_table(
         except ValueError:
             found.append(("import_bad_seq", {"value": cells["seq"]}))
             seq = 0
-        if seq and (seq in seen or seq in existing_seqs):
+        if seq and seq in seen:
             found.append(("import_duplicate_seq", {"seq": seq}))
+        elif seq and seq in existing_seqs:  # not a slip in the file: the ledger has it
+            found.append(("import_existing_seq", {"seq": seq}))
         seen.add(seq)
         for column, limit in FIELD_LIMITS.items():
             if not cells[column]:
