@@ -15,7 +15,8 @@ from handlers.courier import Part, file_parts, send_part
 
 
 async def _send(update: Update, context: Context, parts: list[Part], what: str) -> None:
-    """The files to the presser themselves (in a group, privately): the press is answered."""
+    """The files to the presser (a card is pressed in a private chat: in a group only 签收
+    may be pressed), the press answered first."""
     if not parts:
         await say(update, context, t("files_none", what=what))
         return
@@ -24,7 +25,7 @@ async def _send(update: Update, context: Context, parts: list[Part], what: str) 
     except TelegramError:
         pass  # an old press: the files still go
     for part in parts:
-        await send_part(context.bot, update.effective_user.id, part)
+        await send_part(context.bot, update.effective_chat.id, part)
 
 
 @refusals

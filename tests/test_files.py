@@ -313,3 +313,18 @@ async def test_a_crash_between_the_files_repeats_none_and_loses_none(
     await courier.drain(sandbox.app.bot, sandbox.env)
     assert p.official.inbox[mark:] == got  # nothing more
     assert number
+
+
+async def test_a_press_in_a_group_sends_nothing_there(sandbox, people, db):
+    """In a department's group only 签收 may be pressed: 查看附件 there sends no file."""
+    p = people
+    number = await file_with_files(p.company)
+    appeal = db.appeal(number)
+    group = -100777
+    sandbox.api.handle("sendMessage", {"chat_id": group, "text": "金融局工作群"})
+    card = sandbox.api.messages_to(group)[-1]
+    before = list(sandbox.api.resent)
+    await p.official.press_data(card, encode(APPEAL_FILES, appeal["id"]))
+    assert sandbox.api.resent == before
+    answered = [params for method, params in sandbox.api.calls if method == "answerCallbackQuery"]
+    assert "请在私聊中使用" in answered[-1].get("text", "")
