@@ -40,13 +40,23 @@ from handlers import (
     colleagues,
     courier,
     digest,
+    files,
     filing,
     flow,
     start,
     tasks,
     understand,
 )
-from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, TASK, VIEW, routed
+from handlers.buttons import (
+    APPEAL_ACTION_CODES,
+    APPEAL_FILES,
+    EXT_NO,
+    EXT_OK,
+    TASK,
+    TASK_FILES,
+    VIEW,
+    routed,
+)
 from handlers.common import Context, esc, say
 from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
@@ -94,6 +104,8 @@ def handler_list() -> list:
         CallbackQueryHandler(filing.draft_pressed, pattern=routed("new")),
         CallbackQueryHandler(cases.department_pressed, pattern=routed("dept")),
         CallbackQueryHandler(cases.view_pressed, pattern=routed(VIEW)),
+        CallbackQueryHandler(files.appeal_files_pressed, pattern=routed(APPEAL_FILES)),
+        CallbackQueryHandler(files.task_files_pressed, pattern=routed(TASK_FILES)),
         CallbackQueryHandler(tasks.task_pressed, pattern=routed(TASK)),
         CallbackQueryHandler(admin.invite_department_pressed, pattern=routed("inv")),
         CallbackQueryHandler(admin.invite_role_pressed, pattern=routed("invr")),

@@ -57,6 +57,7 @@ TASK_OPS = [c for a, c in CODES.items() if isinstance(a, TaskAction)]
 RATING_CODES = {Rating.SATISFIED: "s", Rating.BASIC: "b", Rating.DISSATISFIED: "u"}
 RATINGS = {code: rating for rating, code in RATING_CODES.items()}
 VIEW, TASK, ASSIGN, EXT_OK, EXT_NO = "view", "task", "assign", "extok", "extno"
+APPEAL_FILES, TASK_FILES = "files", "taskf"  # 查看附件 of an appeal, of a task
 LEDGER = "tasks"  # the task ledger in chat: 导出台账, a state's first page, a page turned
 # The registration summary's fields (修改 buttons) and the free-text menu's choices.
 REGISTRATION_FIELDS = ("name", "uscc", "contact", "phone")
@@ -89,6 +90,8 @@ KINDS: dict[str, Kind] = {
     **{code: _APPEAL for code in APPEAL_ACTION_CODES if code != CODES[Action.RATE]},
     CODES[Action.RATE]: Kind(((ID, ID, words(*RATINGS)),), AppealNotFound),
     VIEW: _APPEAL,
+    APPEAL_FILES: Kind(((ID,),), AppealNotFound),
+    TASK_FILES: Kind(((ID,),), TaskNotFound),
     EXT_OK: Kind(((ID,),), AppealNotFound),
     EXT_NO: Kind(((ID,),), AppealNotFound),
     TASK: Kind(((ID, ID, words(*TASK_OPS, VIEW, ASSIGN)),), TaskNotFound),

@@ -22,7 +22,17 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
 from bot.rules import checks, delivery
-from bot.rules.model import Action, Actor, Appeal, Courier, Notice, Outgoing, Rating, Role
+from bot.rules.model import (
+    Action,
+    Actor,
+    Appeal,
+    Attachment,
+    Courier,
+    Notice,
+    Outgoing,
+    Rating,
+    Role,
+)
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.usecases import appeals, ladder, outbox, people, reports
@@ -116,8 +126,8 @@ async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMa
     return task_notice(task, kind, text, leader=item.chat_id in env.leaders)
 
 
-# One thing to send: ("text", text, markup), ("photo", image, caption) or
-# ("document", content, (file name, caption)).
+# One thing to send: ("text", text, markup), ("photo", image, caption),
+# ("document", content, (file name, caption)) or ("file", file_id, (kind, caption)).
 Part = tuple[str, object, object]
 # The leaders' chart and ledger of a week, prepared once however many leaders get them.
 _PACKS: dict[str, LeadersPack] = {}
@@ -157,9 +167,52 @@ def pack_parts(pack: LeadersPack) -> list[Part]:
     return parts
 
 
+def file_parts(files: list[Attachment], label: str) -> list[Part]:
+    """Stored files sent again by their Telegram file_id, each captioned with what it
+    belongs to (`label`: 诉求 SQ-… or 第N项整改任务), its place among them and its name."""
+    return [
+        (
+            "file",
+            item.file_id,
+            (
+                item.kind,
+                t(
+                    "file_caption",
+                    what=label,
+                    n=n,
+                    count=len(files),
+                    name=esc(f"：{item.file_name}") if item.file_name else "",
+                ),
+            ),
+        )
+        for n, item in enumerate(files, start=1)
+    ]
+
+
+async def _announced_files(env: Env, item: Outgoing) -> list[Part]:
+    """The files a notice announces, to follow its text (none when it names none)."""
+    files = await outbox.files_of(env, item)
+    if not files:
+        return []
+    async with env.db.reading() as uow:
+        if item.subject == "task":
+            task = await uow.tasks.get(item.subject_id)
+            label = t("file_of.task", seq=task.seq) if task else ""
+        else:
+            appeal = await uow.appeals.get(item.subject_id)
+            label = t("file_of.appeal", number=appeal.number) if appeal else ""
+    return file_parts(files, label)
+
+
 async def send_part(bot: Bot, chat_id: int, part: Part) -> None:
     kind, body, extra = part
-    if kind == "photo":
+    if kind == "file":  # a stored file, by the file_id Telegram gave it
+        file_kind, caption = extra
+        if file_kind == "photo":
+            await bot.send_photo(chat_id, body, caption=caption)
+        else:
+            await bot.send_document(chat_id, body, caption=caption)
+    elif kind == "photo":
         await bot.send_photo(chat_id, body, caption=extra)
     elif kind == "document":
         name_, caption = extra
@@ -277,6 +330,7 @@ async def parts_of(env: Env, item: Outgoing) -> list[Step]:
         text, markup = await render(env, item)
         # a text over Telegram's limit goes in pieces, the buttons under the last
         parts = [("text", piece, buttons) for piece, buttons in fitted(text, markup)]
+        parts += await _announced_files(env, item)  # then the files it announces
     return list(enumerate(parts, start=1))[item.progress :]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.digest_text import capped
 from bot.rules import audiences, checks, delivery
@@ -15,6 +15,7 @@ from bot.texts.events import event_detail, person_name
 from bot.usecases.env import Env
 from bot.usecases.ladder import PendingNotice
 from handlers.buttons import (
+    APPEAL_FILES,
     EXT_NO,
     EXT_OK,
     RATING_CODES,
@@ -151,7 +152,21 @@ def card(
                 )
             )
         parts.append(latest(t("card_history"), lines, len(view.events)))
-    return "\n\n".join(parts), action_markup(appeal, view.actions)
+    return "\n\n".join(parts), with_files(
+        action_markup(appeal, view.actions), APPEAL_FILES, appeal.id, view.attachments
+    )
+
+
+def with_files(
+    markup: InlineKeyboardMarkup | None, kind: str, item_id: int, count: int
+) -> InlineKeyboardMarkup | None:
+    """A card's buttons and, when it has files, 查看附件（N） under them."""
+    if not count:
+        return markup
+    row = [
+        InlineKeyboardButton(t("button.files", count=count), callback_data=encode(kind, item_id))
+    ]
+    return InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), row])
 
 
 def list_text(

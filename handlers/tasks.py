@@ -55,6 +55,7 @@ from handlers.buttons import (
     ASSIGN,
     LEDGER,
     TASK,
+    TASK_FILES,
     VIEW,
     action_button,
     encode,
@@ -74,7 +75,7 @@ from handlers.common import (
     say,
 )
 from handlers.courier import confirm, send_soon
-from handlers.render import snippet, task_next_row
+from handlers.render import snippet, task_next_row, with_files
 from handlers.staff_choice import (
     department_first,
     department_staff,
@@ -138,7 +139,7 @@ def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMark
     if view.may_assign:
         buttons.append((t("button.task.assign"), encode("task", task.id, task.version, ASSIGN)))
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    return text, keyboard(rows) if rows else None
+    return text, with_files(keyboard(rows) if rows else None, TASK_FILES, task.id, view.files)
 
 
 def filter_label(kind: TaskFilter) -> str:

@@ -212,8 +212,8 @@ class MessageRepo(Store):
 
     async def add_attachment(
         self, appeal_id: int, message_id: int | None, attachment: Attachment, now: datetime
-    ) -> None:
-        await self.conn.execute(
+    ) -> int:
+        return await self._insert(
             "INSERT INTO attachments (appeal_id, message_id, kind, file_id, file_unique_id,"
             " file_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -227,11 +227,23 @@ class MessageRepo(Store):
             ),
         )
 
-    async def attachment_count(self, appeal_id: int) -> int:
-        row = await self._one(
-            "SELECT COUNT(*) AS n FROM attachments WHERE appeal_id = ?", (appeal_id,)
+    async def files(
+        self, appeal_id: int, ids: list[int] | None = None, kinds: tuple[str, ...] | None = None
+    ) -> list[Attachment]:
+        """An appeal's files in the order they came (`ids`: only these of them; `kinds`:
+        only the filing's and those of messages of these kinds)."""
+        rows = await self._all(
+            "SELECT a.*, m.kind AS message_kind FROM attachments a"
+            " LEFT JOIN appeal_messages m ON m.id = a.message_id"
+            " WHERE a.appeal_id = ? ORDER BY a.id",
+            (appeal_id,),
         )
-        return int(row["n"]) if row else 0
+        return [
+            records.attachment(r)
+            for r in rows
+            if (ids is None or r["id"] in ids)
+            and (kinds is None or r["message_id"] is None or r["message_kind"] in kinds)
+        ]
 
 
 class AuditRepo(Store):

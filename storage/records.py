@@ -13,6 +13,7 @@ from typing import Any
 from bot.rules.digest import DigestRow, Withdrawal
 from bot.rules.model import (
     Appeal,
+    Attachment,
     Department,
     Enterprise,
     Event,
@@ -138,6 +139,10 @@ def appeal(row: Row) -> Appeal:
         reopen_count=row["reopen_count"],
         version=row["version"],
     )
+
+
+def attachment(row: Row) -> Attachment:
+    return Attachment(row["kind"], row["file_id"], row["file_unique_id"], row["file_name"])
 
 
 def message(row: Row) -> Message:

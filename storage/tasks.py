@@ -113,8 +113,8 @@ class TaskRepo(Store):
 
     async def add_attachment(
         self, task_id: int, report_id: int | None, attachment: Attachment, now: datetime
-    ) -> None:
-        await self.conn.execute(
+    ) -> int:
+        return await self._insert(
             "INSERT INTO task_attachments (task_id, report_id, kind, file_id, file_unique_id,"
             " file_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -127,6 +127,13 @@ class TaskRepo(Store):
                 records.stamp(now),
             ),
         )
+
+    async def files(self, task_id: int, ids: list[int] | None = None) -> list[Attachment]:
+        """A task's files in the order they came (`ids`: only these of them)."""
+        rows = await self._all(
+            "SELECT * FROM task_attachments WHERE task_id = ? ORDER BY id", (task_id,)
+        )
+        return [records.attachment(r) for r in rows if ids is None or r["id"] in ids]
 
     async def reports(self, task_id: int) -> list[TaskReport]:
         rows = await self._all(REPORTS + " WHERE r.task_id = ? ORDER BY r.id", (task_id,))

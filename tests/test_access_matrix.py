@@ -26,6 +26,7 @@ from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW
 from bot.texts import t
 from handlers.buttons import (
     APPEAL_ACTION_CODES,
+    APPEAL_FILES,
     CODE,
     EXT_NO,
     EXT_OK,
@@ -35,6 +36,7 @@ from handlers.buttons import (
     LEDGER,
     MENU_CHOICES,
     TASK,
+    TASK_FILES,
     VIEW,
     BadCallback,
     Button,
@@ -328,6 +330,15 @@ def matrix(w: World) -> dict[str, list[tuple[str, frozenset[str]]]]:
     }
     rows["rate"] = _appeal_rows(w, "rate", "s") + _appeal_rows(w, "rate", "u")
     rows[VIEW] = _appeal_rows(w, VIEW)
+    # 查看附件 reaches whoever may see the appeal (its contacts too) or the task
+    rows[APPEAL_FILES] = [
+        (encode(APPEAL_FILES, w.a["id"]), APPEAL_A),
+        (encode(APPEAL_FILES, w.b["id"]), APPEAL_B),
+    ]
+    rows[TASK_FILES] = [
+        (encode(TASK_FILES, w.task_x["id"]), _in("official X", "leader")),
+        (encode(TASK_FILES, w.task_y["id"]), _in("official Y", "leader")),
+    ]
     for kind in (EXT_OK, EXT_NO):
         rows[kind] = [
             (encode(kind, w.ext_a), _in("official X", "head X", "leader")),

@@ -29,9 +29,14 @@ async def test_enterprise_files_official_claims_replies_closes_and_enterprise_ra
         "办理时限：10 个工作日，应于 2026-03-24 前办结。\n发送 /view SQ-2026-000001 查看进展。"
     ]
     for person, mark in ((p.head, head_mark), (p.official, official_mark)):
-        [notice] = person.since(mark)
+        # the notice, then the two files it brings (sent again by their file ids)
+        notice, *files = person.since(mark)
         assert notice.startswith("新诉求 SQ-2026-000001（融资）")
         assert "请于 2026-03-11 前签收" in notice
+        assert files == [
+            "诉求 SQ-2026-000001 附件 1/2",
+            "诉求 SQ-2026-000001 附件 2/2：可研报告.pdf",
+        ]
     assert p.outsider.since(0)[-1].startswith("欢迎加入")  # other departments hear nothing
     row = db.appeal("SQ-2026-000001")
     assert (row["state"], row["due_date"], row["claim_due_date"]) == (

@@ -67,6 +67,7 @@ from bot.usecases import ladder
 from bot.usecases.env import Env
 from bot.usecases.ladder import PendingNotice
 from handlers import render
+from handlers.buttons import APPEAL_FILES
 from handlers.common import CHOICES_MAX, fitted, html_free, offered
 from handlers.courier import LADDER_LISTED, LIST_CHUNK, listed, pack_parts
 from handlers.jobs import run_sweep
@@ -398,6 +399,10 @@ def test_buttons_of_every_render_function_fit(env):
     assert visible_length(render.snippet(big_text(3500), 200)) <= 200
     assert visible_length(render.quoted(big_text(3500), "…")) <= render.QUOTE_ROOM + 1
     assert render.latest("h", ["a"], 99).endswith(t("card_more", shown=1, total=99))
+    # 查看附件 with the largest ids and counts: one more row, within the limits
+    with_files = render.with_files(markup, APPEAL_FILES, 2**53 - 1, 999)
+    assert with_files is not None and markup_problem(markup_dict(with_files)) is None
+    assert render.with_files(markup, APPEAL_FILES, 1, 0) is markup
 
 
 # Every public function of handlers/render.py, and the test above that renders it.
@@ -420,6 +425,7 @@ RENDER_COVERED = {
     "appeal_fields": test_buttons_of_every_render_function_fit,
     "snippet": test_buttons_of_every_render_function_fit,
     "quoted": test_buttons_of_every_render_function_fit,
+    "with_files": test_buttons_of_every_render_function_fit,
 }
 
 

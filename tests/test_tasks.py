@@ -205,6 +205,7 @@ async def test_progress_sendback_deemed_done_and_monthly_reminder(sandbox, peopl
         "视同完成，持续整改",
         "退回",
         "指定责任人",
+        "查看附件（2）",  # the progress reports' files
     ]
     await p.leader.press("退回")
     await p.leader.send("缺少通报文件。")

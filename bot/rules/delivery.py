@@ -42,6 +42,19 @@ def as_list(count: int) -> bool:
 ACK, NOTICE, LADDER = 0, 1, 2
 
 
+# A notice that announces files (a new appeal's, a 补充's, a 销号 request's) names them in
+# its detail (FILES: their stored ids) and goes on its own, never folded into a list: its
+# text, then each file by its Telegram file_id, one part after another (a crash resends
+# only the part in flight). Its priority keeps it out of lists.
+FILES = "attachments"
+WITH_FILES = 3
+
+
+def priority_of(detail: dict) -> int:
+    """A notice's priority: WITH_FILES when it carries files, else NOTICE."""
+    return WITH_FILES if detail.get(FILES) else NOTICE
+
+
 def joins_lists(subject: str | None, priority: int) -> bool:
     """Notices about appeals that wait for the same person together may go as one list
     (an acknowledgement has its own priority, ACK)."""

@@ -76,6 +76,10 @@ class FakeBotApi:
         self.files: dict[str, bytes] = {}  # file_id → content users uploaded
         self.documents: list[tuple[int, str, bytes]] = []  # (chat, file name, content) sent
         self.photos: list[tuple[int, bytes]] = []  # (chat, image) sent
+        # file ids Telegram knows: what users sent and what the bot uploaded
+        self.known_files: set[str] = set()
+        # (chat, "photo" | "document", file_id, caption) of every file sent again by its id
+        self.resent: list[tuple[int, str, str, str]] = []
         self._update_ids = count(first_update_id)
         self._message_ids = count(1)
         self._new_updates: asyncio.Event | None = None
@@ -121,6 +125,9 @@ class FakeBotApi:
             return status, body
         if method.startswith("send") and chat_id in self.chat_failures:
             return self._fail(self.chat_failures, chat_id)
+        if self._unknown_file(method, params):  # as Telegram does for an id it never issued
+            description = "Bad Request: wrong file identifier/HTTP URL specified"
+            return 400, {"ok": False, "error_code": 400, "description": description}
         handler = getattr(self, f"_{method}", None)
         result = handler(params) if handler else True
         return 200, {"ok": True, "result": result}
@@ -198,13 +205,34 @@ class FakeBotApi:
     def _sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         return self._record(params, {"text": params.get("text", "")})
 
+    def _unknown_file(self, method: str, params: dict[str, Any]) -> bool:
+        field = {"sendPhoto": "photo", "sendDocument": "document"}.get(method)
+        file_id = params.get(field) if field and not params.get("_files") else None
+        return isinstance(file_id, str) and file_id not in self.known_files
+
+    def _by_id(self, params: dict[str, Any], field: str) -> dict[str, Any] | None:
+        """A file sent again by the id Telegram gave it (no upload): recorded in `resent`."""
+        file_id = params.get(field)
+        if params.get("_files") or not isinstance(file_id, str):
+            return None
+        caption = str(params.get("caption", ""))
+        self.resent.append((int(params["chat_id"]), field, file_id, caption))
+        if field == "photo":
+            sent = {"photo": [{"file_id": file_id, "file_unique_id": "r", "width": 1, "height": 1}]}
+        else:
+            sent = {"document": {"file_id": file_id, "file_unique_id": "r"}}
+        return self._record(params, {"caption": caption, **sent})
+
     def _sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        again = self._by_id(params, "photo")
+        if again is not None:
+            return again
         files = params.pop("_files", {})
         _, content = next(iter(files.values()), ("photo", b""))
         self.photos.append((int(params["chat_id"]), content))
         photo = [
             {
-                "file_id": f"photo-sent-{len(self.photos)}",
+                "file_id": self._known(f"photo-sent-{len(self.photos)}"),
                 "file_unique_id": "p",
                 "width": 1,
                 "height": 1,
@@ -213,15 +241,22 @@ class FakeBotApi:
         return self._record(params, {"caption": params.get("caption", ""), "photo": photo})
 
     def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        again = self._by_id(params, "document")
+        if again is not None:
+            return again
         files = params.pop("_files", {})
         name, content = next(iter(files.values()), ("document", b""))
         self.documents.append((int(params["chat_id"]), name, content))
         document = {
-            "file_id": f"sent-{len(self.documents)}",
+            "file_id": self._known(f"sent-{len(self.documents)}"),
             "file_unique_id": "s",
             "file_name": name,
         }
         return self._record(params, {"caption": params.get("caption", ""), "document": document})
+
+    def _known(self, file_id: str) -> str:
+        self.known_files.add(file_id)
+        return file_id
 
     def _getFile(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         file_id = params["file_id"]
@@ -299,14 +334,24 @@ class FakeBotApi:
         n = message["message_id"]
         if photo:
             message["photo"] = [
-                {"file_id": f"photo-{n}-s", "file_unique_id": f"p{n}s", "width": 90, "height": 90},
-                {"file_id": f"photo-{n}", "file_unique_id": f"p{n}", "width": 800, "height": 600},
+                {
+                    "file_id": self._known(f"photo-{n}-s"),
+                    "file_unique_id": f"p{n}s",
+                    "width": 90,
+                    "height": 90,
+                },
+                {
+                    "file_id": self._known(f"photo-{n}"),
+                    "file_unique_id": f"p{n}",
+                    "width": 800,
+                    "height": 600,
+                },
             ]
         if document and content is not None:
             self.files[f"doc-{n}"] = content
         if document:
             message["document"] = {
-                "file_id": f"doc-{n}",
+                "file_id": self._known(f"doc-{n}"),
                 "file_unique_id": f"d{n}",
                 "file_name": document,
             }

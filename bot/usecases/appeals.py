@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bot.rules import access, audiences, checks
+from bot.rules import access, audiences, checks, delivery
 from bot.rules.audiences import Directory
 from bot.rules.deadlines import REOPEN_KEPT, REOPEN_KEPT_EXTENSION
 from bot.rules.model import (
@@ -130,7 +130,9 @@ async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
         staff_view = Party.CONTACT not in access.parties(actor, appeal)
         kinds = ALL_MESSAGE_KINDS if staff_view else PUBLIC_MESSAGE_KINDS
         messages = await uow.messages.of_appeal(appeal.id, kinds)
-        attachments = await uow.messages.attachment_count(appeal.id)
+        # the files it may read: an enterprise's contacts never count the bureau's own
+        public = None if staff_view else PUBLIC_MESSAGE_KINDS
+        attachments = len(await uow.messages.files(appeal.id, kinds=public))
         events = await uow.audit.of_appeal(appeal.id) if staff_view else []
         notices = await uow.notices.of_subject("appeal", appeal.id) if staff_view else []
     return AppealView(
@@ -141,6 +143,16 @@ async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
         access.allowed_actions(actor, appeal, env.today()),
         notices,
     )
+
+
+async def files(env: Env, actor: Actor, appeal_id: int) -> tuple[Appeal, list[Attachment]]:
+    """An appeal's files (the filing's and every 补充's), for whoever may see the appeal:
+    its department, the leaders, its enterprise's contacts (查看附件)."""
+    async with env.db.reading() as uow:
+        appeal = await load_visible(uow, actor, appeal_id)
+        staff_view = Party.CONTACT not in access.parties(actor, appeal)
+        kinds = None if staff_view else PUBLIC_MESSAGE_KINDS  # internal files stay inside
+        return appeal, await uow.messages.files(appeal.id, kinds=kinds)
 
 
 async def last_change(env: Env, actor: Actor, number: str) -> tuple[Appeal, Event | None]:
@@ -279,8 +291,10 @@ async def file_appeal(
             due_date=due,
             created_at=now,
         )
-        for attachment in attachments:
+        files = [
             await uow.messages.add_attachment(appeal_id, None, attachment, now)
+            for attachment in attachments
+        ]
         await uow.audit.add(
             f"appeal:{appeal_id}",
             actor.tg_id,
@@ -299,7 +313,7 @@ async def file_appeal(
         await remember(uow, env, actor.tg_id, key, "file", appeal_id)
         appeal = await uow.appeals.get(appeal_id)
         people = await directory(uow, env, appeal)
-        notices = audiences.after_action(audiences.FILED, actor, appeal, people)
+        notices = audiences.after_action(audiences.FILED, actor, appeal, people, _with(files))
         queued = await outbox.enqueue(uow, env, notices)
         ack = await outbox.enqueue_ack(uow, env, actor.tg_id, "filed", ("appeal", appeal.id))
         await uow.commit()
@@ -336,8 +350,10 @@ async def _apply(
             message_id = await uow.messages.add(
                 before.id, actor.tg_id, change.message_kind, change.message_text, now
             )
-        for attachment in change.attachments:
+        files = [
             await uow.messages.add_attachment(before.id, message_id, attachment, now)
+            for attachment in change.attachments
+        ]
         if target != before.state or change.fields:
             fields = dict(change.fields, state=target)
             if not await uow.appeals.update(before.id, before.version, **fields):
@@ -355,7 +371,7 @@ async def _apply(
         await remember(uow, env, actor.tg_id, req.key, action, before.id)
         after = await uow.appeals.get(before.id)
         people = await directory(uow, env, after)
-        notices = audiences.after_action(action, actor, after, people, change.detail)
+        notices = audiences.after_action(action, actor, after, people, _with(files, change.detail))
         queued = await outbox.enqueue(uow, env, notices)
         ack = await outbox.enqueue_ack(
             uow, env, actor.tg_id, f"done.{action}", ("appeal", after.id), _ack_params(change)
@@ -363,6 +379,11 @@ async def _apply(
         await uow.commit()
     unheard = action is Action.TRANSFER and audiences.served_by_leaders(after, people)
     return Outcome(after, notices, detail=change.detail, queued=queued, ack_id=ack, unheard=unheard)
+
+
+def _with(files: list[int], detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A notice's detail naming the files it announces, which the courier sends after it."""
+    return dict(detail or {}, **({delivery.FILES: files} if files else {}))
 
 
 def _ack_params(change: Change) -> dict[str, Any]:

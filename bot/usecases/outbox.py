@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from bot.rules import delivery, names
-from bot.rules.model import Courier, Notice, Outgoing
+from bot.rules.model import Attachment, Courier, Notice, Outgoing
 from bot.usecases import entitlement
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
@@ -30,11 +30,24 @@ async def enqueue(uow: UnitOfWork, env: Env, notices: list[Notice]) -> tuple[int
                 "appeal",
                 note.appeal.id,
                 note.detail,
-                delivery.NOTICE,
+                delivery.priority_of(note.detail),
                 now,
             )
         )
     return tuple(ids)
+
+
+async def files_of(env: Env, item: Outgoing) -> list[Attachment]:
+    """The stored files a notice announces (its detail names them), in the order they came."""
+    ids = [int(i) for i in item.detail.get(delivery.FILES) or ()]
+    if not ids or item.subject_id is None:
+        return []
+    async with env.db.reading() as uow:
+        if item.subject == "appeal":
+            return await uow.messages.files(item.subject_id, ids)
+        if item.subject == "task":
+            return await uow.tasks.files(item.subject_id, ids)
+    return []
 
 
 async def enqueue_ack(
@@ -204,7 +217,7 @@ async def _escalate(uow: UnitOfWork, env: Env, outgoing: Outgoing) -> list[int]:
             outgoing.subject,
             outgoing.subject_id,
             dict(outgoing.detail, unheard=True),
-            delivery.NOTICE,
+            delivery.priority_of(outgoing.detail),
             env.now(),
         )
         for leader in sorted(env.leaders)

@@ -65,6 +65,7 @@ class TaskView:
     history: list[TaskEntry]  # every event of the task, oldest first
     actions: list[TaskAction]
     may_assign: bool
+    files: int = 0  # every report's files (查看附件)
     held_by_heads: bool = False  # with no 责任人 yet: its department's heads hold it (else leaders)
 
 
@@ -212,14 +213,17 @@ async def view(env: Env, actor: Actor, task_id: int) -> TaskView:
     async with env.db.reading() as uow:
         task, extra = await _visible(uow, actor, task_id)
         entries = await _history(uow, task)
+        files = len(await uow.tasks.files(task.id))
     may_assign = actor.role is Role.ADMIN
-    return TaskView(
-        task,
-        entries,
-        access.allowed_task_actions(actor, task, extra),
-        may_assign,
-        held_by_heads=bool(extra),
-    )
+    actions = access.allowed_task_actions(actor, task, extra)
+    return TaskView(task, entries, actions, may_assign, files, held_by_heads=bool(extra))
+
+
+async def files(env: Env, actor: Actor, task_id: int) -> tuple[Task, list[Attachment]]:
+    """A task's files (every report's), for whoever may see the task (查看附件)."""
+    async with env.db.reading() as uow:
+        task, _ = await _visible(uow, actor, task_id)
+        return task, await uow.tasks.files(task.id)
 
 
 async def view_seq(env: Env, actor: Actor, seq: int) -> TaskView:
@@ -267,8 +271,10 @@ async def act(
         if text is not None:
             kind = "decision" if Party.LEADER in TASK_FLOW[action].by else "progress"
             report_id = await uow.tasks.add_report(task_id, actor.tg_id, kind, text, now)
-        for attachment in attachments:
+        files = [
             await uow.tasks.add_attachment(task_id, report_id, attachment, now)
+            for attachment in attachments
+        ]
         if target != task.state and not await uow.tasks.set_state(
             task_id, task.version, target, now
         ):
@@ -294,6 +300,7 @@ async def act(
         else:
             notify = []
         queued = []
+        said = {"text": text or "", **({delivery.FILES: files} if files else {})}
         for chat in notify:
             queued.append(
                 await uow.outbox.add(
@@ -301,8 +308,8 @@ async def act(
                     f"task_{action}",
                     "task",
                     task_id,
-                    {"text": text or ""},
-                    delivery.NOTICE,
+                    said,
+                    delivery.priority_of(said),
                     now,
                 )
             )
