@@ -232,15 +232,43 @@ async def date_given(update: Update, context: Context, conversation: Conversatio
 
 @refusals
 async def extension_decided(update: Update, context: Context) -> None:
-    """同意延期 / 不同意 pressed by a department head or a leader."""
-    button = pressed(update.callback_query.data, EXT_OK, EXT_NO)
+    """同意延期 decides at once; 不同意 first asks for the reason (/skip: none), which the
+    requester is told with the refusal."""
+    data = update.callback_query.data
+    button = pressed(data, EXT_OK, EXT_NO)
     actor = await actor_of(update, context)
-    approve = button.kind == EXT_OK
+    env = env_of(context)
+    if button.kind == EXT_OK:
+        await _decide(update, context, button.item_id, True)
+        return
+    if update.effective_chat.type != "private":  # a reason is typed in private only
+        await _decide(update, context, button.item_id, False)
+        return
+    appeal = await appeals.check_extension_decision(env, actor, button.item_id, False)
+    await flow.begin(
+        update, context, FLOW, "deny", extension_id=button.item_id, number=appeal.number,
+        button=data,
+    )  # fmt: skip
+    await say(update, context, t("ask.extension_deny_reason", number=appeal.number))
+
+
+async def _decide(
+    update: Update, context: Context, extension_id: int, approve: bool, reason: str = ""
+) -> None:
+    actor = await actor_of(update, context)
     outcome = await appeals.decide_extension(
-        env_of(context), actor, button.item_id, approve, request_key(update)
+        env_of(context), actor, extension_id, approve, request_key(update), reason
     )
     key = "done.extension_approved" if approve else "done.extension_denied"
     await _done(update, context, key, outcome, new_due=outcome.appeal.due_date.isoformat())
+
+
+@flow.step(FLOW, "deny", commands=("skip",))
+@refusals
+async def deny_reason_given(update: Update, context: Context, conversation: Conversation) -> None:
+    """The reason of a 不同意 (refused plainly when it is empty; the flow stays)."""
+    await _decide(update, context, conversation.data["extension_id"], False, message_text(update))
+    await flow.finish(context, conversation)
 
 
 @flow.step(FLOW, "text", accepts=(flow.TEXT, flow.FILE))
@@ -350,6 +378,12 @@ async def comment_given(update: Update, context: Context, conversation: Conversa
     await _done(update, context, "done.comment", outcome)
 
 
+@refusals
 async def skip(update: Update, context: Context) -> None:
-    """/skip the optional comment."""
+    """/skip the optional comment, or the reason of a 不同意 (the refusal goes without)."""
+    deny = await flow.active(update, context, FLOW, "deny")
+    if deny is not None:
+        await _decide(update, context, deny.data["extension_id"], False)
+        await flow.finish(context, deny)
+        return
     await flow.close_step(update, context, (FLOW, "comment"), "skipped", "nothing_to_skip")

@@ -171,6 +171,8 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "unreachable_group.{}": [(delivery.REMEDY_READD,), (delivery.REMEDY_CHAT_ID,)],
     "undelivered_what.{}": None,
     "event_detail.{}": None,
+    "{}_same": None,  # event_detail.…_same: an "A → B" whose A and B are equal
+    "notice_with_reason.{}": None,
     "input.{}": None,
 }
 

@@ -22,6 +22,7 @@ from bot.rules.model import (
     AppealView,
     Attachment,
     Event,
+    Extension,
     MessageKind,
     Outcome,
     Party,
@@ -595,29 +596,59 @@ def check_new_due(env: Env, text: str | None, appeal: Appeal) -> str:
     return env.deadlines.check_extension(new_due, appeal).isoformat()
 
 
+async def _decidable(
+    uow: UnitOfWork, actor: Actor, extension_id: int, approve: bool
+) -> tuple[Extension, Appeal]:
+    """The request and its appeal, when `actor` may decide it now (else the refusal)."""
+    extension = await uow.extensions.get(extension_id)
+    found = await uow.appeals.get(extension.appeal_id) if extension else None
+    appeal = access.visible_extension(actor, extension, found)
+    events = await uow.audit.of_appeal(appeal.id)
+    access.authorize_extension_decision(
+        actor, extension, appeal, approve, events_after_request(events, extension_id)
+    )
+    assert extension is not None
+    return extension, appeal
+
+
+async def check_extension_decision(
+    env: Env, actor: Actor, extension_id: int, approve: bool
+) -> Appeal:
+    """Before asking a head for the reason of a refusal: that deciding is allowed now."""
+    async with env.db.reading() as uow:
+        return (await _decidable(uow, actor, extension_id, approve))[1]
+
+
 async def decide_extension(
-    env: Env, actor: Actor, extension_id: int, approve: bool, key: str | None
+    env: Env,
+    actor: Actor,
+    extension_id: int,
+    approve: bool,
+    key: str | None,
+    reason: str = "",
 ) -> Outcome:
-    """The department head (or a leader) approves or denies; the due date moves on yes."""
+    """The department head (or a leader) approves or denies (a refusal may give its
+    reason, told to the requester); the due date moves on yes."""
     now = env.now()
+    if reason:
+        reason = checks.free_text(reason, "reason", env.org.limits)
     async with env.db.unit_of_work() as uow:
         done = await already_done(uow, env, actor.tg_id, key, "extension_decision")
         if done is not None:
             return Outcome(await uow.appeals.get(done), replayed=True)
-        extension = await uow.extensions.get(extension_id)
-        found = await uow.appeals.get(extension.appeal_id) if extension else None
-        appeal = access.visible_extension(actor, extension, found)
-        events = await uow.audit.of_appeal(appeal.id)
-        access.authorize_extension_decision(
-            actor, extension, appeal, approve, events_after_request(events, extension_id)
-        )
+        extension, appeal = await _decidable(uow, actor, extension_id, approve)
         state = "approved" if approve else "denied"
         await uow.extensions.decide(extension_id, state, actor.tg_id, now)
         if approve and not await uow.appeals.update(
             appeal.id, appeal.version, due_date=extension.new_due_date
         ):
             raise StaleAction(number=appeal.number)
-        detail = {"old_due": extension.old_due_date, "new_due": extension.new_due_date}
+        detail: dict[str, Any] = {
+            "old_due": extension.old_due_date,
+            "new_due": extension.new_due_date,
+        }
+        if reason:
+            detail["reason"] = reason
         await uow.audit.add(
             f"appeal:{appeal.id}",
             actor.tg_id,
