@@ -9,6 +9,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.rules.model import Action, Conversation, Outcome, Rating, Role
+from bot.rules.checks import DATE, bare_value
 from bot.rules.parts import added
 from bot.rules.workflow import APPEAL_FLOW, Needs
 from bot.texts import has, name, t
@@ -30,7 +31,7 @@ from handlers.common import (
     say,
 )
 from handlers.courier import confirm
-from handlers.render import action_markup, card, list_text, reopen_how
+from handlers.render import action_markup, card, list_text, reopen_how, snippet
 
 FLOW = "action"
 LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.overdue}
@@ -204,7 +205,12 @@ async def department_typed(update: Update, context: Context, conversation: Conve
 
 
 async def _department_chosen(
-    update: Update, context: Context, conversation: Conversation, key: str, by_name: bool = False
+    update: Update,
+    context: Context,
+    conversation: Conversation,
+    key: str,
+    by_name: bool = False,
+    again: bool = False,
 ) -> None:
     departments = await people.departments(env_of(context))
     chosen = next((d for d in departments if (d.name if by_name else d.code) == key), None)
@@ -212,13 +218,20 @@ async def _department_chosen(
         await say(update, context, t("dept_unknown"))
         return
     await flow.advance(context, conversation, "text", department=chosen.code)
-    await say(update, context, t("ask.transfer_reason", department=esc(chosen.name)))
+    ask = "ask.transfer_reason_again" if again else "ask.transfer_reason"
+    await say(update, context, t(ask, department=esc(chosen.name)))
 
 
 @flow.step(FLOW, "date")
 @refusals
 async def date_given(update: Update, context: Context, conversation: Conversation) -> None:
     """The new due date of an extension request; then the reason."""
+    await _date_chosen(update, context, conversation, "ask.extend_reason")
+
+
+async def _date_chosen(
+    update: Update, context: Context, conversation: Conversation, ask_key: str
+) -> None:
     pending = conversation.data
     env = env_of(context)
     actor = await actor_of(update, context)
@@ -227,7 +240,43 @@ async def date_given(update: Update, context: Context, conversation: Conversatio
     )
     new_due = appeals.check_new_due(env, message_text(update), appeal)
     await flow.advance(context, conversation, "text", new_due=new_due)
-    await say(update, context, t("ask.extend_reason", new_due=new_due))
+    await say(update, context, t(ask_key, new_due=new_due))
+
+
+async def _no_reason(update: Update, context: Context, conversation: Conversation) -> bool:
+    """At the reason of a two-step prompt (a transfer's department, an extension's date):
+    text that is that first value again changes it (the person is told, and asked for the
+    reason again); a bare date or number is refused as a reason. True when handled so."""
+    pending = conversation.data
+    action = Action(pending["action"])
+    if action not in (Action.EXTEND, Action.TRANSFER):
+        return False
+    text = message_text(update)
+    departments = await people.departments(env_of(context))
+    if action is Action.TRANSFER:
+        named = next((d for d in departments if d.name == text.strip()), None)
+        if named is not None:
+            await _department_chosen(update, context, conversation, named.code, again=True)
+            return True
+    bare = bare_value(text, env_of(context).today())
+    if bare is None:
+        return False
+    if action is Action.EXTEND and bare == DATE:
+        await _date_chosen(update, context, conversation, "ask.extend_reason_again")
+        return True
+    department = next((d.name for d in departments if d.code == pending.get("department")), "")
+    await say(
+        update,
+        context,
+        t(
+            f"reason_bare.{action}",
+            value=snippet(text.strip(), 40),
+            what=name("bare_value", bare),
+            new_due=pending.get("new_due", ""),
+            department=esc(department),
+        ),
+    )
+    return True
 
 
 @refusals
@@ -282,6 +331,8 @@ async def text_given(update: Update, context: Context, conversation: Conversatio
     attachments = [found] if found else []
     if attachments and not takes_files:
         await say(update, context, t("hint.text_only", action=name("button", action)))
+        return
+    if await _no_reason(update, context, conversation):
         return
     outcome = await _run(update, context, action, _request(update, pending, attachments))
     if takes_files:  # 补充: what follows joins it, until /done
