@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.rules.model import Action, Conversation, Outcome, Rating, Role
 from bot.rules.checks import DATE, bare_value
+from bot.rules.model import Action, Conversation, Outcome, Rating, Role
 from bot.rules.parts import added
 from bot.rules.workflow import APPEAL_FLOW, Needs
 from bot.texts import has, name, t

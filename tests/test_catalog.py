@@ -13,6 +13,7 @@ import pytest
 import bot.app  # noqa: F401  (imports every handler module: fills flow.STEPS)
 from bot import ledger_sheet
 from bot.rules import audiences, delivery, refusals
+from bot.rules.checks import DATE, NUMBER
 from bot.rules.deadlines import REOPEN_KEPT, REOPEN_KEPT_EXTENSION, REOPEN_TIME_LIMIT
 from bot.rules.model import (
     Action,
@@ -260,6 +261,7 @@ NAMED_FAMILIES = {
     "rating": Rating,
     "message_kind": MessageKind,
     "button": [a for a in BUTTONED],
+    "bare_value": [DATE, NUMBER],
 }
 
 
