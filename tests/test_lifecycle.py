@@ -187,7 +187,10 @@ async def test_enterprise_supplements_and_withdraws(sandbox, people, db):
     assert row["state"] == "withdrawn"
     assert db.events(number)[-1] == ("withdraw", "in_progress", "withdrawn", p.company.id)
     answer = await p.official.press("回复", containing=number)
-    assert answer == [f"诉求 {number} 当前状态为“已撤回”，不能执行此操作。"]
+    assert answer == [
+        f"此按钮已失效：诉求 {number} 当前为“已撤回”（陈经理 于 2026-03-10 10:00 撤回）。"
+        f"发送 /view {number} 查看最新情况。"
+    ]
 
 
 async def test_lists_for_each_role(sandbox, people, clock):

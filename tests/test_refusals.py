@@ -71,7 +71,7 @@ async def test_stale_button_after_state_change_is_refused(sandbox, people, db):
     before = snapshot(db)
     answer = await p.head.press("签收", containing=number)
     assert answer == [  # names what the appeal is now and who acted
-        f"此按钮已失效：诉求 {number} 当前为“办理中”（李明 于 2026-03-10 10:00 签收）。"
+        f"诉求 {number} 已是“办理中”：李明 已于 2026-03-10 10:00 签收。"
         f"发送 /view {number} 查看最新情况。"
     ]
     assert snapshot(db) == before

@@ -45,7 +45,15 @@ from bot.rules.refusals import (
     TaskStale,
     TaskWrongState,
 )
-from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW, actions_in, stale, step, voids_decision
+from bot.rules.workflow import (
+    APPEAL_FLOW,
+    EXTENSION_DECISION,
+    TASK_FLOW,
+    actions_in,
+    stale,
+    step,
+    voids_decision,
+)
 
 # The roles that can ever stand in a party; refusing one of them says "not yours",
 # anybody else "not allowed".
@@ -110,9 +118,9 @@ def authorize(
     row = APPEAL_FLOW.get(action)
     allows = step(APPEAL_FLOW, appeal.state, action) is not None
     if row is not None and stale(row, allows, version, appeal.version, changes):
-        raise StaleAction(number=appeal.number)
+        raise StaleAction(number=appeal.number, action=str(action))
     if not allows:
-        raise InvalidTransition(number=appeal.number, state=appeal.state)
+        raise InvalidTransition(number=appeal.number, state=appeal.state, action=str(action))
     assert row is not None
     if not row.by & parties(actor, appeal):
         if any(actor.role in PARTY_ROLES[p] for p in row.by):
@@ -203,12 +211,13 @@ def authorize_extension_decision(
     )
     if not may_decide or extension.requested_by == actor.tg_id:
         raise NotAllowed()
+    decision = EXTENSION_DECISION
     if extension.state != "pending" or voids_decision(changes):
-        raise StaleAction(number=appeal.number)
+        raise StaleAction(number=appeal.number, action=decision)
     if extension.old_due_date != appeal.due_date:
-        raise StaleAction(number=appeal.number)
+        raise StaleAction(number=appeal.number, action=decision)
     if appeal.state not in (State.PENDING, State.IN_PROGRESS):
-        raise InvalidTransition(number=appeal.number, state=appeal.state)
+        raise InvalidTransition(number=appeal.number, state=appeal.state, action=decision)
 
 
 # Tasks --------------------------------------------------------------------------------

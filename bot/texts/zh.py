@@ -127,6 +127,7 @@ CATALOG: dict[str, str] = {
     "error_appeal_not_found": "未找到该诉求，或您无权查看。",
     "error_not_your_appeal": "诉求 {number} 不由您办理，无法执行此操作。",
     "error_invalid_transition": "诉求 {number} 当前状态为“{state_name}”，不能执行此操作。",
+    "error_already": "诉求 {number} 已是“{state}”：{who} 已于 {time} {action}。发送 /view {number} 查看最新情况。",
     "error_stale_detail": "此按钮已失效：诉求 {number} 当前为“{state}”（{who} 于 {time} {action}）。发送 /view {number} 查看最新情况。",
     "error_stale_action": "此按钮已失效：诉求 {number} 的状态已变化。请发送 /view {number} 查看最新情况。",
     "error_already_registered": "您已登记，无需重复登记。发送 /help 查看可用功能。",

@@ -42,14 +42,15 @@ from bot.rules.workflow import (
     APPEAL_FLOW,
     APPEAL_VERSION_EVENTS,
     EXTENSION_APPROVED,
+    EXTENSION_DECISION,
     changes_since,
+    explaining_change,
 )
 from bot.usecases import outbox
 from bot.usecases.env import Env, already_done, remember
 from storage.db import UnitOfWork
 
 # Events that add words to an appeal without changing what may be done with it.
-MESSAGES_ONLY = frozenset(MessageKind)
 
 # The same text from the same enterprise within this window is probably a repeat.
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -142,13 +143,16 @@ async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
     )
 
 
-async def last_change(env: Env, actor: Actor, number: str) -> tuple[Appeal, Event | None]:
-    """An appeal as it is now and the event that last changed it (for a stale button)."""
+async def last_change(
+    env: Env, actor: Actor, number: str, action: str
+) -> tuple[Appeal, Event | None]:
+    """An appeal as it is now and the change that explains why a press of `action` was
+    refused, as this actor may read it (`workflow.explaining_change`)."""
     async with env.db.reading() as uow:
         appeal = await load_visible(uow, actor, number)
         events = await uow.audit.of_appeal(appeal.id)
-    changes = [e for e in events if e.action not in MESSAGES_ONLY]
-    return appeal, (changes[-1] if changes else None)
+    enterprise = Party.CONTACT in access.parties(actor, appeal)
+    return appeal, explaining_change(events, action, appeal.state, enterprise)
 
 
 async def unseen(uow: UnitOfWork, appeal: Appeal, version: int | None) -> list[str] | None:
@@ -330,7 +334,7 @@ async def _apply(env: Env, actor: Actor, action: Action, req: ActionRequest, cha
         if target != before.state or change.fields:
             fields = dict(change.fields, state=target)
             if not await uow.appeals.update(before.id, before.version, **fields):
-                raise StaleAction(number=before.number)
+                raise StaleAction(number=before.number, action=str(action))
         await uow.audit.add(
             f"appeal:{before.id}",
             actor.tg_id,
@@ -642,7 +646,7 @@ async def decide_extension(
         if approve and not await uow.appeals.update(
             appeal.id, appeal.version, due_date=extension.new_due_date
         ):
-            raise StaleAction(number=appeal.number)
+            raise StaleAction(number=appeal.number, action=EXTENSION_DECISION)
         detail: dict[str, Any] = {
             "old_due": extension.old_due_date,
             "new_due": extension.new_due_date,
