@@ -16,6 +16,7 @@ from telegram.ext import ContextTypes
 
 from bot.rules.model import Actor, Attachment, Role
 from bot.rules.refusals import (
+    AppealMovedAway,
     AppealNotFound,
     BaobaoUnchanged,
     ContactAlreadyRemoved,
@@ -26,6 +27,7 @@ from bot.rules.refusals import (
     NotAllowed,
     NotRegistered,
     StaleAction,
+    TaskReassigned,
     TaskStale,
     TaskWrongState,
 )
@@ -244,6 +246,8 @@ def refusals(handler: Handler) -> Handler:
             await refuse(update, context, await stale_text(update, context, exc))
         except DomainError as exc:
             await _end_flow(update, context)
+            if isinstance(exc, AppealMovedAway | TaskReassigned):
+                _name_the_move(env_of(context), exc)
             removed = None
             if isinstance(exc, _STRANGER_REFUSALS) and update.effective_user is not None:
                 removed = await removed_text(env_of(context), update.effective_user.id)
@@ -251,6 +255,15 @@ def refusals(handler: Handler) -> Handler:
         return None
 
     return wrapper
+
+
+def _name_the_move(env: Env, exc: DomainError) -> None:
+    """An item the person had, gone to another: when (local time) and who, as shown."""
+    params = exc.params
+    params["at"] = local_time(env, params["at"]) if params.get("at") else ""
+    params["who"] = person_name(str(params.get("who") or ""), params.get("who_role") or None)
+    if "owner" in params:
+        params["owner"] = person_name(str(params["owner"]), Role.OFFICIAL)
 
 
 async def _unreadable_as_unknown(

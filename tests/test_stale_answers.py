@@ -132,3 +132,43 @@ async def test_already_withdrawn_reads_alike_from_every_button(sandbox, people, 
         f"发送 /view {number} 查看最新情况。"
     ]
     assert db.appeal(number)["state"] == "withdrawn"
+
+
+async def test_who_had_the_appeal_is_told_where_it_went(sandbox, people):
+    p = people
+    number = await file_appeal(p.company)
+    await p.official.press("签收", containing=number)
+    await p.official.press("转办", containing=number)
+    await p.official.send("中小企业科")
+    await p.official.send("属于中小企业扶持，请中小企业科办理。")
+    moved = f"诉求 {number} 已于 2026-03-10 10:00 由 李明 转办至 中小企业科，不再由您办理。"
+    assert await p.official.press("回复", containing=number) == [moved]
+    assert await p.official.send(f"/view {number}") == [moved]
+    # who never had it: the unknown-id answer, as for any number
+    stranger = sandbox.person(20010, "钱进")
+    from tests.conftest import join
+
+    await join(stranger, p.leader, "cyzc")
+    assert await stranger.send(f"/view {number}") == ["未找到该诉求，或您无权查看。"]
+    assert await p.rival.send(f"/view {number}") == ["未找到该诉求，或您无权查看。"]
+
+
+async def test_who_held_the_task_is_told_to_whom_it_went(sandbox, people):
+    from tests.test_tasks import csv_bytes, import_file, task_row
+
+    p = people
+    await import_file(p.leader, "t.csv", csv_bytes([task_row(9)]))
+    await p.official.send("/tasks")
+    await p.official.press("第9项")
+    card = p.official.inbox[-1]
+    report = dict(card.buttons)["报告进展"]
+    await p.leader.send("/tasks")
+    await p.leader.press("第9项 查看")
+    await p.leader.press("指定责任人")
+    await p.leader.send("张科长")
+    assert p.leader.last == "已将第9项整改任务的责任人指定为 张科长。"
+    assert await p.official.press_data(card, report) == [
+        "第9项整改任务已于 2026-03-10 10:00 由 局领导/督办员 改由 张科长 负责，不再由您办理。"
+    ]
+    forged = await p.outsider.press_data(p.outsider.inbox[-1], report)  # in their own chat
+    assert forged == ["未找到该整改任务，或您无权查看。"]

@@ -19,6 +19,7 @@ from bot.rules.model import (
     Appeal,
     Department,
     Enterprise,
+    Event,
     Extension,
     Party,
     Person,
@@ -138,6 +139,29 @@ def allowed_actions(actor: Actor, appeal: Appeal, today: date) -> list[Action]:
         if APPEAL_FLOW[a].by & mine
         and not (a is Action.EXTEND and _late_for_extension(appeal, today))
     ]
+
+
+def moved_from(actor: Actor, events: Sequence[Event]) -> Event | None:
+    """For staff who no longer see an appeal: the transfer that took it from them when they
+    had handled it (acted on it before); None for someone who never had it."""
+    if not actor.is_staff:
+        return None
+    had, moved = False, None
+    for e in events:
+        had = had or e.actor_id == actor.tg_id
+        if e.action == Action.TRANSFER and had:
+            moved = e
+    return moved
+
+
+def reassigned_from(actor: Actor, events: Sequence[Event]) -> Event | None:
+    """For staff who no longer hold a task: the 指定责任人 that gave it to another, when it
+    was theirs; None for someone who never held it."""
+    if not actor.is_staff:
+        return None
+    mine = str(actor.tg_id)
+    found = [e for e in events if e.action == "task_assign" and e.from_state == mine]
+    return found[-1] if found else None
 
 
 def visible_or_not_found(actor: Actor, appeal: Appeal | None) -> Appeal:

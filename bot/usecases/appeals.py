@@ -31,6 +31,7 @@ from bot.rules.model import (
     format_number,
 )
 from bot.rules.refusals import (
+    AppealMovedAway,
     DuplicateAppeal,
     ExtensionPending,
     InvalidInput,
@@ -103,11 +104,23 @@ class Change:
 
 
 async def load_visible(uow: UnitOfWork, actor: Actor, ref: int | str) -> Appeal:
+    """The appeal if the actor sees it; else not found, except to staff who handled it and
+    saw it transferred away: they are told where it went (AppealMovedAway)."""
     if isinstance(ref, str):
         number = checks.appeal_number(ref)
         found = await uow.appeals.by_number(number) if number else None
     else:
         found = await uow.appeals.get(ref)
+    if found is not None and not access.may_see(actor, found):
+        moved = access.moved_from(actor, await uow.audit.of_appeal(found.id))
+        if moved is not None:
+            raise AppealMovedAway(
+                number=found.number,
+                at=moved.created_at,
+                who=moved.actor_name or "",
+                who_role=moved.actor_role or "",
+                department=found.department_name,
+            )
     return access.visible_or_not_found(actor, found)
 
 
