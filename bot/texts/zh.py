@@ -209,6 +209,7 @@ CATALOG: dict[str, str] = {
     "colleague.link": "已为 {enterprise} 生成联系人邀请链接（一次有效，{expires} 前使用）：\n{link}\n请转发给同事，对方打开后填写姓名和电话即可查看和提交本企业的诉求。",
     "colleague.welcome": "您受邀成为 <b>{enterprise}</b> 的联系人（可随时发送 /cancel 取消）。\n第 1 步（共 2 步）：请输入您的<b>姓名</b>。",
     "colleague.joined": "已加入 {enterprise}，您可以查看和提交本企业的诉求。发送 /my 查看，/new 提交。",
+    "colleague.joined_notice": "{name}（{phone}）已通过邀请链接加入 <b>{enterprise}</b>，成为本企业的联系人，可查看和提交本企业的诉求。发送 /contacts 查看或移除联系人。",
     "colleague.list_title": "<b>{enterprise} 的联系人</b>",
     "colleague.list_line": "· {name}（{phone}）{first}",
     "colleague.first": "［首位联系人］",
