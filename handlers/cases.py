@@ -160,6 +160,7 @@ async def action_pressed(update: Update, context: Context) -> None:
         "button": data,
     }
     if row.needs is Needs.DEPARTMENT_AND_TEXT:
+        pending["from_department"] = appeal.department_id
         await flow.begin(update, context, FLOW, "department", **pending)
         buttons = [
             (d.name, encode("dept", d.code))
@@ -216,6 +217,9 @@ async def _department_chosen(
     chosen = next((d for d in departments if (d.name if by_name else d.code) == key), None)
     if chosen is None:
         await say(update, context, t("dept_unknown"))
+        return
+    if chosen.id == conversation.data.get("from_department"):  # typed: the one it is in
+        await say(update, context, t("input.same", field=name("field", "department")))
         return
     await flow.advance(context, conversation, "text", department=chosen.code)
     ask = "ask.transfer_reason_again" if again else "ask.transfer_reason"

@@ -78,6 +78,8 @@ async def test_a_department_at_the_transfer_reason_changes_it(sandbox, people, d
     assert await p.outsider.send("市地方金融管理局") == [
         "已改为转办至 市地方金融管理局。请输入转办原因："
     ]
+    # the department it is in already: refused, the chosen one stays
+    assert await p.outsider.send("中小企业科") == ["所选部门就是当前承办单位，请选择其他部门。"]
     head = p.head.mark()
     for typed, what in (("2026-03-31", "日期"), ("12", "数字")):
         assert await p.outsider.send(typed) == [
