@@ -135,9 +135,11 @@ async def test_transfer_moves_appeal_to_another_department_with_reason(sandbox, 
     assert row["state"] == "pending" and row["owner_id"] is None
     assert row["department_id"] == db.one("SELECT id FROM departments WHERE code='jrj'")["id"]
     assert db.events(number)[-1] == ("transfer", "pending", "pending", p.outsider.id)
-    # the old department can no longer act on it
+    # the old department can no longer act on it; who sent it is told where it went
     answer = await p.outsider.send(f"/view {number}")
-    assert answer == ["未找到该诉求，或您无权查看。"]
+    assert answer == [
+        f"诉求 {number} 已于 2026-03-10 10:00 由 赵敏 转办至 市地方金融管理局，不再由您办理。"
+    ]
     await p.official.press("签收", containing=number)
     assert db.appeal(number)["owner_id"] == p.official.id
 
