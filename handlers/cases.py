@@ -219,7 +219,7 @@ async def _department_chosen(
         await say(update, context, t("dept_unknown"))
         return
     if chosen.id == conversation.data.get("from_department"):  # typed: the one it is in
-        await say(update, context, t("input.same", field=name("field", "department")))
+        await say(update, context, t("input.same", field=t("field.department")))
         return
     await flow.advance(context, conversation, "text", department=chosen.code)
     ask = "ask.transfer_reason_again" if again else "ask.transfer_reason"

@@ -323,8 +323,11 @@ async def test_transfer_to_the_same_department_is_refused(sandbox, people, db):
     await p.official.press("签收")
     await p.official.press("转办")
     before = snapshot(db)
-    await forge(p.official, "dept:jrj")
-    assert await p.official.send("转给自己。") == ["所选部门就是当前承办单位，请选择其他部门。"]
+    # refused when chosen (the department step stays open), not after the reason is typed
+    assert await forge(p.official, "dept:jrj") == ["所选部门就是当前承办单位，请选择其他部门。"]
+    assert await p.official.send("市地方金融管理局") == [
+        "所选部门就是当前承办单位，请选择其他部门。"
+    ]
     assert snapshot(db) == before
     assert db.appeal(number)["state"] == "in_progress"
 
