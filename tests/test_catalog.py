@@ -173,6 +173,7 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "undelivered_what.{}": None,
     "event_detail.{}": None,
     "{}_same": None,  # event_detail.…_same: an "A → B" whose A and B are equal
+    "{}_reason": None,  # event_detail.…_reason: a decision with its reason
     "notice_with_reason.{}": None,
     "reason_bare.{}": [("extend",), ("transfer",)],
     "input.{}": None,

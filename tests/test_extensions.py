@@ -83,7 +83,10 @@ async def test_head_denies_and_the_date_stays(sandbox, people, db):
     assert db.appeal(number)["due_date"] == "2026-03-24"
     assert db.one("SELECT state FROM extensions")["state"] == "denied"
     await p.head.send(f"/view {number}")
-    assert "不同意延期（张科长）：期限仍为 2026-03-24（申请延至 2026-03-31）" in p.head.last
+    assert (
+        "不同意延期（张科长）：期限仍为 2026-03-24（申请延至 2026-03-31）；"
+        "理由：材料已齐，三月内可办结。" in p.head.last
+    )
 
 
 async def test_extension_requests_that_are_refused(sandbox, people, db, clock):

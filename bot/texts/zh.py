@@ -511,6 +511,7 @@ CATALOG: dict[str, str] = {
     "event_detail.reopen_same": "{rating}，办结期限不变（{new_due}）",
     "event_detail.extension_approved": "期限由 {old_due} 延至 {new_due}",
     "event_detail.extension_denied": "期限仍为 {old_due}（申请延至 {new_due}）",
+    "event_detail.extension_denied_reason": "期限仍为 {old_due}（申请延至 {new_due}）；理由：{reason}",
     "event_detail.text": "{text}",
     "route.baobao": "包保责任人",
     "route.category": "类别默认部门",
