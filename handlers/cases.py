@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.rules.checks import DATE, bare_value
 from bot.rules.model import Action, Conversation, Outcome, Rating, Role
 from bot.rules.parts import added
 from bot.rules.workflow import APPEAL_FLOW, Needs
@@ -32,7 +33,7 @@ from handlers.common import (
     say,
 )
 from handlers.courier import confirm
-from handlers.render import action_markup, card, list_text, reopen_how
+from handlers.render import action_markup, card, list_text, reopen_how, snippet
 
 FLOW = "action"
 LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.overdue}
@@ -161,6 +162,7 @@ async def action_pressed(update: Update, context: Context) -> None:
         "button": data,
     }
     if row.needs is Needs.DEPARTMENT_AND_TEXT:
+        pending["from_department"] = appeal.department_id
         begun = await flow.begin(update, context, FLOW, "department", **pending)
         buttons = [
             (d.name, encode("dept", d.code))
@@ -213,21 +215,36 @@ async def department_typed(update: Update, context: Context, conversation: Conve
 
 
 async def _department_chosen(
-    update: Update, context: Context, conversation: Conversation, key: str, by_name: bool = False
+    update: Update,
+    context: Context,
+    conversation: Conversation,
+    key: str,
+    by_name: bool = False,
+    again: bool = False,
 ) -> None:
     departments = await people.departments(env_of(context))
     chosen = next((d for d in departments if (d.name if by_name else d.code) == key), None)
     if chosen is None:
         await say(update, context, t("dept_unknown"))
         return
+    if chosen.id == conversation.data.get("from_department"):  # typed: the one it is in
+        await say(update, context, t("input.same", field=t("field.department")))
+        return
     await flow.advance(context, conversation, "text", department=chosen.code)
-    await say(update, context, t("ask.transfer_reason", department=esc(chosen.name)))
+    ask = "ask.transfer_reason_again" if again else "ask.transfer_reason"
+    await say(update, context, t(ask, department=esc(chosen.name)))
 
 
 @flow.step(FLOW, "date")
 @refusals
 async def date_given(update: Update, context: Context, conversation: Conversation) -> None:
     """The new due date of an extension request; then the reason."""
+    await _date_chosen(update, context, conversation, "ask.extend_reason")
+
+
+async def _date_chosen(
+    update: Update, context: Context, conversation: Conversation, ask_key: str
+) -> None:
     pending = conversation.data
     env = env_of(context)
     actor = await actor_of(update, context)
@@ -236,20 +253,84 @@ async def date_given(update: Update, context: Context, conversation: Conversatio
     )
     new_due = appeals.check_new_due(env, message_text(update), appeal)
     await flow.advance(context, conversation, "text", new_due=new_due)
-    await say(update, context, t("ask.extend_reason", new_due=new_due))
+    await say(update, context, t(ask_key, new_due=new_due))
+
+
+async def _no_reason(update: Update, context: Context, conversation: Conversation) -> bool:
+    """At the reason of a two-step prompt (a transfer's department, an extension's date):
+    text that is that first value again changes it (the person is told, and asked for the
+    reason again); a bare date or number is refused as a reason. True when handled so."""
+    pending = conversation.data
+    action = Action(pending["action"])
+    if action not in (Action.EXTEND, Action.TRANSFER):
+        return False
+    text = message_text(update)
+    departments = await people.departments(env_of(context))
+    if action is Action.TRANSFER:
+        named = next((d for d in departments if d.name == text.strip()), None)
+        if named is not None:
+            await _department_chosen(update, context, conversation, named.code, again=True)
+            return True
+    bare = bare_value(text, env_of(context).today())
+    if bare is None:
+        return False
+    if action is Action.EXTEND and bare == DATE:
+        await _date_chosen(update, context, conversation, "ask.extend_reason_again")
+        return True
+    department = next((d.name for d in departments if d.code == pending.get("department")), "")
+    await say(
+        update,
+        context,
+        t(
+            f"reason_bare.{action}",
+            value=snippet(text.strip(), 40),
+            what=name("bare_value", bare),
+            new_due=pending.get("new_due", ""),
+            department=esc(department),
+        ),
+    )
+    return True
 
 
 @refusals
 async def extension_decided(update: Update, context: Context) -> None:
-    """同意延期 / 不同意 pressed by a department head or a leader."""
-    button = pressed(update.callback_query.data, EXT_OK, EXT_NO)
+    """同意延期 decides at once; 不同意 first asks for the reason (/skip: none), which the
+    requester is told with the refusal."""
+    data = update.callback_query.data
+    button = pressed(data, EXT_OK, EXT_NO)
     actor = await actor_of(update, context)
-    approve = button.kind == EXT_OK
+    env = env_of(context)
+    if button.kind == EXT_OK:
+        await _decide(update, context, button.item_id, True)
+        return
+    if update.effective_chat.type != "private":  # a reason is typed in private only
+        await _decide(update, context, button.item_id, False)
+        return
+    appeal = await appeals.check_extension_decision(env, actor, button.item_id, False)
+    await flow.begin(
+        update, context, FLOW, "deny", extension_id=button.item_id, number=appeal.number,
+        button=data,
+    )  # fmt: skip
+    await say(update, context, t("ask.extension_deny_reason", number=appeal.number))
+
+
+async def _decide(
+    update: Update, context: Context, extension_id: int, approve: bool, reason: str = ""
+) -> None:
+    actor = await actor_of(update, context)
     outcome = await appeals.decide_extension(
-        env_of(context), actor, button.item_id, approve, request_key(update)
+        env_of(context), actor, extension_id, approve, request_key(update), reason
     )
     key = "done.extension_approved" if approve else "done.extension_denied"
     await _done(update, context, key, outcome, new_due=outcome.appeal.due_date.isoformat())
+
+
+@flow.step(FLOW, "deny", commands=("skip",))
+@refusals
+async def deny_reason_given(update: Update, context: Context, conversation: Conversation) -> None:
+    """The reason of a 不同意 (refused plainly when it is empty; the flow stays)."""
+    await _decide(update, context, conversation.data["extension_id"], False, message_text(update))
+    await flow.finish(context, conversation)
 
 
 @flow.step(FLOW, "text", accepts=(flow.TEXT, flow.FILE))
@@ -263,6 +344,8 @@ async def text_given(update: Update, context: Context, conversation: Conversatio
     attachments = [found] if found else []
     if attachments and not takes_files:
         await say(update, context, t("hint.text_only", action=name("button", action)))
+        return
+    if await _no_reason(update, context, conversation):
         return
     outcome = await _run(update, context, action, _request(update, pending, attachments))
     if takes_files:  # 补充: what follows joins it, until /done
@@ -383,6 +466,12 @@ async def comment_given(update: Update, context: Context, conversation: Conversa
     await _done(update, context, "done.comment", outcome)
 
 
+@refusals
 async def skip(update: Update, context: Context) -> None:
-    """/skip the optional comment."""
+    """/skip the optional comment, or the reason of a 不同意 (the refusal goes without)."""
+    deny = await flow.active(update, context, FLOW, "deny")
+    if deny is not None:
+        await _decide(update, context, deny.data["extension_id"], False)
+        await flow.finish(context, deny)
+        return
     await flow.close_step(update, context, (FLOW, "comment"), "skipped", "nothing_to_skip")

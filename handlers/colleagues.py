@@ -73,7 +73,7 @@ async def got_contact(update: Update, context: Context, conversation: Conversati
 @refusals
 async def got_phone(update: Update, context: Context, conversation: Conversation) -> None:
     draft = conversation.data
-    enterprise = await people.join_as_colleague(
+    joined = await people.join_as_colleague(
         env_of(context),
         update.effective_user.id,
         draft["code"],
@@ -83,7 +83,8 @@ async def got_phone(update: Update, context: Context, conversation: Conversation
     )
     await flow.finish(context, conversation)
     await set_menu(context.bot, update.effective_user.id, Role.ENTERPRISE)
-    await say(update, context, t("colleague.joined", enterprise=esc(enterprise.name)))
+    text = t("colleague.joined", enterprise=esc(joined.enterprise.name))
+    await confirm(update, context, text, None, None, joined.queued)  # the first contact told
 
 
 @refusals

@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 from bot.rules import checks
 from bot.rules.model import Actor, Attachment, Role
 from bot.rules.refusals import (
+    AppealMovedAway,
     AppealNotFound,
     BaobaoUnchanged,
     ContactAlreadyRemoved,
@@ -27,8 +28,11 @@ from bot.rules.refusals import (
     NotAllowed,
     NotRegistered,
     StaleAction,
+    TaskReassigned,
     TaskStale,
+    TaskWrongState,
 )
+from bot.rules.workflow import already_there
 from bot.telegram_limits import cut, split_html, visible
 from bot.texts import has, name, t
 from bot.texts.events import person_name
@@ -240,11 +244,13 @@ def refusals(handler: Handler) -> Handler:
             return await _unreadable_as_unknown(handler, update, context, *args)
         except InvalidInput as exc:
             await refuse(update, context, refusal_text(exc))
-        except StaleAction as exc:
+        except (StaleAction, InvalidTransition) as exc:
             await _end_flow(update, context)
             await refuse(update, context, await stale_text(update, context, exc))
         except DomainError as exc:
             await _end_flow(update, context)
+            if isinstance(exc, AppealMovedAway | TaskReassigned):
+                _name_the_move(env_of(context), exc)
             removed = None
             if isinstance(exc, _STRANGER_REFUSALS) and update.effective_user is not None:
                 removed = await removed_text(env_of(context), update.effective_user.id)
@@ -252,6 +258,15 @@ def refusals(handler: Handler) -> Handler:
         return None
 
     return wrapper
+
+
+def _name_the_move(env: Env, exc: DomainError) -> None:
+    """An item the person had, gone to another: when (local time) and who, as shown."""
+    params = exc.params
+    params["at"] = local_time(env, params["at"]) if params.get("at") else ""
+    params["who"] = person_name(str(params.get("who") or ""), params.get("who_role") or None)
+    if "owner" in params:
+        params["owner"] = person_name(str(params["owner"]), Role.OFFICIAL)
 
 
 async def _unreadable_as_unknown(
@@ -286,17 +301,21 @@ def html_free(text: str) -> str:
     return cut(visible(text), POPUP_LIMIT)
 
 
-async def stale_text(update: Update, context: Context, exc: StaleAction) -> str:
-    """A stale appeal button names what the appeal is now and who changed it, and when."""
+async def stale_text(update: Update, context: Context, exc: StaleAction | InvalidTransition) -> str:
+    """A press the appeal's state or a change refuses names what the appeal is now and the
+    change that explains it (relevant to the button, readable by the presser), who made it
+    and when; "already so" when the action would put it where it is (撤回 twice)."""
     number = exc.params.get("number")
-    if isinstance(exc, TaskStale) or not number:
+    action = str(exc.params.get("action", ""))
+    if isinstance(exc, TaskStale | TaskWrongState) or not number or not action:
         return refusal_text(exc)
     env = env_of(context)
-    appeal, event = await last_change(env, await actor_of(update, context), number)
+    appeal, event = await last_change(env, await actor_of(update, context), number, action)
     if event is None:
         return refusal_text(exc)
+    key = "error_already" if already_there(action, appeal.state) else "error_stale_detail"
     return t(
-        "error_stale_detail",
+        key,
         number=appeal.number,
         state=name("state", appeal.state),
         who=esc(person_name(event.actor_name, event.actor_role)),

@@ -35,6 +35,7 @@ from bot.rules.model import (
 )
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
+from bot.texts.events import person_name
 from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
 from handlers import limits
@@ -354,9 +355,25 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         if removed is None:
             raise Gone()
         return removed, None
+    if item.subject == "enterprise" and item.kind == people.CONTACT_JOINED:
+        return await _joined_text(env, item), None
     if item.subject is None and has(item.kind):
         return operator_notice(item.kind, item.detail), None
     raise Gone()
+
+
+async def _joined_text(env: Env, item: Outgoing) -> str:
+    """The first contact told that a colleague joined (the colleague as they gave it)."""
+    enterprise = await people.enterprise(env, item.subject_id)
+    if enterprise is None:
+        raise Gone()
+    detail = item.detail
+    return t(
+        "colleague.joined_notice",
+        enterprise=esc(enterprise.name),
+        name=esc(person_name(str(detail.get("name", "")), Role.ENTERPRISE)),
+        phone=esc(detail.get("phone", "")),
+    )
 
 
 def operator_notice(kind: str, detail: dict[str, object]) -> str:

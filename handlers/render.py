@@ -8,7 +8,17 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.digest_text import capped
 from bot.rules import audiences, checks, delivery
-from bot.rules.model import Action, Appeal, AppealView, Notice, Rating, Role, Task, TaskState
+from bot.rules.model import (
+    Action,
+    Appeal,
+    AppealView,
+    MessageKind,
+    Notice,
+    Rating,
+    Role,
+    Task,
+    TaskState,
+)
 from bot.telegram_limits import cut
 from bot.texts import has, name, t
 from bot.texts.events import event_detail, person_name
@@ -122,6 +132,7 @@ def card(
                 time=local_time(env, m.created_at),
                 kind=name("message_kind", m.kind),
                 author=esc(person_name(m.author_name, m.author_role)),
+                internal=t("card_internal") if m.kind == MessageKind.NOTE else "",
                 text=snippet(m.text or t("attachment_only"), 200),
             )
             for m in view.messages[-CARD_LATEST:]
@@ -243,7 +254,10 @@ def notice(
         fields["rating"] = name("rating", appeal.rating) if appeal.rating else ""
     if note.kind == delivery.UNDELIVERED:
         fields.update(_undelivered_fields(note.detail))
-    text = t(f"notice.{note.kind}", **fields)
+    key = f"notice.{note.kind}"
+    if note.detail.get("reason") and has(f"notice_with_reason.{note.kind}"):
+        key = f"notice_with_reason.{note.kind}"  # a refusal that gave its reason says it
+    text = t(key, **fields)
     if note.detail.get("unheard"):
         text += "\n" + t("notice_unheard", department=fields["department"])
     markup = next_step_markup(

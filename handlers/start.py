@@ -204,7 +204,12 @@ async def confirm_typed(update: Update, context: Context, conversation: Conversa
 
 @refusals
 async def registration_pressed(update: Update, context: Context) -> None:
-    """确认登记, 修改… or 取消 under the summary (also while a field is being corrected)."""
+    """确认登记, 修改… or 取消 under the summary (also while a field is being corrected).
+    An older summary pressed once registered says so, rather than "register again"."""
+    if await flow.active(update, context, FLOW) is None:
+        if (await actor_of(update, context)).role is not Role.GUEST:
+            await say(update, context, t("error_already_registered"))
+            return
     found = await flow.pressed(update, context, FLOW, None, "register.expired")
     if found is None:
         return

@@ -14,6 +14,7 @@ import pytest
 import bot.app  # noqa: F401  (imports every handler module: fills flow.STEPS)
 from bot import ledger_sheet
 from bot.rules import audiences, delivery, refusals
+from bot.rules.checks import DATE, NUMBER
 from bot.rules.deadlines import REOPEN_KEPT, REOPEN_KEPT_EXTENSION, REOPEN_TIME_LIMIT
 from bot.rules.model import (
     Action,
@@ -175,6 +176,10 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "unreachable_group.{}": [(delivery.REMEDY_READD,), (delivery.REMEDY_CHAT_ID,)],
     "undelivered_what.{}": None,
     "event_detail.{}": None,
+    "{}_same": None,  # event_detail.…_same: an "A → B" whose A and B are equal
+    "{}_reason": None,  # event_detail.…_reason: a decision with its reason
+    "notice_with_reason.{}": None,
+    "reason_bare.{}": [("extend",), ("transfer",)],
     "input.{}": None,
 }
 
@@ -300,6 +305,7 @@ NAMED_FAMILIES = {
     "rating": Rating,
     "message_kind": MessageKind,
     "button": [a for a in BUTTONED],
+    "bare_value": [DATE, NUMBER],
 }
 
 

@@ -29,8 +29,16 @@ async def test_a_colleague_joins_by_link_sees_the_appeals_and_can_be_removed(san
         "联系人姓名不应含数字（信用代码或电话请在对应步骤填写），请输入联系人姓名。"
     ]
     await colleague.send("陈会计")
+    first = p.company.mark()
     joined = await colleague.send("13907110002")
     assert joined[-1].startswith("已加入 鄂州市泛亚食品有限公司")
+    # the first contact is told, once, through the outbox
+    assert p.company.since(first) == [
+        "陈会计（13907110002）已通过邀请链接加入 鄂州市泛亚食品有限公司，成为本企业的联系人，"
+        "可查看和提交本企业的诉求。发送 /contacts 查看或移除联系人。"
+    ]
+    told = db.rows("SELECT chat_id, kind FROM outbox WHERE kind = 'contact_joined'")
+    assert [(r["chat_id"], r["kind"]) for r in told] == [(p.company.id, "contact_joined")]
     assert number in "\n".join(await colleague.send("/my"))
 
     # the colleague is told of the reply like the first contact

@@ -258,5 +258,6 @@ async def test_registration_is_confirmed_and_any_field_can_be_corrected(sandbox,
         "周建国",
         "13907110001",
     )
-    assert await person.press("确认登记") == ["这份登记已结束，请发送 /start 重新登记。"]
+    # the older summary pressed once registered: it says so, not "register again"
+    assert await person.press("确认登记") == ["您已登记，无需重复登记。发送 /help 查看可用功能。"]
     assert db.count("enterprises") == 1

@@ -66,15 +66,27 @@ async def test_head_denies_and_the_date_stays(sandbox, people, db):
     p = people
     number = await claimed(p)
     await ask_extension(p.official, number, "2026-03-31", "企业材料未齐。")
-    await p.head.press("不同意")
-    assert (
-        p.official.last
-        == f"诉求 {number} 的延期申请未获同意，办结期限仍为 2026-03-24，请按期办结。"
-    )
+    mark = p.official.mark()
+    assert await p.head.press("不同意") == [
+        f"不同意诉求 {number} 的延期申请。请输入不同意的理由（将告知申请人），"
+        "或发送 /skip 不填理由："
+    ]
+    assert p.official.since(mark) == []  # nothing decided before the reason
+    assert db.one("SELECT state FROM extensions")["state"] == "pending"
+    assert await p.head.send("   ") != []  # blanks are no reason: refused, still asked
+    assert db.one("SELECT state FROM extensions")["state"] == "pending"
+    await p.head.send("材料已齐，三月内可办结。")
+    assert p.official.since(mark) == [
+        f"诉求 {number} 的延期申请未获同意，办结期限仍为 2026-03-24，请按期办结。\n"
+        "不同意的理由：材料已齐，三月内可办结。"
+    ]
     assert db.appeal(number)["due_date"] == "2026-03-24"
     assert db.one("SELECT state FROM extensions")["state"] == "denied"
     await p.head.send(f"/view {number}")
-    assert "不同意延期（张科长）：期限仍为 2026-03-24（申请延至 2026-03-31）" in p.head.last
+    assert (
+        "不同意延期（张科长）：期限仍为 2026-03-24（申请延至 2026-03-31）；"
+        "理由：材料已齐，三月内可办结。" in p.head.last
+    )
 
 
 async def test_extension_requests_that_are_refused(sandbox, people, db, clock):
@@ -110,8 +122,13 @@ async def test_extension_requests_that_are_refused(sandbox, people, db, clock):
         "未找到该诉求，或您无权查看。"
     ]
 
-    # only the owner (or the head) is offered 延期
+    # only the owner (or the head) is offered 延期; a refusal without a reason (/skip)
     await p.head.press("不同意")
+    mark = p.official.mark()
+    await p.head.send("/skip")
+    assert p.official.since(mark) == [
+        f"诉求 {number} 的延期申请未获同意，办结期限仍为 2026-03-24，请按期办结。"
+    ]
     await p.head.send(f"/view {number}")
     assert "延期" in dict(p.head.inbox[-1].buttons)
     await colleague.send(f"/view {number}")

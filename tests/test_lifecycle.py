@@ -140,9 +140,11 @@ async def test_transfer_moves_appeal_to_another_department_with_reason(sandbox, 
     assert row["state"] == "pending" and row["owner_id"] is None
     assert row["department_id"] == db.one("SELECT id FROM departments WHERE code='jrj'")["id"]
     assert db.events(number)[-1] == ("transfer", "pending", "pending", p.outsider.id)
-    # the old department can no longer act on it
+    # the old department can no longer act on it; who sent it is told where it went
     answer = await p.outsider.send(f"/view {number}")
-    assert answer == ["未找到该诉求，或您无权查看。"]
+    assert answer == [
+        f"诉求 {number} 已于 2026-03-10 10:00 由 赵敏 转办至 市地方金融管理局，不再由您办理。"
+    ]
     await p.official.press("签收", containing=number)
     assert db.appeal(number)["owner_id"] == p.official.id
 
@@ -192,7 +194,10 @@ async def test_enterprise_supplements_and_withdraws(sandbox, people, db):
     assert row["state"] == "withdrawn"
     assert db.events(number)[-1] == ("withdraw", "in_progress", "withdrawn", p.company.id)
     answer = await p.official.press("回复", containing=number)
-    assert answer == [f"诉求 {number} 当前状态为“已撤回”，不能执行此操作。"]
+    assert answer == [
+        f"此按钮已失效：诉求 {number} 当前为“已撤回”（陈经理 于 2026-03-10 10:00 撤回）。"
+        f"发送 /view {number} 查看最新情况。"
+    ]
 
 
 async def test_lists_for_each_role(sandbox, people, clock):

@@ -144,7 +144,10 @@ async def test_a_leader_without_a_visible_name_is_named_by_role_everywhere(sandb
     await nameless.send("请金融局三日内对接担保公司。")
     await nameless.send(f"/view {number}")
     card = nameless.inbox[-1].plain
-    assert card.count("备注（局领导/督办员）：请金融局三日内对接担保公司。") == 2  # 往来, 办理记录
+    assert (
+        card.count("备注（局领导/督办员）（企业不可见）：请金融局三日内对接担保公司。") == 1
+    )  # 往来
+    assert card.count("备注（局领导/督办员）：请金融局三日内对接担保公司。") == 1  # 办理记录
     await nameless.send("/export")
     book = load_workbook(io.BytesIO(sandbox.api.documents[-1][2]))
     full = book[t("ledger.sheet_full")]

@@ -169,6 +169,7 @@ async def test_the_denial_carries_the_same_next_step(sandbox, people):
     await p.official.send("2026-03-31")
     await p.official.send("企业材料未齐。")
     await p.head.press("不同意")
+    await p.head.send("/skip")
     denial = p.official.inbox[-1]
     assert "未获同意" in denial.plain
     assert [label for label, _ in denial.buttons] == ["回复", "转办", "办结", "查看"]

@@ -73,7 +73,7 @@ async def test_stale_button_after_state_change_is_refused(sandbox, people, db):
     before = snapshot(db)
     answer = await p.head.press("签收", containing=number)
     assert answer == [  # names what the appeal is now and who acted
-        f"此按钮已失效：诉求 {number} 当前为“办理中”（李明 于 2026-03-10 10:00 签收）。"
+        f"诉求 {number} 已是“办理中”：李明 已于 2026-03-10 10:00 签收。"
         f"发送 /view {number} 查看最新情况。"
     ]
     assert snapshot(db) == before
@@ -325,8 +325,11 @@ async def test_transfer_to_the_same_department_is_refused(sandbox, people, db):
     await p.official.press("签收")
     await p.official.press("转办")
     before = snapshot(db)
-    await forge(p.official, "dept:jrj")
-    assert await p.official.send("转给自己。") == ["所选部门就是当前承办单位，请选择其他部门。"]
+    # refused when chosen (the department step stays open), not after the reason is typed
+    assert await forge(p.official, "dept:jrj") == ["所选部门就是当前承办单位，请选择其他部门。"]
+    assert await p.official.send("市地方金融管理局") == [
+        "所选部门就是当前承办单位，请选择其他部门。"
+    ]
     assert snapshot(db) == before
     assert db.appeal(number)["state"] == "in_progress"
 

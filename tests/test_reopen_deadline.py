@@ -62,7 +62,7 @@ async def test_after_an_approved_extension_the_approved_deadline_stands(sandbox,
     )
     assert '"due_basis": "kept_extension"' in events[0]["detail"]
     [card] = await p.official.send(f"/view {number}")
-    assert "不满意重办（陈经理）：不满意，办结期限 2026-04-30 → 2026-04-30" in card
+    assert "不满意重办（陈经理）：不满意，办结期限不变（2026-04-30）" in card
 
     # handled again and refused again the same day: the kept deadline is kept, said plainly
     await p.company.send("/skip")

@@ -19,6 +19,7 @@ from bot.rules.model import (
     Appeal,
     Department,
     Enterprise,
+    Event,
     Extension,
     Party,
     Person,
@@ -45,7 +46,15 @@ from bot.rules.refusals import (
     TaskStale,
     TaskWrongState,
 )
-from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW, actions_in, stale, step, voids_decision
+from bot.rules.workflow import (
+    APPEAL_FLOW,
+    EXTENSION_DECISION,
+    TASK_FLOW,
+    actions_in,
+    stale,
+    step,
+    voids_decision,
+)
 
 # The roles that can ever stand in a party; refusing one of them says "not yours",
 # anybody else "not allowed".
@@ -110,9 +119,9 @@ def authorize(
     row = APPEAL_FLOW.get(action)
     allows = step(APPEAL_FLOW, appeal.state, action) is not None
     if row is not None and stale(row, allows, version, appeal.version, changes):
-        raise StaleAction(number=appeal.number)
+        raise StaleAction(number=appeal.number, action=str(action))
     if not allows:
-        raise InvalidTransition(number=appeal.number, state=appeal.state)
+        raise InvalidTransition(number=appeal.number, state=appeal.state, action=str(action))
     assert row is not None
     if not row.by & parties(actor, appeal):
         if any(actor.role in PARTY_ROLES[p] for p in row.by):
@@ -130,6 +139,29 @@ def allowed_actions(actor: Actor, appeal: Appeal, today: date) -> list[Action]:
         if APPEAL_FLOW[a].by & mine
         and not (a is Action.EXTEND and _late_for_extension(appeal, today))
     ]
+
+
+def moved_from(actor: Actor, events: Sequence[Event]) -> Event | None:
+    """For staff who no longer see an appeal: the transfer that took it from them when they
+    had handled it (acted on it before); None for someone who never had it."""
+    if not actor.is_staff:
+        return None
+    had, moved = False, None
+    for e in events:
+        had = had or e.actor_id == actor.tg_id
+        if e.action == Action.TRANSFER and had:
+            moved = e
+    return moved
+
+
+def reassigned_from(actor: Actor, events: Sequence[Event]) -> Event | None:
+    """For staff who no longer hold a task: the 指定责任人 that gave it to another, when it
+    was theirs; None for someone who never held it."""
+    if not actor.is_staff:
+        return None
+    mine = str(actor.tg_id)
+    found = [e for e in events if e.action == "task_assign" and e.from_state == mine]
+    return found[-1] if found else None
 
 
 def visible_or_not_found(actor: Actor, appeal: Appeal | None) -> Appeal:
@@ -203,12 +235,13 @@ def authorize_extension_decision(
     )
     if not may_decide or extension.requested_by == actor.tg_id:
         raise NotAllowed()
+    decision = EXTENSION_DECISION
     if extension.state != "pending" or voids_decision(changes):
-        raise StaleAction(number=appeal.number)
+        raise StaleAction(number=appeal.number, action=decision)
     if extension.old_due_date != appeal.due_date:
-        raise StaleAction(number=appeal.number)
+        raise StaleAction(number=appeal.number, action=decision)
     if appeal.state not in (State.PENDING, State.IN_PROGRESS):
-        raise InvalidTransition(number=appeal.number, state=appeal.state)
+        raise InvalidTransition(number=appeal.number, state=appeal.state, action=decision)
 
 
 # Tasks --------------------------------------------------------------------------------

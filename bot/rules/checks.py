@@ -322,6 +322,28 @@ def parse_date(text: str | None, today: date, upcoming: bool = True) -> date:
     raise ValueError(raw)
 
 
+# Text that is nothing but digits and the marks numbers are written with.
+BARE_NUMBER_RE = re.compile(r"[\d\s.,:/+%#\-，。、：]+")
+DATE, NUMBER = "date", "number"
+
+
+def bare_value(text: str | None, today: date) -> str | None:
+    """What a reason typed after a value (a date, a department) is when it is no reason at
+    all: DATE when it reads as a date (a date mistyped counts: a weekday that does not fit),
+    NUMBER when it is only a number; None for words."""
+    raw = unicodedata.normalize("NFKC", without_invisible(text or "")).strip()
+    if not raw:
+        return None
+    try:
+        parse_date(raw, today)
+        return DATE
+    except (WrongWeekday, YearOutOfRange):
+        return DATE
+    except ValueError:
+        pass
+    return NUMBER if BARE_NUMBER_RE.fullmatch(raw) else None
+
+
 def date_field(text: str | None, field: str, today: date) -> date:
     """A date typed in chat (an extension's new due date): InvalidInput shows what was typed."""
     with _refused_as(field, text or ""):

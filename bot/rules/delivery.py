@@ -87,6 +87,7 @@ WITHHELD = "not_entitled"
 # What /start answers itself, so it is not owed again after it: a removed contact's notice
 # (/start says they were removed, and whom to ask).
 CONTACT_REMOVED = "contact_removed"  # a removed contact is told once
+CONTACT_JOINED = "contact_joined"  # the first contact is told of a colleague who joined
 SAID_AT_START = frozenset({CONTACT_REMOVED})
 SAID_AT_START_ERROR = "said_at_start"
 
@@ -125,6 +126,17 @@ def may_hear_of_appeal(who: Recipient, appeal: Appeal, kind: str) -> bool:
     if actor.role is Role.ENTERPRISE:
         return kind in CONTACT_KINDS and actor.enterprise_id == appeal.enterprise_id
     return actor.is_staff and actor.department_id == appeal.department_id
+
+
+def may_hear_of_contacts(who: Recipient, enterprise_id: int, kind: str) -> bool:
+    """About an enterprise's contacts: a removed contact of their removal (below); a new
+    colleague's joining, a current contact of that enterprise."""
+    if kind == CONTACT_JOINED:
+        actor = who.actor
+        return who.group_of is None and (
+            actor.role is Role.ENTERPRISE and actor.enterprise_id == enterprise_id
+        )
+    return may_hear_of_removal(who, enterprise_id)
 
 
 def may_hear_of_removal(who: Recipient, enterprise_id: int) -> bool:

@@ -29,6 +29,13 @@ class AppealNotFound(DomainError):
     key = "error_appeal_not_found"
 
 
+class AppealMovedAway(AppealNotFound):
+    """An appeal the actor handled and no longer sees: said where it went, by whom, when
+    (only to someone who had it; anybody else is told it is not found)."""
+
+    key = "error_appeal_moved"
+
+
 class ContactNotFound(DomainError):
     """Not a contact of an enterprise the actor manages, or unknown: the same answer."""
 
@@ -148,6 +155,12 @@ class ExtensionTooLate(DomainError):
 
 class TaskNotFound(AppealNotFound):
     key = "error_task_not_found"
+
+
+class TaskReassigned(TaskNotFound):
+    """A task the actor held, now another's 责任人: said to whom and when."""
+
+    key = "error_task_reassigned"
 
 
 class TaskStale(StaleAction):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from bot.rules.model import Action, Event, Party, State, TaskAction, TaskState
 
@@ -211,3 +211,55 @@ def assignment_stale(changes: Sequence[str] | None) -> bool:
 def voids_decision(changes: Iterable[str]) -> bool:
     """Whether changes after an extension request make deciding it mean something else."""
     return any(c in EXTENSION_DECISION_VOID_AFTER for c in changes)
+
+
+# What an old button is answered with ---------------------------------------------------------
+# A refused press names the change that explains it: the last change RELEVANT to the button
+# (what decides whether its action may still be taken) and VISIBLE to the person who pressed
+# it (an enterprise never reads an internal event: extension decisions, notes, reasons).
+EXTENSION_DECISION = "extension_decision"  # the 同意延期 / 不同意 buttons
+# Who handles the appeal and what came of it: what any appeal button depends on.
+STANDING = HANDLING | {Action.CLAIM}
+RELEVANT: dict[str, frozenset[str]] = {
+    # 签收 answers "who handles it": a new round (不满意重办) is not who claimed it
+    str(Action.CLAIM): frozenset(STANDING - {Action.REOPEN}),
+    EXTENSION_DECISION: frozenset(STANDING | EXTENSION_DECISION_VOID_AFTER),
+}
+# The changes an enterprise contact is told of (each by its own notice); the rest is internal.
+VISIBLE_TO_ENTERPRISE = frozenset(
+    {"file", Action.CLAIM, Action.TRANSFER, Action.CLOSE, Action.WITHDRAW, Action.RATE,
+     Action.REOPEN}
+)  # fmt: skip
+
+
+class Change(Protocol):
+    """An audit event as the rule reads it."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def to_state(self) -> str | None: ...
+
+
+C = TypeVar("C", bound=Change)
+
+
+def explaining_change(events: Sequence[C], action: str, state: str, enterprise: bool) -> C | None:
+    """The change to name when a press of `action` is refused (events oldest first): the
+    last relevant one that led to the appeal's current `state`, else the last relevant one;
+    only those the presser may read (`enterprise`: a contact). None: none to name."""
+    relevant = RELEVANT.get(action, STANDING)
+    seen = [
+        e
+        for e in events
+        if e.action in relevant and (not enterprise or e.action in VISIBLE_TO_ENTERPRISE)
+    ]
+    led_here = [e for e in seen if e.to_state == state]
+    found = led_here or seen
+    return found[-1] if found else None
+
+
+def already_there(action: str, state: str) -> bool:
+    """Whether pressing `action` would put the appeal where it already is (撤回 twice)."""
+    row = next((r for a, r in APPEAL_FLOW.items() if str(a) == action), None)
+    return row is not None and row.to_state is not None and row.to_state == state

@@ -153,6 +153,7 @@ async def play(
                 await official.send("2026-03-13")
                 await official.send("担保公司尽调尚未完成，需延期一周。")
                 await head.press("不同意")
+                await head.send("尽调可与办理并行，请按原期限办结。")
             elif action == "report":
                 await official.send("/tasks")
                 await official.press("第30项")

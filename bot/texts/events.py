@@ -32,6 +32,10 @@ def event_detail(action: str, detail: dict[str, Any], departments: dict[str, str
     if "rating" in values:
         values["rating"] = name("rating", values["rating"], default=values["rating"])
     key = f"event_detail.{action}"
+    if values.get("old_due") and values.get("old_due") == values.get("new_due"):
+        key = f"{key}_same" if has(f"{key}_same") else key  # "A → A" reads as a change
+    if values.get("reason") and has(f"{key}_reason"):
+        key = f"{key}_reason"  # a decision that gave its reason (不同意延期)
     if has(key):
         try:
             return t(key, **values)

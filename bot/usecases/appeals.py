@@ -22,6 +22,7 @@ from bot.rules.model import (
     AppealView,
     Attachment,
     Event,
+    Extension,
     MessageKind,
     Outcome,
     Party,
@@ -30,6 +31,7 @@ from bot.rules.model import (
     format_number,
 )
 from bot.rules.refusals import (
+    AppealMovedAway,
     DuplicateAppeal,
     ExtensionPending,
     InvalidInput,
@@ -41,16 +43,17 @@ from bot.rules.workflow import (
     APPEAL_FLOW,
     APPEAL_VERSION_EVENTS,
     EXTENSION_APPROVED,
+    EXTENSION_DECISION,
     EXTENSION_DENIED,
     FILE,
     due_set_by_extension,
+    explaining_change,
 )
 from bot.usecases import outbox
 from bot.usecases.env import Env, already_done, remember, unseen
 from storage.db import UnitOfWork
 
 # Events that add words to an appeal without changing what may be done with it.
-MESSAGES_ONLY = frozenset(MessageKind)
 
 # The same text from the same enterprise within this window is probably a repeat.
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -103,11 +106,23 @@ class Change:
 
 
 async def load_visible(uow: UnitOfWork, actor: Actor, ref: int | str) -> Appeal:
+    """The appeal if the actor sees it; else not found, except to staff who handled it and
+    saw it transferred away: they are told where it went (AppealMovedAway)."""
     if isinstance(ref, str):
         number = checks.appeal_number(ref)
         found = await uow.appeals.by_number(number) if number else None
     else:
         found = await uow.appeals.get(ref)
+    if found is not None and not access.may_see(actor, found):
+        moved = access.moved_from(actor, await uow.audit.of_appeal(found.id))
+        if moved is not None:
+            raise AppealMovedAway(
+                number=found.number,
+                at=moved.created_at,
+                who=moved.actor_name or "",
+                who_role=moved.actor_role or "",
+                department=found.department_name,
+            )
     return access.visible_or_not_found(actor, found)
 
 
@@ -155,13 +170,16 @@ async def files(env: Env, actor: Actor, appeal_id: int) -> tuple[Appeal, list[At
         return appeal, await uow.messages.files(appeal.id, kinds=kinds)
 
 
-async def last_change(env: Env, actor: Actor, number: str) -> tuple[Appeal, Event | None]:
-    """An appeal as it is now and the event that last changed it (for a stale button)."""
+async def last_change(
+    env: Env, actor: Actor, number: str, action: str
+) -> tuple[Appeal, Event | None]:
+    """An appeal as it is now and the change that explains why a press of `action` was
+    refused, as this actor may read it (`workflow.explaining_change`)."""
     async with env.db.reading() as uow:
         appeal = await load_visible(uow, actor, number)
         events = await uow.audit.of_appeal(appeal.id)
-    changes = [e for e in events if e.action not in MESSAGES_ONLY]
-    return appeal, (changes[-1] if changes else None)
+    enterprise = Party.CONTACT in access.parties(actor, appeal)
+    return appeal, explaining_change(events, action, appeal.state, enterprise)
 
 
 def _unseen(uow: UnitOfWork, appeal: Appeal, version: int | None) -> Awaitable[list[str] | None]:
@@ -357,7 +375,7 @@ async def _apply(
         if target != before.state or change.fields:
             fields = dict(change.fields, state=target)
             if not await uow.appeals.update(before.id, before.version, **fields):
-                raise StaleAction(number=before.number)
+                raise StaleAction(number=before.number, action=str(action))
         await uow.audit.add(
             f"appeal:{before.id}",
             actor.tg_id,
@@ -650,30 +668,60 @@ def check_new_due(env: Env, text: str | None, appeal: Appeal) -> str:
     return env.deadlines.check_extension(new_due, appeal).isoformat()
 
 
+async def _decidable(
+    uow: UnitOfWork, actor: Actor, extension_id: int, approve: bool
+) -> tuple[Extension, Appeal]:
+    """The request and its appeal, when `actor` may decide it now (else the refusal)."""
+    extension = await uow.extensions.get(extension_id)
+    found = await uow.appeals.get(extension.appeal_id) if extension else None
+    appeal = access.visible_extension(actor, extension, found)
+    events = await uow.audit.of_appeal(appeal.id)
+    access.authorize_extension_decision(
+        actor, extension, appeal, approve, events_after_request(events, extension_id)
+    )
+    assert extension is not None
+    return extension, appeal
+
+
+async def check_extension_decision(
+    env: Env, actor: Actor, extension_id: int, approve: bool
+) -> Appeal:
+    """Before asking a head for the reason of a refusal: that deciding is allowed now."""
+    async with env.db.reading() as uow:
+        return (await _decidable(uow, actor, extension_id, approve))[1]
+
+
 async def decide_extension(
-    env: Env, actor: Actor, extension_id: int, approve: bool, key: str | None
+    env: Env,
+    actor: Actor,
+    extension_id: int,
+    approve: bool,
+    key: str | None,
+    reason: str = "",
 ) -> Outcome:
-    """The department head (or a leader) approves or denies; the due date moves on yes."""
+    """The department head (or a leader) approves or denies (a refusal may give its
+    reason, told to the requester); the due date moves on yes."""
     now = env.now()
+    if reason:
+        reason = checks.free_text(reason, "reason", env.org.limits)
     async with env.db.unit_of_work() as uow:
         done = await already_done(uow, env, actor.tg_id, key, "extension_decision")
         if done is not None:
             return Outcome(await uow.appeals.get(done), replayed=True)
-        extension = await uow.extensions.get(extension_id)
-        found = await uow.appeals.get(extension.appeal_id) if extension else None
-        appeal = access.visible_extension(actor, extension, found)
-        events = await uow.audit.of_appeal(appeal.id)
-        access.authorize_extension_decision(
-            actor, extension, appeal, approve, events_after_request(events, extension_id)
-        )
+        extension, appeal = await _decidable(uow, actor, extension_id, approve)
         state = "approved" if approve else "denied"
         event = EXTENSION_APPROVED if approve else EXTENSION_DENIED
         await uow.extensions.decide(extension_id, state, actor.tg_id, now)
         if approve and not await uow.appeals.update(
             appeal.id, appeal.version, due_date=extension.new_due_date
         ):
-            raise StaleAction(number=appeal.number)
-        detail = {"old_due": extension.old_due_date, "new_due": extension.new_due_date}
+            raise StaleAction(number=appeal.number, action=EXTENSION_DECISION)
+        detail: dict[str, Any] = {
+            "old_due": extension.old_due_date,
+            "new_due": extension.new_due_date,
+        }
+        if reason:
+            detail["reason"] = reason
         await uow.audit.add(
             f"appeal:{appeal.id}",
             actor.tg_id,

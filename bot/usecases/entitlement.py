@@ -41,8 +41,8 @@ async def _about(
     if subject == "appeal":
         appeal = await uow.appeals.get(ref)
         return appeal is None or delivery.may_hear_of_appeal(who, appeal, kind)
-    if subject == "enterprise":  # a removed contact is told so while still removed
-        return delivery.may_hear_of_removal(who, ref)
+    if subject == "enterprise":  # its contacts: who joined, who was removed
+        return delivery.may_hear_of_contacts(who, ref, kind)
     if subject == "task":
         task = await uow.tasks.get(ref)
         return task is None or delivery.may_hear_of_task(who, await holders(env, uow, task), kind)

@@ -211,16 +211,23 @@ def _usable(env: Env, invite: ContactInvite | None, user: str) -> None:
         raise InviteInvalid(reason="expired")
 
 
+@dataclass(frozen=True)
+class Joined:
+    enterprise: Enterprise
+    queued: tuple[int, ...]  # the outbox row that tells the first contact
+
+
 async def join_as_colleague(
     env: Env, tg_id: int, code: str, contact: str, phone: str, key: str | None
-) -> Enterprise:
-    """A colleague who opened the link becomes another contact of the enterprise."""
+) -> Joined:
+    """A colleague who opened the link becomes another contact of the enterprise; its first
+    contact is told, through the outbox (`contact_joined`)."""
     contact, phone = checks.contact_name(contact), checks.phone(phone)
     now = env.now()
     async with env.db.unit_of_work() as uow:
         done = await already_done(uow, env, tg_id, key, "join_contact")
         if done is not None:
-            return await uow.enterprises.get(done)
+            return Joined(await uow.enterprises.get(done), ())
         invite = await uow.enterprises.invite(code)
         _usable(env, invite, await _user_of(uow, invite))
         if await uow.people.get(tg_id) is not None or tg_id in env.leaders:
@@ -240,8 +247,23 @@ async def join_as_colleague(
         )
         await remember(uow, env, tg_id, key, "join_contact", invite.enterprise_id)
         enterprise = await uow.enterprises.get(invite.enterprise_id)
+        queued: tuple[int, ...] = ()
+        first = enterprise.primary_contact_id
+        if first is not None and first != tg_id:
+            detail = {"name": contact, "phone": phone}
+            queued = (
+                await uow.outbox.add(
+                    first, CONTACT_JOINED, "enterprise", enterprise.id, detail,
+                    delivery.NOTICE, now,
+                ),
+            )  # fmt: skip
         await uow.commit()
-    return enterprise
+    return Joined(enterprise, queued)
+
+
+async def enterprise(env: Env, enterprise_id: int) -> Enterprise | None:
+    async with env.db.reading() as uow:
+        return await uow.enterprises.get(enterprise_id)
 
 
 async def contacts(env: Env, actor: Actor, uscc: str | None = None) -> Contacts:
@@ -284,6 +306,7 @@ async def remove_contact(env: Env, actor: Actor, enterprise_id: int, tg_id: int)
 
 
 CONTACT_REMOVED = delivery.CONTACT_REMOVED
+CONTACT_JOINED = delivery.CONTACT_JOINED
 
 
 async def _already_removed(

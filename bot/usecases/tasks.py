@@ -18,7 +18,7 @@ from bot.rules.model import (
     TaskAction,
 )
 from bot.rules.names import visible_name
-from bot.rules.refusals import NotAllowed, TaskPartClosed, TaskStale
+from bot.rules.refusals import NotAllowed, TaskPartClosed, TaskReassigned, TaskStale
 from bot.rules.task_ledger import (
     AMEND,
     Cursor,
@@ -206,6 +206,17 @@ async def _visible(uow: UnitOfWork, actor: Actor, task_id: int) -> tuple[Task, f
     if task is None:
         return access.visible_task(actor, None), frozenset()
     extra = await stand_ins(uow, task)
+    if not access.task_parties(actor, task, extra):
+        gone = access.reassigned_from(actor, await uow.audit.of_subject(_subject(task_id)))
+        if gone is not None:  # it was theirs: say to whom it went, and when
+            holder = await uow.people.get(task.owner_id) if task.owner_id else None
+            raise TaskReassigned(
+                seq=task.seq,
+                at=gone.created_at,
+                who=gone.actor_name or "",
+                who_role=gone.actor_role or "",
+                owner=(holder.full_name if holder else task.owner_name) or "",
+            )
     return access.visible_task(actor, task, extra), extra
 
 
