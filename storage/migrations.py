@@ -393,12 +393,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         # A task's or an enterprise's events are read by their subject (every task card,
         # action and the ledger's export); the events since a moment by their time (the
         # digest of a past week, the ledger's states as they were then); a task's reports
-        # by their task, and each report's files by their report.
+        # by their task, and a task's files (查看附件) by their task, each report's by their
+        # report.
         """
         CREATE INDEX audit_events_subject ON audit_events(subject, id);
         CREATE INDEX audit_events_created ON audit_events(created_at, appeal_id);
         CREATE INDEX task_reports_task ON task_reports(task_id, id);
         CREATE INDEX task_attachments_report ON task_attachments(report_id);
+        CREATE INDEX task_attachments_task ON task_attachments(task_id, id);
         """,
     ),
 ]

@@ -38,6 +38,8 @@ async def test_extension_buttons_only_while_the_request_waits(sandbox, people, d
     assert {"同意延期", "不同意"} <= set(dict(p.head.inbox[-1].buttons))  # live: it waits
     if decided:
         await p.head.press(decided)
+    if decided == "不同意":
+        await p.head.send("/skip")  # the reason is asked; none given
     item = await _stored(sandbox, db, "extension_request", p.head.id)
     _, markup = await courier.render(sandbox.env, item)  # the notice as it would go now
     labels = _labels(markup)
