@@ -176,10 +176,14 @@ async def test_a_file_added_to_a_waiting_request_reaches_the_leaders(sandbox, pe
     await p.official.press("申请销号")
     await p.official.send(FIRST)
     mark = p.leader.mark()
+    resent = len(sandbox.api.resent)
     await p.official.send_document("抽查通报.pdf")
-    [notice] = p.leader.since(mark)
+    [notice, file] = p.leader.since(mark)
     assert notice.startswith("销号申请补充：第1项整改任务（李明）")
     assert notice.endswith("补充内容：" + t("attachment_only"))
+    # the file itself follows the notice, as the request's first files did
+    [(chat, kind, _, caption)] = sandbox.api.resent[resent:]
+    assert (chat, kind) == (p.leader.id, "document") and caption.startswith("第1项整改任务 附件")
     [amended] = amendments(db)
     assert amended["files"] == 1 and amended["text"] == FIRST
 

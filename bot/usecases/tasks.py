@@ -374,8 +374,10 @@ async def amend_report(
         if text is not None:
             text = checks.free_text(text, "report", env.org.limits)
             await uow.tasks.set_report_text(report.id, text)
-        for attachment in attachments:
+        files = [
             await uow.tasks.add_attachment(task_id, report.id, attachment, now)
+            for attachment in attachments
+        ]
         if text is None and not attachments:
             await uow.commit()
             return Amended(task)
@@ -398,10 +400,11 @@ async def amend_report(
         made_with = event_written_with(report, events)
         if made_with is not None and made_with.action == request:
             kind = f"{request}_{'edited' if edit else 'more'}"
-            for chat in sorted(env.leaders):
+            said = {"text": part or "", **({delivery.FILES: files} if files else {})}
+            for chat in sorted(env.leaders):  # the files added follow the notice, as at first
                 queued.append(
                     await uow.outbox.add(
-                        chat, kind, TASK, task_id, {"text": part or ""}, delivery.NOTICE, now
+                        chat, kind, TASK, task_id, said, delivery.priority_of(said), now
                     )
                 )
         await uow.commit()
