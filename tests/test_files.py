@@ -147,27 +147,28 @@ async def test_the_notice_announcing_files_is_followed_by_them(sandbox, people, 
     case = await CASES[where](p, db)
     assert case.files and all(r["file_id"] in sandbox.api.known_files for r in case.files)
     everybody = [p.leader, p.head, p.official, p.outsider, p.company, p.rival]
-    if where == "销号 request":
-        # the notice named the file stored with the request; the photo sent after it is
-        # on the task's card (查看附件)
-        announced = case.files[:1]
-    else:
-        announced = case.files
+    # each notice is followed by the files it announces: a 销号 request's first file after
+    # the request, the photo that joined it after the notice of that addition
+    notices = [case.files[:1], case.files[1:]] if where == "销号 request" else [case.files]
     for person in everybody:
         got = resent_to(sandbox.api, person.id)
         if person in case.told:
-            assert got == captions(case, announced), person.name
-            # the notice first, then its files, one message each
+            assert got == [c for files in notices for c in captions(case, files)], person.name
             inbox = person.inbox
             files_at = [i for i, m in enumerate(inbox) if "photo" in m.raw or "document" in m.raw]
-            assert files_at == list(range(files_at[0], files_at[0] + len(announced)))
-            assert any(word in inbox[files_at[0] - 1].plain for word in ("新诉求", "补充", "销号"))
+            start = files_at[0]
+            for files in notices:  # the notice first, then its files, one message each
+                assert any(w in inbox[start - 1].plain for w in ("新诉求", "补充", "销号"))
+                assert files_at[: len(files)] == list(range(start, start + len(files)))
+                files_at = files_at[len(files) :]
+                start = files_at[0] if files_at else start
         else:
             assert got == [], person.name
     # the outbox sent every part of each notice with files, recorded as it went
-    rows = db.rows("SELECT * FROM outbox WHERE priority = ?", delivery.WITH_FILES)
-    assert len(rows) == len(case.told)
-    assert all(r["status"] == "sent" and r["progress"] == len(announced) for r in rows)
+    rows = db.rows("SELECT * FROM outbox WHERE priority = ? ORDER BY id", delivery.WITH_FILES)
+    assert len(rows) == len(case.told) * len(notices)
+    assert [r["progress"] for r in rows] == [len(f) for f in notices for _ in case.told]
+    assert all(r["status"] == "sent" for r in rows)
 
 
 @pytest.mark.parametrize("where", CASES)
