@@ -72,7 +72,12 @@ async def test_import_the_bureaus_29_problems_and_export_them(sandbox, people, d
     assert chat == people.leader.id and name.endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(content), read_only=True).worksheets[0]
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert rows[0][:9] == HEADERS and rows[0][9:] == ["整改进展", "销号审核", "责任人指定", "逾期天数"]
+    assert rows[0][:9] == HEADERS and rows[0][9:] == [
+        "整改进展",
+        "销号审核",
+        "责任人指定",
+        "逾期天数",
+    ]
     assert len(rows) == 30
     assert rows[1][0] == 1 and rows[3][8] == "视同完成，持续整改"
     assert [r[0] for r in rows[1:]] == list(range(1, 30))

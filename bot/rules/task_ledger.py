@@ -37,6 +37,12 @@ def is_overdue(task: Task, today: date) -> bool:
     return overdue_days(task, today) > 0
 
 
+def overdue_tasks(tasks: Sequence[Task], today: date) -> list[tuple[Task, int]]:
+    """The overdue tasks with their days late, the longest overdue first (then by 序号)."""
+    late = [(task, overdue_days(task, today)) for task in tasks]
+    return sorted(((t, d) for t, d in late if d), key=lambda pair: (-pair[1], pair[0].seq))
+
+
 class TaskFilter(StrEnum):
     """What a page of the ledger lists: everything, one state, or the tasks still waiting
     for a leader to name their 责任人. The values travel in callback data."""
