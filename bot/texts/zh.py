@@ -368,7 +368,7 @@ CATALOG: dict[str, str] = {
     "notice.list_span": "第 {first}–{last} 条",
     "notice.list_span_one": "第 {first} 条",
     "ladder.task_soon": "【{serial}】<b>整改提示</b>：第{seq}项整改任务将于 {deadline} 到期（还有 {left} 天）。\n问题：{problem}",
-    "ladder.task_overdue": "【{serial}】<b>整改督办</b>：第{seq}项整改任务已超过整改时限 {deadline}，请立即推进并报告进展。\n问题：{problem}",
+    "ladder.task_overdue": "【{serial}】<b>整改督办</b>：第{seq}项整改任务已逾期 {days} 天（整改时限 {deadline}），请立即推进并报告进展。\n问题：{problem}",
     "ladder.task_monthly": "【{serial}】<b>月度整改提醒</b>：第{seq}项整改任务（视同完成，持续整改），请报告本月整改进展。\n问题：{problem}",
     "card_notices": "<b>提示/督办记录</b>：",
     "card_notice_line": "{time} {serial} {name}",
