@@ -212,3 +212,21 @@ async def test_the_digest_counts_and_lists_overdue_tasks_as_of_its_day(ledger):
         "第1项｜市地方金融管理局｜责任人 李明｜逾期 9 天（时限 2026-11-20）",
         "第7项｜市地方金融管理局｜责任人 李明｜逾期 4 天（时限 2026-11-25）",
     ]
+
+
+async def test_an_old_overdue_button_lists_what_is_overdue_now(ledger, db):
+    """已逾期 pressed on an old page after a task was 同意销号: the page and its count as
+    now, and the card of that task no longer marked."""
+    people = ledger
+    await people.leader.send("/tasks")
+    old, data = people.leader.find_button("已逾期（3）")
+    await people.leader.send("/tasks 7")
+    await people.leader.press("同意销号")
+    assert {r["seq"]: r["state"] for r in db.rows("SELECT seq, state FROM tasks")}[7] == "done"
+    answer = await people.leader.press_data(old, data, "已逾期（3）")
+    page = next(a for a in answer if "【已逾期】" in a)
+    assert "已逾期（超过整改时限未销号）：2 项。\n【已逾期】第 1/1 页（共 2 项）：\n第1项｜" in page
+    assert "第2项｜整改中｜时限 2026-11-29（已逾期 1 天）" in page and "第7项｜" not in page
+    assert "✓已逾期（2）" in [label for label, _ in people.leader.inbox[-1].buttons]
+    card = (await people.leader.send("/tasks 7"))[0]
+    assert "整改时限：2026-11-25\n状态：已完成，同意销号" in card
