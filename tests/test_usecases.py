@@ -472,7 +472,10 @@ async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
 
     folder = settings.database_path.parent
     target = folder / "tasks.xlsx"
-    assert write_task_ledger(await tasks.export(env, cast["leader"]), target, env.zone) == 2
+    assert (
+        write_task_ledger(await tasks.export(env, cast["leader"]), target, env.zone, env.today())
+        == 2
+    )
     sheet = load_workbook(target).active
     header = [c.value for c in sheet[1]]
     assert header[:9] == [headers[c] for c in COLUMNS]
