@@ -182,7 +182,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         async def export(env: object) -> int:
             rows = await tasks.export(env, None)
             with writing(target, "tasks export"):
-                total = write_task_ledger(rows, target, env.zone)
+                total = write_task_ledger(rows, target, env.zone, env.today())
             print(f"exported {total} rectification tasks to {target}")
             return 0
 

@@ -199,6 +199,19 @@ def leaders_text(digest: LeaderDigest) -> str:
             if digest.tasks.get(state)
         )
         lines.append(t("digest.tasks_line", total=total, parts=parts))
+        lines.append(t("digest.tasks_overdue", count=digest.overdue_tasks_total))
+        late = [
+            t(
+                "digest.task_overdue_line",
+                seq=task.seq,
+                department=esc(task.department_name),
+                owner=esc(task.owner_name),
+                days=days,
+                deadline=task.deadline.isoformat(),
+            )
+            for task, days in digest.overdue_tasks
+        ]
+        lines += capped(late, digest.overdue_tasks_total, "digest.tasks_overdue_more")
     else:
         lines.append(none)
     lines += ["", t("digest.section_quality", period=period)]

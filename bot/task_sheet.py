@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.rules.model import Task
-from bot.rules.task_ledger import ASSIGN, HISTORY_COLUMNS, TaskEntry, column_of
+from bot.rules.task_ledger import ASSIGN, HISTORY_COLUMNS, TaskEntry, column_of, overdue_days
 from bot.rules.tasks import COLUMNS
 from bot.sheets import DATE, NUMBER, TEXT, WRAP, Column, write_sheet
 from bot.texts import name, t
@@ -24,12 +25,16 @@ WIDTHS = {
 }  # fmt: skip
 # After the import columns (which the import finds by their headers, so these are ignored).
 EXTRA_WIDTHS = {"progress": 40, "decisions": 34, "owners": 20}
+# Last: the days a task is past its 整改时限 on the day of the export (blank: not overdue).
+OVERDUE_WIDTH = 10
 
 
 def columns() -> list[Column]:
-    return [Column(t(f"task_column.{c}"), *WIDTHS.get(c, (12, TEXT))) for c in COLUMNS] + [
-        Column(t(f"task_column.{c}"), EXTRA_WIDTHS[c], WRAP) for c in HISTORY_COLUMNS
-    ]
+    return (
+        [Column(t(f"task_column.{c}"), *WIDTHS.get(c, (12, TEXT))) for c in COLUMNS]
+        + [Column(t(f"task_column.{c}"), EXTRA_WIDTHS[c], WRAP) for c in HISTORY_COLUMNS]
+        + [Column(t("task_column.overdue_days"), OVERDUE_WIDTH, NUMBER)]
+    )
 
 
 def entry_text(entry: TaskEntry, zone: ZoneInfo, quote: Callable[[str], str] = str) -> str:
@@ -51,7 +56,7 @@ def entry_text(entry: TaskEntry, zone: ZoneInfo, quote: Callable[[str], str] = s
     )
 
 
-def row(task: Task, entries: list[TaskEntry], zone: ZoneInfo) -> list[object]:
+def row(task: Task, entries: list[TaskEntry], zone: ZoneInfo, today: date) -> list[object]:
     by_column: dict[str, list[str]] = {c: [] for c in HISTORY_COLUMNS}
     for entry in entries:
         column = column_of(entry.kind)
@@ -68,15 +73,19 @@ def row(task: Task, entries: list[TaskEntry], zone: ZoneInfo) -> list[object]:
         task.deadline,
         name("task_state", task.state),
         *("\n".join(by_column[c]) for c in HISTORY_COLUMNS),
+        overdue_days(task, today) or None,
     ]
 
 
 def write_task_ledger(
-    entries: list[tuple[Task, list[TaskEntry]]], target: Path | io.BytesIO, zone: ZoneInfo
+    entries: list[tuple[Task, list[TaskEntry]]],
+    target: Path | io.BytesIO,
+    zone: ZoneInfo,
+    today: date,
 ) -> int:
-    """Write the ledger; returns the number of tasks."""
+    """Write the ledger as of `today` (which tasks are overdue); returns the number of tasks."""
     return write_sheet(
-        (row(task, history, zone) for task, history in entries),
+        (row(task, history, zone, today) for task, history in entries),
         target,
         t("task_sheet_title"),
         columns(),

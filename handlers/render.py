@@ -366,13 +366,14 @@ def ladder_notice(
         else f"ladder.{item.kind}"
     )
     if task is None:
-        return t(key, serial=item.serial, seq="", deadline="", left=0, problem=""), None
+        return t(key, serial=item.serial, seq="", deadline="", left=0, days=0, problem=""), None
     text = t(
         key,
         serial=item.serial,
         seq=task.seq,
         deadline=task.deadline.isoformat(),
         left=(task.deadline - env.today()).days,
+        days=(env.today() - task.deadline).days,  # task_overdue: calendar days, as /tasks
         problem=snippet(task.problem, 120),
     )
     return text, keyboard([task_next_row(task, item.kind, chat_id in env.leaders)])

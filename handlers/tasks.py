@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 
 from telegram import InlineKeyboardMarkup, Update
 
@@ -38,6 +39,7 @@ from bot.rules.task_ledger import (
     column_of,
     event_author,
     offered_filters,
+    overdue_days,
 )
 from bot.rules.tasks import COLUMNS
 from bot.rules.workflow import TASK_FLOW, Needs
@@ -123,6 +125,7 @@ def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMark
         department=esc(task.department_name),
         owner=owner,
         deadline=task.deadline.isoformat(),
+        overdue=overdue_mark(task, env_of(context).today()),
         state=name("task_state", task.state),
     )
     shown = [e for e in view.history if column_of(e.kind) is not None]  # not the import
@@ -142,8 +145,14 @@ def task_card(view: TaskView, context: Context) -> tuple[str, InlineKeyboardMark
     return text, with_files(keyboard(rows) if rows else None, TASK_FILES, task.id, view.files)
 
 
+def overdue_mark(task: Task, today: date) -> str:
+    """（已逾期 N 天） after a task's 时限 while it is overdue (task_ledger.overdue_days)."""
+    days = overdue_days(task, today)
+    return t("task_overdue_mark", days=days) if days else ""
+
+
 def filter_label(kind: TaskFilter) -> str:
-    if kind in (TaskFilter.ALL, TaskFilter.OPEN, TaskFilter.UNMAPPED):
+    if kind in (TaskFilter.ALL, TaskFilter.OPEN, TaskFilter.OVERDUE, TaskFilter.UNMAPPED):
         return t(f"tasks_filter.{kind}")
     return name("task_state", kind.value)
 
@@ -169,6 +178,7 @@ def ledger_page(
                 seq=task.seq,
                 state=name("task_state", task.state),
                 deadline=task.deadline.isoformat(),
+                overdue=overdue_mark(task, page.today),
                 owner=owner,
                 problem=snippet(task.problem, 40),
             )
@@ -233,6 +243,8 @@ async def show_ledger(
             head.append(t("tasks_unmapped", count=page.counts[TaskFilter.UNMAPPED]))
     else:
         head = [t("tasks_mine", count=page.counts[TaskFilter.ALL])]
+    if page.counts[TaskFilter.OVERDUE]:
+        head.append(t("tasks_overdue", count=page.counts[TaskFilter.OVERDUE]))
     # a leader's items read 第N项 查看, as in the notices; an official's 第N项, as always
     lines, rows = ledger_page(page, "task_view_label" if leader else "task_item_label")
     if leader:
@@ -293,7 +305,7 @@ async def send_export(update: Update, context: Context) -> None:
     actor = await actor_of(update, context)
     env = env_of(context)
     buffer = io.BytesIO()
-    total = write_task_ledger(await ledger.export(env, actor), buffer, env.zone)
+    total = write_task_ledger(await ledger.export(env, actor), buffer, env.zone, env.today())
     caption = t("task_export_caption", total=total, time=local_time(env, env.now()))
     if update.callback_query is not None:
         await update.callback_query.answer()

@@ -82,6 +82,23 @@ class TaskRepo(Store):
         )
         return {TaskState(r["state"]): r["n"] for r in rows}
 
+    async def all_at(self, end: datetime) -> list[Task]:
+        """The tasks imported before the moment `end`, each in the state it was in then
+        (the state the first change since left, else the state now), by 序号."""
+        rows = await self._all(
+            "WITH later AS (SELECT subject, from_state,"
+            " ROW_NUMBER() OVER (PARTITION BY +subject ORDER BY id) AS nth FROM audit_events"
+            " WHERE created_at >= :end AND subject LIKE 'task:%'"
+            " AND from_state IN ('in_progress', 'close_requested', 'done', 'deemed_done'))"
+            " SELECT t.id, t.seq, t.aspect, t.problem, t.measures, t.leader_name,"
+            " t.department_name, t.owner_name, t.owner_id, t.deadline, t.version, t.updated_at,"
+            " COALESCE(l.from_state, t.state) AS state FROM tasks t"
+            " LEFT JOIN later l ON l.subject = 'task:' || t.id AND l.nth = 1"
+            " WHERE t.created_at < :end ORDER BY t.seq",
+            {"end": records.stamp(end)},
+        )
+        return [records.task(r) for r in rows]
+
     async def set_state(self, task_id: int, version: int, state: str, now: datetime) -> bool:
         changed = await self._changed(
             "UPDATE tasks SET state = ?, updated_at = ?, version = version + 1"

@@ -154,7 +154,7 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "done_task.{}": [(a,) for a in TaskAction],
     "draft_done_early.{}": [("category",), ("description",)],
     "task_part_what.{}": [("report",), ("request_close",)],
-    "tasks_filter.{}": [("all",), ("open",), ("unmapped",)],
+    "tasks_filter.{}": [("all",), ("open",), ("overdue",), ("unmapped",)],
     "reopen_how.{}": [(b,) for b in (REOPEN_TIME_LIMIT, REOPEN_KEPT, REOPEN_KEPT_EXTENSION)],
     "notice.{}": [(k,) for k in NOTICE_KINDS],
     "notice_task.{}": [(a,) for a in sorted({*TASK_NOTICES, *audiences.TO_LEADERS})],

@@ -72,7 +72,12 @@ async def test_import_the_bureaus_29_problems_and_export_them(sandbox, people, d
     assert chat == people.leader.id and name.endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(content), read_only=True).worksheets[0]
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert rows[0][:9] == HEADERS and rows[0][9:] == ["整改进展", "销号审核", "责任人指定"]
+    assert rows[0][:9] == HEADERS and rows[0][9:] == [
+        "整改进展",
+        "销号审核",
+        "责任人指定",
+        "逾期天数",
+    ]
     assert len(rows) == 30
     assert rows[1][0] == 1 and rows[3][8] == "视同完成，持续整改"
     assert [r[0] for r in rows[1:]] == list(range(1, 30))
@@ -157,7 +162,10 @@ async def test_task_reminders_seven_three_one_days_and_overdue(sandbox, people, 
         "【提示〔2026〕1号】整改提示：第30项整改任务将于 2026-03-11 到期（还有 7 天）。"
     )
     assert "还有 2 天" in got["03-09"][0] and "还有 1 天" in got["03-10"][0]
-    assert got["03-12"][0].startswith("【督办〔2026〕1号】整改督办：第30项整改任务已超过整改时限")
+    assert got["03-12"][0].startswith(
+        "【督办〔2026〕1号】整改督办：第30项整改任务已逾期 1 天（整改时限 2026-03-11），"
+    )
+    assert "第30项整改任务已逾期 2 天（整改时限 2026-03-11）" in got["03-13"][0]
     assert [r["kind"] for r in db.rows("SELECT kind FROM notices ORDER BY id")] == [
         "task_d7",
         "task_d3",

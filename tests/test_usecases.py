@@ -472,11 +472,14 @@ async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
 
     folder = settings.database_path.parent
     target = folder / "tasks.xlsx"
-    assert write_task_ledger(await tasks.export(env, cast["leader"]), target, env.zone) == 2
+    assert (
+        write_task_ledger(await tasks.export(env, cast["leader"]), target, env.zone, env.today())
+        == 2
+    )
     sheet = load_workbook(target).active
     header = [c.value for c in sheet[1]]
     assert header[:9] == [headers[c] for c in COLUMNS]
-    assert header[9:] == ["整改进展", "销号审核", "责任人指定"]
+    assert header[9:] == ["整改进展", "销号审核", "责任人指定", "逾期天数"]
     first = {h: c for h, c in zip(header, sheet[2], strict=True)}
     assert first["整改时限"].value == datetime(2026, 6, 30)
     assert first["整改时限"].number_format == "yyyy-mm-dd"

@@ -29,6 +29,7 @@ from bot.rules.model import (
     Event,
     Rating,
     State,
+    Task,
 )
 from bot.rules.org import Category
 from bot.rules.refusals import InvalidInput
@@ -248,6 +249,10 @@ class LeaderDigest:
     as_of: date | None = None  # the day its figures are as of: every period ends on it
     listed: int = 30  # the other lists (withdrawn appeals) name at most this many
     made_on: date | None = None  # the day it was made: names its week 上周 or 本周
+    # the rectification tasks overdue as of `as_of` (task_ledger.overdue_tasks), the
+    # longest overdue first and at most `listed`; all of them counted in the total
+    overdue_tasks: list[tuple[Task, int]] = field(default_factory=list)
+    overdue_tasks_total: int = 0
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from bot.rules.model import Event, Task, TaskAction, TaskReport, TaskState
@@ -17,6 +17,30 @@ from bot.rules.names import visible_name
 from bot.rules.workflow import TASK_VERSION_EVENTS
 
 PAGE_SIZE = 10  # items on one page of the ledger in chat
+
+# A task is overdue (已逾期) once its 整改时限 has passed while it is still being worked on
+# or its 销号 awaits a decision. The 时限 (imported as a date) is the last day allowed: the
+# day after it, the task is one day late. 已完成，同意销号 is done; 视同完成，持续整改 is a
+# leader's decision that the task counts as done (it is then chased monthly for progress,
+# not by its 时限), so neither is ever overdue.
+OVERDUE_STATES = frozenset({TaskState.IN_PROGRESS, TaskState.CLOSE_REQUESTED})
+
+
+def overdue_days(task: Task, today: date) -> int:
+    """How many calendar days the task is past its 整改时限 on `today`; 0: not overdue."""
+    if task.state not in OVERDUE_STATES:
+        return 0
+    return max(0, (today - task.deadline).days)
+
+
+def is_overdue(task: Task, today: date) -> bool:
+    return overdue_days(task, today) > 0
+
+
+def overdue_tasks(tasks: Sequence[Task], today: date) -> list[tuple[Task, int]]:
+    """The overdue tasks with their days late, the longest overdue first (then by 序号)."""
+    late = [(task, overdue_days(task, today)) for task in tasks]
+    return sorted(((t, d) for t, d in late if d), key=lambda pair: (-pair[1], pair[0].seq))
 
 
 class TaskFilter(StrEnum):
@@ -29,12 +53,16 @@ class TaskFilter(StrEnum):
     CLOSE_REQUESTED = TaskState.CLOSE_REQUESTED.value
     DONE = TaskState.DONE.value
     DEEMED_DONE = TaskState.DEEMED_DONE.value
+    OVERDUE = "overdue"  # past its 整改时限 and not done (is_overdue)
     UNMAPPED = "unmapped"
 
 
-def matches(task: Task, kind: TaskFilter) -> bool:
+def matches(task: Task, kind: TaskFilter, today: date = date.min) -> bool:
+    """Whether `kind` lists the task (on `today`: which are overdue; none by default)."""
     if kind is TaskFilter.ALL:
         return True
+    if kind is TaskFilter.OVERDUE:
+        return is_overdue(task, today)
     if kind is TaskFilter.UNMAPPED:
         return task.owner_id is None
     if kind is TaskFilter.OPEN:
@@ -73,7 +101,8 @@ def offered_filters(counts: dict[TaskFilter, int], current: TaskFilter) -> list[
     states = [k for k in TaskFilter if k.value in set(TaskState) and counts[k]]
     both = counts[TaskFilter.OPEN]
     open_differs = 0 < both < counts[TaskFilter.ALL] and all(counts[k] != both for k in states)
-    if len(states) < 2 and not counts[TaskFilter.UNMAPPED] and current is TaskFilter.ALL:
+    alone = not counts[TaskFilter.UNMAPPED] and not counts[TaskFilter.OVERDUE]
+    if len(states) < 2 and alone and current is TaskFilter.ALL:
         return []
     return [
         k
@@ -110,6 +139,7 @@ class TaskPage:
     before: int  # items of the filter before this page
     moved: bool  # the page the button pointed at is empty now: the nearest one is shown
     size: int = PAGE_SIZE
+    today: date = date.min  # the day the page was made: which of its tasks are overdue
 
     @property
     def total(self) -> int:
@@ -139,13 +169,15 @@ def page_of(
     cursor: Cursor | None,
     size: int = PAGE_SIZE,
     order: Order = Order.SEQ,
+    today: date = date.min,
 ) -> TaskPage:
     """The page of `kind` a button points at. No cursor: the first page. A page that has
     emptied since the button was made (its items changed state) gives the last page, and
-    a button whose item is no longer in the person's scope the first; both marked `moved`."""
-    counts = {k: sum(1 for task in tasks if matches(task, k)) for k in TaskFilter}
+    a button whose item is no longer in the person's scope the first; both marked `moved`.
+    `today` (the clock's) decides which are overdue."""
+    counts = {k: sum(1 for task in tasks if matches(task, k, today)) for k in TaskFilter}
     key = _key(order)
-    chosen = sorted((task for task in tasks if matches(task, kind)), key=key)
+    chosen = sorted((task for task in tasks if matches(task, kind, today)), key=key)
     edge: tuple | None = None
     if cursor is not None:
         found = [task for task in tasks if task.seq == cursor.seq]
@@ -162,7 +194,7 @@ def page_of(
         start = max(0, sum(1 for task in chosen if key(task) < edge) - size)
     if start >= len(chosen) > 0:  # past the end now: the last page
         start, moved = (len(chosen) - 1) // size * size, True
-    return TaskPage(kind, chosen[start : start + size], counts, start, moved, size)
+    return TaskPage(kind, chosen[start : start + size], counts, start, moved, size, today)
 
 
 # A task's history ----------------------------------------------------------------------

@@ -12,8 +12,9 @@ from pathlib import Path
 from bot.rules import access, delivery
 from bot.rules import digest as rules
 from bot.rules.digest import DepartmentDigest, LeaderDigest, QualityFlag, Week
-from bot.rules.model import OPEN_STATES, Actor, State, TaskState
+from bot.rules.model import OPEN_STATES, Actor, State, Task, TaskState
 from bot.rules.refusals import InvalidInput, NotAllowed
+from bot.rules.task_ledger import overdue_tasks
 from bot.usecases.env import Env
 from storage.db import UnitOfWork
 from storage.reports import LedgerEntry, Reply, StoredDigest
@@ -215,6 +216,7 @@ async def leaders_digest(
         overdue, overdue_total = await _overdue(uow, env, as_of, changes)
         duplicates, short = await _quality(uow, env, *bounds(env, week.start, as_of))
         tasks = await _tasks_as_of(uow, env, as_of)
+        late_tasks = await _overdue_tasks(uow, env, as_of)
     floor = env.org.digest.satisfaction_floor
     return LeaderDigest(
         week,
@@ -232,6 +234,8 @@ async def leaders_digest(
         as_of,
         env.org.digest.overdue_listed,
         env.today(),
+        late_tasks[: env.org.digest.overdue_listed],
+        len(late_tasks),
     )
 
 
@@ -241,6 +245,14 @@ async def _tasks_as_of(uow: UnitOfWork, env: Env, as_of: date) -> dict[TaskState
     if since is None:
         return await uow.tasks.counts_by_state()
     return await uow.tasks.counts_by_state_at(since)
+
+
+async def _overdue_tasks(uow: UnitOfWork, env: Env, as_of: date) -> list[tuple[Task, int]]:
+    """The rectification tasks overdue at the end of the day `as_of`, each in the state it
+    was in then, the longest overdue first."""
+    since = _unchanged_since(env, as_of)
+    tasks = await (uow.tasks.all() if since is None else uow.tasks.all_at(since))
+    return overdue_tasks(tasks, as_of)
 
 
 async def department_digests(

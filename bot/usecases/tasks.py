@@ -177,7 +177,7 @@ async def browse(
     what /tasks shows first."""
     tasks = await tasks_for(env, actor)
     first, order = first_view(tasks, actor.role is Role.ADMIN)
-    return page_of(tasks, first if kind is None else kind, cursor, order=order)
+    return page_of(tasks, first if kind is None else kind, cursor, order=order, today=env.today())
 
 
 def ledger_columns() -> tuple[str, ...]:
