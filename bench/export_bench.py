@@ -18,12 +18,13 @@ import asyncio
 import sqlite3
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 
 from bench.common import fresh_database, in_own_process, print_measurement, seed_owners, summary
 from bot import ledger_sheet
-from bot.sheets import write_sheet
+from bot.sheets import write_sheets_async
 from bot.usecases import reports
 from bot.usecases.env import Env
 
@@ -58,21 +59,25 @@ async def openpyxl_rows(env: Env, target: Path, names: dict[str, str]) -> None:
 
     start, end = date(2026, 1, 1), date(2026, 12, 31)
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("诉求台账")
-    sheet.append(ledger_sheet.headers())
+    sheets = [book.create_sheet(spec.title) for spec in ledger_sheet.sheets(start, end)]
+    for sheet, spec in zip(sheets, ledger_sheet.sheets(start, end), strict=True):
+        sheet.append([column.header for column in spec.columns])
     body, wrap = Font(size=10), Alignment(vertical="top", wrap_text=True)
     async with env.db.reading() as uow:
         async for entry in uow.reports.ledger(*reports.bounds(env, start, end)):
-            row = []
-            for value in ledger_sheet.cells(entry, env.zone, names):
-                if isinstance(value, datetime):
-                    value = value.replace(tzinfo=None)
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.font, cell.alignment = body, wrap
-                if isinstance(value, datetime):
-                    cell.number_format = "yyyy-mm-dd hh:mm"
-                row.append(cell)
-            sheet.append(row)
+            for sheet, values in zip(
+                sheets, ledger_sheet.cells(entry, env.zone, names), strict=True
+            ):
+                row = []
+                for value in values:
+                    if isinstance(value, datetime):
+                        value = value.replace(tzinfo=None)
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.font, cell.alignment = body, wrap
+                    if isinstance(value, datetime):
+                        cell.number_format = "yyyy-mm-dd hh:mm"
+                    row.append(cell)
+                sheet.append(row)
     book.save(target)
 
 
@@ -87,12 +92,13 @@ async def export(path: Path, variant: str) -> None:
         if variant == "baseline":  # every row first, then the workbook
             async with env.db.reading() as uow:
                 entries = [e async for e in uow.reports.ledger(*reports.bounds(env, start, end))]
-            write_sheet(
-                [ledger_sheet.cells(e, env.zone, names) for e in entries],
-                folder / "all.xlsx",
-                "诉求台账",
-                ledger_sheet.columns(),
-            )
+            rows = [ledger_sheet.cells(e, env.zone, names) for e in entries]
+
+            async def each() -> AsyncIterator[tuple[list[object], list[object]]]:
+                for row in rows:
+                    yield row
+
+            await write_sheets_async(each(), folder / "all.xlsx", ledger_sheet.sheets(start, end))
         elif variant == "streamed":
             write = ledger_sheet.writer(env.zone, names)
             await reports.export_ledger(env, None, start, end, folder / "streamed.xlsx", write)
