@@ -8,7 +8,7 @@ import html
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -135,6 +135,7 @@ def fitted(
     return [(piece, None) for piece in pieces[:-1]] + [(pieces[-1], markup)]
 
 
+Sent = TypeVar("Sent")
 # Pauses before trying an answer again after a timeout, a 5xx or a short 429.
 RETRY_DELAYS = (0.5, 1.5)
 LONGEST_WAIT = 5.0  # a longer 429 is left to the outbox rather than keeping the user waiting
@@ -144,9 +145,15 @@ async def send_retrying(
     context: Context, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
 ) -> Message | None:
     """Send an answer, trying again on transient faults; the last fault is raised."""
+    return await retrying(lambda: context.bot.send_message(chat_id, text, reply_markup=markup))
+
+
+async def retrying(send: Callable[[], Awaitable[Sent]]) -> Sent | None:
+    """Make one send to the person answered, trying again on transient faults (a timeout,
+    a 5xx, a short 429); a refusal and the last fault are raised."""
     for delay in (*RETRY_DELAYS, None):
         try:
-            return await context.bot.send_message(chat_id, text, reply_markup=markup)
+            return await send()
         except (BadRequest, Forbidden):
             raise  # final: retrying changes nothing
         except RetryAfter as exc:

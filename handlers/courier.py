@@ -39,7 +39,16 @@ from bot.texts.events import person_name
 from bot.usecases import appeals, ladder, outbox, people, reports
 from bot.usecases.env import Env
 from handlers import limits
-from handlers.common import Context, env_of, esc, fitted, keyboard, removed_text, say
+from handlers.common import (
+    Context,
+    env_of,
+    esc,
+    fitted,
+    keyboard,
+    removed_text,
+    retrying,
+    say,
+)
 from handlers.ordering import KeyedLocks
 from handlers.render import (
     action_markup,
@@ -222,6 +231,25 @@ async def send_part(bot: Bot, chat_id: int, part: Part) -> None:
         await bot.send_message(chat_id, body, reply_markup=extra)
 
 
+async def send_files(bot: Bot, chat_id: int, parts: list[Part]) -> int:
+    """Stored files sent at once to the person who asked for them (查看附件), each on its own
+    and tried again on a transient fault as any answer is; one Telegram refuses (a file_id
+    it no longer takes) is logged and skipped, as the courier skips it after a notice, and
+    the rest still go. Returns how many were refused."""
+    refused = 0
+    for n, part in enumerate(parts, start=1):
+        try:
+            await retrying(lambda part=part: send_part(bot, chat_id, part))
+        except TelegramError as exc:
+            if fault_of(exc) is not delivery.Fault.REFUSED:
+                raise
+            log.error(
+                "file %s of %s to %s refused by Telegram, skipped: %s", n, len(parts), chat_id, exc
+            )
+            refused += 1
+    return refused
+
+
 # Notices listed in one message at most; a longer list follows in further messages.
 LIST_CHUNK = 8
 # Notices a sweep's list names (the most urgent), in three messages; it gives the count of
@@ -331,8 +359,24 @@ async def parts_of(env: Env, item: Outgoing) -> list[Step]:
         text, markup = await render(env, item)
         # a text over Telegram's limit goes in pieces, the buttons under the last
         parts = [("text", piece, buttons) for piece, buttons in fitted(text, markup)]
-        parts += await _announced_files(env, item)  # then the files it announces
+        files = await _announced_files(env, item)
+        if files:
+            return with_files(item, parts, files)
     return list(enumerate(parts, start=1))[item.progress :]
+
+
+def with_files(item: Outgoing, text: list[Part], files: list[Part]) -> list[Step]:
+    """A notice's text, then the files it announces, what is still to send of them. The
+    files are counted from the number of pieces the text was cut into when it first went
+    (kept in the row, `delivery.PIECES`), so that after a crash the same file comes next
+    even if the text now reads differently, in more or fewer pieces; a text cut short by
+    the crash goes on with the pieces after those that went."""
+    pieces = int(item.detail.get(delivery.PIECES) or len(text))
+    steps = [(min(n, pieces), part) for n, part in enumerate(text, start=1) if n > item.progress]
+    if item.progress >= pieces:
+        steps = []
+    steps += [(pieces + n, part) for n, part in enumerate(files, start=1)]
+    return [(went, part) for went, part in steps if part[0] == "text" or went > item.progress]
 
 
 async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -432,7 +476,7 @@ async def deliver(bot: Bot, env: Env, item: Outgoing) -> int:
     Returns how many went out now."""
     async with _CHAT_TURNS.hold(item.chat_id):
         await limits.notices_turn(bot)
-        if not delivery.joins_lists(item.subject, item.priority):
+        if not delivery.joins_lists(item.subject, item.priority, item.detail):
             taken = await outbox.take(env, item.id)
             return await _send(bot, env, [taken]) if taken else 0
         return await _send(bot, env, await outbox.take_with_others(env, item, LIST_CHUNK))
@@ -448,33 +492,47 @@ async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
         # one or two notices that waited together stay plain messages, each on its own
         return sum([await _send(bot, env, [item]) for item in batch])
     unsent, sent = list(batch), 0
-    for done, went, part in await _batch_parts(env, batch):
+    planned = await _batch_parts(env, batch)
+    head = batch[0]
+    files_follow = len(batch) == 1 and delivery.announces_files(head.detail)
+    pieces = None  # the text's pieces, kept with the first part of a notice with files
+    if files_follow and not head.progress and delivery.PIECES not in head.detail:
+        pieces = sum(1 for _, _, part in planned if part[0] == "text")
+    for done, went, part in planned:
         try:
-            await send_part(bot, batch[0].chat_id, part)
+            await send_part(bot, head.chat_id, part)
         except TelegramError as exc:
             refused = fault_of(exc) is delivery.Fault.REFUSED
-            if refused and done and len(done) < len(unsent):
+            if refused and part[0] == "file":
+                # one stored file Telegram no longer takes: the operator hears of it, the
+                # notice it follows was heard and its other files still go
+                log.error(
+                    "outbox %s file %s to %s refused by Telegram, skipped: %s",
+                    head.id, went, head.chat_id, exc,
+                )  # fmt: skip
+            elif refused and done and len(done) < len(unsent):
                 # the part itself was refused: its items end, the other parts still go
                 await _not_sent(bot, env, done, exc)
                 unsent = [item for item in unsent if item not in done]
                 continue
-            if refused and not done:
+            elif refused and not done and not files_follow:
                 # a part of one message in several (a sweep's list, a long text): the
                 # operator hears of it, the message goes on with its other parts
                 log.error(
                     "outbox %s part %s to %s refused by Telegram, skipped: %s",
-                    batch[0].id, went, batch[0].chat_id, exc,
+                    head.id, went, head.chat_id, exc,
                 )  # fmt: skip
-                await outbox.advanced(env, batch[0].id, went)
-                continue
-            await _not_sent(bot, env, unsent, exc)
-            return sent
+            else:
+                # a notice's text refused: not sent, and no file goes without it
+                await _not_sent(bot, env, unsent, exc)
+                return sent
         if done:
             await outbox.sent(env, *(item.id for item in done))
             unsent = [item for item in unsent if item not in done]
             sent += len(done)
         else:
-            await outbox.advanced(env, batch[0].id, went)
+            await outbox.advanced(env, head.id, went, pieces)
+            pieces = None
     return sent
 
 

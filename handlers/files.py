@@ -11,12 +11,13 @@ from bot.usecases import appeals
 from bot.usecases import tasks as ledger
 from handlers.buttons import APPEAL_FILES, TASK_FILES, pressed
 from handlers.common import Context, actor_of, env_of, refusals, say
-from handlers.courier import Part, file_parts, send_part
+from handlers.courier import Part, file_parts, send_files
 
 
 async def _send(update: Update, context: Context, parts: list[Part], what: str) -> None:
     """The files to the presser (a card is pressed in a private chat: in a group only 签收
-    may be pressed), the press answered first."""
+    may be pressed), the press answered first; a file Telegram no longer takes does not
+    stop the others, and the presser is told how many could not be sent."""
     if not parts:
         await say(update, context, t("files_none", what=what))
         return
@@ -24,8 +25,11 @@ async def _send(update: Update, context: Context, parts: list[Part], what: str) 
         await update.callback_query.answer()
     except TelegramError:
         pass  # an old press: the files still go
-    for part in parts:
-        await send_part(context.bot, update.effective_chat.id, part)
+    refused = await send_files(context.bot, update.effective_chat.id, parts)
+    if refused == len(parts):
+        await say(update, context, t("files_refused_all", what=what, count=refused), answer=False)
+    elif refused:
+        await say(update, context, t("files_refused", count=refused), answer=False)
 
 
 @refusals

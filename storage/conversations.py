@@ -146,17 +146,19 @@ class OutboxRepo(Store):
         return _outgoing(row) if row else None
 
     async def take_with_others(
-        self, item: Outgoing, now: datetime, lease_until: datetime, limit: int
+        self, item: Outgoing, now: datetime, lease_until: datetime, limit: int, alone: str
     ) -> list[Outgoing]:
         """Claim a message and up to `limit - 1` more like it that are due to the same chat
-        (same subject and priority, oldest first); [] when none is due any more (one put
-        back for later is not taken early). A message already sent as part of a list takes
-        the rest of that list and nothing else; others never take a list's items."""
+        (same subject and priority, oldest first; none whose detail holds the key `alone`);
+        [] when none is due any more (one put back for later is not taken early). A message
+        already sent as part of a list takes the rest of that list and nothing else; others
+        never take a list's items."""
         rows = await self._all(
             "UPDATE outbox SET status = 'sending', lease_until = :lease,"
             " attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox"
             " WHERE chat_id = :chat AND status IN ('pending', 'sending')"
             " AND subject IS :subject AND priority = :priority"
+            " AND (id = :id OR json_extract(detail, :alone) IS NULL)"
             " AND list_id IS (SELECT list_id FROM outbox WHERE id = :id)"
             " AND (status = 'pending' AND due_at <= :now"
             "      OR status = 'sending' AND lease_until <= :now)"
@@ -169,6 +171,7 @@ class OutboxRepo(Store):
                 "id": item.id,
                 "now": records.stamp(now),
                 "limit": limit,
+                "alone": f"$.{alone}",
             },
         )
         return sorted((_outgoing(r) for r in rows), key=lambda o: o.id)
@@ -184,10 +187,16 @@ class OutboxRepo(Store):
         rows = await self._all("SELECT id FROM outbox WHERE list_id = ? ORDER BY id", (list_id,))
         return [r["id"] for r in rows]
 
-    async def advance(self, outgoing_id: int, progress: int) -> None:
-        """Telegram accepted a part of a message in several: `progress` of it have gone."""
+    async def advance(
+        self, outgoing_id: int, progress: int, key: str, value: int | None = None
+    ) -> None:
+        """Telegram accepted a part of a message in several: `progress` of it have gone;
+        a `value` given is kept in the detail under `key` unless one is there already."""
         await self.conn.execute(
-            "UPDATE outbox SET progress = ? WHERE id = ?", (progress, outgoing_id)
+            "UPDATE outbox SET progress = ?, detail = CASE WHEN ? IS NULL"
+            " OR json_extract(detail, ?) IS NOT NULL THEN detail"
+            " ELSE json_set(detail, ?, ?) END WHERE id = ?",
+            (progress, value, f"$.{key}", f"$.{key}", value, outgoing_id),
         )
 
     async def of_ids(self, ids: list[int]) -> list[Outgoing]:

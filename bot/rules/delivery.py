@@ -45,20 +45,28 @@ ACK, NOTICE, LADDER = 0, 1, 2
 # A notice that announces files (a new appeal's, a 补充's, a 销号 request's) names them in
 # its detail (FILES: their stored ids) and goes on its own, never folded into a list: its
 # text, then each file by its Telegram file_id, one part after another (a crash resends
-# only the part in flight). Its priority keeps it out of lists.
+# only the part in flight). It keeps the priority of any notice (NOTICE), so a burst of
+# reminders never holds it back; its detail, not its priority, keeps it out of lists.
+# PIECES: how many messages its text was cut into when it first went, so that after a
+# crash its files are counted from there even if the text now reads differently.
 FILES = "attachments"
-WITH_FILES = 3
+PIECES = "pieces"
+
+
+def announces_files(detail: dict) -> bool:
+    """Whether a stored notice names files to follow it."""
+    return bool(detail.get(FILES))
 
 
 def priority_of(detail: dict) -> int:
-    """A notice's priority: WITH_FILES when it carries files, else NOTICE."""
-    return WITH_FILES if detail.get(FILES) else NOTICE
+    """A notice's priority: NOTICE, files or not (the order of sending; see FILES)."""
+    return NOTICE
 
 
-def joins_lists(subject: str | None, priority: int) -> bool:
+def joins_lists(subject: str | None, priority: int, detail: dict) -> bool:
     """Notices about appeals that wait for the same person together may go as one list
-    (an acknowledgement has its own priority, ACK)."""
-    return subject == "appeal" and priority == NOTICE
+    (an acknowledgement has its own priority, ACK); one that announces files goes alone."""
+    return subject == "appeal" and priority == NOTICE and not announces_files(detail)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -289,6 +289,8 @@ CATALOG: dict[str, str] = {
     "file_of.appeal": "诉求 {number}",
     "file_of.task": "第{seq}项整改任务",
     "files_none": "{what}没有附件。",
+    "files_refused": "另有 {count} 个附件无法发送（Telegram 已不再接受这些文件），请提交人重新上传。",
+    "files_refused_all": "{what}的 {count} 个附件都无法发送（Telegram 已不再接受这些文件），请提交人重新上传。",
     "card_resolution": "<b>办结情况</b>：{resolution}",
     "card_rating": "<b>评价</b>：{rating}",
     "card_earlier_round": "<b>上一轮办结情况</b>（已重办）：{resolution}\n<b>上一轮评价</b>：{rating}",

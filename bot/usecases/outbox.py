@@ -30,7 +30,7 @@ async def enqueue(uow: UnitOfWork, env: Env, notices: list[Notice]) -> tuple[int
                 "appeal",
                 note.appeal.id,
                 note.detail,
-                delivery.priority_of(note.detail),
+                delivery.NOTICE,
                 now,
             )
         )
@@ -94,7 +94,9 @@ async def take_with_others(env: Env, item: Outgoing, limit: int) -> list[Outgoin
     What the recipient is no longer entitled to is withheld, not returned."""
     now = env.now()
     async with env.db.one_statement() as uow:
-        taken = await uow.outbox.take_with_others(item, now, now + delivery.LEASE, limit)
+        taken = await uow.outbox.take_with_others(
+            item, now, now + delivery.LEASE, limit, delivery.FILES
+        )
     return await _entitled(env, taken)
 
 
@@ -134,11 +136,12 @@ async def sent(env: Env, *outgoing_ids: int) -> None:
         await uow.outbox.sent_all(list(outgoing_ids), env.now())
 
 
-async def advanced(env: Env, outgoing_id: int, progress: int) -> None:
+async def advanced(env: Env, outgoing_id: int, progress: int, pieces: int | None = None) -> None:
     """Telegram accepted one part of a message in several (not its last): recorded at once,
-    so that after a crash the message goes on with the parts not sent."""
+    so that after a crash the message goes on with the parts not sent; `pieces`, how many
+    messages the text of a notice with files was cut into, is kept with it the first time."""
     async with env.db.one_statement() as uow:
-        await uow.outbox.advance(outgoing_id, progress)
+        await uow.outbox.advance(outgoing_id, progress, delivery.PIECES, pieces)
 
 
 async def form_list(env: Env, ids: list[int]) -> None:
@@ -217,7 +220,7 @@ async def _escalate(uow: UnitOfWork, env: Env, outgoing: Outgoing) -> list[int]:
             outgoing.subject,
             outgoing.subject_id,
             dict(outgoing.detail, unheard=True),
-            delivery.priority_of(outgoing.detail),
+            delivery.NOTICE,
             env.now(),
         )
         for leader in sorted(env.leaders)
