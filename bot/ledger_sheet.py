@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.rules.model import CLOSED_STATES, INTERNAL_MESSAGE_KINDS, State
@@ -75,10 +76,9 @@ def reopenings(entry: LedgerEntry) -> list[datetime]:
 
 
 def round_mark(number: int, rounds: int) -> str:
-    """The mark (〔第1轮〕) before what belongs to round `number` while it is earlier than
-    the current one (of `rounds`); none for the current round, nor for an appeal never
-    reopened."""
-    return t("ledger.earlier_round", round=number) if number < rounds else ""
+    """The mark (〔第1轮〕) before what belongs to round `number` once the appeal was
+    reopened (of `rounds`), the current round's too; none for an appeal never reopened."""
+    return t("ledger.round", round=number) if rounds > 1 else ""
 
 
 def history_lines(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> str:
@@ -115,11 +115,19 @@ def message_lines(entry: LedgerEntry, zone: ZoneInfo, public: bool) -> str:
             time=local(moment(m["at"]), zone),
             kind=name("message_kind", m["kind"], default=m["kind"]),
             author=person_name(m.get("author"), m.get("author_role")),
-            text=m["text"],
+            text=_words_and_files(m),
         )
         for m in entry.messages
         if (m["kind"] not in INTERNAL_MESSAGE_KINDS) == public
     )
+
+
+def _words_and_files(message: dict[str, Any]) -> str:
+    """A message's words, and how many files came with it (a 补充 of photos alone has no
+    words: the count is what it said)."""
+    files = int(message.get("files") or 0)
+    count = t("ledger.message_files", count=files) if files else ""
+    return (message["text"] or "") + count
 
 
 def notice_serials(entry: LedgerEntry) -> str:

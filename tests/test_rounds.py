@@ -134,10 +134,15 @@ async def test_the_ledger_row_describes_the_current_round(sandbox, people, clock
         assert (row[t(f"ledger.header.{closed_column}")] is not None) == closed, case
         assert (row[t(f"ledger.header.{withdrawn_column}")] is not None) == withdrawn, case
     history = row[t("ledger.header.history")].split("\n")
+    reopened = sum(step == ("rate", "不满意") for step in steps)
     assert sum(line.startswith("〔第1轮〕") for line in history) == round1, history
-    assert sum(line.startswith("〔第2轮〕") for line in history) == round2, history
-    marked = round1 + round2
-    assert not any(line.startswith("〔") for line in history[marked:])  # the current round
+    if reopened > 1:
+        assert sum(line.startswith("〔第2轮〕") for line in history) == round2, history
+    current = history[round1 + round2 :]
+    if reopened:  # once reopened, the current round is marked too
+        assert all(line.startswith(f"〔第{reopened + 1}轮〕") for line in current), history
+    else:
+        assert not any(line.startswith("〔") for line in history), history
     if round1:  # the earlier outcome is kept, in its round
         assert any(line.startswith("〔第1轮〕") and FIRST in line for line in history)
 
@@ -180,4 +185,21 @@ async def test_words_of_an_earlier_round_are_marked_with_it(sandbox, people, clo
     messages = dict(zip(rows[0], rows[1], strict=True))[t("ledger.header.messages")]
     first, second = messages.split("\n")
     assert first.startswith("〔第1轮〕") and "请提供财务报表。" in first
-    assert not second.startswith("〔") and "已约定周五上门。" in second
+    assert second.startswith("〔第2轮〕") and "已约定周五上门。" in second
+
+
+async def test_a_supplement_of_files_alone_says_how_many(sandbox, people):
+    p = people
+    number = await file_appeal(p.company)
+    await p.company.send(f"/view {number}")
+    await p.company.press("补充")
+    await p.company.send_photo()
+    await p.company.send_document("报表.pdf")
+    await p.company.send("补充说明：见附件。")
+    await p.company.send("/done")
+    await p.leader.send("/export")
+    book = load_workbook(io.BytesIO(sandbox.api.documents[-1][2]))
+    rows = list(book[t("ledger.sheet_full")].iter_rows(values_only=True))
+    lines = dict(zip(rows[0], rows[1], strict=True))[t("ledger.header.messages")].split("\n")
+    supplements = [line.split("：", 1)[1] for line in lines if " 补充 " in line]
+    assert supplements == ["（附件 1 个）", "（附件 1 个）", "补充说明：见附件。"], lines
