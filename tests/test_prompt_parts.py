@@ -321,8 +321,8 @@ async def test_text_after_a_prompt_closed_is_said_plainly_to_reach_nobody(sandbo
     answer = await p.official.send("另外，请带上近三个月的财务报表。")
     assert answer[0].startswith("您好！这条消息未发送给任何人（当前没有进行中的操作）。")
     assert await p.official.send_photo() == [
-        "这个照片或文件未保存：当前没有进行中的操作。整改进展的照片或文件，请在 /tasks 中"
-        "打开该项、点击“报告进展”后发送。"
+        "这个照片或文件未保存：当前没有进行中的操作（诉求的回复、备注只收文字）。"
+        "如是整改任务的材料，请在 /tasks 中打开该项、点击“报告进展”或“申请销号”后发送。"
     ]
     assert p.company.since(mark) == []
     assert [r["text"] for r in db.rows("SELECT text FROM appeal_messages")] == [

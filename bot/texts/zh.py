@@ -256,7 +256,7 @@ CATALOG: dict[str, str] = {
     "hint.action.date": "请输入新的办结期限，如 2026-03-20；发送 /cancel 取消。",
     "hint.import.file": "请以文件形式发送整改台账（CSV 或 XLSX）；发送 /cancel 取消。",
     "hint.file_outside_flow": "这个照片或文件未保存：当前没有进行中的操作。如需为诉求补充材料，请在诉求卡片上点击“补充”后发送；提交新诉求请发送 /new。",
-    "hint.file_outside_flow.staff": "这个照片或文件未保存：当前没有进行中的操作。整改进展的照片或文件，请在 /tasks 中打开该项、点击“报告进展”后发送。",
+    "hint.file_outside_flow.staff": "这个照片或文件未保存：当前没有进行中的操作（诉求的回复、备注只收文字）。如是整改任务的材料，请在 /tasks 中打开该项、点击“报告进展”或“申请销号”后发送。",
     "hint.unsupported_message": "暂不支持语音、贴纸、视频等消息，请发送文字。发送 /help 查看可用功能。",
     "free_text.enterprise": "您好！这条消息未发送给任何人（当前没有进行中的操作）。请问您想：",
     "free_text.staff": "您好！这条消息未发送给任何人（当前没有进行中的操作）。请通过以下按钮或菜单中的指令办理：",
