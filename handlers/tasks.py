@@ -30,7 +30,6 @@ from bot.rules.refusals import (
     OfficialNameUnclear,
     TaskImportError,
     TaskPartClosed,
-    TaskWrongState,
 )
 from bot.rules.task_ledger import (
     Cursor,
@@ -435,8 +434,6 @@ async def _offer_officials(
     env = env_of(context)
     view = await ledger.view(env, actor, task_id)
     if not view.may_assign:
-        if actor.role is Role.ADMIN:  # a 销号 task: say so rather than "not allowed"
-            raise TaskWrongState(seq=view.task.seq, state=view.task.state)
         raise NotAllowed()
     staff = await people.staff(env, actor)
     if not staff:

@@ -12,7 +12,6 @@ from openpyxl import Workbook, load_workbook
 from bot.cli import main
 from bot.config import BUNDLED_ORG_CONFIG
 from bot.task_files import HEADERS
-from handlers.buttons import ASSIGN, encode
 from handlers.jobs import run_sweep
 from storage.db import Database
 from tests.conftest import SHANGHAI, join
@@ -373,29 +372,3 @@ async def test_owners_are_user_ids_and_a_leader_maps_a_name_in_chat(sandbox, peo
     assert namesake.last == "您名下暂无整改任务。"
     await people.official.send("/tasks")
     assert "第9项｜整改中" in people.official.last
-
-
-@pytest.mark.parametrize(
-    ("state", "offered"),
-    [
-        ("整改中", True),
-        ("视同完成，持续整改", True),  # still worked on: may change hands
-        ("已完成，同意销号", False),  # 销号: nobody to name any more
-    ],
-)
-async def test_a_leader_names_a_responsible_only_while_a_task_is_worked_on(
-    sandbox, people, db, state, offered
-):
-    await import_file(people.leader, "t.csv", csv_bytes([task_row(5, state=state)]))
-    await people.leader.send("/tasks 5")
-    card = people.leader.inbox[-1]
-    assert ("指定责任人" in [label for label, _ in card.buttons]) == offered, card.plain
-    if offered:
-        return
-    # an old 指定责任人 button, pressed once the task was 销号: refused by its state
-    task = db.one("SELECT id, version, owner_id FROM tasks WHERE seq = 5")
-    answer = await people.leader.press_data(
-        card, encode("task", task["id"], task["version"], ASSIGN)
-    )
-    assert answer[-1] == "第5项整改任务当前状态为“已完成，同意销号”，不能执行此操作。"
-    assert db.one("SELECT id, version, owner_id FROM tasks WHERE seq = 5") == task

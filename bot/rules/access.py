@@ -361,23 +361,14 @@ def baobao_department(
     return enterprise, department
 
 
-def may_assign_task(actor: Actor, task: Task) -> bool:
-    """Leaders name a task's 责任人 while it is still worked on: a 销号 task (已完成，同意销号)
-    needs none any more; 视同完成，持续整改 still does."""
-    return actor.role is Role.ADMIN and task.state is not TaskState.DONE
-
-
 def assignable_task(
     actor: Actor, task: Task | None, official: Person | None
 ) -> tuple[Task, Person]:
-    """A leader maps a task still worked on to a joined official; for anybody else the task
-    does not exist; a 销号 task is refused by its state."""
+    """A leader maps a task to a joined official; for anybody else the task does not exist."""
     if actor.role is not Role.ADMIN or task is None:
         raise TaskNotFound()
     if official is None or official.role not in STAFF_ROLES:
         raise TaskNotFound()
-    if not may_assign_task(actor, task):
-        raise TaskWrongState(seq=task.seq, state=task.state)
     return task, official
 
 

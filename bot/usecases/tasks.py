@@ -225,7 +225,7 @@ async def view(env: Env, actor: Actor, task_id: int) -> TaskView:
         task, extra = await _visible(uow, actor, task_id)
         entries = await _history(uow, task)
         files = len(await uow.tasks.files(task.id))
-    may_assign = access.may_assign_task(actor, task)
+    may_assign = actor.role is Role.ADMIN
     actions = access.allowed_task_actions(actor, task, extra)
     return TaskView(task, entries, actions, may_assign, files, held_by_heads=bool(extra))
 
