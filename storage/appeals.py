@@ -245,6 +245,14 @@ class MessageRepo(Store):
             and (kinds is None or r["message_id"] is None or r["message_kind"] in kinds)
         ]
 
+    async def file_ids(self, appeal_id: int) -> list[int]:
+        """The ids of every file of an appeal, in the order they came (a notice names them
+        for the courier to send after it)."""
+        rows = await self._all(
+            "SELECT id FROM attachments WHERE appeal_id = ? ORDER BY id", (appeal_id,)
+        )
+        return [int(r["id"]) for r in rows]
+
 
 class AuditRepo(Store):
     async def add(

@@ -264,7 +264,8 @@ async def test_files_of_an_appeal_transferred_away_before_they_went_are_withheld
     assert resent_to(sandbox.api, p.head.id) == []
     assert not any("新诉求" in m.plain for m in p.official.inbox + p.head.inbox)
     rows = db.rows(
-        f"SELECT chat_id, status, error FROM outbox WHERE {WITH_FILES} ORDER BY id",  # noqa: S608
+        f"SELECT chat_id, status, error FROM outbox WHERE {WITH_FILES}"  # noqa: S608
+        " AND kind = 'new_appeal' ORDER BY id",
     )
     assert sorted(r["chat_id"] for r in rows) == sorted([p.head.id, p.official.id])
     assert {r["error"] for r in rows} == {delivery.WITHHELD}
@@ -329,3 +330,24 @@ async def test_a_press_in_a_group_sends_nothing_there(sandbox, people, db):
     assert sandbox.api.resent == before
     answered = [params for method, params in sandbox.api.calls if method == "answerCallbackQuery"]
     assert "请在私聊中使用" in answered[-1].get("text", "")
+
+
+async def test_a_transferred_appeal_brings_its_files_to_the_new_department(sandbox, people, db):
+    """The department an appeal is transferred to reads what the enterprise sent: the files
+    follow the transfer notice; the enterprise is not sent its own files back."""
+    p = people
+    newcomer = p.outsider  # of 中小企业科
+    number = await file_with_files(p.company)
+    stored = db.rows("SELECT * FROM attachments ORDER BY id")
+    mark = len(sandbox.api.resent)
+    await p.head.send(f"/view {number}")
+    await p.head.press("转办", containing=number)
+    await p.head.send("中小企业科")
+    await p.head.send("属中小企业服务事项。")
+    sent = sandbox.api.resent[mark:]
+    assert [(chat, fid) for chat, _, fid, _ in sent] == [
+        (newcomer.id, row["file_id"]) for row in stored
+    ]
+    inbox = newcomer.inbox
+    notice = next(i for i, m in enumerate(inbox) if "转办" in m.plain and number in m.plain)
+    assert all("photo" in m.raw or "document" in m.raw for m in inbox[notice + 1 : notice + 3])

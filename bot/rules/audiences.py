@@ -101,6 +101,10 @@ WHO: dict[str, Recipients] = {
     ],
 }
 
+# Notice kinds that hand an appeal to new readers: the files it came with so far follow
+# them (a department the appeal is transferred to reads what the enterprise sent).
+CARRY_APPEAL_FILES = frozenset({"transferred"})
+
 # action → [(who, notice kind)]: every action of the workflow has its row (() when nobody
 # is told); each kind is worded as `notice.<kind>` (tests/test_catalog.py checks both).
 AFTER_ACTION: dict[str, tuple[tuple[str, str], ...]] = {

@@ -7,7 +7,7 @@ Each action of `bot.rules.workflow.APPEAL_FLOW` has one function here registered
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -390,6 +390,14 @@ async def _apply(
         after = await uow.appeals.get(before.id)
         people = await directory(uow, env, after)
         notices = audiences.after_action(action, actor, after, people, _with(files, change.detail))
+        if any(n.kind in audiences.CARRY_APPEAL_FILES for n in notices):
+            carried = await uow.messages.file_ids(after.id)
+            notices = [
+                replace(n, detail=_with(carried, n.detail))
+                if n.kind in audiences.CARRY_APPEAL_FILES
+                else n
+                for n in notices
+            ]
         queued = await outbox.enqueue(uow, env, notices)
         ack = await outbox.enqueue_ack(
             uow, env, actor.tg_id, f"done.{action}", ("appeal", after.id), _ack_params(change)
