@@ -29,6 +29,7 @@ from handlers.common import (
     message_text,
     offered,
     refusals,
+    refuse,
     request_key,
     say,
 )
@@ -113,6 +114,9 @@ async def _done(update: Update, context: Context, key: str, outcome: Outcome, **
         # In a department group everybody reads it: name who acted, offer no personal buttons.
         group_key = key.replace("done.", "done_group.", 1)
         text = t(group_key, **fields) if has(group_key) else t("acted_in_group", **fields)
+        if outcome.replayed:  # a second tap: the group read it once; the presser alone again
+            await refuse(update, context, text)
+            return
         await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
         return
     markup = action_markup(appeal, await appeals.allowed(env, actor, appeal))

@@ -284,10 +284,14 @@ async def test_department_group_chat_gets_the_notice_and_members_claim_there(
 
         await box.deliver(box.api.callback_update(official.user, notice, claim))
         # Everybody in the group reads who claimed it.
-        assert box.api.messages_to(group_id)[-1].plain == (
-            f"李明 已签收诉求 {number}，办结期限 {db.appeal(number)['due_date']}。"
-        )
+        claimed = f"李明 已签收诉求 {number}，办结期限 {db.appeal(number)['due_date']}。"
+        assert box.api.messages_to(group_id)[-1].plain == claimed
         assert db.appeal(number)["owner_id"] == official.id
+        # A second tap is answered to the presser alone: the group reads the line once.
+        await box.deliver(box.api.callback_update(official.user, notice, claim))
+        assert [m.plain for m in box.api.messages_to(group_id)].count(claimed) == 1
+        popup = [p for m, p in box.api.calls if m == "answerCallbackQuery"][-1]
+        assert popup["text"] == claimed
     finally:
         await box.stop()
 
