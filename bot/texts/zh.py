@@ -74,6 +74,7 @@ CATALOG: dict[str, str] = {
     "input.too_short": "{field}至少需要 {limit} 个字，请补充后重新发送。",
     "input.too_long": "{field}不能超过 {limit} 个字（当前过长），请精简后重新发送。",
     "input.invalid": "{field}格式不正确，请核对后重新输入。",
+    "input.bare_value": "“{value}”只是{what}，不能作为{field}，未发送。请用文字说明{field}：",
     "input.phone_format": "联系电话“{value}”格式不正确：请填写 11 位手机号（如 138 0013 8000）、带区号的座机（如 027-8888 6666，分机写作 027-8888 6666 转 8001）或 400/800 客服号码。",
     "input.greeting": "这看起来是问候语，不是企业名称。请输入营业执照上的企业全称。",
     "input.contact_digits": "联系人姓名不应含数字（信用代码或电话请在对应步骤填写），请输入联系人姓名。",

@@ -430,7 +430,7 @@ async def note(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
 
 @handles(Action.TRANSFER)
 async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
-    reason = checks.free_text(req.text, "reason", env.org.limits)
+    reason = checks.reason_text(req.text, "reason", env.org.limits, env.today())
     async with env.db.reading() as uow:
         department = await uow.departments.by_code(req.department_code or "")
         current = await load_visible(uow, actor, req.appeal_id)
@@ -460,7 +460,7 @@ async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
 
 @handles(Action.CLOSE)
 async def close(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
-    summary = checks.free_text(req.text, "summary", env.org.limits)
+    summary = checks.reason_text(req.text, "summary", env.org.limits, env.today())
     rating_due = env.deadlines.rating_due(env.today())
     change = Change(
         fields={"resolution": summary, "closed_at": env.now(), "rating_due_date": rating_due},
@@ -525,7 +525,7 @@ async def add_to_supplement(env: Env, actor: Actor, req: ActionRequest) -> Appea
 
 @handles(Action.WITHDRAW)
 async def withdraw(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
-    reason = checks.free_text(req.text, "reason", env.org.limits)
+    reason = checks.reason_text(req.text, "reason", env.org.limits, env.today())
     change = Change(fields={"closed_at": env.now()}, detail={"reason": reason})
     return await _apply(env, actor, Action.WITHDRAW, req, change)
 
@@ -627,7 +627,7 @@ async def comment_rating(
 @handles(Action.EXTEND)
 async def extend(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
     """The owner asks, before the deadline, for a later due date; the head decides."""
-    reason = checks.free_text(req.text, "reason", env.org.limits)
+    reason = checks.reason_text(req.text, "reason", env.org.limits, env.today())
     today, now = env.today(), env.now()
     new_due = checks.date_field(req.new_due, "new_due", today)
     async with env.db.unit_of_work() as uow:
@@ -718,7 +718,7 @@ async def decide_extension(
     reason, told to the requester); the due date moves on yes."""
     now = env.now()
     if reason:
-        reason = checks.free_text(reason, "reason", env.org.limits)
+        reason = checks.reason_text(reason, "reason", env.org.limits, env.today())
     async with env.db.unit_of_work() as uow:
         done = await already_done(uow, env, actor.tg_id, key, "extension_decision")
         if done is not None:

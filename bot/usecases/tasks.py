@@ -270,8 +270,10 @@ async def act(
 ) -> TaskOutcome:
     """Report, request 销号, or (leaders) approve / deem done / send back."""
     if text is not None:
-        field = "reason" if action is TaskAction.SEND_BACK else "report"
-        text = checks.free_text(text, field, env.org.limits)
+        if action is TaskAction.SEND_BACK:  # a 退回 says why in words
+            text = checks.reason_text(text, "reason", env.org.limits, env.today())
+        else:
+            text = checks.free_text(text, "report", env.org.limits)
     now = env.now()
     async with env.db.unit_of_work() as uow:
         task, extra = await _visible(uow, actor, task_id)
