@@ -103,3 +103,16 @@ async def test_an_album_added_to_a_close_request_reaches_the_leaders_once(
     assert sorted(fid for _, fid, _ in got) == sorted(files)
     told = [m for m in p.leader.since(mark) if "销号" in m]
     assert 1 <= len(told) <= (2 if courier_first else 1), told
+
+
+async def test_an_album_added_to_a_new_appeal_is_answered_once(sandbox, people, db):
+    p = people
+    await p.company.send("/new")
+    await p.company.press("融资")
+    await p.company.send("扩建冷链仓库需流动资金约800万元，申请融资担保对接。")
+    answers = await p.company.send_album(3)
+    assert answers == ["已添加附件（共 1 个）。继续发送，或点击“提交”。"]
+    await p.company.send_photo()  # a photo of its own is answered again, with the count
+    assert p.company.last == "已添加附件（共 4 个）。继续发送，或点击“提交”。"
+    await p.company.press("提交")
+    assert db.count("attachments") == 4
