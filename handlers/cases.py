@@ -11,6 +11,7 @@ from telegram import Update
 from bot.rules.checks import DATE, bare_value
 from bot.rules.model import Action, Conversation, Outcome, Rating, Role
 from bot.rules.parts import added
+from bot.rules.refusals import InvalidInput
 from bot.rules.workflow import APPEAL_FLOW, Needs
 from bot.texts import has, name, t
 from bot.texts.events import person_name
@@ -34,7 +35,7 @@ from handlers.common import (
     say,
 )
 from handlers.courier import confirm
-from handlers.render import action_markup, card, list_text, reopen_how, snippet
+from handlers.render import action_markup, card, list_text, reopen_how
 
 FLOW = "action"
 LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.overdue}
@@ -269,31 +270,35 @@ async def _no_reason(update: Update, context: Context, conversation: Conversatio
     if action not in (Action.EXTEND, Action.TRANSFER):
         return False
     text = message_text(update)
-    departments = await people.departments(env_of(context))
     if action is Action.TRANSFER:
+        departments = await people.departments(env_of(context))
         named = next((d for d in departments if d.name == text.strip()), None)
         if named is not None:
             await _department_chosen(update, context, conversation, named.code, again=True)
             return True
-    bare = bare_value(text, env_of(context).today())
-    if bare is None:
-        return False
-    if action is Action.EXTEND and bare == DATE:
+    if action is Action.EXTEND and bare_value(text, env_of(context).today()) == DATE:
         await _date_chosen(update, context, conversation, "ask.extend_reason_again")
         return True
+    return False
+
+
+async def _bare_refused(update: Update, context: Context, pending: dict, exc: InvalidInput) -> None:
+    """The use case refused a bare date or number as the reason of a two-step prompt: said
+    with the first value, which stays (the reason is asked again)."""
+    action = Action(pending["action"])
+    departments = await people.departments(env_of(context))
     department = next((d.name for d in departments if d.code == pending.get("department")), "")
     await say(
         update,
         context,
         t(
             f"reason_bare.{action}",
-            value=snippet(text.strip(), 40),
-            what=name("bare_value", bare),
+            value=esc(exc.params.get("value", "")),
+            what=name("bare_value", exc.params.get("what")),
             new_due=pending.get("new_due", ""),
             department=esc(department),
         ),
     )
-    return True
 
 
 @refusals
@@ -306,9 +311,6 @@ async def extension_decided(update: Update, context: Context) -> None:
     env = env_of(context)
     if button.kind == EXT_OK:
         await _decide(update, context, button.item_id, True)
-        return
-    if update.effective_chat.type != "private":  # a reason is typed in private only
-        await _decide(update, context, button.item_id, False)
         return
     appeal = await appeals.check_extension_decision(env, actor, button.item_id, False)
     await flow.begin(
@@ -351,7 +353,16 @@ async def text_given(update: Update, context: Context, conversation: Conversatio
         return
     if await _no_reason(update, context, conversation):
         return
-    outcome = await _run(update, context, action, _request(update, pending, attachments))
+    try:
+        outcome = await _run(update, context, action, _request(update, pending, attachments))
+    except InvalidInput as exc:
+        if exc.params.get("reason") != "bare_value" or action not in (
+            Action.EXTEND,
+            Action.TRANSFER,
+        ):
+            raise
+        await _bare_refused(update, context, pending, exc)
+        return
     if takes_files:  # 补充: what follows joins it, until /done
         message = update.effective_message
         parts = added([], message.message_id, message_text(update))

@@ -178,6 +178,8 @@ def refusal_text(exc: DomainError) -> str:
         field = name("field", exc.params.get("field"), default=t("field.input"))
         reason = str(exc.params.get("reason"))
         key = f"input.{reason}" if has(f"input.{reason}") else "input.invalid"
+        if reason == "bare_value":  # a date or a number typed where words were asked for
+            params["what"] = name("bare_value", exc.params.get("what"))
         return t(key, **{**params, "field": field, "limit": params.get("limit", "")})
     if isinstance(exc, InvalidTransition):
         family = "task_state" if "seq" in exc.params else "state"

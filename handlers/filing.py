@@ -237,8 +237,12 @@ async def attachment_or_text(update: Update, context: Context, conversation: Con
         description=description_,
         parts=parts,
         attachments=attachments,
+        album=update.effective_message.media_group_id,
     )
     if len(parts) == len(_parts(data)):  # a file alone
+        album = update.effective_message.media_group_id
+        if album and album == data.get("album"):  # an album is answered once, by its first
+            return
         added_text = t("attachment_added", count=len(attachments))
         await flow.offer(update, context, moved, added_text, submit_keyboard())
         return

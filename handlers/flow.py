@@ -71,6 +71,7 @@ def step(
 PROMPTED: dict[str, frozenset[str]] = {}
 PROMPTS = "prompts"
 PROMPTS_MAX = 20  # the newest prompts a flow remembers (a summary shown again and again)
+OFFERING = "offering"  # a prompt is being sent: the newest message id known before it
 
 
 def prompted(flow: str, *kinds: str) -> None:
@@ -86,9 +87,14 @@ def from_prompt(conversation: Conversation, update: Update) -> bool:
     if query is None or buttons.kind_of(query.data) not in PROMPTED.get(conversation.flow, ()):
         return True
     shown = conversation.data.get(PROMPTS)
-    if shown is None:  # a flow stored before its prompts were kept
+    offering = conversation.data.get(OFFERING)
+    if shown is None and offering is None:  # a flow stored before its prompts were kept
         return True
-    return query.message is not None and query.message.message_id in shown
+    if query.message is None:
+        return False
+    pressed_on = query.message.message_id
+    # a prompt sent but not recorded (see `offer`) is newer than what was known before it
+    return pressed_on in (shown or ()) or (offering is not None and pressed_on > offering)
 
 
 def kept(flow: str, *kinds: str, when: Callable[[Conversation], bool]) -> None:
@@ -133,7 +139,9 @@ async def begin(
     env = env_of(context)
     user, chat = update.effective_user, update.effective_chat
     previous = await current(context, user.id)
-    given = {k: v for k, v in (previous.data if previous else {}).items() if k != PROMPTS}
+    given = {
+        k: v for k, v in (previous.data if previous else {}).items() if k not in (PROMPTS, OFFERING)
+    }
     same = previous is not None and (previous.flow, previous.step, given) == (
         flow,
         step_,
@@ -155,12 +163,20 @@ async def offer(
     text: str,
     markup: InlineKeyboardMarkup | None,
 ) -> Conversation:
-    """Send a prompt whose buttons act on this flow (PROMPTED), remembering its message."""
+    """Send a prompt whose buttons act on this flow (PROMPTED), remembering its message.
+    The flow first notes that a prompt is on its way (OFFERING: the newest message id known
+    before it): should anything fail between Telegram showing the prompt and its id being
+    kept, the buttons of a message newer than that still act on the flow."""
+    message = update.effective_message
+    newest = message.message_id if message is not None else 0
+    conversation = await advance(context, conversation, conversation.step, **{OFFERING: newest})
     sent = await say(update, context, text, markup)
     if sent is None:
         return conversation
     shown = [*conversation.data.get(PROMPTS, []), sent.message_id][-PROMPTS_MAX:]
-    return await advance(context, conversation, conversation.step, **{PROMPTS: shown})
+    return await advance(
+        context, conversation, conversation.step, **{PROMPTS: shown, OFFERING: None}
+    )
 
 
 async def advance(

@@ -601,6 +601,7 @@ async def _amend(
     files: list,
     part: str | None,
     edit: bool = False,
+    album: str | None = None,
 ) -> Conversation | None:
     """Store the report's text as `parts` now make it, and `files` (`part`: what this
     message added, or an edit made a part read). None — the person is told plainly that
@@ -632,9 +633,12 @@ async def _amend(
         await say(update, context, _closed_text(context, exc, data, edit))
         return None
     moved = await flow.advance(
-        context, conversation, "attach", parts=parts, files=files_before + len(files)
+        context, conversation, "attach", parts=parts, files=files_before + len(files), album=album
     )
-    await send_soon(context, amended.queued)
+    if album is None or album != data.get("album"):
+        # a further item of an album leaves its notice to the courier, so the rest of the
+        # album joins that one notice instead of one going per photo
+        await send_soon(context, amended.queued)
     return moved
 
 
@@ -665,8 +669,15 @@ async def task_attachment(update: Update, context: Context, conversation: Conver
     )
     part = message.text or message.caption or (t("attachment_only") if attachment else None)
     files = [attachment] if attachment else []
-    moved = await _amend(update, context, conversation, parts, files, part)
-    if moved is not None:
+    album = message.media_group_id
+    # the further photos of an album (sent together) are answered once, by the first
+    quiet = (
+        bool(album and files)
+        and album == conversation.data.get("album")
+        and not (message.text or message.caption)
+    )
+    moved = await _amend(update, context, conversation, parts, files, part, album=album)
+    if moved is not None and not quiet:
         data = moved.data
         text = t("done_task_part", seq=data["seq"], what=_what(data), stored=flow.stored(data))
         await say(update, context, text)

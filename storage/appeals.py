@@ -227,6 +227,14 @@ class MessageRepo(Store):
             ),
         )
 
+    async def file_ids_of(self, appeal_id: int, message_id: int | None) -> set[int]:
+        """The stored ids of the files one message brought."""
+        rows = await self._all(
+            "SELECT id FROM attachments WHERE appeal_id = ? AND message_id IS ?",
+            (appeal_id, message_id),
+        )
+        return {int(r["id"]) for r in rows}
+
     async def files(
         self, appeal_id: int, ids: list[int] | None = None, kinds: tuple[str, ...] | None = None
     ) -> list[Attachment]:

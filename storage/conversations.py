@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from bot.rules import delivery
 from bot.rules.model import Conversation, Courier, Outgoing
 from storage import records
 from storage.base import Row, Store, placeholders
@@ -198,6 +199,31 @@ class OutboxRepo(Store):
             " ELSE json_set(detail, ?, ?) END WHERE id = ?",
             (progress, value, f"$.{key}", f"$.{key}", value, outgoing_id),
         )
+
+    async def announcing(self, subject: str, subject_id: int) -> list[Outgoing]:
+        """The notices about one appeal or task that carry files, oldest first."""
+        rows = await self._all(
+            "SELECT * FROM outbox WHERE subject = ? AND subject_id = ? AND priority = ?"
+            " ORDER BY id",
+            (subject, subject_id, delivery.WITH_FILES),
+        )
+        return [_outgoing(r) for r in rows]
+
+    async def add_files(self, outgoing_id: int, file_ids: list[int]) -> bool:
+        """Append files to a notice nothing of which has gone yet; False once it has."""
+        row = await self._one(
+            "SELECT detail FROM outbox WHERE id = ? AND status = 'pending' AND progress = 0",
+            (outgoing_id,),
+        )
+        if row is None:
+            return False
+        detail = records.detail_of(row["detail"])
+        detail[delivery.FILES] = [*(detail.get(delivery.FILES) or ()), *file_ids]
+        await self.conn.execute(
+            "UPDATE outbox SET detail = ? WHERE id = ?",
+            (json.dumps(detail, ensure_ascii=False, default=records.to_db), outgoing_id),
+        )
+        return True
 
     async def of_ids(self, ids: list[int]) -> list[Outgoing]:
         rows = await self._all(

@@ -145,6 +145,14 @@ class TaskRepo(Store):
             ),
         )
 
+    async def file_ids_of(self, task_id: int, report_id: int | None) -> set[int]:
+        """The stored ids of the files one report brought."""
+        rows = await self._all(
+            "SELECT id FROM task_attachments WHERE task_id = ? AND report_id IS ?",
+            (task_id, report_id),
+        )
+        return {int(r["id"]) for r in rows}
+
     async def files(self, task_id: int, ids: list[int] | None = None) -> list[Attachment]:
         """A task's files in the order they came (`ids`: only these of them)."""
         rows = await self._all(

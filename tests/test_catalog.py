@@ -30,7 +30,7 @@ from bot.rules.task_ledger import HISTORY_COLUMNS
 from bot.rules.tasks import COLUMNS as TASK_COLUMNS
 from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW, Needs
 from bot.texts import CATALOGS, has, placeholders
-from bot.usecases.appeals import USE_CASES
+from bot.usecases.appeals import SUPPLEMENT_FILES, USE_CASES
 from bot.usecases.ladder import APPEAL_KINDS, TASK_KINDS
 from handlers import cases, flow
 from handlers.buttons import CODES, REGISTRATION_FIELDS
@@ -131,7 +131,8 @@ def test_every_code_has_a_name():
 # has() first and falls back to a key written out. A new pattern fails the test until it is
 # added here.
 NOTICE_KINDS = sorted(
-    {kind for rows in audiences.AFTER_ACTION.values() for _, kind in rows} | {delivery.UNDELIVERED}
+    {kind for rows in audiences.AFTER_ACTION.values() for _, kind in rows}
+    | {delivery.UNDELIVERED, SUPPLEMENT_FILES}  # files that joined a sent 补充
 )
 LISTS = sorted(cases.LISTS)
 ASKING = [a for a, row in APPEAL_FLOW.items() if row.needs not in (Needs.NOTHING, Needs.RATING)]

@@ -147,6 +147,7 @@ NEXT_STEPS: dict[str, tuple[str, ...]] = {
     "closed": (Action.RATE, Action.REOPEN),
     "note": HANDLE,
     "supplement": HANDLE,
+    "supplement_files": HANDLE,
     "withdrawn": (),
     "rated": (),
     "reopened": (Action.REPLY, Action.CLOSE),
@@ -168,6 +169,7 @@ NEXT_STEPS: dict[str, tuple[str, ...]] = {
 TASK_NEXT_STEPS: dict[str, tuple[TaskAction, ...]] = {
     "request_close": (TaskAction.APPROVE, TaskAction.DEEM, TaskAction.SEND_BACK),
     "request_close_more": (TaskAction.APPROVE, TaskAction.DEEM, TaskAction.SEND_BACK),
+    "request_close_files": (TaskAction.APPROVE, TaskAction.DEEM, TaskAction.SEND_BACK),
     "request_close_edited": (TaskAction.APPROVE, TaskAction.DEEM, TaskAction.SEND_BACK),
     "approve": (),
     "deem": (TaskAction.REPORT,),  # 持续整改: monthly progress
@@ -208,7 +210,9 @@ def next_steps(
     return [step for step in NEXT_STEPS[kind] if offered(step)]
 
 
-TO_LEADERS = frozenset({"request_close", "request_close_more", "request_close_edited"})
+TO_LEADERS = frozenset(
+    {"request_close", "request_close_more", "request_close_edited", "request_close_files"}
+)
 
 
 def task_next_steps(kind: str, state: str, leader: bool) -> list[TaskAction]:

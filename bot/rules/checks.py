@@ -344,6 +344,16 @@ def bare_value(text: str | None, today: date) -> str | None:
     return NUMBER if BARE_NUMBER_RE.fullmatch(raw) else None
 
 
+def reason_text(text: str | None, field: str, limits: Limits, today: date) -> str:
+    """A reason (or a summary) in words: free text that is not only a date or a number
+    (InvalidInput reason `bare_value`, `what` DATE or NUMBER, `value` as typed)."""
+    value = free_text(text, field, limits)
+    bare = bare_value(value, today)
+    if bare is not None:
+        raise InvalidInput(field=field, reason="bare_value", what=bare, value=value[:40])
+    return value
+
+
 def date_field(text: str | None, field: str, today: date) -> date:
     """A date typed in chat (an extension's new due date): InvalidInput shows what was typed."""
     with _refused_as(field, text or ""):

@@ -49,11 +49,9 @@ from bot.rules.workflow import (
     due_set_by_extension,
     explaining_change,
 )
-from bot.usecases import outbox
+from bot.usecases import albums, outbox
 from bot.usecases.env import Env, already_done, remember, unseen
 from storage.db import UnitOfWork
-
-# Events that add words to an appeal without changing what may be done with it.
 
 # The same text from the same enterprise within this window is probably a repeat.
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -440,7 +438,7 @@ async def note(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
 
 @handles(Action.TRANSFER)
 async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
-    reason = checks.free_text(req.text, "reason", env.org.limits)
+    reason = checks.reason_text(req.text, "reason", env.org.limits, env.today())
     async with env.db.reading() as uow:
         department = await uow.departments.by_code(req.department_code or "")
         current = await load_visible(uow, actor, req.appeal_id)
@@ -470,7 +468,7 @@ async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
 
 @handles(Action.CLOSE)
 async def close(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
-    summary = checks.free_text(req.text, "summary", env.org.limits)
+    summary = checks.reason_text(req.text, "summary", env.org.limits, env.today())
     rating_due = env.deadlines.rating_due(env.today())
     change = Change(
         fields={"resolution": summary, "closed_at": env.now(), "rating_due_date": rating_due},
@@ -495,12 +493,15 @@ async def supplement(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
 
 
 ALBUM_ITEM = "supplement_album"  # the request key's use: one more file of an album
+# The notice of files that joined a 补充 whose notice had already (partly) gone.
+SUPPLEMENT_FILES = "supplement_files"
 
 
 async def add_to_supplement(env: Env, actor: Actor, req: ActionRequest) -> Appeal:
     """The further files of an album (photos sent together) whose first item made a 补充:
-    joined to that 补充, so one album is one 补充 and one notice to the department (the
-    files are on the appeal's card). Allowed while a 补充 is."""
+    joined to that 补充 and to its notice while nothing of that has gone, so one album is
+    one 补充 and one notice to the department; once it has (partly) gone, one continuation
+    notice carries the further files. Allowed while a 补充 is."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
         done = await already_done(uow, env, actor.tg_id, req.key, ALBUM_ITEM)
@@ -509,8 +510,22 @@ async def add_to_supplement(env: Env, actor: Actor, req: ActionRequest) -> Appea
             return appeal
         access.authorize(actor, appeal, Action.SUPPLEMENT, None, env.today(), [])
         joined = await uow.messages.latest_of(appeal.id, actor.tg_id, MessageKind.SUPPLEMENT)
-        for attachment in req.attachments:
+        earlier = await uow.messages.file_ids_of(appeal.id, joined)
+        added = [
             await uow.messages.add_attachment(appeal.id, joined, attachment, now)
+            for attachment in req.attachments
+        ]
+        await uow.audit.add(  # the 补充's own event counts the files it came with
+            f"appeal:{appeal.id}",
+            actor.tg_id,
+            SUPPLEMENT_FILES,
+            now,
+            appeal_id=appeal.id,
+            from_state=appeal.state,
+            to_state=appeal.state,
+            detail={"files": len(added), "message": joined},
+        )
+        await albums.follow(uow, now, ("appeal", appeal.id), earlier, added, SUPPLEMENT_FILES)
         await remember(uow, env, actor.tg_id, req.key, ALBUM_ITEM, appeal.id)
         await uow.commit()
     return appeal
@@ -518,7 +533,7 @@ async def add_to_supplement(env: Env, actor: Actor, req: ActionRequest) -> Appea
 
 @handles(Action.WITHDRAW)
 async def withdraw(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
-    reason = checks.free_text(req.text, "reason", env.org.limits)
+    reason = checks.reason_text(req.text, "reason", env.org.limits, env.today())
     change = Change(fields={"closed_at": env.now()}, detail={"reason": reason})
     return await _apply(env, actor, Action.WITHDRAW, req, change)
 
@@ -620,7 +635,7 @@ async def comment_rating(
 @handles(Action.EXTEND)
 async def extend(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
     """The owner asks, before the deadline, for a later due date; the head decides."""
-    reason = checks.free_text(req.text, "reason", env.org.limits)
+    reason = checks.reason_text(req.text, "reason", env.org.limits, env.today())
     today, now = env.today(), env.now()
     new_due = checks.date_field(req.new_due, "new_due", today)
     async with env.db.unit_of_work() as uow:
@@ -711,7 +726,7 @@ async def decide_extension(
     reason, told to the requester); the due date moves on yes."""
     now = env.now()
     if reason:
-        reason = checks.free_text(reason, "reason", env.org.limits)
+        reason = checks.reason_text(reason, "reason", env.org.limits, env.today())
     async with env.db.unit_of_work() as uow:
         done = await already_done(uow, env, actor.tg_id, key, "extension_decision")
         if done is not None:

@@ -34,7 +34,7 @@ from bot.rules.task_ledger import (
 )
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, assignment_stale
-from bot.usecases import outbox
+from bot.usecases import albums, outbox
 from bot.usecases.env import Env, unseen
 from bot.usecases.people import department_staff
 from bot.usecases.task_holders import holders, stand_ins
@@ -270,8 +270,10 @@ async def act(
 ) -> TaskOutcome:
     """Report, request 销号, or (leaders) approve / deem done / send back."""
     if text is not None:
-        field = "reason" if action is TaskAction.SEND_BACK else "report"
-        text = checks.free_text(text, field, env.org.limits)
+        if action is TaskAction.SEND_BACK:  # a 退回 says why in words
+            text = checks.reason_text(text, "reason", env.org.limits, env.today())
+        else:
+            text = checks.free_text(text, "report", env.org.limits)
     now = env.now()
     async with env.db.unit_of_work() as uow:
         task, extra = await _visible(uow, actor, task_id)
@@ -374,6 +376,7 @@ async def amend_report(
         if text is not None:
             text = checks.free_text(text, "report", env.org.limits)
             await uow.tasks.set_report_text(report.id, text)
+        earlier = await uow.tasks.file_ids_of(task_id, report.id)
         files = [
             await uow.tasks.add_attachment(task_id, report.id, attachment, now)
             for attachment in attachments
@@ -398,7 +401,12 @@ async def amend_report(
         queued = []
         request = event_kind(TaskAction.REQUEST_CLOSE)
         made_with = event_written_with(report, events)
-        if made_with is not None and made_with.action == request:
+        if made_with is not None and made_with.action == request and text is None and earlier:
+            # files alone (the further photos of an album): they follow the notice of the
+            # request's earlier files, or one continuation — never a notice per photo
+            more = f"{request}_files"
+            queued.extend(await albums.follow(uow, now, (TASK, task_id), earlier, files, more))
+        elif made_with is not None and made_with.action == request:
             kind = f"{request}_{'edited' if edit else 'more'}"
             said = {"text": part or "", **({delivery.FILES: files} if files else {})}
             for chat in sorted(env.leaders):  # the files added follow the notice, as at first
