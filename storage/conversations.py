@@ -203,9 +203,9 @@ class OutboxRepo(Store):
     async def announcing(self, subject: str, subject_id: int) -> list[Outgoing]:
         """The notices about one appeal or task that carry files, oldest first."""
         rows = await self._all(
-            "SELECT * FROM outbox WHERE subject = ? AND subject_id = ? AND priority = ?"
-            " ORDER BY id",
-            (subject, subject_id, delivery.WITH_FILES),
+            "SELECT * FROM outbox WHERE subject = ? AND subject_id = ?"
+            " AND json_extract(detail, ?) IS NOT NULL ORDER BY id",
+            (subject, subject_id, f"$.{delivery.FILES}"),
         )
         return [_outgoing(r) for r in rows]
 

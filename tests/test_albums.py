@@ -10,10 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.rules import delivery
 from handlers import courier
 from tests.conftest import file_appeal
-from tests.test_files import resent_to
+from tests.test_files import WITH_FILES, resent_to
 from tests.test_tasks import csv_bytes, import_file, task_row
 
 
@@ -55,7 +54,7 @@ async def test_every_photo_of_a_supplement_album_follows_its_notice(
     ]
     told = _notices(p.official, "企业补充说明") + _notices(p.official, "补充的附件（续）")
     assert 1 <= len(told) <= (2 if courier_first else 1), told
-    rows = db.rows("SELECT kind, status FROM outbox WHERE priority = ?", delivery.WITH_FILES)
+    rows = db.rows(f"SELECT kind, status FROM outbox WHERE {WITH_FILES}")  # noqa: S608
     assert all(r["status"] == "sent" for r in rows), rows
     events = db.rows(
         "SELECT action, detail FROM audit_events WHERE action LIKE 'supplement%' ORDER BY id"

@@ -41,7 +41,7 @@ async def follow(
         said = {"text": "", delivery.FILES: list(added)}
         queued.append(
             await uow.outbox.add(
-                chat, continuation, kind, subject_id, said, delivery.WITH_FILES, now
+                chat, continuation, kind, subject_id, said, delivery.priority_of(said), now
             )
         )
     return tuple(queued)
