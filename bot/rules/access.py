@@ -27,7 +27,6 @@ from bot.rules.model import (
     State,
     Task,
     TaskAction,
-    TaskState,
 )
 from bot.rules.refusals import (
     AppealNotFound,
@@ -291,10 +290,6 @@ def allowed_task_actions(
 ) -> list[TaskAction]:
     mine = task_parties(actor, task, stand_in_ids)
     return [a for a in actions_in(TASK_FLOW, task.state) if TASK_FLOW[a].by & mine]
-
-
-def is_close_requested(task: Task) -> bool:
-    return task.state is TaskState.CLOSE_REQUESTED
 
 
 # Contacts, 包保, invites ----------------------------------------------------------------

@@ -58,11 +58,6 @@ def announces_files(detail: dict) -> bool:
     return bool(detail.get(FILES))
 
 
-def priority_of(detail: dict) -> int:
-    """A notice's priority: NOTICE, files or not (the order of sending; see FILES)."""
-    return NOTICE
-
-
 def joins_lists(subject: str | None, priority: int, detail: dict) -> bool:
     """Notices about appeals that wait for the same person together may go as one list
     (an acknowledgement has its own priority, ACK); one that announces files goes alone."""

@@ -40,8 +40,6 @@ async def follow(
             continue
         said = {"text": "", delivery.FILES: list(added)}
         queued.append(
-            await uow.outbox.add(
-                chat, continuation, kind, subject_id, said, delivery.priority_of(said), now
-            )
+            await uow.outbox.add(chat, continuation, kind, subject_id, said, delivery.NOTICE, now)
         )
     return tuple(queued)

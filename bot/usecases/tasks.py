@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
-from datetime import date
 
 from bot.rules import access, checks, delivery
 from bot.rules.model import (
@@ -322,7 +321,7 @@ async def act(
                     "task",
                     task_id,
                     said,
-                    delivery.priority_of(said),
+                    delivery.NOTICE,
                     now,
                 )
             )
@@ -411,9 +410,7 @@ async def amend_report(
             said = {"text": part or "", **({delivery.FILES: files} if files else {})}
             for chat in sorted(env.leaders):  # the files added follow the notice, as at first
                 queued.append(
-                    await uow.outbox.add(
-                        chat, kind, TASK, task_id, said, delivery.priority_of(said), now
-                    )
+                    await uow.outbox.add(chat, kind, TASK, task_id, said, delivery.NOTICE, now)
                 )
         await uow.commit()
     return Amended(task, tuple(queued))
@@ -456,7 +453,3 @@ async def owner_department(
             actor, await uow.tasks.get(task_id), await uow.departments.get(department_id)
         )
         return task, department, await department_staff(uow, department)
-
-
-def days_left(task: Task, today: date) -> int:
-    return (task.deadline - today).days
