@@ -75,6 +75,29 @@ class Week:
         return Week.of(self.start + timedelta(days=7))
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A reply (答复) written to an enterprise, with its appeal's number and the writer's
+    department."""
+
+    id: int
+    text: str
+    number: str
+    department_id: int | None
+    department_name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredDigest:
+    """A digest as it was sent for a week and an audience, kept to be sent again."""
+
+    week: Week
+    audience: str
+    text: str
+    created_at: datetime
+
+
 def as_of(week: Week, today: date) -> date:
     """The day a week's digest is computed as of: the week's last day once the week is over
     (so the digest of a past week reads as it did when it was sent), today while it runs.
