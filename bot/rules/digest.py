@@ -59,6 +59,13 @@ class Week:
         return self.start + timedelta(days=6)
 
     @classmethod
+    def from_label(cls, label: str) -> Week:
+        """The week a stored label names (`2026-W47`, as `label` writes it); what people
+        type goes through rules.checks.parse_week."""
+        year, number = label.split("-W")
+        return cls(int(year), int(number))
+
+    @classmethod
     def of(cls, day: date) -> Week:
         year, number, _ = day.isocalendar()
         return cls(year, number)
