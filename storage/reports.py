@@ -158,6 +158,10 @@ class ReportRepo(Store):
                 params,
             )
             return
+        if basis["zone"] != zone.key:  # a basis kept before zones were named
+            await self.conn.execute(
+                "UPDATE appeal_tally_basis SET zone = :zone WHERE id = 1", {"zone": zone.key}
+            )
         changed = await self._all(
             "DELETE FROM appeal_changes RETURNING "  # noqa: S608 (constants and parameters only)
             + day.format(moment="created_at")
