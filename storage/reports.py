@@ -440,7 +440,7 @@ def _ledger_entry(row: Row) -> LedgerEntry:
                 e["action"],
                 e.get("actor"),
                 e.get("actor_role"),
-                records.detail_of(e.get("detail")),
+                _detail(e.get("detail")),
             )
             for e in _array(row["history"])
         ],
@@ -465,3 +465,9 @@ def _array(value: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     if value is None:
         return []
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _detail(value: str | dict[str, Any] | None) -> dict[str, Any]:
+    """An event's detail inside the ledger's history: JSON text where it is stored as text,
+    already an object where the column is JSON (jsonb)."""
+    return value if isinstance(value, dict) else records.detail_of(value)
