@@ -8,15 +8,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.rules.ledger import LedgerEntry, LedgerMessage
 from bot.rules.model import CLOSED_STATES, INTERNAL_MESSAGE_KINDS, State
 from bot.sheets import DATE, DATETIME, TEXT, WRAP, Column, SheetSpec, write_sheets_async
 from bot.texts import name, t
 from bot.texts.events import event_detail, person_name
-from storage.records import detail_of, moment
-from storage.reports import LedgerEntry
 
 # The screen sheet: (column, width, kind), widths in characters; the long texts wrap.
 LAYOUT = (
@@ -72,7 +70,7 @@ def day(moment_: datetime | None, zone: ZoneInfo) -> date | None:
 
 def reopenings(entry: LedgerEntry) -> list[datetime]:
     """When each 不满意 reopened the appeal: each ends a round."""
-    return [moment(item["at"]) for item in entry.history if item["action"] == "reopen"]
+    return [event.at for event in entry.history if event.action == "reopen"]
 
 
 def round_mark(number: int, rounds: int) -> str:
@@ -86,16 +84,16 @@ def history_lines(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str
     the last event of its round."""
     lines = []
     rounds, number = 1 + len(reopenings(entry)), 1
-    for item in entry.history:
-        action = item["action"]
-        detail = event_detail(action, detail_of(item.get("detail")), departments)
+    for event in entry.history:
+        action = event.action
+        detail = event_detail(action, event.detail, departments)
         lines.append(
             round_mark(number, rounds)
             + t(
                 "ledger.history_line",
-                time=local(moment(item["at"]), zone),
+                time=local(event.at, zone),
                 action=name("event", action, default=action),
-                actor=person_name(item.get("actor"), item.get("actor_role")),
+                actor=person_name(event.actor, event.actor_role),
                 detail=f"：{detail}" if detail else "",
             )
         )
@@ -109,34 +107,33 @@ def message_lines(entry: LedgerEntry, zone: ZoneInfo, public: bool) -> str:
     reopening marked with their round."""
     reopened = reopenings(entry)
     return "\n".join(
-        round_mark(1 + sum(r < moment(m["at"]) for r in reopened), 1 + len(reopened))
+        round_mark(1 + sum(r < m.at for r in reopened), 1 + len(reopened))
         + t(
             "ledger.message_line",
-            time=local(moment(m["at"]), zone),
-            kind=name("message_kind", m["kind"], default=m["kind"]),
-            author=person_name(m.get("author"), m.get("author_role")),
+            time=local(m.at, zone),
+            kind=name("message_kind", m.kind, default=m.kind),
+            author=person_name(m.author, m.author_role),
             text=_words_and_files(m),
         )
         for m in entry.messages
-        if (m["kind"] not in INTERNAL_MESSAGE_KINDS) == public
+        if (m.kind not in INTERNAL_MESSAGE_KINDS) == public
     )
 
 
-def _words_and_files(message: dict[str, Any]) -> str:
+def _words_and_files(message: LedgerMessage) -> str:
     """A message's words, and how many files came with it (a 补充 of photos alone has no
     words: the count is what it said)."""
-    files = int(message.get("files") or 0)
-    count = t("ledger.message_files", count=files) if files else ""
-    return (message["text"] or "") + count
+    count = t("ledger.message_files", count=message.files) if message.files else ""
+    return (message.text or "") + count
 
 
 def notice_serials(entry: LedgerEntry) -> str:
     """文号 ordered by kind (提示, then 督办), year and number."""
     ordered = sorted(
         entry.notices,
-        key=lambda n: (FAMILY_ORDER.get(n["family"], len(FAMILY_ORDER)), n["year"], n["no"]),
+        key=lambda n: (FAMILY_ORDER.get(n.family, len(FAMILY_ORDER)), n.year, n.no),
     )
-    return t("ledger.notice_sep").join(f"{n['family']}〔{n['year']}〕{n['no']}号" for n in ordered)
+    return t("ledger.notice_sep").join(f"{n.family}〔{n.year}〕{n.no}号" for n in ordered)
 
 
 def values(entry: LedgerEntry, zone: ZoneInfo, departments: dict[str, str]) -> dict[str, object]:

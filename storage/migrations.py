@@ -403,4 +403,15 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX task_attachments_task ON task_attachments(task_id, id);
         """,
     ),
+    (
+        13,
+        # The digest tallies' basis names the zone its local days were counted in (the
+        # offset stays: SQLite counts with one); its row always exists, so a refresh locks
+        # it first (an UPDATE) and two refreshes never count at once.
+        """
+        ALTER TABLE appeal_tally_basis ADD COLUMN zone TEXT NOT NULL DEFAULT '';
+        INSERT INTO appeal_tally_basis (id, zone, utc_offset) VALUES (1, '', '')
+            ON CONFLICT (id) DO NOTHING;
+        """,
+    ),
 ]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from bot.rules.digest import DigestRow, ReceivedGroup, Withdrawal
-from bot.rules.model import Appeal, Event
+from bot.rules.digest import DigestRow, ReceivedGroup, Reply, StoredDigest, Week, Withdrawal
+from bot.rules.ledger import LedgerEntry, LedgerEvent, LedgerMessage, LedgerNotice
+from bot.rules.model import Event
 from storage import records
 from storage.appeals import APPEAL_FIELDS, APPEAL_FROM
-from storage.base import Store
+from storage.base import Row, Store
 from storage.sqlite_only import LEDGER_HISTORY
 
 DIGEST_COLUMNS = (
@@ -39,11 +40,19 @@ LATEST_RANKED = (
     " FROM ranked WHERE nth <= :n ORDER BY created_at, id"
 )
 AMONG_LONGEST = " WHERE a.id IN (SELECT id FROM longest)"
-# Filed before :end and not changed since (with :end None: every appeal): as it was then.
+# Filed before :end and not changed since: as it was then. Added only when there is an
+# :end (a NULL parameter has no type on PostgreSQL, so `:end IS NULL OR …` is not used).
 UNCHANGED_SINCE = (
-    " AND (:end IS NULL OR (created_at < :end AND NOT EXISTS (SELECT 1 FROM audit_events ev"
-    " WHERE ev.appeal_id = appeals.id AND ev.created_at >= :end)))"
+    " AND created_at < :end AND NOT EXISTS (SELECT 1 FROM audit_events ev"
+    " WHERE ev.appeal_id = appeals.id AND ev.created_at >= :end)"
 )
+
+
+def _unchanged(since: datetime | None) -> tuple[str, dict[str, str]]:
+    """The `UNCHANGED_SINCE` condition and its parameter, or nothing without `since`."""
+    return ("", {}) if since is None else (UNCHANGED_SINCE, {"end": records.stamp(since)})
+
+
 # Appeals filed before :end and changed since: the events since :end, found by their time
 # (used only as `IN (SELECT id FROM changed)`, which needs no DISTINCT: one that asks for
 # it has SQLite walk every appeal's events in the appeal index's order instead).
@@ -62,54 +71,42 @@ RANKED_REPLIES = (
 )
 
 
-@dataclass(frozen=True)
-class Reply:
-    id: int
-    text: str
-    number: str
-    department_id: int | None
-    department_name: str | None
-    created_at: datetime
+# An appeal's local day of receipt and closing: on SQLite `date(moment, :offset)`, `:offset`
+# being the zone's UTC offset as a date modifier ('+480 minutes', fixed: SQLite knows no
+# zones); on PostgreSQL `(moment AT TIME ZONE :zone)::date`, each moment in its own offset.
+# Dialect SQL, by the connection's dialect name (see `_local_day`).
+LOCAL_DAY = {
+    "sqlite": "date({moment}, :offset)",
+    "postgresql": "({moment} AT TIME ZONE :zone)::date",
+}
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One appeal with its raw history, for the ledger."""
+def tally_insert(day: str) -> str:
+    """The per-day counts of appeals, grouped by `TALLY_GROUP`; `day` renders a moment
+    column's local day. The on-time checks compare local days with the stored due dates,
+    as the rules do."""
+    created, claimed, closed = (
+        day.format(moment=f"a.{c}") for c in ("created_at", "claimed_at", "closed_at")
+    )
+    return (
+        "INSERT INTO appeal_tallies (created_day, department_id, category, withdrawn, closed_day,"  # noqa: S608 (constants only: the day is LOCAL_DAY's)
+        " unrated_from, received, claimed_on_time, resolved, closed_on_time, rated, satisfied)"
+        f" SELECT {created}, a.department_id, a.category,"
+        " CASE WHEN a.state = 'withdrawn' THEN 1 ELSE 0 END,"
+        " CASE WHEN a.state IN ('closed', 'rated') AND a.closed_at IS NOT NULL"
+        f"   THEN {closed} END,"
+        " CASE WHEN a.state = 'closed' AND a.rating IS NULL THEN a.rating_due_date END,"
+        " COUNT(*),"
+        f" COUNT(*) FILTER (WHERE a.claimed_at IS NOT NULL AND {claimed} <= a.claim_due_date),"
+        " COUNT(*) FILTER (WHERE a.state IN ('closed', 'rated')),"
+        " COUNT(*) FILTER (WHERE a.state IN ('closed', 'rated') AND a.closed_at IS NOT NULL"
+        f"     AND {closed} <= a.due_date),"
+        " COUNT(*) FILTER (WHERE a.rating IS NOT NULL),"
+        " COUNT(*) FILTER (WHERE a.rating IN ('satisfied', 'basic'))"
+        " FROM appeals a"
+    )
 
-    appeal: Appeal
-    uscc: str
-    history: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
-    notices: list[dict[str, Any]]
 
-
-@dataclass(frozen=True)
-class StoredDigest:
-    week: str
-    audience: str
-    text: str
-    created_at: datetime
-
-
-# An appeal's local day of receipt and closing come from `date(moment, :offset)`; the
-# on-time checks compare local days with the stored due dates, as the rules do.
-TALLY_INSERT = (
-    "INSERT INTO appeal_tallies (created_day, department_id, category, withdrawn, closed_day,"
-    " unrated_from, received, claimed_on_time, resolved, closed_on_time, rated, satisfied)"
-    " SELECT date(a.created_at, :offset), a.department_id, a.category,"
-    " a.state = 'withdrawn',"
-    " CASE WHEN a.state IN ('closed', 'rated') AND a.closed_at IS NOT NULL"
-    "   THEN date(a.closed_at, :offset) END,"
-    " CASE WHEN a.state = 'closed' AND a.rating IS NULL THEN a.rating_due_date END,"
-    " COUNT(*),"
-    " SUM(a.claimed_at IS NOT NULL AND date(a.claimed_at, :offset) <= a.claim_due_date),"
-    " SUM(a.state IN ('closed', 'rated')),"
-    " SUM(a.state IN ('closed', 'rated') AND a.closed_at IS NOT NULL"
-    "     AND date(a.closed_at, :offset) <= a.due_date),"
-    " SUM(a.rating IS NOT NULL),"
-    " COALESCE(SUM(a.rating IN ('satisfied', 'basic')), 0)"
-    " FROM appeals a"
-)
 TALLY_GROUP = " GROUP BY 1, 2, 3, 4, 5, 6"
 REPLY_SELECT = (
     "SELECT m.id, m.text, a.number, u.department_id, d.name AS department_name, m.created_at"
@@ -132,44 +129,66 @@ class ReportRepo(Store):
         )
         return [records.digest_row(r) for r in rows]
 
-    async def refresh_tallies(self, offset: str) -> None:
-        """Bring the per-day counts up to date: every day on which an appeal written since
-        was received is counted again; a new UTC offset (or none yet) counts all. Call
-        inside a write transaction."""
-        basis = await self._one("SELECT utc_offset FROM appeal_tally_basis WHERE id = 1")
-        if basis is None or basis["utc_offset"] != offset:
-            await self.conn.execute("DELETE FROM appeal_tallies")
-            await self.conn.execute(TALLY_INSERT + TALLY_GROUP, {"offset": offset})
-            await self.conn.execute(
-                "INSERT INTO appeal_tally_basis (id, utc_offset) VALUES (1, :offset)"
-                " ON CONFLICT (id) DO UPDATE SET utc_offset = excluded.utc_offset",
-                {"offset": offset},
-            )
-        else:
-            days = await self._all(
-                "SELECT DISTINCT date(created_at, :offset) AS day FROM appeal_changes",
-                {"offset": offset},
-            )
-            for row in days:
-                day = date.fromisoformat(row["day"])
-                await self.conn.execute(
-                    "DELETE FROM appeal_tallies WHERE created_day = ?", (row["day"],)
-                )
-                # The UTC range is widened by a day each side so the index can be used for
-                # any offset; the local day itself is matched exactly.
-                await self.conn.execute(
-                    TALLY_INSERT + " WHERE a.created_at >= :low AND a.created_at < :high"
-                    " AND date(a.created_at, :offset) = :day" + TALLY_GROUP,
-                    {
-                        "offset": offset,
-                        "day": row["day"],
-                        "low": (day - timedelta(days=1)).isoformat(),
-                        "high": (day + timedelta(days=2)).isoformat(),
-                    },
-                )
-        await self.conn.execute("DELETE FROM appeal_changes")
+    def _local_day(self) -> str:
+        """How this connection's dialect renders a moment column's local day."""
+        return LOCAL_DAY[getattr(getattr(self, "dialect", None), "name", "sqlite")]
 
-    async def received_counts(self, start: date, end: date, today: str) -> list[ReceivedGroup]:
+    async def refresh_tallies(self, zone: ZoneInfo) -> None:
+        """Bring the per-day counts up to date: every day on which an appeal written since
+        was received is counted again; another zone (or, on SQLite, another UTC offset)
+        counts all. Call inside a write transaction.
+
+        Safe with writers and other refreshers running: the basis row is locked first (an
+        UPDATE: a row lock on PostgreSQL, the write lock on SQLite), and the changed days
+        are those the DELETE … RETURNING removed, so a change committed meanwhile stays
+        noted for the next refresh instead of being lost."""
+        day = self._local_day()
+        params = {"zone": zone.key, "offset": _offset(zone)}
+        basis = await self._one(
+            "UPDATE appeal_tally_basis SET zone = zone WHERE id = 1 RETURNING zone, utc_offset"
+        )
+        if basis is None or not _same_basis(basis, zone.key, params["offset"]):
+            await self.conn.execute("DELETE FROM appeal_changes")
+            await self.conn.execute("DELETE FROM appeal_tallies")
+            await self.conn.execute(tally_insert(day) + TALLY_GROUP, params)
+            await self.conn.execute(
+                "INSERT INTO appeal_tally_basis (id, zone, utc_offset) VALUES (1, :zone, :offset)"
+                " ON CONFLICT (id) DO UPDATE SET zone = excluded.zone,"
+                " utc_offset = excluded.utc_offset",
+                params,
+            )
+            return
+        if basis["zone"] != zone.key:  # a basis kept before zones were named
+            await self.conn.execute(
+                "UPDATE appeal_tally_basis SET zone = :zone WHERE id = 1", {"zone": zone.key}
+            )
+        changed = await self._all(
+            "DELETE FROM appeal_changes RETURNING "  # noqa: S608 (constants and parameters only)
+            + day.format(moment="created_at")
+            + " AS day",
+            params,
+        )
+        for local in sorted({records.a_day(str(r["day"])) for r in changed}):
+            await self.conn.execute(
+                "DELETE FROM appeal_tallies WHERE created_day = ?", (local.isoformat(),)
+            )
+            # The UTC range is widened by a day each side so the index can be used for
+            # any offset; the local day itself is matched exactly.
+            await self.conn.execute(
+                tally_insert(day)
+                + " WHERE a.created_at >= :low AND a.created_at < :high AND "
+                + day.format(moment="a.created_at")
+                + " = :day"
+                + TALLY_GROUP,
+                {
+                    **params,
+                    "day": local.isoformat(),
+                    "low": (local - timedelta(days=1)).isoformat(),
+                    "high": (local + timedelta(days=2)).isoformat(),
+                },
+            )
+
+    async def received_counts(self, start: date, end: date, today: date) -> list[ReceivedGroup]:
         """Counts of the appeals received on the local days [start, end], summed from the
         per-day tallies (`refresh_tallies` first): the cost follows the days, not the
         appeals. Closed and unrated count as of the day `today` (a past week's as of its
@@ -185,7 +204,7 @@ class ReportRepo(Store):
             " FROM appeal_tallies t JOIN departments d ON d.id = t.department_id"
             " WHERE t.created_day >= :start AND t.created_day <= :end"
             " GROUP BY d.name, t.category, t.withdrawn",
-            {"start": start.isoformat(), "end": end.isoformat(), "today": today},
+            {"start": start.isoformat(), "end": end.isoformat(), "today": today.isoformat()},
         )
         return [
             ReceivedGroup(**{k: (bool(v) if k == "withdrawn" else v) for k, v in r.items()})
@@ -203,41 +222,43 @@ class ReportRepo(Store):
         return row["closed"], row["on_time"]
 
     async def overdue(
-        self, today: str, limit: int, unchanged_since: datetime | None = None
+        self, today: date, limit: int, unchanged_since: datetime | None = None
     ) -> tuple[list[DigestRow], int]:
         """The longest overdue open appeals (at most `limit`) and how many there are; with
         `unchanged_since`, only those filed before it and not changed since."""
         # Each open state's longest overdue from its (state, due_date) index order, then
         # the two merged: no sort of every overdue appeal.
-        end = records.stamp(unchanged_since) if unchanged_since else None
+        unchanged, params = _unchanged(unchanged_since)
+        params["today"] = today.isoformat()
         rows = await self._all(
             "WITH longest AS ("
-            + LONGEST_OVERDUE.format(unchanged=UNCHANGED_SINCE)
+            + LONGEST_OVERDUE.format(unchanged=unchanged)
             + ") SELECT "
             + DIGEST_COLUMNS
             + DIGEST_JOINS
             + AMONG_LONGEST
             + " ORDER BY a.due_date, a.id LIMIT :limit",
-            {"today": today, "limit": limit, "end": end},
+            {**params, "limit": limit},
         )
         total = await self._one(
             "SELECT COUNT(*) AS n FROM appeals WHERE state IN ('pending', 'in_progress')"  # noqa: S608 (constants and parameters only)
-            " AND due_date < :today" + UNCHANGED_SINCE,
-            {"today": today, "end": end},
+            " AND due_date < :today" + unchanged,
+            params,
         )
         return [records.digest_row(r) for r in rows], total["n"]
 
     async def open_rows(self, unchanged_since: datetime | None = None) -> list[DigestRow]:
         """Every open appeal (the departments' weekly lists): as many as are being handled;
         with `unchanged_since`, only those filed before it and not changed since."""
+        unchanged, params = _unchanged(unchanged_since)
         rows = await self._all(
             "SELECT "  # noqa: S608 (constants and parameters only)
             + DIGEST_COLUMNS
             + DIGEST_JOINS
             + " WHERE a.id IN (SELECT id FROM appeals WHERE state IN ('pending', 'in_progress')"
-            + UNCHANGED_SINCE
+            + unchanged
             + ") ORDER BY a.id",
-            {"end": records.stamp(unchanged_since) if unchanged_since else None},
+            params,
         )
         return [records.digest_row(r) for r in rows]
 
@@ -264,13 +285,13 @@ class ReportRepo(Store):
             events.setdefault(row["appeal_id"], []).append(records.event(row))
         return [(records.digest_row(r), events.get(r["id"], [])) for r in rows]
 
-    async def open_counts(self, today: str) -> tuple[int, int, int]:
-        """(open, pending, overdue) right now."""
+    async def open_counts(self, today: date) -> tuple[int, int, int]:
+        """(open, pending, overdue) on the day `today`."""
         row = await self._one(
-            "SELECT COUNT(*) AS open, COALESCE(SUM(a.state = 'pending'), 0) AS pending,"
-            " COALESCE(SUM(a.due_date < :today), 0) AS overdue FROM appeals a"
+            "SELECT COUNT(*) AS open, COUNT(*) FILTER (WHERE a.state = 'pending') AS pending,"
+            " COUNT(*) FILTER (WHERE a.due_date < :today) AS overdue FROM appeals a"
             " WHERE a.state IN ('pending', 'in_progress')",
-            {"today": today},
+            {"today": today.isoformat()},
         )
         return row["open"], row["pending"], row["overdue"]
 
@@ -354,44 +375,99 @@ class ReportRepo(Store):
             if not rows:
                 return
             for row in rows:
-                yield LedgerEntry(
-                    records.appeal(row),
-                    row["uscc"],
-                    json.loads(row["history"] or "[]"),
-                    json.loads(row["messages"] or "[]"),
-                    json.loads(row["notices"] or "[]"),
-                )
+                yield _ledger_entry(row)
             last_id = rows[-1]["id"]
 
-    async def digest_delivered(self, week: str, audience: str, chat_id: int) -> bool:
+    async def digest_delivered(self, week: Week, audience: str, chat_id: int) -> bool:
         row = await self._one(
             "SELECT 1 AS x FROM digest_deliveries WHERE week = ? AND audience = ? AND chat_id = ?",
-            (week, audience, chat_id),
+            (week.label, audience, chat_id),
         )
         return row is not None
 
-    async def record_digest(self, week: str, audience: str, text: str, now: datetime) -> None:
+    async def record_digest(self, week: Week, audience: str, text: str, now: datetime) -> None:
         await self.conn.execute(
             "INSERT INTO digests (week, audience, text, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (week, audience) DO NOTHING",
-            (week, audience, text, records.stamp(now)),
+            (week.label, audience, text, records.stamp(now)),
         )
 
-    async def digest(self, week: str, audience: str) -> StoredDigest | None:
+    async def digest(self, week: Week, audience: str) -> StoredDigest | None:
         row = await self._one(
-            "SELECT * FROM digests WHERE week = ? AND audience = ?", (week, audience)
+            "SELECT * FROM digests WHERE week = ? AND audience = ?", (week.label, audience)
         )
         if row is None:
             return None
         return StoredDigest(
-            row["week"], row["audience"], row["text"], records.moment(row["created_at"])
+            Week.from_label(row["week"]),
+            row["audience"],
+            row["text"],
+            records.moment(row["created_at"]),
         )
 
     async def record_digest_delivery(
-        self, week: str, audience: str, chat_id: int, now: datetime
+        self, week: Week, audience: str, chat_id: int, now: datetime
     ) -> None:
         await self.conn.execute(
             "INSERT INTO digest_deliveries (week, audience, chat_id, sent_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (week, audience, chat_id, records.stamp(now)),
+            (week.label, audience, chat_id, records.stamp(now)),
         )
+
+
+def _offset(zone: ZoneInfo) -> str:
+    """The zone's UTC offset as SQLite's date modifier ('+480 minutes'). SQLite knows no
+    zones: its local days use this one offset (the zone's current one), a zone with
+    daylight saving counted again when it changes."""
+    offset = datetime.now(zone).utcoffset() or timedelta(0)
+    return f"{int(offset.total_seconds() // 60):+d} minutes"
+
+
+def _same_basis(basis: Row, zone: str, offset: str) -> bool:
+    """Whether the tallies were counted in `zone` at `offset` (a basis kept before zones
+    were named has no zone: its offset decides, so an upgrade counts nothing again)."""
+    return basis["zone"] in (zone, "") and basis["utc_offset"] == offset
+
+
+def _ledger_entry(row: Row) -> LedgerEntry:
+    """An appeal's ledger row, its history decoded from the JSON arrays the query built."""
+    return LedgerEntry(
+        records.appeal(row),
+        row["uscc"],
+        [
+            LedgerEvent(
+                records.moment(e["at"]),
+                e["action"],
+                e.get("actor"),
+                e.get("actor_role"),
+                _detail(e.get("detail")),
+            )
+            for e in _array(row["history"])
+        ],
+        [
+            LedgerMessage(
+                records.moment(m["at"]),
+                m["kind"],
+                m.get("text"),
+                m.get("author"),
+                m.get("author_role"),
+                int(m.get("files") or 0),
+            )
+            for m in _array(row["messages"])
+        ],
+        [LedgerNotice(n["family"], int(n["year"]), int(n["no"])) for n in _array(row["notices"])],
+    )
+
+
+def _array(value: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A JSON array as the query returned it: text on SQLite, already decoded by a driver
+    that knows JSON (PostgreSQL's json_agg)."""
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _detail(value: str | dict[str, Any] | None) -> dict[str, Any]:
+    """An event's detail inside the ledger's history: JSON text where it is stored as text,
+    already an object where the column is JSON (jsonb)."""
+    return value if isinstance(value, dict) else records.detail_of(value)

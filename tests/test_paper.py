@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import io
 import math
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from hypothesis import given
@@ -22,10 +22,10 @@ from bot.chart import count_titles
 from bot.config import BUNDLED_ORG_CONFIG
 from bot.digest_text import leaders_text
 from bot.rules.digest import LeaderDigest, ReceivedGroup, Week, figures_from_counts
+from bot.rules.ledger import LedgerEntry, LedgerMessage
 from bot.rules.model import OPEN_STATES, Appeal, State
 from bot.texts import name, t
 from bot.usecases.appeals import ALL_MESSAGE_KINDS, PUBLIC_MESSAGE_KINDS
-from storage.reports import LedgerEntry
 from tests.conftest import SHANGHAI, file_appeal
 
 A4_LANDSCAPE_WIDTH = 841.89  # points
@@ -246,7 +246,7 @@ def test_the_moment_an_appeal_ended_is_in_the_column_of_how_it_ended():
 
 def test_internal_notes_have_their_own_column_and_the_rest_is_what_the_enterprise_saw():
     messages = [
-        {"at": "2026-03-10T02:00:00+00:00", "kind": kind, "author": "李明", "text": f"{kind}的内容"}
+        LedgerMessage(datetime(2026, 3, 10, 2, tzinfo=UTC), kind, f"{kind}的内容", "李明")
         for kind in ALL_MESSAGE_KINDS
     ]
     screen = row(LedgerEntry(appeal(State.IN_PROGRESS), "x", [], messages, []))

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from bot.app import make_env
 from bot.digest_files import export_ledger
 from bot.rules.digest import Week
+from bot.rules.ledger import LedgerNotice
 from bot.rules.model import Action, Attachment, Rating, Role, State, TaskAction, TaskState
 from bot.rules.refusals import (
     AppealNotFound,
@@ -388,8 +389,8 @@ async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
 
     class Entry:
         notices = [
-            {"family": "提示", "year": 2026, "no": 15}, {"family": "督办", "year": 2026, "no": 5},
-            {"family": "提示", "year": 2026, "no": 6}, {"family": "提示", "year": 2026, "no": 2},
+            LedgerNotice("提示", 2026, 15), LedgerNotice("督办", 2026, 5),
+            LedgerNotice("提示", 2026, 6), LedgerNotice("提示", 2026, 2),
         ]  # fmt: skip
 
     assert (

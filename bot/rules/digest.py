@@ -59,6 +59,13 @@ class Week:
         return self.start + timedelta(days=6)
 
     @classmethod
+    def from_label(cls, label: str) -> Week:
+        """The week a stored label names (`2026-W47`, as `label` writes it); what people
+        type goes through rules.checks.parse_week."""
+        year, number = label.split("-W")
+        return cls(int(year), int(number))
+
+    @classmethod
     def of(cls, day: date) -> Week:
         year, number, _ = day.isocalendar()
         return cls(year, number)
@@ -73,6 +80,29 @@ class Week:
         """The week this week's digest is sent in (the next): the departments' views that go
         with it are of that week (本周到期: due in it)."""
         return Week.of(self.start + timedelta(days=7))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply (答复) written to an enterprise, with its appeal's number and the writer's
+    department."""
+
+    id: int
+    text: str
+    number: str
+    department_id: int | None
+    department_name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredDigest:
+    """A digest as it was sent for a week and an audience, kept to be sent again."""
+
+    week: Week
+    audience: str
+    text: str
+    created_at: datetime
 
 
 def as_of(week: Week, today: date) -> date:

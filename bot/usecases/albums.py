@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.rules import delivery
 from bot.rules.model import Courier
-from storage.db import UnitOfWork
+from storage.contract import UnitOfWork
 
 # A notice still owed (or gone) whose recipient should also get the files that joined it.
 _FOLLOWED = (Courier.PENDING, Courier.SENDING, Courier.SENT)

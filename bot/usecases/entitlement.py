@@ -10,7 +10,7 @@ from bot.rules.delivery import Recipient
 from bot.rules.model import Actor, Outgoing, Role
 from bot.usecases.env import Env
 from bot.usecases.task_holders import holders
-from storage.db import UnitOfWork
+from storage.contract import UnitOfWork
 
 
 async def recipient(uow: UnitOfWork, env: Env, chat_id: int) -> Recipient:

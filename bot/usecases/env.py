@@ -13,7 +13,7 @@ from bot.rules.model import Event
 from bot.rules.org import OrgConfig
 from bot.rules.workcal import WorkingCalendar
 from bot.rules.workflow import changes_since
-from storage.db import Database, UnitOfWork
+from storage.contract import Database, UnitOfWork
 
 # Telegram keeps an unconfirmed update for 24 hours; after that an id may come back as new.
 REDELIVERY_WINDOW = timedelta(hours=24)

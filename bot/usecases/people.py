@@ -29,7 +29,7 @@ from bot.rules.refusals import (
     PrimaryContactOnly,
 )
 from bot.usecases.env import Env, already_done, remember
-from storage.db import UnitOfWork
+from storage.contract import UnitOfWork
 
 NAME_MAX = 40
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from bot.rules import access, delivery
 from bot.rules import digest as rules
-from bot.rules.digest import DepartmentDigest, LeaderDigest, QualityFlag, Week
+from bot.rules.digest import DepartmentDigest, LeaderDigest, QualityFlag, Reply, StoredDigest, Week
+from bot.rules.ledger import LedgerEntry
 from bot.rules.model import OPEN_STATES, Actor, State, Task, TaskState
 from bot.rules.refusals import InvalidInput, NotAllowed
 from bot.rules.task_ledger import overdue_tasks
 from bot.usecases.env import Env
-from storage.db import UnitOfWork
-from storage.reports import LedgerEntry, Reply, StoredDigest
+from storage.contract import UnitOfWork
 
 # The appeals changed after a past day: each as it is now, and as it was then (None: not
 # filed yet).
@@ -32,12 +32,6 @@ def bounds(env: Env, start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-def _offset(env: Env, day: date) -> str:
-    """The bureau's UTC offset on `day`, as SQLite's date modifier."""
-    offset = datetime.combine(day, time(12), env.zone).utcoffset() or timedelta(0)
-    return f"{int(offset.total_seconds() // 60):+d} minutes"
-
-
 async def _period(
     uow: UnitOfWork,
     env: Env,
@@ -49,7 +43,7 @@ async def _period(
     """A period's figures summed from the per-day tallies (`refresh_tallies` first), as of
     the day `as_of` (default today); `changes`: the appeals changed since, now and then."""
     as_of = as_of or env.today()
-    groups = await uow.reports.received_counts(start, end, as_of.isoformat())
+    groups = await uow.reports.received_counts(start, end, as_of)
     closed = await uow.reports.closed_counts(start, end)
     if changes:
         groups, closed = rules.replayed_counts(groups, closed, changes, start, end, as_of, env.zone)
@@ -65,7 +59,7 @@ async def _period(
 async def refresh_tallies(env: Env) -> None:
     """Count again the days on which appeals were received that changed since last time."""
     async with env.db.unit_of_work() as uow:
-        await uow.reports.refresh_tallies(_offset(env, env.today()))
+        await uow.reports.refresh_tallies(env.zone)
         await uow.commit()
 
 
@@ -132,7 +126,7 @@ async def _overdue(
     end of the day `as_of`: those unchanged since as they are, the others replayed."""
     listed = env.org.digest.overdue_listed
     since = _unchanged_since(env, as_of)
-    rows, total = await uow.reports.overdue(as_of.isoformat(), listed, unchanged_since=since)
+    rows, total = await uow.reports.overdue(as_of, listed, unchanged_since=since)
     then = [r for r in _open_then(changes) if r.due_date < as_of]
     items = rules.overdue_items([*rows, *then], as_of, env.deadlines.overdue_days)
     return items[:listed], total + len(then)
@@ -342,7 +336,7 @@ async def stats(env: Env, actor: Actor) -> dict[str, object]:
     async with env.db.reading() as uow:
         this_week = await _period(uow, env, week.start, today)
         year = await _period(uow, env, year_start, today)
-        open_, pending, overdue = await uow.reports.open_counts(today.isoformat())
+        open_, pending, overdue = await uow.reports.open_counts(today)
     return {
         "open": open_,
         "pending": pending,
@@ -359,8 +353,8 @@ async def stats(env: Env, actor: Actor) -> dict[str, object]:
 async def record_digest(env: Env, week: Week, audience: str, text: str) -> StoredDigest:
     """Archive the digest of a week once, as sent; later calls get the archived one."""
     async with env.db.unit_of_work() as uow:
-        await uow.reports.record_digest(week.label, audience, text, env.now())
-        stored = await uow.reports.digest(week.label, audience)
+        await uow.reports.record_digest(week, audience, text, env.now())
+        stored = await uow.reports.digest(week, audience)
         await uow.commit()
     return stored
 
@@ -368,7 +362,7 @@ async def record_digest(env: Env, week: Week, audience: str, text: str) -> Store
 async def archived(env: Env, actor: Actor, week: Week) -> StoredDigest | None:
     access.require_leader(actor)
     async with env.db.reading() as uow:
-        return await uow.reports.digest(week.label, "leaders")
+        return await uow.reports.digest(week, "leaders")
 
 
 async def enqueue_digest(
@@ -379,19 +373,20 @@ async def enqueue_digest(
     ids = []
     async with env.db.unit_of_work() as uow:
         for chat in chats:
-            if await uow.reports.digest_delivered(week.label, audience, chat):
+            if await uow.reports.digest_delivered(week, audience, chat):
                 continue
             for kind in kinds:
                 detail = {"week": week.label, "audience": audience}
                 ids.append(
                     await uow.outbox.add(chat, kind, "digest", None, detail, delivery.NOTICE, now)
                 )
-            await uow.reports.record_digest_delivery(week.label, audience, chat, now)
+            await uow.reports.record_digest_delivery(week, audience, chat, now)
         await uow.commit()
     return tuple(ids)
 
 
 async def stored(env: Env, week_label: str, audience: str) -> StoredDigest | None:
-    """A digest as archived when it was first prepared (what every recipient gets)."""
+    """A digest as archived when it was first prepared (what every recipient gets);
+    `week_label` as an outbox item names it (2026-W47)."""
     async with env.db.reading() as uow:
-        return await uow.reports.digest(week_label, audience)
+        return await uow.reports.digest(Week.from_label(week_label), audience)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.rules import audiences
 from bot.rules.model import Role, Task
 from bot.usecases.env import Env
-from storage.db import UnitOfWork
+from storage.contract import UnitOfWork
 
 
 async def stand_ins(uow: UnitOfWork, task: Task) -> frozenset[int]:

@@ -37,7 +37,7 @@ from bot.usecases import albums, outbox
 from bot.usecases.env import Env, unseen
 from bot.usecases.people import department_staff
 from bot.usecases.task_holders import holders, stand_ins
-from storage.db import UnitOfWork
+from storage.contract import UnitOfWork
 
 
 @dataclass(frozen=True)
