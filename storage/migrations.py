@@ -398,7 +398,7 @@ STEPS: list[Migration] = [
         7,
         # The digest's counts per local day of receipt, kept by storage/reports.py: the
         # triggers note every appeal written, so only the days touched since are counted
-        # again (SQLITE-SPECIFIC trigger syntax, see storage/sqlite_only.py).
+        # again (DIALECT SQL: SQLite's trigger bodies; PostgreSQL's in _PG_TALLY_TRIGGERS).
         """
         CREATE TABLE appeal_tallies (
             created_day     TEXT NOT NULL,
@@ -504,6 +504,8 @@ STEPS: list[Migration] = [
         CREATE INDEX task_attachments_task ON task_attachments(task_id, id);
         """,
     ),
+    # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
+    # what they applied); SQL both engines read alike, `postgresql=` passages only where not.
 ]
 
 # Column types on PostgreSQL, by the column's name (SQLite keeps INTEGER and TEXT). An id
@@ -542,8 +544,10 @@ def postgresql_type(column: str, sqlite_type: str, rest: str = "") -> str:
     return "jsonb" if column in _JSON else "text"
 
 
-_COLUMN = re.compile(r"^(\s+)(\w+)(\s+)(INTEGER|TEXT)\b(.*)$", re.MULTILINE)
-_ADDED_COLUMN = re.compile(r"(ADD COLUMN (\w+) )(INTEGER|TEXT)\b(.*)$", re.MULTILINE)
+# A column's declaration: at the start of a line, after `(` or `,`, or after ADD COLUMN.
+_COLUMN = re.compile(
+    r"(^\s*|\(\s*|,\s*|ADD COLUMN )(\w+)(\s+)(INTEGER|TEXT)\b([^,\n]*)", re.MULTILINE
+)
 
 
 def postgresql_sql(step: Migration) -> str:
@@ -553,10 +557,9 @@ def postgresql_sql(step: Migration) -> str:
         if sql.count(passage) != 1:
             raise ValueError(f"migration {step.version}: passage not found once: {passage!r}")
         sql = sql.replace(passage, replacement)
-    sql = _COLUMN.sub(
+    return _COLUMN.sub(
         lambda m: m[1] + m[2] + m[3] + postgresql_type(m[2], m[4], m[5].strip()) + m[5], sql
     )
-    return _ADDED_COLUMN.sub(lambda m: m[1] + postgresql_type(m[2], m[3], m[4].strip()) + m[4], sql)
 
 
 def migrations_for(dialect_name: str) -> list[tuple[int, str]]:
