@@ -384,16 +384,24 @@ def schema_of(db: Backend) -> Schema:
 
 
 @pytest.fixture(scope="module")
-def both_schemas(pg_server, tmp_path_factory) -> tuple[Schema, Schema]:
+def lite_schema(tmp_path_factory) -> Schema:
     lite = sqlite_backend(tmp_path_factory.mktemp("lite") / "db.sqlite3")
-    pg = postgresql_backend(_fresh_postgresql(pg_server, "schema_compare"))
     try:
-        for backend in (lite, pg):
-            for version, sql in migrations_for(backend.name):
-                backend.apply(version, sql)
-        return sqlite_schema(lite), postgresql_schema(pg)
+        for version, sql in migrations_for("sqlite"):
+            lite.apply(version, sql)
+        return sqlite_schema(lite)
     finally:
         lite.close()
+
+
+@pytest.fixture(scope="module")
+def both_schemas(lite_schema, pg_server) -> tuple[Schema, Schema]:
+    pg = postgresql_backend(_fresh_postgresql(pg_server, "schema_compare"))
+    try:
+        for version, sql in migrations_for("postgresql"):
+            pg.apply(version, sql)
+        return lite_schema, postgresql_schema(pg)
+    finally:
         pg.close()
 
 
@@ -545,8 +553,8 @@ def seeded(migrated) -> Backend:
     return migrated
 
 
-def test_every_check_is_covered_by_the_table(both_schemas):
-    lite, _ = both_schemas
+def test_every_check_is_covered_by_the_table(lite_schema):
+    lite = lite_schema
     covered: dict[str, int] = {}
     for table, *_ in CHECKS:
         covered[table] = covered.get(table, 0) + 1
