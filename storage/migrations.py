@@ -1,7 +1,106 @@
-"""Numbered schema migrations, applied in order at start-up and recorded in the database."""
+"""Numbered schema migrations, applied in order at start-up and recorded in the database.
 
-MIGRATIONS: list[tuple[int, str]] = [
+One list for both backends. Each step's `sql` is what SQLite runs, byte for byte what
+existing databases already applied (never edit a step that has shipped: add one). PostgreSQL
+runs the same text rendered by `postgresql_sql`: column types from the names (surrogate ids
+become identity columns, moments `timestamptz`, days `date`, JSON payloads `jsonb`, ids
+`bigint`, counts `integer`), and the few passages it must write differently (trigger bodies
+in plpgsql, a foreign key to a table created later) given per step in `postgresql`.
+`migrations_for(dialect_name)` gives a backend its list; `MIGRATIONS` is SQLite's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step. `postgresql`: (SQLite passage, PostgreSQL text) pairs, each passage
+    found exactly once in `sql` and replaced before the types are rendered."""
+
+    version: int
+    sql: str
+    postgresql: tuple[tuple[str, str], ...] = ()
+
+
+# DIALECT SQL (migration 1). PostgreSQL checks a foreign key when it is declared, so the
+# one to `users`, created after `enterprises`, is added once both exist (same constraint
+# name as if declared inline). The audit trail refuses changes with a plpgsql trigger
+# function; TRUNCATE, which SQLite lacks and row triggers do not see, is refused too.
+_PG_FIRST = (
     (
+        "baobao_user_id  INTEGER REFERENCES users(tg_id),",
+        "baobao_user_id  INTEGER,",
+    ),
+    (
+        "        CREATE INDEX users_department ON users(department_id);\n",
+        "        ALTER TABLE enterprises ADD CONSTRAINT enterprises_baobao_user_id_fkey\n"
+        "            FOREIGN KEY (baobao_user_id) REFERENCES users(tg_id);\n"
+        "        CREATE INDEX users_department ON users(department_id);\n",
+    ),
+    (
+        "        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events\n"
+        "        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;\n"
+        "        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events\n"
+        "        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;\n",
+        """\
+        CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'audit_events is append-only';
+        END $$;
+        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+            FOR EACH ROW EXECUTE PROCEDURE audit_events_append_only();
+        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+            FOR EACH ROW EXECUTE PROCEDURE audit_events_append_only();
+        CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+            FOR EACH STATEMENT EXECUTE PROCEDURE audit_events_append_only();
+""",
+    ),
+)
+
+# DIALECT SQL (migration 7): one plpgsql function behind the three triggers SQLite writes
+# with bodies of their own; `ON CONFLICT DO NOTHING` where SQLite says `INSERT OR IGNORE`.
+# (`EXECUTE PROCEDURE`: PostgreSQL 11+ also spells it EXECUTE FUNCTION; the older spelling
+# is the one the PostgreSQL-dialect databases derived from older releases accept.)
+_PG_TALLY_TRIGGERS = (
+    (
+        """\
+        CREATE TRIGGER appeals_changed_insert AFTER INSERT ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
+        END;
+        CREATE TRIGGER appeals_changed_update AFTER UPDATE ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
+        END;
+        CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (old.id, old.created_at);
+        END;
+""",
+        """\
+        CREATE FUNCTION appeals_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                INSERT INTO appeal_changes VALUES (OLD.id, OLD.created_at)
+                    ON CONFLICT DO NOTHING;
+            ELSE
+                INSERT INTO appeal_changes VALUES (NEW.id, NEW.created_at)
+                    ON CONFLICT DO NOTHING;
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER appeals_changed_insert AFTER INSERT ON appeals
+            FOR EACH ROW EXECUTE PROCEDURE appeals_changed();
+        CREATE TRIGGER appeals_changed_update AFTER UPDATE ON appeals
+            FOR EACH ROW EXECUTE PROCEDURE appeals_changed();
+        CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals
+            FOR EACH ROW EXECUTE PROCEDURE appeals_changed();
+""",
+    ),
+)
+
+STEPS: list[Migration] = [
+    Migration(
         1,
         """
         CREATE TABLE departments (
@@ -116,8 +215,9 @@ MIGRATIONS: list[tuple[int, str]] = [
             PRIMARY KEY (update_id, actor_id)
         );
         """,
+        postgresql=_PG_FIRST,
     ),
-    (
+    Migration(
         2,
         """
         CREATE INDEX appeals_state_claim_due ON appeals(state, claim_due_date);
@@ -204,7 +304,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX users_full_name ON users(full_name);
         """,
     ),
-    (
+    Migration(
         3,
         """
         CREATE INDEX appeals_created ON appeals(created_at);
@@ -228,7 +328,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
-    (
+    Migration(
         4,
         """
         CREATE TABLE processed_requests (
@@ -251,7 +351,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX tasks_department_unmapped ON tasks(department_name) WHERE owner_id IS NULL;
         """,
     ),
-    (
+    Migration(
         5,
         """
         CREATE TABLE conversations (
@@ -288,17 +388,17 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
-    (
+    Migration(
         6,
         """
         CREATE INDEX outbox_subject ON outbox(subject, subject_id, kind);
         """,
     ),
-    (
+    Migration(
         7,
         # The digest's counts per local day of receipt, kept by storage/reports.py: the
         # triggers note every appeal written, so only the days touched since are counted
-        # again (SQLITE-SPECIFIC trigger syntax, see storage/sqlite_only.py).
+        # again (DIALECT SQL: SQLite's trigger bodies; PostgreSQL's in _PG_TALLY_TRIGGERS).
         """
         CREATE TABLE appeal_tallies (
             created_day     TEXT NOT NULL,
@@ -335,8 +435,9 @@ MIGRATIONS: list[tuple[int, str]] = [
             INSERT OR IGNORE INTO appeal_changes VALUES (old.id, old.created_at);
         END;
         """,
+        postgresql=_PG_TALLY_TRIGGERS,
     ),
-    (
+    Migration(
         8,
         # Several contacts per enterprise: the first (who registered it) invites colleagues.
         """
@@ -357,7 +458,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
-    (
+    Migration(
         9,
         # A group upgraded to a supergroup has a new id: the move is followed (the org
         # config's chat_id maps to the new one) until the operator writes another id there.
@@ -369,7 +470,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
-    (
+    Migration(
         10,
         # Messages in several parts: each part is recorded when Telegram accepted it, so a
         # crash repeats at most the part in flight and the rest goes on where it stopped.
@@ -379,7 +480,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX outbox_list ON outbox(list_id) WHERE list_id IS NOT NULL;
         """,
     ),
-    (
+    Migration(
         11,
         # What was about something no longer there was once recorded as a failed delivery:
         # it is gone (never owed again after /start, never listed as unreachable).
@@ -388,7 +489,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             WHERE status = 'failed' AND error = 'gone';
         """,
     ),
-    (
+    Migration(
         12,
         # A task's or an enterprise's events are read by their subject (every task card,
         # action and the ledger's export); the events since a moment by their time (the
@@ -403,7 +504,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX task_attachments_task ON task_attachments(task_id, id);
         """,
     ),
-    (
+    Migration(
         13,
         # The digest tallies' basis names the zone its local days were counted in (the
         # offset stays: SQLite counts with one); its row always exists, so a refresh locks
@@ -414,4 +515,80 @@ MIGRATIONS: list[tuple[int, str]] = [
             ON CONFLICT (id) DO NOTHING;
         """,
     ),
+    # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
+    # what they applied); SQL both engines read alike, `postgresql=` passages only where not.
 ]
+
+# Column types on PostgreSQL, by the column's name (SQLite keeps INTEGER and TEXT). An id
+# is `bigint` (Telegram's ids pass 2**31); a count or a small number is `integer`, so that
+# SUM gives an integer back, not a numeric.
+_INTEGERS = frozenset(
+    {
+        "attempts", "claimed_on_time", "closed_on_time", "is_head", "last_no", "last_seq",
+        "priority", "progress", "rated", "received", "reopen_count", "resolved", "satisfied",
+        "seq", "serial_no", "serial_year", "version", "year",
+    }
+)  # fmt: skip
+_BOOLEANS = frozenset({"withdrawn"})  # filled from a comparison (`a.state = 'withdrawn'`)
+# Stored as `YYYY-MM-DD` on SQLite (storage.records.day).
+_DAYS = frozenset(
+    {
+        "claim_due_date", "closed_day", "created_day", "deadline", "due_date",
+        "new_due_date", "old_due_date", "rating_due_date", "unrated_from",
+    }
+)  # fmt: skip
+_JSON = frozenset({"data", "detail"})  # storage.records.detail_json, json.dumps
+
+
+def postgresql_type(column: str, sqlite_type: str, rest: str = "") -> str:
+    """The PostgreSQL type of a column SQLite declares `column sqlite_type rest`."""
+    if sqlite_type == "INTEGER":
+        if column == "id" and rest.startswith("PRIMARY KEY") and "CHECK" not in rest:
+            return "bigint GENERATED BY DEFAULT AS IDENTITY"  # SQLite's rowid alias
+        if column in _BOOLEANS:
+            return "boolean"
+        return "integer" if column in _INTEGERS else "bigint"
+    if column.endswith("_at") or column == "lease_until":  # storage.records.stamp
+        return "timestamptz"
+    if column in _DAYS:
+        return "date"
+    return "jsonb" if column in _JSON else "text"
+
+
+# A column's declaration: at the start of a line, after `(` or `,`, or after ADD COLUMN.
+_COLUMN = re.compile(
+    r"(^\s*|\(\s*|,\s*|ADD COLUMN )(\w+)(\s+)(INTEGER|TEXT)\b([^,\n]*)", re.MULTILINE
+)
+
+
+def postgresql_sql(step: Migration) -> str:
+    """A step's SQL for PostgreSQL: its dialect passages replaced, then its types."""
+    sql = step.sql
+    for passage, replacement in step.postgresql:
+        if sql.count(passage) != 1:
+            raise ValueError(f"migration {step.version}: passage not found once: {passage!r}")
+        sql = sql.replace(passage, replacement)
+    return _COLUMN.sub(
+        lambda m: m[1] + m[2] + m[3] + postgresql_type(m[2], m[4], m[5].strip()) + m[5], sql
+    )
+
+
+def migrations_for(dialect_name: str) -> list[tuple[int, str]]:
+    """(version, SQL) of every step, in order, for the backend `dialect_name` ("sqlite" or
+    "postgresql"). Each is meant to run in one transaction with its schema_migrations row."""
+    if dialect_name == "sqlite":
+        return [(step.version, step.sql) for step in STEPS]
+    if dialect_name == "postgresql":
+        return [(step.version, postgresql_sql(step)) for step in STEPS]
+    raise ValueError(f"no migrations for the database dialect {dialect_name!r}")
+
+
+# The table that records the steps applied (made before the first step runs).
+SCHEMA_TABLE = {
+    "sqlite": "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    "postgresql": "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version integer PRIMARY KEY, applied_at timestamptz NOT NULL)",
+}
+
+MIGRATIONS: list[tuple[int, str]] = migrations_for("sqlite")
