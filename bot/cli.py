@@ -21,6 +21,7 @@ from bot.rules.digest import Week
 from bot.rules.org import OrgConfig
 from bot.rules.refusals import InvalidInput
 from storage import DatabaseUnusable
+from storage.factory import secrets_of
 
 log = logging.getLogger(__name__)
 
@@ -615,11 +616,16 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     verbose = getattr(args, "verbose", False)
     env_file = getattr(args, "env_file", None)
+    secrets: list[str] = []
     try:
-        token = load_settings(env_file).bot_token
+        settings = load_settings(env_file)
+        token = settings.bot_token
+        secrets = secrets_of(settings.database_url or "")
     except ConfigError:
         token = None  # reported below by the command itself, in one line
-    configure_logging(verbose, [token.get_secret_value()] if token else [])
+    if token:
+        secrets.append(token.get_secret_value())
+    configure_logging(verbose, secrets)  # masked in every log line
     if args.command is None:
         # With a token the bot runs; without one the offline sandbox shows what it does.
         args.func = cmd_run if token else cmd_demo

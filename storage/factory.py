@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from storage.db import Database  # the contract's Database Protocol is not on this branch yet
 from storage.sqlite_only import EMPTY, DatabaseUnusable
@@ -62,19 +62,20 @@ def parse_database_url(text: str) -> Target:
     scheme, sep, rest = value.partition("://")
     if not sep:
         if value.lower().startswith(("sqlite:", "postgres:", "postgresql:")):
-            raise BadDatabaseUrl(f"{masked(value)!r} is not a URL; give {ACCEPTED}")
+            raise BadDatabaseUrl(f"is not a URL (a scheme is followed by ://); give {ACCEPTED}")
         return Target(SQLITE, sqlite_url(Path(value)), Path(value))
     scheme = scheme.lower()
     if scheme == "sqlite":
         if not rest.startswith("/") or rest == "/":
             raise BadDatabaseUrl(
-                f"{value!r} names no file: write sqlite:///relative/path or"
+                f"{masked(value)!r} names no file: write sqlite:///relative/path or"
                 " sqlite:////absolute/path (three slashes, then the path)"
             )
         path = rest[1:]
         if "?" in path or "#" in path or path in (":memory:", "") or path.endswith("/"):
             raise BadDatabaseUrl(
-                f"{value!r} must name a database file (no options, no :memory:); give {ACCEPTED}"
+                f"{masked(value)!r} must name a database file (no options, no :memory:);"
+                f" give {ACCEPTED}"
             )
         return Target(SQLITE, sqlite_url(Path(path)), Path(path))
     if scheme in POSTGRES_SCHEMES:
@@ -211,12 +212,20 @@ def pg_connection(url: str) -> Iterator[Any]:
         raise ServerUnusable(url, f"cannot be used: {_without_secrets(detail, url)}") from None
 
 
+def secrets_of(url: str) -> list[str]:
+    """The password a URL holds, as written and decoded, for log masking (bot.logs)."""
+    if "://" not in url:
+        return []
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    found += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
+    return sorted({*found, *(unquote(v) for v in found)}, key=len, reverse=True)
+
+
 def _without_secrets(text: str, url: str) -> str:
-    password = urlsplit(url).password
-    for option, value in parse_qsl(urlsplit(url).query):
-        if option == "password":
-            password = value
-    return text.replace(password, HIDDEN) if password else text
+    for secret in secrets_of(url):
+        text = text.replace(secret, HIDDEN)
+    return text
 
 
 def check_database(url: str) -> tuple[bool, str]:

@@ -22,7 +22,7 @@ from storage.db import Database
 
 NAMES = (
     "BOT_TOKEN", "ADMIN_IDS", "TIMEZONE", "ORG_CONFIG", "DATABASE_PATH", "TELEGRAM_BASE_URL",
-    "TELEGRAM_PROXY", "APPEALDESK_ENV_FILE",
+    "TELEGRAM_PROXY", "APPEALDESK_ENV_FILE", "DATABASE_URL",
 )  # fmt: skip
 GOOD_CSV = (
     ",".join(HEADERS)
