@@ -109,9 +109,9 @@ def sqlite_url(path: Path) -> str:
 
 def masked(url: str) -> str:
     """The URL with its password (in the user part or a `password=` option) replaced."""
+    if not url.lower().startswith(tuple(f"{s}://" for s in POSTGRES_SCHEMES)):
+        return url  # a path or sqlite:///…, which holds no password
     parts = urlsplit(url)
-    if "://" not in url:
-        return url
     netloc = parts.netloc
     if parts.password is not None:
         user, _, host = netloc.rpartition("@")
