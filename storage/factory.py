@@ -180,12 +180,18 @@ def schema_state(url: str) -> SchemaState:
     that does not exist yet has none). Raises DatabaseUnusable when it cannot be read."""
     target = parse_database_url(url)
     if target.backend == SQLITE:
-        from storage.sqlite_only import inspect_file
+        from storage.migrations import MIGRATIONS
+        from storage.sqlite_only import NEWER, access_problem, inspect_file, schema_problem
 
-        assert target.path is not None
-        if not target.path.exists():
+        path = target.path
+        assert path is not None
+        if problem := access_problem(path):
+            raise DatabaseUnusable(path, problem)
+        if not path.exists():
             return SchemaState([], schema_versions())
-        _, applied = inspect_file(target.path, quick=True)
+        _, applied = inspect_file(path, quick=True)
+        if (problem := schema_problem(path, MIGRATIONS)) and not problem.startswith(NEWER):
+            raise DatabaseUnusable(path, problem)  # another application's file
         return SchemaState(sorted(applied), schema_versions())
     with pg_connection(target.url) as conn:
         server = conn.execute("SHOW server_version").fetchone()[0]
