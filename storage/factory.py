@@ -131,8 +131,15 @@ def open_database(url: str, **options: Any) -> Database:
     if target.backend == SQLITE:
         assert target.path is not None
         return Database(target.path, **options)
-    from storage.postgres import PostgresDatabase
-
+    try:
+        from storage.postgres import PostgresDatabase
+    except ImportError as exc:  # an install without the driver (or without the adapter)
+        raise ServerUnusable(
+            target.url,
+            f"cannot be used: this installation has no PostgreSQL support ({exc.name} is"
+            " missing; install appealdesk[postgresql])",
+            lasting=True,
+        ) from None
     return PostgresDatabase(target.url, **options)
 
 
@@ -140,11 +147,17 @@ class ServerUnusable(DatabaseUnusable):
     """A PostgreSQL database that cannot be used: one line naming it (without its password)
     and the problem, as DatabaseUnusable says it for a file."""
 
-    def __init__(self, url: str, problem: str) -> None:
+    def __init__(self, url: str, problem: str, lasting: bool = False) -> None:
         self.path = Path()
         self.url = url
         self.problem = problem
+        self._lasting = lasting
         Exception.__init__(self, f"database: {masked(url)} {problem}")
+
+    @property
+    def lasting(self) -> bool:
+        """A missing driver stays missing; a server out of reach may come back."""
+        return self._lasting or super().lasting
 
 
 def schema_versions() -> list[int]:
