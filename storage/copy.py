@@ -563,7 +563,10 @@ class _PostgresSide(_Side):
         return sql
 
     def batches(self, table: Table) -> Iterator[list[tuple[Any, ...]]]:
-        with self.conn.cursor() as cursor:
+        # a server-side cursor: a table of millions of rows is never all in this process
+        # (WITH HOLD: the target is read back outside a transaction)
+        with self.conn.cursor(name=f"copy_db_{table.name}", withhold=True) as cursor:
+            cursor.itersize = BATCH
             cursor.execute(self.select(table))
             while batch := cursor.fetchmany(BATCH):
                 yield batch
