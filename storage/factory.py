@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -405,9 +406,7 @@ def backup(url: str, target_file: Path) -> str:
 
     try:
         asyncio.run(run())
-    except DatabaseUnusable:
-        raise
-    except Exception as exc:  # sqlite3.Error, OSError: the file cannot be written
+    except (OSError, sqlite3.Error) as exc:  # the new file cannot be written
         reason = getattr(exc, "strerror", None) or str(exc)
         raise BackupRefused(f"cannot write {target_file}: {reason}") from None
     return f"backup of {target.path.resolve()} written to {target_file}"
