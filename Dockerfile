@@ -17,7 +17,7 @@ COPY handlers ./handlers
 COPY storage ./storage
 # A wheel built from the source, installed (not linked) into its own venv.
 RUN python3 -m venv /opt/appealdesk \
-    && /opt/appealdesk/bin/pip install --no-cache-dir --disable-pip-version-check /src \
+    && /opt/appealdesk/bin/pip install --no-cache-dir --disable-pip-version-check "/src[postgresql]" \
     && /opt/appealdesk/bin/appealdesk --help > /dev/null
 
 FROM ${BASE_IMAGE}
@@ -28,7 +28,7 @@ USER appealdesk
 WORKDIR /data
 # PATH in full: a base imported from a root file system tar has none to extend.
 ENV PATH=/opt/appealdesk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    DATABASE_PATH=/data/appealdesk.sqlite3 \
+    DATABASE_URL=sqlite:////data/appealdesk.sqlite3 \
     PYTHONUNBUFFERED=1 \
     MPLCONFIGDIR=/data/.matplotlib
 VOLUME ["/data"]

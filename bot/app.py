@@ -60,7 +60,7 @@ from handlers.buttons import (
 from handlers.common import Context, esc, say
 from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
-from storage.db import Database
+from storage import open_database
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ async def on_stop(app: Application) -> None:
 def make_env(settings: Settings, org: OrgConfig, clock: Clock | None = None) -> Env:
     """The use cases' environment on the configured database (not opened yet)."""
     return Env(
-        db=Database(settings.database_path),
+        db=open_database(settings.database_url),
         org=org,
         calendar=WorkingCalendar(org.calendar.holidays, org.calendar.workdays),
         clock=clock or SystemClock(),

@@ -1,7 +1,8 @@
 """`appealdesk check`: what an operator verifies before starting the bot, one line each.
 
 Settings and the org config, the statutory calendar for the next 90 days, the database's
-integrity and schema, the token (getMe, through the proxy if one is set)."""
+integrity and schema (PostgreSQL: reachable, its version, the schema), the token (getMe,
+through the proxy if one is set)."""
 
 from __future__ import annotations
 
@@ -47,14 +48,16 @@ def run_checks(env_file: str | Path | None = None) -> Iterator[Check]:
         f"org config: {settings.org_config} ({departments} departments, {categories} categories)",
     )
     yield calendar_check(org, settings)
-    yield database_check(settings.database_path)
+    yield database_check(settings.database_url)
     yield asyncio.run(token_check(settings))
 
 
 def settings_line(settings: Settings) -> str:
     proxy = f", proxy {settings.telegram_proxy.split('@')[-1]}" if settings.telegram_proxy else ""
+    path = settings.database_path
+    database = path.resolve() if path is not None else settings.database_shown
     return (
-        f"settings: database {settings.database_path.resolve()}, time zone {settings.timezone},"
+        f"settings: database {database}, time zone {settings.timezone},"
         f" {len(settings.admin_ids)} admin(s){proxy}"
     )
 
@@ -80,36 +83,13 @@ def calendar_check(org: OrgConfig, settings: Settings) -> Check:
     return OK, f"calendar: statutory holidays known up to {last} and beyond"
 
 
-def database_check(path: Path) -> Check:
-    """The same words as the bot's own start (storage.sqlite_only.DatabaseUnusable)."""
-    from storage.migrations import MIGRATIONS
-    from storage.sqlite_only import (
-        DatabaseUnusable,
-        access_problem,
-        inspect_file,
-        schema_problem,
-        verdict_problem,
-    )
+def database_check(url: str) -> Check:
+    """SQLite: the file's integrity and schema, in the words of the bot's own start;
+    PostgreSQL: the server reachable, its version, the schema current."""
+    from storage.factory import check_database
 
-    if problem := access_problem(path):
-        return FAIL, str(DatabaseUnusable(path, problem))
-    if not path.exists():
-        return OK, f"database: {path.resolve()} does not exist yet; `appealdesk run` creates it"
-    try:
-        result, applied = inspect_file(path)
-        problem = verdict_problem(result) or schema_problem(path, MIGRATIONS)
-    except DatabaseUnusable as exc:
-        return FAIL, str(exc)
-    if problem:
-        return FAIL, str(DatabaseUnusable(path, problem))
-    pending = [v for v, _ in MIGRATIONS if v not in applied]
-    schema = (
-        f"schema {max(applied, default=0)}, {len(pending)} migration(s) to apply at next start"
-        " (a copy is kept first)"
-        if pending
-        else f"schema {max(applied)} (current)"
-    )
-    return OK, f"database: {path.resolve()} intact, {schema}"
+    ok, line = check_database(url)
+    return (OK if ok else FAIL), line
 
 
 async def token_check(settings: Settings) -> Check:

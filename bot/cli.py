@@ -1,4 +1,5 @@
-"""The `appealdesk` command: run, demo, check, backup, export, digest, tasks."""
+"""The `appealdesk` command: run, demo, check, backup, migrate, copy-db, export, digest,
+tasks."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import argparse
 import asyncio
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +20,8 @@ from bot.logs import configure as configure_logging
 from bot.rules.digest import Week
 from bot.rules.org import OrgConfig
 from bot.rules.refusals import InvalidInput
-from storage.sqlite_only import EMPTY, DatabaseUnusable
+from storage import DatabaseUnusable
+from storage.factory import secrets_of
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ POLL_INTERVAL = 0.05
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Long-poll Telegram. A database it cannot use stops it before Telegram is contacted,
-    with one line naming the file and the problem (status 1: a supervisor may retry)."""
+    with one line naming it (the file, or the URL without its password) and the problem
+    (status 1: a supervisor may retry)."""
     settings, org = _configure(args)
     if settings.bot_token is None:
         raise ConfigError(
@@ -53,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from handlers.courier import SEND_IN_BACKGROUND
     from handlers.limits import FloodLimits
     from handlers.ordering import PerUserOrder
-    from storage.db import DatabaseUnusable, database_errors, ready
+    from storage.factory import database_errors, ready
 
     # Flood limits (30/s overall, 20/min per group, 1/s per chat) and RetryAfter retries.
     app = build_application(
@@ -68,8 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Every page read, the schema brought up to date, the write lock taken once; then
         # start-up (post_init) opens it again. A storage error met during start-up is
         # said the same way (post_init's errors come out of run_polling).
-        asyncio.run(ready(settings.database_path))
-        with database_errors(settings.database_path), bot_api_errors(settings):
+        asyncio.run(ready(settings.database_url))
+        with database_errors(settings.database_url), bot_api_errors(settings):
             app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=POLL_INTERVAL)
     except DatabaseUnusable as exc:
         _say(str(exc))
@@ -128,29 +130,99 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    """SQLite: an online backup to a new file. PostgreSQL: the pg_dump / pg_restore recipe
+    for the configured database, and status 2 — nothing was copied, and a script must not
+    take it for a backup."""
     settings, _ = _configure(args)
-    from storage.db import Database
+    from storage.factory import BackupByPgDump, BackupRefused, DatabaseMissing, backup
 
-    source, target = existing_database(settings, "backup"), Path(args.target)
-    folder = target.parent.resolve()
-    if not folder.is_dir():
-        raise ConfigError(f"backup: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(f"backup: cannot write to {folder}")
-    if target.exists():
-        raise ConfigError(f"backup: {target} already exists (choose a new file name)")
+    target = Path(args.target)
+    if settings.on_sqlite:
+        folder = target.parent.resolve()
+        if not folder.is_dir():
+            raise ConfigError(f"backup: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(f"backup: cannot write to {folder}")
+        if target.exists():
+            raise ConfigError(f"backup: {target} already exists (choose a new file name)")
+    try:
+        print(backup(settings.database_url, target))
+    except BackupByPgDump as exc:
+        print(str(exc))
+        return 2
+    except BackupRefused as exc:
+        raise ConfigError(f"backup: {exc}") from None
+    except DatabaseMissing as exc:
+        raise ConfigError(missing_database(exc, "backup")) from None
+    return 0
 
-    async def backup() -> None:
-        db = Database(source)
-        await db.open(migrate=False, check=True)  # never a damaged copy that looks fine
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """`status`: the versions applied and pending, status 1 when some are pending (a script
+    can wait for it); `apply`: applies them (SQLite keeps a copy first) and says which."""
+    settings, _ = _configure(args)
+    from storage.factory import migrate, schema_state
+
+    where = settings.database_shown
+    if args.action == "status":
+        state = schema_state(settings.database_url)
+        missing = settings.database_path is not None and not settings.database_path.exists()
+        yet = " does not exist yet (`migrate apply` or `run` creates it)" if missing else ""
+        print(f"database: {where}{server_of(state.server)}{yet}")
+        print(f"applied: {versions(state.applied)}")
+        print(f"pending: {versions(state.pending)}")
+        if state.newer:
+            raise ConfigError(
+                f"migrate status: {where} has schema {max(state.newer)}, made by a newer"
+                f" AppealDesk (this one knows up to {state.known[-1]})"
+            )
+        return 1 if state.pending else 0
+    before, after = migrate(settings.database_url)
+    done = [v for v in after.applied if v not in before.applied]
+    if done:
+        print(f"applied {versions(done)} to {where}; schema {max(after.applied)} (current)")
+    else:
+        print(f"nothing to apply: {where} is at schema {max(after.applied)} (current)")
+    return 0
+
+
+def versions(numbers: list[int]) -> str:
+    return ", ".join(str(v) for v in numbers) if numbers else "none"
+
+
+def server_of(server: str) -> str:
+    return f" (PostgreSQL {server})" if server else ""
+
+
+def cmd_copy_db(args: argparse.Namespace) -> int:
+    """Every row of --from into --to (new, empty, same schema) in one transaction, then
+    per table the row counts and checksums of both sides; status 1 and the tables named
+    when any differ."""
+    from storage.copy import CopyRefused, copy_database
+    from storage.factory import BadDatabaseUrl, parse_database_url
+
+    for option, url in (("--from", args.source), ("--to", args.target)):
         try:
-            await db.backup(target)
-        finally:
-            await db.close()
-
-    with writing(target, "backup"):
-        asyncio.run(backup())
-    print(f"backup of {source.resolve()} written to {target}")
+            parse_database_url(url)
+        except BadDatabaseUrl as exc:
+            raise ConfigError(f"copy-db {option}: {exc}") from None
+    try:
+        report = copy_database(args.source, args.target, progress=print)
+    except CopyRefused as exc:
+        raise ConfigError(f"copy-db: {exc}") from None
+    width = max(len(row.table) for row in report.tables)
+    print(f"{'table':<{width}}  {'source':>9}  {'target':>9}  checksum")
+    for row in report.tables:
+        mark = "" if row.same else "  DIFFERS"
+        print(
+            f"{row.table:<{width}}  {row.source_rows:>9}  {row.target_rows:>9}"
+            f"  {row.source_sum[:16]}{mark}"
+        )
+    if report.differing:
+        names = ", ".join(report.differing)
+        _say(f"copy-db: the copy differs from the source in {names}")
+        return 1
+    print(f"copied {report.total} rows in {len(report.tables)} tables; every table matches")
     return 0
 
 
@@ -220,29 +292,23 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return _with_env(settings, org, work)
 
 
-def existing_database(settings: Settings, command: str) -> Path:
+def existing_database(settings: Settings, command: str) -> None:
     """The database a command reads. One that is missing is refused, never created: a
-    command run from the wrong folder or with a mistyped DATABASE_PATH says so; one the
+    command run from the wrong folder or with a mistyped DATABASE_URL says so; one the
     bot could not use either is refused in the words `appealdesk check` uses."""
-    from storage.sqlite_only import DatabaseUnusable, access_problem
+    from storage.factory import DatabaseMissing, require_existing
 
-    path = settings.database_path
-    if path.is_symlink() and not path.exists():  # a link to nowhere
-        raise DatabaseUnusable(
-            path, access_problem(path) or f"links to {path.resolve()}, which does not exist"
-        )
-    if not path.exists() and not path.parent.is_dir():  # as `run` says it (status 1)
-        raise DatabaseUnusable(path, access_problem(path) or "cannot be opened")
-    if not path.exists():
-        raise ConfigError(
-            f"{command}: no database at {path.resolve()} (set DATABASE_PATH, or give the bot's"
-            " env file with --env-file; `appealdesk run` creates it)"
-        )
-    if problem := access_problem(path):
-        raise DatabaseUnusable(path, problem)
-    if path.stat().st_size == 0:  # reading it must not write the schema into it
-        raise DatabaseUnusable(path, f"{EMPTY} (`appealdesk run` makes it)")
-    return path
+    try:
+        require_existing(settings.database_url)
+    except DatabaseMissing as exc:
+        raise ConfigError(missing_database(exc, command)) from None
+
+
+def missing_database(exc: Exception, command: str) -> str:
+    return (
+        f"{command}: {exc} (set DATABASE_URL, or give the bot's env file with --env-file;"
+        " `appealdesk run` creates it)"
+    )
 
 
 def output_file(text: str, command: str) -> Path:
@@ -292,7 +358,7 @@ def writing(target: Path, command: str) -> Iterator[None]:
 
     try:
         yield
-    except (OSError, FileCreateError, sqlite3.Error) as exc:
+    except (OSError, FileCreateError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"{command}: cannot write {target}: {reason}") from None
 
@@ -301,14 +367,14 @@ def _with_env(settings: Settings, org: OrgConfig, work: object) -> int:
     """Open the database, run `work(env)`, close it."""
     from bot.app import make_env
     from bot.usecases.people import sync_departments
-    from storage.db import database_errors
+    from storage.factory import database_errors
 
     async def run() -> int:
         env = make_env(settings, org)
         # every page read first: a damaged file is named as such, never met halfway through
         await env.db.open(check=True)  # DatabaseUnusable: one line naming the file and problem
         try:
-            with database_errors(settings.database_path):
+            with database_errors(settings.database_url):
                 await sync_departments(env)
                 return await work(env)
         finally:
@@ -362,7 +428,7 @@ def _send_digest(settings: Settings, org: OrgConfig, week: Week) -> int:
         raise ConfigError("setting BOT_TOKEN: required for `appealdesk digest --send`")
     from bot.app import build_application
     from handlers.digest import send_weekly_digests
-    from storage.db import database_errors
+    from storage.factory import database_errors
 
     async def run() -> int:
         app = build_application(settings, org)
@@ -371,7 +437,7 @@ def _send_digest(settings: Settings, org: OrgConfig, week: Week) -> int:
         env = app.bot_data["env"]
         try:
             await env.db.open(check=True)  # a damaged file is named before anything is sent
-            with database_errors(settings.database_path):
+            with database_errors(settings.database_url):
                 served = await send_weekly_digests(app.bot, env, week)
             print(f"digest {week.label} sent to {served} chat(s) (already served ones skipped)")
             return 0
@@ -517,8 +583,27 @@ def parser() -> argparse.ArgumentParser:
         help="first day: 2026-03-05, 2026/3/5, 2026年3月5日 (default: 1 January)",
     )
     export.add_argument("--to", dest="end", help="last day, written the same ways (default: today)")
-    backup = command("backup", "SQLite online backup to a new file", cmd_backup)
+    backup = command(
+        "backup", "SQLite: online backup to a new file; PostgreSQL: the pg_dump recipe", cmd_backup
+    )
     backup.add_argument("target", help="file to write (must not exist yet)")
+    migrate = command("migrate", "the schema: status, or apply what is pending", cmd_migrate)
+    migrate.add_argument("action", choices=["status", "apply"])
+    copy = command("copy-db", "copy every row of one database into a new, empty one", cmd_copy_db)
+    copy.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="URL",
+        help="e.g. sqlite:///appealdesk.sqlite3",
+    )
+    copy.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="URL",
+        help="e.g. postgresql://appealdesk@db.example/appealdesk",
+    )
     return p
 
 
@@ -531,11 +616,16 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     verbose = getattr(args, "verbose", False)
     env_file = getattr(args, "env_file", None)
+    secrets: list[str] = []
     try:
-        token = load_settings(env_file).bot_token
+        settings = load_settings(env_file)
+        token = settings.bot_token
+        secrets = secrets_of(settings.database_url or "")
     except ConfigError:
         token = None  # reported below by the command itself, in one line
-    configure_logging(verbose, [token.get_secret_value()] if token else [])
+    if token:
+        secrets.append(token.get_secret_value())
+    configure_logging(verbose, secrets)  # masked in every log line
     if args.command is None:
         # With a token the bot runs; without one the offline sandbox shows what it does.
         args.func = cmd_run if token else cmd_demo

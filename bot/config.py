@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.rules.org import OrgConfig
+from storage.factory import BadDatabaseUrl, parse_database_url, same_file, sqlite_url
 
 BUNDLED_ORG_CONFIG = Path(__file__).parent / "resources" / "org.toml"
+DEFAULT_DATABASE = Path("appealdesk.sqlite3")
 # Names an env file to read instead of `.env` in the current folder (as --env-file does).
 ENV_FILE_VARIABLE = "APPEALDESK_ENV_FILE"
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
@@ -32,7 +35,12 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"
     # Reach Telegram through a proxy: http://host:port, socks5://user:pass@host:port, …
     telegram_proxy: str | None = None
-    database_path: Path = Path("appealdesk.sqlite3")
+    # The database: a file path, sqlite:///… or postgresql://… (storage.factory.ACCEPTED).
+    # Never in a repr or a message with its password (`database_shown`).
+    database_url: str | None = Field(default=None, repr=False)
+    # Deprecated spelling of a SQLite DATABASE_URL; after validation, the SQLite file (None
+    # on PostgreSQL).
+    database_path: Path | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     timezone: str = "Asia/Shanghai"
     org_config: Path = BUNDLED_ORG_CONFIG
@@ -66,10 +74,60 @@ class Settings(BaseSettings):
     @field_validator("database_path", "org_config", mode="before")
     @classmethod
     def _not_empty(cls, value: object) -> object:
-        # `DATABASE_PATH=` would otherwise be the current folder (Path("") is ".").
+        # `DATABASE_PATH=` would otherwise be the current folder (Path("") is "."); an empty
+        # DATABASE_URL is refused by its own check.
         if isinstance(value, str) and not value.strip():
             raise ValueError("is empty (give a file path, or remove the line for the default)")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return parse_database_url(value).url
+        except BadDatabaseUrl as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _one_database(self) -> Settings:
+        """DATABASE_URL, else DATABASE_PATH, else appealdesk.sqlite3; both naming different
+        databases is a mistake said as such (which one was meant cannot be guessed)."""
+        if self.database_url is None:
+            path = self.database_path or DEFAULT_DATABASE
+            self.database_url, self.database_path = sqlite_url(path), path
+            return self
+        target = parse_database_url(self.database_url)
+        given = self.database_path
+        if given is not None and (target.path is None or not same_file(target.path, given)):
+            raise ValueError(
+                f"DATABASE_URL ({target.shown}) and DATABASE_PATH ({given}) name different"
+                " databases: keep DATABASE_URL and remove DATABASE_PATH (its old spelling)"
+            )
+        self.database_path = target.path
+        return self
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Settings:
+        """A copy; one of DATABASE_URL / DATABASE_PATH changed changes the other with it
+        (model_copy does not validate, and the two must never name different databases)."""
+        update = dict(update or {})
+        if "database_url" in update and "database_path" not in update:
+            update["database_path"] = parse_database_url(update["database_url"]).path
+        elif "database_path" in update and "database_url" not in update:
+            update["database_url"] = sqlite_url(Path(update["database_path"]))
+        return super().model_copy(update=update, deep=deep)
+
+    @property
+    def database_shown(self) -> str:
+        """The database as messages and logs name it: the file, or the URL without password."""
+        return parse_database_url(self.database_url or "").shown
+
+    @property
+    def on_sqlite(self) -> bool:
+        return self.database_path is not None
 
     @field_validator("timezone")
     @classmethod
@@ -138,14 +196,18 @@ def load_settings(env_file: str | Path | None = None, **overrides: object) -> Se
         settings = Settings(_env_file=named, **overrides) if named else Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise ConfigError(f"setting {name}: {first['msg']}") from None
+        if not first["loc"]:  # a problem between settings, which says their names itself
+            raise ConfigError(f"settings: {first['msg'].removeprefix('Value error, ')}") from None
+        raise ConfigError(f"setting {str(first['loc'][0]).upper()}: {first['msg']}") from None
     if named is not None:
         folder = Path(named).resolve().parent
-        for field in ("database_path", "org_config"):
-            value = getattr(settings, field)
-            if not value.is_absolute() and field not in overrides:
-                setattr(settings, field, folder / value)
+        if not settings.org_config.is_absolute() and "org_config" not in overrides:
+            settings.org_config = folder / settings.org_config
+        path = settings.database_path
+        chosen = "database_url" in overrides or "database_path" in overrides
+        if path is not None and not path.is_absolute() and not chosen:
+            settings.database_path = folder / path
+            settings.database_url = sqlite_url(folder / path)
     return settings
 
 

@@ -124,7 +124,7 @@ no_traceback "$OUT/check.txt"
 # A database it cannot use: one line naming the file, status 1, before Telegram is contacted.
 status=0
 step "appealdesk run (no db)" "${B[@]}" run --isolation chroot --env BOT_TOKEN=1:image-test \
-    --env DATABASE_PATH=/data/not-mounted/appealdesk.sqlite3 "$CTR" -- appealdesk run \
+    --env DATABASE_URL=sqlite:////data/not-mounted/appealdesk.sqlite3 "$CTR" -- appealdesk run \
     > "$OUT/run.txt" 2>&1 || status=$?
 [ "$status" != 0 ] || { echo "test-image.sh: run exited 0" >&2; failed=1; }
 expect "$OUT/run.txt" "appealdesk: database: /data/not-mounted/appealdesk.sqlite3 cannot be opened"

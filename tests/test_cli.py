@@ -19,10 +19,11 @@ from bot import cli
 from bot.cli import main
 from bot.task_files import HEADERS
 from storage.db import Database
+from storage.migrations import MIGRATIONS
 
 NAMES = (
     "BOT_TOKEN", "ADMIN_IDS", "TIMEZONE", "ORG_CONFIG", "DATABASE_PATH", "TELEGRAM_BASE_URL",
-    "TELEGRAM_PROXY", "APPEALDESK_ENV_FILE",
+    "TELEGRAM_PROXY", "APPEALDESK_ENV_FILE", "DATABASE_URL",
 )  # fmt: skip
 GOOD_CSV = (
     ",".join(HEADERS)
@@ -424,3 +425,131 @@ def test_a_database_in_a_missing_folder_is_said_as_run_says_it(folder, monkeypat
         "folder" in capsys.readouterr().err
         and "does not exist" in capsys.readouterr().err + "does not exist"
     )
+
+
+# The schema and the backend: migrate, backup and check per backend -------------------------
+
+
+def test_migrate_status_and_apply_on_a_new_sqlite_file(folder, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///bureau.sqlite3")
+    known = ", ".join(str(v) for v, _ in MIGRATIONS)
+    assert main(["migrate", "status"]) == 1  # pending: a script can wait for 0
+    out = capsys.readouterr().out
+    assert "database: bureau.sqlite3 does not exist yet" in out
+    assert "applied: none" in out and f"pending: {known}" in out
+    assert not (folder / "bureau.sqlite3").exists()  # status writes nothing
+    assert main(["migrate", "apply"]) == 0
+    assert f"applied {known} to bureau.sqlite3; schema {MIGRATIONS[-1][0]}" in (
+        capsys.readouterr().out
+    )
+    assert main(["migrate", "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"applied: {known}" in out and "pending: none" in out
+    assert main(["migrate", "apply"]) == 0
+    assert "nothing to apply: bureau.sqlite3 is at schema" in capsys.readouterr().out
+
+
+def test_migrate_apply_upgrades_an_older_database_and_keeps_a_copy(folder, monkeypatch, capsys):
+    """A database one migration behind: status names it, apply applies only it, after a copy."""
+    last = MIGRATIONS[-1][0]
+    with sqlite3.connect(folder / "old.sqlite3") as conn:
+        conn.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        for version, sql in MIGRATIONS[:-1]:
+            conn.executescript(sql)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
+    conn.close()
+    monkeypatch.setenv("DATABASE_PATH", "old.sqlite3")  # the old spelling still works
+    assert main(["migrate", "status"]) == 1
+    assert f"pending: {last}\n" in capsys.readouterr().out
+    assert main(["migrate", "apply"]) == 0
+    out, err = capsys.readouterr()
+    assert f"applied {last} to old.sqlite3; schema {last} (current)" in out
+    assert f"database copied to old.sqlite3.before-v{last}-" in err
+    assert len(list(folder.glob(f"old.sqlite3.before-v{last}-*.bak"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "said", "status"),
+    [
+        ("places.sqlite", "holds another application's tables", 2),
+        ("notes.txt", "is not a SQLite database", 2),
+        ("{folder}/gone/a.sqlite3", "does not exist", 1),
+    ],
+)
+def test_migrate_status_names_a_file_it_cannot_read(
+    folder, monkeypatch, capsys, value, said, status
+):
+    monkeypatch.setenv("DATABASE_URL", value.format(folder=folder))
+    assert main(["migrate", "status"]) == status
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said in err
+
+
+def test_migrate_status_refuses_a_schema_from_a_newer_version(folder, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "bureau.sqlite3")
+    assert main(["migrate", "apply"]) == 0
+    with sqlite3.connect(folder / "bureau.sqlite3") as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (999, 'later')")
+    conn.close()
+    capsys.readouterr()
+    assert main(["migrate", "status"]) == 2
+    assert "has schema 999, made by a newer AppealDesk" in capsys.readouterr().err
+
+
+def test_backup_of_postgresql_prints_the_pg_dump_recipe_without_the_password(
+    folder, monkeypatch, capsys
+):
+    """Nothing is copied (status 2, so a script does not take it for a backup); the recipe
+    names the URL's parts and never its password."""
+    secret = "n0t-Shown"
+    monkeypatch.setenv(
+        "DATABASE_URL", f"postgresql://desk:{secret}@db.example:5433/appealdesk?sslmode=verify-full"
+    )
+    assert main(["backup", "appealdesk.dump"]) == 2
+    out, err = capsys.readouterr()
+    assert secret not in out + err
+    assert "postgresql://desk:***@db.example:5433/appealdesk?sslmode=verify-full" in out
+    assert (
+        "PGSSLMODE=verify-full pg_dump -Fc -h db.example -p 5433 -U desk -d appealdesk"
+        " -f appealdesk.dump"
+    ) in out
+    assert "pg_restore -h db.example -p 5433 -U desk -d appealdesk_restored" in out
+    assert not (folder / "appealdesk.dump").exists()
+
+
+def test_an_unreachable_postgresql_server_is_one_line_everywhere(folder, monkeypatch, capsys):
+    secret = "n0t-Shown"
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://desk:{secret}@127.0.0.1:1/appealdesk")
+    for args in (["migrate", "status"], ["export", "l.xlsx"], ["digest"]):
+        assert main(args) == 1, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and secret not in err
+        assert err.startswith("appealdesk: database: postgresql://desk:***@127.0.0.1:1/appealdesk")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  database: postgresql://desk:***@127.0.0.1:1/appealdesk cannot be used" in out
+    assert secret not in out
+
+
+@pytest.fixture
+def pg_url():
+    """A new, empty PostgreSQL database on the test cluster (tests/pg_cluster.py)."""
+    pytest.importorskip("storage.postgres", reason="the PostgreSQL adapter is not installed")
+    pg_cluster = pytest.importorskip("tests.pg_cluster", reason="no PostgreSQL test cluster")
+    return pg_cluster.new_database_url()
+
+
+def test_migrate_and_check_on_postgresql(folder, monkeypatch, capsys, pg_url):
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    assert main(["migrate", "status"]) == 1
+    assert "applied: none" in capsys.readouterr().out
+    assert main(["migrate", "apply"]) == 0
+    assert "(current)" in capsys.readouterr().out
+    assert main(["migrate", "status"]) == 0
+    assert "pending: none" in capsys.readouterr().out
+    assert main(["check"]) == 1  # no token; the database line is ok
+    out = capsys.readouterr().out
+    assert re.search(r"ok    database: postgresql://.* reachable \(PostgreSQL 1\d", out), out
+    assert f"schema {MIGRATIONS[-1][0]} (current)" in out

@@ -89,6 +89,40 @@ async def test_run_without_the_bot_api_exits_with_one_line_and_status_1(tmp_path
     )
 
 
+async def test_run_on_a_postgresql_server_out_of_reach_is_one_line_without_the_password(
+    tmp_path,
+):
+    """Said before Telegram is contacted, as for a file: status 1 for a server that may come
+    back (2 where this installation has no PostgreSQL support: waiting will not bring it)."""
+    import importlib.util
+
+    secret = "n0t-Shown"
+    url = f"postgresql://desk:{secret}@127.0.0.1:1/appealdesk?connect_timeout=2"
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_PATH"}
+    process = await asyncio.create_subprocess_exec(
+        *appealdesk_command(),
+        "run",
+        env={
+            **environment,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": "http://127.0.0.1:1/bot",
+            "DATABASE_URL": url,
+        },
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = output.decode()
+    supported = importlib.util.find_spec("storage.postgres") is not None
+    assert process.returncode == (1 if supported else 2), text
+    assert secret not in text and "Traceback" not in text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("appealdesk: database: postgresql://desk:***@127.0.0.1:1/appealdesk")
+    assert "Bot API" not in text
+    assert list(tmp_path.iterdir()) == []  # no SQLite file made instead
+
+
 async def test_errors_are_logged_with_ids_not_with_what_the_user_wrote(
     sandbox, people, caplog, monkeypatch
 ):
@@ -119,12 +153,14 @@ async def test_the_calendar_warning_comes_once_per_year_per_admin(settings, org,
 
 
 def test_start_up_imports_nothing_heavy():
-    """Charts (matplotlib) and spreadsheets (openpyxl) load when first used."""
+    """Charts (matplotlib) and spreadsheets (openpyxl) load when first used; the PostgreSQL
+    driver only for a postgresql:// DATABASE_URL."""
     import subprocess
     import sys
 
     probe = (
-        "import sys, bot.app, bot.cli; print(sorted({'matplotlib', 'openpyxl'} & set(sys.modules)))"
+        "import sys, bot.app, bot.cli;"
+        " print(sorted({'matplotlib', 'openpyxl', 'psycopg'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

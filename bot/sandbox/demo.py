@@ -16,6 +16,7 @@ from bot.rules.org import OrgConfig
 from bot.sandbox.chat import Sandbox
 from handlers.digest import send_weekly_digests
 from handlers.jobs import run_sweep
+from storage.factory import sqlite_url
 
 LEADER_ID = 10001
 # The people of the story, by Telegram id: the leader, the 融资 head and official, a 中小企业科
@@ -186,7 +187,7 @@ async def play(
 async def run_demo(settings: Settings, org: OrgConfig, echo: Callable[[str], None]) -> Path:
     """Plays the story on a temporary SQLite file and prints it; returns the folder used."""
     folder = Path(tempfile.mkdtemp(prefix="appealdesk-demo-"))
-    settings = settings.model_copy(update={"database_path": folder / "demo.sqlite3"})
-    echo(f"AppealDesk 离线演示 — 数据库：{settings.database_path}（无需 token，无网络）")
+    settings = settings.model_copy(update={"database_url": sqlite_url(folder / "demo.sqlite3")})
+    echo(f"AppealDesk 离线演示 — 数据库：{settings.database_shown}（无需 token，无网络）")
     await play(settings, org, echo, folder)
     return folder

@@ -1,0 +1,237 @@
+"""`appealdesk copy-db`: a bureau moved without losing a row or an audit event — counts and
+per-table checksums printed and compared — or refused in one line with the target left as it
+was. SQLite to SQLite here; the PostgreSQL halves turn on where the PostgreSQL adapter and a
+throwaway cluster (tests/pg_cluster.py) are present."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from storage import copy as copy_module
+from storage.copy import DERIVED, copy_database
+from storage.db import Database
+from storage.factory import migrate
+from tests.conftest import file_appeal
+
+NAMES = ("DATABASE_URL", "DATABASE_PATH", "APPEALDESK_ENV_FILE")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+async def a_bureau(sandbox, people) -> list[str]:
+    """Appeals, messages, audit events, notices and an enterprise whose 包保 official points
+    back at the users table (the circle of references copy-db must break)."""
+    numbers = [await file_appeal(people.company), await file_appeal(people.rival, "用工(引才)")]
+    async with sandbox.env.db.unit_of_work() as uow:
+        company = await uow.people.get(30001)
+        await uow.enterprises.set_baobao(company.enterprise_id, 20002)
+        await uow.commit()
+    return numbers
+
+
+async def empty_target(folder: Path, name: str = "target.sqlite3") -> str:
+    """A new SQLite file with the schema and no data (as `appealdesk migrate apply` makes)."""
+    url = f"sqlite:///{folder / name}"
+    await asyncio.to_thread(migrate, url)
+    return url
+
+
+def rows_in(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'schema_migrations'"
+            )
+        ]
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608
+
+
+async def test_a_bureau_is_copied_row_for_row_and_every_table_matches(
+    sandbox, people, settings, tmp_path, capsys
+):
+    numbers = await a_bureau(sandbox, people)
+    target = await empty_target(tmp_path)
+    code = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", target]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    source_rows = rows_in(settings.database_path)
+    assert rows_in(tmp_path / "target.sqlite3") == source_rows
+    assert source_rows["audit_events"] >= 10 and source_rows["appeals"] == 2
+    for table, count in source_rows.items():  # one printed line per table, both counts
+        line = next(line for line in out.splitlines() if line.split()[:1] == [table])
+        assert line.split()[1:3] == [str(count), str(count)] and "DIFFERS" not in line
+    assert f"copied {sum(source_rows.values())} rows in {len(source_rows)} tables" in out
+    # read back through the contract: the same appeals, history and 包保 official
+    copied = Database(tmp_path / "target.sqlite3")
+    await copied.open(migrate=False)
+    try:
+        async with copied.reading() as uow, sandbox.env.db.reading() as original:
+            for number in numbers:
+                appeal = await uow.appeals.by_number(number)
+                assert appeal == await original.appeals.by_number(number)
+                assert await uow.audit.of_appeal(appeal.id) == await original.audit.of_appeal(
+                    appeal.id
+                )
+            person = await uow.people.get(30001)
+            company = await uow.enterprises.get(person.enterprise_id)
+            assert company.baobao_user_id == 20002
+    finally:
+        await copied.close()
+
+
+async def test_a_value_that_comes_out_different_fails_naming_its_table(
+    sandbox, people, settings, tmp_path, capsys, monkeypatch
+):
+    """The checksums are computed independently on both sides: a value altered on the way
+    (here, on purpose, an appeal's text) is found and the table named, status 1."""
+    await a_bureau(sandbox, people)
+    target = await empty_target(tmp_path)
+    plain = copy_module._SqliteSide.to_db
+
+    def altered(self, value, column):
+        if column.name == "description":
+            return f"{value}!"
+        return plain(self, value, column)
+
+    monkeypatch.setattr(copy_module._SqliteSide, "to_db", altered)
+    capsys.readouterr()  # what making the target logged
+    code = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", target]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.strip() == "appealdesk: copy-db: the copy differs from the source in appeals"
+    assert "DIFFERS" in next(line for line in out.splitlines() if line.startswith("appeals "))
+
+
+async def test_a_copy_that_fails_halfway_leaves_the_target_empty(
+    sandbox, people, settings, tmp_path, capsys, monkeypatch
+):
+    await a_bureau(sandbox, people)
+    target = await empty_target(tmp_path)
+    real = copy_module._copy_table
+
+    def failing(src, dst, table, later):
+        if table.name == "appeals":
+            raise sqlite3.IntegrityError("disk said no")
+        return real(src, dst, table, later)
+
+    monkeypatch.setattr(copy_module, "_copy_table", failing)
+    code = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", target]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "the copy was undone (the target is empty again): disk said no" in err
+    assert set(rows_in(tmp_path / "target.sqlite3").values()) == {0}
+
+
+REFUSALS = [
+    # (what the target is, the line's end)
+    ("the source itself", "--from and --to name the same database"),
+    ("a file that does not exist", "no database at"),
+    ("a database without the schema", "at schema 12 and sqlite:///"),
+    ("a database that holds data", "already holds data (in appeal_counters, appeals, audit_events"),
+    ("mysql://h/appealdesk", "copy-db --to: unknown kind of database 'mysql://'"),
+]
+
+
+@pytest.mark.parametrize(("kind", "said"), REFUSALS, ids=[k for k, _ in REFUSALS])
+async def test_a_target_it_cannot_use_is_refused_in_one_line_and_left_alone(
+    sandbox, people, settings, tmp_path, capsys, kind, said
+):
+    await a_bureau(sandbox, people)
+    if kind == "the source itself":
+        target = settings.database_url
+    elif kind == "a file that does not exist":
+        target = f"sqlite:///{tmp_path / 'nothere.sqlite3'}"
+    elif kind == "a database without the schema":
+        sqlite3.connect(tmp_path / "bare.sqlite3").execute("CREATE TABLE x (a)").connection.close()
+        target = f"sqlite:///{tmp_path / 'bare.sqlite3'}"
+    elif kind == "a database that holds data":
+        target = await empty_target(tmp_path)
+        await asyncio.to_thread(copy_database, settings.database_url, target)
+    else:
+        target = kind
+    before = rows_in(settings.database_path)
+    capsys.readouterr()  # what making the target logged
+    code = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", target]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and said in err, err
+    assert rows_in(settings.database_path) == before
+    assert not (tmp_path / "nothere.sqlite3").exists()
+
+
+def test_copy_db_needs_both_urls(capsys):
+    assert main(["copy-db", "--from", "a.sqlite3"]) == 2
+    assert "the following arguments are required: --to" in capsys.readouterr().err
+
+
+def test_the_order_puts_referenced_tables_first_and_breaks_the_circle_by_a_nullable_column():
+    """Every foreign key points at a table copied before it, except the one column written
+    afterwards; that column is nullable and named in no CHECK (a user's company is)."""
+    with sqlite3.connect(":memory:") as conn:
+        from storage.migrations import MIGRATIONS
+
+        conn.execute("CREATE TABLE schema_migrations (version INTEGER, applied_at TEXT)")
+        for _, sql in MIGRATIONS:
+            conn.executescript(sql)
+        tables = copy_module._SqliteSide(conn).tables()
+    order, later = copy_module._order(tables)
+    assert [t.name for t in order[-len(DERIVED) :]] == list(DERIVED)
+    assert {name: [c.name for c in cols] for name, cols in later.items()} == {
+        "enterprises": ["baobao_user_id"]
+    }
+    seen: set[str] = set()
+    for table in order:
+        for column, ref in table.references:
+            deferred = column in [c.name for c in later.get(table.name, [])]
+            assert ref in seen or deferred or ref == table.name, (table.name, column, ref)
+        seen.add(table.name)
+
+
+# PostgreSQL halves: on where the adapter and a throwaway cluster are ----------------------
+
+
+@pytest.fixture
+def pg_url():
+    """A new, empty PostgreSQL database on the test cluster (tests/pg_cluster.py)."""
+    pytest.importorskip("storage.postgres", reason="the PostgreSQL adapter is not installed")
+    pg_cluster = pytest.importorskip("tests.pg_cluster", reason="no PostgreSQL test cluster")
+    return pg_cluster.new_database_url()
+
+
+async def test_a_bureau_moves_to_postgresql_and_back_without_losing_a_row(
+    sandbox, people, settings, tmp_path, capsys, pg_url
+):
+    import psycopg
+
+    await a_bureau(sandbox, people)
+    await asyncio.to_thread(migrate, pg_url)
+    there = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", pg_url]
+    )
+    assert there == 0 and "every table matches" in capsys.readouterr().out
+    with psycopg.connect(pg_url) as conn:  # identities continue after the copied ids
+        biggest = conn.execute("SELECT MAX(id) FROM audit_events").fetchone()[0]
+        following = conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))"
+        ).fetchone()[0]
+        assert following == biggest + 1
+    back = await empty_target(tmp_path)
+    again = await asyncio.to_thread(main, ["copy-db", "--from", pg_url, "--to", back])
+    assert again == 0 and "every table matches" in capsys.readouterr().out
+    assert rows_in(tmp_path / "target.sqlite3") == rows_in(settings.database_path)
