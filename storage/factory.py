@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from storage.db import Database  # the contract's Database Protocol is not on this branch yet
+from storage.contract import Database
+from storage.db import Database as SqliteDatabase
 from storage.sqlite_only import EMPTY, DatabaseUnusable
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
@@ -131,7 +132,7 @@ def open_database(url: str, **options: Any) -> Database:
     target = parse_database_url(url)
     if target.backend == SQLITE:
         assert target.path is not None
-        return Database(target.path, **options)
+        return SqliteDatabase(target.path, **options)
     try:
         from storage.postgres import PostgresDatabase
     except ImportError as exc:  # an install without the driver (or without the adapter)
@@ -394,7 +395,7 @@ def backup(url: str, target_file: Path) -> str:
     assert target.path is not None
 
     async def run() -> None:
-        db = Database(target.path)
+        db = SqliteDatabase(target.path)
         await db.open(migrate=False, check=True)  # never a damaged copy that looks fine
         try:
             await db.backup(target_file)
