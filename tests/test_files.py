@@ -62,7 +62,7 @@ async def new_appeal(p, db) -> Case:
         db.rows("SELECT * FROM attachments ORDER BY id"),
         [p.head, p.official],
         f"诉求 {number}",
-        encode(APPEAL_FILES, appeal["id"]),
+        encode(APPEAL_FILES, appeal.id),
         lambda who: who.send(f"/view {number}"),
         [p.company, p.official, p.head, p.leader],
         [p.rival, p.outsider],
@@ -80,7 +80,7 @@ async def supplement(p, db) -> Case:
         db.rows("SELECT * FROM attachments ORDER BY id"),
         [p.head, p.official],
         f"诉求 {number}",
-        encode(APPEAL_FILES, appeal["id"]),
+        encode(APPEAL_FILES, appeal.id),
         lambda who: who.send(f"/view {number}"),
         [p.company, p.official, p.head, p.leader],
         [p.rival, p.outsider],
@@ -203,7 +203,7 @@ async def test_a_card_without_files_offers_no_button_and_an_old_one_says_so(sand
     answer = await p.company.send(f"/view {number}")
     assert "查看附件" not in str(p.company.inbox[-1].buttons)
     appeal = db.appeal(number)
-    answer = await p.company.press_data(p.company.inbox[-1], encode(APPEAL_FILES, appeal["id"]))
+    answer = await p.company.press_data(p.company.inbox[-1], encode(APPEAL_FILES, appeal.id))
     assert answer == [f"诉求 {number}没有附件。"]
     assert sandbox.api.resent == []
 
@@ -216,17 +216,17 @@ async def test_the_bureaus_own_files_never_reach_the_enterprise(sandbox, people,
     appeal = db.appeal(number)
     env = sandbox.env
     async with env.db.unit_of_work() as uow:
-        note = await uow.messages.add(appeal["id"], p.official.id, "note", "内部材料", env.now())
+        note = await uow.messages.add(appeal.id, p.official.id, "note", "内部材料", env.now())
         from bot.rules.model import Attachment
 
         inside = Attachment("document", "doc-internal", "u-internal", "内部.pdf")
-        await uow.messages.add_attachment(appeal["id"], note, inside, env.now())
+        await uow.messages.add_attachment(appeal.id, note, inside, env.now())
         await uow.commit()
     sandbox.api.known_files.add("doc-internal")
     official = await people_actor(env, p.official.id)
     company = await people_actor(env, p.company.id)
-    _, seen_inside = await appeals.files(env, official, appeal["id"])
-    _, seen_outside = await appeals.files(env, company, appeal["id"])
+    _, seen_inside = await appeals.files(env, official, appeal.id)
+    _, seen_outside = await appeals.files(env, company, appeal.id)
     assert [f.file_id for f in seen_inside][-1] == "doc-internal"
     assert "doc-internal" not in [f.file_id for f in seen_outside] and len(seen_outside) == 2
     await p.company.send(f"/view {number}")
@@ -255,7 +255,7 @@ async def test_files_of_an_appeal_transferred_away_before_they_went_are_withheld
     appeal = db.appeal(number)
     leader = await people_actor(sandbox.env, p.leader.id)
     request = ActionRequest(
-        appeal["id"], appeal["version"], text="属中小企业科职责", department_code="zxqy"
+        appeal.id, appeal.version, text="属中小企业科职责", department_code="zxqy"
     )
     await appeals.USE_CASES[Action.TRANSFER](sandbox.env, leader, request)
     clock.advance(timedelta(minutes=20))
@@ -326,7 +326,7 @@ async def test_a_press_in_a_group_sends_nothing_there(sandbox, people, db):
     sandbox.api.handle("sendMessage", {"chat_id": group, "text": "金融局工作群"})
     card = sandbox.api.messages_to(group)[-1]
     before = list(sandbox.api.resent)
-    await p.official.press_data(card, encode(APPEAL_FILES, appeal["id"]))
+    await p.official.press_data(card, encode(APPEAL_FILES, appeal.id))
     assert sandbox.api.resent == before
     answered = [params for method, params in sandbox.api.calls if method == "answerCallbackQuery"]
     assert "请在私聊中使用" in answered[-1].get("text", "")

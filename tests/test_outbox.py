@@ -309,7 +309,7 @@ async def test_notices_that_waited_together_go_as_one_numbered_list(sandbox, peo
     assert [r["status"] for r in rows] == ["sent"] * 3
 
     await people.official.press("签收 ②")
-    states = [db.appeal(number)["state"] for number in numbers]
+    states = [db.appeal(number).state for number in numbers]
     assert states == ["pending", "in_progress", "pending"]
 
 

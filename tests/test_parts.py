@@ -40,7 +40,7 @@ from bot.usecases import reports
 from handlers import courier
 from handlers.digest import catch_up, queue_weekly_digests
 from handlers.jobs import run_sweep
-from tests.conftest import LEADER_ID, SHANGHAI, Db, file_appeal, join
+from tests.conftest import LEADER_ID, SHANGHAI, Db, file_appeal, join, url_of
 from tests.test_tasks import csv_bytes, import_file, task_row
 
 BLOCKED = "Forbidden: bot was blocked by the user"
@@ -367,7 +367,7 @@ async def test_a_weekly_digest_cut_short_by_a_crash_is_completed_at_the_next_sta
 
 
 def db_rows(box: Sandbox, sql: str) -> list[dict]:
-    return Db(box.app.bot_data["settings"].database_path).rows(sql)
+    return Db(url_of(box.app.bot_data["settings"])).rows(sql)
 
 
 async def test_a_refused_part_ends_its_own_items_and_the_rest_still_goes(

@@ -26,7 +26,7 @@ from bot.rules.tasks import COLUMNS
 from bot.texts import name, t
 from bot.usecases import appeals, conversations, ladder, people, reports, tasks
 from bot.usecases.appeals import ActionRequest
-from tests.conftest import COMPANY_USCC, LEADER_ID, OTHER_USCC, Db
+from tests.conftest import COMPANY_USCC, LEADER_ID, OTHER_USCC
 
 OFFICIAL, HEAD, OUTSIDER, CONTACT, OTHER_CONTACT = 1001, 1002, 1003, 2001, 2002
 DESCRIPTION = "企业新招技术工人30名，申请落实稳岗补贴政策，请协助对接人社部门。"
@@ -39,11 +39,6 @@ async def env(settings, org, clock):
     await people.sync_departments(environment)
     yield environment
     await environment.db.close()
-
-
-@pytest.fixture
-def db(settings) -> Db:
-    return Db(settings.database_path)
 
 
 async def join(env, tg_id: int, full_name: str, department: str, head: bool = False):
@@ -154,7 +149,7 @@ async def test_filing_numbers_routes_dates_and_tells_the_department(env, cast, d
     assert sorted(n.chat_id for n in outcome.notices) == [OFFICIAL, HEAD]
     assert {n.kind for n in outcome.notices} == {"new_appeal"}
     stored = db.appeal("SQ-2026-000001")
-    assert (stored["state"], stored["due_date"]) == ("pending", "2026-03-24")
+    assert (stored.state, stored.due_date) == ("pending", date(2026, 3, 24))
     assert db.events("SQ-2026-000001") == [("file", None, "pending", CONTACT)]
 
     again = await filed(env, cast)  # the same update delivered twice
@@ -262,7 +257,7 @@ async def test_supplement_and_withdraw_by_the_enterprise(env, cast, db):
         env, cast["contact"], Action.WITHDRAW, added.appeal, "w", text="问题已自行解决"
     )
     assert withdrawn.appeal.state is State.WITHDRAWN
-    assert db.appeal(appeal.number)["state"] == "withdrawn"
+    assert db.appeal(appeal.number).state == "withdrawn"
 
 
 async def test_refusals_change_nothing(env, cast, db):
@@ -301,7 +296,7 @@ async def test_extension_request_and_decision(env, cast, db):
         await appeals.decide_extension(env, cast["official"], extension["id"], True, "d0")
     decided = await appeals.decide_extension(env, cast["head"], extension["id"], True, "d1")
     assert decided.appeal.due_date == date(2026, 3, 31)
-    assert db.appeal(appeal.number)["due_date"] == "2026-03-31"
+    assert db.appeal(appeal.number).due_date == date(2026, 3, 31)
     assert db.events(appeal.number)[-1][0] == "extension_approved"
 
 
