@@ -240,6 +240,18 @@ class Db:
             cursor = conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)
             return [{k: plain(v) for k, v in r.items()} for r in cursor.fetchall()]
 
+    def execute(self, sql: str, *params: object) -> None:
+        """One portable statement that stores what no use case or repository writes any more
+        (a value in an earlier version's form); committed at once."""
+        if self.backend == "sqlite":
+            with sqlite3.connect(self.path) as conn:
+                conn.execute(sql, params)
+            return
+        import psycopg  # noqa: PLC0415
+
+        with psycopg.connect(self.url) as conn:
+            conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+
     def one(self, sql: str, *params: object) -> dict:
         rows = self.rows(sql, *params)
         assert len(rows) == 1, rows
@@ -268,6 +280,24 @@ class Db:
             try:
                 async with database.reading() as uow:
                     return await what(uow)
+            finally:
+                await database.close()
+
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, go()).result()
+
+    def write(self, what: Callable[[Any], Awaitable[T]]) -> T:
+        """`what(uow)` in a unit of work of the contract, committed: a state set up through the
+        repositories, as the bot would store it."""
+
+        async def go() -> T:
+            database = open_database(self.url)
+            await database.open(migrate=False)
+            try:
+                async with database.unit_of_work() as uow:
+                    result = await what(uow)
+                    await uow.commit()
+                    return result
             finally:
                 await database.close()
 
