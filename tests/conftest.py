@@ -165,6 +165,13 @@ def settings_for(url: str, **values: Any) -> Settings:
     return Settings(_env_file=None, database_path=sqlite_file(url), **values)
 
 
+def database_env(url: str) -> dict[str, str]:
+    """The environment that points an `appealdesk` process at a database URL."""
+    if "database_url" in Settings.model_fields:
+        return {"DATABASE_URL": url}
+    return {"DATABASE_PATH": str(sqlite_file(url))}
+
+
 def url_of(settings: Settings) -> str:
     url = getattr(settings, "database_url", None)
     return str(url) if url else f"sqlite:///{settings.database_path}"
