@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from decimal import Decimal
@@ -204,8 +204,9 @@ T = TypeVar("T")
 
 
 def plain(value: object) -> object:
-    """A value read back as SQLite keeps it, so one assertion holds on both backends: moments
-    as UTC ISO text, days as YYYY-MM-DD, JSON as its text, whole numbers as int."""
+    """A value as SQLite keeps it (read back from PostgreSQL, or bound on SQLite), so one
+    assertion holds on both backends: moments as UTC ISO text, days as YYYY-MM-DD, JSON as
+    its text, whole numbers as int."""
     if isinstance(value, datetime):
         return stamp(value)
     if isinstance(value, date):
@@ -239,7 +240,7 @@ class Db:
         if self.backend == "sqlite":
             with sqlite3.connect(self.path) as conn:
                 conn.row_factory = sqlite3.Row
-                return [dict(r) for r in conn.execute(sql, params)]
+                return [dict(r) for r in conn.execute(sql, [plain(p) for p in params])]
         import psycopg  # noqa: PLC0415 - only the PostgreSQL half needs it
         from psycopg.rows import dict_row  # noqa: PLC0415
 
@@ -248,16 +249,20 @@ class Db:
             return [{k: plain(v) for k, v in r.items()} for r in cursor.fetchall()]
 
     def execute(self, sql: str, *params: object) -> None:
-        """One portable statement that stores what no use case or repository writes any more
-        (a value in an earlier version's form); committed at once."""
+        """One portable statement that stores what no use case or repository writes (a value
+        in an earlier version's form, a history seeded in bulk); committed at once."""
+        self.executemany(sql, [params])
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        """The statement once per row of parameters, in one transaction."""
         if self.backend == "sqlite":
             with sqlite3.connect(self.path) as conn:
-                conn.execute(sql, params)
+                conn.executemany(sql, ([plain(p) for p in row] for row in rows))
             return
         import psycopg  # noqa: PLC0415
 
-        with psycopg.connect(self.url) as conn:
-            conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+        with psycopg.connect(self.url) as conn, conn.cursor() as cursor:
+            cursor.executemany(sql.replace("%", "%%").replace("?", "%s"), list(rows))
 
     def one(self, sql: str, *params: object) -> dict:
         rows = self.rows(sql, *params)
