@@ -132,12 +132,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> str:
-    if backend == "postgresql":
-        import pg_cluster  # noqa: PLC0415
+def another_database(backend: str, tmp_path: Path) -> Callable[[str], str]:
+    """Makes the URL of a new, empty database on the test's backend (`name`: the SQLite file's
+    stem; PostgreSQL gives each a fresh database)."""
 
-        return pg_cluster.fresh_database()
-    return f"sqlite:///{tmp_path / 'appealdesk.sqlite3'}"
+    def make(name: str) -> str:
+        if backend == "postgresql":
+            import pg_cluster  # noqa: PLC0415 - present whenever the backend is not skipped
+
+            return pg_cluster.fresh_database()
+        return f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
+
+    return make
+
+
+@pytest.fixture
+def database_url(another_database: Callable[[str], str]) -> str:
+    return another_database("appealdesk")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

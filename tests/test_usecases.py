@@ -26,7 +26,7 @@ from bot.rules.tasks import COLUMNS
 from bot.texts import name, t
 from bot.usecases import appeals, conversations, ladder, people, reports, tasks
 from bot.usecases.appeals import ActionRequest
-from tests.conftest import COMPANY_USCC, LEADER_ID, OTHER_USCC
+from tests.conftest import COMPANY_USCC, LEADER_ID, OTHER_USCC, settings_for
 
 OFFICIAL, HEAD, OUTSIDER, CONTACT, OTHER_CONTACT = 1001, 1002, 1003, 2001, 2002
 DESCRIPTION = "企业新招技术工人30名，申请落实稳岗补贴政策，请协助对接人社部门。"
@@ -393,7 +393,9 @@ async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
     )
 
 
-async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db, settings):
+async def test_task_import_maps_owners_and_a_report_moves_the_task(
+    env, cast, db, settings, tmp_path, another_database
+):
     headers = {c: t(f"task_column.{c}") for c in COLUMNS}
     labels = {name("task_state", s): s for s in TaskState}
     table = [
@@ -454,10 +456,10 @@ async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db
         env, cast["leader"], first.id, TaskAction.SEND_BACK, done.task.version, "请补充制度文件"
     )
     assert back.task.state is TaskState.IN_PROGRESS
-    await ledger_then_reimport(env, cast, settings, headers, labels)
+    await ledger_then_reimport(env, cast, tmp_path, another_database("again"), headers, labels)
 
 
-async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
+async def ledger_then_reimport(env, cast, folder, again_url, headers, labels) -> None:
     """The exported task ledger: real date cells, the import's nine columns, then the
     reports and decisions; read back, it imports into a fresh database as it is."""
     from datetime import datetime
@@ -465,7 +467,6 @@ async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
     from bot.task_files import read_table
     from bot.task_sheet import write_task_ledger
 
-    folder = settings.database_path.parent
     target = folder / "tasks.xlsx"
     assert (
         write_task_ledger(await tasks.export(env, cast["leader"]), target, env.zone, env.today())
@@ -485,7 +486,7 @@ async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
     )
     assert first["销号审核"].alignment.wrap_text
 
-    again_settings = settings.model_copy(update={"database_path": folder / "again.sqlite3"})
+    again_settings = settings_for(again_url)
     fresh = make_env(again_settings, env.org, env.clock)
     await fresh.db.open()
     try:
@@ -497,6 +498,7 @@ async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
         await fresh.db.close()
 
 
+@pytest.mark.sqlite_only  # the aiosqlite driver's thread; `uow.conn` is SQLite's connection
 async def test_a_transaction_committed_under_a_cancelled_task_is_not_rolled_back(env, db):
     """COMMIT may finish in the driver's thread after the task awaiting it was cancelled;
     leaving the unit of work then must not fail on a ROLLBACK with nothing to undo."""
