@@ -154,7 +154,7 @@ def database_url(another_database: Callable[[str], str]) -> str:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     ran = config.stash.get(ran_on, Counter())
     why = config.stash.get(skipped_why, {})
-    parts = [f"{name} ({ran[name]} tests)" for name in BACKENDS if ran[name]]
+    parts = [f"{name} ({ran[name]} test{'s' * (ran[name] != 1)})" for name in BACKENDS if ran[name]]
     line = "database backends run: " + (", ".join(parts) or "none")
     if "postgresql" not in chosen_backends(config):
         line += f"; PostgreSQL not chosen (--backends / {BACKENDS_ENV})"
@@ -243,6 +243,15 @@ class Db:
         """The SQLite file (for tests about SQLite itself)."""
         assert self.backend == "sqlite", "a file exists only on SQLite"
         return sqlite_file(self.url)
+
+    @property
+    def error(self) -> type[Exception]:
+        """What the driver raises when the database refuses a statement."""
+        if self.backend == "sqlite":
+            return sqlite3.DatabaseError
+        import psycopg  # noqa: PLC0415
+
+        return psycopg.DatabaseError
 
     def exists(self) -> bool:
         return self.backend == "postgresql" or self.path.exists()
