@@ -451,8 +451,7 @@ def forgeries(data: str) -> list[str]:
 def dump(db) -> dict[str, list[dict]]:
     """Every table, whole. Nothing is left out: a refused press writes nothing at all (the
     idempotency records and confirmations are written only with a change)."""
-    tables = [r["name"] for r in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {t: db.rows(f"SELECT * FROM {t} ORDER BY rowid") for t in sorted(tables)}
+    return {t: sorted(db.rows(f"SELECT * FROM {t}"), key=repr) for t in sorted(db.tables())}
 
 
 async def press(w: World, role: str, data: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
