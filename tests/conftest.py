@@ -99,6 +99,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("backend", names, indirect=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "sqlite" in chosen_backends(config):
+        return
+    skip = pytest.mark.skip(reason="sqlite_only, and SQLite is not among the chosen backends")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
 def postgres_unavailable() -> str | None:
     """Why the PostgreSQL half cannot run here, or None. The cluster comes from
     tests/pg_cluster.py: `skip_reason() -> str | None` and `fresh_database() -> str` (the URL

@@ -13,7 +13,7 @@ from bot.rules import delivery
 from bot.usecases import outbox
 from handlers import courier
 from tests.conftest import file_appeal
-from tests.test_files import WITH_FILES, file_with_files, resent_to
+from tests.test_files import file_with_files, resent_to, with_files
 from tests.test_parts import Killed, through_kills
 
 
@@ -27,9 +27,10 @@ async def _waiting_notice(sandbox, p, db) -> tuple[str, list[str]]:
 
 
 def _rows(db) -> list[dict]:
-    return db.rows(
-        f"SELECT chat_id, status, progress FROM outbox WHERE {WITH_FILES} ORDER BY id"  # noqa: S608
-    )
+    return [
+        {k: r[k] for k in ("chat_id", "status", "progress")}
+        for r in with_files(db.rows("SELECT * FROM outbox ORDER BY id"))
+    ]
 
 
 # Which of the two files Telegram no longer takes: the notice is heard either way.
@@ -179,10 +180,7 @@ async def test_a_crash_after_the_first_part_resumes_with_the_files_whatever_the_
     # a text that had gone whole is not sent again; one cut short goes on with the pieces
     # after the first, as it reads now
     assert len(notice_texts) == (1 if first_pieces == 1 else _pieces(after))
-    row = db.one(
-        f"SELECT status, progress, detail FROM outbox WHERE chat_id = ? AND {WITH_FILES}",  # noqa: S608
-        p.official.id,
-    )
+    [row] = with_files(db.rows("SELECT * FROM outbox WHERE chat_id = ?", p.official.id))
     assert row["status"] == "sent"
     assert json.loads(row["detail"])[delivery.PIECES] == first_pieces  # kept at first
     assert row["progress"] == first_pieces + len(ids) - 1
