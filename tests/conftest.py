@@ -1,18 +1,35 @@
-"""Fixtures: a sandbox with the real Application on a fake Telegram, and the people in it."""
+"""Fixtures: a sandbox with the real Application on a fake Telegram, and the people in it.
+
+Every test that uses `settings` (directly, or through `sandbox`/`db`/`env`) runs once per
+database backend: `sqlite` and `postgresql`. `--backends=sqlite` or
+`APPEALDESK_TEST_BACKENDS=sqlite` runs one half; tests about SQLite itself carry the
+`sqlite_only` mark and run once. The run ends with a line naming the backends that ran and,
+when PostgreSQL was skipped, why.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import sqlite3
-from datetime import datetime
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
+from bot.rules.model import Appeal
 from bot.rules.workflow import APPEAL_VERSION_EVENTS, TASK_VERSION_EVENTS, changes_since
 from bot.sandbox.chat import Person, Sandbox
+from storage.records import stamp
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LEADER_ID = 900001
@@ -38,13 +55,162 @@ def clock():
     return ManualClock(datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI))
 
 
-@pytest.fixture
-def settings(tmp_path: Path):
-    return Settings(
-        _env_file=None,
-        database_path=tmp_path / "appealdesk.sqlite3",
-        admin_ids=[LEADER_ID],
+# --- backends --------------------------------------------------------------------------
+
+BACKENDS = ("sqlite", "postgresql")
+BACKENDS_ENV = "APPEALDESK_TEST_BACKENDS"
+NO_CLUSTER = "PostgreSQL: tests/pg_cluster.py not available"
+ran_on: pytest.StashKey[Counter[str]] = pytest.StashKey()
+skipped_why: pytest.StashKey[dict[str, str]] = pytest.StashKey()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        default=None,
+        help=f"database backends to run, comma-separated ({','.join(BACKENDS)});"
+        f" default: ${BACKENDS_ENV}, else both",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: about SQLite itself (files, pragmas, query plans); runs once"
+    )
+    config.stash[ran_on] = Counter()
+    config.stash[skipped_why] = {}
+
+
+def chosen_backends(config: pytest.Config) -> tuple[str, ...]:
+    raw = config.getoption("--backends") or os.environ.get(BACKENDS_ENV) or ",".join(BACKENDS)
+    names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+    if unknown := [n for n in names if n not in BACKENDS]:
+        raise pytest.UsageError(f"unknown backend(s) {unknown}; choose from {BACKENDS}")
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test reaching `settings` runs once per chosen backend; `sqlite_only` ones once."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    names = chosen_backends(metafunc.config)
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        names = ("sqlite",)
+    metafunc.parametrize("backend", names, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "sqlite" in chosen_backends(config):
+        return
+    skip = pytest.mark.skip(reason="sqlite_only, and SQLite is not among the chosen backends")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+def postgres_unavailable() -> str | None:
+    """Why the PostgreSQL half cannot run here, or None. The cluster comes from
+    tests/pg_cluster.py: `skip_reason() -> str | None` and `fresh_database() -> str` (the URL
+    of a new database made from the migrated template)."""
+    try:
+        import pg_cluster  # noqa: PLC0415 - optional until the cluster helper is present
+    except ImportError:
+        return NO_CLUSTER
+    if "database_url" not in Settings.model_fields:
+        return "PostgreSQL: Settings.database_url not available"
+    try:
+        import storage.postgres  # noqa: F401, PLC0415
+    except ImportError:
+        return "PostgreSQL: the storage.postgres adapter is not available"
+    if not callable(getattr(pg_cluster, "fresh_database", None)):
+        return "PostgreSQL: tests/pg_cluster.py has no fresh_database()"
+    probe = getattr(pg_cluster, "skip_reason", None)
+    return probe() if callable(probe) else None
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    name = getattr(request, "param", "sqlite")
+    if name not in chosen_backends(request.config):
+        pytest.skip(f"{name}: not among the chosen backends")
+    if name == "postgresql" and (why := postgres_unavailable()):
+        request.config.stash[skipped_why]["postgresql"] = why
+        pytest.skip(why)
+    request.config.stash[ran_on][name] += 1
+    return name
+
+
+@pytest.fixture
+def another_database(backend: str, tmp_path: Path) -> Callable[[str], str]:
+    """Makes the URL of a new, empty database on the test's backend (`name`: the SQLite file's
+    stem; PostgreSQL gives each a fresh database)."""
+
+    def make(name: str) -> str:
+        if backend == "postgresql":
+            import pg_cluster  # noqa: PLC0415 - present whenever the backend is not skipped
+
+            return pg_cluster.fresh_database()
+        return f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
+
+    return make
+
+
+@pytest.fixture
+def database_url(another_database: Callable[[str], str]) -> str:
+    return another_database("appealdesk")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    ran = config.stash.get(ran_on, Counter())
+    why = config.stash.get(skipped_why, {})
+    parts = [f"{name} ({ran[name]} test{'s' * (ran[name] != 1)})" for name in BACKENDS if ran[name]]
+    line = "database backends run: " + (", ".join(parts) or "none")
+    if "postgresql" not in chosen_backends(config):
+        line += f"; PostgreSQL not chosen (--backends / {BACKENDS_ENV})"
+    elif not ran["postgresql"] and why.get("postgresql"):
+        line += f"; skipped {why['postgresql']}"
+    terminalreporter.write_line(line)
+
+
+def sqlite_file(url: str) -> Path:
+    """The file of a SQLite URL (`sqlite:///relative`, `sqlite:////absolute`) or plain path."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:") else Path(url)
+
+
+def settings_for(url: str, **values: Any) -> Settings:
+    """Settings for a database URL: the one place that knows how Settings names it."""
+    values.setdefault("admin_ids", [LEADER_ID])
+    if "database_url" in Settings.model_fields:
+        return Settings(_env_file=None, database_url=url, **values)
+    return Settings(_env_file=None, database_path=sqlite_file(url), **values)
+
+
+def database_env(url: str) -> dict[str, str]:
+    """The environment that points an `appealdesk` process at a database URL."""
+    if "database_url" in Settings.model_fields:
+        return {"DATABASE_URL": url}
+    return {"DATABASE_PATH": str(sqlite_file(url))}
+
+
+def url_of(settings: Settings) -> str:
+    url = getattr(settings, "database_url", None)
+    return str(url) if url else f"sqlite:///{settings.database_path}"
+
+
+def open_database(url: str) -> Any:
+    """The application's Database for a URL, as the bot would build it (not yet opened)."""
+    try:
+        from storage import open_database as by_url  # noqa: PLC0415 - the factory, when present
+    except ImportError:
+        from storage.db import Database  # noqa: PLC0415
+
+        return Database(sqlite_file(url))
+    return by_url(url)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return settings_for(database_url)
 
 
 @pytest.fixture
@@ -54,16 +220,78 @@ async def sandbox(settings, org, clock):
     await box.stop()
 
 
-class Db:
-    """Read-only look into the sandbox's database, for assertions."""
+T = TypeVar("T")
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+
+def plain(value: object) -> object:
+    """A value as SQLite keeps it (read back from PostgreSQL, or bound on SQLite), so one
+    assertion holds on both backends: moments as UTC ISO text, days as YYYY-MM-DD, JSON as
+    its text, whole numbers as int."""
+    if isinstance(value, datetime):
+        return stamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+class Db:
+    """Read-only look into the sandbox's database, for assertions. Plain portable SQL with `?`
+    parameters runs on either backend (sqlite3, or psycopg for PostgreSQL), values as
+    `plain` gives them; appeals and their events are read through the contract."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.backend = "postgresql" if url.startswith(("postgresql:", "postgres:")) else "sqlite"
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (for tests about SQLite itself)."""
+        assert self.backend == "sqlite", "a file exists only on SQLite"
+        return sqlite_file(self.url)
+
+    @property
+    def error(self) -> type[Exception]:
+        """What the driver raises when the database refuses a statement."""
+        if self.backend == "sqlite":
+            return sqlite3.DatabaseError
+        import psycopg  # noqa: PLC0415
+
+        return psycopg.DatabaseError
+
+    def exists(self) -> bool:
+        return self.backend == "postgresql" or self.path.exists()
 
     def rows(self, sql: str, *params: object) -> list[dict]:
-        with sqlite3.connect(self.path) as conn:
-            conn.row_factory = sqlite3.Row
-            return [dict(r) for r in conn.execute(sql, params)]
+        if self.backend == "sqlite":
+            with sqlite3.connect(self.path) as conn:
+                conn.row_factory = sqlite3.Row
+                return [dict(r) for r in conn.execute(sql, [plain(p) for p in params])]
+        import psycopg  # noqa: PLC0415 - only the PostgreSQL half needs it
+        from psycopg.rows import dict_row  # noqa: PLC0415
+
+        with psycopg.connect(self.url, row_factory=dict_row) as conn:
+            cursor = conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+            return [{k: plain(v) for k, v in r.items()} for r in cursor.fetchall()]
+
+    def execute(self, sql: str, *params: object) -> None:
+        """One portable statement that stores what no use case or repository writes (a value
+        in an earlier version's form, a history seeded in bulk); committed at once."""
+        self.executemany(sql, [params])
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        """The statement once per row of parameters, in one transaction."""
+        if self.backend == "sqlite":
+            with sqlite3.connect(self.path) as conn:
+                conn.executemany(sql, ([plain(p) for p in row] for row in rows))
+            return
+        import psycopg  # noqa: PLC0415
+
+        with psycopg.connect(self.url) as conn, conn.cursor() as cursor:
+            cursor.executemany(sql.replace("%", "%%").replace("?", "%s"), list(rows))
 
     def one(self, sql: str, *params: object) -> dict:
         rows = self.rows(sql, *params)
@@ -71,50 +299,98 @@ class Db:
         return rows[0]
 
     def count(self, table: str) -> int:
-        return self.rows(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"]
+        return self.rows(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"]  # noqa: S608
 
-    def appeal(self, number: str) -> dict:
-        return self.one("SELECT * FROM appeals WHERE number = ?", number)
+    def tables(self) -> set[str]:
+        if self.backend == "sqlite":
+            found = self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            found = self.rows(
+                "SELECT table_name AS name FROM information_schema.tables"
+                " WHERE table_schema = current_schema()"
+            )
+        return {r["name"] for r in found}
+
+    def read(self, what: Callable[[Any], Awaitable[T]]) -> T:
+        """`what(uow)` on the contract's read path of a Database of its own (on a thread of
+        its own, since the test's event loop is busy running the test)."""
+
+        async def go() -> T:
+            database = open_database(self.url)
+            await database.open(migrate=False)
+            try:
+                async with database.reading() as uow:
+                    return await what(uow)
+            finally:
+                await database.close()
+
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, go()).result()
+
+    def write(self, what: Callable[[Any], Awaitable[T]]) -> T:
+        """`what(uow)` in a unit of work of the contract, committed: a state set up through the
+        repositories, as the bot would store it."""
+
+        async def go() -> T:
+            database = open_database(self.url)
+            await database.open(migrate=False)
+            try:
+                async with database.unit_of_work() as uow:
+                    result = await what(uow)
+                    await uow.commit()
+                    return result
+            finally:
+                await database.close()
+
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, go()).result()
+
+    def appeal(self, number: str) -> Appeal:
+        async def by_number(uow: Any) -> Appeal:
+            appeal = await uow.appeals.by_number(number)
+            assert appeal is not None, f"no appeal {number}"
+            return appeal
+
+        return self.read(by_number)
 
     def events(self, number: str) -> list[tuple]:
-        return [
-            (e["action"], e["from_state"], e["to_state"], e["actor_id"])
-            for e in self.rows(
-                "SELECT e.* FROM audit_events e JOIN appeals a ON a.id = e.appeal_id"
-                " WHERE a.number = ? ORDER BY e.id",
-                number,
-            )
-        ]
+        """(action, from_state, to_state, actor_id) of the appeal's audit events, in order."""
+
+        async def of_appeal(uow: Any) -> list[tuple]:
+            appeal = await uow.appeals.by_number(number)
+            assert appeal is not None, f"no appeal {number}"
+            events = await uow.audit.of_appeal(appeal.id)
+            return [(e.action, e.from_state, e.to_state, e.actor_id) for e in events]
+
+        return self.read(of_appeal)
 
 
 @pytest.fixture
 def db(settings):
-    return Db(settings.database_path)
+    return Db(url_of(settings))
 
 
-def unaccounted_versions(path: Path) -> list[str]:
+def unaccounted_versions(db: Db) -> list[str]:
     """Appeals and tasks whose version their history does not account for: an action that
     changed it is missing from workflow.APPEAL_VERSION_EVENTS / TASK_VERSION_EVENTS (then
     every older button of them would be refused)."""
-    with sqlite3.connect(path) as conn:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not {"appeals", "tasks", "audit_events"} <= tables:
-            return []
-        items = [("appeal", *r) for r in conn.execute("SELECT id, version FROM appeals")]
-        items += [("task", *r) for r in conn.execute("SELECT id, version FROM tasks")]
-        wrong = []
-        for subject, item_id, version in items:
-            events = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT action FROM audit_events WHERE subject = ? ORDER BY id",
-                    (f"{subject}:{item_id}",),
-                )
-            ]
-            counted = APPEAL_VERSION_EVENTS if subject == "appeal" else TASK_VERSION_EVENTS
-            if changes_since(events, 1, version, counted) is None:
-                wrong.append(f"{subject} {item_id} at version {version} after {events}")
-        return wrong
+    if not {"appeals", "tasks", "audit_events"} <= db.tables():
+        return []
+    items = [("appeal", r["id"], r["version"]) for r in db.rows("SELECT id, version FROM appeals")]
+    items += [("task", r["id"], r["version"]) for r in db.rows("SELECT id, version FROM tasks")]
+    wrong = []
+    for subject, item_id, version in items:
+        events = [
+            r["action"]
+            for r in db.rows(
+                "SELECT action FROM audit_events WHERE subject = ? ORDER BY id",
+                f"{subject}:{item_id}",
+            )
+        ]
+        counted = APPEAL_VERSION_EVENTS if subject == "appeal" else TASK_VERSION_EVENTS
+        if changes_since(events, 1, version, counted) is None:
+            wrong.append(f"{subject} {item_id} at version {version} after {events}")
+    return wrong
 
 
 @pytest.fixture(autouse=True)
@@ -124,9 +400,11 @@ def versions_accounted(request):
     which changes a version without being listed fails."""
     yield
     settings = request.node.funcargs.get("settings") if hasattr(request.node, "funcargs") else None
-    if settings is None or not Path(settings.database_path).exists():
+    if settings is None:
         return
-    assert unaccounted_versions(settings.database_path) == []
+    db = Db(url_of(settings))
+    if db.exists():
+        assert unaccounted_versions(db) == []
 
 
 @pytest.fixture

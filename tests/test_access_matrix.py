@@ -258,8 +258,8 @@ class World:
         self.group_message = self.api.messages_to(GROUP_ID)[-1]
         self.a = db.appeal(a_number)
         self.b = db.appeal(b_number)
-        self.ext_a = db.one("SELECT id FROM extensions WHERE appeal_id = ?", self.a["id"])["id"]
-        self.ext_b = db.one("SELECT id FROM extensions WHERE appeal_id = ?", self.b["id"])["id"]
+        self.ext_a = db.one("SELECT id FROM extensions WHERE appeal_id = ?", self.a.id)["id"]
+        self.ext_b = db.one("SELECT id FROM extensions WHERE appeal_id = ?", self.b.id)["id"]
         self.task_x = db.one("SELECT id, version FROM tasks WHERE seq = 1")
         self.task_y = db.one("SELECT id, version FROM tasks WHERE seq = 2")
         ents = {e["uscc"]: e["id"] for e in db.rows("SELECT id, uscc FROM enterprises")}
@@ -295,8 +295,8 @@ APPEAL_B = _in("B first", "B colleague", "official Y", "leader")
 
 def _appeal_rows(w: World, kind: str, *arg: str) -> list[tuple[str, frozenset[str]]]:
     return [
-        (encode(kind, w.a["id"], w.a["version"], *arg), APPEAL_A),
-        (encode(kind, w.b["id"], w.b["version"], *arg), APPEAL_B),
+        (encode(kind, w.a.id, w.a.version, *arg), APPEAL_A),
+        (encode(kind, w.b.id, w.b.version, *arg), APPEAL_B),
     ]
 
 
@@ -332,8 +332,8 @@ def matrix(w: World) -> dict[str, list[tuple[str, frozenset[str]]]]:
     rows[VIEW] = _appeal_rows(w, VIEW)
     # 查看附件 reaches whoever may see the appeal (its contacts too) or the task
     rows[APPEAL_FILES] = [
-        (encode(APPEAL_FILES, w.a["id"]), APPEAL_A),
-        (encode(APPEAL_FILES, w.b["id"]), APPEAL_B),
+        (encode(APPEAL_FILES, w.a.id), APPEAL_A),
+        (encode(APPEAL_FILES, w.b.id), APPEAL_B),
     ]
     rows[TASK_FILES] = [
         (encode(TASK_FILES, w.task_x["id"]), _in("official X", "leader")),
@@ -451,8 +451,7 @@ def forgeries(data: str) -> list[str]:
 def dump(db) -> dict[str, list[dict]]:
     """Every table, whole. Nothing is left out: a refused press writes nothing at all (the
     idempotency records and confirmations are written only with a change)."""
-    tables = [r["name"] for r in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {t: db.rows(f"SELECT * FROM {t} ORDER BY rowid") for t in sorted(tables)}
+    return {t: sorted(db.rows(f"SELECT * FROM {t}"), key=repr) for t in sorted(db.tables())}
 
 
 async def press(w: World, role: str, data: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -615,9 +614,9 @@ def command_matrix(w: World) -> list[tuple[str, str, frozenset[str]]]:
 
     unknown_number = "SQ-2026-999999"
     return [
-        (f"/view {w.a['number']}", f"/view {unknown_number}", APPEAL_A),
-        (f"/view {w.b['number']}", f"/view {unknown_number}", APPEAL_B),
-        (f"/view {w.a['number'].lower()}", f"/view {unknown_number}", APPEAL_A),
+        (f"/view {w.a.number}", f"/view {unknown_number}", APPEAL_A),
+        (f"/view {w.b.number}", f"/view {unknown_number}", APPEAL_B),
+        (f"/view {w.a.number.lower()}", f"/view {unknown_number}", APPEAL_A),
         (f"/baobao {COMPANY_USCC}", f"/baobao {UNKNOWN_USCC}", _in("leader")),
         (f"/contacts {COMPANY_USCC}", f"/contacts {UNKNOWN_USCC}", _in("A first", "leader")),
         (f"/contacts {OTHER_USCC}", f"/contacts {UNKNOWN_USCC}", _in("B first", "leader")),
@@ -683,8 +682,8 @@ async def test_ids_typed_in_commands_out_of_scope_read_like_unknown_ids(sandbox,
         assert dump(db) == before, role
     assert failures == [], "\n".join(map(repr, failures))
     # what the unknown ids read like, by role
-    assert await w.p.rival.send(f"/view {w.a['number']}") == ["未找到该诉求，或您无权查看。"]
-    assert await w.guest.send(f"/view {w.a['number']}") == ["未找到该诉求，或您无权查看。"]
+    assert await w.p.rival.send(f"/view {w.a.number}") == ["未找到该诉求，或您无权查看。"]
+    assert await w.guest.send(f"/view {w.a.number}") == ["未找到该诉求，或您无权查看。"]
     from tests.conftest import COMPANY_USCC
 
     assert await w.p.rival.send(f"/colleague {COMPANY_USCC}") == [

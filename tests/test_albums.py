@@ -12,7 +12,7 @@ import pytest
 
 from handlers import courier
 from tests.conftest import file_appeal
-from tests.test_files import WITH_FILES, resent_to
+from tests.test_files import resent_to, with_files
 from tests.test_tasks import csv_bytes, import_file, task_row
 
 
@@ -54,7 +54,7 @@ async def test_every_photo_of_a_supplement_album_follows_its_notice(
     ]
     told = _notices(p.official, "企业补充说明") + _notices(p.official, "补充的附件（续）")
     assert 1 <= len(told) <= (2 if courier_first else 1), told
-    rows = db.rows(f"SELECT kind, status FROM outbox WHERE {WITH_FILES}")  # noqa: S608
+    rows = with_files(db.rows("SELECT kind, status, detail FROM outbox"))
     assert all(r["status"] == "sent" for r in rows), rows
     events = db.rows(
         "SELECT action, detail FROM audit_events WHERE action LIKE 'supplement%' ORDER BY id"

@@ -24,7 +24,7 @@ async def _transfer(p, db):
     await p.outsider.press("查看")
     await p.outsider.press("转办")
     await p.outsider.press("市人社局")
-    return p.outsider, lambda: db.appeal(number)["department_id"], "转办原因"
+    return p.outsider, lambda: db.appeal(number).department_id, "转办原因"
 
 
 async def _deny(p, db):
@@ -37,14 +37,14 @@ async def _deny(p, db):
 async def _close(p, db):
     number = await claimed(p)
     await p.official.press("办结", containing=number)
-    return p.official, lambda: db.appeal(number)["state"], "办结情况"
+    return p.official, lambda: db.appeal(number).state, "办结情况"
 
 
 async def _withdraw(p, db):
     number = await file_appeal(p.company)
     await p.company.send(f"/view {number}")
     await p.company.press("撤回")
-    return p.company, lambda: db.appeal(number)["state"], "原因"
+    return p.company, lambda: db.appeal(number).state, "原因"
 
 
 async def _send_back(p, db):
@@ -140,23 +140,21 @@ async def test_the_use_cases_refuse_a_bare_reason_from_any_caller(
         actor = await people_actor(env, who.id)
         appeal = db.appeal(number)
         request = ActionRequest(
-            appeal["id"],
-            appeal["version"],
+            appeal.id,
+            appeal.version,
             text=typed,
             new_due="2026-03-31" if action is Action.EXTEND else None,
         )
         if action is Action.TRANSFER:
             actor = await people_actor(env, p.leader.id)
-            request = ActionRequest(
-                appeal["id"], appeal["version"], text=typed, department_code="rsj"
-            )
+            request = ActionRequest(appeal.id, appeal.version, text=typed, department_code="rsj")
 
         async def run():
             return await appeals.USE_CASES[action](env, actor, request)
 
         def state():
             row = db.appeal(number)
-            return (row["state"], row["department_id"], db.count("extensions"))
+            return (row.state, row.department_id, db.count("extensions"))
 
     before = state()
     if bare:

@@ -82,7 +82,7 @@ async def test_a_group_upgraded_to_a_supergroup_is_followed_from_the_refusal(box
     # members claim from the supergroup as before
     notice = box.api.messages_to(NEW)[0]
     await box.deliver(box.api.callback_update(official.user, notice, dict(notice.buttons)["签收"]))
-    assert db.appeal(first)["owner_id"] == official.id
+    assert db.appeal(first).owner_id == official.id
 
 
 async def test_a_group_upgraded_to_a_supergroup_is_followed_from_the_service_message(

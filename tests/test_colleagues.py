@@ -3,8 +3,6 @@ the enterprise's appeals, and the first contact (or a leader) removes one — al
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from tests.conftest import COMPANY_USCC, OTHER_USCC, file_appeal
@@ -229,9 +227,9 @@ async def test_a_phone_is_shown_whole_inside_and_masked_outside_in_one_form(
     sandbox, people, db, stored
 ):
     p = people
-    with sqlite3.connect(db.path) as conn:  # as an earlier version stored it
-        conn.execute("UPDATE enterprises SET phone = ? WHERE uscc = ?", (stored, COMPANY_USCC))
-        conn.execute("UPDATE users SET phone = ? WHERE tg_id = ?", (stored, p.company.id))
+    # as an earlier version stored it (today's code keeps one form: no repository writes this)
+    db.execute("UPDATE enterprises SET phone = ? WHERE uscc = ?", stored, COMPANY_USCC)
+    db.write(lambda uow: uow.people.set_phone(p.company.id, stored))
     colleague, _ = await _colleague_joins(sandbox, p.company)
 
     shown = {

@@ -15,9 +15,7 @@ import os
 import random
 import re
 import signal
-import sqlite3
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import make_env
@@ -27,8 +25,7 @@ from bot.sandbox.chat import Sandbox
 from bot.sandbox.fake_api import FakeBotApi, SentMessage
 from bot.sandbox.http_server import serve
 from bot.usecases import people
-from storage.records import stamp
-from tests.conftest import LEADER_ID, file_appeal, join
+from tests.conftest import LEADER_ID, Db, database_env, file_appeal, join, settings_for
 from tests.test_http_run import appealdesk_command
 from tests.test_parts import content, queue_long_digest, repeats
 
@@ -127,9 +124,9 @@ class Enterprise:
         )
 
 
-async def test_kill_9_twenty_times_loses_and_repeats_nothing(tmp_path: Path, org):
-    database = tmp_path / "crash.sqlite3"
-    settings = Settings(_env_file=None, database_path=database, admin_ids=[LEADER_ID])
+async def test_kill_9_twenty_times_loses_and_repeats_nothing(tmp_path: Path, database_url, org):
+    settings = settings_for(database_url)
+    db = Db(database_url)
     await seed(settings, org)
     api = FakeBotApi()
     runner, port = await serve(api)
@@ -137,7 +134,7 @@ async def test_kill_9_twenty_times_loses_and_repeats_nothing(tmp_path: Path, org
         **os.environ,
         "BOT_TOKEN": "4242:crash-test-token",
         "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
-        "DATABASE_PATH": str(database),
+        **database_env(database_url),
         "ADMIN_IDS": str(LEADER_ID),
     }
     rng = random.Random(20261127)
@@ -167,10 +164,9 @@ async def test_kill_9_twenty_times_loses_and_repeats_nothing(tmp_path: Path, org
         deadline = loop.time() + FINAL_WAIT
 
         def settled() -> bool:
-            with sqlite3.connect(database) as conn:
-                owed = conn.execute(
-                    "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"
-                ).fetchone()[0]
+            owed = db.one(
+                "SELECT COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending')"
+            )["n"]
             return all(e.filed and e.numbers_told() for e in enterprises) and owed == 0
 
         await asyncio.wait_for(filing, FINAL_WAIT)
@@ -184,15 +180,17 @@ async def test_kill_9_twenty_times_loses_and_repeats_nothing(tmp_path: Path, org
             filing.cancel()
         await runner.cleanup()
 
-    with sqlite3.connect(database) as conn:
-        appeals = conn.execute("SELECT number, filed_by FROM appeals ORDER BY id").fetchall()
-        filed_events = Counter(
-            row[0]
-            for row in conn.execute(
-                "SELECT a.number FROM audit_events e JOIN appeals a ON a.id = e.appeal_id"
-                " WHERE e.action = 'file'"
-            )
+    appeals = [
+        (r["number"], r["filed_by"])
+        for r in db.rows("SELECT number, filed_by FROM appeals ORDER BY id")
+    ]
+    filed_events = Counter(
+        row["number"]
+        for row in db.rows(
+            "SELECT a.number FROM audit_events e JOIN appeals a ON a.id = e.appeal_id"
+            " WHERE e.action = 'file'"
         )
+    )
     assert kills == KILLS
     # Every enterprise has exactly one appeal, with exactly one filing event.
     assert sorted(filer for _, filer in appeals) == [40000 + n for n in range(ENTERPRISES)]
@@ -242,14 +240,14 @@ class KillAfter:
             self.kills += 1
 
 
-async def run_through_kills(api: FakeBotApi, database: Path, killer: KillAfter, work, done) -> None:
+async def run_through_kills(api: FakeBotApi, db: Db, folder: Path, killer: KillAfter, work, done):
     """`appealdesk run` until `done()`, restarted after each kill. `work()` pushes the
     first updates once the bot polls. Between a kill and the restart the dead sender's leases are
     let lapse (as 30 seconds would), so the test does not wait on the wall clock."""
     env = {
         **os.environ,
         "BOT_TOKEN": "4242:crash-test-token",
-        "DATABASE_PATH": str(database),
+        **database_env(db.url),
         "ADMIN_IDS": ",".join(str(i) for i in sorted(LEADERS)),
     }
     runner, port = await serve(api)
@@ -264,7 +262,7 @@ async def run_through_kills(api: FakeBotApi, database: Path, killer: KillAfter, 
                 *appealdesk_command(),
                 "run",
                 env=env,
-                cwd=database.parent,
+                cwd=folder,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
@@ -281,11 +279,10 @@ async def run_through_kills(api: FakeBotApi, database: Path, killer: KillAfter, 
                 await asyncio.sleep(0.1)
             if exited.done():  # killed: the next start finds its leases lapsed
                 assert process.returncode == -signal.SIGKILL, "the bot ended by itself"
-                with sqlite3.connect(database) as conn:
-                    conn.execute(
-                        "UPDATE outbox SET lease_until = ? WHERE status = 'sending'",
-                        (stamp(datetime(2000, 1, 1, tzinfo=UTC)),),
-                    )
+                # time travel for the leases (no use case moves a lease back): portable SQL
+                db.execute(
+                    "UPDATE outbox SET lease_until = ? WHERE status = 'sending'", LEASES_LAPSED
+                )
                 continue
             process.send_signal(signal.SIGINT)
             await asyncio.wait_for(exited, 60)
@@ -297,13 +294,14 @@ async def run_through_kills(api: FakeBotApi, database: Path, killer: KillAfter, 
 
 
 LEADERS = {LEADER_ID, 900002, 900003}
+LEASES_LAPSED = "2000-01-01T00:00:00+00:00"
 OWED = 30
 
 
-async def seed_bureau(database: Path, org) -> Sandbox:
+async def seed_bureau(database_url: str, org) -> Sandbox:
     """Leaders, the 融资 head and official, an enterprise; in this process, at the real time
     (the bot under test runs on the system clock)."""
-    settings = Settings(_env_file=None, database_path=database, admin_ids=sorted(LEADERS))
+    settings = settings_for(database_url, admin_ids=sorted(LEADERS))
     box = await Sandbox.start(settings, org, SystemClock())
     leader = box.person(LEADER_ID, "王局长")
     await join(box.person(HEAD, "张科长"), leader, "jrj", head=True)
@@ -317,14 +315,14 @@ async def seed_bureau(database: Path, org) -> Sandbox:
 
 
 async def test_kill_9_while_a_list_owed_after_start_goes_repeats_one_part_a_kill(
-    tmp_path: Path, org
+    tmp_path: Path, database_url, org
 ):
     """An official who had blocked the bot is owed 30 notices and presses /start; the bot
     is killed five times, each right after Telegram accepted a part of the lists. Every
     notice arrives, in exactly one message (a list's part: never again on its own or in
     another list), and no more messages come twice than there were kills."""
-    database = tmp_path / "lists.sqlite3"
-    box = await seed_bureau(database, org)
+    db = Db(database_url)
+    box = await seed_bureau(database_url, org)
     box.api.fail_chat(OFFICIAL, 403, "Forbidden: bot was blocked by the user")
     company = box.person(40000, "陈经理")
     numbers = [
@@ -340,15 +338,14 @@ async def test_kill_9_while_a_list_owed_after_start_goes_repeats_one_part_a_kill
         return message.chat_id == OFFICIAL and "新诉求" in message.plain
 
     def done() -> bool:
-        with sqlite3.connect(database) as conn:
-            (owed,) = conn.execute(
-                "SELECT COUNT(*) FROM outbox WHERE chat_id = ? AND status != 'sent'", (OFFICIAL,)
-            ).fetchone()
+        owed = db.one(
+            "SELECT COUNT(*) AS n FROM outbox WHERE chat_id = ? AND status != 'sent'", OFFICIAL
+        )["n"]
         return owed == 0
 
     killer = KillAfter(api, is_notice, {1, 2, 4, 6, 8})
     await run_through_kills(
-        api, database, killer, lambda: api.push(api.message_update(official, "/start")), done
+        api, db, tmp_path, killer, lambda: api.push(api.message_update(official, "/start")), done
     )
     got = [m for m in api.messages_to(OFFICIAL) if is_notice(m)]
     assert killer.kills == 5
@@ -362,12 +359,14 @@ async def test_kill_9_while_a_list_owed_after_start_goes_repeats_one_part_a_kill
     )
 
 
-async def test_kill_9_during_a_weekly_digest_repeats_at_most_one_part_a_kill(tmp_path: Path, org):
+async def test_kill_9_during_a_weekly_digest_repeats_at_most_one_part_a_kill(
+    tmp_path: Path, database_url, org
+):
     """The leaders' digest (three text parts, the chart, the ledger) to three leaders and
     the department's to its head; killed right after a last text part, a ledger and a
     chart were accepted. Every part reaches every leader; at most one repeat a kill."""
-    database = tmp_path / "digest.sqlite3"
-    box = await seed_bureau(database, org)
+    db = Db(database_url)
+    box = await seed_bureau(database_url, org)
     texts = await queue_long_digest(box.env)
     await box.stop()
 
@@ -377,14 +376,13 @@ async def test_kill_9_during_a_weekly_digest_repeats_at_most_one_part_a_kill(tmp
         return message.chat_id in LEADERS
 
     def done() -> bool:
-        with sqlite3.connect(database) as conn:
-            (owed,) = conn.execute(
-                "SELECT COUNT(*) FROM outbox WHERE subject = 'digest' AND status != 'sent'"
-            ).fetchone()
+        owed = db.one(
+            "SELECT COUNT(*) AS n FROM outbox WHERE subject = 'digest' AND status != 'sent'"
+        )["n"]
         return owed == 0
 
     killer = KillAfter(api, to_leaders, {3, 6, 11})
-    await run_through_kills(api, database, killer, lambda: None, done)
+    await run_through_kills(api, db, tmp_path, killer, lambda: None, done)
     assert killer.kills == 3
     total = 0
     for chat in LEADERS:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
+import pytest
 
 from bot.sandbox.demo import run_demo
+from tests.conftest import Db
+
+# The demo keeps its own SQLite file in its folder, whatever the settings name: it runs once.
+pytestmark = pytest.mark.sqlite_only
 
 
 async def test_demo_plays_the_lifecycle_and_prints_the_transcript(settings, org):
@@ -33,8 +37,8 @@ async def test_demo_plays_the_lifecycle_and_prints_the_transcript(settings, org)
         "30 个问题：23 个“已完成，同意销号”，7 个“视同完成，持续整改”",
     ):
         assert expected in transcript, expected
-    with sqlite3.connect(folder / "demo.sqlite3") as conn:
-        states = dict(conn.execute("SELECT number, state FROM appeals").fetchall())
+    demo = Db(f"sqlite:///{folder / 'demo.sqlite3'}")
+    states = {r["number"]: r["state"] for r in demo.rows("SELECT number, state FROM appeals")}
     assert states == {
         "SQ-2026-000001": "rated",
         "SQ-2026-000002": "pending",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sqlite3
 import warnings
 from datetime import date, datetime, timedelta
 
@@ -22,7 +21,16 @@ from bot.texts import t
 from bot.usecases import reports
 from handlers.digest import send_weekly_digests
 from handlers.jobs import run_sweep
-from tests.conftest import LEADER_ID, SHANGHAI, file_appeal, join, register
+from tests.conftest import (
+    LEADER_ID,
+    SHANGHAI,
+    Db,
+    database_env,
+    file_appeal,
+    join,
+    open_database,
+    register,
+)
 
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # digest of 2026-W47 (11-16..11-22)
 
@@ -43,9 +51,15 @@ SEED = {
 }  # fmt: skip
 
 
-def seed(path, enterprise_id: int, filed_by: int, owner_id: int) -> None:
-    conn = sqlite3.connect(path)
-    departments = dict(conn.execute("SELECT code, id FROM departments"))
+def seed(db: Db, enterprise_id: int, filed_by: int, owner_id: int) -> None:
+    """A year of appeals in every state, written as stored rows (a history no use case can
+    replay: dates in the past, ratings given): portable SQL through the neutral Db."""
+    departments = {r["code"]: r["id"] for r in db.rows("SELECT code, id FROM departments")}
+    columns = (
+        "number, enterprise_id, filed_by, category, state, department_id, owner_id,"
+        " claim_due_date, due_date, created_at, claimed_at, closed_at, rating, rating_due_date"
+    )
+    rows = []
     seq = 0
     for category, (code, count, spec) in SEED.items():
         ratings = (
@@ -96,16 +110,13 @@ def seed(path, enterprise_id: int, filed_by: int, owner_id: int) -> None:
                     row["rating"] = ratings[closed_index]
                 else:
                     row["state"] = "closed"
-            conn.execute(
-                "INSERT INTO appeals (number, enterprise_id, filed_by, category, description, state,"
-                " department_id, owner_id, claim_due_date, due_date, created_at, claimed_at,"
-                " closed_at, rating, rating_due_date) VALUES (:number, :enterprise_id, :filed_by,"
-                " :category, '诉求内容', :state, :department_id, :owner_id, :claim_due_date,"
-                " :due_date, :created_at, :claimed_at, :closed_at, :rating, :rating_due_date)",
-                {**row, "enterprise_id": enterprise_id, "filed_by": filed_by},
-            )
-    conn.commit()
-    conn.close()
+            row.update(enterprise_id=enterprise_id, filed_by=filed_by)
+            rows.append(tuple(row[c.strip()] for c in columns.split(",")))
+    db.executemany(
+        f"INSERT INTO appeals (description, {columns})"  # noqa: S608 - our column names
+        f" VALUES ('诉求内容', {', '.join('?' * len(rows[0]))})",
+        rows,
+    )
 
 
 @pytest.fixture
@@ -124,9 +135,9 @@ async def bureau(settings, org):
 
 
 @pytest.fixture
-async def seeded(bureau, settings):
+async def seeded(bureau, db):
     box, clock, leader, head, official, company = bureau
-    seed(settings.database_path, 1, company.id, official.id)
+    seed(db, 1, company.id, official.id)
     return bureau
 
 
@@ -255,15 +266,12 @@ async def test_digest_scheduled_for_monday(seeded):
     assert "day_of_week='mon'" in trigger and "hour='9'" in trigger
 
 
-async def test_a_long_overdue_list_is_capped_with_its_count(seeded, settings):
+async def test_a_long_overdue_list_is_capped_with_its_count(seeded, db):
     box, clock, leader, *_ = seeded
-    conn = sqlite3.connect(settings.database_path)
-    conn.execute(
+    db.execute(
         "UPDATE appeals SET state = 'in_progress', due_date = '2026-11-02', closed_at = NULL"
         " WHERE category IN ('用工(引才)', '综合服务', '政策宣贯')"
     )
-    conn.commit()
-    conn.close()
     mark = leader.mark()
     await leader.send("/digest")
     pieces = [
@@ -271,13 +279,10 @@ async def test_a_long_overdue_list_is_capped_with_its_count(seeded, settings):
     ]
     assert all(len(p) <= 4096 for p in pieces)
     joined = "\n".join(pieces)
-    overdue = (
-        sqlite3.connect(settings.database_path)
-        .execute(
-            "SELECT COUNT(*) FROM appeals WHERE state = 'in_progress' AND due_date < '2026-11-24'"
-        )
-        .fetchone()[0]
-    )
+    overdue = db.one(
+        "SELECT COUNT(*) AS n FROM appeals WHERE state = 'in_progress' AND due_date < ?",
+        date(2026, 11, 24),
+    )["n"]
     assert overdue > 30
     assert f"四、超期未办结（{overdue} 件）" in joined
     assert joined.count("｜承办人") == 30  # the 30 longest overdue, then the pointer
@@ -350,14 +355,14 @@ async def test_stats_and_export_for_leaders_only(seeded):
     ]
 
 
-def test_cli_digest_and_export(tmp_path, monkeypatch, capsys):
+def test_cli_digest_and_export(tmp_path, database_url, monkeypatch, capsys):
     from bot.cli import main
-    from storage.db import Database
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BOT_TOKEN", raising=False)
-    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
-    made = Database(tmp_path / "cli.sqlite3")  # the bot made it; the CLI only reads
+    for name, value in database_env(database_url).items():
+        monkeypatch.setenv(name, value)
+    made = open_database(database_url)  # the bot made it; the CLI only reads
 
     async def make() -> None:
         await made.open()
@@ -399,44 +404,39 @@ async def _counted_and_reference(env, start, end):
     return counted, reference
 
 
-async def test_counts_follow_every_change_after_they_were_tallied(seeded):
+async def test_counts_follow_every_change_after_they_were_tallied(seeded, db):
     """The per-day tallies are counted again for the days whose appeals changed, whatever
-    wrote them (here plain SQL): closing, rating, withdrawing and a new appeal."""
+    wrote them (here plain SQL, outside the bot): closing, rating, withdrawing and a new
+    appeal."""
     env = seeded[0].env
     start, end = date(2026, 1, 1), date(2026, 11, 22)
     before, _ = await _counted_and_reference(env, start, end)
-    async with env.db.unit_of_work() as uow:
-        await uow.conn.execute(
-            "UPDATE appeals SET state = 'closed', closed_at = created_at,"
-            " rating_due_date = '2026-11-01' WHERE id IN"
-            " (SELECT id FROM appeals WHERE state IN ('pending', 'in_progress') LIMIT 3)"
-        )
-        await uow.conn.execute(
-            "UPDATE appeals SET rating = 'dissatisfied', state = 'rated'"
-            " WHERE id = (SELECT MIN(id) FROM appeals WHERE state = 'closed')"
-        )
-        await uow.conn.execute(
-            "UPDATE appeals SET state = 'withdrawn'"
-            " WHERE id = (SELECT MAX(id) FROM appeals WHERE state = 'pending')"
-        )
-        await uow.conn.execute(
-            "INSERT INTO appeals (number, enterprise_id, filed_by, category, description,"
-            " state, department_id, claim_due_date, due_date, created_at)"
-            " SELECT 'SQ-2026-999999', enterprise_id, filed_by, category, 'x', 'pending',"
-            " department_id, '2026-03-03', '2026-03-20', '2026-03-02T02:00:00+00:00'"
-            " FROM appeals LIMIT 1"
-        )
-        await uow.commit()
-    async with env.db.reading() as uow:
-        changed = await uow.conn.execute_fetchall("SELECT COUNT(*) FROM appeal_changes")
-    assert changed[0][0] >= 5
+    db.execute(
+        "UPDATE appeals SET state = 'closed', closed_at = created_at,"
+        " rating_due_date = '2026-11-01' WHERE id IN"
+        " (SELECT id FROM appeals WHERE state IN ('pending', 'in_progress') LIMIT 3)"
+    )
+    db.execute(
+        "UPDATE appeals SET rating = 'dissatisfied', state = 'rated'"
+        " WHERE id = (SELECT MIN(id) FROM appeals WHERE state = 'closed')"
+    )
+    db.execute(
+        "UPDATE appeals SET state = 'withdrawn'"
+        " WHERE id = (SELECT MAX(id) FROM appeals WHERE state = 'pending')"
+    )
+    db.execute(
+        "INSERT INTO appeals (number, enterprise_id, filed_by, category, description,"
+        " state, department_id, claim_due_date, due_date, created_at)"
+        " SELECT 'SQ-2026-999999', enterprise_id, filed_by, category, 'x', 'pending',"
+        " department_id, '2026-03-03', '2026-03-20', '2026-03-02T02:00:00+00:00'"
+        " FROM appeals LIMIT 1"
+    )
+    assert db.count("appeal_changes") >= 5
     counted, reference = await _counted_and_reference(env, start, end)
     assert_same_figures(counted, reference)
     assert counted.new == before.new + 1
     assert sum(d.rated for d in counted.departments) == sum(d.rated for d in before.departments) + 1
-    async with env.db.reading() as uow:
-        changed = await uow.conn.execute_fetchall("SELECT COUNT(*) FROM appeal_changes")
-    assert changed[0][0] == 0
+    assert db.count("appeal_changes") == 0
 
 
 @pytest.mark.parametrize(
@@ -451,7 +451,7 @@ async def test_counts_from_the_database_equal_counting_every_row(seeded, start, 
     assert counted.new > 0 and counted.departments
 
 
-async def test_quality_lists_the_most_similar_and_shortest_with_totals(bureau, settings):
+async def test_quality_lists_the_most_similar_and_shortest_with_totals(bureau, db):
     """A week with many alike replies lists the most similar (highest first) and the
     shortest, each with how many there were in all — the digest stays one message."""
     from bot.digest_text import leaders_text
@@ -470,24 +470,28 @@ async def test_quality_lists_the_most_similar_and_shortest_with_totals(bureau, s
         "已办",
         "收到，已转交",
     ]
-    conn = sqlite3.connect(settings.database_path)
-    dept = conn.execute("SELECT id FROM departments WHERE code = 'jrj'").fetchone()[0]
-    for n, text in enumerate(replies, start=1):
+    dept = db.one("SELECT id FROM departments WHERE code = 'jrj'")["id"]
+    for n, text in enumerate(replies, start=1):  # a week's replies, as stored rows
         moment = f"2026-11-17T0{n}:00:00+00:00"
-        conn.execute(
-            "INSERT INTO appeals (id, number, enterprise_id, filed_by, category, description,"
+        db.execute(
+            "INSERT INTO appeals (number, enterprise_id, filed_by, category, description,"
             " state, department_id, owner_id, claim_due_date, due_date, created_at)"
-            " SELECT ?, ?, e.id, ?, '融资', '贷款', 'in_progress', ?, ?, '2026-11-18',"
+            " SELECT ?, e.id, ?, '融资', '贷款', 'in_progress', ?, ?, '2026-11-18',"
             " '2026-12-04', ? FROM enterprises e",
-            (n, f"SQ-2026-{n:06d}", company.id, dept, official.id, moment),
+            f"SQ-2026-{n:06d}",
+            company.id,
+            dept,
+            official.id,
+            moment,
         )
-        conn.execute(
+        db.execute(
             "INSERT INTO appeal_messages (appeal_id, author_id, kind, text, created_at)"
-            " VALUES (?, ?, 'reply', ?, ?)",
-            (n, official.id, text, moment),
+            " SELECT id, ?, 'reply', ?, ? FROM appeals WHERE number = ?",
+            official.id,
+            text,
+            moment,
+            f"SQ-2026-{n:06d}",
         )
-    conn.commit()
-    conn.close()
 
     digest = await reports.leaders_digest(env, None, Week(2026, 47))
     assert [(q.number, q.earlier_number, q.similarity) for q in digest.duplicates] == [

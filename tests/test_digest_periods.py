@@ -28,7 +28,16 @@ from bot.rules.model import Event, State, TaskState
 from bot.sandbox.chat import Sandbox
 from bot.usecases import reports
 from handlers.digest import send_weekly_digests
-from tests.conftest import LEADER_ID, SHANGHAI, file_appeal, join, register
+from tests.conftest import (
+    LEADER_ID,
+    SHANGHAI,
+    Db,
+    database_env,
+    file_appeal,
+    join,
+    open_database,
+    register,
+)
 
 OPENING, CLOSING = "（(【〔", "）)】〕"
 
@@ -387,11 +396,11 @@ def test_an_appeal_is_replayed_to_what_it_was_at_a_moment(case, events, now, the
     )
 
 
+@pytest.mark.sqlite_only  # the demo keeps its own SQLite file, whatever the settings name
 def test_the_cli_prints_a_past_week_as_it_was_sent(tmp_path, monkeypatch, capsys, settings, org):
     """`appealdesk digest --week 2026-W11` months later prints what the demo's Monday run
     sent that week — overdue days, year to date, the departments' views — not today's."""
     import asyncio
-    import sqlite3
 
     from bot.cli import main
     from bot.clock import SystemClock
@@ -400,8 +409,11 @@ def test_the_cli_prints_a_past_week_as_it_was_sent(tmp_path, monkeypatch, capsys
 
     folder = asyncio.run(run_demo(settings, org, lambda line: None))
     database = folder / "demo.sqlite3"
-    with sqlite3.connect(database) as conn:
-        sent = dict(conn.execute("SELECT audience, text FROM digests WHERE week = '2026-W11'"))
+    demo = Db(f"sqlite:///{database}")
+    sent = {
+        r["audience"]: r["text"]
+        for r in demo.rows("SELECT audience, text FROM digests WHERE week = '2026-W11'")
+    }
     later = datetime(2026, 11, 30, 10, tzinfo=SHANGHAI)
     monkeypatch.setattr(SystemClock, "now", lambda self: later)
     monkeypatch.setattr("bot.cli.local_today", lambda settings: later.date())
@@ -416,23 +428,23 @@ def test_the_cli_prints_a_past_week_as_it_was_sent(tmp_path, monkeypatch, capsys
     assert sent and all(plain(text) in out for text in sent.values())
 
 
-def test_the_cli_does_not_send_a_week_that_is_not_over(tmp_path, monkeypatch, capsys):
+def test_the_cli_does_not_send_a_week_that_is_not_over(tmp_path, database_url, monkeypatch, capsys):
     """Sent mid-week, a digest would be archived as the week's and stop the Monday run
     from sending the finished one: --send refuses a week not over, printing still works."""
     import asyncio
 
     from bot.cli import main
-    from storage.db import Database
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BOT_TOKEN", "123:abc")
-    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
+    for name, value in database_env(database_url).items():
+        monkeypatch.setenv(name, value)
     from bot.clock import SystemClock
 
     wednesday = datetime(2026, 12, 2, 10, tzinfo=SHANGHAI)
     monkeypatch.setattr(SystemClock, "now", lambda self: wednesday)
     monkeypatch.setattr("bot.cli.local_today", lambda settings: wednesday.date())
-    made = Database(tmp_path / "cli.sqlite3")
+    made = open_database(database_url)
 
     async def make() -> None:
         await made.open()

@@ -206,20 +206,27 @@ async def test_every_event_records_the_dates_it_sets(sandbox, people, db, clock)
         rows = db.rows(
             "SELECT detail FROM audit_events WHERE action = ? AND appeal_id = ? ORDER BY id",
             action,
-            appeal["id"],
+            appeal.id,
         )
         return json.loads(rows[-1]["detail"])
 
     filed = detail("file")
-    assert (filed["due"], filed["claim_due"]) == (appeal["due_date"], appeal["claim_due_date"])
+    assert (filed["due"], filed["claim_due"]) == (
+        appeal.due_date.isoformat(),
+        appeal.claim_due_date.isoformat(),
+    )
     await p.official.press("签收", containing=number)
     await p.official.press("延期", containing=number)
     await p.official.send("2026-04-30")
     await p.official.send("需等待银行授信审批结果。")
     await p.head.press("同意延期")
-    assert detail("extension_approved")["new_due"] == db.appeal(number)["due_date"] == "2026-04-30"
+    assert (
+        detail("extension_approved")["new_due"]
+        == db.appeal(number).due_date.isoformat()
+        == "2026-04-30"
+    )
     await _close(p, number)
-    assert detail("close")["rating_due"] == db.appeal(number)["rating_due_date"]
+    assert detail("close")["rating_due"] == db.appeal(number).rating_due_date.isoformat()
     clock.advance(timedelta(days=1))
     await p.company.press("不满意")
     reopen = detail("reopen")
@@ -235,9 +242,9 @@ async def test_every_event_records_the_dates_it_sets(sandbox, people, db, clock)
     await p.official.send("属于综合服务类诉求。")
     moved = db.appeal(other)
     [row] = db.rows(
-        "SELECT detail FROM audit_events WHERE action = 'transfer' AND appeal_id = ?", moved["id"]
+        "SELECT detail FROM audit_events WHERE action = 'transfer' AND appeal_id = ?", moved.id
     )
-    assert json.loads(row["detail"])["claim_due"] == moved["claim_due_date"]
+    assert json.loads(row["detail"])["claim_due"] == moved.claim_due_date.isoformat()
 
 
 async def test_the_monday_digest_keeps_the_extended_deadline_a_refusal_kept(
@@ -256,12 +263,12 @@ async def test_the_monday_digest_keeps_the_extended_deadline_a_refusal_kept(
     await _close(p, number)
     clock.set(at(date(2026, 3, 11)))
     await p.company.press("不满意")
-    assert db.appeal(number)["due_date"] == "2026-04-30"
+    assert db.appeal(number).due_date == date(2026, 4, 30)
     clock.set(at(date(2026, 4, 7)))  # after the week: closed and refused again
     await _close(p, number)
     await p.company.send("/skip")
     await p.company.press("不满意")
-    assert db.appeal(number)["reopen_count"] == 2
+    assert db.appeal(number).reopen_count == 2
 
     env = sandbox.env
     week = Week(2026, 14)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from handlers.jobs import run_sweep
 from tests.conftest import file_appeal, join
@@ -31,7 +31,7 @@ async def test_head_approves_and_the_due_date_moves(sandbox, people, db, clock):
     [request] = p.head.since(mark)
     assert "办结期限 2026-03-24 → 申请延至 2026-03-31" in request
     assert "需等待银行授信审批结果。" in request
-    assert db.appeal(number)["due_date"] == "2026-03-24"  # nothing moves before approval
+    assert db.appeal(number).due_date == date(2026, 3, 24)  # nothing moves before approval
 
     company_mark = p.company.mark()
     answer = await p.head.press("同意延期")
@@ -40,7 +40,7 @@ async def test_head_approves_and_the_due_date_moves(sandbox, people, db, clock):
     assert p.company.since(company_mark) == [
         f"您的诉求 {number} 经审批延期办理，新的办结期限为 2026-03-31。"
     ]
-    assert db.appeal(number)["due_date"] == "2026-03-31"
+    assert db.appeal(number).due_date == date(2026, 3, 31)
     extension = db.one("SELECT * FROM extensions")
     assert (extension["state"], extension["decided_by"]) == ("approved", p.head.id)
     events = db.events(number)
@@ -80,7 +80,7 @@ async def test_head_denies_and_the_date_stays(sandbox, people, db):
         f"诉求 {number} 的延期申请未获同意，办结期限仍为 2026-03-24，请按期办结。\n"
         "不同意的理由：材料已齐，三月内可办结。"
     ]
-    assert db.appeal(number)["due_date"] == "2026-03-24"
+    assert db.appeal(number).due_date == date(2026, 3, 24)
     assert db.one("SELECT state FROM extensions")["state"] == "denied"
     await p.head.send(f"/view {number}")
     assert (

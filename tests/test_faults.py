@@ -74,7 +74,7 @@ async def test_faults_lose_nothing_and_repeat_nothing(sandbox, people, clock, db
             await official.press("回复", containing=number)
             await official.send(f"已受理 {number}，下周对接银行。")
 
-        await until(claim, lambda n=number: db.appeal(n)["state"] == "in_progress", "claim")
+        await until(claim, lambda n=number: db.appeal(n).state == "in_progress", "claim")
         await until(
             reply,
             lambda n=number: db.rows(

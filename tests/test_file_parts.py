@@ -13,7 +13,7 @@ from bot.rules import delivery
 from bot.usecases import outbox
 from handlers import courier
 from tests.conftest import file_appeal
-from tests.test_files import WITH_FILES, file_with_files, resent_to
+from tests.test_files import file_with_files, resent_to, with_files
 from tests.test_parts import Killed, through_kills
 
 
@@ -27,9 +27,10 @@ async def _waiting_notice(sandbox, p, db) -> tuple[str, list[str]]:
 
 
 def _rows(db) -> list[dict]:
-    return db.rows(
-        f"SELECT chat_id, status, progress FROM outbox WHERE {WITH_FILES} ORDER BY id"  # noqa: S608
-    )
+    return [
+        {k: r[k] for k in ("chat_id", "status", "progress")}
+        for r in with_files(db.rows("SELECT * FROM outbox ORDER BY id"))
+    ]
 
 
 # Which of the two files Telegram no longer takes: the notice is heard either way.
@@ -93,10 +94,12 @@ async def test_a_notice_with_files_goes_before_the_reminders_and_alone(sandbox, 
         for n in (1, 2, 3)
     ]
     async with sandbox.env.db.unit_of_work() as uow:
-        for n in range(5):  # reminders stored first: earlier, and due earlier
+        made_up = [  # reminders stored first: earlier, and due earlier
             await uow.outbox.add(
                 p.official.id, "x", None, None, {"n": n}, delivery.LADDER, sandbox.env.now()
             )
+            for n in range(5)
+        ]
         await uow.commit()
     clock.advance(timedelta(minutes=1))
     number = await file_with_files(p.company)
@@ -108,7 +111,7 @@ async def test_a_notice_with_files_goes_before_the_reminders_and_alone(sandbox, 
     assert with_files and max(with_files) < min(ladder)
     assert {due[i].priority for i in with_files} == {delivery.NOTICE}
     async with sandbox.env.db.unit_of_work() as uow:  # the made-up reminders are not ours
-        await uow.conn.execute("DELETE FROM outbox WHERE priority = ?", (delivery.LADDER,))
+        await uow.outbox.withheld(made_up, "made up by the test")
         await uow.commit()
     mark = p.official.mark()
     await courier.drain(sandbox.app.bot, sandbox.env)
@@ -177,10 +180,7 @@ async def test_a_crash_after_the_first_part_resumes_with_the_files_whatever_the_
     # a text that had gone whole is not sent again; one cut short goes on with the pieces
     # after the first, as it reads now
     assert len(notice_texts) == (1 if first_pieces == 1 else _pieces(after))
-    row = db.one(
-        f"SELECT status, progress, detail FROM outbox WHERE chat_id = ? AND {WITH_FILES}",  # noqa: S608
-        p.official.id,
-    )
+    [row] = with_files(db.rows("SELECT * FROM outbox WHERE chat_id = ?", p.official.id))
     assert row["status"] == "sent"
     assert json.loads(row["detail"])[delivery.PIECES] == first_pieces  # kept at first
     assert row["progress"] == first_pieces + len(ids) - 1

@@ -13,6 +13,7 @@ import pytest
 
 from bot.sandbox.fake_api import FakeBotApi, SentMessage
 from bot.sandbox.http_server import serve
+from tests.conftest import database_env
 
 PATIENCE = 60.0  # generous: the test waits for events, it never measures speed
 
@@ -40,13 +41,13 @@ async def bot_api():
     await runner.cleanup()
 
 
-async def test_run_long_polls_a_bot_api_server_over_http(bot_api, tmp_path):
+async def test_run_long_polls_a_bot_api_server_over_http(bot_api, tmp_path, database_url):
     api, port = bot_api
     env = {
         **os.environ,
         "BOT_TOKEN": "4242:any-token-will-do",
         "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
-        "DATABASE_PATH": str(tmp_path / "run.sqlite3"),
+        **database_env(database_url),
         "ADMIN_IDS": "900001",
     }
     process = await asyncio.create_subprocess_exec(

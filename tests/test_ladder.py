@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -70,8 +70,8 @@ async def sweep_on(bureau: Bureau, clock: ManualClock, day: str) -> dict[str, li
 async def test_appeal_ladder_across_the_spring_festival(spring, db):
     bureau, clock = spring
     number = await file_appeal(bureau.company)
-    assert db.appeal(number)["due_date"] == "2026-03-04"
-    assert db.appeal(number)["claim_due_date"] == "2026-02-13"
+    assert db.appeal(number).due_date == date(2026, 3, 4)
+    assert db.appeal(number).claim_due_date == date(2026, 2, 13)
     nothing = {"leader": [], "head": [], "official": []}
 
     assert await sweep_on(bureau, clock, "2026-02-13") == nothing  # still within the claim limit
@@ -201,7 +201,7 @@ async def test_national_day_holiday_and_its_make_up_saturday(settings, org, db):
             bureau.company, "综合服务", "申请协调园区道路维修，影响货车进出。"
         )
         # 5 working days: 09-30, 10-08, 10-09, 10-10 (补班 Saturday), 10-12
-        assert db.appeal(number)["due_date"] == "2026-10-12"
+        assert db.appeal(number).due_date == date(2026, 10, 12)
         await outsider.press("签收", containing=number)
         for day in ("2026-10-01", "2026-10-05", "2026-10-07"):
             clock.set(at(day))

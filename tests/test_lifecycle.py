@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from tests.conftest import COMPANY_USCC, file_appeal
 
@@ -39,10 +39,10 @@ async def test_enterprise_files_official_claims_replies_closes_and_enterprise_ra
         ]
     assert p.outsider.since(0)[-1].startswith("欢迎加入")  # other departments hear nothing
     row = db.appeal("SQ-2026-000001")
-    assert (row["state"], row["due_date"], row["claim_due_date"]) == (
+    assert (row.state, row.due_date, row.claim_due_date) == (
         "pending",
-        "2026-03-24",
-        "2026-03-11",
+        date(2026, 3, 24),
+        date(2026, 3, 11),
     )
     assert db.count("attachments") == 2
 
@@ -83,8 +83,8 @@ async def test_enterprise_files_official_claims_replies_closes_and_enterprise_ra
     assert p.official.last == "诉求 SQ-2026-000001 企业评价意见：对接及时，感谢！"
 
     row = db.appeal("SQ-2026-000001")
-    assert (row["state"], row["rating"], row["owner_id"]) == ("rated", "satisfied", p.official.id)
-    assert row["resolution"] == "担保公司同意提供800万元担保。"
+    assert (row.state, row.rating, row.owner_id) == ("rated", "satisfied", p.official.id)
+    assert row.resolution == "担保公司同意提供800万元担保。"
     assert db.events("SQ-2026-000001") == [
         ("file", None, "pending", p.company.id),
         ("claim", "pending", "in_progress", p.official.id),
@@ -120,7 +120,7 @@ async def test_transfer_moves_appeal_to_another_department_with_reason(sandbox, 
         p.company, "综合服务", "急需招聘冷链物流操作工30名，请协助对接招聘会。"
     )
     assert (
-        db.appeal(number)["department_id"]
+        db.appeal(number).department_id
         == db.one("SELECT id FROM departments WHERE code = 'zxqy'")["id"]
     )
     await p.outsider.press("查看")
@@ -137,8 +137,8 @@ async def test_transfer_moves_appeal_to_another_department_with_reason(sandbox, 
     assert p.company.since(company_mark) == [f"您的诉求 {number} 已转至 市地方金融管理局 办理。"]
 
     row = db.appeal(number)
-    assert row["state"] == "pending" and row["owner_id"] is None
-    assert row["department_id"] == db.one("SELECT id FROM departments WHERE code='jrj'")["id"]
+    assert row.state == "pending" and row.owner_id is None
+    assert row.department_id == db.one("SELECT id FROM departments WHERE code='jrj'")["id"]
     assert db.events(number)[-1] == ("transfer", "pending", "pending", p.outsider.id)
     # the old department can no longer act on it; who sent it is told where it went
     answer = await p.outsider.send(f"/view {number}")
@@ -146,7 +146,7 @@ async def test_transfer_moves_appeal_to_another_department_with_reason(sandbox, 
         f"诉求 {number} 已于 2026-03-10 10:00 由 赵敏 转办至 市地方金融管理局，不再由您办理。"
     ]
     await p.official.press("签收", containing=number)
-    assert db.appeal(number)["owner_id"] == p.official.id
+    assert db.appeal(number).owner_id == p.official.id
 
 
 async def test_dissatisfied_rating_reopens_with_new_deadline(sandbox, people, db, clock):
@@ -163,15 +163,15 @@ async def test_dissatisfied_rating_reopens_with_new_deadline(sandbox, people, db
     await p.company.send("只电话告知，没有书面材料清单。")
 
     row = db.appeal(number)
-    assert (row["state"], row["rating"], row["reopen_count"]) == ("in_progress", "dissatisfied", 1)
-    assert row["due_date"] == "2026-03-25"
+    assert (row.state, row.rating, row.reopen_count) == ("in_progress", "dissatisfied", 1)
+    assert row.due_date == date(2026, 3, 25)
     assert db.events(number)[-2][:3] == ("reopen", "closed", "in_progress")
     # the owner works on and closes again; the enterprise may rate again
     await p.official.press("办结", containing=number)
     await p.official.send("已书面提供申报材料清单并上门指导。")
     await p.company.press("基本满意")
-    assert db.appeal(number)["state"] == "rated"
-    assert db.appeal(number)["rating"] == "basic"
+    assert db.appeal(number).state == "rated"
+    assert db.appeal(number).rating == "basic"
 
 
 async def test_enterprise_supplements_and_withdraws(sandbox, people, db):
@@ -191,7 +191,7 @@ async def test_enterprise_supplements_and_withdraws(sandbox, people, db):
     assert p.company.last == f"诉求 {number} 已撤回。"
     assert p.official.last == f"企业已撤回诉求 {number}。撤回原因：问题已通过其他渠道解决。"
     row = db.appeal(number)
-    assert row["state"] == "withdrawn"
+    assert row.state == "withdrawn"
     assert db.events(number)[-1] == ("withdraw", "in_progress", "withdrawn", p.company.id)
     answer = await p.official.press("回复", containing=number)
     assert answer == [
@@ -227,13 +227,13 @@ async def test_baobao_official_receives_the_enterprise_appeals_first(sandbox, pe
     assert p.head.since(head_mark) == []  # routed to the 包保 official, not the department
     assert p.outsider.last.startswith(f"新诉求 {number}")
     row = db.appeal(number)
-    assert row["assignee_id"] == p.outsider.id
+    assert row.assignee_id == p.outsider.id
     assert (
         '"route": "baobao"'
         in db.rows("SELECT detail FROM audit_events WHERE action='file'")[0]["detail"]
     )
     await p.outsider.press("签收")
-    assert db.appeal(number)["owner_id"] == p.outsider.id
+    assert db.appeal(number).owner_id == p.outsider.id
 
 
 async def test_appeal_numbers_are_gap_free_per_year(sandbox, people, clock):
@@ -280,13 +280,13 @@ async def test_department_group_chat_gets_the_notice_and_members_claim_there(
         assert len(box.api.messages_to(group_id)) == before
         popup = [p for m, p in box.api.calls if m == "answerCallbackQuery"][-1]
         assert popup["text"] == "未找到该诉求，或您无权查看。" and popup["show_alert"]
-        assert db.appeal(number)["state"] == "pending"
+        assert db.appeal(number).state == "pending"
 
         await box.deliver(box.api.callback_update(official.user, notice, claim))
         # Everybody in the group reads who claimed it.
-        claimed = f"李明 已签收诉求 {number}，办结期限 {db.appeal(number)['due_date']}。"
+        claimed = f"李明 已签收诉求 {number}，办结期限 {db.appeal(number).due_date}。"
         assert box.api.messages_to(group_id)[-1].plain == claimed
-        assert db.appeal(number)["owner_id"] == official.id
+        assert db.appeal(number).owner_id == official.id
         # A second tap is answered to the presser alone: the group reads the line once.
         await box.deliver(box.api.callback_update(official.user, notice, claim))
         assert [m.plain for m in box.api.messages_to(group_id)].count(claimed) == 1
@@ -319,8 +319,8 @@ async def test_a_group_that_missed_three_notices_gets_one_list_and_claims_from_i
         claim = dict(listing.buttons)["签收 ②"]
         await box.deliver(box.api.callback_update(official.user, listing, claim))
         assert box.api.messages_to(group_id)[-1].plain == (
-            f"李明 已签收诉求 {numbers[1]}，办结期限 {db.appeal(numbers[1])['due_date']}。"
+            f"李明 已签收诉求 {numbers[1]}，办结期限 {db.appeal(numbers[1]).due_date}。"
         )
-        assert [db.appeal(n)["owner_id"] for n in numbers] == [None, official.id, None]
+        assert [db.appeal(n).owner_id for n in numbers] == [None, official.id, None]
     finally:
         await box.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-import sqlite3
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -71,7 +70,7 @@ from handlers.buttons import APPEAL_FILES
 from handlers.common import CHOICES_MAX, fitted, html_free, offered
 from handlers.courier import LADDER_LISTED, LIST_CHUNK, listed, pack_parts
 from handlers.jobs import run_sweep
-from tests.conftest import LEADER_ID, SHANGHAI, file_appeal, join, register
+from tests.conftest import LEADER_ID, SHANGHAI, Db, file_appeal, join, register
 
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI)
 
@@ -624,10 +623,10 @@ SEED_SQL = (
 )
 
 
-def seed_open(path, count: int, enterprise_id: int, filed_by: int, owner_id: int) -> None:
-    """`count` open appeals of 融资 (市地方金融管理局): most overdue, the rest unclaimed."""
-    conn = sqlite3.connect(path)
-    dept = conn.execute("SELECT id FROM departments WHERE code = 'jrj'").fetchone()[0]
+def seed_open(db: Db, count: int, enterprise_id: int, filed_by: int, owner_id: int) -> None:
+    """`count` open appeals of 融资 (市地方金融管理局): most overdue, the rest unclaimed,
+    written as stored rows in bulk (portable SQL through the neutral Db)."""
+    dept = db.one("SELECT id FROM departments WHERE code = 'jrj'")["id"]
     rows = []
     for n in range(1, count + 1):
         due = date(2026, 1, 5) + timedelta(days=n % 50)
@@ -645,17 +644,15 @@ def seed_open(path, count: int, enterprise_id: int, filed_by: int, owner_id: int
                 datetime(2025, 12, 20, 10, tzinfo=SHANGHAI).isoformat(),
             )
         )
-    conn.executemany(SEED_SQL, rows)
-    conn.commit()
-    conn.close()
+    db.executemany(SEED_SQL, rows)
 
 
-async def test_thousands_open_give_lists_and_digest_of_bounded_size(sandbox, leader, settings):
+async def test_thousands_open_give_lists_and_digest_of_bounded_size(sandbox, leader, db):
     official = sandbox.person(20002, "李明")
     company = sandbox.person(30001, "陈经理")
     await join(official, leader, "jrj")
     await register(company)
-    seed_open(settings.database_path, 4000, 1, company.id, official.id)
+    seed_open(db, 4000, 1, company.id, official.id)
     for person, command in [
         (official, "/digest"),
         (official, "/inbox"),
@@ -724,13 +721,13 @@ def urgency(item: str) -> tuple[int, int]:
 
 
 async def test_a_sweep_owing_hundreds_of_notices_sends_the_most_urgent_with_the_count(
-    sandbox, leader, settings
+    sandbox, leader, db
 ):
     official = sandbox.person(20002, "李明")
     company = sandbox.person(30001, "陈经理")
     await join(official, leader, "jrj")
     await register(company)
-    seed_open(settings.database_path, 400, 1, company.id, official.id)
+    seed_open(db, 400, 1, company.id, official.id)
     marks = {p: p.mark() for p in (official, leader)}
     await run_sweep(sandbox.app)
     assert refused(sandbox) == []
@@ -781,11 +778,11 @@ def test_every_catalog_message_with_its_largest_fields_is_sent_in_messages_that_
 
 
 # -- many items: tasks, contacts, officials, departments ----------------------------------------
-def seed_people_and_tasks(path, tasks: int, contacts: int, officials: int, owner_id: int) -> None:
-    conn = sqlite3.connect(path)
-    dept = conn.execute("SELECT id FROM departments WHERE code = 'jrj'").fetchone()[0]
+def seed_people_and_tasks(db: Db, tasks: int, contacts: int, officials: int, owner_id: int):
+    """Hundreds of tasks, contacts and officials as stored rows, in bulk (neutral Db)."""
+    dept = db.one("SELECT id FROM departments WHERE code = 'jrj'")["id"]
     now = NOW.isoformat()
-    conn.executemany(
+    db.executemany(
         "INSERT INTO tasks (seq, aspect, problem, measures, leader_name, department_name,"
         " owner_name, owner_id, deadline, state, created_at, updated_at)"
         " VALUES (?, '作风', ?, '整改措施', '王局长', '市地方金融管理局', '李明', ?, ?, ?, ?, ?)",
@@ -802,22 +799,20 @@ def seed_people_and_tasks(path, tasks: int, contacts: int, officials: int, owner
             for n in range(1, tasks + 1)
         ],
     )
-    conn.executemany(
+    db.executemany(
         "INSERT INTO users (tg_id, role, full_name, enterprise_id, created_at, phone)"
         " VALUES (?, 'enterprise', ?, 1, ?, '13907110000')",
         [(40000 + n, "联" * 20, now) for n in range(contacts)],
     )
-    conn.executemany(
+    db.executemany(
         "INSERT INTO users (tg_id, role, full_name, department_id, created_at)"
         " VALUES (?, 'official', ?, ?, ?)",
         [(50000 + n, "官" * 40, dept, now) for n in range(officials)],
     )
-    conn.commit()
-    conn.close()
 
 
 async def test_many_tasks_contacts_and_officials_give_bounded_lists_and_keyboards(
-    sandbox, leader, settings
+    sandbox, leader, db
 ):
     from bot.rules.uscc import normalize
     from tests.conftest import COMPANY_USCC
@@ -826,7 +821,7 @@ async def test_many_tasks_contacts_and_officials_give_bounded_lists_and_keyboard
     company = sandbox.person(30001, "陈经理")
     await join(official, leader, "jrj")
     await register(company)
-    seed_people_and_tasks(settings.database_path, 300, 150, 150, official.id)
+    seed_people_and_tasks(db, 300, 150, 150, official.id)
     mark = official.mark()
     await official.send("/tasks")
     answer = official.inbox[mark:]

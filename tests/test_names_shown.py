@@ -10,7 +10,6 @@ colleague, an invite opened with such a Telegram name), the link left usable."""
 from __future__ import annotations
 
 import io
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,8 +163,8 @@ async def test_an_official_stored_under_an_id_is_shown_by_role(sandbox, people, 
     p = people
     number = await file_appeal(p.company)
     await p.official.press("签收", containing=number)
-    with sqlite3.connect(db.path) as conn:
-        conn.execute("UPDATE users SET full_name = '20002' WHERE tg_id = 20002")
+    # stored before names were checked: no use case or repository writes such a name now
+    db.execute("UPDATE users SET full_name = '20002' WHERE tg_id = 20002")
     await p.leader.send(f"/view {number}")
     card = p.leader.inbox[-1].plain
     assert "20002" not in card and "承办人" in card

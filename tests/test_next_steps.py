@@ -159,7 +159,7 @@ async def test_the_approval_carries_the_officials_next_step_and_it_works(sandbox
     answer = await p.official.press_data(approval, dict(approval.buttons)["办结"], "办结")
     assert f"请输入诉求 {number} 的办结情况" in answer[-1], answer
     await p.official.send("已完成银企对接，担保公司同意提供800万元担保。")
-    assert db.appeal(number)["state"] == "closed"
+    assert db.appeal(number).state == "closed"
 
 
 async def test_the_denial_carries_the_same_next_step(sandbox, people):

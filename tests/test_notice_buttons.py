@@ -6,8 +6,7 @@ looks its recipient up once."""
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -51,10 +50,8 @@ async def test_extension_buttons_only_while_the_request_waits(sandbox, people, d
 
 
 def _remove(db, tg_id: int) -> None:
-    with sqlite3.connect(db.path) as conn:  # what removing a person stores
-        conn.execute(
-            "UPDATE users SET removed_at = '2026-03-10T02:00:00+00:00' WHERE tg_id = ?", (tg_id,)
-        )
+    removed_at = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # what removing a person stores
+    db.write(lambda uow: uow.people.remove_contact(tg_id, removed_at))
 
 
 GROUP = -100123456  # a department group that is told of new appeals

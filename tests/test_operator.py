@@ -14,8 +14,8 @@ from bot.cli import main, parser
 from bot.config import BUNDLED_ORG_CONFIG, ConfigError, load_org, load_settings
 from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.http_server import serve
-from storage.db import Database
 from storage.migrations import MIGRATIONS
+from tests.conftest import Db, open_database
 
 NAMES = (
     "BOT_TOKEN", "ADMIN_IDS", "TIMEZONE", "ORG_CONFIG", "DATABASE_PATH", "TELEGRAM_BASE_URL",
@@ -64,13 +64,16 @@ def test_a_proxy_setting_must_be_a_proxy_url(clean_env, proxy):
     assert str(err.value).startswith("setting TELEGRAM_PROXY:") and "\n" not in str(err.value)
 
 
+@pytest.mark.sqlite_only  # a SQLite file: missing, half made, a target taken
 def test_backup_refuses_what_it_cannot_do_in_one_line(clean_env, tmp_path, capsys):
     assert main(["backup", "copy.sqlite3"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("appealdesk: backup: no database at ") and "\n" not in err
     assert not (tmp_path / "appealdesk.sqlite3").exists()  # nothing created by the attempt
 
-    with sqlite3.connect(tmp_path / "appealdesk.sqlite3") as conn:  # ours, not yet migrated
+    with sqlite3.connect(
+        tmp_path / "appealdesk.sqlite3"
+    ) as conn:  # ours, not yet migrated (a file)
         conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at)")
     assert main(["backup", str(tmp_path / "missing" / "copy.sqlite3")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -79,38 +82,39 @@ def test_backup_refuses_what_it_cannot_do_in_one_line(clean_env, tmp_path, capsy
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.sqlite_only  # SQLite's online backup into a file (PostgreSQL: pg_dump)
 async def test_backup_copies_the_database(clean_env, tmp_path, capsys):
-    db = Database(tmp_path / "appealdesk.sqlite3")
+    db = open_database(f"sqlite:///{tmp_path / 'appealdesk.sqlite3'}")
     await db.open()
     await db.close()
     assert await asyncio.to_thread(main, ["backup", "copy.sqlite3"]) == 0
     assert "written to copy.sqlite3" in capsys.readouterr().out
-    versions = sqlite3.connect(tmp_path / "copy.sqlite3").execute(
-        "SELECT MAX(version) FROM schema_migrations"
-    )
-    assert versions.fetchone()[0] == MIGRATIONS[-1][0]
+    copy = Db(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
+    assert copy.one("SELECT MAX(version) AS v FROM schema_migrations")["v"] == MIGRATIONS[-1][0]
 
 
+@pytest.mark.sqlite_only  # the file copied before migrating (PostgreSQL: pg_dump first)
 async def test_an_upgrade_keeps_a_copy_of_the_database_first(tmp_path):
     path = tmp_path / "appealdesk.sqlite3"
-    conn = sqlite3.connect(path)
+    conn = sqlite3.connect(path)  # a file as the previous version left it
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
     for version, sql in MIGRATIONS[:-1]:
         conn.executescript(sql)
         conn.execute("INSERT INTO schema_migrations VALUES (?, 'x')", (version,))
     conn.commit()
     conn.close()
-    db = Database(path)
+    db = open_database(f"sqlite:///{path}")
     await db.open()
     await db.close()
     [copy] = list(tmp_path.glob(f"appealdesk.sqlite3.before-v{MIGRATIONS[-1][0]}-*.bak"))
-    kept = sqlite3.connect(copy).execute("SELECT MAX(version) FROM schema_migrations")
-    assert kept.fetchone()[0] == MIGRATIONS[-2][0]
+    kept = Db(f"sqlite:///{copy}").one("SELECT MAX(version) AS v FROM schema_migrations")
+    assert kept["v"] == MIGRATIONS[-2][0]
     await db.open()  # nothing pending: no second copy
     await db.close()
     assert len(list(tmp_path.glob("*.bak"))) == 1
 
 
+@pytest.mark.sqlite_only  # the database check finds a damaged file
 async def test_check_names_each_problem_in_one_line(clean_env, tmp_path):
     api = FakeBotApi()
     runner, port = await serve(api)

@@ -11,7 +11,7 @@ from bot.sandbox.chat import Sandbox
 from bot.usecases import ladder, outbox
 from handlers import courier
 from handlers.jobs import run_sweep
-from tests.conftest import LEADER_ID, file_appeal
+from tests.conftest import LEADER_ID, Db, file_appeal, open_database
 
 NEW_APPEAL = "新诉求"
 
@@ -309,7 +309,7 @@ async def test_notices_that_waited_together_go_as_one_numbered_list(sandbox, peo
     assert [r["status"] for r in rows] == ["sent"] * 3
 
     await people.official.press("签收 ②")
-    states = [db.appeal(number)["state"] for number in numbers]
+    states = [db.appeal(number).state for number in numbers]
     assert states == ["pending", "in_progress", "pending"]
 
 
@@ -444,31 +444,26 @@ async def test_the_daily_list_names_each_chats_latest_error_since_the_last_list(
     assert delivery.group_remedy(window[0][2]) == delivery.REMEDY_CHAT_ID
 
 
+@pytest.mark.sqlite_only  # upgrades a file from before the PostgreSQL schema existed
 async def test_an_upgrade_turns_failures_recorded_for_what_was_gone_into_gone(tmp_path):
     """Before the `gone` status, a message about what no longer existed was stored as a
     failed delivery (error 'gone'): migration 11 makes it gone, and leaves real failures."""
-    import sqlite3
-
-    from storage.db import Database
-
-    path = tmp_path / "old.sqlite3"
-    db = Database(path)
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    old = Db(url)
+    db = open_database(url)
     await db.open()
     await db.close()
-    with sqlite3.connect(path) as conn:
-        conn.executemany(
-            "INSERT INTO outbox (chat_id, kind, subject, subject_id, detail, priority, status,"
-            " error, due_at, created_at) VALUES (?, 'reply', 'appeal', 1, '{}', 1, 'failed', ?,"
-            " '2026-03-01T00:00:00+00:00', '2026-03-01T00:00:00+00:00')",
-            [(20002, "gone"), (20003, "Forbidden: bot was blocked by the user")],
-        )
-        conn.execute("DELETE FROM schema_migrations WHERE version = 11")  # as it was at 10
-    db = Database(path)
+    old.executemany(
+        "INSERT INTO outbox (chat_id, kind, subject, subject_id, detail, priority, status,"
+        " error, due_at, created_at) VALUES (?, 'reply', 'appeal', 1, '{}', 1, 'failed', ?,"
+        " '2026-03-01T00:00:00+00:00', '2026-03-01T00:00:00+00:00')",
+        [(20002, "gone"), (20003, "Forbidden: bot was blocked by the user")],
+    )
+    old.execute("DELETE FROM schema_migrations WHERE version = 11")  # as it was at 10
+    db = open_database(url)
     await db.open()
     await db.close()
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT chat_id, status, error FROM outbox ORDER BY chat_id").fetchall()
-    assert rows == [
-        (20002, "gone", None),
-        (20003, "failed", "Forbidden: bot was blocked by the user"),
+    assert old.rows("SELECT chat_id, status, error FROM outbox ORDER BY chat_id") == [
+        {"chat_id": 20002, "status": "gone", "error": None},
+        {"chat_id": 20003, "status": "failed", "error": "Forbidden: bot was blocked by the user"},
     ]

@@ -15,7 +15,7 @@ from bot.texts import name, t
 from bot.usecases import people, tasks
 from storage.base import Store
 from tests.conftest import LEADER_ID
-from tests.test_usecases import cast, db, env  # noqa: F401 - fixtures
+from tests.test_usecases import cast, env  # noqa: F401 - fixtures
 
 END = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -77,6 +77,7 @@ async def ledger_of(env, cast, count: int, first: int = 1) -> None:  # noqa: F81
         await tasks.assign_owner(env, cast["leader"], task.id, task.version, cast["head"].tg_id)
 
 
+@pytest.mark.sqlite_only  # SQLite's own EXPLAIN QUERY PLAN
 async def test_task_reads_and_past_week_reads_use_an_index(env, cast, recorded):  # noqa: F811
     await ledger_of(env, cast, 3)
     leader = await people.actor_for(env, LEADER_ID)
@@ -121,6 +122,7 @@ async def test_the_export_reads_a_fixed_number_of_queries(env, cast, recorded): 
         assert report.text == "甲\n乙"
 
 
+@pytest.mark.sqlite_only  # the index names in SQLite's catalogue
 def test_migration_12_adds_the_indexes(env):  # noqa: F811
     with sqlite3.connect(env.db.path) as conn:
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}

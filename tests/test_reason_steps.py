@@ -88,7 +88,7 @@ async def test_a_department_at_the_transfer_reason_changes_it(sandbox, people, d
         ]
     assert p.head.since(head) == []
     assert (
-        db.appeal(number)["department_id"]
+        db.appeal(number).department_id
         == db.one("SELECT id FROM departments WHERE code = 'zxqy'")["id"]
     )
     await p.outsider.send("属于融资类诉求，请金融局办理。")

@@ -37,7 +37,7 @@ async def test_forged_buttons_on_other_departments_and_enterprises_change_nothin
 ):
     p = people
     number = await file_appeal(p.company)
-    appeal_id = db.appeal(number)["id"]
+    appeal_id = db.appeal(number).id
     before = snapshot(db)
 
     assert await forge(p.outsider, appeal_button("claim", appeal_id, 1)) == [
@@ -85,7 +85,7 @@ async def test_only_the_owner_or_head_may_reply_once_claimed(sandbox, people, db
     await join(colleague, p.leader, "jrj")
     number = await file_appeal(p.company)
     await p.official.press("签收")
-    appeal_id = db.appeal(number)["id"]
+    appeal_id = db.appeal(number).id
     before = snapshot(db)
     answer = await forge(colleague, appeal_button("reply", appeal_id, 2))
     assert answer == [f"诉求 {number} 不由您办理，无法执行此操作。"]
@@ -241,7 +241,7 @@ async def test_rating_after_the_window_counts_as_unrated(sandbox, people, db, cl
     clock.advance(timedelta(days=7))  # past 3 working days
     answer = await p.company.press("满意")
     assert answer == [f"诉求 {number} 的评价期限已过，已记为“未评价”。"]
-    assert db.appeal(number)["rating"] is None
+    assert db.appeal(number).rating is None
 
 
 async def test_user_text_is_escaped_in_every_message(sandbox, people, db):
@@ -252,7 +252,7 @@ async def test_user_text_is_escaped_in_every_message(sandbox, people, db):
     assert sent and all(
         "&lt;b&gt;加急&lt;/b&gt; &amp; &lt;a href='http://x'&gt;" in s for s in sent
     )
-    assert db.appeal(number)["description"] == hostile  # stored as typed
+    assert db.appeal(number).description == hostile  # stored as typed
     await p.official.press("签收")
     await p.official.press("回复")
     await p.official.send("<script>alert(1)</script>")
@@ -331,7 +331,7 @@ async def test_transfer_to_the_same_department_is_refused(sandbox, people, db):
         "所选部门就是当前承办单位，请选择其他部门。"
     ]
     assert snapshot(db) == before
-    assert db.appeal(number)["state"] == "in_progress"
+    assert db.appeal(number).state == "in_progress"
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ async def test_after_an_approved_extension_the_approved_deadline_stands(sandbox,
         f"已记录评价“不满意”，诉求 {number} 已重新交办，新的办结期限为 2026-04-30"
         "（保留经批准延期的办结期限：按办理时限重新计算为 2026-03-25，早于已批准的期限，故不提前）。"
     ), answer
-    assert db.appeal(number)["due_date"] == "2026-04-30"
+    assert db.appeal(number).due_date == date(2026, 4, 30)
     for person, mark in ((p.official, official_mark), (p.head, head_mark)):
         [notice] = [m for m in person.since(mark) if "已重办" in m]
         assert "新的办结期限 2026-04-30（保留经批准延期的办结期限" in notice, notice
@@ -87,7 +87,7 @@ async def test_without_an_extension_the_time_limit_is_counted_again(sandbox, peo
     assert "新的办结期限 2026-03-25（按“融资”类办理时限 10 个工作日自今日起重新计算）" in (
         p.official.last
     )
-    assert db.appeal(number)["due_date"] == "2026-03-25"
+    assert db.appeal(number).due_date == date(2026, 3, 25)
 
 
 async def test_a_second_tap_answers_the_same_and_keeps_the_comment_prompt(sandbox, people, db):
@@ -102,4 +102,4 @@ async def test_a_second_tap_answers_the_same_and_keeps_the_comment_prompt(sandbo
     assert (
         db.one("SELECT COUNT(*) AS n FROM appeal_messages WHERE kind = 'rating_comment'")["n"] == 1
     )
-    assert db.appeal(number)["reopen_count"] == 1
+    assert db.appeal(number).reopen_count == 1

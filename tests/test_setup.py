@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,9 +12,10 @@ from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, ConfigError, load_org, load_settings
 from bot.sandbox.chat import Sandbox
 from bot.sandbox.fake_api import FakeBotApi
-from storage.db import Database
 from storage.migrations import MIGRATIONS
-from tests.conftest import LEADER_ID, SHANGHAI, file_appeal, join, register
+from tests.conftest import LEADER_ID, SHANGHAI, file_appeal, join, open_database, register
+
+NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -77,23 +78,27 @@ def test_cli_stops_with_one_line(clean_env, capsys):
     assert capsys.readouterr().err.startswith("appealdesk: setting ORG_CONFIG: file not found")
 
 
-async def test_migrations_apply_once_and_audit_is_append_only(tmp_path):
-    path = tmp_path / "db.sqlite3"
+async def test_migrations_apply_once_and_audit_is_append_only(database_url, db):
     for _ in range(2):
-        db = Database(path)
-        await db.open()
-        await db.close()
+        database = open_database(database_url)
+        await database.open()
+        await database.close()
+    assert db.count("schema_migrations") == len(MIGRATIONS)
+    db.execute("INSERT INTO audit_events (subject, action, created_at) VALUES ('x', 'y', ?)", NOW)
+    for sql in ("UPDATE audit_events SET action = 'changed'", "DELETE FROM audit_events"):
+        with pytest.raises(db.error, match="append-only"):
+            db.execute(sql)
+    assert db.count("audit_events") == 1
+
+
+@pytest.mark.sqlite_only  # the journal mode of the file
+async def test_a_new_database_file_is_in_wal_mode(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    database = open_database(f"sqlite:///{path}")
+    await database.open()
+    await database.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (
-            len(MIGRATIONS),
-        )
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        conn.execute(
-            "INSERT INTO audit_events (subject, action, created_at) VALUES ('x', 'y', 'z')"
-        )
-        for sql in ("UPDATE audit_events SET action = 'changed'", "DELETE FROM audit_events"):
-            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-                conn.execute(sql)
 
 
 async def test_failed_set_my_commands_only_warns_and_menus_follow_roles(

@@ -119,7 +119,7 @@ async def test_already_withdrawn_reads_alike_from_every_button(sandbox, people, 
     card = p.company.inbox[-1]
     await p.company.press("撤回", containing=number)
     await p.company.send("问题已自行解决。")
-    assert db.appeal(number)["state"] == "withdrawn"
+    assert db.appeal(number).state == "withdrawn"
     withdraw = dict(card.buttons)["撤回"]
     supplement = dict(card.buttons)["补充"]
     answers = [await p.company.press_data(card, data) for data in (withdraw, supplement)]
@@ -131,7 +131,7 @@ async def test_already_withdrawn_reads_alike_from_every_button(sandbox, people, 
         f"此按钮已失效：诉求 {number} 当前为“已撤回”（陈经理 于 2026-03-10 10:00 撤回）。"
         f"发送 /view {number} 查看最新情况。"
     ]
-    assert db.appeal(number)["state"] == "withdrawn"
+    assert db.appeal(number).state == "withdrawn"
 
 
 async def test_who_had_the_appeal_is_told_where_it_went(sandbox, people):

@@ -13,6 +13,7 @@ invariant the rule counts on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 
@@ -448,8 +449,8 @@ async def test_the_issue_story_in_chat(sandbox, people, db):
     answer = await p.official.press("中小企业科")
     assert "请输入转办原因" in answer[-1], answer
     await p.official.send("属中小企业服务范围。")
-    assert db.appeal(number)["state"] == "pending"
-    assert db.appeal(number)["due_date"] == "2026-03-31"  # the approved deadline stays
+    assert db.appeal(number).state == "pending"
+    assert db.appeal(number).due_date == date(2026, 3, 31)  # the approved deadline stays
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,9 @@ from storage.db import Database, DatabaseUnusable, database_errors
 from storage.migrations import MIGRATIONS
 from tests.test_http_run import appealdesk_command
 
+# About SQLite itself: a file that is missing, read-only, damaged, locked or on a full disk.
+pytestmark = pytest.mark.sqlite_only
+
 # The problems that stay until somebody changes the file or the setting.
 LASTING = r"is a folder|is not a SQLite database|another application's|newer AppealDesk|is damaged"
 PATIENCE = 60.0  # a bound against a hang, not a speed assertion (a lock waits 5 s)

@@ -28,7 +28,7 @@ from bot.rules.task_ledger import (
     page_of,
 )
 from handlers.buttons import LEDGER, decode, encode
-from tests.conftest import SHANGHAI
+from tests.conftest import SHANGHAI, database_env, url_of
 from tests.test_tasks import EXAMPLE, csv_bytes, import_file, task_row
 
 # Paging, pure ---------------------------------------------------------------------------
@@ -398,7 +398,8 @@ async def every_kind(sandbox, people, clock, settings, monkeypatch, tmp_path):
     await people.leader.send("/tasks")
     await people.leader.press("导出台账")
     chat = _sheet(sandbox.api.documents[-1][2])
-    monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    for name, value in database_env(url_of(settings)).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("ADMIN_IDS", "900001")
     target = tmp_path / "ledger.xlsx"
     assert await asyncio.to_thread(main, ["tasks", "export", str(target)]) == 0

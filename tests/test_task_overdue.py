@@ -25,7 +25,7 @@ from bot.rules.task_ledger import (
     overdue_tasks,
     page_of,
 )
-from tests.conftest import SHANGHAI
+from tests.conftest import SHANGHAI, database_env, url_of
 from tests.test_paper import year_digest
 from tests.test_tasks import csv_bytes, import_file, task_row
 
@@ -179,7 +179,8 @@ async def test_the_ledger_xlsx_has_the_days_overdue(
     await people.leader.press("导出台账")
     expected = {seq: days for seq, *_, days in ROWS}
     assert _days_column(sandbox.api.documents[-1][2]) == expected
-    monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    for name, value in database_env(url_of(settings)).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("ADMIN_IDS", "900001")
     monkeypatch.setattr(SystemClock, "now", lambda self: clock.now())  # the test's day
     target = tmp_path / "ledger.xlsx"

@@ -13,8 +13,7 @@ from bot.cli import main
 from bot.config import BUNDLED_ORG_CONFIG
 from bot.task_files import HEADERS
 from handlers.jobs import run_sweep
-from storage.db import Database
-from tests.conftest import SHANGHAI, join
+from tests.conftest import SHANGHAI, join, open_database
 
 EXAMPLE = BUNDLED_ORG_CONFIG.parent / "rectification_tasks.csv"
 ROW = "整改中"
@@ -262,6 +261,7 @@ async def test_progress_sendback_deemed_done_and_monthly_reminder(sandbox, peopl
     assert summary.startswith("整改任务台账：2 个问题：1 个“整改中”，1 个“视同完成，持续整改”。")
 
 
+@pytest.mark.sqlite_only  # starts with the file-level check: no database file yet
 async def test_cli_import_and_export(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
@@ -270,7 +270,7 @@ async def test_cli_import_and_export(tmp_path, monkeypatch, capsys):
     assert main(["tasks", "import", str(bad)]) == 2  # no database yet: nothing created
     assert "tasks import: no database at" in capsys.readouterr().err
     assert not (tmp_path / "cli.sqlite3").exists()
-    db = Database(tmp_path / "cli.sqlite3")
+    db = open_database(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
     await db.open()
     await db.close()
     assert await asyncio.to_thread(main, ["tasks", "import", str(bad)]) == 1

@@ -27,7 +27,7 @@ from bot.rules.tasks import COLUMNS
 from bot.texts import name, t
 from bot.usecases import appeals, conversations, ladder, people, reports, tasks
 from bot.usecases.appeals import ActionRequest
-from tests.conftest import COMPANY_USCC, LEADER_ID, OTHER_USCC, Db
+from tests.conftest import COMPANY_USCC, LEADER_ID, OTHER_USCC, settings_for
 
 OFFICIAL, HEAD, OUTSIDER, CONTACT, OTHER_CONTACT = 1001, 1002, 1003, 2001, 2002
 DESCRIPTION = "企业新招技术工人30名，申请落实稳岗补贴政策，请协助对接人社部门。"
@@ -40,11 +40,6 @@ async def env(settings, org, clock):
     await people.sync_departments(environment)
     yield environment
     await environment.db.close()
-
-
-@pytest.fixture
-def db(settings) -> Db:
-    return Db(settings.database_path)
 
 
 async def join(env, tg_id: int, full_name: str, department: str, head: bool = False):
@@ -155,7 +150,7 @@ async def test_filing_numbers_routes_dates_and_tells_the_department(env, cast, d
     assert sorted(n.chat_id for n in outcome.notices) == [OFFICIAL, HEAD]
     assert {n.kind for n in outcome.notices} == {"new_appeal"}
     stored = db.appeal("SQ-2026-000001")
-    assert (stored["state"], stored["due_date"]) == ("pending", "2026-03-24")
+    assert (stored.state, stored.due_date) == ("pending", date(2026, 3, 24))
     assert db.events("SQ-2026-000001") == [("file", None, "pending", CONTACT)]
 
     again = await filed(env, cast)  # the same update delivered twice
@@ -263,7 +258,7 @@ async def test_supplement_and_withdraw_by_the_enterprise(env, cast, db):
         env, cast["contact"], Action.WITHDRAW, added.appeal, "w", text="问题已自行解决"
     )
     assert withdrawn.appeal.state is State.WITHDRAWN
-    assert db.appeal(appeal.number)["state"] == "withdrawn"
+    assert db.appeal(appeal.number).state == "withdrawn"
 
 
 async def test_refusals_change_nothing(env, cast, db):
@@ -302,7 +297,7 @@ async def test_extension_request_and_decision(env, cast, db):
         await appeals.decide_extension(env, cast["official"], extension["id"], True, "d0")
     decided = await appeals.decide_extension(env, cast["head"], extension["id"], True, "d1")
     assert decided.appeal.due_date == date(2026, 3, 31)
-    assert db.appeal(appeal.number)["due_date"] == "2026-03-31"
+    assert db.appeal(appeal.number).due_date == date(2026, 3, 31)
     assert db.events(appeal.number)[-1][0] == "extension_approved"
 
 
@@ -399,7 +394,9 @@ async def test_the_ledger_is_a_sheet_a_clerk_can_filter_sort_and_print(
     )
 
 
-async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db, settings):
+async def test_task_import_maps_owners_and_a_report_moves_the_task(
+    env, cast, db, settings, tmp_path, another_database
+):
     headers = {c: t(f"task_column.{c}") for c in COLUMNS}
     labels = {name("task_state", s): s for s in TaskState}
     table = [
@@ -460,10 +457,10 @@ async def test_task_import_maps_owners_and_a_report_moves_the_task(env, cast, db
         env, cast["leader"], first.id, TaskAction.SEND_BACK, done.task.version, "请补充制度文件"
     )
     assert back.task.state is TaskState.IN_PROGRESS
-    await ledger_then_reimport(env, cast, settings, headers, labels)
+    await ledger_then_reimport(env, cast, tmp_path, another_database("again"), headers, labels)
 
 
-async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
+async def ledger_then_reimport(env, cast, folder, again_url, headers, labels) -> None:
     """The exported task ledger: real date cells, the import's nine columns, then the
     reports and decisions; read back, it imports into a fresh database as it is."""
     from datetime import datetime
@@ -471,7 +468,6 @@ async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
     from bot.task_files import read_table
     from bot.task_sheet import write_task_ledger
 
-    folder = settings.database_path.parent
     target = folder / "tasks.xlsx"
     assert (
         write_task_ledger(await tasks.export(env, cast["leader"]), target, env.zone, env.today())
@@ -491,7 +487,7 @@ async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
     )
     assert first["销号审核"].alignment.wrap_text
 
-    again_settings = settings.model_copy(update={"database_path": folder / "again.sqlite3"})
+    again_settings = settings_for(again_url)
     fresh = make_env(again_settings, env.org, env.clock)
     await fresh.db.open()
     try:
@@ -503,6 +499,7 @@ async def ledger_then_reimport(env, cast, settings, headers, labels) -> None:
         await fresh.db.close()
 
 
+@pytest.mark.sqlite_only  # the aiosqlite driver's thread; `uow.conn` is SQLite's connection
 async def test_a_transaction_committed_under_a_cancelled_task_is_not_rolled_back(env, db):
     """COMMIT may finish in the driver's thread after the task awaiting it was cancelled;
     leaving the unit of work then must not fail on a ROLLBACK with nothing to undo."""
