@@ -1,14 +1,15 @@
 """SQL of the reminder and escalation ladder: set-based notice creation and delivery records.
 
-Each kind of notice is created by one INSERT … SELECT over an index; the UNIQUE key
-(subject, subject_id, kind, period) and the NOT EXISTS guard make a second sweep a no-op.
+Each kind of notice is created by one INSERT … SELECT over an index; the NOT EXISTS guard
+makes a second sweep a no-op, and the UNIQUE key (subject, subject_id, kind, period) refuses
+a notice twice should the guard ever miss one.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from bot.rules.deadlines import SweepDates
 from bot.rules.model import StoredNotice
 from storage import records
 from storage.base import Store
@@ -86,22 +87,39 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
 
 
 class NoticeRepo(Store):
-    async def create(self, kind: str, dates: dict[str, Any], now: datetime) -> int:
+    async def create(self, kind: str, dates: SweepDates, now: datetime) -> int:
         """Create today's notices of one kind in one statement; returns how many were new.
 
-        Serial numbers continue the family's count for the year without gaps.
+        Serial numbers continue the family's count for the year without gaps, on every
+        backend and without a global write lock: the family's counter row is locked first
+        (an UPDATE … RETURNING takes its write lock — SQLite's database lock, PostgreSQL's
+        row lock — held until COMMIT), so a sweep running meanwhile waits there, then reads
+        the counter and the notices this one committed: its NOT EXISTS guard skips them and
+        it numbers after them. A sweep takes the families' locks in one order (the kinds'),
+        so two never wait on each other. A rollback undoes notices and count together.
         """
         family, subject, period, source = NOTICE_SOURCES[kind]
-        params = {name: records.to_db(value) for name, value in dates.items()}
-        params["now"] = records.stamp(now)
-        year = params["year"]
+        year = dates.year
+        params = {
+            "today": records.day(dates.today),
+            "year": year,
+            "next_working_day": records.day(dates.next_working_day),
+            "raise_due": records.day(dates.raise_due),
+            "plus_near": records.day(dates.plus_near),
+            "plus_far": records.day(dates.plus_far),
+            "month": dates.today.strftime("%Y-%m"),  # the period of a monthly notice
+            "month_start": records.day(dates.month_start),
+            "now": records.stamp(now),
+        }
         await self.conn.execute(
             "INSERT INTO notice_counters (family, year, last_no) VALUES (?, ?, 0)"
             " ON CONFLICT (family, year) DO NOTHING",
             (family, year),
         )
         counter = await self._one(
-            "SELECT last_no FROM notice_counters WHERE family = ? AND year = ?", (family, year)
+            "UPDATE notice_counters SET last_no = last_no WHERE family = ? AND year = ?"
+            " RETURNING last_no",
+            (family, year),
         )
         assert counter is not None
         # Only fixed fragments from NOTICE_SOURCES are joined here; values are parameters.
