@@ -266,9 +266,7 @@ async def preflight(env: Env, who: Who, appeal_id: int, action: Action, version:
         appeal = await _authorized(uow, env, actor, appeal_id, action, version)
         departments = []
         if action is Action.TRANSFER:
-            departments = [
-                d for d in await uow.departments.all() if d.id != appeal.department_id
-            ]
+            departments = [d for d in await uow.departments.all() if d.id != appeal.department_id]
     return Prompt(actor, appeal, departments)
 
 
@@ -769,9 +767,7 @@ async def _decidable(
     return extension, appeal
 
 
-async def check_extension_decision(
-    env: Env, who: Who, extension_id: int, approve: bool
-) -> Appeal:
+async def check_extension_decision(env: Env, who: Who, extension_id: int, approve: bool) -> Appeal:
     """Before asking a head for the reason of a refusal: that deciding is allowed now."""
     async with env.db.reading() as uow:
         actor = await actor_in(uow, env, who)
