@@ -17,17 +17,18 @@ from storage.base import Store
 OPEN = "('pending', 'in_progress')"
 
 # kind → (family, subject, period expression, FROM … WHERE …). Fixed SQL, parameters only.
+# The period is text on every backend (a day, a due date, a month): a date column is CAST.
 NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
     "due_soon": (
         "提示",
         "appeal",
-        "a.due_date",
+        "CAST(a.due_date AS TEXT)",
         f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date = :next_working_day",
     ),
     "due_today": (
         "提示",
         "appeal",
-        "a.due_date",
+        "CAST(a.due_date AS TEXT)",
         f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date = :today",
     ),
     "unclaimed": (
@@ -47,27 +48,27 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
     "raise": (
         "督办",
         "appeal",
-        "a.due_date",
+        "CAST(a.due_date AS TEXT)",
         f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date <= :raise_due",
     ),
     "task_d7": (
         "提示",
         "task",
-        "a.deadline",
+        "CAST(a.deadline AS TEXT)",
         "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :plus_near"
         " AND a.deadline <= :plus_far AND a.deadline > :next_working_day",
     ),
     "task_d3": (
         "提示",
         "task",
-        "a.deadline",
+        "CAST(a.deadline AS TEXT)",
         "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :next_working_day"
         " AND a.deadline <= :plus_near",
     ),
     "task_d1": (
         "提示",
         "task",
-        "a.deadline",
+        "CAST(a.deadline AS TEXT)",
         "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :today"
         " AND a.deadline <= :next_working_day",
     ),
