@@ -17,7 +17,9 @@ from storage.base import Store
 OPEN = "('pending', 'in_progress')"
 
 # kind → (family, subject, period expression, FROM … WHERE …). Fixed SQL, parameters only.
-# The period is text on every backend (a day, a due date, a month): a date column is CAST.
+# The period is text on every backend (a day, a due date, a month): a date column is CAST,
+# and the day has a parameter of its own (`:day`, text) apart from `:today` (compared with
+# dates), as PostgreSQL gives one parameter one type.
 NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
     "due_soon": (
         "提示",
@@ -34,7 +36,7 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
     "unclaimed": (
         "提示",
         "appeal",
-        ":today",
+        ":day",
         # once overdue, the daily 督办 takes over from this reminder
         "FROM appeals a WHERE a.state = 'pending' AND a.claim_due_date < :today"
         " AND a.due_date >= :today",
@@ -42,7 +44,7 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
     "overdue": (
         "督办",
         "appeal",
-        ":today",
+        ":day",
         f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date < :today",
     ),
     "raise": (
@@ -75,7 +77,7 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
     "task_overdue": (
         "督办",
         "task",
-        ":today",
+        ":day",
         "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline < :today",
     ),
     "task_monthly": (
@@ -103,6 +105,7 @@ class NoticeRepo(Store):
         year = dates.year
         params = {
             "today": records.day(dates.today),
+            "day": records.day(dates.today),
             "year": year,
             "next_working_day": records.day(dates.next_working_day),
             "raise_due": records.day(dates.raise_due),
