@@ -196,10 +196,6 @@ def _unseen(uow: UnitOfWork, appeal: Appeal, version: int | None) -> Awaitable[l
     )
 
 
-async def allowed(env: Env, actor: Actor, appeal: Appeal) -> list[Action]:
-    return access.allowed_actions(actor, appeal, env.today())
-
-
 @dataclass(frozen=True)
 class Listing:
     """A list as a person gets it: the first `items` (at most `[limits] list_max`) and how
