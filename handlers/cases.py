@@ -23,7 +23,6 @@ from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, RATINGS, VIEW,
 from handlers.common import (
     Context,
     actor_name,
-    actor_of,
     attachment_of,
     env_of,
     esc,
@@ -42,16 +41,22 @@ FLOW = "action"
 LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.overdue}
 
 
+def _caller(update: Update) -> Caller:
+    """Who acts: the use case loads them in its own unit of work."""
+    user = update.effective_user
+    assert user is not None
+    return Caller(user.id, user.full_name)
+
+
 async def _list(update: Update, context: Context, kind: str) -> None:
-    actor = await actor_of(update, context)
-    found = await LISTS[kind](env_of(context), actor)
+    found = await LISTS[kind](env_of(context), _caller(update))
     if not found.items:
         await say(update, context, t(f"{kind}_empty"))
         return
     text, markup = list_text(
         t(f"{kind}_header", count=found.total),
         found.items,
-        staff=actor.role is not Role.ENTERPRISE,
+        staff=found.actor.role is not Role.ENTERPRISE,
         total=found.total,
         more_key=f"list_more.{kind}",
     )
@@ -78,10 +83,9 @@ async def overdue(update: Update, context: Context) -> None:
 
 async def show(update: Update, context: Context, ref: int | str) -> None:
     env = env_of(context)
-    actor = await actor_of(update, context)
-    view = await appeals.view(env, actor, ref)
-    departments = {d.code: d.name for d in await people.departments(env)}
-    text, markup = card(view, env, actor.role, departments)
+    view = await appeals.view(env, _caller(update), ref)
+    assert view.actor is not None
+    text, markup = card(view, env, view.actor.role, view.departments)
     await say(update, context, text, markup)
 
 
@@ -98,13 +102,6 @@ async def view_command(update: Update, context: Context) -> None:
 async def view_pressed(update: Update, context: Context) -> None:
     """查看 button."""
     await show(update, context, pressed(update.callback_query.data, VIEW).item_id)
-
-
-def _caller(update: Update) -> Caller:
-    """Who acts: the use case loads them in its own unit of work."""
-    user = update.effective_user
-    assert user is not None
-    return Caller(user.id, user.full_name)
 
 
 async def _done(update: Update, context: Context, key: str, outcome: Outcome, **extra: str) -> None:

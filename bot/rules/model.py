@@ -358,6 +358,8 @@ class AppealView:
     events: list[Event]
     actions: list[Action]
     notices: list[StoredNotice] = field(default_factory=list)
+    actor: Actor | None = None  # who reads it, as loaded with it
+    departments: dict[str, str] = field(default_factory=dict)  # code → name, for its history
 
 
 def format_number(year: int, seq: int) -> str:

@@ -144,10 +144,11 @@ async def directory(uow: UnitOfWork, env: Env, appeal: Appeal) -> Directory:
     )
 
 
-async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
+async def view(env: Env, who: Who, ref: int | str) -> AppealView:
     """An appeal with what this actor may read of it: notes and history only for staff.
     (Someone not registered sees no appeal: any number is unknown to them.)"""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         appeal = await load_visible(uow, actor, ref)
         staff_view = Party.CONTACT not in access.parties(actor, appeal)
         kinds = ALL_MESSAGE_KINDS if staff_view else PUBLIC_MESSAGE_KINDS
@@ -157,6 +158,7 @@ async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
         attachments = len(await uow.messages.files(appeal.id, kinds=public))
         events = await uow.audit.of_appeal(appeal.id) if staff_view else []
         notices = await uow.notices.of_subject("appeal", appeal.id) if staff_view else []
+        departments = {d.code: d.name for d in await uow.departments.all()}
     return AppealView(
         appeal,
         messages,
@@ -164,6 +166,8 @@ async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
         events,
         access.allowed_actions(actor, appeal, env.today()),
         notices,
+        actor,
+        departments,
     )
 
 
@@ -203,37 +207,42 @@ class Listing:
 
     items: list[Appeal]
     total: int
+    actor: Actor  # whose list it is (staff read more columns)
 
 
-async def my_appeals(env: Env, actor: Actor) -> Listing:
+async def my_appeals(env: Env, who: Who) -> Listing:
     """The enterprise's appeals, the latest first."""
-    access.require_enterprise(actor)
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        access.require_enterprise(actor)
         items = await uow.appeals.of_enterprise(actor.enterprise_id, env.org.limits.list_max)
-        return Listing(items, await uow.appeals.count_of_enterprise(actor.enterprise_id))
+        total = await uow.appeals.count_of_enterprise(actor.enterprise_id)
+        return Listing(items, total, actor)
 
 
-async def inbox(env: Env, actor: Actor) -> Listing:
+async def inbox(env: Env, who: Who) -> Listing:
     """Open appeals in the actor's scope, the nearest due date first."""
-    scope = access.list_scope(actor)
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        scope = access.list_scope(actor)
         items = await uow.appeals.open_list(
             scope.department_id, scope.person_id, env.org.limits.list_max
         )
         total = await uow.appeals.open_count(scope.department_id, scope.person_id)
-        return Listing(items, total)
+        return Listing(items, total, actor)
 
 
-async def overdue(env: Env, actor: Actor) -> Listing:
+async def overdue(env: Env, who: Who) -> Listing:
     """Overdue appeals in the actor's scope, the longest overdue first."""
-    scope = access.list_scope(actor)
     today = env.today()
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        scope = access.list_scope(actor)
         items = await uow.appeals.overdue_list(
             today, scope.department_id, scope.person_id, env.org.limits.list_max
         )
         total = await uow.appeals.open_count(scope.department_id, scope.person_id, today)
-        return Listing(items, total)
+        return Listing(items, total, actor)
 
 
 @dataclass(frozen=True)
