@@ -17,12 +17,12 @@ from bot.texts import has, name, t
 from bot.texts.events import person_name
 from bot.usecases import appeals, people
 from bot.usecases.appeals import USE_CASES, ActionRequest
+from bot.usecases.people import Caller
 from handlers import flow
 from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, RATINGS, VIEW, encode, pressed
 from handlers.common import (
     Context,
     actor_name,
-    actor_of,
     attachment_of,
     env_of,
     esc,
@@ -41,16 +41,22 @@ FLOW = "action"
 LISTS = {"my": appeals.my_appeals, "inbox": appeals.inbox, "overdue": appeals.overdue}
 
 
+def _caller(update: Update) -> Caller:
+    """Who acts: the use case loads them in its own unit of work."""
+    user = update.effective_user
+    assert user is not None
+    return Caller(user.id, user.full_name)
+
+
 async def _list(update: Update, context: Context, kind: str) -> None:
-    actor = await actor_of(update, context)
-    found = await LISTS[kind](env_of(context), actor)
+    found = await LISTS[kind](env_of(context), _caller(update))
     if not found.items:
         await say(update, context, t(f"{kind}_empty"))
         return
     text, markup = list_text(
         t(f"{kind}_header", count=found.total),
         found.items,
-        staff=actor.role is not Role.ENTERPRISE,
+        staff=found.actor.role is not Role.ENTERPRISE,
         total=found.total,
         more_key=f"list_more.{kind}",
     )
@@ -77,10 +83,9 @@ async def overdue(update: Update, context: Context) -> None:
 
 async def show(update: Update, context: Context, ref: int | str) -> None:
     env = env_of(context)
-    actor = await actor_of(update, context)
-    view = await appeals.view(env, actor, ref)
-    departments = {d.code: d.name for d in await people.departments(env)}
-    text, markup = card(view, env, actor.role, departments)
+    view = await appeals.view(env, _caller(update), ref)
+    assert view.actor is not None
+    text, markup = card(view, env, view.actor.role, view.departments)
     await say(update, context, text, markup)
 
 
@@ -100,10 +105,10 @@ async def view_pressed(update: Update, context: Context) -> None:
 
 
 async def _done(update: Update, context: Context, key: str, outcome: Outcome, **extra: str) -> None:
-    """Confirm to the actor, with the buttons for their next step, then tell the others."""
-    env = env_of(context)
-    appeal = outcome.appeal
-    actor = await actor_of(update, context)
+    """Confirm to the actor, with the buttons for their next step, then tell the others
+    (all of it from the outcome: who acted and what they may do next)."""
+    appeal, actor = outcome.appeal, outcome.actor
+    assert actor is not None, "the use case names who acted"
     fields = dict(
         number=appeal.number,
         due=appeal.due_date.isoformat(),
@@ -120,7 +125,7 @@ async def _done(update: Update, context: Context, key: str, outcome: Outcome, **
             return
         await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
         return
-    markup = action_markup(appeal, await appeals.allowed(env, actor, appeal))
+    markup = action_markup(appeal, outcome.actions)
     text = t(key, **fields)
     if outcome.unheard:
         text += "\n" + t("filed_unheard")
@@ -128,8 +133,7 @@ async def _done(update: Update, context: Context, key: str, outcome: Outcome, **
 
 
 async def _run(update: Update, context: Context, action: Action, req: ActionRequest) -> Outcome:
-    actor = await actor_of(update, context)
-    return await USE_CASES[action](env_of(context), actor, req)
+    return await USE_CASES[action](env_of(context), _caller(update), req)
 
 
 @refusals
@@ -157,8 +161,8 @@ async def action_pressed(update: Update, context: Context) -> None:
         await _ask_comment(update, context, done, outcome, data)
         return
     env = env_of(context)
-    actor = await actor_of(update, context)
-    appeal = await appeals.preflight(env, actor, button.item_id, action, button.version)
+    prompt = await appeals.preflight(env, _caller(update), button.item_id, action, button.version)
+    actor, appeal = prompt.actor, prompt.appeal
     pending = {
         "action": str(action),
         "appeal_id": appeal.id,
@@ -169,11 +173,7 @@ async def action_pressed(update: Update, context: Context) -> None:
     if row.needs is Needs.DEPARTMENT_AND_TEXT:
         pending["from_department"] = appeal.department_id
         begun = await flow.begin(update, context, FLOW, "department", **pending)
-        buttons = [
-            (d.name, encode("dept", d.code))
-            for d in await people.departments(env)
-            if d.id != appeal.department_id
-        ]
+        buttons = [(d.name, encode("dept", d.code)) for d in prompt.departments]
         prompt = t(f"ask.{action}", number=appeal.number)
         claimer = appeal.owner_id not in (None, actor.tg_id)
         if claimer and appeal.claimed_at:  # another's claimed appeal: say whose it is
@@ -251,12 +251,14 @@ async def _date_chosen(
     update: Update, context: Context, conversation: Conversation, ask_key: str
 ) -> None:
     pending = conversation.data
-    env = env_of(context)
-    actor = await actor_of(update, context)
-    appeal = await appeals.preflight(
-        env, actor, pending["appeal_id"], Action(pending["action"]), pending["version"]
+    new_due = await appeals.check_new_due(
+        env_of(context),
+        _caller(update),
+        pending["appeal_id"],
+        Action(pending["action"]),
+        pending["version"],
+        message_text(update),
     )
-    new_due = appeals.check_new_due(env, message_text(update), appeal)
     await flow.advance(context, conversation, "text", new_due=new_due)
     await say(update, context, t(ask_key, new_due=new_due))
 
@@ -307,12 +309,12 @@ async def extension_decided(update: Update, context: Context) -> None:
     requester is told with the refusal."""
     data = update.callback_query.data
     button = pressed(data, EXT_OK, EXT_NO)
-    actor = await actor_of(update, context)
-    env = env_of(context)
     if button.kind == EXT_OK:
         await _decide(update, context, button.item_id, True)
         return
-    appeal = await appeals.check_extension_decision(env, actor, button.item_id, False)
+    appeal = await appeals.check_extension_decision(
+        env_of(context), _caller(update), button.item_id, False
+    )
     await flow.begin(
         update, context, FLOW, "deny", extension_id=button.item_id, number=appeal.number,
         button=data,
@@ -323,9 +325,8 @@ async def extension_decided(update: Update, context: Context) -> None:
 async def _decide(
     update: Update, context: Context, extension_id: int, approve: bool, reason: str = ""
 ) -> None:
-    actor = await actor_of(update, context)
     outcome = await appeals.decide_extension(
-        env_of(context), actor, extension_id, approve, request_key(update), reason
+        env_of(context), _caller(update), extension_id, approve, request_key(update), reason
     )
     key = "done.extension_approved" if approve else "done.extension_denied"
     await _done(update, context, key, outcome, new_due=outcome.appeal.due_date.isoformat())
@@ -406,9 +407,8 @@ async def more_given(update: Update, context: Context, conversation: Conversatio
     attachments = [found] if found else []
     album = message.media_group_id
     if album and album == data.get("album") and attachments and not message_text(update):
-        actor = await actor_of(update, context)
         request = _request(update, data, attachments)
-        await appeals.add_to_supplement(env_of(context), actor, request)
+        await appeals.add_to_supplement(env_of(context), _caller(update), request)
         await flow.advance(context, conversation, "more", files=data["files"] + 1)
         return
     action = Action(data["action"])
@@ -469,10 +469,9 @@ async def _ask_comment(
 @refusals
 async def comment_given(update: Update, context: Context, conversation: Conversation) -> None:
     """Optional comment after a rating."""
-    actor = await actor_of(update, context)
     outcome = await appeals.comment_rating(
         env_of(context),
-        actor,
+        _caller(update),
         conversation.data["appeal_id"],
         message_text(update),
         request_key(update),

@@ -23,9 +23,7 @@ from bot.digest_files import LeadersPack, build_leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
 from bot.rules import checks, delivery
 from bot.rules.model import (
-    Action,
     Actor,
-    Appeal,
     Attachment,
     Courier,
     Notice,
@@ -36,7 +34,7 @@ from bot.rules.model import (
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.texts.events import person_name
-from bot.usecases import appeals, ladder, outbox, people, reports
+from bot.usecases import ladder, outbox, people, reports
 from bot.usecases.env import Env
 from handlers import limits
 from handlers.common import (
@@ -82,17 +80,13 @@ class Gone(Exception):
 
 
 async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
-    asked = item.detail.get("extension_id") if item.kind != "ack" else None
-    async with env.db.reading() as uow:
-        appeal = await uow.appeals.get(item.subject_id)
-        extension = await uow.extensions.get(int(asked)) if asked else None
-    if appeal is None:
+    subject = await outbox.subject_of(env, item)
+    if subject is None or subject.appeal is None:
         raise Gone()
+    appeal = subject.appeal
     if item.kind != "ack":
-        allowed = await _allowed(env, await _recipient(env, item.chat_id), appeal)
-        pending = extension is not None and extension.state == "pending"
         note = Notice(item.chat_id, item.kind, appeal, item.detail)
-        return notice(note, env, allowed, extension_pending=pending)
+        return notice(note, env, subject.actions, extension_pending=subject.extension_pending)
     key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
     params = dict(item.detail.get("params") or {})
     category = env.org.category_by_name(appeal.category)
@@ -103,9 +97,7 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
         new_due=str(params.get("new_due", fields["due"])),
         how=reopen_how(params, appeal),
     )
-    actor = await people.actor_for(env, item.chat_id)
-    allowed = await appeals.allowed(env, actor, appeal)
-    return t(key, **fields), action_markup(appeal, allowed)
+    return t(key, **fields), action_markup(appeal, subject.actions or [])
 
 
 async def _recipient(env: Env, chat_id: int) -> Actor | None:
@@ -113,22 +105,11 @@ async def _recipient(env: Env, chat_id: int) -> Actor | None:
     return None if delivery.is_group(chat_id) else await people.actor_for(env, chat_id)
 
 
-async def _allowed(env: Env, recipient: Actor | None, appeal: Appeal) -> list[Action] | None:
-    """What the recipient of a notice may do with the appeal now (None: a group, which may
-    take the first step), so the notice offers only buttons that work: nothing for
-    somebody not registered or removed (查看 only)."""
-    if recipient is None:
-        return None
-    if recipient.role is Role.GUEST:
-        return []
-    return await appeals.allowed(env, recipient, appeal)
-
-
 async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
-    async with env.db.reading() as uow:
-        task = await uow.tasks.get(item.subject_id)
-    if task is None:
+    subject = await outbox.subject_of(env, item)
+    if subject is None or subject.task is None:
         raise Gone()
+    task = subject.task
     if item.kind == "ack":
         key = STORED_ACK_KEYS.get(item.detail["key"], item.detail["key"])
         return t(key, seq=task.seq), keyboard([task_button_row(task)])
@@ -201,17 +182,16 @@ def file_parts(files: list[Attachment], label: str) -> list[Part]:
 
 async def _announced_files(env: Env, item: Outgoing) -> list[Part]:
     """The files a notice announces, to follow its text (none when it names none)."""
-    files = await outbox.files_of(env, item)
-    if not files:
+    found = await outbox.announced(env, item)
+    if not found.files:
         return []
-    async with env.db.reading() as uow:
-        if item.subject == "task":
-            task = await uow.tasks.get(item.subject_id)
-            label = t("file_of.task", seq=task.seq) if task else ""
-        else:
-            appeal = await uow.appeals.get(item.subject_id)
-            label = t("file_of.appeal", number=appeal.number) if appeal else ""
-    return file_parts(files, label)
+    if found.task is not None:
+        label = t("file_of.task", seq=found.task.seq)
+    elif found.appeal is not None:
+        label = t("file_of.appeal", number=found.appeal.number)
+    else:
+        label = ""
+    return file_parts(found.files, label)
 
 
 async def send_part(bot: Bot, chat_id: int, part: Part) -> None:
@@ -326,7 +306,7 @@ async def _list_parts(env: Env, item: Outgoing) -> list[Step]:
         if n > item.progress and notice_id not in withheld:
             owed = await ladder.item(env, notice_id)
         if owed is not None:
-            allowed = await _allowed(env, recipient, owed.appeal) if owed.appeal else None
+            allowed = outbox.may_do(env, recipient, owed.appeal) if owed.appeal else None
             numbered.append((n, ladder_notice(owed, env, item.chat_id, allowed)))
     if not numbered:
         if item.progress:
@@ -390,7 +370,7 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         if owed is None:
             raise Gone()
         recipient = await _recipient(env, item.chat_id)
-        allowed = await _allowed(env, recipient, owed.appeal) if owed.appeal else None
+        allowed = outbox.may_do(env, recipient, owed.appeal) if owed.appeal else None
         return ladder_notice(owed, env, item.chat_id, allowed)
     if item.kind == "unreachable_report":
         return await _unreachable_report(env, item), None

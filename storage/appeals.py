@@ -5,27 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from bot.rules.model import Appeal, Attachment, Event, Extension, Message
+from bot.rules.model import (
+    Appeal,
+    Attachment,
+    Event,
+    Extension,
+    ExtensionState,
+    Message,
+    MessageKind,
+    State,
+)
 from storage import records
 from storage.base import Store, placeholders
 
-APPEAL_UPDATABLE = frozenset(
-    {
-        "state",
-        "department_id",
-        "assignee_id",
-        "owner_id",
-        "claim_due_date",
-        "due_date",
-        "claimed_at",
-        "closed_at",
-        "resolution",
-        "rating",
-        "rating_due_date",
-        "rated_at",
-        "reopen_count",
-    }
-)
 APPEAL_FIELDS = (
     "SELECT a.*, e.name AS enterprise_name, e.uscc AS uscc, d.code AS department_code,"
     " d.name AS department_name, o.full_name AS owner_name"
@@ -46,7 +38,14 @@ OPEN_SCOPE = (
 
 class AppealRepo(Store):
     async def next_seq(self, year: int) -> int:
-        """Next number of the year; inside the filing transaction, so numbers have no gaps."""
+        """Next number of the year; inside the filing transaction, so numbers have no gaps.
+
+        Gap-free on every backend without a global lock: the upsert takes the year's counter
+        row for writing (SQLite: the database's write lock; PostgreSQL: the row's lock) and
+        holds it until COMMIT, so filings of one year are numbered one after the other; a
+        rollback undoes the increment with the rest, so no number is lost (a SEQUENCE would
+        lose one). Call it late in the filing, after any slow work, to hold the lock briefly.
+        """
         row = await self._one(
             "INSERT INTO appeal_counters (year, last_seq) VALUES (?, 1)"
             " ON CONFLICT(year) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
@@ -63,7 +62,7 @@ class AppealRepo(Store):
         filed_by: int,
         category: str,
         description: str,
-        state: str,
+        state: State,
         department_id: int,
         assignee_id: int | None,
         claim_due_date: date,
@@ -80,7 +79,7 @@ class AppealRepo(Store):
                 filed_by,
                 category,
                 description,
-                state,
+                state.value,
                 department_id,
                 assignee_id,
                 records.day(claim_due_date),
@@ -108,17 +107,35 @@ class AppealRepo(Store):
         )
         return records.appeal(row) if row else None
 
-    async def update(self, appeal_id: int, expected_version: int, **fields: Any) -> bool:
-        """Change an appeal if nobody changed it since it was read; bumps its version."""
-        unknown = set(fields) - APPEAL_UPDATABLE
-        if unknown:
-            raise ValueError(f"not updatable: {sorted(unknown)}")
-        assignments = ", ".join(f"{name} = :{name}" for name in fields)
-        values = {name: records.to_db(value) for name, value in fields.items()}
+    async def save(self, new: Appeal, expected_version: int) -> bool:
+        """Write what a workflow step may change of an appeal (state, routing, owner, dates,
+        resolution, rating) from `new`, if nobody changed it since it was read at
+        `expected_version`; bumps its version. False, and nothing written, when it was."""
         changed = await self._changed(
-            f"UPDATE appeals SET {assignments}, version = version + 1"  # noqa: S608 - column names come from APPEAL_UPDATABLE
-            " WHERE id = :appeal_id AND version = :expected_version",
-            {**values, "appeal_id": appeal_id, "expected_version": expected_version},
+            "UPDATE appeals SET state = :state, department_id = :department_id,"
+            " assignee_id = :assignee_id, owner_id = :owner_id,"
+            " claim_due_date = :claim_due_date, due_date = :due_date,"
+            " claimed_at = :claimed_at, closed_at = :closed_at, resolution = :resolution,"
+            " rating = :rating, rating_due_date = :rating_due_date, rated_at = :rated_at,"
+            " reopen_count = :reopen_count, version = version + 1"
+            " WHERE id = :id AND version = :expected_version",
+            {
+                "state": new.state.value,
+                "department_id": new.department_id,
+                "assignee_id": new.assignee_id,
+                "owner_id": new.owner_id,
+                "claim_due_date": records.day(new.claim_due_date),
+                "due_date": records.day(new.due_date),
+                "claimed_at": records.to_db(new.claimed_at),
+                "closed_at": records.to_db(new.closed_at),
+                "resolution": new.resolution,
+                "rating": new.rating.value if new.rating else None,
+                "rating_due_date": records.to_db(new.rating_due_date),
+                "rated_at": records.to_db(new.rated_at),
+                "reopen_count": new.reopen_count,
+                "id": new.id,
+                "expected_version": expected_version,
+            },
         )
         return changed == 1
 
@@ -139,10 +156,10 @@ class AppealRepo(Store):
         self, department_id: int | None, person_id: int | None, overdue_on: date | None = None
     ) -> int:
         """How many appeals `open_list` (or, given a day, `overdue_list`) would list unlimited."""
+        # the day's clause only when a day is given: no NULL parameter to compare
+        overdue = " AND a.due_date < :today" if overdue_on else ""
         row = await self._one(
-            "SELECT COUNT(*) AS n FROM appeals a"  # noqa: S608 - constant clauses
-            + OPEN_SCOPE
-            + " AND (:today IS NULL OR a.due_date < :today)",
+            "SELECT COUNT(*) AS n FROM appeals a" + OPEN_SCOPE + overdue,  # noqa: S608 - constant clauses
             {
                 "today": records.day(overdue_on) if overdue_on else None,
                 "all_open": department_id is None and person_id is None,
@@ -185,28 +202,30 @@ class AppealRepo(Store):
 
 
 class MessageRepo(Store):
-    async def add(self, appeal_id: int, author_id: int, kind: str, text: str, now: datetime) -> int:
+    async def add(
+        self, appeal_id: int, author_id: int, kind: MessageKind, text: str, now: datetime
+    ) -> int:
         return await self._insert(
             "INSERT INTO appeal_messages (appeal_id, author_id, kind, text, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (appeal_id, author_id, kind, text, records.stamp(now)),
+            (appeal_id, author_id, kind.value, text, records.stamp(now)),
         )
 
-    async def of_appeal(self, appeal_id: int, kinds: tuple[str, ...]) -> list[Message]:
+    async def of_appeal(self, appeal_id: int, kinds: tuple[MessageKind, ...]) -> list[Message]:
         where = f"WHERE m.appeal_id = ? AND m.kind IN ({placeholders(len(kinds))})"
         rows = await self._all(
             "SELECT m.*, u.full_name AS author_name, u.role AS author_role FROM appeal_messages m"  # noqa: S608
             " LEFT JOIN users u ON u.tg_id = m.author_id " + where + " ORDER BY m.id",
-            (appeal_id, *kinds),
+            (appeal_id, *(kind.value for kind in kinds)),
         )
         return [records.message(r) for r in rows]
 
-    async def latest_of(self, appeal_id: int, author_id: int, kind: str) -> int | None:
+    async def latest_of(self, appeal_id: int, author_id: int, kind: MessageKind) -> int | None:
         """The id of the newest message of `kind` an author wrote on an appeal."""
         row = await self._one(
             "SELECT MAX(id) AS id FROM appeal_messages"
             " WHERE appeal_id = ? AND author_id = ? AND kind = ?",
-            (appeal_id, author_id, kind),
+            (appeal_id, author_id, kind.value),
         )
         return int(row["id"]) if row and row["id"] is not None else None
 
@@ -230,13 +249,16 @@ class MessageRepo(Store):
     async def file_ids_of(self, appeal_id: int, message_id: int | None) -> set[int]:
         """The stored ids of the files one message brought."""
         rows = await self._all(
-            "SELECT id FROM attachments WHERE appeal_id = ? AND message_id IS ?",
+            "SELECT id FROM attachments WHERE appeal_id = ? AND message_id IS NOT DISTINCT FROM ?",
             (appeal_id, message_id),
         )
         return {int(r["id"]) for r in rows}
 
     async def files(
-        self, appeal_id: int, ids: list[int] | None = None, kinds: tuple[str, ...] | None = None
+        self,
+        appeal_id: int,
+        ids: list[int] | None = None,
+        kinds: tuple[MessageKind, ...] | None = None,
     ) -> list[Attachment]:
         """An appeal's files in the order they came (`ids`: only these of them; `kinds`:
         only the filing's and those of messages of these kinds)."""
@@ -354,10 +376,12 @@ class ExtensionRepo(Store):
         )
         return records.extension(row) if row else None
 
-    async def decide(self, extension_id: int, state: str, by: int, now: datetime) -> bool:
+    async def decide(
+        self, extension_id: int, state: ExtensionState, by: int, now: datetime
+    ) -> bool:
         changed = await self._changed(
             "UPDATE extensions SET state = ?, decided_by = ?, decided_at = ?"
             " WHERE id = ? AND state = 'pending'",
-            (state, by, records.stamp(now), extension_id),
+            (state.value, by, records.stamp(now), extension_id),
         )
         return changed == 1

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
+from bot.rules.deadlines import SweepDates
 from bot.rules.digest import DigestRow, ReceivedGroup, Reply, StoredDigest, Week, Withdrawal
 from bot.rules.ledger import LedgerEntry
 from bot.rules.model import (
@@ -31,11 +32,14 @@ from bot.rules.model import (
     Enterprise,
     Event,
     Extension,
+    ExtensionState,
     Invite,
     Message,
+    MessageKind,
     Outgoing,
     Person,
     Role,
+    State,
     StoredNotice,
     Task,
     TaskReport,
@@ -146,7 +150,7 @@ class AppealRepo(Protocol):
         filed_by: int,
         category: str,
         description: str,
-        state: str,
+        state: State,
         department_id: int,
         assignee_id: int | None,
         claim_due_date: date,
@@ -158,7 +162,7 @@ class AppealRepo(Protocol):
     async def same_text_since(
         self, enterprise_id: int, description: str, since: datetime
     ) -> Appeal | None: ...
-    async def update(self, appeal_id: int, expected_version: int, **fields: Any) -> bool: ...
+    async def save(self, new: Appeal, expected_version: int) -> bool: ...
     async def of_enterprise(self, enterprise_id: int, limit: int) -> list[Appeal]: ...
     async def count_of_enterprise(self, enterprise_id: int) -> int: ...
     async def open_count(
@@ -177,16 +181,19 @@ class MessageRepo(Protocol):
     """What is written on an appeal (replies, 补充, notes) and its files."""
 
     async def add(
-        self, appeal_id: int, author_id: int, kind: str, text: str, now: datetime
+        self, appeal_id: int, author_id: int, kind: MessageKind, text: str, now: datetime
     ) -> int: ...
-    async def of_appeal(self, appeal_id: int, kinds: tuple[str, ...]) -> list[Message]: ...
-    async def latest_of(self, appeal_id: int, author_id: int, kind: str) -> int | None: ...
+    async def of_appeal(self, appeal_id: int, kinds: tuple[MessageKind, ...]) -> list[Message]: ...
+    async def latest_of(self, appeal_id: int, author_id: int, kind: MessageKind) -> int | None: ...
     async def add_attachment(
         self, appeal_id: int, message_id: int | None, attachment: Attachment, now: datetime
     ) -> int: ...
     async def file_ids_of(self, appeal_id: int, message_id: int | None) -> set[int]: ...
     async def files(
-        self, appeal_id: int, ids: list[int] | None = None, kinds: tuple[str, ...] | None = None
+        self,
+        appeal_id: int,
+        ids: list[int] | None = None,
+        kinds: tuple[MessageKind, ...] | None = None,
     ) -> list[Attachment]: ...
     async def file_ids(self, appeal_id: int) -> list[int]: ...
 
@@ -227,14 +234,16 @@ class ExtensionRepo(Protocol):
     ) -> int: ...
     async def get(self, extension_id: int) -> Extension | None: ...
     async def pending_for(self, appeal_id: int) -> Extension | None: ...
-    async def decide(self, extension_id: int, state: str, by: int, now: datetime) -> bool: ...
+    async def decide(
+        self, extension_id: int, state: ExtensionState, by: int, now: datetime
+    ) -> bool: ...
 
 
 @runtime_checkable
 class NoticeRepo(Protocol):
     """The 提示/督办 notices with gap-free 文号 and their deliveries."""
 
-    async def create(self, kind: str, dates: dict[str, Any], now: datetime) -> int: ...
+    async def create(self, kind: str, dates: SweepDates, now: datetime) -> int: ...
     async def get(self, notice_id: int) -> StoredNotice | None: ...
     async def undelivered(self, limit: int) -> list[StoredNotice]: ...
     async def delivered_chats(self, notice_id: int) -> set[int]: ...

@@ -1,14 +1,15 @@
 """SQL of the reminder and escalation ladder: set-based notice creation and delivery records.
 
-Each kind of notice is created by one INSERT … SELECT over an index; the UNIQUE key
-(subject, subject_id, kind, period) and the NOT EXISTS guard make a second sweep a no-op.
+Each kind of notice is created by one INSERT … SELECT over an index; the NOT EXISTS guard
+makes a second sweep a no-op, and the UNIQUE key (subject, subject_id, kind, period) refuses
+a notice twice should the guard ever miss one.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from bot.rules.deadlines import SweepDates
 from bot.rules.model import StoredNotice
 from storage import records
 from storage.base import Store
@@ -16,23 +17,26 @@ from storage.base import Store
 OPEN = "('pending', 'in_progress')"
 
 # kind → (family, subject, period expression, FROM … WHERE …). Fixed SQL, parameters only.
+# The period is text on every backend (a day, a due date, a month): a date column is CAST,
+# and the day has a parameter of its own (`:day`, text) apart from `:today` (compared with
+# dates), as PostgreSQL gives one parameter one type.
 NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
     "due_soon": (
         "提示",
         "appeal",
-        "a.due_date",
+        "CAST(a.due_date AS TEXT)",
         f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date = :next_working_day",
     ),
     "due_today": (
         "提示",
         "appeal",
-        "a.due_date",
+        "CAST(a.due_date AS TEXT)",
         f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date = :today",
     ),
     "unclaimed": (
         "提示",
         "appeal",
-        ":today",
+        ":day",
         # once overdue, the daily 督办 takes over from this reminder
         "FROM appeals a WHERE a.state = 'pending' AND a.claim_due_date < :today"
         " AND a.due_date >= :today",
@@ -40,40 +44,40 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
     "overdue": (
         "督办",
         "appeal",
-        ":today",
+        ":day",
         f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date < :today",
     ),
     "raise": (
         "督办",
         "appeal",
-        "a.due_date",
+        "CAST(a.due_date AS TEXT)",
         f"FROM appeals a WHERE a.state IN {OPEN} AND a.due_date <= :raise_due",
     ),
     "task_d7": (
         "提示",
         "task",
-        "a.deadline",
+        "CAST(a.deadline AS TEXT)",
         "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :plus_near"
         " AND a.deadline <= :plus_far AND a.deadline > :next_working_day",
     ),
     "task_d3": (
         "提示",
         "task",
-        "a.deadline",
+        "CAST(a.deadline AS TEXT)",
         "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :next_working_day"
         " AND a.deadline <= :plus_near",
     ),
     "task_d1": (
         "提示",
         "task",
-        "a.deadline",
+        "CAST(a.deadline AS TEXT)",
         "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline > :today"
         " AND a.deadline <= :next_working_day",
     ),
     "task_overdue": (
         "督办",
         "task",
-        ":today",
+        ":day",
         "FROM tasks a WHERE a.state = 'in_progress' AND a.deadline < :today",
     ),
     "task_monthly": (
@@ -86,22 +90,40 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
 
 
 class NoticeRepo(Store):
-    async def create(self, kind: str, dates: dict[str, Any], now: datetime) -> int:
+    async def create(self, kind: str, dates: SweepDates, now: datetime) -> int:
         """Create today's notices of one kind in one statement; returns how many were new.
 
-        Serial numbers continue the family's count for the year without gaps.
+        Serial numbers continue the family's count for the year without gaps, on every
+        backend and without a global write lock: the family's counter row is locked first
+        (an UPDATE … RETURNING takes its write lock — SQLite's database lock, PostgreSQL's
+        row lock — held until COMMIT), so a sweep running meanwhile waits there, then reads
+        the counter and the notices this one committed: its NOT EXISTS guard skips them and
+        it numbers after them. A sweep takes the families' locks in one order (the kinds'),
+        so two never wait on each other. A rollback undoes notices and count together.
         """
         family, subject, period, source = NOTICE_SOURCES[kind]
-        params = {name: records.to_db(value) for name, value in dates.items()}
-        params["now"] = records.stamp(now)
-        year = params["year"]
+        year = dates.year
+        params = {
+            "today": records.day(dates.today),
+            "day": records.day(dates.today),
+            "year": year,
+            "next_working_day": records.day(dates.next_working_day),
+            "raise_due": records.day(dates.raise_due),
+            "plus_near": records.day(dates.plus_near),
+            "plus_far": records.day(dates.plus_far),
+            "month": dates.today.strftime("%Y-%m"),  # the period of a monthly notice
+            "month_start": records.day(dates.month_start),
+            "now": records.stamp(now),
+        }
         await self.conn.execute(
             "INSERT INTO notice_counters (family, year, last_no) VALUES (?, ?, 0)"
             " ON CONFLICT (family, year) DO NOTHING",
             (family, year),
         )
         counter = await self._one(
-            "SELECT last_no FROM notice_counters WHERE family = ? AND year = ?", (family, year)
+            "UPDATE notice_counters SET last_no = last_no WHERE family = ? AND year = ?"
+            " RETURNING last_no",
+            (family, year),
         )
         assert counter is not None
         # Only fixed fragments from NOTICE_SOURCES are joined here; values are parameters.

@@ -18,6 +18,7 @@ from bot.rules.model import (
     Enterprise,
     Event,
     Extension,
+    ExtensionState,
     Invite,
     Message,
     Person,
@@ -138,6 +139,7 @@ def appeal(row: Row) -> Appeal:
         rating_due_date=a_day(row["rating_due_date"]),
         reopen_count=row["reopen_count"],
         version=row["version"],
+        rated_at=moment(row.get("rated_at")),
     )
 
 
@@ -182,7 +184,7 @@ def extension(row: Row) -> Extension:
         a_day(row["old_due_date"]),
         a_day(row["new_due_date"]),
         row["reason"],
-        row["state"],
+        ExtensionState(row["state"]),
     )
 
 

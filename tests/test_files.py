@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.rules import delivery
-from bot.rules.model import Action
+from bot.rules.model import Action, MessageKind
 from bot.usecases import appeals, outbox, people
 from bot.usecases.appeals import ActionRequest
 from handlers import courier
@@ -220,7 +220,9 @@ async def test_the_bureaus_own_files_never_reach_the_enterprise(sandbox, people,
     appeal = db.appeal(number)
     env = sandbox.env
     async with env.db.unit_of_work() as uow:
-        note = await uow.messages.add(appeal.id, p.official.id, "note", "内部材料", env.now())
+        note = await uow.messages.add(
+            appeal.id, p.official.id, MessageKind.NOTE, "内部材料", env.now()
+        )
         from bot.rules.model import Attachment
 
         inside = Attachment("document", "doc-internal", "u-internal", "内部.pdf")

@@ -54,16 +54,34 @@ class Deadlines:
     def overdue_days(self, due: date, today: date) -> int:
         return max(self.calendar.working_days_between(due, today), 0)
 
-    def sweep_dates(self, today: date) -> dict[str, date | str | int]:
+    def sweep_dates(self, today: date) -> SweepDates:
         """The dates one sweep of the ladder compares with (computed once per sweep)."""
         far, near = self.limits.task_notice_days
-        return {
-            "today": today,
-            "year": today.year,
-            "next_working_day": self.calendar.add_working_days(today, 1),
-            "raise_due": self.calendar.sub_working_days(today, self.limits.raise_after_days),
-            "plus_near": today + timedelta(days=near),
-            "plus_far": today + timedelta(days=far),
-            "month": today.strftime("%Y-%m"),
-            "month_start": today.replace(day=1),
-        }
+        return SweepDates(
+            today=today,
+            next_working_day=self.calendar.add_working_days(today, 1),
+            raise_due=self.calendar.sub_working_days(today, self.limits.raise_after_days),
+            plus_near=today + timedelta(days=near),
+            plus_far=today + timedelta(days=far),
+        )
+
+
+@dataclass(frozen=True)
+class SweepDates:
+    """The days one sweep of the reminder ladder compares deadlines with."""
+
+    today: date
+    next_working_day: date  # due then: 即将到期 (and a task's last day before)
+    raise_due: date  # due on or before it: raised to the leaders (提级)
+    plus_near: date  # a task's deadline within these days: its near / far reminder
+    plus_far: date
+
+    @property
+    def year(self) -> int:
+        """The year whose 文号 the sweep's notices take."""
+        return self.today.year
+
+    @property
+    def month_start(self) -> date:
+        """The first day of the month (a task deemed done before it is reminded monthly)."""
+        return self.today.replace(day=1)

@@ -194,6 +194,7 @@ class Appeal:
     rating_due_date: date | None
     reopen_count: int
     version: int
+    rated_at: datetime | None = None  # when it was last rated (不满意 included)
 
     @property
     def handler_id(self) -> int | None:
@@ -257,6 +258,14 @@ class Event:
     actor_role: str | None = None  # None: not a stored person (a leader, or nobody)
 
 
+class ExtensionState(StrEnum):
+    """Where a request for a later due date (延期) stands."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
 @dataclass(frozen=True)
 class Extension:
     id: int
@@ -265,7 +274,7 @@ class Extension:
     old_due_date: date
     new_due_date: date
     reason: str
-    state: str  # pending | approved | denied
+    state: ExtensionState
 
 
 @dataclass(frozen=True)
@@ -335,6 +344,10 @@ class Outcome:
     queued: tuple[int, ...] = ()  # the notices, stored in the outbox with the change
     ack_id: int | None = None  # the actor's confirmation, stored in case the answer fails
     unheard: bool = False  # its department has nobody yet: the leaders were told instead
+    # Who acted, as loaded in the action's unit of work, and what they may do next with
+    # the appeal (the buttons of their answer).
+    actor: Actor | None = None
+    actions: list[Action] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -345,6 +358,8 @@ class AppealView:
     events: list[Event]
     actions: list[Action]
     notices: list[StoredNotice] = field(default_factory=list)
+    actor: Actor | None = None  # who reads it, as loaded with it
+    departments: dict[str, str] = field(default_factory=dict)  # code → name, for its history
 
 
 def format_number(year: int, seq: int) -> str:

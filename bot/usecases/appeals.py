@@ -21,8 +21,10 @@ from bot.rules.model import (
     Appeal,
     AppealView,
     Attachment,
+    Department,
     Event,
     Extension,
+    ExtensionState,
     MessageKind,
     Outcome,
     Party,
@@ -51,7 +53,8 @@ from bot.rules.workflow import (
 )
 from bot.usecases import albums, outbox
 from bot.usecases.env import Env, already_done, remember, unseen
-from storage.db import UnitOfWork
+from bot.usecases.people import Who, actor_in
+from storage.contract import UnitOfWork
 
 # The same text from the same enterprise within this window is probably a repeat.
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -75,7 +78,8 @@ class ActionRequest:
     attachments: tuple[Attachment, ...] = ()
 
 
-UseCase = Callable[[Env, Actor, ActionRequest], Awaitable[Outcome]]
+# Each takes whom it acts for: a Caller is loaded as an Actor inside its unit of work.
+UseCase = Callable[[Env, Who, ActionRequest], Awaitable[Outcome]]
 USE_CASES: dict[Action, UseCase] = {}
 
 
@@ -89,12 +93,17 @@ def handles(action: Action) -> Callable[[UseCase], UseCase]:
     return register
 
 
+# How an action changes an appeal besides its state: `dataclasses.replace` of the appeal
+# as read in the write transaction (AppealRepo.save writes it if nobody changed it since).
+Edit = Callable[[Appeal], Appeal]
+
+
 @dataclass(frozen=True)
 class Change:
-    """What one action writes: appeal fields, maybe a message, the audit detail."""
+    """What one action writes: the appeal's edit, maybe a message, the audit detail."""
 
-    fields: dict[str, Any] = field(default_factory=dict)
-    message_kind: str | None = None
+    edit: Edit | None = None
+    message_kind: MessageKind | None = None
     message_text: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
@@ -135,10 +144,11 @@ async def directory(uow: UnitOfWork, env: Env, appeal: Appeal) -> Directory:
     )
 
 
-async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
+async def view(env: Env, who: Who, ref: int | str) -> AppealView:
     """An appeal with what this actor may read of it: notes and history only for staff.
     (Someone not registered sees no appeal: any number is unknown to them.)"""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         appeal = await load_visible(uow, actor, ref)
         staff_view = Party.CONTACT not in access.parties(actor, appeal)
         kinds = ALL_MESSAGE_KINDS if staff_view else PUBLIC_MESSAGE_KINDS
@@ -148,6 +158,7 @@ async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
         attachments = len(await uow.messages.files(appeal.id, kinds=public))
         events = await uow.audit.of_appeal(appeal.id) if staff_view else []
         notices = await uow.notices.of_subject("appeal", appeal.id) if staff_view else []
+        departments = {d.code: d.name for d in await uow.departments.all()}
     return AppealView(
         appeal,
         messages,
@@ -155,6 +166,8 @@ async def view(env: Env, actor: Actor, ref: int | str) -> AppealView:
         events,
         access.allowed_actions(actor, appeal, env.today()),
         notices,
+        actor,
+        departments,
     )
 
 
@@ -187,10 +200,6 @@ def _unseen(uow: UnitOfWork, appeal: Appeal, version: int | None) -> Awaitable[l
     )
 
 
-async def allowed(env: Env, actor: Actor, appeal: Appeal) -> list[Action]:
-    return access.allowed_actions(actor, appeal, env.today())
-
-
 @dataclass(frozen=True)
 class Listing:
     """A list as a person gets it: the first `items` (at most `[limits] list_max`) and how
@@ -198,46 +207,72 @@ class Listing:
 
     items: list[Appeal]
     total: int
+    actor: Actor  # whose list it is (staff read more columns)
 
 
-async def my_appeals(env: Env, actor: Actor) -> Listing:
+async def my_appeals(env: Env, who: Who) -> Listing:
     """The enterprise's appeals, the latest first."""
-    access.require_enterprise(actor)
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        access.require_enterprise(actor)
         items = await uow.appeals.of_enterprise(actor.enterprise_id, env.org.limits.list_max)
-        return Listing(items, await uow.appeals.count_of_enterprise(actor.enterprise_id))
+        total = await uow.appeals.count_of_enterprise(actor.enterprise_id)
+        return Listing(items, total, actor)
 
 
-async def inbox(env: Env, actor: Actor) -> Listing:
+async def inbox(env: Env, who: Who) -> Listing:
     """Open appeals in the actor's scope, the nearest due date first."""
-    scope = access.list_scope(actor)
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        scope = access.list_scope(actor)
         items = await uow.appeals.open_list(
             scope.department_id, scope.person_id, env.org.limits.list_max
         )
         total = await uow.appeals.open_count(scope.department_id, scope.person_id)
-        return Listing(items, total)
+        return Listing(items, total, actor)
 
 
-async def overdue(env: Env, actor: Actor) -> Listing:
+async def overdue(env: Env, who: Who) -> Listing:
     """Overdue appeals in the actor's scope, the longest overdue first."""
-    scope = access.list_scope(actor)
     today = env.today()
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        scope = access.list_scope(actor)
         items = await uow.appeals.overdue_list(
             today, scope.department_id, scope.person_id, env.org.limits.list_max
         )
         total = await uow.appeals.open_count(scope.department_id, scope.person_id, today)
-        return Listing(items, total)
+        return Listing(items, total, actor)
 
 
-async def preflight(env: Env, actor: Actor, appeal_id: int, action: Action, version: int) -> Appeal:
-    """Check, before asking the user for text, that the action would be allowed."""
-    async with env.db.reading() as uow:
-        appeal = await load_visible(uow, actor, appeal_id)
-        changes = await _unseen(uow, appeal, version)
+@dataclass(frozen=True)
+class Prompt:
+    """What asking for an action's input needs: who asks, the appeal as it is now and,
+    for a transfer, the departments it may go to."""
+
+    actor: Actor
+    appeal: Appeal
+    departments: list[Department]
+
+
+async def _authorized(
+    uow: UnitOfWork, env: Env, actor: Actor, appeal_id: int, action: Action, version: int
+) -> Appeal:
+    appeal = await load_visible(uow, actor, appeal_id)
+    changes = await _unseen(uow, appeal, version)
     access.authorize(actor, appeal, action, version, env.today(), changes)
     return appeal
+
+
+async def preflight(env: Env, who: Who, appeal_id: int, action: Action, version: int) -> Prompt:
+    """Check, before asking the user for text, that the action would be allowed."""
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        appeal = await _authorized(uow, env, actor, appeal_id, action, version)
+        departments = []
+        if action is Action.TRANSFER:
+            departments = [d for d in await uow.departments.all() if d.id != appeal.department_id]
+    return Prompt(actor, appeal, departments)
 
 
 async def replayed_filing(env: Env, actor: Actor, key: str) -> Appeal | None:
@@ -345,21 +380,26 @@ ChangeFor = Callable[[UnitOfWork, Appeal], Awaitable[Change]]
 
 
 async def _apply(
-    env: Env, actor: Actor, action: Action, req: ActionRequest, change: Change | ChangeFor
+    env: Env, who: Who, action: Action, req: ActionRequest, change: Change | ChangeFor
 ) -> Outcome:
-    """Authorize, change the appeal, store the message and the audit event, commit."""
+    """Load the actor, authorize, change the appeal, store the message and the audit
+    event, commit: one unit of work. A change worked out from the appeal (ChangeFor) is
+    worked out before the permission check, so its refusals (an unknown department, a
+    rating too late) come first, as the person's input is what they fix."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         done = await already_done(uow, env, actor.tg_id, req.key, action)
         if done is not None:  # the same answer again, with what the first one said
             events = [e for e in await uow.audit.of_appeal(done) if e.action == action]
             detail = events[-1].detail if events else {}
-            return Outcome(await uow.appeals.get(done), replayed=True, detail=detail)
+            appeal = await uow.appeals.get(done)
+            return _answer(env, actor, Outcome(appeal, replayed=True, detail=detail))
         before = await load_visible(uow, actor, req.appeal_id)
-        changes = await _unseen(uow, before, req.version)
-        access.authorize(actor, before, action, req.version, env.today(), changes)
         if not isinstance(change, Change):
             change = await change(uow, before)
+        changes = await _unseen(uow, before, req.version)
+        access.authorize(actor, before, action, req.version, env.today(), changes)
         target = APPEAL_FLOW[action].target(before.state)
         message_id = None
         if change.message_kind is not None:
@@ -370,9 +410,9 @@ async def _apply(
             await uow.messages.add_attachment(before.id, message_id, attachment, now)
             for attachment in change.attachments
         ]
-        if target != before.state or change.fields:
-            fields = dict(change.fields, state=target)
-            if not await uow.appeals.update(before.id, before.version, **fields):
+        if target != before.state or change.edit is not None:
+            edited = change.edit(before) if change.edit else before
+            if not await uow.appeals.save(replace(edited, state=target), before.version):
                 raise StaleAction(number=before.number, action=str(action))
         await uow.audit.add(
             f"appeal:{before.id}",
@@ -402,7 +442,16 @@ async def _apply(
         )
         await uow.commit()
     unheard = action is Action.TRANSFER and audiences.served_by_leaders(after, people)
-    return Outcome(after, notices, detail=change.detail, queued=queued, ack_id=ack, unheard=unheard)
+    outcome = Outcome(
+        after, notices, detail=change.detail, queued=queued, ack_id=ack, unheard=unheard
+    )
+    return _answer(env, actor, outcome)
+
+
+def _answer(env: Env, actor: Actor, outcome: Outcome) -> Outcome:
+    """An outcome with what the person's answer needs: who acted and their next steps."""
+    actions = access.allowed_actions(actor, outcome.appeal, env.today())
+    return replace(outcome, actor=actor, actions=actions)
 
 
 def _with(files: list[int], detail: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -417,79 +466,82 @@ def _ack_params(change: Change) -> dict[str, Any]:
 
 
 @handles(Action.CLAIM)
-async def claim(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
-    change = Change(fields={"owner_id": actor.tg_id, "claimed_at": env.now()})
-    return await _apply(env, actor, Action.CLAIM, req, change)
+async def claim(env: Env, who: Who, req: ActionRequest) -> Outcome:
+    now = env.now()
+    change = Change(edit=lambda a: replace(a, owner_id=who.tg_id, claimed_at=now))
+    return await _apply(env, who, Action.CLAIM, req, change)
 
 
 @handles(Action.REPLY)
-async def reply(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+async def reply(env: Env, who: Who, req: ActionRequest) -> Outcome:
     text = checks.free_text(req.text, "reply", env.org.limits)
-    change = Change(message_kind="reply", message_text=text, detail={"text": text})
-    return await _apply(env, actor, Action.REPLY, req, change)
+    change = Change(message_kind=MessageKind.REPLY, message_text=text, detail={"text": text})
+    return await _apply(env, who, Action.REPLY, req, change)
 
 
 @handles(Action.NOTE)
-async def note(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+async def note(env: Env, who: Who, req: ActionRequest) -> Outcome:
     text = checks.free_text(req.text, "note", env.org.limits)
-    change = Change(message_kind="note", message_text=text, detail={"text": text})
-    return await _apply(env, actor, Action.NOTE, req, change)
+    change = Change(message_kind=MessageKind.NOTE, message_text=text, detail={"text": text})
+    return await _apply(env, who, Action.NOTE, req, change)
 
 
 @handles(Action.TRANSFER)
-async def transfer(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+async def transfer(env: Env, who: Who, req: ActionRequest) -> Outcome:
     reason = checks.reason_text(req.text, "reason", env.org.limits, env.today())
-    async with env.db.reading() as uow:
-        department = await uow.departments.by_code(req.department_code or "")
-        current = await load_visible(uow, actor, req.appeal_id)
-    if department is None:
-        raise InvalidInput(field="department", reason="unknown")
-    if department.id == current.department_id:
-        raise InvalidInput(field="department", reason="same")
     claim_due = env.deadlines.claim_due(env.today())
-    change = Change(
-        fields={
-            "department_id": department.id,
-            "assignee_id": None,
-            "owner_id": None,
-            "claimed_at": None,
-            "claim_due_date": claim_due,
-        },
-        # who had claimed it is told it left them (audiences: former_owner)
-        detail={
-            "department": department.code,
-            "reason": reason,
-            "claim_due": claim_due,
-            "from_owner": current.owner_id,
-        },
-    )
-    return await _apply(env, actor, Action.TRANSFER, req, change)
+
+    async def change(uow: UnitOfWork, current: Appeal) -> Change:
+        department = await uow.departments.by_code(req.department_code or "")
+        if department is None:
+            raise InvalidInput(field="department", reason="unknown")
+        if department.id == current.department_id:
+            raise InvalidInput(field="department", reason="same")
+        return Change(
+            edit=lambda a: replace(
+                a,
+                department_id=department.id,
+                assignee_id=None,
+                owner_id=None,
+                claimed_at=None,
+                claim_due_date=claim_due,
+            ),
+            # who had claimed it is told it left them (audiences: former_owner)
+            detail={
+                "department": department.code,
+                "reason": reason,
+                "claim_due": claim_due,
+                "from_owner": current.owner_id,
+            },
+        )
+
+    return await _apply(env, who, Action.TRANSFER, req, change)
 
 
 @handles(Action.CLOSE)
-async def close(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+async def close(env: Env, who: Who, req: ActionRequest) -> Outcome:
     summary = checks.reason_text(req.text, "summary", env.org.limits, env.today())
-    rating_due = env.deadlines.rating_due(env.today())
+    rating_due, now = env.deadlines.rating_due(env.today()), env.now()
     change = Change(
-        fields={"resolution": summary, "closed_at": env.now(), "rating_due_date": rating_due},
+        edit=lambda a: replace(a, resolution=summary, closed_at=now, rating_due_date=rating_due),
         detail={"text": summary, "rating_due": rating_due},
     )
-    return await _apply(env, actor, Action.CLOSE, req, change)
+    return await _apply(env, who, Action.CLOSE, req, change)
 
 
 @handles(Action.SUPPLEMENT)
-async def supplement(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+async def supplement(env: Env, who: Who, req: ActionRequest) -> Outcome:
     if req.attachments and not (req.text or "").strip():
         text = ""  # files alone are a supplement too
     else:
         text = checks.free_text(req.text, "supplement", env.org.limits)
     change = Change(
-        message_kind="supplement",
+        message_kind=MessageKind.SUPPLEMENT,
         message_text=text,
         detail={"text": text, "files": len(req.attachments)},
         attachments=req.attachments,
     )
-    return await _apply(env, actor, Action.SUPPLEMENT, req, change)
+    return await _apply(env, who, Action.SUPPLEMENT, req, change)
 
 
 ALBUM_ITEM = "supplement_album"  # the request key's use: one more file of an album
@@ -497,13 +549,14 @@ ALBUM_ITEM = "supplement_album"  # the request key's use: one more file of an al
 SUPPLEMENT_FILES = "supplement_files"
 
 
-async def add_to_supplement(env: Env, actor: Actor, req: ActionRequest) -> Appeal:
+async def add_to_supplement(env: Env, who: Who, req: ActionRequest) -> Appeal:
     """The further files of an album (photos sent together) whose first item made a 补充:
     joined to that 补充 and to its notice while nothing of that has gone, so one album is
     one 补充 and one notice to the department; once it has (partly) gone, one continuation
     notice carries the further files. Allowed while a 补充 is."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         done = await already_done(uow, env, actor.tg_id, req.key, ALBUM_ITEM)
         appeal = await load_visible(uow, actor, req.appeal_id if done is None else done)
         if done is not None:
@@ -532,56 +585,61 @@ async def add_to_supplement(env: Env, actor: Actor, req: ActionRequest) -> Appea
 
 
 @handles(Action.WITHDRAW)
-async def withdraw(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+async def withdraw(env: Env, who: Who, req: ActionRequest) -> Outcome:
     reason = checks.reason_text(req.text, "reason", env.org.limits, env.today())
-    change = Change(fields={"closed_at": env.now()}, detail={"reason": reason})
-    return await _apply(env, actor, Action.WITHDRAW, req, change)
+    now = env.now()
+    change = Change(edit=lambda a: replace(a, closed_at=now), detail={"reason": reason})
+    return await _apply(env, who, Action.WITHDRAW, req, change)
 
 
-async def _check_rating_window(env: Env, actor: Actor, req: ActionRequest) -> Appeal:
-    async with env.db.reading() as uow:
-        current = await load_visible(uow, actor, req.appeal_id)
+def _check_rating_window(env: Env, current: Appeal, version: int | None) -> None:
+    """A rating (or 不满意) pressed on the card it was asked on, once its window closed."""
     expired = env.deadlines.rating_expired(current, env.today())
-    if expired and current.state is State.CLOSED and current.version == req.version:
+    if expired and current.state is State.CLOSED and current.version == version:
         raise RatingExpired(number=current.number)
-    return current
 
 
 @handles(Action.RATE)
-async def rate(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+async def rate(env: Env, who: Who, req: ActionRequest) -> Outcome:
     """满意 / 基本满意; 不满意 is REOPEN."""
     if req.rating is Rating.DISSATISFIED:
-        return await reopen(env, actor, req)
-    if req.rating not in (Rating.SATISFIED, Rating.BASIC):
+        return await reopen(env, who, req)
+    rating = req.rating
+    if rating not in (Rating.SATISFIED, Rating.BASIC):
         raise NotAllowed()
-    await _check_rating_window(env, actor, req)
-    change = Change(
-        fields={"rating": req.rating, "rated_at": env.now()}, detail={"rating": req.rating}
-    )
-    return await _apply(env, actor, Action.RATE, req, change)
+    now = env.now()
+
+    async def change(uow: UnitOfWork, current: Appeal) -> Change:
+        _check_rating_window(env, current, req.version)
+        return Change(
+            edit=lambda a: replace(a, rating=rating, rated_at=now), detail={"rating": rating}
+        )
+
+    return await _apply(env, who, Action.RATE, req, change)
 
 
 @handles(Action.REOPEN)
-async def reopen(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+async def reopen(env: Env, who: Who, req: ActionRequest) -> Outcome:
     """不满意: the appeal is handled again (重办) with a new deadline, never earlier than the
     one in force (read in the write transaction, with the events that set it)."""
-    await _check_rating_window(env, actor, req)
-    today = env.today()
+    today, now = env.today(), env.now()
 
     async def change(uow: UnitOfWork, current: Appeal) -> Change:
+        _check_rating_window(env, current, req.version)
         category = env.org.category_by_name(current.category)
         due, basis = env.deadlines.reopen_due(today, category, current.due_date)
         if basis == REOPEN_KEPT and due_set_by_extension(await uow.audit.of_appeal(current.id)):
             basis = REOPEN_KEPT_EXTENSION
         days = category.time_limit_days if category else env.org.limits.default_time_limit_days
         return Change(
-            fields={
-                "rating": Rating.DISSATISFIED,
-                "rated_at": env.now(),
-                "reopen_count": current.reopen_count + 1,
-                "due_date": due,
-                "closed_at": None,
-            },
+            edit=lambda a: replace(
+                a,
+                rating=Rating.DISSATISFIED,
+                rated_at=now,
+                reopen_count=a.reopen_count + 1,
+                due_date=due,
+                closed_at=None,
+            ),
             detail={
                 "rating": Rating.DISSATISFIED,
                 "due_basis": basis,
@@ -592,23 +650,24 @@ async def reopen(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
             },
         )
 
-    return await _apply(env, actor, Action.REOPEN, req, change)
+    return await _apply(env, who, Action.REOPEN, req, change)
 
 
 async def comment_rating(
-    env: Env, actor: Actor, appeal_id: int, text: str | None, key: str | None
+    env: Env, who: Who, appeal_id: int, text: str | None, key: str | None
 ) -> Outcome:
     """An optional comment after a rating: stored, and passed to the owner."""
     text = checks.free_text(text, "comment", env.org.limits)
     now = env.now()
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         done = await already_done(uow, env, actor.tg_id, key, "rating_comment")
         if done is not None:
-            return Outcome(await uow.appeals.get(done), replayed=True)
+            return _answer(env, actor, Outcome(await uow.appeals.get(done), replayed=True))
         appeal = await load_visible(uow, actor, appeal_id)
         if Party.CONTACT not in access.parties(actor, appeal) or appeal.rating is None:
             raise NotAllowed()
-        await uow.messages.add(appeal.id, actor.tg_id, "rating_comment", text, now)
+        await uow.messages.add(appeal.id, actor.tg_id, MessageKind.RATING_COMMENT, text, now)
         await uow.audit.add(
             f"appeal:{appeal.id}",
             actor.tg_id,
@@ -626,22 +685,23 @@ async def comment_rating(
         queued = await outbox.enqueue(uow, env, notices)
         ack = await outbox.enqueue_ack(uow, env, actor.tg_id, "done.comment", ("appeal", appeal.id))
         await uow.commit()
-    return Outcome(appeal, notices, queued=queued, ack_id=ack)
+    return _answer(env, actor, Outcome(appeal, notices, queued=queued, ack_id=ack))
 
 
 # extensions (延期) ------------------------------------------------------------------------
 
 
 @handles(Action.EXTEND)
-async def extend(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
+async def extend(env: Env, who: Who, req: ActionRequest) -> Outcome:
     """The owner asks, before the deadline, for a later due date; the head decides."""
     reason = checks.reason_text(req.text, "reason", env.org.limits, env.today())
     today, now = env.today(), env.now()
     new_due = checks.date_field(req.new_due, "new_due", today)
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         done = await already_done(uow, env, actor.tg_id, req.key, Action.EXTEND)
         if done is not None:
-            return Outcome(await uow.appeals.get(done), replayed=True)
+            return _answer(env, actor, Outcome(await uow.appeals.get(done), replayed=True))
         appeal = await load_visible(uow, actor, req.appeal_id)
         access.authorize(actor, appeal, Action.EXTEND, req.version, today)
         env.deadlines.check_extension(new_due, appeal)
@@ -674,7 +734,7 @@ async def extend(env: Env, actor: Actor, req: ActionRequest) -> Outcome:
             uow, env, actor.tg_id, "done.extend", ("appeal", appeal.id), {"new_due": new_due}
         )
         await uow.commit()
-    return Outcome(appeal, notices, detail=detail, queued=queued, ack_id=ack)
+    return _answer(env, actor, Outcome(appeal, notices, detail=detail, queued=queued, ack_id=ack))
 
 
 def events_after_request(events: list[Event], extension_id: int) -> list[str]:
@@ -685,8 +745,14 @@ def events_after_request(events: list[Event], extension_id: int) -> list[str]:
     return []
 
 
-def check_new_due(env: Env, text: str | None, appeal: Appeal) -> str:
-    """The new due date as typed, checked early so the user can retype it at once."""
+async def check_new_due(
+    env: Env, who: Who, appeal_id: int, action: Action, version: int, text: str | None
+) -> str:
+    """The new due date as typed, checked early so the user can retype it at once (with
+    the action, which must still be allowed)."""
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        appeal = await _authorized(uow, env, actor, appeal_id, action, version)
     new_due = checks.date_field(text, "new_due", env.today())
     return env.deadlines.check_extension(new_due, appeal).isoformat()
 
@@ -706,17 +772,16 @@ async def _decidable(
     return extension, appeal
 
 
-async def check_extension_decision(
-    env: Env, actor: Actor, extension_id: int, approve: bool
-) -> Appeal:
+async def check_extension_decision(env: Env, who: Who, extension_id: int, approve: bool) -> Appeal:
     """Before asking a head for the reason of a refusal: that deciding is allowed now."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         return (await _decidable(uow, actor, extension_id, approve))[1]
 
 
 async def decide_extension(
     env: Env,
-    actor: Actor,
+    who: Who,
     extension_id: int,
     approve: bool,
     key: str | None,
@@ -728,16 +793,16 @@ async def decide_extension(
     if reason:
         reason = checks.reason_text(reason, "reason", env.org.limits, env.today())
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         done = await already_done(uow, env, actor.tg_id, key, "extension_decision")
         if done is not None:
-            return Outcome(await uow.appeals.get(done), replayed=True)
+            return _answer(env, actor, Outcome(await uow.appeals.get(done), replayed=True))
         extension, appeal = await _decidable(uow, actor, extension_id, approve)
-        state = "approved" if approve else "denied"
+        state = ExtensionState.APPROVED if approve else ExtensionState.DENIED
         event = EXTENSION_APPROVED if approve else EXTENSION_DENIED
         await uow.extensions.decide(extension_id, state, actor.tg_id, now)
-        if approve and not await uow.appeals.update(
-            appeal.id, appeal.version, due_date=extension.new_due_date
-        ):
+        moved = replace(appeal, due_date=extension.new_due_date)
+        if approve and not await uow.appeals.save(moved, appeal.version):
             raise StaleAction(number=appeal.number, action=EXTENSION_DECISION)
         detail: dict[str, Any] = {
             "old_due": extension.old_due_date,
@@ -771,4 +836,4 @@ async def decide_extension(
             {"new_due": after.due_date},
         )
         await uow.commit()
-    return Outcome(after, notices, detail=detail, queued=queued, ack_id=ack)
+    return _answer(env, actor, Outcome(after, notices, detail=detail, queued=queued, ack_id=ack))

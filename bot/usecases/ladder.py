@@ -16,7 +16,7 @@ from bot.rules.model import Appeal, StoredNotice, Task
 from bot.usecases.appeals import directory
 from bot.usecases.env import Env
 from bot.usecases.task_holders import holders
-from storage.db import UnitOfWork
+from storage.contract import UnitOfWork
 
 # Most urgent first: that is also the order of the serial numbers within a sweep.
 APPEAL_KINDS = ("raise", "overdue", "due_today", "due_soon", "unclaimed")

@@ -4,13 +4,26 @@ change that caused it, then sent (and retried) by one courier."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
-from bot.rules import delivery, names
-from bot.rules.model import Attachment, Courier, Notice, Outgoing
+from bot.rules import access, delivery, names
+from bot.rules.model import (
+    Action,
+    Actor,
+    Appeal,
+    Attachment,
+    Courier,
+    ExtensionState,
+    Notice,
+    Outgoing,
+    Role,
+    Task,
+)
 from bot.usecases import entitlement
 from bot.usecases.env import Env
-from storage.db import UnitOfWork
+from bot.usecases.people import Caller, actor_in
+from storage.contract import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +50,76 @@ async def enqueue(uow: UnitOfWork, env: Env, notices: list[Notice]) -> tuple[int
     return tuple(ids)
 
 
-async def files_of(env: Env, item: Outgoing) -> list[Attachment]:
-    """The stored files a notice announces (its detail names them), in the order they came."""
+@dataclass(frozen=True)
+class Subject:
+    """What a stored message about an appeal or a task says, read as it is now: the
+    courier words it from this and only sends (`actions`: what the recipient may do with
+    the appeal now — None for a group, which may take the first step)."""
+
+    appeal: Appeal | None = None
+    task: Task | None = None
+    extension_pending: bool = False
+    actions: list[Action] | None = None
+
+
+async def subject_of(env: Env, item: Outgoing) -> Subject | None:
+    """The appeal or task a stored message is about, with what its wording needs; None
+    when it no longer exists (the message is then gone)."""
+    if item.subject_id is None or item.subject not in ("appeal", "task"):
+        return None
+    async with env.db.reading() as uow:
+        if item.subject == "task":
+            task = await uow.tasks.get(item.subject_id)
+            return Subject(task=task) if task is not None else None
+        appeal = await uow.appeals.get(item.subject_id)
+        if appeal is None:
+            return None
+        if item.kind == "ack":  # the actor's own confirmation: their next steps
+            actor = await actor_in(uow, env, Caller(item.chat_id))
+            return Subject(appeal, actions=access.allowed_actions(actor, appeal, env.today()))
+        asked = item.detail.get("extension_id")
+        extension = await uow.extensions.get(int(asked)) if asked else None
+        pending = extension is not None and extension.state is ExtensionState.PENDING
+        recipient = None
+        if not delivery.is_group(item.chat_id):
+            recipient = await actor_in(uow, env, Caller(item.chat_id))
+        return Subject(appeal, None, pending, may_do(env, recipient, appeal))
+
+
+def may_do(env: Env, recipient: Actor | None, appeal: Appeal) -> list[Action] | None:
+    """What the recipient of a notice may do with the appeal now (None: a group, which may
+    take the first step), so the notice offers only buttons that work: nothing for
+    somebody not registered or removed (查看 only)."""
+    if recipient is None:
+        return None
+    if recipient.role is Role.GUEST:
+        return []
+    return access.allowed_actions(recipient, appeal, env.today())
+
+
+@dataclass(frozen=True)
+class Announced:
+    """The stored files a notice announces, in the order they came, with what they belong
+    to (for their captions)."""
+
+    files: list[Attachment] = field(default_factory=list)
+    appeal: Appeal | None = None
+    task: Task | None = None
+
+
+async def announced(env: Env, item: Outgoing) -> Announced:
+    """The files a notice's detail names (none when it names none)."""
     ids = [int(i) for i in item.detail.get(delivery.FILES) or ()]
     if not ids or item.subject_id is None:
-        return []
+        return Announced()
     async with env.db.reading() as uow:
         if item.subject == "appeal":
-            return await uow.messages.files(item.subject_id, ids)
+            files = await uow.messages.files(item.subject_id, ids)
+            return Announced(files, appeal=await uow.appeals.get(item.subject_id))
         if item.subject == "task":
-            return await uow.tasks.files(item.subject_id, ids)
-    return []
+            files = await uow.tasks.files(item.subject_id, ids)
+            return Announced(files, task=await uow.tasks.get(item.subject_id))
+    return Announced()
 
 
 async def enqueue_ack(

@@ -70,14 +70,38 @@ async def departments(env: Env) -> list[Department]:
         return await uow.departments.all()
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who sent an update, as Telegram names them: a use case loads them as an Actor inside
+    its own unit of work (`actor_in`), so the check and the action see the same person."""
+
+    tg_id: int
+    display_name: str = ""
+
+
+# Whom a use case acts for: a caller to load, or an actor already loaded (jobs, tests).
+Who = Actor | Caller
+
+
+async def actor_in(uow: UnitOfWork, env: Env, who: Who) -> Actor:
+    """The person acting, as stored in this unit of work (an Actor given is taken as is)."""
+    if isinstance(who, Actor):
+        return who
+    if who.tg_id in env.leaders:  # a leader is not stored: known by their Telegram name, if any
+        return Actor(who.tg_id, Role.ADMIN, visible_name(who.display_name))
+    person = await uow.people.get(who.tg_id)
+    if person is None:
+        return Actor(who.tg_id, Role.GUEST, visible_name(who.display_name))
+    return Actor(
+        who.tg_id, person.role, person.full_name, person.department_id, person.enterprise_id
+    )
+
+
 async def actor_for(env: Env, tg_id: int, display_name: str = "") -> Actor:
-    if tg_id in env.leaders:  # a leader is not stored: known by their Telegram name, if any
+    if tg_id in env.leaders:  # no database read for a leader
         return Actor(tg_id, Role.ADMIN, visible_name(display_name))
     async with env.db.reading() as uow:
-        person = await uow.people.get(tg_id)
-    if person is None:
-        return Actor(tg_id, Role.GUEST, visible_name(display_name))
-    return Actor(tg_id, person.role, person.full_name, person.department_id, person.enterprise_id)
+        return await actor_in(uow, env, Caller(tg_id, display_name))
 
 
 async def unregistered_uscc(env: Env, text: str | None) -> str:
