@@ -33,7 +33,7 @@ def clean_env(monkeypatch, tmp_path):
 
 
 ACCEPTED_FORMS = [
-    # (DATABASE_URL, backend, SQLite file, normalised URL)
+    # (DATABASE_URL, kind, SQLite file, normalised URL)
     ("appealdesk.sqlite3", SQLITE, "appealdesk.sqlite3", "sqlite:///appealdesk.sqlite3"),
     ("data/bot.db", SQLITE, "data/bot.db", "sqlite:///data/bot.db"),
     ("/var/lib/a.sqlite3", SQLITE, "/var/lib/a.sqlite3", "sqlite:////var/lib/a.sqlite3"),
@@ -55,18 +55,18 @@ ACCEPTED_FORMS = [
 ]
 
 
-@pytest.mark.parametrize(("url", "backend", "path", "normal"), ACCEPTED_FORMS)
-def test_every_accepted_form(url, backend, path, normal):
+@pytest.mark.parametrize(("url", "kind", "path", "normal"), ACCEPTED_FORMS)
+def test_every_accepted_form(url, kind, path, normal):
     target = parse_database_url(url)
-    assert target.backend == backend
+    assert target.backend == kind
     assert target.path == (Path(path) if path else None)
-    if backend == SQLITE:
+    if kind == SQLITE:
         assert target.url == (normal or url.strip())
     else:
         assert target.url == url
     loaded = load_settings(database_url=url)
     assert loaded.database_url == target.url and loaded.database_path == target.path
-    assert loaded.on_sqlite is (backend == SQLITE)
+    assert loaded.on_sqlite is (kind == SQLITE)
     assert SECRET not in repr(loaded) and ENCODED not in repr(loaded)
 
 
