@@ -135,7 +135,7 @@ class OutboxRepo(Store):
         rows = await self._all(
             "SELECT * FROM (SELECT * FROM outbox WHERE status = 'pending' AND due_at <= :now"
             " UNION ALL SELECT * FROM outbox WHERE status = 'sending' AND lease_until <= :now)"
-            " ORDER BY priority, due_at, id LIMIT :limit",
+            " AS live ORDER BY priority, due_at, id LIMIT :limit",
             {"now": records.stamp(now), "limit": limit},
         )
         return [_outgoing(r) for r in rows]
@@ -158,15 +158,19 @@ class OutboxRepo(Store):
         [] when none is due any more (one put back for later is not taken early). A message
         already sent as part of a list takes the rest of that list and nothing else; others
         never take a list's items."""
+        # The rows are picked once (MATERIALIZED): as a subquery, PostgreSQL may run the
+        # pick again for each row updated, and each run skips the rows just taken. On
+        # PostgreSQL rows another sender holds are passed over (SKIP LOCKED), and the
+        # condition is checked again on the row as it is when updated.
         rows = await self._all(
-            "UPDATE outbox SET status = 'sending', lease_until = :lease,"  # noqa: S608
-            " attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox"
+            "WITH picked AS MATERIALIZED (SELECT id FROM outbox"  # noqa: S608
             " WHERE chat_id = :chat AND status IN ('pending', 'sending')"
             " AND subject IS NOT DISTINCT FROM :subject AND priority = :priority"
             f" AND (id = :id OR {self.dialect.json_value('detail', alone)} IS NULL)"
             " AND list_id IS NOT DISTINCT FROM (SELECT list_id FROM outbox WHERE id = :id)"
             f" AND {_TAKEABLE} ORDER BY id <> :id, id LIMIT :limit{self.dialect.skip_locked()})"
-            # again here: a row another sender took while this one waited for it is left
+            " UPDATE outbox SET status = 'sending', lease_until = :lease,"
+            " attempts = attempts + 1 WHERE id IN (SELECT id FROM picked)"
             f" AND {_TAKEABLE} RETURNING *",
             {
                 "lease": records.stamp(lease_until),

@@ -17,7 +17,8 @@ _TOKEN = re.compile(
     | (?P<quoted>"(?:[^"]|"")*"?)                # "a name"
     | (?P<line>--[^\n]*)                         # -- a comment
     | (?P<block>/\*.*?(?:\*/|\Z))                # /* a comment */
-    | (?P<dollar>\$(?P<tag>[A-Za-z_]\w*)?\$.*?(?:\$(?P=tag)?\$|\Z))  # $$ body $$, $f$ … $f$
+    | (?P<dollar>\$\$.*?(?:\$\$|\Z))               # $$ a body $$
+    | (?P<tagged>\$(?P<tag>[A-Za-z_]\w*)\$.*?(?:\$(?P=tag)\$|\Z))  # $f$ a body $f$
     | (?P<cast>::)                               # a cast, not a parameter
     | :(?P<name>[A-Za-z_]\w*)                    # :name
     | (?P<qmark>\?)                              # ?
