@@ -25,39 +25,24 @@ from storage.postgres.params import translate
 Params = Sequence[Any] | Mapping[str, Any]
 
 
-class Row(tuple):
-    """One row: by position like a tuple, by column name like a mapping (`dict(row)`)."""
+class Row(dict):
+    """One row: by column name (a dict, so `dict(row)` is a plain copy) and, like
+    aiosqlite's rows, by position (`row[0]`)."""
 
     __slots__ = ()
-    _names: tuple[str, ...] = ()
-    _index: dict[str, int] = {}
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self._index[key])
-        return tuple.__getitem__(self, key)
-
-    def keys(self) -> tuple[str, ...]:
-        return self._names
-
-
-_ROW_TYPES: dict[tuple[str, ...], type[Row]] = {}
-
-
-def _row_type(names: tuple[str, ...]) -> type[Row]:
-    made = _ROW_TYPES.get(names)
-    if made is None:
-        index = {name: i for i, name in enumerate(names)}
-        made = _ROW_TYPES[names] = type("Row", (Row,), {"_names": names, "_index": index})
-    return made
+    def __missing__(self, key: Any) -> Any:
+        if isinstance(key, int):
+            return list(self.values())[key]
+        raise KeyError(key)
 
 
 def rows(cursor: psycopg.AsyncCursor[Any]) -> RowMaker[Row]:
     """psycopg's row factory for `Row`."""
     if cursor.description is None:
-        return Row
-    kind = _row_type(tuple(c.name for c in cursor.description))
-    return kind
+        return lambda values: Row()
+    names = [c.name for c in cursor.description]
+    return lambda values: Row(zip(names, values, strict=True))
 
 
 # -- values as SQLite stores them ---------------------------------------------------------
