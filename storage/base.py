@@ -1,12 +1,19 @@
-"""The little every store shares: run a statement on one connection, rows as dicts."""
+"""The little every store shares: run a statement on one connection, rows as dicts.
+
+The connection is aiosqlite's (SQLite) or the PostgreSQL adapter's
+(`storage.postgres.connection.Connection`), which answers the same few calls; `dialect`
+gives the SQL fragments that differ (storage/dialect.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-import aiosqlite
+from storage.dialect import SQLITE, Dialect
 
 Row = dict[str, Any]
+
+_RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
 
 def placeholders(count: int) -> str:
@@ -14,11 +21,17 @@ def placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
 
+def returning_id(sql: str) -> str:
+    """An INSERT that gives back the new row's id (both backends: no `lastrowid`)."""
+    return sql if _RETURNING.search(sql) else f"{sql.rstrip()} RETURNING id"
+
+
 class Store:
     """Queries on one connection; the caller decides the transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: Any, dialect: Dialect = SQLITE) -> None:
         self.conn = conn
+        self.dialect = dialect
 
     # A query runs to its end in one call on the connection's thread. Run as execute, then
     # fetch, the statement would stay open between the two while other tasks' queries run on
@@ -32,12 +45,12 @@ class Store:
     async def _all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
         return [dict(r) for r in await self.conn.execute_fetchall(sql, params)]
 
-    # A write needs no fetch: its row id and count are known once it ran, and it holds no
-    # snapshot, so the cursor is not closed by another round trip to the connection's thread.
-
     async def _insert(self, sql: str, params: tuple | dict) -> int:
-        cursor = await self.conn.execute(sql, params)
-        return int(cursor.lastrowid)
+        """Insert one row; its id (`RETURNING id` is added when the statement lacks it)."""
+        rows = await self.conn.execute_fetchall(returning_id(sql), params)
+        return int(rows[0][0])
+
+    # A write needs no fetch: its count is known once it ran, and it holds no snapshot.
 
     async def _changed(self, sql: str, params: tuple | dict) -> int:
         """Rows a write changed."""

@@ -85,6 +85,10 @@ class ConversationRepo(Store):
         return [_conversation(r) for r in rows]
 
 
+# A message a sender may take now: owed and due, or left `sending` past its lease.
+_TAKEABLE = "(status = 'pending' AND due_at <= :now OR status = 'sending' AND lease_until <= :now)"
+
+
 class OutboxRepo(Store):
     async def add(
         self,
@@ -131,7 +135,7 @@ class OutboxRepo(Store):
         rows = await self._all(
             "SELECT * FROM (SELECT * FROM outbox WHERE status = 'pending' AND due_at <= :now"
             " UNION ALL SELECT * FROM outbox WHERE status = 'sending' AND lease_until <= :now)"
-            " ORDER BY priority, due_at, id LIMIT :limit",
+            " AS live ORDER BY priority, due_at, id LIMIT :limit",
             {"now": records.stamp(now), "limit": limit},
         )
         return [_outgoing(r) for r in rows]
@@ -154,16 +158,20 @@ class OutboxRepo(Store):
         [] when none is due any more (one put back for later is not taken early). A message
         already sent as part of a list takes the rest of that list and nothing else; others
         never take a list's items."""
+        # The rows are picked once (MATERIALIZED): as a subquery, PostgreSQL may run the
+        # pick again for each row updated, and each run skips the rows just taken. On
+        # PostgreSQL rows another sender holds are passed over (SKIP LOCKED), and the
+        # condition is checked again on the row as it is when updated.
         rows = await self._all(
-            "UPDATE outbox SET status = 'sending', lease_until = :lease,"
-            " attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox"
+            "WITH picked AS MATERIALIZED (SELECT id FROM outbox"  # noqa: S608
             " WHERE chat_id = :chat AND status IN ('pending', 'sending')"
-            " AND subject IS :subject AND priority = :priority"
-            " AND (id = :id OR json_extract(detail, :alone) IS NULL)"
-            " AND list_id IS (SELECT list_id FROM outbox WHERE id = :id)"
-            " AND (status = 'pending' AND due_at <= :now"
-            "      OR status = 'sending' AND lease_until <= :now)"
-            " ORDER BY id != :id, id LIMIT :limit) RETURNING *",
+            " AND subject IS NOT DISTINCT FROM :subject AND priority = :priority"
+            f" AND (id = :id OR {self.dialect.json_value('detail', alone)} IS NULL)"
+            " AND list_id IS NOT DISTINCT FROM (SELECT list_id FROM outbox WHERE id = :id)"
+            f" AND {_TAKEABLE} ORDER BY id <> :id, id LIMIT :limit{self.dialect.skip_locked()})"
+            " UPDATE outbox SET status = 'sending', lease_until = :lease,"
+            " attempts = attempts + 1 WHERE id IN (SELECT id FROM picked)"
+            f" AND {_TAKEABLE} RETURNING *",
             {
                 "lease": records.stamp(lease_until),
                 "chat": item.chat_id,
@@ -172,7 +180,6 @@ class OutboxRepo(Store):
                 "id": item.id,
                 "now": records.stamp(now),
                 "limit": limit,
-                "alone": f"$.{alone}",
             },
         )
         return sorted((_outgoing(r) for r in rows), key=lambda o: o.id)
@@ -193,19 +200,23 @@ class OutboxRepo(Store):
     ) -> None:
         """Telegram accepted a part of a message in several: `progress` of it have gone;
         a `value` given is kept in the detail under `key` unless one is there already."""
+        if value is None:
+            await self.conn.execute(
+                "UPDATE outbox SET progress = ? WHERE id = ?", (progress, outgoing_id)
+            )
+            return
+        detail = self.dialect.json_set_absent("detail", key, "CAST(? AS BIGINT)")
         await self.conn.execute(
-            "UPDATE outbox SET progress = ?, detail = CASE WHEN ? IS NULL"
-            " OR json_extract(detail, ?) IS NOT NULL THEN detail"
-            " ELSE json_set(detail, ?, ?) END WHERE id = ?",
-            (progress, value, f"$.{key}", f"$.{key}", value, outgoing_id),
+            f"UPDATE outbox SET progress = ?, detail = {detail} WHERE id = ?",  # noqa: S608
+            (progress, value, outgoing_id),
         )
 
     async def announcing(self, subject: str, subject_id: int) -> list[Outgoing]:
         """The notices about one appeal or task that carry files, oldest first."""
         rows = await self._all(
-            "SELECT * FROM outbox WHERE subject = ? AND subject_id = ?"
-            " AND json_extract(detail, ?) IS NOT NULL ORDER BY id",
-            (subject, subject_id, f"$.{delivery.FILES}"),
+            "SELECT * FROM outbox WHERE subject = ? AND subject_id = ?"  # noqa: S608
+            f" AND {self.dialect.json_value('detail', delivery.FILES)} IS NOT NULL ORDER BY id",
+            (subject, subject_id),
         )
         return [_outgoing(r) for r in rows]
 
@@ -271,10 +282,13 @@ class OutboxRepo(Store):
         stored after the newest of them — reached, or may reach, anyone."""
         later = list(later)
         unheard = "('failed', 'withheld', 'refused', 'gone')"
-        newest = "(SELECT MAX(id) FROM outbox WHERE subject IS ? AND subject_id = ? AND kind = ?)"
-        after = f"kind IN ({placeholders(len(later))}) AND id > {newest}" if later else "0"
+        newest = (
+            "(SELECT MAX(id) FROM outbox WHERE subject IS NOT DISTINCT FROM ?"
+            " AND subject_id = ? AND kind = ?)"
+        )
+        after = f"kind IN ({placeholders(len(later))}) AND id > {newest}" if later else "1 = 0"
         sql = (
-            "SELECT 1 FROM outbox WHERE subject IS ? AND subject_id = ?"  # noqa: S608
+            "SELECT 1 FROM outbox WHERE subject IS NOT DISTINCT FROM ? AND subject_id = ?"  # noqa: S608
             f" AND (kind = ? OR ({after})) AND status NOT IN {unheard} LIMIT 1"
         )
         newest_params = (subject, subject_id, kind) if later else ()
@@ -331,12 +345,17 @@ class OutboxRepo(Store):
         return sorted(r["id"] for r in rows)
 
 
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern (ESCAPE '!') matching text that starts with `prefix` as written."""
+    return prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+
+
 class OperatorNotes(Store):
     """Things told to operators once (e.g. a calendar year missing), remembered across starts."""
 
     async def first_time(self, key: str, now: datetime) -> bool:
         changed = await self._changed(
-            "INSERT OR IGNORE INTO operator_notes (key, created_at) VALUES (?, ?)",
+            "INSERT INTO operator_notes (key, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (key, records.stamp(now)),
         )
         return changed == 1
@@ -344,7 +363,7 @@ class OperatorNotes(Store):
     async def latest(self, prefix: str) -> datetime | None:
         """When a note starting with `prefix` was last made."""
         row = await self._one(
-            "SELECT MAX(created_at) AS at FROM operator_notes WHERE key LIKE ? || '%'",
-            (prefix,),
+            "SELECT MAX(created_at) AS at FROM operator_notes WHERE key LIKE ? ESCAPE '!'",
+            (like_prefix(prefix),),
         )
         return records.moment(row["at"]) if row else None

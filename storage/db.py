@@ -17,6 +17,7 @@ import aiosqlite
 from storage.appeals import AppealRepo, AuditRepo, ExtensionRepo, MessageRepo
 from storage.base import Store
 from storage.conversations import ConversationRepo, OperatorNotes, OutboxRepo
+from storage.dialect import SQLITE, Dialect
 from storage.migrations import MIGRATIONS
 from storage.notices import NoticeRepo
 from storage.people import DepartmentRepo, EnterpriseRepo, InviteRepo, PeopleRepo, RequestRepo
@@ -50,12 +51,14 @@ class _Repo(Generic[R]):
         self.name = name
 
     def __get__(self, uow: UnitOfWork, owner: type | None = None) -> R:
-        made = uow.__dict__[self.name] = self.repo(uow.conn)
+        made = uow.__dict__[self.name] = self.repo(uow.conn, uow.dialect)
         return made
 
 
 class UnitOfWork:
-    """The repositories on one connection. On the writer, nothing is kept without `commit()`."""
+    """The repositories on one connection. On the writer, nothing is kept without `commit()`.
+    The same class serves both backends: `conn` is aiosqlite's or the PostgreSQL adapter's
+    connection, `dialect` the SQL fragments that differ."""
 
     departments = _Repo(DepartmentRepo)
     people = _Repo(PeopleRepo)
@@ -73,8 +76,10 @@ class UnitOfWork:
     outbox = _Repo(OutboxRepo)
     operator_notes = _Repo(OperatorNotes)
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: Any, dialect: Dialect = SQLITE, read_only: bool = False) -> None:
         self.conn = conn
+        self.dialect = dialect
+        self.read_only = read_only  # made by `reading()`: nothing it runs may write
         self.committed = False
 
     async def commit(self) -> None:
@@ -216,7 +221,7 @@ class Database:
     async def reading(self) -> AsyncIterator[UnitOfWork]:
         """Read committed data on the read-only connection, without the write lock."""
         assert self._reader is not None, "database is not open"
-        yield UnitOfWork(self._reader)
+        yield UnitOfWork(self._reader, read_only=True)
 
     async def backup(self, target: Path) -> None:
         """SQLite online backup to another file."""

@@ -264,7 +264,38 @@ class InviteRepo(Store):
 
 
 class RequestRepo(Store):
-    """What a request (e.g. a Telegram update) already did, so that it never happens twice."""
+    """What a request (e.g. a Telegram update) already did, so that it never happens twice.
+
+    A request claims its key first (`claim`), at the start of its unit of work: the row it
+    inserts is held until that work commits or rolls back, so a second delivery of the same
+    request running at the same time (another pooled task or process, on PostgreSQL) waits
+    for it, then finds what it did. `record` fills in what the request did."""
+
+    async def claim(
+        self, key: str, actor_id: int, since: datetime, now: datetime
+    ) -> tuple[str, int | None] | None:
+        """Take the key for this request: None when it is new (or its last use is older
+        than `since`: Telegram reuses ids), else what the earlier request did (action, ref;
+        an empty action when it did nothing it recorded)."""
+        owned = await self._one(
+            "INSERT INTO processed_requests (request_key, actor_id, action, ref, created_at)"
+            " VALUES (:key, :actor, '', NULL, :now) ON CONFLICT (request_key, actor_id)"
+            " DO UPDATE SET action = excluded.action, ref = NULL, created_at = excluded.created_at"
+            " WHERE processed_requests.created_at < :since RETURNING 1 AS claimed",
+            {
+                "key": key,
+                "actor": actor_id,
+                "now": records.stamp(now),
+                "since": records.stamp(since),
+            },
+        )
+        if owned is not None:
+            return None
+        row = await self._one(
+            "SELECT action, ref FROM processed_requests WHERE request_key = ? AND actor_id = ?",
+            (key, actor_id),
+        )
+        return (row["action"], row["ref"]) if row else None
 
     async def done(self, key: str, actor_id: int, since: datetime) -> tuple[str, int | None] | None:
         row = await self._one(
@@ -277,7 +308,8 @@ class RequestRepo(Store):
     async def record(
         self, key: str, actor_id: int, action: str, ref: int | None, now: datetime
     ) -> None:
-        # A key may come back after its window (Telegram reuses ids): the old row is replaced.
+        # Usually the row `claim` made; a key may come back after its window (Telegram
+        # reuses ids): the old row is replaced.
         await self.conn.execute(
             "INSERT INTO processed_requests (request_key, actor_id, action, ref, created_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_key, actor_id) DO UPDATE SET"

@@ -1,4 +1,5 @@
-"""SQLITE-SPECIFIC: everything a PostgreSQL backend would write differently lives here.
+"""SQLITE-SPECIFIC: the SQLite side of what the PostgreSQL backend (storage/postgres/) does
+its own way. (SQL fragments inside shared statements come from storage/dialect.py.)
 
 - connection set-up (PRAGMAs, a read-only reader opened with `mode=ro` and `query_only`);
 - the migration runner (`executescript` commits by itself, so the version row rides along);

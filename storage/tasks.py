@@ -148,7 +148,8 @@ class TaskRepo(Store):
     async def file_ids_of(self, task_id: int, report_id: int | None) -> set[int]:
         """The stored ids of the files one report brought."""
         rows = await self._all(
-            "SELECT id FROM task_attachments WHERE task_id = ? AND report_id IS ?",
+            "SELECT id FROM task_attachments WHERE task_id = ?"
+            " AND report_id IS NOT DISTINCT FROM ?",
             (task_id, report_id),
         )
         return {int(r["id"]) for r in rows}

@@ -49,10 +49,17 @@ class Env:
 async def already_done(
     uow: UnitOfWork, env: Env, actor_id: int, key: str | None, action: str
 ) -> int | None:
-    """What a request already did (its reference), if it came before within the window."""
+    """What a request already did (its reference), if it came before within the window.
+    In a unit of work that writes, it claims the key first: the same request delivered
+    twice at once runs once (the second waits for the first's work, then finds what it
+    did); a read only looks."""
     if key is None:
         return None
-    done = await uow.requests.done(key, actor_id, env.now() - REDELIVERY_WINDOW)
+    now = env.now()
+    if uow.read_only:
+        done = await uow.requests.done(key, actor_id, now - REDELIVERY_WINDOW)
+    else:
+        done = await uow.requests.claim(key, actor_id, now - REDELIVERY_WINDOW, now)
     if done is None or done[0] != action or done[1] is None:
         return None
     return int(done[1])

@@ -1,0 +1,121 @@
+"""A psycopg connection with the small interface the repositories use on aiosqlite's:
+`execute` (a cursor-like answer with `rowcount`), `execute_fetchall` (rows that are
+mappings — `dict(row)` — and sequences — `row[0]`), `executemany`, `in_transaction`.
+
+Parameters are translated (storage/postgres/params.py), and values come back as the SQLite
+side stores them, so the repositories' row → dataclass code (storage/records.py) serves
+both: a `timestamptz` as `records.stamp`'s UTC ISO text, a `date` as `YYYY-MM-DD`, JSON as
+its text, an integral `numeric` (what `SUM` of integers gives) as an int.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import adapt
+from psycopg.pq import TransactionStatus
+from psycopg.rows import RowMaker
+
+from storage.postgres.params import translate
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class Row(dict):
+    """One row: by column name (a dict, so `dict(row)` is a plain copy) and, like
+    aiosqlite's rows, by position (`row[0]`)."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: Any) -> Any:
+        if isinstance(key, int):
+            return list(self.values())[key]
+        raise KeyError(key)
+
+
+def rows(cursor: psycopg.AsyncCursor[Any]) -> RowMaker[Row]:
+    """psycopg's row factory for `Row`."""
+    if cursor.description is None:
+        return lambda values: Row()
+    names = [c.name for c in cursor.description]
+    return lambda values: Row(zip(names, values, strict=True))
+
+
+# -- values as SQLite stores them ---------------------------------------------------------
+
+
+class MomentText(adapt.Loader):
+    """timestamptz → `2026-02-12T01:30:00+00:00` (the session's TimeZone is UTC)."""
+
+    def load(self, data: Any) -> str:
+        text = bytes(data).decode()
+        # the usual shape, `2026-02-12 01:30:00+00`, without parsing it
+        if len(text) == 22 and text.endswith("+00"):
+            return f"{text[:10]}T{text[11:19]}+00:00"
+        return datetime.fromisoformat(text).astimezone(UTC).isoformat()
+
+
+class PlainText(adapt.Loader):
+    """date (ISO DateStyle), json, jsonb → their text."""
+
+    def load(self, data: Any) -> str:
+        return bytes(data).decode()
+
+
+class Number(adapt.Loader):
+    """numeric → int when whole (SUM of integers), else float (as SQLite gives)."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data).decode()
+        return float(text) if "." in text or "N" in text else int(text)
+
+
+def register_loaders(context: adapt.AdaptContext) -> None:
+    """Make a connection (or a pool's `configure`) read values as the SQLite side does."""
+    adapters = context.adapters
+    adapters.register_loader("timestamptz", MomentText)
+    for name in ("date", "json", "jsonb"):
+        adapters.register_loader(name, PlainText)
+    adapters.register_loader("numeric", Number)
+
+
+# -- the connection -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """What `execute` answers: the rows a write changed (aiosqlite's cursor has more; the
+    repositories use only this)."""
+
+    rowcount: int
+
+
+class Connection:
+    """A psycopg connection in autocommit mode (transactions are the caller's BEGIN/COMMIT,
+    as on the SQLite writer), answering as aiosqlite's does."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.raw = conn
+
+    async def execute(self, sql: str, params: Params | None = ()) -> Cursor:
+        async with self.raw.cursor(row_factory=rows) as cur:
+            await cur.execute(translate(sql), () if params is None else params)
+            return Cursor(cur.rowcount)
+
+    async def execute_fetchall(self, sql: str, params: Params | None = ()) -> list[Row]:
+        async with self.raw.cursor(row_factory=rows) as cur:
+            await cur.execute(translate(sql), () if params is None else params)
+            return await cur.fetchall() if cur.description is not None else []
+
+    async def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
+        async with self.raw.cursor(row_factory=rows) as cur:
+            await cur.executemany(translate(sql), list(seq))
+            return Cursor(cur.rowcount)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
