@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from decimal import Decimal
@@ -141,18 +141,26 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def another_database(backend: str, tmp_path: Path) -> Callable[[str], str]:
+def another_database(backend: str, tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """Makes the URL of a new, empty database on the test's backend (`name`: the SQLite file's
     stem; PostgreSQL gives each a fresh database)."""
+
+    made: list[str] = []
 
     def make(name: str) -> str:
         if backend == "postgresql":
             import pg_cluster  # noqa: PLC0415 - present whenever the backend is not skipped
 
-            return pg_cluster.fresh_database()
+            made.append(pg_cluster.fresh_database())
+            return made[-1]
         return f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
 
-    return make
+    yield make
+    if made:
+        import pg_cluster  # noqa: PLC0415
+
+        for url in made:  # a copy of the template each: dropped, or the disk fills
+            pg_cluster.drop_database(url)
 
 
 @pytest.fixture

@@ -210,3 +210,55 @@ def shared_cluster() -> Cluster:
     if _shared is None or not _shared.running:
         _shared = start_cluster()
     return _shared
+
+
+# -- what the suite's fixtures call (tests/conftest.py, test_cli, test_copy_db) -------------
+
+TEMPLATE = "appealdesk_migrated"
+
+
+def skip_reason() -> str | None:
+    """Why no PostgreSQL can run here (missing binaries, a server that will not start)."""
+    if (reason := unavailable()) is not None:
+        return reason
+    try:
+        shared_cluster()
+    except ClusterError as exc:
+        return f"PostgreSQL: {exc}"
+    return None
+
+
+def _migrate(url: str) -> None:
+    import asyncio
+
+    from storage.postgres import PostgresDatabase
+
+    async def run() -> None:
+        database = PostgresDatabase(url)
+        await database.open(migrate=True)
+        await database.close()
+
+    asyncio.run(run())
+
+
+_finished: list[str] = []
+
+
+def fresh_database() -> str:
+    """A new database holding the current schema (a copy of a template migrated once).
+    The databases of finished tests are dropped first."""
+    cluster = shared_cluster()
+    while _finished:
+        cluster.drop(_finished.pop())
+    return cluster.fresh(cluster.template(TEMPLATE, _migrate))
+
+
+def new_database_url() -> str:
+    """A new database without any schema (what an operator creates before `migrate`)."""
+    return shared_cluster().create()
+
+
+def drop_database(url: str) -> None:
+    """Remove a test's database once the test is over: dropped when the next test asks for
+    one (the last checks after a test still read it; the cluster goes at the end anyway)."""
+    _finished.append(url)
