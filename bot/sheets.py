@@ -7,13 +7,15 @@ write-only mode: docs/performance.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
-from collections.abc import AsyncIterable, Iterable, Sequence
+import queue
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.texts import t
 
@@ -342,3 +344,67 @@ async def write_sheets_async(
     async for item in rows:
         book.add(item)
     return book.close()
+
+
+Item = TypeVar("Item")
+# Items handed to the writing thread at a time, and how many such batches may wait for it:
+# the reader stays at most this far ahead, so memory stays flat.
+BATCH, QUEUED_BATCHES = 200, 4
+_DONE, _ABANDONED = object(), object()
+
+
+async def write_sheets_in_thread(
+    items: AsyncIterable[Item],
+    rows: Callable[[Item], Sequence[list[Any]]],
+    target: Path | io.BytesIO,
+    specs: list[SheetSpec],
+) -> int:
+    """A workbook as `write_sheets_async` writes it, but worded and written in a worker
+    thread, so the event loop goes on serving people meanwhile: `items` are read here (on
+    the loop: they come from the database) in batches of BATCH and handed over through a
+    queue of at most QUEUED_BATCHES batches; the thread turns each item into its rows
+    (`rows`, one per sheet) and writes them. Returns the number of items."""
+    loop = asyncio.get_running_loop()
+    room = asyncio.Semaphore(QUEUED_BATCHES)
+    handed: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def write() -> int:
+        book = _Workbook(target, specs)
+        try:
+            while (batch := handed.get()) is not _DONE:
+                if batch is _ABANDONED:
+                    return 0
+                for item in batch:  # type: ignore[attr-defined]
+                    book.add(rows(item))
+                loop.call_soon_threadsafe(room.release)
+        finally:
+            count = book.close()
+        return count
+
+    writer = asyncio.ensure_future(asyncio.to_thread(write))
+
+    async def hand(batch: list[Item]) -> None:
+        """Queue a batch once there is room; the writer's failure stops the reading."""
+        waiting = asyncio.ensure_future(room.acquire())
+        await asyncio.wait({waiting, writer}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():
+            waiting.cancel()
+        if writer.done():
+            writer.result()  # raises what stopped the thread
+            raise RuntimeError("the workbook writer stopped early")
+        handed.put(batch)
+
+    try:
+        batch: list[Item] = []
+        async for item in items:
+            batch.append(item)
+            if len(batch) >= BATCH:
+                await hand(batch)
+                batch = []
+        if batch:
+            await hand(batch)
+    except BaseException:
+        handed.put(_ABANDONED)  # the thread closes the book and ends
+        raise
+    handed.put(_DONE)
+    return await writer

@@ -1,0 +1,243 @@
+"""The leaders' weekly pack at scale: which ledger is built is decided before building it,
+from the number of appeals it would hold; the chart and the ledger are made off the event
+loop, so a person's step is answered while a pack is being built."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+
+import pytest
+from openpyxl import load_workbook
+
+from bot import chart, digest_files, ledger_sheet
+from bot.digest_files import (
+    LEDGER_MARGIN,
+    LEDGER_OVERHEAD,
+    LEDGER_ROW_BYTES,
+    UPLOAD_LIMIT,
+    build_leaders_pack,
+    estimated_ledger_bytes,
+    ledger_fits,
+)
+from bot.rules.digest import Week
+from bot.sheets import BATCH, QUEUED_BATCHES, Column, SheetSpec, write_sheets_in_thread
+from bot.usecases import reports
+from tests.conftest import file_appeal
+
+# The most appeals whose ledger is expected to fit one upload.
+MOST = (UPLOAD_LIMIT - LEDGER_OVERHEAD) // int(LEDGER_ROW_BYTES * LEDGER_MARGIN)
+# Long enough for any machine; only reached when the loop is blocked (a failure).
+DEADLOCK_GUARD = 30
+
+
+@pytest.mark.parametrize(
+    ("appeals", "fits"),
+    [
+        (0, True),
+        (1, True),
+        (13_982, True),  # a busy week of a province (the issue's measurement at 1M a year)
+        (100_000, True),
+        (MOST - 1, True),
+        (MOST, True),
+        (MOST + 1, False),
+        (MOST + 1_000, False),
+        (1_000_000, False),  # the issue's year: 197 MB written, then thrown away
+    ],
+)
+def test_the_year_is_expected_to_fit_up_to_a_row_count(appeals, fits):
+    assert ledger_fits(appeals) is fits
+    assert (estimated_ledger_bytes(appeals) <= UPLOAD_LIMIT) is fits
+
+
+@pytest.mark.parametrize(
+    ("room", "built", "week_only"),
+    [
+        (-1, ["week"], True),  # estimated one byte over: the week's straight away
+        (0, ["year"], False),  # estimated exactly at the limit: the year's
+        (10**6, ["year"], False),
+    ],
+)
+async def test_the_ledger_to_build_is_chosen_before_building_it(
+    sandbox, people, monkeypatch, room, built, week_only
+):
+    for n in range(3):
+        await file_appeal(people.company, text=f"扩建冷链仓库需流动资金约{n + 1}00万元，申请对接。")
+    env = sandbox.env
+    week = Week.of(env.today())
+    digest = await reports.leaders_digest(env, None, week)
+    assert digest.year.new == 3
+    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", estimated_ledger_bytes(3) + room)
+    calls = spy_exports(monkeypatch)
+    pack = await build_leaders_pack(env, digest, "")
+    year_start = digest.year.start
+    assert [("year" if start == year_start else "week") for start, _ in calls] == built
+    assert pack.year_too_large is week_only and pack.ledger_count == 3
+    assert pack.ledger_start == (week.start if week_only else year_start)
+
+
+async def test_a_year_estimated_to_fit_but_too_large_is_replaced_by_the_week(
+    sandbox, people, monkeypatch
+):
+    await file_appeal(people.company)
+    env = sandbox.env
+    digest = await reports.leaders_digest(env, None, Week.of(env.today()))
+    monkeypatch.setattr(digest_files, "LEDGER_ROW_BYTES", 0)  # an estimate far too low
+    monkeypatch.setattr(digest_files, "LEDGER_OVERHEAD", 0)
+    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", 100)  # any real ledger is larger
+    calls = spy_exports(monkeypatch)
+    pack = await build_leaders_pack(env, digest, "")
+    assert [start for start, _ in calls] == [digest.year.start, digest.week.start]
+    assert pack.year_too_large and pack.ledger_start == digest.week.start
+
+
+async def test_a_real_ledger_is_within_its_estimate(sandbox, people, tmp_path):
+    """Appeals with a history, replies and a rating: the file is no larger than estimated."""
+    numbers = [
+        await file_appeal(people.company, text=f"第{n}件：厂区道路积水，请协调。") for n in range(5)
+    ]
+    for number in numbers:
+        await people.official.send(f"/view {number}")
+    env = sandbox.env
+    target = tmp_path / "ledger.xlsx"
+    count = await digest_files.export_ledger(
+        env, None, env.today().replace(month=1, day=1), env.today(), target
+    )
+    assert count == 5
+    assert target.stat().st_size <= estimated_ledger_bytes(count)
+
+
+async def test_a_persons_step_is_answered_while_the_ledger_is_written(sandbox, people, monkeypatch):
+    """The writer (in its thread) stops at its first row until a person has filed an appeal
+    through the bot: were it on the event loop, the person would never be answered."""
+    for n in range(3):
+        await file_appeal(people.company, text=f"第{n}件：园区道路施工影响货车进出，请协调。")
+    env = sandbox.env
+    digest = await reports.leaders_digest(env, None, Week.of(env.today()))
+    writing, answered = asyncio.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+    original = ledger_sheet.cells
+
+    def slow_cells(*args, **kwargs):
+        loop.call_soon_threadsafe(writing.set)
+        if not answered.wait(DEADLOCK_GUARD):
+            raise AssertionError("nobody was answered while the ledger was written")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_sheet, "cells", slow_cells)
+    building = asyncio.create_task(build_leaders_pack(env, digest, ""))
+    await writing.wait()
+    assert not building.done()
+    number = await file_appeal(people.rival, "用工(引才)", "招聘电工十名，请帮助对接。")
+    assert number in people.rival.last  # answered while the ledger is being written
+    answered.set()
+    pack = await building
+    assert pack.ledger_count >= 3 and pack.ledger.startswith(b"PK")
+
+
+async def test_a_persons_step_is_answered_while_the_chart_is_drawn(sandbox, people, monkeypatch):
+    await file_appeal(people.company)
+    env = sandbox.env
+    digest = await reports.leaders_digest(env, None, Week.of(env.today()))
+    drawing, answered = asyncio.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+    original = chart.render_chart
+
+    def slow_chart(*args, **kwargs):
+        loop.call_soon_threadsafe(drawing.set)
+        if not answered.wait(DEADLOCK_GUARD):
+            raise AssertionError("nobody was answered while the chart was drawn")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(chart, "render_chart", slow_chart)
+    building = asyncio.create_task(build_leaders_pack(env, digest, ""))
+    await drawing.wait()
+    answer = await people.company.send("/my")
+    assert answer and not building.done()
+    answered.set()
+    pack = await building
+    assert pack.chart is not None and pack.chart.startswith(b"\x89PNG")
+
+
+SPECS = [SheetSpec("一", [Column("编号", 10)]), SheetSpec("二", [Column("编号", 10)])]
+
+
+async def test_the_reader_stays_a_bounded_distance_ahead_of_the_writer():
+    total, read = 10 * BATCH * QUEUED_BATCHES, 0
+    started, go = asyncio.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+
+    async def items():
+        nonlocal read
+        for n in range(total):
+            read += 1
+            yield n
+
+    def rows(n):
+        if n == 0:
+            loop.call_soon_threadsafe(started.set)
+            assert go.wait(DEADLOCK_GUARD), "the writer was never let go"
+        return [[f"SQ-{n}"], [f"SQ-{n}"]]
+
+    target = io.BytesIO()
+    writing = asyncio.create_task(write_sheets_in_thread(items(), rows, target, SPECS))
+    await started.wait()
+    while not writing.done() and read < (QUEUED_BATCHES + 1) * BATCH:
+        await asyncio.sleep(0)  # let the reader run as far as it may
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert QUEUED_BATCHES * BATCH <= read <= (QUEUED_BATCHES + 1) * BATCH
+    go.set()
+    assert await writing == total and read == total
+    book = load_workbook(io.BytesIO(target.getvalue()), read_only=True)
+    for sheet in book.worksheets:
+        values = [row[0] for row in sheet.iter_rows(values_only=True)]
+        assert values == ["编号", *(f"SQ-{n}" for n in range(total))]
+
+
+async def test_a_writer_failure_stops_the_reading_and_is_raised():
+    read = 0
+
+    async def items():
+        nonlocal read
+        for n in range(100 * BATCH):
+            read += 1
+            yield n
+
+    def rows(n):
+        if n == BATCH + 5:
+            raise ValueError("broken row")
+        return [[str(n)], [str(n)]]
+
+    with pytest.raises(ValueError, match="broken row"):
+        await write_sheets_in_thread(items(), rows, io.BytesIO(), SPECS)
+    assert read <= (QUEUED_BATCHES + 3) * BATCH
+
+
+async def test_a_reading_failure_is_raised_and_ends_the_writer():
+    async def items():
+        yield 1
+        raise OSError("database gone")
+
+    target = io.BytesIO()
+    with pytest.raises(OSError, match="database gone"):
+        await write_sheets_in_thread(items(), lambda n: [[n], [n]], target, SPECS)
+    for _ in range(DEADLOCK_GUARD * 1000):  # told to stop, the thread closes its book
+        if target.getvalue():
+            break
+        await asyncio.sleep(0.001)
+    assert target.getvalue().startswith(b"PK")
+
+
+def spy_exports(monkeypatch) -> list[tuple[object, object]]:
+    """Records the period of every ledger built."""
+    calls: list[tuple[object, object]] = []
+    original = digest_files.export_ledger
+
+    async def export(env, actor, start, end, target):
+        calls.append((start, end))
+        return await original(env, actor, start, end, target)
+
+    monkeypatch.setattr(digest_files, "export_ledger", export)
+    return calls
