@@ -19,14 +19,16 @@ SIZES = {
     "quick": {"intake": ["--enterprises", "20", "--notices", "heads", "--pairs", "1"],
               "sweep": ["--items", "10000", "50000", "--due", "500"],
               "export": ["--items", "2000"], "digest": ["--items", "2000", "5000"],
-              "fanout": ["--messages", "300"]},
+              "fanout": ["--messages", "300"], "driver": ["--ops", "2000"],
+              "pack": ["--items", "5000"]},
     "full": {"intake": ["--enterprises", "200", "--notices", "heads"],
              "sweep": ["--items", "10000", "100000", "1000000", "--due", "2000"],
              "export": ["--items", "10000", "100000", "1000000"],
              "digest": ["--items", "10000", "100000", "1000000"],
-             "fanout": ["--messages", "2000"]},
+             "fanout": ["--messages", "2000"], "driver": ["--ops", "10000"],
+             "pack": ["--items", "5000", "1000000"]},
 }  # fmt: skip
-ORDER = ("intake", "sweep", "export", "digest", "fanout")
+ORDER = ("intake", "sweep", "export", "digest", "fanout", "driver", "pack")
 
 
 def run(name: str, args: list[str]) -> list[list[str]]:

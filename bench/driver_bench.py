@@ -298,6 +298,8 @@ def report(results: dict[str, dict[tuple[str, int], float]], ops: int) -> None:
     if len(names) == 2:
         header += f" | {'psycopg ÷ asyncpg':>17}"
     print(header)
+    if not names:
+        summary("driver ops/s", f"{ops:,} ops", "PostgreSQL skipped", "–", "–")
     for key in base:
         what = f"{key[0]} ×{ops // 5 if key[0] == 'step' else ops}, {key[1]} task(s)"
         line = f"{what:<24} | {base[key]:>12,.0f}"

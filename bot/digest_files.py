@@ -1,19 +1,19 @@
 """A digest's attachments, prepared once: the chart (PNG) and the year's ledger (XLSX).
 
 Both are made off the event loop, so people's steps go on being answered while a pack is
-built: the chart is drawn in a worker thread, and the ledger's rows are read from the
-database on the loop in batches and worded and written in a worker thread (bot/sheets.py).
+built: the chart is drawn in a worker process, and the ledger's rows are read from the
+database on the loop in batches and worded and written in that process (bot/sheets.py).
 Which ledger to build — the year's or, when the year would not fit one upload, the week's —
 is decided before building it, from the number of appeals it would hold."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import tempfile
-import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 from bot import ledger_sheet
 from bot.rules.digest import LeaderDigest, Week
-from bot.sheets import write_sheets_in_thread
+from bot.sheets import worker_pool, write_sheets_elsewhere
 from bot.texts import t
 from bot.usecases import people, reports
 from bot.usecases.env import Env
@@ -70,30 +70,26 @@ def ledger_fits(appeals: int, limit: int | None = None) -> bool:
 
 async def export_ledger(env: Env, actor: object, start: date, end: date, target: Path) -> int:
     """The appeal ledger as an XLSX file, worded from the catalog in local time; the rows
-    are worded and written in a worker thread (the event loop only reads them)."""
+    are worded and written in a worker process (the event loop only reads them)."""
     names = {d.code: d.name for d in await people.departments(env)}
-    zone = env.zone
+    rows = functools.partial(ledger_sheet.cells, zone=env.zone, departments=names)
 
     async def write(entries: AsyncIterator[Any], path: Path) -> None:
-        await write_sheets_in_thread(
-            entries,
-            lambda entry: ledger_sheet.cells(entry, zone, names),
-            path,
-            ledger_sheet.sheets(start, end),
-        )
+        await write_sheets_elsewhere(entries, rows, path, ledger_sheet.sheets(start, end))
 
     return await reports.export_ledger(env, actor, start, end, target, write)
 
 
-# pyplot keeps global state: one chart is drawn at a time.
-_DRAWING = threading.Lock()
+# What draws the chart in the worker process (None: bot.chart.render_chart); a function
+# that process can import.
+RENDERER: Callable[[LeaderDigest], bytes] | None = None
 
 
-def _draw(digest: LeaderDigest) -> bytes:
-    from bot import chart  # matplotlib loads only when drawing
-
-    with _DRAWING:
-        return chart.render_chart(digest)
+def _draw(digest: LeaderDigest, renderer: Callable[[LeaderDigest], bytes] | None) -> bytes:
+    """In the worker process (one chart at a time there: pyplot keeps global state)."""
+    if renderer is None:
+        from bot.chart import render_chart as renderer  # matplotlib loads only when drawing
+    return renderer(digest)
 
 
 async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> LeadersPack:
@@ -104,7 +100,8 @@ async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> Leade
     week = digest.week
     chart, error = None, None
     try:
-        chart = await asyncio.to_thread(_draw, digest)
+        loop = asyncio.get_running_loop()
+        chart = await loop.run_in_executor(worker_pool(), _draw, digest, RENDERER)
     except ChartFontMissing as exc:
         log.error("digest chart failed: %s", exc)
         error = str(exc)

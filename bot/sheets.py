@@ -8,14 +8,18 @@ write-only mode: docs/performance.md)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import math
-import queue
+import multiprocessing
+import uuid
+from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.texts import t
 
@@ -346,65 +350,78 @@ async def write_sheets_async(
     return book.close()
 
 
-Item = TypeVar("Item")
-# Items handed to the writing thread at a time, and how many such batches may wait for it:
-# the reader stays at most this far ahead, so memory stays flat.
+# Items handed to the worker at a time, and how many such batches may be on their way to
+# it: the reader stays at most this far ahead, so memory stays flat.
 BATCH, QUEUED_BATCHES = 200, 4
-_DONE, _ABANDONED = object(), object()
+# The workbooks a worker process is writing, by token (see write_sheets_elsewhere).
+_BOOKS: dict[str, tuple[_Workbook, Callable[[Any], Sequence[list[Any]]]]] = {}
+_POOL: ProcessPoolExecutor | None = None
 
 
-async def write_sheets_in_thread(
-    items: AsyncIterable[Item],
-    rows: Callable[[Item], Sequence[list[Any]]],
-    target: Path | io.BytesIO,
+def worker_pool() -> ProcessPoolExecutor:
+    """The process that words and draws documents for this one (started on first use, kept
+    for the next; a fresh one after it died)."""
+    global _POOL
+    if _POOL is None or getattr(_POOL, "_broken", False):
+        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _POOL
+
+
+def _open_book(token: str, target: Path, specs: list[SheetSpec], rows: Callable) -> None:
+    _BOOKS[token] = (_Workbook(target, specs), rows)
+
+
+def _add_items(token: str, items: list[Any]) -> None:
+    book, rows = _BOOKS[token]
+    for item in items:
+        book.add(rows(item))
+
+
+def _close_book(token: str) -> int:
+    book, _ = _BOOKS.pop(token)
+    return book.close()
+
+
+def _drop_book(token: str) -> None:
+    entry = _BOOKS.pop(token, None)
+    if entry is not None:
+        entry[0].close()
+
+
+async def write_sheets_elsewhere(
+    items: AsyncIterable[Any],
+    rows: Callable[[Any], Sequence[list[Any]]],
+    target: Path,
     specs: list[SheetSpec],
 ) -> int:
     """A workbook as `write_sheets_async` writes it, but worded and written in a worker
-    thread, so the event loop goes on serving people meanwhile: `items` are read here (on
-    the loop: they come from the database) in batches of BATCH and handed over through a
-    queue of at most QUEUED_BATCHES batches; the thread turns each item into its rows
-    (`rows`, one per sheet) and writes them. Returns the number of items."""
+    process, so the event loop goes on serving people meanwhile (a thread would not do: its
+    Python work holds the interpreter lock in turns of 5 ms while people's steps wait).
+    `items` are read here (on the loop: they come from the database) and handed over in
+    batches of BATCH, at most QUEUED_BATCHES batches ahead of the writing; the worker turns
+    each into its rows (`rows`, one per sheet: a function it can import) and writes them.
+    Returns the number of items."""
     loop = asyncio.get_running_loop()
-    room = asyncio.Semaphore(QUEUED_BATCHES)
-    handed: queue.SimpleQueue[object] = queue.SimpleQueue()
-
-    def write() -> int:
-        book = _Workbook(target, specs)
-        try:
-            while (batch := handed.get()) is not _DONE:
-                if batch is _ABANDONED:
-                    return 0
-                for item in batch:  # type: ignore[attr-defined]
-                    book.add(rows(item))
-                loop.call_soon_threadsafe(room.release)
-        finally:
-            count = book.close()
-        return count
-
-    writer = asyncio.ensure_future(asyncio.to_thread(write))
-
-    async def hand(batch: list[Item]) -> None:
-        """Queue a batch once there is room; the writer's failure stops the reading."""
-        waiting = asyncio.ensure_future(room.acquire())
-        await asyncio.wait({waiting, writer}, return_when=asyncio.FIRST_COMPLETED)
-        if not waiting.done():
-            waiting.cancel()
-        if writer.done():
-            writer.result()  # raises what stopped the thread
-            raise RuntimeError("the workbook writer stopped early")
-        handed.put(batch)
-
+    pool, token = worker_pool(), uuid.uuid4().hex
+    await loop.run_in_executor(pool, _open_book, token, target, specs, rows)
+    on_the_way: deque[asyncio.Future[None]] = deque()
     try:
-        batch: list[Item] = []
+        batch: list[Any] = []
         async for item in items:
             batch.append(item)
             if len(batch) >= BATCH:
-                await hand(batch)
+                on_the_way.append(loop.run_in_executor(pool, _add_items, token, batch))
                 batch = []
+                if len(on_the_way) >= QUEUED_BATCHES:
+                    await on_the_way.popleft()  # raises what stopped the worker
         if batch:
-            await hand(batch)
+            on_the_way.append(loop.run_in_executor(pool, _add_items, token, batch))
+        while on_the_way:
+            await on_the_way.popleft()
+        return await loop.run_in_executor(pool, _close_book, token)
     except BaseException:
-        handed.put(_ABANDONED)  # the thread closes the book and ends
+        for waiting in on_the_way:
+            waiting.cancel()
+        with contextlib.suppress(RuntimeError):  # the pool is gone: so is the book
+            pool.submit(_drop_book, token)
         raise
-    handed.put(_DONE)
-    return await writer

@@ -1,17 +1,19 @@
 """The leaders' weekly pack at scale: which ledger is built is decided before building it,
-from the number of appeals it would hold; the chart and the ledger are made off the event
-loop, so a person's step is answered while a pack is being built."""
+from the number of appeals it would hold; the chart and the ledger are made in a worker
+process, so a person's step is answered while a pack is being built (the slow writers
+below wait for a file the test makes once a person was answered: no clock involved)."""
 
 from __future__ import annotations
 
 import asyncio
-import io
-import threading
+import functools
+import time
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
-from bot import chart, digest_files, ledger_sheet
+from bot import digest_files, ledger_sheet
 from bot.digest_files import (
     LEDGER_MARGIN,
     LEDGER_OVERHEAD,
@@ -22,7 +24,7 @@ from bot.digest_files import (
     ledger_fits,
 )
 from bot.rules.digest import Week
-from bot.sheets import BATCH, QUEUED_BATCHES, Column, SheetSpec, write_sheets_in_thread
+from bot.sheets import BATCH, QUEUED_BATCHES, Column, SheetSpec, write_sheets_elsewhere
 from bot.usecases import reports
 from tests.conftest import file_appeal
 
@@ -108,65 +110,93 @@ async def test_a_real_ledger_is_within_its_estimate(sandbox, people, tmp_path):
     assert target.stat().st_size <= estimated_ledger_bytes(count)
 
 
-async def test_a_persons_step_is_answered_while_the_ledger_is_written(sandbox, people, monkeypatch):
-    """The writer (in its thread) stops at its first row until a person has filed an appeal
-    through the bot: were it on the event loop, the person would never be answered."""
+def _wait_for(flag: Path) -> None:
+    """In the worker process: wait until the test lets it go (a file appears)."""
+    for _ in range(DEADLOCK_GUARD * 100):
+        if flag.exists():
+            return
+        time.sleep(0.01)
+    raise AssertionError("nobody was answered while the pack was being built")
+
+
+def slow_cells(flags: str, entry, zone, departments):
+    """The ledger's rows, the first held back until the test says go."""
+    (Path(flags) / "writing").touch()
+    _wait_for(Path(flags) / "go")
+    return ledger_sheet.cells(entry, zone, departments)
+
+
+def slow_chart(flags: str, digest) -> bytes:
+    (Path(flags) / "writing").touch()
+    _wait_for(Path(flags) / "go")
+    return b"\x89PNG drawn"
+
+
+async def appears(flag: Path) -> None:
+    for _ in range(DEADLOCK_GUARD * 100):
+        if flag.exists():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{flag.name} never appeared")
+
+
+async def test_a_persons_step_is_answered_while_the_ledger_is_written(
+    sandbox, people, monkeypatch, tmp_path
+):
+    """The writer (in its process) stops at its first row until a person has filed an
+    appeal through the bot: were it on the event loop, the person would never be answered."""
     for n in range(3):
         await file_appeal(people.company, text=f"第{n}件：园区道路施工影响货车进出，请协调。")
     env = sandbox.env
     digest = await reports.leaders_digest(env, None, Week.of(env.today()))
-    writing, answered = asyncio.Event(), threading.Event()
-    loop = asyncio.get_running_loop()
-    original = ledger_sheet.cells
-
-    def slow_cells(*args, **kwargs):
-        loop.call_soon_threadsafe(writing.set)
-        if not answered.wait(DEADLOCK_GUARD):
-            raise AssertionError("nobody was answered while the ledger was written")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(ledger_sheet, "cells", slow_cells)
+    monkeypatch.setattr(ledger_sheet, "cells", functools.partial(slow_cells, str(tmp_path)))
     building = asyncio.create_task(build_leaders_pack(env, digest, ""))
-    await writing.wait()
-    assert not building.done()
+    await appears(tmp_path / "writing")
     number = await file_appeal(people.rival, "用工(引才)", "招聘电工十名，请帮助对接。")
-    assert number in people.rival.last  # answered while the ledger is being written
-    answered.set()
+    assert number in people.rival.last and not building.done()  # answered meanwhile
+    (tmp_path / "go").touch()
     pack = await building
     assert pack.ledger_count >= 3 and pack.ledger.startswith(b"PK")
 
 
-async def test_a_persons_step_is_answered_while_the_chart_is_drawn(sandbox, people, monkeypatch):
+async def test_a_persons_step_is_answered_while_the_chart_is_drawn(
+    sandbox, people, monkeypatch, tmp_path
+):
     await file_appeal(people.company)
     env = sandbox.env
     digest = await reports.leaders_digest(env, None, Week.of(env.today()))
-    drawing, answered = asyncio.Event(), threading.Event()
-    loop = asyncio.get_running_loop()
-    original = chart.render_chart
-
-    def slow_chart(*args, **kwargs):
-        loop.call_soon_threadsafe(drawing.set)
-        if not answered.wait(DEADLOCK_GUARD):
-            raise AssertionError("nobody was answered while the chart was drawn")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(chart, "render_chart", slow_chart)
+    monkeypatch.setattr(digest_files, "RENDERER", functools.partial(slow_chart, str(tmp_path)))
     building = asyncio.create_task(build_leaders_pack(env, digest, ""))
-    await drawing.wait()
+    await appears(tmp_path / "writing")
     answer = await people.company.send("/my")
     assert answer and not building.done()
-    answered.set()
+    (tmp_path / "go").touch()
     pack = await building
-    assert pack.chart is not None and pack.chart.startswith(b"\x89PNG")
+    assert pack.chart == b"\x89PNG drawn"
 
 
 SPECS = [SheetSpec("一", [Column("编号", 10)]), SheetSpec("二", [Column("编号", 10)])]
 
 
-async def test_the_reader_stays_a_bounded_distance_ahead_of_the_writer():
+def held_rows(flags: str, n: int) -> list[list[str]]:
+    if n == 0:
+        (Path(flags) / "writing").touch()
+        _wait_for(Path(flags) / "go")
+    return [[f"SQ-{n}"], [f"SQ-{n}"]]
+
+
+def broken_rows(n: int) -> list[list[str]]:
+    if n == BATCH + 5:
+        raise ValueError("broken row")
+    return [[str(n)], [str(n)]]
+
+
+def plain_rows(n: int) -> list[list[str]]:
+    return [[str(n)], [str(n)]]
+
+
+async def test_the_reader_stays_a_bounded_distance_ahead_of_the_writer(tmp_path):
     total, read = 10 * BATCH * QUEUED_BATCHES, 0
-    started, go = asyncio.Event(), threading.Event()
-    loop = asyncio.get_running_loop()
 
     async def items():
         nonlocal read
@@ -174,29 +204,24 @@ async def test_the_reader_stays_a_bounded_distance_ahead_of_the_writer():
             read += 1
             yield n
 
-    def rows(n):
-        if n == 0:
-            loop.call_soon_threadsafe(started.set)
-            assert go.wait(DEADLOCK_GUARD), "the writer was never let go"
-        return [[f"SQ-{n}"], [f"SQ-{n}"]]
-
-    target = io.BytesIO()
-    writing = asyncio.create_task(write_sheets_in_thread(items(), rows, target, SPECS))
-    await started.wait()
-    while not writing.done() and read < (QUEUED_BATCHES + 1) * BATCH:
+    target = tmp_path / "book.xlsx"
+    rows = functools.partial(held_rows, str(tmp_path))
+    writing = asyncio.create_task(write_sheets_elsewhere(items(), rows, target, SPECS))
+    await appears(tmp_path / "writing")
+    while read < QUEUED_BATCHES * BATCH:
         await asyncio.sleep(0)  # let the reader run as far as it may
     for _ in range(100):
         await asyncio.sleep(0)
-    assert QUEUED_BATCHES * BATCH <= read <= (QUEUED_BATCHES + 1) * BATCH
-    go.set()
+    assert read == QUEUED_BATCHES * BATCH  # and there it waits for the writer
+    (tmp_path / "go").touch()
     assert await writing == total and read == total
-    book = load_workbook(io.BytesIO(target.getvalue()), read_only=True)
+    book = load_workbook(target, read_only=True)
     for sheet in book.worksheets:
         values = [row[0] for row in sheet.iter_rows(values_only=True)]
         assert values == ["编号", *(f"SQ-{n}" for n in range(total))]
 
 
-async def test_a_writer_failure_stops_the_reading_and_is_raised():
+async def test_a_writer_failure_stops_the_reading_and_is_raised(tmp_path):
     read = 0
 
     async def items():
@@ -205,29 +230,26 @@ async def test_a_writer_failure_stops_the_reading_and_is_raised():
             read += 1
             yield n
 
-    def rows(n):
-        if n == BATCH + 5:
-            raise ValueError("broken row")
-        return [[str(n)], [str(n)]]
-
     with pytest.raises(ValueError, match="broken row"):
-        await write_sheets_in_thread(items(), rows, io.BytesIO(), SPECS)
-    assert read <= (QUEUED_BATCHES + 3) * BATCH
+        await write_sheets_elsewhere(items(), broken_rows, tmp_path / "book.xlsx", SPECS)
+    assert read <= (QUEUED_BATCHES + 2) * BATCH
 
 
-async def test_a_reading_failure_is_raised_and_ends_the_writer():
+async def test_a_reading_failure_is_raised_and_the_worker_drops_the_book(tmp_path):
     async def items():
         yield 1
         raise OSError("database gone")
 
-    target = io.BytesIO()
+    target = tmp_path / "book.xlsx"
     with pytest.raises(OSError, match="database gone"):
-        await write_sheets_in_thread(items(), lambda n: [[n], [n]], target, SPECS)
-    for _ in range(DEADLOCK_GUARD * 1000):  # told to stop, the thread closes its book
-        if target.getvalue():
-            break
-        await asyncio.sleep(0.001)
-    assert target.getvalue().startswith(b"PK")
+        await write_sheets_elsewhere(items(), plain_rows, target, SPECS)
+    await appears(target)  # closed by the worker, which is free for the next
+    assert await write_sheets_elsewhere(aiter_of(range(3)), plain_rows, target, SPECS) == 3
+
+
+async def aiter_of(values):
+    for value in values:
+        yield value
 
 
 def spy_exports(monkeypatch) -> list[tuple[object, object]]:
