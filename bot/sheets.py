@@ -12,6 +12,7 @@ import contextlib
 import io
 import math
 import multiprocessing
+import os
 import uuid
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
@@ -353,6 +354,10 @@ async def write_sheets_async(
 # Items handed to the worker at a time, and how many such batches may be on their way to
 # it: the reader stays at most this far ahead, so memory stays flat.
 BATCH, QUEUED_BATCHES = 200, 4
+# Items read between two turns of the event loop: a batch of rows from the database is
+# decoded item by item as it is read, and other tasks get their turn this often.
+TURN = 50
+WORKER_NICENESS = 10
 # The workbooks a worker process is writing, by token (see write_sheets_elsewhere).
 _BOOKS: dict[str, tuple[_Workbook, Callable[[Any], Sequence[list[Any]]]]] = {}
 _POOL: ProcessPoolExecutor | None = None
@@ -363,7 +368,13 @@ def worker_pool() -> ProcessPoolExecutor:
     for the next; a fresh one after it died)."""
     global _POOL
     if _POOL is None or getattr(_POOL, "_broken", False):
-        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        # At a lower CPU priority: where cores are few, people's steps go first.
+        _POOL = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=os.nice,
+            initargs=(WORKER_NICENESS,),
+        )
     return _POOL
 
 
@@ -409,6 +420,8 @@ async def write_sheets_elsewhere(
         batch: list[Any] = []
         async for item in items:
             batch.append(item)
+            if len(batch) % TURN == 0:
+                await asyncio.sleep(0)  # the reader does not hold the loop for a whole batch
             if len(batch) >= BATCH:
                 on_the_way.append(loop.run_in_executor(pool, _add_items, token, batch))
                 batch = []
