@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 # Telegram bots may upload files of up to 50 MB; keep a margin for the multipart envelope.
 UPLOAD_LIMIT = 48 * 2**20
 # What one appeal adds to a ledger file (its row on both sheets, compressed), measured on
-# the bench's year (docs/performance.md: 191–199 bytes at 10,000–1,000,000 appeals), and
-# what any ledger costs (styles, headers); the estimate allows twice the row size, as
+# the benchmarks' years (docs/performance.md: 160–200 bytes), and what any ledger costs
+# (styles, headers); the estimate allows twice the row size, as
 # appeals with long histories and many messages make larger rows. An appeal count whose
 # estimate is over the limit gets the week's ledger straight away; a year estimated to fit
 # that still comes out too large is replaced by the week's after all.

@@ -414,6 +414,7 @@ async def write_sheets_elsewhere(
     Returns the number of items."""
     loop = asyncio.get_running_loop()
     pool, token = worker_pool(), uuid.uuid4().hex
+    target = Path(target).absolute()  # the worker's working folder may be another
     await loop.run_in_executor(pool, _open_book, token, target, specs, rows)
     on_the_way: deque[asyncio.Future[None]] = deque()
     try:

@@ -263,3 +263,11 @@ def spy_exports(monkeypatch) -> list[tuple[object, object]]:
 
     monkeypatch.setattr(digest_files, "export_ledger", export)
     return calls
+
+
+async def test_a_relative_target_is_written_where_this_process_means(tmp_path, monkeypatch):
+    """The worker process keeps the working folder it started in."""
+    await write_sheets_elsewhere(aiter_of(range(2)), plain_rows, tmp_path / "first.xlsx", SPECS)
+    monkeypatch.chdir(tmp_path)
+    assert await write_sheets_elsewhere(aiter_of(range(2)), plain_rows, Path("l.xlsx"), SPECS) == 2
+    assert (tmp_path / "l.xlsx").stat().st_size > 0
