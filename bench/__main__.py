@@ -1,5 +1,5 @@
 """`python -m bench`: every benchmark of the project, each against its baseline measured in
-the same run, then one table of the results. `--quick` uses small sizes (under two minutes);
+the same run, then one table of the results. `--quick` uses small sizes (a few minutes);
 the default sizes are those reported in docs/performance.md (about half an hour).
 
     python -m bench --quick
@@ -61,7 +61,7 @@ def table(rows: list[list[str]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
     parser.add_argument("--only", choices=ORDER, nargs="+", help="run only these")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
