@@ -13,6 +13,8 @@ import io
 import math
 import multiprocessing
 import os
+import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
@@ -372,10 +374,24 @@ def worker_pool() -> ProcessPoolExecutor:
         _POOL = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=os.nice,
+            initializer=_worker_started,
             initargs=(WORKER_NICENESS,),
         )
     return _POOL
+
+
+def _worker_started(niceness: int) -> None:
+    """In the worker: a lower priority, and an end of its own when the process that started
+    it is gone (killed, say, with no chance to stop its workers): it is never left behind."""
+    os.nice(niceness)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _open_book(token: str, target: Path, specs: list[SheetSpec], rows: Callable) -> None:

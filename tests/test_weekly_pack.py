@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -271,3 +275,28 @@ async def test_a_relative_target_is_written_where_this_process_means(tmp_path, m
     monkeypatch.chdir(tmp_path)
     assert await write_sheets_elsewhere(aiter_of(range(2)), plain_rows, Path("l.xlsx"), SPECS) == 2
     assert (tmp_path / "l.xlsx").stat().st_size > 0
+
+
+def test_the_worker_ends_when_the_bot_is_killed():
+    """A bot killed (-9) cannot stop its worker process: the worker notices and ends."""
+    script = (
+        "import os, time\n"
+        "from bot.sheets import worker_pool\n"
+        "print(worker_pool().submit(os.getpid).result(), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    bot = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(bot.stdout.readline())
+        os.kill(worker, 0)  # running
+    finally:
+        bot.kill()
+        bot.wait()
+    for _ in range(DEADLOCK_GUARD * 100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived the bot")
