@@ -1,5 +1,5 @@
 """`python -m bench`: every benchmark of the project, each against its baseline measured in
-the same run, then one table of the results. `--quick` uses small sizes (under two minutes);
+the same run, then one table of the results. `--quick` uses small sizes (a few minutes);
 the default sizes are those reported in docs/performance.md (about half an hour).
 
     python -m bench --quick
@@ -19,14 +19,16 @@ SIZES = {
     "quick": {"intake": ["--enterprises", "20", "--notices", "heads", "--pairs", "1"],
               "sweep": ["--items", "10000", "50000", "--due", "500"],
               "export": ["--items", "2000"], "digest": ["--items", "2000", "5000"],
-              "fanout": ["--messages", "300"]},
+              "fanout": ["--messages", "300"], "driver": ["--ops", "2000"],
+              "pack": ["--items", "5000"]},
     "full": {"intake": ["--enterprises", "200", "--notices", "heads"],
              "sweep": ["--items", "10000", "100000", "1000000", "--due", "2000"],
              "export": ["--items", "10000", "100000", "1000000"],
              "digest": ["--items", "10000", "100000", "1000000"],
-             "fanout": ["--messages", "2000"]},
+             "fanout": ["--messages", "2000"], "driver": ["--ops", "10000"],
+             "pack": ["--items", "5000", "1000000"]},
 }  # fmt: skip
-ORDER = ("intake", "sweep", "export", "digest", "fanout")
+ORDER = ("intake", "sweep", "export", "digest", "fanout", "driver", "pack")
 
 
 def run(name: str, args: list[str]) -> list[list[str]]:
@@ -59,7 +61,7 @@ def table(rows: list[list[str]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
     parser.add_argument("--only", choices=ORDER, nargs="+", help="run only these")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import sqlite3
 import tempfile
 import time
@@ -29,96 +28,19 @@ from datetime import UTC, date, datetime, timedelta
 from difflib import SequenceMatcher
 from pathlib import Path
 
+from bench import seeding
 from bench.common import fresh_database, in_own_process, print_measurement, summary
 from bot.rules import digest as rules
 from bot.rules.digest import Week
 from bot.usecases import reports
 from bot.usecases.env import Env
 
-# The bureau's 2024 report: 159 appeals in six categories.
-CATEGORIES = [
-    ("用工(引才)", "rsj", 58),
-    ("融资", "jrj", 31),
-    ("综合服务", "zxqy", 27),
-    ("法务", "sfj", 17),
-    ("政策宣贯", "cyzc", 14),
-    ("营商环境", "ysb", 12),
-]
-REPLIES = [
-    "已联系企业了解用工需求，将于下周组织专场招聘会对接。",
-    "已协调合作银行开展融资对接，企业提交材料后5个工作日内反馈授信意见。",
-    "经核实，企业反映的园区道路维修问题已交由园区管委会限期处理。",
-    "已安排法律顾问上门提供合同纠纷咨询服务。",
-    "已将最新惠企政策清单发送企业，并安排专人解读申报流程。",
-    "已会同市营商办现场办公，问题已纳入督办清单。",
-]
 WEEK = Week(2026, 47)
 UTC = UTC
 
 
 def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def seed(path: Path, items: int, rng: random.Random) -> None:
-    conn = sqlite3.connect(path)
-    departments = {}
-    for n, (_, code, _) in enumerate(CATEGORIES, start=1):
-        conn.execute("INSERT INTO departments (id, code, name) VALUES (?, ?, ?)", (n, code, code))
-        conn.execute(
-            "INSERT INTO users (tg_id, role, full_name, department_id, created_at)"
-            " VALUES (?, 'official', ?, ?, 'x')",
-            (1000 + n, f"办事员{n}", n),
-        )
-        departments[code] = n
-    conn.execute(
-        "INSERT INTO enterprises (id, name, uscc, contact_name, phone, created_at)"
-        " VALUES (1, '企业', '91350100M000100Y43', '联系人', '13900000000', 'x')"
-    )
-    conn.execute(
-        "INSERT INTO users (tg_id, role, full_name, enterprise_id, created_at)"
-        " VALUES (1, 'enterprise', '联系人', 1, 'x')"
-    )
-    weights = [w for _, _, w in CATEGORIES]
-    start = datetime(2026, 1, 2, 1, tzinfo=UTC)
-    span = (datetime(2026, 11, 22, 12, tzinfo=UTC) - start).total_seconds()
-    appeals, messages = [], []
-    for i in range(1, items + 1):
-        category, code, _ = rng.choices(CATEGORIES, weights)[0]
-        created = start + timedelta(seconds=span * i / items)
-        due = (created + timedelta(days=14)).date()
-        draw = rng.random()
-        state, closed, rating = "in_progress", None, None
-        if draw < 0.75:
-            state, closed = "rated", created + timedelta(days=rng.randint(1, 16))
-            rating = rng.choice(["satisfied", "satisfied", "basic", "dissatisfied"])
-        elif draw < 0.85:
-            state, closed = "closed", created + timedelta(days=rng.randint(1, 16))
-        elif draw < 0.88:
-            state = "pending"
-        dept = departments[code]
-        appeals.append(
-            (i, f"SQ-2026-{i:06d}", category, "诉求内容" * 10, state, dept, 1000 + dept,
-             (created + timedelta(days=1)).date().isoformat(), due.isoformat(), stamp(created),
-             stamp(created + timedelta(hours=3)) if state != "pending" else None,
-             stamp(closed) if closed else None, rating)
-        )  # fmt: skip
-        if state != "pending":
-            text = rng.choice(REPLIES) + ("" if rng.random() < 0.3 else f"（编号{i}）")
-            messages.append((i, 1000 + dept, text, stamp(created + timedelta(hours=5))))
-    conn.executemany(
-        "INSERT INTO appeals (id, number, enterprise_id, filed_by, category, description,"
-        " state, department_id, owner_id, claim_due_date, due_date, created_at, claimed_at,"
-        " closed_at, rating) VALUES (?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        appeals,
-    )
-    conn.executemany(
-        "INSERT INTO appeal_messages (appeal_id, author_id, kind, text, created_at)"
-        " VALUES (?, ?, 'reply', ?, ?)",
-        messages,
-    )
-    conn.commit()
-    conn.close()
 
 
 async def baseline(env: Env) -> None:
@@ -196,7 +118,7 @@ VARIANTS = {"baseline": baseline, "tallies": build_tallies, "set-based": set_bas
 async def run(items: int, folder: Path, baseline_max: int) -> dict[str, tuple[float, float]]:
     path = folder / f"bench-{items}.sqlite3"
     await fresh_database(path)
-    seed(path, items, random.Random(items))
+    seeding.seed_sqlite(path, seeding.year_of_appeals(items))
     got = {"baseline": measure(path, "baseline")} if items <= baseline_max else {}
     got["tallies"] = measure(path, "tallies")
     a_weeks_changes(path)

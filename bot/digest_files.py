@@ -1,15 +1,27 @@
-"""A digest's attachments, prepared once: the chart (PNG) and the year's ledger (XLSX)."""
+"""A digest's attachments, prepared once: the chart (PNG) and the year's ledger (XLSX).
+
+Both are made off the event loop, so people's steps go on being answered while a pack is
+built: the chart is drawn in a worker process, and the ledger's rows are read from the
+database on the loop in batches and worded and written in that process (bot/sheets.py).
+Which ledger to build — the year's or, when the year would not fit one upload, the week's —
+is decided before building it, from the number of appeals it would hold."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import math
 import tempfile
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from bot.ledger_sheet import writer
+from bot import ledger_sheet
 from bot.rules.digest import LeaderDigest, Week
+from bot.sheets import worker_pool, write_sheets_elsewhere
 from bot.texts import t
 from bot.usecases import people, reports
 from bot.usecases.env import Env
@@ -19,6 +31,15 @@ log = logging.getLogger(__name__)
 
 # Telegram bots may upload files of up to 50 MB; keep a margin for the multipart envelope.
 UPLOAD_LIMIT = 48 * 2**20
+# What one appeal adds to a ledger file (its row on both sheets, compressed), measured on
+# the benchmarks' years (docs/performance.md: 160–200 bytes), and what any ledger costs
+# (styles, headers); the estimate allows twice the row size, as
+# appeals with long histories and many messages make larger rows. An appeal count whose
+# estimate is over the limit gets the week's ledger straight away; a year estimated to fit
+# that still comes out too large is replaced by the week's after all.
+LEDGER_ROW_BYTES = 200
+LEDGER_MARGIN = 2.0
+LEDGER_OVERHEAD = 16 * 2**10
 
 
 @dataclass(frozen=True)
@@ -37,31 +58,68 @@ class LeadersPack:
     ledger_end: date | None = None  # the day the digest is as of (else the week's end)
 
 
+def estimated_ledger_bytes(appeals: int) -> int:
+    """The size a ledger of `appeals` rows is expected not to exceed."""
+    return LEDGER_OVERHEAD + math.ceil(appeals * LEDGER_ROW_BYTES * LEDGER_MARGIN)
+
+
+def ledger_fits(appeals: int, limit: int | None = None) -> bool:
+    """Whether a ledger of `appeals` rows is expected to fit one upload (UPLOAD_LIMIT)."""
+    return estimated_ledger_bytes(appeals) <= (UPLOAD_LIMIT if limit is None else limit)
+
+
 async def export_ledger(env: Env, actor: object, start: date, end: date, target: Path) -> int:
-    """The appeal ledger as an XLSX file, worded from the catalog in local time."""
+    """The appeal ledger as an XLSX file, worded from the catalog in local time; the rows
+    are worded and written in a worker process (the event loop only reads them)."""
     names = {d.code: d.name for d in await people.departments(env)}
-    write = writer(env.zone, names, start, end)
+    rows = functools.partial(ledger_sheet.cells, zone=env.zone, departments=names)
+
+    async def write(entries: AsyncIterator[Any], path: Path) -> None:
+        await write_sheets_elsewhere(entries, rows, path, ledger_sheet.sheets(start, end))
+
     return await reports.export_ledger(env, actor, start, end, target, write)
 
 
+# What draws the chart in the worker process (None: bot.chart.render_chart); a function
+# that process can import.
+RENDERER: Callable[[LeaderDigest], bytes] | None = None
+
+
+def _draw(digest: LeaderDigest, renderer: Callable[[LeaderDigest], bytes] | None) -> bytes:
+    """In the worker process (one chart at a time there: pyplot keeps global state)."""
+    if renderer is None:
+        from bot.chart import render_chart as renderer  # matplotlib loads only when drawing
+    return renderer(digest)
+
+
 async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> LeadersPack:
-    """The digest text, its chart and the year's ledger (a chart failure is reported, not fatal)."""
-    from bot.chart import ChartFontMissing, render_chart  # matplotlib loads only when drawing
+    """The digest text, its chart and the year's ledger — the week's when the year's
+    appeals would not fit one upload (a chart failure is reported, not fatal)."""
+    from bot.chart import ChartFontMissing
 
     week = digest.week
     chart, error = None, None
     try:
-        chart = render_chart(digest)
+        loop = asyncio.get_running_loop()
+        chart = await loop.run_in_executor(worker_pool(), _draw, digest, RENDERER)
     except ChartFontMissing as exc:
         log.error("digest chart failed: %s", exc)
         error = str(exc)
     end = digest.as_of or week.end  # the year to date ends where the digest does
     start = date(end.year, 1, 1)
     too_large = False
+    if digest.year.start == start and not ledger_fits(digest.year.new):
+        # The year's appeals (the digest counted them) would not fit: the week straight away.
+        log.warning(
+            "year ledger of %s would hold %d appeals, over the upload limit; sending the week",
+            week.label,
+            digest.year.new,
+        )
+        start, too_large = week.start, True
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / t("ledger.file", label=week.label)
         count = await export_ledger(env, None, start, end, target)
-        if target.stat().st_size > UPLOAD_LIMIT:
+        if target.stat().st_size > UPLOAD_LIMIT and not too_large:
             # The year does not fit one upload: send the week, the year comes by CLI.
             log.warning("year ledger of %s exceeds the upload limit; sending the week", week.label)
             start, too_large = week.start, True

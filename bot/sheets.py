@@ -7,9 +7,18 @@ write-only mode: docs/performance.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import math
-from collections.abc import AsyncIterable, Iterable, Sequence
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -342,3 +351,107 @@ async def write_sheets_async(
     async for item in rows:
         book.add(item)
     return book.close()
+
+
+# Items handed to the worker at a time, and how many such batches may be on their way to
+# it: the reader stays at most this far ahead, so memory stays flat.
+BATCH, QUEUED_BATCHES = 200, 4
+# Items read between two turns of the event loop: a batch of rows from the database is
+# decoded item by item as it is read, and other tasks get their turn this often.
+TURN = 50
+WORKER_NICENESS = 10
+# The workbooks a worker process is writing, by token (see write_sheets_elsewhere).
+_BOOKS: dict[str, tuple[_Workbook, Callable[[Any], Sequence[list[Any]]]]] = {}
+_POOL: ProcessPoolExecutor | None = None
+
+
+def worker_pool() -> ProcessPoolExecutor:
+    """The process that words and draws documents for this one (started on first use, kept
+    for the next; a fresh one after it died)."""
+    global _POOL
+    if _POOL is None or getattr(_POOL, "_broken", False):
+        # At a lower CPU priority: where cores are few, people's steps go first.
+        _POOL = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_started,
+            initargs=(WORKER_NICENESS,),
+        )
+    return _POOL
+
+
+def _worker_started(niceness: int) -> None:
+    """In the worker: a lower priority, and an end of its own when the process that started
+    it is gone (killed, say, with no chance to stop its workers): it is never left behind."""
+    os.nice(niceness)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _open_book(token: str, target: Path, specs: list[SheetSpec], rows: Callable) -> None:
+    _BOOKS[token] = (_Workbook(target, specs), rows)
+
+
+def _add_items(token: str, items: list[Any]) -> None:
+    book, rows = _BOOKS[token]
+    for item in items:
+        book.add(rows(item))
+
+
+def _close_book(token: str) -> int:
+    book, _ = _BOOKS.pop(token)
+    return book.close()
+
+
+def _drop_book(token: str) -> None:
+    entry = _BOOKS.pop(token, None)
+    if entry is not None:
+        entry[0].close()
+
+
+async def write_sheets_elsewhere(
+    items: AsyncIterable[Any],
+    rows: Callable[[Any], Sequence[list[Any]]],
+    target: Path,
+    specs: list[SheetSpec],
+) -> int:
+    """A workbook as `write_sheets_async` writes it, but worded and written in a worker
+    process, so the event loop goes on serving people meanwhile (a thread would not do: its
+    Python work holds the interpreter lock in turns of 5 ms while people's steps wait).
+    `items` are read here (on the loop: they come from the database) and handed over in
+    batches of BATCH, at most QUEUED_BATCHES batches ahead of the writing; the worker turns
+    each into its rows (`rows`, one per sheet: a function it can import) and writes them.
+    Returns the number of items."""
+    loop = asyncio.get_running_loop()
+    pool, token = worker_pool(), uuid.uuid4().hex
+    target = Path(target).absolute()  # the worker's working folder may be another
+    await loop.run_in_executor(pool, _open_book, token, target, specs, rows)
+    on_the_way: deque[asyncio.Future[None]] = deque()
+    try:
+        batch: list[Any] = []
+        async for item in items:
+            batch.append(item)
+            if len(batch) % TURN == 0:
+                await asyncio.sleep(0)  # the reader does not hold the loop for a whole batch
+            if len(batch) >= BATCH:
+                on_the_way.append(loop.run_in_executor(pool, _add_items, token, batch))
+                batch = []
+                if len(on_the_way) >= QUEUED_BATCHES:
+                    await on_the_way.popleft()  # raises what stopped the worker
+        if batch:
+            on_the_way.append(loop.run_in_executor(pool, _add_items, token, batch))
+        while on_the_way:
+            await on_the_way.popleft()
+        return await loop.run_in_executor(pool, _close_book, token)
+    except BaseException:
+        for waiting in on_the_way:
+            waiting.cancel()
+        with contextlib.suppress(RuntimeError):  # the pool is gone: so is the book
+            pool.submit(_drop_book, token)
+        raise

@@ -17,6 +17,8 @@ TINY = {
     "digest": ["--items", "50"],
     "sweep": ["--items", "200", "--due", "20"],
     "fanout": ["--messages", "30"],
+    "driver": ["--ops", "50", "--rounds", "1"],
+    "pack": ["--items", "50", "--steps", "8", "--people", "2"],
 }
 
 

@@ -1,0 +1,302 @@
+"""The leaders' weekly pack at scale: which ledger is built is decided before building it,
+from the number of appeals it would hold; the chart and the ledger are made in a worker
+process, so a person's step is answered while a pack is being built (the slow writers
+below wait for a file the test makes once a person was answered: no clock involved)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from bot import digest_files, ledger_sheet
+from bot.digest_files import (
+    LEDGER_MARGIN,
+    LEDGER_OVERHEAD,
+    LEDGER_ROW_BYTES,
+    UPLOAD_LIMIT,
+    build_leaders_pack,
+    estimated_ledger_bytes,
+    ledger_fits,
+)
+from bot.rules.digest import Week
+from bot.sheets import BATCH, QUEUED_BATCHES, Column, SheetSpec, write_sheets_elsewhere
+from bot.usecases import reports
+from tests.conftest import file_appeal
+
+# The most appeals whose ledger is expected to fit one upload.
+MOST = (UPLOAD_LIMIT - LEDGER_OVERHEAD) // int(LEDGER_ROW_BYTES * LEDGER_MARGIN)
+# Long enough for any machine; only reached when the loop is blocked (a failure).
+DEADLOCK_GUARD = 30
+
+
+@pytest.mark.parametrize(
+    ("appeals", "fits"),
+    [
+        (0, True),
+        (1, True),
+        (13_982, True),  # a busy week of a province (the issue's measurement at 1M a year)
+        (100_000, True),
+        (MOST - 1, True),
+        (MOST, True),
+        (MOST + 1, False),
+        (MOST + 1_000, False),
+        (1_000_000, False),  # the issue's year: 197 MB written, then thrown away
+    ],
+)
+def test_the_year_is_expected_to_fit_up_to_a_row_count(appeals, fits):
+    assert ledger_fits(appeals) is fits
+    assert (estimated_ledger_bytes(appeals) <= UPLOAD_LIMIT) is fits
+
+
+@pytest.mark.parametrize(
+    ("room", "built", "week_only"),
+    [
+        (-1, ["week"], True),  # estimated one byte over: the week's straight away
+        (0, ["year"], False),  # estimated exactly at the limit: the year's
+        (10**6, ["year"], False),
+    ],
+)
+async def test_the_ledger_to_build_is_chosen_before_building_it(
+    sandbox, people, monkeypatch, room, built, week_only
+):
+    for n in range(3):
+        await file_appeal(people.company, text=f"扩建冷链仓库需流动资金约{n + 1}00万元，申请对接。")
+    env = sandbox.env
+    week = Week.of(env.today())
+    digest = await reports.leaders_digest(env, None, week)
+    assert digest.year.new == 3
+    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", estimated_ledger_bytes(3) + room)
+    calls = spy_exports(monkeypatch)
+    pack = await build_leaders_pack(env, digest, "")
+    year_start = digest.year.start
+    assert [("year" if start == year_start else "week") for start, _ in calls] == built
+    assert pack.year_too_large is week_only and pack.ledger_count == 3
+    assert pack.ledger_start == (week.start if week_only else year_start)
+
+
+async def test_a_year_estimated_to_fit_but_too_large_is_replaced_by_the_week(
+    sandbox, people, monkeypatch
+):
+    await file_appeal(people.company)
+    env = sandbox.env
+    digest = await reports.leaders_digest(env, None, Week.of(env.today()))
+    monkeypatch.setattr(digest_files, "LEDGER_ROW_BYTES", 0)  # an estimate far too low
+    monkeypatch.setattr(digest_files, "LEDGER_OVERHEAD", 0)
+    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", 100)  # any real ledger is larger
+    calls = spy_exports(monkeypatch)
+    pack = await build_leaders_pack(env, digest, "")
+    assert [start for start, _ in calls] == [digest.year.start, digest.week.start]
+    assert pack.year_too_large and pack.ledger_start == digest.week.start
+
+
+async def test_a_real_ledger_is_within_its_estimate(sandbox, people, tmp_path):
+    """Appeals with a history, replies and a rating: the file is no larger than estimated."""
+    numbers = [
+        await file_appeal(people.company, text=f"第{n}件：厂区道路积水，请协调。") for n in range(5)
+    ]
+    for number in numbers:
+        await people.official.send(f"/view {number}")
+    env = sandbox.env
+    target = tmp_path / "ledger.xlsx"
+    count = await digest_files.export_ledger(
+        env, None, env.today().replace(month=1, day=1), env.today(), target
+    )
+    assert count == 5
+    assert target.stat().st_size <= estimated_ledger_bytes(count)
+
+
+def _wait_for(flag: Path) -> None:
+    """In the worker process: wait until the test lets it go (a file appears)."""
+    for _ in range(DEADLOCK_GUARD * 100):
+        if flag.exists():
+            return
+        time.sleep(0.01)
+    raise AssertionError("nobody was answered while the pack was being built")
+
+
+def slow_cells(flags: str, entry, zone, departments):
+    """The ledger's rows, the first held back until the test says go."""
+    (Path(flags) / "writing").touch()
+    _wait_for(Path(flags) / "go")
+    return ledger_sheet.cells(entry, zone, departments)
+
+
+def slow_chart(flags: str, digest) -> bytes:
+    (Path(flags) / "writing").touch()
+    _wait_for(Path(flags) / "go")
+    return b"\x89PNG drawn"
+
+
+async def appears(flag: Path) -> None:
+    for _ in range(DEADLOCK_GUARD * 100):
+        if flag.exists():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{flag.name} never appeared")
+
+
+async def test_a_persons_step_is_answered_while_the_ledger_is_written(
+    sandbox, people, monkeypatch, tmp_path
+):
+    """The writer (in its process) stops at its first row until a person has filed an
+    appeal through the bot: were it on the event loop, the person would never be answered."""
+    for n in range(3):
+        await file_appeal(people.company, text=f"第{n}件：园区道路施工影响货车进出，请协调。")
+    env = sandbox.env
+    digest = await reports.leaders_digest(env, None, Week.of(env.today()))
+    monkeypatch.setattr(ledger_sheet, "cells", functools.partial(slow_cells, str(tmp_path)))
+    building = asyncio.create_task(build_leaders_pack(env, digest, ""))
+    await appears(tmp_path / "writing")
+    number = await file_appeal(people.rival, "用工(引才)", "招聘电工十名，请帮助对接。")
+    assert number in people.rival.last and not building.done()  # answered meanwhile
+    (tmp_path / "go").touch()
+    pack = await building
+    assert pack.ledger_count >= 3 and pack.ledger.startswith(b"PK")
+
+
+async def test_a_persons_step_is_answered_while_the_chart_is_drawn(
+    sandbox, people, monkeypatch, tmp_path
+):
+    await file_appeal(people.company)
+    env = sandbox.env
+    digest = await reports.leaders_digest(env, None, Week.of(env.today()))
+    monkeypatch.setattr(digest_files, "RENDERER", functools.partial(slow_chart, str(tmp_path)))
+    building = asyncio.create_task(build_leaders_pack(env, digest, ""))
+    await appears(tmp_path / "writing")
+    answer = await people.company.send("/my")
+    assert answer and not building.done()
+    (tmp_path / "go").touch()
+    pack = await building
+    assert pack.chart == b"\x89PNG drawn"
+
+
+SPECS = [SheetSpec("一", [Column("编号", 10)]), SheetSpec("二", [Column("编号", 10)])]
+
+
+def held_rows(flags: str, n: int) -> list[list[str]]:
+    if n == 0:
+        (Path(flags) / "writing").touch()
+        _wait_for(Path(flags) / "go")
+    return [[f"SQ-{n}"], [f"SQ-{n}"]]
+
+
+def broken_rows(n: int) -> list[list[str]]:
+    if n == BATCH + 5:
+        raise ValueError("broken row")
+    return [[str(n)], [str(n)]]
+
+
+def plain_rows(n: int) -> list[list[str]]:
+    return [[str(n)], [str(n)]]
+
+
+async def test_the_reader_stays_a_bounded_distance_ahead_of_the_writer(tmp_path):
+    total, read = 10 * BATCH * QUEUED_BATCHES, 0
+
+    async def items():
+        nonlocal read
+        for n in range(total):
+            read += 1
+            yield n
+
+    target = tmp_path / "book.xlsx"
+    rows = functools.partial(held_rows, str(tmp_path))
+    writing = asyncio.create_task(write_sheets_elsewhere(items(), rows, target, SPECS))
+    await appears(tmp_path / "writing")
+    while read < QUEUED_BATCHES * BATCH:
+        await asyncio.sleep(0)  # let the reader run as far as it may
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert read == QUEUED_BATCHES * BATCH  # and there it waits for the writer
+    (tmp_path / "go").touch()
+    assert await writing == total and read == total
+    book = load_workbook(target, read_only=True)
+    for sheet in book.worksheets:
+        values = [row[0] for row in sheet.iter_rows(values_only=True)]
+        assert values == ["编号", *(f"SQ-{n}" for n in range(total))]
+
+
+async def test_a_writer_failure_stops_the_reading_and_is_raised(tmp_path):
+    read = 0
+
+    async def items():
+        nonlocal read
+        for n in range(100 * BATCH):
+            read += 1
+            yield n
+
+    with pytest.raises(ValueError, match="broken row"):
+        await write_sheets_elsewhere(items(), broken_rows, tmp_path / "book.xlsx", SPECS)
+    assert read <= (QUEUED_BATCHES + 2) * BATCH
+
+
+async def test_a_reading_failure_is_raised_and_the_worker_drops_the_book(tmp_path):
+    async def items():
+        yield 1
+        raise OSError("database gone")
+
+    target = tmp_path / "book.xlsx"
+    with pytest.raises(OSError, match="database gone"):
+        await write_sheets_elsewhere(items(), plain_rows, target, SPECS)
+    await appears(target)  # closed by the worker, which is free for the next
+    assert await write_sheets_elsewhere(aiter_of(range(3)), plain_rows, target, SPECS) == 3
+
+
+async def aiter_of(values):
+    for value in values:
+        yield value
+
+
+def spy_exports(monkeypatch) -> list[tuple[object, object]]:
+    """Records the period of every ledger built."""
+    calls: list[tuple[object, object]] = []
+    original = digest_files.export_ledger
+
+    async def export(env, actor, start, end, target):
+        calls.append((start, end))
+        return await original(env, actor, start, end, target)
+
+    monkeypatch.setattr(digest_files, "export_ledger", export)
+    return calls
+
+
+async def test_a_relative_target_is_written_where_this_process_means(tmp_path, monkeypatch):
+    """The worker process keeps the working folder it started in."""
+    await write_sheets_elsewhere(aiter_of(range(2)), plain_rows, tmp_path / "first.xlsx", SPECS)
+    monkeypatch.chdir(tmp_path)
+    assert await write_sheets_elsewhere(aiter_of(range(2)), plain_rows, Path("l.xlsx"), SPECS) == 2
+    assert (tmp_path / "l.xlsx").stat().st_size > 0
+
+
+def test_the_worker_ends_when_the_bot_is_killed():
+    """A bot killed (-9) cannot stop its worker process: the worker notices and ends."""
+    script = (
+        "import os, time\n"
+        "from bot.sheets import worker_pool\n"
+        "print(worker_pool().submit(os.getpid).result(), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    bot = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(bot.stdout.readline())
+        os.kill(worker, 0)  # running
+    finally:
+        bot.kill()
+        bot.wait()
+    for _ in range(DEADLOCK_GUARD * 100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived the bot")
