@@ -163,7 +163,9 @@ class Cluster:
     def create(self, template: str | None = None) -> str:
         """A new empty (or `template`-copied) database; its URL."""
         name = f"t{os.getpid()}_{next(self._names)}"
-        copy = f" TEMPLATE {template}" if template else ""
+        # FILE_COPY: a small template is copied in a third of WAL_LOG's time (durability is
+        # off on this server, so its checkpoint costs little)
+        copy = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
         self.execute(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
