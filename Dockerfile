@@ -1,4 +1,6 @@
-# AppealDesk in a container: small (python slim), not root, the SQLite file on a volume.
+# AppealDesk in a container: small (python slim), not root, the SQLite file on a volume by
+# default; with the PostgreSQL driver, so DATABASE_URL=postgresql://… in the env file (and
+# PGPASSWORD) moves the data to a server instead (docs/operations.md, "PostgreSQL").
 #   docker build -t appealdesk .
 #   docker run -d --name appealdesk --restart unless-stopped \
 #     --env-file /etc/appealdesk/appealdesk.env -v appealdesk-data:/data appealdesk

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Build the real Dockerfile and run the installed bot inside the image: `appealdesk --help`,
-# `appealdesk demo` (the offline story) and `appealdesk check`. Exits non-zero on any failure.
+# `appealdesk demo` (the offline story) and `appealdesk check`; with --postgres also
+# `migrate status`, `migrate apply` and `check` against a throwaway PostgreSQL server on
+# 127.0.0.1 (host network). Exits non-zero on any failure.
 # No Docker daemon needed: Debian's buildah, as root, with the vfs driver and chroot isolation.
 #
 #   apt-get install buildah            # and mmdebstrap for --local-base
 #   deploy/test-image.sh               # FROM python:3.11-slim (needs a container registry)
 #   deploy/test-image.sh --local-base  # FROM a Debian bookworm base made here (no registry)
 #   BASE_IMAGE=registry.example/python:3.11-slim deploy/test-image.sh
+#   deploy/test-image.sh --local-base --postgres   # and against PostgreSQL (Debian's 15)
 #
 # --local-base makes the base with `mmdebstrap --variant=minbase --include=python3,
 # python3-venv,ca-certificates bookworm` (reused from $WORK_DIR/bookworm-base.tar when there)
@@ -21,13 +24,16 @@ IMAGE=${IMAGE:-localhost/appealdesk:test}
 LOCAL_BASE=localhost/appealdesk-base:bookworm
 BASE_IMAGE=${BASE_IMAGE:-}
 KEEP=0
+PG=0
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --local-base) BASE_IMAGE=$LOCAL_BASE; MAKE_BASE=1 ;;
         --base-image) BASE_IMAGE=$2; shift ;;
         --keep) KEEP=1 ;;  # keep the working container (the image is always kept)
+        --postgres) PG=1 ;;
         -h|--help) usage 0 ;;
         *) echo "test-image.sh: unknown argument $1" >&2; usage 2 ;;
     esac
@@ -40,6 +46,11 @@ for tool in buildah $([ "$MAKE_BASE" = 1 ] && echo mmdebstrap); do
         echo "test-image.sh: $tool is missing (apt-get install $tool)" >&2; exit 2; }
 done
 [ "$(id -u)" = 0 ] || { echo "test-image.sh: run as root (buildah with vfs)" >&2; exit 2; }
+if [ "$PG" = 1 ]; then
+    [ -x "$PG_BIN/initdb" ] && id postgres > /dev/null 2>&1 || {
+        echo "test-image.sh: --postgres needs $PG_BIN/initdb and a postgres user" \
+            "(apt-get install postgresql)" >&2; exit 2; }
+fi
 
 B=(buildah --storage-driver vfs)
 mkdir -p "$WORK_DIR"
@@ -89,7 +100,15 @@ step "build image" "${B[@]}" bud --isolation chroot "${BUILD_ARGS[@]}" -f "$ROOT
     -t "$IMAGE" "$ROOT"
 
 CTR=$("${B[@]}" from --pull=never "$IMAGE")
-cleanup() { [ "$KEEP" = 1 ] || "${B[@]}" rm "$CTR" > /dev/null; }
+PG_DIR=
+as_postgres() { runuser -u postgres -- "$@"; }
+cleanup() {
+    if [ -n "$PG_DIR" ]; then
+        as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop > /dev/null 2>&1 || true
+        rm -rf "$PG_DIR"
+    fi
+    [ "$KEEP" = 1 ] || "${B[@]}" rm "$CTR" > /dev/null
+}
 trap cleanup EXIT
 RUN=("${B[@]}" run --isolation chroot "$CTR" --)
 OUT=$WORK_DIR/out
@@ -130,6 +149,42 @@ step "appealdesk run (no db)" "${B[@]}" run --isolation chroot --env BOT_TOKEN=1
 expect "$OUT/run.txt" "appealdesk: database: /data/not-mounted/appealdesk.sqlite3 cannot be opened"
 no_traceback "$OUT/run.txt"
 
+if [ "$PG" = 1 ]; then
+    # A throwaway server on 127.0.0.1 (a free port, a temp folder, password logins over TCP),
+    # one role owning one database as docs/operations.md makes them; the image reaches it
+    # through the host's network. Its password goes in as PGPASSWORD, never in the URL.
+    PG_DIR=$(mktemp -d /tmp/appealdesk-image-pg.XXXXXX)
+    chown postgres "$PG_DIR" && chmod 700 "$PG_DIR"
+    PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    PG_PASSWORD=image-test-$RANDOM$RANDOM
+    step "postgres: start" as_postgres sh -c "'$PG_BIN/initdb' -D '$PG_DIR/data' -U postgres \
+        -E UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256 --no-sync \
+        > /dev/null && '$PG_BIN/pg_ctl' -D '$PG_DIR/data' -l '$PG_DIR/server.log' -w -o \
+        '-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off' start > /dev/null"
+    as_postgres "$PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -qc \
+        "CREATE ROLE appealdesk LOGIN PASSWORD '$PG_PASSWORD'"
+    as_postgres "$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" --owner appealdesk \
+        --encoding UTF8 --template template0 appealdesk
+    PG_URL="postgresql://appealdesk@127.0.0.1:$PG_PORT/appealdesk?sslmode=disable"
+    PG_RUN=("${B[@]}" run --isolation chroot --network host --env "PGPASSWORD=$PG_PASSWORD"
+            --env "DATABASE_URL=$PG_URL" "$CTR" --)
+
+    status=0
+    step "postgres: migrate status" "${PG_RUN[@]}" appealdesk migrate status \
+        > "$OUT/pg-status.txt" 2>&1 || status=$?
+    [ "$status" = 1 ] || { echo "test-image.sh: migrate status exited $status" >&2; failed=1; }
+    expect "$OUT/pg-status.txt" "applied: none"
+    step "postgres: migrate apply" "${PG_RUN[@]}" appealdesk migrate apply \
+        > "$OUT/pg-apply.txt" 2>&1 || failed=1
+    expect "$OUT/pg-apply.txt" "(current)"
+    status=0
+    step "postgres: check" "${PG_RUN[@]}" appealdesk check > "$OUT/pg-check.txt" 2>&1 || status=$?
+    [ "$status" = 1 ] || { echo "test-image.sh: check exited $status" >&2; failed=1; }
+    expect "$OUT/pg-check.txt" "reachable (PostgreSQL"
+    [ "$(grep -c '^FAIL' "$OUT/pg-check.txt")" = 1 ] && expect "$OUT/pg-check.txt" "FAIL  token:"
+    for f in pg-status pg-apply pg-check; do no_traceback "$OUT/$f.txt"; done
+fi
+
 user=$("${RUN[@]}" id -un)
 python=$("${RUN[@]}" python3 -c 'import sys, bot; print(sys.version.split()[0], bot.__file__)')
 
@@ -147,6 +202,11 @@ echo "check:"
 grep -E '^(ok|warn|FAIL) ' "$OUT/check.txt" | sed 's/^/  /'
 echo "run on a database it cannot use:"
 grep -F 'appealdesk:' "$OUT/run.txt" | sed 's/^/  /'
+if [ "$PG" = 1 ]; then
+    echo "postgresql (a throwaway server on 127.0.0.1:$PG_PORT):"
+    grep -hE '^(database|applied|pending|ok    database|FAIL)' \
+        "$OUT/pg-status.txt" "$OUT/pg-apply.txt" "$OUT/pg-check.txt" | sed 's/^/  /'
+fi
 if [ "$failed" = 0 ]; then
     echo "image test: OK"
 else
