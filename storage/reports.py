@@ -370,7 +370,7 @@ class ReportRepo(Store):
     ) -> AsyncIterator[Reply]:
         """Replies written in [start, end) in the order written, streamed in batches over the
         (kind, created_at) index."""
-        after = ("", 0)
+        after = (records.stamp(start), 0)  # every reply is at or after `start`, its id > 0
         while True:
             rows = await self._all(
                 REPLY_SELECT
