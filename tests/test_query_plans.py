@@ -1,6 +1,7 @@
 """The reads every task card, task action, ledger export and past-week digest pays use an
-index (SQLite's own query plan says so; PostgreSQL's too, with sequential scans priced out), and the export reads a fixed number of queries
-however many tasks, events and 责任人 the ledger holds."""
+index (SQLite's own query plan says so; PostgreSQL's too, sequential scans priced out), and
+the export reads a fixed number of queries however many tasks, events and 责任人 the ledger
+holds."""
 
 from __future__ import annotations
 
