@@ -61,7 +61,11 @@ _PG_FIRST = (
 )
 
 # DIALECT SQL (migration 7): one plpgsql function behind the three triggers SQLite writes
-# with bodies of their own; `ON CONFLICT DO NOTHING` where SQLite says `INSERT OR IGNORE`.
+# with bodies of their own. Where SQLite says `INSERT OR IGNORE` (its one writer at a time
+# makes that enough), an appeal already noted is updated here (`DO UPDATE`: a row lock), so a
+# tally refresh's `DELETE FROM appeal_changes` waits for the writer's COMMIT and its recount
+# sees the change; `DO NOTHING` takes no lock, and a change committed after the recount read
+# the appeal would be lost.
 # (`EXECUTE PROCEDURE`: PostgreSQL 11+ also spells it EXECUTE FUNCTION; the older spelling
 # is the one the PostgreSQL-dialect databases derived from older releases accept.)
 _PG_TALLY_TRIGGERS = (
@@ -82,10 +86,10 @@ _PG_TALLY_TRIGGERS = (
         BEGIN
             IF TG_OP = 'DELETE' THEN
                 INSERT INTO appeal_changes VALUES (OLD.id, OLD.created_at)
-                    ON CONFLICT DO NOTHING;
+                    ON CONFLICT (appeal_id) DO UPDATE SET created_at = excluded.created_at;
             ELSE
                 INSERT INTO appeal_changes VALUES (NEW.id, NEW.created_at)
-                    ON CONFLICT DO NOTHING;
+                    ON CONFLICT (appeal_id) DO UPDATE SET created_at = excluded.created_at;
             END IF;
             RETURN NULL;
         END $$;

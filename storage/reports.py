@@ -14,7 +14,6 @@ from bot.rules.model import Event
 from storage import records
 from storage.appeals import APPEAL_FIELDS, APPEAL_FROM
 from storage.base import Row, Store
-from storage.sqlite_only import LEDGER_HISTORY
 
 DIGEST_COLUMNS = (
     "a.id, a.number, a.category, a.state, a.department_id, d.name AS department_name,"
@@ -30,10 +29,10 @@ DIGEST_JOINS = (
 # Each open state's longest overdue, in its (state, due_date) index order.
 LONGEST_OVERDUE = (
     "SELECT * FROM (SELECT id FROM appeals WHERE state = 'pending'"
-    " AND due_date < :today{unchanged} ORDER BY due_date, id LIMIT :limit)"
+    " AND due_date < :today{unchanged} ORDER BY due_date, id LIMIT :limit) p"
     " UNION ALL"
     " SELECT * FROM (SELECT id FROM appeals WHERE state = 'in_progress'"
-    " AND due_date < :today{unchanged} ORDER BY due_date, id LIMIT :limit)"
+    " AND due_date < :today{unchanged} ORDER BY due_date, id LIMIT :limit) i"
 )
 LATEST_RANKED = (
     " SELECT id, text, number, department_id, department_name, created_at"
@@ -92,7 +91,7 @@ def tally_insert(day: str) -> str:
         "INSERT INTO appeal_tallies (created_day, department_id, category, withdrawn, closed_day,"  # noqa: S608 (constants only: the day is LOCAL_DAY's)
         " unrated_from, received, claimed_on_time, resolved, closed_on_time, rated, satisfied)"
         f" SELECT {created}, a.department_id, a.category,"
-        " CASE WHEN a.state = 'withdrawn' THEN 1 ELSE 0 END,"
+        " a.state = 'withdrawn',"  # a boolean on PostgreSQL, 0/1 on SQLite
         " CASE WHEN a.state IN ('closed', 'rated') AND a.closed_at IS NOT NULL"
         f"   THEN {closed} END,"
         " CASE WHEN a.state = 'closed' AND a.rating IS NULL THEN a.rating_due_date END,"
@@ -118,6 +117,47 @@ REPLY_FROM = (
 )
 
 
+# The history of one appeal `a` as JSON arrays, rendered (local time, Chinese names) by the
+# use case; fixed SQL, no values interpolated. DIALECT SQL, by the connection's dialect name:
+# SQLite aggregates with `json_group_array(json_object(…))` over an ordered subquery;
+# PostgreSQL with `json_agg(json_build_object(…) ORDER BY …)`, which gives NULL for no rows
+# (read as an empty list) and the detail as an object (jsonb), not text. The notices' family
+# is ordered by code point on both (`COLLATE "C"`: SQLite compares bytes).
+LEDGER_HISTORY = {
+    "sqlite": (
+        " (SELECT json_group_array(json_object('at', ev.created_at, 'action', ev.action,"
+        "   'actor', u.full_name, 'actor_role', u.role, 'detail', ev.detail))"
+        "   FROM (SELECT * FROM audit_events"
+        "   WHERE appeal_id = a.id ORDER BY id) ev LEFT JOIN users u ON u.tg_id = ev.actor_id)"
+        "   AS history,"
+        " (SELECT json_group_array(json_object('at', m.created_at, 'kind', m.kind,"
+        "   'author', u.full_name, 'author_role', u.role, 'text', m.text,"
+        "   'files', (SELECT COUNT(*) FROM attachments f WHERE f.message_id = m.id)))"
+        "   FROM (SELECT * FROM appeal_messages"
+        "   WHERE appeal_id = a.id ORDER BY id) m LEFT JOIN users u ON u.tg_id = m.author_id)"
+        "   AS messages,"
+        " (SELECT json_group_array(json_object('family', n.family, 'year', n.serial_year,"
+        "   'no', n.serial_no)) FROM (SELECT * FROM notices WHERE subject = 'appeal'"
+        "   AND subject_id = a.id ORDER BY family, serial_year, serial_no) n) AS notices"
+    ),
+    "postgresql": (
+        " (SELECT json_agg(json_build_object('at', ev.created_at, 'action', ev.action,"
+        "   'actor', u.full_name, 'actor_role', u.role, 'detail', ev.detail) ORDER BY ev.id)"
+        "   FROM audit_events ev LEFT JOIN users u ON u.tg_id = ev.actor_id"
+        "   WHERE ev.appeal_id = a.id) AS history,"
+        " (SELECT json_agg(json_build_object('at', m.created_at, 'kind', m.kind,"
+        "   'author', u.full_name, 'author_role', u.role, 'text', m.text,"
+        "   'files', (SELECT COUNT(*) FROM attachments f WHERE f.message_id = m.id))"
+        "   ORDER BY m.id)"
+        "   FROM appeal_messages m LEFT JOIN users u ON u.tg_id = m.author_id"
+        "   WHERE m.appeal_id = a.id) AS messages,"
+        " (SELECT json_agg(json_build_object('family', n.family, 'year', n.serial_year,"
+        "   'no', n.serial_no) ORDER BY n.family COLLATE \"C\", n.serial_year, n.serial_no)"
+        "   FROM notices n WHERE n.subject = 'appeal' AND n.subject_id = a.id) AS notices"
+    ),
+}
+
+
 class ReportRepo(Store):
     async def appeals_touching(self, start: datetime, end: datetime) -> list[DigestRow]:
         """Appeals filed, closed or still open in [start, end)."""
@@ -131,7 +171,7 @@ class ReportRepo(Store):
 
     def _local_day(self) -> str:
         """How this connection's dialect renders a moment column's local day."""
-        return LOCAL_DAY[getattr(getattr(self, "dialect", None), "name", "sqlite")]
+        return LOCAL_DAY[self.dialect.name]
 
     async def refresh_tallies(self, zone: ZoneInfo) -> None:
         """Bring the per-day counts up to date: every day on which an appeal written since
@@ -206,10 +246,16 @@ class ReportRepo(Store):
             " GROUP BY d.name, t.category, t.withdrawn",
             {"start": start.isoformat(), "end": end.isoformat(), "today": today.isoformat()},
         )
-        return [
-            ReceivedGroup(**{k: (bool(v) if k == "withdrawn" else v) for k, v in r.items()})
-            for r in rows
-        ]
+        # in the groups' order by code point on both backends (SQLite's GROUP BY gives it;
+        # PostgreSQL's hash grouping and collations do not): a category no longer configured
+        # is listed where this order puts it
+        return sorted(
+            (
+                ReceivedGroup(**{k: (bool(v) if k == "withdrawn" else v) for k, v in r.items()})
+                for r in rows
+            ),
+            key=lambda g: (g.department, g.category, g.withdrawn),
+        )
 
     async def closed_counts(self, start: date, end: date) -> tuple[int, int]:
         """(closed, closed on time) of the appeals closed on the local days [start, end]."""
@@ -330,7 +376,7 @@ class ReportRepo(Store):
     ) -> AsyncIterator[Reply]:
         """Replies written in [start, end) in the order written, streamed in batches over the
         (kind, created_at) index."""
-        after = ("", 0)
+        after = (records.stamp(start), 0)  # every reply is at or after `start`, its id > 0
         while True:
             rows = await self._all(
                 REPLY_SELECT
@@ -361,7 +407,7 @@ class ReportRepo(Store):
             rows = await self._all(
                 APPEAL_FIELDS
                 + ","
-                + LEDGER_HISTORY
+                + LEDGER_HISTORY[self.dialect.name]
                 + APPEAL_FROM
                 + " WHERE a.id > :last AND a.created_at >= :start AND a.created_at < :end"
                 " ORDER BY a.id LIMIT :batch",

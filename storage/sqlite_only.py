@@ -2,9 +2,9 @@
 its own way. (SQL fragments inside shared statements come from storage/dialect.py.)
 
 - connection set-up (PRAGMAs, a read-only reader opened with `mode=ro` and `query_only`);
-- the migration runner (`executescript` commits by itself, so the version row rides along);
-- the ledger's per-appeal history aggregated as JSON (`json_group_array` / `json_object`;
-  PostgreSQL: `json_agg(json_build_object(...) ORDER BY ...)`).
+- the migration runner (`executescript` commits by itself, so the version row rides along).
+(The ledger's per-appeal history as JSON, `json_group_array` here and `json_agg` there, is a
+dialect table in storage/reports.py, beside the statement that uses it.)
 """
 
 from __future__ import annotations
@@ -61,26 +61,6 @@ async def apply_migration(conn: aiosqlite.Connection, version: int, sql: str) ->
         + f"\nINSERT INTO schema_migrations VALUES ({int(version)}, "
         + f"'{datetime.now(UTC).isoformat()}');\nCOMMIT;"
     )
-
-
-# The history of one appeal `a` as JSON arrays, rendered (local time, Chinese names) by
-# the use case; fixed SQL, no values interpolated.
-LEDGER_HISTORY = (
-    " (SELECT json_group_array(json_object('at', ev.created_at, 'action', ev.action,"
-    "   'actor', u.full_name, 'actor_role', u.role, 'detail', ev.detail))"
-    "   FROM (SELECT * FROM audit_events"
-    "   WHERE appeal_id = a.id ORDER BY id) ev LEFT JOIN users u ON u.tg_id = ev.actor_id)"
-    "   AS history,"
-    " (SELECT json_group_array(json_object('at', m.created_at, 'kind', m.kind,"
-    "   'author', u.full_name, 'author_role', u.role, 'text', m.text,"
-    "   'files', (SELECT COUNT(*) FROM attachments f WHERE f.message_id = m.id)))"
-    "   FROM (SELECT * FROM appeal_messages"
-    "   WHERE appeal_id = a.id ORDER BY id) m LEFT JOIN users u ON u.tg_id = m.author_id)"
-    "   AS messages,"
-    " (SELECT json_group_array(json_object('family', n.family, 'year', n.serial_year,"
-    "   'no', n.serial_no)) FROM (SELECT * FROM notices WHERE subject = 'appeal'"
-    "   AND subject_id = a.id ORDER BY family, serial_year, serial_no) n) AS notices"
-)
 
 
 # Also SQLite-specific, written inline where used: the digest's counts in storage/reports.py

@@ -1,6 +1,7 @@
 """The reads every task card, task action, ledger export and past-week digest pays use an
-index (SQLite's own query plan says so), and the export reads a fixed number of queries
-however many tasks, events and 责任人 the ledger holds."""
+index (SQLite's own query plan says so; PostgreSQL's too, sequential scans priced out), and
+the export reads a fixed number of queries however many tasks, events and 责任人 the ledger
+holds."""
 
 from __future__ import annotations
 
@@ -155,3 +156,57 @@ async def test_the_ledgers_states_at_a_moment_past_read_by_time(env, cast, clock
         TaskState.CLOSE_REQUESTED: 1,
         TaskState.IN_PROGRESS: 1,
     }
+
+
+def pg_plan(url: str, sql: str, params: Any) -> dict:
+    """PostgreSQL's plan of `sql` (the adapter's spelling of its parameters), sequential
+    scans priced out: a Seq Scan left in it means no index could serve that read."""
+    import psycopg  # noqa: PLC0415 - only the PostgreSQL half needs it
+
+    from storage.postgres.params import translate  # noqa: PLC0415
+
+    with psycopg.connect(url) as conn:
+        conn.execute("SET enable_seqscan = off")
+        [(found,)] = conn.execute("EXPLAIN (FORMAT JSON) " + translate(sql), params).fetchall()
+    return found[0]["Plan"]
+
+
+def pg_nodes(node: dict) -> list[dict]:
+    return [node, *(n for child in node.get("Plans", ()) for n in pg_nodes(child))]
+
+
+async def test_the_same_reads_use_an_index_on_postgresql(env, cast, recorded, db):  # noqa: F811
+    """The PostgreSQL half of the plan test above: the same reads (a task card, the export,
+    a past week's digest and ledger states, a subject's events) search by index there too,
+    and the reads by time go through audit_events_created."""
+    if db.backend != "postgresql":
+        pytest.skip("the SQLite half is test_task_reads_and_past_week_reads_use_an_index")
+    await ledger_of(env, cast, 3)
+    leader = await people.actor_for(env, LEADER_ID)
+    [task, *_] = await tasks.tasks_for(env, leader)
+    recorded.clear()
+    await tasks.view(env, leader, task.id)
+    await tasks.export(env, leader)
+    async with env.db.reading() as uow:
+        await uow.reports.changed_since(END)
+        await uow.tasks.counts_by_state_at(END)
+        await uow.audit.of_subject(f"enterprise:{cast['contact'].enterprise_id}")
+    plans = {sql: pg_nodes(pg_plan(db.url, sql, params)) for sql, params in recorded}
+    assert len([sql for sql in plans if "audit_events" in sql]) >= 5, list(plans)
+    whole = {"audit_events", "users", "task_attachments"}
+    for sql, nodes in plans.items():
+        everything = "ORDER BY r.task_id" in sql  # the export: every report of every task
+        read_whole = {
+            n["Relation Name"]
+            for n in nodes
+            if n["Node Type"] == "Seq Scan"
+            and (
+                n["Relation Name"] in whole
+                or (n["Relation Name"] == "task_reports" and not everything)
+            )
+        }
+        assert not read_whole, (sql, read_whole)
+    by_time = [sql for sql in plans if "created_at >= :end" in sql]
+    assert len(by_time) == 3
+    for sql in by_time:
+        assert any(n.get("Index Name") == "audit_events_created" for n in plans[sql]), sql

@@ -122,7 +122,7 @@ async def test_a_change_written_while_the_tallies_are_refreshed_is_counted_next_
     assert db.count("appeal_changes") == 1
     async with env.db.unit_of_work() as uow:
         late = LateWriter(uow.conn)
-        await type(uow.reports)(late).refresh_tallies(env.zone)
+        await type(uow.reports)(late, uow.dialect).refresh_tallies(env.zone)
         await uow.commit()
     assert late.wrote
     # the late appeal's day was not among those taken: it waits, noted, for the next refresh

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,10 @@ from bot.digest_files import (
     estimated_ledger_bytes,
     ledger_fits,
 )
-from bot.rules.digest import Week
+from bot.rules.digest import Reply, Week
 from bot.sheets import BATCH, QUEUED_BATCHES, Column, SheetSpec, write_sheets_elsewhere
 from bot.usecases import reports
+from storage.reports import ReportRepo
 from tests.conftest import file_appeal
 
 # The most appeals whose ledger is expected to fit one upload.
@@ -177,6 +179,77 @@ async def test_a_persons_step_is_answered_while_the_chart_is_drawn(
     (tmp_path / "go").touch()
     pack = await building
     assert pack.chart == b"\x89PNG drawn"
+
+
+class Endless:
+    """Items for a digest's work in Python, without end until a person has been answered
+    (an iterable that never waits: only turns the digest itself gives let the person's step
+    run); after DEADLOCK_GUARD seconds it stops anyway and says so (a failure)."""
+
+    def __init__(self, make) -> None:
+        self.make, self.answered, self.given = make, asyncio.Event(), 0
+        self.stopped_by_guard = False
+
+    def __iter__(self):
+        guard = time.monotonic() + DEADLOCK_GUARD
+        while not self.answered.is_set():
+            if time.monotonic() > guard:
+                self.stopped_by_guard = True
+                return
+            self.given += 1
+            yield self.make(self.given)
+
+    async def __aiter__(self):
+        for item in self:
+            yield item
+
+
+@pytest.mark.parametrize("part", ["replay", "near_duplicates"])
+async def test_a_persons_step_is_answered_while_the_digest_is_computed(
+    sandbox, people, monkeypatch, part
+):
+    """The digest's replay of changed appeals and its near-duplicate check run as long as
+    nobody is answered; a person files an appeal meanwhile and is answered, and the digest
+    then ends with every item it was given counted, as a digest without the race counts."""
+    for n in range(3):
+        await file_appeal(people.company, text=f"第{n}件：园区道路施工影响货车进出，请协调。")
+    env = sandbox.env
+    async with env.db.reading() as uow:
+        [row, *_] = await uow.reports.open_rows()
+        events = await uow.audit.of_appeal(row.id)
+    reply = "已协调施工单位，本周内恢复货车通行。"
+    if part == "replay":  # a past week: the appeals changed since are replayed
+        week = Week.of(env.today() - timedelta(days=7))
+        endless = Endless(lambda n: (row, events))
+        monkeypatch.setattr(ReportRepo, "changed_since", lambda self, end: _value(endless))
+    else:  # this week's replies, each compared with the department's latest
+        week = Week.of(env.today())
+        endless = Endless(lambda n: Reply(n, reply, f"SQ-X-{n}", 1, "金融科", env.now()))
+        monkeypatch.setattr(ReportRepo, "replies_between", lambda self, start, end: endless)
+
+    async def person() -> str:
+        number = await file_appeal(people.rival, "用工(引才)", "招聘电工十名，请帮助对接。")
+        endless.answered.set()
+        return number
+
+    digesting = asyncio.create_task(reports.leaders_digest(env, None, week))
+    number = await person()
+    digest = await digesting
+    assert number in people.rival.last
+    assert not endless.stopped_by_guard and endless.given > 0
+    monkeypatch.undo()
+    alone = await reports.leaders_digest(env, None, week)
+    if part == "near_duplicates":  # every reply but the first is the one before it again
+        assert digest.duplicates_total == endless.given - 1
+        short = len(reply) < env.org.digest.min_reply_chars
+        assert digest.short_total == (endless.given if short else 0)
+    else:  # replayed: filed after that week, so as then it counts nowhere
+        assert (digest.last_week, digest.year) == (alone.last_week, alone.year)
+        assert digest.overdue == alone.overdue
+
+
+async def _value(value):
+    return value
 
 
 SPECS = [SheetSpec("一", [Column("编号", 10)]), SheetSpec("二", [Column("编号", 10)])]
