@@ -129,6 +129,9 @@ class InviteRepo(Protocol):
 class RequestRepo(Protocol):
     """What a request (e.g. a Telegram update) already did, so that it never happens twice."""
 
+    async def claim(
+        self, key: str, actor_id: int, since: datetime, now: datetime
+    ) -> tuple[str, int | None] | None: ...
     async def done(
         self, key: str, actor_id: int, since: datetime
     ) -> tuple[str, int | None] | None: ...
