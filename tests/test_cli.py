@@ -538,7 +538,11 @@ def pg_url():
     """A new, empty PostgreSQL database on the test cluster (tests/pg_cluster.py)."""
     pytest.importorskip("storage.postgres", reason="the PostgreSQL adapter is not installed")
     pg_cluster = pytest.importorskip("tests.pg_cluster", reason="no PostgreSQL test cluster")
-    return pg_cluster.new_database_url()
+    if why := pg_cluster.skip_reason():  # no server binaries here: skipped, with the reason
+        pytest.skip(why)
+    url = pg_cluster.new_database_url()
+    yield url
+    pg_cluster.drop_database(url)
 
 
 def test_migrate_and_check_on_postgresql(folder, monkeypatch, capsys, pg_url):
