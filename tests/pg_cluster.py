@@ -33,8 +33,15 @@ SPEED = ("-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
 
 
 def bindir() -> Path | None:
-    """The folder holding initdb and pg_ctl: Debian's PostgreSQL 15, else `pg_config`'s."""
-    candidates = [DEBIAN_BINDIR]
+    """The folder holding initdb and pg_ctl: Debian's PostgreSQL 15, else the newest other
+    Debian version (`apt-get install postgresql` brings the release's own), else
+    `pg_config`'s."""
+    others = sorted(
+        DEBIAN_BINDIR.parent.parent.glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    candidates = [DEBIAN_BINDIR, *others]
     if pg_config := shutil.which("pg_config"):
         try:
             out = subprocess.run(
@@ -57,7 +64,8 @@ def unavailable() -> str | None:
         return "PostgreSQL tests skipped: psycopg is not installed (pip install -e '.[test]')"
     if bindir() is None:
         return (
-            f"PostgreSQL tests skipped: no initdb/pg_ctl in {DEBIAN_BINDIR} nor from pg_config"
+            f"PostgreSQL tests skipped: no initdb/pg_ctl in {DEBIAN_BINDIR.parent.parent}/*/bin"
+            " nor from pg_config"
             " (apt-get install -y postgresql)"
         )
     if os.geteuid() == 0:
