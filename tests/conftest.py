@@ -176,14 +176,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if "postgresql" not in chosen_backends(config):
         line += f"; PostgreSQL not chosen (--backends / {BACKENDS_ENV})"
     elif not ran["postgresql"] and why.get("postgresql"):
-        line += f"; skipped {why['postgresql']}"
+        reason = why["postgresql"].removeprefix("PostgreSQL tests skipped: ")
+        reason = reason.removeprefix("PostgreSQL: ")
+        line += f"; skipped PostgreSQL: {reason}"
         # and in the run's last line: those tests are counted as "… skipped on PostgreSQL
         # (why)" instead of among the other skips
         skips = terminalreporter.stats.get("skipped", [])
         gone = [r for r in skips if why["postgresql"] in str(getattr(r, "longrepr", ""))]
         if gone:
             terminalreporter.stats["skipped"] = [r for r in skips if r not in gone]
-            reason = why["postgresql"].removeprefix("PostgreSQL tests skipped: ")
             terminalreporter.stats[f"skipped on PostgreSQL ({reason})"] = gone
     terminalreporter.write_line(line)
 

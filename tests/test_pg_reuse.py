@@ -7,12 +7,16 @@ schema a test changed, or a database that could not be reset, is never handed ou
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests import pg_cluster
 
 REASON = pg_cluster.unavailable()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+needs_server = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 AUDIT = (
     "INSERT INTO audit_events (subject, actor_id, action, created_at)"
@@ -52,6 +56,7 @@ def next_database(url: str) -> str:
     return pg_cluster.fresh_database()
 
 
+@needs_server
 def test_a_reused_database_is_the_template_again():
     import psycopg
 
@@ -75,6 +80,7 @@ def test_a_reused_database_is_the_template_again():
     pg_cluster.drop_database(second)
 
 
+@needs_server
 @pytest.mark.parametrize(
     "change",
     [
@@ -101,6 +107,7 @@ def test_a_database_whose_schema_changed_is_not_handed_out_again(change):
     pg_cluster.drop_database(other)
 
 
+@needs_server
 def test_a_connection_left_open_in_a_transaction_does_not_stop_the_reset():
     import psycopg
 
@@ -115,3 +122,31 @@ def test_a_connection_left_open_in_a_transaction_does_not_stop_the_reset():
         left.execute("SELECT 1")
     left.close()
     pg_cluster.drop_database(again)
+
+
+WITHOUT_BINARIES = """
+import sys
+sys.path.insert(0, "tests")
+import pg_cluster
+pg_cluster.bindir = lambda: None  # a machine without PostgreSQL's initdb/pg_ctl
+import pytest
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-k", "open_database",
+                      "tests/test_contract.py"]))
+"""
+
+
+def test_without_postgresql_the_sqlite_half_runs_and_the_last_line_says_why():
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_BINARIES],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[-2].startswith("database backends run: sqlite (1 test); skipped PostgreSQL: no")
+    assert "initdb/pg_ctl" in lines[-2] and "apt-get install -y postgresql" in lines[-2]
+    assert "1 passed" in lines[-1] and "1 skipped on PostgreSQL (no initdb/pg_ctl in" in lines[-1]
+    assert " 1 skipped," not in lines[-1]  # counted once, as skipped on PostgreSQL
