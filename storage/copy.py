@@ -160,7 +160,7 @@ def _compatible(src: _Side, dst: _Side, src_name: str, dst_name: str) -> dict[st
                 a.kind if a.kind != PLAIN else b.kind,
                 b.nullable,
                 identity=b.identity,
-                text=a.text or b.text,
+                text=a.text and b.text,  # a day is TEXT on SQLite, a date here
             )
             for a, b in zip(table.columns, other.columns, strict=True)
         ]

@@ -339,15 +339,16 @@ async def test_digest_send_with_a_rejected_token_is_one_line(database, bot_api, 
 
 
 async def test_digest_prints_the_departments_views_that_go_with_the_asked_week(
-    sandbox, people, settings, monkeypatch, capsys
+    sandbox, people, settings, monkeypatch, capsys, tmp_path
 ):
     """`--week W` prints each department's view of the week W's digest is sent in (本周到期:
     due in it), as Monday's run sends it — not of the week the command happens to run in."""
     from tests.conftest import file_appeal
 
     number = await file_appeal(people.company, "融资")  # 2026-03-10: due 2026-03-24 (W13)
-    monkeypatch.chdir(settings.database_path.parent)
-    monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_PATH", raising=False)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setattr(cli, "local_today", lambda settings: date(2026, 3, 31))  # in W14
 
     async def departments_part(week: str) -> str:
@@ -538,7 +539,11 @@ def pg_url():
     """A new, empty PostgreSQL database on the test cluster (tests/pg_cluster.py)."""
     pytest.importorskip("storage.postgres", reason="the PostgreSQL adapter is not installed")
     pg_cluster = pytest.importorskip("tests.pg_cluster", reason="no PostgreSQL test cluster")
-    return pg_cluster.new_database_url()
+    if why := pg_cluster.skip_reason():  # no server binaries here: skipped, with the reason
+        pytest.skip(why)
+    url = pg_cluster.new_database_url()
+    yield url
+    pg_cluster.drop_database(url)
 
 
 def test_migrate_and_check_on_postgresql(folder, monkeypatch, capsys, pg_url):

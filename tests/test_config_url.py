@@ -4,6 +4,7 @@ DATABASE_PATH still honoured (and a clash with it said as such), and a password 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import subprocess
 import sys
@@ -140,6 +141,12 @@ def test_no_password_survives_masking(password, in_query):
     assert encoded not in pg_dump_recipe(url, Path("a.dump"))
     target = load_settings(database_url=url)
     assert encoded not in target.database_shown and encoded not in repr(target)
+    if importlib.util.find_spec("psycopg") is not None:  # the server's one-line refusal too
+        from storage.postgres.database import PostgresDatabase, ServerUnusable
+
+        said = str(ServerUnusable(url, "cannot be reached"))
+        assert encoded not in said and secret not in said and "***" in said
+        assert encoded not in repr(PostgresDatabase(url))
 
 
 # DATABASE_PATH, the old spelling ------------------------------------------------------------

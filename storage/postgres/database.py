@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -55,15 +54,11 @@ def _schema_table() -> str:
 
 
 def shown(url: str) -> str:
-    """The URL without its password, to name the database in a message."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}"))
+    """The URL with its password hidden (in the user part or a `password=` option), to name
+    the database in a message: the same form every command prints (storage.factory)."""
+    from storage.factory import masked  # the factory imports this package lazily
+
+    return masked(url)
 
 
 class ServerUnusable(DatabaseUnusable):
