@@ -249,6 +249,8 @@ def refusals(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def wrapper(update: Update, context: Context, *args: Any) -> Any:
+        if context.args:
+            context.args = command_words(context.args)
         try:
             return await _unreadable_as_unknown(handler, update, context, *args)
         except InvalidInput as exc:
@@ -267,6 +269,14 @@ def refusals(handler: Handler) -> Handler:
         return None
 
     return wrapper
+
+
+def command_words(words: list[str]) -> list[str]:
+    """A command's arguments as a person sees them: without invisible characters (controls
+    such as NUL, zero-width and direction marks), empty ones dropped. A code pasted with a
+    stray mark finds what it names, and no database is handed text it cannot hold
+    (PostgreSQL keeps no NUL in text) — the same answer on every backend."""
+    return [word for word in (checks.without_invisible(w).strip() for w in words) if word]
 
 
 def _name_the_move(env: Env, exc: DomainError) -> None:
@@ -363,5 +373,7 @@ def attachment_of(update: Update) -> Attachment | None:
         return Attachment("photo", photo.file_id, photo.file_unique_id)
     if message.document:
         doc = message.document
-        return Attachment("document", doc.file_id, doc.file_unique_id, doc.file_name)
+        # the name as shown: no controls (a database keeps no NUL in text), None if blank
+        shown = checks.without_invisible(doc.file_name or "").strip() or None
+        return Attachment("document", doc.file_id, doc.file_unique_id, shown)
     return None

@@ -48,7 +48,8 @@ class AppealRepo(Store):
         """
         row = await self._one(
             "INSERT INTO appeal_counters (year, last_seq) VALUES (?, 1)"
-            " ON CONFLICT(year) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+            " ON CONFLICT(year) DO UPDATE SET last_seq = appeal_counters.last_seq + 1"
+            " RETURNING last_seq",
             (year,),
         )
         assert row is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -167,3 +168,32 @@ async def test_file_names_of_supplements(sandbox, people, db, file_name):
     await people.company.send_document((file_name or "x")[:255])
     healthy(sandbox)
     await people.company.send("/cancel")
+
+
+# Invisible characters in what a person passes to a command or names a file: the bot reads
+# what can be seen — the same answer on every backend (PostgreSQL keeps no NUL in text).
+MARKS = ("\x00", "\u200b", "\u202e", "\x1b", "\ufeff")
+
+
+@pytest.mark.parametrize("mark", MARKS)
+async def test_a_command_argument_with_invisible_marks_finds_what_it_names(
+    sandbox, people, db, mark
+):
+    number = await file_appeal(people.company)
+    card = await people.company.send(f"/view {mark}{number}{mark}")
+    assert number in card[-1] and "诉求" in card[-1], card
+    invite = await people.leader.send(f"/invite zx{mark}qy")
+    assert "?start=" in invite[-1], invite
+    healthy(sandbox)
+
+
+@pytest.mark.parametrize("mark", MARKS)
+async def test_a_file_name_is_kept_as_shown(sandbox, people, db, mark):
+    number = await file_appeal(people.company)
+    await people.company.send(f"/view {number}")
+    await people.company.press("补充")
+    await people.company.send_document(f"营业{mark}执照.pdf")
+    await people.company.send_document(f"{mark}")  # nothing visible: kept without a name
+    healthy(sandbox)
+    names = [r["file_name"] for r in db.rows("SELECT file_name FROM attachments ORDER BY id")]
+    assert names == ["营业执照.pdf", None]
