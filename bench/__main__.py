@@ -28,7 +28,7 @@ SIZES = {
               "sweep": ["--items", "10000", "50000", "--due", "500"],
               "export": ["--items", "2000"], "digest": ["--items", "2000", "5000"],
               "fanout": ["--messages", "300"], "driver": ["--ops", "2000"],
-              "pack": ["--items", "5000"], "copy": ["--items", "2000"]},
+              "pack": ["--items", "5000", "--steps", "100"], "copy": ["--items", "2000"]},
     "full": {"intake": ["--enterprises", "200", "--notices", "heads"],
              "sweep": ["--items", "10000", "100000", "1000000", "--due", "2000"],
              "export": ["--items", "10000", "100000", "1000000"],
