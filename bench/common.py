@@ -1,5 +1,6 @@
-"""What both benchmarks need: a fresh AppealDesk database with one department, enterprise
-and contact to hang the seeded appeals on."""
+"""What the benchmarks share: a fresh AppealDesk database on either backend (a SQLite file
+in a folder, or a database on a throwaway PostgreSQL server: `Places`), the owners to hang
+seeded appeals on, and the closing table's rows."""
 
 from __future__ import annotations
 
@@ -8,20 +9,112 @@ import resource
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 from bot.app import make_env
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.usecases.env import Env
+from storage.factory import parse_database_url, sqlite_url
+
+BACKENDS = ("sqlite", "postgresql")
 
 
-async def fresh_database(path: Path, today: date | None = None) -> Env:
-    """An environment on a new database file with the schema applied (closed again); with
-    `today`, its clock stands at 10:00 that day."""
+def available_backends() -> list[str]:
+    """SQLite, and PostgreSQL where its server binaries are installed."""
+    from bench.pgserver import PG_BIN
+
+    return ["sqlite", *(["postgresql"] if (PG_BIN / "initdb").exists() else [])]
+
+
+def backend_choice(value: str) -> list[str]:
+    """`--backend sqlite|postgresql|both` as the list of backends to run."""
+    if value == "both":
+        return list(BACKENDS)
+    if value not in BACKENDS:
+        raise ValueError(value)
+    return [value]
+
+
+class Place:
+    """Where one backend's benchmark databases live: files in a folder (SQLite), or
+    databases created on demand on one throwaway server (PostgreSQL)."""
+
+    def __init__(self, backend: str, folder: Path, server: str | None = None) -> None:
+        self.backend, self.folder, self.server = backend, folder, server
+
+    def url(self, name: str) -> str:
+        """A new, empty database called `name` (an old one of that name is dropped)."""
+        if self.server is None:
+            path = self.folder / f"{name}.sqlite3"
+            path.unlink(missing_ok=True)
+            return sqlite_url(path)
+        import psycopg
+
+        database = name.replace("-", "_").lower()
+        with psycopg.connect(self.server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
+            conn.execute(f'CREATE DATABASE "{database}"')
+        return self.server.rsplit("/", 1)[0] + "/" + database
+
+
+@contextmanager
+def places(backends: list[str], folder: Path) -> Iterator[dict[str, Place]]:
+    """A Place per backend; a PostgreSQL server runs (and is removed) for the block."""
+    from bench.pgserver import pg_server
+
+    with ExitStack() as stack:
+        got = {}
+        for backend in backends:
+            server = stack.enter_context(pg_server(PG_SETTINGS)) if backend != "sqlite" else None
+            got[backend] = Place(backend, folder, server)
+        yield got
+
+
+# The throwaway server's postgresql.conf: a small dedicated server's (the machine has 24 GB;
+# SQLite's page cache is not limited either). fsync stays on; commits are not waited for
+# (synchronous_commit = off), SQLite's durability as the bot opens it (WAL, synchronous =
+# NORMAL: the last commits may be lost in a crash, never consistency), as the driver bench.
+PG_SETTINGS = {
+    "shared_buffers": "'1GB'",
+    "work_mem": "'64MB'",
+    "maintenance_work_mem": "'256MB'",
+    "synchronous_commit": "off",
+}
+
+
+def execute(url: str, sql: str, params: tuple[Any, ...] = ()) -> int:
+    """One raw statement (`?` parameters) on either backend, committed; its row count."""
+    if parse_database_url(url).backend == "sqlite":
+        conn = sqlite3.connect(parse_database_url(url).path)
+        try:
+            count = conn.execute(sql, params).rowcount
+            conn.commit()
+        finally:
+            conn.close()
+        return count
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        return pg.execute(sql.replace("?", "%s"), params).rowcount
+
+
+def settings_for(target: Path | str, **extra: Any) -> Settings:
+    """Settings on a database given as a file or a URL."""
+    if isinstance(target, Path):
+        return Settings(_env_file=None, database_path=target, **extra)
+    return Settings(_env_file=None, database_url=target, **extra)
+
+
+async def fresh_database(target: Path | str, today: date | None = None) -> Env:
+    """An environment on a new database (a file or a URL) with the schema applied (closed
+    again); with `today`, its clock stands at 10:00 that day."""
     clock = ManualClock(datetime.combine(today, time(2), UTC)) if today else None
-    settings = Settings(_env_file=None, database_path=path)
+    settings = settings_for(target)
     env = make_env(settings, load_org(BUNDLED_ORG_CONFIG), clock)
     await env.db.open()
     await env.db.close()
@@ -62,9 +155,10 @@ def print_measurement(seconds: float) -> None:
 
 def in_own_process(module: str, *args: str) -> tuple[float, float]:
     """(seconds, peak RSS MiB) of one variant, run as `python -m module args…`."""
-    done = subprocess.run(
-        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+    if done.returncode:
+        sys.stderr.write(done.stderr)
+        done.check_returncode()
     got = json.loads(done.stdout.strip().splitlines()[-1])
     return got["seconds"], got["rss_mib"]
 

@@ -15,7 +15,13 @@ pair, the median pair reported);
 `--only limited|unlimited` runs one. Each bot runs in a process of its own; the fake Bot
 API and the simulated people share another.
 
+`--backend postgresql` runs the product on a throwaway PostgreSQL server instead of a
+SQLite file; `--backend both` runs the above on SQLite, then the product on SQLite and on
+PostgreSQL by pairs (each first in every other pair) and reports PostgreSQL's rate ÷
+SQLite's, median pair.
+
     python -m bench.intake_bench --enterprises 200
+    python -m bench.intake_bench --enterprises 200 --notices heads --backend both --pairs 3
 """
 
 from __future__ import annotations
@@ -37,10 +43,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
 from telegram.ext import filters as tg_filters
 
-from bench.common import contact_name, summary
+from bench.common import Place, backend_choice, contact_name, places, settings_for, summary
 from bot.app import build_application, make_env, on_start, on_stop, settle_heap
 from bot.cli import POLL_INTERVAL as CLI_POLL_INTERVAL
-from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
+from bot.config import BUNDLED_ORG_CONFIG, load_org
 from bot.rules.uscc import check_char
 from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.http_server import serve
@@ -64,10 +70,10 @@ OFFICIALS_PER_DEPARTMENT = 5
 LEADER = 7000
 
 
-async def seed(path: Path, enterprises: int, notices: str) -> list[str]:
+async def seed(url: str, enterprises: int, notices: str) -> list[str]:
     """Registered enterprises and 30 officials; returns the category labels, in turn."""
     org = load_org(BUNDLED_ORG_CONFIG)
-    settings = Settings(_env_file=None, database_path=path, admin_ids=[LEADER])
+    settings = settings_for(url, admin_ids=[LEADER])
     env = make_env(settings, org, None)
     await env.db.open()
     await people.sync_departments(env)
@@ -192,7 +198,7 @@ async def notices_settle(api: FakeBotApi, owed: int, patience: float = 900.0) ->
     return loop.time() - start
 
 
-async def serve_bot(variant: str, port: int, path: Path, limited: bool, notices: str) -> None:
+async def serve_bot(variant: str, port: int, url: str, limited: bool, notices: str) -> None:
     """In a process of its own: run one bot against the fake Bot API until SIGTERM."""
     limiter = FloodLimits(max_retries=3) if limited else None
     org = load_org(BUNDLED_ORG_CONFIG)
@@ -200,9 +206,8 @@ async def serve_bot(variant: str, port: int, path: Path, limited: bool, notices:
         app = echo_app(port, limiter, [c.name for c in org.categories[:6]])
         await app.initialize()
     else:
-        settings = Settings(
-            _env_file=None,
-            database_path=path,
+        settings = settings_for(
+            url,
             telegram_base_url=f"http://127.0.0.1:{port}/bot",
             bot_token="4242:intake",
             admin_ids=[LEADER],
@@ -228,17 +233,17 @@ async def serve_bot(variant: str, port: int, path: Path, limited: bool, notices:
 
 
 async def run(
-    variant: str, enterprises: int, limited: bool, folder: Path, notices: str
+    variant: str, enterprises: int, limited: bool, place: Place, notices: str
 ) -> dict[str, float]:
     """One bot in its own process; the fake Bot API and the people in this one."""
     api = FakeBotApi()
     runner, port = await serve(api)
-    path = Path(tempfile.mkdtemp(dir=folder)) / f"intake-{variant}-{limited}.sqlite3"
-    labels = await seed(path, enterprises, notices)
+    url = place.url(f"intake-{variant}-{limited}")
+    labels = await seed(url, enterprises, notices)
     settled, owed, messages, repeated = 0.0, 0, 0, 0
     bot = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.intake_bench", "--serve", variant, "--port", str(port),
-        "--db", str(path), "--notices", notices, *([] if limited else ["--only", "unlimited"]),
+        "--db", url, "--notices", notices, *([] if limited else ["--only", "unlimited"]),
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -302,7 +307,10 @@ async def main() -> None:
     )
     parser.add_argument("--serve", choices=["echo", "product"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", type=backend_choice, default=["sqlite"],
+                        help="sqlite | postgresql: the product's database; both: the product"
+                        " on PostgreSQL against the product on SQLite, by pairs")  # fmt: skip
     args = parser.parse_args()
     if args.serve:
         await serve_bot(args.serve, args.port, args.db, args.only != "unlimited", args.notices)
@@ -317,7 +325,9 @@ async def main() -> None:
           f" {'p99 s':>6} | {'CPU ms':>6} | {'÷ echo':>6} | {'notices':>7} | {'in msgs':>7} |"
           f" {'twice':>5} |"
           f" {'last notice s':>13}")  # fmt: skip
-    with tempfile.TemporaryDirectory() as folder:
+    first = args.backend[:1]  # both: the echo comparison on SQLite, then the backends'
+    with tempfile.TemporaryDirectory() as folder, places(first, Path(folder)) as where:
+        place = where[first[0]]
         for mode, limited in modes.items():
             if args.only and args.only != mode:
                 continue
@@ -332,9 +342,7 @@ async def main() -> None:
                 # or faster during the bench does not favour one bot.
                 order = ("echo", "product") if turn % 2 == 0 else ("product", "echo")
                 got = {
-                    variant: await run(
-                        variant, args.enterprises, limited, Path(folder), args.notices
-                    )
+                    variant: await run(variant, args.enterprises, limited, place, args.notices)
                     for variant in order
                 }
                 echo, product = got["echo"], got["product"]
@@ -367,6 +375,47 @@ async def main() -> None:
                 f"{product['cpu_ms']:.2f}",
                 f"{echo['cpu_ms']:.2f} (echo bot)",
                 f"{echo['cpu_ms'] / product['cpu_ms']:.2f}",
+            )
+    if len(args.backend) > 1:
+        await backends(args)
+
+
+async def backends(args: argparse.Namespace) -> None:
+    """The product on each backend, by pairs taken in turns (each backend first in every
+    other pair), both with the rate limiter and without; the median pair's ratio."""
+    print(f"{args.enterprises} enterprises × {ROUNDS} appeals, 30 officials,"
+          f" department_notices = {args.notices}; the product on each backend")  # fmt: skip
+    print(f"{'run':<14} | {'backend':<10} | {'updates':>7} | {'upd/s':>6} | {'p50 s':>6} |"
+          f" {'p99 s':>6} | {'CPU ms':>6} | {'÷ SQLite':>8}")  # fmt: skip
+    first, second = args.backend
+    with tempfile.TemporaryDirectory() as folder, places(args.backend, Path(folder)) as where:
+        for label, limited in (("no limiter", False), ("FloodLimits", True)):
+            if args.only and (args.only == "limited") != limited:
+                continue
+            runs = []
+            for turn in range(args.pairs):
+                order = (first, second) if turn % 2 == 0 else (second, first)
+                got = {
+                    b: await run("product", args.enterprises, limited, where[b], args.notices)
+                    for b in order
+                }
+                for backend in args.backend:
+                    one = got[backend]
+                    ratio = one["rate"] / got[first]["rate"]
+                    print(f"{label:<14} | {backend:<10} | {one['updates']:>7} |"
+                          f" {one['rate']:>6.1f} | {one['p50']:>6.2f} | {one['p99']:>6.2f} |"
+                          f" {one['cpu_ms']:>6.2f} | {ratio:>8.2f}", flush=True)  # fmt: skip
+                runs.append((got[second]["rate"] / got[first]["rate"], got))
+            runs.sort(key=lambda r: r[0])
+            ratio, got = runs[len(runs) // 2]
+            spread = f" (pairs {runs[0][0]:.2f}–{runs[-1][0]:.2f})" if len(runs) > 1 else ""
+            ours, theirs = got[second], got[first]
+            summary(
+                f"intake upd/s on {second}, {label} (goal ≥ 0.9× SQLite)",
+                f"{args.enterprises} ent., {args.notices}, median of {len(runs)}",
+                f"{ours['rate']:.1f} (p99 {ours['p99']:.2f} s)",
+                f"{theirs['rate']:.1f} (p99 {theirs['p99']:.2f} s, SQLite, same run)",
+                f"{ratio:.2f}{spread}",
             )
 
 

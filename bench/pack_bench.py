@@ -17,9 +17,9 @@ same process (the pack phase first; the quiet one then times as many steps):
 Printed: p50 and p99 of each phase, the pack phases' p99 ÷ the quiet one's, one pack's
 seconds, and which ledger it built.
 
-`--backend` picks the database: the seeding is one function per dialect
-(bench/seeding.py: executemany on SQLite, COPY on PostgreSQL); the bot opens the database
-by its URL where the storage factory exists.
+`--backend sqlite|postgresql|both` picks the database (both: each size on SQLite, then on a
+throwaway PostgreSQL server): the seeding is one function per dialect (bench/seeding.py:
+executemany on SQLite, COPY on PostgreSQL); the bot opens the database by its URL.
 
     python -m bench.pack_bench --items 5000 1000000
 """
@@ -37,7 +37,15 @@ from datetime import time as clock_time
 from pathlib import Path
 
 from bench import seeding
-from bench.common import contact_name, fresh_database, summary
+from bench.common import (
+    Place,
+    backend_choice,
+    contact_name,
+    fresh_database,
+    places,
+    settings_for,
+    summary,
+)
 from bot import digest_files
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
@@ -61,14 +69,12 @@ def uscc(n: int) -> str:
     return base + check_char(base)
 
 
-async def seeded(folder: Path, items: int, backend: str) -> Settings:
+async def seeded(place: Place, items: int) -> Settings:
     """A database with the year of appeals, by the backend's own loader."""
-    if backend != "sqlite":
-        raise SystemExit(f"{backend}: the bot opens only SQLite in this build")
-    path = folder / f"pack-{items}.sqlite3"
-    await fresh_database(path)
-    seeding.SEEDERS[backend](path, seeding.year_of_appeals(items))
-    return Settings(_env_file=None, database_path=path, admin_ids=[LEADER])
+    url = place.url(f"pack-{items}")
+    await fresh_database(url)
+    seeding.seed(url, seeding.year_of_appeals(items))
+    return settings_for(url, admin_ids=[LEADER])
 
 
 async def register(env: Env, count: int) -> None:
@@ -163,8 +169,8 @@ def p99(values: list[float]) -> float:
     return ordered[int(0.99 * (len(ordered) - 1))]
 
 
-async def run(items: int, people: int, steps: int, backend: str, folder: Path) -> dict:
-    settings = await seeded(folder, items, backend)
+async def run(items: int, people: int, steps: int, place: Place) -> dict:
+    settings = await seeded(place, items)
     clock = ManualClock(datetime.combine(TODAY, clock_time(2), UTC))
     box = await Sandbox.start(settings, load_org(BUNDLED_ORG_CONFIG), clock)
     try:
@@ -192,34 +198,41 @@ async def main() -> None:
     parser.add_argument("--items", type=int, nargs="+", default=[5_000])
     parser.add_argument("--people", type=int, default=8, help="enterprise contacts at once")
     parser.add_argument("--steps", type=int, default=400, help="steps timed in each phase")
-    parser.add_argument("--backend", choices=sorted(seeding.SEEDERS), default="sqlite")
+    parser.add_argument("--backend", type=backend_choice, default=["sqlite"],
+                        help="sqlite | postgresql | both (default sqlite)")  # fmt: skip
     args = parser.parse_args()
-    print(f"{'appeals':>9} | {'phase':<7} | {'steps':>5} | {'p50 ms':>7} | {'p99 ms':>7} |"
-          f" {'p99 ÷ quiet':>11} | {'one pack s':>10} | ledger")  # fmt: skip
-    with tempfile.TemporaryDirectory() as folder:
+    print(f"{'backend':<10} | {'appeals':>9} | {'phase':<7} | {'steps':>5} | {'p50 ms':>7} |"
+          f" {'p99 ms':>7} | {'p99 ÷ quiet':>11} | {'one pack s':>10} | ledger")  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder, places(args.backend, Path(folder)) as where:
         for items in args.items:
-            got = await run(items, args.people, args.steps, args.backend, Path(folder))
-            quiet = p99(got["quiet"][0])
-            for name in PHASES:
-                latencies, packs, seconds = got[name]
-                ledger = ""
-                if packs:
-                    pack = packs[0]
-                    which = "week" if pack.year_too_large else "year"
-                    size = len(pack.ledger) / 2**20
-                    ledger = f"{which}, {pack.ledger_count:,} rows, {size:.1f} MB"
-                print(f"{items:>9,} | {name:<7} | {len(latencies):>5} |"
-                      f" {1000 * statistics.median(latencies):>7.1f} |"
-                      f" {1000 * p99(latencies):>7.1f} | {p99(latencies) / quiet:>11.2f} |"
-                      f" {seconds:>10.1f} | {ledger}", flush=True)  # fmt: skip
-            for name in ("pack", "on loop"):
-                summary(
-                    f"acting user's p99 ms during a Monday pack ({name})",
-                    f"{items:,} appeals, {args.people} people",
-                    f"{1000 * p99(got[name][0]):.1f}",
-                    f"{1000 * quiet:.1f} (quiet, same run)",
-                    f"{p99(got[name][0]) / quiet:.2f}",
-                )
+            for backend, place in where.items():
+                got = await run(items, args.people, args.steps, place)
+                show(items, backend, args.people, got)
+
+
+def show(items: int, backend: str, people: int, got: dict) -> None:
+    """The phases' lines and the closing table's rows of one size on one backend."""
+    quiet = p99(got["quiet"][0])
+    for name in PHASES:
+        latencies, packs, seconds = got[name]
+        ledger = ""
+        if packs:
+            pack = packs[0]
+            which = "week" if pack.year_too_large else "year"
+            size = len(pack.ledger) / 2**20
+            ledger = f"{which}, {pack.ledger_count:,} rows, {size:.1f} MB"
+        print(f"{backend:<10} | {items:>9,} | {name:<7} | {len(latencies):>5} |"
+              f" {1000 * statistics.median(latencies):>7.1f} |"
+              f" {1000 * p99(latencies):>7.1f} | {p99(latencies) / quiet:>11.2f} |"
+              f" {seconds:>10.1f} | {ledger}", flush=True)  # fmt: skip
+    for name in ("pack", "on loop"):
+        summary(
+            f"acting user's p99 ms during a Monday pack ({name}, {backend})",
+            f"{items:,} appeals, {people} people",
+            f"{1000 * p99(got[name][0]):.1f}",
+            f"{1000 * quiet:.1f} (quiet, same run)",
+            f"{p99(got[name][0]) / quiet:.2f}",
+        )
 
 
 if __name__ == "__main__":

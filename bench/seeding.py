@@ -147,3 +147,11 @@ SEEDERS: dict[str, Callable[[str, list[Table]], None]] = {
     "sqlite": seed_sqlite,
     "postgresql": seed_postgresql,
 }
+
+
+def seed(url: str, tables: list[Table]) -> None:
+    """Load the rows into the database at `url` by its backend's loader."""
+    from storage.factory import parse_database_url
+
+    target = parse_database_url(url)
+    SEEDERS[target.backend](str(target.path) if target.path else target.url, tables)
