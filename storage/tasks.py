@@ -16,8 +16,18 @@ REPORTS = (
 )
 
 
+# The key of the lock a task import holds from reading the ledger's 序号 to its COMMIT
+# ('TaskSeq!' in ASCII, as a bigint).
+IMPORT_LOCK = 0x5461736B53657121
+
+
 class TaskRepo(Store):
     async def existing_seqs(self) -> set[int]:
+        """The 序号 the ledger has. In a unit of work, another import waits here until this
+        one ends, then sees what it added: two imports at once never both add one 序号
+        (on SQLite the one writer does that already)."""
+        if lock := self.dialect.exclusive(IMPORT_LOCK):
+            await self.conn.execute(lock)
         return {r["seq"] for r in await self._all("SELECT seq FROM tasks")}
 
     async def add(self, row: TaskRow, owner_id: int | None, now: datetime) -> int:
