@@ -63,6 +63,14 @@ class Dialect:
         """Appended to a SELECT of one row read to be changed: hold it until COMMIT."""
         return " FOR UPDATE" if self.postgresql else ""
 
+    def unindexed(self, column: str) -> str:
+        """`column` as an expression no index serves: SQLite's planner would otherwise walk a
+        whole index on it just for an ORDER BY or PARTITION BY (`+column` says not to; the
+        unary plus is SQLite's, PostgreSQL has none for text and plans this well itself)."""
+        if self.postgresql:
+            return column
+        return f"+{column}"
+
     def exclusive(self, key: int) -> str | None:
         """A statement making the rest of this transaction exclusive for `key` (a code
         constant), until COMMIT or ROLLBACK: for work that reads, then writes what the read
