@@ -63,6 +63,24 @@ class Dialect:
         """Appended to a SELECT of one row read to be changed: hold it until COMMIT."""
         return " FOR UPDATE" if self.postgresql else ""
 
+    def unindexed(self, column: str) -> str:
+        """`column` as an expression no index serves: SQLite's planner would otherwise walk a
+        whole index on it just for an ORDER BY or PARTITION BY (`+column` says not to; the
+        unary plus is SQLite's, PostgreSQL has none for text and plans this well itself)."""
+        if self.postgresql:
+            return column
+        return f"+{column}"
+
+    def exclusive(self, key: int) -> str | None:
+        """A statement making the rest of this transaction exclusive for `key` (a code
+        constant), until COMMIT or ROLLBACK: for work that reads, then writes what the read
+        allowed (a task import checks its 序号 against the ledger's). PostgreSQL: an advisory
+        transaction lock (another transaction asking for it waits). None on SQLite: its one
+        writer already is."""
+        if self.postgresql:
+            return f"SELECT pg_advisory_xact_lock({int(key)})"
+        return None
+
     def local_day(self, column: str, zone_param: str) -> str:
         """The calendar day of the moment in `column` where the zone bound to `zone_param`
         (a value from `zone_value`) is."""

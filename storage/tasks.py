@@ -16,8 +16,18 @@ REPORTS = (
 )
 
 
+# The key of the lock a task import holds from reading the ledger's 序号 to its COMMIT
+# ('TaskSeq!' in ASCII, as a bigint).
+IMPORT_LOCK = 0x5461736B53657121
+
+
 class TaskRepo(Store):
     async def existing_seqs(self) -> set[int]:
+        """The 序号 the ledger has. In a unit of work, another import waits here until this
+        one ends, then sees what it added: two imports at once never both add one 序号
+        (on SQLite the one writer does that already)."""
+        if lock := self.dialect.exclusive(IMPORT_LOCK):
+            await self.conn.execute(lock)
         return {r["seq"] for r in await self._all("SELECT seq FROM tasks")}
 
     async def add(self, row: TaskRow, owner_id: int | None, now: datetime) -> int:
@@ -69,10 +79,11 @@ class TaskRepo(Store):
         """Tasks by the state they were in at the moment `end` (the state the first change
         since left, else the state now), of those imported before it."""
         rows = await self._all(
-            # the events since `end`, found by their time: numbered by `+subject` (not the
-            # column itself, whose index SQLite would otherwise walk whole for the order)
-            "WITH later AS (SELECT subject, from_state,"
-            " ROW_NUMBER() OVER (PARTITION BY +subject ORDER BY id) AS nth FROM audit_events"
+            # the events since `end`, found by their time: numbered by the subject as an
+            # expression (not the column, whose index SQLite would otherwise walk whole)
+            "WITH later AS (SELECT subject, from_state,"  # noqa: S608 - a dialect fragment
+            f" ROW_NUMBER() OVER (PARTITION BY {self.dialect.unindexed('subject')}"
+            " ORDER BY id) AS nth FROM audit_events"
             " WHERE created_at >= :end AND subject LIKE 'task:%'"
             " AND from_state IN ('in_progress', 'close_requested', 'done', 'deemed_done'))"
             " SELECT COALESCE(l.from_state, t.state) AS state, COUNT(*) AS n FROM tasks t"
@@ -86,8 +97,9 @@ class TaskRepo(Store):
         """The tasks imported before the moment `end`, each in the state it was in then
         (the state the first change since left, else the state now), by 序号."""
         rows = await self._all(
-            "WITH later AS (SELECT subject, from_state,"
-            " ROW_NUMBER() OVER (PARTITION BY +subject ORDER BY id) AS nth FROM audit_events"
+            "WITH later AS (SELECT subject, from_state,"  # noqa: S608 - a dialect fragment
+            f" ROW_NUMBER() OVER (PARTITION BY {self.dialect.unindexed('subject')}"
+            " ORDER BY id) AS nth FROM audit_events"
             " WHERE created_at >= :end AND subject LIKE 'task:%'"
             " AND from_state IN ('in_progress', 'close_requested', 'done', 'deemed_done'))"
             " SELECT t.id, t.seq, t.aspect, t.problem, t.measures, t.leader_name,"

@@ -225,6 +225,14 @@ async def test_a_year_ledger_over_the_upload_limit_is_sent_for_the_week(
     assert "全年台账超过 Telegram 50MB 的上传限制" in caption
 
 
+async def started_since(before: set) -> None:
+    """Wait for the tasks an action started (not those running before it: a PostgreSQL
+    pool's own workers run until it closes)."""
+    import asyncio
+
+    await asyncio.gather(*(asyncio.all_tasks() - before - {asyncio.current_task()}))
+
+
 async def test_in_production_an_actions_notices_are_sent_by_a_task_of_their_own(
     sandbox, people, clock, db
 ):
@@ -238,10 +246,10 @@ async def test_in_production_an_actions_notices_are_sent_by_a_task_of_their_own(
     await people.company.send("/new")
     await people.company.press("融资")
     await people.company.send("扩建冷链仓库需流动资金约800万元，申请融资担保对接。")
+    before = asyncio.all_tasks()
     answer = await people.company.press("提交")
     assert answer[-1].startswith("诉求已提交")  # the actor is answered by the handler itself
-    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    await asyncio.gather(*pending)
+    await started_since(before)
     number = db.rows("SELECT number FROM appeals")[0]["number"]
     for staff in (people.official, people.head):
         assert [m.plain for m in staff.inbox if number in m.plain and "新诉求" in m.plain]
@@ -267,8 +275,9 @@ async def test_in_production_a_lost_answer_is_not_marked_sent_and_a_second_tap_i
     await people.company.send("扩建冷链仓库需流动资金约800万元，申请融资担保对接。")
     sandbox.api.fail_chat(people.company.id, 502, "Bad Gateway", times=3)
     mark = people.company.mark()
+    before = asyncio.all_tasks()
     await people.company.press("提交")
-    await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not asyncio.current_task()))
+    await started_since(before)
     assert people.company.since(mark) == []
     ack = db.one("SELECT status FROM outbox WHERE chat_id = ? AND kind = 'ack'", 30001)
     assert ack["status"] == "pending"

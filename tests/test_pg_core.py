@@ -625,3 +625,38 @@ def test_a_refused_login_is_said_as_such():
     )
     assert pg_database.explain(exc).startswith("refused the login")
     assert pg_database.shown("postgresql://u:pw@h:5432/d") == "postgresql://u@h:5432/d"
+
+
+async def test_tasks_as_they_were_at_a_moment_read_alike_on_both(either):
+    """The ledger as of a moment (the digest's task figures): the state each task was in
+    then, found from the changes since; the same answer on both backends."""
+    from bot.rules.model import TaskState  # noqa: PLC0415
+    from bot.rules.tasks import TaskRow  # noqa: PLC0415
+
+    async with either.unit_of_work() as uow:
+        ids = []
+        for seq in (1, 2, 3):
+            row = TaskRow(
+                seq, seq, "服务企业", f"问题{seq}", "建立台账", "王局长", "市人社局", "李明",
+                date(2026, 6, 30), TaskState.IN_PROGRESS,
+            )  # fmt: skip
+            ids.append(await uow.tasks.add(row, None, T0))
+        later = T0 + timedelta(days=2)
+        task = await uow.tasks.get(ids[0])
+        await uow.tasks.set_state(ids[0], task.version, TaskState.CLOSE_REQUESTED, later)
+        await uow.audit.add(f"task:{ids[0]}", None, "request_close", later,
+                            from_state="in_progress", to_state="close_requested")  # fmt: skip
+        await uow.commit()
+    async with either.reading() as uow:
+        then = await uow.tasks.counts_by_state_at(T0 + timedelta(days=1))
+        now = await uow.tasks.counts_by_state_at(T0 + timedelta(days=3))
+        before = await uow.tasks.counts_by_state_at(T0)  # imported at T0: not before it
+        at = [(x.seq, x.state) for x in await uow.tasks.all_at(T0 + timedelta(days=1))]
+    assert then == {TaskState.IN_PROGRESS: 3}
+    assert now == {TaskState.IN_PROGRESS: 2, TaskState.CLOSE_REQUESTED: 1}
+    assert before == {}
+    assert at == [
+        (1, TaskState.IN_PROGRESS),
+        (2, TaskState.IN_PROGRESS),
+        (3, TaskState.IN_PROGRESS),
+    ]

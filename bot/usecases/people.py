@@ -257,7 +257,9 @@ async def join_as_colleague(
         if await uow.people.get(tg_id) is not None or tg_id in env.leaders:
             raise AlreadyRegistered()
         if not await uow.enterprises.use_invite(code, tg_id, now):
-            raise InviteInvalid(reason="used")
+            # used meanwhile by someone else (their unit of work committed first)
+            used = await uow.enterprises.invite(code)
+            raise _used(env, used, await _user_of(uow, used))
         await uow.people.add(
             tg_id, Role.ENTERPRISE, contact, now, enterprise_id=invite.enterprise_id
         )
@@ -494,7 +496,11 @@ async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Memb
         dept = await uow.departments.get(invite.department_id)
         if person is not None and person.role is Role.ENTERPRISE:
             raise NotAllowed()
-        await uow.invites.use(code, tg_id, now)
+        if not await uow.invites.use(code, tg_id, now):
+            # used meanwhile (another unit of work committed first): as if it had been then
+            again, person = await uow.invites.get(code), await uow.people.get(tg_id)
+            _staff_link_usable(env, again, person, tg_id, await _user_of(uow, again))
+            return Membership(again.role, await uow.departments.get(again.department_id))
         if person is None:
             await uow.people.add(tg_id, invite.role, name, now, department_id=dept.id)
         else:
