@@ -624,7 +624,7 @@ def test_a_refused_login_is_said_as_such():
         'connection failed: FATAL:  password authentication failed for user "appealdesk"'
     )
     assert pg_database.explain(exc).startswith("refused the login")
-    assert pg_database.shown("postgresql://u:pw@h:5432/d") == "postgresql://u@h:5432/d"
+    assert pg_database.shown("postgresql://u:pw@h:5432/d") == "postgresql://u:***@h:5432/d"
 
 
 async def test_tasks_as_they_were_at_a_moment_read_alike_on_both(either):
