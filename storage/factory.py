@@ -417,29 +417,40 @@ class BackupByPgDump(Exception):
     """A PostgreSQL database is backed up with the server's own tools; the text says how."""
 
 
+def _without_password(url: str, database: str | None = None) -> str:
+    """The URL as the server's tools take it: no password (they read ~/.pgpass or
+    PGPASSWORD), every other option kept (sslmode, sslrootcert, …); `database` instead of
+    the URL's own where given."""
+    parts = urlsplit(url)
+    user = quote(unquote(parts.username), safe="") + "@" if parts.username else ""
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+    path = f"/{quote(database, safe='')}" if database is not None else parts.path
+    return urlunsplit((parts.scheme, user + host + port, path, query, ""))
+
+
 def pg_dump_recipe(url: str, target_file: Path) -> str:
     """pg_dump / pg_restore lines for this database, the password left out (give it in
-    ~/.pgpass or PGPASSWORD), the connection given as the URL's parts."""
+    ~/.pgpass or PGPASSWORD), the connection given as the bot's URL so that its TLS options
+    (sslmode, sslrootcert) hold for the tools too. The bot's role may not create databases:
+    the server's superuser makes the empty one to restore into."""
     parts = urlsplit(url)
-    options = dict(parse_qsl(parts.query))
-    flags = []
-    if parts.hostname:
-        flags.append(f"-h {parts.hostname}")
-    if parts.port:
-        flags.append(f"-p {parts.port}")
-    if parts.username:
-        flags.append(f"-U {quote(parts.username, safe='')}")
-    database = parts.path.strip("/")
-    ssl = f"PGSSLMODE={options['sslmode']} " if "sslmode" in options else ""
-    who = " ".join(flags)
+    database = unquote(parts.path.strip("/"))
+    restored = f"{database}_restored"
+    owner = unquote(parts.username or "") or "appealdesk"
     return "\n".join(
         (
             f"{masked(url)} is a PostgreSQL database: back it up with the server's tools,"
             " not with AppealDesk (the password from ~/.pgpass or PGPASSWORD):",
-            f"  {ssl}pg_dump -Fc {who} -d {database} -f {target_file}",
-            "restore into a new, empty database (then start the bot on it):",
-            f"  {ssl}createdb {who} -T template0 {database}_restored",
-            f"  {ssl}pg_restore {who} -d {database}_restored --no-owner {target_file}",
+            f"  pg_dump -Fc -d '{_without_password(url)}' -f {target_file}",
+            "restore into a new, empty database made by the server's superuser (then start"
+            " the bot on it):",
+            f"  sudo -u postgres createdb --owner {owner} --encoding UTF8"
+            f" --template template0 {restored}",
+            f"  pg_restore --no-owner -d '{_without_password(url, restored)}' {target_file}",
         )
     )
 

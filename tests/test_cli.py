@@ -506,17 +506,28 @@ def test_backup_of_postgresql_prints_the_pg_dump_recipe_without_the_password(
     names the URL's parts and never its password."""
     secret = "n0t-Shown"
     monkeypatch.setenv(
-        "DATABASE_URL", f"postgresql://desk:{secret}@db.example:5433/appealdesk?sslmode=verify-full"
+        "DATABASE_URL",
+        f"postgresql://desk:{secret}@db.example:5433/appealdesk?sslmode=verify-full"
+        "&sslrootcert=/etc/ca.crt",
     )
     assert main(["backup", "appealdesk.dump"]) == 2
     out, err = capsys.readouterr()
     assert secret not in out + err
     assert "postgresql://desk:***@db.example:5433/appealdesk?sslmode=verify-full" in out
+    # the bot's URL without its password: sslmode and sslrootcert hold for the tools too
     assert (
-        "PGSSLMODE=verify-full pg_dump -Fc -h db.example -p 5433 -U desk -d appealdesk"
-        " -f appealdesk.dump"
+        "pg_dump -Fc -d 'postgresql://desk@db.example:5433/appealdesk?sslmode=verify-full"
+        "&sslrootcert=%2Fetc%2Fca.crt' -f appealdesk.dump"
     ) in out
-    assert "pg_restore -h db.example -p 5433 -U desk -d appealdesk_restored" in out
+    # the bot's role may not create databases: the superuser makes the one to restore into
+    assert (
+        "sudo -u postgres createdb --owner desk --encoding UTF8 --template template0"
+        " appealdesk_restored"
+    ) in out
+    assert (
+        "pg_restore --no-owner -d 'postgresql://desk@db.example:5433/appealdesk_restored"
+        "?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.crt' appealdesk.dump"
+    ) in out
     assert not (folder / "appealdesk.dump").exists()
 
 
