@@ -286,6 +286,27 @@ async def test_one_statement_runs_one(pg):
         assert await uow.operator_notes.latest("once") == T0  # kept without a commit
 
 
+async def test_connections_the_server_ended_are_replaced_before_use(pg, server):
+    """A server restart or failover ends every session: the next steps still work (the
+    pool checks a connection before handing it out), none fails with the old one."""
+    async with pg.unit_of_work() as uow:
+        assert await uow.operator_notes.first_time("before", T0)
+        await uow.commit()
+    async with pg.reading() as uow:
+        assert await uow.operator_notes.latest("before") == T0
+    name = pg.url.rsplit("/", 1)[1].split("?")[0]
+    ended = server.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        f" WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    )
+    assert ended and all(done for (done,) in ended)
+    async with pg.unit_of_work() as uow:
+        assert await uow.operator_notes.first_time("after", T0)
+        await uow.commit()
+    async with pg.reading() as uow:
+        assert await uow.operator_notes.latest("after") == T0
+
+
 # -- units of work -------------------------------------------------------------------------
 
 

@@ -175,6 +175,9 @@ class PostgresDatabase:
             kwargs=self._session(read_only),
             configure=configure,
             timeout=self.pool_timeout,
+            # a connection the server ended meanwhile (a restart, a failover, an idle
+            # timeout) is replaced before a step uses it, not failed in the person's face
+            check=AsyncConnectionPool.check_connection,
             open=False,
             name="appealdesk-read" if read_only else "appealdesk-write",
         )
