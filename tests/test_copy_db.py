@@ -236,3 +236,58 @@ async def test_a_bureau_moves_to_postgresql_and_back_without_losing_a_row(
     again = await asyncio.to_thread(main, ["copy-db", "--from", pg_url, "--to", back])
     assert again == 0 and "every table matches" in capsys.readouterr().out
     assert rows_in(back) == rows_in(pg_url) == rows_in(settings.database_url)
+
+
+async def test_into_postgresql_a_value_that_comes_out_different_fails_naming_its_table(
+    sandbox, people, settings, capsys, monkeypatch, pg_url
+):
+    """PostgreSQL receives the rows through COPY, each value as `to_db` makes it: a value
+    altered there is still found by the checksums, the table named, status 1."""
+    await a_bureau(sandbox, people)
+    await asyncio.to_thread(migrate, pg_url)
+    plain = copy_module._PostgresSide.to_db
+
+    def altered(self, value, column):
+        if column.name == "description":
+            return f"{value}!"
+        return plain(self, value, column)
+
+    monkeypatch.setattr(copy_module._PostgresSide, "to_db", altered)
+    capsys.readouterr()
+    code = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", pg_url]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.strip() == "appealdesk: copy-db: the copy differs from the source in appeals"
+    assert "DIFFERS" in next(line for line in out.splitlines() if line.startswith("appeals "))
+
+
+async def test_a_copy_into_postgresql_refused_halfway_leaves_the_target_empty(
+    sandbox, people, settings, capsys, monkeypatch, pg_url
+):
+    """A row the server refuses in the middle of a COPY (here a NULL where NOT NULL is
+    declared) undoes the whole copy: one line saying so, every table empty again, and the
+    target can then take the copy."""
+    await a_bureau(sandbox, people)
+    await asyncio.to_thread(migrate, pg_url)
+    plain = copy_module._PostgresSide.to_db
+
+    def refused(self, value, column):
+        return None if column.name == "description" else plain(self, value, column)
+
+    monkeypatch.setattr(copy_module._PostgresSide, "to_db", refused)
+    capsys.readouterr()
+    code = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", pg_url]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "the copy was undone (the target is empty again)" in err and "description" in err
+    assert {t: n for t, n in rows_in(pg_url).items() if n and t not in DERIVED} == {}
+    monkeypatch.setattr(copy_module._PostgresSide, "to_db", plain)
+    again = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", pg_url]
+    )
+    assert again == 0 and "every table matches" in capsys.readouterr().out
+    assert rows_in(pg_url) == rows_in(settings.database_url)
