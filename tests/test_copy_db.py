@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,29 @@ def test_the_order_puts_referenced_tables_first_and_breaks_the_circle_by_a_nulla
         seen.add(table.name)
 
 
+VALUES = [
+    None, "", "文本", "2026-11-24", "2026-11-24T08:00:00+00:00", '{"b": 1, "a": [2]}', 0, 7,
+    -3, True, False, 1.5, b"\x00\xff", memoryview(b"ab"), {"a": 1}, [1, "二"],
+    datetime(2026, 11, 24, 8, 0, tzinfo=UTC), datetime(2026, 11, 24, 8, 0), date(2026, 11, 24),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(set(copy_module.PG_KINDS.values()) | {copy_module.PLAIN}))
+@pytest.mark.parametrize("text", [False, True])
+def test_the_checksums_per_column_normaliser_gives_what_normal_gives(kind, text):
+    """The checksum's fast path per column leaves every value as `normal` makes it (where
+    `normal` takes the value at all: a moment column holds moments)."""
+    column = copy_module.Column("x", kind, nullable=True, text=text)
+    fast = copy_module._normaliser(column)
+    for value in VALUES:
+        try:
+            expected = copy_module.normal(value, column)
+        except (TypeError, ValueError, AttributeError):
+            continue
+        got = fast(value)
+        assert (type(got), got) == (type(expected), expected), value
+
+
 # PostgreSQL halves: on where the adapter and a throwaway cluster are ----------------------
 
 
@@ -236,3 +260,58 @@ async def test_a_bureau_moves_to_postgresql_and_back_without_losing_a_row(
     again = await asyncio.to_thread(main, ["copy-db", "--from", pg_url, "--to", back])
     assert again == 0 and "every table matches" in capsys.readouterr().out
     assert rows_in(back) == rows_in(pg_url) == rows_in(settings.database_url)
+
+
+async def test_into_postgresql_a_value_that_comes_out_different_fails_naming_its_table(
+    sandbox, people, settings, capsys, monkeypatch, pg_url
+):
+    """PostgreSQL receives the rows through COPY, each value as `to_db` makes it: a value
+    altered there is still found by the checksums, the table named, status 1."""
+    await a_bureau(sandbox, people)
+    await asyncio.to_thread(migrate, pg_url)
+    plain = copy_module._PostgresSide.to_db
+
+    def altered(self, value, column):
+        if column.name == "description":
+            return f"{value}!"
+        return plain(self, value, column)
+
+    monkeypatch.setattr(copy_module._PostgresSide, "to_db", altered)
+    capsys.readouterr()
+    code = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", pg_url]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.strip() == "appealdesk: copy-db: the copy differs from the source in appeals"
+    assert "DIFFERS" in next(line for line in out.splitlines() if line.startswith("appeals "))
+
+
+async def test_a_copy_into_postgresql_refused_halfway_leaves_the_target_empty(
+    sandbox, people, settings, capsys, monkeypatch, pg_url
+):
+    """A row the server refuses in the middle of a COPY (here a NULL where NOT NULL is
+    declared) undoes the whole copy: one line saying so, every table empty again, and the
+    target can then take the copy."""
+    await a_bureau(sandbox, people)
+    await asyncio.to_thread(migrate, pg_url)
+    plain = copy_module._PostgresSide.to_db
+
+    def refused(self, value, column):
+        return None if column.name == "description" else plain(self, value, column)
+
+    monkeypatch.setattr(copy_module._PostgresSide, "to_db", refused)
+    capsys.readouterr()
+    code = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", pg_url]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "the copy was undone (the target is empty again)" in err and "description" in err
+    assert {t: n for t, n in rows_in(pg_url).items() if n and t not in DERIVED} == {}
+    monkeypatch.setattr(copy_module._PostgresSide, "to_db", plain)
+    again = await asyncio.to_thread(
+        main, ["copy-db", "--from", settings.database_url, "--to", pg_url]
+    )
+    assert again == 0 and "every table matches" in capsys.readouterr().out
+    assert rows_in(pg_url) == rows_in(settings.database_url)
