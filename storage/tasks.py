@@ -69,10 +69,10 @@ class TaskRepo(Store):
         """Tasks by the state they were in at the moment `end` (the state the first change
         since left, else the state now), of those imported before it."""
         rows = await self._all(
-            # the events since `end`, found by their time: numbered by `+subject` (not the
+            # the events since `end`, found by their time: numbered by `subject || ''` (not the
             # column itself, whose index SQLite would otherwise walk whole for the order)
             "WITH later AS (SELECT subject, from_state,"
-            " ROW_NUMBER() OVER (PARTITION BY +subject ORDER BY id) AS nth FROM audit_events"
+            " ROW_NUMBER() OVER (PARTITION BY subject || '' ORDER BY id) AS nth FROM audit_events"
             " WHERE created_at >= :end AND subject LIKE 'task:%'"
             " AND from_state IN ('in_progress', 'close_requested', 'done', 'deemed_done'))"
             " SELECT COALESCE(l.from_state, t.state) AS state, COUNT(*) AS n FROM tasks t"
@@ -87,7 +87,7 @@ class TaskRepo(Store):
         (the state the first change since left, else the state now), by 序号."""
         rows = await self._all(
             "WITH later AS (SELECT subject, from_state,"
-            " ROW_NUMBER() OVER (PARTITION BY +subject ORDER BY id) AS nth FROM audit_events"
+            " ROW_NUMBER() OVER (PARTITION BY subject || '' ORDER BY id) AS nth FROM audit_events"
             " WHERE created_at >= :end AND subject LIKE 'task:%'"
             " AND from_state IN ('in_progress', 'close_requested', 'done', 'deemed_done'))"
             " SELECT t.id, t.seq, t.aspect, t.problem, t.measures, t.leader_name,"
