@@ -13,7 +13,7 @@ model's `Outgoing.detail`, `Event.detail`), not columns.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -247,6 +247,9 @@ class NoticeRepo(Protocol):
     """The 提示/督办 notices with gap-free 文号 and their deliveries."""
 
     async def create(self, kind: str, dates: SweepDates, now: datetime) -> int: ...
+    async def create_many(
+        self, kinds: Sequence[str], dates: SweepDates, now: datetime
+    ) -> dict[str, int]: ...
     async def get(self, notice_id: int) -> StoredNotice | None: ...
     async def undelivered(self, limit: int) -> list[StoredNotice]: ...
     async def delivered_chats(self, notice_id: int) -> set[int]: ...

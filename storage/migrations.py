@@ -519,6 +519,17 @@ STEPS: list[Migration] = [
             ON CONFLICT (id) DO NOTHING;
         """,
     ),
+    Migration(
+        14,
+        # The digest counts the open appeals overdue as of a day (and of those, the ones
+        # filed before the week's end) from the index alone: (state, due_date) with the
+        # filing moment after them, in place of the index on (state, due_date) it extends
+        # (the sweep and the longest overdue read its first two columns as before).
+        """
+        CREATE INDEX appeals_state_due_created ON appeals(state, due_date, created_at);
+        DROP INDEX appeals_state_due;
+        """,
+    ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
     # what they applied); SQL both engines read alike, `postgresql=` passages only where not.
 ]

@@ -7,6 +7,7 @@ a notice twice should the guard ever miss one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.rules.deadlines import SweepDates
@@ -91,19 +92,32 @@ NOTICE_SOURCES: dict[str, tuple[str, str, str, str]] = {
 
 class NoticeRepo(Store):
     async def create(self, kind: str, dates: SweepDates, now: datetime) -> int:
-        """Create today's notices of one kind in one statement; returns how many were new.
+        """Create today's notices of one kind; returns how many were new (`create_many`)."""
+        return (await self.create_many((kind,), dates, now))[kind]
 
-        Serial numbers continue the family's count for the year without gaps, on every
-        backend and without a global write lock: the family's counter row is locked first
-        (an UPDATE … RETURNING takes its write lock — SQLite's database lock, PostgreSQL's
-        row lock — held until COMMIT), so a sweep running meanwhile waits there, then reads
-        the counter and the notices this one committed: its NOT EXISTS guard skips them and
-        it numbers after them. A sweep takes the families' locks in one order (the kinds'),
-        so two never wait on each other. A rollback undoes notices and count together.
+    async def create_many(
+        self, kinds: Sequence[str], dates: SweepDates, now: datetime
+    ) -> dict[str, int]:
+        """Create today's notices of `kinds` in one INSERT … SELECT (the kinds' sources
+        joined by UNION ALL); returns how many each kind made.
+
+        Serial numbers continue each family's count for the year without gaps, in the order
+        of `kinds` and then of the items' ids, on every backend and without a global write
+        lock: the families' counter rows are locked first, in one statement, in the order
+        the kinds first name them (an upsert's DO UPDATE takes the write lock — SQLite's
+        database lock, PostgreSQL's row lock — held until COMMIT), so a sweep running
+        meanwhile waits there, then reads the counters and the notices this one committed:
+        its NOT EXISTS guard skips them and it numbers after them. Every sweep locks the
+        families in the same order, so two never wait on each other. The notices' statement
+        reads the bases from the locked rows; the counters then move by what it made. A
+        rollback undoes notices and counts together. Three statements, however many kinds.
         """
-        family, subject, period, source = NOTICE_SOURCES[kind]
+        if not kinds:
+            return {}
+        sources = [NOTICE_SOURCES[kind] for kind in kinds]  # a KeyError for an unknown kind
         year = dates.year
-        params = {
+        families = list(dict.fromkeys(source[0] for source in sources))
+        params: dict[str, object] = {
             "today": records.day(dates.today),
             "day": records.day(dates.today),
             "year": year,
@@ -116,42 +130,51 @@ class NoticeRepo(Store):
             "now": records.stamp(now),
         }
         await self.conn.execute(
-            "INSERT INTO notice_counters (family, year, last_no) VALUES (?, ?, 0)"
-            " ON CONFLICT (family, year) DO NOTHING",
-            (family, year),
+            "INSERT INTO notice_counters (family, year, last_no) VALUES "  # noqa: S608 (placeholders only)
+            + ", ".join("(?, ?, 0)" for _ in families)
+            + " ON CONFLICT (family, year) DO UPDATE SET last_no = notice_counters.last_no",
+            tuple(value for family in families for value in (family, year)),
         )
-        counter = await self._one(
-            "UPDATE notice_counters SET last_no = last_no WHERE family = ? AND year = ?"
-            " RETURNING last_no",
-            (family, year),
+        parts = []
+        for n, (kind, (family, subject, period, source)) in enumerate(
+            zip(kinds, sources, strict=True)
+        ):
+            # Only fixed fragments from NOTICE_SOURCES are joined here; values are parameters.
+            parts.append(
+                f"SELECT CAST(:subject{n} AS TEXT) AS subject, a.id AS subject_id,"  # noqa: S608
+                f" CAST(:kind{n} AS TEXT) AS kind, {period} AS period,"
+                f" CAST(:family{n} AS TEXT) AS family, {n} AS rank "
+                + source
+                + f" AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.subject = :subject{n}"  # noqa: S608
+                f" AND n.subject_id = a.id AND n.kind = :kind{n} AND n.period = {period})"
+            )
+            params.update({f"subject{n}": subject, f"kind{n}": kind, f"family{n}": family})
+        made = await self._all(
+            "INSERT INTO notices (subject, subject_id, kind, period, family, serial_year,"  # noqa: S608
+            " serial_no, created_at)"
+            " SELECT s.subject, s.subject_id, s.kind, s.period, s.family, :year,"
+            " c.last_no + ROW_NUMBER() OVER (PARTITION BY s.family ORDER BY s.rank, s.subject_id),"
+            " :now FROM (" + " UNION ALL ".join(parts) + ") s"
+            " JOIN notice_counters c ON c.family = s.family AND c.year = :year"
+            " RETURNING kind, family",
+            params,
         )
-        assert counter is not None
-        # Only fixed fragments from NOTICE_SOURCES are joined here; values are parameters.
-        select = f"SELECT :subject, a.id, :kind, {period}, :family, :year, "
-        guard = (
-            " AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.subject = :subject"  # noqa: S608
-            f" AND n.subject_id = a.id AND n.kind = :kind AND n.period = {period})"
-        )
-        sql = (
-            "INSERT INTO notices (subject, subject_id, kind, period, family, serial_year,"
-            " serial_no, created_at) "
-            + select
-            + ":base + ROW_NUMBER() OVER (ORDER BY a.id), :now "
-            + source
-            + guard
-        )
-        values = {
-            **params,
-            "subject": subject,
-            "kind": kind,
-            "family": family,
-            "base": counter["last_no"],
-        }
-        created = await self._changed(sql, values)
-        if created:
+        created = dict.fromkeys(kinds, 0)
+        per_family = dict.fromkeys(families, 0)
+        for row in made:
+            created[row["kind"]] += 1
+            per_family[row["family"]] += 1
+        moved = [(family, n) for family, n in per_family.items() if n]
+        if moved:
             await self.conn.execute(
-                "UPDATE notice_counters SET last_no = last_no + ? WHERE family = ? AND year = ?",
-                (created, family, year),
+                "UPDATE notice_counters SET last_no = last_no + CASE family"  # noqa: S608 (placeholders only)
+                + " WHEN ? THEN ?" * len(moved)
+                + " ELSE 0 END WHERE year = ? AND family IN ("
+                + ", ".join("?" for _ in moved)
+                + ")",
+                tuple(v for family, n in moved for v in (family, n))
+                + (year,)
+                + tuple(family for family, _ in moved),
             )
         return created
 

@@ -35,8 +35,10 @@ LONGEST_OVERDUE = (
     " AND due_date < :today{unchanged} ORDER BY due_date, id LIMIT :limit) i"
 )
 LATEST_RANKED = (
-    " SELECT id, text, number, department_id, department_name, created_at"
-    " FROM ranked WHERE nth <= :n ORDER BY created_at, id"
+    " SELECT r.id, r.text, a.number, r.department_id, d.name AS department_name, r.created_at"
+    " FROM ranked r JOIN appeals a ON a.id = r.appeal_id"
+    " LEFT JOIN departments d ON d.id = r.department_id"
+    " WHERE r.nth <= :n ORDER BY r.created_at, r.id"
 )
 AMONG_LONGEST = " WHERE a.id IN (SELECT id FROM longest)"
 # Filed before :end and not changed since: as it was then. Added only when there is an
@@ -59,13 +61,19 @@ CHANGED_SINCE = (
     "changed AS (SELECT appeal_id AS id FROM audit_events"
     " WHERE created_at >= :end AND appeal_id IS NOT NULL)"
 )
+# The sums `received_counts` gives per group (PostgreSQL sums the department's bigint sums
+# to a numeric: cast back).
+SUMMED = (
+    "received", "claimed_on_time", "resolved", "closed_on_time", "rated", "satisfied", "unrated"
+)  # fmt: skip
+# Ranked on the replies and their authors alone; the appeals' numbers and the departments'
+# names are joined to the few kept (`LATEST_RANKED`), each by its key — joined before the
+# ranking, every reply of the range looked its appeal up (a scan of `appeals` on PostgreSQL).
 RANKED_REPLIES = (
-    "SELECT m.id, m.text, a.number, u.department_id, d.name AS department_name, m.created_at,"
+    "SELECT m.id, m.text, m.appeal_id, u.department_id, m.created_at,"
     " ROW_NUMBER() OVER (PARTITION BY u.department_id ORDER BY m.created_at DESC, m.id DESC)"
     " AS nth"
-    " FROM appeal_messages m JOIN appeals a ON a.id = m.appeal_id"
-    " LEFT JOIN users u ON u.tg_id = m.author_id"
-    " LEFT JOIN departments d ON d.id = u.department_id"
+    " FROM appeal_messages m LEFT JOIN users u ON u.tg_id = m.author_id"
     " WHERE m.kind = 'reply' AND m.created_at >= :since AND m.created_at < :before"
 )
 
@@ -191,6 +199,11 @@ class ReportRepo(Store):
             await self.conn.execute("DELETE FROM appeal_changes")
             await self.conn.execute("DELETE FROM appeal_tallies")
             await self.conn.execute(tally_insert(day) + TALLY_GROUP, params)
+            if self.dialect.name == "postgresql":
+                # DIALECT SQL: statistics for the planner on the table just filled (its
+                # autovacuum would come later); without them it sorts the tallies to sum
+                # them. SQLite's planner needs none for these reads.
+                await self.conn.execute("ANALYZE appeal_tallies")
             await self.conn.execute(
                 "INSERT INTO appeal_tally_basis (id, zone, utc_offset) VALUES (1, :zone, :offset)"
                 " ON CONFLICT (id) DO UPDATE SET zone = excluded.zone,"
@@ -233,17 +246,23 @@ class ReportRepo(Store):
         per-day tallies (`refresh_tallies` first): the cost follows the days, not the
         appeals. Closed and unrated count as of the day `today` (a past week's as of its
         end)."""
+        # Summed by department id first (the days' tallies, many rows), then by name over
+        # those few sums: no sort of the tallies by text in the database's collation.
         rows = await self._all(
-            "SELECT d.name AS department, t.category, t.withdrawn,"
+            "SELECT d.name AS department, g.category, g.withdrawn, "  # noqa: S608 (constants and parameters only)
+            + ", ".join(f"CAST(SUM(g.{c}) AS BIGINT) AS {c}" for c in SUMMED)
+            + " FROM (SELECT t.department_id, t.category, t.withdrawn,"
             " SUM(t.received) AS received, SUM(t.claimed_on_time) AS claimed_on_time,"
             " SUM(CASE WHEN t.closed_day > :today THEN 0 ELSE t.resolved END) AS resolved,"
             " SUM(CASE WHEN t.closed_day > :today THEN 0 ELSE t.closed_on_time END)"
             " AS closed_on_time,"
             " SUM(t.rated) AS rated, SUM(t.satisfied) AS satisfied,"
             " SUM(CASE WHEN t.unrated_from < :today THEN t.received ELSE 0 END) AS unrated"
-            " FROM appeal_tallies t JOIN departments d ON d.id = t.department_id"
+            " FROM appeal_tallies t"
             " WHERE t.created_day >= :start AND t.created_day <= :end"
-            " GROUP BY d.name, t.category, t.withdrawn",
+            " GROUP BY t.department_id, t.category, t.withdrawn) g"
+            " JOIN departments d ON d.id = g.department_id"
+            " GROUP BY d.name, g.category, g.withdrawn",
             {"start": start.isoformat(), "end": end.isoformat(), "today": today.isoformat()},
         )
         # in the groups' order by code point on both backends (SQLite's GROUP BY gives it;

@@ -1,7 +1,7 @@
 """The reminder and escalation ladder (提示 / 督办 / 提级) for appeals and rectification tasks.
 
 The database is the source of truth: a sweep creates the day's notices with one set-based
-statement per kind, each notice unique per item, kind and period; delivery records every
+statement for all kinds, each notice unique per item, kind and period; delivery records every
 recipient served, so a restart, a second sweep or a crash halfway neither repeats nor
 skips a notice.
 """
@@ -56,10 +56,8 @@ async def sweep(env: Env) -> dict[str, int] | None:
     if not env.calendar.is_working_day(today):
         return None
     dates = env.deadlines.sweep_dates(today)
-    created: dict[str, int] = {}
     async with env.db.unit_of_work() as uow:
-        for kind in APPEAL_KINDS + TASK_KINDS:
-            created[kind] = await uow.notices.create(kind, dates, env.now())
+        created = await uow.notices.create_many(APPEAL_KINDS + TASK_KINDS, dates, env.now())
         await uow.commit()
     return created
 
