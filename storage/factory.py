@@ -16,7 +16,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -24,105 +24,23 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 from storage.contract import Database
 from storage.db import Database as SqliteDatabase
 from storage.sqlite_only import EMPTY, DatabaseUnusable
-
-SQLITE, POSTGRESQL = "sqlite", "postgresql"
-ACCEPTED = (
-    "a file path, sqlite:///relative/path, sqlite:////absolute/path or"
-    " postgresql://user:password@host:port/database"
+from storage.urls import (  # noqa: F401 - the URL names are the factory's too
+    ACCEPTED,
+    HIDDEN,
+    POSTGRES_SCHEMES,
+    POSTGRESQL,
+    SQLITE,
+    SSL_MODES,
+    BadDatabaseUrl,
+    Target,
+    masked,
+    parse_database_url,
+    secrets_of,
+    sqlite_url,
 )
-POSTGRES_SCHEMES = ("postgresql", "postgres")
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-HIDDEN = "***"
+
 # How long a command waits for a PostgreSQL server before it says it cannot reach it.
 CONNECT_SECONDS = 10
-
-
-class BadDatabaseUrl(ValueError):
-    """DATABASE_URL is none of the accepted forms; the message names them (never a password)."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a database URL points: the backend, and the file for SQLite."""
-
-    backend: str
-    # normalised: sqlite:///… for a file, the URL as given for PostgreSQL (never in a repr)
-    url: str = field(repr=False)
-    path: Path | None = None
-
-    @property
-    def shown(self) -> str:
-        """The database as messages name it: the file, or the URL without its password."""
-        return str(self.path) if self.path is not None else masked(self.url)
-
-
-def parse_database_url(text: str) -> Target:
-    """Read DATABASE_URL; raises BadDatabaseUrl naming the accepted forms."""
-    value = text.strip()
-    if not value:
-        raise BadDatabaseUrl(f"is empty (give {ACCEPTED}, or remove the line for the default)")
-    scheme, sep, rest = value.partition("://")
-    if not sep:
-        if value.lower().startswith(("sqlite:", "postgres:", "postgresql:")):
-            raise BadDatabaseUrl(f"is not a URL (a scheme is followed by ://); give {ACCEPTED}")
-        return Target(SQLITE, sqlite_url(Path(value)), Path(value))
-    scheme = scheme.lower()
-    if scheme == "sqlite":
-        if not rest.startswith("/") or rest == "/":
-            raise BadDatabaseUrl(
-                f"{masked(value)!r} names no file: write sqlite:///relative/path or"
-                " sqlite:////absolute/path (three slashes, then the path)"
-            )
-        path = rest[1:]
-        if "?" in path or "#" in path or path in (":memory:", "") or path.endswith("/"):
-            raise BadDatabaseUrl(
-                f"{masked(value)!r} must name a database file (no options, no :memory:);"
-                f" give {ACCEPTED}"
-            )
-        return Target(SQLITE, sqlite_url(Path(path)), Path(path))
-    if scheme in POSTGRES_SCHEMES:
-        return Target(POSTGRESQL, _postgres_url(value))
-    raise BadDatabaseUrl(f"unknown kind of database {scheme + '://'!r}; give {ACCEPTED}")
-
-
-def _postgres_url(value: str) -> str:
-    parts = urlsplit(value)
-    shown = masked(value)
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise BadDatabaseUrl(f"{shown}: the port must be a number from 1 to 65535") from None
-    if parts.fragment:
-        raise BadDatabaseUrl(f"{shown}: remove the '#…' part")
-    if not parts.path.strip("/"):
-        raise BadDatabaseUrl(f"{shown}: name the database after the host, e.g. …/appealdesk")
-    if "/" in parts.path.strip("/"):
-        raise BadDatabaseUrl(f"{shown}: one database name after the host, e.g. …/appealdesk")
-    for key, option in parse_qsl(parts.query, keep_blank_values=True):
-        if key == "sslmode" and option not in SSL_MODES:
-            raise BadDatabaseUrl(f"{shown}: sslmode must be one of {', '.join(SSL_MODES)}")
-    return value
-
-
-def sqlite_url(path: Path) -> str:
-    """sqlite:///relative or sqlite:////absolute for a file path."""
-    return f"sqlite:///{path}"
-
-
-def masked(url: str) -> str:
-    """The URL with its password (in the user part or a `password=` option) replaced."""
-    if not url.lower().startswith(tuple(f"{s}://" for s in POSTGRES_SCHEMES)):
-        return url  # a path or sqlite:///…, which holds no password
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:{HIDDEN}@{host}"
-    query = parts.query
-    if "password" in query:
-        options = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, HIDDEN if k == "password" else v) for k, v in options], safe="*/:")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def open_database(url: str, **options: Any) -> Database:
@@ -231,16 +149,6 @@ def pg_connection(url: str) -> Iterator[Any]:
     except psycopg.Error as exc:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ServerUnusable(url, f"cannot be used: {_without_secrets(detail, url)}") from None
-
-
-def secrets_of(url: str) -> list[str]:
-    """The password a URL holds, as written and decoded, for log masking (bot.logs)."""
-    if "://" not in url:
-        return []
-    parts = urlsplit(url)
-    found = [parts.password] if parts.password else []
-    found += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
-    return sorted({*found, *(unquote(v) for v in found)}, key=len, reverse=True)
 
 
 def _without_secrets(text: str, url: str) -> str:

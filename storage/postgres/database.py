@@ -30,6 +30,7 @@ from storage.db import UnitOfWork, _OneStatement
 from storage.dialect import POSTGRESQL
 from storage.postgres.connection import Connection, register_loaders
 from storage.sqlite_only import NEWER, DatabaseUnusable
+from storage.urls import masked
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,7 @@ def _schema_table() -> str:
 
 def shown(url: str) -> str:
     """The URL with its password hidden (in the user part or a `password=` option), to name
-    the database in a message: the same form every command prints (storage.factory)."""
-    from storage.factory import masked  # the factory imports this package lazily
+    the database in a message: the same form every command prints (storage.urls)."""
 
     return masked(url)
 

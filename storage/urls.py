@@ -1,0 +1,122 @@
+"""Database URLs: which backend a DATABASE_URL names, where, and how it is shown (never
+with its password). The factory and the backends read URLs through here.
+
+Accepted forms of DATABASE_URL (`ACCEPTED`):
+- a plain file path, `appealdesk.sqlite3` or `/var/lib/appealdesk/appealdesk.sqlite3`;
+- `sqlite:///relative/path` or `sqlite:////absolute/path` (SQLAlchemy's spelling);
+- `postgresql://user:password@host:port/database?sslmode=verify-full` (also `postgres://`).
+A password is never shown: `masked(url)` is how a URL appears in messages and logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+ACCEPTED = (
+    "a file path, sqlite:///relative/path, sqlite:////absolute/path or"
+    " postgresql://user:password@host:port/database"
+)
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+HIDDEN = "***"
+
+
+class BadDatabaseUrl(ValueError):
+    """DATABASE_URL is none of the accepted forms; the message names them (never a password)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a database URL points: the backend, and the file for SQLite."""
+
+    backend: str
+    # normalised: sqlite:///… for a file, the URL as given for PostgreSQL (never in a repr)
+    url: str = field(repr=False)
+    path: Path | None = None
+
+    @property
+    def shown(self) -> str:
+        """The database as messages name it: the file, or the URL without its password."""
+        return str(self.path) if self.path is not None else masked(self.url)
+
+
+def parse_database_url(text: str) -> Target:
+    """Read DATABASE_URL; raises BadDatabaseUrl naming the accepted forms."""
+    value = text.strip()
+    if not value:
+        raise BadDatabaseUrl(f"is empty (give {ACCEPTED}, or remove the line for the default)")
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        if value.lower().startswith(("sqlite:", "postgres:", "postgresql:")):
+            raise BadDatabaseUrl(f"is not a URL (a scheme is followed by ://); give {ACCEPTED}")
+        return Target(SQLITE, sqlite_url(Path(value)), Path(value))
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise BadDatabaseUrl(
+                f"{masked(value)!r} names no file: write sqlite:///relative/path or"
+                " sqlite:////absolute/path (three slashes, then the path)"
+            )
+        path = rest[1:]
+        if "?" in path or "#" in path or path in (":memory:", "") or path.endswith("/"):
+            raise BadDatabaseUrl(
+                f"{masked(value)!r} must name a database file (no options, no :memory:);"
+                f" give {ACCEPTED}"
+            )
+        return Target(SQLITE, sqlite_url(Path(path)), Path(path))
+    if scheme in POSTGRES_SCHEMES:
+        return Target(POSTGRESQL, _postgres_url(value))
+    raise BadDatabaseUrl(f"unknown kind of database {scheme + '://'!r}; give {ACCEPTED}")
+
+
+def _postgres_url(value: str) -> str:
+    parts = urlsplit(value)
+    shown = masked(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise BadDatabaseUrl(f"{shown}: the port must be a number from 1 to 65535") from None
+    if parts.fragment:
+        raise BadDatabaseUrl(f"{shown}: remove the '#…' part")
+    if not parts.path.strip("/"):
+        raise BadDatabaseUrl(f"{shown}: name the database after the host, e.g. …/appealdesk")
+    if "/" in parts.path.strip("/"):
+        raise BadDatabaseUrl(f"{shown}: one database name after the host, e.g. …/appealdesk")
+    for key, option in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "sslmode" and option not in SSL_MODES:
+            raise BadDatabaseUrl(f"{shown}: sslmode must be one of {', '.join(SSL_MODES)}")
+    return value
+
+
+def sqlite_url(path: Path) -> str:
+    """sqlite:///relative or sqlite:////absolute for a file path."""
+    return f"sqlite:///{path}"
+
+
+def masked(url: str) -> str:
+    """The URL with its password (in the user part or a `password=` option) replaced."""
+    if not url.lower().startswith(tuple(f"{s}://" for s in POSTGRES_SCHEMES)):
+        return url  # a path or sqlite:///…, which holds no password
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:{HIDDEN}@{host}"
+    query = parts.query
+    if "password" in query:
+        options = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, HIDDEN if k == "password" else v) for k, v in options], safe="*/:")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def secrets_of(url: str) -> list[str]:
+    """The password a URL holds, as written and decoded, for log masking (bot.logs)."""
+    if "://" not in url:
+        return []
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    found += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
+    return sorted({*found, *(unquote(v) for v in found)}, key=len, reverse=True)
