@@ -164,6 +164,19 @@ def another_database(backend: str, tmp_path: Path) -> Iterator[Callable[[str], s
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database (no schema) on the test cluster, for the commands
+    that make or fill one (migrate, copy-db)."""
+    pytest.importorskip("storage.postgres", reason="the PostgreSQL adapter is not installed")
+    pg_cluster = pytest.importorskip("tests.pg_cluster", reason="no PostgreSQL test cluster")
+    if why := pg_cluster.skip_reason():  # no server binaries here: skipped, with the reason
+        pytest.skip(why)
+    url = pg_cluster.new_database_url()
+    yield url
+    pg_cluster.drop_database(url)
+
+
+@pytest.fixture
 def database_url(another_database: Callable[[str], str]) -> str:
     return another_database("appealdesk")
 

@@ -545,18 +545,6 @@ def test_an_unreachable_postgresql_server_is_one_line_everywhere(folder, monkeyp
     assert secret not in out
 
 
-@pytest.fixture
-def pg_url():
-    """A new, empty PostgreSQL database on the test cluster (tests/pg_cluster.py)."""
-    pytest.importorskip("storage.postgres", reason="the PostgreSQL adapter is not installed")
-    pg_cluster = pytest.importorskip("tests.pg_cluster", reason="no PostgreSQL test cluster")
-    if why := pg_cluster.skip_reason():  # no server binaries here: skipped, with the reason
-        pytest.skip(why)
-    url = pg_cluster.new_database_url()
-    yield url
-    pg_cluster.drop_database(url)
-
-
 def test_migrate_and_check_on_postgresql(folder, monkeypatch, capsys, pg_url):
     monkeypatch.setenv("DATABASE_URL", pg_url)
     assert main(["migrate", "status"]) == 1

@@ -227,18 +227,6 @@ def test_the_checksums_per_column_normaliser_gives_what_normal_gives(kind, text)
 # PostgreSQL halves: on where the adapter and a throwaway cluster are ----------------------
 
 
-@pytest.fixture
-def pg_url():
-    """A new, empty PostgreSQL database on the test cluster (tests/pg_cluster.py)."""
-    pytest.importorskip("storage.postgres", reason="the PostgreSQL adapter is not installed")
-    pg_cluster = pytest.importorskip("tests.pg_cluster", reason="no PostgreSQL test cluster")
-    if why := pg_cluster.skip_reason():  # no server binaries here: skipped, with the reason
-        pytest.skip(why)
-    url = pg_cluster.new_database_url()
-    yield url
-    pg_cluster.drop_database(url)
-
-
 async def test_a_bureau_moves_to_postgresql_and_back_without_losing_a_row(
     sandbox, people, settings, tmp_path, capsys, pg_url
 ):
