@@ -206,7 +206,7 @@ class Endless:
 
 @pytest.mark.parametrize("part", ["replay", "near_duplicates"])
 async def test_a_persons_step_is_answered_while_the_digest_is_computed(
-    sandbox, people, monkeypatch, part, request
+    sandbox, people, monkeypatch, part
 ):
     """The digest's replay of changed appeals and its near-duplicate check run as long as
     nobody is answered; a person files an appeal meanwhile and is answered, and the digest
@@ -232,11 +232,6 @@ async def test_a_persons_step_is_answered_while_the_digest_is_computed(
         endless.answered.set()
         return number
 
-    if env.db.__class__.__module__ == "storage.db":
-        # Known defect, open in issue 20's notes: on SQLite the person's filing does not
-        # finish while this digest runs (the guard stops it after DEADLOCK_GUARD seconds);
-        # on PostgreSQL it does. Marked, not hidden: the run lists it as xfailed.
-        request.applymarker(pytest.mark.xfail(reason="SQLite: a filing waits for the digest"))
     digesting = asyncio.create_task(reports.leaders_digest(env, None, week))
     number = await person()
     digest = await digesting

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 
 from bot.rules import access, delivery
 from bot.rules import digest as rules
@@ -24,16 +25,26 @@ from storage.contract import UnitOfWork
 # filed yet).
 Changes = list[tuple[rules.DigestRow, rules.DigestRow | None]]
 
-# A digest's work in Python (the replay, the near-duplicate check) gives the event loop a
-# turn after every so many items, so people's steps are answered while a digest is made at
-# any size (at 1M appeals one uninterrupted pass held the loop 50-70 ms at a time).
-TURN_EVERY = 200
+# A digest's work in Python (the replay, the near-duplicate check) pauses after every slice
+# of work, so people's steps are answered while a digest is made at any size (at 1M
+# appeals one uninterrupted pass held the loop 50-70 ms at a time). The pause is a real
+# sleep, not `sleep(0)`: SQLite's queries finish on the driver's threads, which need the
+# GIL; a loop that only yields takes the GIL back at once, every time, and those threads
+# (so a person's step) would wait for the digest to end.
+TURN_SECONDS = 0.01
+PAUSE_SECONDS = 0.001
 
 
-async def _turn(done: int) -> None:
-    """Let the event loop run other tasks once every TURN_EVERY items."""
-    if done % TURN_EVERY == 0:
-        await asyncio.sleep(0)
+class _Turns:
+    """Call after each item: pauses once TURN_SECONDS of work have passed since the last."""
+
+    def __init__(self) -> None:
+        self._until = monotonic() + TURN_SECONDS
+
+    async def __call__(self) -> None:
+        if monotonic() >= self._until:
+            await asyncio.sleep(PAUSE_SECONDS)
+            self._until = monotonic() + TURN_SECONDS
 
 
 def bounds(env: Env, start: date, end: date) -> tuple[datetime, datetime]:
@@ -86,7 +97,8 @@ async def _changes(uow: UnitOfWork, env: Env, as_of: date) -> Changes:
     end = bounds(env, as_of, as_of)[1]
     departments = {d.code: (d.id, d.name) for d in await uow.departments.all()}
     changes: Changes = []
-    for done, (row, events) in enumerate(await uow.reports.changed_since(end), 1):
+    turn = _Turns()
+    for row, events in await uow.reports.changed_since(end):
         then = rules.row_as_of(
             row,
             events,
@@ -97,7 +109,7 @@ async def _changes(uow: UnitOfWork, env: Env, as_of: date) -> Changes:
             env.zone,
         )
         changes.append((row, then))
-        await _turn(done)
+        await turn()
     return changes
 
 
@@ -189,10 +201,9 @@ async def _quality(
         start, window_start, settings.similarity_compared
     ):
         remember(reply, reply.text.strip())
-    done = 0
+    turn = _Turns()
     async for reply in uow.reports.replies_between(start, end):
-        done += 1
-        await _turn(done)
+        await turn()
         text = reply.text.strip()
         department = reply.department_name or ""
         if len(text) < settings.min_reply_chars:
