@@ -30,7 +30,7 @@ from bot.rules.model import Role
 from bot.rules.org import OrgConfig
 from bot.rules.workcal import WorkingCalendar
 from bot.texts import t
-from bot.usecases import outbox
+from bot.usecases import outbox, reports
 from bot.usecases.env import Env
 from bot.usecases.people import sync_departments, unstaffed
 from handlers import (
@@ -208,6 +208,10 @@ async def on_start(app: Application) -> None:
     env: Env = app.bot_data["env"]
     await env.db.open()
     await sync_departments(env)
+    # Before serving: after an upgrade (or a change of zone) every appeal is counted once,
+    # seconds at a province's size, during which SQLite's writer would make people's steps
+    # wait had the first digest done it; later refreshes count only the changed days.
+    await reports.refresh_tallies(env)
     today = env.today()
     for year in sorted({today.year, (today + timedelta(days=90)).year}):
         if not env.calendar.covers(year):

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.sandbox.chat import Sandbox
 from bot.usecases.reports import refresh_tallies
 from tests.test_digest import _counted_and_reference, assert_same_figures, bureau, seeded
 
@@ -134,3 +135,19 @@ async def test_a_change_written_while_the_tallies_are_refreshed_is_counted_next_
     assert received_by_day(db) == local_days(db, env.zone)
     assert_same_figures(*await _counted_and_reference(env, START, END))
     assert db.count("appeal_changes") == 0
+
+
+async def test_the_tallies_are_counted_at_start_not_by_the_first_digest(seeded, db, settings, org):
+    """A database upgraded to the tallies (no basis yet, nothing counted) is counted when the
+    bot starts, before it serves anyone: the first digest then only reads."""
+    box, clock, *_ = seeded
+    db.execute("DELETE FROM appeal_tally_basis")
+    db.execute("DELETE FROM appeal_tallies")
+    assert received_by_day(db) == {}
+    restarted = await Sandbox.start(settings, org, clock)
+    try:
+        assert db.one("SELECT zone FROM appeal_tally_basis")["zone"] == "Asia/Shanghai"
+        assert received_by_day(db) == local_days(db, box.env.zone)
+        assert sum(received_by_day(db).values()) == db.count("appeals") > 0
+    finally:
+        await restarted.stop()
