@@ -62,6 +62,7 @@ BACKENDS_ENV = "APPEALDESK_TEST_BACKENDS"
 NO_CLUSTER = "PostgreSQL: tests/pg_cluster.py not available"
 ran_on: pytest.StashKey[Counter[str]] = pytest.StashKey()
 skipped_why: pytest.StashKey[dict[str, str]] = pytest.StashKey()
+RAN_ON, SKIPPED_ON = "backend", "backend skipped"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[ran_on] = Counter()
     config.stash[skipped_why] = {}
+    config.pluginmanager.register(BackendTally(config), "appealdesk-backend-tally")
 
 
 def chosen_backends(config: pytest.Config) -> tuple[str, ...]:
@@ -134,10 +136,27 @@ def backend(request: pytest.FixtureRequest) -> str:
     if name not in chosen_backends(request.config):
         pytest.skip(f"{name}: not among the chosen backends")
     if name == "postgresql" and (why := postgres_unavailable()):
-        request.config.stash[skipped_why]["postgresql"] = why
+        request.node.user_properties.append((SKIPPED_ON, why))
         pytest.skip(why)
-    request.config.stash[ran_on][name] += 1
+    request.node.user_properties.append((RAN_ON, name))
     return name
+
+
+class BackendTally:
+    """Counts what ran on which backend from the tests' reports: with `-n` the tests run in
+    worker processes, and only their reports reach the process that prints the summary."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "setup":
+            return
+        for key, value in report.user_properties:
+            if key == RAN_ON and report.passed:
+                self.config.stash[ran_on][value] += 1
+            elif key == SKIPPED_ON and report.skipped:
+                self.config.stash[skipped_why]["postgresql"] = value
 
 
 @pytest.fixture
