@@ -85,10 +85,12 @@ def calendar_check(org: OrgConfig, settings: Settings) -> Check:
 
 def database_check(url: str) -> Check:
     """SQLite: the file's integrity and schema, in the words of the bot's own start;
-    PostgreSQL: the server reachable, its version, the schema current."""
+    PostgreSQL: the server reachable, its version, the schema current, the collation."""
     from storage.factory import check_database
 
-    ok, line = check_database(url)
+    ok, line, caution = check_database(url)
+    if ok and caution:
+        return WARN, f"{line}; {caution}"
     return (OK if ok else FAIL), line
 
 

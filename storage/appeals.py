@@ -332,11 +332,12 @@ class AuditRepo(Store):
     async def of_subjects(self, kind: str) -> dict[str, list[Event]]:
         """Every event whose subject is of `kind` (`task` → task:1, task:2 …), by subject,
         each list in order: one query (a range of the subject index) for a whole ledger."""
+        subject = self.dialect.byte_wise("e.subject")
         rows = await self._all(
-            "SELECT e.*, u.full_name AS actor_name, u.role AS actor_role FROM audit_events e"
+            "SELECT e.*, u.full_name AS actor_name, u.role AS actor_role FROM audit_events e"  # noqa: S608 (a dialect fragment and parameters only)
             " LEFT JOIN users u ON u.tg_id = e.actor_id"
-            " WHERE e.subject >= ? AND e.subject < ? ORDER BY e.subject, e.id",
-            (f"{kind}:", f"{kind};"),  # ';' follows ':'
+            f" WHERE {subject} >= ? AND {subject} < ? ORDER BY {subject}, e.id",
+            (f"{kind}:", f"{kind};"),  # ';' follows ':' (by code point)
         )
         by_subject: dict[str, list[Event]] = {}
         for row in rows:

@@ -63,6 +63,15 @@ class Dialect:
         """Appended to a SELECT of one row read to be changed: hold it until COMMIT."""
         return " FOR UPDATE" if self.postgresql else ""
 
+    def byte_wise(self, column: str) -> str:
+        """`column` compared by code point, as SQLite compares text, whatever the database's
+        collation (under a language's, 'task;' sorts before 'task:12': a range of subjects
+        would miss them). The PostgreSQL index that serves it is made with the same
+        COLLATE."""
+        if self.postgresql:
+            return f'{column} COLLATE "C"'
+        return column
+
     def unindexed(self, column: str) -> str:
         """`column` as an expression no index serves: SQLite's planner would otherwise walk a
         whole index on it just for an ORDER BY or PARTITION BY (`+column` says not to; the

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,6 +99,8 @@ class SchemaState:
     applied: list[int]
     known: list[int]
     server: str = ""  # PostgreSQL's server version
+    collation: str = ""  # PostgreSQL: the database's collation when text is not compared by
+    # code point as SQLite compares it (empty when it is)
 
     @property
     def pending(self) -> list[int]:
@@ -128,13 +131,33 @@ def schema_state(url: str) -> SchemaState:
         return SchemaState(sorted(applied), schema_versions())
     with pg_connection(target.url) as conn:
         server = conn.execute("SHOW server_version").fetchone()[0]
+        collation = _collation_unlike_sqlite(conn)
         found = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
         applied = (
             [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
             if found
             else []
         )
-    return SchemaState(applied, schema_versions(), str(server))
+    return SchemaState(applied, schema_versions(), str(server), collation)
+
+
+# Text in this order by code point (SQLite's), in another under a language's collation
+# (punctuation and case weigh less there): the order itself is the test, whatever provider
+# (libc, ICU) and name the collation has.
+BYTE_ORDER_PROBE = "SELECT 'B' < 'a' AND 'task:1' < 'task;' AND 'Z' < '中'"
+
+
+def _collation_unlike_sqlite(conn: Any) -> str:
+    """The database's collation when it orders text otherwise than by code point, else ''."""
+    if conn.execute(BYTE_ORDER_PROBE).fetchone()[0]:
+        return ""
+    # an ICU collation (PostgreSQL 15+) is named by daticulocale; to_jsonb reads it where the
+    # column exists and gives NULL where it does not
+    row = conn.execute(
+        "SELECT COALESCE(to_jsonb(d) ->> 'daticulocale', d.datcollate) FROM pg_database d"
+        " WHERE d.datname = current_database()"
+    ).fetchone()
+    return str(row[0]) if row and row[0] else "of a language"
 
 
 @contextmanager
@@ -157,26 +180,38 @@ def _without_secrets(text: str, url: str) -> str:
     return text
 
 
-def check_database(url: str) -> tuple[bool, str]:
-    """`appealdesk check`'s database line: (ok, text). SQLite: every page readable, the
+def check_database(url: str) -> tuple[bool, str, str]:
+    """`appealdesk check`'s database line: (ok, text, caution). SQLite: every page readable, the
     schema ours and current or to be brought up to date. PostgreSQL: the server reachable,
-    its version, the schema current."""
+    its version, the schema current; and a caution ('' when none): a collation that does not
+    order text as SQLite does."""
     target = parse_database_url(url)
     if target.backend == SQLITE:
         assert target.path is not None
-        return _check_file(target.path)
+        return (*_check_file(target.path), "")
     try:
         state = schema_state(target.url)
     except DatabaseUnusable as exc:
-        return False, str(exc)
+        return False, str(exc), ""
     where = masked(target.url)
     if state.newer:
         problem = f"was made by a newer AppealDesk (schema {max(state.newer)})"
-        return False, str(ServerUnusable(target.url, problem))
+        return False, str(ServerUnusable(target.url, problem)), ""
+    caution = (
+        f"text is ordered by the collation {state.collation}, not by code point as AppealDesk"
+        " expects (names sort otherwise): make the database with `--locale C.UTF-8` and"
+        " `appealdesk copy-db` into it (docs/operations.md)"
+        if state.collation
+        else ""
+    )
     if not state.applied:
-        return True, (
-            f"database: {where} reachable (PostgreSQL {state.server}), no schema yet;"
-            " `appealdesk migrate apply` or `appealdesk run` makes it"
+        return (
+            True,
+            (
+                f"database: {where} reachable (PostgreSQL {state.server}), no schema yet;"
+                " `appealdesk migrate apply` or `appealdesk run` makes it"
+            ),
+            caution,
         )
     schema = (
         f"schema {max(state.applied)}, {len(state.pending)} migration(s) to apply"
@@ -184,7 +219,7 @@ def check_database(url: str) -> tuple[bool, str]:
         if state.pending
         else f"schema {max(state.applied)} (current)"
     )
-    return True, f"database: {where} reachable (PostgreSQL {state.server}), {schema}"
+    return True, f"database: {where} reachable (PostgreSQL {state.server}), {schema}", caution
 
 
 def _check_file(path: Path) -> tuple[bool, str]:
@@ -353,12 +388,14 @@ def pg_dump_recipe(url: str, target_file: Path) -> str:
         (
             f"{masked(url)} is a PostgreSQL database: back it up with the server's tools,"
             " not with AppealDesk (the password from ~/.pgpass or PGPASSWORD):",
-            f"  pg_dump -Fc -d '{_without_password(url)}' -f {target_file}",
+            f"  pg_dump -Fc -d {shlex.quote(_without_password(url))}"
+            f" -f {shlex.quote(str(target_file))}",
             "restore into a new, empty database made by the server's superuser (then start"
             " the bot on it):",
-            f"  sudo -u postgres createdb --owner {owner} --encoding UTF8"
-            f" --template template0 {restored}",
-            f"  pg_restore --no-owner -d '{_without_password(url, restored)}' {target_file}",
+            f"  sudo -u postgres createdb --owner {shlex.quote(owner)} --encoding UTF8"
+            f" --locale C.UTF-8 --template template0 {shlex.quote(restored)}",
+            f"  pg_restore --no-owner -d {shlex.quote(_without_password(url, restored))}"
+            f" {shlex.quote(str(target_file))}",
         )
     )
 

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import storage
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.rules.model import Appeal
@@ -59,7 +60,6 @@ def clock():
 
 BACKENDS = ("sqlite", "postgresql")
 BACKENDS_ENV = "APPEALDESK_TEST_BACKENDS"
-NO_CLUSTER = "PostgreSQL: tests/pg_cluster.py not available"
 ran_on: pytest.StashKey[Counter[str]] = pytest.StashKey()
 skipped_why: pytest.StashKey[dict[str, str]] = pytest.StashKey()
 RAN_ON, SKIPPED_ON = "backend", "backend skipped"
@@ -111,23 +111,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def postgres_unavailable() -> str | None:
-    """Why the PostgreSQL half cannot run here, or None. The cluster comes from
-    tests/pg_cluster.py: `skip_reason() -> str | None` and `fresh_database() -> str` (the URL
-    of a new database made from the migrated template)."""
+    """Why the PostgreSQL half cannot run here, or None: the driver not installed (the
+    `postgresql` extra), or no server binaries for tests/pg_cluster.py's throwaway cluster."""
     try:
-        import pg_cluster  # noqa: PLC0415 - optional until the cluster helper is present
+        import storage.postgres  # noqa: F401, PLC0415 - psycopg comes with an extra
     except ImportError:
-        return NO_CLUSTER
-    if "database_url" not in Settings.model_fields:
-        return "PostgreSQL: Settings.database_url not available"
-    try:
-        import storage.postgres  # noqa: F401, PLC0415
-    except ImportError:
-        return "PostgreSQL: the storage.postgres adapter is not available"
-    if not callable(getattr(pg_cluster, "fresh_database", None)):
-        return "PostgreSQL: tests/pg_cluster.py has no fresh_database()"
-    probe = getattr(pg_cluster, "skip_reason", None)
-    return probe() if callable(probe) else None
+        return "PostgreSQL: the storage.postgres adapter is not available (pip install psycopg)"
+    import pg_cluster  # noqa: PLC0415 - imports the driver's pool too
+
+    return pg_cluster.skip_reason()
 
 
 @pytest.fixture
@@ -168,7 +160,7 @@ def another_database(backend: str, tmp_path: Path) -> Iterator[Callable[[str], s
 
     def make(name: str) -> str:
         if backend == "postgresql":
-            import pg_cluster  # noqa: PLC0415 - present whenever the backend is not skipped
+            import pg_cluster  # noqa: PLC0415 - the backend is not skipped: its driver is here
 
             made.append(pg_cluster.fresh_database())
             return made[-1]
@@ -229,32 +221,21 @@ def sqlite_file(url: str) -> Path:
 def settings_for(url: str, **values: Any) -> Settings:
     """Settings for a database URL: the one place that knows how Settings names it."""
     values.setdefault("admin_ids", [LEADER_ID])
-    if "database_url" in Settings.model_fields:
-        return Settings(_env_file=None, database_url=url, **values)
-    return Settings(_env_file=None, database_path=sqlite_file(url), **values)
+    return Settings(_env_file=None, database_url=url, **values)
 
 
 def database_env(url: str) -> dict[str, str]:
     """The environment that points an `appealdesk` process at a database URL."""
-    if "database_url" in Settings.model_fields:
-        return {"DATABASE_URL": url}
-    return {"DATABASE_PATH": str(sqlite_file(url))}
+    return {"DATABASE_URL": url}
 
 
 def url_of(settings: Settings) -> str:
-    url = getattr(settings, "database_url", None)
-    return str(url) if url else f"sqlite:///{settings.database_path}"
+    return str(settings.database_url)
 
 
 def open_database(url: str, **options: Any) -> Any:
     """The application's Database for a URL, as the bot would build it (not yet opened)."""
-    try:
-        from storage import open_database as by_url  # noqa: PLC0415 - the factory, when present
-    except ImportError:
-        from storage.db import Database  # noqa: PLC0415
-
-        return Database(sqlite_file(url))
-    return by_url(url, **options)
+    return storage.open_database(url, **options)
 
 
 def looking(url: str) -> Any:

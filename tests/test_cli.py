@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shlex
 import sqlite3
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
@@ -19,6 +21,7 @@ from bot import cli
 from bot.cli import main
 from bot.task_files import HEADERS
 from storage.db import Database
+from storage.factory import pg_dump_recipe
 from storage.migrations import MIGRATIONS
 
 NAMES = (
@@ -521,14 +524,37 @@ def test_backup_of_postgresql_prints_the_pg_dump_recipe_without_the_password(
     ) in out
     # the bot's role may not create databases: the superuser makes the one to restore into
     assert (
-        "sudo -u postgres createdb --owner desk --encoding UTF8 --template template0"
-        " appealdesk_restored"
+        "sudo -u postgres createdb --owner desk --encoding UTF8 --locale C.UTF-8"
+        " --template template0 appealdesk_restored"
     ) in out
     assert (
         "pg_restore --no-owner -d 'postgresql://desk@db.example:5433/appealdesk_restored"
         "?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.crt' appealdesk.dump"
     ) in out
     assert not (folder / "appealdesk.dump").exists()
+
+
+@pytest.mark.parametrize(
+    ("database", "owner", "target"),
+    [
+        ("appealdesk", "desk", "back up/appeal desk.dump"),
+        ("o'brien", "d$esk", "x;rm -rf ~.dump"),
+        ("台账 2026", "desk`id`", "$(touch pwned).dump"),
+    ],
+)
+def test_the_pg_dump_recipe_is_safe_to_paste_into_a_shell(database, owner, target):
+    """Whatever the names hold (spaces, quotes, `$`, `;`, backticks), each line of the recipe
+    splits back into exactly the arguments meant: nothing in it runs by itself."""
+    url = f"postgresql://{quote(owner)}:pw@db.example/{quote(database)}"
+    lines = [line.strip() for line in pg_dump_recipe(url, Path(target)).splitlines()]
+    dump, create, restore = (
+        shlex.split(line) for line in lines if line.startswith(("pg_", "sudo"))
+    )
+    assert dump[:3] == ["pg_dump", "-Fc", "-d"] and dump[-2:] == ["-f", target]
+    assert unquote(urlsplit(dump[3]).path.strip("/")) == database
+    assert create[-1] == f"{database}_restored" and create[create.index("--owner") + 1] == owner
+    assert restore[-1] == target
+    assert unquote(urlsplit(restore[-2]).path.strip("/")) == f"{database}_restored"
 
 
 def test_an_unreachable_postgresql_server_is_one_line_everywhere(folder, monkeypatch, capsys):
