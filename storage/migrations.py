@@ -5,7 +5,7 @@ existing databases already applied (never edit a step that has shipped: add one)
 runs the same text rendered by `postgresql_sql`: column types from the names (surrogate ids
 become identity columns, moments `timestamptz`, days `date`, JSON payloads `jsonb`, ids
 `bigint`, counts `integer`), and the few passages it must write differently (trigger bodies
-in plpgsql, a foreign key to a table created later) given per step in `postgresql`.
+in plpgsql, a foreign key to a table created later, a sequence) given per step in `postgresql`.
 `migrations_for(dialect_name)` gives a backend its list; `MIGRATIONS` is SQLite's.
 """
 
@@ -100,6 +100,19 @@ _PG_TALLY_TRIGGERS = (
         CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals
             FOR EACH ROW EXECUTE PROCEDURE appeals_changed();
 """,
+    ),
+)
+
+# DIALECT SQL (migration 15): the numbers of notice lists. Two couriers forming lists at once
+# would both read the same MAX(list_id) (neither sees the other's uncommitted list): a
+# sequence never gives a number twice. Owned by the column, so that `copy-db` sets it past
+# the copied numbers as it does identity columns' sequences.
+_PG_LIST_IDS = (
+    (
+        "        -- outbox list numbers: MAX(list_id) + 1 under the one writer\n",
+        "        CREATE SEQUENCE outbox_list_ids AS bigint OWNED BY outbox.list_id;\n"
+        "        SELECT setval('outbox_list_ids', COALESCE(MAX(list_id), 0) + 1, false)"
+        " FROM outbox;\n",
     ),
 )
 
@@ -529,6 +542,17 @@ STEPS: list[Migration] = [
         CREATE INDEX appeals_state_due_created ON appeals(state, due_date, created_at);
         DROP INDEX appeals_state_due;
         """,
+    ),
+    Migration(
+        15,
+        # A list of notices sent as one (storage/conversations.py, OutboxRepo.form_list) takes
+        # a new number. SQLite: one more than the greatest, in the same statement (its one
+        # writer forms one list at a time): nothing to add. PostgreSQL: a sequence, past the
+        # numbers given so far (DIALECT SQL: _PG_LIST_IDS).
+        """
+        -- outbox list numbers: MAX(list_id) + 1 under the one writer
+        """,
+        postgresql=_PG_LIST_IDS,
     ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
     # what they applied); SQL both engines read alike, `postgresql=` passages only where not.

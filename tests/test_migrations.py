@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from storage.conversations import _NEW_LIST_ID
 from storage.migrations import (
     MIGRATIONS,
     SCHEMA_TABLE,
@@ -606,6 +607,27 @@ def test_appeal_writes_are_noted_for_the_tallies(seeded):
     seeded.rows("DELETE FROM appeal_changes")
     seeded.rows("DELETE FROM appeals WHERE id = 2")
     assert noted() == [(2, at)]
+
+
+def test_lists_formed_before_the_list_numbers_step_are_followed_by_new_ones(empty):
+    """A database whose outbox already holds lists (ids 4 and 9) when step 15 comes: the
+    next list's id, as OutboxRepo.form_list draws it, follows them on either backend."""
+    steps = migrations_for(empty.name)
+    for version, sql in steps:
+        if version < 15:
+            empty.apply(version, sql)
+    for list_id in (4, 9, 9):
+        empty.rows(
+            "INSERT INTO outbox (chat_id, kind, detail, priority, created_at, due_at, list_id)"
+            " VALUES (1, 'appeal_new', '{}', 1, ?, ?, ?)",
+            T0,
+            T0,
+            list_id,
+        )
+    for version, sql in steps:
+        if version >= 15:
+            empty.apply(version, sql)
+    assert empty.rows(f"SELECT {_NEW_LIST_ID[empty.name]}") == [(10,)]
 
 
 # ---- what the application writes fits the PostgreSQL columns ----------------------------
