@@ -25,26 +25,44 @@ class Migration:
     postgresql: tuple[tuple[str, str], ...] = ()
 
 
+# The SQLite text of each passage PostgreSQL writes differently, written once: the step's
+# SQL takes it from here (byte for byte what shipped) and so does its (passage, PostgreSQL
+# text) pair below.
+_BAOBAO_COLUMN = "baobao_user_id  INTEGER REFERENCES users(tg_id),"
+_USERS_DEPARTMENT_INDEX = "        CREATE INDEX users_department ON users(department_id);\n"
+_AUDIT_APPEND_ONLY = """\
+        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+"""
+_TALLY_TRIGGERS = """\
+        CREATE TRIGGER appeals_changed_insert AFTER INSERT ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
+        END;
+        CREATE TRIGGER appeals_changed_update AFTER UPDATE ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
+        END;
+        CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (old.id, old.created_at);
+        END;
+"""
+_LIST_IDS_NOTE = "        -- outbox list numbers: MAX(list_id) + 1 under the one writer\n"
+
 # DIALECT SQL (migration 1). PostgreSQL checks a foreign key when it is declared, so the
 # one to `users`, created after `enterprises`, is added once both exist (same constraint
 # name as if declared inline). The audit trail refuses changes with a plpgsql trigger
 # function; TRUNCATE, which SQLite lacks and row triggers do not see, is refused too.
 _PG_FIRST = (
+    (_BAOBAO_COLUMN, "baobao_user_id  INTEGER,"),
     (
-        "baobao_user_id  INTEGER REFERENCES users(tg_id),",
-        "baobao_user_id  INTEGER,",
-    ),
-    (
-        "        CREATE INDEX users_department ON users(department_id);\n",
+        _USERS_DEPARTMENT_INDEX,
         "        ALTER TABLE enterprises ADD CONSTRAINT enterprises_baobao_user_id_fkey\n"
         "            FOREIGN KEY (baobao_user_id) REFERENCES users(tg_id);\n"
-        "        CREATE INDEX users_department ON users(department_id);\n",
+        + _USERS_DEPARTMENT_INDEX,
     ),
     (
-        "        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events\n"
-        "        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;\n"
-        "        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events\n"
-        "        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;\n",
+        _AUDIT_APPEND_ONLY,
         """\
         CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -70,17 +88,7 @@ _PG_FIRST = (
 # is the one the PostgreSQL-dialect databases derived from older releases accept.)
 _PG_TALLY_TRIGGERS = (
     (
-        """\
-        CREATE TRIGGER appeals_changed_insert AFTER INSERT ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
-        END;
-        CREATE TRIGGER appeals_changed_update AFTER UPDATE ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
-        END;
-        CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (old.id, old.created_at);
-        END;
-""",
+        _TALLY_TRIGGERS,
         """\
         CREATE FUNCTION appeals_changed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -109,7 +117,7 @@ _PG_TALLY_TRIGGERS = (
 # the copied numbers as it does identity columns' sequences.
 _PG_LIST_IDS = (
     (
-        "        -- outbox list numbers: MAX(list_id) + 1 under the one writer\n",
+        _LIST_IDS_NOTE,
         "        CREATE SEQUENCE outbox_list_ids AS bigint OWNED BY outbox.list_id;\n"
         "        SELECT setval('outbox_list_ids', COALESCE(MAX(list_id), 0) + 1, false)"
         " FROM outbox;\n",
@@ -119,7 +127,7 @@ _PG_LIST_IDS = (
 STEPS: list[Migration] = [
     Migration(
         1,
-        """
+        f"""
         CREATE TABLE departments (
             id       INTEGER PRIMARY KEY,
             code     TEXT NOT NULL UNIQUE,
@@ -132,7 +140,7 @@ STEPS: list[Migration] = [
             uscc            TEXT NOT NULL UNIQUE,
             contact_name    TEXT NOT NULL,
             phone           TEXT NOT NULL,
-            baobao_user_id  INTEGER REFERENCES users(tg_id),
+            {_BAOBAO_COLUMN}
             created_at      TEXT NOT NULL
         );
         CREATE TABLE users (
@@ -145,8 +153,7 @@ STEPS: list[Migration] = [
             CHECK ((role = 'enterprise') = (enterprise_id IS NOT NULL)),
             CHECK ((role = 'enterprise') = (department_id IS NULL))
         );
-        CREATE INDEX users_department ON users(department_id);
-        CREATE TABLE invites (
+{_USERS_DEPARTMENT_INDEX}        CREATE TABLE invites (
             code           TEXT PRIMARY KEY,
             department_id  INTEGER NOT NULL REFERENCES departments(id),
             is_head        INTEGER NOT NULL,
@@ -219,11 +226,7 @@ STEPS: list[Migration] = [
             created_at  TEXT NOT NULL
         );
         CREATE INDEX audit_events_appeal ON audit_events(appeal_id, id);
-        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
-        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
-        CREATE TABLE processed_updates (
+{_AUDIT_APPEND_ONLY}        CREATE TABLE processed_updates (
             update_id   INTEGER NOT NULL,
             actor_id    INTEGER NOT NULL,
             action      TEXT NOT NULL,
@@ -416,7 +419,7 @@ STEPS: list[Migration] = [
         # The digest's counts per local day of receipt, kept by storage/reports.py: the
         # triggers note every appeal written, so only the days touched since are counted
         # again (DIALECT SQL: SQLite's trigger bodies; PostgreSQL's in _PG_TALLY_TRIGGERS).
-        """
+        f"""
         CREATE TABLE appeal_tallies (
             created_day     TEXT NOT NULL,
             department_id   INTEGER NOT NULL,
@@ -442,16 +445,7 @@ STEPS: list[Migration] = [
             appeal_id   INTEGER PRIMARY KEY,
             created_at  TEXT NOT NULL
         );
-        CREATE TRIGGER appeals_changed_insert AFTER INSERT ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
-        END;
-        CREATE TRIGGER appeals_changed_update AFTER UPDATE ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
-        END;
-        CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (old.id, old.created_at);
-        END;
-        """,
+{_TALLY_TRIGGERS}        """,
         postgresql=_PG_TALLY_TRIGGERS,
     ),
     Migration(
@@ -549,13 +543,13 @@ STEPS: list[Migration] = [
         # a new number. SQLite: one more than the greatest, in the same statement (its one
         # writer forms one list at a time): nothing to add. PostgreSQL: a sequence, past the
         # numbers given so far (DIALECT SQL: _PG_LIST_IDS).
-        """
-        -- outbox list numbers: MAX(list_id) + 1 under the one writer
-        """,
+        f"""
+{_LIST_IDS_NOTE}        """,
         postgresql=_PG_LIST_IDS,
     ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
-    # what they applied); SQL both engines read alike, `postgresql=` passages only where not.
+    # what they applied); SQL both engines read alike, `postgresql=` passages only where not
+    # (the SQLite passage a constant above, used in the step and in its pair).
 ]
 
 # Column types on PostgreSQL, by the column's name (SQLite keeps INTEGER and TEXT). An id

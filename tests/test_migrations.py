@@ -108,6 +108,26 @@ def test_a_new_step_is_rendered_for_postgresql_by_its_column_names(sqlite, postg
     assert postgresql_sql(Migration(13, sqlite)) == postgresql
 
 
+def test_the_sqlite_text_of_each_dialect_passage_is_written_once():
+    """What PostgreSQL replaces is one constant, used by its step and by its pair: no string
+    literal of the module other than that one holds the passage (a copy kept in the pair
+    would part from the step unnoticed, or stop matching it)."""
+    import ast
+
+    import storage.migrations as module
+
+    literals = [
+        node.value
+        for node in ast.walk(ast.parse(Path(module.__file__).read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+    passages = [(step.version, passage) for step in STEPS for passage, _ in step.postgresql]
+    assert passages, "no dialect passages to check"
+    for version, passage in passages:
+        holding = [text for text in literals if passage in text]
+        assert holding == [passage], (version, passage, len(holding))
+
+
 def test_postgresql_text_keeps_no_sqlite_only_syntax():
     for version, sql in migrations_for("postgresql"):
         for sqlite_only in ("INSERT OR", "RAISE(ABORT", "INTEGER", " TEXT"):
