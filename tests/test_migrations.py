@@ -10,11 +10,7 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import socket
 import sqlite3
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -33,8 +29,7 @@ from storage.migrations import (
     postgresql_sql,
 )
 from storage.sqlite_only import apply_migration
-
-PG_BIN = Path(os.environ.get("APPEALDESK_PG_BIN", "/usr/lib/postgresql/15/bin"))
+from tests import pg_cluster
 
 # What the databases of bureaus already running applied: a step that has shipped never
 # changes on SQLite (a changed one would not be applied again, and the schemas would part).
@@ -194,46 +189,16 @@ def postgresql_backend(url: str) -> Backend:
     return Backend("postgresql", run, apply, psycopg.errors.Error, conn.close)
 
 
-# ---- a throwaway PostgreSQL cluster ---------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# ---- the suite's throwaway PostgreSQL cluster -----------------------------------------
 
 
 @pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    """The URL of a fresh cluster's `postgres` database, stopped and removed at the end."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL half skipped: no initdb in {PG_BIN} (apt-get install postgresql)")
-    pytest.importorskip("psycopg", reason="PostgreSQL half skipped: psycopg is not installed")
-    # not under pytest's temp folder: that one is private to this user, and the cluster's
-    # user must reach its data folder
-    folder = Path(tempfile.mkdtemp(prefix="appealdesk-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to `postgres`
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(folder, "postgres")
-    data, port = folder / "data", _free_port()
-    subprocess.run(
-        [*as_user, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl = [*as_user, str(PG_BIN / "pg_ctl"), "-D", str(data)]
-    subprocess.run(
-        [*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+def pg_server() -> str:
+    """The URL of the `postgres` database on the suite's throwaway cluster (tests/pg_cluster.py:
+    stopped at the end, and also when the run is killed)."""
+    if (why := pg_cluster.skip_reason()) is not None:
+        pytest.skip(why)
+    return pg_cluster.shared_cluster().url()
 
 
 def _fresh_postgresql(server: str, name: str) -> str:
