@@ -161,7 +161,11 @@ class Cluster:
             self._admin = None
         if self.watcher is not None:  # its work is done here
             self.watcher.terminate()
-            self.watcher.wait(timeout=10)
+            try:
+                self.watcher.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.watcher.kill()
+                self.watcher.wait()
             self.watcher = None
         if self.running:
             self.running = False
@@ -291,8 +295,9 @@ def watch(folder: Path, bin_dir: Path) -> subprocess.Popen[bytes]:
     """A process that stops the server in `folder` and removes the folder once this one
     has ended, however it ended (`_watcher`). In a session of its own, so that a signal
     to this process's group (Ctrl-C, a job killed) does not end it first."""
+    script = str(Path(__file__).resolve())
     return subprocess.Popen(
-        [sys.executable, __file__, "watch", str(os.getpid()), str(folder), str(bin_dir)],
+        [sys.executable, script, "watch", str(os.getpid()), str(folder), str(bin_dir)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
