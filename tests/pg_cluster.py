@@ -245,7 +245,8 @@ def stop_server(folder: Path, bin_dir: Path) -> None:
 
 def started_at(pid: int) -> int | None:
     """When process `pid` started (clock ticks since boot, from /proc), or None when there
-    is no such process; 0 where /proc cannot tell (the pid alone then names it)."""
+    is no such process (or only its exit status is left: a zombie); 0 where /proc cannot
+    tell (the pid alone then names it)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
@@ -258,7 +259,8 @@ def started_at(pid: int) -> int | None:
         except PermissionError:
             pass
         return 0
-    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22, after the command's name
+    fields = stat.rsplit(")", 1)[1].split()  # from field 3 on, after the command's name
+    return None if fields[0] in ("Z", "X") else int(fields[19])  # state; start time
 
 
 def claim(folder: Path, bin_dir: Path) -> None:

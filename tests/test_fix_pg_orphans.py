@@ -108,7 +108,7 @@ def test_a_run_killed_with_kill_9_takes_its_server_with_it(temp):
     assert until(lambda: not running(said["server"]), 30), "the server outlived its run"
     assert until(lambda: not Path(said["folder"]).exists(), 30)
     assert not answers(said["port"])
-    assert not running(said["watcher"])
+    assert until(lambda: not running(said["watcher"]), 30)  # its work done, it ends
 
 
 def test_a_server_left_by_a_run_killed_with_its_watcher_goes_at_the_next_start(temp):
