@@ -89,6 +89,18 @@ class ConversationRepo(Store):
 _TAKEABLE = "(status = 'pending' AND due_at <= :now OR status = 'sending' AND lease_until <= :now)"
 
 
+# A new list's id, drawn once for the whole UPDATE (an uncorrelated subquery). DIALECT SQL,
+# by the connection's dialect name. SQLite: one more than the greatest (its one writer forms
+# one list at a time). PostgreSQL: the sequence of migration 15 — with MAX + 1, couriers
+# forming lists at once each read the greatest before the others' lists are committed, and
+# share an id; a sequence never gives one twice (a number rolled back is skipped: list ids
+# need no gap-free run).
+_NEW_LIST_ID = {
+    "sqlite": "(SELECT COALESCE(MAX(list_id), 0) + 1 FROM outbox)",
+    "postgresql": "(SELECT nextval('outbox_list_ids'))",
+}
+
+
 class OutboxRepo(Store):
     async def add(
         self,
@@ -185,8 +197,9 @@ class OutboxRepo(Store):
         return sorted((_outgoing(r) for r in rows), key=lambda o: o.id)
 
     async def form_list(self, ids: list[int]) -> None:
-        """These messages go as one list, numbered in id order, under a new list id."""
-        new_id = "(SELECT COALESCE(MAX(list_id), 0) + 1 FROM outbox)"
+        """These messages go as one list, numbered in id order, under a new list id (one
+        statement: a list id no other list has, also with couriers forming lists at once)."""
+        new_id = _NEW_LIST_ID[self.dialect.name]
         sql = f"UPDATE outbox SET list_id = {new_id} WHERE id IN ({placeholders(len(ids))})"  # noqa: S608
         await self.conn.execute(sql, tuple(ids))
 

@@ -8,7 +8,8 @@ either side), then proof that nothing was lost.
 - Everything is written in one target transaction: a failure leaves the target empty.
   PostgreSQL receives each table through one `COPY … FROM STDIN`, SQLite through batched
   INSERTs.
-- PostgreSQL identity sequences are set past the copied ids.
+- PostgreSQL sequences a column owns (identity columns', outbox.list_id's) are set past the
+  copied values.
 - Then per table: the row count and a checksum on each side, over the rows in primary-key
   order, each value normalised (moments as UTC ISO text, days as ISO dates, JSON canonical,
   booleans as 0/1), so SQLite's text and PostgreSQL's timestamptz/jsonb compare equal.
@@ -57,7 +58,7 @@ class Column:
     name: str
     kind: str
     nullable: bool
-    identity: bool = False
+    sequenced: bool = False  # a sequence it owns gives its values (PostgreSQL)
     text: bool = False  # compared byte-wise when ordering (COLLATE "C" on PostgreSQL)
 
 
@@ -173,7 +174,7 @@ def _compatible(src: _Side, dst: _Side, src_name: str, dst_name: str) -> dict[st
                 a.name,
                 a.kind if a.kind != PLAIN else b.kind,
                 b.nullable,
-                identity=b.identity,
+                sequenced=b.sequenced,
                 text=a.text and b.text,  # a day is TEXT on SQLite, a date here
             )
             for a, b in zip(table.columns, other.columns, strict=True)
@@ -422,7 +423,7 @@ class _Side:
         self.execute("ROLLBACK")
 
     def after_copy(self, tables: list[Table]) -> None:
-        """What the backend needs once the rows are in (PostgreSQL: identity sequences)."""
+        """What the backend needs once the rows are in (PostgreSQL: the columns' sequences)."""
 
 
 class _SqliteSide(_Side):
@@ -534,11 +535,13 @@ class _PostgresSide(_Side):
                     column,
                     PG_KINDS.get(kind, PLAIN),
                     nullable == "YES",
-                    identity=identity == "YES",
+                    sequenced=sequenced,
                     text=kind in ("text", "character varying", "character"),
                 )
-                for column, kind, nullable, identity in self.conn.execute(
-                    "SELECT column_name, data_type, is_nullable, is_identity"
+                for column, kind, nullable, sequenced in self.conn.execute(
+                    # an identity column's sequence, or one made OWNED BY the column
+                    "SELECT column_name, data_type, is_nullable, pg_get_serial_sequence("
+                    " format('%%I', table_name), column_name) IS NOT NULL"
                     " FROM information_schema.columns"
                     " WHERE table_schema = current_schema() AND table_name = %s"
                     " ORDER BY ordinal_position",
@@ -635,7 +638,7 @@ class _PostgresSide(_Side):
     def after_copy(self, tables: list[Table]) -> None:
         for table in tables:
             for column in table.columns:
-                if column.identity:
+                if column.sequenced:
                     self.execute(
                         "SELECT setval(pg_get_serial_sequence(%s, %s),"  # noqa: S608 - identifiers from the catalog, quoted
                         f" COALESCE(MAX({quoted(column.name)}), 0) + 1, false)"

@@ -5,7 +5,7 @@ existing databases already applied (never edit a step that has shipped: add one)
 runs the same text rendered by `postgresql_sql`: column types from the names (surrogate ids
 become identity columns, moments `timestamptz`, days `date`, JSON payloads `jsonb`, ids
 `bigint`, counts `integer`), and the few passages it must write differently (trigger bodies
-in plpgsql, a foreign key to a table created later) given per step in `postgresql`.
+in plpgsql, a foreign key to a table created later, a sequence) given per step in `postgresql`.
 `migrations_for(dialect_name)` gives a backend its list; `MIGRATIONS` is SQLite's.
 """
 
@@ -25,26 +25,44 @@ class Migration:
     postgresql: tuple[tuple[str, str], ...] = ()
 
 
+# The SQLite text of each passage PostgreSQL writes differently, written once: the step's
+# SQL takes it from here (byte for byte what shipped) and so does its (passage, PostgreSQL
+# text) pair below.
+_BAOBAO_COLUMN = "baobao_user_id  INTEGER REFERENCES users(tg_id),"
+_USERS_DEPARTMENT_INDEX = "        CREATE INDEX users_department ON users(department_id);\n"
+_AUDIT_APPEND_ONLY = """\
+        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+"""
+_TALLY_TRIGGERS = """\
+        CREATE TRIGGER appeals_changed_insert AFTER INSERT ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
+        END;
+        CREATE TRIGGER appeals_changed_update AFTER UPDATE ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
+        END;
+        CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals BEGIN
+            INSERT OR IGNORE INTO appeal_changes VALUES (old.id, old.created_at);
+        END;
+"""
+_LIST_IDS_NOTE = "        -- outbox list numbers: MAX(list_id) + 1 under the one writer\n"
+
 # DIALECT SQL (migration 1). PostgreSQL checks a foreign key when it is declared, so the
 # one to `users`, created after `enterprises`, is added once both exist (same constraint
 # name as if declared inline). The audit trail refuses changes with a plpgsql trigger
 # function; TRUNCATE, which SQLite lacks and row triggers do not see, is refused too.
 _PG_FIRST = (
+    (_BAOBAO_COLUMN, "baobao_user_id  INTEGER,"),
     (
-        "baobao_user_id  INTEGER REFERENCES users(tg_id),",
-        "baobao_user_id  INTEGER,",
-    ),
-    (
-        "        CREATE INDEX users_department ON users(department_id);\n",
+        _USERS_DEPARTMENT_INDEX,
         "        ALTER TABLE enterprises ADD CONSTRAINT enterprises_baobao_user_id_fkey\n"
         "            FOREIGN KEY (baobao_user_id) REFERENCES users(tg_id);\n"
-        "        CREATE INDEX users_department ON users(department_id);\n",
+        + _USERS_DEPARTMENT_INDEX,
     ),
     (
-        "        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events\n"
-        "        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;\n"
-        "        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events\n"
-        "        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;\n",
+        _AUDIT_APPEND_ONLY,
         """\
         CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -70,17 +88,7 @@ _PG_FIRST = (
 # is the one the PostgreSQL-dialect databases derived from older releases accept.)
 _PG_TALLY_TRIGGERS = (
     (
-        """\
-        CREATE TRIGGER appeals_changed_insert AFTER INSERT ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
-        END;
-        CREATE TRIGGER appeals_changed_update AFTER UPDATE ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
-        END;
-        CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (old.id, old.created_at);
-        END;
-""",
+        _TALLY_TRIGGERS,
         """\
         CREATE FUNCTION appeals_changed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -103,10 +111,23 @@ _PG_TALLY_TRIGGERS = (
     ),
 )
 
+# DIALECT SQL (migration 15): the numbers of notice lists. Two couriers forming lists at once
+# would both read the same MAX(list_id) (neither sees the other's uncommitted list): a
+# sequence never gives a number twice. Owned by the column, so that `copy-db` sets it past
+# the copied numbers as it does identity columns' sequences.
+_PG_LIST_IDS = (
+    (
+        _LIST_IDS_NOTE,
+        "        CREATE SEQUENCE outbox_list_ids AS bigint OWNED BY outbox.list_id;\n"
+        "        SELECT setval('outbox_list_ids', COALESCE(MAX(list_id), 0) + 1, false)"
+        " FROM outbox;\n",
+    ),
+)
+
 STEPS: list[Migration] = [
     Migration(
         1,
-        """
+        f"""
         CREATE TABLE departments (
             id       INTEGER PRIMARY KEY,
             code     TEXT NOT NULL UNIQUE,
@@ -119,7 +140,7 @@ STEPS: list[Migration] = [
             uscc            TEXT NOT NULL UNIQUE,
             contact_name    TEXT NOT NULL,
             phone           TEXT NOT NULL,
-            baobao_user_id  INTEGER REFERENCES users(tg_id),
+            {_BAOBAO_COLUMN}
             created_at      TEXT NOT NULL
         );
         CREATE TABLE users (
@@ -132,8 +153,7 @@ STEPS: list[Migration] = [
             CHECK ((role = 'enterprise') = (enterprise_id IS NOT NULL)),
             CHECK ((role = 'enterprise') = (department_id IS NULL))
         );
-        CREATE INDEX users_department ON users(department_id);
-        CREATE TABLE invites (
+{_USERS_DEPARTMENT_INDEX}        CREATE TABLE invites (
             code           TEXT PRIMARY KEY,
             department_id  INTEGER NOT NULL REFERENCES departments(id),
             is_head        INTEGER NOT NULL,
@@ -206,11 +226,7 @@ STEPS: list[Migration] = [
             created_at  TEXT NOT NULL
         );
         CREATE INDEX audit_events_appeal ON audit_events(appeal_id, id);
-        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
-        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-        BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
-        CREATE TABLE processed_updates (
+{_AUDIT_APPEND_ONLY}        CREATE TABLE processed_updates (
             update_id   INTEGER NOT NULL,
             actor_id    INTEGER NOT NULL,
             action      TEXT NOT NULL,
@@ -403,7 +419,7 @@ STEPS: list[Migration] = [
         # The digest's counts per local day of receipt, kept by storage/reports.py: the
         # triggers note every appeal written, so only the days touched since are counted
         # again (DIALECT SQL: SQLite's trigger bodies; PostgreSQL's in _PG_TALLY_TRIGGERS).
-        """
+        f"""
         CREATE TABLE appeal_tallies (
             created_day     TEXT NOT NULL,
             department_id   INTEGER NOT NULL,
@@ -429,16 +445,7 @@ STEPS: list[Migration] = [
             appeal_id   INTEGER PRIMARY KEY,
             created_at  TEXT NOT NULL
         );
-        CREATE TRIGGER appeals_changed_insert AFTER INSERT ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
-        END;
-        CREATE TRIGGER appeals_changed_update AFTER UPDATE ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (new.id, new.created_at);
-        END;
-        CREATE TRIGGER appeals_changed_delete AFTER DELETE ON appeals BEGIN
-            INSERT OR IGNORE INTO appeal_changes VALUES (old.id, old.created_at);
-        END;
-        """,
+{_TALLY_TRIGGERS}        """,
         postgresql=_PG_TALLY_TRIGGERS,
     ),
     Migration(
@@ -530,8 +537,19 @@ STEPS: list[Migration] = [
         DROP INDEX appeals_state_due;
         """,
     ),
+    Migration(
+        15,
+        # A list of notices sent as one (storage/conversations.py, OutboxRepo.form_list) takes
+        # a new number. SQLite: one more than the greatest, in the same statement (its one
+        # writer forms one list at a time): nothing to add. PostgreSQL: a sequence, past the
+        # numbers given so far (DIALECT SQL: _PG_LIST_IDS).
+        f"""
+{_LIST_IDS_NOTE}        """,
+        postgresql=_PG_LIST_IDS,
+    ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
-    # what they applied); SQL both engines read alike, `postgresql=` passages only where not.
+    # what they applied); SQL both engines read alike, `postgresql=` passages only where not
+    # (the SQLite passage a constant above, used in the step and in its pair).
 ]
 
 # Column types on PostgreSQL, by the column's name (SQLite keeps INTEGER and TEXT). An id

@@ -14,6 +14,7 @@ from bot.rules.model import Event
 from storage import records
 from storage.appeals import APPEAL_FIELDS, APPEAL_FROM
 from storage.base import Row, Store
+from storage.dialect import SQLITE
 
 DIGEST_COLUMNS = (
     "a.id, a.number, a.category, a.state, a.department_id, d.name AS department_name,"
@@ -181,17 +182,17 @@ class ReportRepo(Store):
         """How this connection's dialect renders a moment column's local day."""
         return LOCAL_DAY[self.dialect.name]
 
-    async def refresh_tallies(self, zone: ZoneInfo) -> None:
+    async def refresh_tallies(self, zone: ZoneInfo, now: datetime) -> None:
         """Bring the per-day counts up to date: every day on which an appeal written since
-        was received is counted again; another zone (or, on SQLite, another UTC offset)
-        counts all. Call inside a write transaction.
+        was received is counted again; another zone (or, on SQLite, another UTC offset: the
+        zone's at `now`, the caller's clock) counts all. Call inside a write transaction.
 
         Safe with writers and other refreshers running: the basis row is locked first (an
         UPDATE: a row lock on PostgreSQL, the write lock on SQLite), and the changed days
         are those the DELETE … RETURNING removed, so a change committed meanwhile stays
         noted for the next refresh instead of being lost."""
         day = self._local_day()
-        params = {"zone": zone.key, "offset": _offset(zone)}
+        params = {"zone": zone.key, "offset": _offset(zone, now)}
         basis = await self._one(
             "UPDATE appeal_tally_basis SET zone = zone WHERE id = 1 RETURNING zone, utc_offset"
         )
@@ -480,12 +481,12 @@ class ReportRepo(Store):
         )
 
 
-def _offset(zone: ZoneInfo) -> str:
-    """The zone's UTC offset as SQLite's date modifier ('+480 minutes'). SQLite knows no
-    zones: its local days use this one offset (the zone's current one), a zone with
-    daylight saving counted again when it changes."""
-    offset = datetime.now(zone).utcoffset() or timedelta(0)
-    return f"{int(offset.total_seconds() // 60):+d} minutes"
+def _offset(zone: ZoneInfo, now: datetime) -> str:
+    """The zone's UTC offset at `now` as SQLite's date modifier ('+480 minutes'). SQLite
+    knows no zones: its local days use this one offset (the zone's at the refresh, by the
+    caller's clock, never the machine's), a zone with daylight saving counted again when it
+    changes. Kept in the basis on both backends."""
+    return SQLITE.zone_value(zone, now)
 
 
 def _same_basis(basis: Row, zone: str, offset: str) -> bool:

@@ -1,6 +1,11 @@
 """A throwaway PostgreSQL server for the tests: `initdb` + `pg_ctl` in a temp folder,
 listening on 127.0.0.1 (a free port) and on a unix socket in that folder, stopped when the
-process ends (also when it ends by an error: atexit).
+process ends: by atexit when it exits (also by an error); when it is killed (SIGTERM, kill
+-9: no atexit), by a small watcher process started with the server, which waits for its
+owner to end, then stops the server and removes the folder. The folder names its owner
+(`owner.json`: pid and start time); whatever a watcher could not clean (it was killed too)
+goes at the next start of a cluster (`sweep_leftovers`). Folders of a living owner, or with
+no owner file, are never touched.
 
     reason = unavailable()            # None, or why PostgreSQL tests are skipped
     cluster = shared_cluster()        # one per process, started on first use
@@ -16,13 +21,16 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import json
 import os
 import pwd
+import select
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,8 @@ from typing import Any
 DEBIAN_BINDIR = Path("/usr/lib/postgresql/15/bin")
 SERVER_USER = "postgres"  # the role initdb makes, and (as root) the OS user that runs it
 SPEED = ("-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
+PREFIX = "appealdesk-pg-"  # the cluster folders, in the temp folder
+OWNER = "owner.json"  # in a cluster's folder: the process it belongs to
 
 
 def bindir() -> Path | None:
@@ -100,20 +110,15 @@ class Cluster:
         self._templates: dict[str, str] = {}
         self.running = False
         self._admin: Any = None  # the connection `execute` keeps to database postgres
+        self.watcher: subprocess.Popen[bytes] | None = None  # see `watch`
 
     # -- the server ------------------------------------------------------------------------
 
     def _run(self, *args: str) -> str:
-        command = [str(self.bin / args[0]), *args[1:]]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", SERVER_USER, "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            said = (done.stderr or done.stdout).strip().splitlines()
-            raise ClusterError(f"{args[0]} failed: {' / '.join(said[-3:])}")
-        return done.stdout
+        return run_server_command(self.bin, *args)
 
     def start(self) -> Cluster:
+        claim(self.folder, self.bin)
         if os.geteuid() == 0:
             entry = pwd.getpwnam(SERVER_USER)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
@@ -140,6 +145,7 @@ class Cluster:
                     raise ClusterError(f"the server did not start: {self.log_tail()}") from None
         self.running = True
         atexit.register(self.stop)
+        self.watcher = watch(self.folder, self.bin)
         return self
 
     def log_tail(self) -> str:
@@ -153,12 +159,17 @@ class Cluster:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
+        if self.watcher is not None:  # its work is done here
+            self.watcher.terminate()
+            try:
+                self.watcher.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.watcher.kill()
+                self.watcher.wait()
+            self.watcher = None
         if self.running:
             self.running = False
-            try:
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-            except (ClusterError, OSError, subprocess.SubprocessError):
-                pass
+            stop_server(self.folder, self.bin)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- databases -------------------------------------------------------------------------
@@ -208,12 +219,119 @@ class Cluster:
         self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# -- a server outlives no test run ----------------------------------------------------------
+
+
+def run_server_command(bin_dir: Path, *args: str) -> str:
+    """Run initdb/pg_ctl from `bin_dir` (as the `postgres` user when root); its output."""
+    command = [str(bin_dir / args[0]), *args[1:]]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", SERVER_USER, "--", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        raise ClusterError(f"{args[0]} failed: {' / '.join(said[-3:])}")
+    return done.stdout
+
+
+def stop_server(folder: Path, bin_dir: Path) -> None:
+    """Stop the server whose data is in `folder` at once, if one runs there."""
+    try:
+        run_server_command(bin_dir, "pg_ctl", "-D", str(folder / "data"), "-m", "immediate",
+                           "-w", "stop")  # fmt: skip
+    except (ClusterError, OSError, subprocess.SubprocessError):
+        pass  # none was running (or it is gone already)
+
+
+def started_at(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None when there
+    is no such process (or only its exit status is left: a zombie); 0 where /proc cannot
+    tell (the pid alone then names it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return 0
+    fields = stat.rsplit(")", 1)[1].split()  # from field 3 on, after the command's name
+    return None if fields[0] in ("Z", "X") else int(fields[19])  # state; start time
+
+
+def claim(folder: Path, bin_dir: Path) -> None:
+    """Write into `folder` which process owns it (this one) and where its pg_ctl is."""
+    owner = {"pid": os.getpid(), "started": started_at(os.getpid()), "bin": str(bin_dir)}
+    (folder / OWNER).write_text(json.dumps(owner))
+
+
+def orphaned(folder: Path) -> bool:
+    """Whether the process that owns `folder` is gone (False when no owner is written: a
+    folder being made, or one this module did not make)."""
+    try:
+        owner = json.loads((folder / OWNER).read_text())
+    except (OSError, ValueError):
+        return False
+    now = started_at(owner["pid"])
+    return now is None or now != owner["started"]
+
+
+def sweep_leftovers(where: Path | None = None) -> list[Path]:
+    """Stop the servers and remove the folders of clusters whose owner is gone (a test
+    run killed together with its watcher); the folders removed."""
+    swept = []
+    for folder in sorted(Path(where or tempfile.gettempdir()).glob(f"{PREFIX}*")):
+        if folder.is_dir() and orphaned(folder):
+            owner = json.loads((folder / OWNER).read_text())
+            stop_server(folder, Path(owner["bin"]))
+            shutil.rmtree(folder, ignore_errors=True)
+            swept.append(folder)
+    return swept
+
+
+def watch(folder: Path, bin_dir: Path) -> subprocess.Popen[bytes]:
+    """A process that stops the server in `folder` and removes the folder once this one
+    has ended, however it ended (`_watcher`). In a session of its own, so that a signal
+    to this process's group (Ctrl-C, a job killed) does not end it first."""
+    script = str(Path(__file__).resolve())
+    return subprocess.Popen(
+        [sys.executable, script, "watch", str(os.getpid()), str(folder), str(bin_dir)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _watcher(owner: int, folder: Path, bin_dir: Path) -> None:
+    """Wait for `owner` (this process's parent) to end, then stop its server. Woken by the
+    kernel where it can (a pidfd), else it looks every 0.2 s whether it was re-parented."""
+    try:
+        handle: int | None = os.pidfd_open(owner)
+    except (AttributeError, OSError):  # Linux before 5.3, or the owner gone already
+        handle = None
+    if os.getppid() == owner:  # not already gone
+        if handle is not None:
+            select.select([handle], [], [])
+        else:
+            while os.getppid() == owner:
+                time.sleep(0.2)
+    stop_server(folder, bin_dir)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def start_cluster() -> Cluster:
-    """A new server in a new temp folder (the caller stops it; atexit does otherwise)."""
+    """A new server in a new temp folder (the caller stops it; atexit does otherwise, and
+    the watcher when this process is killed). Leftovers of killed runs go first."""
     reason = unavailable()
     if reason is not None:
         raise ClusterError(reason)
-    folder = Path(tempfile.mkdtemp(prefix="appealdesk-pg-"))
+    sweep_leftovers()
+    folder = Path(tempfile.mkdtemp(prefix=PREFIX))
     cluster = Cluster(folder, bindir())  # type: ignore[arg-type]
     try:
         return cluster.start()
@@ -396,3 +514,6 @@ def drop_database(url: str) -> None:
 # `tests.pg_cluster`: one module, so one server per process
 sys.modules.setdefault("pg_cluster", sys.modules[__name__])
 sys.modules.setdefault("tests.pg_cluster", sys.modules[__name__])
+
+if __name__ == "__main__" and sys.argv[1:2] == ["watch"]:  # the watcher (see `watch`)
+    _watcher(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))

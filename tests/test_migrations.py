@@ -10,11 +10,7 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import socket
 import sqlite3
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from storage.conversations import _NEW_LIST_ID
 from storage.migrations import (
     MIGRATIONS,
     SCHEMA_TABLE,
@@ -32,8 +29,7 @@ from storage.migrations import (
     postgresql_sql,
 )
 from storage.sqlite_only import apply_migration
-
-PG_BIN = Path(os.environ.get("APPEALDESK_PG_BIN", "/usr/lib/postgresql/15/bin"))
+from tests import pg_cluster
 
 # What the databases of bureaus already running applied: a step that has shipped never
 # changes on SQLite (a changed one would not be applied again, and the schemas would part).
@@ -107,6 +103,26 @@ def test_a_new_step_is_rendered_for_postgresql_by_its_column_names(sqlite, postg
     assert postgresql_sql(Migration(13, sqlite)) == postgresql
 
 
+def test_the_sqlite_text_of_each_dialect_passage_is_written_once():
+    """What PostgreSQL replaces is one constant, used by its step and by its pair: no string
+    literal of the module other than that one holds the passage (a copy kept in the pair
+    would part from the step unnoticed, or stop matching it)."""
+    import ast
+
+    import storage.migrations as module
+
+    literals = [
+        node.value
+        for node in ast.walk(ast.parse(Path(module.__file__).read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+    passages = [(step.version, passage) for step in STEPS for passage, _ in step.postgresql]
+    assert passages, "no dialect passages to check"
+    for version, passage in passages:
+        holding = [text for text in literals if passage in text]
+        assert holding == [passage], (version, passage, len(holding))
+
+
 def test_postgresql_text_keeps_no_sqlite_only_syntax():
     for version, sql in migrations_for("postgresql"):
         for sqlite_only in ("INSERT OR", "RAISE(ABORT", "INTEGER", " TEXT"):
@@ -173,46 +189,16 @@ def postgresql_backend(url: str) -> Backend:
     return Backend("postgresql", run, apply, psycopg.errors.Error, conn.close)
 
 
-# ---- a throwaway PostgreSQL cluster ---------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# ---- the suite's throwaway PostgreSQL cluster -----------------------------------------
 
 
 @pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    """The URL of a fresh cluster's `postgres` database, stopped and removed at the end."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL half skipped: no initdb in {PG_BIN} (apt-get install postgresql)")
-    pytest.importorskip("psycopg", reason="PostgreSQL half skipped: psycopg is not installed")
-    # not under pytest's temp folder: that one is private to this user, and the cluster's
-    # user must reach its data folder
-    folder = Path(tempfile.mkdtemp(prefix="appealdesk-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to `postgres`
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(folder, "postgres")
-    data, port = folder / "data", _free_port()
-    subprocess.run(
-        [*as_user, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl = [*as_user, str(PG_BIN / "pg_ctl"), "-D", str(data)]
-    subprocess.run(
-        [*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+def pg_server() -> str:
+    """The URL of the `postgres` database on the suite's throwaway cluster (tests/pg_cluster.py:
+    stopped at the end, and also when the run is killed)."""
+    if (why := pg_cluster.skip_reason()) is not None:
+        pytest.skip(why)
+    return pg_cluster.shared_cluster().url()
 
 
 def _fresh_postgresql(server: str, name: str) -> str:
@@ -606,6 +592,27 @@ def test_appeal_writes_are_noted_for_the_tallies(seeded):
     seeded.rows("DELETE FROM appeal_changes")
     seeded.rows("DELETE FROM appeals WHERE id = 2")
     assert noted() == [(2, at)]
+
+
+def test_lists_formed_before_the_list_numbers_step_are_followed_by_new_ones(empty):
+    """A database whose outbox already holds lists (ids 4 and 9) when step 15 comes: the
+    next list's id, as OutboxRepo.form_list draws it, follows them on either backend."""
+    steps = migrations_for(empty.name)
+    for version, sql in steps:
+        if version < 15:
+            empty.apply(version, sql)
+    for list_id in (4, 9, 9):
+        empty.rows(
+            "INSERT INTO outbox (chat_id, kind, detail, priority, created_at, due_at, list_id)"
+            " VALUES (1, 'appeal_new', '{}', 1, ?, ?, ?)",
+            T0,
+            T0,
+            list_id,
+        )
+    for version, sql in steps:
+        if version >= 15:
+            empty.apply(version, sql)
+    assert empty.rows(f"SELECT {_NEW_LIST_ID[empty.name]}") == [(10,)]
 
 
 # ---- what the application writes fits the PostgreSQL columns ----------------------------

@@ -16,7 +16,7 @@ from bot.rules.model import TaskState
 from bot.rules.refusals import InviteInvalid
 from bot.rules.tasks import COLUMNS, TaskImportError
 from bot.texts import name, t
-from bot.usecases import people, tasks
+from bot.usecases import outbox, people, tasks
 from handlers import courier
 from tests.conftest import COMPANY_USCC, LEADER_ID, open_database, settings_for, url_of
 
@@ -175,3 +175,73 @@ async def test_disjoint_task_imports_at_once_both_go_in(envs, db):
         tasks.import_table(other, None, again, headers, labels),
     )
     assert [r["seq"] for r in db.rows("SELECT seq FROM tasks ORDER BY seq")] == [1, 2, 3, 4]
+
+
+# ---- lists of notices: each formed under an id of its own ----------------------------------
+
+
+async def owed(env, count: int) -> list[int]:
+    """`count` appeal notices owed to one chat (what a courier forms lists from)."""
+    async with env.db.unit_of_work() as uow:
+        ids = [
+            await uow.outbox.add(LEADER_ID, "appeal_new", "appeal", n, {}, 1, env.now())
+            for n in range(count)
+        ]
+        await uow.commit()
+    return ids
+
+
+async def lists_of(env, ids: list[int]) -> dict[int, list[int]]:
+    """The notices `ids` by the list they belong to, read back through the contract, with
+    each list's own account of its items (`list_items`) checked against it."""
+    async with env.db.reading() as uow:
+        by_list: dict[int, list[int]] = {}
+        for item in await uow.outbox.of_ids(ids):
+            assert item.list_id is not None, f"notice {item.id} in no list"
+            by_list.setdefault(item.list_id, []).append(item.id)
+        for list_id, items in by_list.items():
+            assert await uow.outbox.list_items(list_id) == sorted(items)
+    return by_list
+
+
+async def test_a_list_formed_while_another_is_not_yet_committed_gets_its_own_id(envs):
+    """One courier's list is formed in a transaction still open; another courier forms one
+    meanwhile (MAX(list_id) + 1 read the same greatest id for both)."""
+    env, other = envs
+    first, second = await owed(env, 3), await owed(env, 2)
+    async with env.db.unit_of_work() as uow:
+        await uow.outbox.form_list(first)
+        await outbox.form_list(other, second)  # one statement, committed at once
+        await uow.commit()
+
+    by_list = await lists_of(env, first + second)
+    assert sorted(by_list.values()) == sorted([first, second])
+
+
+async def test_couriers_forming_lists_at_once_never_share_an_id(envs, settings):
+    """Six processes' worth of couriers (a database object each) form five lists of three
+    each, all at once: thirty lists, thirty ids, every notice in exactly the list it was
+    formed in."""
+    env, _ = envs
+    databases = [open_database(url_of(settings)) for _ in range(6)]
+    for database in databases:
+        await database.open(migrate=False)
+    couriers = [replace(env, db=database) for database in databases]
+    try:
+        planned = [[await owed(env, 3) for _ in range(5)] for _ in couriers]
+
+        async def courier_of(env, lists: list[list[int]]) -> None:
+            for ids in lists:
+                await outbox.form_list(env, ids)
+
+        await asyncio.gather(
+            *(courier_of(c, lists) for c, lists in zip(couriers, planned, strict=True))
+        )
+
+        formed = [ids for lists in planned for ids in lists]
+        by_list = await lists_of(env, [i for ids in formed for i in ids])
+        assert len(by_list) == 30
+        assert sorted(by_list.values()) == sorted(formed)
+    finally:
+        for database in databases:
+            await database.close()

@@ -48,7 +48,7 @@ async def refresh(
     """One refresh in its own transaction; `done` is set when it has counted, and with
     `hold` it does not commit until that is set."""
     async with env.db.unit_of_work() as uow:
-        await uow.reports.refresh_tallies(zone)
+        await uow.reports.refresh_tallies(zone, env.now())
         if done is not None:
             done.set()
         if hold is not None:

@@ -58,7 +58,7 @@ async def test_the_basis_names_the_zone_and_another_zone_counts_every_day_again(
     assert received_by_day(db) == local_days(db, env.zone)
     other = ZoneInfo(zone)
     async with env.db.unit_of_work() as uow:
-        await uow.reports.refresh_tallies(other)
+        await uow.reports.refresh_tallies(other, env.now())
         await uow.commit()
     assert db.one("SELECT zone FROM appeal_tally_basis")["zone"] == zone
     if zone != "America/Los_Angeles":  # no daylight saving: SQLite's one offset is exact
@@ -123,7 +123,7 @@ async def test_a_change_written_while_the_tallies_are_refreshed_is_counted_next_
     assert db.count("appeal_changes") == 1
     async with env.db.unit_of_work() as uow:
         late = LateWriter(uow.conn)
-        await type(uow.reports)(late, uow.dialect).refresh_tallies(env.zone)
+        await type(uow.reports)(late, uow.dialect).refresh_tallies(env.zone, env.now())
         await uow.commit()
     assert late.wrote
     # the late appeal's day was not among those taken: it waits, noted, for the next refresh

@@ -85,7 +85,7 @@ async def _period(
 async def refresh_tallies(env: Env) -> None:
     """Count again the days on which appeals were received that changed since last time."""
     async with env.db.unit_of_work() as uow:
-        await uow.reports.refresh_tallies(env.zone)
+        await uow.reports.refresh_tallies(env.zone, env.now())
         await uow.commit()
 
 
