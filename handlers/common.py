@@ -36,7 +36,7 @@ from bot.rules.workflow import already_there
 from bot.telegram_limits import cut, split_html, visible
 from bot.texts import has, name, t
 from bot.texts.events import person_name
-from bot.usecases import people
+from bot.usecases import outbox, people
 from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
@@ -110,9 +110,14 @@ async def say(
     text: str,
     markup: InlineKeyboardMarkup | None = None,
     answer: bool = True,
+    owed: bool = True,
 ) -> Message | None:
     """Answer in the chat the update came from (a button press is acknowledged first); the
-    last message sent (the one that holds the buttons)."""
+    last message sent (the one that holds the buttons). An answer Telegram still would not
+    take after the retries (a 5xx, a timeout, a long 429) is owed (`owed`): whatever the
+    handler kept before answering stays kept, so the rest of the answer (the next prompt,
+    with its buttons) goes through the outbox rather than the person reading that nothing
+    was done; None then. `owed=False`: raised instead (the caller has a stored copy)."""
     if answer and update.callback_query is not None:
         try:
             await update.callback_query.answer()
@@ -121,9 +126,41 @@ async def say(
     chat = update.effective_chat
     assert chat is not None
     sent = None
-    for piece, buttons in fitted(text, markup):
-        sent = await send_retrying(context, chat.id, piece, buttons)
+    pieces = fitted(text, markup)
+    for n, (piece, buttons) in enumerate(pieces):
+        try:
+            sent = await send_retrying(context, chat.id, piece, buttons)
+        except BadRequest:
+            raise  # refused as such: sending it again changes nothing
+        except (NetworkError, RetryAfter) as exc:
+            if not owed:
+                raise
+            await owe(context, chat.id, pieces[n:], exc)
+            return None
     return sent
+
+
+async def owe(
+    context: Context,
+    chat_id: int,
+    pieces: list[tuple[str, InlineKeyboardMarkup | None]],
+    exc: TelegramError,
+) -> None:
+    """What is left of an answer, stored for the courier and sent as soon as it may be."""
+    from handlers.courier import send_soon  # the courier builds on this module
+
+    log.warning("answer to %s failed, the outbox sends it: %s", chat_id, exc)
+    markup = pieces[-1][1]
+    rows = (
+        [[(b.text, str(b.callback_data)) for b in row] for row in markup.inline_keyboard]
+        if markup
+        else []
+    )
+    retry_after = _seconds(exc.retry_after) if isinstance(exc, RetryAfter) else None
+    text = "\n".join(piece for piece, _ in pieces)
+    stored = await outbox.owe_answer(env_of(context), chat_id, text, rows, retry_after)
+    if retry_after is None:  # else the courier sends it when Telegram said it may
+        await send_soon(context, (stored,))
 
 
 def fitted(
