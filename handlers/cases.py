@@ -23,6 +23,7 @@ from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, RATINGS, VIEW,
 from handlers.common import (
     Context,
     actor_name,
+    again,
     attachment_of,
     env_of,
     esc,
@@ -125,6 +126,8 @@ async def _done(update: Update, context: Context, key: str, outcome: Outcome, **
             return
         await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
         return
+    if outcome.replayed and await again(update, key.removeprefix("done.")):
+        return  # the same button tapped again: done once, said once
     markup = action_markup(appeal, outcome.actions)
     text = t(key, **fields)
     if outcome.unheard:
@@ -459,8 +462,9 @@ async def _ask_comment(
         rating=rating,
         how=reopen_how(outcome.detail, appeal),
     )
-    if outcome.replayed:
-        await say(update, context, text)
+    if outcome.replayed:  # the same rating tapped again: kept once, the prompt stays open
+        if not await again(update, str(action)):
+            await say(update, context, text)
         return
     await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
 

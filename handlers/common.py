@@ -15,7 +15,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes
 
 from bot.rules import checks
-from bot.rules.model import Actor, Attachment, Role
+from bot.rules.model import Action, Actor, Attachment, Role
 from bot.rules.refusals import (
     AppealMovedAway,
     AppealNotFound,
@@ -32,7 +32,12 @@ from bot.rules.refusals import (
     TaskStale,
     TaskWrongState,
 )
-from bot.rules.workflow import already_there
+from bot.rules.workflow import (
+    EXTENSION_APPROVED,
+    EXTENSION_DECISION,
+    EXTENSION_DENIED,
+    already_there,
+)
 from bot.telegram_limits import cut, split_html, visible
 from bot.texts import has, name, t
 from bot.texts.events import person_name
@@ -41,7 +46,7 @@ from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
 from bot.usecases.people import actor_for
-from handlers.buttons import BadCallback, unknown_answer
+from handlers.buttons import CODES, BadCallback, kind_of, unknown_answer
 
 log = logging.getLogger(__name__)
 
@@ -294,9 +299,12 @@ def refusals(handler: Handler) -> Handler:
             await refuse(update, context, refusal_text(exc))
         except (StaleAction, InvalidTransition) as exc:
             await _end_flow(update, context)
-            await refuse(update, context, await stale_text(update, context, exc))
+            if not await _done_by_presser(update, context, exc):
+                await refuse(update, context, await stale_text(update, context, exc))
         except DomainError as exc:
             await _end_flow(update, context)
+            if _transferred_by_presser(update, exc) and await again(update, Action.TRANSFER):
+                return None
             if isinstance(exc, AppealMovedAway | TaskReassigned):
                 _name_the_move(env_of(context), exc)
             removed = None
@@ -357,6 +365,55 @@ def html_free(text: str) -> str:
     return cut(visible(text), POPUP_LIMIT)
 
 
+async def again(update: Update, code: str) -> bool:
+    """A button whose action is done tapped again: answered on the button ("已签收，无需重复
+    操作"), no message in the chat. False when the update is no button press, or the action
+    has no such answer (`again.<code>` in the catalog)."""
+    query = update.callback_query
+    text = name("again", code, default="")
+    if query is None or not text:
+        return False
+    try:
+        await query.answer(text)
+    except TelegramError as exc:
+        log.warning("answerCallbackQuery failed: %s", exc)
+    return True
+
+
+async def _done_by_presser(
+    update: Update, context: Context, exc: StaleAction | InvalidTransition
+) -> bool:
+    """A button refused because the presser's own action already put the appeal where the
+    button would (签收 on another card of an appeal they claimed, 办结 after closing it):
+    answered as done (`again`) rather than as a change to explain. True when so answered."""
+    number, action = exc.params.get("number"), str(exc.params.get("action", ""))
+    if update.callback_query is None or not number or isinstance(exc, TaskStale | TaskWrongState):
+        return False
+    actor = await actor_of(update, context)
+    appeal, event = await last_change(env_of(context), actor, number, action)
+    if event is None or event.actor_id != actor.tg_id:
+        return False
+    if action == EXTENSION_DECISION:  # 同意延期 / 不同意 of a request the presser decided
+        return event.action in EXTENSION_DECIDED and await again(update, event.action)
+    return (
+        event.action == action
+        and already_there(action, appeal.state)
+        and await again(update, action)
+    )
+
+
+def _transferred_by_presser(update: Update, exc: DomainError) -> bool:
+    """转办 tapped again by the one who transferred the appeal away (they no longer see it)."""
+    query, user = update.callback_query, update.effective_user
+    return (
+        isinstance(exc, AppealMovedAway)
+        and query is not None
+        and user is not None
+        and kind_of(query.data or "") == CODES[Action.TRANSFER]
+        and exc.params.get("by") == user.id
+    )
+
+
 async def stale_text(update: Update, context: Context, exc: StaleAction | InvalidTransition) -> str:
     """A press the appeal's state or a change refuses names what the appeal is now and the
     change that explains it (relevant to the button, readable by the presser), who made it
@@ -378,6 +435,9 @@ async def stale_text(update: Update, context: Context, exc: StaleAction | Invali
         action=name("event", event.action, default=event.action),
         time=local_time(env, event.created_at),
     )
+
+
+EXTENSION_DECIDED = frozenset({EXTENSION_APPROVED, EXTENSION_DENIED})
 
 
 # The user's flow as read once per update (handlers/flow.py keeps it on the update's context,

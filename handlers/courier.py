@@ -652,17 +652,13 @@ async def confirm(
     queued: tuple[int, ...] = (),
 ) -> None:
     """Answer the actor, then send what their action owes others. A failed answer is not
-    an error for the user: the action is done and its stored confirmation follows, tried
-    at once with the notices (a 429 that asked for a longer wait leaves it to the courier,
-    when it is due)."""
+    an error for the user: the action is done and its stored confirmation follows (after
+    the grace, as when the answer is merely slow)."""
     try:
         await say(update, context, text, markup, owed=False)
-    except RetryAfter as exc:
-        log.warning("answer to %s failed, the outbox sends it: %s", _user_id(update), exc)
-        ack_id = None
     except TelegramError as exc:
         log.warning("answer to %s failed, the outbox sends it: %s", _user_id(update), exc)
-        queued, ack_id = ((ack_id, *queued) if ack_id is not None else queued), None
+        ack_id = None
     await send_soon(context, queued, ack_id)
 
 

@@ -129,6 +129,7 @@ async def load_visible(uow: UnitOfWork, actor: Actor, ref: int | str) -> Appeal:
                 who=moved.actor_name or "",
                 who_role=moved.actor_role or "",
                 department=found.department_name,
+                by=moved.actor_id,
             )
     return access.visible_or_not_found(actor, found)
 
