@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.rules import checks
 from bot.rules.checks import DATE, bare_value
-from bot.rules.model import Action, Conversation, Outcome, Rating, Role
+from bot.rules.model import Action, Appeal, Conversation, Extension, Outcome, Rating, Role
 from bot.rules.parts import added
 from bot.rules.refusals import InvalidInput
 from bot.rules.workflow import APPEAL_FLOW, Needs
@@ -19,7 +20,17 @@ from bot.usecases import appeals, people
 from bot.usecases.appeals import USE_CASES, ActionRequest
 from bot.usecases.people import Caller
 from handlers import flow
-from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, RATINGS, VIEW, encode, pressed
+from handlers.buttons import (
+    APPEAL_ACTION_CODES,
+    EXT_NO,
+    EXT_OK,
+    RATING_CODES,
+    RATINGS,
+    VIEW,
+    action_button,
+    encode,
+    pressed,
+)
 from handlers.common import (
     Context,
     actor_name,
@@ -315,14 +326,112 @@ async def extension_decided(update: Update, context: Context) -> None:
     if button.kind == EXT_OK:
         await _decide(update, context, button.item_id, True)
         return
+    await _ask_deny_reason(update, context, button.item_id, data)
+
+
+async def _ask_deny_reason(
+    update: Update, context: Context, extension_id: int, button: str
+) -> None:
     appeal = await appeals.check_extension_decision(
-        env_of(context), _caller(update), button.item_id, False
+        env_of(context), _caller(update), extension_id, False
     )
     await flow.begin(
-        update, context, FLOW, "deny", extension_id=button.item_id, number=appeal.number,
-        button=data,
+        update, context, FLOW, "deny", extension_id=extension_id, number=appeal.number,
+        button=button,
     )  # fmt: skip
     await say(update, context, t("ask.extension_deny_reason", number=appeal.number))
+
+
+# A waiting card's buttons typed as words (their labels, and the short forms people use).
+RATING_WORDS = {name("rating", r): r for r in Rating}
+DECISION_WORDS = {
+    t("button.approve_extension"): True,
+    t("typed_as.approve_extension"): True,
+    t("button.deny_extension"): False,
+    t("typed_as.deny_extension"): False,
+}
+
+
+async def typed_choice(update: Update, context: Context) -> bool:
+    """Text outside any flow from someone a card waits for (a rating, an extension
+    decision): a button's label typed acts as that button would, through the same use
+    case and checks; other text is answered with a hint naming the buttons. False when
+    no card waits for this person and the text is no choice of theirs (the caller answers)."""
+    text = message_text(update)
+    found = await appeals.waiting(env_of(context), _caller(update))
+    role = found.actor.role
+    rating = checks.typed_choice(text, RATING_WORDS) if role is Role.ENTERPRISE else None
+    staff = role in (Role.HEAD, Role.ADMIN)
+    decision = checks.typed_choice(text, DECISION_WORDS) if staff else None
+    if rating is not None:
+        await _rating_typed(update, context, found.ratings, rating)
+    elif decision is not None:
+        await _decision_typed(update, context, found.extensions, decision)
+    elif found.ratings:
+        await _say_waiting(update, context, "rating", found.ratings)
+    elif found.extensions:
+        appeals_ = [a for _, a in found.extensions]
+        await _say_waiting(update, context, "extension", appeals_, _requested(found.extensions))
+    else:
+        return False
+    return True
+
+
+async def _say_waiting(
+    update: Update, context: Context, kind: str, waiting: list[Appeal], new_due: str = ""
+) -> None:
+    """Which card waits and which buttons answer it (several: which ones, to tap there)."""
+    if len(waiting) > 1:
+        numbers = "、".join(a.number for a in waiting)
+        await say(update, context, t(f"waiting.{kind}_many", count=len(waiting), numbers=numbers))
+        return
+    await say(update, context, t(f"waiting.{kind}", number=waiting[0].number, new_due=new_due))
+
+
+def _requested(waiting: list[tuple[Extension, Appeal]]) -> str:
+    """The date asked for, when one request waits (the hint names it)."""
+    return waiting[0][0].new_due_date.isoformat() if len(waiting) == 1 else ""
+
+
+async def _rating_typed(
+    update: Update, context: Context, waiting: list[Appeal], rating: Rating
+) -> None:
+    """满意 / 基本满意 / 不满意 typed: the one appeal waiting for it is rated as by its button."""
+    if len(waiting) != 1:
+        if not waiting:
+            await say(update, context, t("waiting.rating_none"))
+        else:
+            await _say_waiting(update, context, "rating", waiting)
+        return
+    [appeal] = waiting
+    key = request_key(update)
+    if rating is Rating.DISSATISFIED:  # the card's 不满意 button: a reopening
+        action, arg = Action.REOPEN, ""
+        req = ActionRequest(appeal.id, appeal.version, key)
+    else:
+        action, arg = Action.RATE, RATING_CODES[rating]
+        req = ActionRequest(appeal.id, appeal.version, key, rating=rating)
+    outcome = await _run(update, context, action, req)
+    data = action_button(action, appeal.id, appeal.version, arg)
+    await _ask_comment(update, context, action, outcome, data)
+
+
+async def _decision_typed(
+    update: Update, context: Context, waiting: list[tuple[Extension, Appeal]], approve: bool
+) -> None:
+    """同意 / 不同意 typed by whoever may decide: the one request waiting is decided as by
+    its button (不同意 asks for the reason)."""
+    if len(waiting) != 1:
+        if not waiting:
+            await say(update, context, t("waiting.extension_none"))
+        else:
+            await _say_waiting(update, context, "extension", [a for _, a in waiting], "")
+        return
+    [(extension, _)] = waiting
+    if approve:
+        await _decide(update, context, extension.id, True)
+        return
+    await _ask_deny_reason(update, context, extension.id, encode(EXT_NO, extension.id))
 
 
 async def _decide(
