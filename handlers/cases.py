@@ -368,24 +368,33 @@ async def typed_choice(update: Update, context: Context) -> bool:
     elif decision is not None:
         await _decision_typed(update, context, found.extensions, decision)
     elif found.ratings:
-        await _say_waiting(update, context, "rating", found.ratings)
+        await _say_waiting(update, context, RATING_WAITS, found.ratings)
     elif found.extensions:
         appeals_ = [a for _, a in found.extensions]
-        await _say_waiting(update, context, "extension", appeals_, _requested(found.extensions))
+        await _say_waiting(update, context, EXTENSION_WAITS, appeals_, _requested(found.extensions))
     else:
         return False
     return True
 
 
+RATING_WAITS = ("waiting.rating", "waiting.rating_many")
+EXTENSION_WAITS = ("waiting.extension", "waiting.extension_many")
+
+
 async def _say_waiting(
-    update: Update, context: Context, kind: str, waiting: list[Appeal], new_due: str = ""
+    update: Update,
+    context: Context,
+    keys: tuple[str, str],
+    waiting: list[Appeal],
+    new_due: str = "",
 ) -> None:
     """Which card waits and which buttons answer it (several: which ones, to tap there)."""
+    one, many = keys
     if len(waiting) > 1:
         numbers = "、".join(a.number for a in waiting)
-        await say(update, context, t(f"waiting.{kind}_many", count=len(waiting), numbers=numbers))
+        await say(update, context, t(many, count=len(waiting), numbers=numbers))
         return
-    await say(update, context, t(f"waiting.{kind}", number=waiting[0].number, new_due=new_due))
+    await say(update, context, t(one, number=waiting[0].number, new_due=new_due))
 
 
 def _requested(waiting: list[tuple[Extension, Appeal]]) -> str:
@@ -401,7 +410,7 @@ async def _rating_typed(
         if not waiting:
             await say(update, context, t("waiting.rating_none"))
         else:
-            await _say_waiting(update, context, "rating", waiting)
+            await _say_waiting(update, context, RATING_WAITS, waiting)
         return
     [appeal] = waiting
     key = request_key(update)
@@ -425,7 +434,7 @@ async def _decision_typed(
         if not waiting:
             await say(update, context, t("waiting.extension_none"))
         else:
-            await _say_waiting(update, context, "extension", [a for _, a in waiting], "")
+            await _say_waiting(update, context, EXTENSION_WAITS, [a for _, a in waiting], "")
         return
     [(extension, _)] = waiting
     if approve:
