@@ -162,3 +162,51 @@ async def test_an_approval_typed_by_who_may_not_decide_decides_nothing(sandbox, 
     assert db.events(number) == events
     hint = await p.head.send("好的，我看看")
     assert hint == [t("waiting.extension", number=number, new_due="2026-03-31")], hint
+
+
+# Cards inside a flow that wait for a button: the label typed acts as the button there too.
+# (who, how they reach the card, typed, what they read first, what the database then holds)
+async def at_registration_summary(p):
+    person = p.sandbox.person(39002, "新联系人")
+    await person.send("/start")
+    await person.send("鄂州市恒达机械制造有限公司")
+    await person.send("91420700MA4F0A1B2W")
+    await person.send("刘经理")
+    await person.send("13907110001")
+    return person
+
+
+def registered(db, person) -> bool:
+    found = db.read(lambda uow: uow.people.get(person.id))
+    return found is not None and str(found.role) == "enterprise"
+
+
+async def at_filing_submit(p):
+    await p.company.send("/new")
+    await p.company.press("融资")
+    await p.company.send("扩建冷链仓库需流动资金约800万元，申请融资担保对接。")
+    return p.company
+
+
+FLOW_CARDS = {
+    "registration 确认登记": (at_registration_summary, "确认登记", "登记成功", True),
+    "registration 确认！": (at_registration_summary, " 确认！", "登记成功", True),
+    "registration 取消": (at_registration_summary, "取消", "已退出企业登记，未保存。", False),
+    "registration 修改电话": (at_registration_summary, "修改电话", "请输入正确的联系电话", False),
+    "registration free text": (at_registration_summary, "好的", t("register.use_buttons"), False),
+    "filing 提交": (at_filing_submit, "提交", "诉求已提交", None),
+}
+
+
+@pytest.mark.parametrize("card", list(FLOW_CARDS))
+async def test_a_button_label_typed_at_a_flows_card_acts_as_the_button(sandbox, people, db, card):
+    p = people
+    p.sandbox = sandbox
+    reach, typed, first, kept = FLOW_CARDS[card]
+    person = await reach(p)
+    said = await person.send(typed)
+    assert said[0].startswith(first), said
+    if kept is not None:  # registration: kept only on 确认登记, by button or by word
+        assert registered(db, person) is kept
+    else:
+        assert db.count("appeals") == 1

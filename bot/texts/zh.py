@@ -179,6 +179,7 @@ CATALOG: dict[str, str] = {
     "register.use_buttons": "请点击登记信息下方的按钮：确认登记，或修改某一项。",
     "register.expired": "这份登记已结束，请发送 /start 重新登记。",
     "button.register_ok": "确认登记",
+    "typed_as.register_ok": "确认",
     "button.register_edit_name": "修改企业名称",
     "button.register_edit_uscc": "修改信用代码",
     "button.register_edit_contact": "修改联系人",
