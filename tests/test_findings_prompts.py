@@ -277,3 +277,25 @@ async def test_a_long_429_leaves_the_prompt_to_the_courier_when_telegram_allows(
     await courier.drain(sandbox.app.bot, sandbox.env)
     assert len(p.official.since(mark)) == 1
     assert re.search("转办原因", p.official.last)
+
+
+async def test_an_owed_answer_that_never_went_is_not_owed_again_after_start(
+    sandbox, people, db, clock
+):
+    """The owed prompt meets a blocked chat (403): /start later brings back what notices
+    were missed, not an answer to a step long past."""
+    p = people
+    number = await claimed(p)
+    await p.official.press("转办", containing=number)
+    sandbox.api.fail("sendMessage", 502, "Bad Gateway", times=3)
+    sandbox.api.fail_chat(p.official.id, 403, "Forbidden: bot was blocked by the user", times=1)
+    mark = p.official.mark()
+    await p.official.press("中小企业科")
+    [row] = db.rows("SELECT status FROM outbox WHERE kind = ?", delivery.ANSWER)
+    assert row["status"] == "failed"
+    clock.advance(timedelta(minutes=5))
+    await p.official.send("/start")
+    await courier.drain(sandbox.app.bot, sandbox.env)
+    assert not any("请输入转办原因" in m for m in p.official.since(mark))
+    [row] = db.rows("SELECT status FROM outbox WHERE kind = ?", delivery.ANSWER)
+    assert row["status"] != "pending"

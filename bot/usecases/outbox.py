@@ -382,6 +382,9 @@ async def owe_again(env: Env, chat_id: int) -> list[int]:
             if item.kind in delivery.SAID_AT_START:
                 answered.append(item.id)
                 continue
+            if item.kind == delivery.ANSWER:  # an answer to a step long past: not owed again
+                withheld.append(item.id)
+                continue
             theirs = await entitlement.still_theirs(uow, env, item)
             (owed if theirs is not None else withheld).append(item.id)
         await uow.outbox.owe_again(owed, now)
