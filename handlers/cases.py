@@ -456,7 +456,12 @@ async def _decide(
 @flow.step(FLOW, "deny", commands=("skip",))
 @refusals
 async def deny_reason_given(update: Update, context: Context, conversation: Conversation) -> None:
-    """The reason of a 不同意 (refused plainly when it is empty; the flow stays)."""
+    """The reason of a 不同意 (refused plainly when it is empty; the flow stays). 同意
+    typed instead decides the other way, as the 同意延期 button would."""
+    if checks.typed_choice(message_text(update), DECISION_WORDS) is True:
+        await flow.finish(context, conversation)
+        await _decide(update, context, conversation.data["extension_id"], True)
+        return
     await _decide(update, context, conversation.data["extension_id"], False, message_text(update))
     await flow.finish(context, conversation)
 

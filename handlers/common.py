@@ -365,6 +365,9 @@ def html_free(text: str) -> str:
     return cut(visible(text), POPUP_LIMIT)
 
 
+EXTENSION_DECIDED = frozenset({EXTENSION_APPROVED, EXTENSION_DENIED})
+
+
 async def again(update: Update, code: str) -> bool:
     """A button whose action is done tapped again: answered on the button ("已签收，无需重复
     操作"), no message in the chat. False when the update is no button press, or the action
@@ -435,9 +438,6 @@ async def stale_text(update: Update, context: Context, exc: StaleAction | Invali
         action=name("event", event.action, default=event.action),
         time=local_time(env, event.created_at),
     )
-
-
-EXTENSION_DECIDED = frozenset({EXTENSION_APPROVED, EXTENSION_DENIED})
 
 
 # The user's flow as read once per update (handlers/flow.py keeps it on the update's context,

@@ -362,10 +362,8 @@ def with_files(item: Outgoing, text: list[Part], files: list[Part]) -> list[Step
 async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
     """The message as it reads now: wording from the catalog, data from the database."""
     if item.kind == delivery.ANSWER:  # an answer owed to the person who acted, as worded
-        rows = item.detail.get("buttons") or []
-        return str(item.detail["text"]), keyboard(
-            [[tuple(b) for b in row] for row in rows]
-        ) if rows else None
+        rows = [[tuple(b) for b in row] for row in item.detail.get("buttons") or []]
+        return str(item.detail["text"]), keyboard(rows) if rows else None
     if item.subject == "appeal":
         return await _appeal_message(env, item)
     if item.subject == "task":

@@ -210,3 +210,16 @@ async def test_a_button_label_typed_at_a_flows_card_acts_as_the_button(sandbox, 
         assert registered(db, person) is kept
     else:
         assert db.count("appeals") == 1
+
+
+async def test_an_approval_typed_at_the_refusals_reason_approves_rather_than_being_the_reason(
+    sandbox, people, db
+):
+    """同意 typed where the reason of a 不同意 is asked is the other button, not a reason."""
+    p = people
+    number = await extension_asked(p)
+    await p.head.press("不同意", containing=number)
+    said = await p.head.send("同意")
+    assert said[0] == f"已同意诉求 {number} 延期至 2026-03-31。", said
+    assert db.events(number)[-1][0] == "extension_approved"
+    assert db.read(lambda uow: uow.conversations.get(p.head.id)) is None
