@@ -15,6 +15,9 @@ def popups(sandbox) -> list[str]:
     return [p.get("text") or "" for m, p in sandbox.api.calls if m == "answerCallbackQuery"]
 
 
+CLOSING = "已完成银企对接，担保公司同意提供800万元担保。"
+
+
 async def _claimed(p) -> str:
     number = await file_appeal(p.company)
     await p.official.press("签收", containing=number)
@@ -24,7 +27,7 @@ async def _claimed(p) -> str:
 async def _closed(p) -> str:
     number = await _claimed(p)
     await p.official.press("办结", containing=number)
-    await p.official.send("已完成银企对接，担保公司同意提供800万元担保。")
+    await p.official.send(CLOSING)
     return number
 
 
@@ -36,89 +39,51 @@ async def _extension_asked(p) -> str:
     return number
 
 
-async def setup_claim(p):
-    number = await file_appeal(p.company)
-    return number, p.official, "签收", "claim"
+async def _filed(p) -> str:
+    return await file_appeal(p.company)
 
 
-async def setup_close(p):
-    number = await _claimed(p)
-
-    async def first():
-        await p.official.press("办结", containing=number)
-        await p.official.send("已完成银企对接，担保公司同意提供800万元担保。")
-
-    return number, p.official, "办结", "close", first
-
-
-async def setup_withdraw(p):
-    number = await file_appeal(p.company)
-
-    async def first():
-        await p.company.send(f"/view {number}")
-        await p.company.press("撤回", containing=number)
-        await p.company.send("问题已自行解决，不再需要协调。")
-
-    return number, p.company, "撤回", "withdraw", first
-
-
-async def setup_transfer(p):
-    number = await _claimed(p)
-
-    async def first():
-        await p.official.press("转办", containing=number)
-        await p.official.press("中小企业科")
-        await p.official.send("属中小企业服务事项，请中小企业科办理。")
-
-    return number, p.official, "转办", "transfer", first
+# button: (where the story starts, who taps, the label, its again.<code>, and for an action
+# that takes a prompt, how it is done first: ("press", a card's label), ("choose", a
+# prompt's label), ("send", text with {number}); without them the first tap is the action)
+BUTTONS = {
+    "签收": (_filed, "official", "签收", "claim", ()),
+    "办结": (_claimed, "official", "办结", "close", (("press", "办结"), ("send", CLOSING))),
+    "撤回": (
+        _filed, "company", "撤回", "withdraw",
+        (("send", "/view {number}"), ("press", "撤回"), ("send", "问题已自行解决，不再需要协调。")),
+    ),
+    "转办": (
+        _claimed, "official", "转办", "transfer",
+        (("press", "转办"), ("choose", "中小企业科"), ("send", "属中小企业服务事项，请中小企业科办理。")),
+    ),
+    "不同意": (_extension_asked, "head", "不同意", "extension_denied", (("press", "不同意"), ("send", "/skip"))),
+    "满意": (_closed, "company", "满意", "rate", ()),
+    "基本满意": (_closed, "company", "基本满意", "rate", ()),
+    "不满意": (_closed, "company", "不满意", "reopen", ()),
+    "同意延期": (_extension_asked, "head", "同意延期", "extension_approved", ()),
+}  # fmt: skip
 
 
-async def setup_deny(p):
-    number = await _extension_asked(p)
-
-    async def first():
-        await p.head.press("不同意", containing=number)
-        await p.head.send("/skip")
-
-    return number, p.head, "不同意", "extension_denied", first
-
-
-async def setup_rate(p):
-    return await _closed(p), p.company, "满意", "rate"
+async def _do(person, number: str, steps) -> None:
+    for kind, what in steps:
+        if kind == "press":  # a button of the appeal's card
+            await person.press(what, containing=number)
+        elif kind == "choose":  # a button of the prompt (it names no appeal)
+            await person.press(what)
+        else:
+            await person.send(what.format(number=number))
 
 
-async def setup_basic(p):
-    return await _closed(p), p.company, "基本满意", "rate"
-
-
-async def setup_reopen(p):
-    return await _closed(p), p.company, "不满意", "reopen"
-
-
-async def setup_approve(p):
-    return await _extension_asked(p), p.head, "同意延期", "extension_approved"
-
-
-SETUPS = {
-    "签收": setup_claim,
-    "办结": setup_close,
-    "撤回": setup_withdraw,
-    "转办": setup_transfer,
-    "不同意": setup_deny,
-    "满意": setup_rate,
-    "基本满意": setup_basic,
-    "不满意": setup_reopen,
-    "同意延期": setup_approve,
-}
-
-
-@pytest.mark.parametrize("button", list(SETUPS))
+@pytest.mark.parametrize("button", list(BUTTONS))
 async def test_a_button_tapped_twice_acts_and_answers_once(sandbox, people, db, button):
     p = people
-    number, presser, label, code, *first = await SETUPS[button](p)
+    start, who, label, code, steps = BUTTONS[button]
+    number = await start(p)
+    presser = getattr(p, who)
     others = [x for x in (p.company, p.official, p.head, p.leader) if x is not presser]
-    if first:  # the action takes a prompt: done through it, then its button tapped again
-        await first[0]()
+    if steps:  # the action takes a prompt: done through it, then its button tapped again
+        await _do(presser, number, steps)
     else:
         await presser.press(label, containing=number)
     events = db.events(number)

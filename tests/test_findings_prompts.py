@@ -35,16 +35,18 @@ async def claimed(p) -> str:
     return number
 
 
-async def at_transfer_department(p) -> tuple[Any, Any]:
-    number = await claimed(p)
-    await p.official.press("转办", containing=number)
-    return p.official, number
+def at_prompt(label: str):
+    """A story: 李明 claimed an appeal and pressed `label` on its card (its prompt is open)."""
+
+    async def story(p) -> tuple[Any, Any]:
+        number = await claimed(p)
+        await p.official.press(label, containing=number)
+        return p.official, number
+
+    return story
 
 
-async def at_extend_date(p) -> tuple[Any, Any]:
-    number = await claimed(p)
-    await p.official.press("延期", containing=number)
-    return p.official, number
+at_transfer_department, at_extend_date, at_reply_prompt = map(at_prompt, ("转办", "延期", "回复"))
 
 
 async def extension_asked(p) -> tuple[Any, Any]:
@@ -68,12 +70,6 @@ async def supplementing(p) -> tuple[Any, Any]:
     await p.company.press("补充", containing=number)
     await p.company.send("补充：担保公司需要近三年的财务报表。")
     return p.company, number
-
-
-async def at_reply_prompt(p) -> tuple[Any, Any]:
-    number = await claimed(p)
-    await p.official.press("回复", containing=number)
-    return p.official, number
 
 
 async def filed(p) -> tuple[Any, Any]:
