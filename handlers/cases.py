@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.rules import checks
 from bot.rules.checks import DATE, bare_value
-from bot.rules.model import Action, Conversation, Outcome, Rating, Role
+from bot.rules.model import Action, Appeal, Conversation, Extension, Outcome, Rating, Role
 from bot.rules.parts import added
 from bot.rules.refusals import InvalidInput
 from bot.rules.workflow import APPEAL_FLOW, Needs
@@ -19,10 +20,21 @@ from bot.usecases import appeals, people
 from bot.usecases.appeals import USE_CASES, ActionRequest
 from bot.usecases.people import Caller
 from handlers import flow
-from handlers.buttons import APPEAL_ACTION_CODES, EXT_NO, EXT_OK, RATINGS, VIEW, encode, pressed
+from handlers.buttons import (
+    APPEAL_ACTION_CODES,
+    EXT_NO,
+    EXT_OK,
+    RATING_CODES,
+    RATINGS,
+    VIEW,
+    action_button,
+    encode,
+    pressed,
+)
 from handlers.common import (
     Context,
     actor_name,
+    again,
     attachment_of,
     env_of,
     esc,
@@ -125,6 +137,8 @@ async def _done(update: Update, context: Context, key: str, outcome: Outcome, **
             return
         await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
         return
+    if outcome.replayed and await again(update, key.removeprefix("done.")):
+        return  # the same button tapped again: done once, said once
     markup = action_markup(appeal, outcome.actions)
     text = t(key, **fields)
     if outcome.unheard:
@@ -312,14 +326,121 @@ async def extension_decided(update: Update, context: Context) -> None:
     if button.kind == EXT_OK:
         await _decide(update, context, button.item_id, True)
         return
+    await _ask_deny_reason(update, context, button.item_id, data)
+
+
+async def _ask_deny_reason(
+    update: Update, context: Context, extension_id: int, button: str
+) -> None:
     appeal = await appeals.check_extension_decision(
-        env_of(context), _caller(update), button.item_id, False
+        env_of(context), _caller(update), extension_id, False
     )
     await flow.begin(
-        update, context, FLOW, "deny", extension_id=button.item_id, number=appeal.number,
-        button=data,
+        update, context, FLOW, "deny", extension_id=extension_id, number=appeal.number,
+        button=button,
     )  # fmt: skip
     await say(update, context, t("ask.extension_deny_reason", number=appeal.number))
+
+
+# A waiting card's buttons typed as words (their labels, and the short forms people use).
+RATING_WORDS = {name("rating", r): r for r in Rating}
+DECISION_WORDS = {
+    t("button.approve_extension"): True,
+    t("typed_as.approve_extension"): True,
+    t("button.deny_extension"): False,
+    t("typed_as.deny_extension"): False,
+}
+
+
+async def typed_choice(update: Update, context: Context) -> bool:
+    """Text outside any flow from someone a card waits for (a rating, an extension
+    decision): a button's label typed acts as that button would, through the same use
+    case and checks; other text is answered with a hint naming the buttons. False when
+    no card waits for this person and the text is no choice of theirs (the caller answers)."""
+    text = message_text(update)
+    found = await appeals.waiting(env_of(context), _caller(update))
+    role = found.actor.role
+    rating = checks.typed_choice(text, RATING_WORDS) if role is Role.ENTERPRISE else None
+    staff = role in (Role.HEAD, Role.ADMIN)
+    decision = checks.typed_choice(text, DECISION_WORDS) if staff else None
+    if rating is not None:
+        await _rating_typed(update, context, found.ratings, rating)
+    elif decision is not None:
+        await _decision_typed(update, context, found.extensions, decision)
+    elif found.ratings:
+        await _say_waiting(update, context, RATING_WAITS, found.ratings)
+    elif found.extensions:
+        appeals_ = [a for _, a in found.extensions]
+        await _say_waiting(update, context, EXTENSION_WAITS, appeals_, _requested(found.extensions))
+    else:
+        return False
+    return True
+
+
+RATING_WAITS = ("waiting.rating", "waiting.rating_many")
+EXTENSION_WAITS = ("waiting.extension", "waiting.extension_many")
+
+
+async def _say_waiting(
+    update: Update,
+    context: Context,
+    keys: tuple[str, str],
+    waiting: list[Appeal],
+    new_due: str = "",
+) -> None:
+    """Which card waits and which buttons answer it (several: which ones, to tap there)."""
+    one, many = keys
+    if len(waiting) > 1:
+        numbers = "、".join(a.number for a in waiting)
+        await say(update, context, t(many, count=len(waiting), numbers=numbers))
+        return
+    await say(update, context, t(one, number=waiting[0].number, new_due=new_due))
+
+
+def _requested(waiting: list[tuple[Extension, Appeal]]) -> str:
+    """The date asked for, when one request waits (the hint names it)."""
+    return waiting[0][0].new_due_date.isoformat() if len(waiting) == 1 else ""
+
+
+async def _rating_typed(
+    update: Update, context: Context, waiting: list[Appeal], rating: Rating
+) -> None:
+    """满意 / 基本满意 / 不满意 typed: the one appeal waiting for it is rated as by its button."""
+    if len(waiting) != 1:
+        if not waiting:
+            await say(update, context, t("waiting.rating_none"))
+        else:
+            await _say_waiting(update, context, RATING_WAITS, waiting)
+        return
+    [appeal] = waiting
+    key = request_key(update)
+    if rating is Rating.DISSATISFIED:  # the card's 不满意 button: a reopening
+        action, arg = Action.REOPEN, ""
+        req = ActionRequest(appeal.id, appeal.version, key)
+    else:
+        action, arg = Action.RATE, RATING_CODES[rating]
+        req = ActionRequest(appeal.id, appeal.version, key, rating=rating)
+    outcome = await _run(update, context, action, req)
+    data = action_button(action, appeal.id, appeal.version, arg)
+    await _ask_comment(update, context, action, outcome, data)
+
+
+async def _decision_typed(
+    update: Update, context: Context, waiting: list[tuple[Extension, Appeal]], approve: bool
+) -> None:
+    """同意 / 不同意 typed by whoever may decide: the one request waiting is decided as by
+    its button (不同意 asks for the reason)."""
+    if len(waiting) != 1:
+        if not waiting:
+            await say(update, context, t("waiting.extension_none"))
+        else:
+            await _say_waiting(update, context, EXTENSION_WAITS, [a for _, a in waiting], "")
+        return
+    [(extension, _)] = waiting
+    if approve:
+        await _decide(update, context, extension.id, True)
+        return
+    await _ask_deny_reason(update, context, extension.id, encode(EXT_NO, extension.id))
 
 
 async def _decide(
@@ -335,7 +456,12 @@ async def _decide(
 @flow.step(FLOW, "deny", commands=("skip",))
 @refusals
 async def deny_reason_given(update: Update, context: Context, conversation: Conversation) -> None:
-    """The reason of a 不同意 (refused plainly when it is empty; the flow stays)."""
+    """The reason of a 不同意 (refused plainly when it is empty; the flow stays). 同意
+    typed instead decides the other way, as the 同意延期 button would."""
+    if checks.typed_choice(message_text(update), DECISION_WORDS) is True:
+        await flow.finish(context, conversation)
+        await _decide(update, context, conversation.data["extension_id"], True)
+        return
     await _decide(update, context, conversation.data["extension_id"], False, message_text(update))
     await flow.finish(context, conversation)
 
@@ -459,8 +585,9 @@ async def _ask_comment(
         rating=rating,
         how=reopen_how(outcome.detail, appeal),
     )
-    if outcome.replayed:
-        await say(update, context, text)
+    if outcome.replayed:  # the same rating tapped again: kept once, the prompt stays open
+        if not await again(update, str(action)):
+            await say(update, context, text)
         return
     await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
 

@@ -15,7 +15,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes
 
 from bot.rules import checks
-from bot.rules.model import Actor, Attachment, Role
+from bot.rules.model import Action, Actor, Attachment, Role
 from bot.rules.refusals import (
     AppealMovedAway,
     AppealNotFound,
@@ -32,16 +32,21 @@ from bot.rules.refusals import (
     TaskStale,
     TaskWrongState,
 )
-from bot.rules.workflow import already_there
+from bot.rules.workflow import (
+    EXTENSION_APPROVED,
+    EXTENSION_DECISION,
+    EXTENSION_DENIED,
+    already_there,
+)
 from bot.telegram_limits import cut, split_html, visible
 from bot.texts import has, name, t
 from bot.texts.events import person_name
-from bot.usecases import people
+from bot.usecases import outbox, people
 from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
 from bot.usecases.people import actor_for
-from handlers.buttons import BadCallback, unknown_answer
+from handlers.buttons import CODES, BadCallback, kind_of, unknown_answer
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +115,14 @@ async def say(
     text: str,
     markup: InlineKeyboardMarkup | None = None,
     answer: bool = True,
+    owed: bool = True,
 ) -> Message | None:
     """Answer in the chat the update came from (a button press is acknowledged first); the
-    last message sent (the one that holds the buttons)."""
+    last message sent (the one that holds the buttons). An answer Telegram still would not
+    take after the retries (a 5xx, a timeout, a long 429) is owed (`owed`): whatever the
+    handler kept before answering stays kept, so the rest of the answer (the next prompt,
+    with its buttons) goes through the outbox rather than the person reading that nothing
+    was done; None then. `owed=False`: raised instead (the caller has a stored copy)."""
     if answer and update.callback_query is not None:
         try:
             await update.callback_query.answer()
@@ -121,9 +131,41 @@ async def say(
     chat = update.effective_chat
     assert chat is not None
     sent = None
-    for piece, buttons in fitted(text, markup):
-        sent = await send_retrying(context, chat.id, piece, buttons)
+    pieces = fitted(text, markup)
+    for n, (piece, buttons) in enumerate(pieces):
+        try:
+            sent = await send_retrying(context, chat.id, piece, buttons)
+        except BadRequest:
+            raise  # refused as such: sending it again changes nothing
+        except (NetworkError, RetryAfter) as exc:
+            if not owed:
+                raise
+            await owe(context, chat.id, pieces[n:], exc)
+            return None
     return sent
+
+
+async def owe(
+    context: Context,
+    chat_id: int,
+    pieces: list[tuple[str, InlineKeyboardMarkup | None]],
+    exc: TelegramError,
+) -> None:
+    """What is left of an answer, stored for the courier and sent as soon as it may be."""
+    from handlers.courier import send_soon  # the courier builds on this module
+
+    log.warning("answer to %s failed, the outbox sends it: %s", chat_id, exc)
+    markup = pieces[-1][1]
+    rows = (
+        [[(b.text, str(b.callback_data)) for b in row] for row in markup.inline_keyboard]
+        if markup
+        else []
+    )
+    retry_after = _seconds(exc.retry_after) if isinstance(exc, RetryAfter) else None
+    text = "\n".join(piece for piece, _ in pieces)
+    stored = await outbox.owe_answer(env_of(context), chat_id, text, rows, retry_after)
+    if retry_after is None:  # else the courier sends it when Telegram said it may
+        await send_soon(context, (stored,))
 
 
 def fitted(
@@ -257,9 +299,12 @@ def refusals(handler: Handler) -> Handler:
             await refuse(update, context, refusal_text(exc))
         except (StaleAction, InvalidTransition) as exc:
             await _end_flow(update, context)
-            await refuse(update, context, await stale_text(update, context, exc))
+            if not await _done_by_presser(update, context, exc):
+                await refuse(update, context, await stale_text(update, context, exc))
         except DomainError as exc:
             await _end_flow(update, context)
+            if _transferred_by_presser(update, exc) and await again(update, Action.TRANSFER):
+                return None
             if isinstance(exc, AppealMovedAway | TaskReassigned):
                 _name_the_move(env_of(context), exc)
             removed = None
@@ -318,6 +363,58 @@ POPUP_LIMIT = 200  # characters of a pop-up (answerCallbackQuery's text)
 def html_free(text: str) -> str:
     """Pop-ups show plain text: drop tags, undo escapes, keep Telegram's 200-character limit."""
     return cut(visible(text), POPUP_LIMIT)
+
+
+EXTENSION_DECIDED = frozenset({EXTENSION_APPROVED, EXTENSION_DENIED})
+
+
+async def again(update: Update, code: str) -> bool:
+    """A button whose action is done tapped again: answered on the button ("已签收，无需重复
+    操作"), no message in the chat. False when the update is no button press, or the action
+    has no such answer (`again.<code>` in the catalog)."""
+    query = update.callback_query
+    text = name("again", code, default="")
+    if query is None or not text:
+        return False
+    try:
+        await query.answer(text)
+    except TelegramError as exc:
+        log.warning("answerCallbackQuery failed: %s", exc)
+    return True
+
+
+async def _done_by_presser(
+    update: Update, context: Context, exc: StaleAction | InvalidTransition
+) -> bool:
+    """A button refused because the presser's own action already put the appeal where the
+    button would (签收 on another card of an appeal they claimed, 办结 after closing it):
+    answered as done (`again`) rather than as a change to explain. True when so answered."""
+    number, action = exc.params.get("number"), str(exc.params.get("action", ""))
+    if update.callback_query is None or not number or isinstance(exc, TaskStale | TaskWrongState):
+        return False
+    actor = await actor_of(update, context)
+    appeal, event = await last_change(env_of(context), actor, number, action)
+    if event is None or event.actor_id != actor.tg_id:
+        return False
+    if action == EXTENSION_DECISION:  # 同意延期 / 不同意 of a request the presser decided
+        return event.action in EXTENSION_DECIDED and await again(update, event.action)
+    return (
+        event.action == action
+        and already_there(action, appeal.state)
+        and await again(update, action)
+    )
+
+
+def _transferred_by_presser(update: Update, exc: DomainError) -> bool:
+    """转办 tapped again by the one who transferred the appeal away (they no longer see it)."""
+    query, user = update.callback_query, update.effective_user
+    return (
+        isinstance(exc, AppealMovedAway)
+        and query is not None
+        and user is not None
+        and kind_of(query.data or "") == CODES[Action.TRANSFER]
+        and exc.params.get("by") == user.id
+    )
 
 
 async def stale_text(update: Update, context: Context, exc: StaleAction | InvalidTransition) -> str:

@@ -361,6 +361,9 @@ def with_files(item: Outgoing, text: list[Part], files: list[Part]) -> list[Step
 
 async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
     """The message as it reads now: wording from the catalog, data from the database."""
+    if item.kind == delivery.ANSWER:  # an answer owed to the person who acted, as worded
+        rows = [[tuple(b) for b in row] for row in item.detail.get("buttons") or []]
+        return str(item.detail["text"]), keyboard(rows) if rows else None
     if item.subject == "appeal":
         return await _appeal_message(env, item)
     if item.subject == "task":
@@ -647,9 +650,10 @@ async def confirm(
     queued: tuple[int, ...] = (),
 ) -> None:
     """Answer the actor, then send what their action owes others. A failed answer is not
-    an error for the user: the action is done and its stored confirmation follows."""
+    an error for the user: the action is done and its stored confirmation follows (after
+    the grace, as when the answer is merely slow)."""
     try:
-        await say(update, context, text, markup)
+        await say(update, context, text, markup, owed=False)
     except TelegramError as exc:
         log.warning("answer to %s failed, the outbox sends it: %s", _user_id(update), exc)
         ack_id = None

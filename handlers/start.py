@@ -195,9 +195,24 @@ flow.kept(FLOW, "reg", when=lambda conversation: all(f in conversation.data for 
 flow.prompted(FLOW, "reg")
 
 
+# The summary's buttons typed as words (their labels; 确认 for 确认登记): parts of `reg:…`.
+SUMMARY_WORDS: dict[str, tuple[str, ...]] = {
+    t("button.register_ok"): ("ok",),
+    t("typed_as.register_ok"): ("ok",),
+    t("button.cancel"): ("cancel",),
+    **{t(f"button.register_edit_{f}"): ("edit", f) for f in FIELDS},
+}
+
+
 @flow.step(FLOW, "confirm", commands=("start",), buttons=("reg",))
+@refusals
 async def confirm_typed(update: Update, context: Context, conversation: Conversation) -> None:
-    """Text while the summary waits for a button: show it again, with the hint."""
+    """Text while the summary waits for a button: a button's label typed acts as that
+    button; anything else shows the summary again, with the hint."""
+    chosen = checks.typed_choice(message_text(update), SUMMARY_WORDS)
+    if chosen is not None:
+        await _registration_choice(update, context, conversation, chosen)
+        return
     await say(update, context, t("register.use_buttons"))
     await _show_summary(update, context, conversation)
 
@@ -215,6 +230,13 @@ async def registration_pressed(update: Update, context: Context) -> None:
         return
     conversation, button = found
     parts = button.parts if button else ()  # unreadable: answered as an unknown choice
+    await _registration_choice(update, context, conversation, tuple(str(p) for p in parts))
+
+
+async def _registration_choice(
+    update: Update, context: Context, conversation: Conversation, parts: tuple[str, ...]
+) -> None:
+    """确认登记, 修改… or 取消, pressed or typed."""
     choice = parts[0] if parts else ""
     if choice == "cancel":
         await flow.finish(context, conversation)

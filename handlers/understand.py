@@ -95,6 +95,8 @@ async def understand(update: Update, context: Context) -> None:
     if not text.strip():
         await say(update, context, t("hint.unsupported_message"))
         return
+    if await cases.typed_choice(update, context):  # a card waits for this person's tap
+        return
     if actor.role is Role.ENTERPRISE:
         rows = [[(t("button.my"), f"{MENU}:my"), (t("button.new"), f"{MENU}:new")]]
         await say(update, context, t("free_text.enterprise"), keyboard(rows))

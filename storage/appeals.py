@@ -378,6 +378,19 @@ class ExtensionRepo(Store):
         )
         return records.extension(row) if row else None
 
+    async def pending_in(self, department_id: int | None, limit: int) -> list[Extension]:
+        """Requests waiting for a decision, the oldest first: of appeals now in
+        `department_id` (None: in any department)."""
+        where, params = "", ()
+        if department_id is not None:
+            where, params = " AND a.department_id = ?", (department_id,)
+        rows = await self._all(
+            "SELECT e.* FROM extensions e JOIN appeals a ON a.id = e.appeal_id"  # noqa: S608
+            f" WHERE e.state = 'pending'{where} ORDER BY e.id LIMIT ?",
+            (*params, limit),
+        )
+        return [records.extension(r) for r in rows]
+
     async def decide(
         self, extension_id: int, state: ExtensionState, by: int, now: datetime
     ) -> bool:

@@ -54,12 +54,12 @@ async def test_head_approves_and_the_due_date_moves(sandbox, people, db, clock):
     mark = p.official.mark()
     await run_sweep(sandbox.app)
     assert not any(text.startswith("【督办") for text in p.official.since(mark))
-    # and a second press of the old button changes nothing
+    # and a second press of the old button changes nothing: answered on the button
     answer = await p.head.press("同意延期")
-    assert answer == [
-        f"此按钮已失效：诉求 {number} 当前为“办理中”（张科长 于 2026-03-10 10:00 同意延期）。"
-        f"发送 /view {number} 查看最新情况。"
-    ]
+    assert answer == []
+    popup = [c for m, c in sandbox.api.calls if m == "answerCallbackQuery"][-1]
+    assert popup["text"] == "已同意延期，无需重复操作。"
+    assert db.events(number)[-1][0] == "extension_approved"
 
 
 async def test_head_denies_and_the_date_stays(sandbox, people, db):

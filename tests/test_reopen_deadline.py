@@ -96,8 +96,11 @@ async def test_a_second_tap_answers_the_same_and_keeps_the_comment_prompt(sandbo
     await p.official.press("签收", containing=number)
     await _closed(p, number)
     first = await p.company.press("不满意")
+    assert first[0].startswith("已记录评价“不满意”")
     again = await p.company.press("不满意")
-    assert again == first[:1], again  # no "已结束…" before it: the prompt stays open
+    assert again == [], again  # said on the button alone; the prompt stays open
+    popup = [c for m, c in sandbox.api.calls if m == "answerCallbackQuery"][-1]
+    assert popup["text"] == "已评价“不满意”，无需重复操作。"
     await p.company.send("只电话告知，没有书面材料。")
     assert (
         db.one("SELECT COUNT(*) AS n FROM appeal_messages WHERE kind = 'rating_comment'")["n"] == 1

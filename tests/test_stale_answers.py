@@ -112,7 +112,9 @@ async def test_an_old_rating_after_reopen_and_a_refused_extension(sandbox, peopl
     ]
 
 
-async def test_already_withdrawn_reads_alike_from_every_button(sandbox, people, db):
+async def test_withdrawn_again_is_said_on_its_button_and_explained_on_others(sandbox, people, db):
+    """撤回 tapped again by who withdrew it: answered on the button as done; another
+    button of the same card names the change that made it stale."""
     p = people
     number = await file_appeal(p.company)
     await p.company.send(f"/view {number}")
@@ -123,10 +125,11 @@ async def test_already_withdrawn_reads_alike_from_every_button(sandbox, people, 
     withdraw = dict(card.buttons)["撤回"]
     supplement = dict(card.buttons)["补充"]
     answers = [await p.company.press_data(card, data) for data in (withdraw, supplement)]
-    assert answers[0] == [
-        f"诉求 {number} 已是“已撤回”：陈经理 已于 2026-03-10 10:00 撤回。"
-        f"发送 /view {number} 查看最新情况。"
+    assert answers[0] == []
+    popups = [
+        c["text"] for m, c in sandbox.api.calls if m == "answerCallbackQuery" and c.get("text")
     ]
+    assert popups == ["已撤回，无需重复操作。"]
     assert answers[1] == [
         f"此按钮已失效：诉求 {number} 当前为“已撤回”（陈经理 于 2026-03-10 10:00 撤回）。"
         f"发送 /view {number} 查看最新情况。"

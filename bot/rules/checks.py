@@ -5,9 +5,10 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, timedelta
+from typing import TypeVar
 
 from bot.rules import uscc
 from bot.rules.digest import Week
@@ -82,6 +83,7 @@ INVISIBLE = {"Cf", "Cc", "Cs", "Co"}
 # blank Braille pattern, Khmer's invisible vowels.
 FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
 KEPT_CONTROLS = {"\n", "\t"}
+T = TypeVar("T")
 
 
 def without_invisible(text: str) -> str:
@@ -90,6 +92,27 @@ def without_invisible(text: str) -> str:
         for ch in text
         if ch in KEPT_CONTROLS or (unicodedata.category(ch) not in INVISIBLE and ch not in FILLERS)
     )
+
+
+# Around a button's label typed as words: spaces, quotes and a closing stop or exclamation
+# are set aside ("  满意！", "“同意”"); anything else makes it a sentence, not a choice.
+CHOICE_TRIM = " \t\n\"'“”‘’「」『』《》.。!！~～"
+
+
+def typed_choice(text: str | None, choices: Mapping[str, T]) -> T | None:
+    """What a person typed where buttons wait, read as one of `choices` (a label, or a
+    listed variant of it, → what it stands for): the same words after invisible
+    characters, full-width forms (NFKC), spaces inside and the marks of CHOICE_TRIM around
+    are set aside; None for anything else (free text is never read as a choice)."""
+    typed = _choice_form(text or "")
+    if not typed:
+        return None
+    return next((v for label, v in choices.items() if _choice_form(label) == typed), None)
+
+
+def _choice_form(text: str) -> str:
+    plain = unicodedata.normalize("NFKC", without_invisible(text)).strip(CHOICE_TRIM)
+    return re.sub(r"\s+", "", plain).lower()
 
 
 def clean_text(text: str | None, field: str, minimum: int, maximum: int) -> str:

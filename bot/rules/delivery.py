@@ -100,6 +100,9 @@ CONTACT_KINDS = frozenset(
 )
 # The acting person's own confirmation of what they just did: always theirs to read.
 OWN = "ack"
+# An answer to the person who acted that Telegram would not take at once (a 5xx, a timeout,
+# a long 429) after their step was kept: the courier sends it, as it is worded, to them.
+ANSWER = "answer"
 # To the official who had claimed an appeal that was transferred to another department.
 TRANSFERRED_AWAY = "transferred_away"
 
@@ -183,8 +186,9 @@ def department_of_audience(audience: str) -> int | None:
 
 
 # Messages about no appeal or task: operator notices (calendar, unstaffed departments, the
-# daily list of people who could not be reached, a group's new id) are for leaders only.
-FOR_ANYONE = frozenset({OWN})
+# daily list of people who could not be reached, a group's new id) are for leaders only;
+# a person's own confirmation or answer is theirs.
+FOR_ANYONE = frozenset({OWN, ANSWER})
 
 
 def may_hear(who: Recipient, kind: str) -> bool:

@@ -29,11 +29,13 @@ from bot.rules.model import (
     Outcome,
     Party,
     Rating,
+    Role,
     State,
     format_number,
 )
 from bot.rules.refusals import (
     AppealMovedAway,
+    DomainError,
     DuplicateAppeal,
     ExtensionPending,
     InvalidInput,
@@ -129,6 +131,7 @@ async def load_visible(uow: UnitOfWork, actor: Actor, ref: int | str) -> Appeal:
                 who=moved.actor_name or "",
                 who_role=moved.actor_role or "",
                 department=found.department_name,
+                by=moved.actor_id,
             )
     return access.visible_or_not_found(actor, found)
 
@@ -770,6 +773,46 @@ async def _decidable(
     )
     assert extension is not None
     return extension, appeal
+
+
+# Cards a person may answer by typing a button's label: at most this many of each are
+# looked at (an enterprise's latest appeals; the oldest requests waiting for a decision).
+WAITING_SCAN = 100
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The cards waiting for this person's choice: appeals they may rate now, extension
+    requests they may decide now (each with its appeal), the same checks as the buttons'."""
+
+    actor: Actor
+    ratings: list[Appeal]
+    extensions: list[tuple[Extension, Appeal]]
+
+
+async def waiting(env: Env, who: Who) -> Waiting:
+    """What waits for this person's tap: ratings (a contact, within the rating window) and
+    extension decisions (the department head, a leader)."""
+    today = env.today()
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        ratings: list[Appeal] = []
+        if actor.role is Role.ENTERPRISE and actor.enterprise_id is not None:
+            ratings = [
+                a
+                for a in await uow.appeals.of_enterprise(actor.enterprise_id, WAITING_SCAN)
+                if Action.RATE in access.allowed_actions(actor, a, today)
+                and not env.deadlines.rating_expired(a, today)
+            ]
+        decidable: list[tuple[Extension, Appeal]] = []
+        if actor.role in (Role.HEAD, Role.ADMIN):
+            department = actor.department_id if actor.role is Role.HEAD else None
+            for extension in await uow.extensions.pending_in(department, WAITING_SCAN):
+                try:
+                    decidable.append(await _decidable(uow, actor, extension.id, True))
+                except DomainError:
+                    continue  # not this person's to decide (their own request, a stale one)
+    return Waiting(actor, ratings, decidable)
 
 
 async def check_extension_decision(env: Env, who: Who, extension_id: int, approve: bool) -> Appeal:

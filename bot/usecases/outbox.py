@@ -145,6 +145,26 @@ async def enqueue_ack(
     )
 
 
+async def owe_answer(
+    env: Env,
+    chat_id: int,
+    text: str,
+    buttons: list[list[tuple[str, str]]],
+    retry_after: float | None = None,
+) -> int:
+    """An answer Telegram would not take after the person's step was kept (a 5xx, a
+    timeout, a 429 longer than a person waits): stored for the courier, which sends it as
+    it was worded (with its buttons: label and callback data) at once, or after Telegram's
+    `retry_after`. Returns its id."""
+    now = env.now()
+    due_at = now if retry_after is None else delivery.retry_at(now, 1, retry_after)
+    detail = {"text": text, "buttons": [[list(b) for b in row] for row in buttons]}
+    async with env.db.one_statement() as uow:
+        return await uow.outbox.add(
+            chat_id, delivery.ANSWER, None, None, detail, delivery.ACK, now, due=due_at
+        )
+
+
 async def due(env: Env, limit: int = 100) -> list[Outgoing]:
     async with env.db.reading() as uow:
         return await uow.outbox.due(env.now(), limit)
@@ -361,6 +381,9 @@ async def owe_again(env: Env, chat_id: int) -> list[int]:
         for item in await uow.outbox.failed_since(chat_id, now - delivery.OWED_FOR):
             if item.kind in delivery.SAID_AT_START:
                 answered.append(item.id)
+                continue
+            if item.kind == delivery.ANSWER:  # an answer to a step long past: not owed again
+                withheld.append(item.id)
                 continue
             theirs = await entitlement.still_theirs(uow, env, item)
             (owed if theirs is not None else withheld).append(item.id)
