@@ -129,17 +129,23 @@ class OutboxRepo(Store):
         )
 
     async def pending_detail(self, outgoing_id: int) -> dict[str, Any] | None:
-        """The detail of a message nobody has taken yet (None once a sender has it)."""
+        """The detail of a message nobody has taken yet (None once a sender has it), read to
+        be changed: the row is held until COMMIT, so a sender's claim waits for the change
+        instead of sending what was there before it (PostgreSQL; SQLite's writer is one)."""
         row = await self._one(
-            "SELECT detail FROM outbox WHERE id = ? AND status = 'pending'", (outgoing_id,)
+            "SELECT detail FROM outbox WHERE id = ? AND status = 'pending'"  # noqa: S608 (a dialect fragment)
+            + self.dialect.lock_row(),
+            (outgoing_id,),
         )
         return json.loads(row["detail"]) if row else None
 
-    async def set_detail(self, outgoing_id: int, detail: dict[str, Any]) -> None:
-        await self.conn.execute(
+    async def set_detail(self, outgoing_id: int, detail: dict[str, Any]) -> bool:
+        """Replace a message's detail while nobody has taken it; False once a sender has."""
+        changed = await self._changed(
             "UPDATE outbox SET detail = ? WHERE id = ? AND status = 'pending'",
             (json.dumps(detail, ensure_ascii=False, default=records.to_db), outgoing_id),
         )
+        return changed == 1
 
     async def due(self, now: datetime, limit: int) -> list[Outgoing]:
         """What may be sent now: pending and due, or left `sending` by a crashed sender."""
@@ -234,20 +240,23 @@ class OutboxRepo(Store):
         return [_outgoing(r) for r in rows]
 
     async def add_files(self, outgoing_id: int, file_ids: list[int]) -> bool:
-        """Append files to a notice nothing of which has gone yet; False once it has."""
+        """Append files to a notice nothing of which has gone yet; False once it has. The
+        notice is held from the read to COMMIT: a sender claiming it meanwhile waits, then
+        sends the files too."""
         row = await self._one(
-            "SELECT detail FROM outbox WHERE id = ? AND status = 'pending' AND progress = 0",
+            "SELECT detail FROM outbox WHERE id = ? AND status = 'pending' AND progress = 0"  # noqa: S608 (a dialect fragment)
+            + self.dialect.lock_row(),
             (outgoing_id,),
         )
         if row is None:
             return False
         detail = records.detail_of(row["detail"])
         detail[delivery.FILES] = [*(detail.get(delivery.FILES) or ()), *file_ids]
-        await self.conn.execute(
-            "UPDATE outbox SET detail = ? WHERE id = ?",
+        changed = await self._changed(
+            "UPDATE outbox SET detail = ? WHERE id = ? AND status = 'pending' AND progress = 0",
             (json.dumps(detail, ensure_ascii=False, default=records.to_db), outgoing_id),
         )
-        return True
+        return changed == 1
 
     async def of_ids(self, ids: list[int]) -> list[Outgoing]:
         rows = await self._all(

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
 from bot.app import make_env
+from bot.rules.delivery import FILES
 from bot.rules.model import TaskState
 from bot.rules.refusals import InviteInvalid
 from bot.rules.tasks import COLUMNS, TaskImportError
@@ -245,3 +247,43 @@ async def test_couriers_forming_lists_at_once_never_share_an_id(envs, settings):
     finally:
         for database in databases:
             await database.close()
+
+
+READ_TO_CHANGE = {
+    # what a sweep or an album does to a pending message, in a unit of work held open
+    "a later page joins the list": lambda uow, oid: uow.outbox.pending_detail(oid),
+    "files join the notice": lambda uow, oid: uow.outbox.add_files(oid, [11]),
+}
+
+
+@pytest.mark.parametrize("change", READ_TO_CHANGE)
+async def test_a_sender_claiming_a_message_being_changed_sends_the_change(envs, change):
+    """A message read to be changed is held until the change commits: a courier claiming it
+    meanwhile waits, then takes the changed message (nothing added is lost)."""
+    env, other = envs
+    async with env.db.unit_of_work() as uow:
+        oid = await uow.outbox.add(LEADER_ID, "claimed", "appeal", 5, {FILES: [10]}, 1, env.now())
+        await uow.commit()
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        await READ_TO_CHANGE[change](uow, oid)
+        claiming = asyncio.create_task(_take(other, oid, now))
+        await asyncio.sleep(0.3)  # the claim has reached the server and waits there
+        assert not claiming.done()
+        if change == "a later page joins the list":
+            assert await uow.outbox.set_detail(oid, {FILES: [10, 11]})
+        await uow.commit()
+    taken = await claiming
+    assert taken is not None and taken.detail[FILES] == [10, 11]
+    async with env.db.unit_of_work() as uow:  # once taken, nothing more joins it
+        assert await uow.outbox.pending_detail(oid) is None
+        assert not await uow.outbox.set_detail(oid, {FILES: [12]})
+        assert not await uow.outbox.add_files(oid, [12])
+        await uow.commit()
+
+
+async def _take(env, oid: int, now):
+    async with env.db.unit_of_work() as uow:
+        taken = await uow.outbox.take(oid, now, now + timedelta(minutes=1))
+        await uow.commit()
+    return taken

@@ -83,8 +83,7 @@ async def _add_to_list(uow: UnitOfWork, outgoing_id: int, ids: list[int]) -> boo
     if detail is None:
         return False
     kept = listing(detail["notices"], int(detail.get("more", 0)), ids)
-    await uow.outbox.set_detail(outgoing_id, kept)
-    return True
+    return await uow.outbox.set_detail(outgoing_id, kept)
 
 
 async def pending(env: Env, limit: int = PAGE) -> list[PendingNotice]:
