@@ -16,7 +16,7 @@ from bot.rules.model import (
     State,
 )
 from storage import records
-from storage.base import Store, placeholders
+from storage.base import HOLD_APPEAL, Store, placeholders
 
 APPEAL_FIELDS = (
     "SELECT a.*, e.name AS enterprise_name, e.uscc AS uscc, d.code AS department_code,"
@@ -37,6 +37,11 @@ OPEN_SCOPE = (
 
 
 class AppealRepo(Store):
+    async def hold(self, appeal_id: int) -> None:
+        """Hold the appeal until COMMIT for a check a later write relies on (no extension
+        pending yet): a second request for it at once waits, then sees the first's."""
+        await self._hold(HOLD_APPEAL, appeal_id)
+
     async def next_seq(self, year: int) -> int:
         """Next number of the year; inside the filing transaction, so numbers have no gaps.
 

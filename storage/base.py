@@ -26,6 +26,10 @@ def returning_id(sql: str) -> str:
     return sql if _RETURNING.search(sql) else f"{sql.rstrip()} RETURNING id"
 
 
+# the key spaces of `Store._hold`, one per kind of value held
+HOLD_APPEAL, HOLD_ENTERPRISE, HOLD_USCC = 1, 2, 3
+
+
 class Store:
     """Queries on one connection; the caller decides the transaction."""
 
@@ -51,6 +55,13 @@ class Store:
         return int(rows[0][0])
 
     # A write needs no fetch: its count is known once it ran, and it holds no snapshot.
+
+    async def _hold(self, space: int, key: int | str) -> None:
+        """Until COMMIT, another transaction holding the same (`space`, `key`) waits: for a
+        check a later write relies on (no extension pending, no such USCC yet), which
+        SQLite's one writer makes safe by itself and PostgreSQL would let two pass at once."""
+        if lock := self.dialect.exclusive_for(space, "?"):
+            await self.conn.execute(lock, (str(key),))
 
     async def _changed(self, sql: str, params: tuple | dict) -> int:
         """Rows a write changed."""

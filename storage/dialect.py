@@ -90,6 +90,17 @@ class Dialect:
             return f"SELECT pg_advisory_xact_lock({int(key)})"
         return None
 
+    def exclusive_for(self, space: int, key_param: str) -> str | None:
+        """`exclusive` for one value of a kind (`space`, a code constant): an appeal's id,
+        an enterprise's USCC bound to `key_param`. Two transactions wait for each other only
+        when their values are equal. PostgreSQL's two-key advisory locks, a key space apart
+        from `exclusive`'s; None on SQLite."""
+        if self.postgresql:
+            return (
+                f"SELECT pg_advisory_xact_lock({int(space)}, hashtext(CAST({key_param} AS text)))"
+            )
+        return None
+
     def local_day(self, column: str, zone_param: str) -> str:
         """The calendar day of the moment in `column` where the zone bound to `zone_param`
         (a value from `zone_value`) is."""

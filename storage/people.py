@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.rules.model import ContactInvite, Department, Enterprise, Invite, Person, Role
 from storage import records
-from storage.base import Store, placeholders
+from storage.base import HOLD_ENTERPRISE, HOLD_USCC, Store, placeholders
 
 
 class DepartmentRepo(Store):
@@ -185,6 +185,16 @@ class EnterpriseRepo(Store):
     async def by_uscc(self, uscc: str) -> Enterprise | None:
         row = await self._one("SELECT * FROM enterprises WHERE uscc = ?", (uscc,))
         return records.enterprise(row) if row else None
+
+    async def hold(self, enterprise_id: int) -> None:
+        """Hold the enterprise until COMMIT for a check a later write relies on (the same
+        text not filed yet): a second filing at once waits, then sees the first."""
+        await self._hold(HOLD_ENTERPRISE, enterprise_id)
+
+    async def hold_uscc(self, uscc: str) -> None:
+        """Hold a USCC until COMMIT while checking nobody registered it: a second
+        registration of it at once waits, then finds the first's enterprise."""
+        await self._hold(HOLD_USCC, uscc)
 
     async def set_primary(self, enterprise_id: int, tg_id: int) -> None:
         await self.conn.execute(

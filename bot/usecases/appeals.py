@@ -313,6 +313,7 @@ async def file_appeal(
         done = await already_done(uow, env, actor.tg_id, key, "file")
         if done is not None:
             return Outcome(await uow.appeals.get(done), replayed=True)
+        await uow.enterprises.hold(actor.enterprise_id)
         enterprise = await uow.enterprises.get(actor.enterprise_id)
         assert enterprise is not None
         earlier = await uow.appeals.same_text_since(
@@ -708,6 +709,7 @@ async def extend(env: Env, who: Who, req: ActionRequest) -> Outcome:
         appeal = await load_visible(uow, actor, req.appeal_id)
         access.authorize(actor, appeal, Action.EXTEND, req.version, today)
         env.deadlines.check_extension(new_due, appeal)
+        await uow.appeals.hold(appeal.id)
         if await uow.extensions.pending_for(appeal.id) is not None:
             raise ExtensionPending(number=appeal.number)
         extension_id = await uow.extensions.add(

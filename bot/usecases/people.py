@@ -133,6 +133,7 @@ async def register_enterprise(
             return await uow.enterprises.get(done)
         if await uow.people.get(tg_id) is not None:
             raise AlreadyRegistered()
+        await uow.enterprises.hold_uscc(code)
         taken = await uow.enterprises.by_uscc(code)
         if taken is not None:
             raise EnterpriseTaken(
