@@ -111,6 +111,12 @@ class _OneStatement:
         self._once()
         return self._conn.execute_fetchall(*args)
 
+    def executemany(self, *args: Any) -> Any:
+        raise RuntimeError("executemany in one_statement() runs several: use unit_of_work()")
+
+    def executescript(self, *args: Any) -> Any:
+        raise RuntimeError("executescript in one_statement() runs several: use unit_of_work()")
+
 
 class Database:
     """The application's database: migrations, a serialised write path and a read path."""

@@ -286,6 +286,14 @@ async def test_one_statement_runs_one(pg):
         assert await uow.operator_notes.latest("once") == T0  # kept without a commit
 
 
+@pytest.mark.parametrize("many", ["executemany", "executescript"])
+async def test_one_statement_refuses_what_runs_several(either, many):
+    """Several statements in one call would not be atomic either: refused before running."""
+    async with either.one_statement() as uow:
+        with pytest.raises(RuntimeError, match="use unit_of_work"):
+            await getattr(uow.conn, many)("DELETE FROM operator_notes", [()])
+
+
 async def test_connections_the_server_ended_are_replaced_before_use(pg, server):
     """A server restart or failover ends every session: the next steps still work (the
     pool checks a connection before handing it out), none fails with the old one."""
