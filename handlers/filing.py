@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.rules import access, checks
+from bot.rules import checks
 from bot.rules.model import Appeal, Attachment, Conversation
 from bot.rules.parts import added, edited, joined
 from bot.rules.refusals import DuplicateAppeal, InvalidInput
@@ -15,8 +15,8 @@ from handlers import flow
 from handlers.buttons import VIEW, appeal_button, encode, pressed
 from handlers.common import (
     Context,
-    actor_of,
     attachment_of,
+    caller,
     env_of,
     esc,
     keyboard,
@@ -58,7 +58,7 @@ def _attachments(conversation: Conversation) -> list[Attachment]:
 @refusals
 async def new(update: Update, context: Context) -> None:
     """Start filing an appeal: enterprises only, in a private chat."""
-    access.require_enterprise(await actor_of(update, context))
+    await appeals.may_file(env_of(context), caller(update))
     begun = await flow.begin(update, context, FLOW, "category", attachments=[])
     await flow.offer(update, context, begun, *category_choice(context, t("ask_category")))
 
@@ -289,14 +289,13 @@ async def _submit(
     update: Update, context: Context, conversation: Conversation, again: bool = False
 ) -> None:
     env = env_of(context)
-    actor = await actor_of(update, context)
     data = conversation.data
     if "description" not in data:
         raise InvalidInput(field="description", reason="empty")
     try:
         outcome = await appeals.file_appeal(
             env,
-            actor,
+            caller(update),
             data["category"],
             data["description"],
             tuple(_attachments(conversation)),
@@ -321,8 +320,7 @@ async def _submit(
 
 async def _submitted_before(update: Update, context: Context) -> None:
     """提交 on a draft that is gone: the same tap again (or a re-delivered update), or old."""
-    actor = await actor_of(update, context)
-    appeal = await appeals.replayed_filing(env_of(context), actor, request_key(update))
+    appeal = await appeals.replayed_filing(env_of(context), caller(update), request_key(update))
     if appeal is not None:
         await say(update, context, t("already_filed", number=appeal.number))
     else:

@@ -13,12 +13,10 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.digest_text import capped
 from bot.rules.model import (
-    Actor,
     Attachment,
     Conversation,
     Event,
     Person,
-    Role,
     Task,
     TaskAction,
     TaskState,
@@ -26,7 +24,6 @@ from bot.rules.model import (
 from bot.rules.parts import added, edited, joined
 from bot.rules.refusals import (
     InvalidInput,
-    NotAllowed,
     OfficialNameUnclear,
     TaskImportError,
     TaskPartClosed,
@@ -48,7 +45,6 @@ from bot.task_sheet import entry_text, write_task_ledger
 from bot.telegram_limits import cut
 from bot.texts import keys, name, t
 from bot.texts.events import person_name
-from bot.usecases import people
 from bot.usecases import tasks as ledger
 from bot.usecases.tasks import ImportResult, TaskView
 from handlers import flow
@@ -66,8 +62,8 @@ from handlers.buttons import (
 )
 from handlers.common import (
     Context,
-    actor_of,
     attachment_of,
+    caller,
     env_of,
     esc,
     keyboard,
@@ -222,10 +218,8 @@ async def show_ledger(
 ) -> None:
     """The tasks the person sees (leaders: the whole ledger), a page of one state (None:
     what /tasks shows first)."""
-    actor = await actor_of(update, context)
-    env = env_of(context)
-    page = await ledger.browse(env, actor, kind, cursor)
-    leader = actor.role is Role.ADMIN
+    browsed = await ledger.browse(env_of(context), caller(update), kind, cursor)
+    page, leader = browsed.page, browsed.leader
     if not page.counts[TaskFilter.ALL]:
         export = [[(t("button.task_export"), encode(LEDGER, "export"))]]
         await say(
@@ -236,7 +230,7 @@ async def show_ledger(
         )
         return
     if leader:
-        head = [await _summary_text(context, actor)]
+        head = [_summary_text(browsed.summary)]
         if page.counts[TaskFilter.CLOSE_REQUESTED]:
             head.append(t("tasks_waiting", count=page.counts[TaskFilter.CLOSE_REQUESTED]))
         if page.counts[TaskFilter.UNMAPPED]:
@@ -252,8 +246,8 @@ async def show_ledger(
     await say(update, context, "\n".join(head + lines), keyboard(rows))
 
 
-async def _summary_text(context: Context, actor: Actor) -> str:
-    counts = await ledger.summary(env_of(context), actor)
+def _summary_text(counts: dict[TaskState, int]) -> str:
+    """整改任务台账：N 个问题：… (the whole ledger by state)."""
     total = sum(counts.values())
     if not total:
         return t("tasks_empty")
@@ -277,21 +271,19 @@ def item_number(text: str) -> int | None:
 @refusals
 async def tasks_command(update: Update, context: Context) -> None:
     """/tasks, /tasks import, /tasks export."""
-    actor = await actor_of(update, context)
     env = env_of(context)
     sub = context.args[0].lower() if context.args else ""
     if sub == "export":
         await send_export(update, context)
         return
     if sub == "import":
-        if actor.role is not Role.ADMIN:
-            raise NotAllowed()
+        await ledger.may_import(env, caller(update))
         await flow.begin(update, context, IMPORT, "file")
         await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
         return
     seq = item_number(" ".join(context.args or ()))
     if seq is not None:  # /tasks 26: that item's card
-        text, markup = task_card(await ledger.view_seq(env, actor, seq), context)
+        text, markup = task_card(await ledger.view_seq(env, caller(update), seq), context)
         await say(update, context, text, markup)
         return
     if sub:
@@ -302,10 +294,10 @@ async def tasks_command(update: Update, context: Context) -> None:
 
 async def send_export(update: Update, context: Context) -> None:
     """The ledger as an XLSX document (leaders only)."""
-    actor = await actor_of(update, context)
     env = env_of(context)
     buffer = io.BytesIO()
-    total = write_task_ledger(await ledger.export(env, actor), buffer, env.zone, env.today())
+    tasks = await ledger.export(env, caller(update))
+    total = write_task_ledger(tasks, buffer, env.zone, env.today())
     caption = t("task_export_caption", total=total, time=local_time(env, env.now()))
     if update.callback_query is not None:
         await update.callback_query.answer()
@@ -363,7 +355,6 @@ def import_report(result: ImportResult) -> list[str]:
 @refusals
 async def file_received(update: Update, context: Context, conversation: Conversation) -> None:
     """The CSV/XLSX to import: validated as a whole, imported all or nothing."""
-    actor = await actor_of(update, context)
     document = update.effective_message.document
     if document is None:
         await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
@@ -377,7 +368,7 @@ async def file_received(update: Update, context: Context, conversation: Conversa
         return
     try:
         result = await ledger.import_table(
-            env_of(context), actor, rows, column_headers(), states_by_label()
+            env_of(context), caller(update), rows, column_headers(), states_by_label()
         )
     except TaskImportError as exc:
         lines = [t("error_task_import", count=len(exc.problems))]
@@ -389,7 +380,7 @@ async def file_received(update: Update, context: Context, conversation: Conversa
         await say(update, context, "\n".join(lines))
         return
     await flow.finish(context, conversation)
-    lines = [t("task_imported", count=result.count), await _summary_text(context, actor)]
+    lines = [t("task_imported", count=result.count), _summary_text(result.summary)]
     await say(update, context, "\n".join(lines + import_report(result)))
 
 
@@ -397,18 +388,17 @@ async def file_received(update: Update, context: Context, conversation: Conversa
 async def task_pressed(update: Update, context: Context) -> None:
     """A task button: show it, decide at once, or ask for the text an action needs."""
     button = pressed(update.callback_query.data, TASK)
-    actor = await actor_of(update, context)
     env = env_of(context)
     if button.arg == VIEW:
-        text, markup = task_card(await ledger.view(env, actor, button.item_id), context)
+        text, markup = task_card(await ledger.view(env, caller(update), button.item_id), context)
         await say(update, context, text, markup)
         return
     if button.arg == ASSIGN:
-        await _offer_officials(update, context, actor, button.item_id, button.version)
+        await _offer_officials(update, context, button.item_id, button.version)
         return
     action = ACTIONS[button.arg]  # the codec accepts only task operations here
     assert isinstance(action, TaskAction)
-    task = await ledger.preflight(env, actor, button.item_id, action, button.version)
+    task = await ledger.preflight(env, caller(update), button.item_id, action, button.version)
     if TASK_FLOW[action].needs is not Needs.NOTHING:
         await flow.begin(
             update,
@@ -426,20 +416,14 @@ async def task_pressed(update: Update, context: Context) -> None:
     await _act(update, context, task.id, button.version, action, None, [])
 
 
-async def _offer_officials(
-    update: Update, context: Context, actor: Actor, task_id: int, version: int
-) -> None:
+async def _offer_officials(update: Update, context: Context, task_id: int, version: int) -> None:
     """指定责任人: the officials (the task's own 责任科室's first), or their departments when
     there are many; the name may be typed at this prompt."""
-    env = env_of(context)
-    view = await ledger.view(env, actor, task_id)
-    if not view.may_assign:
-        raise NotAllowed()
-    staff = await people.staff(env, actor)
+    choice = await ledger.owner_choice(env_of(context), caller(update), task_id)
+    staff, task = choice.staff, choice.task
     if not staff:
         await say(update, context, t("baobao_no_staff"))
         return
-    task = view.task
     await _at_owner_prompt(update, context, task, version)
     staff = department_first(staff, task.department_name)
     prompt = t("ask_task_assign", seq=task.seq, name=esc(task.owner_name))
@@ -483,9 +467,8 @@ async def _at_owner_prompt(update: Update, context: Context, task: Task, version
 async def owner_department_pressed(update: Update, context: Context) -> None:
     """A department chosen for a task's 责任人 (many officials): now its officials."""
     task_id, version, department_id = pressed(update.callback_query.data, "taskd").parts
-    actor = await actor_of(update, context)
     task, department, members = await ledger.owner_department(
-        env_of(context), actor, task_id, department_id
+        env_of(context), caller(update), task_id, department_id
     )
     await _at_owner_prompt(update, context, task, version)
     prompt = t("ask_task_assign", seq=task.seq, name=esc(task.owner_name))
@@ -500,29 +483,30 @@ async def owner_department_pressed(update: Update, context: Context) -> None:
 async def owner_typed(update: Update, context: Context, conversation: Conversation) -> None:
     """The 责任人 typed by name at the 指定责任人 prompt (姓名, or 姓名（部门）)."""
     pending = conversation.data
-    actor = await actor_of(update, context)
+    task_id, version = pending["id"], pending["version"]
     try:
-        official = await people.official_named(env_of(context), actor, message_text(update))
+        assigned = await ledger.assign_owner_named(
+            env_of(context), caller(update), task_id, version, message_text(update)
+        )
     except OfficialNameUnclear as exc:  # the prompt stays open: retype, or press one
-        choose = _choose_owner(pending["id"], pending["version"])
+        choose = _choose_owner(task_id, version)
         await say(update, context, *unclear_name(exc, choose, env_of(context).zone))
         return
-    await _assign_owner(update, context, pending["id"], pending["version"], official.tg_id)
+    await _owner_assigned(update, context, *assigned)
 
 
 @refusals
 async def owner_pressed(update: Update, context: Context) -> None:
     """An official chosen as the 责任人 of a task."""
     task_id, version, official_id = pressed(update.callback_query.data, "tasko").parts
-    await _assign_owner(update, context, task_id, version, official_id)
+    assigned = await ledger.assign_owner(
+        env_of(context), caller(update), task_id, version, official_id
+    )
+    await _owner_assigned(update, context, *assigned)
 
 
-async def _assign_owner(
-    update: Update, context: Context, task_id: int, version: int, official_id: int
-) -> None:
-    actor = await actor_of(update, context)
-    env = env_of(context)
-    task, official = await ledger.assign_owner(env, actor, task_id, version, official_id)
+async def _owner_assigned(update: Update, context: Context, task: Task, official: Person) -> None:
+    """The 责任人 is named: the prompt ends, the leader is told, and so is the official."""
     await flow.finish(context, await flow.active(update, context, FLOW, OWNER))
     named = esc(person_name(official.full_name, official.role))
     await say(update, context, t("done_task_assign", seq=task.seq, official=named))
@@ -542,12 +526,13 @@ async def _act(
     text: str | None,
     attachments: list[Attachment],
 ) -> ledger.TaskOutcome:
-    actor = await actor_of(update, context)
     env = env_of(context)
-    outcome = await ledger.act(env, actor, task_id, action, version, text, tuple(attachments))
-    task = outcome.task
-    _, markup = task_card(await ledger.view(env, actor, task_id), context)
-    text = t(f"done_task.{action}", seq=task.seq)
+    outcome = await ledger.act(
+        env, caller(update), task_id, action, version, text, tuple(attachments)
+    )
+    assert outcome.view is not None, "the action returns the task's card after it"
+    _, markup = task_card(outcome.view, context)
+    text = t(f"done_task.{action}", seq=outcome.task.seq)
     await confirm(update, context, text, markup, outcome.ack_id, outcome.queued)
     return outcome
 
@@ -614,7 +599,7 @@ async def _amend(
     try:
         amended = await ledger.amend_report(
             env_of(context),
-            await actor_of(update, context),
+            caller(update),
             data["id"],
             data.get("report"),
             changed,

@@ -15,6 +15,7 @@ from bot.rules.model import (
     Role,
     Task,
     TaskAction,
+    TaskState,
 )
 from bot.rules.names import visible_name
 from bot.rules.refusals import NotAllowed, TaskPartClosed, TaskReassigned, TaskStale
@@ -35,7 +36,13 @@ from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, assignment_stale
 from bot.usecases import albums, outbox
 from bot.usecases.env import Env, unseen
-from bot.usecases.people import department_staff
+from bot.usecases.people import (
+    Who,
+    actor_in,
+    department_staff,
+    official_named_in,
+    staff_in,
+)
 from bot.usecases.task_holders import holders, stand_ins
 from storage.contract import UnitOfWork
 
@@ -56,6 +63,7 @@ class Unmapped:
 class ImportResult:
     count: int
     unmapped: list[Unmapped]
+    summary: dict[TaskState, int] = field(default_factory=dict)  # the ledger after it, by state
 
 
 @dataclass(frozen=True)
@@ -76,20 +84,23 @@ class TaskOutcome:
     queued: tuple[int, ...] = ()
     ack_id: int | None = None  # the actor's confirmation, stored in case the answer fails
     report_id: int | None = None  # the report (or 销号 request) the text was stored as
+    view: TaskView | None = None  # the task's card as the actor sees it after the action
 
 
 async def import_table(
     env: Env,
-    actor: Actor | None,
+    who: Who | None,
     rows: list[list[str]],
     headers: dict[str, str],
     states_by_label: dict,
 ) -> ImportResult:
-    """Import a whole table (actor None: the command line). Nothing on any bad row."""
-    access.require_leader(actor)
+    """Import a whole table (who None: the command line). Nothing on any bad row. The
+    result counts the whole ledger by state after it (what the leader is told)."""
     now = env.now()
     unmapped: list[Unmapped] = []
     async with env.db.unit_of_work() as uow:
+        actor = None if who is None else await actor_in(uow, env, who)
+        access.require_leader(actor)
         tasks = validate_table(
             rows, await uow.tasks.existing_seqs(), headers, states_by_label, env.today()
         )
@@ -117,15 +128,22 @@ async def import_table(
                 to_state=row.state,
                 detail={"seq": row.seq, "owner": row.owner_name, "owner_id": owner_id},
             )
+        summary = await uow.tasks.counts_by_state()
         await uow.commit()
-    return ImportResult(len(tasks), unmapped)
+    return ImportResult(len(tasks), unmapped, summary)
 
 
-async def export(env: Env, actor: Actor | None) -> list[tuple[Task, list[TaskEntry]]]:
+async def may_import(env: Env, who: Who) -> None:
+    """Only a leader imports a ledger (asked before the file is): NotAllowed else."""
+    async with env.db.reading() as uow:
+        access.require_leader(await actor_in(uow, env, who))
+
+
+async def export(env: Env, who: Who | None) -> list[tuple[Task, list[TaskEntry]]]:
     """Every task with its whole history (progress, 销号 requests and decisions, 责任人
     named), for the ledger: a few queries, however many tasks and events."""
-    access.require_leader(actor)
     async with env.db.reading() as uow:
+        access.require_leader(None if who is None else await actor_in(uow, env, who))
         tasks = await uow.tasks.all()
         reports = await uow.tasks.all_reports()
         events = await uow.audit.of_subjects(TASK)
@@ -169,35 +187,51 @@ def _subject(task_id: int) -> str:
     return f"{TASK}:{task_id}"
 
 
-async def browse(
-    env: Env, actor: Actor, kind: TaskFilter | None, cursor: Cursor | None
-) -> TaskPage:
-    """A page of the tasks the actor sees (leaders: the whole ledger), by state; kind None:
-    what /tasks shows first."""
-    tasks = await tasks_for(env, actor)
-    first, order = first_view(tasks, actor.role is Role.ADMIN)
-    return page_of(tasks, first if kind is None else kind, cursor, order=order, today=env.today())
+@dataclass(frozen=True)
+class Browsed:
+    """A page of the ledger as a person reads it."""
+
+    page: TaskPage
+    leader: bool  # the whole ledger (a leader), else the tasks the person holds
+    summary: dict[TaskState, int] = field(default_factory=dict)  # a leader's: every task
+
+
+async def browse(env: Env, who: Who, kind: TaskFilter | None, cursor: Cursor | None) -> Browsed:
+    """A page of the tasks the actor sees (leaders: the whole ledger, with its summary),
+    by state; kind None: what /tasks shows first."""
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        tasks = await _held(uow, actor)
+        leader = actor.role is Role.ADMIN
+        summary = await uow.tasks.counts_by_state() if leader else {}
+    first, order = first_view(tasks, leader)
+    page = page_of(tasks, first if kind is None else kind, cursor, order=order, today=env.today())
+    return Browsed(page, leader, summary)
 
 
 def ledger_columns() -> tuple[str, ...]:
     return COLUMNS
 
 
-async def summary(env: Env, actor: Actor) -> dict:
-    access.require_staff_or_leader(actor)
+async def summary(env: Env, who: Who) -> dict:
     async with env.db.reading() as uow:
+        access.require_staff_or_leader(await actor_in(uow, env, who))
         return await uow.tasks.counts_by_state()
 
 
-async def tasks_for(env: Env, actor: Actor) -> list[Task]:
+async def tasks_for(env: Env, who: Who) -> list[Task]:
     """Leaders see the whole ledger; officials the tasks they hold."""
-    access.require_staff_or_leader(actor)
     async with env.db.reading() as uow:
-        if actor.role is Role.ADMIN:
-            return await uow.tasks.all()
-        dept = await uow.departments.get(actor.department_id)
-        stands_in = actor.role is Role.HEAD and dept is not None
-        return await uow.tasks.held_by(actor.tg_id, dept.name if stands_in else None)
+        return await _held(uow, await actor_in(uow, env, who))
+
+
+async def _held(uow: UnitOfWork, actor: Actor) -> list[Task]:
+    access.require_staff_or_leader(actor)
+    if actor.role is Role.ADMIN:
+        return await uow.tasks.all()
+    dept = await uow.departments.get(actor.department_id)
+    stands_in = actor.role is Role.HEAD and dept is not None
+    return await uow.tasks.held_by(actor.tg_id, dept.name if stands_in else None)
 
 
 async def _visible(uow: UnitOfWork, actor: Actor, task_id: int) -> tuple[Task, frozenset[int]]:
@@ -219,28 +253,34 @@ async def _visible(uow: UnitOfWork, actor: Actor, task_id: int) -> tuple[Task, f
     return access.visible_task(actor, task, extra), extra
 
 
-async def view(env: Env, actor: Actor, task_id: int) -> TaskView:
+async def view(env: Env, who: Who, task_id: int) -> TaskView:
     async with env.db.reading() as uow:
-        task, extra = await _visible(uow, actor, task_id)
-        entries = await _history(uow, task)
-        files = len(await uow.tasks.files(task.id))
+        return await _view(uow, await actor_in(uow, env, who), task_id)
+
+
+async def _view(uow: UnitOfWork, actor: Actor, task_id: int) -> TaskView:
+    """The task's card as the actor may see it, read in this unit of work."""
+    task, extra = await _visible(uow, actor, task_id)
+    entries = await _history(uow, task)
+    files = len(await uow.tasks.files(task.id))
     may_assign = actor.role is Role.ADMIN
     actions = access.allowed_task_actions(actor, task, extra)
     return TaskView(task, entries, actions, may_assign, files, held_by_heads=bool(extra))
 
 
-async def files(env: Env, actor: Actor, task_id: int) -> tuple[Task, list[Attachment]]:
+async def files(env: Env, who: Who, task_id: int) -> tuple[Task, list[Attachment]]:
     """A task's files (every report's), for whoever may see the task (查看附件)."""
     async with env.db.reading() as uow:
-        task, _ = await _visible(uow, actor, task_id)
+        task, _ = await _visible(uow, await actor_in(uow, env, who), task_id)
         return task, await uow.tasks.files(task.id)
 
 
-async def view_seq(env: Env, actor: Actor, seq: int) -> TaskView:
+async def view_seq(env: Env, who: Who, seq: int) -> TaskView:
     """A task by its 序号 (/tasks 26), for whoever may see it."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         task = await uow.tasks.by_seq(seq)
-    return await view(env, actor, task.id if task else 0)
+        return await _view(uow, actor, task.id if task else 0)
 
 
 def _unseen(uow: UnitOfWork, task: Task, version: int | None) -> Awaitable[list[str] | None]:
@@ -250,8 +290,10 @@ def _unseen(uow: UnitOfWork, task: Task, version: int | None) -> Awaitable[list[
     )
 
 
-async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, version: int) -> Task:
+async def preflight(env: Env, who: Who, task_id: int, action: TaskAction, version: int) -> Task:
+    """Check, before asking for the text an action needs, that it would be allowed."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         task, extra = await _visible(uow, actor, task_id)
         changes = await _unseen(uow, task, version)
     access.authorize_task(actor, task, action, version, extra, changes)
@@ -260,14 +302,15 @@ async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, ve
 
 async def act(
     env: Env,
-    actor: Actor,
+    who: Who,
     task_id: int,
     action: TaskAction,
     version: int,
     text: str | None,
     attachments: tuple[Attachment, ...] = (),
 ) -> TaskOutcome:
-    """Report, request 销号, or (leaders) approve / deem done / send back."""
+    """Report, request 销号, or (leaders) approve / deem done / send back; the outcome
+    carries the task's card as the actor sees it after the action."""
     if text is not None:
         if action is TaskAction.SEND_BACK:  # a 退回 says why in words
             text = checks.reason_text(text, "reason", env.org.limits, env.today())
@@ -275,6 +318,7 @@ async def act(
             text = checks.free_text(text, "report", env.org.limits)
     now = env.now()
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         task, extra = await _visible(uow, actor, task_id)
         changes = await _unseen(uow, task, version)
         access.authorize_task(actor, task, action, version, extra, changes)
@@ -328,8 +372,9 @@ async def act(
         ack = await outbox.enqueue_ack(
             uow, env, actor.tg_id, f"done_task.{action}", ("task", task_id), {"seq": task.seq}
         )
+        card = await _view(uow, actor, task_id)
         await uow.commit()
-    return TaskOutcome(after, notify, text, tuple(queued), ack, report_id)
+    return TaskOutcome(after, notify, text, tuple(queued), ack, report_id, card)
 
 
 @dataclass(frozen=True)
@@ -340,7 +385,7 @@ class Amended:
 
 async def amend_report(
     env: Env,
-    actor: Actor,
+    who: Who,
     task_id: int,
     report_id: int | None,
     text: str | None,
@@ -357,6 +402,7 @@ async def amend_report(
     a 销号 request still waiting tells the leaders what was added, with their decisions."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         found = await uow.tasks.get(task_id)
         mine = [
             r
@@ -416,39 +462,78 @@ async def amend_report(
     return Amended(task, tuple(queued))
 
 
+@dataclass(frozen=True)
+class OwnerChoice:
+    """What 指定责任人 offers: the task, and every official with their department."""
+
+    task: Task
+    staff: list[tuple[Person, Department]]
+
+
+async def owner_choice(env: Env, who: Who, task_id: int) -> OwnerChoice:
+    """The officials a leader may make a task's 责任人 (anybody else: NotAllowed, once the
+    task is one they may see)."""
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        task, _ = await _visible(uow, actor, task_id)
+        if actor.role is not Role.ADMIN:
+            raise NotAllowed()
+        return OwnerChoice(task, await staff_in(uow))
+
+
 async def assign_owner(
-    env: Env, actor: Actor, task_id: int, version: int, official_id: int
+    env: Env, who: Who, task_id: int, version: int, official_id: int
 ) -> tuple[Task, Person]:
     """A leader maps a task to the official who is its 责任人; renaming changes nothing."""
-    now = env.now()
     async with env.db.unit_of_work() as uow:
-        task, official = access.assignable_task(
-            actor, await uow.tasks.get(task_id), await uow.people.get(official_id)
-        )
-        if assignment_stale(await _unseen(uow, task, version)):
-            raise TaskStale(seq=task.seq)
-        if not await uow.tasks.set_owner(task_id, task.version, official_id, now):
-            raise TaskStale(seq=task.seq)
-        await uow.audit.add(
-            _subject(task_id),
-            actor.tg_id,
-            "task_assign",
-            now,
-            from_state=str(task.owner_id or ""),
-            to_state=str(official_id),
-            detail={"owner": task.owner_name, **_by(actor)},
-        )
-        after = await uow.tasks.get(task_id)
-        await uow.commit()
+        actor = await actor_in(uow, env, who)
+        return await _assign(uow, env, actor, task_id, version, official_id)
+
+
+async def assign_owner_named(
+    env: Env, who: Who, task_id: int, version: int, typed: str
+) -> tuple[Task, Person]:
+    """The 责任人 typed by name (姓名, or 姓名（部门）): a name that is not exactly one
+    official raises OfficialNameUnclear, and nothing changes."""
+    async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
+        official = await official_named_in(uow, actor, typed)
+        return await _assign(uow, env, actor, task_id, version, official.tg_id)
+
+
+async def _assign(
+    uow: UnitOfWork, env: Env, actor: Actor, task_id: int, version: int, official_id: int
+) -> tuple[Task, Person]:
+    """Map the task to the official in this unit of work, and commit."""
+    now = env.now()
+    task, official = access.assignable_task(
+        actor, await uow.tasks.get(task_id), await uow.people.get(official_id)
+    )
+    if assignment_stale(await _unseen(uow, task, version)):
+        raise TaskStale(seq=task.seq)
+    if not await uow.tasks.set_owner(task_id, task.version, official_id, now):
+        raise TaskStale(seq=task.seq)
+    await uow.audit.add(
+        _subject(task_id),
+        actor.tg_id,
+        "task_assign",
+        now,
+        from_state=str(task.owner_id or ""),
+        to_state=str(official_id),
+        detail={"owner": task.owner_name, **_by(actor)},
+    )
+    after = await uow.tasks.get(task_id)
+    await uow.commit()
     return after, official
 
 
 async def owner_department(
-    env: Env, actor: Actor, task_id: int, department_id: int
+    env: Env, who: Who, task_id: int, department_id: int
 ) -> tuple[Task, Department, list[Person]]:
     """The officials of one department, to choose a task's 责任人 among (leaders only; an
     unknown task or department reads as TaskNotFound)."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         task, department = access.task_department(
             actor, await uow.tasks.get(task_id), await uow.departments.get(department_id)
         )
