@@ -398,22 +398,22 @@ async def task_pressed(update: Update, context: Context) -> None:
         return
     action = ACTIONS[button.arg]  # the codec accepts only task operations here
     assert isinstance(action, TaskAction)
-    task = await ledger.preflight(env, caller(update), button.item_id, action, button.version)
-    if TASK_FLOW[action].needs is not Needs.NOTHING:
-        await flow.begin(
-            update,
-            context,
-            FLOW,
-            "text",
-            id=task.id,
-            seq=task.seq,
-            version=button.version,
-            action=str(action),
-            button=update.callback_query.data,
-        )
-        await say(update, context, t(f"ask_task.{action}", seq=task.seq))
+    if TASK_FLOW[action].needs is Needs.NOTHING:  # decided at once: the use case checks it
+        await _act(update, context, button.item_id, button.version, action, None, [])
         return
-    await _act(update, context, task.id, button.version, action, None, [])
+    task = await ledger.preflight(env, caller(update), button.item_id, action, button.version)
+    await flow.begin(
+        update,
+        context,
+        FLOW,
+        "text",
+        id=task.id,
+        seq=task.seq,
+        version=button.version,
+        action=str(action),
+        button=update.callback_query.data,
+    )
+    await say(update, context, t(f"ask_task.{action}", seq=task.seq))
 
 
 async def _offer_officials(update: Update, context: Context, task_id: int, version: int) -> None:
