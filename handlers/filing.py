@@ -319,7 +319,8 @@ async def _submit(
 
 
 async def _submitted_before(update: Update, context: Context) -> None:
-    """提交 on a draft that is gone: the same tap again (or a re-delivered update), or old."""
+    """提交 on a draft that is gone: the same tap again (or a re-delivered update), or old.
+    (A confirmation that never went is the courier's: it sends the stored one.)"""
     appeal = await appeals.replayed_filing(env_of(context), caller(update), request_key(update))
     if appeal is not None:
         await say(update, context, t("already_filed", number=appeal.number))

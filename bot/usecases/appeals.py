@@ -295,12 +295,14 @@ async def may_file(env: Env, who: Who) -> Actor:
 # filing -------------------------------------------------------------------------------
 
 
-async def _filed_before(uow: UnitOfWork, appeal_id: int) -> Outcome:
-    """What a request that filed already answers again: the same appeal, and whether its
-    department could not hear of it then (as the first answer said)."""
-    filed = [e for e in await uow.audit.of_appeal(appeal_id) if e.action == FILE]
+async def _filed_before(uow: UnitOfWork, actor: Actor, appeal: Appeal) -> Outcome:
+    """What a request that filed already answers again: the same appeal, whether its
+    department could not hear of it then (as the first answer said), and its stored
+    confirmation if that has not gone yet (`ack_id`: the answer now is that one)."""
+    filed = [e for e in await uow.audit.of_appeal(appeal.id) if e.action == FILE]
     unheard = bool(filed and filed[0].detail.get(delivery.UNHEARD))
-    return Outcome(await uow.appeals.get(appeal_id), replayed=True, unheard=unheard)
+    ack = await uow.outbox.unsent_ack(actor.tg_id, "appeal", appeal.id)
+    return Outcome(appeal, replayed=True, unheard=unheard, ack_id=ack)
 
 
 async def file_appeal(
@@ -329,7 +331,7 @@ async def file_appeal(
             )
         done = await already_done(uow, env, actor.tg_id, key, "file")
         if done is not None:
-            return await _filed_before(uow, done)
+            return await _filed_before(uow, actor, await uow.appeals.get(done))
         enterprise = await uow.enterprises.get(actor.enterprise_id)
         assert enterprise is not None
         earlier = await uow.appeals.same_text_since(
