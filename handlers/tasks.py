@@ -66,10 +66,12 @@ from handlers.common import (
     caller,
     env_of,
     esc,
+    html_free,
     keyboard,
     local_time,
     message_text,
     refusals,
+    request_key,
     say,
 )
 from handlers.courier import confirm, send_soon
@@ -526,10 +528,18 @@ async def _act(
     text: str | None,
     attachments: list[Attachment],
 ) -> ledger.TaskOutcome:
+    """Act, and answer with the task's card after it. The same request again (a second
+    tap, an update re-delivered after a crash) answers as the first did while that answer
+    has not gone; a second tap of a button answered already gets a short answer only."""
     env = env_of(context)
+    key = request_key(update)
     outcome = await ledger.act(
-        env, caller(update), task_id, action, version, text, tuple(attachments)
+        env, caller(update), task_id, action, version, text, tuple(attachments), key
     )
+    query = update.callback_query
+    if outcome.replayed and outcome.ack_id is None and query is not None:
+        await query.answer(html_free(t("done_task_again", seq=outcome.task.seq)))
+        return outcome
     assert outcome.view is not None, "the action returns the task's card after it"
     _, markup = task_card(outcome.view, context)
     text = t(f"done_task.{action}", seq=outcome.task.seq)

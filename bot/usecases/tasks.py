@@ -35,7 +35,7 @@ from bot.rules.task_ledger import (
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, assignment_stale
 from bot.usecases import albums, outbox
-from bot.usecases.env import Env, unseen
+from bot.usecases.env import Env, already_done, remember, unseen
 from bot.usecases.people import (
     Who,
     actor_in,
@@ -85,6 +85,7 @@ class TaskOutcome:
     ack_id: int | None = None  # the actor's confirmation, stored in case the answer fails
     report_id: int | None = None  # the report (or 销号 request) the text was stored as
     view: TaskView | None = None  # the task's card as the actor sees it after the action
+    replayed: bool = False  # the same request again: what it did the first time
 
 
 async def import_table(
@@ -308,9 +309,12 @@ async def act(
     version: int,
     text: str | None,
     attachments: tuple[Attachment, ...] = (),
+    key: str | None = None,
 ) -> TaskOutcome:
     """Report, request 销号, or (leaders) approve / deem done / send back; the outcome
-    carries the task's card as the actor sees it after the action."""
+    carries the task's card as the actor sees it after the action. The same request
+    (`key`) again — an update re-delivered after a crash, a second tap — does nothing new
+    and answers as the first did (`_acted_before`)."""
     if text is not None:
         if action is TaskAction.SEND_BACK:  # a 退回 says why in words
             text = checks.reason_text(text, "reason", env.org.limits, env.today())
@@ -319,6 +323,9 @@ async def act(
     now = env.now()
     async with env.db.unit_of_work() as uow:
         actor = await actor_in(uow, env, who)
+        done = await already_done(uow, env, actor.tg_id, key, event_kind(action))
+        if done is not None:
+            return await _acted_before(uow, actor, done, action)
         task, extra = await _visible(uow, actor, task_id)
         changes = await _unseen(uow, task, version)
         access.authorize_task(actor, task, action, version, extra, changes)
@@ -372,9 +379,34 @@ async def act(
         ack = await outbox.enqueue_ack(
             uow, env, actor.tg_id, f"done_task.{action}", ("task", task_id), {"seq": task.seq}
         )
+        await remember(uow, env, actor.tg_id, key, event_kind(action), task_id)
         card = await _view(uow, actor, task_id)
         await uow.commit()
     return TaskOutcome(after, notify, text, tuple(queued), ack, report_id, card)
+
+
+async def _acted_before(
+    uow: UnitOfWork, actor: Actor, task_id: int, action: TaskAction
+) -> TaskOutcome:
+    """What an action done already answers again: the task and its card as they are now,
+    the report it stored, and its stored confirmation if that has not gone yet (`ack_id`:
+    the answer now is that one; None: the person was answered)."""
+    task = await uow.tasks.get(task_id)
+    mine = [
+        e
+        for e in await uow.audit.of_subject(_subject(task_id))
+        if e.action == event_kind(action) and e.actor_id == actor.tg_id
+    ]
+    detail = mine[-1].detail if mine else {}
+    report = detail.get("report")
+    return TaskOutcome(
+        task,
+        text=detail.get("text"),
+        ack_id=await uow.outbox.unsent_ack(actor.tg_id, TASK, task_id),
+        report_id=int(report) if report is not None else None,
+        view=await _view(uow, actor, task_id),
+        replayed=True,
+    )
 
 
 @dataclass(frozen=True)
