@@ -24,7 +24,7 @@ from bot.usecases import appeals
 from bot.usecases import people as people_cases
 from bot.usecases.people import Caller
 from handlers import courier, filing
-from tests.conftest import register
+from tests.conftest import file_appeal, register
 
 UNHEARD = t("filed_unheard")
 FILED = "诉求已提交"
@@ -197,3 +197,31 @@ async def test_the_use_case_replays_what_it_answered(sandbox, people):
         is heard.unheard
         is False
     )
+
+
+@pytest.mark.parametrize(
+    ("department", "unheard"), [("市地方金融管理局", False), ("市司法局", True)]
+)
+async def test_a_transfers_stored_confirmation_says_what_its_answer_said(
+    sandbox, people, clock, department, unheard
+):
+    """转办 to a department nobody joined tells the official so; the stored confirmation
+    the courier sends when that answer failed says it too."""
+    p = people
+    read = {}
+    for lost in (False, True):
+        await file_appeal(
+            p.company, "综合服务", f"急需招聘冷链物流操作工{30 + lost}名，请协助对接。"
+        )
+        await p.outsider.press("查看")
+        await p.outsider.press("转办")
+        await p.outsider.send(department)
+        if lost:
+            sandbox.api.fail_chat(p.outsider.id, 502, "Bad Gateway")
+        mark = p.outsider.mark()
+        await p.outsider.send("不属于本科室职责，请转相关部门办理。")
+        sandbox.api.chat_failures.clear()
+        await _courier_later(sandbox, clock)
+        read[lost] = [_numberless(m) for m in p.outsider.since(mark) if "已转办至" in m]
+    assert read[False] == read[True] and len(read[False]) == 1
+    assert (UNHEARD in read[False][0]) is unheard

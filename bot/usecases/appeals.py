@@ -463,11 +463,12 @@ async def _apply(
                 for n in notices
             ]
         queued = await outbox.enqueue(uow, env, notices)
+        unheard = action is Action.TRANSFER and audiences.served_by_leaders(after, people)
+        params = {**_ack_params(change), **({delivery.UNHEARD: True} if unheard else {})}
         ack = await outbox.enqueue_ack(
-            uow, env, actor.tg_id, f"done.{action}", ("appeal", after.id), _ack_params(change)
+            uow, env, actor.tg_id, f"done.{action}", ("appeal", after.id), params
         )
         await uow.commit()
-    unheard = action is Action.TRANSFER and audiences.served_by_leaders(after, people)
     outcome = Outcome(
         after, notices, detail=change.detail, queued=queued, ack_id=ack, unheard=unheard
     )
