@@ -75,7 +75,7 @@ from handlers.common import (
     say,
 )
 from handlers.courier import confirm, send_soon
-from handlers.render import snippet, task_next_row, with_files
+from handlers.render import snippet, with_files
 from handlers.staff_choice import (
     department_first,
     department_staff,
@@ -488,13 +488,14 @@ async def owner_typed(update: Update, context: Context, conversation: Conversati
     task_id, version = pending["id"], pending["version"]
     try:
         assigned = await ledger.assign_owner_named(
-            env_of(context), caller(update), task_id, version, message_text(update)
-        )
+            env_of(context), caller(update), task_id, version, message_text(update),
+            request_key(update),
+        )  # fmt: skip
     except OfficialNameUnclear as exc:  # the prompt stays open: retype, or press one
         choose = _choose_owner(task_id, version)
         await say(update, context, *unclear_name(exc, choose, env_of(context).zone))
         return
-    await _owner_assigned(update, context, *assigned)
+    await _owner_assigned(update, context, assigned)
 
 
 @refusals
@@ -502,21 +503,22 @@ async def owner_pressed(update: Update, context: Context) -> None:
     """An official chosen as the 责任人 of a task."""
     task_id, version, official_id = pressed(update.callback_query.data, "tasko").parts
     assigned = await ledger.assign_owner(
-        env_of(context), caller(update), task_id, version, official_id
+        env_of(context), caller(update), task_id, version, official_id, request_key(update)
     )
-    await _owner_assigned(update, context, *assigned)
+    await _owner_assigned(update, context, assigned)
 
 
-async def _owner_assigned(update: Update, context: Context, task: Task, official: Person) -> None:
-    """The 责任人 is named: the prompt ends, the leader is told, and so is the official."""
+async def _owner_assigned(update: Update, context: Context, assigned: ledger.Assigned) -> None:
+    """The 责任人 is named: the prompt ends, the leader is told, and the official (their
+    notice stored with the change). A button tapped again gets a short answer only."""
+    task, official = assigned.task, assigned.official
     await flow.finish(context, await flow.active(update, context, FLOW, OWNER))
+    if assigned.replayed and update.callback_query is not None:
+        await update.callback_query.answer(html_free(t("done_task_again", seq=task.seq)))
+        return
     named = esc(person_name(official.full_name, official.role))
     await say(update, context, t("done_task_assign", seq=task.seq, official=named))
-    await context.bot.send_message(
-        official.tg_id,
-        t("notice_task_assign", seq=task.seq, problem=snippet(task.problem, 200)),
-        reply_markup=keyboard([task_next_row(task, "assign", leader=False)]),
-    )
+    await send_soon(context, assigned.queued)
 
 
 async def _act(

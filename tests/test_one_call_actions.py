@@ -297,7 +297,7 @@ async def test_a_name_that_is_not_one_official_assigns_nothing(sandbox, people, 
         await ledger.assign_owner_named(env, Caller(p.head.id), task["id"], task["version"], "李明")
     assert db.one("SELECT owner_id FROM tasks WHERE seq = 1")["owner_id"] is None
     assert db.count("audit_events") == events
-    done, official = await ledger.assign_owner_named(
+    assigned = await ledger.assign_owner_named(
         env, Caller(p.leader.id), task["id"], task["version"], "李明（市地方金融管理局）"
     )
-    assert official.tg_id == p.official.id and done.owner_id == p.official.id
+    assert assigned.official.tg_id == assigned.task.owner_id == p.official.id

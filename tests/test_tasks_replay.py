@@ -173,3 +173,31 @@ async def test_the_use_case_replays_without_acting_again(sandbox, people, db):
     assert again.ack_id == first.ack_id is not None  # not answered yet: the replay answers it
     assert again.view == first.view
     assert db.count("task_reports") == 1
+
+
+async def test_a_responsible_official_named_is_told_once_through_the_outbox(
+    sandbox, people, db, clock
+):
+    """指定责任人: the official's notice is stored with the change (so a failed send is
+    retried by the courier); the same button tapped again names nobody twice."""
+    p = people
+    await p.leader.send("/tasks import")
+    await p.leader.send_document("t.csv", content=csv_bytes([task_row(1, owner="谁")]))
+    await p.leader.send("/tasks 1")
+    await p.leader.press("指定责任人")
+    message, data = p.leader.find_button("李明（市地方金融管理局）")
+    update = sandbox.api.callback_update(p.leader.user, message, data)
+    sandbox.api.fail_chat(p.official.id, 502, "Bad Gateway")
+    mark, official = p.leader.mark(), p.official.mark()
+    await sandbox.deliver(update)
+    await sandbox.deliver(update)
+    assert p.leader.since(mark) == ["已将第1项整改任务的责任人指定为 李明。"]
+    popups = [c for m, c in sandbox.api.calls if m == "answerCallbackQuery" and c.get("text")]
+    assert popups[-1]["text"] == t("done_task_again", seq=1)
+    assert p.official.since(official) == []  # Telegram refused it for now
+    sandbox.api.chat_failures.clear()
+    await _courier_later(sandbox, clock)
+    told = p.official.inbox[official:]
+    assert [m.plain.split("\n")[0] for m in told] == ["您已被指定为第1项整改任务的责任人。"]
+    assert [label for label, _ in told[0].buttons] == ["报告进展", "申请销号", "第1项 查看"]
+    assert len(db.rows("SELECT id FROM audit_events WHERE action = 'task_assign'")) == 1

@@ -21,6 +21,7 @@ from bot.rules.names import visible_name
 from bot.rules.refusals import NotAllowed, TaskPartClosed, TaskReassigned, TaskStale
 from bot.rules.task_ledger import (
     AMEND,
+    ASSIGN,
     Cursor,
     TaskEntry,
     TaskFilter,
@@ -513,30 +514,66 @@ async def owner_choice(env: Env, who: Who, task_id: int) -> OwnerChoice:
         return OwnerChoice(task, await staff_in(uow))
 
 
+@dataclass(frozen=True)
+class Assigned:
+    """A task given its 责任人: the official is told through the outbox (`queued`)."""
+
+    task: Task
+    official: Person
+    queued: tuple[int, ...] = ()
+    replayed: bool = False  # the same request again: what it did the first time
+
+
+ASSIGNED = f"{TASK}_assign"  # the official's notice (worded as notice_task_assign)
+
+
 async def assign_owner(
-    env: Env, who: Who, task_id: int, version: int, official_id: int
-) -> tuple[Task, Person]:
-    """A leader maps a task to the official who is its 责任人; renaming changes nothing."""
+    env: Env, who: Who, task_id: int, version: int, official_id: int, key: str | None = None
+) -> Assigned:
+    """A leader maps a task to the official who is its 责任人; renaming changes nothing.
+    The same request (`key`) again changes nothing and answers as the first did."""
     async with env.db.unit_of_work() as uow:
         actor = await actor_in(uow, env, who)
-        return await _assign(uow, env, actor, task_id, version, official_id)
+        done = await already_done(uow, env, actor.tg_id, key, ASSIGN)
+        if done is not None:
+            return await _assigned_before(uow, done)
+        return await _assign(uow, env, actor, task_id, version, official_id, key)
 
 
 async def assign_owner_named(
-    env: Env, who: Who, task_id: int, version: int, typed: str
-) -> tuple[Task, Person]:
+    env: Env, who: Who, task_id: int, version: int, typed: str, key: str | None = None
+) -> Assigned:
     """The 责任人 typed by name (姓名, or 姓名（部门）): a name that is not exactly one
     official raises OfficialNameUnclear, and nothing changes."""
     async with env.db.unit_of_work() as uow:
         actor = await actor_in(uow, env, who)
+        done = await already_done(uow, env, actor.tg_id, key, ASSIGN)
+        if done is not None:
+            return await _assigned_before(uow, done)
         official = await official_named_in(uow, actor, typed)
-        return await _assign(uow, env, actor, task_id, version, official.tg_id)
+        return await _assign(uow, env, actor, task_id, version, official.tg_id, key)
+
+
+async def _assigned_before(uow: UnitOfWork, task_id: int) -> Assigned:
+    """What a 责任人 named already answers again: the task and the official it was given."""
+    task = await uow.tasks.get(task_id)
+    assert task is not None and task.owner_id is not None
+    named = [e for e in await uow.audit.of_subject(_subject(task_id)) if e.action == ASSIGN]
+    official = await uow.people.get(int(named[-1].to_state)) if named else None
+    return Assigned(task, official or await uow.people.get(task.owner_id), replayed=True)
 
 
 async def _assign(
-    uow: UnitOfWork, env: Env, actor: Actor, task_id: int, version: int, official_id: int
-) -> tuple[Task, Person]:
-    """Map the task to the official in this unit of work, and commit."""
+    uow: UnitOfWork,
+    env: Env,
+    actor: Actor,
+    task_id: int,
+    version: int,
+    official_id: int,
+    key: str | None,
+) -> Assigned:
+    """Map the task to the official in this unit of work, tell them (the outbox), commit
+    (the request `key` claimed already)."""
     now = env.now()
     task, official = access.assignable_task(
         actor, await uow.tasks.get(task_id), await uow.people.get(official_id)
@@ -548,15 +585,17 @@ async def _assign(
     await uow.audit.add(
         _subject(task_id),
         actor.tg_id,
-        "task_assign",
+        ASSIGN,
         now,
         from_state=str(task.owner_id or ""),
         to_state=str(official_id),
         detail={"owner": task.owner_name, **_by(actor)},
     )
+    told = await uow.outbox.add(official_id, ASSIGNED, TASK, task_id, {}, delivery.NOTICE, now)
+    await remember(uow, env, actor.tg_id, key, ASSIGN, task_id)
     after = await uow.tasks.get(task_id)
     await uow.commit()
-    return after, official
+    return Assigned(after, official, (told,))
 
 
 async def owner_department(
