@@ -215,12 +215,6 @@ def ledger_columns() -> tuple[str, ...]:
     return COLUMNS
 
 
-async def summary(env: Env, who: Who) -> dict:
-    async with env.db.reading() as uow:
-        access.require_staff_or_leader(await actor_in(uow, env, who))
-        return await uow.tasks.counts_by_state()
-
-
 async def tasks_for(env: Env, who: Who) -> list[Task]:
     """Leaders see the whole ledger; officials the tasks they hold."""
     async with env.db.reading() as uow:
@@ -557,10 +551,10 @@ async def assign_owner_named(
 async def _assigned_before(uow: UnitOfWork, task_id: int) -> Assigned:
     """What a 责任人 named already answers again: the task and the official it was given."""
     task = await uow.tasks.get(task_id)
-    assert task is not None and task.owner_id is not None
     named = [e for e in await uow.audit.of_subject(_subject(task_id)) if e.action == ASSIGN]
-    official = await uow.people.get(int(named[-1].to_state)) if named else None
-    return Assigned(task, official or await uow.people.get(task.owner_id), replayed=True)
+    official = await uow.people.get(int(named[-1].to_state))
+    assert task is not None and official is not None, "a request remembered what it did"
+    return Assigned(task, official, replayed=True)
 
 
 async def _assign(
