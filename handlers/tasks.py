@@ -580,7 +580,13 @@ async def task_text(update: Update, context: Context, conversation: Conversation
     )
     if action in MORE_PARTS:
         await flow.advance(
-            context, conversation, "attach", parts=parts, files=files, report=outcome.report_id
+            context,
+            conversation,
+            "attach",
+            parts=parts,
+            files=files,
+            report=outcome.report_id,
+            seen=[message.message_id],
         )
     else:
         await flow.finish(context, conversation)
@@ -618,6 +624,7 @@ async def _amend(
             tuple(files),
             part,
             edit,
+            request_key(update),
         )
     except InvalidInput as exc:
         if exc.params.get("reason") != "too_long":
@@ -629,8 +636,15 @@ async def _amend(
         await flow.finish(context, conversation)
         await say(update, context, _closed_text(context, exc, data, edit))
         return None
+    seen = [*data.get("seen", []), update.effective_message.message_id]
     moved = await flow.advance(
-        context, conversation, "attach", parts=parts, files=files_before + len(files), album=album
+        context,
+        conversation,
+        "attach",
+        parts=parts,
+        files=files_before + len(files),
+        album=album,
+        seen=list(dict.fromkeys(seen)),
     )
     if album is None or album != data.get("album"):
         # a further item of an album leaves its notice to the courier, so the rest of the
@@ -673,7 +687,10 @@ async def task_attachment(update: Update, context: Context, conversation: Conver
         and album == conversation.data.get("album")
         and not (message.text or message.caption)
     )
-    moved = await _amend(update, context, conversation, parts, files, part, album=album)
+    if message.message_id in conversation.data.get("seen", []):  # delivered again: joined
+        moved: Conversation | None = conversation
+    else:
+        moved = await _amend(update, context, conversation, parts, files, part, album=album)
     if moved is not None and not quiet:
         data = moved.data
         text = t("done_task_part", seq=data["seq"], what=_what(data), stored=flow.stored(data))

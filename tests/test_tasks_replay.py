@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bot.rules.model import TaskAction
+from bot.rules.parts import joined
 from bot.sandbox.chat import Person, Sandbox
 from bot.texts import t
 from bot.usecases import tasks as ledger
@@ -201,3 +202,42 @@ async def test_a_responsible_official_named_is_told_once_through_the_outbox(
     assert [m.plain.split("\n")[0] for m in told] == ["您已被指定为第1项整改任务的责任人。"]
     assert [label for label, _ in told[0].buttons] == ["报告进展", "申请销号", "第1项 查看"]
     assert len(db.rows("SELECT id FROM audit_events WHERE action = 'task_assign'")) == 1
+
+
+@pytest.mark.parametrize("crash", [True, False], ids=["crash before the prompt moved", "after"])
+async def test_a_part_of_a_report_delivered_again_joins_once(
+    sandbox, people, db, monkeypatch, crash
+):
+    """A text and a photo added to a report, each delivered twice (Telegram re-sends an
+    update it did not see confirmed): each joins once, and is answered as the first time."""
+    p = people
+    await p.leader.send("/tasks import")
+    await p.leader.send_document("t.csv", content=csv_bytes([task_row(1)]))
+    update = await _update(p.official, 1, TaskAction.REPORT)
+    await sandbox.deliver(update)
+    api = sandbox.api
+    answers = []
+    for more in (
+        api.message_update(p.official.user, "本月抽查回复20件。"),
+        api.message_update(p.official.user, photo=True),
+    ):
+        if crash:  # the part is stored; the bot dies before the prompt notes it
+            _once(task_handlers.flow, "advance", monkeypatch)
+            await sandbox.deliver(more)
+        else:
+            await sandbox.deliver(more)
+            answers.append(p.official.last)
+        mark = p.official.mark()
+        await sandbox.deliver(more)
+        answers.append(p.official.since(mark)[-1])
+    expected = [
+        t("done_task_part", seq=1, what="进展报告", stored="文字 2 段，附件 0 个"),
+        t("done_task_part", seq=1, what="进展报告", stored="文字 2 段，附件 1 个"),
+    ]
+    assert answers == (expected if crash else [expected[0], expected[0], *expected[1:] * 2])
+    task = db.one("SELECT id FROM tasks WHERE seq = 1")["id"]
+    [report] = db.rows("SELECT text FROM task_reports WHERE task_id = ?", task)
+    assert report["text"] == joined([[1, ACTIONS[TaskAction.REPORT][2]], [2, "本月抽查回复20件。"]])
+    assert db.count("task_attachments") == 1
+    amends = db.rows("SELECT id FROM audit_events WHERE action = 'task_amend'")
+    assert len(amends) == 2

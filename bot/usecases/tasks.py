@@ -408,6 +408,7 @@ async def _acted_before(
 class Amended:
     task: Task
     queued: tuple[int, ...] = ()  # the leaders' notices of what was added to a 销号 request
+    replayed: bool = False  # the same request again: it joined the report the first time
 
 
 async def amend_report(
@@ -419,6 +420,7 @@ async def amend_report(
     attachments: tuple[Attachment, ...] = (),
     part: str | None = None,
     edit: bool = False,
+    key: str | None = None,
 ) -> Amended:
     """More of a report (or 销号 request) the holder is still sending: its whole text so far
     (None: unchanged) and files; `part` is what was added (or, `edit`, what a part now
@@ -426,11 +428,14 @@ async def amend_report(
     still hold it and nothing moved the task since the report was made (a decision, a new
     责任人): else TaskPartClosed names that change. A text over the limit is refused.
     Refused, nothing is stored. Accepted, an audit event records the whole text after it;
-    a 销号 request still waiting tells the leaders what was added, with their decisions."""
+    a 销号 request still waiting tells the leaders what was added, with their decisions.
+    The same request (`key`) again changes nothing (replayed)."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
         actor = await actor_in(uow, env, who)
         found = await uow.tasks.get(task_id)
+        if found is not None and await already_done(uow, env, actor.tg_id, key, AMEND):
+            return Amended(found, replayed=True)
         mine = [
             r
             for r in (await uow.tasks.reports(task_id) if found else [])
@@ -453,6 +458,7 @@ async def amend_report(
             await uow.tasks.add_attachment(task_id, report.id, attachment, now)
             for attachment in attachments
         ]
+        await remember(uow, env, actor.tg_id, key, AMEND, task_id)
         if text is None and not attachments:
             await uow.commit()
             return Amended(task)
