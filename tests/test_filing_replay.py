@@ -225,3 +225,31 @@ async def test_a_transfers_stored_confirmation_says_what_its_answer_said(
         read[lost] = [_numberless(m) for m in p.outsider.since(mark) if "已转办至" in m]
     assert read[False] == read[True] and len(read[False]) == 1
     assert (UNHEARD in read[False][0]) is unheard
+
+
+async def test_a_message_of_the_draft_delivered_again_is_taken_once(sandbox, people, db):
+    """Each message of a draft delivered twice (Telegram re-sends an update it did not see
+    confirmed): answered the same both times, and in the appeal once."""
+    company, api = people.company, sandbox.api
+    await company.send("/new")
+    await company.press("融资")
+    messages = [
+        api.message_update(company.user, photo=True),  # a file before the description
+        api.message_update(company.user, "扩建冷链仓库需流动资金约800万元，申请融资担保对接。"),
+        api.message_update(company.user, "另需设备融资租赁。"),
+        api.message_update(company.user, photo=True),
+    ]
+    for update in messages:
+        first = company.mark()
+        await sandbox.deliver(update)
+        answered = company.since(first)
+        again = company.mark()
+        await sandbox.deliver(update)
+        assert company.since(again) == answered and answered
+    assert company.last.startswith("已添加附件（共 2 个）")
+    assert (await company.press("提交"))[0].startswith("诉求已提交")
+    appeal = db.one("SELECT id, description FROM appeals")
+    assert appeal["description"] == (
+        "扩建冷链仓库需流动资金约800万元，申请融资担保对接。\n另需设备融资租赁。"
+    )
+    assert db.count("attachments") == 2
