@@ -94,6 +94,20 @@ def _task_button(person: Any, db: Any, seq: int, what: str) -> Callable[[], Awai
 def task_steps(p: Any, db: Any, jrj: int) -> list[Step]:
     official, leader = p.official, p.leader
 
+    def exported(
+        asking: Callable[[], Awaitable[list[str]]],
+    ) -> Callable[[], Awaitable[list[str]]]:
+        """The ledger asked for: the names of the documents the leader got."""
+
+        async def export() -> list[str]:
+            sent = len(leader.sandbox.api.documents)
+            await asking()
+            return [
+                name for chat, name, _ in leader.sandbox.api.documents[sent:] if chat == leader.id
+            ]
+
+        return export
+
     async def owner_department() -> list[str]:
         task = db.one("SELECT id, version FROM tasks WHERE seq = 2")
         data = encode("taskd", task["id"], task["version"], jrj)
@@ -108,8 +122,13 @@ def task_steps(p: Any, db: Any, jrj: int) -> list[Step]:
             "第1项",
         ),
         Step("/tasks 1", lambda: leader.send("/tasks 1"), ["tasks.view_seq"], "整改任务"),
-        Step("/tasks export", lambda: leader.send("/tasks export"), ["tasks.export"], ""),
-        Step("导出台账", lambda: leader.press("导出台账"), ["tasks.export"], ""),
+        Step(
+            "/tasks export",
+            exported(lambda: leader.send("/tasks export")),
+            ["tasks.export"],
+            ".xlsx",
+        ),
+        Step("导出台账", exported(lambda: leader.press("导出台账")), ["tasks.export"], ".xlsx"),
         Step("/tasks import", lambda: leader.send("/tasks import"), ["tasks.may_import"], "请发送"),
         Step(
             "the file to import",
