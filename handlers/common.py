@@ -45,7 +45,7 @@ from bot.usecases import outbox, people
 from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
-from bot.usecases.people import actor_for
+from bot.usecases.people import Caller, actor_for
 from handlers.buttons import CODES, BadCallback, kind_of, unknown_answer
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,17 @@ def request_key(update: Update) -> str:
     return f"tg:{update.update_id}"
 
 
+def caller(update: Update) -> Caller:
+    """Who sent the update, as Telegram names them: the use case loads them as an Actor in
+    its own unit of work (one reading for the check and the action)."""
+    user = update.effective_user
+    assert user is not None
+    return Caller(user.id, user.full_name)
+
+
 async def actor_of(update: Update, context: Context) -> Actor:
+    """The sender loaded on their own (a reading of its own): for handlers that hand the
+    actor to several use cases; one use case per action takes `caller(update)` instead."""
     user = update.effective_user
     assert user is not None
     return await actor_for(env_of(context), user.id, user.full_name)

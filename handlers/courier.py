@@ -97,7 +97,10 @@ async def _appeal_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboard
         new_due=str(params.get("new_due", fields["due"])),
         how=reopen_how(params, appeal),
     )
-    return t(key, **fields), action_markup(appeal, subject.actions or [])
+    text = t(key, **fields)
+    if params.get(delivery.UNHEARD):  # as the first answer said it (handlers/filing.py)
+        text += "\n" + t("filed_unheard")
+    return text, action_markup(appeal, subject.actions or [])
 
 
 async def _recipient(env: Env, chat_id: int) -> Actor | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.rules import access, checks
+from bot.rules import checks
 from bot.rules.model import Appeal, Attachment, Conversation
 from bot.rules.parts import added, edited, joined
 from bot.rules.refusals import DuplicateAppeal, InvalidInput
@@ -15,8 +15,8 @@ from handlers import flow
 from handlers.buttons import VIEW, appeal_button, encode, pressed
 from handlers.common import (
     Context,
-    actor_of,
     attachment_of,
+    caller,
     env_of,
     esc,
     keyboard,
@@ -58,7 +58,7 @@ def _attachments(conversation: Conversation) -> list[Attachment]:
 @refusals
 async def new(update: Update, context: Context) -> None:
     """Start filing an appeal: enterprises only, in a private chat."""
-    access.require_enterprise(await actor_of(update, context))
+    await appeals.may_file(env_of(context), caller(update))
     begun = await flow.begin(update, context, FLOW, "category", attachments=[])
     await flow.offer(update, context, begun, *category_choice(context, t("ask_category")))
 
@@ -142,6 +142,17 @@ def _parts(data: dict) -> list:
     return []
 
 
+def _seen(update: Update, conversation: Conversation) -> list[int]:
+    """The messages the draft took, this one added (a message Telegram delivers again is
+    found there and not added twice)."""
+    return [*conversation.data.get("seen", []), update.effective_message.message_id]
+
+
+def _again(update: Update, conversation: Conversation) -> bool:
+    """This message is in the draft already (Telegram delivered it again)."""
+    return update.effective_message.message_id in conversation.data.get("seen", [])
+
+
 def _with_file(update: Update, context: Context, conversation: Conversation) -> list | None:
     """The draft's attachments with this message's file added; None when it is full."""
     attachments = conversation.data.get("attachments", [])
@@ -160,13 +171,23 @@ async def description(update: Update, context: Context, conversation: Conversati
     """The problem (typed, or a photo's caption; a photo or file is kept as an attachment).
     An edit of that message later replaces it."""
     message = update.effective_message
+    if _again(update, conversation):  # a file alone, taken already: the description is asked
+        count = len(conversation.data.get("attachments", []))
+        await say(update, context, t("attachment_before_description", count=count))
+        return
     attachments = _with_file(update, context, conversation)
     if attachments is None:  # no attachments allowed at all: the file is not kept
         limit = env_of(context).org.limits.attachments_max
         await say(update, context, t("attachments_full_not_kept", max=limit))
         attachments = conversation.data.get("attachments", [])
     if not message_text(update).strip():  # a file alone: kept, the description still asked
-        moved = await flow.advance(context, conversation, "description", attachments=attachments)
+        moved = await flow.advance(
+            context,
+            conversation,
+            "description",
+            attachments=attachments,
+            seen=_seen(update, conversation),
+        )
         count = len(moved.data["attachments"])
         await say(update, context, t("attachment_before_description", count=count))
         return
@@ -179,7 +200,13 @@ async def description(update: Update, context: Context, conversation: Conversati
             await say(update, context, t("attachment_kept", count=len(attachments)))
         raise
     moved = await flow.advance(
-        context, conversation, "attachments", description=text, parts=parts, attachments=attachments
+        context,
+        conversation,
+        "attachments",
+        description=text,
+        parts=parts,
+        attachments=attachments,
+        seen=_seen(update, conversation),
     )
     await _show_summary(update, context, moved)
 
@@ -214,6 +241,9 @@ async def attachment_or_text(update: Update, context: Context, conversation: Con
         if text == t("button.cancel"):
             await _cancel(update, context, conversation)
             return
+    if _again(update, conversation):  # taken already: answered as the first time
+        await _taken_again(update, context, conversation)
+        return
     attachments = _with_file(update, context, conversation)
     limit = env_of(context).org.limits.attachments_max
     if attachments is None:  # full: this message (its caption too) is not kept
@@ -238,6 +268,7 @@ async def attachment_or_text(update: Update, context: Context, conversation: Con
         parts=parts,
         attachments=attachments,
         album=update.effective_message.media_group_id,
+        seen=_seen(update, conversation),
     )
     if len(parts) == len(_parts(data)):  # a file alone
         album = update.effective_message.media_group_id
@@ -248,6 +279,20 @@ async def attachment_or_text(update: Update, context: Context, conversation: Con
         return
     await say(update, context, t("description_part_added"))
     await _show_summary(update, context, moved)
+
+
+async def _taken_again(update: Update, context: Context, conversation: Conversation) -> None:
+    """A message of the draft delivered again: the answer it had, nothing added."""
+    if message_text(update).strip():
+        parts = _parts(conversation.data)
+        if not parts or parts[0][0] != update.effective_message.message_id:
+            await say(update, context, t("description_part_added"))  # not the first part
+        await _show_summary(update, context, conversation)
+        return
+    count = len(conversation.data.get("attachments", []))
+    await flow.offer(
+        update, context, conversation, t("attachment_added", count=count), submit_keyboard()
+    )
 
 
 @flow.on_done(FLOW, "category")
@@ -289,14 +334,13 @@ async def _submit(
     update: Update, context: Context, conversation: Conversation, again: bool = False
 ) -> None:
     env = env_of(context)
-    actor = await actor_of(update, context)
     data = conversation.data
     if "description" not in data:
         raise InvalidInput(field="description", reason="empty")
     try:
         outcome = await appeals.file_appeal(
             env,
-            actor,
+            caller(update),
             data["category"],
             data["description"],
             tuple(_attachments(conversation)),
@@ -320,9 +364,9 @@ async def _submit(
 
 
 async def _submitted_before(update: Update, context: Context) -> None:
-    """提交 on a draft that is gone: the same tap again (or a re-delivered update), or old."""
-    actor = await actor_of(update, context)
-    appeal = await appeals.replayed_filing(env_of(context), actor, request_key(update))
+    """提交 on a draft that is gone: the same tap again (or a re-delivered update), or old.
+    (A confirmation that never went is the courier's: it sends the stored one.)"""
+    appeal = await appeals.replayed_filing(env_of(context), caller(update), request_key(update))
     if appeal is not None:
         await say(update, context, t("already_filed", number=appeal.number))
     else:

@@ -324,15 +324,19 @@ def task_next_row(task: Task, kind: str, leader: bool) -> list[tuple[str, str]]:
 def task_notice(
     task: Task, action: str, text: str, leader: bool | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """A leader's decision on a task, or a 销号 request, worded for its recipient, with the
-    buttons of their next step (a 销号 request goes to the leaders, the rest to holders)."""
-    worded = t(
-        f"notice_task.{action}",
-        seq=task.seq,
-        owner=esc(task.owner_name),
-        problem=snippet(task.problem, 200),
-        text=quoted(text, t("notice_cut_task", seq=task.seq)),
-    )
+    """A leader's decision on a task, a 销号 request, or a 责任人 named (`assign`: told to
+    the official), worded for its recipient, with the buttons of their next step (a 销号
+    request goes to the leaders, the rest to holders)."""
+    if action == "assign":
+        worded = t("notice_task_assign", seq=task.seq, problem=snippet(task.problem, 200))
+    else:
+        worded = t(
+            f"notice_task.{action}",
+            seq=task.seq,
+            owner=esc(task.owner_name),
+            problem=snippet(task.problem, 200),
+            text=quoted(text, t("notice_cut_task", seq=task.seq)),
+        )
     to_leader = action in audiences.TO_LEADERS if leader is None else leader
     return worded, keyboard([task_next_row(task, action, to_leader)])
 

@@ -13,12 +13,10 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.digest_text import capped
 from bot.rules.model import (
-    Actor,
     Attachment,
     Conversation,
     Event,
     Person,
-    Role,
     Task,
     TaskAction,
     TaskState,
@@ -26,7 +24,6 @@ from bot.rules.model import (
 from bot.rules.parts import added, edited, joined
 from bot.rules.refusals import (
     InvalidInput,
-    NotAllowed,
     OfficialNameUnclear,
     TaskImportError,
     TaskPartClosed,
@@ -48,7 +45,6 @@ from bot.task_sheet import entry_text, write_task_ledger
 from bot.telegram_limits import cut
 from bot.texts import keys, name, t
 from bot.texts.events import person_name
-from bot.usecases import people
 from bot.usecases import tasks as ledger
 from bot.usecases.tasks import ImportResult, TaskView
 from handlers import flow
@@ -66,18 +62,20 @@ from handlers.buttons import (
 )
 from handlers.common import (
     Context,
-    actor_of,
     attachment_of,
+    caller,
     env_of,
     esc,
+    html_free,
     keyboard,
     local_time,
     message_text,
     refusals,
+    request_key,
     say,
 )
 from handlers.courier import confirm, send_soon
-from handlers.render import snippet, task_next_row, with_files
+from handlers.render import snippet, with_files
 from handlers.staff_choice import (
     department_first,
     department_staff,
@@ -222,10 +220,8 @@ async def show_ledger(
 ) -> None:
     """The tasks the person sees (leaders: the whole ledger), a page of one state (None:
     what /tasks shows first)."""
-    actor = await actor_of(update, context)
-    env = env_of(context)
-    page = await ledger.browse(env, actor, kind, cursor)
-    leader = actor.role is Role.ADMIN
+    browsed = await ledger.browse(env_of(context), caller(update), kind, cursor)
+    page, leader = browsed.page, browsed.leader
     if not page.counts[TaskFilter.ALL]:
         export = [[(t("button.task_export"), encode(LEDGER, "export"))]]
         await say(
@@ -236,7 +232,7 @@ async def show_ledger(
         )
         return
     if leader:
-        head = [await _summary_text(context, actor)]
+        head = [_summary_text(browsed.summary)]
         if page.counts[TaskFilter.CLOSE_REQUESTED]:
             head.append(t("tasks_waiting", count=page.counts[TaskFilter.CLOSE_REQUESTED]))
         if page.counts[TaskFilter.UNMAPPED]:
@@ -252,8 +248,8 @@ async def show_ledger(
     await say(update, context, "\n".join(head + lines), keyboard(rows))
 
 
-async def _summary_text(context: Context, actor: Actor) -> str:
-    counts = await ledger.summary(env_of(context), actor)
+def _summary_text(counts: dict[TaskState, int]) -> str:
+    """整改任务台账：N 个问题：… (the whole ledger by state)."""
     total = sum(counts.values())
     if not total:
         return t("tasks_empty")
@@ -277,21 +273,19 @@ def item_number(text: str) -> int | None:
 @refusals
 async def tasks_command(update: Update, context: Context) -> None:
     """/tasks, /tasks import, /tasks export."""
-    actor = await actor_of(update, context)
     env = env_of(context)
     sub = context.args[0].lower() if context.args else ""
     if sub == "export":
         await send_export(update, context)
         return
     if sub == "import":
-        if actor.role is not Role.ADMIN:
-            raise NotAllowed()
+        await ledger.may_import(env, caller(update))
         await flow.begin(update, context, IMPORT, "file")
         await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
         return
     seq = item_number(" ".join(context.args or ()))
     if seq is not None:  # /tasks 26: that item's card
-        text, markup = task_card(await ledger.view_seq(env, actor, seq), context)
+        text, markup = task_card(await ledger.view_seq(env, caller(update), seq), context)
         await say(update, context, text, markup)
         return
     if sub:
@@ -302,10 +296,10 @@ async def tasks_command(update: Update, context: Context) -> None:
 
 async def send_export(update: Update, context: Context) -> None:
     """The ledger as an XLSX document (leaders only)."""
-    actor = await actor_of(update, context)
     env = env_of(context)
     buffer = io.BytesIO()
-    total = write_task_ledger(await ledger.export(env, actor), buffer, env.zone, env.today())
+    tasks = await ledger.export(env, caller(update))
+    total = write_task_ledger(tasks, buffer, env.zone, env.today())
     caption = t("task_export_caption", total=total, time=local_time(env, env.now()))
     if update.callback_query is not None:
         await update.callback_query.answer()
@@ -363,7 +357,6 @@ def import_report(result: ImportResult) -> list[str]:
 @refusals
 async def file_received(update: Update, context: Context, conversation: Conversation) -> None:
     """The CSV/XLSX to import: validated as a whole, imported all or nothing."""
-    actor = await actor_of(update, context)
     document = update.effective_message.document
     if document is None:
         await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
@@ -377,7 +370,7 @@ async def file_received(update: Update, context: Context, conversation: Conversa
         return
     try:
         result = await ledger.import_table(
-            env_of(context), actor, rows, column_headers(), states_by_label()
+            env_of(context), caller(update), rows, column_headers(), states_by_label()
         )
     except TaskImportError as exc:
         lines = [t("error_task_import", count=len(exc.problems))]
@@ -389,7 +382,7 @@ async def file_received(update: Update, context: Context, conversation: Conversa
         await say(update, context, "\n".join(lines))
         return
     await flow.finish(context, conversation)
-    lines = [t("task_imported", count=result.count), await _summary_text(context, actor)]
+    lines = [t("task_imported", count=result.count), _summary_text(result.summary)]
     await say(update, context, "\n".join(lines + import_report(result)))
 
 
@@ -397,49 +390,42 @@ async def file_received(update: Update, context: Context, conversation: Conversa
 async def task_pressed(update: Update, context: Context) -> None:
     """A task button: show it, decide at once, or ask for the text an action needs."""
     button = pressed(update.callback_query.data, TASK)
-    actor = await actor_of(update, context)
     env = env_of(context)
     if button.arg == VIEW:
-        text, markup = task_card(await ledger.view(env, actor, button.item_id), context)
+        text, markup = task_card(await ledger.view(env, caller(update), button.item_id), context)
         await say(update, context, text, markup)
         return
     if button.arg == ASSIGN:
-        await _offer_officials(update, context, actor, button.item_id, button.version)
+        await _offer_officials(update, context, button.item_id, button.version)
         return
     action = ACTIONS[button.arg]  # the codec accepts only task operations here
     assert isinstance(action, TaskAction)
-    task = await ledger.preflight(env, actor, button.item_id, action, button.version)
-    if TASK_FLOW[action].needs is not Needs.NOTHING:
-        await flow.begin(
-            update,
-            context,
-            FLOW,
-            "text",
-            id=task.id,
-            seq=task.seq,
-            version=button.version,
-            action=str(action),
-            button=update.callback_query.data,
-        )
-        await say(update, context, t(f"ask_task.{action}", seq=task.seq))
+    if TASK_FLOW[action].needs is Needs.NOTHING:  # decided at once: the use case checks it
+        await _act(update, context, button.item_id, button.version, action, None, [])
         return
-    await _act(update, context, task.id, button.version, action, None, [])
+    task = await ledger.preflight(env, caller(update), button.item_id, action, button.version)
+    await flow.begin(
+        update,
+        context,
+        FLOW,
+        "text",
+        id=task.id,
+        seq=task.seq,
+        version=button.version,
+        action=str(action),
+        button=update.callback_query.data,
+    )
+    await say(update, context, t(f"ask_task.{action}", seq=task.seq))
 
 
-async def _offer_officials(
-    update: Update, context: Context, actor: Actor, task_id: int, version: int
-) -> None:
+async def _offer_officials(update: Update, context: Context, task_id: int, version: int) -> None:
     """指定责任人: the officials (the task's own 责任科室's first), or their departments when
     there are many; the name may be typed at this prompt."""
-    env = env_of(context)
-    view = await ledger.view(env, actor, task_id)
-    if not view.may_assign:
-        raise NotAllowed()
-    staff = await people.staff(env, actor)
+    choice = await ledger.owner_choice(env_of(context), caller(update), task_id)
+    staff, task = choice.staff, choice.task
     if not staff:
         await say(update, context, t("baobao_no_staff"))
         return
-    task = view.task
     await _at_owner_prompt(update, context, task, version)
     staff = department_first(staff, task.department_name)
     prompt = t("ask_task_assign", seq=task.seq, name=esc(task.owner_name))
@@ -483,9 +469,8 @@ async def _at_owner_prompt(update: Update, context: Context, task: Task, version
 async def owner_department_pressed(update: Update, context: Context) -> None:
     """A department chosen for a task's 责任人 (many officials): now its officials."""
     task_id, version, department_id = pressed(update.callback_query.data, "taskd").parts
-    actor = await actor_of(update, context)
     task, department, members = await ledger.owner_department(
-        env_of(context), actor, task_id, department_id
+        env_of(context), caller(update), task_id, department_id
     )
     await _at_owner_prompt(update, context, task, version)
     prompt = t("ask_task_assign", seq=task.seq, name=esc(task.owner_name))
@@ -500,37 +485,40 @@ async def owner_department_pressed(update: Update, context: Context) -> None:
 async def owner_typed(update: Update, context: Context, conversation: Conversation) -> None:
     """The 责任人 typed by name at the 指定责任人 prompt (姓名, or 姓名（部门）)."""
     pending = conversation.data
-    actor = await actor_of(update, context)
+    task_id, version = pending["id"], pending["version"]
     try:
-        official = await people.official_named(env_of(context), actor, message_text(update))
+        assigned = await ledger.assign_owner_named(
+            env_of(context), caller(update), task_id, version, message_text(update),
+            request_key(update),
+        )  # fmt: skip
     except OfficialNameUnclear as exc:  # the prompt stays open: retype, or press one
-        choose = _choose_owner(pending["id"], pending["version"])
+        choose = _choose_owner(task_id, version)
         await say(update, context, *unclear_name(exc, choose, env_of(context).zone))
         return
-    await _assign_owner(update, context, pending["id"], pending["version"], official.tg_id)
+    await _owner_assigned(update, context, assigned)
 
 
 @refusals
 async def owner_pressed(update: Update, context: Context) -> None:
     """An official chosen as the 责任人 of a task."""
     task_id, version, official_id = pressed(update.callback_query.data, "tasko").parts
-    await _assign_owner(update, context, task_id, version, official_id)
+    assigned = await ledger.assign_owner(
+        env_of(context), caller(update), task_id, version, official_id, request_key(update)
+    )
+    await _owner_assigned(update, context, assigned)
 
 
-async def _assign_owner(
-    update: Update, context: Context, task_id: int, version: int, official_id: int
-) -> None:
-    actor = await actor_of(update, context)
-    env = env_of(context)
-    task, official = await ledger.assign_owner(env, actor, task_id, version, official_id)
+async def _owner_assigned(update: Update, context: Context, assigned: ledger.Assigned) -> None:
+    """The 责任人 is named: the prompt ends, the leader is told, and the official (their
+    notice stored with the change). A button tapped again gets a short answer only."""
+    task, official = assigned.task, assigned.official
     await flow.finish(context, await flow.active(update, context, FLOW, OWNER))
+    if assigned.replayed and update.callback_query is not None:
+        await update.callback_query.answer(html_free(t("done_task_again", seq=task.seq)))
+        return
     named = esc(person_name(official.full_name, official.role))
     await say(update, context, t("done_task_assign", seq=task.seq, official=named))
-    await context.bot.send_message(
-        official.tg_id,
-        t("notice_task_assign", seq=task.seq, problem=snippet(task.problem, 200)),
-        reply_markup=keyboard([task_next_row(task, "assign", leader=False)]),
-    )
+    await send_soon(context, assigned.queued)
 
 
 async def _act(
@@ -542,12 +530,21 @@ async def _act(
     text: str | None,
     attachments: list[Attachment],
 ) -> ledger.TaskOutcome:
-    actor = await actor_of(update, context)
+    """Act, and answer with the task's card after it. The same request again (a second
+    tap, an update re-delivered after a crash) answers as the first did while that answer
+    has not gone; a second tap of a button answered already gets a short answer only."""
     env = env_of(context)
-    outcome = await ledger.act(env, actor, task_id, action, version, text, tuple(attachments))
-    task = outcome.task
-    _, markup = task_card(await ledger.view(env, actor, task_id), context)
-    text = t(f"done_task.{action}", seq=task.seq)
+    key = request_key(update)
+    outcome = await ledger.act(
+        env, caller(update), task_id, action, version, text, tuple(attachments), key
+    )
+    query = update.callback_query
+    if outcome.replayed and outcome.ack_id is None and query is not None:
+        await query.answer(html_free(t("done_task_again", seq=outcome.task.seq)))
+        return outcome
+    assert outcome.view is not None, "the action returns the task's card after it"
+    _, markup = task_card(outcome.view, context)
+    text = t(f"done_task.{action}", seq=outcome.task.seq)
     await confirm(update, context, text, markup, outcome.ack_id, outcome.queued)
     return outcome
 
@@ -583,7 +580,13 @@ async def task_text(update: Update, context: Context, conversation: Conversation
     )
     if action in MORE_PARTS:
         await flow.advance(
-            context, conversation, "attach", parts=parts, files=files, report=outcome.report_id
+            context,
+            conversation,
+            "attach",
+            parts=parts,
+            files=files,
+            report=outcome.report_id,
+            seen=[message.message_id],
         )
     else:
         await flow.finish(context, conversation)
@@ -614,13 +617,14 @@ async def _amend(
     try:
         amended = await ledger.amend_report(
             env_of(context),
-            await actor_of(update, context),
+            caller(update),
             data["id"],
             data.get("report"),
             changed,
             tuple(files),
             part,
             edit,
+            request_key(update),
         )
     except InvalidInput as exc:
         if exc.params.get("reason") != "too_long":
@@ -632,8 +636,15 @@ async def _amend(
         await flow.finish(context, conversation)
         await say(update, context, _closed_text(context, exc, data, edit))
         return None
+    seen = [*data.get("seen", []), update.effective_message.message_id]
     moved = await flow.advance(
-        context, conversation, "attach", parts=parts, files=files_before + len(files), album=album
+        context,
+        conversation,
+        "attach",
+        parts=parts,
+        files=files_before + len(files),
+        album=album,
+        seen=list(dict.fromkeys(seen)),
     )
     if album is None or album != data.get("album"):
         # a further item of an album leaves its notice to the courier, so the rest of the
@@ -676,7 +687,10 @@ async def task_attachment(update: Update, context: Context, conversation: Conver
         and album == conversation.data.get("album")
         and not (message.text or message.caption)
     )
-    moved = await _amend(update, context, conversation, parts, files, part, album=album)
+    if message.message_id in conversation.data.get("seen", []):  # delivered again: joined
+        moved: Conversation | None = conversation
+    else:
+        moved = await _amend(update, context, conversation, parts, files, part, album=album)
     if moved is not None and not quiet:
         data = moved.data
         text = t("done_task_part", seq=data["seq"], what=_what(data), stored=flow.stored(data))

@@ -317,6 +317,16 @@ class OutboxRepo(Store):
         row = await self._one(sql, (subject, subject_id, kind, *later, *newest_params))
         return row is not None
 
+    async def unsent_ack(self, chat_id: int, subject: str, subject_id: int) -> int | None:
+        """The newest stored confirmation to `chat_id` about this subject that no sender
+        has taken yet, if any (a request answered again marks it sent once answered)."""
+        row = await self._one(
+            "SELECT id FROM outbox WHERE subject = ? AND subject_id = ? AND kind = ?"
+            " AND chat_id = ? AND status = 'pending' ORDER BY id DESC LIMIT 1",
+            (subject, subject_id, delivery.OWN, chat_id),
+        )
+        return int(row["id"]) if row else None
+
     async def failed_since(self, chat_id: int, since: datetime) -> list[Outgoing]:
         """What could not reach `chat_id` since `since` (oldest first)."""
         rows = await self._all(

@@ -471,7 +471,8 @@ async def test_an_old_choice_of_the_owner(env, then, expected):
     await story.happen(then)
     leader = await people.actor_for(env, LEADER_ID)
     try:
-        task, official = await tasks.assign_owner(env, leader, story.task_id, made, HEAD)
+        assigned = await tasks.assign_owner(env, leader, story.task_id, made, HEAD)
+        task, official = assigned.task, assigned.official
         outcome = WORKS
         assert (task.owner_id, official.tg_id) == (HEAD, HEAD)
     except TaskStale:

@@ -52,6 +52,12 @@ ACK, NOTICE, LADDER = 0, 1, 2
 FILES = "attachments"
 PIECES = "pieces"
 
+# A filing or a transfer to a department nobody can hear yet (no member, no group): its
+# leaders were told instead, and the one who acted is told so. Kept in the stored
+# confirmation's params (and the filing's event), so that a confirmation sent again after
+# a crash or a retry says it as the first did.
+UNHEARD = "unheard"
+
 
 def announces_files(detail: dict) -> bool:
     """Whether a stored notice names files to follow it."""

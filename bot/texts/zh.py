@@ -457,6 +457,7 @@ CATALOG: dict[str, str] = {
     "done_task.approve": "第{seq}项整改任务：已完成，同意销号。",
     "done_task.deem": "第{seq}项整改任务：视同完成，持续整改（每月提醒报告进展）。",
     "done_task.send_back": "第{seq}项整改任务已退回整改。",
+    "done_task_again": "第{seq}项整改任务：此操作已完成，无需重复。",
     "notice_task.request_close": "<b>销号申请</b>：第{seq}项整改任务（{owner}）\n问题：{problem}\n完成情况：{text}",
     "notice_task.request_close_files": "<b>第{seq}项整改任务销号申请的附件（续）</b>（{owner}）",
     "notice_task.request_close_more": "<b>销号申请补充</b>：第{seq}项整改任务（{owner}）\n问题：{problem}\n补充内容：{text}",

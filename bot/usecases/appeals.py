@@ -278,19 +278,39 @@ async def preflight(env: Env, who: Who, appeal_id: int, action: Action, version:
     return Prompt(actor, appeal, departments)
 
 
-async def replayed_filing(env: Env, actor: Actor, key: str) -> Appeal | None:
+async def replayed_filing(env: Env, who: Who, key: str) -> Appeal | None:
     """The appeal a request already filed, when the same request comes again."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         done = await already_done(uow, env, actor.tg_id, key, "file")
         return None if done is None else await load_visible(uow, actor, done)
+
+
+async def may_file(env: Env, who: Who) -> Actor:
+    """Only a registered enterprise contact files an appeal (asked before /new's first
+    prompt): NotRegistered or NotAllowed else."""
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+    access.require_enterprise(actor)
+    return actor
 
 
 # filing -------------------------------------------------------------------------------
 
 
+async def _filed_before(uow: UnitOfWork, actor: Actor, appeal: Appeal) -> Outcome:
+    """What a request that filed already answers again: the same appeal, whether its
+    department could not hear of it then (as the first answer said), and its stored
+    confirmation if that has not gone yet (`ack_id`: the answer now is that one)."""
+    filed = [e for e in await uow.audit.of_appeal(appeal.id) if e.action == FILE]
+    unheard = bool(filed and filed[0].detail.get(delivery.UNHEARD))
+    ack = await uow.outbox.unsent_ack(actor.tg_id, "appeal", appeal.id)
+    return Outcome(appeal, replayed=True, unheard=unheard, ack_id=ack)
+
+
 async def file_appeal(
     env: Env,
-    actor: Actor,
+    who: Who,
     category_code: str,
     description: str,
     attachments: tuple[Attachment, ...],
@@ -298,21 +318,23 @@ async def file_appeal(
     again: bool = False,
 ) -> Outcome:
     """An enterprise files an appeal; it is routed and numbered in one transaction. The same
-    text filed again within a day is refused (naming the first) unless `again` is given."""
-    access.require_enterprise(actor)
-    category = env.org.category(category_code)
-    if category is None:
-        raise InvalidInput(field="category", reason="unknown")
-    description = checks.description(description, env.org.limits)
-    if len(attachments) > env.org.limits.attachments_max:
-        raise InvalidInput(
-            field="attachments", reason="too_many", limit=env.org.limits.attachments_max
-        )
+    text filed again within a day is refused (naming the first) unless `again` is given.
+    The same request again (a re-delivered update) answers as the first did."""
     today, now = env.today(), env.now()
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
+        access.require_enterprise(actor)
+        category = env.org.category(category_code)
+        if category is None:
+            raise InvalidInput(field="category", reason="unknown")
+        description = checks.description(description, env.org.limits)
+        if len(attachments) > env.org.limits.attachments_max:
+            raise InvalidInput(
+                field="attachments", reason="too_many", limit=env.org.limits.attachments_max
+            )
         done = await already_done(uow, env, actor.tg_id, key, "file")
         if done is not None:
-            return Outcome(await uow.appeals.get(done), replayed=True)
+            return await _filed_before(uow, actor, await uow.appeals.get(done))
         await uow.enterprises.hold(actor.enterprise_id)
         enterprise = await uow.enterprises.get(actor.enterprise_id)
         assert enterprise is not None
@@ -350,6 +372,9 @@ async def file_appeal(
             await uow.messages.add_attachment(appeal_id, None, attachment, now)
             for attachment in attachments
         ]
+        appeal = await uow.appeals.get(appeal_id)
+        people = await directory(uow, env, appeal)
+        unheard = {delivery.UNHEARD: True} if audiences.served_by_leaders(appeal, people) else {}
         await uow.audit.add(
             f"appeal:{appeal_id}",
             actor.tg_id,
@@ -363,17 +388,18 @@ async def file_appeal(
                 "route": "baobao" if assignee else "category",
                 "due": due,  # the dates it set, for a replay of a past day
                 "claim_due": claim_due,
+                **unheard,
             },
         )
         await remember(uow, env, actor.tg_id, key, "file", appeal_id)
-        appeal = await uow.appeals.get(appeal_id)
-        people = await directory(uow, env, appeal)
         notices = audiences.after_action(audiences.FILED, actor, appeal, people, _with(files))
         queued = await outbox.enqueue(uow, env, notices)
-        ack = await outbox.enqueue_ack(uow, env, actor.tg_id, "filed", ("appeal", appeal.id))
+        # the stored confirmation says all the first answer says (the courier words it)
+        ack = await outbox.enqueue_ack(
+            uow, env, actor.tg_id, "filed", ("appeal", appeal.id), unheard
+        )
         await uow.commit()
-    unheard = audiences.served_by_leaders(appeal, people)
-    return Outcome(appeal, notices, queued=queued, ack_id=ack, unheard=unheard)
+    return Outcome(appeal, notices, queued=queued, ack_id=ack, unheard=bool(unheard))
 
 
 # the workflow actions -----------------------------------------------------------------------
@@ -441,11 +467,12 @@ async def _apply(
                 for n in notices
             ]
         queued = await outbox.enqueue(uow, env, notices)
+        unheard = action is Action.TRANSFER and audiences.served_by_leaders(after, people)
+        params = {**_ack_params(change), **({delivery.UNHEARD: True} if unheard else {})}
         ack = await outbox.enqueue_ack(
-            uow, env, actor.tg_id, f"done.{action}", ("appeal", after.id), _ack_params(change)
+            uow, env, actor.tg_id, f"done.{action}", ("appeal", after.id), params
         )
         await uow.commit()
-    unheard = action is Action.TRANSFER and audiences.served_by_leaders(after, people)
     outcome = Outcome(
         after, notices, detail=change.detail, queued=queued, ack_id=ack, unheard=unheard
     )

@@ -521,15 +521,28 @@ async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Memb
 async def staff(env: Env, actor: Actor) -> list[tuple[Person, Department]]:
     access.require_leader(actor)
     async with env.db.reading() as uow:
-        departments = {d.id: d for d in await uow.departments.all()}
-        return [(p, departments[p.department_id]) for p in await uow.people.all_staff()]
+        return await staff_in(uow)
+
+
+async def staff_in(uow: UnitOfWork) -> list[tuple[Person, Department]]:
+    """Every joined official and head with their department, in this unit of work."""
+    departments = {d.id: d for d in await uow.departments.all()}
+    return [(p, departments[p.department_id]) for p in await uow.people.all_staff()]
+
+
+async def official_named_in(uow: UnitOfWork, actor: Actor, typed: str) -> Person:
+    """The one official a leader names by typing (姓名, or 姓名（部门）), read in this unit of
+    work; a name that is not exactly one raises OfficialNameUnclear with whom it may mean."""
+    access.require_leader(actor)
+    official, _ = names.named_official(await staff_in(uow), typed)
+    return official
 
 
 async def official_named(env: Env, actor: Actor, typed: str) -> Person:
-    """The one official a leader names by typing (姓名, or 姓名（部门）); a name that is not
-    exactly one raises OfficialNameUnclear with whom it may mean."""
-    official, _ = names.named_official(await staff(env, actor), typed)
-    return official
+    """The one official a leader names by typing (`official_named_in`)."""
+    access.require_leader(actor)
+    async with env.db.reading() as uow:
+        return await official_named_in(uow, actor, typed)
 
 
 async def baobao_department(

@@ -15,11 +15,13 @@ from bot.rules.model import (
     Role,
     Task,
     TaskAction,
+    TaskState,
 )
 from bot.rules.names import visible_name
 from bot.rules.refusals import NotAllowed, TaskPartClosed, TaskReassigned, TaskStale
 from bot.rules.task_ledger import (
     AMEND,
+    ASSIGN,
     Cursor,
     TaskEntry,
     TaskFilter,
@@ -34,8 +36,14 @@ from bot.rules.task_ledger import (
 from bot.rules.tasks import COLUMNS, resolve_owner, validate_table
 from bot.rules.workflow import TASK_FLOW, TASK_VERSION_EVENTS, assignment_stale
 from bot.usecases import albums, outbox
-from bot.usecases.env import Env, unseen
-from bot.usecases.people import department_staff
+from bot.usecases.env import Env, already_done, remember, unseen
+from bot.usecases.people import (
+    Who,
+    actor_in,
+    department_staff,
+    official_named_in,
+    staff_in,
+)
 from bot.usecases.task_holders import holders, stand_ins
 from storage.contract import UnitOfWork
 
@@ -56,6 +64,7 @@ class Unmapped:
 class ImportResult:
     count: int
     unmapped: list[Unmapped]
+    summary: dict[TaskState, int] = field(default_factory=dict)  # the ledger after it, by state
 
 
 @dataclass(frozen=True)
@@ -76,20 +85,24 @@ class TaskOutcome:
     queued: tuple[int, ...] = ()
     ack_id: int | None = None  # the actor's confirmation, stored in case the answer fails
     report_id: int | None = None  # the report (or 销号 request) the text was stored as
+    view: TaskView | None = None  # the task's card as the actor sees it after the action
+    replayed: bool = False  # the same request again: what it did the first time
 
 
 async def import_table(
     env: Env,
-    actor: Actor | None,
+    who: Who | None,
     rows: list[list[str]],
     headers: dict[str, str],
     states_by_label: dict,
 ) -> ImportResult:
-    """Import a whole table (actor None: the command line). Nothing on any bad row."""
-    access.require_leader(actor)
+    """Import a whole table (who None: the command line). Nothing on any bad row. The
+    result counts the whole ledger by state after it (what the leader is told)."""
     now = env.now()
     unmapped: list[Unmapped] = []
     async with env.db.unit_of_work() as uow:
+        actor = None if who is None else await actor_in(uow, env, who)
+        access.require_leader(actor)
         tasks = validate_table(
             rows, await uow.tasks.existing_seqs(), headers, states_by_label, env.today()
         )
@@ -117,15 +130,22 @@ async def import_table(
                 to_state=row.state,
                 detail={"seq": row.seq, "owner": row.owner_name, "owner_id": owner_id},
             )
+        summary = await uow.tasks.counts_by_state()
         await uow.commit()
-    return ImportResult(len(tasks), unmapped)
+    return ImportResult(len(tasks), unmapped, summary)
 
 
-async def export(env: Env, actor: Actor | None) -> list[tuple[Task, list[TaskEntry]]]:
+async def may_import(env: Env, who: Who) -> None:
+    """Only a leader imports a ledger (asked before the file is): NotAllowed else."""
+    async with env.db.reading() as uow:
+        access.require_leader(await actor_in(uow, env, who))
+
+
+async def export(env: Env, who: Who | None) -> list[tuple[Task, list[TaskEntry]]]:
     """Every task with its whole history (progress, 销号 requests and decisions, 责任人
     named), for the ledger: a few queries, however many tasks and events."""
-    access.require_leader(actor)
     async with env.db.reading() as uow:
+        access.require_leader(None if who is None else await actor_in(uow, env, who))
         tasks = await uow.tasks.all()
         reports = await uow.tasks.all_reports()
         events = await uow.audit.of_subjects(TASK)
@@ -169,35 +189,45 @@ def _subject(task_id: int) -> str:
     return f"{TASK}:{task_id}"
 
 
-async def browse(
-    env: Env, actor: Actor, kind: TaskFilter | None, cursor: Cursor | None
-) -> TaskPage:
-    """A page of the tasks the actor sees (leaders: the whole ledger), by state; kind None:
-    what /tasks shows first."""
-    tasks = await tasks_for(env, actor)
-    first, order = first_view(tasks, actor.role is Role.ADMIN)
-    return page_of(tasks, first if kind is None else kind, cursor, order=order, today=env.today())
+@dataclass(frozen=True)
+class Browsed:
+    """A page of the ledger as a person reads it."""
+
+    page: TaskPage
+    leader: bool  # the whole ledger (a leader), else the tasks the person holds
+    summary: dict[TaskState, int] = field(default_factory=dict)  # a leader's: every task
+
+
+async def browse(env: Env, who: Who, kind: TaskFilter | None, cursor: Cursor | None) -> Browsed:
+    """A page of the tasks the actor sees (leaders: the whole ledger, with its summary),
+    by state; kind None: what /tasks shows first."""
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        tasks = await _held(uow, actor)
+        leader = actor.role is Role.ADMIN
+        summary = await uow.tasks.counts_by_state() if leader else {}
+    first, order = first_view(tasks, leader)
+    page = page_of(tasks, first if kind is None else kind, cursor, order=order, today=env.today())
+    return Browsed(page, leader, summary)
 
 
 def ledger_columns() -> tuple[str, ...]:
     return COLUMNS
 
 
-async def summary(env: Env, actor: Actor) -> dict:
-    access.require_staff_or_leader(actor)
-    async with env.db.reading() as uow:
-        return await uow.tasks.counts_by_state()
-
-
-async def tasks_for(env: Env, actor: Actor) -> list[Task]:
+async def tasks_for(env: Env, who: Who) -> list[Task]:
     """Leaders see the whole ledger; officials the tasks they hold."""
-    access.require_staff_or_leader(actor)
     async with env.db.reading() as uow:
-        if actor.role is Role.ADMIN:
-            return await uow.tasks.all()
-        dept = await uow.departments.get(actor.department_id)
-        stands_in = actor.role is Role.HEAD and dept is not None
-        return await uow.tasks.held_by(actor.tg_id, dept.name if stands_in else None)
+        return await _held(uow, await actor_in(uow, env, who))
+
+
+async def _held(uow: UnitOfWork, actor: Actor) -> list[Task]:
+    access.require_staff_or_leader(actor)
+    if actor.role is Role.ADMIN:
+        return await uow.tasks.all()
+    dept = await uow.departments.get(actor.department_id)
+    stands_in = actor.role is Role.HEAD and dept is not None
+    return await uow.tasks.held_by(actor.tg_id, dept.name if stands_in else None)
 
 
 async def _visible(uow: UnitOfWork, actor: Actor, task_id: int) -> tuple[Task, frozenset[int]]:
@@ -219,28 +249,34 @@ async def _visible(uow: UnitOfWork, actor: Actor, task_id: int) -> tuple[Task, f
     return access.visible_task(actor, task, extra), extra
 
 
-async def view(env: Env, actor: Actor, task_id: int) -> TaskView:
+async def view(env: Env, who: Who, task_id: int) -> TaskView:
     async with env.db.reading() as uow:
-        task, extra = await _visible(uow, actor, task_id)
-        entries = await _history(uow, task)
-        files = len(await uow.tasks.files(task.id))
+        return await _view(uow, await actor_in(uow, env, who), task_id)
+
+
+async def _view(uow: UnitOfWork, actor: Actor, task_id: int) -> TaskView:
+    """The task's card as the actor may see it, read in this unit of work."""
+    task, extra = await _visible(uow, actor, task_id)
+    entries = await _history(uow, task)
+    files = len(await uow.tasks.files(task.id))
     may_assign = actor.role is Role.ADMIN
     actions = access.allowed_task_actions(actor, task, extra)
     return TaskView(task, entries, actions, may_assign, files, held_by_heads=bool(extra))
 
 
-async def files(env: Env, actor: Actor, task_id: int) -> tuple[Task, list[Attachment]]:
+async def files(env: Env, who: Who, task_id: int) -> tuple[Task, list[Attachment]]:
     """A task's files (every report's), for whoever may see the task (查看附件)."""
     async with env.db.reading() as uow:
-        task, _ = await _visible(uow, actor, task_id)
+        task, _ = await _visible(uow, await actor_in(uow, env, who), task_id)
         return task, await uow.tasks.files(task.id)
 
 
-async def view_seq(env: Env, actor: Actor, seq: int) -> TaskView:
+async def view_seq(env: Env, who: Who, seq: int) -> TaskView:
     """A task by its 序号 (/tasks 26), for whoever may see it."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         task = await uow.tasks.by_seq(seq)
-    return await view(env, actor, task.id if task else 0)
+        return await _view(uow, actor, task.id if task else 0)
 
 
 def _unseen(uow: UnitOfWork, task: Task, version: int | None) -> Awaitable[list[str] | None]:
@@ -250,8 +286,10 @@ def _unseen(uow: UnitOfWork, task: Task, version: int | None) -> Awaitable[list[
     )
 
 
-async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, version: int) -> Task:
+async def preflight(env: Env, who: Who, task_id: int, action: TaskAction, version: int) -> Task:
+    """Check, before asking for the text an action needs, that it would be allowed."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         task, extra = await _visible(uow, actor, task_id)
         changes = await _unseen(uow, task, version)
     access.authorize_task(actor, task, action, version, extra, changes)
@@ -260,14 +298,18 @@ async def preflight(env: Env, actor: Actor, task_id: int, action: TaskAction, ve
 
 async def act(
     env: Env,
-    actor: Actor,
+    who: Who,
     task_id: int,
     action: TaskAction,
     version: int,
     text: str | None,
     attachments: tuple[Attachment, ...] = (),
+    key: str | None = None,
 ) -> TaskOutcome:
-    """Report, request 销号, or (leaders) approve / deem done / send back."""
+    """Report, request 销号, or (leaders) approve / deem done / send back; the outcome
+    carries the task's card as the actor sees it after the action. The same request
+    (`key`) again — an update re-delivered after a crash, a second tap — does nothing new
+    and answers as the first did (`_acted_before`)."""
     if text is not None:
         if action is TaskAction.SEND_BACK:  # a 退回 says why in words
             text = checks.reason_text(text, "reason", env.org.limits, env.today())
@@ -275,6 +317,10 @@ async def act(
             text = checks.free_text(text, "report", env.org.limits)
     now = env.now()
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
+        done = await already_done(uow, env, actor.tg_id, key, event_kind(action))
+        if done is not None:
+            return await _acted_before(uow, actor, done, action)
         task, extra = await _visible(uow, actor, task_id)
         changes = await _unseen(uow, task, version)
         access.authorize_task(actor, task, action, version, extra, changes)
@@ -328,25 +374,53 @@ async def act(
         ack = await outbox.enqueue_ack(
             uow, env, actor.tg_id, f"done_task.{action}", ("task", task_id), {"seq": task.seq}
         )
+        await remember(uow, env, actor.tg_id, key, event_kind(action), task_id)
+        card = await _view(uow, actor, task_id)
         await uow.commit()
-    return TaskOutcome(after, notify, text, tuple(queued), ack, report_id)
+    return TaskOutcome(after, notify, text, tuple(queued), ack, report_id, card)
+
+
+async def _acted_before(
+    uow: UnitOfWork, actor: Actor, task_id: int, action: TaskAction
+) -> TaskOutcome:
+    """What an action done already answers again: the task and its card as they are now,
+    the report it stored, and its stored confirmation if that has not gone yet (`ack_id`:
+    the answer now is that one; None: the person was answered)."""
+    task = await uow.tasks.get(task_id)
+    mine = [
+        e
+        for e in await uow.audit.of_subject(_subject(task_id))
+        if e.action == event_kind(action) and e.actor_id == actor.tg_id
+    ]
+    detail = mine[-1].detail if mine else {}
+    report = detail.get("report")
+    return TaskOutcome(
+        task,
+        text=detail.get("text"),
+        ack_id=await uow.outbox.unsent_ack(actor.tg_id, TASK, task_id),
+        report_id=int(report) if report is not None else None,
+        view=await _view(uow, actor, task_id),
+        replayed=True,
+    )
 
 
 @dataclass(frozen=True)
 class Amended:
     task: Task
     queued: tuple[int, ...] = ()  # the leaders' notices of what was added to a 销号 request
+    replayed: bool = False  # the same request again: it joined the report the first time
 
 
 async def amend_report(
     env: Env,
-    actor: Actor,
+    who: Who,
     task_id: int,
     report_id: int | None,
     text: str | None,
     attachments: tuple[Attachment, ...] = (),
     part: str | None = None,
     edit: bool = False,
+    key: str | None = None,
 ) -> Amended:
     """More of a report (or 销号 request) the holder is still sending: its whole text so far
     (None: unchanged) and files; `part` is what was added (or, `edit`, what a part now
@@ -354,10 +428,14 @@ async def amend_report(
     still hold it and nothing moved the task since the report was made (a decision, a new
     责任人): else TaskPartClosed names that change. A text over the limit is refused.
     Refused, nothing is stored. Accepted, an audit event records the whole text after it;
-    a 销号 request still waiting tells the leaders what was added, with their decisions."""
+    a 销号 request still waiting tells the leaders what was added, with their decisions.
+    The same request (`key`) again changes nothing (replayed)."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         found = await uow.tasks.get(task_id)
+        if found is not None and await already_done(uow, env, actor.tg_id, key, AMEND):
+            return Amended(found, replayed=True)
         mine = [
             r
             for r in (await uow.tasks.reports(task_id) if found else [])
@@ -380,6 +458,7 @@ async def amend_report(
             await uow.tasks.add_attachment(task_id, report.id, attachment, now)
             for attachment in attachments
         ]
+        await remember(uow, env, actor.tg_id, key, AMEND, task_id)
         if text is None and not attachments:
             await uow.commit()
             return Amended(task)
@@ -416,39 +495,116 @@ async def amend_report(
     return Amended(task, tuple(queued))
 
 
+@dataclass(frozen=True)
+class OwnerChoice:
+    """What 指定责任人 offers: the task, and every official with their department."""
+
+    task: Task
+    staff: list[tuple[Person, Department]]
+
+
+async def owner_choice(env: Env, who: Who, task_id: int) -> OwnerChoice:
+    """The officials a leader may make a task's 责任人 (anybody else: NotAllowed, once the
+    task is one they may see)."""
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        task, _ = await _visible(uow, actor, task_id)
+        if actor.role is not Role.ADMIN:
+            raise NotAllowed()
+        return OwnerChoice(task, await staff_in(uow))
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """A task given its 责任人: the official is told through the outbox (`queued`)."""
+
+    task: Task
+    official: Person
+    queued: tuple[int, ...] = ()
+    replayed: bool = False  # the same request again: what it did the first time
+
+
+ASSIGNED = f"{TASK}_assign"  # the official's notice (worded as notice_task_assign)
+
+
 async def assign_owner(
-    env: Env, actor: Actor, task_id: int, version: int, official_id: int
-) -> tuple[Task, Person]:
-    """A leader maps a task to the official who is its 责任人; renaming changes nothing."""
-    now = env.now()
+    env: Env, who: Who, task_id: int, version: int, official_id: int, key: str | None = None
+) -> Assigned:
+    """A leader maps a task to the official who is its 责任人; renaming changes nothing.
+    The same request (`key`) again changes nothing and answers as the first did."""
     async with env.db.unit_of_work() as uow:
-        task, official = access.assignable_task(
-            actor, await uow.tasks.get(task_id), await uow.people.get(official_id)
-        )
-        if assignment_stale(await _unseen(uow, task, version)):
-            raise TaskStale(seq=task.seq)
-        if not await uow.tasks.set_owner(task_id, task.version, official_id, now):
-            raise TaskStale(seq=task.seq)
-        await uow.audit.add(
-            _subject(task_id),
-            actor.tg_id,
-            "task_assign",
-            now,
-            from_state=str(task.owner_id or ""),
-            to_state=str(official_id),
-            detail={"owner": task.owner_name, **_by(actor)},
-        )
-        after = await uow.tasks.get(task_id)
-        await uow.commit()
-    return after, official
+        actor = await actor_in(uow, env, who)
+        done = await already_done(uow, env, actor.tg_id, key, ASSIGN)
+        if done is not None:
+            return await _assigned_before(uow, done)
+        return await _assign(uow, env, actor, task_id, version, official_id, key)
+
+
+async def assign_owner_named(
+    env: Env, who: Who, task_id: int, version: int, typed: str, key: str | None = None
+) -> Assigned:
+    """The 责任人 typed by name (姓名, or 姓名（部门）): a name that is not exactly one
+    official raises OfficialNameUnclear, and nothing changes."""
+    async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
+        done = await already_done(uow, env, actor.tg_id, key, ASSIGN)
+        if done is not None:
+            return await _assigned_before(uow, done)
+        official = await official_named_in(uow, actor, typed)
+        return await _assign(uow, env, actor, task_id, version, official.tg_id, key)
+
+
+async def _assigned_before(uow: UnitOfWork, task_id: int) -> Assigned:
+    """What a 责任人 named already answers again: the task and the official it was given."""
+    task = await uow.tasks.get(task_id)
+    named = [e for e in await uow.audit.of_subject(_subject(task_id)) if e.action == ASSIGN]
+    official = await uow.people.get(int(named[-1].to_state))
+    assert task is not None and official is not None, "a request remembered what it did"
+    return Assigned(task, official, replayed=True)
+
+
+async def _assign(
+    uow: UnitOfWork,
+    env: Env,
+    actor: Actor,
+    task_id: int,
+    version: int,
+    official_id: int,
+    key: str | None,
+) -> Assigned:
+    """Map the task to the official in this unit of work, tell them (the outbox), commit
+    (the request `key` claimed already)."""
+    now = env.now()
+    task, official = access.assignable_task(
+        actor, await uow.tasks.get(task_id), await uow.people.get(official_id)
+    )
+    if assignment_stale(await _unseen(uow, task, version)):
+        raise TaskStale(seq=task.seq)
+    if not await uow.tasks.set_owner(task_id, task.version, official_id, now):
+        raise TaskStale(seq=task.seq)
+    await uow.audit.add(
+        _subject(task_id),
+        actor.tg_id,
+        ASSIGN,
+        now,
+        from_state=str(task.owner_id or ""),
+        to_state=str(official_id),
+        detail={"owner": task.owner_name, **_by(actor)},
+    )
+    told = await uow.outbox.add(official_id, ASSIGNED, TASK, task_id, {}, delivery.NOTICE, now)
+    await remember(uow, env, actor.tg_id, key, ASSIGN, task_id)
+    after = await uow.tasks.get(task_id)
+    await uow.commit()
+    return Assigned(after, official, (told,))
 
 
 async def owner_department(
-    env: Env, actor: Actor, task_id: int, department_id: int
+    env: Env, who: Who, task_id: int, department_id: int
 ) -> tuple[Task, Department, list[Person]]:
     """The officials of one department, to choose a task's 责任人 among (leaders only; an
     unknown task or department reads as TaskNotFound)."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         task, department = access.task_department(
             actor, await uow.tasks.get(task_id), await uow.departments.get(department_id)
         )
