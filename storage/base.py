@@ -27,7 +27,7 @@ def returning_id(sql: str) -> str:
 
 
 # the key spaces of `Store._hold`, one per kind of value held
-HOLD_APPEAL, HOLD_ENTERPRISE, HOLD_USCC = 1, 2, 3
+HOLD_APPEAL, HOLD_ENTERPRISE, HOLD_USCC, HOLD_TASK_LEDGER = 1, 2, 3, 4
 
 
 class Store:

@@ -80,21 +80,13 @@ class Dialect:
             return column
         return f"+{column}"
 
-    def exclusive(self, key: int) -> str | None:
-        """A statement making the rest of this transaction exclusive for `key` (a code
-        constant), until COMMIT or ROLLBACK: for work that reads, then writes what the read
-        allowed (a task import checks its 序号 against the ledger's). PostgreSQL: an advisory
-        transaction lock (another transaction asking for it waits). None on SQLite: its one
-        writer already is."""
-        if self.postgresql:
-            return f"SELECT pg_advisory_xact_lock({int(key)})"
-        return None
-
     def exclusive_for(self, space: int, key_param: str) -> str | None:
-        """`exclusive` for one value of a kind (`space`, a code constant): an appeal's id,
-        an enterprise's USCC bound to `key_param`. Two transactions wait for each other only
-        when their values are equal. PostgreSQL's two-key advisory locks, a key space apart
-        from `exclusive`'s; None on SQLite."""
+        """A statement making the rest of this transaction exclusive for one value of a kind
+        (`space`, a code constant: an appeal's id, an enterprise's USCC bound to
+        `key_param`), until COMMIT or ROLLBACK: for work that reads, then writes what the
+        read allowed. Two transactions wait for each other only when their values are
+        equal. PostgreSQL: a two-key advisory transaction lock. None on SQLite: its one
+        writer already is exclusive."""
         if self.postgresql:
             return (
                 f"SELECT pg_advisory_xact_lock({int(space)}, hashtext(CAST({key_param} AS text)))"

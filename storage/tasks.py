@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.rules.model import Attachment, Task, TaskReport, TaskState
 from bot.rules.tasks import TaskRow
 from storage import records
-from storage.base import Store
+from storage.base import HOLD_TASK_LEDGER, Store
 
 REPORTS = (
     "SELECT r.*, u.full_name AS author_name, u.role AS author_role,"
@@ -16,18 +16,14 @@ REPORTS = (
 )
 
 
-# The key of the lock a task import holds from reading the ledger's 序号 to its COMMIT
-# ('TaskSeq!' in ASCII, as a bigint).
-IMPORT_LOCK = 0x5461736B53657121
-
-
 class TaskRepo(Store):
+    async def hold_ledger(self) -> None:
+        """Hold the ledger's 序号 until COMMIT: another import waits here until this one
+        ends, then sees what it added (two imports at once never both add one 序号)."""
+        await self._hold(HOLD_TASK_LEDGER, 0)
+
     async def existing_seqs(self) -> set[int]:
-        """The 序号 the ledger has. In a unit of work, another import waits here until this
-        one ends, then sees what it added: two imports at once never both add one 序号
-        (on SQLite the one writer does that already)."""
-        if lock := self.dialect.exclusive(IMPORT_LOCK):
-            await self.conn.execute(lock)
+        """The 序号 the ledger has."""
         return {r["seq"] for r in await self._all("SELECT seq FROM tasks")}
 
     async def add(self, row: TaskRow, owner_id: int | None, now: datetime) -> int:

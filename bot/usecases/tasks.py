@@ -103,6 +103,7 @@ async def import_table(
     async with env.db.unit_of_work() as uow:
         actor = None if who is None else await actor_in(uow, env, who)
         access.require_leader(actor)
+        await uow.tasks.hold_ledger()
         tasks = validate_table(
             rows, await uow.tasks.existing_seqs(), headers, states_by_label, env.today()
         )
