@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 ACCEPTED = (
@@ -73,6 +73,11 @@ def parse_database_url(text: str) -> Target:
 
 
 def _postgres_url(value: str) -> str:
+    if any(c in _raw_password(value) for c in RESERVED_IN_PASSWORD):
+        raise BadDatabaseUrl(
+            f"{masked(value)}: the password holds a character URLs reserve (@ / # ? [ ]):"
+            " percent-encode it (@ as %40, / as %2F, # as %23, ? as %3F)"
+        )
     parts = urlsplit(value)
     shown = masked(value)
     try:
@@ -96,27 +101,46 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+# Read without urlsplit: a password written with a character URLs reserve (`sec#ret`,
+# `p@ss/w`) would move the split, and the rest of it would be shown. Everything before the
+# last `@` is the user part; its password follows the first `:`.
+RESERVED_IN_PASSWORD = "@/#?[]"
+
+
+def _user_part(url: str) -> tuple[str, str, str]:
+    """(scheme://, the user part, the host and everything after it); '' without a user part."""
+    scheme, _, rest = url.partition("://")
+    user, at, host = rest.rpartition("@")
+    return f"{scheme}://", (user if at else ""), (host if at else rest)
+
+
+def _raw_password(url: str) -> str:
+    return _user_part(url)[1].partition(":")[2]
+
+
 def masked(url: str) -> str:
     """The URL with its password (in the user part or a `password=` option) replaced."""
     if not url.lower().startswith(tuple(f"{s}://" for s in POSTGRES_SCHEMES)):
         return url  # a path or sqlite:///…, which holds no password
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:{HIDDEN}@{host}"
-    query = parts.query
-    if "password" in query:
+    scheme, user, host = _user_part(url)
+    if ":" in user:
+        host = f"{user.partition(':')[0]}:{HIDDEN}@{host}"
+    elif user:
+        host = f"{user}@{host}"
+    if "password" in host:
+        address, question, query = host.partition("?")
         options = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, HIDDEN if k == "password" else v) for k, v in options], safe="*/:")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        host = address + question + query
+    return scheme + host
 
 
 def secrets_of(url: str) -> list[str]:
     """The password a URL holds, as written and decoded, for log masking (bot.logs)."""
     if "://" not in url:
         return []
-    parts = urlsplit(url)
-    found = [parts.password] if parts.password else []
-    found += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
+    raw = _raw_password(url)
+    found = [raw] if raw else []
+    query = _user_part(url)[2].partition("?")[2]
+    found += [v for k, v in parse_qsl(query) if k == "password" and v]
     return sorted({*found, *(unquote(v) for v in found)}, key=len, reverse=True)

@@ -19,7 +19,15 @@ from bot.cli import main
 from bot.config import ConfigError, Settings, load_settings
 from storage import open_database, parse_database_url
 from storage.db import Database
-from storage.factory import ACCEPTED, POSTGRESQL, SQLITE, masked, pg_dump_recipe, secrets_of
+from storage.factory import (
+    ACCEPTED,
+    POSTGRESQL,
+    SQLITE,
+    BadDatabaseUrl,
+    masked,
+    pg_dump_recipe,
+    secrets_of,
+)
 
 SECRET = "s3cr#t:p@ss"
 ENCODED = quote(SECRET, safe="")
@@ -245,3 +253,41 @@ def test_a_password_is_masked_in_log_lines(monkeypatch, capsys, caplog):
     err = capsys.readouterr().err
     assert "database: postgresql://u:***@127.0.0.1:1/appealdesk" in err
     assert SECRET not in err and ENCODED not in err
+
+
+PASSWORDS = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs")), min_size=4
+).filter(lambda p: p.strip() == p and p not in SHOWN_WITHOUT_IT)
+# what a masked URL shows besides the password: a password that is a piece of it is no test
+SHOWN_WITHOUT_IT = "postgresql://desk:***@db.example:5432/appealdesk?sslmode=require"
+
+
+@settings(max_examples=300, deadline=None)
+@given(password=PASSWORDS, query=st.sampled_from(["", "?sslmode=require"]))
+def test_a_password_as_written_is_never_shown(password, query):
+    """Whatever characters a password holds, written raw into the URL (URLs reserve some:
+    `sec#ret`, `p@ss/w`): the URL is refused or accepted, and neither the message nor the
+    masked URL shows the password; percent-encoded, it is always accepted, shown masked, and
+    named among the secrets the logs hide."""
+    raw = f"postgresql://desk:{password}@db.example:5432/appealdesk{query}"
+    try:
+        parse_database_url(raw)
+    except BadDatabaseUrl as exc:
+        assert password not in str(exc)
+        assert any(c in password for c in "@/#?[]")
+    else:
+        assert password not in masked(raw)
+    encoded = f"postgresql://desk:{quote(password, safe='')}@db.example:5432/appealdesk{query}"
+    target = parse_database_url(encoded)
+    assert password not in target.shown and quote(password, safe="") not in target.shown
+    assert target.shown == f"postgresql://desk:***@db.example:5432/appealdesk{query}"
+    assert password in secrets_of(encoded)
+
+
+@pytest.mark.parametrize("password", ["sec#ret", "p@ss:w/rd", "p@ss", "a?b=c", "x[1]"])
+def test_a_reserved_character_in_the_password_is_named_not_shown(password, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://appealdesk:{password}@127.0.0.1:1/desk")
+    assert main(["migrate", "status"]) != 0
+    out, err = capsys.readouterr()
+    assert password not in out + err
+    assert "percent-encode" in out + err
