@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections import OrderedDict
 from datetime import timedelta
 
 from telegram import Update
@@ -186,11 +187,28 @@ async def error_handler(update: object, context: Context) -> None:
     else:
         log.error("unhandled error (%s)", update_ids(update), exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
+        if not first_fault_of(context.application.bot_data, update.update_id):
+            return  # another handler group failed on the same update: the person was told
         text = refused_text(context.error) if refused else t("error_internal")
         try:
             await context.bot.send_message(update.effective_chat.id, text)
         except Exception:  # noqa: BLE001 - nothing more to do
             log.warning("could not report the error to the user")
+
+
+FAULTS_REMEMBERED = 1000
+
+
+def first_fault_of(bot_data: dict, update_id: int) -> bool:
+    """True the first time an update fails: an update runs through several handler groups,
+    and when the database is down each fails — the person hears of it once."""
+    told: OrderedDict[int, None] = bot_data.setdefault("updates_failed", OrderedDict())
+    if update_id in told:
+        return False
+    told[update_id] = None
+    if len(told) > FAULTS_REMEMBERED:
+        told.popitem(last=False)
+    return True
 
 
 def refused_text(error: BadRequest) -> str:
