@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from storage.contract import Database
 from storage.db import Database as SqliteDatabase
@@ -392,12 +392,23 @@ def pg_dump_recipe(url: str, target_file: Path) -> str:
             f" -f {shlex.quote(str(target_file))}",
             "restore into a new, empty database made by the server's superuser (then start"
             " the bot on it):",
-            f"  sudo -u postgres createdb --owner {shlex.quote(owner)} --encoding UTF8"
+            f"  sudo -u postgres createdb{_server_options(parts)} --owner {shlex.quote(owner)}"
+            " --encoding UTF8"
             f" --locale C.UTF-8 --template template0 {shlex.quote(restored)}",
             f"  pg_restore --no-owner -d {shlex.quote(_without_password(url, restored))}"
             f" {shlex.quote(str(target_file))}",
         )
     )
+
+
+def _server_options(parts: SplitResult) -> str:
+    """`-h HOST -p PORT` as the URL names them (none: the server's default socket)."""
+    options = ""
+    if parts.hostname:
+        options += f" -h {shlex.quote(parts.hostname)}"
+    if parts.port:
+        options += f" -p {int(parts.port)}"
+    return options
 
 
 def migrate(url: str) -> tuple[SchemaState, SchemaState]:

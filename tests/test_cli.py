@@ -524,8 +524,8 @@ def test_backup_of_postgresql_prints_the_pg_dump_recipe_without_the_password(
     ) in out
     # the bot's role may not create databases: the superuser makes the one to restore into
     assert (
-        "sudo -u postgres createdb --owner desk --encoding UTF8 --locale C.UTF-8"
-        " --template template0 appealdesk_restored"
+        "sudo -u postgres createdb -h db.example -p 5433 --owner desk --encoding UTF8"
+        " --locale C.UTF-8 --template template0 appealdesk_restored"
     ) in out
     assert (
         "pg_restore --no-owner -d 'postgresql://desk@db.example:5433/appealdesk_restored"
