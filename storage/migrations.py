@@ -48,6 +48,7 @@ _TALLY_TRIGGERS = """\
         END;
 """
 _LIST_IDS_NOTE = "        -- outbox list numbers: MAX(list_id) + 1 under the one writer\n"
+_SUBJECT_BYTES_NOTE = "        -- audit subjects: SQLite compares text by code point already\n"
 
 # DIALECT SQL (migration 1). PostgreSQL checks a foreign key when it is declared, so the
 # one to `users`, created after `enterprises`, is added once both exist (same constraint
@@ -121,6 +122,18 @@ _PG_LIST_IDS = (
         "        CREATE SEQUENCE outbox_list_ids AS bigint OWNED BY outbox.list_id;\n"
         "        SELECT setval('outbox_list_ids', COALESCE(MAX(list_id), 0) + 1, false)"
         " FROM outbox;\n",
+    ),
+)
+
+# DIALECT SQL (migration 16): the audit trail's subjects are compared by code point
+# (Dialect.byte_wise: a range of them, `task:` to `task;`, holds under any collation); the
+# index that serves those reads is made with the same COLLATE, or PostgreSQL reads the whole
+# trail for them.
+_PG_SUBJECT_BYTES = (
+    (
+        _SUBJECT_BYTES_NOTE,
+        "        DROP INDEX audit_events_subject;\n"
+        '        CREATE INDEX audit_events_subject ON audit_events(subject COLLATE "C", id);\n',
     ),
 )
 
@@ -546,6 +559,15 @@ STEPS: list[Migration] = [
         f"""
 {_LIST_IDS_NOTE}        """,
         postgresql=_PG_LIST_IDS,
+    ),
+    Migration(
+        16,
+        # An event's subject is compared by code point on both (a task's history is a range
+        # of subjects): SQLite does so already; PostgreSQL's index on it is remade with
+        # that collation (DIALECT SQL: _PG_SUBJECT_BYTES).
+        f"""
+{_SUBJECT_BYTES_NOTE}        """,
+        postgresql=_PG_SUBJECT_BYTES,
     ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
     # what they applied); SQL both engines read alike, `postgresql=` passages only where not

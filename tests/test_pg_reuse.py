@@ -130,7 +130,8 @@ sys.path.insert(0, "tests")
 import pg_cluster
 pg_cluster.bindir = lambda: None  # a machine without PostgreSQL's initdb/pg_ctl
 import pytest
-sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-k", "open_database",
+# in this process (-n 0): the stand-in above does not reach worker processes
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-n", "0", "-k", "open_database",
                       "tests/test_contract.py"]))
 """
 
