@@ -59,11 +59,16 @@ async def unstaffed(env: Env) -> list[Department]:
     """Departments that nobody has joined and that have no group chat: their appeals go to
     the leaders until someone joins."""
     async with env.db.reading() as uow:
-        return [
-            d
-            for d in await uow.departments.all()
-            if d.chat_id is None and not await uow.people.staff_of(d.id)
-        ]
+        return await unstaffed_in(uow)
+
+
+async def unstaffed_in(uow: UnitOfWork) -> list[Department]:
+    """`unstaffed`, read in this unit of work."""
+    return [
+        d
+        for d in await uow.departments.all()
+        if d.chat_id is None and not await uow.people.staff_of(d.id)
+    ]
 
 
 async def departments(env: Env) -> list[Department]:
