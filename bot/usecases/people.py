@@ -517,20 +517,6 @@ async def _invite_in(
     return Invite(code, dept.id, is_head, actor.tg_id, expires), dept
 
 
-async def check_link(env: Env, tg_id: int, code: str) -> None:
-    """Refuse a /start link that can no longer be used (unknown, used, expired) before
-    /start does anything else; a staff link opened again by the one it made a member of
-    its department (still there) is fine."""
-    if code.startswith(COLLEAGUE_PREFIX):
-        await colleague_invite(env, tg_id, code)
-        return
-    async with env.db.reading() as uow:
-        invite = await uow.invites.get(code)
-        person = await uow.people.get(tg_id)
-        user = await _user_of(uow, invite)
-    _staff_link_usable(env, invite, person, tg_id, user)
-
-
 def _staff_link_usable(
     env: Env, invite: Invite | None, person: Person | None, tg_id: int, user: str = ""
 ) -> bool:
@@ -562,7 +548,8 @@ async def invite_department(env: Env, who: Who, department_code: str) -> Departm
 
 async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Membership:
     """Somebody opens an invite link and joins a department. A link that can no longer be
-    used (unknown, used, expired) is refused before anything else (`check_link`)."""
+    used (unknown, used, expired) is refused before anything else; a staff link opened
+    again by the one it made a member of its department (still there) is fine."""
     now = env.now()
     name = visible_name(full_name)[:NAME_MAX]
     async with env.db.unit_of_work() as uow:

@@ -465,12 +465,6 @@ async def _record_in(
     return await uow.reports.digest(week, audience)
 
 
-async def archived(env: Env, actor: Actor, week: Week) -> StoredDigest | None:
-    access.require_leader(actor)
-    async with env.db.reading() as uow:
-        return await uow.reports.digest(week, "leaders")
-
-
 async def enqueue_digest(
     env: Env, week: Week, audience: str, chats: list[int], kinds: tuple[str, ...]
 ) -> tuple[int, ...]:
