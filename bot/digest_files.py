@@ -23,8 +23,9 @@ from bot import ledger_sheet
 from bot.rules.digest import LeaderDigest, Week
 from bot.sheets import worker_pool, write_sheets_elsewhere
 from bot.texts import t
-from bot.usecases import people, reports
+from bot.usecases import reports
 from bot.usecases.env import Env
+from bot.usecases.people import Who
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +69,16 @@ def ledger_fits(appeals: int, limit: int | None = None) -> bool:
     return estimated_ledger_bytes(appeals) <= (UPLOAD_LIMIT if limit is None else limit)
 
 
-async def export_ledger(env: Env, actor: object, start: date, end: date, target: Path) -> int:
+async def export_ledger(env: Env, who: Who | None, start: date, end: date, target: Path) -> int:
     """The appeal ledger as an XLSX file, worded from the catalog in local time; the rows
-    are worded and written in a worker process (the event loop only reads them)."""
-    names = {d.code: d.name for d in await people.departments(env)}
-    rows = functools.partial(ledger_sheet.cells, zone=env.zone, departments=names)
+    are worded and written in a worker process (the event loop only reads them). `who`:
+    the person asking (a leader), None for the scheduler or the command line."""
 
-    async def write(entries: AsyncIterator[Any], path: Path) -> None:
+    async def write(entries: AsyncIterator[Any], path: Path, names: dict[str, str]) -> None:
+        rows = functools.partial(ledger_sheet.cells, zone=env.zone, departments=names)
         await write_sheets_elsewhere(entries, rows, path, ledger_sheet.sheets(start, end))
 
-    return await reports.export_ledger(env, actor, start, end, target, write)
+    return await reports.export_named_ledger(env, who, start, end, target, write)
 
 
 # What draws the chart in the worker process (None: bot.chart.render_chart); a function

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.rules.model import Actor, Conversation, Department, Enterprise, Person, Role
-from bot.rules.refusals import NotAllowed, OfficialNameUnclear
+from bot.rules.model import Conversation, Department, Enterprise, Invite, Person
+from bot.rules.refusals import OfficialNameUnclear
 from bot.texts import name, t
 from bot.texts.events import person_name
 from bot.usecases import people
@@ -13,7 +13,7 @@ from handlers import flow
 from handlers.buttons import encode, pressed
 from handlers.common import (
     Context,
-    actor_of,
+    caller,
     env_of,
     esc,
     keyboard,
@@ -26,27 +26,23 @@ from handlers.common import (
 from handlers.staff_choice import department_staff, staff_choice, unclear_name
 
 
-async def _require_admin(update: Update, context: Context) -> Actor:
-    actor = await actor_of(update, context)
-    if actor.role is not Role.ADMIN:
-        raise NotAllowed()
-    return actor
-
-
 async def _send_invite(update: Update, context: Context, code: str, is_head: bool) -> None:
-    env = env_of(context)
-    actor = await actor_of(update, context)
-    invite = await people.create_invite(env, actor, code, is_head)
+    """The link made for a department chosen by button or typed at the /invite prompt."""
+    made = await people.invite_link(env_of(context), caller(update), code, is_head)
+    await _say_invite(update, context, made)
+
+
+async def _say_invite(update: Update, context: Context, made: tuple[Invite, Department]) -> None:
+    invite, department = made
     link = f"https://t.me/{context.bot.username}?start={invite.code}"
-    expires = local_time(env, invite.expires_at)
+    expires = local_time(env_of(context), invite.expires_at)
     role = name("role", invite.role)
-    names = {d.id: d.name for d in await people.departments(env)}
     await say(
         update,
         context,
         t(
             "invite_link",
-            department=esc(names[invite.department_id]),
+            department=esc(department.name),
             role=role,
             expires=expires,
             link=esc(link),
@@ -61,15 +57,18 @@ INVITE, BAOBAO = "invite", "baobao"  # flows that wait for a button (and may be 
 async def invite(update: Update, context: Context) -> None:
     """/invite [department code] [head]: a single-use link, or buttons to choose (a prompt:
     /cancel or any other command leaves it)."""
-    await _require_admin(update, context)
-    if context.args:
-        is_head = len(context.args) > 1 and context.args[1].lower() in ("head", "负责人")
-        await _send_invite(update, context, context.args[0], is_head)
+    args = context.args
+    is_head = len(args) > 1 and args[1].lower() in ("head", "负责人")
+    asked = await people.invite_command(
+        env_of(context), caller(update), args[0] if args else None, is_head
+    )
+    if asked.made is not None:
+        await _say_invite(update, context, asked.made)
         await flow.finish(context, await flow.active(update, context, INVITE))
         return
     await flow.finish(context, await flow.active(update, context, INVITE))  # asked anew
     await flow.begin(update, context, INVITE, "department")
-    buttons = [(d.name, encode("inv", d.code)) for d in await people.departments(env_of(context))]
+    buttons = [(d.name, encode("inv", d.code)) for d in asked.departments]
     await say(update, context, *offered(t("ask_invite_dept"), buttons, "invite_more"))
 
 
@@ -97,8 +96,7 @@ async def invite_department_pressed(update: Update, context: Context) -> None:
     """A department chosen for an invite (from any /invite answer the leader holds): now the
     role."""
     [code] = pressed(update.callback_query.data, "inv").parts
-    actor = await actor_of(update, context)
-    department = await people.invite_department(env_of(context), actor, str(code))
+    department = await people.invite_department(env_of(context), caller(update), str(code))
     await _ask_role(update, context, await flow.active(update, context, INVITE), department)
 
 
@@ -148,31 +146,30 @@ async def _baobao_prompt(update: Update, context: Context, ent: Enterprise) -> N
 @refusals
 async def baobao(update: Update, context: Context) -> None:
     """/baobao <USCC> [姓名]: choose (or name) the official who looks after this enterprise."""
-    actor = await _require_admin(update, context)
-    if not context.args:
+    env = env_of(context)
+    args = context.args
+    asked = await people.baobao_command(
+        env, caller(update), args[0] if args else None, " ".join(args[1:])
+    )
+    ent = asked.enterprise
+    if ent is None:
         await say(update, context, t("baobao_usage"))
         return
-    env = env_of(context)
-    ent = await people.find_enterprise(env, actor, context.args[0])
-    staff = await people.staff(env, actor)
-    if not staff:
+    if not asked.staff:
         await say(update, context, t("baobao_no_staff"))
         return
 
     def choose(person: Person) -> str:
         return encode("bb", ent.id, person.tg_id)
 
-    typed = " ".join(context.args[1:])
-    if typed:
-        try:
-            official = await people.official_named(env, actor, typed)
-        except OfficialNameUnclear as exc:
-            text, markup = unclear_name(exc, choose, env.zone)
-            if markup is not None:  # candidates to press: a prompt is open for them
-                await _baobao_prompt(update, context, ent)
-            await say(update, context, text, markup)
-            return
-        await _assign(update, context, ent.id, official.tg_id)
+    if asked.unclear is not None:
+        text, markup = unclear_name(asked.unclear, choose, env.zone)
+        if markup is not None:  # candidates to press: a prompt is open for them
+            await _baobao_prompt(update, context, ent)
+        await say(update, context, text, markup)
+        return
+    if asked.assigned is not None:
+        await _assigned(update, context, asked.assigned)
         return
     await _baobao_prompt(update, context, ent)
     prompt = t("baobao_pick", enterprise=esc(ent.name))
@@ -180,7 +177,9 @@ async def baobao(update: Update, context: Context) -> None:
     await say(
         update,
         context,
-        *staff_choice(prompt, staff, choose, lambda d: encode("bbd", ent.id, d.id), how, env.zone),
+        *staff_choice(
+            prompt, asked.staff, choose, lambda d: encode("bbd", ent.id, d.id), how, env.zone
+        ),
     )
 
 
@@ -188,9 +187,8 @@ async def baobao(update: Update, context: Context) -> None:
 async def baobao_department_pressed(update: Update, context: Context) -> None:
     """A department chosen for 包保 (many officials): now its officials."""
     enterprise_id, department_id = pressed(update.callback_query.data, "bbd").parts
-    actor = await actor_of(update, context)
     ent, department, members = await people.baobao_department(
-        env_of(context), actor, enterprise_id, department_id
+        env_of(context), caller(update), enterprise_id, department_id
     )
     open_ = await flow.active(update, context, BAOBAO)
     if open_ is None or open_.data.get("enterprise") != ent.id:
@@ -215,7 +213,10 @@ async def baobao_department_pressed(update: Update, context: Context) -> None:
 async def baobao_pressed(update: Update, context: Context) -> None:
     """An official chosen as 包保."""
     enterprise_id, official_id = pressed(update.callback_query.data, "bb").parts
-    await _assign(update, context, enterprise_id, official_id)
+    assigned = await people.assign_baobao(
+        env_of(context), caller(update), enterprise_id, official_id
+    )
+    await _assigned(update, context, assigned)
 
 
 @flow.step(BAOBAO, "official", commands=("baobao",), buttons=("bb", "bbd"))
@@ -223,9 +224,10 @@ async def baobao_pressed(update: Update, context: Context) -> None:
 async def baobao_typed(update: Update, context: Context, conversation: Conversation) -> None:
     """The 包保 typed by name at the /baobao prompt (姓名, or 姓名（部门）)."""
     enterprise_id = conversation.data["enterprise"]
-    actor = await actor_of(update, context)
     try:
-        official = await people.official_named(env_of(context), actor, message_text(update))
+        assigned = await people.assign_baobao_named(
+            env_of(context), caller(update), enterprise_id, message_text(update)
+        )
     except OfficialNameUnclear as exc:  # the prompt stays open: retype, or press one
         await say(
             update,
@@ -235,12 +237,11 @@ async def baobao_typed(update: Update, context: Context, conversation: Conversat
             ),
         )
         return
-    await _assign(update, context, enterprise_id, official.tg_id)
+    await _assigned(update, context, assigned)
 
 
-async def _assign(update: Update, context: Context, enterprise_id: int, official_id: int) -> None:
-    actor = await actor_of(update, context)
-    result = await people.assign_baobao(env_of(context), actor, enterprise_id, official_id)
+async def _assigned(update: Update, context: Context, result: people.BaobaoAssigned) -> None:
+    """The 包保 made: the /baobao prompt (if open) ends, the leader is told."""
     await flow.finish(context, await flow.active(update, context, BAOBAO))
     await say(
         update,

@@ -352,13 +352,16 @@ DECISION_WORDS = {
 }
 
 
-async def typed_choice(update: Update, context: Context) -> bool:
+async def typed_choice(
+    update: Update, context: Context, found: appeals.Waiting | None = None
+) -> bool:
     """Text outside any flow from someone a card waits for (a rating, an extension
     decision): a button's label typed acts as that button would, through the same use
     case and checks; other text is answered with a hint naming the buttons. False when
-    no card waits for this person and the text is no choice of theirs (the caller answers)."""
+    no card waits for this person and the text is no choice of theirs (the caller answers).
+    `found`: what waits for them, when the caller has read it already."""
     text = message_text(update)
-    found = await appeals.waiting(env_of(context), _caller(update))
+    found = found or await appeals.waiting(env_of(context), _caller(update))
     role = found.actor.role
     rating = checks.typed_choice(text, RATING_WORDS) if role is Role.ENTERPRISE else None
     staff = role in (Role.HEAD, Role.ADMIN)

@@ -8,7 +8,7 @@ from telegram import Update
 
 from bot.digest_text import capped
 from bot.rules import checks
-from bot.rules.model import Conversation, Role
+from bot.rules.model import Conversation, Enterprise, Role
 from bot.texts import t
 from bot.texts.events import person_name
 from bot.usecases import people
@@ -16,7 +16,7 @@ from handlers import flow
 from handlers.buttons import encode, pressed
 from handlers.common import (
     Context,
-    actor_of,
+    caller,
     env_of,
     esc,
     local_time,
@@ -37,10 +37,9 @@ FLOW = "colleague"
 @refusals
 async def invite(update: Update, context: Context) -> None:
     """/colleague — the first contact's link for a colleague (a leader: /colleague 代码)."""
-    actor = await actor_of(update, context)
     env = env_of(context)
     uscc = context.args[0] if context.args else None
-    made, enterprise = await people.invite_colleague(env, actor, uscc)
+    made, enterprise = await people.invite_colleague(env, caller(update), uscc)
     link = f"https://t.me/{context.bot.username}?start={made.code}"
     await say(
         update,
@@ -54,9 +53,11 @@ async def invite(update: Update, context: Context) -> None:
     )
 
 
-async def start_joining(update: Update, context: Context, code: str) -> None:
-    """/start c_… — the colleague's link was opened: ask their name, then their phone."""
-    enterprise = await people.colleague_invite(env_of(context), update.effective_user.id, code)
+async def start_joining(
+    update: Update, context: Context, code: str, enterprise: Enterprise
+) -> None:
+    """/start c_… — the colleague's link was opened (`people.colleague_invite` found it
+    usable, for `enterprise`): ask their name, then their phone."""
     await flow.begin(update, context, FLOW, "contact", code=code, enterprise=enterprise.name)
     await say(update, context, t("colleague.welcome", enterprise=esc(enterprise.name)))
 
@@ -90,9 +91,8 @@ async def got_phone(update: Update, context: Context, conversation: Conversation
 @refusals
 async def list_contacts(update: Update, context: Context) -> None:
     """/contacts — the enterprise's contacts, each but the first with a 移除 button."""
-    actor = await actor_of(update, context)
     listing = await people.contacts(
-        env_of(context), actor, context.args[0] if context.args else None
+        env_of(context), caller(update), context.args[0] if context.args else None
     )
     enterprise = listing.enterprise
     lines, buttons = [], []
@@ -126,7 +126,8 @@ async def list_contacts(update: Update, context: Context) -> None:
 async def remove_pressed(update: Update, context: Context) -> None:
     """移除 under /contacts."""
     _, enterprise_id, contact_id = pressed(update.callback_query.data, "contact").parts
-    actor = await actor_of(update, context)
-    removed = await people.remove_contact(env_of(context), actor, enterprise_id, contact_id)
+    removed = await people.remove_contact(
+        env_of(context), caller(update), enterprise_id, contact_id
+    )
     text = t("colleague.removed", name=esc(person_name(removed.person.full_name, Role.ENTERPRISE)))
     await confirm(update, context, text, None, None, removed.queued)

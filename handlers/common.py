@@ -15,7 +15,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes
 
 from bot.rules import checks
-from bot.rules.model import Action, Actor, Attachment, Role
+from bot.rules.model import Action, Actor, Appeal, Attachment, Event, Role
 from bot.rules.refusals import (
     AppealMovedAway,
     AppealNotFound,
@@ -45,7 +45,7 @@ from bot.usecases import outbox, people
 from bot.usecases.appeals import last_change
 from bot.usecases.conversations import end_any
 from bot.usecases.env import Env
-from bot.usecases.people import Caller, actor_for
+from bot.usecases.people import Caller
 from handlers.buttons import CODES, BadCallback, kind_of, unknown_answer
 
 log = logging.getLogger(__name__)
@@ -82,14 +82,6 @@ def caller(update: Update) -> Caller:
     user = update.effective_user
     assert user is not None
     return Caller(user.id, user.full_name)
-
-
-async def actor_of(update: Update, context: Context) -> Actor:
-    """The sender loaded on their own (a reading of its own): for handlers that hand the
-    actor to several use cases; one use case per action takes `caller(update)` instead."""
-    user = update.effective_user
-    assert user is not None
-    return await actor_for(env_of(context), user.id, user.full_name)
 
 
 def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
@@ -309,8 +301,9 @@ def refusals(handler: Handler) -> Handler:
             await refuse(update, context, refusal_text(exc))
         except (StaleAction, InvalidTransition) as exc:
             await _end_flow(update, context)
-            if not await _done_by_presser(update, context, exc):
-                await refuse(update, context, await stale_text(update, context, exc))
+            change = await _explaining(update, context, exc)
+            if not await _done_by_presser(update, exc, change):
+                await refuse(update, context, stale_text(env_of(context), exc, change))
         except DomainError as exc:
             await _end_flow(update, context)
             if _transferred_by_presser(update, exc) and await again(update, Action.TRANSFER):
@@ -393,18 +386,34 @@ async def again(update: Update, code: str) -> bool:
     return True
 
 
-async def _done_by_presser(
+# An appeal as it is now and the change that explains a refused press (`last_change`).
+Change = tuple[Appeal, Event | None]
+
+
+async def _explaining(
     update: Update, context: Context, exc: StaleAction | InvalidTransition
+) -> Change | None:
+    """What explains a press the appeal's state or a change refused, read once (as the
+    presser may read it) for both `_done_by_presser` and `stale_text`; None when the
+    refusal names no appeal and action (a task's, or one without them)."""
+    number, action = exc.params.get("number"), str(exc.params.get("action", ""))
+    if isinstance(exc, TaskStale | TaskWrongState) or not number or not action:
+        return None
+    return await last_change(env_of(context), caller(update), number, action)
+
+
+async def _done_by_presser(
+    update: Update, exc: StaleAction | InvalidTransition, change: Change | None
 ) -> bool:
     """A button refused because the presser's own action already put the appeal where the
     button would (签收 on another card of an appeal they claimed, 办结 after closing it):
     answered as done (`again`) rather than as a change to explain. True when so answered."""
-    number, action = exc.params.get("number"), str(exc.params.get("action", ""))
-    if update.callback_query is None or not number or isinstance(exc, TaskStale | TaskWrongState):
+    action = str(exc.params.get("action", ""))
+    if update.callback_query is None or change is None:
         return False
-    actor = await actor_of(update, context)
-    appeal, event = await last_change(env_of(context), actor, number, action)
-    if event is None or event.actor_id != actor.tg_id:
+    appeal, event = change
+    user = update.effective_user
+    if event is None or user is None or event.actor_id != user.id:
         return False
     if action == EXTENSION_DECISION:  # 同意延期 / 不同意 of a request the presser decided
         return event.action in EXTENSION_DECIDED and await again(update, event.action)
@@ -427,18 +436,14 @@ def _transferred_by_presser(update: Update, exc: DomainError) -> bool:
     )
 
 
-async def stale_text(update: Update, context: Context, exc: StaleAction | InvalidTransition) -> str:
+def stale_text(env: Env, exc: StaleAction | InvalidTransition, change: Change | None) -> str:
     """A press the appeal's state or a change refuses names what the appeal is now and the
     change that explains it (relevant to the button, readable by the presser), who made it
     and when; "already so" when the action would put it where it is (撤回 twice)."""
-    number = exc.params.get("number")
+    if change is None or change[1] is None:
+        return refusal_text(exc)
+    appeal, event = change
     action = str(exc.params.get("action", ""))
-    if isinstance(exc, TaskStale | TaskWrongState) or not number or not action:
-        return refusal_text(exc)
-    env = env_of(context)
-    appeal, event = await last_change(env, await actor_of(update, context), number, action)
-    if event is None:
-        return refusal_text(exc)
     key = "error_already" if already_there(action, appeal.state) else "error_stale_detail"
     return t(
         key,

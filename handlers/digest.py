@@ -13,16 +13,15 @@ from telegram.ext import Application
 from bot.digest_files import build_leaders_pack, export_ledger
 from bot.digest_text import department_text, leaders_text, pct, split_message, week_name
 from bot.rules import checks
-from bot.rules import digest as rules
 from bot.rules.digest import Week
 from bot.rules.refusals import InvalidInput
 from bot.texts import t
-from bot.usecases import people, reports
+from bot.usecases import reports
 from bot.usecases.env import Env
 from handlers import courier
 from handlers.common import (
     Context,
-    actor_of,
+    caller,
     env_of,
     esc,
     local_time,
@@ -47,30 +46,18 @@ async def send_weekly_digests(bot: Bot, env: Env, week: Week) -> int:
     return served
 
 
+# The weekly digests as the catalog words them (a department's view names its week).
+WEEKLY_WORDS = reports.WeeklyWords(
+    leaders_text, lambda view, week: department_text(view, week_name(week))
+)
+
+
 async def queue_weekly_digests(env: Env, week: Week) -> tuple[list[int], int]:
     """Archive the week's digests and hand them to the outbox, each chat once (a second
     run adds only what the first did not): the outbox ids, and how many chats they serve.
     Each part — a text piece, the chart, the ledger — is then recorded as it goes."""
-    as_of = rules.as_of(week, env.today())
-    replay = await reports.replay(env, as_of)  # once, for the leaders' and departments' views
-    digest = await reports.leaders_digest(env, None, week, replay)
-    await reports.record_digest(env, week, "leaders", leaders_text(digest))
-    queued = list(
-        await reports.enqueue_digest(
-            env, week, "leaders", sorted(env.leaders), ("digest", "digest_files")
-        )
-    )
-    served = len(queued) // 2
-    departments_week = week.sent_in  # Monday's run: this week, as of the reported week's end
-    for dept in await reports.department_digests(env, departments_week, as_of, replay):
-        audience = f"department:{dept.department_id}"
-        await reports.record_digest(
-            env, week, audience, department_text(dept, week_name(departments_week))
-        )
-        ids = await reports.enqueue_digest(env, week, audience, dept.chat_ids, ("digest",))
-        queued += ids
-        served += len(ids)
-    return queued, served
+    done = await reports.queue_weekly(env, week, WEEKLY_WORDS)
+    return done.queued, done.served
 
 
 async def digest_job(context: Context) -> None:
@@ -116,19 +103,17 @@ def schedule_digest(app: Application, at: time, iso_weekday: int) -> None:
 async def digest_command(update: Update, context: Context) -> None:
     """/digest [2026-W47]: leaders get the 督察通报, officials their department's."""
     env = env_of(context)
-    actor = await actor_of(update, context)
-    today = env.today()
-    if actor.is_staff:  # the department's view of this week, or of the week named
-        week = checks.parse_week(context.args[0], today) if context.args else Week.of(today)
-        digest = await reports.department_digest_for(env, actor, week)
-        text = department_text(digest, week_name(week)) if digest else t("digest_no_department")
+    asked = await reports.digest_for(env, caller(update), context.args[0] if context.args else None)
+    week = asked.week
+    if asked.actor.is_staff:  # the department's view of this week, or of the week named
+        view = asked.department
+        text = department_text(view, week_name(week)) if view else t("digest_no_department")
         await say(update, context, split_message(text)[0])
         for piece in split_message(text)[1:]:
             await context.bot.send_message(update.effective_chat.id, piece)
         return
-    week = checks.parse_week(context.args[0], today) if context.args else Week.before(today)
-    digest = await reports.leaders_digest(env, actor, week)
-    archived = await reports.archived(env, actor, week) if context.args else None
+    digest, archived = asked.leaders, asked.archived
+    assert digest is not None, "a leader's digest"
     if archived is not None:
         stamp = local_time(env, archived.created_at)
         text = archived.text + "\n\n" + t("digest_archived", week=week_name(week), time=stamp)
@@ -145,12 +130,13 @@ async def digest_command(update: Update, context: Context) -> None:
 async def stats_command(update: Update, context: Context) -> None:
     """/stats: quick numbers."""
     env = env_of(context)
-    figures = await reports.stats(env, await actor_of(update, context))
+    asked = await reports.stats(env, caller(update))
+    figures = dict(asked.figures)
     now = local_time(env, env.now())
     figures["on_time"] = pct(figures["on_time"])
     figures["satisfaction"] = pct(figures["satisfaction"])
     text = t("stats", now=now, **figures)
-    empty = await people.unstaffed(env)
+    empty = asked.unstaffed
     if empty:
         text += "\n" + t("unstaffed", names="、".join(esc(d.name) for d in empty))
     await say(update, context, text)
@@ -174,7 +160,6 @@ def export_usage(today: date) -> str:
 async def export_command(update: Update, context: Context) -> None:
     """/export [from] [to]: the appeal ledger as XLSX."""
     env = env_of(context)
-    actor = await actor_of(update, context)
     try:
         start, end = checks.parse_period(*checks.period_words(context.args), env.today())
     except InvalidInput as exc:
@@ -187,7 +172,7 @@ async def export_command(update: Update, context: Context) -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / t("ledger.file", label=f"{start}-{end}")
-        count = await export_ledger(env, actor, start, end, target)
+        count = await export_ledger(env, caller(update), start, end, target)
         await context.bot.send_document(
             update.effective_chat.id,
             target.read_bytes(),

@@ -10,7 +10,7 @@ from bot.texts import t
 from bot.usecases import appeals
 from bot.usecases import tasks as ledger
 from handlers.buttons import APPEAL_FILES, TASK_FILES, pressed
-from handlers.common import Context, actor_of, env_of, refusals, say
+from handlers.common import Context, caller, env_of, refusals, say
 from handlers.courier import Part, file_parts, send_files
 
 
@@ -36,8 +36,7 @@ async def _send(update: Update, context: Context, parts: list[Part], what: str) 
 async def appeal_files_pressed(update: Update, context: Context) -> None:
     """查看附件 on an appeal's card."""
     button = pressed(update.callback_query.data, APPEAL_FILES)
-    actor = await actor_of(update, context)
-    appeal, files = await appeals.files(env_of(context), actor, button.item_id)
+    appeal, files = await appeals.files(env_of(context), caller(update), button.item_id)
     what = t("file_of.appeal", number=appeal.number)
     await _send(update, context, file_parts(files, what), what)
 
@@ -46,7 +45,6 @@ async def appeal_files_pressed(update: Update, context: Context) -> None:
 async def task_files_pressed(update: Update, context: Context) -> None:
     """查看附件 on a task's card."""
     button = pressed(update.callback_query.data, TASK_FILES)
-    actor = await actor_of(update, context)
-    task, files = await ledger.files(env_of(context), actor, button.item_id)
+    task, files = await ledger.files(env_of(context), caller(update), button.item_id)
     what = t("file_of.task", seq=task.seq)
     await _send(update, context, file_parts(files, what), what)

@@ -15,7 +15,7 @@ from handlers import colleagues, flow
 from handlers.buttons import REGISTRATION_FIELDS, encode
 from handlers.common import (
     Context,
-    actor_of,
+    caller,
     env_of,
     esc,
     forget_flow,
@@ -23,7 +23,7 @@ from handlers.common import (
     message_text,
     refusal_text,
     refusals,
-    removed_text,
+    removal_text,
     request_key,
     say,
 )
@@ -40,11 +40,12 @@ async def start(update: Update, context: Context) -> None:
     if update.effective_chat.type != "private":
         await say(update, context, t("private_only"))
         return
-    if context.args:  # a used or expired link is refused before anything else happens
-        await people.check_link(env, update.effective_user.id, context.args[0])
+    # A link is one use case, which refuses a used or expired one before anything else.
     if context.args and context.args[0].startswith(people.COLLEAGUE_PREFIX):
+        code = context.args[0]
+        enterprise = await people.colleague_invite(env, update.effective_user.id, code)
         await _send_owed(update, context)
-        await colleagues.start_joining(update, context, context.args[0])
+        await colleagues.start_joining(update, context, code, enterprise)
         return
     if context.args:
         user = update.effective_user
@@ -63,7 +64,8 @@ async def start(update: Update, context: Context) -> None:
         await _send_owed(update, context)
         return
     await _send_owed(update, context)
-    actor = await actor_of(update, context)
+    known = await people.identify(env, caller(update))
+    actor = known.actor
     if actor.role is not Role.GUEST:
         role = name("role", actor.role)
         greeting = t("welcome_back", name=esc(actor.name), role=role)
@@ -77,8 +79,8 @@ async def start(update: Update, context: Context) -> None:
         await _prompt(update, context, ongoing)
         return
     await flow.begin(update, context, FLOW, "name")
-    removed = await removed_text(env, update.effective_user.id)
-    if removed is not None:  # not invited to register the enterprise they were removed from
+    if known.removal is not None:  # not invited to register the enterprise they were removed from
+        removed = removal_text(known.removal)
         await say(update, context, removed + "\n\n" + t("colleague.removed_register"))
         return
     await say(
@@ -222,7 +224,7 @@ async def registration_pressed(update: Update, context: Context) -> None:
     """确认登记, 修改… or 取消 under the summary (also while a field is being corrected).
     An older summary pressed once registered says so, rather than "register again"."""
     if await flow.active(update, context, FLOW) is None:
-        if (await actor_of(update, context)).role is not Role.GUEST:
+        if (await people.identify(env_of(context), caller(update))).actor.role is not Role.GUEST:
             await say(update, context, t("error_already_registered"))
             return
     found = await flow.pressed(update, context, FLOW, None, "register.expired")
@@ -276,20 +278,20 @@ async def _registration_choice(
 
 async def help_command(update: Update, context: Context) -> None:
     """What this user can do, by role."""
-    actor = await actor_of(update, context)
+    known = await people.identify(env_of(context), caller(update))
+    actor = known.actor
     if actor.role is Role.ADMIN:
         text = t("help_admin")
     elif actor.is_staff:
-        depts = {d.id: d.name for d in await people.departments(env_of(context))}
         text = t(
             "help_staff",
             role=name("role", actor.role),
-            department=esc(depts.get(actor.department_id, "")),
+            department=esc(known.department.name if known.department else ""),
         )
     elif actor.role is Role.ENTERPRISE:
         text = t("help_enterprise")
     else:
-        removed = await removed_text(env_of(context), actor.tg_id)
+        removed = removal_text(known.removal) if known.removal else None
         text = f"{removed}\n\n{t('help_guest')}" if removed else t("help_guest")
     await say(update, context, text)
 

@@ -12,9 +12,10 @@ from telegram.ext import ApplicationHandlerStop
 from bot.rules import checks
 from bot.rules.model import Role
 from bot.texts import t
+from bot.usecases import appeals, people
 from handlers import cases, filing, flow
 from handlers.buttons import GROUP_KINDS, MENU_CHOICES, kind_of, pressed
-from handlers.common import Context, actor_of, env_of, keyboard, refusals, removed_text, say
+from handlers.common import Context, caller, env_of, keyboard, refusals, removal_text, say
 
 NUMBER_IN_TEXT = re.compile(r"SQ-\d{4}-\d{6}", re.IGNORECASE)
 # Commands that make sense in a department group (everything else is personal).
@@ -83,19 +84,26 @@ async def understand(update: Update, context: Context) -> None:
     if found:
         await cases.show(update, context, found.group(0))
         return
-    actor = await actor_of(update, context)
-    removed = await removed_text(env_of(context), actor.tg_id) if actor.role is Role.GUEST else None
-    if removed is not None:  # a removed contact: whatever they send, say so and whom to ask
-        await say(update, context, removed)
+    env, who = env_of(context), caller(update)
+    files = bool(message.photo or message.document)
+    waiting = None  # one reading: who they are, and with words what waits for their tap
+    if text.strip() and not files:
+        waiting = await appeals.waiting(env, who)
+        actor, removal = waiting.actor, waiting.removal
+    else:
+        known = await people.identify(env, who)
+        actor, removal = known.actor, known.removal
+    if removal is not None:  # a removed contact: whatever they send, say so and whom to ask
+        await say(update, context, removal_text(removal))
         return
-    if message.photo or message.document:
+    if files:
         staff = actor.is_staff or actor.role is Role.ADMIN
         await say(update, context, t("hint.file_outside_flow" + (".staff" if staff else "")))
         return
     if not text.strip():
         await say(update, context, t("hint.unsupported_message"))
         return
-    if await cases.typed_choice(update, context):  # a card waits for this person's tap
+    if await cases.typed_choice(update, context, waiting):  # a card waits for this person's tap
         return
     if actor.role is Role.ENTERPRISE:
         rows = [[(t("button.my"), f"{MENU}:my"), (t("button.new"), f"{MENU}:new")]]

@@ -55,7 +55,7 @@ from bot.rules.workflow import (
 )
 from bot.usecases import albums, outbox
 from bot.usecases.env import Env, already_done, remember, unseen
-from bot.usecases.people import Who, actor_in
+from bot.usecases.people import Removal, Who, actor_in, removal_in
 from storage.contract import UnitOfWork
 
 # The same text from the same enterprise within this window is probably a repeat.
@@ -174,22 +174,22 @@ async def view(env: Env, who: Who, ref: int | str) -> AppealView:
     )
 
 
-async def files(env: Env, actor: Actor, appeal_id: int) -> tuple[Appeal, list[Attachment]]:
+async def files(env: Env, who: Who, appeal_id: int) -> tuple[Appeal, list[Attachment]]:
     """An appeal's files (the filing's and every 补充's), for whoever may see the appeal:
     its department, the leaders, its enterprise's contacts (查看附件)."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         appeal = await load_visible(uow, actor, appeal_id)
         staff_view = Party.CONTACT not in access.parties(actor, appeal)
         kinds = None if staff_view else PUBLIC_MESSAGE_KINDS  # internal files stay inside
         return appeal, await uow.messages.files(appeal.id, kinds=kinds)
 
 
-async def last_change(
-    env: Env, actor: Actor, number: str, action: str
-) -> tuple[Appeal, Event | None]:
+async def last_change(env: Env, who: Who, number: str, action: str) -> tuple[Appeal, Event | None]:
     """An appeal as it is now and the change that explains why a press of `action` was
     refused, as this actor may read it (`workflow.explaining_change`)."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         appeal = await load_visible(uow, actor, number)
         events = await uow.audit.of_appeal(appeal.id)
     enterprise = Party.CONTACT in access.parties(actor, appeal)
@@ -817,6 +817,7 @@ class Waiting:
     actor: Actor
     ratings: list[Appeal]
     extensions: list[tuple[Extension, Appeal]]
+    removal: Removal | None = None  # a stranger removed as a contact: whom to ask
 
 
 async def waiting(env: Env, who: Who) -> Waiting:
@@ -841,7 +842,8 @@ async def waiting(env: Env, who: Who) -> Waiting:
                     decidable.append(await _decidable(uow, actor, extension.id, True))
                 except DomainError:
                     continue  # not this person's to decide (their own request, a stale one)
-    return Waiting(actor, ratings, decidable)
+        removal = await removal_in(uow, env, actor.tg_id) if actor.role is Role.GUEST else None
+    return Waiting(actor, ratings, decidable, removal)
 
 
 async def check_extension_decision(env: Env, who: Who, extension_id: int, approve: bool) -> Appeal:

@@ -26,6 +26,7 @@ from bot.rules.refusals import (
     InvalidInput,
     InviteInvalid,
     NotAllowed,
+    OfficialNameUnclear,
     PrimaryContactOnly,
 )
 from bot.usecases.env import Env, already_done, remember
@@ -58,11 +59,16 @@ async def unstaffed(env: Env) -> list[Department]:
     """Departments that nobody has joined and that have no group chat: their appeals go to
     the leaders until someone joins."""
     async with env.db.reading() as uow:
-        return [
-            d
-            for d in await uow.departments.all()
-            if d.chat_id is None and not await uow.people.staff_of(d.id)
-        ]
+        return await unstaffed_in(uow)
+
+
+async def unstaffed_in(uow: UnitOfWork) -> list[Department]:
+    """`unstaffed`, read in this unit of work."""
+    return [
+        d
+        for d in await uow.departments.all()
+        if d.chat_id is None and not await uow.people.staff_of(d.id)
+    ]
 
 
 async def departments(env: Env) -> list[Department]:
@@ -102,6 +108,28 @@ async def actor_for(env: Env, tg_id: int, display_name: str = "") -> Actor:
         return Actor(tg_id, Role.ADMIN, visible_name(display_name))
     async with env.db.reading() as uow:
         return await actor_in(uow, env, Caller(tg_id, display_name))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who someone is, as /start greets and /help answers them (and free text is hinted):
+    their role, a staff member's department, and for a stranger whether they were removed
+    as a contact (`removal`: whom to ask)."""
+
+    actor: Actor
+    department: Department | None = None
+    removal: Removal | None = None
+
+
+async def identify(env: Env, who: Who) -> Identity:
+    """The person and what greeting them needs, read in one reading."""
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        if actor.is_staff and actor.department_id is not None:
+            return Identity(actor, department=await uow.departments.get(actor.department_id))
+        if actor.role is Role.GUEST:
+            return Identity(actor, removal=await removal_in(uow, env, actor.tg_id))
+    return Identity(actor)
 
 
 async def unregistered_uscc(env: Env, text: str | None) -> str:
@@ -183,12 +211,13 @@ async def _enterprise_managed_by(uow: UnitOfWork, actor: Actor, uscc: str | None
 
 
 async def invite_colleague(
-    env: Env, actor: Actor, uscc: str | None = None
+    env: Env, who: Who, uscc: str | None = None
 ) -> tuple[ContactInvite, Enterprise]:
     """A single-use, expiring link for another contact of the enterprise (and which)."""
     now = env.now()
     code = COLLEAGUE_PREFIX + secrets.token_urlsafe(12)
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         enterprise = await _enterprise_managed_by(uow, actor, uscc)
         expires = now + env.invite_ttl
         await uow.enterprises.add_invite(code, enterprise.id, actor.tg_id, now, expires)
@@ -293,8 +322,10 @@ async def enterprise(env: Env, enterprise_id: int) -> Enterprise | None:
         return await uow.enterprises.get(enterprise_id)
 
 
-async def contacts(env: Env, actor: Actor, uscc: str | None = None) -> Contacts:
+async def contacts(env: Env, who: Who, uscc: str | None = None) -> Contacts:
+    """The contacts of the enterprise `who` manages (/contacts), with their phones."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         enterprise = await _enterprise_managed_by(uow, actor, uscc)
         return Contacts(enterprise, await uow.people.contact_people(enterprise.id))
 
@@ -305,13 +336,14 @@ class ContactRemoved:
     queued: tuple[int, ...]  # the outbox row that tells the removed person
 
 
-async def remove_contact(env: Env, actor: Actor, enterprise_id: int, tg_id: int) -> ContactRemoved:
+async def remove_contact(env: Env, who: Who, enterprise_id: int, tg_id: int) -> ContactRemoved:
     """The first contact removes another contact of their enterprise, a leader one of any;
     the first stays. Any other pair of ids is answered as unknown (ContactNotFound); a
     contact removed already is named with who removed them and when. The removed person is
     told once, through the outbox (`contact_removed`)."""
     now = env.now()
     async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
         enterprise = await uow.enterprises.get(enterprise_id)
         current = await uow.people.get(tg_id)
         if current is None:
@@ -394,21 +426,28 @@ async def removal(env: Env, tg_id: int) -> Removal | None:
     if tg_id in env.leaders:
         return None
     async with env.db.reading() as uow:
-        removed = await uow.people.removed(tg_id)
-        if removed is None or removed[0].enterprise_id is None:
-            return None
-        person, removed_at = removed
-        enterprise = await uow.enterprises.get(person.enterprise_id)
-        if enterprise is None:
-            return None
-        event = await _removal_event(uow, enterprise.id, tg_id)
-        baobao = None
-        official = (
-            await uow.people.get(enterprise.baobao_user_id) if enterprise.baobao_user_id else None
-        )
-        if official is not None and official.department_id is not None:
-            department = await uow.departments.get(official.department_id)
-            baobao = (official.full_name, department.name if department else "")
+        return await removal_in(uow, env, tg_id)
+
+
+async def removal_in(uow: UnitOfWork, env: Env, tg_id: int) -> Removal | None:
+    """`removal`, read in this unit of work."""
+    if tg_id in env.leaders:
+        return None
+    removed = await uow.people.removed(tg_id)
+    if removed is None or removed[0].enterprise_id is None:
+        return None
+    person, removed_at = removed
+    enterprise = await uow.enterprises.get(person.enterprise_id)
+    if enterprise is None:
+        return None
+    event = await _removal_event(uow, enterprise.id, tg_id)
+    baobao = None
+    official = (
+        await uow.people.get(enterprise.baobao_user_id) if enterprise.baobao_user_id else None
+    )
+    if official is not None and official.department_id is not None:
+        department = await uow.departments.get(official.department_id)
+        baobao = (official.full_name, department.name if department else "")
     return Removal(
         person,
         enterprise,
@@ -418,38 +457,64 @@ async def removal(env: Env, tg_id: int) -> Removal | None:
     )
 
 
-async def create_invite(env: Env, actor: Actor, department_code: str, is_head: bool) -> Invite:
+async def create_invite(env: Env, who: Who, department_code: str, is_head: bool) -> Invite:
     """A leader makes a single-use, expiring invite for one department."""
+    invite, _ = await invite_link(env, who, department_code, is_head)
+    return invite
+
+
+async def invite_link(
+    env: Env, who: Who, department_code: str, is_head: bool
+) -> tuple[Invite, Department]:
+    """`create_invite`, with the department it is for (its name is in the link's message);
+    anyone but a leader is answered as for an unknown department (a forged button)."""
+    async with env.db.unit_of_work() as uow:
+        return await _invite_in(uow, env, await actor_in(uow, env, who), department_code, is_head)
+
+
+@dataclass(frozen=True)
+class InviteAsked:
+    """/invite as asked: the departments to choose among, or the link made for the one named."""
+
+    departments: list[Department]
+    made: tuple[Invite, Department] | None = None
+
+
+async def invite_command(
+    env: Env, who: Who, department_code: str | None, is_head: bool
+) -> InviteAsked:
+    """/invite [department code] [head]: leaders only (others are refused as such); without
+    a code the departments to choose among, with one the link."""
+    if department_code is None:
+        async with env.db.reading() as uow:
+            access.require_leader(await actor_in(uow, env, who))
+            return InviteAsked(await uow.departments.all())
+    async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
+        access.require_leader(actor)
+        made = await _invite_in(uow, env, actor, department_code, is_head)
+    return InviteAsked([], made)
+
+
+async def _invite_in(
+    uow: UnitOfWork, env: Env, actor: Actor, department_code: str, is_head: bool
+) -> tuple[Invite, Department]:
+    """Make the invite in this unit of work and commit it."""
     now = env.now()
     # Hexadecimal: a staff link can never begin like a colleague's (c_…).
     code = secrets.token_hex(12)
-    async with env.db.unit_of_work() as uow:
-        dept = access.invitable_department(actor, await uow.departments.by_code(department_code))
-        expires = now + env.invite_ttl
-        await uow.invites.add(code, dept.id, is_head, actor.tg_id, now, expires)
-        await uow.audit.add(
-            f"invite:{code}",
-            actor.tg_id,
-            "invite",
-            now,
-            detail={"department": dept.code, "role": Role.HEAD if is_head else Role.OFFICIAL},
-        )
-        await uow.commit()
-    return Invite(code, dept.id, is_head, actor.tg_id, expires)
-
-
-async def check_link(env: Env, tg_id: int, code: str) -> None:
-    """Refuse a /start link that can no longer be used (unknown, used, expired) before
-    /start does anything else; a staff link opened again by the one it made a member of
-    its department (still there) is fine."""
-    if code.startswith(COLLEAGUE_PREFIX):
-        await colleague_invite(env, tg_id, code)
-        return
-    async with env.db.reading() as uow:
-        invite = await uow.invites.get(code)
-        person = await uow.people.get(tg_id)
-        user = await _user_of(uow, invite)
-    _staff_link_usable(env, invite, person, tg_id, user)
+    dept = access.invitable_department(actor, await uow.departments.by_code(department_code))
+    expires = now + env.invite_ttl
+    await uow.invites.add(code, dept.id, is_head, actor.tg_id, now, expires)
+    await uow.audit.add(
+        f"invite:{code}",
+        actor.tg_id,
+        "invite",
+        now,
+        detail={"department": dept.code, "role": Role.HEAD if is_head else Role.OFFICIAL},
+    )
+    await uow.commit()
+    return Invite(code, dept.id, is_head, actor.tg_id, expires), dept
 
 
 def _staff_link_usable(
@@ -473,26 +538,30 @@ def _staff_link_usable(
     return True
 
 
-async def invite_department(env: Env, actor: Actor, department_code: str) -> Department:
+async def invite_department(env: Env, who: Who, department_code: str) -> Department:
     """The department a leader chose for an invite (asked next: which role)."""
     async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
         found = await uow.departments.by_code(department_code)
     return access.invitable_department(actor, found)
 
 
 async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Membership:
-    """Somebody opens an invite link and joins a department."""
-    if tg_id in env.leaders:
-        raise NotAllowed()
+    """Somebody opens an invite link and joins a department. A link that can no longer be
+    used (unknown, used, expired) is refused before anything else; a staff link opened
+    again by the one it made a member of its department (still there) is fine."""
     now = env.now()
     name = visible_name(full_name)[:NAME_MAX]
-    if not name:  # a Telegram name of nothing visible would show nobody: refused, link kept
-        raise InvalidInput(field="telegram_name", reason="invisible_telegram_name")
     async with env.db.unit_of_work() as uow:
         invite = await uow.invites.get(code)
         person = await uow.people.get(tg_id)
         user = await _user_of(uow, invite)
-        if not _staff_link_usable(env, invite, person, tg_id, user):
+        usable = _staff_link_usable(env, invite, person, tg_id, user)
+        if tg_id in env.leaders:
+            raise NotAllowed()
+        if not name:  # a Telegram name of nothing visible would show nobody: refused, link kept
+            raise InvalidInput(field="telegram_name", reason="invisible_telegram_name")
+        if not usable:
             return Membership(invite.role, await uow.departments.get(invite.department_id))
         dept = await uow.departments.get(invite.department_id)
         if person is not None and person.role is Role.ENTERPRISE:
@@ -518,12 +587,6 @@ async def accept_invite(env: Env, tg_id: int, full_name: str, code: str) -> Memb
     return Membership(invite.role, dept)
 
 
-async def staff(env: Env, actor: Actor) -> list[tuple[Person, Department]]:
-    access.require_leader(actor)
-    async with env.db.reading() as uow:
-        return await staff_in(uow)
-
-
 async def staff_in(uow: UnitOfWork) -> list[tuple[Person, Department]]:
     """Every joined official and head with their department, in this unit of work."""
     departments = {d.id: d for d in await uow.departments.all()}
@@ -538,21 +601,14 @@ async def official_named_in(uow: UnitOfWork, actor: Actor, typed: str) -> Person
     return official
 
 
-async def official_named(env: Env, actor: Actor, typed: str) -> Person:
-    """The one official a leader names by typing (`official_named_in`)."""
-    access.require_leader(actor)
-    async with env.db.reading() as uow:
-        return await official_named_in(uow, actor, typed)
-
-
 async def baobao_department(
-    env: Env, actor: Actor, enterprise_id: int, department_id: int
+    env: Env, who: Who, enterprise_id: int, department_id: int
 ) -> tuple[Enterprise, Department, list[Person]]:
     """The officials of one department, to choose an enterprise's 包保 among (leaders only;
     an unknown enterprise or department reads as BaobaoNotFound)."""
     async with env.db.reading() as uow:
         enterprise, department = access.baobao_department(
-            actor,
+            await actor_in(uow, env, who),
             await uow.enterprises.get(enterprise_id),
             await uow.departments.get(department_id),
         )
@@ -574,34 +630,85 @@ async def find_enterprise(env: Env, actor: Actor, code: str) -> Enterprise:
     return enterprise
 
 
-async def assign_baobao(
-    env: Env, actor: Actor, enterprise_id: int, official_id: int
-) -> BaobaoAssigned:
+@dataclass(frozen=True)
+class BaobaoAsked:
+    """/baobao as asked: the enterprise named (None: no code given, the usage is shown) and
+    the officials to choose among; with a name typed after the code, the 包保 it made
+    (`assigned`), or why the name is not one official (`unclear`: whom it may mean)."""
+
+    enterprise: Enterprise | None
+    staff: list[tuple[Person, Department]]
+    assigned: BaobaoAssigned | None = None
+    unclear: OfficialNameUnclear | None = None
+
+
+async def baobao_command(env: Env, who: Who, uscc: str | None, typed: str = "") -> BaobaoAsked:
+    """/baobao <USCC> [姓名] (leaders only): the enterprise and the officials to choose its 包保
+    among, or — a name typed that is one official — that official made its 包保."""
+    if not uscc:
+        async with env.db.reading() as uow:
+            access.require_leader(await actor_in(uow, env, who))
+        return BaobaoAsked(None, [])
+    async with env.db.unit_of_work() if typed else env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        access.require_leader(actor)
+        enterprise = await uow.enterprises.by_uscc(checks.uscc_code(uscc))
+        if enterprise is None:
+            raise InvalidInput(field="uscc", reason="unknown")
+        staff = await staff_in(uow)
+        if not staff or not typed:
+            return BaobaoAsked(enterprise, staff)
+        try:
+            official, _ = names.named_official(staff, typed)
+        except OfficialNameUnclear as exc:
+            return BaobaoAsked(enterprise, staff, unclear=exc)
+        assigned = await _assign_baobao_in(uow, env, actor, enterprise.id, official.tg_id)
+    return BaobaoAsked(enterprise, staff, assigned)
+
+
+async def assign_baobao(env: Env, who: Who, enterprise_id: int, official_id: int) -> BaobaoAssigned:
     """A leader makes an official the 包保 contact of an enterprise."""
-    now = env.now()
     async with env.db.unit_of_work() as uow:
-        enterprise, official = access.baobao_pair(
-            actor,
-            await uow.enterprises.get(enterprise_id),
-            await uow.people.get(official_id),
+        actor = await actor_in(uow, env, who)
+        return await _assign_baobao_in(uow, env, actor, enterprise_id, official_id)
+
+
+async def assign_baobao_named(env: Env, who: Who, enterprise_id: int, typed: str) -> BaobaoAssigned:
+    """The 包保 typed by name (姓名, or 姓名（部门）) at the /baobao prompt: a name that is not
+    exactly one official raises OfficialNameUnclear, and nothing changes."""
+    async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
+        official = await official_named_in(uow, actor, typed)
+        return await _assign_baobao_in(uow, env, actor, enterprise_id, official.tg_id)
+
+
+async def _assign_baobao_in(
+    uow: UnitOfWork, env: Env, actor: Actor, enterprise_id: int, official_id: int
+) -> BaobaoAssigned:
+    """Make the official the enterprise's 包保 in this unit of work and commit it."""
+    now = env.now()
+    enterprise, official = access.baobao_pair(
+        actor,
+        await uow.enterprises.get(enterprise_id),
+        await uow.people.get(official_id),
+    )
+    if enterprise.baobao_user_id == official_id:  # a second tap, an older choice
+        events = await uow.audit.of_subject(f"enterprise:{enterprise_id}")
+        chosen = [e for e in events if e.action == "baobao" and e.to_state == str(official_id)]
+        raise BaobaoUnchanged(
+            official=official.full_name,
+            enterprise=enterprise.name,
+            by=_remover(env, chosen[-1] if chosen else None),
+            at=env.stamp(chosen[-1].created_at) if chosen else "",
         )
-        if enterprise.baobao_user_id == official_id:  # a second tap, an older choice
-            events = await uow.audit.of_subject(f"enterprise:{enterprise_id}")
-            chosen = [e for e in events if e.action == "baobao" and e.to_state == str(official_id)]
-            raise BaobaoUnchanged(
-                official=official.full_name,
-                enterprise=enterprise.name,
-                by=_remover(env, chosen[-1] if chosen else None),
-                at=env.stamp(chosen[-1].created_at) if chosen else "",
-            )
-        await uow.enterprises.set_baobao(enterprise_id, official_id)
-        await uow.audit.add(
-            f"enterprise:{enterprise_id}",
-            actor.tg_id,
-            "baobao",
-            now,
-            from_state=str(enterprise.baobao_user_id or ""),
-            to_state=str(official_id),
-        )
-        await uow.commit()
+    await uow.enterprises.set_baobao(enterprise_id, official_id)
+    await uow.audit.add(
+        f"enterprise:{enterprise_id}",
+        actor.tg_id,
+        "baobao",
+        now,
+        from_state=str(enterprise.baobao_user_id or ""),
+        to_state=str(official_id),
+    )
+    await uow.commit()
     return BaobaoAssigned(enterprise, official)

@@ -11,14 +11,15 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic
 
-from bot.rules import access, delivery
+from bot.rules import access, checks, delivery
 from bot.rules import digest as rules
 from bot.rules.digest import DepartmentDigest, LeaderDigest, QualityFlag, Reply, StoredDigest, Week
 from bot.rules.ledger import LedgerEntry
-from bot.rules.model import OPEN_STATES, Actor, State, Task, TaskState
-from bot.rules.refusals import InvalidInput, NotAllowed
+from bot.rules.model import OPEN_STATES, Actor, Department, State, Task, TaskState
+from bot.rules.refusals import InvalidInput
 from bot.rules.task_ledger import overdue_tasks
 from bot.usecases.env import Env
+from bot.usecases.people import Who, actor_in, unstaffed_in
 from storage.contract import UnitOfWork
 
 # The appeals changed after a past day: each as it is now, and as it was then (None: not
@@ -228,17 +229,24 @@ async def leaders_digest(
     (actor None: the scheduler; `given`: the run's replay, else one is made)."""
     access.require_leader(actor)
     rules.require_past_or_current(week, env.today())
-    as_of = rules.as_of(week, env.today())
-    year_start = date(as_of.year, 1, 1)
     await refresh_tallies(env)
     async with env.db.reading() as uow:
-        changes = await _replayed(uow, env, as_of, given)
-        last_week = await _period(uow, env, week.start, as_of, as_of, changes)
-        year = await _period(uow, env, year_start, as_of, as_of, changes)
-        overdue, overdue_total = await _overdue(uow, env, as_of, changes)
-        duplicates, short = await _quality(uow, env, *bounds(env, week.start, as_of))
-        tasks = await _tasks_as_of(uow, env, as_of)
-        late_tasks = await _overdue_tasks(uow, env, as_of)
+        return await _leaders_digest_in(uow, env, week, given)
+
+
+async def _leaders_digest_in(
+    uow: UnitOfWork, env: Env, week: Week, given: Replay | None = None
+) -> LeaderDigest:
+    """`leaders_digest`, read in this unit of work (the tallies refreshed before it)."""
+    as_of = rules.as_of(week, env.today())
+    year_start = date(as_of.year, 1, 1)
+    changes = await _replayed(uow, env, as_of, given)
+    last_week = await _period(uow, env, week.start, as_of, as_of, changes)
+    year = await _period(uow, env, year_start, as_of, as_of, changes)
+    overdue, overdue_total = await _overdue(uow, env, as_of, changes)
+    duplicates, short = await _quality(uow, env, *bounds(env, week.start, as_of))
+    tasks = await _tasks_as_of(uow, env, as_of)
+    late_tasks = await _overdue_tasks(uow, env, as_of)
     floor = env.org.digest.satisfaction_floor
     return LeaderDigest(
         week,
@@ -282,13 +290,20 @@ async def department_digests(
 ) -> list[DepartmentDigest]:
     """For each department: open items, due in `week`, overdue, unclaimed, as of the end of
     the day `as_of` (default today; `given`: the run's replay, else one is made)."""
-    as_of = as_of or env.today()
     async with env.db.reading() as uow:
-        unchanged = await uow.reports.open_rows(unchanged_since=_unchanged_since(env, as_of))
-        changes = await _replayed(uow, env, as_of, given)
-        rows = sorted([*unchanged, *_open_then(changes)], key=lambda r: r.id)
-        departments = await uow.departments.all()
-        staff = {d.id: await uow.people.staff_of(d.id) for d in departments}
+        return await _department_digests_in(uow, env, week, as_of, given)
+
+
+async def _department_digests_in(
+    uow: UnitOfWork, env: Env, week: Week, as_of: date | None = None, given: Replay | None = None
+) -> list[DepartmentDigest]:
+    """`department_digests`, read in this unit of work."""
+    as_of = as_of or env.today()
+    unchanged = await uow.reports.open_rows(unchanged_since=_unchanged_since(env, as_of))
+    changes = await _replayed(uow, env, as_of, given)
+    rows = sorted([*unchanged, *_open_then(changes)], key=lambda r: r.id)
+    departments = await uow.departments.all()
+    staff = {d.id: await uow.people.staff_of(d.id) for d in departments}
     result = []
     for dept in departments:
         mine = [r for r in rows if r.department_id == dept.id]
@@ -316,101 +331,215 @@ def department_view_day(week: Week, today: date) -> date:
     return week.start - timedelta(days=1) if week.end < today else today
 
 
-async def department_digest_for(env: Env, actor: Actor, week: Week) -> DepartmentDigest | None:
-    """An official's department view of `week` (this week: as of now; a past week: as its
-    Monday's digest carried it)."""
-    if not actor.is_staff:
-        raise NotAllowed()
-    rules.require_past_or_current(week, env.today())
-    as_of = department_view_day(week, env.today())
-    for digest in await department_digests(env, week, as_of):
-        if digest.department_id == actor.department_id:
-            return digest
-    return None
+@dataclass(frozen=True)
+class DigestAsked:
+    """/digest as asked: the week, and for an official their department's view (None: their
+    department has nothing to show), for a leader the 督察通报 (and, for a week named, the
+    one archived when it was sent, if any)."""
+
+    actor: Actor
+    week: Week
+    department: DepartmentDigest | None = None
+    leaders: LeaderDigest | None = None
+    archived: StoredDigest | None = None
+
+
+async def digest_for(env: Env, who: Who, typed_week: str | None = None) -> DigestAsked:
+    """/digest [2026-W47]: an official's department view (this week as of now; a past week
+    as its Monday's digest carried it), a leader's 督察通报 (last week, or the week named,
+    with its archived text); anyone else is refused."""
+    today = env.today()
+    async with env.db.reading() as uow:
+        actor = await actor_in(uow, env, who)
+        if actor.is_staff:
+            week = checks.parse_week(typed_week, today) if typed_week else Week.of(today)
+            rules.require_past_or_current(week, today)
+            views = await _department_digests_in(uow, env, week, department_view_day(week, today))
+            mine = [d for d in views if d.department_id == actor.department_id]
+            return DigestAsked(actor, week, department=mine[0] if mine else None)
+    week = checks.parse_week(typed_week, today) if typed_week else Week.before(today)
+    access.require_leader(actor)
+    rules.require_past_or_current(week, today)
+    await refresh_tallies(env)
+    async with env.db.reading() as uow:
+        digest = await _leaders_digest_in(uow, env, week)
+        archived = await uow.reports.digest(week, "leaders") if typed_week else None
+    return DigestAsked(actor, week, leaders=digest, archived=archived)
 
 
 async def export_ledger(
     env: Env,
-    actor: Actor | None,
+    who: Who | None,
     start: date,
     end: date,
     target: Path,
     write: Callable[[AsyncIterator[LedgerEntry], Path], object],
 ) -> int:
-    """The 台账: one row per appeal filed in [start, end] with its whole history, streamed."""
-    access.require_leader(actor)
-    if end < start:
-        raise InvalidInput(field="period", reason="invalid")
-    count = 0
+    """The 台账: one row per appeal filed in [start, end] with its whole history, streamed
+    (`who` None: the scheduler or the command line)."""
 
-    async def entries() -> AsyncIterator[LedgerEntry]:
-        nonlocal count
-        async with env.db.reading() as uow:
+    async def written(entries: AsyncIterator[LedgerEntry], path: Path, _: dict[str, str]) -> None:
+        await write(entries, path)  # type: ignore[misc]
+
+    return await export_named_ledger(env, who, start, end, target, written)
+
+
+async def export_named_ledger(
+    env: Env,
+    who: Who | None,
+    start: date,
+    end: date,
+    target: Path,
+    write: Callable[[AsyncIterator[LedgerEntry], Path, dict[str, str]], object],
+) -> int:
+    """`export_ledger`, `write` given the departments' names by code as well (the ledger
+    names them): the actor, the names and the rows in one reading."""
+    count = 0
+    async with env.db.reading() as uow:
+        access.require_leader(None if who is None else await actor_in(uow, env, who))
+        if end < start:
+            raise InvalidInput(field="period", reason="invalid")
+        names = {d.code: d.name for d in await uow.departments.all()}
+
+        async def entries() -> AsyncIterator[LedgerEntry]:
+            nonlocal count
             async for entry in uow.reports.ledger(*bounds(env, start, end)):
                 count += 1
                 yield entry
 
-    await write(entries(), target)
+        await write(entries(), target, names)  # type: ignore[misc]
     return count
 
 
-async def stats(env: Env, actor: Actor) -> dict[str, object]:
-    """Quick numbers for leaders: open, overdue, this week, this year."""
-    access.require_leader(actor)
+@dataclass(frozen=True)
+class Stats:
+    """/stats: the quick numbers, and the departments nobody has joined yet."""
+
+    figures: dict[str, object]
+    unstaffed: list[Department]
+
+
+async def stats(env: Env, who: Who) -> Stats:
+    """Quick numbers for leaders: open, overdue, this week, this year; and the departments
+    nobody has joined (their appeals go to the leaders)."""
+    async with env.db.unit_of_work() as uow:  # a leader's: the tallies counted again first
+        access.require_leader(await actor_in(uow, env, who))
+        await uow.reports.refresh_tallies(env.zone, env.now())
+        await uow.commit()
     today = env.today()
     week = Week.of(today)
     year_start = date(today.year, 1, 1)
-    await refresh_tallies(env)
     async with env.db.reading() as uow:
+        unstaffed = await unstaffed_in(uow)
         this_week = await _period(uow, env, week.start, today)
         year = await _period(uow, env, year_start, today)
         open_, pending, overdue = await uow.reports.open_counts(today)
-    return {
-        "open": open_,
-        "pending": pending,
-        "overdue": overdue,
-        "week_new": this_week.new,
-        "week_closed": this_week.closed,
-        "year_new": year.new,
-        "year_closed": year.closed,
-        "on_time": year.on_time_rate,
-        "satisfaction": year.satisfaction_rate,
-    }
+    return Stats(
+        {
+            "open": open_,
+            "pending": pending,
+            "overdue": overdue,
+            "week_new": this_week.new,
+            "week_closed": this_week.closed,
+            "year_new": year.new,
+            "year_closed": year.closed,
+            "on_time": year.on_time_rate,
+            "satisfaction": year.satisfaction_rate,
+        },
+        unstaffed,
+    )
 
 
 async def record_digest(env: Env, week: Week, audience: str, text: str) -> StoredDigest:
     """Archive the digest of a week once, as sent; later calls get the archived one."""
     async with env.db.unit_of_work() as uow:
-        await uow.reports.record_digest(week, audience, text, env.now())
-        stored = await uow.reports.digest(week, audience)
+        stored = await _record_in(uow, env, week, audience, text)
         await uow.commit()
     return stored
 
 
-async def archived(env: Env, actor: Actor, week: Week) -> StoredDigest | None:
-    access.require_leader(actor)
-    async with env.db.reading() as uow:
-        return await uow.reports.digest(week, "leaders")
+async def _record_in(
+    uow: UnitOfWork, env: Env, week: Week, audience: str, text: str
+) -> StoredDigest:
+    await uow.reports.record_digest(week, audience, text, env.now())
+    return await uow.reports.digest(week, audience)
 
 
 async def enqueue_digest(
     env: Env, week: Week, audience: str, chats: list[int], kinds: tuple[str, ...]
 ) -> tuple[int, ...]:
     """Hand a week's archived digest to the outbox, once per chat (a second run adds none)."""
+    async with env.db.unit_of_work() as uow:
+        ids = await _enqueue_in(uow, env, week, audience, chats, kinds)
+        await uow.commit()
+    return ids
+
+
+async def _enqueue_in(
+    uow: UnitOfWork, env: Env, week: Week, audience: str, chats: list[int], kinds: tuple[str, ...]
+) -> tuple[int, ...]:
     now = env.now()
     ids = []
-    async with env.db.unit_of_work() as uow:
-        for chat in chats:
-            if await uow.reports.digest_delivered(week, audience, chat):
-                continue
-            for kind in kinds:
-                detail = {"week": week.label, "audience": audience}
-                ids.append(
-                    await uow.outbox.add(chat, kind, "digest", None, detail, delivery.NOTICE, now)
-                )
-            await uow.reports.record_digest_delivery(week, audience, chat, now)
-        await uow.commit()
+    for chat in chats:
+        if await uow.reports.digest_delivered(week, audience, chat):
+            continue
+        for kind in kinds:
+            detail = {"week": week.label, "audience": audience}
+            ids.append(
+                await uow.outbox.add(chat, kind, "digest", None, detail, delivery.NOTICE, now)
+            )
+        await uow.reports.record_digest_delivery(week, audience, chat, now)
     return tuple(ids)
+
+
+LEADERS = "leaders"
+LEADERS_KINDS = ("digest", "digest_files")  # the text, then the chart and the ledger
+DEPARTMENT_KINDS = ("digest",)
+
+
+@dataclass(frozen=True)
+class WeeklyWords:
+    """How the weekly digests read (the catalog's wording, given by the caller): the
+    leaders' 督察通报, and a department's view of the week it is sent in."""
+
+    leaders: Callable[[LeaderDigest], str]
+    department: Callable[[DepartmentDigest, Week], str]
+
+
+@dataclass(frozen=True)
+class WeeklyQueued:
+    queued: list[int]  # the outbox rows added, in order
+    served: int  # the chats they are for
+
+
+async def queue_weekly(env: Env, week: Week, words: WeeklyWords) -> WeeklyQueued:
+    """Monday's run for `week` (the scheduler's, not a person's): the leaders' 督察通报 and
+    every department's view, worked out from one reading (the changed appeals replayed
+    once for both), then archived as sent and handed to the outbox, each chat once, in one
+    unit of work — a second run adds only what the first did not."""
+    today = env.today()
+    rules.require_past_or_current(week, today)
+    as_of = rules.as_of(week, today)
+    departments_week = week.sent_in  # Monday's run: this week, as of the reported week's end
+    await refresh_tallies(env)
+    async with env.db.reading() as uow:
+        replayed = Replay(as_of, await _changes(uow, env, as_of))
+        leaders = await _leaders_digest_in(uow, env, week, replayed)
+        views = await _department_digests_in(uow, env, departments_week, as_of, replayed)
+    async with env.db.unit_of_work() as uow:
+        await _record_in(uow, env, week, LEADERS, words.leaders(leaders))
+        queued = list(
+            await _enqueue_in(uow, env, week, LEADERS, sorted(env.leaders), LEADERS_KINDS)
+        )
+        served = len(queued) // len(LEADERS_KINDS)
+        for view in views:
+            audience = f"department:{view.department_id}"
+            await _record_in(uow, env, week, audience, words.department(view, departments_week))
+            ids = await _enqueue_in(uow, env, week, audience, view.chat_ids, DEPARTMENT_KINDS)
+            queued += ids
+            served += len(ids)
+        await uow.commit()
+    return WeeklyQueued(queued, served)
 
 
 async def stored(env: Env, week_label: str, audience: str) -> StoredDigest | None:
