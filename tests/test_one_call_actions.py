@@ -57,9 +57,14 @@ class Watch:
         for name in ("unit_of_work", "reading", "one_statement"):
             setattr(db, name, self._named(getattr(db, name)))
 
+    @staticmethod
+    def entry_of(frame: FrameType | None) -> str | None:
+        """The use case whose unit of work a frame opens (None: not a person's action)."""
+        return _entry(frame)
+
     def _named(self, open_: Callable[..., Any]) -> Callable[..., Any]:
         def opened(*args: Any, **kwargs: Any) -> Any:
-            entry = _entry(sys._getframe(1))
+            entry = self.entry_of(sys._getframe(1))
             if entry is not None:
                 self.opened.append(entry)
             return open_(*args, **kwargs)

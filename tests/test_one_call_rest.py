@@ -12,7 +12,6 @@ unit of work of their own, then the digest's reading); the table says so, step b
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import FrameType
@@ -58,14 +57,7 @@ def _entry(frame: FrameType | None) -> str | None:
 class Watch(proof.Watch):
     """`proof.Watch`, naming units of work by `_entry`."""
 
-    def _named(self, open_: Callable[..., Any]) -> Callable[..., Any]:
-        def opened(*args: Any, **kwargs: Any) -> Any:
-            entry = _entry(sys._getframe(1))
-            if entry is not None:
-                self.opened.append(entry)
-            return open_(*args, **kwargs)
-
-        return opened
+    entry_of = staticmethod(_entry)
 
 
 def run(watch: Watch) -> Callable[[list[Step]], Awaitable[list[tuple]]]:
