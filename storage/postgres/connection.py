@@ -10,7 +10,7 @@ its text, an integral `numeric` (what `SUM` of integers gives) as an int.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -96,22 +96,64 @@ class Cursor:
 
 class Connection:
     """A psycopg connection in autocommit mode (transactions are the caller's BEGIN/COMMIT,
-    as on the SQLite writer), answering as aiosqlite's does."""
+    as on the SQLite writer), answering as aiosqlite's does.
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    `renew` (from the pool's lease) gives another connection for the first statement when
+    the server ended this one before it ran (a restart): that statement runs again there,
+    once. Only the first: after it, a lost connection loses what the block did, and the
+    error is the caller's."""
+
+    def __init__(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        renew: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]] | None = None,
+    ) -> None:
         self.raw = conn
+        self._renew = renew
 
     async def execute(self, sql: str, params: Params | None = ()) -> Cursor:
+        query, args = translate(sql), () if params is None else params
+        try:
+            return await self._execute(query, args)
+        except psycopg.OperationalError:
+            if not await self._renewed():
+                raise
+            return await self._execute(query, args)
+        finally:
+            self._renew = None
+
+    async def _execute(self, query: str, args: Params) -> Cursor:
         async with self.raw.cursor(row_factory=rows) as cur:
-            await cur.execute(translate(sql), () if params is None else params)
+            await cur.execute(query, args)
             return Cursor(cur.rowcount)
 
     async def execute_fetchall(self, sql: str, params: Params | None = ()) -> list[Row]:
+        query, args = translate(sql), () if params is None else params
+        try:
+            return await self._fetchall(query, args)
+        except psycopg.OperationalError:
+            if not await self._renewed():
+                raise
+            return await self._fetchall(query, args)
+        finally:
+            self._renew = None
+
+    async def _fetchall(self, query: str, args: Params) -> list[Row]:
         async with self.raw.cursor(row_factory=rows) as cur:
-            await cur.execute(translate(sql), () if params is None else params)
+            await cur.execute(query, args)
             return await cur.fetchall() if cur.description is not None else []
 
+    async def _renewed(self) -> bool:
+        """After an OperationalError on the first statement: True when the connection was
+        ended under it (closed now) and another has taken its place."""
+        renew, self._renew = self._renew, None
+        if renew is None or not self.raw.closed:
+            return False
+        self.raw = await renew()
+        return True
+
     async def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
+        self._renew = None
         async with self.raw.cursor(row_factory=rows) as cur:
             await cur.executemany(translate(sql), list(seq))
             return Cursor(cur.rowcount)
