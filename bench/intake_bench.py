@@ -16,9 +16,9 @@ pair, the median pair reported);
 API and the simulated people share another.
 
 `--backend postgresql` runs the product on a throwaway PostgreSQL server instead of a
-SQLite file; `--backend both` runs the above on SQLite, then the product on SQLite and on
-PostgreSQL by pairs (each first in every other pair) and reports PostgreSQL's rate ÷
-SQLite's, median pair.
+SQLite file (reached through its Unix socket; `--tcp`: on 127.0.0.1); `--backend both`
+runs the above on SQLite, then the product on SQLite and on PostgreSQL by pairs (each
+first in every other pair) and reports PostgreSQL's rate ÷ SQLite's, median pair.
 
     python -m bench.intake_bench --enterprises 200
     python -m bench.intake_bench --enterprises 200 --notices heads --backend both --pairs 3
@@ -311,6 +311,8 @@ async def main() -> None:
     parser.add_argument("--backend", type=backend_choice, default=["sqlite"],
                         help="sqlite | postgresql: the product's database; both: the product"
                         " on PostgreSQL against the product on SQLite, by pairs")  # fmt: skip
+    parser.add_argument("--tcp", action="store_true",
+                        help="PostgreSQL on 127.0.0.1, not its Unix socket")  # fmt: skip
     args = parser.parse_args()
     if args.serve:
         await serve_bot(args.serve, args.port, args.db, args.only != "unlimited", args.notices)
@@ -326,7 +328,7 @@ async def main() -> None:
           f" {'twice':>5} |"
           f" {'last notice s':>13}")  # fmt: skip
     first = args.backend[:1]  # both: the echo comparison on SQLite, then the backends'
-    with tempfile.TemporaryDirectory() as folder, places(first, Path(folder)) as where:
+    with tempfile.TemporaryDirectory() as folder, places(first, Path(folder), args.tcp) as where:
         place = where[first[0]]
         for mode, limited in modes.items():
             if args.only and args.only != mode:
@@ -388,7 +390,10 @@ async def backends(args: argparse.Namespace) -> None:
     print(f"{'run':<14} | {'backend':<10} | {'updates':>7} | {'upd/s':>6} | {'p50 s':>6} |"
           f" {'p99 s':>6} | {'CPU ms':>6} | {'÷ SQLite':>8}")  # fmt: skip
     first, second = args.backend
-    with tempfile.TemporaryDirectory() as folder, places(args.backend, Path(folder)) as where:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        places(args.backend, Path(folder), args.tcp) as where,
+    ):
         for label, limited in (("no limiter", False), ("FloodLimits", True)):
             if args.only and (args.only == "limited") != limited:
                 continue
