@@ -298,3 +298,101 @@ async def test_filing_an_appeal_costs_only_its_statements(backend, sandbox, peop
     async with sandbox.env.db.reading() as uow:
         appeal = await uow.appeals.by_number(number)
     assert appeal is not None and appeal.description == text
+
+
+# -- a flow read and ended in one statement (both backends) --------------------------------
+
+
+@pytest.fixture
+async def env(settings, org, clock):
+    from bot.app import make_env
+
+    environment = make_env(settings, org, clock)
+    await environment.db.open()
+    yield environment
+    await environment.db.close()
+
+
+async def flows_of(env) -> dict[int, tuple[str, datetime]]:  # noqa: ANN001
+    """Every kept flow: user → (step, expiry)."""
+    kept = {}
+    async with env.db.reading() as uow:
+        for user in (1, 2, 3, 4, 5):
+            if (c := await uow.conversations.get(user)) is not None:
+                kept[user] = (c.step, c.expires_at)
+    return kept
+
+
+# (flows begun as (user, minutes before now they began), whose flow to end, what it ends)
+ENDINGS = [
+    ([], 1, None),
+    ([(1, 0)], 1, 1),
+    ([(1, 45)], 1, 1),  # lapsed (30 minutes), still returned: the caller says so
+    ([(2, 0)], 1, None),  # another user's flow is not touched
+    ([(1, 5), (2, 5)], 2, 2),
+]
+
+
+@pytest.mark.parametrize(("begun", "user", "ended"), ENDINGS)
+async def test_ending_any_flow_returns_it_and_keeps_the_others(env, clock, begun, user, ended):
+    from datetime import timedelta
+
+    from bot.usecases import conversations
+
+    now = clock.now()
+    for who, ago in begun:
+        clock.set(now - timedelta(minutes=ago))
+        await conversations.begin(env, who, who, "filing", f"step of {who}", {"n": who})
+    clock.set(now)
+    before = await flows_of(env)
+    got = await conversations.end_any(env, user)
+    assert (got.user_id if got else None) == ended
+    if got is not None:
+        assert got.step == f"step of {ended}" and got.data == {"n": ended}
+        assert got.expired(now) == (dict(begun)[ended] >= 30)
+    assert await flows_of(env) == {k: v for k, v in before.items() if k != ended}
+
+
+async def test_lapsing_ends_only_expired_flows_oldest_first_a_page_at_a_time(
+    env, clock, monkeypatch
+):
+    from datetime import timedelta
+
+    from bot.usecases import conversations
+
+    now = clock.now()
+    for who, ago in ((1, 40), (2, 90), (3, 10), (4, 31), (5, 60)):
+        clock.set(now - timedelta(minutes=ago))
+        await conversations.begin(env, who, who, "filing", "desc", {})
+    clock.set(now)
+    monkeypatch.setattr(conversations, "EXPIRED_PAGE", 2)
+    first = await conversations.lapse_expired(env)
+    assert [c.user_id for c in first] == [2, 5]  # the longest lapsed first
+    assert sorted(await flows_of(env)) == [1, 3, 4]
+    second = await conversations.lapse_expired(env)
+    assert [c.user_id for c in second] == [1, 4]
+    assert await conversations.lapse_expired(env) == []
+    assert sorted(await flows_of(env)) == [3]  # 10 minutes old: still running
+
+
+@pytest.mark.parametrize("ending", ["end_any", "lapse_expired"])
+async def test_ending_flows_is_one_round_trip(backend, env, clock, monkeypatch, ending):
+    """Read and ended by one statement, outside a transaction: one round trip (it was
+    BEGIN, the read, the delete, COMMIT)."""
+    from datetime import timedelta
+
+    from bot.usecases import conversations
+
+    if backend != "postgresql":
+        pytest.skip("round trips to a server: PostgreSQL")
+    clock.set(clock.now() - timedelta(hours=1))
+    await conversations.begin(env, 1, 1, "filing", "desc", {})
+    await conversations.begin(env, 2, 2, "filing", "desc", {})
+    clock.set(clock.now() + timedelta(hours=1))
+    with counted(monkeypatch) as traffic:
+        if ending == "end_any":
+            taken = [await conversations.end_any(env, 1)]
+        else:
+            taken = await conversations.lapse_expired(env)
+    assert traffic.round_trips == traffic.statement_count == 1, traffic.statements
+    assert [c.user_id for c in taken] == ([1] if ending == "end_any" else [1, 2])
