@@ -304,9 +304,9 @@ def server_cpu_seconds(url: str) -> float:
         return 0.0
     import psycopg
 
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url) as conn:  # its session's parent is the postmaster
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
     postmaster = int(stat[1])
     total = cpu_seconds(postmaster, children=True)
     for entry in Path("/proc").iterdir():
