@@ -86,7 +86,7 @@ def pg_url() -> Iterator[str]:
 async def opened(url: str, **options: object):  # noqa: ANN201
     from storage.postgres import PostgresDatabase
 
-    db = PostgresDatabase(url, min_size=1, max_size=2, **options)
+    db = PostgresDatabase(url, **{"min_size": 1, "max_size": 2, **options})
     await db.open()
     return db
 
@@ -241,6 +241,25 @@ async def test_a_session_ended_unseen_is_renewed_under_the_first_statement(pg, m
         assert await uow.operator_notes.latest("before") == T0
     if block is not one_read:  # written, and once: a second write of the key changes nothing
         assert not await note(pg, block.__name__.replace("_", " "))
+
+
+async def test_a_pool_of_one_renews_its_only_connection(pg_url, monkeypatch):
+    """The broken connection goes back before another is asked for: a pool of one does not
+    wait for itself."""
+    from storage.postgres import database
+
+    db = await opened(pg_url, max_size=1, pool_timeout=5)
+    try:
+        await note(db, "before")
+        end_sessions(db.url)
+        monkeypatch.setattr(database, "_has_input", lambda conn: False)
+        async with db.unit_of_work() as uow:  # the writers' one connection, renewed
+            assert await uow.operator_notes.first_time("after", T0)
+            await uow.commit()
+        async with db.reading() as uow:  # the readers' one
+            assert await uow.operator_notes.latest("after") == T0
+    finally:
+        await db.close()
 
 
 async def test_a_session_ended_inside_a_block_is_renewed_only_before_its_first_statement(pg):

@@ -223,17 +223,19 @@ class PostgresDatabase:
         leased = [await pool.getconn()]
 
         async def renew() -> psycopg.AsyncConnection[Any]:
-            old = leased.pop()
-            await pool.putconn(old)  # broken: the pool drops it and makes a new one
+            # the broken one first (the pool drops it and makes a new one): a pool of one
+            # would otherwise wait for itself
+            await pool.putconn(leased.pop())
             leased.append(await pool.getconn())
             return leased[0]
 
         try:
             yield Connection(leased[0], renew)
         finally:
-            raw = leased.pop()
-            self._returned[raw] = monotonic()
-            await pool.putconn(raw)
+            if leased:  # none when cancelled while renewing
+                raw = leased.pop()
+                self._returned[raw] = monotonic()
+                await pool.putconn(raw)
 
     async def close(self) -> None:
         pools, self._writers, self._readers = (self._writers, self._readers), None, None
