@@ -211,13 +211,16 @@ BLOCKS_AFTER = [committed, one_statement, one_read]
 
 
 @pytest.mark.parametrize("block", BLOCKS_AFTER, ids=[b.__name__ for b in BLOCKS_AFTER])
-async def test_after_the_server_ended_every_session_the_next_step_works(pg, block):
+async def test_after_the_server_ended_every_session_the_next_step_works(pg, monkeypatch, block):
     """Before use, the ended connection's socket shows the server's goodbye: the pool
-    replaces it and the step runs once, on a new session."""
+    replaces it and the step runs once, on a new session (its first statement is not
+    sent to the ended one and run again: the look saw it)."""
     await note(pg, "before")
     await one_read(pg)
     end_sessions(pg.url)
-    await block(pg)
+    with counted(monkeypatch) as traffic:
+        await block(pg)
+    assert traffic.statement_count == dict(BLOCKS)[block], traffic.statements
     await block(pg)  # the second finds a working pool too
     async with pg.reading() as uow:
         assert await uow.operator_notes.latest("before") == T0

@@ -336,7 +336,8 @@ def _has_input(conn: psycopg.AsyncConnection[Any]) -> bool:
     now, without waiting): nothing is owed to an idle session, so it is a FATAL message
     before the server ended it, the end of the stream, or a notice to be read."""
     try:
-        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+        poll = select.poll()  # any descriptor number (select() stops at 1024)
+        poll.register(conn.pgconn.socket, select.POLLIN)
+        return bool(poll.poll(0))
     except (OSError, ValueError, psycopg.OperationalError):
         return True
-    return bool(readable)
