@@ -14,6 +14,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.app import make_env
 from bot.clock import ManualClock
@@ -59,18 +60,22 @@ class Place:
         with psycopg.connect(self.server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
             conn.execute(f'CREATE DATABASE "{database}"')
-        return self.server.rsplit("/", 1)[0] + "/" + database
+        parts = urlsplit(self.server)
+        return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @contextmanager
-def places(backends: list[str], folder: Path) -> Iterator[dict[str, Place]]:
-    """A Place per backend; a PostgreSQL server runs (and is removed) for the block."""
+def places(backends: list[str], folder: Path, tcp: bool = False) -> Iterator[dict[str, Place]]:
+    """A Place per backend; a PostgreSQL server runs (and is removed) for the block, reached
+    through its Unix socket (or `tcp`: on 127.0.0.1)."""
     from bench.pgserver import pg_server
 
     with ExitStack() as stack:
         got = {}
         for backend in backends:
-            server = stack.enter_context(pg_server(PG_SETTINGS)) if backend != "sqlite" else None
+            server = None
+            if backend != "sqlite":
+                server = stack.enter_context(pg_server(PG_SETTINGS, tcp=tcp))
             got[backend] = Place(backend, folder, server)
         yield got
 

@@ -274,7 +274,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         drivers: dict[str, object] = {"aiosqlite": Sqlite()}
         try:
-            with pg_server(PG_SETTINGS) as url:
+            with pg_server(PG_SETTINGS, tcp=True) as url:
                 drivers["psycopg"] = Psycopg(url)
                 try:
                     import asyncpg  # noqa: F401 - not a dependency of the project

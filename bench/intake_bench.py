@@ -7,18 +7,18 @@ answer before the next step as a person does, all at once (a Monday burst). 30 o
 have joined the six departments (five each, the first as head), so every new appeal owes
 its department notices. The echo bot answers every update with one message carrying the
 same buttons. Printed: updates per second, the acting user's latency (update pushed →
-first answer) at p50 / p99, the bot process's CPU time per update, and for the product the
-appeals its officials heard of, in how many messages, how many twice, and how long after
-the burst the last one arrived. Both runs are made with the rate limiter and without it
-(handlers alone: `--pairs` echo/product pairs by turns, the product first in every other
-pair, the median pair reported);
+first answer) at p50 / p99, the bot process's CPU time per update (on PostgreSQL also the
+server's), and for the product the appeals its officials heard of, in how many messages,
+how many twice, and how long after the burst the last one arrived. Both runs are made
+with the rate limiter and without it (handlers alone: `--pairs` echo/product pairs by
+turns, the product first in every other pair, the median pair reported);
 `--only limited|unlimited` runs one. Each bot runs in a process of its own; the fake Bot
 API and the simulated people share another.
 
 `--backend postgresql` runs the product on a throwaway PostgreSQL server instead of a
-SQLite file; `--backend both` runs the above on SQLite, then the product on SQLite and on
-PostgreSQL by pairs (each first in every other pair) and reports PostgreSQL's rate ÷
-SQLite's, median pair.
+SQLite file (reached through its Unix socket; `--tcp`: on 127.0.0.1); `--backend both`
+runs the above on SQLite, then the product on SQLite and on PostgreSQL by pairs (each
+first in every other pair) and reports PostgreSQL's rate ÷ SQLite's, median pair.
 
     python -m bench.intake_bench --enterprises 200
     python -m bench.intake_bench --enterprises 200 --notices heads --backend both --pairs 3
@@ -249,7 +249,7 @@ async def run(
     try:
         while not any(method == "getUpdates" for method, _ in api.calls):
             await asyncio.sleep(0.05)
-        cpu_before = cpu_seconds(bot.pid)
+        cpu_before, server_before = cpu_seconds(bot.pid), server_cpu_seconds(url)
         seconds, latencies = await drive(api, enterprises, labels)
         if variant != "echo":
             settled = await notices_settle(api, notices_per_appeal(notices) * enterprises * ROUNDS)
@@ -257,6 +257,7 @@ async def run(
             messages = sum(len(m) for m in officials(api))
             repeated = notices_repeated(api)
         cpu = cpu_seconds(bot.pid) - cpu_before
+        server_cpu = server_cpu_seconds(url) - server_before
     finally:
         if bot.returncode is None:
             bot.terminate()
@@ -277,17 +278,46 @@ async def run(
         "repeated": repeated,
         "settled": settled,
         "cpu_ms": 1000 * cpu / len(latencies),
+        "server_cpu_ms": 1000 * server_cpu / len(latencies),
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time a process has used (user + system), from /proc (Linux); nan elsewhere. Time
-    the machine's other tenants take (steal) is not in it, unlike a rate."""
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """CPU time a process has used (user + system; `children`: with its ended children's),
+    from /proc (Linux); nan elsewhere. Time the machine's other tenants take (steal) is not
+    in it, unlike a rate."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(url: str) -> float:
+    """CPU time the PostgreSQL server behind `url` has used: its postmaster with the
+    sessions that ended, and the sessions running (found through /proc: the server runs on
+    this machine); 0 for SQLite."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    import psycopg
+
+    with psycopg.connect(url) as conn:  # its session's parent is the postmaster
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+    postmaster = int(stat[1])
+    total = cpu_seconds(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != backend:
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def notices_per_appeal(notices: str) -> int:
@@ -311,6 +341,8 @@ async def main() -> None:
     parser.add_argument("--backend", type=backend_choice, default=["sqlite"],
                         help="sqlite | postgresql: the product's database; both: the product"
                         " on PostgreSQL against the product on SQLite, by pairs")  # fmt: skip
+    parser.add_argument("--tcp", action="store_true",
+                        help="PostgreSQL on 127.0.0.1, not its Unix socket")  # fmt: skip
     args = parser.parse_args()
     if args.serve:
         await serve_bot(args.serve, args.port, args.db, args.only != "unlimited", args.notices)
@@ -326,7 +358,7 @@ async def main() -> None:
           f" {'twice':>5} |"
           f" {'last notice s':>13}")  # fmt: skip
     first = args.backend[:1]  # both: the echo comparison on SQLite, then the backends'
-    with tempfile.TemporaryDirectory() as folder, places(first, Path(folder)) as where:
+    with tempfile.TemporaryDirectory() as folder, places(first, Path(folder), args.tcp) as where:
         place = where[first[0]]
         for mode, limited in modes.items():
             if args.only and args.only != mode:
@@ -386,9 +418,12 @@ async def backends(args: argparse.Namespace) -> None:
     print(f"{args.enterprises} enterprises × {ROUNDS} appeals, 30 officials,"
           f" department_notices = {args.notices}; the product on each backend")  # fmt: skip
     print(f"{'run':<14} | {'backend':<10} | {'updates':>7} | {'upd/s':>6} | {'p50 s':>6} |"
-          f" {'p99 s':>6} | {'CPU ms':>6} | {'÷ SQLite':>8}")  # fmt: skip
+          f" {'p99 s':>6} | {'CPU ms':>6} | {'server CPU ms':>13} | {'÷ SQLite':>8}")  # fmt: skip
     first, second = args.backend
-    with tempfile.TemporaryDirectory() as folder, places(args.backend, Path(folder)) as where:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        places(args.backend, Path(folder), args.tcp) as where,
+    ):
         for label, limited in (("no limiter", False), ("FloodLimits", True)):
             if args.only and (args.only == "limited") != limited:
                 continue
@@ -404,7 +439,8 @@ async def backends(args: argparse.Namespace) -> None:
                     ratio = one["rate"] / got[first]["rate"]
                     print(f"{label:<14} | {backend:<10} | {one['updates']:>7} |"
                           f" {one['rate']:>6.1f} | {one['p50']:>6.2f} | {one['p99']:>6.2f} |"
-                          f" {one['cpu_ms']:>6.2f} | {ratio:>8.2f}", flush=True)  # fmt: skip
+                          f" {one['cpu_ms']:>6.2f} | {one['server_cpu_ms']:>13.2f} |"
+                          f" {ratio:>8.2f}", flush=True)  # fmt: skip
                 runs.append((got[second]["rate"] / got[first]["rate"], got))
             runs.sort(key=lambda r: r[0])
             ratio, got = runs[len(runs) // 2]

@@ -1,8 +1,14 @@
 """A throwaway PostgreSQL server for a benchmark: initdb and pg_ctl in a temporary folder,
-listening on 127.0.0.1 on a free port, stopped and removed at the end.
+listening on 127.0.0.1 on a free port and on a Unix socket in that folder, stopped and
+removed at the end.
 
-    with pg_server() as url:   # postgresql://bench@127.0.0.1:PORT/bench
+    with pg_server() as url:   # postgresql://bench@/bench?host=FOLDER&port=PORT
         ...
+    with pg_server(tcp=True) as url:   # postgresql://bench@127.0.0.1:PORT/bench
+
+The bot reaches the server through the Unix socket, as a bot on the database's own machine
+would be set up (docs/operations.md: `?host=/var/run/postgresql`): on 127.0.0.1 every
+statement also pays for the loopback TCP stack on both sides (docs/performance.md).
 
 The binaries come from PG_BIN (default /usr/lib/postgresql/15/bin, Debian's package). A
 server refuses to run as root, so as root it runs as the `postgres` user through `runuser`.
@@ -42,9 +48,10 @@ def _as_owner(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def pg_server(settings: dict[str, str] | None = None) -> Iterator[str]:
-    """A fresh server for the duration of the block; yields its URL. `settings` are extra
-    postgresql.conf lines (fsync stays on: the figures are a real server's)."""
+def pg_server(settings: dict[str, str] | None = None, tcp: bool = False) -> Iterator[str]:
+    """A fresh server for the duration of the block; yields its URL: through the Unix socket,
+    or (`tcp`) on 127.0.0.1. `settings` are extra postgresql.conf lines (fsync stays on: the
+    figures are a real server's)."""
     if not (PG_BIN / "initdb").exists():
         raise PgUnavailable(f"no PostgreSQL binaries in {PG_BIN} (apt-get install postgresql)")
     folder = Path(tempfile.mkdtemp(prefix="appealdesk-pg-"))
@@ -67,7 +74,10 @@ def pg_server(settings: dict[str, str] | None = None) -> Iterator[str]:
         run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "start")
         try:
             run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, DATABASE)
-            yield f"postgresql://{USER}@127.0.0.1:{port}/{DATABASE}"
+            if tcp:
+                yield f"postgresql://{USER}@127.0.0.1:{port}/{DATABASE}"
+            else:
+                yield f"postgresql://{USER}@/{DATABASE}?host={folder}&port={port}"
         finally:
             run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
     finally:

@@ -77,6 +77,25 @@ class ConversationRepo(Store):
             params = (user_id, records.stamp(started_at))
         return await self._changed(sql, params) == 1
 
+    async def take(self, user_id: int) -> Conversation | None:
+        """End whatever flow the user is in and return it: one statement (read and delete
+        the row at once), so a lone write needs no transaction of its own."""
+        row = await self._one("DELETE FROM conversations WHERE user_id = ? RETURNING *", (user_id,))
+        return _conversation(row) if row else None
+
+    async def take_expired(self, now: datetime, limit: int) -> list[Conversation]:
+        """End up to `limit` flows whose time is up, the longest lapsed first, and return
+        them (oldest expiry first): one statement. A flow moved on meanwhile (its time
+        renewed by another step) is checked again by the delete and kept."""
+        rows = await self._all(
+            "DELETE FROM conversations WHERE user_id IN (SELECT user_id FROM conversations"
+            " WHERE expires_at <= :now ORDER BY expires_at, user_id LIMIT :limit)"
+            " AND expires_at <= :now RETURNING *",
+            {"now": records.stamp(now), "limit": limit},
+        )
+        taken = [_conversation(r) for r in rows]
+        return sorted(taken, key=lambda c: (c.expires_at, c.user_id))
+
     async def expired(self, now: datetime, limit: int) -> list[Conversation]:
         rows = await self._all(
             "SELECT * FROM conversations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",

@@ -49,20 +49,13 @@ async def end(env: Env, conversation: Conversation) -> bool:
 
 
 async def end_any(env: Env, user_id: int) -> Conversation | None:
-    """End whatever flow the user is in; returns it."""
-    async with env.db.unit_of_work() as uow:
-        conversation = await uow.conversations.get(user_id)
-        if conversation is not None:
-            await uow.conversations.drop(user_id)
-        await uow.commit()
-    return conversation
+    """End whatever flow the user is in; returns it (one statement: read and ended)."""
+    async with env.db.one_statement() as uow:
+        return await uow.conversations.take(user_id)
 
 
 async def lapse_expired(env: Env) -> list[Conversation]:
-    """End the flows whose time is up; returns them so their users can be told."""
-    async with env.db.unit_of_work() as uow:
-        lapsed = await uow.conversations.expired(env.now(), EXPIRED_PAGE)
-        for conversation in lapsed:
-            await uow.conversations.drop(conversation.user_id, conversation.started_at)
-        await uow.commit()
-    return lapsed
+    """End the flows whose time is up (a page of them); returns them so their users can
+    be told (one statement: found and ended)."""
+    async with env.db.one_statement() as uow:
+        return await uow.conversations.take_expired(env.now(), EXPIRED_PAGE)

@@ -10,14 +10,14 @@ its text, an integral `numeric` (what `SUM` of integers gives) as an int.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import adapt
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import RowMaker
 
 from storage.postgres.params import translate
@@ -38,11 +38,20 @@ class Row(dict):
 
 
 def rows(cursor: psycopg.AsyncCursor[Any]) -> RowMaker[Row]:
-    """psycopg's row factory for `Row`."""
-    if cursor.description is None:
+    """psycopg's row factory for `Row`. The names are read from the result itself: the
+    cursor's `description` makes a Column object per column of every result."""
+    result = cursor.pgresult
+    if result is None or not result.nfields:
         return lambda values: Row()
-    names = [c.name for c in cursor.description]
+    encoding = cursor.connection.info.encoding
+    names = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
     return lambda values: Row(zip(names, values, strict=True))
+
+
+def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
+    """Whether the statement answered with rows (a SELECT, `… RETURNING`), not only a count."""
+    result = cursor.pgresult
+    return result is not None and result.status == ExecStatus.TUPLES_OK
 
 
 # -- values as SQLite stores them ---------------------------------------------------------
@@ -96,22 +105,81 @@ class Cursor:
 
 class Connection:
     """A psycopg connection in autocommit mode (transactions are the caller's BEGIN/COMMIT,
-    as on the SQLite writer), answering as aiosqlite's does."""
+    as on the SQLite writer), answering as aiosqlite's does.
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    `renew` (from the pool's lease) gives another connection for the first statement when
+    the server ended this one before it ran (a restart): that statement runs again there,
+    once. Only the first: after it, a lost connection loses what the block did, and the
+    error is the caller's.
+
+    One psycopg cursor serves the block's statements one after another (making one per
+    statement was a fifth of the adapter's time a statement); a statement started while
+    another runs on the same connection takes a cursor of its own."""
+
+    def __init__(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        renew: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]] | None = None,
+    ) -> None:
         self.raw = conn
+        self._renew = renew
+        self._spare: psycopg.AsyncCursor[Row] | None = None
+
+    def _cursor(self) -> psycopg.AsyncCursor[Row]:
+        """The spare cursor (taken: given back when its statement is done), or a new one."""
+        cur, self._spare = self._spare, None
+        return cur if cur is not None else self.raw.cursor(row_factory=rows)
 
     async def execute(self, sql: str, params: Params | None = ()) -> Cursor:
-        async with self.raw.cursor(row_factory=rows) as cur:
-            await cur.execute(translate(sql), () if params is None else params)
+        query, args = translate(sql), () if params is None else params
+        try:
+            return await self._execute(query, args)
+        except psycopg.OperationalError:
+            if not await self._renewed():
+                raise
+            return await self._execute(query, args)
+        finally:
+            self._renew = None
+
+    async def _execute(self, query: str, args: Params) -> Cursor:
+        cur = self._cursor()
+        try:
+            await cur.execute(query, args)
             return Cursor(cur.rowcount)
+        finally:
+            self._spare = cur
 
     async def execute_fetchall(self, sql: str, params: Params | None = ()) -> list[Row]:
-        async with self.raw.cursor(row_factory=rows) as cur:
-            await cur.execute(translate(sql), () if params is None else params)
-            return await cur.fetchall() if cur.description is not None else []
+        query, args = translate(sql), () if params is None else params
+        try:
+            return await self._fetchall(query, args)
+        except psycopg.OperationalError:
+            if not await self._renewed():
+                raise
+            return await self._fetchall(query, args)
+        finally:
+            self._renew = None
+
+    async def _fetchall(self, query: str, args: Params) -> list[Row]:
+        cur = self._cursor()
+        try:
+            await cur.execute(query, args)
+            return await cur.fetchall() if _has_rows(cur) else []
+        finally:
+            self._spare = cur
+
+    async def _renewed(self) -> bool:
+        """After an OperationalError on the first statement: True when the connection was
+        ended under it (closed now) and another has taken its place."""
+        renew, self._renew = self._renew, None
+        if renew is None or not self.raw.closed:
+            return False
+        self.raw = await renew()
+        self._spare = None  # the old connection's
+        return True
 
     async def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
+        self._renew = None
         async with self.raw.cursor(row_factory=rows) as cur:
             await cur.executemany(translate(sql), list(seq))
             return Cursor(cur.rowcount)

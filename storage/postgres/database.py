@@ -17,12 +17,16 @@
 from __future__ import annotations
 
 import logging
+import select
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from time import monotonic
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from storage import migrations as _migrations
@@ -38,6 +42,9 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x41707065616C446B
 SESSION = "-c TimeZone=UTC -c DateStyle=ISO,YMD"
 READ_ONLY = " -c default_transaction_read_only=on"
+# A pooled connection idle longer than this (seconds) is asked a round trip ("") before use;
+# one used more recently only has its socket looked at (no round trip): see `_usable`.
+IDLE_CHECK = 5.0
 SCHEMA_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version integer PRIMARY KEY, applied_at timestamptz NOT NULL)"
@@ -113,14 +120,20 @@ class PostgresDatabase:
         max_size: int = 10,
         connect_timeout: float = 10,
         pool_timeout: float = 30,
+        idle_check: float = IDLE_CHECK,
     ) -> None:
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
         self.connect_timeout = connect_timeout
         self.pool_timeout = pool_timeout
+        self.idle_check = idle_check
         self._writers: AsyncConnectionPool | None = None
         self._readers: AsyncConnectionPool | None = None
+        # when each pooled connection was last given back (monotonic seconds)
+        self._returned: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         return f"PostgresDatabase({shown(self.url)!r})"
@@ -177,12 +190,52 @@ class PostgresDatabase:
             timeout=self.pool_timeout,
             # a connection the server ended meanwhile (a restart, a failover, an idle
             # timeout) is replaced before a step uses it, not failed in the person's face
-            check=AsyncConnectionPool.check_connection,
+            check=self._usable,
             open=False,
             name="appealdesk-read" if read_only else "appealdesk-write",
         )
         await pool.open(wait=True, timeout=self.connect_timeout)
         return pool
+
+    async def _usable(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """The pool's check before it hands out `conn`; raises if the connection cannot be
+        used (the pool then replaces it). A connection given back within `idle_check`
+        seconds costs no round trip: a session the server ended (a restart, a failover,
+        `pg_terminate_backend`) has said so on its socket (the server's FATAL message, then
+        the end of the stream), which is looked at without waiting; only when something is
+        there, or the connection has been idle longer (a peer gone without a word, an idle
+        timeout on the way), is the server asked (an empty query, one round trip)."""
+        if conn.closed or conn.pgconn.transaction_status != TransactionStatus.IDLE:
+            raise psycopg.OperationalError("the connection is not idle")
+        returned = self._returned.get(conn)
+        if returned is None or monotonic() - returned > self.idle_check or _has_input(conn):
+            await AsyncConnectionPool.check_connection(conn)
+
+    @asynccontextmanager
+    async def _lease(self, pool: AsyncConnectionPool | None) -> AsyncIterator[Connection]:
+        """A pooled connection for one block, given back after it. Cheaper than the pool's
+        `connection()`, which also enters the connection's own block (a COMMIT call, and a
+        lock, that autocommit does not need: the blocks here end their transactions
+        themselves). Should the connection turn out ended by the server at the block's
+        first statement (ended after `_usable` looked: no statement of the block ran on
+        it), that statement runs again on another (`Connection.renew`)."""
+        assert pool is not None, "database is not open"
+        leased = [await pool.getconn()]
+
+        async def renew() -> psycopg.AsyncConnection[Any]:
+            # the broken one first (the pool drops it and makes a new one): a pool of one
+            # would otherwise wait for itself
+            await pool.putconn(leased.pop())
+            leased.append(await pool.getconn())
+            return leased[0]
+
+        try:
+            yield Connection(leased[0], renew)
+        finally:
+            if leased:  # none when cancelled while renewing
+                raw = leased.pop()
+                self._returned[raw] = monotonic()
+                await pool.putconn(raw)
 
     async def close(self) -> None:
         pools, self._writers, self._readers = (self._writers, self._readers), None, None
@@ -249,34 +302,42 @@ class PostgresDatabase:
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """One write transaction (READ COMMITTED): kept only if the block calls `commit()`,
         else rolled back."""
-        assert self._writers is not None, "database is not open"
-        async with self._writers.connection() as raw:
-            conn = Connection(raw)
+        async with self._lease(self._writers) as conn:
             await conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             uow = UnitOfWork(conn, POSTGRESQL)
             try:
                 yield uow
             finally:
-                if not uow.committed and conn.in_transaction and not raw.closed:
+                if not uow.committed and conn.in_transaction and not conn.raw.closed:
                     await conn.execute("ROLLBACK")
 
     @asynccontextmanager
     async def one_statement(self) -> AsyncIterator[UnitOfWork]:
         """A write of a single statement, kept as soon as it has run (autocommit); a second
         statement raises (it would not be atomic with the first)."""
-        assert self._writers is not None, "database is not open"
-        async with self._writers.connection() as raw:
-            yield UnitOfWork(_OneStatement(Connection(raw)), POSTGRESQL)  # type: ignore[arg-type]
+        async with self._lease(self._writers) as conn:
+            yield UnitOfWork(_OneStatement(conn), POSTGRESQL)  # type: ignore[arg-type]
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[UnitOfWork]:
         """Read committed data on a read-only session (each statement its own snapshot)."""
-        assert self._readers is not None, "database is not open"
-        async with self._readers.connection() as raw:
-            yield UnitOfWork(Connection(raw), POSTGRESQL, read_only=True)
+        async with self._lease(self._readers) as conn:
+            yield UnitOfWork(conn, POSTGRESQL, read_only=True)
 
     async def server_version(self) -> str:
         """The server's version (for `appealdesk check`)."""
         async with self.reading() as uow:
             rows = await uow.conn.execute_fetchall("SHOW server_version")
             return str(rows[0][0])
+
+
+def _has_input(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the server has sent anything to an idle connection (its socket is readable
+    now, without waiting): nothing is owed to an idle session, so it is a FATAL message
+    before the server ended it, the end of the stream, or a notice to be read."""
+    try:
+        poll = select.poll()  # any descriptor number (select() stops at 1024)
+        poll.register(conn.pgconn.socket, select.POLLIN)
+        return bool(poll.poll(0))
+    except (OSError, ValueError, psycopg.OperationalError):
+        return True
