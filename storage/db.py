@@ -18,7 +18,7 @@ from storage.appeals import AppealRepo, AuditRepo, ExtensionRepo, MessageRepo
 from storage.base import Store
 from storage.conversations import ConversationRepo, OperatorNotes, OutboxRepo
 from storage.dialect import SQLITE, Dialect
-from storage.migrations import MIGRATIONS
+from storage.migrations import MIGRATIONS, SCHEMA_TABLE
 from storage.notices import NoticeRepo
 from storage.people import DepartmentRepo, EnterpriseRepo, InviteRepo, PeopleRepo, RequestRepo
 from storage.reports import ReportRepo
@@ -171,10 +171,7 @@ class Database:
                     log.debug("closing %s failed", self.path, exc_info=True)
 
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
+        await conn.execute(SCHEMA_TABLE["sqlite"])
         async with conn.execute("SELECT version FROM schema_migrations") as cur:
             applied = {row[0] for row in await cur.fetchall()}
         pending = [version for version, _ in MIGRATIONS if version not in applied]

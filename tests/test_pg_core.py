@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -652,8 +653,23 @@ def test_a_refused_login_is_said_as_such():
     exc = psycopg.OperationalError(
         'connection failed: FATAL:  password authentication failed for user "appealdesk"'
     )
-    assert pg_database.explain(exc).startswith("refused the login")
-    assert pg_database.shown("postgresql://u:pw@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert pg_database.explain(exc, "postgresql://u:pw@h:5432/d").startswith("refused the login")
+
+
+@pytest.mark.parametrize("password", ["hunter2", "p%40ss", "sec%23ret"])
+def test_what_the_driver_said_is_told_without_the_password(password):
+    """libpq may quote the part of a URL it could not read: the password, as written or
+    decoded, never reaches the one-line message."""
+    import psycopg
+
+    url = f"postgresql://u:{password}@h:5432/d"
+    decoded = unquote(password)
+    exc = psycopg.OperationalError(f'invalid URI query parameter: "{password}" / "{decoded}"')
+    problem = pg_database.explain(exc, url)
+    assert password not in problem and decoded not in problem
+    assert str(pg_database.ServerUnusable(url, problem)).startswith(
+        "database: postgresql://u:***@h"
+    )
 
 
 async def test_tasks_as_they_were_at_a_moment_read_alike_on_both(either):

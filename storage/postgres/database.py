@@ -34,7 +34,7 @@ from storage.db import UnitOfWork, _OneStatement
 from storage.dialect import POSTGRESQL
 from storage.postgres.connection import Connection, register_loaders
 from storage.sqlite_only import NEWER, DatabaseUnusable
-from storage.urls import masked
+from storage.urls import HIDDEN, masked, secrets_of
 
 log = logging.getLogger(__name__)
 
@@ -45,27 +45,15 @@ READ_ONLY = " -c default_transaction_read_only=on"
 # A pooled connection idle longer than this (seconds) is asked a round trip ("") before use;
 # one used more recently only has its socket looked at (no round trip): see `_usable`.
 IDLE_CHECK = 5.0
-SCHEMA_TABLE = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version integer PRIMARY KEY, applied_at timestamptz NOT NULL)"
-)
+# How long a step waits for a connection (seconds) before it fails and the person is told:
+# as long as SQLite waits for a lock. A server that is down fails every step this fast, not
+# after half a minute; a pool this busy for this long is overloaded anyway.
+POOL_WAIT = 5.0
 
 
 def postgresql_migrations() -> list[tuple[int, str]]:
     """(version, SQL) of every schema step, as PostgreSQL runs them."""
-    return _migrations.migrations_for("postgresql")  # type: ignore[attr-defined]
-
-
-def _schema_table() -> str:
-    tables = getattr(_migrations, "SCHEMA_TABLE", None)
-    return tables["postgresql"] if isinstance(tables, dict) else SCHEMA_TABLE
-
-
-def shown(url: str) -> str:
-    """The URL with its password hidden (in the user part or a `password=` option), to name
-    the database in a message: the same form every command prints (storage.urls)."""
-
-    return masked(url)
+    return _migrations.migrations_for("postgresql")
 
 
 class ServerUnusable(DatabaseUnusable):
@@ -73,7 +61,7 @@ class ServerUnusable(DatabaseUnusable):
     the problem; a DatabaseUnusable, so every command says it the same way."""
 
     def __init__(self, url: str, problem: str) -> None:
-        self.url = shown(url)
+        self.url = masked(url)
         self.problem = problem
         Exception.__init__(self, f"database: {self.url} {problem}")
 
@@ -89,10 +77,13 @@ _PROBLEMS = {
 }
 
 
-def explain(exc: BaseException) -> str:
-    """The rest of a one-line message after the database's name."""
+def explain(exc: BaseException, url: str) -> str:
+    """The rest of a one-line message after the database's name (what the driver said,
+    without the URL's password: libpq may quote the part of a URL it could not read)."""
     sqlstate = getattr(exc, "sqlstate", None)
     detail = " ".join(str(exc).split()) or type(exc).__name__
+    for secret in secrets_of(url):
+        detail = detail.replace(secret, HIDDEN)
     if sqlstate in _PROBLEMS:
         problem = _PROBLEMS[sqlstate]
     elif isinstance(exc, psycopg.OperationalError) and sqlstate is None:
@@ -119,7 +110,7 @@ class PostgresDatabase:
         min_size: int = 1,
         max_size: int = 10,
         connect_timeout: float = 10,
-        pool_timeout: float = 30,
+        pool_timeout: float = POOL_WAIT,
         idle_check: float = IDLE_CHECK,
     ) -> None:
         self.url = url
@@ -136,7 +127,7 @@ class PostgresDatabase:
         )
 
     def __repr__(self) -> str:
-        return f"PostgresDatabase({shown(self.url)!r})"
+        return f"PostgresDatabase({masked(self.url)!r})"
 
     # -- opening and closing ---------------------------------------------------------------
 
@@ -152,7 +143,7 @@ class PostgresDatabase:
             raise
         except (psycopg.Error, PoolTimeout, OSError) as exc:
             await self.close()
-            raise ServerUnusable(self.url, explain(exc)) from None
+            raise ServerUnusable(self.url, explain(exc, self.url)) from None
 
     async def _connect(self, read_only: bool = False) -> psycopg.AsyncConnection[Any]:
         conn = await psycopg.AsyncConnection.connect(
@@ -278,7 +269,7 @@ class PostgresDatabase:
         level = logging.INFO if applied else logging.DEBUG
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            await conn.execute(_schema_table())
+            await conn.execute(_migrations.SCHEMA_TABLE["postgresql"])
         for version, sql in steps:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
@@ -294,7 +285,7 @@ class PostgresDatabase:
                     (version, datetime.now(UTC)),
                 )
         if not applied:
-            log.info("new database %s (schema %s)", shown(self.url), steps[-1][0])
+            log.info("new database %s (schema %s)", masked(self.url), steps[-1][0])
 
     # -- units of work ---------------------------------------------------------------------
 
