@@ -58,7 +58,7 @@ from handlers.buttons import (
     VIEW,
     routed,
 )
-from handlers.common import Context, esc, say
+from handlers.common import OWED_SENDER, Context, esc, say
 from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
 from storage import open_database
@@ -317,6 +317,7 @@ def build_application(
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["env"] = make_env(settings, org, clock)
+    app.bot_data[OWED_SENDER] = courier.send_soon  # answers Telegram refused, sent again
     for handler in handler_list():
         app.add_handler(handler)
     for number, handler in enumerate(guards()):

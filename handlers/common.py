@@ -147,6 +147,11 @@ async def say(
     return sent
 
 
+# bot_data's key for the courier's `send_soon`: the courier builds on this module, so it is
+# handed in when the application is built rather than imported here.
+OWED_SENDER = "send_owed_soon"
+
+
 async def owe(
     context: Context,
     chat_id: int,
@@ -154,8 +159,6 @@ async def owe(
     exc: TelegramError,
 ) -> None:
     """What is left of an answer, stored for the courier and sent as soon as it may be."""
-    from handlers.courier import send_soon  # the courier builds on this module
-
     log.warning("answer to %s failed, the outbox sends it: %s", chat_id, exc)
     markup = pieces[-1][1]
     rows = (
@@ -166,7 +169,9 @@ async def owe(
     retry_after = _seconds(exc.retry_after) if isinstance(exc, RetryAfter) else None
     text = "\n".join(piece for piece, _ in pieces)
     stored = await outbox.owe_answer(env_of(context), chat_id, text, rows, retry_after)
-    if retry_after is None:  # else the courier sends it when Telegram said it may
+    # else the courier sends it when Telegram said it may (or its job does, without a sender)
+    send_soon = context.application.bot_data.get(OWED_SENDER)
+    if retry_after is None and send_soon is not None:
         await send_soon(context, (stored,))
 
 
