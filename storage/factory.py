@@ -402,13 +402,13 @@ def pg_dump_recipe(url: str, target_file: Path) -> str:
 
 
 def _server_options(parts: SplitResult) -> str:
-    """`-h HOST -p PORT` as the URL names them (none: the server's default socket)."""
-    options = ""
-    if parts.hostname:
-        options += f" -h {shlex.quote(parts.hostname)}"
-    if parts.port:
-        options += f" -p {int(parts.port)}"
-    return options
+    """`-h HOST -p PORT` as the URL names them, in its address or as `host=`/`port=`
+    options (a socket folder); none: the server's default socket."""
+    options = dict(parse_qsl(parts.query))
+    host, port = parts.hostname or options.get("host"), parts.port or options.get("port")
+    return (f" -h {shlex.quote(host)}" if host else "") + (
+        f" -p {shlex.quote(str(port))}" if port else ""
+    )
 
 
 def migrate(url: str) -> tuple[SchemaState, SchemaState]:

@@ -101,46 +101,60 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-# Read without urlsplit: a password written with a character URLs reserve (`sec#ret`,
-# `p@ss/w`) would move the split, and the rest of it would be shown. Everything before the
-# last `@` is the user part; its password follows the first `:`.
+# A password written with a character URLs reserve (`sec#ret`, `p@ss/w`) moves urlsplit's
+# split, and the rest of it would be shown. So the password is also read as written: the
+# user part is what comes before the last `@` ahead of the options (`?…`, which may hold an
+# `@` of their own); every reading of it is hidden.
 RESERVED_IN_PASSWORD = "@/#?[]"
 
 
-def _user_part(url: str) -> tuple[str, str, str]:
-    """(scheme://, the user part, the host and everything after it); '' without a user part."""
-    scheme, _, rest = url.partition("://")
-    user, at, host = rest.rpartition("@")
-    return f"{scheme}://", (user if at else ""), (host if at else rest)
+def _user_and_rest(url: str) -> tuple[str, str]:
+    """(the user part, what follows its `@`) of a URL; ('', all after `://`) without one.
+    The user part ends at the last `@` ahead of the options; when none is there, at the last
+    `@` of all (a raw `?` in the password put the options' start inside it)."""
+    rest = url.partition("://")[2]
+    for part in (rest.partition("?")[0], rest):
+        user, at, _ = part.rpartition("@")
+        if at:
+            return user, rest[len(user) + 1 :]
+    return "", rest
 
 
 def _raw_password(url: str) -> str:
-    return _user_part(url)[1].partition(":")[2]
+    """The password as written (empty when there is none)."""
+    return _user_and_rest(url)[0].partition(":")[2]
 
 
 def masked(url: str) -> str:
     """The URL with its password (in the user part or a `password=` option) replaced."""
     if not url.lower().startswith(tuple(f"{s}://" for s in POSTGRES_SCHEMES)):
         return url  # a path or sqlite:///…, which holds no password
-    scheme, user, host = _user_part(url)
+    scheme = url.partition("://")[0]
+    user, rest = _user_and_rest(url)
     if ":" in user:
-        host = f"{user.partition(':')[0]}:{HIDDEN}@{host}"
-    elif user:
-        host = f"{user}@{host}"
-    if "password" in host:
-        address, question, query = host.partition("?")
+        user = f"{user.partition(':')[0]}:{HIDDEN}"
+    address, question, query = rest.partition("?")
+    if "password" in query:
         options = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, HIDDEN if k == "password" else v) for k, v in options], safe="*/:")
-        host = address + question + query
-    return scheme + host
+        query = urlencode([(k, HIDDEN if k == "password" else v) for k, v in options], safe="*/:@")
+    shown = f"{scheme}://{user + '@' if user else ''}{address}{question}{query}"
+    for secret in secrets_of(url):  # whatever another reading of the URL takes for one
+        shown = shown.replace(secret, HIDDEN)
+    return shown
 
 
 def secrets_of(url: str) -> list[str]:
-    """The password a URL holds, as written and decoded, for log masking (bot.logs)."""
+    """Every reading of the password a URL holds, as written and decoded, for masking
+    (bot.logs, the driver's words): urlsplit's, the one written before the options, and
+    `password=` options."""
     if "://" not in url:
         return []
-    raw = _raw_password(url)
-    found = [raw] if raw else []
-    query = _user_part(url)[2].partition("?")[2]
-    found += [v for k, v in parse_qsl(query) if k == "password" and v]
-    return sorted({*found, *(unquote(v) for v in found)}, key=len, reverse=True)
+    found = [_raw_password(url)]
+    try:
+        found.append(urlsplit(url).password or "")
+    except ValueError:  # a URL urlsplit cannot read at all
+        pass
+    query = url.partition("?")[2]
+    found += [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "password"]
+    found = [f for f in found if f]
+    return sorted({*found, *(unquote(v) for v in found)} - {""}, key=len, reverse=True)

@@ -269,24 +269,25 @@ def claim(folder: Path, bin_dir: Path) -> None:
     (folder / OWNER).write_text(json.dumps(owner))
 
 
-def orphaned(folder: Path) -> bool:
-    """Whether the process that owns `folder` is gone (False when no owner is written: a
-    folder being made, or one this module did not make)."""
+def orphaned(folder: Path) -> dict | None:
+    """The owner written in `folder` when the process that owns it is gone, else None (no
+    owner written: a folder being made, or one this module did not make; or another run
+    sweeping it at the same moment)."""
     try:
         owner = json.loads((folder / OWNER).read_text())
     except (OSError, ValueError):
-        return False
+        return None
     now = started_at(owner["pid"])
-    return now is None or now != owner["started"]
+    return owner if now is None or now != owner["started"] else None
 
 
 def sweep_leftovers(where: Path | None = None) -> list[Path]:
     """Stop the servers and remove the folders of clusters whose owner is gone (a test
-    run killed together with its watcher); the folders removed."""
+    run killed together with its watcher); the folders removed. Workers of one run start
+    together and may sweep the same folder: whichever comes second finds it gone."""
     swept = []
     for folder in sorted(Path(where or tempfile.gettempdir()).glob(f"{PREFIX}*")):
-        if folder.is_dir() and orphaned(folder):
-            owner = json.loads((folder / OWNER).read_text())
+        if folder.is_dir() and (owner := orphaned(folder)) is not None:
             stop_server(folder, Path(owner["bin"]))
             shutil.rmtree(folder, ignore_errors=True)
             swept.append(folder)

@@ -535,6 +535,22 @@ def test_backup_of_postgresql_prints_the_pg_dump_recipe_without_the_password(
 
 
 @pytest.mark.parametrize(
+    ("url", "server"),
+    [
+        ("postgresql://desk@db.example:5433/appealdesk", ["-h", "db.example", "-p", "5433"]),
+        ("postgresql://desk@/appealdesk?host=/srv/pg&port=5433", ["-h", "/srv/pg", "-p", "5433"]),
+        ("postgresql://desk@/appealdesk", []),
+    ],
+)
+def test_the_recipe_makes_the_database_on_the_bots_server(url, server):
+    """createdb reaches the server the URL names, in its address or as a socket folder."""
+    line = next(x for x in pg_dump_recipe(url, Path("a.dump")).splitlines() if "createdb" in x)
+    words = shlex.split(line)
+    named = words[words.index("createdb") + 1 : words.index("--owner")]
+    assert named == server
+
+
+@pytest.mark.parametrize(
     ("database", "owner", "target"),
     [
         ("appealdesk", "desk", "back up/appeal desk.dump"),

@@ -284,6 +284,23 @@ def test_a_password_as_written_is_never_shown(password, query):
     assert password in secrets_of(encoded)
 
 
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("postgresql://u@h/db?password=s3cr@t&sslmode=require", "s3cr@t"),
+        ("postgresql://u@h:5432/db?password=a@b", "a@b"),
+        ("postgresql://u:p%40ss@h/db?sslmode=require", "p@ss"),
+        ("postgresql://u@h/db?options=-c%20x@y&password=hunter22", "hunter22"),
+    ],
+)
+def test_an_at_sign_in_the_options_is_no_user_part(url, secret):
+    """The options may hold an `@` of their own: the URL is accepted, its password (in the
+    user part or an option) found among the secrets and never shown."""
+    target = parse_database_url(url)
+    assert secret in secrets_of(url) and secret not in target.shown
+    assert target.shown.startswith("postgresql://u") and "@h" in target.shown
+
+
 @pytest.mark.parametrize("password", ["sec#ret", "p@ss:w/rd", "p@ss", "a?b=c", "x[1]"])
 def test_a_reserved_character_in_the_password_is_named_not_shown(password, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", f"postgresql://appealdesk:{password}@127.0.0.1:1/desk")
