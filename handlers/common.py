@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
@@ -376,6 +376,16 @@ def html_free(text: str) -> str:
 EXTENSION_DECIDED = frozenset({EXTENSION_APPROVED, EXTENSION_DENIED})
 
 
+async def answer_button(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
+    """Answer a button press (a pop-up when `text`). Telegram refuses an answer to an old
+    press (a replay after a restart, a slow step): the action stands, so that is only logged,
+    never turned into an error message in the chat."""
+    try:
+        await query.answer(html_free(text) if text else None, show_alert=alert)
+    except TelegramError as exc:
+        log.warning("answerCallbackQuery failed: %s", exc)
+
+
 async def again(update: Update, code: str) -> bool:
     """A button whose action is done tapped again: answered on the button ("已签收，无需重复
     操作"), no message in the chat. False when the update is no button press, or the action
@@ -384,10 +394,7 @@ async def again(update: Update, code: str) -> bool:
     text = name("again", code, default="")
     if query is None or not text:
         return False
-    try:
-        await query.answer(text)
-    except TelegramError as exc:
-        log.warning("answerCallbackQuery failed: %s", exc)
+    await answer_button(query, text)
     return True
 
 

@@ -62,11 +62,11 @@ from handlers.buttons import (
 )
 from handlers.common import (
     Context,
+    answer_button,
     attachment_of,
     caller,
     env_of,
     esc,
-    html_free,
     keyboard,
     local_time,
     message_text,
@@ -302,7 +302,7 @@ async def send_export(update: Update, context: Context) -> None:
     total = write_task_ledger(tasks, buffer, env.zone, env.today())
     caption = t("task_export_caption", total=total, time=local_time(env, env.now()))
     if update.callback_query is not None:
-        await update.callback_query.answer()
+        await answer_button(update.callback_query)
     await context.bot.send_document(
         update.effective_chat.id,
         document=buffer.getvalue(),
@@ -514,7 +514,7 @@ async def _owner_assigned(update: Update, context: Context, assigned: ledger.Ass
     task, official = assigned.task, assigned.official
     await flow.finish(context, await flow.active(update, context, FLOW, OWNER))
     if assigned.replayed and update.callback_query is not None:
-        await update.callback_query.answer(html_free(t("done_task_again", seq=task.seq)))
+        await answer_button(update.callback_query, t("done_task_again", seq=task.seq))
         return
     named = esc(person_name(official.full_name, official.role))
     await say(update, context, t("done_task_assign", seq=task.seq, official=named))
@@ -540,7 +540,7 @@ async def _act(
     )
     query = update.callback_query
     if outcome.replayed and outcome.ack_id is None and query is not None:
-        await query.answer(html_free(t("done_task_again", seq=outcome.task.seq)))
+        await answer_button(query, t("done_task_again", seq=outcome.task.seq))
         return outcome
     assert outcome.view is not None, "the action returns the task's card after it"
     _, markup = task_card(outcome.view, context)

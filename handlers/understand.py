@@ -15,7 +15,16 @@ from bot.texts import t
 from bot.usecases import appeals, people
 from handlers import cases, filing, flow
 from handlers.buttons import GROUP_KINDS, MENU_CHOICES, kind_of, pressed
-from handlers.common import Context, caller, env_of, keyboard, refusals, removal_text, say
+from handlers.common import (
+    Context,
+    answer_button,
+    caller,
+    env_of,
+    keyboard,
+    refusals,
+    removal_text,
+    say,
+)
 
 NUMBER_IN_TEXT = re.compile(r"SQ-\d{4}-\d{6}", re.IGNORECASE)
 # Commands that make sense in a department group (everything else is personal).
@@ -157,6 +166,6 @@ async def group_guard(update: Update, context: Context) -> None:
     if query is not None:
         if _group_may_press(query.data or ""):
             return
-        await query.answer(t("private_only"), show_alert=True)
+        await answer_button(query, t("private_only"), alert=True)
         raise ApplicationHandlerStop
     raise ApplicationHandlerStop

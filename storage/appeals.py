@@ -16,7 +16,7 @@ from bot.rules.model import (
     State,
 )
 from storage import records
-from storage.base import HOLD_APPEAL, Store, placeholders
+from storage.base import Store, placeholders
 
 APPEAL_FIELDS = (
     "SELECT a.*, e.name AS enterprise_name, e.uscc AS uscc, d.code AS department_code,"
@@ -38,9 +38,12 @@ OPEN_SCOPE = (
 
 class AppealRepo(Store):
     async def hold(self, appeal_id: int) -> None:
-        """Hold the appeal until COMMIT for a check a later write relies on (no extension
-        pending yet): a second request for it at once waits, then sees the first's."""
-        await self._hold(HOLD_APPEAL, appeal_id)
+        """Hold the appeal's row until COMMIT, before reading it for a check a later write
+        relies on (no extension pending, the state it is in): a change committed meanwhile
+        (a close, a transfer, another request) is seen, one under way is waited for.
+        SQLite's one writer does this already."""
+        if lock := self.dialect.lock_row():
+            await self._one("SELECT id FROM appeals WHERE id = ?" + lock, (appeal_id,))  # noqa: S608 (a dialect fragment)
 
     async def next_seq(self, year: int) -> int:
         """Next number of the year; inside the filing transaction, so numbers have no gaps.

@@ -27,7 +27,7 @@ def returning_id(sql: str) -> str:
 
 
 # the key spaces of `Store._hold`, one per kind of value held
-HOLD_APPEAL, HOLD_ENTERPRISE, HOLD_USCC, HOLD_TASK_LEDGER = 1, 2, 3, 4
+HOLD_ENTERPRISE, HOLD_USCC, HOLD_TASK_LEDGER = 2, 3, 4
 
 
 class Store:
@@ -61,6 +61,8 @@ class Store:
         check a later write relies on (no extension pending, no such USCC yet), which
         SQLite's one writer makes safe by itself and PostgreSQL would let two pass at once."""
         if lock := self.dialect.exclusive_for(space, "?"):
+            # in a reading or a lone statement the lock would end with the statement
+            assert getattr(self.conn, "in_transaction", True), "hold inside a unit of work"
             await self.conn.execute(lock, (str(key),))
 
     async def _changed(self, sql: str, params: tuple | dict) -> int:

@@ -151,10 +151,11 @@ def _collation_unlike_sqlite(conn: Any) -> str:
     """The database's collation when it orders text otherwise than by code point, else ''."""
     if conn.execute(BYTE_ORDER_PROBE).fetchone()[0]:
         return ""
-    # an ICU collation (PostgreSQL 15+) is named by daticulocale; to_jsonb reads it where the
-    # column exists and gives NULL where it does not
+    # an ICU collation is named by daticulocale (PostgreSQL 15, 16) or datlocale (17+); to_jsonb
+    # reads whichever column exists (NULL for the others), on any version
     row = conn.execute(
-        "SELECT COALESCE(to_jsonb(d) ->> 'daticulocale', d.datcollate) FROM pg_database d"
+        "SELECT COALESCE(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale', d.datcollate)"
+        " FROM pg_database d"
         " WHERE d.datname = current_database()"
     ).fetchone()
     return str(row[0]) if row and row[0] else "of a language"

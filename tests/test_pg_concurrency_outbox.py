@@ -21,6 +21,7 @@ from bot.texts import name, t
 from bot.usecases import outbox, people, tasks
 from handlers import courier
 from tests.conftest import COMPANY_USCC, LEADER_ID, open_database, settings_for, url_of
+from tests.test_pg_concurrency_appeals import blocked_on_a_lock
 
 
 @pytest.fixture
@@ -268,7 +269,7 @@ async def test_a_sender_claiming_a_message_being_changed_sends_the_change(envs, 
     async with env.db.unit_of_work() as uow:
         await READ_TO_CHANGE[change](uow, oid)
         claiming = asyncio.create_task(_take(other, oid, now))
-        await asyncio.sleep(0.3)  # the claim has reached the server and waits there
+        await blocked_on_a_lock(other)  # the claim has reached the server and waits there
         assert not claiming.done()
         if change == "a later page joins the list":
             assert await uow.outbox.set_detail(oid, {FILES: [10, 11]})

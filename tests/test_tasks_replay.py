@@ -159,6 +159,23 @@ async def test_a_decision_tapped_twice_is_told_once(sandbox, people, db, action)
     assert len([m for m in p.official.since(official) if "第1项整改任务经局领导审批" in m]) == 1
 
 
+@pytest.mark.parametrize("action", [TaskAction.APPROVE, TaskAction.DEEM], ids=str)
+async def test_an_old_press_telegram_will_not_answer_is_no_error(sandbox, people, db, action):
+    """A press replayed after a restart is too old to answer on the button: Telegram refuses
+    the pop-up, and the action (done, once) is not turned into an error in the chat."""
+    p = people
+    await p.leader.send("/tasks import")
+    await p.leader.send_document("t.csv", content=csv_bytes([task_row(1)]))
+    await _ready(sandbox, p, db, 1, action)
+    update = await _update(p.leader, 1, action)
+    await sandbox.deliver(update)
+    mark = p.leader.mark()
+    too_old = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    sandbox.api.fail("answerCallbackQuery", 400, too_old)
+    await sandbox.deliver(update)
+    assert p.leader.since(mark) == []
+
+
 async def test_the_use_case_replays_without_acting_again(sandbox, people, db):
     """Without Telegram: the same request twice stores one report and answers alike."""
     p = people

@@ -733,10 +733,10 @@ async def extend(env: Env, who: Who, req: ActionRequest) -> Outcome:
         done = await already_done(uow, env, actor.tg_id, req.key, Action.EXTEND)
         if done is not None:
             return _answer(env, actor, Outcome(await uow.appeals.get(done), replayed=True))
+        await uow.appeals.hold(req.appeal_id)
         appeal = await load_visible(uow, actor, req.appeal_id)
         access.authorize(actor, appeal, Action.EXTEND, req.version, today)
         env.deadlines.check_extension(new_due, appeal)
-        await uow.appeals.hold(appeal.id)
         if await uow.extensions.pending_for(appeal.id) is not None:
             raise ExtensionPending(number=appeal.number)
         extension_id = await uow.extensions.add(
