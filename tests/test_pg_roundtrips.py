@@ -228,11 +228,14 @@ async def test_after_the_server_ended_every_session_the_next_step_works(pg, monk
             assert await uow.operator_notes.latest(block.__name__.replace("_", " ")) == T0
 
 
-@pytest.mark.parametrize("block", BLOCKS_AFTER, ids=[b.__name__ for b in BLOCKS_AFTER])
+RENEWED = [committed, one_read]
+
+
+@pytest.mark.parametrize("block", RENEWED, ids=[b.__name__ for b in RENEWED])
 async def test_a_session_ended_unseen_is_renewed_under_the_first_statement(pg, monkeypatch, block):
     """Ended where the pool's look does not see it (the goodbye not arrived yet), the
-    block's first statement (BEGIN, the lone write, the first read) fails on the old
-    session — nothing had run there — and runs again, once, on another."""
+    block's first statement (BEGIN, the first read) fails on the old session — nothing had
+    run there — and runs again, once, on another."""
     from storage.postgres import database
 
     await note(pg, "before")
@@ -244,6 +247,23 @@ async def test_a_session_ended_unseen_is_renewed_under_the_first_statement(pg, m
         assert await uow.operator_notes.latest("before") == T0
     if block is not one_read:  # written, and once: a second write of the key changes nothing
         assert not await note(pg, block.__name__.replace("_", " "))
+
+
+async def test_a_lone_write_whose_session_ended_unseen_is_not_run_again(pg, monkeypatch):
+    """A lone write may have been committed just before its session ended (the answer
+    lost): it fails rather than run twice, and the step is the caller's to answer."""
+    import psycopg
+
+    from storage.postgres import database
+
+    await note(pg, "before")
+    end_sessions(pg.url)
+    monkeypatch.setattr(database, "_has_input", lambda conn: False)  # the look sees nothing
+    with pytest.raises(psycopg.OperationalError):
+        await one_statement(pg)
+    await one_statement(pg)  # the next step gets a working session
+    async with pg.reading() as uow:
+        assert await uow.operator_notes.latest("one statement") == T0
 
 
 async def test_a_pool_of_one_renews_its_only_connection(pg_url, monkeypatch):
@@ -266,13 +286,16 @@ async def test_a_pool_of_one_renews_its_only_connection(pg_url, monkeypatch):
 
 
 async def test_a_session_ended_inside_a_block_is_renewed_only_before_its_first_statement(pg):
-    """Ended after the hand-out, before the first statement: that statement runs on a new
-    session. Ended after BEGIN: the transaction is lost and the caller hears of it."""
+    """Ended after the hand-out, before the first statement: a read runs on a new session;
+    a lone write is the caller's error (it cannot tell whether the server ran it). Ended
+    after BEGIN: the transaction is lost and the caller hears of it."""
     import psycopg
 
     async with pg.one_statement() as uow:
         end_sessions(pg.url, [uow.conn.raw.info.backend_pid])
-        assert await uow.operator_notes.first_time("written once", T0)
+        with pytest.raises(psycopg.OperationalError):
+            await uow.operator_notes.first_time("written once", T0)
+    assert await note(pg, "written once")  # it had not run: the next step writes it
     async with pg.reading() as uow:
         end_sessions(pg.url, [uow.conn.raw.info.backend_pid])
         assert await uow.operator_notes.latest("written once") == T0

@@ -135,7 +135,7 @@ class Connection:
         try:
             return await self._execute(query, args)
         except psycopg.OperationalError:
-            if not await self._renewed():
+            if not _repeatable(query) or not await self._renewed():
                 raise
             return await self._execute(query, args)
         finally:
@@ -154,7 +154,7 @@ class Connection:
         try:
             return await self._fetchall(query, args)
         except psycopg.OperationalError:
-            if not await self._renewed():
+            if not _repeatable(query) or not await self._renewed():
                 raise
             return await self._fetchall(query, args)
         finally:
@@ -187,3 +187,12 @@ class Connection:
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+
+def _repeatable(query: str) -> bool:
+    """Whether a block's first statement may run again on another session after its own
+    ended under it: BEGIN and a plain read may. A lone write may not — the server may have
+    committed it just before the session ended (its answer lost), and a second run would
+    act twice (a message owed twice, a flow taken and then found gone)."""
+    head = query.lstrip().split(None, 1)[0].upper() if query.strip() else ""
+    return head in ("BEGIN", "SHOW") or (head == "SELECT" and "FOR UPDATE" not in query.upper())
