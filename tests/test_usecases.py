@@ -126,14 +126,14 @@ async def test_invite_is_single_use_and_makes_a_head(env, db):
 
 
 async def test_baobao_routes_the_next_appeal_to_that_official(env, cast, db):
-    enterprise = await people.find_enterprise(env, cast["leader"], COMPANY_USCC)
-    assigned = await people.assign_baobao(env, cast["leader"], enterprise.id, OUTSIDER)
+    enterprise_id = db.one("SELECT id FROM enterprises WHERE uscc = ?", COMPANY_USCC)["id"]
+    assigned = await people.assign_baobao(env, cast["leader"], enterprise_id, OUTSIDER)
     assert assigned.official.full_name == "王芳"
     outcome = await filed(env, cast)
     assert outcome.appeal.assignee_id == OUTSIDER
     assert outcome.appeal.department_code == "jrj"
     with pytest.raises(BaobaoNotFound):  # as for unknown ids: nothing to probe
-        await people.assign_baobao(env, cast["head"], enterprise.id, OFFICIAL)
+        await people.assign_baobao(env, cast["head"], enterprise_id, OFFICIAL)
 
 
 # filing and the workflow -----------------------------------------------------------------------

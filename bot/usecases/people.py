@@ -620,16 +620,6 @@ async def department_staff(uow: UnitOfWork, department: Department) -> list[Pers
     return [p for p in await uow.people.staff_of(department.id) if p.role in STAFF_ROLES]
 
 
-async def find_enterprise(env: Env, actor: Actor, code: str) -> Enterprise:
-    access.require_leader(actor)
-    code = checks.uscc_code(code)
-    async with env.db.reading() as uow:
-        enterprise = await uow.enterprises.by_uscc(code)
-    if enterprise is None:
-        raise InvalidInput(field="uscc", reason="unknown")
-    return enterprise
-
-
 @dataclass(frozen=True)
 class BaobaoAsked:
     """/baobao as asked: the enterprise named (None: no code given, the usage is shown) and

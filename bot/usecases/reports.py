@@ -357,8 +357,8 @@ async def digest_for(env: Env, who: Who, typed_week: str | None = None) -> Diges
             views = await _department_digests_in(uow, env, week, department_view_day(week, today))
             mine = [d for d in views if d.department_id == actor.department_id]
             return DigestAsked(actor, week, department=mine[0] if mine else None)
-    week = checks.parse_week(typed_week, today) if typed_week else Week.before(today)
     access.require_leader(actor)
+    week = checks.parse_week(typed_week, today) if typed_week else Week.before(today)
     rules.require_past_or_current(week, today)
     await refresh_tallies(env)
     async with env.db.reading() as uow:
