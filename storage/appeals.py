@@ -52,7 +52,8 @@ class AppealRepo(Store):
         row for writing (SQLite: the database's write lock; PostgreSQL: the row's lock) and
         holds it until COMMIT, so filings of one year are numbered one after the other; a
         rollback undoes the increment with the rest, so no number is lost (a SEQUENCE would
-        lose one). Call it late in the filing, after any slow work, to hold the lock briefly.
+        lose one). Call it last in the filing, right before COMMIT (`set_number`), so the
+        lock is held for two statements, not for the filing's other round trips.
         """
         row = await self._one(
             "INSERT INTO appeal_counters (year, last_seq) VALUES (?, 1)"
@@ -62,6 +63,11 @@ class AppealRepo(Store):
         )
         assert row is not None
         return int(row["last_seq"])
+
+    async def set_number(self, appeal_id: int, number: str) -> None:
+        """Give a filed appeal (added with a stand-in) its number, in the filing's
+        transaction: nobody else ever sees the stand-in."""
+        await self.conn.execute("UPDATE appeals SET number = ? WHERE id = ?", (number, appeal_id))
 
     async def add(
         self,

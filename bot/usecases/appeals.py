@@ -6,6 +6,7 @@ Each action of `bot.rules.workflow.APPEAL_FLOW` has one function here registered
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -59,6 +60,7 @@ from bot.usecases.people import Removal, Who, actor_in, removal_in
 from storage.contract import UnitOfWork
 
 # The same text from the same enterprise within this window is probably a repeat.
+UNNUMBERED = "~"  # a filed appeal's stand-in number until it is numbered, in its transaction
 DUPLICATE_WINDOW = timedelta(hours=24)
 
 # Both lists follow the one declaration of MessageKind (bot/rules/model.py).
@@ -353,10 +355,9 @@ async def file_appeal(
             if baobao is not None and baobao.department_id is not None:
                 assignee = baobao.tg_id
                 department = await uow.departments.get(baobao.department_id)
-        seq = await uow.appeals.next_seq(today.year)
         claim_due, due = env.deadlines.claim_due(today), env.deadlines.due(today, category)
         appeal_id = await uow.appeals.add(
-            number=format_number(today.year, seq),
+            number=f"{UNNUMBERED}{uuid.uuid4().hex}",  # numbered last: see below
             enterprise_id=enterprise.id,
             filed_by=actor.tg_id,
             category=category.name,
@@ -398,6 +399,13 @@ async def file_appeal(
         ack = await outbox.enqueue_ack(
             uow, env, actor.tg_id, "filed", ("appeal", appeal.id), unheard
         )
+        # The number last, right before COMMIT: the year's counter row stays locked from
+        # here to the end (gap-free numbers), so other filings wait two statements for it,
+        # not this filing's every round trip (notices name the appeal by id: worded later).
+        number = format_number(today.year, await uow.appeals.next_seq(today.year))
+        await uow.appeals.set_number(appeal_id, number)
+        appeal = replace(appeal, number=number)
+        notices = [replace(notice, appeal=appeal) for notice in notices]
         await uow.commit()
     return Outcome(appeal, notices, queued=queued, ack_id=ack, unheard=bool(unheard))
 
