@@ -465,8 +465,6 @@ class Database(Protocol):
         the block raises."""
         ...
 
-    def reading(self, long: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
-        """Read committed data, without taking part in writes. `long`: a report's long reads
-        (the digest, the ledger), kept apart from people's steps' so that theirs do not
-        wait behind them."""
+    def reading(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Read committed data, without taking part in writes."""
         ...

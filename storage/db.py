@@ -125,9 +125,6 @@ class Database:
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        # a report's long reads run on a connection (and a driver thread) of their own: on
-        # the shared one, a person's read queued behind a digest's query of a second
-        self._long_reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
     async def open(self, migrate: bool = True, check: bool = False) -> None:
@@ -163,11 +160,9 @@ class Database:
         if migrate:
             await self._migrate(self._writer)
         self._reader = await connect_reader(self.path)
-        self._long_reader = await connect_reader(self.path)
 
     async def close(self) -> None:
-        conns = (self._long_reader, self._reader, self._writer)
-        self._long_reader, self._reader, self._writer = None, None, None
+        conns, self._reader, self._writer = (self._reader, self._writer), None, None
         for conn in conns:
             if conn is not None:
                 try:
@@ -226,12 +221,10 @@ class Database:
             yield UnitOfWork(cast(aiosqlite.Connection, _OneStatement(self._writer)))
 
     @asynccontextmanager
-    async def reading(self, long: bool = False) -> AsyncIterator[UnitOfWork]:
-        """Read committed data on a read-only connection, without the write lock (`long`:
-        the one kept for reports' long reads)."""
-        reader = self._long_reader if long else self._reader
-        assert reader is not None, "database is not open"
-        yield UnitOfWork(reader, read_only=True)
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """Read committed data on the read-only connection, without the write lock."""
+        assert self._reader is not None, "database is not open"
+        yield UnitOfWork(self._reader, read_only=True)
 
     async def backup(self, target: Path) -> None:
         """SQLite online backup to another file."""

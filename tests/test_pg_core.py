@@ -287,18 +287,6 @@ async def test_one_statement_runs_one(pg):
         assert await uow.operator_notes.latest("once") == T0  # kept without a commit
 
 
-async def test_a_reports_long_read_runs_apart_from_a_persons_read(either):
-    """A person's read is not queued behind a report's long one: each has a connection (and
-    on SQLite a driver thread) of its own, and both read committed data."""
-    async with either.unit_of_work() as uow:
-        await uow.operator_notes.first_time("seen by both", T0)
-        await uow.commit()
-    async with either.reading(long=True) as report, either.reading() as person:
-        assert report.conn is not person.conn
-        assert await report.operator_notes.latest("seen by both") == T0
-        assert await person.operator_notes.latest("seen by both") == T0
-
-
 @pytest.mark.parametrize("many", ["executemany", "executescript"])
 async def test_one_statement_refuses_what_runs_several(either, many):
     """Several statements in one call would not be atomic either: refused before running."""

@@ -126,7 +126,7 @@ class Replay:
 
 async def replay(env: Env, as_of: date) -> Replay:
     """The changed appeals replayed to the end of the day `as_of` (none when it is today)."""
-    async with env.db.reading(long=True) as uow:
+    async with env.db.reading() as uow:
         return Replay(as_of, await _changes(uow, env, as_of))
 
 
@@ -230,7 +230,7 @@ async def leaders_digest(
     access.require_leader(actor)
     rules.require_past_or_current(week, env.today())
     await refresh_tallies(env)
-    async with env.db.reading(long=True) as uow:
+    async with env.db.reading() as uow:
         return await _leaders_digest_in(uow, env, week, given)
 
 
@@ -290,7 +290,7 @@ async def department_digests(
 ) -> list[DepartmentDigest]:
     """For each department: open items, due in `week`, overdue, unclaimed, as of the end of
     the day `as_of` (default today; `given`: the run's replay, else one is made)."""
-    async with env.db.reading(long=True) as uow:
+    async with env.db.reading() as uow:
         return await _department_digests_in(uow, env, week, as_of, given)
 
 
@@ -349,7 +349,7 @@ async def digest_for(env: Env, who: Who, typed_week: str | None = None) -> Diges
     as its Monday's digest carried it), a leader's 督察通报 (last week, or the week named,
     with its archived text); anyone else is refused."""
     today = env.today()
-    async with env.db.reading(long=True) as uow:
+    async with env.db.reading() as uow:
         actor = await actor_in(uow, env, who)
         if actor.is_staff:
             week = checks.parse_week(typed_week, today) if typed_week else Week.of(today)
@@ -361,7 +361,7 @@ async def digest_for(env: Env, who: Who, typed_week: str | None = None) -> Diges
     week = checks.parse_week(typed_week, today) if typed_week else Week.before(today)
     rules.require_past_or_current(week, today)
     await refresh_tallies(env)
-    async with env.db.reading(long=True) as uow:
+    async with env.db.reading() as uow:
         digest = await _leaders_digest_in(uow, env, week)
         archived = await uow.reports.digest(week, "leaders") if typed_week else None
     return DigestAsked(actor, week, leaders=digest, archived=archived)
@@ -395,7 +395,7 @@ async def export_named_ledger(
     """`export_ledger`, `write` given the departments' names by code as well (the ledger
     names them): the actor, the names and the rows in one reading."""
     count = 0
-    async with env.db.reading(long=True) as uow:
+    async with env.db.reading() as uow:
         access.require_leader(None if who is None else await actor_in(uow, env, who))
         if end < start:
             raise InvalidInput(field="period", reason="invalid")
@@ -429,7 +429,7 @@ async def stats(env: Env, who: Who) -> Stats:
     today = env.today()
     week = Week.of(today)
     year_start = date(today.year, 1, 1)
-    async with env.db.reading(long=True) as uow:
+    async with env.db.reading() as uow:
         unstaffed = await unstaffed_in(uow)
         this_week = await _period(uow, env, week.start, today)
         year = await _period(uow, env, year_start, today)
@@ -522,7 +522,7 @@ async def queue_weekly(env: Env, week: Week, words: WeeklyWords) -> WeeklyQueued
     as_of = rules.as_of(week, today)
     departments_week = week.sent_in  # Monday's run: this week, as of the reported week's end
     await refresh_tallies(env)
-    async with env.db.reading(long=True) as uow:
+    async with env.db.reading() as uow:
         replayed = Replay(as_of, await _changes(uow, env, as_of))
         leaders = await _leaders_digest_in(uow, env, week, replayed)
         views = await _department_digests_in(uow, env, departments_week, as_of, replayed)
@@ -545,5 +545,5 @@ async def queue_weekly(env: Env, week: Week, words: WeeklyWords) -> WeeklyQueued
 async def stored(env: Env, week_label: str, audience: str) -> StoredDigest | None:
     """A digest as archived when it was first prepared (what every recipient gets);
     `week_label` as an outbox item names it (2026-W47)."""
-    async with env.db.reading(long=True) as uow:
+    async with env.db.reading() as uow:
         return await uow.reports.digest(Week.from_label(week_label), audience)

@@ -310,9 +310,8 @@ class PostgresDatabase:
             yield UnitOfWork(_OneStatement(conn), POSTGRESQL)  # type: ignore[arg-type]
 
     @asynccontextmanager
-    async def reading(self, long: bool = False) -> AsyncIterator[UnitOfWork]:
-        """Read committed data on a read-only session (each statement its own snapshot);
-        every session is apart from the others already, `long` or not."""
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """Read committed data on a read-only session (each statement its own snapshot)."""
         async with self._lease(self._readers) as conn:
             yield UnitOfWork(conn, POSTGRESQL, read_only=True)
 
