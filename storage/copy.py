@@ -369,6 +369,7 @@ class _Side:
 
     backend: str
     mark: str
+    conn: Any  # a DB-API connection: sqlite3's, or psycopg's (both `execute` with parameters)
 
     def applied(self) -> set[int]:
         raise NotImplementedError
@@ -380,10 +381,10 @@ class _Side:
         return int(self.one(f"SELECT COUNT(*) FROM {quoted(table)}")[0])  # noqa: S608 - identifiers from the catalog, quoted
 
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        raise NotImplementedError
+        return self.conn.execute(sql, params).fetchone()
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        raise NotImplementedError
+        self.conn.execute(sql, params)
 
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         raise NotImplementedError
@@ -470,12 +471,6 @@ class _SqliteSide(_Side):
             checked = named_in(_checks(create))
             found[name] = Table(name, columns, key or [c.name for c in columns], refs, checked)
         return found
-
-    def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        return self.conn.execute(sql, params).fetchone()
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self.conn.execute(sql, params)
 
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         self.conn.executemany(sql, rows)
@@ -576,12 +571,6 @@ class _PostgresSide(_Side):
             checked = named_in(" ".join(text for (text,) in checks))
             found[name] = Table(name, columns, key or [c.name for c in columns], refs, checked)
         return found
-
-    def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        return self.conn.execute(sql, params).fetchone()
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self.conn.execute(sql, params)
 
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self.conn.cursor() as cursor:
