@@ -126,10 +126,7 @@ async def say(
     with its buttons) goes through the outbox rather than the person reading that nothing
     was done; None then. `owed=False`: raised instead (the caller has a stored copy)."""
     if answer and update.callback_query is not None:
-        try:
-            await update.callback_query.answer()
-        except TelegramError as exc:
-            log.warning("answerCallbackQuery failed: %s", exc)
+        await answer_button(update.callback_query)
     chat = update.effective_chat
     assert chat is not None
     sent = None
@@ -357,10 +354,7 @@ async def refuse(update: Update, context: Context, text: str) -> None:
     query = update.callback_query
     chat = update.effective_chat
     if query is not None and chat is not None and chat.type != "private":
-        try:
-            await query.answer(html_free(text), show_alert=True)
-        except TelegramError as exc:
-            log.warning("pop-up refusal failed: %s", type(exc).__name__)
+        await answer_button(query, text, alert=True)
         return
     await say(update, context, text)
 

@@ -4,13 +4,12 @@ see them (the use case checks; an appeal's contacts get only what is theirs to r
 from __future__ import annotations
 
 from telegram import Update
-from telegram.error import TelegramError
 
 from bot.texts import t
 from bot.usecases import appeals
 from bot.usecases import tasks as ledger
 from handlers.buttons import APPEAL_FILES, TASK_FILES, pressed
-from handlers.common import Context, caller, env_of, refusals, say
+from handlers.common import Context, answer_button, caller, env_of, refusals, say
 from handlers.courier import Part, file_parts, send_files
 
 
@@ -21,10 +20,7 @@ async def _send(update: Update, context: Context, parts: list[Part], what: str) 
     if not parts:
         await say(update, context, t("files_none", what=what))
         return
-    try:
-        await update.callback_query.answer()
-    except TelegramError:
-        pass  # an old press: the files still go
+    await answer_button(update.callback_query)  # an old press: the files still go
     refused = await send_files(context.bot, update.effective_chat.id, parts)
     if refused == len(parts):
         await say(update, context, t("files_refused_all", what=what, count=refused), answer=False)
