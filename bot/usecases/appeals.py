@@ -798,17 +798,18 @@ async def check_new_due(
 
 
 async def _decidable(
-    uow: UnitOfWork, actor: Actor, extension_id: int, approve: bool
+    uow: UnitOfWork, actor: Actor, request: int | Extension, approve: bool
 ) -> tuple[Extension, Appeal]:
-    """The request and its appeal, when `actor` may decide it now (else the refusal)."""
-    extension = await uow.extensions.get(extension_id)
+    """The request (given, or read by its id) and its appeal, when `actor` may decide it now
+    (else the refusal)."""
+    extension = request if isinstance(request, Extension) else await uow.extensions.get(request)
     found = await uow.appeals.get(extension.appeal_id) if extension else None
     appeal = access.visible_extension(actor, extension, found)
+    assert extension is not None
     events = await uow.audit.of_appeal(appeal.id)
     access.authorize_extension_decision(
-        actor, extension, appeal, approve, events_after_request(events, extension_id)
+        actor, extension, appeal, approve, events_after_request(events, extension.id)
     )
-    assert extension is not None
     return extension, appeal
 
 
@@ -847,7 +848,7 @@ async def waiting(env: Env, who: Who) -> Waiting:
             department = actor.department_id if actor.role is Role.HEAD else None
             for extension in await uow.extensions.pending_in(department, WAITING_SCAN):
                 try:
-                    decidable.append(await _decidable(uow, actor, extension.id, True))
+                    decidable.append(await _decidable(uow, actor, extension, True))
                 except DomainError:
                     continue  # not this person's to decide (their own request, a stale one)
         removal = await removal_in(uow, env, actor.tg_id) if actor.role is Role.GUEST else None
