@@ -11,9 +11,13 @@ same process (the pack phase first; the quiet one then times as many steps):
   pack    — the leaders' pack built meanwhile as the courier builds it on Monday (the
             week's digest, its chart and the ledger: the year's, or the week's when the year
             would not fit one upload), again and again until the people are done and at
-            least once whole: the chart and the ledger in a worker process (as shipped);
-  on loop — the same with the chart drawn and the ledger worded and written on the event
-            loop (as before this change), for comparison.
+            least once whole: all of it in the worker process, on a connection of its own
+            (as shipped);
+  rows here — the same with the digest made and the ledger's rows read in the bot's
+            process, the chart drawn and the ledger written in the worker (the previous
+            version), for comparison;
+  on loop — the same built in the bot's process, everything on the event loop (as
+            before), for comparison.
 Printed: p50 and p99 of each phase, the pack phases' p99 ÷ the quiet one's, one pack's
 seconds, and which ledger it built.
 
@@ -31,7 +35,7 @@ import asyncio
 import statistics
 import tempfile
 import time
-import types
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from pathlib import Path
@@ -47,13 +51,13 @@ from bench.common import (
     summary,
 )
 from bot import digest_files
+from bot.app import settle_heap
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
 from bot.digest_text import leaders_text
 from bot.rules.digest import Week
 from bot.rules.uscc import check_char
 from bot.sandbox.chat import Person, Sandbox
-from bot.sheets import write_sheets_async
 from bot.usecases import people as people_cases
 from bot.usecases import reports
 from bot.usecases.env import Env
@@ -61,7 +65,7 @@ from bot.usecases.env import Env
 WEEK = Week(2026, 47)
 TODAY = date(2026, 11, 24)
 LEADER = 7000
-PHASES = ("quiet", "pack", "on loop")
+PHASES = ("quiet", "pack", "rows here", "on loop")
 
 
 def uscc(n: int) -> str:
@@ -92,41 +96,30 @@ async def register(env: Env, count: int) -> None:
 
 async def build_pack(env: Env) -> digest_files.LeadersPack:
     """What the courier does for the leaders' files on Monday."""
+    return await digest_files.leaders_pack(env, WEEK)
+
+
+async def build_pack_rows_here(env: Env) -> digest_files.LeadersPack:
+    """The pack as the previous version built it: the digest made here, the chart drawn
+    and the ledger worded and written in the worker, its rows read on the event loop."""
     digest = await reports.leaders_digest(env, None, WEEK)
     return await digest_files.build_leaders_pack(env, digest, leaders_text(digest))
 
 
-class InlineLoop:
-    """An event loop's run_in_executor that runs the function right there, on the loop."""
-
-    async def run_in_executor(self, executor: object, function, *args):  # noqa: ANN001, ANN201
-        return function(*args)
-
-
-async def on_loop_writer(items, rows, target, specs) -> int:  # noqa: ANN001
-    """The ledger worded and written on the event loop, as before."""
-
-    async def converted():  # noqa: ANN202
-        async for item in items:
-            yield rows(item)
-
-    return await write_sheets_async(converted(), target, specs)
-
-
-class OnLoop:
-    """Within the block, the pack is built as before: everything on the event loop."""
-
-    def __enter__(self) -> None:
-        self.saved = digest_files.asyncio, digest_files.write_sheets_elsewhere
-        digest_files.asyncio = types.SimpleNamespace(get_running_loop=InlineLoop)
-        digest_files.write_sheets_elsewhere = on_loop_writer
-
-    def __exit__(self, *exc: object) -> None:
-        digest_files.asyncio, digest_files.write_sheets_elsewhere = self.saved
+async def build_pack_on_loop(env: Env) -> digest_files.LeadersPack:
+    """The pack as it was built before: the digest made, the chart drawn and the ledger
+    read, worded and written on the event loop."""
+    digest = await reports.leaders_digest(env, None, WEEK)
+    return await digest_files.build_leaders_pack(env, digest, leaders_text(digest), here=True)
 
 
 async def phase(
-    box: Sandbox, crowd: list[Person], labels: list[str], steps: int, packing: bool
+    box: Sandbox,
+    crowd: list[Person],
+    labels: list[str],
+    steps: int,
+    packing: bool,
+    build: Callable[[Env], Awaitable[digest_files.LeadersPack]] = build_pack,
 ) -> tuple[list[float], list[digest_files.LeadersPack], float]:
     """The people's step latencies; with `packing`, packs built until they are done (at
     least one whole); returns the latencies, the packs and the first pack's seconds."""
@@ -155,7 +148,7 @@ async def phase(
     async def packer() -> None:
         while not packs or len(latencies) < steps:
             start = time.perf_counter()
-            packs.append(await build_pack(box.env))
+            packs.append(await build(box.env))
             first[0] = first[0] or time.perf_counter() - start
         done.set()
 
@@ -177,6 +170,7 @@ async def run(items: int, people: int, steps: int, place: Place) -> dict:
         env = box.env
         await register(env, people)
         await reports.refresh_tallies(env)  # the first build, as after an upgrade (not timed)
+        settle_heap()  # as `appealdesk run` does once it has started
         labels = [c.name for c in env.org.categories[:6]]
         crowd = [box.person(50000 + n, contact_name(n)) for n in range(people)]
         await build_pack(env)  # warm: the worker process, fonts, the first digest
@@ -186,8 +180,8 @@ async def run(items: int, people: int, steps: int, place: Place) -> dict:
         # keep stepping until a whole pack is built), so both p99s rest on as many steps.
         got["pack"] = await phase(box, crowd, labels, steps, True)
         got["quiet"] = await phase(box, crowd, labels, len(got["pack"][0]), False)
-        with OnLoop():
-            got["on loop"] = await phase(box, crowd, labels, steps, True)
+        got["rows here"] = await phase(box, crowd, labels, steps, True, build_pack_rows_here)
+        got["on loop"] = await phase(box, crowd, labels, steps, True, build_pack_on_loop)
         return got
     finally:
         await box.stop()
@@ -201,7 +195,7 @@ async def main() -> None:
     parser.add_argument("--backend", type=backend_choice, default=["sqlite"],
                         help="sqlite | postgresql | both (default sqlite)")  # fmt: skip
     args = parser.parse_args()
-    print(f"{'backend':<10} | {'appeals':>9} | {'phase':<7} | {'steps':>5} | {'p50 ms':>7} |"
+    print(f"{'backend':<10} | {'appeals':>9} | {'phase':<9} | {'steps':>5} | {'p50 ms':>7} |"
           f" {'p99 ms':>7} | {'p99 ÷ quiet':>11} | {'one pack s':>10} | ledger")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder, places(args.backend, Path(folder)) as where:
         for items in args.items:
@@ -221,11 +215,11 @@ def show(items: int, backend: str, people: int, got: dict) -> None:
             which = "week" if pack.year_too_large else "year"
             size = len(pack.ledger) / 2**20
             ledger = f"{which}, {pack.ledger_count:,} rows, {size:.1f} MB"
-        print(f"{backend:<10} | {items:>9,} | {name:<7} | {len(latencies):>5} |"
+        print(f"{backend:<10} | {items:>9,} | {name:<9} | {len(latencies):>5} |"
               f" {1000 * statistics.median(latencies):>7.1f} |"
               f" {1000 * p99(latencies):>7.1f} | {p99(latencies) / quiet:>11.2f} |"
               f" {seconds:>10.1f} | {ledger}", flush=True)  # fmt: skip
-    for name in ("pack", "on loop"):
+    for name in PHASES[1:]:
         summary(
             f"acting user's p99 ms during a Monday pack ({name}, {backend})",
             f"{items:,} appeals, {people} people",

@@ -1,8 +1,11 @@
 """A digest's attachments, prepared once: the chart (PNG) and the year's ledger (XLSX).
 
 Both are made off the event loop, so people's steps go on being answered while a pack is
-built: the chart is drawn in a worker process, and the ledger's rows are read from the
-database on the loop in batches and worded and written in that process (bot/sheets.py).
+built. The bot builds the weekly pack with `leaders_pack`: the whole of it — the digest,
+its chart, the ledger's rows read and written — in the worker process (bot/sheets.py) on a
+connection of its own, so neither this event loop nor this process's heap carries any of
+it. `build_leaders_pack` builds one given a digest (the command line, the worker itself):
+the chart drawn and the ledger written in the worker, its rows read here.
 Which ledger to build — the year's or, when the year would not fit one upload, the week's —
 is decided before building it, from the number of appeals it would hold."""
 
@@ -15,17 +18,23 @@ import math
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot import ledger_sheet
+from bot.clock import ManualClock
+from bot.digest_text import leaders_text
 from bot.rules.digest import LeaderDigest, Week
-from bot.sheets import worker_pool, write_sheets_elsewhere
+from bot.rules.org import OrgConfig
+from bot.rules.workcal import WorkingCalendar
+from bot.sheets import worker_pool, write_sheets_async, write_sheets_elsewhere
 from bot.texts import t
 from bot.usecases import reports
 from bot.usecases.env import Env
 from bot.usecases.people import Who
+from storage.factory import open_database
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +78,21 @@ def ledger_fits(appeals: int, limit: int | None = None) -> bool:
     return estimated_ledger_bytes(appeals) <= (UPLOAD_LIMIT if limit is None else limit)
 
 
-async def export_ledger(env: Env, who: Who | None, start: date, end: date, target: Path) -> int:
+async def export_ledger(
+    env: Env, who: Who | None, start: date, end: date, target: Path, here: bool = False
+) -> int:
     """The appeal ledger as an XLSX file, worded from the catalog in local time; the rows
-    are worded and written in a worker process (the event loop only reads them). `who`:
-    the person asking (a leader), None for the scheduler or the command line."""
+    are worded and written in a worker process (the event loop only reads them), or in this
+    one (`here`: in the worker itself). `who`: the person asking (a leader), None for the
+    scheduler or the command line."""
 
     async def write(entries: AsyncIterator[Any], path: Path, names: dict[str, str]) -> None:
         rows = functools.partial(ledger_sheet.cells, zone=env.zone, departments=names)
-        await write_sheets_elsewhere(entries, rows, path, ledger_sheet.sheets(start, end))
+        specs = ledger_sheet.sheets(start, end)
+        if here:
+            await write_sheets_async((rows(entry) async for entry in entries), path, specs)
+        else:
+            await write_sheets_elsewhere(entries, rows, path, specs)
 
     return await reports.export_named_ledger(env, who, start, end, target, write)
 
@@ -93,16 +109,104 @@ def _draw(digest: LeaderDigest, renderer: Callable[[LeaderDigest], bytes] | None
     return renderer(digest)
 
 
-async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> LeadersPack:
+@dataclass(frozen=True)
+class PackOrder:
+    """What the worker process needs to build a week's pack by itself: where the database
+    is, the bureau's settings, the moment the pack is as of, and what this process has
+    already (the text; the digest, when made here) — with the sizes and the chart renderer
+    this process uses, so that it decides as this one would."""
+
+    location: str
+    org: OrgConfig
+    leaders: frozenset[int]
+    zone: ZoneInfo
+    now: datetime
+    week: Week
+    text: str | None
+    digest: LeaderDigest | None
+    renderer: Callable[[LeaderDigest], bytes] | None
+    sizing: tuple[int, int, float, int]  # UPLOAD_LIMIT, LEDGER_ROW_BYTES, margin, overhead
+
+
+async def leaders_pack(
+    env: Env, week: Week, text: str | None = None, digest: LeaderDigest | None = None
+) -> LeadersPack:
+    """The week's pack for the leaders, built whole in the worker process on a connection
+    of its own: the digest (unless given), its text (unless given), the chart and the
+    ledger. Reading a million appeals' ledger here held people's steps up — their reads
+    queued behind its batches, and the collector walked its rows again and again
+    (docs/performance.md); there nothing of it touches this loop or this heap. The tallies
+    are counted here first: the worker only reads."""
+    if digest is None:
+        await reports.refresh_tallies(env)
+    order = PackOrder(
+        env.db.location(),
+        env.org,
+        env.leaders,
+        env.zone,
+        env.now(),
+        week,
+        text,
+        digest,
+        RENDERER,
+        (UPLOAD_LIMIT, LEDGER_ROW_BYTES, LEDGER_MARGIN, LEDGER_OVERHEAD),
+    )
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(worker_pool(), _pack_in_worker, order)
+
+
+def _pack_in_worker(order: PackOrder) -> LeadersPack:
+    """In the worker process (one job at a time there): the pack, on its own event loop."""
+    global RENDERER, UPLOAD_LIMIT, LEDGER_ROW_BYTES, LEDGER_MARGIN, LEDGER_OVERHEAD
+    RENDERER = order.renderer
+    UPLOAD_LIMIT, LEDGER_ROW_BYTES, LEDGER_MARGIN, LEDGER_OVERHEAD = order.sizing
+    try:
+        return asyncio.run(_pack_here(order))
+    except Exception as exc:
+        # what reaches the bot must unpickle there: an error's name and words, not its class
+        raise PackFailed(f"{type(exc).__name__}: {exc}") from None
+
+
+class PackFailed(Exception):
+    """The worker could not build a pack (the database was unusable, say)."""
+
+
+async def _pack_here(order: PackOrder) -> LeadersPack:
+    org = order.org
+    env = Env(
+        db=open_database(order.location),
+        org=org,
+        calendar=WorkingCalendar(org.calendar.holidays, org.calendar.workdays),
+        clock=ManualClock(order.now),
+        leaders=order.leaders,
+        zone=order.zone,
+    )
+    await env.db.open(migrate=False)
+    try:
+        digest = order.digest or await reports.counted_leaders_digest(env, order.week)
+        text = leaders_text(digest) if order.text is None else order.text
+        return await build_leaders_pack(env, digest, text, here=True)
+    finally:
+        await env.db.close()
+
+
+async def build_leaders_pack(
+    env: Env, digest: LeaderDigest, text: str, here: bool = False
+) -> LeadersPack:
     """The digest text, its chart and the year's ledger — the week's when the year's
-    appeals would not fit one upload (a chart failure is reported, not fatal)."""
+    appeals would not fit one upload (a chart failure is reported, not fatal). The chart is
+    drawn and the ledger written in the worker process, or in this one (`here`: the worker
+    itself)."""
     from bot.chart import ChartFontMissing
 
     week = digest.week
     chart, error = None, None
     try:
-        loop = asyncio.get_running_loop()
-        chart = await loop.run_in_executor(worker_pool(), _draw, digest, RENDERER)
+        if here:
+            chart = _draw(digest, RENDERER)
+        else:
+            loop = asyncio.get_running_loop()
+            chart = await loop.run_in_executor(worker_pool(), _draw, digest, RENDERER)
     except ChartFontMissing as exc:
         log.error("digest chart failed: %s", exc)
         error = str(exc)
@@ -119,12 +223,12 @@ async def build_leaders_pack(env: Env, digest: LeaderDigest, text: str) -> Leade
         start, too_large = week.start, True
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / t("ledger.file", label=week.label)
-        count = await export_ledger(env, None, start, end, target)
+        count = await export_ledger(env, None, start, end, target, here)
         if target.stat().st_size > UPLOAD_LIMIT and not too_large:
             # The year does not fit one upload: send the week, the year comes by CLI.
             log.warning("year ledger of %s exceeds the upload limit; sending the week", week.label)
             start, too_large = week.start, True
-            count = await export_ledger(env, None, start, end, target)
+            count = await export_ledger(env, None, start, end, target, here)
         ledger = target.read_bytes()
     return LeadersPack(
         week, text, chart, error, target.name, ledger, count, start, too_large, ledger_end=end

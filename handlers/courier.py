@@ -19,7 +19,7 @@ from datetime import date
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.digest_files import LeadersPack, build_leaders_pack
+from bot.digest_files import LeadersPack, leaders_pack
 from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
 from bot.rules import checks, delivery
 from bot.rules.model import (
@@ -136,9 +136,8 @@ async def _digest_parts(env: Env, item: Outgoing) -> list[Part]:
         return [("text", piece, None) for piece in split_message(archived.text)]
     pack = _PACKS.get(label)
     if pack is None:
-        digest = await reports.leaders_digest(env, None, checks.parse_week(label))
         _PACKS.clear()
-        pack = _PACKS[label] = await build_leaders_pack(env, digest, archived.text)
+        pack = _PACKS[label] = await leaders_pack(env, checks.parse_week(label), archived.text)
     return pack_parts(pack)
 
 

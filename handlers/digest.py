@@ -10,7 +10,7 @@ from pathlib import Path
 from telegram import Bot, Update
 from telegram.ext import Application
 
-from bot.digest_files import build_leaders_pack, export_ledger
+from bot.digest_files import export_ledger, leaders_pack
 from bot.digest_text import department_text, leaders_text, pct, split_message, week_name
 from bot.rules import checks
 from bot.rules.digest import Week
@@ -119,7 +119,7 @@ async def digest_command(update: Update, context: Context) -> None:
         text = archived.text + "\n\n" + t("digest_archived", week=week_name(week), time=stamp)
     else:
         text = leaders_text(digest)
-    pack = await build_leaders_pack(env, digest, text)
+    pack = await leaders_pack(env, week, text, digest)
     chat_id = update.effective_chat.id
     await send_text(context.bot, chat_id, pack.text)
     for part in courier.pack_parts(pack):

@@ -456,6 +456,11 @@ class Database(Protocol):
 
     async def close(self) -> None: ...
 
+    def location(self) -> str:
+        """The URL that opens this same database from another process (the worker that
+        builds the weekly pack); it carries the password, so it is never shown."""
+        ...
+
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
         """One write transaction: kept only if the block calls `commit()`."""
         ...

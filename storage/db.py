@@ -34,6 +34,7 @@ from storage.sqlite_only import (
     verdict_problem,
 )
 from storage.tasks import TaskRepo
+from storage.urls import sqlite_url
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,10 @@ class Database:
                     await conn.close()
                 except sqlite3.Error:  # closing a connection to a file that failed under it
                     log.debug("closing %s failed", self.path, exc_info=True)
+
+    def location(self) -> str:
+        """The file as a sqlite:/// URL, absolute (another process may work elsewhere)."""
+        return sqlite_url(self.path.absolute())
 
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(SCHEMA_TABLE["sqlite"])

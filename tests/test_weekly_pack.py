@@ -28,6 +28,7 @@ from bot.digest_files import (
     estimated_ledger_bytes,
     ledger_fits,
 )
+from bot.digest_text import leaders_text
 from bot.rules.digest import Reply, Week
 from bot.sheets import BATCH, QUEUED_BATCHES, Column, SheetSpec, write_sheets_elsewhere
 from bot.usecases import reports
@@ -334,9 +335,9 @@ def spy_exports(monkeypatch) -> list[tuple[object, object]]:
     calls: list[tuple[object, object]] = []
     original = digest_files.export_ledger
 
-    async def export(env, actor, start, end, target):
+    async def export(env, actor, start, end, target, here=False):
         calls.append((start, end))
-        return await original(env, actor, start, end, target)
+        return await original(env, actor, start, end, target, here)
 
     monkeypatch.setattr(digest_files, "export_ledger", export)
     return calls
@@ -373,3 +374,95 @@ def test_the_worker_ends_when_the_bot_is_killed():
         time.sleep(0.01)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError("the worker outlived the bot")
+
+
+# -- the bot's pack: built whole in the worker, on a connection of its own -------------------
+
+
+def refuse_reading_here(monkeypatch) -> None:
+    """Any read of the digest's figures or of the ledger in this process fails (the worker,
+    a process of its own, reads with its own code)."""
+
+    def refused(*args, **kwargs):
+        raise AssertionError("read in the bot's process")
+
+    for name in ("ledger", "received_counts", "closed_counts", "overdue"):
+        monkeypatch.setattr(ReportRepo, name, refused)
+
+
+def ledger_rows(content: bytes, folder: Path) -> dict[str, list[tuple]]:
+    target = folder / "ledger.xlsx"
+    target.write_bytes(content)
+    book = load_workbook(target, read_only=True)
+    return {
+        sheet.title: [tuple(row) for row in sheet.iter_rows(values_only=True)] for sheet in book
+    }
+
+
+async def test_the_weekly_pack_is_built_in_the_worker_as_the_bot_would_build_it(
+    sandbox, people, monkeypatch, tmp_path
+):
+    """What the courier sends on Monday: the same digest text, ledger and chart as built in
+    the bot's process — but not one of its figures or rows is read in the bot's process."""
+    for n in range(3):
+        await file_appeal(people.company, text=f"第{n}件：厂区道路积水，请协调。")
+    env = sandbox.env
+    week = Week.of(env.today())
+    digest = await reports.leaders_digest(env, None, week)
+    here = await build_leaders_pack(env, digest, leaders_text(digest))
+    refuse_reading_here(monkeypatch)
+    elsewhere = await digest_files.leaders_pack(env, week)
+    assert elsewhere.text == leaders_text(digest) and "督察通报" in elsewhere.text
+    assert (elsewhere.ledger_count, elsewhere.ledger_start, elsewhere.ledger_end) == (
+        here.ledger_count,
+        here.ledger_start,
+        here.ledger_end,
+    )
+    assert elsewhere.ledger_count == 3
+    assert ledger_rows(elsewhere.ledger, tmp_path) == ledger_rows(here.ledger, tmp_path)
+    assert elsewhere.chart is not None and elsewhere.chart.startswith(b"\x89PNG")
+    # a text given (the archived one) is sent as given
+    given = await digest_files.leaders_pack(env, week, "已存档的通报")
+    assert given.text == "已存档的通报"
+
+
+async def test_the_worker_decides_the_ledger_with_the_bots_sizes(sandbox, people, monkeypatch):
+    """The upload limit in force in the bot is the one the worker applies."""
+    await file_appeal(people.company)
+    env = sandbox.env
+    week = Week.of(env.today())
+    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", estimated_ledger_bytes(1) - 1)
+    pack = await digest_files.leaders_pack(env, week)
+    assert pack.year_too_large and pack.ledger_start == week.start
+
+
+async def test_a_persons_step_is_answered_while_the_worker_builds_the_pack(
+    sandbox, people, monkeypatch, tmp_path
+):
+    await file_appeal(people.company)
+    env = sandbox.env
+    monkeypatch.setattr(digest_files, "RENDERER", functools.partial(slow_chart, str(tmp_path)))
+    building = asyncio.create_task(digest_files.leaders_pack(env, Week.of(env.today())))
+    await appears(tmp_path / "writing")
+    answer = await people.company.send("/my")
+    assert answer and not building.done()
+    (tmp_path / "go").touch()
+    pack = await building
+    assert pack.chart == b"\x89PNG drawn"
+
+
+async def test_a_pack_the_worker_cannot_build_is_an_error_and_the_next_one_is_built(
+    sandbox, people, monkeypatch
+):
+    """The worker cannot open the database (gone, say): the bot gets one error naming it,
+    and the worker builds the next pack."""
+    await file_appeal(people.company)
+    env = sandbox.env
+    week = Week.of(env.today())
+    database = type(env.db)
+    monkeypatch.setattr(database, "location", lambda self: "sqlite:////nonexistent/ad.sqlite3")
+    with pytest.raises(digest_files.PackFailed, match="DatabaseUnusable"):
+        await digest_files.leaders_pack(env, week)
+    monkeypatch.undo()
+    pack = await digest_files.leaders_pack(env, week)
+    assert pack.ledger_count == 1

@@ -234,6 +234,14 @@ async def leaders_digest(
         return await _leaders_digest_in(uow, env, week, given)
 
 
+async def counted_leaders_digest(env: Env, week: Week) -> LeaderDigest:
+    """`leaders_digest` for the scheduler once the tallies are counted (`refresh_tallies`):
+    a reading only, for a process that must not write (the weekly pack's worker)."""
+    rules.require_past_or_current(week, env.today())
+    async with env.db.reading() as uow:
+        return await _leaders_digest_in(uow, env, week)
+
+
 async def _leaders_digest_in(
     uow: UnitOfWork, env: Env, week: Week, given: Replay | None = None
 ) -> LeaderDigest:

@@ -129,6 +129,9 @@ class PostgresDatabase:
     def __repr__(self) -> str:
         return f"PostgresDatabase({masked(self.url)!r})"
 
+    def location(self) -> str:
+        return self.url
+
     # -- opening and closing ---------------------------------------------------------------
 
     async def open(self, migrate: bool = True, check: bool = False) -> None:
