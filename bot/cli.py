@@ -49,9 +49,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             "setting BOT_TOKEN: required for `appealdesk run` "
             "(try `appealdesk demo` for the offline sandbox)"
         )
+    webhook = getattr(args, "webhook", False)
+    if webhook:
+        _require_webhook_settings(settings)
     from telegram import Update
 
     from bot.app import build_application
+    from bot.serving import poll_as_one, serve_webhook
     from handlers.courier import SEND_IN_BACKGROUND
     from handlers.limits import FloodLimits
     from handlers.ordering import PerUserOrder
@@ -72,7 +76,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         # said the same way (post_init's errors come out of run_polling).
         asyncio.run(ready(settings.database_url))
         with database_errors(settings.database_url), bot_api_errors(settings):
-            app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=POLL_INTERVAL)
+            if webhook:
+                asyncio.run(serve_webhook(app, settings))
+            else:
+                poll_as_one(app, _say)
+                app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=POLL_INTERVAL)
     except DatabaseUnusable as exc:
         _say(str(exc))
         return exit_status(exc)
@@ -82,6 +90,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         # thread that would keep the process alive after the error.
         asyncio.run(app.bot_data["env"].db.close())
     return 0
+
+
+def _require_webhook_settings(settings: Settings) -> None:
+    """--webhook needs where Telegram posts, the secret it sends back, and aiohttp."""
+    if settings.webhook_url is None:
+        raise ConfigError(
+            "setting WEBHOOK_URL: required for `appealdesk run --webhook` (the public https"
+            " URL Telegram posts updates to, e.g. https://bot.example.gov.cn/telegram)"
+        )
+    if settings.webhook_secret is None:
+        raise ConfigError(
+            "setting WEBHOOK_SECRET: required for `appealdesk run --webhook` (1–256 of"
+            " A–Z a–z 0–9 _ -; Telegram sends it with every update, others are refused)"
+        )
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "`appealdesk run --webhook` needs the server extra: pip install 'appealdesk[server]'"
+        ) from None
 
 
 def exit_status(exc: Exception) -> int:
@@ -563,7 +591,13 @@ def parser() -> argparse.ArgumentParser:
         one.set_defaults(func=func)
         return one
 
-    command("run", "long-poll Telegram (needs BOT_TOKEN)", cmd_run)
+    run = command("run", "serve Telegram: long polling, or --webhook (needs BOT_TOKEN)", cmd_run)
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve updates posted to WEBHOOK_URL (listening on WEBHOOK_LISTEN, checked"
+        " against WEBHOOK_SECRET): several instances on one database",
+    )
     command("demo", "play the offline sandbox story", cmd_demo)
     command("check", "check settings, org config, calendar, token and database", cmd_check)
     tasks = command("tasks", "import or export the rectification task ledger", cmd_tasks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import time
@@ -22,6 +23,8 @@ DEFAULT_DATABASE = Path("appealdesk.sqlite3")
 # Names an env file to read instead of `.env` in the current folder (as --env-file does).
 ENV_FILE_VARIABLE = "APPEALDESK_ENV_FILE"
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+# Telegram's rule for a webhook's secret token.
+WEBHOOK_SECRET_FORM = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ConfigError(Exception):
@@ -50,6 +53,12 @@ class Settings(BaseSettings):
     sweep_time: str = "09:00"
     digest_time: str = "09:00"
     digest_weekday: int = Field(default=1, ge=1, le=7)  # ISO: 1 = Monday
+    # `appealdesk run --webhook` (docs/operations.md, "Several instances"): the public URL
+    # Telegram posts updates to (its path is the path served), where to listen (TLS is a
+    # reverse proxy's), and the secret Telegram sends back with every update.
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1:8443"
+    webhook_secret: SecretStr | None = Field(default=None, repr=False)
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -128,6 +137,49 @@ class Settings(BaseSettings):
     @property
     def on_sqlite(self) -> bool:
         return self.database_path is not None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if not parts.hostname or not (parts.scheme == "https" or parts.scheme == "http" and local):
+            raise ValueError(
+                "must be the public https:// URL Telegram posts to, e.g."
+                " https://bot.example.gov.cn/telegram (http:// only on 127.0.0.1)"
+            )
+        return value.strip()
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:8443")
+        return value.strip()
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _secret_token(cls, value: object) -> object:
+        if value is None or isinstance(value, str) and not value.strip():
+            return None
+        text = str(value.get_secret_value() if isinstance(value, SecretStr) else value)
+        if not WEBHOOK_SECRET_FORM.fullmatch(text):
+            raise ValueError("must be 1–256 characters of A–Z, a–z, 0–9, _ and - (Telegram's rule)")
+        return text
+
+    @property
+    def webhook_address(self) -> tuple[str, int]:
+        """WEBHOOK_LISTEN as (host, port)."""
+        host, _, port = self.webhook_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of WEBHOOK_URL: where updates are served."""
+        return urlsplit(self.webhook_url or "").path or "/"
 
     @field_validator("timezone")
     @classmethod

@@ -29,6 +29,7 @@ from handlers.common import (
     refusals,
     say,
 )
+from handlers.instances import leader_only
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,10 @@ def schedule_digest(app: Application, at: time, iso_weekday: int) -> None:
     if app.job_queue is None:
         return
     # PTB counts days 0-6 from Sunday; ISO counts 1-7 from Monday.
-    app.job_queue.run_daily(digest_job, time=at, days=(iso_weekday % 7,), name="weekly-digest")
+    weekly = leader_only(digest_job)  # several instances: on the leader only
+    app.job_queue.run_daily(weekly, time=at, days=(iso_weekday % 7,), name="weekly-digest")
     app.job_queue.run_once(
-        digest_catch_up_job,
+        leader_only(digest_catch_up_job),
         when=CATCH_UP_SECONDS,
         data=(at, iso_weekday),
         name="weekly-digest-catch-up",

@@ -13,6 +13,7 @@ from bot.usecases import ladder, outbox
 from bot.usecases.env import Env
 from handlers import courier, flow, limits
 from handlers.common import Context
+from handlers.instances import leader_only
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,13 @@ def schedule(app: Application, sweep_at: time) -> None:
     if jobs is None:
         log.warning("no JobQueue: install python-telegram-bot[job-queue]; reminders are off")
         return
-    jobs.run_daily(sweep_job, time=sweep_at, name="ladder-sweep")
-    jobs.run_once(sweep_job, when=5, name="ladder-sweep-at-start")
-    jobs.run_repeating(flow.lapse_job, interval=LAPSE_SECONDS, first=LAPSE_SECONDS, name="lapse")
+    # Several instances: these run on the leader only (handlers/instances.py).
+    jobs.run_daily(leader_only(sweep_job), time=sweep_at, name="ladder-sweep")
+    jobs.run_once(leader_only(sweep_job), when=5, name="ladder-sweep-at-start")
+    lapse = leader_only(flow.lapse_job)
+    jobs.run_repeating(lapse, interval=LAPSE_SECONDS, first=LAPSE_SECONDS, name="lapse")
     jobs.run_repeating(
-        delivery_job,
+        leader_only(delivery_job),
         interval=DELIVERY_SECONDS,
         first=DELIVERY_SECONDS,
         name="delivery",

@@ -399,6 +399,35 @@ class OperatorNotes(Protocol):
 
 
 @runtime_checkable
+class InboxRepo(Protocol):
+    """Telegram's updates as they came to a webhook, claimed by their id (several instances:
+    each update handled once, each person's in order)."""
+
+    async def store(
+        self, update_id: int, turn_key: int, payload: dict[str, Any], now: datetime
+    ) -> bool: ...
+
+    async def waiting(self, turn_key: int, limit: int) -> list[tuple[int, dict[str, Any]]]: ...
+
+    async def handled(self, update_id: int, now: datetime) -> None: ...
+
+    async def stranded(self, received_before: datetime, limit: int) -> list[int]: ...
+
+    async def forget(self, received_before: datetime) -> int: ...
+
+
+@runtime_checkable
+class LeaseRepo(Protocol):
+    """Named roles (the leader's jobs, the poller, a person's turn) held until a moment."""
+
+    async def take(self, name: str, holder: str, now: datetime, until: datetime) -> bool: ...
+
+    async def release(self, name: str, holder: str) -> None: ...
+
+    async def holder(self, name: str, now: datetime) -> str | None: ...
+
+
+@runtime_checkable
 class UnitOfWork(Protocol):
     """The repositories on one connection, in one transaction. On a writer (`unit_of_work`)
     nothing is kept without `commit()`; `one_statement` keeps its single statement at once;
@@ -419,6 +448,8 @@ class UnitOfWork(Protocol):
     conversations: ConversationRepo
     outbox: OutboxRepo
     operator_notes: OperatorNotes
+    inbox: InboxRepo
+    leases: LeaseRepo
 
     async def commit(self) -> None: ...
 
@@ -441,6 +472,8 @@ REPOSITORIES: dict[str, type] = {
     "conversations": ConversationRepo,
     "outbox": OutboxRepo,
     "operator_notes": OperatorNotes,
+    "inbox": InboxRepo,
+    "leases": LeaseRepo,
 }
 
 

@@ -18,6 +18,7 @@ from storage.appeals import AppealRepo, AuditRepo, ExtensionRepo, MessageRepo
 from storage.base import Store
 from storage.conversations import ConversationRepo, OperatorNotes, OutboxRepo
 from storage.dialect import SQLITE, Dialect
+from storage.instances import InboxRepo, LeaseRepo
 from storage.migrations import MIGRATIONS, SCHEMA_TABLE
 from storage.notices import NoticeRepo
 from storage.people import DepartmentRepo, EnterpriseRepo, InviteRepo, PeopleRepo, RequestRepo
@@ -76,6 +77,8 @@ class UnitOfWork:
     conversations = _Repo(ConversationRepo)
     outbox = _Repo(OutboxRepo)
     operator_notes = _Repo(OperatorNotes)
+    inbox = _Repo(InboxRepo)
+    leases = _Repo(LeaseRepo)
 
     def __init__(self, conn: Any, dialect: Dialect = SQLITE, read_only: bool = False) -> None:
         self.conn = conn

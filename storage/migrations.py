@@ -569,6 +569,32 @@ STEPS: list[Migration] = [
 {_SUBJECT_BYTES_NOTE}        """,
         postgresql=_PG_SUBJECT_BYTES,
     ),
+    Migration(
+        17,
+        # Several instances on one database (docs/design.md, "Several instances"). Updates
+        # that came to a webhook, claimed by Telegram's id before they are handled (a
+        # re-send, or the same update posted to another instance, finds it there), kept a
+        # day; `turn_key` (the person, else the chat) keeps a person's updates in order
+        # across instances. Leases: who holds a role (the leader's jobs, the poller) or a
+        # person's turn, until when.
+        """
+        CREATE TABLE updates_inbox (
+            update_id    INTEGER PRIMARY KEY,
+            turn_key     INTEGER NOT NULL,
+            payload      TEXT NOT NULL,
+            received_at  TEXT NOT NULL,
+            handled_at   TEXT
+        );
+        CREATE INDEX updates_inbox_waiting ON updates_inbox(turn_key, update_id)
+            WHERE handled_at IS NULL;
+        CREATE INDEX updates_inbox_received ON updates_inbox(received_at);
+        CREATE TABLE leases (
+            name      TEXT PRIMARY KEY,
+            holder    TEXT NOT NULL,
+            until_at  TEXT NOT NULL
+        );
+        """,
+    ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
     # what they applied); SQL both engines read alike, `postgresql=` passages only where not
     # (the SQLite passage a constant above, used in the step and in its pair).

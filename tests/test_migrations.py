@@ -637,6 +637,27 @@ def _as_postgresql(value: Any, pg_type: str) -> Any:
     return value
 
 
+async def _served_by_webhook(url: str) -> None:
+    """What several instances write (the demo polls): an update claimed and handled, one
+    still waiting, a lease."""
+    from datetime import UTC, datetime, timedelta
+
+    from storage import open_database
+
+    now = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+    db = open_database(url)
+    await db.open()
+    try:
+        async with db.unit_of_work() as uow:
+            assert await uow.inbox.store(901, 30001, {"update_id": 901, "text": "早"}, now)
+            assert await uow.inbox.store(902, 30001, {"update_id": 902}, now)
+            await uow.inbox.handled(901, now + timedelta(seconds=1))
+            assert await uow.leases.take("leader", "host:42:ab", now, now + timedelta(seconds=30))
+            await uow.commit()
+    finally:
+        await db.close()
+
+
 async def test_what_the_application_writes_fits_the_postgresql_columns(
     settings, org, pg_server, tmp_path
 ):
@@ -651,6 +672,7 @@ async def test_what_the_application_writes_fits_the_postgresql_columns(
 
     settings = settings.model_copy(update={"database_path": tmp_path / "demo.sqlite3"})
     await play(settings, org, lambda line: None)
+    await _served_by_webhook(settings.database_url)
     lite = sqlite3.connect(settings.database_path)
     pg = postgresql_backend(_fresh_postgresql(pg_server, "demo_fit"))
     try:

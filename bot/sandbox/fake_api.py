@@ -90,6 +90,9 @@ class FakeBotApi:
         # (time, chat, text, status) of every message the bot tried to send
         self.attempts: list[tuple[float, int | None, str, int]] = []
         self.migrated: dict[int, int] = {}  # a group's id → its supergroup's (migrate_chat)
+        # setWebhook's URL and secret while one is set (then getUpdates is refused, as
+        # Telegram refuses it)
+        self.webhook: dict[str, Any] | None = None
 
     # the Bot API ------------------------------------------------------------------
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -110,6 +113,9 @@ class FakeBotApi:
             return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {too_big}"}
         if method in self.failures:
             return self._fail(self.failures, method)
+        if method == "getUpdates" and self.webhook is not None:
+            description = "Conflict: can't use getUpdates method while webhook is active"
+            return 409, {"ok": False, "error_code": 409, "description": description}
         chat = str(params.get("chat_id", ""))
         chat_id = int(chat) if chat.lstrip("-").isdigit() else None
         if method.startswith("send") and chat_id in self.migrated:
@@ -274,6 +280,14 @@ class FakeBotApi:
                 msg.reply_markup = params.get("reply_markup")
                 msg.raw["text"] = msg.text
                 return msg.raw
+        return True
+
+    def _setWebhook(self, params: dict[str, Any]) -> bool:  # noqa: N802
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}
+        return True
+
+    def _deleteWebhook(self, params: dict[str, Any]) -> bool:  # noqa: N802
+        self.webhook = None
         return True
 
     def _getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:  # noqa: N802

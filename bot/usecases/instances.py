@@ -1,0 +1,75 @@
+"""Several bot processes on one database behave as one: each update is claimed once before
+it is handled, a person's updates are handled in turn, and roles (the leader's jobs, the
+poller) are held by one process at a time, by lease."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from bot.usecases.env import REDELIVERY_WINDOW, Env
+
+LEADER = "leader"
+POLLER = "poller"
+TURN_PREFIX = "turn:"
+
+
+def turn_name(turn_key: int) -> str:
+    """The lease a person's (or a chat's) updates are handled under."""
+    return f"{TURN_PREFIX}{turn_key}"
+
+
+async def claim_update(env: Env, update_id: int, turn_key: int, payload: dict[str, Any]) -> bool:
+    """Store an update as it came; False when it was stored before (nothing to do)."""
+    async with env.db.one_statement() as uow:
+        return await uow.inbox.store(update_id, turn_key, payload, env.now())
+
+
+async def waiting_updates(env: Env, turn_key: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    """A person's updates still to handle, in the order Telegram numbered them."""
+    async with env.db.reading() as uow:
+        return await uow.inbox.waiting(turn_key, limit)
+
+
+async def update_handled(env: Env, update_id: int) -> None:
+    async with env.db.one_statement() as uow:
+        await uow.inbox.handled(update_id, env.now())
+
+
+async def stranded_turns(env: Env, older_than: timedelta, limit: int = 50) -> list[int]:
+    """People with an update stored longer ago than `older_than` and not handled (the
+    instance that took it died or failed meanwhile)."""
+    async with env.db.reading() as uow:
+        return await uow.inbox.stranded(env.now() - older_than, limit)
+
+
+async def forget_updates(env: Env) -> int:
+    """Handled updates older than Telegram ever re-sends one are forgotten."""
+    async with env.db.one_statement() as uow:
+        return await uow.inbox.forget(env.now() - REDELIVERY_WINDOW)
+
+
+async def take_lease(env: Env, name: str, holder: str, length: timedelta) -> bool:
+    """Take or renew a role for `length`; False while another holder has it."""
+    now = env.now()
+    async with env.db.one_statement() as uow:
+        return await uow.leases.take(name, holder, now, now + length)
+
+
+async def release_lease(env: Env, name: str, holder: str) -> None:
+    async with env.db.one_statement() as uow:
+        await uow.leases.release(name, holder)
+
+
+async def lease_holder(env: Env, name: str) -> str | None:
+    async with env.db.reading() as uow:
+        return await uow.leases.holder(name, env.now())
+
+
+async def reachable(env: Env) -> bool:
+    """Whether the database answers a read (the health check)."""
+    try:
+        await lease_holder(env, LEADER)
+    except Exception:  # noqa: BLE001 - whatever the backend raises, the answer is "no"
+        return False
+    return True

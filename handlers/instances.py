@@ -1,0 +1,285 @@
+"""Several instances on one database (docs/design.md, "Several instances").
+
+- `Inbox`: an update that comes to this instance's webhook is claimed in the database by
+  its id before anything else (a re-send, or the same update posted to another instance,
+  finds it and does nothing), then handled in its person's turn: one instance at a time
+  holds a person's turn (a lease, renewed while it works) and handles their stored updates
+  in Telegram's order, whichever instance each came to. An update whose instance died is
+  taken up by the next look for stranded turns (`recover_job`, on every instance).
+- `Leadership`: the jobs only one instance may run (the sweep, the weekly digest, lapsed
+  prompts, the unreachable list, the outbox's drain) run where the leader's lease is held.
+  A leader that cannot renew stops counting itself leader `LEADER_MARGIN` before its lease
+  runs out, so it has stopped before another can take the lease.
+- Long polling stays one instance: its poller holds the poller's lease (`PollerLease`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from time import monotonic
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.usecases import instances
+from bot.usecases.env import Env
+from handlers.common import Context
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[Context], Awaitable[None]]
+
+INBOX = "inbox"
+LEADERSHIP = "leadership"
+# A person's turn: held this long, renewed this often while their updates are handled.
+TURN_LEASE = timedelta(seconds=30)
+TURN_RENEW_SECONDS = 10.0
+# Updates of one person read at a time.
+TURN_BATCH = 20
+# An update stored this long ago and not handled: its instance died or failed; another takes
+# it up (every instance looks this often).
+STRANDED_AFTER = timedelta(seconds=5)
+RECOVER_SECONDS = 5.0
+# The leader's lease: renewed every LEADER_RENEW_SECONDS; a leader that could not renew
+# stops LEADER_MARGIN before it runs out. A dead leader is replaced within LEADER_LEASE +
+# LEADER_RENEW_SECONDS.
+LEADER_LEASE = timedelta(seconds=30)
+LEADER_RENEW_SECONDS = 10.0
+LEADER_MARGIN = 5.0
+# The poller's lease (long polling: one instance), and how often a second one looks again.
+POLLER_LEASE = timedelta(seconds=30)
+POLLER_RENEW_SECONDS = 10.0
+FORGET_SECONDS = 3600.0
+
+
+def instance_name() -> str:
+    """This process among the others: its host, its pid and a random part (a restarted
+    process with the same pid is another instance)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def turn_key(update: Update) -> int:
+    """Whose turn an update is handled in: its person's, else its chat's (0: neither)."""
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else 0
+
+
+class NotAnUpdate(ValueError):
+    """What was posted does not read as a Telegram update."""
+
+
+class Inbox:
+    """Updates posted to this instance's webhook, claimed once and handled in turn."""
+
+    def __init__(self, app: Application, env: Env, instance: str) -> None:
+        self.app, self.env, self.instance = app, env, instance
+
+    async def receive(self, payload: dict[str, Any]) -> bool:
+        """Claim an update (a dict as Telegram posts it) and, when its person's turn is
+        free, handle their waiting updates; False when it had been claimed before. Returns
+        once the update is stored, and handled unless another instance holds the turn."""
+        try:
+            update = Update.de_json(payload, self.app.bot)
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise NotAnUpdate(f"{type(exc).__name__}: {exc}") from None
+        key = turn_key(update)
+        if not await instances.claim_update(self.env, update.update_id, key, payload):
+            return False
+        await self.take_turn(key)
+        return True
+
+    async def take_turn(self, key: int) -> None:
+        """Handle the person's stored updates in order while holding their turn; nothing when
+        another holder has it (it finds what was stored meanwhile). After giving the turn
+        back, looks once more: an update stored by another instance while its try for the
+        turn failed is handled then."""
+        name = instances.turn_name(key)
+        while True:
+            holder = f"{self.instance}:{uuid.uuid4().hex[:8]}"  # one drain, not the process
+            if not await instances.take_lease(self.env, name, holder, TURN_LEASE):
+                return
+            try:
+                async with _renewing(self.env, name, holder, TURN_LEASE, TURN_RENEW_SECONDS):
+                    while waiting := await instances.waiting_updates(self.env, key, TURN_BATCH):
+                        for update_id, payload in waiting:
+                            await self._handle(payload)
+                            await instances.update_handled(self.env, update_id)
+            finally:
+                await instances.release_lease(self.env, name, holder)
+            if not await instances.waiting_updates(self.env, key, 1):
+                return
+
+    async def _handle(self, payload: dict[str, Any]) -> None:
+        update = Update.de_json(payload, self.app.bot)
+        processor = self.app.update_processor
+        await processor.process_update(update, self.app.process_update(update))
+
+    async def recover(self) -> int:
+        """Take up the turns with updates stranded (their instance died or failed while
+        handling them); how many turns were looked at."""
+        keys = await instances.stranded_turns(self.env, STRANDED_AFTER)
+        for key in keys:
+            await self.take_turn(key)
+        return len(keys)
+
+
+@asynccontextmanager
+async def _renewing(
+    env: Env, name: str, holder: str, length: timedelta, every: float
+) -> AsyncIterator[None]:
+    """Inside the block, the lease is renewed every `every` seconds (a long step — a
+    digest at a province's size — keeps its person's turn)."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await instances.take_lease(env, name, holder, length)
+            except Exception:  # noqa: BLE001 - the next renewal tries again; the lease may run out
+                log.warning("could not renew %s", name, exc_info=True)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+class Leadership:
+    """Whether this instance is the leader now, by the leader's lease in the database."""
+
+    def __init__(
+        self,
+        env: Env,
+        instance: str,
+        catch_up: list[tuple[Job, object]] | None = None,
+        clock: Callable[[], float] = monotonic,
+    ) -> None:
+        self.env, self.instance, self.clock = env, instance, clock
+        self.catch_up = catch_up or []  # (job, its data) run on becoming the leader
+        self._until = 0.0
+
+    def holds(self) -> bool:
+        return self.clock() < self._until
+
+    async def renew(self) -> bool:
+        """Take or renew the lease; True when this instance just became the leader."""
+        was = self.holds()
+        started = self.clock()
+        try:
+            taken = await instances.take_lease(
+                self.env, instances.LEADER, self.instance, LEADER_LEASE
+            )
+        except Exception:  # noqa: BLE001 - unreachable: what was held runs out by itself
+            log.warning("could not renew the leader's lease", exc_info=True)
+            return False
+        if not taken:
+            if was:
+                log.warning("%s is no longer the leader", self.instance)
+            self._until = 0.0
+            return False
+        self._until = started + LEADER_LEASE.total_seconds() - LEADER_MARGIN
+        if not was:
+            log.info(
+                "%s is the leader: it runs the sweep, the digest and the outbox", self.instance
+            )
+        return not was
+
+    async def resign(self) -> None:
+        """At a clean stop: another instance may lead at once."""
+        self._until = 0.0
+        await instances.release_lease(self.env, instances.LEADER, self.instance)
+
+
+def leader_only(job: Job) -> Job:
+    """A job that runs only where the leader's lease is held (always, with one instance)."""
+
+    async def run(context: Context) -> None:
+        leadership: Leadership | None = context.application.bot_data.get(LEADERSHIP)
+        if leadership is None or leadership.holds():
+            await job(context)
+
+    run.__name__ = run.__qualname__ = job.__name__
+    run.__doc__ = job.__doc__
+    return run
+
+
+async def leader_job(context: Context) -> None:
+    """Every instance: take or renew the leader's lease; a new leader runs the catch-up
+    jobs (what a leader that died may have missed; each is idempotent: the sweep runs once
+    a day, the digest goes once a week to each chat)."""
+    leadership: Leadership = context.application.bot_data[LEADERSHIP]
+    if await leadership.renew():
+        for job, data in leadership.catch_up:
+            context.application.job_queue.run_once(
+                job, when=0, data=data, name=f"{job.__name__}-new-leader"
+            )
+
+
+async def recover_job(context: Context) -> None:
+    """Every instance: take up updates stranded by an instance that died."""
+    inbox: Inbox = context.application.bot_data[INBOX]
+    await inbox.recover()
+
+
+async def forget_job(context: Context) -> None:
+    """Handled updates are kept a day (Telegram re-sends within it), then forgotten."""
+    await instances.forget_updates(context.application.bot_data["env"])
+
+
+def serve_several(
+    app: Application, instance: str, catch_up: list[tuple[Job, object]] | None = None
+) -> Inbox:
+    """Webhook mode: the inbox, the leader's lease and their jobs (`catch_up`: run by an
+    instance when it becomes the leader)."""
+    env: Env = app.bot_data["env"]
+    inbox = Inbox(app, env, instance)
+    app.bot_data[INBOX] = inbox
+    app.bot_data[LEADERSHIP] = Leadership(env, instance, catch_up)
+    jobs = app.job_queue
+    jobs.run_repeating(leader_job, interval=LEADER_RENEW_SECONDS, first=0, name="leader-lease")
+    jobs.run_repeating(recover_job, interval=RECOVER_SECONDS, first=RECOVER_SECONDS, name="recover")
+    jobs.run_repeating(forget_job, interval=FORGET_SECONDS, first=60, name="forget-updates")
+    return inbox
+
+
+class PollerLease:
+    """Long polling serves one instance: its poller holds this lease while it runs."""
+
+    def __init__(self, env: Env, instance: str) -> None:
+        self.env, self.instance = env, instance
+
+    async def wait_for_it(
+        self, say: Callable[[str], None], every: float = POLLER_RENEW_SECONDS
+    ) -> None:
+        """Take the lease; while another poller holds it, say so once and wait (this one is
+        then a standby that takes over when the other stops or dies)."""
+        told = False
+        while not await instances.take_lease(
+            self.env, instances.POLLER, self.instance, POLLER_LEASE
+        ):
+            if not told:
+                holder = await instances.lease_holder(self.env, instances.POLLER)
+                say(
+                    f"another instance is polling Telegram with this database ({holder}):"
+                    " long polling serves one instance; this one waits and takes over when"
+                    " it stops (several instances: `appealdesk run --webhook`)"
+                )
+                told = True
+            await asyncio.sleep(every)
+
+    async def renew_job(self, context: Context) -> None:
+        if not await instances.take_lease(self.env, instances.POLLER, self.instance, POLLER_LEASE):
+            log.error("another instance took the poller's lease: two pollers now share this bot")
+
+    async def release(self) -> None:
+        await instances.release_lease(self.env, instances.POLLER, self.instance)

@@ -1,0 +1,90 @@
+"""What several bot processes on one database share: Telegram's updates claimed by their id
+as they come to a webhook (the inbox), and leases — who holds a role (the leader's jobs, the
+poller) or a person's turn, until when."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from storage import records
+from storage.base import Store
+
+
+class InboxRepo(Store):
+    """Updates as they came, by Telegram's update id: stored once, handled once, in each
+    person's order (`turn_key`: the person, else the chat)."""
+
+    async def store(
+        self, update_id: int, turn_key: int, payload: dict[str, Any], now: datetime
+    ) -> bool:
+        """Keep an update; False when its id was stored before (a re-send, or the same
+        update posted to another instance)."""
+        changed = await self._changed(
+            "INSERT INTO updates_inbox (update_id, turn_key, payload, received_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING",
+            (update_id, turn_key, json.dumps(payload, ensure_ascii=False), records.stamp(now)),
+        )
+        return changed == 1
+
+    async def waiting(self, turn_key: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """The key's updates not handled yet, oldest first."""
+        rows = await self._all(
+            "SELECT update_id, payload FROM updates_inbox WHERE turn_key = ?"
+            " AND handled_at IS NULL ORDER BY update_id LIMIT ?",
+            (turn_key, limit),
+        )
+        return [(int(r["update_id"]), json.loads(r["payload"])) for r in rows]
+
+    async def handled(self, update_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE updates_inbox SET handled_at = ? WHERE update_id = ?",
+            (records.stamp(now), update_id),
+        )
+
+    async def stranded(self, received_before: datetime, limit: int) -> list[int]:
+        """Keys with an update received before that moment and not handled yet (its
+        instance died, or failed, while handling it)."""
+        rows = await self._all(
+            "SELECT turn_key FROM updates_inbox WHERE handled_at IS NULL"
+            " AND received_at < ? GROUP BY turn_key ORDER BY MIN(update_id) LIMIT ?",
+            (records.stamp(received_before), limit),
+        )
+        return [int(r["turn_key"]) for r in rows]
+
+    async def forget(self, received_before: datetime) -> int:
+        """Updates older than Telegram's re-sending of them are forgotten; how many."""
+        return await self._changed(
+            "DELETE FROM updates_inbox WHERE received_at < ? AND handled_at IS NOT NULL",
+            (records.stamp(received_before),),
+        )
+
+
+class LeaseRepo(Store):
+    """A named role held by one holder until a moment; anybody may take it once that moment
+    has passed (its holder died), and its holder may renew it before."""
+
+    async def take(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        """Take or renew `name` for `holder` until `until`; False when another holds it."""
+        rows = await self._all(
+            "INSERT INTO leases (name, holder, until_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+            " until_at = excluded.until_at"
+            " WHERE leases.holder = excluded.holder OR leases.until_at <= ?"
+            " RETURNING holder",
+            (name, holder, records.stamp(until), records.stamp(now)),
+        )
+        return bool(rows)
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give `name` up, if `holder` still holds it."""
+        await self.conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    async def holder(self, name: str, now: datetime) -> str | None:
+        """Who holds `name` now (None: nobody, or a lease run out)."""
+        row = await self._one(
+            "SELECT holder FROM leases WHERE name = ? AND until_at > ?",
+            (name, records.stamp(now)),
+        )
+        return None if row is None else str(row["holder"])

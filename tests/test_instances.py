@@ -1,0 +1,234 @@
+"""Several instances on one database (both backends): an update is claimed once before it is
+handled, whatever instance it is posted to and however often; a person's updates are
+handled in Telegram's order even when they reach two instances; an update whose instance
+died is taken up by another; the leader's lease decides which instance runs the leader's
+jobs; the webhook refuses what does not carry the secret and says whether the database
+answers. Two "instances" here are two inboxes (or leaderships) with their own names on the
+same database and Application: what they share is the database, as two processes would."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.usecases import instances
+from handlers import instances as several
+from handlers.instances import Inbox, Leadership, NotAnUpdate, leader_only
+from handlers.webhook import HEALTH_PATH, SECRET_HEADER, make_webhook_app
+
+SECRET = "s3cret_-Token"
+PATH = "/telegram/updates"
+
+
+@pytest.fixture
+def env(sandbox):
+    return sandbox.env
+
+
+def inbox(sandbox, name: str) -> Inbox:
+    return Inbox(sandbox.app, sandbox.env, name)
+
+
+def update(sandbox, person, text: str) -> dict:
+    return sandbox.api.message_update(person.user, text)
+
+
+# -- the database's part: claims and leases ----------------------------------------------
+
+
+async def test_an_update_is_claimed_once_and_waits_in_its_persons_order(env, clock):
+    assert await instances.claim_update(env, 11, 501, {"update_id": 11})
+    assert await instances.claim_update(env, 12, 502, {"update_id": 12})
+    assert await instances.claim_update(env, 10, 501, {"update_id": 10, "text": "早"})
+    assert not await instances.claim_update(env, 11, 501, {"update_id": 11})  # a re-send
+    waiting = await instances.waiting_updates(env, 501, 10)
+    assert [update_id for update_id, _ in waiting] == [10, 11]
+    assert waiting[0][1] == {"update_id": 10, "text": "早"}
+    await instances.update_handled(env, 10)
+    assert [u for u, _ in await instances.waiting_updates(env, 501, 10)] == [11]
+    # stranded: stored STRANDED_AFTER ago and not handled
+    assert await instances.stranded_turns(env, timedelta(seconds=5)) == []
+    clock.advance(timedelta(seconds=6))
+    assert await instances.stranded_turns(env, timedelta(seconds=5)) == [501, 502]
+    # a handled update is forgotten after a day; one never handled is kept
+    clock.advance(timedelta(hours=25))
+    assert await instances.forget_updates(env) == 1
+    assert not await instances.claim_update(env, 11, 501, {"update_id": 11})
+
+
+async def test_a_lease_has_one_holder_until_it_runs_out_or_is_given_back(env, clock):
+    minute = timedelta(minutes=1)
+    assert await instances.take_lease(env, "leader", "a", minute)
+    assert not await instances.take_lease(env, "leader", "b", minute)
+    assert await instances.take_lease(env, "leader", "a", minute)  # renewed
+    assert await instances.lease_holder(env, "leader") == "a"
+    clock.advance(timedelta(seconds=59))
+    assert not await instances.take_lease(env, "leader", "b", minute)
+    clock.advance(timedelta(seconds=1))  # run out: anybody may take it
+    assert await instances.lease_holder(env, "leader") is None
+    assert await instances.take_lease(env, "leader", "b", minute)
+    await instances.release_lease(env, "leader", "a")  # not a's any more: nothing changes
+    assert await instances.lease_holder(env, "leader") == "b"
+    await instances.release_lease(env, "leader", "b")
+    assert await instances.take_lease(env, "leader", "c", minute)
+    assert await instances.take_lease(env, "turn:7", "c", minute)  # another name, its own
+
+
+# -- the inbox: through the real handlers ------------------------------------------------
+
+
+async def test_an_update_posted_twice_or_to_two_instances_is_handled_once(sandbox, people):
+    company = people.company
+    one, two = inbox(sandbox, "one"), inbox(sandbox, "two")
+    before = len(company.inbox)
+    payload = update(sandbox, company, "/my")
+    assert await one.receive(payload)
+    answered = len(company.inbox)
+    assert answered > before
+    assert not await one.receive(payload)  # Telegram's re-send
+    assert not await two.receive(payload)  # the load balancer's copy to another instance
+    assert len(company.inbox) == answered
+
+
+async def test_a_persons_updates_reaching_two_instances_are_handled_in_their_order(
+    sandbox, people, clock
+):
+    """The person's turn is held elsewhere: what reaches this instance is stored and waits;
+    when the turn is free it is handled in Telegram's order, once."""
+    company = people.company
+    one, two = inbox(sandbox, "one"), inbox(sandbox, "two")
+    held = instances.turn_name(company.id)
+    assert await instances.take_lease(sandbox.env, held, "elsewhere", timedelta(seconds=30))
+    first = update(sandbox, company, "/new")
+    second = update(sandbox, company, "/cancel")
+    mark = company.mark()
+    assert await two.receive(first) and await one.receive(second)
+    assert company.since(mark) == []  # stored, not handled: the turn is another's
+    await instances.release_lease(sandbox.env, held, "elsewhere")
+    clock.advance(several.STRANDED_AFTER + timedelta(seconds=1))
+    assert await one.recover() == 1
+    said = company.since(mark)
+    assert "请选择诉求类别" in said[0] and any("已取消" in s or "退出" in s for s in said[1:])
+    assert (
+        await one.recover() == 0
+        and await instances.waiting_updates(sandbox.env, company.id, 5) == []
+    )
+
+
+async def test_an_update_whose_instance_died_after_storing_it_is_handled_by_another(
+    sandbox, people, clock
+):
+    company = people.company
+    payload = update(sandbox, company, "/my")
+    # the instance claimed it, then died (its turn's lease never taken, or run out)
+    assert await instances.claim_update(sandbox.env, payload["update_id"], company.id, payload)
+    mark = company.mark()
+    survivor = inbox(sandbox, "survivor")
+    assert await survivor.recover() == 0  # too recent: its instance may still be on it
+    clock.advance(several.STRANDED_AFTER + timedelta(seconds=1))
+    assert await survivor.recover() == 1
+    assert company.since(mark)
+    assert not await survivor.receive(payload)  # Telegram's re-send: nothing more
+
+
+async def test_what_does_not_read_as_an_update_is_refused(sandbox):
+    with pytest.raises(NotAnUpdate):
+        await inbox(sandbox, "one").receive({"update_id": 5, "message": {"text": "no chat"}})
+
+
+# -- the leader ----------------------------------------------------------------------------
+
+
+class Ticking:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_one_leader_at_a_time_and_a_dead_one_is_replaced(env, clock):
+    a_time, b_time = Ticking(), Ticking()
+    a = Leadership(env, "a", clock=a_time)
+    b = Leadership(env, "b", clock=b_time)
+    assert await a.renew() and a.holds()
+    assert not await b.renew() and not b.holds()
+    assert not await a.renew() and a.holds()  # renewed: not "became" again
+    # a dies: its lease runs out in the database; it would have stopped before
+    a_time.now += several.LEADER_LEASE.total_seconds() - several.LEADER_MARGIN
+    assert not a.holds()
+    clock.advance(several.LEADER_LEASE)
+    assert await b.renew() and b.holds()
+    assert not await a.renew() and not a.holds()  # came back: b leads
+    await b.resign()
+    assert not b.holds() and await a.renew()
+
+
+async def test_leader_only_jobs_run_where_the_lease_is_held(sandbox):
+    ran = []
+
+    async def job(context) -> None:
+        ran.append(True)
+
+    class Context:
+        application = sandbox.app
+
+    gated = leader_only(job)
+    await gated(Context())  # one instance (no leadership): it always runs
+    leadership = Leadership(sandbox.env, "me", clock=Ticking())
+    sandbox.app.bot_data[several.LEADERSHIP] = leadership
+    try:
+        await gated(Context())
+        assert await leadership.renew()
+        await gated(Context())
+    finally:
+        del sandbox.app.bot_data[several.LEADERSHIP]
+    assert ran == [True, True]
+
+
+# -- the webhook over HTTP ---------------------------------------------------------------
+
+
+async def test_the_webhook_takes_only_updates_with_the_secret(sandbox, people):
+    company = people.company
+    app = make_webhook_app(inbox(sandbox, "web"), sandbox.env, SECRET, PATH)
+    async with TestClient(TestServer(app)) as client:
+        payload = update(sandbox, company, "/my")
+        mark = company.mark()
+        for headers in ({}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: SECRET + "x"}):
+            response = await client.post(PATH, json=payload, headers=headers)
+            assert response.status == 403
+        assert company.since(mark) == []
+        assert await instances.waiting_updates(sandbox.env, company.id, 5) == []
+        with_secret = {SECRET_HEADER: SECRET}
+        for body, status in (
+            (b"not json", 400),
+            (b"[1, 2]", 400),
+            (b'{"message": {}}', 400),
+            (b'{"update_id": "7"}', 400),
+            (b'{"update_id": 9, "message": {"text": "no chat"}}', 400),
+        ):
+            response = await client.post(PATH, data=body, headers=with_secret)
+            assert response.status == status, body
+        response = await client.post(PATH, json=payload, headers=with_secret)
+        assert response.status == 200
+        answered = company.since(mark)
+        assert answered  # handled before the 200
+        response = await client.post(PATH, json=payload, headers=with_secret)
+        assert response.status == 200 and company.since(mark) == answered
+        assert (await client.get(PATH)).status == 405
+        health = await client.get(HEALTH_PATH)
+        assert health.status == 200 and await health.text() == "ok"
+
+
+async def test_health_says_503_when_the_database_does_not_answer(sandbox, monkeypatch):
+    async def unreachable(env):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(instances, "lease_holder", unreachable)
+    app = make_webhook_app(inbox(sandbox, "web"), sandbox.env, SECRET, PATH)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get(HEALTH_PATH)
+        assert response.status == 503 and "database" in await response.text()
