@@ -50,7 +50,7 @@ from bench.common import (
     settings_for,
     summary,
 )
-from bot import digest_files
+from bot import digest_files, pack_worker
 from bot.app import settle_heap
 from bot.clock import ManualClock
 from bot.config import BUNDLED_ORG_CONFIG, Settings, load_org
@@ -96,7 +96,7 @@ async def register(env: Env, count: int) -> None:
 
 async def build_pack(env: Env) -> digest_files.LeadersPack:
     """What the courier does for the leaders' files on Monday."""
-    return await digest_files.leaders_pack(env, WEEK)
+    return await pack_worker.leaders_pack(env, WEEK)
 
 
 async def build_pack_rows_here(env: Env) -> digest_files.LeadersPack:

@@ -26,10 +26,10 @@ from telegram.request import BaseRequest
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.environment import environment
 from bot.logs import update_ids
 from bot.rules.model import Role
 from bot.rules.org import OrgConfig
-from bot.rules.workcal import WorkingCalendar
 from bot.texts import t
 from bot.usecases import outbox, reports
 from bot.usecases.env import Env
@@ -61,7 +61,6 @@ from handlers.buttons import (
 from handlers.common import OWED_SENDER, Context, esc, say
 from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
-from storage import open_database
 
 log = logging.getLogger(__name__)
 
@@ -265,13 +264,12 @@ async def on_stop(app: Application) -> None:
 
 def make_env(settings: Settings, org: OrgConfig, clock: Clock | None = None) -> Env:
     """The use cases' environment on the configured database (not opened yet)."""
-    return Env(
-        db=open_database(settings.database_url),
-        org=org,
-        calendar=WorkingCalendar(org.calendar.holidays, org.calendar.workdays),
-        clock=clock or SystemClock(),
-        leaders=frozenset(settings.admin_ids),
-        zone=settings.zone,
+    return environment(
+        settings.database_url,
+        org,
+        clock or SystemClock(),
+        frozenset(settings.admin_ids),
+        settings.zone,
         invite_ttl=timedelta(hours=settings.invite_ttl_hours),
         prompt_ttl=timedelta(minutes=settings.prompt_ttl_minutes),
     )

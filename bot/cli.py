@@ -56,6 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from bot.app import build_application
     from bot.serving import poll_as_one, serve_webhook
+    from bot.sheets import stop_worker
     from handlers.courier import SEND_IN_BACKGROUND
     from handlers.limits import FloodLimits
     from handlers.ordering import PerUserOrder
@@ -89,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # when PTB's own shutdown fails), the database is closed: each open connection has a
         # thread that would keep the process alive after the error.
         asyncio.run(app.bot_data["env"].db.close())
+        stop_worker()  # a weekly pack half built is not waited for (the next start makes it)
     return 0
 
 

@@ -1,11 +1,9 @@
 """A digest's attachments, prepared once: the chart (PNG) and the year's ledger (XLSX).
 
 Both are made off the event loop, so people's steps go on being answered while a pack is
-built. The bot builds the weekly pack with `leaders_pack`: the whole of it — the digest,
-its chart, the ledger's rows read and written — in the worker process (bot/sheets.py) on a
-connection of its own, so neither this event loop nor this process's heap carries any of
-it. `build_leaders_pack` builds one given a digest (the command line, the worker itself):
-the chart drawn and the ledger written in the worker, its rows read here.
+built. The bot builds the weekly pack whole in the worker process (bot/pack_worker.py).
+`build_leaders_pack` builds one given a digest (the command line; the worker itself, with
+`here`): the chart drawn and the ledger written in the worker, its rows read here.
 Which ledger to build — the year's or, when the year would not fit one upload, the week's —
 is decided before building it, from the number of appeals it would hold."""
 
@@ -18,23 +16,17 @@ import math
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot import ledger_sheet
-from bot.clock import ManualClock
-from bot.digest_text import leaders_text
 from bot.rules.digest import LeaderDigest, Week
-from bot.rules.org import OrgConfig
-from bot.rules.workcal import WorkingCalendar
 from bot.sheets import worker_pool, write_sheets_async, write_sheets_elsewhere
 from bot.texts import t
 from bot.usecases import reports
 from bot.usecases.env import Env
 from bot.usecases.people import Who
-from storage.factory import open_database
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +60,31 @@ class LeadersPack:
     ledger_end: date | None = None  # the day the digest is as of (else the week's end)
 
 
-def estimated_ledger_bytes(appeals: int) -> int:
+@dataclass(frozen=True)
+class LedgerSizing:
+    """The upload limit and the estimate of a ledger's size (the module's constants as they
+    are when a pack is asked for: the worker builds with what the bot uses)."""
+
+    upload_limit: int
+    row_bytes: int
+    margin: float
+    overhead: int
+
+
+def current_sizing() -> LedgerSizing:
+    return LedgerSizing(UPLOAD_LIMIT, LEDGER_ROW_BYTES, LEDGER_MARGIN, LEDGER_OVERHEAD)
+
+
+def estimated_ledger_bytes(appeals: int, sizing: LedgerSizing | None = None) -> int:
     """The size a ledger of `appeals` rows is expected not to exceed."""
-    return LEDGER_OVERHEAD + math.ceil(appeals * LEDGER_ROW_BYTES * LEDGER_MARGIN)
+    sizing = sizing or current_sizing()
+    return sizing.overhead + math.ceil(appeals * sizing.row_bytes * sizing.margin)
 
 
-def ledger_fits(appeals: int, limit: int | None = None) -> bool:
+def ledger_fits(appeals: int, sizing: LedgerSizing | None = None) -> bool:
     """Whether a ledger of `appeals` rows is expected to fit one upload (UPLOAD_LIMIT)."""
-    return estimated_ledger_bytes(appeals) <= (UPLOAD_LIMIT if limit is None else limit)
+    sizing = sizing or current_sizing()
+    return estimated_ledger_bytes(appeals, sizing) <= sizing.upload_limit
 
 
 async def export_ledger(
@@ -109,111 +118,37 @@ def _draw(digest: LeaderDigest, renderer: Callable[[LeaderDigest], bytes] | None
     return renderer(digest)
 
 
-@dataclass(frozen=True)
-class PackOrder:
-    """What the worker process needs to build a week's pack by itself: where the database
-    is, the bureau's settings, the moment the pack is as of, and what this process has
-    already (the text; the digest, when made here) — with the sizes and the chart renderer
-    this process uses, so that it decides as this one would."""
-
-    location: str
-    org: OrgConfig
-    leaders: frozenset[int]
-    zone: ZoneInfo
-    now: datetime
-    week: Week
-    text: str | None
-    digest: LeaderDigest | None
-    renderer: Callable[[LeaderDigest], bytes] | None
-    sizing: tuple[int, int, float, int]  # UPLOAD_LIMIT, LEDGER_ROW_BYTES, margin, overhead
-
-
-async def leaders_pack(
-    env: Env, week: Week, text: str | None = None, digest: LeaderDigest | None = None
-) -> LeadersPack:
-    """The week's pack for the leaders, built whole in the worker process on a connection
-    of its own: the digest (unless given), its text (unless given), the chart and the
-    ledger. Reading a million appeals' ledger here held people's steps up — their reads
-    queued behind its batches, and the collector walked its rows again and again
-    (docs/performance.md); there nothing of it touches this loop or this heap. The tallies
-    are counted here first: the worker only reads."""
-    if digest is None:
-        await reports.refresh_tallies(env)
-    order = PackOrder(
-        env.db.location(),
-        env.org,
-        env.leaders,
-        env.zone,
-        env.now(),
-        week,
-        text,
-        digest,
-        RENDERER,
-        (UPLOAD_LIMIT, LEDGER_ROW_BYTES, LEDGER_MARGIN, LEDGER_OVERHEAD),
-    )
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(worker_pool(), _pack_in_worker, order)
-
-
-def _pack_in_worker(order: PackOrder) -> LeadersPack:
-    """In the worker process (one job at a time there): the pack, on its own event loop."""
-    global RENDERER, UPLOAD_LIMIT, LEDGER_ROW_BYTES, LEDGER_MARGIN, LEDGER_OVERHEAD
-    RENDERER = order.renderer
-    UPLOAD_LIMIT, LEDGER_ROW_BYTES, LEDGER_MARGIN, LEDGER_OVERHEAD = order.sizing
-    try:
-        return asyncio.run(_pack_here(order))
-    except Exception as exc:
-        # what reaches the bot must unpickle there: an error's name and words, not its class
-        raise PackFailed(f"{type(exc).__name__}: {exc}") from None
-
-
-class PackFailed(Exception):
-    """The worker could not build a pack (the database was unusable, say)."""
-
-
-async def _pack_here(order: PackOrder) -> LeadersPack:
-    org = order.org
-    env = Env(
-        db=open_database(order.location),
-        org=org,
-        calendar=WorkingCalendar(org.calendar.holidays, org.calendar.workdays),
-        clock=ManualClock(order.now),
-        leaders=order.leaders,
-        zone=order.zone,
-    )
-    await env.db.open(migrate=False)
-    try:
-        digest = order.digest or await reports.counted_leaders_digest(env, order.week)
-        text = leaders_text(digest) if order.text is None else order.text
-        return await build_leaders_pack(env, digest, text, here=True)
-    finally:
-        await env.db.close()
-
-
 async def build_leaders_pack(
-    env: Env, digest: LeaderDigest, text: str, here: bool = False
+    env: Env,
+    digest: LeaderDigest,
+    text: str,
+    here: bool = False,
+    renderer: Callable[[LeaderDigest], bytes] | None = None,
+    sizing: LedgerSizing | None = None,
 ) -> LeadersPack:
     """The digest text, its chart and the year's ledger — the week's when the year's
     appeals would not fit one upload (a chart failure is reported, not fatal). The chart is
     drawn and the ledger written in the worker process, or in this one (`here`: the worker
-    itself)."""
+    itself). `renderer` and `sizing`: RENDERER and the sizes, unless given."""
     from bot.chart import ChartFontMissing
 
+    renderer = renderer or RENDERER
+    sizing = sizing or current_sizing()
     week = digest.week
     chart, error = None, None
     try:
         if here:
-            chart = _draw(digest, RENDERER)
+            chart = _draw(digest, renderer)
         else:
             loop = asyncio.get_running_loop()
-            chart = await loop.run_in_executor(worker_pool(), _draw, digest, RENDERER)
+            chart = await loop.run_in_executor(worker_pool(), _draw, digest, renderer)
     except ChartFontMissing as exc:
         log.error("digest chart failed: %s", exc)
         error = str(exc)
     end = digest.as_of or week.end  # the year to date ends where the digest does
     start = date(end.year, 1, 1)
     too_large = False
-    if digest.year.start == start and not ledger_fits(digest.year.new):
+    if digest.year.start == start and not ledger_fits(digest.year.new, sizing):
         # The year's appeals (the digest counted them) would not fit: the week straight away.
         log.warning(
             "year ledger of %s would hold %d appeals, over the upload limit; sending the week",
@@ -223,12 +158,12 @@ async def build_leaders_pack(
         start, too_large = week.start, True
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / t("ledger.file", label=week.label)
-        count = await export_ledger(env, None, start, end, target, here)
-        if target.stat().st_size > UPLOAD_LIMIT and not too_large:
+        count = await export_ledger(env, None, start, end, target, here=here)
+        if target.stat().st_size > sizing.upload_limit and not too_large:
             # The year does not fit one upload: send the week, the year comes by CLI.
             log.warning("year ledger of %s exceeds the upload limit; sending the week", week.label)
             start, too_large = week.start, True
-            count = await export_ledger(env, None, start, end, target, here)
+            count = await export_ledger(env, None, start, end, target, here=here)
         ledger = target.read_bytes()
     return LeadersPack(
         week, text, chart, error, target.name, ledger, count, start, too_large, ledger_end=end

@@ -380,6 +380,18 @@ def worker_pool() -> ProcessPoolExecutor:
     return _POOL
 
 
+def stop_worker() -> None:
+    """End the worker process now, whatever it is doing (a weekly pack takes minutes at a
+    province's size: the bot's stop must not wait for it); the next use starts another."""
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is None:
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _worker_started(niceness: int) -> None:
     """In the worker: a lower priority, and an end of its own when the process that started
     it is gone (killed, say, with no chance to stop its workers): it is never left behind."""

@@ -12,6 +12,7 @@ recorded as it is accepted, so a crash repeats at most the part in flight. The g
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -19,8 +20,9 @@ from datetime import date
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.digest_files import LeadersPack, leaders_pack
+from bot.digest_files import LeadersPack
 from bot.digest_text import TELEGRAM_LIMIT, capped, split_message, week_name
+from bot.pack_worker import leaders_pack
 from bot.rules import checks, delivery
 from bot.rules.model import (
     Actor,
@@ -123,8 +125,9 @@ async def _task_message(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMa
 # One thing to send: ("text", text, markup), ("photo", image, caption),
 # ("document", content, (file name, caption)) or ("file", file_id, (kind, caption)).
 Part = tuple[str, object, object]
-# The leaders' chart and ledger of a week, prepared once however many leaders get them.
-_PACKS: dict[str, LeadersPack] = {}
+# The leaders' chart and ledger of a week, prepared once however many leaders get them
+# (being built, or built: leaders' sends at the same moment wait for the same pack).
+_PACKS: dict[str, asyncio.Future[LeadersPack]] = {}
 
 
 async def _digest_parts(env: Env, item: Outgoing) -> list[Part]:
@@ -134,11 +137,18 @@ async def _digest_parts(env: Env, item: Outgoing) -> list[Part]:
         raise Gone()
     if item.kind == "digest":
         return [("text", piece, None) for piece in split_message(archived.text)]
-    pack = _PACKS.get(label)
-    if pack is None:
-        _PACKS.clear()
-        pack = _PACKS[label] = await leaders_pack(env, checks.parse_week(label), archived.text)
-    return pack_parts(pack)
+    building = _PACKS.get(label)
+    if (
+        building is None
+        or building.get_loop() is not asyncio.get_running_loop()  # a previous run's
+        or building.done()
+        and building.exception() is not None
+    ):
+        _PACKS.clear()  # one week's pack at a time; a failed one is built again
+        week = checks.parse_week(label)
+        building = _PACKS[label] = asyncio.ensure_future(leaders_pack(env, week, archived.text))
+    # shielded: a leader's send called off does not call off the pack the others wait for
+    return pack_parts(await asyncio.shield(building))
 
 
 def pack_parts(pack: LeadersPack) -> list[Part]:

@@ -10,8 +10,9 @@ from pathlib import Path
 from telegram import Bot, Update
 from telegram.ext import Application
 
-from bot.digest_files import export_ledger, leaders_pack
+from bot.digest_files import export_ledger
 from bot.digest_text import department_text, leaders_text, pct, split_message, week_name
+from bot.pack_worker import leaders_pack
 from bot.rules import checks
 from bot.rules.digest import Week
 from bot.rules.refusals import InvalidInput

@@ -121,3 +121,122 @@ async def test_run_long_polls_a_bot_api_server_over_http(bot_api, tmp_path, data
     assert "set_my_commands" in output  # the failed optional call was logged as a warning
     assert [m for m, _ in api.calls].count("sendMessage") > len(api.sent)  # one was retried
     assert "Traceback" not in output, output
+
+
+# -- several instances -----------------------------------------------------------------------
+
+SECRET = "webhook-secret_42"
+
+
+async def start_bot(env: dict, cwd: Path, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *appealdesk_command(),
+        "run",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def stopped(process: asyncio.subprocess.Process) -> str:
+    """SIGINT, then its output (killed if it does not stop)."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(process.wait(), PATIENCE)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    return (await process.stdout.read()).decode(errors="replace")
+
+
+async def test_run_webhook_serves_updates_posted_with_the_secret(
+    bot_api, tmp_path, database_url, unused_tcp_port
+):
+    """`appealdesk run --webhook`: setWebhook with the URL and the secret, updates posted as
+    Telegram posts them are answered 200 once handled, a re-post does nothing, a post
+    without the secret gets 403, /healthz says the database answers; SIGINT stops it."""
+    import aiohttp
+
+    api, port = bot_api
+    url = f"http://127.0.0.1:{unused_tcp_port}/telegram/hook"
+    env = {
+        **os.environ,
+        "BOT_TOKEN": "4242:any-token-will-do",
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+        **database_env(database_url),
+        "ADMIN_IDS": "900001",
+        "WEBHOOK_URL": url,
+        "WEBHOOK_LISTEN": f"127.0.0.1:{unused_tcp_port}",
+        "WEBHOOK_SECRET": SECRET,
+    }
+    process = await start_bot(env, tmp_path, "--webhook")
+    output = ""
+    try:
+        await wait_for(lambda: api.webhook is not None, "setWebhook")
+        assert api.webhook == {"url": url, "secret_token": SECRET}
+        company = {"id": 30001, "is_bot": False, "first_name": "陈经理"}
+        async with aiohttp.ClientSession() as http:
+
+            async def post(update: dict, secret: str | None = SECRET) -> int:
+                headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+                for _ in range(200):  # until the server listens
+                    try:
+                        async with http.post(url, json=update, headers=headers) as response:
+                            return response.status
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.05)
+                raise AssertionError("the webhook never listened")
+
+            start = api.message_update(company, "/start")
+            assert await post(start, None) == 403
+            assert await post(start, "wrong") == 403
+            assert api.messages_to(company["id"]) == []
+            assert await post(start) == 200
+            asked = api.messages_to(company["id"])
+            assert asked and "请输入企业名称" in asked[-1].plain  # handled before the 200
+            assert await post(start) == 200  # Telegram's re-send
+            assert len(api.messages_to(company["id"])) == len(asked)
+            async with http.get(f"http://127.0.0.1:{unused_tcp_port}/healthz") as health:
+                assert health.status == 200
+    finally:
+        output = await stopped(process)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+
+
+async def test_a_second_poller_says_so_and_waits_until_the_first_stops(
+    bot_api, tmp_path, database_url
+):
+    api, port = bot_api
+    env = {
+        **os.environ,
+        "BOT_TOKEN": "4242:any-token-will-do",
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+        **database_env(database_url),
+        "ADMIN_IDS": "900001",
+    }
+    first = await start_bot(env, tmp_path)
+    second = None
+    try:
+        await wait_for(lambda: any(m == "getUpdates" for m, _ in api.calls), "the first poll")
+        second = await start_bot(env, tmp_path)
+        line = b""
+        while b"another instance is polling" not in line:
+            line = await asyncio.wait_for(second.stdout.readline(), PATIENCE)
+            assert line, "the second poller ended without saying why"
+        polls = sum(1 for m, _ in api.calls if m == "getUpdates")
+        assert second.returncode is None  # a standby, not an error
+        first_output = await stopped(first)
+        assert first.returncode == 0, first_output
+        # the first gave its lease back: the standby takes over and polls
+        await wait_for(
+            lambda: sum(1 for m, _ in api.calls if m == "getUpdates") > polls + 2, "the standby"
+        )
+    finally:
+        await stopped(first)
+        if second is not None:
+            second_output = await stopped(second)
+    assert second.returncode == 0, second_output

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot import digest_files, ledger_sheet
+from bot import digest_files, ledger_sheet, pack_worker
 from bot.digest_files import (
     LEDGER_MARGIN,
     LEDGER_OVERHEAD,
@@ -379,15 +380,15 @@ def test_the_worker_ends_when_the_bot_is_killed():
 # -- the bot's pack: built whole in the worker, on a connection of its own -------------------
 
 
-def refuse_reading_here(monkeypatch) -> None:
-    """Any read of the digest's figures or of the ledger in this process fails (the worker,
-    a process of its own, reads with its own code)."""
+def refuse_the_database_here(monkeypatch, env) -> None:
+    """Any reading or writing of the database in this process fails (the worker, a process
+    of its own, opens the database itself)."""
 
     def refused(*args, **kwargs):
-        raise AssertionError("read in the bot's process")
+        raise AssertionError("the database used in the bot's process")
 
-    for name in ("ledger", "received_counts", "closed_counts", "overdue"):
-        monkeypatch.setattr(ReportRepo, name, refused)
+    for name in ("reading", "unit_of_work", "one_statement"):
+        monkeypatch.setattr(type(env.db), name, refused)
 
 
 def ledger_rows(content: bytes, folder: Path) -> dict[str, list[tuple]]:
@@ -400,18 +401,26 @@ def ledger_rows(content: bytes, folder: Path) -> dict[str, list[tuple]]:
 
 
 async def test_the_weekly_pack_is_built_in_the_worker_as_the_bot_would_build_it(
-    sandbox, people, monkeypatch, tmp_path
+    sandbox, people, monkeypatch, tmp_path, clock
 ):
-    """What the courier sends on Monday: the same digest text, ledger and chart as built in
-    the bot's process — but not one of its figures or rows is read in the bot's process."""
-    for n in range(3):
-        await file_appeal(people.company, text=f"第{n}件：厂区道路积水，请协调。")
+    """What the courier sends on Monday for last week: the same digest (its chart drawn from
+    it: here its pickle), text and ledger as built in the bot's process — with appeals
+    changed after the week ended, replayed as they were — but nothing of it read in the
+    bot's process."""
+    numbers = [
+        await file_appeal(people.company, text=f"第{n}件：厂区道路积水，请协调。") for n in range(3)
+    ]
+    week = Week.of(sandbox.env.today())
+    clock.advance(timedelta(days=7))
+    await people.official.send(f"/view {numbers[0]}")
+    await people.official.press("签收", containing=numbers[0])  # changed after the week
     env = sandbox.env
-    week = Week.of(env.today())
+    monkeypatch.setattr(digest_files, "RENDERER", pickle.dumps)
     digest = await reports.leaders_digest(env, None, week)
     here = await build_leaders_pack(env, digest, leaders_text(digest))
-    refuse_reading_here(monkeypatch)
-    elsewhere = await digest_files.leaders_pack(env, week)
+    refuse_the_database_here(monkeypatch, env)
+    elsewhere = await pack_worker.leaders_pack(env, week)
+    assert pickle.loads(elsewhere.chart) == digest == pickle.loads(here.chart)
     assert elsewhere.text == leaders_text(digest) and "督察通报" in elsewhere.text
     assert (elsewhere.ledger_count, elsewhere.ledger_start, elsewhere.ledger_end) == (
         here.ledger_count,
@@ -420,9 +429,8 @@ async def test_the_weekly_pack_is_built_in_the_worker_as_the_bot_would_build_it(
     )
     assert elsewhere.ledger_count == 3
     assert ledger_rows(elsewhere.ledger, tmp_path) == ledger_rows(here.ledger, tmp_path)
-    assert elsewhere.chart is not None and elsewhere.chart.startswith(b"\x89PNG")
     # a text given (the archived one) is sent as given
-    given = await digest_files.leaders_pack(env, week, "已存档的通报")
+    given = await pack_worker.leaders_pack(env, week, "已存档的通报")
     assert given.text == "已存档的通报"
 
 
@@ -432,7 +440,7 @@ async def test_the_worker_decides_the_ledger_with_the_bots_sizes(sandbox, people
     env = sandbox.env
     week = Week.of(env.today())
     monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", estimated_ledger_bytes(1) - 1)
-    pack = await digest_files.leaders_pack(env, week)
+    pack = await pack_worker.leaders_pack(env, week)
     assert pack.year_too_large and pack.ledger_start == week.start
 
 
@@ -442,7 +450,7 @@ async def test_a_persons_step_is_answered_while_the_worker_builds_the_pack(
     await file_appeal(people.company)
     env = sandbox.env
     monkeypatch.setattr(digest_files, "RENDERER", functools.partial(slow_chart, str(tmp_path)))
-    building = asyncio.create_task(digest_files.leaders_pack(env, Week.of(env.today())))
+    building = asyncio.create_task(pack_worker.leaders_pack(env, Week.of(env.today())))
     await appears(tmp_path / "writing")
     answer = await people.company.send("/my")
     assert answer and not building.done()
@@ -461,8 +469,46 @@ async def test_a_pack_the_worker_cannot_build_is_an_error_and_the_next_one_is_bu
     week = Week.of(env.today())
     database = type(env.db)
     monkeypatch.setattr(database, "location", lambda self: "sqlite:////nonexistent/ad.sqlite3")
-    with pytest.raises(digest_files.PackFailed, match="DatabaseUnusable"):
-        await digest_files.leaders_pack(env, week)
+    with pytest.raises(pack_worker.PackFailed, match="DatabaseUnusable"):
+        await pack_worker.leaders_pack(env, week)
     monkeypatch.undo()
-    pack = await digest_files.leaders_pack(env, week)
+    pack = await pack_worker.leaders_pack(env, week)
     assert pack.ledger_count == 1
+
+
+async def test_a_pack_being_built_is_not_waited_for_when_the_bot_stops(
+    sandbox, people, monkeypatch, tmp_path
+):
+    """The bot's stop ends the worker at once (a pack takes minutes at a province's size);
+    the next pack starts a new one."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from bot.sheets import stop_worker, worker_pool
+
+    await file_appeal(people.company)
+    env = sandbox.env
+    week = Week.of(env.today())
+    monkeypatch.setattr(digest_files, "RENDERER", functools.partial(slow_chart, str(tmp_path)))
+    worker = worker_pool().submit(os.getpid).result()
+    building = asyncio.create_task(pack_worker.leaders_pack(env, week))
+    await appears(tmp_path / "writing")  # the worker is drawing, and would wait for "go"
+    stop_worker()
+    with pytest.raises(BrokenProcessPool):
+        await asyncio.wait_for(building, DEADLOCK_GUARD)
+    for _ in range(DEADLOCK_GUARD * 100):
+        if not os.path.exists(f"/proc/{worker}") or "zombie" in _state(worker):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the worker process is still running")
+    monkeypatch.setattr(digest_files, "RENDERER", None)
+    pack = await pack_worker.leaders_pack(env, week)
+    assert pack.ledger_count == 1
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((line.lower() for line in status if line.startswith("State:")), "")
+    except FileNotFoundError:
+        return ""

@@ -130,6 +130,7 @@ class PostgresDatabase:
         return f"PostgresDatabase({masked(self.url)!r})"
 
     def location(self) -> str:
+        """The URL as given (with its password: for another process, never for display)."""
         return self.url
 
     # -- opening and closing ---------------------------------------------------------------
