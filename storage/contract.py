@@ -428,6 +428,17 @@ class LeaseRepo(Protocol):
 
 
 @runtime_checkable
+class BudgetRepo(Protocol):
+    """Telegram's flood limit shared by every instance: a token bucket in the database."""
+
+    async def take(
+        self, name: str, now: float, rate: float, capacity: float, answer: bool
+    ) -> bool: ...
+
+    async def answers_waiting(self, name: str, until: float) -> None: ...
+
+
+@runtime_checkable
 class UnitOfWork(Protocol):
     """The repositories on one connection, in one transaction. On a writer (`unit_of_work`)
     nothing is kept without `commit()`; `one_statement` keeps its single statement at once;
@@ -450,6 +461,7 @@ class UnitOfWork(Protocol):
     operator_notes: OperatorNotes
     inbox: InboxRepo
     leases: LeaseRepo
+    budgets: BudgetRepo
 
     async def commit(self) -> None: ...
 
@@ -474,6 +486,7 @@ REPOSITORIES: dict[str, type] = {
     "operator_notes": OperatorNotes,
     "inbox": InboxRepo,
     "leases": LeaseRepo,
+    "budgets": BudgetRepo,
 }
 
 

@@ -88,3 +88,38 @@ class LeaseRepo(Store):
             (name, records.stamp(now)),
         )
         return None if row is None else str(row["holder"])
+
+
+# The bucket's level now: what it held, refilled at `rate` since, never over `capacity`.
+_LEVEL = (
+    "CASE WHEN send_budgets.tokens + (:now - send_budgets.refilled) * :rate > :capacity"
+    " THEN :capacity ELSE send_budgets.tokens + (:now - send_budgets.refilled) * :rate END"
+)
+
+
+class BudgetRepo(Store):
+    """A token bucket in one row, shared by every instance: a send takes a token (one
+    statement, so two instances never take the same one). Answers to people go first: an
+    answer that found none marks the bucket, and notices wait while the mark lasts."""
+
+    async def take(self, name: str, now: float, rate: float, capacity: float, answer: bool) -> bool:
+        """Take a token at `now` (seconds since the epoch); False when none is left, or, for
+        a notice (not `answer`), while answers are waiting (`answers_waiting`)."""
+        waiting = "" if answer else " AND :now >= send_budgets.answers_until"
+        params = {"name": name, "now": now, "rate": rate, "capacity": capacity}
+        rows = await self._all(
+            "INSERT INTO send_budgets (name, tokens, refilled) VALUES (:name, :capacity - 1, :now)"  # noqa: S608 (constants only)
+            f" ON CONFLICT (name) DO UPDATE SET tokens = {_LEVEL} - 1,"
+            " refilled = CASE WHEN :now > send_budgets.refilled THEN :now"
+            " ELSE send_budgets.refilled END"
+            f" WHERE {_LEVEL} >= 1{waiting} RETURNING tokens",
+            params,
+        )
+        return bool(rows)
+
+    async def answers_waiting(self, name: str, until: float) -> None:
+        """An answer found no token: notices give way until `until`."""
+        await self.conn.execute(
+            "UPDATE send_budgets SET answers_until = :until WHERE name = :name",
+            {"name": name, "until": until},
+        )

@@ -593,6 +593,15 @@ STEPS: list[Migration] = [
             holder    TEXT NOT NULL,
             until_at  TEXT NOT NULL
         );
+        -- Telegram's limits hold for the bot, not for each process: a token bucket all the
+        -- instances send through (seconds since the epoch; `answers_until`: answers to
+        -- people waited for a token until then, and notices give way meanwhile).
+        CREATE TABLE send_budgets (
+            name           TEXT PRIMARY KEY,
+            tokens         DOUBLE PRECISION NOT NULL,
+            refilled       DOUBLE PRECISION NOT NULL,
+            answers_until  DOUBLE PRECISION NOT NULL DEFAULT 0
+        );
         """,
     ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep

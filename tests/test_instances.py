@@ -232,3 +232,50 @@ async def test_health_says_503_when_the_database_does_not_answer(sandbox, monkey
     async with TestClient(TestServer(app)) as client:
         response = await client.get(HEALTH_PATH)
         assert response.status == 503 and "database" in await response.text()
+
+
+# -- the send budget shared by every instance -----------------------------------------------
+
+
+def busiest_second(moments: list[float]) -> int:
+    moments = sorted(moments)
+    most, start = 0, 0
+    for end, moment in enumerate(moments):
+        while moment - moments[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+async def test_the_send_budget_never_lets_30_through_in_any_second(env, clock):
+    """Asked every 5 ms for ten seconds: at 29 a second with one in hand, no sliding second
+    holds more than 30, and the whole rate is what the bucket allows."""
+    granted = []
+    start = clock.now()
+    for _ in range(2000):
+        if await instances.take_send_token(env, 29, 1, answer=True, patience=0.2):
+            granted.append((clock.now() - start).total_seconds())
+        clock.advance(timedelta(milliseconds=5))
+    assert busiest_second(granted) <= 30
+    assert 0.95 * 30 * 10 <= len(granted) <= 29 * 10 + 1
+
+
+async def test_notices_give_way_while_an_answer_waits_for_a_place(env, clock):
+    assert await instances.take_send_token(env, 1, 1, answer=False, patience=2)
+    assert not await instances.take_send_token(env, 1, 1, answer=True, patience=2)  # none
+    clock.advance(timedelta(seconds=1))  # a token again, but an answer is waiting
+    assert not await instances.take_send_token(env, 1, 1, answer=False, patience=2)
+    assert await instances.take_send_token(env, 1, 1, answer=True, patience=2)
+    clock.advance(timedelta(seconds=2))  # no answer waited since: notices go again
+    assert await instances.take_send_token(env, 1, 1, answer=False, patience=2)
+
+
+async def test_instances_asking_at_once_never_share_a_place(env, backend):
+    """Many asks at the same moment from every connection the pool has: exactly as many
+    places as the bucket holds."""
+    import asyncio
+
+    asked = await asyncio.gather(
+        *(instances.take_send_token(env, 0.001, 5, answer=True, patience=0.1) for _ in range(40))
+    )
+    assert sum(asked) == 5

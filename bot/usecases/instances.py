@@ -12,6 +12,7 @@ from bot.usecases.env import REDELIVERY_WINDOW, Env
 LEADER = "leader"
 POLLER = "poller"
 TURN_PREFIX = "turn:"
+BUDGET = "bot"  # the one send budget: Telegram's limit is per bot
 
 
 def turn_name(turn_key: int) -> str:
@@ -73,3 +74,18 @@ async def reachable(env: Env) -> bool:
     except Exception:  # noqa: BLE001 - whatever the backend raises, the answer is "no"
         return False
     return True
+
+
+async def take_send_token(
+    env: Env, rate: float, capacity: float, answer: bool, patience: float
+) -> bool:
+    """A place in the bot's messages per second, shared with the other instances (a token
+    bucket: storage BudgetRepo); False: none now. An answer to a person that finds none
+    makes notices give way for `patience` seconds."""
+    now = env.now().timestamp()
+    async with env.db.one_statement() as uow:
+        taken = await uow.budgets.take(BUDGET, now, rate, capacity, answer)
+    if not taken and answer:
+        async with env.db.one_statement() as uow:
+            await uow.budgets.answers_waiting(BUDGET, now + patience)
+    return taken
