@@ -40,8 +40,8 @@ Job = Callable[[Context], Awaitable[None]]
 INBOX = "inbox"
 LEADERSHIP = "leadership"
 # A person's turn: held this long, renewed this often while their updates are handled.
-TURN_LEASE = timedelta(seconds=30)
-TURN_RENEW_SECONDS = 10.0
+TURN_LEASE = timedelta(seconds=10)
+TURN_RENEW_SECONDS = 3.0
 # Updates of one person read at a time.
 TURN_BATCH = 20
 # An update stored this long ago and not handled: its instance died or failed; another takes
