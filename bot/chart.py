@@ -18,7 +18,9 @@ matplotlib.use("Agg")  # no screen on a server
 
 from matplotlib import font_manager  # noqa: E402 - after choosing the backend
 from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bot.digest_text import week_name  # noqa: E402
@@ -104,6 +106,17 @@ def count_titles(figures: PeriodFigures) -> tuple[str, str]:
     )
 
 
+def counts_top(counts: list[int]) -> float:
+    """Where a count axis ends: a fifth above the largest count, for its label; at least 1,
+    so that a year with nothing yet shows 0 and 1, not a range around zero."""
+    return max([*counts, 1]) * 1.2
+
+
+def _say_no_data(axes: Axes, text: str) -> None:
+    axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes, color="#666666")
+    axes.set_yticks([])
+
+
 def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
     """The chart as PNG bytes; ChartFontMissing if any label cannot be drawn. Left: the
     year's appeals by category and by department; right: each department's four rates, in
@@ -134,7 +147,8 @@ def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
 
         bars = left_top.bar(categories, category_counts, color="#3b6ea5")
         left_top.bar_label(bars, padding=2)
-        left_top.margins(y=0.2)  # room for the labels inside the frame
+        # from 0, with room for the labels inside the frame (a year with nothing yet: 0–1)
+        left_top.set_ylim(0, counts_top(category_counts))
         left_top.yaxis.set_major_locator(MaxNLocator(integer=True))
         left_top.set_title(by_category)
         left_top.set_ylabel(unit)
@@ -144,9 +158,12 @@ def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
 
         bars = left_bottom.barh(ranked[::-1], received[::-1], color="#7f8c9a")
         left_bottom.bar_label(bars, padding=2)
-        left_bottom.margins(x=0.15)
+        left_bottom.set_xlim(0, counts_top(received))
         left_bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
         left_bottom.set_title(by_department)
+        if not ranked:
+            _say_no_data(left_bottom, no_data)
+            _say_no_data(right, no_data)
 
         positions = list(range(len(ranked)))[::-1]  # the first ranked at the top
         for index, (attribute, _, colour) in enumerate(RATES):
@@ -168,10 +185,17 @@ def render_chart(digest: LeaderDigest, font_path: Path | None = None) -> bytes:
             )
         right.set_yticks(positions, ranked)
         right.set_xlim(0, 118)  # 100% and its label stay inside the frame
-        right.set_xticks([0, 20, 40, 60, 80, 100])
+        ticks = [0, 20, 40, 60, 80, 100]
+        right.set_xticks(ticks, [f"{tick}%" for tick in ticks])
         right.set_title(rates_title)
-        # Under the axis, so it never covers a bar.
-        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncols=4, fontsize=9)
+        # Under the axis, so it never covers a bar; its swatches drawn from the colours (a
+        # chart with no department yet has no bars to take them from).
+        swatches = [
+            Patch(color=colour, label=rate_names[i]) for i, (_, _, colour) in enumerate(RATES)
+        ]
+        right.legend(
+            handles=swatches, loc="upper center", bbox_to_anchor=(0.5, -0.05), ncols=4, fontsize=9
+        )
 
         figure.tight_layout()
         buffer = io.BytesIO()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from datetime import date
 
+from bot.digest_files import ledger_fits
 from bot.rules.digest import (
     DepartmentDigest,
     DepartmentFigures,
@@ -156,7 +157,10 @@ def leaders_text(digest: LeaderDigest) -> str:
         )
         for o in digest.overdue
     ]
-    lines += capped(overdue, total, "digest.overdue_more") or [none]
+    # the full lists are in the year's ledger, when it is the one attached (bot/digest_files)
+    year_attached = ledger_fits(digest.year.new)
+    more = "" if year_attached else "_export"
+    lines += capped(overdue, total, f"digest.overdue_more{more}") or [none]
     lines += [
         "",
         t("digest.section_notices"),
@@ -187,7 +191,7 @@ def leaders_text(digest: LeaderDigest) -> str:
         )
         for w in last.withdrawn[-digest.listed :]
     ]
-    lines += capped(withdrawn, len(last.withdrawn), "digest.withdrawn_more") or [
+    lines += capped(withdrawn, len(last.withdrawn), f"digest.withdrawn_more{more}") or [
         t("digest.withdrawn_none", period=period)
     ]
     total = sum(digest.tasks.values())

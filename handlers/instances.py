@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -63,7 +64,43 @@ FORGET_SECONDS = 3600.0
 def instance_name() -> str:
     """This process among the others: its host, its pid and a random part (a restarted
     process with the same pid is another instance)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    if not _INSTANCE_PREFIX:
+        _INSTANCE_PREFIX.append(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+    return _INSTANCE_PREFIX[0]
+
+
+_INSTANCE_PREFIX: list[str] = []  # this process's name, made once
+
+
+def dead_here(holder: str) -> bool:
+    """Whether a lease's holder (`instance_name`'s form, host:pid:…) was a process of this
+    machine that is no longer running: killed, and this one started in its place. A holder
+    elsewhere, or whose pid runs, is not known to be dead: its lease runs out by itself."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():  # this pid again (a container's first process): an earlier life
+        return not holder.startswith(instance_name())
+    return not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this pid runs (a zombie — killed, not yet reaped — does not)."""
+    stat = Path("/proc") / str(pid) / "stat"
+    if Path("/proc/self").exists():
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except FileNotFoundError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def turn_key(update: Update) -> int:
@@ -105,7 +142,7 @@ class Inbox:
         name = instances.turn_name(key)
         while True:
             holder = f"{self.instance}:{uuid.uuid4().hex[:8]}"  # one drain, not the process
-            if not await instances.take_lease(self.env, name, holder, TURN_LEASE):
+            if not await instances.take_lease(self.env, name, holder, TURN_LEASE, dead_here):
                 return
             try:
                 async with _renewing(self.env, name, holder, TURN_LEASE, TURN_RENEW_SECONDS):

@@ -77,9 +77,27 @@ class LeaseRepo(Store):
         )
         return bool(rows)
 
+    async def take_over(
+        self, name: str, dead: str, holder: str, now: datetime, until: datetime
+    ) -> bool:
+        """Take `name` from a holder known to be dead, if it still holds it."""
+        rows = await self._all(
+            "UPDATE leases SET holder = ?, until_at = ? WHERE name = ? AND holder = ?"
+            " RETURNING holder",
+            (holder, records.stamp(until), name, dead),
+        )
+        return bool(rows)
+
     async def release(self, name: str, holder: str) -> None:
         """Give `name` up, if `holder` still holds it."""
         await self.conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    async def forget(self, ended_before: datetime) -> int:
+        """Leases that ran out before that moment (a person's turn whose holder died, and
+        who wrote nothing since) are forgotten; how many."""
+        return await self._changed(
+            "DELETE FROM leases WHERE until_at < ?", (records.stamp(ended_before),)
+        )
 
     async def holder(self, name: str, now: datetime) -> str | None:
         """Who holds `name` now (None: nobody, or a lease run out)."""

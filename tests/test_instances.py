@@ -74,6 +74,11 @@ async def test_a_lease_has_one_holder_until_it_runs_out_or_is_given_back(env, cl
     await instances.release_lease(env, "leader", "b")
     assert await instances.take_lease(env, "leader", "c", minute)
     assert await instances.take_lease(env, "turn:7", "c", minute)  # another name, its own
+    # a day after they ran out, leases are forgotten with the day's handled updates
+    clock.advance(timedelta(hours=24, minutes=2))
+    await instances.forget_updates(env)
+    async with env.db.reading() as uow:
+        assert await uow.leases.holder("turn:7", clock.now() - timedelta(days=2)) is None
 
 
 # -- the inbox: through the real handlers ------------------------------------------------
@@ -279,3 +284,36 @@ async def test_instances_asking_at_once_never_share_a_place(env, backend):
         *(instances.take_send_token(env, 0.001, 5, answer=True, patience=0.1) for _ in range(40))
     )
     assert sum(asked) == 5
+
+
+# -- a holder killed on this machine: its lease is taken over at once ------------------------
+
+
+async def test_a_lease_of_a_process_killed_here_is_taken_over_at_once(env):
+    import asyncio
+    import os
+    import socket
+
+    from handlers.instances import dead_here, instance_name
+
+    host = socket.gethostname()
+    minute = timedelta(minutes=1)
+    child = await asyncio.create_subprocess_exec("sleep", "60")
+    running = f"{host}:{child.pid}:aa"
+    assert not dead_here(running) and not dead_here(f"elsewhere:{child.pid}:aa")
+    assert await instances.take_lease(env, "poller", running, minute)
+    assert not await instances.take_lease(env, "poller", "me", minute, dead_here)
+    child.kill()  # killed, not reaped yet: a zombie is dead too
+    for _ in range(200):
+        if dead_here(running):
+            break
+        await asyncio.sleep(0.01)
+    assert dead_here(running)
+    assert await instances.take_lease(env, "poller", "me", minute, dead_here)
+    assert await instances.lease_holder(env, "poller") == "me"
+    await child.wait()
+    # another machine's holder is never taken over: its lease runs out by itself
+    assert await instances.take_lease(env, "leader", f"elsewhere:{child.pid}:bb", minute)
+    assert not await instances.take_lease(env, "leader", "me", minute, dead_here)
+    # this pid with another name: an earlier life of this process (a container restarted)
+    assert dead_here(f"{host}:{os.getpid()}:earlier") and not dead_here(instance_name() + ":t1")

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from bot.digest_files import (
     ledger_fits,
 )
 from bot.digest_text import leaders_text
-from bot.rules.digest import Reply, Week
+from bot.rules.digest import OverdueItem, Reply, Week
 from bot.sheets import BATCH, QUEUED_BATCHES, Column, SheetSpec, write_sheets_elsewhere
 from bot.usecases import reports
 from storage.reports import ReportRepo
@@ -512,3 +512,30 @@ def _state(pid: int) -> str:
             return next((line.lower() for line in status if line.startswith("State:")), "")
     except FileNotFoundError:
         return ""
+
+
+@pytest.mark.parametrize(("appeals", "attached"), [(3, True), (MOST, True), (MOST + 1, False)])
+def test_the_digest_says_where_the_full_lists_are(appeals, attached):
+    """The overdue and withdrawn lists, when cut, point to the attached ledger only when it
+    is the year's; when only the week's fits one upload, to `appealdesk export`."""
+    from dataclasses import replace
+
+    from tests.test_paper import year_digest
+
+    digest = year_digest([])
+    overdue = [
+        OverdueItem(f"SQ-2026-{n:06d}", "市人社局", None, 5, date(2026, 3, 1)) for n in range(40)
+    ]
+    digest = replace(
+        digest, year=replace(digest.year, new=appeals), overdue=overdue[:30], overdue_total=40
+    )
+    text = leaders_text(digest)
+    assert ("随附诉求台账" in text) is attached
+    assert ("appealdesk export" in text) is not attached
+
+
+def test_a_count_axis_starts_at_zero_and_reaches_one_at_least():
+    from bot.chart import counts_top
+
+    assert counts_top([]) == counts_top([0, 0]) == 1.2
+    assert counts_top([7, 3]) == pytest.approx(8.4)

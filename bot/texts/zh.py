@@ -640,6 +640,9 @@ CATALOG: dict[str, str] = {
     "digest.withdrawn_line": "{number}｜{enterprise}｜原因：{reason}",
     "digest.withdrawn_none": "{period}无。",
     "digest.withdrawn_more": "（以上列出最近的 {shown} 件，共 {total} 件；其余及完整撤回原因见随附诉求台账。）",
+    # the year's ledger would be over Telegram's upload limit: only the week's is attached
+    "digest.overdue_more_export": "（以上为超期最久的 {shown} 件，共 {total} 件；全年台账超过上传限制，完整清单请用 appealdesk export 导出。）",
+    "digest.withdrawn_more_export": "（以上列出最近的 {shown} 件，共 {total} 件；全年台账超过上传限制，其余及完整撤回原因请用 appealdesk export 导出。）",
     "digest.section_tasks": "<b>七、整改任务</b>",
     "digest.tasks_line": "{total} 个问题：{parts}。",
     "digest.tasks_part": "{count} 个“{label}”",

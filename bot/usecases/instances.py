@@ -4,6 +4,7 @@ poller) are held by one process at a time, by lease."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -45,16 +46,37 @@ async def stranded_turns(env: Env, older_than: timedelta, limit: int = 50) -> li
 
 
 async def forget_updates(env: Env) -> int:
-    """Handled updates older than Telegram ever re-sends one are forgotten."""
+    """Handled updates older than Telegram ever re-sends one are forgotten, and leases
+    that ran out as long ago (turns of people who wrote nothing since); how many updates."""
     async with env.db.one_statement() as uow:
-        return await uow.inbox.forget(env.now() - REDELIVERY_WINDOW)
+        forgotten = await uow.inbox.forget(env.now() - REDELIVERY_WINDOW)
+    async with env.db.one_statement() as uow:
+        await uow.leases.forget(env.now() - REDELIVERY_WINDOW)
+    return forgotten
 
 
-async def take_lease(env: Env, name: str, holder: str, length: timedelta) -> bool:
-    """Take or renew a role for `length`; False while another holder has it."""
+async def take_lease(
+    env: Env,
+    name: str,
+    holder: str,
+    length: timedelta,
+    dead: Callable[[str], bool] | None = None,
+) -> bool:
+    """Take or renew a role for `length`; False while another holder has it — unless
+    `dead(holder)` says that holder is known to be dead (a process of this machine killed
+    and started again), when it is taken over at once instead of when its lease runs out."""
     now = env.now()
     async with env.db.one_statement() as uow:
-        return await uow.leases.take(name, holder, now, now + length)
+        if await uow.leases.take(name, holder, now, now + length):
+            return True
+    if dead is None:
+        return False
+    async with env.db.reading() as uow:
+        other = await uow.leases.holder(name, now)
+    if other is None or not dead(other):
+        return False
+    async with env.db.one_statement() as uow:
+        return await uow.leases.take_over(name, other, holder, now, now + length)
 
 
 async def release_lease(env: Env, name: str, holder: str) -> None:
