@@ -56,14 +56,15 @@ class Window(Protocol):
     (release); it counts in the window until a period after that answer."""
 
     def has_capacity(self, amount: int = 1) -> bool:
-        """Whether `amount` places are free now."""
+        """Whether `amount` places are free now (a notice waiting for room asks it every
+        ROOM_POLL: a window kept elsewhere answers from what it last read)."""
         ...
 
     async def acquire(self) -> None:
         """Wait for a place and take it (waiters in turn)."""
         ...
 
-    def release(self) -> None:
+    async def release(self) -> None:
         """Telegram answered the message (or the send failed): its place frees a period later."""
         ...
 
@@ -120,7 +121,7 @@ class SlidingWindow:
                     await self._answered.wait()
             self._in_flight += 1
 
-    def release(self) -> None:
+    async def release(self) -> None:
         self._in_flight -= 1
         self._frees.append(self._clock() + self.period)
         self._answered.set()
@@ -129,7 +130,7 @@ class SlidingWindow:
         await self.acquire()
 
     async def __aexit__(self, *exc: object) -> None:
-        self.release()
+        await self.release()
 
 
 class LocalWindows:

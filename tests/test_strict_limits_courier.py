@@ -145,11 +145,11 @@ async def test_the_window_holds_a_place_until_telegram_answers(seconds):
     third = asyncio.create_task(window.acquire())
     await asyncio.sleep(0)
     assert not third.done()
-    window.release()  # answered at 0.5: its place frees at 1.5
+    await window.release()  # answered at 0.5: its place frees at 1.5
     await third
     assert seconds.now == 1.5
-    window.release()
-    window.release()
+    await window.release()
+    await window.release()
     assert window.has_capacity(0) and not window.has_capacity(1)  # both count until 2.5
     seconds.now = 2.5
     assert window.has_capacity(2)
