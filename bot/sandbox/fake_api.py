@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import math
 import re
+import time
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from itertools import count
@@ -60,11 +64,79 @@ class SentMessage:
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
 
-class FakeBotApi:
-    """Telegram's side of the conversation, without a network."""
+# Telegram's flood limits as its documentation states them: messages in any `period`
+# seconds, for the bot as a whole, to one private chat, to one group (a negative chat id).
+OVERALL_LIMIT, OVERALL_PERIOD = 30, 1.0
+CHAT_LIMIT, CHAT_PERIOD = 1, 1.0
+GROUP_LIMIT, GROUP_PERIOD = 20, 60.0
+# The calls that send a message (a chat action is not one).
+COUNTED = ("send", "copyMessage", "forwardMessage")
 
-    def __init__(self, now: Any = None, first_update_id: int = 1) -> None:
+
+def counted(method: str) -> bool:
+    return method.startswith(COUNTED) and method != "sendChatAction"
+
+
+class StrictLimits:
+    """Telegram's flood limits, kept strictly: a message is refused when the bot has sent
+    30 in the sliding second before it, or one to the same private chat, or 20 to the same
+    group in the sliding minute; a refused message counts towards nothing. `clock` gives
+    seconds (monotonic: the tests pass a manual one)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._overall: deque[float] = deque()
+        self._chats: dict[int | str, deque[float]] = {}
+        # the 429s given, by the limit that gave them: "overall", "chat" or "group"
+        self.refused: Counter[str] = Counter()
+        self.accepted: list[float] = []  # when each message counted was accepted
+
+    def admit(self, chat_id: int | str) -> int | None:
+        """Count a message to `chat_id` now; None when it may go, else the whole seconds
+        to wait (Telegram's retry_after)."""
+        now = self.clock()
+        group = not isinstance(chat_id, int) or chat_id < 0
+        chat = self._chats.setdefault(chat_id, deque())
+        for kind, sent, limit, period in (
+            ("overall", self._overall, OVERALL_LIMIT, OVERALL_PERIOD),
+            ("group", chat, GROUP_LIMIT, GROUP_PERIOD) if group else
+            ("chat", chat, CHAT_LIMIT, CHAT_PERIOD),
+        ):  # fmt: skip
+            while sent and sent[0] <= now - period:
+                sent.popleft()
+            if len(sent) >= limit:
+                self.refused[kind] += 1
+                return max(1, math.ceil(sent[0] + period - now))
+        self._overall.append(now)
+        chat.append(now)
+        self.accepted.append(now)
+        return None
+
+    def busiest(self, period: float = OVERALL_PERIOD) -> int:
+        """The most messages accepted in any sliding `period` (for the benches' reports)."""
+        most, first = 0, 0
+        for last, at in enumerate(self.accepted):
+            while self.accepted[first] <= at - period:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
+
+class FakeBotApi:
+    """Telegram's side of the conversation, without a network. With `strict_limits` (or
+    after `keep_limits()`) it refuses, as Telegram does, what breaks its flood limits
+    (`limits` counts them), timed by `monotonic` (seconds; a manual clock in tests)."""
+
+    def __init__(
+        self,
+        now: Any = None,
+        first_update_id: int = 1,
+        *,
+        strict_limits: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._now = now or (lambda: 1_767_225_600)
+        self.limits: StrictLimits | None = StrictLimits(monotonic) if strict_limits else None
         self.sent: list[SentMessage] = []
         self._sent_to: dict[int, list[SentMessage]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -125,6 +197,12 @@ class FakeBotApi:
                 "description": "Bad Request: group chat was upgraded to a supergroup chat",
                 "parameters": {"migrate_to_chat_id": self.migrated[chat_id]},
             }
+        if self.limits is not None and counted(method) and "chat_id" in params:
+            retry_after = self.limits.admit(chat_id if chat_id is not None else chat)
+            if retry_after is not None:
+                if method == "sendMessage":
+                    self.attempts.append((self._now(), chat_id, str(params.get("text", "")), 429))
+                return 429, too_many(retry_after)
         if method == "sendMessage":
             status, body = self._send_message(params, chat_id)
             self.attempts.append((self._now(), chat_id, str(params.get("text", "")), status))
@@ -137,6 +215,11 @@ class FakeBotApi:
         handler = getattr(self, f"_{method}", None)
         result = handler(params) if handler else True
         return 200, {"ok": True, "result": result}
+
+    def keep_limits(self, monotonic: Callable[[], float] = time.monotonic) -> StrictLimits:
+        """From now on refuse what breaks Telegram's flood limits (see StrictLimits)."""
+        self.limits = StrictLimits(monotonic)
+        return self.limits
 
     def fail(self, method: str, status: int, description: str, times: int | None = None) -> None:
         """Make `method` fail with this status, `times` times or (None) until cleared."""
@@ -195,12 +278,7 @@ class FakeBotApi:
             if draw < bad_gateway:
                 return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
             if draw < bad_gateway + flood:
-                return 429, {
-                    "ok": False,
-                    "error_code": 429,
-                    "description": "Too Many Requests: retry after 1",
-                    "parameters": {"retry_after": 1},
-                }
+                return 429, too_many(1)
             if draw < bad_gateway + flood + hang:
                 return 0, {}
         return 200, {"ok": True, "result": self._sendMessage(params)}
@@ -411,6 +489,16 @@ class FakeBotApi:
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
         return list(self._sent_to.get(chat_id, ()))
+
+
+def too_many(retry_after: int) -> dict[str, Any]:
+    """Telegram's 429, with the whole seconds to wait."""
+    return {
+        "ok": False,
+        "error_code": 429,
+        "description": f"Too Many Requests: retry after {retry_after}",
+        "parameters": {"retry_after": retry_after},
+    }
 
 
 def _decode(key: str, value: Any) -> Any:
