@@ -33,6 +33,7 @@ from telegram.ext import Application
 from bot.usecases import instances
 from bot.usecases.env import Env
 from handlers.common import Context
+from handlers.limits import ANSWER_PATIENCE, SHARED_RATE, FloodLimits, SharedWindows
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +283,13 @@ def serve_several(
     inbox = Inbox(app, env, instance)
     app.bot_data[INBOX] = inbox
     app.bot_data[LEADERSHIP] = Leadership(env, instance, catch_up)
+    limiter = app.bot.rate_limiter
+    if isinstance(limiter, FloodLimits):  # Telegram's limit is the bot's, not each process's
+
+        async def take(answer: bool) -> bool:
+            return await instances.take_send_token(env, SHARED_RATE, 1, answer, ANSWER_PATIENCE)
+
+        limiter.keep_in(SharedWindows(take))
     jobs = app.job_queue
     jobs.run_repeating(leader_job, interval=LEADER_RENEW_SECONDS, first=0, name="leader-lease")
     jobs.run_repeating(recover_job, interval=RECOVER_SECONDS, first=RECOVER_SECONDS, name="recover")

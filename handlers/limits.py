@@ -161,6 +161,62 @@ _BULK: ContextVar[bool] = ContextVar("appealdesk_bulk_send", default=False)
 _WAITING_SINCE: ContextVar[float | None] = ContextVar("appealdesk_notice_since", default=None)
 
 
+# Several instances (handlers/instances.py): the bot-wide limit is a token bucket in the
+# database they all send through — SHARED_RATE a second with one in hand, so no sliding
+# second holds more than SHARED_RATE + 1 (a bucket passes at most capacity + rate · T in
+# any T), with half a place left for the network's jitter — and an answer that waited for
+# a token makes notices give way for ANSWER_PATIENCE seconds.
+SHARED_RATE = 28.5
+ANSWER_PATIENCE = 0.5
+
+TakeToken = Callable[[bool], Awaitable[bool]]
+
+
+class SharedWindow:
+    """The bot-wide window when several processes send as one bot: this process's own
+    window (held until Telegram answers), and for each message a token from the budget the
+    processes share (`take(answer)`: one statement; False while none is left)."""
+
+    def __init__(self, local: Window, take: TakeToken, sleep: Sleep = asyncio.sleep) -> None:
+        self._local, self._take, self._sleep = local, take, sleep
+
+    def has_capacity(self, amount: int = 1) -> bool:
+        return self._local.has_capacity(amount)  # what this process knows without asking
+
+    async def acquire(self) -> None:
+        await self._local.acquire()
+        try:
+            while not await self._take(not _BULK.get()):
+                await self._sleep(1 / SHARED_RATE)
+        except BaseException:
+            await self._local.release()
+            raise
+
+    async def release(self) -> None:
+        await self._local.release()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
+
+
+class SharedWindows:
+    """Windows for several processes: the bot-wide one shared (SharedWindow); a chat's own
+    kept in this process (a person's answers come from the instance holding their turn)."""
+
+    def __init__(self, take: TakeToken, local: Windows | None = None) -> None:
+        self._local = local or LocalWindows()
+        self._overall = SharedWindow(self._local.overall(), take)
+
+    def overall(self) -> Window:
+        return self._overall
+
+    def chat(self, chat_id: int | str) -> Window:
+        return self._local.chat(chat_id)
+
+
 async def notices_turn(bot: object) -> None:
     """In a notice task, wait until notices may go (see FloodLimits.notice_turn); the
     courier waits here before it claims a message, so that the claim's lease is not spent
@@ -199,6 +255,10 @@ class FloodLimits(AIORateLimiter):
         self._no_answers.set()
         self._bulk_slots = asyncio.Semaphore(BULK_IN_FLIGHT)
         self._floor = AsyncLimiter(1, 1 / NOTICE_FLOOR)
+
+    def keep_in(self, windows: Windows) -> None:
+        """Keep the limits in `windows` from now on (several instances: SharedWindows)."""
+        self._windows, self._overall = windows, windows.overall()
 
     def chat_limiter(self, chat_id: int) -> Window:
         """A private chat's window."""

@@ -170,28 +170,13 @@ async def wait_for_text(api: FakeBotApi, chat: int, since: int, *words: str) -> 
     raise AssertionError(f"{chat} never got {words}")
 
 
-def busiest_second(moments: list[float]) -> int:
-    """The most messages in any sliding second."""
-    moments = sorted(moments)
-    most, start = 0, 0
-    for end, moment in enumerate(moments):
-        while moment - moments[start] >= 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
-@pytest.mark.xfail(
-    reason="each instance paces its own sends: the shared budget is not in the pacing yet",
-    strict=False,
-)
 async def test_two_instances_killed_by_turns_behave_as_one_bot(
     backend, database_url, tmp_path, unused_tcp_port_factory
 ):
     if backend != "postgresql":
         pytest.skip("several instances share a PostgreSQL server")
     labels = await seed(database_url)
-    api = FakeBotApi(now=time.time)
+    api = FakeBotApi(now=time.time, strict_limits=True)
     runner, api_port = await serve(api)
     ports = [unused_tcp_port_factory(), unused_tcp_port_factory()]
     env = {
@@ -272,23 +257,28 @@ async def test_two_instances_killed_by_turns_behave_as_one_bot(
         (m.chat_id, m.plain) for m in api.sent if any(x in m.plain for x in missing)
     ]
     assert sum(confirmations.values()) - len(numbers) <= repeats, confirmations
+    # a head told of several at once gets them as one list: every number in it counts
     notices = Counter(
-        NUMBER.search(m.plain)[0] for m in api.sent if "新诉求" in m.plain and m.chat_id >= HEADS
+        number
+        for m in api.sent
+        if "新诉求" in m.plain and HEADS <= m.chat_id < HEADS + 6
+        for number in set(NUMBER.findall(m.plain))
     )
-    assert set(notices) == set(numbers)
+    unheard = set(numbers) - set(notices)
+    assert not unheard, unheard
     assert sum(notices.values()) - len(numbers) <= repeats, notices
     digests = [m for m in api.messages_to(LEADER_ID) if "一、上周情况" in m.plain]
     assert len(digests) == 1
-    busiest = busiest_second([t for t, _, _, status in api.attempts if status == 200])
-    flooded = [a for a in api.attempts if a[3] == 429]
+    busiest = api.limits.busiest()
+    flooded = dict(api.limits.refused)
     print(
         f"several instances: {len(numbers)} appeals, {repeats} kills,"
         f" confirmations repeated {sum(confirmations.values()) - len(numbers)},"
         f" notices repeated {sum(notices.values()) - len(numbers)}, busiest second {busiest},"
-        f" 429s {len(flooded)}, posts refused {dict(balancer.refused)}"
+        f" 429s {flooded}, posts refused {dict(balancer.refused)}"
     )
     assert busiest <= 30
-    assert not flooded
+    assert not flooded.get("overall"), flooded  # a chat's own 429 is waited out and retried
 
 
 async def wait_for_any(api: FakeBotApi, *words: str) -> None:
