@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from datetime import date
 
-from bot.digest_files import ledger_fits
+from bot.ledger_size import ledger_fits
 from bot.rules.digest import (
     DepartmentDigest,
     DepartmentFigures,
@@ -159,8 +159,8 @@ def leaders_text(digest: LeaderDigest) -> str:
     ]
     # the full lists are in the year's ledger, when it is the one attached (bot/digest_files)
     year_attached = ledger_fits(digest.year.new)
-    more = "" if year_attached else "_export"
-    lines += capped(overdue, total, f"digest.overdue_more{more}") or [none]
+    overdue_more = "digest.overdue_more" if year_attached else "digest.overdue_more_export"
+    lines += capped(overdue, total, overdue_more) or [none]
     lines += [
         "",
         t("digest.section_notices"),
@@ -191,7 +191,8 @@ def leaders_text(digest: LeaderDigest) -> str:
         )
         for w in last.withdrawn[-digest.listed :]
     ]
-    lines += capped(withdrawn, len(last.withdrawn), f"digest.withdrawn_more{more}") or [
+    withdrawn_more = "digest.withdrawn_more" if year_attached else "digest.withdrawn_more_export"
+    lines += capped(withdrawn, len(last.withdrawn), withdrawn_more) or [
         t("digest.withdrawn_none", period=period)
     ]
     total = sum(digest.tasks.values())

@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 
 from bot import digest_files
 from bot.clock import ManualClock
-from bot.digest_files import LeadersPack, LedgerSizing
+from bot.digest_files import LeadersPack
 from bot.digest_text import leaders_text
 from bot.environment import environment
+from bot.ledger_size import LedgerSizing, current_sizing
 from bot.logs import configure as configure_logging
 from bot.rules.digest import LeaderDigest, Week
 from bot.rules.org import OrgConfig
@@ -72,7 +73,7 @@ async def leaders_pack(
         text,
         digest,
         digest_files.RENDERER,
-        digest_files.current_sizing(),
+        current_sizing(),
         verbose=logging.getLogger().isEnabledFor(logging.DEBUG),
     )
     loop = asyncio.get_running_loop()

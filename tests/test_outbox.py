@@ -208,11 +208,11 @@ async def test_a_department_can_be_told_through_its_heads(settings, org, clock, 
 async def test_a_year_ledger_over_the_upload_limit_is_sent_for_the_week(
     sandbox, people, clock, db, monkeypatch
 ):
-    from bot import digest_files
+    from bot import ledger_size
     from bot.rules.digest import Week
     from handlers.digest import send_weekly_digests
 
-    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", 100)  # any real ledger is larger
+    monkeypatch.setattr(ledger_size, "UPLOAD_LIMIT", 100)  # any real ledger is larger
     monkeypatch.setattr(courier, "_PACKS", {})
     await file_appeal(people.company)
     week = Week.of(sandbox.env.today())

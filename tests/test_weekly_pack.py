@@ -19,17 +19,17 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot import digest_files, ledger_sheet, pack_worker
-from bot.digest_files import (
+from bot import digest_files, ledger_sheet, ledger_size, pack_worker
+from bot.digest_files import build_leaders_pack
+from bot.digest_text import leaders_text
+from bot.ledger_size import (
     LEDGER_MARGIN,
     LEDGER_OVERHEAD,
     LEDGER_ROW_BYTES,
     UPLOAD_LIMIT,
-    build_leaders_pack,
     estimated_ledger_bytes,
     ledger_fits,
 )
-from bot.digest_text import leaders_text
 from bot.rules.digest import OverdueItem, Reply, Week
 from bot.sheets import BATCH, QUEUED_BATCHES, Column, SheetSpec, write_sheets_elsewhere
 from bot.usecases import reports
@@ -78,7 +78,7 @@ async def test_the_ledger_to_build_is_chosen_before_building_it(
     week = Week.of(env.today())
     digest = await reports.leaders_digest(env, None, week)
     assert digest.year.new == 3
-    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", estimated_ledger_bytes(3) + room)
+    monkeypatch.setattr(ledger_size, "UPLOAD_LIMIT", estimated_ledger_bytes(3) + room)
     calls = spy_exports(monkeypatch)
     pack = await build_leaders_pack(env, digest, "")
     year_start = digest.year.start
@@ -93,9 +93,9 @@ async def test_a_year_estimated_to_fit_but_too_large_is_replaced_by_the_week(
     await file_appeal(people.company)
     env = sandbox.env
     digest = await reports.leaders_digest(env, None, Week.of(env.today()))
-    monkeypatch.setattr(digest_files, "LEDGER_ROW_BYTES", 0)  # an estimate far too low
-    monkeypatch.setattr(digest_files, "LEDGER_OVERHEAD", 0)
-    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", 100)  # any real ledger is larger
+    monkeypatch.setattr(ledger_size, "LEDGER_ROW_BYTES", 0)  # an estimate far too low
+    monkeypatch.setattr(ledger_size, "LEDGER_OVERHEAD", 0)
+    monkeypatch.setattr(ledger_size, "UPLOAD_LIMIT", 100)  # any real ledger is larger
     calls = spy_exports(monkeypatch)
     pack = await build_leaders_pack(env, digest, "")
     assert [start for start, _ in calls] == [digest.year.start, digest.week.start]
@@ -439,7 +439,7 @@ async def test_the_worker_decides_the_ledger_with_the_bots_sizes(sandbox, people
     await file_appeal(people.company)
     env = sandbox.env
     week = Week.of(env.today())
-    monkeypatch.setattr(digest_files, "UPLOAD_LIMIT", estimated_ledger_bytes(1) - 1)
+    monkeypatch.setattr(ledger_size, "UPLOAD_LIMIT", estimated_ledger_bytes(1) - 1)
     pack = await pack_worker.leaders_pack(env, week)
     assert pack.year_too_large and pack.ledger_start == week.start
 
