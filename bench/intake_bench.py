@@ -829,7 +829,7 @@ async def main() -> None:
                 }
                 echo, product = got["echo"], got["product"]
                 print_pair(label, echo, product)
-                print_more(product)
+                print_more(echo, product)
                 runs.append((product["rate"] / echo["rate"], echo, product))
             runs.sort(key=lambda r: r[0])
             ratio, echo, product = runs[len(runs) // 2]
@@ -910,20 +910,26 @@ async def backends(args: argparse.Namespace) -> None:
             )
 
 
-def print_more(product: dict) -> None:
-    """The product's figures beyond the table: the flood limit at the fake, and (the whole
-    flow) how long officials waited to hear of a new appeal and the work's end."""
+def print_more(echo: dict, product: dict) -> None:
+    """The figures beyond the table: the flood limit at the fake (both bots), and for the
+    product how long officials waited to hear of a new appeal and (the whole flow) the
+    officials' latency and when the last appeal was closed."""
     print(
-        f"  product: busiest second {product['busiest']}, 429s {product['flooded']},"
-        f" posts refused {product['refused_posts'] or 0}; official told of a new appeal"
-        f" after (s) p50 {product['wait_p50']:.1f} / p99 {product['wait_p99']:.1f} /"
-        f" max {product['wait_max']:.1f}; filing burst {product['burst']:.0f} s",
+        f"  echo: busiest second {echo['busiest']}, 429s {echo['flooded']}; product: busiest"
+        f" second {product['busiest']}, 429s {product['flooded']}, posts refused"
+        f" {product['refused_posts'] or 0}; filing burst {product['burst']:.0f} s",
+        flush=True,
+    )
+    print(
+        f"  an official told of a new appeal (its confirmation → the notice) after, s:"
+        f" p50 {product['wait_p50']:.1f} / p99 {product['wait_p99']:.1f} /"
+        f" max {product['wait_max']:.1f}",
         flush=True,
     )
     if product["official_updates"]:
         print(
             f"  officials: {product['official_updates']} updates, p99"
-            f" {product['official_p99']:.2f} s; last appeal closed at"
+            f" {product['official_p99']:.2f} s; the last appeal closed at"
             f" {product['closed_at']:.0f} s",
             flush=True,
         )
