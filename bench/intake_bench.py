@@ -644,6 +644,12 @@ async def run(
             repeated = notices_repeated(api)
         cpu = sum(cpu_seconds(b.pid) for b in bots) - cpu_before
         server_cpu = server_cpu_seconds(url) - server_before
+    except TimeoutError:
+        busiest, flooded = flood_figures(api)
+        raise RuntimeError(
+            f"{variant}: an answer never came ({PATIENCE:.0f} s); at the fake: busiest second"
+            f" {busiest}, 429s {flooded}" + (f"\n{tail(logs)}" if logs else "")
+        ) from None
     except BaseException:
         if logs:
             print(tail(logs), file=sys.stderr)
