@@ -28,17 +28,19 @@ SIZES = {
               "sweep": ["--items", "10000", "50000", "--due", "500"],
               "export": ["--items", "2000"], "digest": ["--items", "2000", "5000"],
               "fanout": ["--messages", "300"], "driver": ["--ops", "2000"],
-              "pack": ["--items", "5000", "--steps", "100"], "copy": ["--items", "2000"]},
+              "pack": ["--items", "5000", "--steps", "100"], "copy": ["--items", "2000"],
+              "failover": ["--kills", "1"]},
     "full": {"intake": ["--enterprises", "200", "--notices", "heads"],
              "sweep": ["--items", "10000", "100000", "1000000", "--due", "2000"],
              "export": ["--items", "10000", "100000", "1000000"],
              "digest": ["--items", "10000", "100000", "1000000"],
              "fanout": ["--messages", "2000"], "driver": ["--ops", "10000"],
-             "pack": ["--items", "5000", "1000000"], "copy": ["--items", "100000"]},
+             "pack": ["--items", "5000", "1000000"], "copy": ["--items", "100000"],
+             "failover": ["--kills", "4"]},
 }  # fmt: skip
-ORDER = ("intake", "sweep", "export", "digest", "fanout", "driver", "pack", "copy")
+ORDER = ("intake", "sweep", "export", "digest", "fanout", "driver", "pack", "copy", "failover")
 ON_BACKENDS = ("intake", "sweep", "digest", "pack")  # take --backend
-NEEDS_POSTGRESQL = ("copy",)
+NEEDS_POSTGRESQL = ("copy", "failover")
 
 
 def run(name: str, args: list[str]) -> list[list[str]]:
