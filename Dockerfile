@@ -19,7 +19,7 @@ COPY handlers ./handlers
 COPY storage ./storage
 # A wheel built from the source, installed (not linked) into its own venv.
 RUN python3 -m venv /opt/appealdesk \
-    && /opt/appealdesk/bin/pip install --no-cache-dir --disable-pip-version-check "/src[postgresql]" \
+    && /opt/appealdesk/bin/pip install --no-cache-dir --disable-pip-version-check "/src[postgresql,server]" \
     && /opt/appealdesk/bin/appealdesk --help > /dev/null
 
 FROM ${BASE_IMAGE}

@@ -477,23 +477,53 @@ async def deliver(bot: Bot, env: Env, item: Outgoing) -> int:
         return await _send(bot, env, await outbox.take_with_others(env, item, LIST_CHUNK))
 
 
+# While a claim is being sent its lease is renewed this often (a notice may wait longer than
+# a lease for its place in a burst: another sender must not take it meanwhile).
+KEEP_SECONDS = delivery.LEASE.total_seconds() / 3
+
+
 async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
     """Send what was claimed, part by part. Each part is recorded the moment Telegram has
     accepted it — the messages it completes as sent, else how far its message has gone —
-    so a crash repeats at most the part in flight."""
+    so a crash repeats at most the part in flight. The claim's lease is renewed while it
+    is sent, and each part first checks the claim is still this sender's (fenced by its
+    attempt count: see `outbox.still_ours`)."""
     if not batch:
         return 0
     if 1 < len(batch) and not delivery.as_list(len(batch)) and batch[0].list_id is None:
         # one or two notices that waited together stay plain messages, each on its own
         return sum([await _send(bot, env, [item]) for item in batch])
-    unsent, sent = list(batch), 0
+    keeping = asyncio.create_task(_keep_claim(env, batch))
+    try:
+        return await _send_claimed(bot, env, batch)
+    finally:
+        keeping.cancel()
+
+
+async def _keep_claim(env: Env, batch: list[Outgoing]) -> None:
+    while True:
+        await asyncio.sleep(KEEP_SECONDS)
+        try:
+            await outbox.still_ours(env, batch)  # what was sent meanwhile is no longer kept
+        except Exception:  # noqa: BLE001 - the next renewal tries again; the check before a part decides
+            log.warning("could not renew the lease of outbox %s", [i.id for i in batch])
+
+
+async def _send_claimed(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
+    sent = 0
     planned = await _batch_parts(env, batch)
+    # what the parts carry (a message found gone was recorded so and is left out)
+    unsent = [item for item in batch if any(item in done for done, _, _ in planned)]
     head = batch[0]
     files_follow = len(batch) == 1 and delivery.announces_files(head.detail)
     pieces = None  # the text's pieces, kept with the first part of a notice with files
     if files_follow and not head.progress and delivery.PIECES not in head.detail:
         pieces = sum(1 for _, _, part in planned if part[0] == "text")
     for done, went, part in planned:
+        if not await outbox.still_ours(env, unsent):
+            # its lease ran out while it waited for a place; another sender has it now
+            log.info("outbox %s taken over by another sender", [i.id for i in unsent])
+            return sent
         try:
             await send_part(bot, head.chat_id, part)
         except TelegramError as exc:

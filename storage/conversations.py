@@ -284,6 +284,17 @@ class OutboxRepo(Store):
         )
         return [_outgoing(r) for r in rows]
 
+    async def keep(self, claims: list[tuple[int, int]], lease_until: datetime) -> int:
+        """Renew the leases of messages this sender claimed — each (id, attempts) as its
+        claim returned it: a sender that took one over since has counted another attempt —
+        and return how many were still this sender's."""
+        pairs = ", ".join(["(?, ?)"] * len(claims))
+        return await self._changed(
+            f"UPDATE outbox SET lease_until = ? WHERE status = 'sending'"  # noqa: S608
+            f" AND (id, attempts) IN (VALUES {pairs})",
+            (records.stamp(lease_until), *(value for claim in claims for value in claim)),
+        )
+
     async def sent_all(self, ids: list[int], now: datetime) -> None:
         done = "status = 'sent', sent_at = ?, lease_until = NULL, error = NULL"
         sql = f"UPDATE outbox SET {done} WHERE id IN ({placeholders(len(ids))})"  # noqa: S608

@@ -317,3 +317,26 @@ async def test_a_lease_of_a_process_killed_here_is_taken_over_at_once(env):
     assert not await instances.take_lease(env, "leader", "me", minute, dead_here)
     # this pid with another name: an earlier life of this process (a container restarted)
     assert dead_here(f"{host}:{os.getpid()}:earlier") and not dead_here(instance_name() + ":t1")
+
+
+async def test_a_claim_taken_over_after_its_lease_is_no_longer_the_first_senders(env, clock):
+    """A notice claimed, its lease run out while it waited, taken by another sender: the
+    first sender's check before sending says no (fenced by the attempt count), the second's
+    says yes; a renewal keeps a claim its sender's."""
+    from bot.rules import delivery
+    from bot.usecases import outbox
+
+    async with env.db.one_statement() as uow:
+        ident = await uow.outbox.add(
+            30001, "ack", None, None, {"key": "x"}, delivery.ACK, clock.now()
+        )
+    first = await outbox.take(env, ident)
+    assert first is not None and await outbox.still_ours(env, [first])
+    clock.advance(delivery.LEASE + timedelta(seconds=1))
+    assert await outbox.still_ours(env, [first])  # renewed: nobody may take it
+    assert await outbox.take(env, ident) is None
+    clock.advance(delivery.LEASE + timedelta(seconds=1))  # not renewed: it runs out
+    second = await outbox.take(env, ident)
+    assert second is not None and second.attempts == first.attempts + 1
+    assert not await outbox.still_ours(env, [first])
+    assert await outbox.still_ours(env, [second])

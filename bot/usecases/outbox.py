@@ -223,6 +223,16 @@ async def stored(env: Env, ids: tuple[int, ...] | list[int]) -> list[Outgoing]:
         return await uow.outbox.of_ids(list(ids))
 
 
+async def still_ours(env: Env, items: list[Outgoing]) -> bool:
+    """Before a part goes: whether every message of it is still this sender's claim (its
+    lease renewed), or another sender took one over after the lease ran out — a notice
+    that waited long for its place in a burst — and sends it itself."""
+    claims = [(item.id, item.attempts) for item in items]
+    async with env.db.one_statement() as uow:
+        kept = await uow.outbox.keep(claims, env.now() + delivery.LEASE)
+    return kept == len(claims)
+
+
 async def sent(env: Env, *outgoing_ids: int) -> None:
     async with env.db.one_statement() as uow:
         await uow.outbox.sent_all(list(outgoing_ids), env.now())
