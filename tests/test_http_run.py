@@ -111,13 +111,7 @@ async def test_run_long_polls_a_bot_api_server_over_http(bot_api, tmp_path, data
         await press(official, "签收", "您已签收")
         await wait_for(lambda: "签收办理" in last_to(company).plain, "claim notice")
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(process.wait(), PATIENCE)
-            except TimeoutError:
-                process.kill()
-        output = (await process.stdout.read()).decode(errors="replace")
+        output = await stopped(process)
     assert "set_my_commands" in output  # the failed optional call was logged as a warning
     assert [m for m, _ in api.calls].count("sendMessage") > len(api.sent)  # one was retried
     assert "Traceback" not in output, output
@@ -141,7 +135,7 @@ async def start_bot(env: dict, cwd: Path, *args: str) -> asyncio.subprocess.Proc
 
 
 async def stopped(process: asyncio.subprocess.Process) -> str:
-    """SIGINT, then its output (killed if it does not stop)."""
+    """SIGINT, then its output, if it was piped (killed if it does not stop)."""
     if process.returncode is None:
         process.send_signal(signal.SIGINT)
         try:
@@ -149,6 +143,8 @@ async def stopped(process: asyncio.subprocess.Process) -> str:
         except TimeoutError:
             process.kill()
             await process.wait()
+    if process.stdout is None:
+        return ""
     return (await process.stdout.read()).decode(errors="replace")
 
 

@@ -13,7 +13,6 @@ import asyncio
 import itertools
 import os
 import re
-import signal
 import time
 from collections import Counter
 from datetime import date
@@ -31,7 +30,7 @@ from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.http_server import serve
 from bot.usecases import people as people_cases
 from tests.conftest import LEADER_ID, database_env
-from tests.test_http_run import PATIENCE, appealdesk_command
+from tests.test_http_run import PATIENCE, appealdesk_command, stopped
 
 SECRET = "several-instances_secret"
 ENTERPRISES = 12
@@ -151,13 +150,8 @@ class Instances:
 
     async def stop(self) -> None:
         for process in self.processes:
-            if process is not None and process.returncode is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    await asyncio.wait_for(process.wait(), PATIENCE)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            if process is not None:
+                await stopped(process)
 
 
 async def wait_for_text(api: FakeBotApi, chat: int, since: int, *words: str) -> str:
