@@ -179,6 +179,10 @@ class SharedWindow:
 
     def __init__(self, local: Window, take: TakeToken, sleep: Sleep = asyncio.sleep) -> None:
         self._local, self._take, self._sleep = local, take, sleep
+        # one notice of this process asks the database at a time (the others wait here, in
+        # turn), so a burst costs a statement per place, not one per waiter per try; an
+        # answer asks at once, never behind a notice
+        self._notices_asking = asyncio.Lock()
 
     def has_capacity(self, amount: int = 1) -> bool:
         return self._local.has_capacity(amount)  # what this process knows without asking
@@ -186,8 +190,10 @@ class SharedWindow:
     async def acquire(self) -> None:
         await self._local.acquire()
         try:
-            while not await self._take(not _BULK.get()):
-                await self._sleep(1 / SHARED_RATE)
+            notice = _BULK.get()
+            async with self._notices_asking if notice else contextlib.nullcontext():
+                while not await self._take(not notice):
+                    await self._sleep(1 / SHARED_RATE)
         except BaseException:
             await self._local.release()
             raise
