@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
+from functools import partial
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
@@ -49,6 +50,7 @@ from handlers.common import (
     retrying,
     say,
 )
+from handlers.instances import renewing
 from handlers.ordering import KeyedLocks
 from handlers.render import (
     action_markup,
@@ -493,20 +495,9 @@ async def _send(bot: Bot, env: Env, batch: list[Outgoing]) -> int:
     if 1 < len(batch) and not delivery.as_list(len(batch)) and batch[0].list_id is None:
         # one or two notices that waited together stay plain messages, each on its own
         return sum([await _send(bot, env, [item]) for item in batch])
-    keeping = asyncio.create_task(_keep_claim(env, batch))
-    try:
+    ids = [item.id for item in batch]
+    async with renewing(partial(outbox.still_ours, env, batch), KEEP_SECONDS, f"outbox {ids}"):
         return await _send_claimed(bot, env, batch)
-    finally:
-        keeping.cancel()
-
-
-async def _keep_claim(env: Env, batch: list[Outgoing]) -> None:
-    while True:
-        await asyncio.sleep(KEEP_SECONDS)
-        try:
-            await outbox.still_ours(env, batch)  # what was sent meanwhile is no longer kept
-        except Exception:  # noqa: BLE001 - the next renewal tries again; the check before a part decides
-            log.warning("could not renew the lease of outbox %s", [i.id for i in batch])
 
 
 async def _send_claimed(bot: Bot, env: Env, batch: list[Outgoing]) -> int:

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -146,7 +147,8 @@ class Inbox:
             if not await instances.take_lease(self.env, name, holder, TURN_LEASE, dead_here):
                 return
             try:
-                async with _renewing(self.env, name, holder, TURN_LEASE, TURN_RENEW_SECONDS):
+                renew = partial(instances.take_lease, self.env, name, holder, TURN_LEASE)
+                async with renewing(renew, TURN_RENEW_SECONDS, name):
                     while waiting := await instances.waiting_updates(self.env, key, TURN_BATCH):
                         for update_id, payload in waiting:
                             await self._handle(payload)
@@ -171,21 +173,22 @@ class Inbox:
 
 
 @asynccontextmanager
-async def _renewing(
-    env: Env, name: str, holder: str, length: timedelta, every: float
+async def renewing(
+    renew: Callable[[], Awaitable[object]], every: float, what: str
 ) -> AsyncIterator[None]:
-    """Inside the block, the lease is renewed every `every` seconds (a long step — a
-    digest at a province's size — keeps its person's turn)."""
+    """Inside the block, `renew()` runs every `every` seconds (a lease kept while its work
+    lasts: a long step keeps its person's turn, a notice waiting for its place keeps its
+    claim); one that fails is logged and the next tries again (the lease may run out)."""
 
-    async def renew() -> None:
+    async def keep() -> None:
         while True:
             await asyncio.sleep(every)
             try:
-                await instances.take_lease(env, name, holder, length)
-            except Exception:  # noqa: BLE001 - the next renewal tries again; the lease may run out
-                log.warning("could not renew %s", name, exc_info=True)
+                await renew()
+            except Exception:  # noqa: BLE001 - the next renewal tries again
+                log.warning("could not renew %s", what, exc_info=True)
 
-    task = asyncio.create_task(renew())
+    task = asyncio.create_task(keep())
     try:
         yield
     finally:
