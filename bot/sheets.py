@@ -388,7 +388,8 @@ def stop_worker() -> None:
     if pool is None:
         return
     for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            process.terminate()
     pool.shutdown(wait=False, cancel_futures=True)
 
 
