@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.rules.org import OrgConfig
 from storage.factory import BadDatabaseUrl, parse_database_url, same_file, sqlite_url
+from storage.urls import split_url
 
 BUNDLED_ORG_CONFIG = Path(__file__).parent / "resources" / "org.toml"
 DEFAULT_DATABASE = Path("appealdesk.sqlite3")
@@ -29,6 +30,18 @@ WEBHOOK_SECRET_FORM = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 class ConfigError(Exception):
     """A setting or the org config is missing or wrong; the message is one line."""
+
+
+def _port_of(parts: SplitResult) -> int | None:
+    """The URL's port; a ValueError saying so (not urlsplit's words, which quote the
+    address) when it is not a number from 1 to 65535."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError("the port must be a number from 1 to 65535")
+    return port
 
 
 class Settings(BaseSettings):
@@ -143,13 +156,14 @@ class Settings(BaseSettings):
     def _webhook_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        parts = urlsplit(value.strip())
+        parts = split_url(value.strip())
         local = parts.hostname in ("127.0.0.1", "localhost", "::1")
         if not parts.hostname or not (parts.scheme == "https" or parts.scheme == "http" and local):
             raise ValueError(
                 "must be the public https:// URL Telegram posts to, e.g."
                 " https://bot.example.gov.cn/telegram (http:// only on 127.0.0.1)"
             )
+        _port_of(parts)
         return value.strip()
 
     @field_validator("webhook_listen")
@@ -179,7 +193,7 @@ class Settings(BaseSettings):
     @property
     def webhook_path(self) -> str:
         """The path of WEBHOOK_URL: where updates are served."""
-        return urlsplit(self.webhook_url or "").path or "/"
+        return split_url(self.webhook_url or "").path or "/"
 
     @field_validator("timezone")
     @classmethod
@@ -195,6 +209,7 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        _port_of(split_url(value))
         return value
 
     @field_validator("telegram_proxy")
@@ -202,12 +217,13 @@ class Settings(BaseSettings):
     def _proxy_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        parts = urlsplit(value.strip())
+        parts = split_url(value.strip())
         if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
             raise ValueError(
                 "must look like http://host:port or socks5://host:port"
                 f" (schemes: {', '.join(PROXY_SCHEMES)})"
             )
+        _port_of(parts)
         return value.strip()
 
     @field_validator("sweep_time", "digest_time")

@@ -10,9 +10,10 @@ A password is never shown: `masked(url)` is how a URL appears in messages and lo
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 ACCEPTED = (
@@ -26,6 +27,29 @@ HIDDEN = "***"
 
 class BadDatabaseUrl(ValueError):
     """DATABASE_URL is none of the accepted forms; the message names them (never a password)."""
+
+
+# urlsplit refuses an address holding a character that NFKC folds into a delimiter (a
+# full-width ： or ＠, a small ﹖ …), because it could be read two ways; it says so with the
+# address itself, password and all. Any URL a person writes is read through split_url.
+UNREADABLE = (
+    "holds a character that reads as : / ? # or @ once normalised (a full-width ： or ＠,"
+    " for instance): write it percent-encoded, or as the ASCII character it stands for"
+)
+
+
+def split_url(text: str) -> SplitResult:
+    """urlsplit, refusing with UNREADABLE (a ValueError naming no part of the URL) where
+    urlsplit would raise with the address in its words."""
+    try:
+        return urlsplit(text)
+    except ValueError:
+        raise ValueError(UNREADABLE) from None
+
+
+def folds_into(character: str, delimiters: str) -> bool:
+    """Whether the character is, or NFKC-normalises into something holding, a delimiter."""
+    return any(d in unicodedata.normalize("NFKC", character) for d in delimiters)
 
 
 @dataclass(frozen=True)
@@ -73,13 +97,17 @@ def parse_database_url(text: str) -> Target:
 
 
 def _postgres_url(value: str) -> str:
-    if any(c in _raw_password(value) for c in RESERVED_IN_PASSWORD):
+    if any(_reserved_in_password(c) for c in _raw_password(value)):
         raise BadDatabaseUrl(
-            f"{masked(value)}: the password holds a character URLs reserve (@ / # ? [ ]):"
-            " percent-encode it (@ as %40, / as %2F, # as %23, ? as %3F)"
+            f"{masked(value)}: the password holds a character URLs reserve (@ / # ? [ ], or"
+            " one that reads as such, like a full-width ＠): percent-encode it (@ as %40, / as"
+            " %2F, # as %23, ? as %3F)"
         )
-    parts = urlsplit(value)
     shown = masked(value)
+    try:
+        parts = split_url(value)
+    except ValueError as exc:
+        raise BadDatabaseUrl(f"{shown}: {exc}") from None
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
@@ -106,6 +134,14 @@ def sqlite_url(path: Path) -> str:
 # user part is what comes before the last `@` ahead of the options (`?…`, which may hold an
 # `@` of their own); every reading of it is hidden.
 RESERVED_IN_PASSWORD = "@/#?[]"
+
+
+def _reserved_in_password(character: str) -> bool:
+    """A reserved character, or one NFKC folds into a delimiter (the password's own `:` is
+    allowed as written, a full-width ： is not: urlsplit cannot read it)."""
+    if character.isascii():
+        return character in RESERVED_IN_PASSWORD
+    return folds_into(character, RESERVED_IN_PASSWORD + ":")
 
 
 def _user_and_rest(url: str) -> tuple[str, str]:

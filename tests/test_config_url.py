@@ -8,6 +8,7 @@ import importlib.util
 import logging
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from storage.factory import (
     pg_dump_recipe,
     secrets_of,
 )
+from storage.urls import folds_into
 
 SECRET = "s3cr#t:p@ss"
 ENCODED = quote(SECRET, safe="")
@@ -255,8 +257,19 @@ def test_a_password_is_masked_in_log_lines(monkeypatch, capsys, caplog):
     assert SECRET not in err and ENCODED not in err
 
 
+# every character NFKC folds into something holding a URL delimiter (：＠／？＃［］﹕ …):
+# urlsplit refuses an address holding one, with the address in its words
+FOLDING = sorted(
+    c
+    for c in map(chr, range(0x80, sys.maxunicode + 1))
+    if unicodedata.category(c) != "Cs" and folds_into(c, ":/?#@[]")
+)
 PASSWORDS = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs")), min_size=4
+    alphabet=st.one_of(
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs")),
+        st.sampled_from(FOLDING),
+    ),
+    min_size=4,
 ).filter(lambda p: p.strip() == p and p not in SHOWN_WITHOUT_IT)
 # what a masked URL shows besides the password: a password that is a piece of it is no test
 SHOWN_WITHOUT_IT = "postgresql://desk:***@db.example:5432/appealdesk?sslmode=require"
@@ -274,7 +287,7 @@ def test_a_password_as_written_is_never_shown(password, query):
         parse_database_url(raw)
     except BadDatabaseUrl as exc:
         assert password not in str(exc)
-        assert any(c in password for c in "@/#?[]")
+        assert any(c in "@/#?[]" or c in FOLDING for c in password), str(exc)
     else:
         assert password not in masked(raw)
     encoded = f"postgresql://desk:{quote(password, safe='')}@db.example:5432/appealdesk{query}"
@@ -308,3 +321,64 @@ def test_a_reserved_character_in_the_password_is_named_not_shown(password, monke
     out, err = capsys.readouterr()
     assert password not in out + err
     assert "percent-encode" in out + err
+
+
+def test_the_characters_that_fold_into_delimiters_are_many():
+    assert {"：", "＠", "／", "？", "＃", "［", "］", "﹕"} <= set(FOLDING)
+    assert len(FOLDING) > 20
+
+
+@pytest.mark.parametrize("character", FOLDING)
+def test_a_character_that_folds_into_a_delimiter_is_refused_in_one_line(character, capsys):
+    """Anywhere in a URL setting (a password, a user, a host): one line naming what to
+    write, never urlsplit's words (which quote the address, password and all) nor a crash;
+    percent-encoded in the password, the URL is accepted."""
+    password = f"pw{character}{SECRET}"
+    # urlsplit refuses what folds into / ? # @ : in the address; the password refuses [ ] too
+    unreadable = folds_into(character, "/?#@:")
+    for url, refused in (
+        (f"postgresql://desk:{password}@db.example:5432/appealdesk", True),
+        (f"postgresql://de{character}sk:{ENCODED}@db.example/appealdesk", unreadable),
+        (f"postgresql://desk:{ENCODED}@db{character}example/appealdesk", unreadable),
+    ):
+        try:
+            load_settings(database_url=url)
+        except ConfigError as caught:
+            said = str(caught)
+            assert said.startswith("setting DATABASE_URL: ") and "\n" not in said
+            assert "percent-encode" in said, said
+            assert password not in said and SECRET not in said and ENCODED not in said
+        else:
+            assert not refused, url
+    encoded = f"postgresql://desk:{quote(password, safe='')}@db.example:5432/appealdesk"
+    assert parse_database_url(encoded).shown == "postgresql://desk:***@db.example:5432/appealdesk"
+    for name, url in (
+        ("webhook_url", f"https://bot.example{character}gov.cn/telegram"),
+        ("telegram_proxy", f"http://proxy:{password}@proxy.example:3128"),
+        ("telegram_base_url", f"https://api.example{character}org/bot"),
+    ):
+        try:
+            load_settings(**{name: url})
+        except ConfigError as caught:
+            said = str(caught)
+            assert "\n" not in said and password not in said and SECRET not in said, said
+            assert not unreadable or "percent-encoded" in said, said
+        else:
+            assert not unreadable, url
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("webhook_url", "https://bot.example:port/telegram"),
+        ("webhook_url", "https://bot.example:70000/telegram"),
+        ("webhook_url", "https://bot.example:0/telegram"),
+        ("telegram_proxy", "http://u:pw@proxy:abc"),
+        ("telegram_base_url", "https://api.telegram.org:99999/bot"),
+    ],
+)
+def test_a_url_setting_with_a_port_that_is_no_number_is_refused(name, url):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**{name: url})
+    assert "port must be a number from 1 to 65535" in str(caught.value)
+    assert ":pw@" not in str(caught.value)
