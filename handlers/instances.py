@@ -53,7 +53,7 @@ STRANDED_AFTER = timedelta(seconds=5)
 RECOVER_SECONDS = 5.0
 # The leader's lease: renewed every LEADER_RENEW_SECONDS; a leader that could not renew
 # stops LEADER_MARGIN before it runs out. A dead leader is replaced within LEADER_LEASE +
-# LEADER_RENEW_SECONDS.
+# LEADER_RENEW_SECONDS, at once by an instance started in its place on its machine.
 LEADER_LEASE = timedelta(seconds=30)
 LEADER_RENEW_SECONDS = 10.0
 LEADER_MARGIN = 5.0
@@ -64,11 +64,23 @@ FORGET_SECONDS = 3600.0
 
 
 def instance_name() -> str:
-    """This process among the others: its host, its pid and a random part (a restarted
+    """This process among the others: its machine, its pid and a random part (a restarted
     process with the same pid is another instance)."""
     if not _INSTANCE_PREFIX:
-        _INSTANCE_PREFIX.append(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+        _INSTANCE_PREFIX.append(f"{_machine()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
     return _INSTANCE_PREFIX[0]
+
+
+def _machine() -> str:
+    """Where this process's pids are counted: the host name and, where the system says, the
+    pid namespace — containers sharing the host's name (host networking) each count their
+    own pids from 1, and one must not take another's pid 1 for an earlier life of its own."""
+    try:
+        namespace = "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
+    except OSError:
+        namespace = ""
+    host = socket.gethostname().replace(":", "-")
+    return f"{host}~{namespace}" if namespace else host
 
 
 _INSTANCE_PREFIX: list[str] = []  # this process's name, made once
@@ -78,9 +90,9 @@ def dead_here(holder: str) -> bool:
     """Whether a lease's holder (`instance_name`'s form, host:pid:…) was a process of this
     machine that is no longer running: killed, and this one started in its place. A holder
     elsewhere, or whose pid runs, is not known to be dead: its lease runs out by itself."""
-    host, _, rest = holder.partition(":")
+    machine, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if machine != _machine() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():  # this pid again (a container's first process): an earlier life
@@ -218,7 +230,7 @@ class Leadership:
         started = self.clock()
         try:
             taken = await instances.take_lease(
-                self.env, instances.LEADER, self.instance, LEADER_LEASE
+                self.env, instances.LEADER, self.instance, LEADER_LEASE, dead_here
             )
         except Exception:  # noqa: BLE001 - unreachable: what was held runs out by itself
             log.warning("could not renew the leader's lease", exc_info=True)
@@ -313,7 +325,7 @@ class PollerLease:
         then a standby that takes over when the other stops or dies)."""
         told = False
         while not await instances.take_lease(
-            self.env, instances.POLLER, self.instance, POLLER_LEASE
+            self.env, instances.POLLER, self.instance, POLLER_LEASE, dead_here
         ):
             if not told:
                 holder = await instances.lease_holder(self.env, instances.POLLER)

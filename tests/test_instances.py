@@ -294,9 +294,9 @@ async def test_a_lease_of_a_process_killed_here_is_taken_over_at_once(env):
     import os
     import socket
 
-    from handlers.instances import dead_here, instance_name
+    from handlers.instances import _machine, dead_here, instance_name
 
-    host = socket.gethostname()
+    host = _machine()
     minute = timedelta(minutes=1)
     child = await asyncio.create_subprocess_exec("sleep", "60")
     running = f"{host}:{child.pid}:aa"
@@ -317,6 +317,10 @@ async def test_a_lease_of_a_process_killed_here_is_taken_over_at_once(env):
     assert not await instances.take_lease(env, "leader", "me", minute, dead_here)
     # this pid with another name: an earlier life of this process (a container restarted)
     assert dead_here(f"{host}:{os.getpid()}:earlier") and not dead_here(instance_name() + ":t1")
+    # a container with the host's name but pids of its own (host networking): not this one's
+    assert host.startswith(socket.gethostname())
+    assert not dead_here(f"{socket.gethostname()}~1:{child.pid}:cc")
+    assert not dead_here(f"{socket.gethostname()}~1:{os.getpid()}:earlier")
 
 
 async def test_a_claim_taken_over_after_its_lease_is_no_longer_the_first_senders(env, clock):
@@ -340,3 +344,29 @@ async def test_a_claim_taken_over_after_its_lease_is_no_longer_the_first_senders
     assert second is not None and second.attempts == first.attempts + 1
     assert not await outbox.still_ours(env, [first])
     assert await outbox.still_ours(env, [second])
+
+
+async def test_an_instance_started_in_a_killed_ones_place_leads_and_polls_at_once(env):
+    """systemd restarts a killed instance on the same machine: it takes the leader's and the
+    poller's leases at once rather than after their 30 s (nobody else can hold them: the
+    holder is dead); a holder elsewhere keeps them until they run out."""
+    import asyncio
+
+    from handlers.instances import Leadership, PollerLease, _machine
+
+    child = await asyncio.create_subprocess_exec("sleep", "60")
+    killed = f"{_machine()}:{child.pid}:aa"
+    minute = timedelta(minutes=1)
+    for role in (instances.LEADER, instances.POLLER):
+        assert await instances.take_lease(env, role, killed, minute)
+    child.kill()
+    await child.wait()
+    assert await Leadership(env, "me").renew()
+    said: list[str] = []
+    await asyncio.wait_for(PollerLease(env, "me").wait_for_it(said.append, every=0.01), 5)
+    assert said == []  # no "another instance is polling": it was dead
+    for role in (instances.LEADER, instances.POLLER):
+        assert await instances.lease_holder(env, role) == "me"
+        await instances.release_lease(env, role, "me")
+        assert await instances.take_lease(env, role, f"elsewhere:{child.pid}:bb", minute)
+    assert not await Leadership(env, "me").renew()
