@@ -98,6 +98,13 @@ OFFICIALS_PER_DEPARTMENT = 5
 LEADER = 7000
 
 
+ENTERPRISE_IDS, OFFICIAL_IDS = 50000, 60000
+
+
+def is_enterprise(chat: int | str) -> bool:
+    return isinstance(chat, int) and ENTERPRISE_IDS <= chat < OFFICIAL_IDS
+
+
 async def seed(url: str, enterprises: int, notices: str) -> list[str]:
     """Registered enterprises and 30 officials; returns the category labels, in turn."""
     org = load_org(BUNDLED_ORG_CONFIG)
@@ -110,11 +117,11 @@ async def seed(url: str, enterprises: int, notices: str) -> list[str]:
     for c, category in enumerate(categories):
         for k in range(OFFICIALS_PER_DEPARTMENT):
             invite = await people.create_invite(env, leader, category.department, k == 0)
-            await people.accept_invite(env, 60000 + 10 * c + k, f"办事员{c}{k}", invite.code)
+            await people.accept_invite(env, OFFICIAL_IDS + 10 * c + k, f"办事员{c}{k}", invite.code)
     for n in range(enterprises):
         await people.register_enterprise(
             env,
-            50000 + n,
+            ENTERPRISE_IDS + n,
             f"鄂州市第{n}号企业有限公司",
             uscc(n),
             contact_name(n),
@@ -196,13 +203,13 @@ class Flow:
         now = self.loop.time()
         chat = message.chat_id
         self.arrived[chat].set()
-        if chat < 60000 or chat >= 60000 + 10 * 6:
+        if chat < OFFICIAL_IDS or chat >= OFFICIAL_IDS + 10 * 6:
             return
         for number in NEW_APPEAL.findall(message.plain):
             self.heard.setdefault((chat, number), now)
         if not self.act:
             return
-        k = (chat - 60000) % 10
+        k = (chat - OFFICIAL_IDS) % 10
         for _, data in message.buttons:
             got = CLAIM.match(data)
             if (
@@ -242,7 +249,7 @@ class Flow:
         self, n: int, labels: list[str], send: Send, rounds: int, product: bool
     ) -> None:
         api, lat = self.api, self.enterprise_latencies
-        user = {"id": 50000 + n, "is_bot": False, "first_name": f"联络员{n}"}
+        user = {"id": ENTERPRISE_IDS + n, "is_bot": False, "first_name": f"联络员{n}"}
         for round_ in range(rounds):
             label = labels[(n + round_) % len(labels)]
             prompt = await self.step(
@@ -273,7 +280,7 @@ class Flow:
     async def official(self, c: int, k: int, send: Send) -> None:
         """One official: claims, replies to and closes the appeals given to them, in turn."""
         api, lat = self.api, self.official_latencies
-        chat = 60000 + 10 * c + k
+        chat = OFFICIAL_IDS + 10 * c + k
         user = {"id": chat, "is_bot": False, "first_name": f"办事员{c}{k}"}
         while True:
             appeal, notice = await self.claims[chat].get()
@@ -365,7 +372,7 @@ CLAIM = re.compile(r"claim:(\d+):")
 
 def officials(api: FakeBotApi) -> list[list]:
     return [
-        api.messages_to(60000 + 10 * c + k)
+        api.messages_to(OFFICIAL_IDS + 10 * c + k)
         for c in range(6)
         for k in range(OFFICIALS_PER_DEPARTMENT)
     ]
@@ -456,7 +463,12 @@ def flood_figures(api: FakeBotApi) -> tuple[int, str]:
     limits = getattr(api, "limits", None)
     if limits is not None:
         refused = dict(limits.refused)
-        return most, ", ".join(f"{k} {v}" for k, v in sorted(refused.items())) or "0"
+        said = ", ".join(f"{k} {v}" for k, v in sorted(refused.items())) or "0"
+        to = getattr(limits, "refused_to", None)
+        if to:
+            people = sum(n for chat, n in to.items() if is_enterprise(chat))
+            said += f" (to enterprises {people}, to officials {sum(to.values()) - people})"
+        return most, said
     return most, str(sum(1 for a in api.attempts if a[3] == 429))
 
 

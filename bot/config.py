@@ -16,8 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.rules.org import OrgConfig
-from storage.factory import BadDatabaseUrl, parse_database_url, same_file, sqlite_url
-from storage.urls import split_url
+from storage.factory import BadDatabaseUrl, parse_database_url, same_file, split_url, sqlite_url
 
 BUNDLED_ORG_CONFIG = Path(__file__).parent / "resources" / "org.toml"
 DEFAULT_DATABASE = Path("appealdesk.sqlite3")

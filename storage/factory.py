@@ -37,6 +37,7 @@ from storage.urls import (  # noqa: F401 - the URL names are the factory's too
     masked,
     parse_database_url,
     secrets_of,
+    split_url,
     sqlite_url,
 )
 

@@ -89,6 +89,7 @@ class StrictLimits:
         self._chats: dict[int | str, deque[float]] = {}
         # the 429s given, by the limit that gave them: "overall", "chat" or "group"
         self.refused: Counter[str] = Counter()
+        self.refused_to: Counter[int | str] = Counter()  # a chat's or a group's, by chat
         self.accepted: list[float] = []  # when each message counted was accepted
 
     def admit(self, chat_id: int | str) -> int | None:
@@ -106,6 +107,8 @@ class StrictLimits:
                 sent.popleft()
             if len(sent) >= limit:
                 self.refused[kind] += 1
+                if kind != "overall":
+                    self.refused_to[chat_id] += 1
                 return max(1, math.ceil(sent[0] + period - now))
         self._overall.append(now)
         chat.append(now)
