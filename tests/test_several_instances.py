@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import re
 import time
 from collections import Counter
 from datetime import date
@@ -30,6 +29,7 @@ from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.http_server import serve
 from bot.usecases import people as people_cases
 from tests.conftest import LEADER_ID, database_env
+from tests.kills import NUMBER, repeated_only_at_kills
 from tests.test_http_run import PATIENCE, appealdesk_command, stopped
 
 SECRET = "several-instances_secret"
@@ -37,7 +37,6 @@ ENTERPRISES = 12
 FILINGS = 2  # each
 KILLS = 3
 HEADS = 60000
-NUMBER = re.compile(r"SQ-\d{4}-\d{6}")
 
 
 def uscc(n: int) -> str:
@@ -275,30 +274,6 @@ async def test_two_instances_killed_by_turns_behave_as_one_bot(
     )
     assert busiest <= 30
     assert not flooded.get("overall"), flooded  # a chat's own 429 is waited out and retried
-
-
-# How long after Telegram accepted a message its sender may die before recording it (then
-# the message goes again): milliseconds on a quiet machine, seconds on a loaded one.
-UNRECORDED = 10.0
-
-
-def repeated_only_at_kills(api: FakeBotApi, word: str, killed_at: list[float]) -> None:
-    """The outbox's promise with several senders: an appeal's message (its confirmation, its
-    notice alone or in a list) comes again only when its sender was killed between Telegram
-    accepting it and recording that — a kill with several messages in flight may repeat each
-    of them once — and never a third time."""
-    accepted: dict[tuple[int, str], list[float]] = {}
-    for at, chat, text, status in api.attempts:
-        if status == 200 and chat is not None and word in text:
-            for number in set(NUMBER.findall(text)):
-                accepted.setdefault((chat, number), []).append(at)
-    for (chat, number), times in accepted.items():
-        if len(times) == 1:
-            continue
-        assert len(times) == 2, (chat, number, times)
-        assert any(times[0] <= kill <= times[0] + UNRECORDED for kill in killed_at), (
-            f"{word} of {number} to {chat} again with no kill after it: {times}, kills {killed_at}"
-        )
 
 
 async def wait_for_any(api: FakeBotApi, *words: str) -> None:
