@@ -304,7 +304,13 @@ def serve_several(
         async def take(answer: bool) -> bool:
             return await instances.take_send_token(env, SHARED_RATE, 1, answer, ANSWER_PATIENCE)
 
-        limiter.keep_in(SharedWindows(take))
+        async def take_place(chat: int | str, places: int, hold: float) -> int | float:
+            return await instances.take_chat_place(env, chat, places, instance, hold)
+
+        async def give_place(chat: int | str, place: int, period: float) -> None:
+            await instances.give_chat_place(env, chat, place, instance, period)
+
+        limiter.keep_in(SharedWindows(take, take_place=take_place, give_place=give_place))
     jobs = app.job_queue
     jobs.run_repeating(leader_job, interval=LEADER_RENEW_SECONDS, first=0, name="leader-lease")
     jobs.run_repeating(recover_job, interval=RECOVER_SECONDS, first=RECOVER_SECONDS, name="recover")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -25,6 +26,8 @@ from typing import Any, Protocol
 
 from aiolimiter import AsyncLimiter
 from telegram.ext import AIORateLimiter
+
+log = logging.getLogger(__name__)
 
 # Telegram's limits: messages in any `period` seconds, for the bot (overall), to one
 # private chat, to one group.
@@ -144,7 +147,7 @@ class LocalWindows:
     def overall(self) -> Window:
         return self._overall
 
-    def chat(self, chat_id: int | str) -> Window:
+    def chat(self, chat_id: int | str) -> SlidingWindow:
         if len(self._chats) > KEEP_IDLE:  # keep the windows that still count something
             self._chats = {c: w for c, w in self._chats.items() if not w.has_capacity(w.limit)}
         window = self._chats.get(chat_id)
@@ -208,19 +211,105 @@ class SharedWindow:
         await self.release()
 
 
-class SharedWindows:
-    """Windows for several processes: the bot-wide one shared (SharedWindow); a chat's own
-    kept in this process (a person's answers come from the instance holding their turn)."""
+# A chat's place (several instances) is held at most this long by a sender that died before
+# Telegram answered; while all of a chat's places are in flight, a sender asks again every
+# PLACE_POLL seconds (else it waits until the first is free).
+PLACE_HOLD = 15.0
+PLACE_POLL = 0.05
 
-    def __init__(self, take: TakeToken, local: Windows | None = None) -> None:
+# take(chat, places, hold): a place's number, or the seconds until one may be free (float)
+TakePlace = Callable[[int | str, int, float], Awaitable[int | float]]
+GivePlace = Callable[[int | str, int, float], Awaitable[None]]  # (chat, place, period)
+
+
+class SharedChatWindow:
+    """A chat's window when several processes send as one bot: this process's own, and one
+    of the chat's places the processes share (`take`, `give`: a statement each), held from
+    before the message goes until Telegram answered — as SlidingWindow holds its places —
+    so that a person's answers from one instance and a notice from another never reach
+    Telegram within the chat's period."""
+
+    def __init__(
+        self,
+        chat_id: int | str,
+        local: SlidingWindow,
+        take: TakePlace,
+        give: GivePlace,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._chat, self.local = chat_id, local
+        self._take, self._give, self._sleep = take, give, sleep
+        self._held: deque[int] = deque()  # places this process holds (any is as good)
+
+    def has_capacity(self, amount: int = 1) -> bool:
+        return self.local.has_capacity(amount)
+
+    @property
+    def holds(self) -> bool:
+        """Whether a message of this process holds one of the chat's places."""
+        return bool(self._held)
+
+    async def acquire(self) -> None:
+        await self.local.acquire()
+        try:
+            while not isinstance(
+                got := await self._take(self._chat, self.local.limit, PLACE_HOLD), int
+            ):
+                # till the place is free; while every place is in flight, look again soon
+                await self._sleep(PLACE_POLL if got == float("inf") else max(got, 0.005))
+        except BaseException:
+            await self.local.release()
+            raise
+        self._held.append(got)
+
+    async def release(self) -> None:
+        try:
+            await self._give(self._chat, self._held.popleft(), self.local.period)
+        except Exception:  # noqa: BLE001 - the place frees itself after PLACE_HOLD
+            log.warning("could not give back a place of chat %s", self._chat, exc_info=True)
+        finally:
+            await self.local.release()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
+
+
+class SharedWindows:
+    """Windows for several processes: the bot-wide one shared (SharedWindow), and each
+    chat's (SharedChatWindow) when `take_place` and `give_place` are given."""
+
+    def __init__(
+        self,
+        take: TakeToken,
+        local: LocalWindows | None = None,
+        take_place: TakePlace | None = None,
+        give_place: GivePlace | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self._local = local or LocalWindows()
-        self._overall = SharedWindow(self._local.overall(), take)
+        self._overall = SharedWindow(self._local.overall(), take, sleep)
+        self._take_place, self._give_place, self._sleep = take_place, give_place, sleep
+        self._chats: dict[int | str, SharedChatWindow] = {}
 
     def overall(self) -> Window:
         return self._overall
 
     def chat(self, chat_id: int | str) -> Window:
-        return self._local.chat(chat_id)
+        local = self._local.chat(chat_id)
+        if self._take_place is None or self._give_place is None:
+            return local
+        window = self._chats.get(chat_id)
+        if window is None or window.local is not local:  # the local one was forgotten idle
+            if len(self._chats) > KEEP_IDLE:
+                self._chats = {c: w for c, w in self._chats.items() if w.holds}
+            window = SharedChatWindow(
+                chat_id, local, self._take_place, self._give_place, self._sleep
+            )
+            self._chats[chat_id] = window
+        return window
 
 
 async def notices_turn(bot: object) -> None:

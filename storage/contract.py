@@ -447,6 +447,21 @@ class BudgetRepo(Protocol):
 
 
 @runtime_checkable
+class ChatPlaceRepo(Protocol):
+    """Telegram's per-chat limits shared by every instance: each chat's places."""
+
+    async def take(self, chat: str, holder: str, now: float, held_until: float) -> int | None: ...
+
+    async def free_in(self, chat: str, now: float) -> tuple[int, float]: ...
+
+    async def make(self, chat: str, places: int) -> None: ...
+
+    async def give_back(self, chat: str, place: int, holder: str, free_at: float) -> None: ...
+
+    async def forget(self, before: float) -> int: ...
+
+
+@runtime_checkable
 class UnitOfWork(Protocol):
     """The repositories on one connection, in one transaction. On a writer (`unit_of_work`)
     nothing is kept without `commit()`; `one_statement` keeps its single statement at once;
@@ -470,6 +485,7 @@ class UnitOfWork(Protocol):
     inbox: InboxRepo
     leases: LeaseRepo
     budgets: BudgetRepo
+    chat_places: ChatPlaceRepo
 
     async def commit(self) -> None: ...
 
@@ -495,6 +511,7 @@ REPOSITORIES: dict[str, type] = {
     "inbox": InboxRepo,
     "leases": LeaseRepo,
     "budgets": BudgetRepo,
+    "chat_places": ChatPlaceRepo,
 }
 
 

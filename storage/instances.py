@@ -1,6 +1,7 @@
 """What several bot processes on one database share: Telegram's updates claimed by their id
-as they come to a webhook (the inbox), and leases — who holds a role (the leader's jobs, the
-poller) or a person's turn, until when."""
+as they come to a webhook (the inbox), leases — who holds a role (the leader's jobs, the
+poller) or a person's turn, until when — and Telegram's flood limits (the bot's send budget,
+each chat's places)."""
 
 from __future__ import annotations
 
@@ -140,4 +141,59 @@ class BudgetRepo(Store):
         await self.conn.execute(
             "UPDATE send_budgets SET answers_until = :until WHERE name = :name",
             {"name": name, "until": until},
+        )
+
+
+class ChatPlaceRepo(Store):
+    """A chat's places under Telegram's per-chat limit, shared by every instance (one for a
+    person, 20 for a group): a message holds one from before it goes until Telegram
+    answered, and the place is free again a period after that answer."""
+
+    async def take(self, chat: str, holder: str, now: float, held_until: float) -> int | None:
+        """Hold a free place of the chat for `holder` (until `held_until` at the latest,
+        should it die); its number, None when none is free (or none is made yet)."""
+        rows = await self._all(
+            "UPDATE chat_places SET holder = :holder, held_until = :held_until"
+            " WHERE chat = :chat AND place = (SELECT MIN(place) FROM chat_places"
+            " WHERE chat = :chat AND free_from <= :now AND held_until <= :now)"
+            " AND free_from <= :now AND held_until <= :now RETURNING place",
+            {"chat": chat, "holder": holder, "now": now, "held_until": held_until},
+        )
+        return int(rows[0]["place"]) if rows else None
+
+    async def free_in(self, chat: str, now: float) -> tuple[int, float]:
+        """(how many places the chat has, the seconds until one is free: infinite while all
+        are held by messages Telegram has not answered)."""
+        rows = await self._all(
+            "SELECT free_from, held_until FROM chat_places WHERE chat = :chat", {"chat": chat}
+        )
+        waits = [
+            float(r["free_from"]) - now if float(r["held_until"]) <= now else float("inf")
+            for r in rows
+        ]
+        return len(rows), max(min(waits, default=0.0), 0.0)
+
+    async def make(self, chat: str, places: int) -> None:
+        """The chat's places, made by the first message to it (from any instance)."""
+        await self.conn.execute(
+            "INSERT INTO chat_places (chat, place) VALUES "  # noqa: S608 - numbers only
+            + ", ".join(f"(:chat, {n})" for n in range(places))
+            + " ON CONFLICT (chat, place) DO NOTHING",
+            {"chat": chat},
+        )
+
+    async def give_back(self, chat: str, place: int, holder: str, free_from: float) -> None:
+        """Telegram answered the message that held the place: free from `free_from` on (not
+        when the place was meanwhile taken by another, its holder having been given up)."""
+        await self.conn.execute(
+            "UPDATE chat_places SET held_until = 0, free_from = :free_from"
+            " WHERE chat = :chat AND place = :place AND holder = :holder",
+            {"chat": chat, "place": place, "holder": holder, "free_from": free_from},
+        )
+
+    async def forget(self, before: float) -> int:
+        """Chats nobody has written to since `before` are forgotten; how many places."""
+        return await self._changed(
+            "DELETE FROM chat_places WHERE free_from < :before AND held_until < :before",
+            {"before": before},
         )

@@ -604,6 +604,24 @@ STEPS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        18,
+        # Telegram's per-chat limits (1 a second to a person, 20 a minute to a group) hold
+        # for the bot, not for each process: a chat's places, shared by every instance. A
+        # message holds one from before it goes (`holder`, until `held_until` should its
+        # instance die) until Telegram answered; the place is free again from `free_from`, a
+        # period after that answer (seconds since the epoch).
+        """
+        CREATE TABLE chat_places (
+            chat        TEXT NOT NULL,
+            place       INTEGER NOT NULL,
+            holder      TEXT NOT NULL DEFAULT '',
+            held_until  DOUBLE PRECISION NOT NULL DEFAULT 0,
+            free_from   DOUBLE PRECISION NOT NULL DEFAULT 0,
+            PRIMARY KEY (chat, place)
+        );
+        """,
+    ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
     # what they applied); SQL both engines read alike, `postgresql=` passages only where not
     # (the SQLite passage a constant above, used in the step and in its pair).

@@ -370,3 +370,108 @@ async def test_an_instance_started_in_a_killed_ones_place_leads_and_polls_at_onc
         await instances.release_lease(env, role, "me")
         assert await instances.take_lease(env, role, f"elsewhere:{child.pid}:bb", minute)
     assert not await Leadership(env, "me").renew()
+
+
+# -- a chat's places, shared: Telegram's per-chat limits hold for the bot ---------------------
+
+
+async def test_a_chats_place_is_held_until_answered_and_free_a_period_after(env, clock):
+    person, group = 42, -100123
+    place = await instances.take_chat_place(env, person, 1, "a", 15)
+    assert place == 0
+    waiting = await instances.take_chat_place(env, person, 1, "b", 15)
+    assert isinstance(waiting, float) and waiting > 1  # held: Telegram has not answered yet
+    await instances.give_chat_place(env, person, place, "b", 1.0)  # not b's to give
+    assert isinstance(await instances.take_chat_place(env, person, 1, "b", 15), float)
+    await instances.give_chat_place(env, person, place, "a", 1.0)
+    waiting = await instances.take_chat_place(env, person, 1, "b", 15)
+    assert waiting == pytest.approx(1.0)  # answered: free a second after the answer
+    clock.advance(timedelta(seconds=1))
+    assert await instances.take_chat_place(env, person, 1, "b", 15) == 0
+    clock.advance(timedelta(seconds=15))  # b died holding it: free when its hold ran out
+    assert await instances.take_chat_place(env, person, 1, "c", 15) == 0
+    # a group: twenty places, then none until one is answered and a minute has passed
+    taken = [await instances.take_chat_place(env, group, 20, "a", 15) for _ in range(20)]
+    assert sorted(taken) == list(range(20))
+    assert isinstance(await instances.take_chat_place(env, group, 20, "b", 15), float)
+    for place in taken:
+        await instances.give_chat_place(env, group, place, "a", 60.0)
+    assert await instances.take_chat_place(env, group, 20, "b", 15) == pytest.approx(60.0)
+    clock.advance(timedelta(seconds=60))
+    again = [await instances.take_chat_place(env, group, 20, "b", 15) for _ in range(21)]
+    assert sorted(again[:20]) == list(range(20)) and isinstance(again[20], float)
+
+
+async def test_instances_asking_for_a_chats_places_at_once_never_share_one(env, backend):
+    import asyncio
+
+    asked = await asyncio.gather(
+        *(instances.take_chat_place(env, -100777, 20, f"i{n}", 15) for n in range(40))
+    )
+    places = [p for p in asked if isinstance(p, int)]
+    assert sorted(places) == sorted(set(places)) and len(places) <= 20
+    assert len(places) >= 1
+    for _ in range(3):  # whatever lost a race finds the rest free on asking again
+        for i, p in enumerate(asked):
+            if not isinstance(p, int):
+                asked[i] = await instances.take_chat_place(env, -100777, 20, f"i{i}", 15)
+    assert sorted(p for p in asked if isinstance(p, int)) == list(range(20))
+
+
+async def test_a_chats_places_are_forgotten_a_day_after_its_last_message(env, clock):
+    await instances.give_chat_place(
+        env, 42, await instances.take_chat_place(env, 42, 1, "a", 15), "a", 1.0
+    )
+    clock.advance(timedelta(hours=25))
+    await instances.forget_updates(env)
+    # made afresh: a first message again
+    assert await instances.take_chat_place(env, 42, 1, "b", 15) == 0
+
+
+async def test_two_processes_sending_to_one_chat_keep_its_limit(env, clock):
+    """Two processes' limiters (their own windows, the chat's places in the database) send
+    to one person and to one group at once, Telegram taking 0.2 s to answer each: never two
+    messages to the person within a second, never 21 to the group within a minute."""
+    import asyncio
+
+    from handlers.limits import LocalWindows, SharedWindows
+
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += max(seconds, 0.001)
+        clock.advance(timedelta(seconds=max(seconds, 0.001)))
+        await asyncio.sleep(0)
+
+    def process(name: str) -> SharedWindows:
+        async def take(answer: bool) -> bool:
+            return True
+
+        async def take_place(chat, places, hold):
+            return await instances.take_chat_place(env, chat, places, name, hold)
+
+        async def give_place(chat, place, period):
+            await instances.give_chat_place(env, chat, place, name, period)
+
+        local = LocalWindows(lambda: now[0], sleep)
+        return SharedWindows(take, local, take_place, give_place, sleep)
+
+    arrivals: dict[int, list[float]] = {42: [], -100555: []}
+
+    async def send(windows: SharedWindows, chat: int) -> None:
+        window = windows.chat(chat)
+        async with window:
+            arrivals[chat].append(now[0] + 0.1)  # Telegram counts it on its way
+            await sleep(0.2)
+
+    a, b = process("a"), process("b")
+    await asyncio.gather(
+        *(send(w, 42) for _ in range(5) for w in (a, b)),
+        *(send(w, -100555) for _ in range(15) for w in (a, b)),
+    )
+    person = sorted(arrivals[42])
+    assert len(person) == 10
+    assert all(later - earlier >= 1.0 for earlier, later in zip(person, person[1:], strict=False))
+    group = sorted(arrivals[-100555])
+    assert len(group) == 30
+    assert all(group[i + 20] - group[i] >= 60.0 for i in range(len(group) - 20))

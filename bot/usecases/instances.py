@@ -47,11 +47,15 @@ async def stranded_turns(env: Env, older_than: timedelta, limit: int = 50) -> li
 
 async def forget_updates(env: Env) -> int:
     """Handled updates older than Telegram ever re-sends one are forgotten, and leases
-    that ran out as long ago (turns of people who wrote nothing since); how many updates."""
+    that ran out as long ago (turns of people who wrote nothing since), and the places of
+    chats nobody wrote to since; how many updates."""
+    before = env.now() - REDELIVERY_WINDOW
     async with env.db.one_statement() as uow:
-        forgotten = await uow.inbox.forget(env.now() - REDELIVERY_WINDOW)
+        forgotten = await uow.inbox.forget(before)
     async with env.db.one_statement() as uow:
-        await uow.leases.forget(env.now() - REDELIVERY_WINDOW)
+        await uow.leases.forget(before)
+    async with env.db.one_statement() as uow:
+        await uow.chat_places.forget(before.timestamp())
     return forgotten
 
 
@@ -111,3 +115,35 @@ async def take_send_token(
         async with env.db.one_statement() as uow:
             await uow.budgets.answers_waiting(BUDGET, now + patience)
     return taken
+
+
+async def take_chat_place(
+    env: Env, chat: int | str, places: int, holder: str, hold: float
+) -> int | float:
+    """A place among a chat's `places` (Telegram's per-chat limit, shared with the other
+    instances: storage ChatPlaceRepo), held for at most `hold` seconds; its number, or how
+    many seconds until one may be free (a float: infinite while all are in flight)."""
+    now = env.now().timestamp()
+    key = str(chat)
+    for _ in range(2):
+        async with env.db.one_statement() as uow:
+            place = await uow.chat_places.take(key, holder, now, now + hold)
+        if place is not None:
+            return place
+        async with env.db.reading() as uow:
+            made, wait = await uow.chat_places.free_in(key, now)
+        if made >= places:
+            return wait
+        async with env.db.unit_of_work() as uow:  # the chat's first message
+            await uow.chat_places.make(key, places)
+            await uow.commit()
+    return 0.0
+
+
+async def give_chat_place(
+    env: Env, chat: int | str, place: int, holder: str, period: float
+) -> None:
+    """Telegram answered: the chat's place is free again `period` seconds from now."""
+    now = env.now().timestamp()
+    async with env.db.one_statement() as uow:
+        await uow.chat_places.give_back(str(chat), place, holder, now + period)
