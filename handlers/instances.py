@@ -301,8 +301,8 @@ def serve_several(
     limiter = app.bot.rate_limiter
     if isinstance(limiter, FloodLimits):  # Telegram's limit is the bot's, not each process's
 
-        async def take(answer: bool) -> bool:
-            return await instances.take_send_token(env, SHARED_RATE, 1, answer, ANSWER_PATIENCE)
+        async def take(kind: str) -> bool:
+            return await instances.take_send_token(env, SHARED_RATE, 1, kind, ANSWER_PATIENCE)
 
         async def take_place(chat: int | str, places: int, hold: float) -> int | float:
             return await instances.take_chat_place(env, chat, places, instance, hold)

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 from aiolimiter import AsyncLimiter
 from telegram.ext import AIORateLimiter
 
+from bot.usecases.instances import ANSWER, NOTICE, OVERDUE
+
 log = logging.getLogger(__name__)
 
 # Telegram's limits: messages in any `period` seconds, for the bot (overall), to one
@@ -36,10 +38,12 @@ PER_CHAT, PER_CHAT_PERIOD = 1, 1.0
 PER_GROUP, PER_GROUP_PERIOD = 20, 60.0
 KEEP_IDLE = 10_000  # forget idle chats' windows beyond this many
 # A notice waits while answers to people are in flight: a Monday burst takes the whole
-# capacity. One that has waited this long (seconds) goes at the floor rate (per second: one
-# every four seconds), so that answers without end delay notices but never stop them.
-NOTICE_PATIENCE = 300.0
-NOTICE_FLOOR = 0.25
+# capacity. One that has waited this long (seconds) goes at the floor rate (per second, per
+# process: one every two seconds, 1.7 % of the bot's 30), so that answers without end delay
+# notices but never stop them, and an official hears of a new appeal within about half a
+# minute plus the lists ahead (a list carries all that waited for one person).
+NOTICE_PATIENCE = 30.0
+NOTICE_FLOOR = 0.5
 # Notices let into the shared limit at once: an answer queues behind at most these.
 BULK_IN_FLIGHT = 4
 # Notices enter the overall window only while it has more than this many places free, so
@@ -172,20 +176,29 @@ _WAITING_SINCE: ContextVar[float | None] = ContextVar("appealdesk_notice_since",
 SHARED_RATE = 28.5
 ANSWER_PATIENCE = 0.5
 
-TakeToken = Callable[[bool], Awaitable[bool]]
+TakeToken = Callable[[str], Awaitable[bool]]  # take(ANSWER | NOTICE | OVERDUE)
 
 
 class SharedWindow:
     """The bot-wide window when several processes send as one bot: this process's own
     window (held until Telegram answers), and for each message a token from the budget the
-    processes share (`take(answer)`: one statement; False while none is left)."""
+    processes share (`take(kind)`: one statement; False while none is left). Answers mark
+    the budget, so notices on every instance give way to them; a notice that has waited
+    NOTICE_PATIENCE goes between answers at NOTICE_FLOOR (as FloodLimits.notice_turn)."""
 
-    def __init__(self, local: Window, take: TakeToken, sleep: Sleep = asyncio.sleep) -> None:
-        self._local, self._take, self._sleep = local, take, sleep
+    def __init__(
+        self,
+        local: Window,
+        take: TakeToken,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._local, self._take, self._sleep, self._clock = local, take, sleep, clock
         # one notice of this process asks the database at a time (the others wait here, in
         # turn), so a burst costs a statement per place, not one per waiter per try; an
         # answer asks at once, never behind a notice
         self._notices_asking = asyncio.Lock()
+        self._floor = AsyncLimiter(1, 1 / NOTICE_FLOOR)
 
     def has_capacity(self, amount: int = 1) -> bool:
         return self._local.has_capacity(amount)  # what this process knows without asking
@@ -193,9 +206,20 @@ class SharedWindow:
     async def acquire(self) -> None:
         await self._local.acquire()
         try:
-            notice = _BULK.get()
-            async with self._notices_asking if notice else contextlib.nullcontext():
-                while not await self._take(not notice):
+            if not _BULK.get():
+                while not await self._take(ANSWER):
+                    await self._sleep(1 / SHARED_RATE)
+                return
+            since = self._clock()
+            async with self._notices_asking:
+                while True:
+                    overdue = (
+                        self._clock() - since >= NOTICE_PATIENCE and self._floor.has_capacity()
+                    )
+                    if await self._take(OVERDUE if overdue else NOTICE):
+                        if overdue:
+                            await self._floor.acquire()
+                        return
                     await self._sleep(1 / SHARED_RATE)
         except BaseException:
             await self._local.release()
@@ -288,9 +312,10 @@ class SharedWindows:
         take_place: TakePlace | None = None,
         give_place: GivePlace | None = None,
         sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._local = local or LocalWindows()
-        self._overall = SharedWindow(self._local.overall(), take, sleep)
+        self._overall = SharedWindow(self._local.overall(), take, sleep, clock)
         self._take_place, self._give_place, self._sleep = take_place, give_place, sleep
         self._chats: dict[int | str, SharedChatWindow] = {}
 

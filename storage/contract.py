@@ -440,7 +440,13 @@ class BudgetRepo(Protocol):
     """Telegram's flood limit shared by every instance: a token bucket in the database."""
 
     async def take(
-        self, name: str, now: float, rate: float, capacity: float, answer: bool
+        self,
+        name: str,
+        now: float,
+        rate: float,
+        capacity: float,
+        answer: bool,
+        answers_until: float | None = None,
     ) -> bool: ...
 
     async def answers_waiting(self, name: str, until: float) -> None: ...

@@ -119,18 +119,41 @@ _LEVEL = (
 class BudgetRepo(Store):
     """A token bucket in one row, shared by every instance: a send takes a token (one
     statement, so two instances never take the same one). Answers to people go first: an
-    answer that found none marks the bucket, and notices wait while the mark lasts."""
+    answer marks the bucket (when it takes a token, or finds none), and notices wait while
+    the mark lasts."""
 
-    async def take(self, name: str, now: float, rate: float, capacity: float, answer: bool) -> bool:
+    async def take(
+        self,
+        name: str,
+        now: float,
+        rate: float,
+        capacity: float,
+        answer: bool,
+        answers_until: float | None = None,
+    ) -> bool:
         """Take a token at `now` (seconds since the epoch); False when none is left, or, for
-        a notice (not `answer`), while answers are waiting (`answers_waiting`)."""
+        a notice (not `answer`), while answers are waiting (`answers_waiting`). An answer
+        that takes one marks the bucket until `answers_until`, where given."""
         waiting = "" if answer else " AND :now >= send_budgets.answers_until"
-        params = {"name": name, "now": now, "rate": rate, "capacity": capacity}
+        mark = (
+            ", answers_until = CASE WHEN :until > send_budgets.answers_until THEN :until"
+            " ELSE send_budgets.answers_until END"
+            if answer and answers_until is not None
+            else ""
+        )
+        params = {
+            "name": name,
+            "now": now,
+            "rate": rate,
+            "capacity": capacity,
+            "until": answers_until if answers_until is not None else 0.0,
+        }
         rows = await self._all(
-            "INSERT INTO send_budgets (name, tokens, refilled) VALUES (:name, :capacity - 1, :now)"  # noqa: S608 (constants only)
+            "INSERT INTO send_budgets (name, tokens, refilled, answers_until)"  # noqa: S608 (constants only)
+            " VALUES (:name, :capacity - 1, :now, :until)"
             f" ON CONFLICT (name) DO UPDATE SET tokens = {_LEVEL} - 1,"
             " refilled = CASE WHEN :now > send_budgets.refilled THEN :now"
-            " ELSE send_budgets.refilled END"
+            f" ELSE send_budgets.refilled END{mark}"
             f" WHERE {_LEVEL} >= 1{waiting} RETURNING tokens",
             params,
         )

@@ -14,6 +14,7 @@ LEADER = "leader"
 POLLER = "poller"
 TURN_PREFIX = "turn:"
 BUDGET = "bot"  # the one send budget: Telegram's limit is per bot
+ANSWER, NOTICE, OVERDUE = "answer", "notice", "overdue"  # who asks for a place in it
 
 
 def turn_name(turn_key: int) -> str:
@@ -103,15 +104,19 @@ async def reachable(env: Env) -> bool:
 
 
 async def take_send_token(
-    env: Env, rate: float, capacity: float, answer: bool, patience: float
+    env: Env, rate: float, capacity: float, kind: str, patience: float
 ) -> bool:
     """A place in the bot's messages per second, shared with the other instances (a token
-    bucket: storage BudgetRepo); False: none now. An answer to a person that finds none
-    makes notices give way for `patience` seconds."""
+    bucket: storage BudgetRepo); False: none now. `kind`: ANSWER (to a person who acted:
+    notices on every instance give way for `patience` seconds after it, and after one that
+    found no place), NOTICE (waits while answers are marked) or OVERDUE (a notice that
+    has waited long enough: goes between answers)."""
     now = env.now().timestamp()
+    answer = kind != NOTICE
+    mark = now + patience if kind == ANSWER else None
     async with env.db.one_statement() as uow:
-        taken = await uow.budgets.take(BUDGET, now, rate, capacity, answer)
-    if not taken and answer:
+        taken = await uow.budgets.take(BUDGET, now, rate, capacity, answer, mark)
+    if not taken and kind == ANSWER:
         async with env.db.one_statement() as uow:
             await uow.budgets.answers_waiting(BUDGET, now + patience)
     return taken
