@@ -138,15 +138,35 @@ class Inbox:
         """Claim an update (a dict as Telegram posts it) and, when its person's turn is
         free, handle their waiting updates; False when it had been claimed before. Returns
         once the update is stored, and handled unless another instance holds the turn."""
+        key = await self._claim(payload)
+        if key is None:
+            return False
+        await self.take_turn(key)
+        return True
+
+    async def accept(self, payload: dict[str, Any]) -> bool:
+        """The webhook's way: claim an update and hand its person's turn to a task of its
+        own; returns once the update is stored (False: it had been claimed before). Stored
+        is enough for Telegram's 200 — an update whose instance dies before handling it is
+        taken up by another (`recover`) — and a post then holds one of Telegram's few
+        connections (max_connections, 40 by default) only that long, not while the answer
+        waits for its place under the flood limit."""
+        key = await self._claim(payload)
+        if key is None:
+            return False
+        self.app.create_task(self.take_turn(key), name=f"turn-{key}")
+        return True
+
+    async def _claim(self, payload: dict[str, Any]) -> int | None:
+        """Store the update; its turn's key, or None when it was stored before."""
         try:
             update = Update.de_json(payload, self.app.bot)
         except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise NotAnUpdate(f"{type(exc).__name__}: {exc}") from None
         key = turn_key(update)
         if not await instances.claim_update(self.env, update.update_id, key, payload):
-            return False
-        await self.take_turn(key)
-        return True
+            return None
+        return key
 
     async def take_turn(self, key: int) -> None:
         """Handle the person's stored updates in order while holding their turn; nothing when

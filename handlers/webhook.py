@@ -42,10 +42,10 @@ def make_webhook_app(inbox: Inbox, env: Env, secret: str, path: str) -> web.Appl
         if not isinstance(payload, dict) or type(payload.get("update_id")) is not int:
             return web.Response(status=400, text="not an update")
         try:
-            await inbox.receive(payload)
+            await inbox.accept(payload)
         except NotAnUpdate as exc:
             return web.Response(status=400, text=f"not an update ({exc})")
-        except Exception:  # noqa: BLE001 - not stored or not handled: Telegram posts it again
+        except Exception:  # noqa: BLE001 - not stored: Telegram posts it again
             log.exception("update %s not taken", payload.get("update_id"))
             return web.Response(status=500, text="not taken")
         return web.Response(status=200, text="ok")
