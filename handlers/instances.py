@@ -325,7 +325,7 @@ def serve_several(
             return await instances.take_send_token(env, SHARED_RATE, 1, kind, ANSWER_PATIENCE)
 
         async def take_place(chat: int | str, places: int, hold: float) -> int | float:
-            return await instances.take_chat_place(env, chat, places, instance, hold)
+            return await instances.take_chat_place(env, chat, places, instance, hold, dead_here)
 
         async def give_place(chat: int | str, place: int, period: float) -> None:
             await instances.give_chat_place(env, chat, place, instance, period)

@@ -235,10 +235,12 @@ class SharedWindow:
         await self.release()
 
 
-# A chat's place (several instances) is held at most this long by a sender that died before
-# Telegram answered; while all of a chat's places are in flight, a sender asks again every
-# PLACE_POLL seconds (else it waits until the first is free).
-PLACE_HOLD = 15.0
+# A chat's place (several instances) is held at most this long: longer than a notice may
+# wait for its turn after taking it (NOTICE_PATIENCE), so that a slow one keeps it. A sender
+# killed on this machine gives its places up at once (its holder is known dead), one that
+# died elsewhere when the hold runs out. While all of a chat's places are in flight, a
+# sender asks again every PLACE_POLL seconds (else it waits until the first is free).
+PLACE_HOLD = 60.0
 PLACE_POLL = 0.05
 
 # take(chat, places, hold): a place's number, or the seconds until one may be free (float)
@@ -289,7 +291,7 @@ class SharedChatWindow:
     async def release(self) -> None:
         try:
             await self._give(self._chat, self._held.popleft(), self.local.period)
-        except Exception:  # noqa: BLE001 - the place frees itself after PLACE_HOLD
+        except Exception:  # noqa: BLE001 - the place frees itself after PLACE_HOLD at most
             log.warning("could not give back a place of chat %s", self._chat, exc_info=True)
         finally:
             await self.local.release()

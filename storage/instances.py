@@ -184,17 +184,37 @@ class ChatPlaceRepo(Store):
         )
         return int(rows[0]["place"]) if rows else None
 
-    async def free_in(self, chat: str, now: float) -> tuple[int, float]:
+    async def free_in(self, chat: str, now: float) -> tuple[int, float, list[tuple[int, str]]]:
         """(how many places the chat has, the seconds until one is free: infinite while all
-        are held by messages Telegram has not answered)."""
+        are held by messages Telegram has not answered, and those places with holders)."""
         rows = await self._all(
-            "SELECT free_from, held_until FROM chat_places WHERE chat = :chat", {"chat": chat}
+            "SELECT place, holder, free_from, held_until FROM chat_places WHERE chat = :chat",
+            {"chat": chat},
         )
+        held = [(int(r["place"]), str(r["holder"])) for r in rows if float(r["held_until"]) > now]
         waits = [
             float(r["free_from"]) - now if float(r["held_until"]) <= now else float("inf")
             for r in rows
         ]
-        return len(rows), max(min(waits, default=0.0), 0.0)
+        return len(rows), max(min(waits, default=0.0), 0.0), held
+
+    async def take_over(
+        self, chat: str, place: int, dead: str, holder: str, held_until: float
+    ) -> bool:
+        """Take a place held by a holder known to be dead, if it still holds it."""
+        rows = await self._all(
+            "UPDATE chat_places SET holder = :holder, held_until = :held_until"
+            " WHERE chat = :chat AND place = :place AND holder = :dead"
+            " AND held_until > 0 RETURNING place",
+            {
+                "chat": chat,
+                "place": place,
+                "dead": dead,
+                "holder": holder,
+                "held_until": held_until,
+            },
+        )
+        return bool(rows)
 
     async def make(self, chat: str, places: int) -> None:
         """The chat's places, made by the first message to it (from any instance)."""

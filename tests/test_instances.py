@@ -553,3 +553,25 @@ async def test_notices_on_every_instance_give_way_to_answers_until_they_waited_l
     await sleep(1.0)  # no answer for a second: the mark has run out
     started = now[0]
     assert await notice() - started < 0.1
+
+
+async def test_a_chats_place_held_by_a_process_killed_here_is_taken_over_at_once(env):
+    """An instance killed while its answer to a person was in flight: the instance started
+    in its place (or the other one on this machine) answers that person at once, not after
+    the hold; a holder elsewhere keeps the place until its hold runs out."""
+    import asyncio
+
+    from handlers.instances import _machine, dead_here
+    from handlers.limits import NOTICE_PATIENCE, PLACE_HOLD
+
+    assert PLACE_HOLD > NOTICE_PATIENCE  # a notice waiting for its turn keeps its place
+    child = await asyncio.create_subprocess_exec("sleep", "60")
+    killed = f"{_machine()}:{child.pid}:aa"
+    assert await instances.take_chat_place(env, 42, 1, killed, PLACE_HOLD, dead_here) == 0
+    elsewhere = "elsewhere:1:bb"
+    assert await instances.take_chat_place(env, 43, 1, elsewhere, PLACE_HOLD, dead_here) == 0
+    assert isinstance(await instances.take_chat_place(env, 42, 1, "me", 60, dead_here), float)
+    child.kill()
+    await child.wait()
+    assert await instances.take_chat_place(env, 42, 1, "me", 60, dead_here) == 0
+    assert isinstance(await instances.take_chat_place(env, 43, 1, "me", 60, dead_here), float)

@@ -123,11 +123,17 @@ async def take_send_token(
 
 
 async def take_chat_place(
-    env: Env, chat: int | str, places: int, holder: str, hold: float
+    env: Env,
+    chat: int | str,
+    places: int,
+    holder: str,
+    hold: float,
+    dead: Callable[[str], bool] | None = None,
 ) -> int | float:
     """A place among a chat's `places` (Telegram's per-chat limit, shared with the other
     instances: storage ChatPlaceRepo), held for at most `hold` seconds; its number, or how
-    many seconds until one may be free (a float: infinite while all are in flight)."""
+    many seconds until one may be free (a float: infinite while all are in flight). A place
+    whose holder `dead(holder)` says is dead (killed on this machine) is taken over."""
     now = env.now().timestamp()
     key = str(chat)
     for _ in range(2):
@@ -136,8 +142,13 @@ async def take_chat_place(
         if place is not None:
             return place
         async with env.db.reading() as uow:
-            made, wait = await uow.chat_places.free_in(key, now)
+            made, wait, held = await uow.chat_places.free_in(key, now)
         if made >= places:
+            for number, by in held:
+                if dead is not None and by != holder and dead(by):
+                    async with env.db.one_statement() as uow:
+                        if await uow.chat_places.take_over(key, number, by, holder, now + hold):
+                            return number
             return wait
         async with env.db.unit_of_work() as uow:  # the chat's first message
             await uow.chat_places.make(key, places)
