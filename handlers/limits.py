@@ -39,11 +39,12 @@ PER_GROUP, PER_GROUP_PERIOD = 20, 60.0
 KEEP_IDLE = 10_000  # forget idle chats' windows beyond this many
 # A notice waits while answers to people are in flight: a Monday burst takes the whole
 # capacity. One that has waited this long (seconds) goes at the floor rate (per second, per
-# process: one every two seconds, 1.7 % of the bot's 30), so that answers without end delay
-# notices but never stop them, and an official hears of a new appeal within about half a
-# minute plus the lists ahead (a list carries all that waited for one person).
-NOTICE_PATIENCE = 30.0
-NOTICE_FLOOR = 0.5
+# process: 1.5, 5 % of the bot's 30), so that answers without end delay notices but never
+# stop them: officials acting on their notices are people being answered too, and a floor
+# of one every four seconds after five minutes kept them from hearing of new appeals for
+# minutes (docs/performance.md, "Several instances").
+NOTICE_PATIENCE = 10.0
+NOTICE_FLOOR = 1.5
 # Notices let into the shared limit at once: an answer queues behind at most these.
 BULK_IN_FLIGHT = 4
 # Notices enter the overall window only while it has more than this many places free, so
