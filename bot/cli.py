@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if webhook:
                 asyncio.run(serve_webhook(app, settings))
             else:
-                poll_as_one(app, _say)
+                poll_as_one(app, _say, getattr(args, "replace_webhook", False))
                 app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=POLL_INTERVAL)
     except DatabaseUnusable as exc:
         _say(str(exc))
@@ -599,6 +599,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve updates posted to WEBHOOK_URL (listening on WEBHOOK_LISTEN, checked"
         " against WEBHOOK_SECRET): several instances on one database",
+    )
+    run.add_argument(
+        "--replace-webhook",
+        action="store_true",
+        help="poll although a webhook is set (its instances stopped): it is deleted",
     )
     command("demo", "play the offline sandbox story", cmd_demo)
     command("check", "check settings, org config, calendar, token and database", cmd_check)

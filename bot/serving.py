@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import on_start_to_serve
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from handlers.digest import digest_catch_up_job
 from handlers.instances import (
     LEADERSHIP,
@@ -30,11 +30,27 @@ log = logging.getLogger(__name__)
 POLLER = "poller_lease"
 
 
-def poll_as_one(app: Application, say: Callable[[str], None]) -> None:
+class WebhookInUse(ConfigError):
+    """Long polling asked for while Telegram posts this bot's updates to a webhook."""
+
+
+def poll_as_one(
+    app: Application, say: Callable[[str], None], replace_webhook: bool = False
+) -> None:
     """Long polling: after start-up the poller's lease is taken (waiting, and saying so,
-    while another instance polls); it is renewed while polling and given back at the end."""
+    while another instance polls); it is renewed while polling and given back at the end.
+    While a webhook is set (instances of `appealdesk run --webhook` serve the bot) it
+    refuses, unless `replace_webhook`: polling would take every update from them."""
 
     async def start(app: Application) -> None:
+        registered = (await app.bot.get_webhook_info()).url
+        if registered and not replace_webhook:
+            raise WebhookInUse(
+                f"Telegram posts this bot's updates to a webhook ({registered}), served by"
+                " `appealdesk run --webhook`: long polling would take them all from it."
+                " Serve with `appealdesk run --webhook`, or stop those instances and poll"
+                " instead with `appealdesk run --replace-webhook`"
+            )
         await on_start_to_serve(app)
         lease = PollerLease(app.bot_data["env"], instance_name())
         await lease.wait_for_it(say)
@@ -68,16 +84,26 @@ async def serve_webhook(app: Application, settings: Settings) -> None:
         at, weekday = settings.digest_at, settings.digest_weekday
         catch_up = [(sweep_job, None), (digest_catch_up_job, (at, weekday))]
         inbox = serve_several(app, instance_name(), catch_up)
-        await app.bot.set_webhook(
-            settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
-        )
         await app.start()
         site = web.AppRunner(
             make_webhook_app(inbox, app.bot_data["env"], secret, settings.webhook_path)
         )
         await site.setup()
         host, port = settings.webhook_address
+        # listening first: an instance that cannot (its port taken) stops before it has
+        # pointed Telegram anywhere
         await web.TCPSite(site, host, port).start()
+        registered = (await app.bot.get_webhook_info()).url
+        if registered and registered != settings.webhook_url:
+            log.warning(
+                "the webhook was %s; now %s (every instance must have the same WEBHOOK_URL"
+                " and WEBHOOK_SECRET: the last one started sets them for all)",
+                registered,
+                settings.webhook_url,
+            )
+        await app.bot.set_webhook(
+            settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+        )
         log.info(
             "serving updates posted to %s on %s", settings.webhook_path, settings.webhook_listen
         )

@@ -124,6 +124,10 @@ def turn_key(update: Update) -> int:
     return update.effective_chat.id if update.effective_chat is not None else 0
 
 
+# Telegram's ids fit in 64 bits (the inbox keeps them as such); a larger one is no update.
+ID_LIMIT = 2**63
+
+
 class NotAnUpdate(ValueError):
     """What was posted does not read as a Telegram update."""
 
@@ -164,6 +168,8 @@ class Inbox:
         except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise NotAnUpdate(f"{type(exc).__name__}: {exc}") from None
         key = turn_key(update)
+        if not (0 <= update.update_id < ID_LIMIT and -ID_LIMIT < key < ID_LIMIT):
+            raise NotAnUpdate("an id out of Telegram's range")
         if not await instances.claim_update(self.env, update.update_id, key, payload):
             return None
         return key

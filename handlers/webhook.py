@@ -43,8 +43,9 @@ def make_webhook_app(inbox: Inbox, env: Env, secret: str, path: str) -> web.Appl
             return web.Response(status=400, text="not an update")
         try:
             await inbox.accept(payload)
-        except NotAnUpdate as exc:
-            return web.Response(status=400, text=f"not an update ({exc})")
+        except NotAnUpdate as exc:  # what did not read is logged, not shown to the poster
+            log.info("update %s refused: %s", payload.get("update_id"), exc)
+            return web.Response(status=400, text="not an update")
         except Exception:  # noqa: BLE001 - not stored: Telegram posts it again
             log.exception("update %s not taken", payload.get("update_id"))
             return web.Response(status=500, text="not taken")

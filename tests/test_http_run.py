@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -205,6 +206,65 @@ async def test_run_webhook_serves_updates_posted_with_the_secret(
         output = await stopped(process)
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
+
+
+async def test_polling_refuses_while_instances_serve_a_webhook(bot_api, tmp_path, database_url):
+    """A plain `appealdesk run` started beside webhook instances (an old service left
+    enabled) would delete the webhook and take every update from them: it refuses in one
+    line naming the way; `--replace-webhook` polls, the webhook deleted."""
+    api, port = bot_api
+    api.webhook = {"url": "https://bot.example.gov.cn/telegram", "secret_token": SECRET}
+    env = {
+        **os.environ,
+        "BOT_TOKEN": "4242:any-token-will-do",
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+        **database_env(database_url),
+        "ADMIN_IDS": "900001",
+    }
+    process = await start_bot(env, tmp_path)
+    output = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
+    assert process.returncode == 2, output
+    said = [line for line in output.splitlines() if line.startswith("appealdesk:")]
+    assert len(said) == 1 and "https://bot.example.gov.cn/telegram" in said[0], output
+    assert "--replace-webhook" in said[0] and "Traceback" not in output
+    assert api.webhook is not None  # untouched
+    assert not any(method == "getUpdates" for method, _ in api.calls)
+    process = await start_bot(env, tmp_path, "--replace-webhook")
+    try:
+        await wait_for(lambda: any(m == "getUpdates" for m, _ in api.calls), "polling")
+        assert api.webhook is None
+    finally:
+        output = await stopped(process)
+    assert process.returncode == 0, output
+
+
+async def test_an_instance_that_cannot_listen_registers_nothing(
+    bot_api, tmp_path, database_url, unused_tcp_port
+):
+    """Its port taken (or any start-up failure before it listens): it stops before
+    setWebhook, so a mistyped secret on a machine that cannot serve changes nothing for the
+    instances that do."""
+    api, port = bot_api
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", unused_tcp_port))
+    taken.listen()
+    env = {
+        **os.environ,
+        "BOT_TOKEN": "4242:any-token-will-do",
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+        **database_env(database_url),
+        "ADMIN_IDS": "900001",
+        "WEBHOOK_URL": "https://bot.example.gov.cn/telegram",
+        "WEBHOOK_LISTEN": f"127.0.0.1:{unused_tcp_port}",
+        "WEBHOOK_SECRET": "another-secret",
+    }
+    try:
+        process = await start_bot(env, tmp_path, "--webhook")
+        output = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
+    finally:
+        taken.close()
+    assert process.returncode != 0, output
+    assert not any(method == "setWebhook" for method, _ in api.calls), output
 
 
 async def test_a_second_poller_says_so_and_waits_until_the_first_stops(

@@ -226,9 +226,19 @@ async def test_the_webhook_takes_only_updates_with_the_secret(sandbox, people):
             (b'{"message": {}}', 400),
             (b'{"update_id": "7"}', 400),
             (b'{"update_id": 9, "message": {"text": "no chat"}}', 400),
+            (b'{"update_id": 9, "message": "hello"}', 400),
+            (b'{"update_id": 1180591620717411303424, "message": {}}', 400),  # 2**70
+            (b'{"update_id": -1}', 400),
+            (
+                b'{"update_id": 10, "message": {"message_id": 1, "date": 0, "chat": {"id": 1,'
+                b' "type": "private"}, "from": {"id": 9223372036854775808, "is_bot": false,'
+                b' "first_name": "x"}, "text": "hi"}}',
+                400,
+            ),  # a person's id past 2**63
         ):
             response = await client.post(PATH, data=body, headers=with_secret)
             assert response.status == status, body
+            assert "Error" not in await response.text()  # nothing of the code behind it
         response = await client.post(PATH, json=payload, headers=with_secret)
         assert response.status == 200  # stored: a crash now leaves it to another instance
         assert not await instances.claim_update(

@@ -371,6 +371,10 @@ class FakeBotApi:
         self.webhook = None
         return True
 
+    def _getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        url = self.webhook["url"] if self.webhook else ""
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
+
     def _getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:  # noqa: N802
         offset = int(params.get("offset") or 0)
         self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
