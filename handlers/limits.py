@@ -169,13 +169,64 @@ _BULK: ContextVar[bool] = ContextVar("appealdesk_bulk_send", default=False)
 _WAITING_SINCE: ContextVar[float | None] = ContextVar("appealdesk_notice_since", default=None)
 
 
-# Several instances (handlers/instances.py): the bot-wide limit is a token bucket in the
-# database they all send through — SHARED_RATE a second with one in hand, so no sliding
-# second holds more than SHARED_RATE + 1 (a bucket passes at most capacity + rate · T in
-# any T), with half a place left for the network's jitter — and an answer that waited for
-# a token makes notices give way for ANSWER_PATIENCE seconds.
+# Several instances (handlers/instances.py): the bot-wide limit is kept in the database they
+# all send through — the bot's thirty places (SharedPlaces, SlidingWindow's rule: exact),
+# or, without them, a token bucket of SHARED_RATE a second with one in hand, so that no
+# sliding second holds more than SHARED_RATE + 1 (a bucket passes at most capacity + rate
+# · T in any T), half a place left for the network's jitter. An answer marks the budget,
+# and notices give way for ANSWER_PATIENCE seconds.
 SHARED_RATE = 28.5
 ANSWER_PATIENCE = 0.5
+
+# A chat's place (several instances) is held at most this long: longer than a notice may
+# wait for its turn after taking it (NOTICE_PATIENCE), so that a slow one keeps it. A sender
+# killed on this machine gives its places up at once (its holder is known dead), one that
+# died elsewhere when the hold runs out. While all of a chat's places are in flight, a
+# sender asks again every PLACE_POLL seconds (else it waits until the first is free).
+PLACE_HOLD = 60.0
+PLACE_POLL = 0.05
+BOT_PLACES = "*"  # the key of the bot's own thirty places (a chat's is its id)
+
+# take(chat, places, hold): a place's number, or the seconds until one may be free (float)
+TakePlace = Callable[[int | str, int, float], Awaitable[int | float]]
+GivePlace = Callable[[int | str, int, float], Awaitable[None]]  # (chat, place, period)
+
+
+class SharedPlaces:
+    """Places kept in the database, shared by the processes sending as one bot — a chat's
+    (one, or twenty for a group), or the bot's own (thirty): a message takes one before it
+    goes (`take`, a statement or two) and holds it until Telegram answered; then it is free
+    a period later (`give`) — SlidingWindow's rule, for all the processes at once."""
+
+    def __init__(
+        self,
+        key: int | str,
+        limit: int,
+        period: float,
+        take: TakePlace,
+        give: GivePlace,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.key, self.limit, self.period = key, limit, period
+        self._take, self._give, self._sleep = take, give, sleep
+        self._held: deque[int] = deque()  # places this process holds (any is as good)
+
+    @property
+    def holds(self) -> bool:
+        return bool(self._held)
+
+    async def take(self) -> None:
+        while not isinstance(got := await self._take(self.key, self.limit, PLACE_HOLD), int):
+            # till the place is free; while every place is in flight, look again soon
+            await self._sleep(PLACE_POLL if got == float("inf") else max(got, 0.005))
+        self._held.append(got)
+
+    async def give(self) -> None:
+        try:
+            await self._give(self.key, self._held.popleft(), self.period)
+        except Exception:  # noqa: BLE001 - the place frees itself after PLACE_HOLD at most
+            log.warning("could not give back a place of %s", self.key, exc_info=True)
+
 
 TakeToken = Callable[[str], Awaitable[bool]]  # take(ANSWER | NOTICE | OVERDUE)
 
@@ -193,8 +244,10 @@ class SharedWindow:
         take: TakeToken,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
+        places: SharedPlaces | None = None,
     ) -> None:
         self._local, self._take, self._sleep, self._clock = local, take, sleep, clock
+        self._places = places  # the bot's thirty, when the processes keep them exactly
         # one answer and one notice of this process ask the database at a time (the others
         # wait here, in turn), so a burst costs a statement per place, not one per waiter
         # per try: thirty answers polling every 35 ms took 850 statements a second from the
@@ -213,6 +266,8 @@ class SharedWindow:
                 async with self._answers_asking:
                     while not await self._take(ANSWER):
                         await self._sleep(1 / SHARED_RATE)
+                    if self._places is not None:
+                        await self._places.take()
                 return
             since = self._clock()
             async with self._notices_asking:
@@ -223,14 +278,20 @@ class SharedWindow:
                     if await self._take(OVERDUE if overdue else NOTICE):
                         if overdue:
                             await self._floor.acquire()
-                        return
+                        break
                     await self._sleep(1 / SHARED_RATE)
+                if self._places is not None:
+                    await self._places.take()
         except BaseException:
             await self._local.release()
             raise
 
     async def release(self) -> None:
-        await self._local.release()
+        try:
+            if self._places is not None:
+                await self._places.give()
+        finally:
+            await self._local.release()
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -239,25 +300,11 @@ class SharedWindow:
         await self.release()
 
 
-# A chat's place (several instances) is held at most this long: longer than a notice may
-# wait for its turn after taking it (NOTICE_PATIENCE), so that a slow one keeps it. A sender
-# killed on this machine gives its places up at once (its holder is known dead), one that
-# died elsewhere when the hold runs out. While all of a chat's places are in flight, a
-# sender asks again every PLACE_POLL seconds (else it waits until the first is free).
-PLACE_HOLD = 60.0
-PLACE_POLL = 0.05
-
-# take(chat, places, hold): a place's number, or the seconds until one may be free (float)
-TakePlace = Callable[[int | str, int, float], Awaitable[int | float]]
-GivePlace = Callable[[int | str, int, float], Awaitable[None]]  # (chat, place, period)
-
-
 class SharedChatWindow:
     """A chat's window when several processes send as one bot: this process's own, and one
-    of the chat's places the processes share (`take`, `give`: a statement each), held from
-    before the message goes until Telegram answered — as SlidingWindow holds its places —
-    so that a person's answers from one instance and a notice from another never reach
-    Telegram within the chat's period."""
+    of the chat's places the processes share (SharedPlaces), so that a person's answers
+    from one instance and a notice from another never reach Telegram within the chat's
+    period."""
 
     def __init__(
         self,
@@ -267,9 +314,8 @@ class SharedChatWindow:
         give: GivePlace,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._chat, self.local = chat_id, local
-        self._take, self._give, self._sleep = take, give, sleep
-        self._held: deque[int] = deque()  # places this process holds (any is as good)
+        self.local = local
+        self._places = SharedPlaces(chat_id, local.limit, local.period, take, give, sleep)
 
     def has_capacity(self, amount: int = 1) -> bool:
         return self.local.has_capacity(amount)
@@ -277,26 +323,19 @@ class SharedChatWindow:
     @property
     def holds(self) -> bool:
         """Whether a message of this process holds one of the chat's places."""
-        return bool(self._held)
+        return self._places.holds
 
     async def acquire(self) -> None:
         await self.local.acquire()
         try:
-            while not isinstance(
-                got := await self._take(self._chat, self.local.limit, PLACE_HOLD), int
-            ):
-                # till the place is free; while every place is in flight, look again soon
-                await self._sleep(PLACE_POLL if got == float("inf") else max(got, 0.005))
+            await self._places.take()
         except BaseException:
             await self.local.release()
             raise
-        self._held.append(got)
 
     async def release(self) -> None:
         try:
-            await self._give(self._chat, self._held.popleft(), self.local.period)
-        except Exception:  # noqa: BLE001 - the place frees itself after PLACE_HOLD at most
-            log.warning("could not give back a place of chat %s", self._chat, exc_info=True)
+            await self._places.give()
         finally:
             await self.local.release()
 
@@ -321,7 +360,12 @@ class SharedWindows:
         clock: Clock = time.monotonic,
     ) -> None:
         self._local = local or LocalWindows()
-        self._overall = SharedWindow(self._local.overall(), take, sleep, clock)
+        bot_places = None
+        if take_place is not None and give_place is not None:
+            bot_places = SharedPlaces(
+                BOT_PLACES, OVERALL_RATE, OVERALL_PERIOD, take_place, give_place, sleep
+            )
+        self._overall = SharedWindow(self._local.overall(), take, sleep, clock, bot_places)
         self._take_place, self._give_place, self._sleep = take_place, give_place, sleep
         self._chats: dict[int | str, SharedChatWindow] = {}
 

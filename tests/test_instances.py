@@ -460,22 +460,32 @@ async def test_a_chats_places_are_forgotten_a_day_after_its_last_message(env, cl
 
 
 async def test_two_processes_sending_to_one_chat_keep_its_limit(env, clock):
-    """Two processes' limiters (their own windows, the chat's places in the database) send
-    to one person and to one group at once, Telegram taking 0.2 s to answer each: never two
-    messages to the person within a second, never 21 to the group within a minute."""
+    """Two processes' limiters (their own windows, the places in the database) send to one
+    person, to one group and to the bot's limit at once, Telegram taking 0.2 s to answer
+    each: never two messages to the person within a second, never 21 to the group within a
+    minute, never 31 for the bot within a second."""
     import asyncio
 
     from handlers.limits import LocalWindows, SharedWindows
 
     now = [0.0]
 
+    async def ticking() -> None:
+        """The clock: 10 ms a tick, a tick whenever the loop has run everything ready (the
+        senders all wait: for the clock, or for the database, whose time counts too)."""
+        while True:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            await asyncio.sleep(0.0005)
+            now[0] += 0.01
+            clock.advance(timedelta(seconds=0.01))
+
     async def sleep(seconds: float) -> None:
-        # in small steps: a sleeper's wait moves the clock of all, and one long wait must
-        # not carry a message in flight past its place's hold
-        step = min(max(seconds, 0.001), 0.05)
-        now[0] += step
-        clock.advance(timedelta(seconds=step))
-        await asyncio.sleep(0)
+        wake = now[0] + max(seconds, 0.0)
+        while now[0] < wake:
+            await asyncio.sleep(0.0002)
+
+    ticker = asyncio.create_task(ticking())
 
     def process(name: str) -> SharedWindows:
         async def take(kind: str) -> bool:
@@ -490,22 +500,22 @@ async def test_two_processes_sending_to_one_chat_keep_its_limit(env, clock):
         local = LocalWindows(lambda: now[0], sleep)
         return SharedWindows(take, local, take_place, give_place, sleep)
 
-    arrivals: dict[int, list[float]] = {42: [], -100555: []}
+    arrivals: dict[int | None, list[float]] = {42: [], -100555: [], None: []}
 
-    async def send(windows: SharedWindows, chat: int) -> None:
-        window = windows.chat(chat)
+    async def send(windows: SharedWindows, chat: int | None) -> None:
+        window = windows.chat(chat) if chat is not None else windows.overall()
         async with window:
             # Telegram counts it on its way (by the clock the places are kept by)
             arrivals[chat].append(clock.now().timestamp() + 0.1)
-            answered = now[0] + 0.2
-            while now[0] < answered:
-                await sleep(answered - now[0])
+            await sleep(0.2)
 
     a, b = process("a"), process("b")
     await asyncio.gather(
         *(send(w, 42) for _ in range(5) for w in (a, b)),
         *(send(w, -100555) for _ in range(15) for w in (a, b)),
+        *(send(w, None) for _ in range(40) for w in (a, b)),  # the bot's own thirty
     )
+    ticker.cancel()
     person = sorted(arrivals[42])
     assert len(person) == 10
     gaps = [later - earlier for earlier, later in zip(person, person[1:], strict=False)]
@@ -513,6 +523,9 @@ async def test_two_processes_sending_to_one_chat_keep_its_limit(env, clock):
     group = sorted(arrivals[-100555])
     assert len(group) == 30
     assert all(group[i + 20] - group[i] >= 60.0 for i in range(len(group) - 20))
+    bot = sorted(arrivals[None])
+    assert len(bot) == 80
+    assert all(bot[i + 30] - bot[i] >= 1.0 for i in range(len(bot) - 30))
 
 
 async def test_notices_on_every_instance_give_way_to_answers_until_they_waited_long(env, clock):
