@@ -78,6 +78,7 @@ async def serve_webhook(app: Application, settings: Settings) -> None:
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     secret = settings.webhook_secret.get_secret_value()
     await app.initialize()
+    site: web.AppRunner | None = None
     try:
         if app.post_init is not None:
             await app.post_init(app)
@@ -109,12 +110,15 @@ async def serve_webhook(app: Application, settings: Settings) -> None:
         )
         await _until_told_to_stop()
         await site.cleanup()
+        site = None
         leadership: Leadership = app.bot_data[LEADERSHIP]
         await leadership.resign()
         await app.stop()
         if app.post_stop is not None:
             await app.post_stop(app)
     finally:
+        if site is not None:  # start-up failed after it listened: no post is taken any more
+            await site.cleanup()
         if app.running:
             await app.stop()
         await app.shutdown()

@@ -72,15 +72,20 @@ def instance_name() -> str:
 
 
 def _machine() -> str:
-    """Where this process's pids are counted: the host name and, where the system says, the
-    pid namespace — containers sharing the host's name (host networking) each count their
-    own pids from 1, and one must not take another's pid 1 for an earlier life of its own."""
+    """Where this process's pids are counted: the host name, this boot of the machine and,
+    where the system says, the pid namespace — containers sharing the host's name (host
+    networking) each count their own pids from 1, and one must not take another's pid 1
+    for an earlier life of its own; a namespace's number alone repeats across machines."""
     try:
         namespace = "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
     except OSError:
         namespace = ""
     host = socket.gethostname().replace(":", "-")
-    return f"{host}~{namespace}" if namespace else host
+    try:  # two machines may share a name (cloned ones): this boot of this one
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+    except OSError:
+        boot = ""
+    return "~".join(part for part in (host, boot, namespace) if part)
 
 
 _INSTANCE_PREFIX: list[str] = []  # this process's name, made once

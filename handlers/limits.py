@@ -209,7 +209,8 @@ class SharedPlaces:
     ) -> None:
         self.key, self.limit, self.period = key, limit, period
         self._take, self._give, self._sleep = take, give, sleep
-        self._held: deque[int] = deque()  # places this process holds (any is as good)
+        # the place each sending task holds (a message's take and give are one task's)
+        self._held: dict[asyncio.Task | None, int] = {}
 
     @property
     def holds(self) -> bool:
@@ -219,11 +220,14 @@ class SharedPlaces:
         while not isinstance(got := await self._take(self.key, self.limit, PLACE_HOLD), int):
             # till the place is free; while every place is in flight, look again soon
             await self._sleep(PLACE_POLL if got == float("inf") else max(got, 0.005))
-        self._held.append(got)
+        self._held[asyncio.current_task()] = got
 
     async def give(self) -> None:
-        try:
-            await self._give(self.key, self._held.popleft(), self.period)
+        place = self._held.pop(asyncio.current_task(), None)
+        if place is None:
+            return
+        try:  # given back even when the send was called off: else it stays held a minute
+            await asyncio.shield(self._give(self.key, place, self.period))
         except Exception:  # noqa: BLE001 - the place frees itself after PLACE_HOLD at most
             log.warning("could not give back a place of %s", self.key, exc_info=True)
 
@@ -462,13 +466,16 @@ class FloodLimits(AIORateLimiter):
         await self.notice_turn()
         chat = self._chat_pace(endpoint, data)
         # The chat's own room first, so that a notice waiting for its chat does not hold one
-        # of the places in the shared queue; its place only with the overall one, so that an
-        # answer to the same chat does not wait behind a notice waiting for room.
+        # of the places in the shared queue; its place only after the overall one (where,
+        # with several instances, a notice gives way to answers everywhere), so that an
+        # answer to the same chat never waits behind a notice waiting for its turn. (Answers
+        # take them the other way round; no deadlock: at most BULK_IN_FLIGHT notices of a
+        # process hold an overall place.)
         await self._room(chat, 1)
         async with self._bulk_slots:
             if data.get("chat_id") is not None:
                 await self._room(self._overall, ANSWER_RESERVE + 1)
-            async with chat, self._overall_pace(data):
+            async with self._overall_pace(data), chat:
                 return await super().process_request(
                     callback, args, kwargs, endpoint, data, rate_limit_args
                 )

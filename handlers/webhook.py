@@ -3,10 +3,11 @@ extra), behind a reverse proxy that does TLS.
 
 POST to the path of WEBHOOK_URL: the update, with WEBHOOK_SECRET in Telegram's
 `X-Telegram-Bot-Api-Secret-Token` header — a wrong or missing one gets 403 and changes
-nothing; what is not an update gets 400. 200 comes only once the update is stored in the
-database (claimed) and, unless another instance holds its person's turn, handled: should
-this process die before, Telegram posts it again. An update stored already gets 200 and
-nothing more. GET /healthz: 200 while the database answers, else 503."""
+nothing; what is not an update gets 400. 200 comes once the update is stored in the
+database (claimed), and it is handled in a task of its own (`Inbox.accept`): should this
+process die before storing it, Telegram posts it again; after, another instance takes it
+up. An update stored already gets 200 and nothing more. GET /healthz: 200 while the
+database answers, else 503."""
 
 from __future__ import annotations
 

@@ -44,7 +44,9 @@ def split_url(text: str) -> SplitResult:
     try:
         return urlsplit(text)
     except ValueError:
-        raise ValueError(UNREADABLE) from None
+        if any(not c.isascii() and folds_into(c, "/?#@:") for c in text):
+            raise ValueError(UNREADABLE) from None
+        raise ValueError("cannot be read as a URL (a bracket left open?)") from None
 
 
 def folds_into(character: str, delimiters: str) -> bool:

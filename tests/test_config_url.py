@@ -102,6 +102,7 @@ REFUSED_FORMS = [
     ("postgresql://u@h:99999/appealdesk", "the port must be a number"),
     ("postgresql://u@h/appealdesk?sslmode=on", "sslmode must be one of"),
     ("postgresql://u@h/appealdesk#main", "remove the '#…' part"),
+    ("postgresql://u@[::1/appealdesk", "cannot be read as a URL"),
 ]
 
 
