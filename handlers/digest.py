@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 
 from telegram import Bot, Update
@@ -74,12 +74,15 @@ CATCH_UP_SECONDS = 15
 
 
 async def catch_up(bot: Bot, env: Env, at: time, iso_weekday: int) -> int:
-    """The week's digest for whoever has not had it, if today's run is due or past (the
-    run is idempotent per chat); returns how many chats it was handed to now."""
+    """The digest of the last run that fell due (this week's, once its day and time have
+    passed, else last week's) for whoever has not had it — a bot down all Monday, or a
+    leader that took over after it, still sends that week's on Tuesday; the run is
+    idempotent per chat. Returns how many chats it was handed to now."""
     local = env.now().astimezone(env.zone)
-    if local.isoweekday() != iso_weekday or local.time() < at.replace(tzinfo=None):
-        return 0
-    return await send_weekly_digests(bot, env, Week.before(env.today()))
+    due = local.date() - timedelta(days=(local.isoweekday() - iso_weekday) % 7)
+    if due == local.date() and local.time() < at.replace(tzinfo=None):
+        due -= timedelta(days=7)
+    return await send_weekly_digests(bot, env, Week.before(due))
 
 
 async def digest_catch_up_job(context: Context) -> None:

@@ -362,6 +362,29 @@ async def test_a_weekly_digest_cut_short_by_a_crash_is_completed_at_the_next_sta
     assert await catch_up(box.app.bot, box.env, at, monday) == 0
 
 
+async def test_a_bot_down_all_monday_sends_the_weekly_digest_when_it_starts(bureau, clock):
+    """No run at Monday 09:00 (the bot, or every instance, was down, or the leader changed
+    after it): the next start that week, whatever the day, sends that Monday's digest —
+    once — and a start before the next Monday's run sends nothing new."""
+    box, leaders = bureau
+    at, monday = time(9, tzinfo=SHANGHAI), 1
+    for day in (
+        datetime(2026, 3, 17, 0, 30, tzinfo=SHANGHAI),
+        datetime(2026, 3, 22, 23, 0, tzinfo=SHANGHAI),
+    ):
+        clock.set(day)  # Tuesday just after midnight; Sunday night
+        handed = await catch_up(box.app.bot, box.env, at, monday)
+        assert handed == (len(leaders) + 1 if day.day == 17 else 0)  # and the department's
+    await courier.drain(box.app.bot, box.env)
+    rows = db_rows(box, "SELECT chat_id, detail FROM outbox WHERE subject = 'digest'")
+    assert {r["chat_id"] for r in rows} == {*leaders, 20001}
+    assert Counter(chat for chat, _ in box.api.photos) == {c: 1 for c in leaders}
+    texts = [m.plain for m in box.api.sent if m.chat_id == LEADER_ID and "上周情况" in m.plain]
+    assert texts and "2026-03-09" in texts[0]  # the week before that Monday (03-09 – 03-15)
+    clock.set(datetime(2026, 3, 23, 8, 30, tzinfo=SHANGHAI))  # next Monday, before its run
+    assert await catch_up(box.app.bot, box.env, at, monday) == 0
+
+
 def db_rows(box: Sandbox, sql: str) -> list[dict]:
     return Db(url_of(box.app.bot_data["settings"])).rows(sql)
 
