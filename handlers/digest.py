@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import date, time, timedelta
+from datetime import date, time
 from pathlib import Path
 
 from telegram import Bot, Update
@@ -79,10 +79,7 @@ async def catch_up(bot: Bot, env: Env, at: time, iso_weekday: int) -> int:
     leader that took over after it, still sends that week's on Tuesday; the run is
     idempotent per chat. Returns how many chats it was handed to now."""
     local = env.now().astimezone(env.zone)
-    due = local.date() - timedelta(days=(local.isoweekday() - iso_weekday) % 7)
-    if due == local.date() and local.time() < at.replace(tzinfo=None):
-        due -= timedelta(days=7)
-    return await send_weekly_digests(bot, env, Week.before(due))
+    return await send_weekly_digests(bot, env, Week.last_due(local, at, iso_weekday))
 
 
 async def digest_catch_up_job(context: Context) -> None:

@@ -94,7 +94,23 @@ class Windows(Protocol):
         ...
 
 
-class SlidingWindow:
+class _HeldWhileSending:
+    """`async with window:` takes a place before the message goes and gives it back after."""
+
+    async def acquire(self) -> None:
+        raise NotImplementedError
+
+    async def release(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
+
+
+class SlidingWindow(_HeldWhileSending):
     """At most `limit` messages in any `period` seconds as Telegram counts them. A message
     holds its place from the moment it is let go until `period` after Telegram's answer:
     Telegram counted it in between, so however long the network kept it, Telegram never
@@ -133,12 +149,6 @@ class SlidingWindow:
         self._in_flight -= 1
         self._frees.append(self._clock() + self.period)
         self._answered.set()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.release()
 
 
 class LocalWindows:
@@ -235,7 +245,7 @@ class SharedPlaces:
 TakeToken = Callable[[str], Awaitable[bool]]  # take(ANSWER | NOTICE | OVERDUE)
 
 
-class SharedWindow:
+class SharedWindow(_HeldWhileSending):
     """The bot-wide window when several processes send as one bot: this process's own
     window (held until Telegram answers), and for each message a token from the budget the
     processes share (`take(kind)`: one statement; False while none is left). Answers mark
@@ -297,14 +307,8 @@ class SharedWindow:
         finally:
             await self._local.release()
 
-    async def __aenter__(self) -> None:
-        await self.acquire()
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.release()
-
-
-class SharedChatWindow:
+class SharedChatWindow(_HeldWhileSending):
     """A chat's window when several processes send as one bot: this process's own, and one
     of the chat's places the processes share (SharedPlaces), so that a person's answers
     from one instance and a notice from another never reach Telegram within the chat's
@@ -342,12 +346,6 @@ class SharedChatWindow:
             await self._places.give()
         finally:
             await self.local.release()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.release()
 
 
 class SharedWindows:

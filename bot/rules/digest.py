@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -74,6 +74,15 @@ class Week:
     def before(cls, day: date) -> Week:
         """The last complete week before `day` (the one a Monday digest reports)."""
         return cls.of(day - timedelta(days=7))
+
+    @classmethod
+    def last_due(cls, local: datetime, at: time, iso_weekday: int) -> Week:
+        """The week the last weekly run that fell due by `local` (the bureau's time) reports:
+        this week's run once its day and time have passed, else last week's."""
+        due = local.date() - timedelta(days=(local.isoweekday() - iso_weekday) % 7)
+        if due == local.date() and local.time() < at.replace(tzinfo=None):
+            due -= timedelta(days=7)
+        return cls.before(due)
 
     @property
     def sent_in(self) -> Week:
