@@ -8,7 +8,15 @@ matters is the rate achieved divided by 30, with every message delivered once, a
 from the bot-wide limit. In the same run a bare loop (the same kind of bot and limiter
 sending the same texts as notices, no database) is the baseline.
 
+`--instances 2` sends the messages from two `appealdesk run --webhook` processes on one
+throwaway PostgreSQL server instead (as docs/operations.md sets them up): the messages are
+stored due (answers owed to people, which anyone may receive), and both instances' delivery
+jobs send them, sharing the bot's thirty places in the database (handlers/limits.py:
+SharedWindows). Rates are taken at the fake, from the first message accepted to the last,
+for the bare loop too.
+
     python -m bench.fanout_bench --messages 2000
+    python -m bench.fanout_bench --messages 2000 --instances 2
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import math
 import tempfile
 import time
 from collections import Counter
@@ -25,12 +34,13 @@ from pathlib import Path
 from telegram.ext import ExtBot
 
 from bench.common import fresh_database, summary
-from bot.sandbox.fake_api import FakeBotApi
+from bot.sandbox.fake_api import FakeBotApi, StrictLimits
 from bot.sandbox.http_server import serve
 from handlers import courier, limits
 from handlers.limits import FloodLimits
 
 TELEGRAM_RATE = 30.0
+PATIENCE = 600.0  # seconds the two instances get to send everything
 KINDS = ("overall", "chat", "group")
 
 
@@ -80,11 +90,18 @@ async def as_notices(sending) -> int:  # noqa: ANN001 - a coroutine
 async def measured(label: str, api: FakeBotApi, messages: int, sending) -> Run:  # noqa: ANN001
     """Run `sending` against a fresh strict window; what the fake saw meanwhile."""
     api.sent.clear()
+    api.attempts.clear()
     strict = api.keep_limits()
-    start = time.perf_counter()
     await as_notices(sending)
-    seconds = time.perf_counter() - start
+    return seen(label, api, messages, strict)
+
+
+def seen(label: str, api: FakeBotApi, messages: int, strict: StrictLimits) -> Run:
+    """What the fake accepted since it was cleared, timed from the first message it accepted
+    to the last (so that a process's start and its first look at the outbox do not count)."""
     chats = Counter(m.chat_id for m in api.sent)
+    accepted = sorted(at for at, _, _, status in api.attempts if status == 200)
+    seconds = accepted[-1] - accepted[0] if len(accepted) > 1 else math.nan
     return Run(
         label,
         seconds,
@@ -96,6 +113,46 @@ async def measured(label: str, api: FakeBotApi, messages: int, sending) -> Run: 
     )
 
 
+async def from_two_instances(port: int, api: FakeBotApi, chats: list[int]) -> Run:
+    """The messages stored due on a throwaway PostgreSQL and sent by two webhook instances'
+    delivery jobs; measured once all arrived (or after PATIENCE seconds)."""
+    from bench.common import PG_SETTINGS
+    from bench.intake_bench import start_instances, stop_processes, tail
+    from bench.pgserver import pg_server
+    from bot.rules import delivery
+
+    with pg_server(PG_SETTINGS) as url, tempfile.TemporaryDirectory() as folder:
+        env = await fresh_database(url)
+        processes, _, logs = await start_instances(2, port, url, "heads", Path(folder))
+        try:
+            await asyncio.sleep(6.0)  # what the instances send at start (the leader's) done
+            api.sent.clear()
+            api.attempts.clear()
+            strict = api.keep_limits()
+            await env.db.open()
+            now = env.now()
+            async with env.db.unit_of_work() as uow:
+                for chat in chats:
+                    detail = {"text": f"政策宣贯测试消息 {chat}", "buttons": []}
+                    await uow.outbox.add(
+                        chat, delivery.ANSWER, None, None, detail, delivery.NOTICE, now, due=now
+                    )
+                await uow.commit()
+            await env.db.close()
+            deadline = time.monotonic() + PATIENCE
+            while len({m.chat_id for m in api.sent}) < len(chats):
+                if time.monotonic() > deadline:
+                    print(tail(logs))
+                    break
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(2.0)  # anything sent twice would arrive by now
+        finally:
+            await stop_processes(processes)
+        sent = [m for m in api.sent if m.chat_id in set(chats)]
+        api.sent[:] = sent
+        return seen("two instances' couriers", api, len(chats), strict)
+
+
 async def bare_loop(bot: ExtBot, chats: list[int]) -> int:
     for chat in chats:
         await bot.send_message(chat, f"基线消息 {chat}")
@@ -105,34 +162,48 @@ async def bare_loop(bot: ExtBot, chats: list[int]) -> int:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--instances", type=int, choices=(1, 2), default=1)
     args = parser.parse_args()
-    api = FakeBotApi()
+    api = FakeBotApi(now=time.time)
     runner, port = await serve(api)
     chats = list(range(100_000, 100_000 + args.messages))
     try:
         bot = await make_bot(port)
         bare = await measured("bare loop (same limiter)", api, args.messages, bare_loop(bot, chats))
         await bot.shutdown()
-        with tempfile.TemporaryDirectory() as folder:
-            env = await fresh_database(Path(folder) / "fanout.sqlite3", today=date(2026, 3, 10))
-            # an operator notice goes to leaders only (entitlement is checked as it is sent)
-            env = dataclasses.replace(env, leaders=frozenset(chats))
-            await env.db.open()
-            async with env.db.unit_of_work() as uow:
-                for chat in chats:
-                    await uow.outbox.add(
-                        chat, "calendar_fallback", None, None, {"year": 2031}, 1, env.now()
-                    )
-                await uow.commit()
-            bot = await make_bot(port)  # a limiter of its own, as a fresh process has
+        if args.instances == 2:
             await asyncio.sleep(1.0)  # the bare loop's second has passed at the fake too
-            ours = await measured(
-                "courier from the outbox", api, args.messages, courier.drain(bot, env)
-            )
-            await env.db.close()
-        await bot.shutdown()
+            ours = await from_two_instances(port, api, chats)
+        else:
+            ours = await from_one_courier(port, api, chats)
     finally:
         await runner.cleanup()
+    print_runs(args.messages, bare, ours, args.instances)
+
+
+async def from_one_courier(port: int, api: FakeBotApi, chats: list[int]) -> Run:
+    """The messages stored due in a SQLite file and sent by courier.drain in this process."""
+    messages = len(chats)
+    with tempfile.TemporaryDirectory() as folder:
+        env = await fresh_database(Path(folder) / "fanout.sqlite3", today=date(2026, 3, 10))
+        # an operator notice goes to leaders only (entitlement is checked as it is sent)
+        env = dataclasses.replace(env, leaders=frozenset(chats))
+        await env.db.open()
+        async with env.db.unit_of_work() as uow:
+            for chat in chats:
+                await uow.outbox.add(
+                    chat, "calendar_fallback", None, None, {"year": 2031}, 1, env.now()
+                )
+            await uow.commit()
+        bot = await make_bot(port)  # a limiter of its own, as a fresh process has
+        await asyncio.sleep(1.0)  # the bare loop's second has passed at the fake too
+        ours = await measured("courier from the outbox", api, messages, courier.drain(bot, env))
+        await env.db.close()
+    await bot.shutdown()
+    return ours
+
+
+def print_runs(messages: int, bare: Run, ours: Run, instances: int) -> None:
     print(
         f"{'':<26} | {'seconds':>7} | {'msg/s':>6} | {'÷ 30':>5} |"
         f" {'429 bot':>7} {'429 chat':>7} {'429 grp':>7} | {'lost':>4} | {'double':>6} |"
@@ -143,10 +214,10 @@ async def main() -> None:
     refused = "/".join(str(ours.refused[kind]) for kind in KINDS)
     summary(
         "outbox fan-out msg/s (÷ 30), strict fake",
-        f"{args.messages:,} notices",
+        f"{messages:,} notices" + (", two instances" if instances == 2 else ""),
         f"{ours.rate:.1f} ({ours.rate / TELEGRAM_RATE:.3f})",
         f"{bare.rate:.1f} ({bare.rate / TELEGRAM_RATE:.3f}, bare loop)",
-        f"{ours.rate / bare.rate:.2f}; lost {args.messages - ours.delivered},"
+        f"{ours.rate / bare.rate:.2f}; lost {messages - ours.delivered},"
         f" doubled {ours.doubled}, 429s bot/chat/group {refused}",
     )
 

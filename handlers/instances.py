@@ -34,7 +34,7 @@ from telegram.ext import Application
 from bot.usecases import instances
 from bot.usecases.env import Env
 from handlers.common import Context
-from handlers.limits import ANSWER_PATIENCE, FloodLimits, SharedWindows
+from handlers.limits import FloodLimits, SharedWindows
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,6 @@ def turn_key(update: Update) -> int:
     return update.effective_chat.id if update.effective_chat is not None else 0
 
 
-GATE_RATE = 1000.0  # the budget's rate when the bot's places count (more than Telegram allows)
 # Telegram's ids fit in 64 bits (the inbox keeps them as such); a larger one is no update.
 ID_LIMIT = 2**63
 
@@ -332,18 +331,18 @@ def serve_several(
     app.bot_data[LEADERSHIP] = Leadership(env, instance, catch_up)
     limiter = app.bot.rate_limiter
     if isinstance(limiter, FloodLimits):  # Telegram's limit is the bot's, not each process's
-        # the bot's thirty places keep Telegram's count exactly (SharedWindows); the shared
-        # budget only puts answers before notices, so it never runs short itself
-        async def take(kind: str) -> bool:
-            return await instances.take_send_token(env, GATE_RATE, GATE_RATE, kind, ANSWER_PATIENCE)
-
-        async def take_place(chat: int | str, places: int, hold: float) -> int | float:
-            return await instances.take_chat_place(env, chat, places, instance, hold, dead_here)
+        # the bot's thirty places and each chat's, kept in the database (SharedWindows)
+        async def take_place(
+            chat: int | str, places: int, hold: float, spare: int, quiet: float
+        ) -> int | float:
+            return await instances.take_chat_place(
+                env, chat, places, instance, hold, dead_here, spare, quiet
+            )
 
         async def give_place(chat: int | str, place: int, period: float) -> None:
             await instances.give_chat_place(env, chat, place, instance, period)
 
-        limiter.keep_in(SharedWindows(take, take_place=take_place, give_place=give_place))
+        limiter.keep_in(SharedWindows(take_place, give_place, patience=limiter.patience))
     jobs = app.job_queue
     jobs.run_repeating(leader_job, interval=LEADER_RENEW_SECONDS, first=0, name="leader-lease")
     jobs.run_repeating(recover_job, interval=RECOVER_SECONDS, first=RECOVER_SECONDS, name="recover")

@@ -22,12 +22,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, Protocol
 
 from aiolimiter import AsyncLimiter
 from telegram.ext import AIORateLimiter
-
-from bot.usecases.instances import ANSWER, NOTICE, OVERDUE
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,13 @@ BULK_IN_FLIGHT = 4
 ANSWER_RESERVE = 1
 # How often a notice waiting for room looks again (seconds).
 ROOM_POLL = 0.002
+# How often a notice waiting for answers to end looks whether it has waited long enough.
+NOTICE_LOOK = 0.25
+# A notice takes a person's (or a group's) place only once it has been free this long
+# (seconds), on this instance and on every other: an answer to them waiting anywhere takes
+# it the moment it is free, and a notice racing it there made officials acting without
+# pause wait 7 s (p99) for their answers in the whole-flow bench.
+NOTICE_QUIET = 0.5
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
@@ -63,9 +69,10 @@ class Window(Protocol):
     it goes (`async with window:`, or acquire) and gives it back once Telegram has answered
     (release); it counts in the window until a period after that answer."""
 
-    def has_capacity(self, amount: int = 1) -> bool:
-        """Whether `amount` places are free now (a notice waiting for room asks it every
-        ROOM_POLL: a window kept elsewhere answers from what it last read)."""
+    def has_capacity(self, amount: int = 1, quiet: float = 0.0) -> bool:
+        """Whether `amount` places are free now, each for `quiet` seconds already (a notice
+        waiting for room asks it every ROOM_POLL: a window kept elsewhere answers from what
+        it last read)."""
         ...
 
     async def acquire(self) -> None:
@@ -123,17 +130,22 @@ class SlidingWindow(_HeldWhileSending):
         self._clock, self._sleep = clock, sleep
         self._in_flight = 0
         self._frees: deque[float] = deque()  # when answered messages leave the window, in order
+        self._freed: deque[float] = deque(maxlen=limit)  # when the latest places became free
         self._turn = asyncio.Lock()  # waiters in the order they came
         self._answered = asyncio.Event()
 
     def _used(self) -> int:
         now = self._clock()
         while self._frees and self._frees[0] <= now:
-            self._frees.popleft()
+            self._freed.append(self._frees.popleft())
         return self._in_flight + len(self._frees)
 
-    def has_capacity(self, amount: int = 1) -> bool:
-        return self._used() + amount <= self.limit
+    def has_capacity(self, amount: int = 1, quiet: float = 0.0) -> bool:
+        used = self._used()
+        if quiet:
+            since = self._clock() - quiet
+            used += sum(1 for moment in self._freed if moment > since)
+        return used + amount <= self.limit
 
     async def acquire(self) -> None:
         async with self._turn:
@@ -174,19 +186,80 @@ class LocalWindows:
 
 
 _BULK: ContextVar[bool] = ContextVar("appealdesk_bulk_send", default=False)
-# When the notice the current task is about to send began to wait (its patience counts
-# from there, across the courier's wait and the send's).
-_WAITING_SINCE: ContextVar[float | None] = ContextVar("appealdesk_notice_since", default=None)
+
+
+class _Waiting:
+    """The wait of the notice the current task is about to send: since when (the patience's
+    clock), and whether a place of the floor was taken for the message in hand."""
+
+    __slots__ = ("since", "floor_taken")
+
+    def __init__(self, since: float) -> None:
+        self.since, self.floor_taken = since, False
+
+
+_WAITING: ContextVar[_Waiting | None] = ContextVar("appealdesk_notice_waiting", default=None)
+
+
+class NoticePatience:
+    """When a notice that waits behind answers goes anyway: once it has waited
+    NOTICE_PATIENCE, counted from when it fell due and across every gate it passes (the
+    courier's turn for its chat, this process's answers, every instance's), at NOTICE_FLOOR
+    a second in this process — one place of the floor per message, however many gates it
+    passes. Each notice counting its own wait from when it began at each gate kept officials
+    from hearing of new appeals for minutes: the notices queued for one chat waited it out
+    one after another (docs/performance.md, "Several instances")."""
+
+    def __init__(self, clock: Clock = time.monotonic, floor: AsyncLimiter | None = None) -> None:
+        self._clock = clock
+        self._floor = floor or AsyncLimiter(1, 1 / NOTICE_FLOOR)
+
+    def begin(self, waited: float = 0.0) -> None:
+        """The current task's next notice has been due `waited` seconds already."""
+        _WAITING.set(_Waiting(self._clock() - max(waited, 0.0)))
+
+    def _waiting(self) -> _Waiting:
+        waiting = _WAITING.get()
+        if waiting is None:  # a notice nobody said when fell due: it waits from now
+            waiting = _Waiting(self._clock())
+            _WAITING.set(waiting)
+        return waiting
+
+    def overdue(self) -> bool:
+        """Whether the notice may go between answers now: the floor was taken for it, or it
+        has waited its patience and the floor has room."""
+        waiting = self._waiting()
+        if waiting.floor_taken:
+            return True
+        return self._clock() - waiting.since >= NOTICE_PATIENCE and self._floor.has_capacity()
+
+    def spent(self) -> bool:
+        """Whether the current task's notice has waited its patience."""
+        return self._clock() - self._waiting().since >= NOTICE_PATIENCE
+
+    def floor_free(self) -> bool:
+        """Whether the floor would let a notice go now."""
+        return self._floor.has_capacity()
+
+    async def take_floor(self) -> None:
+        """Take the floor's place for the message in hand (once, whichever gate asks)."""
+        waiting = self._waiting()
+        if not waiting.floor_taken:
+            await self._floor.acquire()
+            waiting.floor_taken = True
+
+    def sent(self) -> None:
+        """The message in hand went (or failed): the task's next one takes a place of its
+        own; its wait still counts from when it began."""
+        waiting = _WAITING.get()
+        if waiting is not None:
+            waiting.floor_taken = False
 
 
 # Several instances (handlers/instances.py): the bot-wide limit is kept in the database they
-# all send through — the bot's thirty places (SharedPlaces, SlidingWindow's rule: exact),
-# or, without them, a token bucket of SHARED_RATE a second with one in hand, so that no
-# sliding second holds more than SHARED_RATE + 1 (a bucket passes at most capacity + rate
-# · T in any T), half a place left for the network's jitter. An answer marks the budget,
-# and notices give way for ANSWER_PATIENCE seconds.
-SHARED_RATE = 28.5
-ANSWER_PATIENCE = 0.5
+# all send through, as the bot's thirty places (SharedPlaces, SlidingWindow's rule: exact).
+# A notice takes one only while ANSWER_RESERVE others stay free, so that an answer on any
+# instance finds room (as the local `_room` check does for one process).
 
 # A chat's place (several instances) is held at most this long: longer than a notice may
 # wait for its turn after taking it (NOTICE_PATIENCE), so that a slow one keeps it. A sender
@@ -197,8 +270,8 @@ PLACE_HOLD = 60.0
 PLACE_POLL = 0.05
 BOT_PLACES = "*"  # the key of the bot's own thirty places (a chat's is its id)
 
-# take(chat, places, hold): a place's number, or the seconds until one may be free (float)
-TakePlace = Callable[[int | str, int, float], Awaitable[int | float]]
+# take(chat, places, hold, spare, quiet): a place's number, or the seconds until one may be
+TakePlace = Callable[[int | str, int, float, int, float], Awaitable[int | float]]
 GivePlace = Callable[[int | str, int, float], Awaitable[None]]  # (chat, place, period)
 
 
@@ -226,11 +299,20 @@ class SharedPlaces:
     def holds(self) -> bool:
         return bool(self._held)
 
+    async def try_take(self, spare: int = 0, quiet: float = 0.0) -> float | None:
+        """Take a place, leaving `spare` others free, and only one free for `quiet` seconds:
+        None when taken, else the seconds to wait before asking again (soon, while every
+        place is in flight)."""
+        got = await self._take(self.key, self.limit, PLACE_HOLD, spare, quiet)
+        if isinstance(got, int):
+            self._held[asyncio.current_task()] = got
+            return None
+        return PLACE_POLL if got == float("inf") else max(got, 0.005)
+
     async def take(self) -> None:
-        while not isinstance(got := await self._take(self.key, self.limit, PLACE_HOLD), int):
-            # till the place is free; while every place is in flight, look again soon
-            await self._sleep(PLACE_POLL if got == float("inf") else max(got, 0.005))
-        self._held[asyncio.current_task()] = got
+        """Take a place, waiting until one is free."""
+        while (wait := await self.try_take()) is not None:
+            await self._sleep(wait)
 
     async def give(self) -> None:
         place = self._held.pop(asyncio.current_task(), None)
@@ -242,68 +324,57 @@ class SharedPlaces:
             log.warning("could not give back a place of %s", self.key, exc_info=True)
 
 
-TakeToken = Callable[[str], Awaitable[bool]]  # take(ANSWER | NOTICE | OVERDUE)
-
-
 class SharedWindow(_HeldWhileSending):
     """The bot-wide window when several processes send as one bot: this process's own
-    window (held until Telegram answers), and for each message a token from the budget the
-    processes share (`take(kind)`: one statement; False while none is left). Answers mark
-    the budget, so notices on every instance give way to them; a notice that has waited
-    NOTICE_PATIENCE goes between answers at NOTICE_FLOOR (as FloodLimits.notice_turn)."""
+    window (held until Telegram answers) and one of the bot's thirty places the processes
+    share (`places`). An answer takes any free place; a notice only one that leaves
+    ANSWER_RESERVE free, so that answers on every instance go first — until it has waited
+    NOTICE_PATIENCE, when it takes any at NOTICE_FLOOR (`patience`: the limiter's own, so
+    that a notice waits its patience and takes the floor once, here or there)."""
 
     def __init__(
         self,
         local: Window,
-        take: TakeToken,
+        places: SharedPlaces,
         sleep: Sleep = asyncio.sleep,
-        clock: Clock = time.monotonic,
-        places: SharedPlaces | None = None,
+        patience: NoticePatience | None = None,
     ) -> None:
-        self._local, self._take, self._sleep, self._clock = local, take, sleep, clock
-        self._places = places  # the bot's thirty, when the processes keep them exactly
+        self._local, self._places, self._sleep = local, places, sleep
+        self._patience = patience or NoticePatience()
         # one answer and one notice of this process ask the database at a time (the others
         # wait here, in turn), so a burst costs a statement per place, not one per waiter
         # per try: thirty answers polling every 35 ms took 850 statements a second from the
         # pool every step of every person waits on; an answer never waits behind a notice
         self._answers_asking = asyncio.Lock()
         self._notices_asking = asyncio.Lock()
-        self._floor = AsyncLimiter(1, 1 / NOTICE_FLOOR)
 
-    def has_capacity(self, amount: int = 1) -> bool:
-        return self._local.has_capacity(amount)  # what this process knows without asking
+    def has_capacity(self, amount: int = 1, quiet: float = 0.0) -> bool:
+        return self._local.has_capacity(amount, quiet)  # what this process knows, unasked
 
     async def acquire(self) -> None:
         await self._local.acquire()
         try:
             if not _BULK.get():
                 async with self._answers_asking:
-                    while not await self._take(ANSWER):
-                        await self._sleep(1 / SHARED_RATE)
-                    if self._places is not None:
-                        await self._places.take()
+                    await self._places.take()
                 return
-            since = self._clock()
             async with self._notices_asking:
                 while True:
-                    overdue = (
-                        self._clock() - since >= NOTICE_PATIENCE and self._floor.has_capacity()
-                    )
-                    if await self._take(OVERDUE if overdue else NOTICE):
-                        if overdue:
-                            await self._floor.acquire()
-                        break
-                    await self._sleep(1 / SHARED_RATE)
-                if self._places is not None:
-                    await self._places.take()
+                    if self._patience.overdue():
+                        await self._patience.take_floor()
+                        await self._places.take()
+                        return
+                    wait = await self._places.try_take(ANSWER_RESERVE)
+                    if wait is None:
+                        return
+                    await self._sleep(min(wait, NOTICE_LOOK))
         except BaseException:
             await self._local.release()
             raise
 
     async def release(self) -> None:
         try:
-            if self._places is not None:
-                await self._places.give()
+            await self._places.give()
         finally:
             await self._local.release()
 
@@ -312,7 +383,9 @@ class SharedChatWindow(_HeldWhileSending):
     """A chat's window when several processes send as one bot: this process's own, and one
     of the chat's places the processes share (SharedPlaces), so that a person's answers
     from one instance and a notice from another never reach Telegram within the chat's
-    period."""
+    period. A notice takes only a place free for NOTICE_QUIET already — an answer waiting
+    for it, on any instance, takes it the moment it is free — until it has waited its
+    patience (`patience`: the limiter's), when it takes the next one."""
 
     def __init__(
         self,
@@ -321,12 +394,15 @@ class SharedChatWindow(_HeldWhileSending):
         take: TakePlace,
         give: GivePlace,
         sleep: Sleep = asyncio.sleep,
+        patience: NoticePatience | None = None,
     ) -> None:
         self.local = local
         self._places = SharedPlaces(chat_id, local.limit, local.period, take, give, sleep)
+        self._patience = patience or NoticePatience()
+        self._sleep = sleep
 
-    def has_capacity(self, amount: int = 1) -> bool:
-        return self.local.has_capacity(amount)
+    def has_capacity(self, amount: int = 1, quiet: float = 0.0) -> bool:
+        return self.local.has_capacity(amount, quiet)
 
     @property
     def holds(self) -> bool:
@@ -336,6 +412,11 @@ class SharedChatWindow(_HeldWhileSending):
     async def acquire(self) -> None:
         await self.local.acquire()
         try:
+            while _BULK.get() and not self._patience.spent():
+                wait = await self._places.try_take(quiet=NOTICE_QUIET)
+                if wait is None:
+                    return
+                await self._sleep(min(wait, NOTICE_LOOK))
             await self._places.take()
         except BaseException:
             await self.local.release()
@@ -349,26 +430,27 @@ class SharedChatWindow(_HeldWhileSending):
 
 
 class SharedWindows:
-    """Windows for several processes: the bot-wide one shared (SharedWindow), and each
-    chat's (SharedChatWindow) when `take_place` and `give_place` are given."""
+    """Windows for several processes sending as one bot, kept in places they share
+    (`take_place`, `give_place`: SharedPlaces): the bot-wide one (SharedWindow) and each
+    chat's (SharedChatWindow). `patience`: the rate limiter's (FloodLimits.patience), so
+    that a notice's wait counts once."""
 
     def __init__(
         self,
-        take: TakeToken,
+        take_place: TakePlace,
+        give_place: GivePlace,
         local: LocalWindows | None = None,
-        take_place: TakePlace | None = None,
-        give_place: GivePlace | None = None,
         sleep: Sleep = asyncio.sleep,
-        clock: Clock = time.monotonic,
+        patience: NoticePatience | None = None,
     ) -> None:
         self._local = local or LocalWindows()
-        bot_places = None
-        if take_place is not None and give_place is not None:
-            bot_places = SharedPlaces(
-                BOT_PLACES, OVERALL_RATE, OVERALL_PERIOD, take_place, give_place, sleep
-            )
-        self._overall = SharedWindow(self._local.overall(), take, sleep, clock, bot_places)
+        patience = patience or NoticePatience()
+        bot_places = SharedPlaces(
+            BOT_PLACES, OVERALL_RATE, OVERALL_PERIOD, take_place, give_place, sleep
+        )
+        self._overall = SharedWindow(self._local.overall(), bot_places, sleep, patience)
         self._take_place, self._give_place, self._sleep = take_place, give_place, sleep
+        self._patience = patience
         self._chats: dict[int | str, SharedChatWindow] = {}
 
     def overall(self) -> Window:
@@ -376,26 +458,24 @@ class SharedWindows:
 
     def chat(self, chat_id: int | str) -> Window:
         local = self._local.chat(chat_id)
-        if self._take_place is None or self._give_place is None:
-            return local
         window = self._chats.get(chat_id)
         if window is None or window.local is not local:  # the local one was forgotten idle
             if len(self._chats) > KEEP_IDLE:
                 self._chats = {c: w for c, w in self._chats.items() if w.holds}
             window = SharedChatWindow(
-                chat_id, local, self._take_place, self._give_place, self._sleep
+                chat_id, local, self._take_place, self._give_place, self._sleep, self._patience
             )
             self._chats[chat_id] = window
         return window
 
 
-async def notices_turn(bot: object) -> None:
-    """In a notice task, wait until notices may go (see FloodLimits.notice_turn); the
-    courier waits here before it claims a message, so that the claim's lease is not spent
-    waiting for a burst of answers to end."""
+async def notices_turn(bot: object, waited: float = 0.0) -> None:
+    """In a notice task, wait until notices may go (see FloodLimits.notice_turn) for a
+    message due `waited` seconds ago; the courier waits here before it claims the message,
+    so that the claim's lease is not spent waiting for a burst of answers to end."""
     limiter = getattr(bot, "rate_limiter", None)
     if _BULK.get() and isinstance(limiter, FloodLimits):
-        _WAITING_SINCE.set(None)
+        limiter.patience.begin(waited)
         await limiter.notice_turn(take_floor=False)
 
 
@@ -403,6 +483,7 @@ def bulk() -> None:
     """Mark what the current task sends from now on as notices to others (call it first
     thing in a task of its own: the mark stays with that task)."""
     _BULK.set(True)
+    _WAITING.set(None)  # its own wait, not the task's that started it
 
 
 class FloodLimits(AIORateLimiter):
@@ -419,14 +500,14 @@ class FloodLimits(AIORateLimiter):
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         super().__init__(max_retries=max_retries, overall_max_rate=0, group_max_rate=0)
-        self._clock, self._sleep = clock, sleep
+        self._sleep = sleep
         self._windows = windows or LocalWindows()
         self._overall = self._windows.overall()
         self._answering = 0
         self._no_answers = asyncio.Event()
         self._no_answers.set()
         self._bulk_slots = asyncio.Semaphore(BULK_IN_FLIGHT)
-        self._floor = AsyncLimiter(1, 1 / NOTICE_FLOOR)
+        self.patience = NoticePatience(clock)
 
     def keep_in(self, windows: Windows) -> None:
         """Keep the limits in `windows` from now on (several instances: SharedWindows)."""
@@ -450,33 +531,73 @@ class FloodLimits(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> Any:
         if not _BULK.get():
-            self._answering += 1
-            self._no_answers.clear()
-            try:
-                async with self._chat_pace(endpoint, data), self._overall_pace(data):
-                    return await super().process_request(
-                        callback, args, kwargs, endpoint, data, rate_limit_args
-                    )
-            finally:
-                self._answering -= 1
-                if not self._answering:
-                    self._no_answers.set()
+            # An answer holds notices back once it is free to go as far as its chat goes:
+            # one waiting for its person's one message a second needs none of the bot's
+            # places meanwhile, and with people acting throughout, answers waiting so held
+            # every notice back for as long as they kept acting.
+            async with self._chat_pace(endpoint, data):
+                self._answering += 1
+                self._no_answers.clear()
+                try:
+                    async with self._overall_pace(data):
+                        return await super().process_request(
+                            callback, args, kwargs, endpoint, data, rate_limit_args
+                        )
+                finally:
+                    self._answering -= 1
+                    if not self._answering:
+                        self._no_answers.set()
+        try:
+            return await self._notice(callback, args, kwargs, endpoint, data, rate_limit_args)
+        finally:
+            self.patience.sent()
+
+    async def _notice(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
         await self.notice_turn()
         chat = self._chat_pace(endpoint, data)
+        send = partial(
+            super().process_request, callback, args, kwargs, endpoint, data, rate_limit_args
+        )
         # The chat's own room first, so that a notice waiting for its chat does not hold one
         # of the places in the shared queue; its place only after the overall one (where,
         # with several instances, a notice gives way to answers everywhere), so that an
         # answer to the same chat never waits behind a notice waiting for its turn. (Answers
         # take them the other way round; no deadlock: at most BULK_IN_FLIGHT notices of a
         # process hold an overall place.)
-        await self._room(chat, 1)
+        has_capacity = getattr(chat, "has_capacity", None)
+        while has_capacity is not None and not has_capacity(1, NOTICE_QUIET):
+            if self.patience.spent():
+                # A person acting without pause keeps their chat full of answers, and a
+                # notice looking for room there never found it: once it has waited its
+                # patience it takes the floor, then the chat's next place in turn with the
+                # answers (a person's next answer waits a second, once per notice).
+                await self.patience.take_floor()
+                async with chat:
+                    return await self._in_overall(data, contextlib.nullcontext(), send)
+            await self._sleep(ROOM_POLL)
+        return await self._in_overall(data, chat, send)
+
+    async def _in_overall(
+        self,
+        data: dict[str, Any],
+        chat: AbstractAsyncContextManager,
+        send: Callable[[], Coroutine[Any, Any, Any]],
+    ) -> Any:
+        """A notice's place in the overall limit (one of BULK_IN_FLIGHT, with room left for
+        answers), then its chat's (`chat`), then the send."""
         async with self._bulk_slots:
             if data.get("chat_id") is not None:
                 await self._room(self._overall, ANSWER_RESERVE + 1)
             async with self._overall_pace(data), chat:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
+                return await send()
 
     async def _room(self, window: object, amount: int) -> None:
         """Wait until `window` has `amount` places free, taking none (a call to no chat has
@@ -486,19 +607,27 @@ class FloodLimits(AIORateLimiter):
             await self._sleep(ROOM_POLL)
 
     async def notice_turn(self, take_floor: bool = True) -> None:
-        """Wait until no answer is in flight, or, after NOTICE_PATIENCE, for the floor
-        (`take_floor=False`: only wait for it, the send that follows takes it)."""
-        since = _WAITING_SINCE.get()
-        if since is None:
-            since = self._clock()
+        """Wait until no answer is in flight, or, once the notice has waited its patience,
+        for the floor (`take_floor=False`: only wait for it, the send that follows takes
+        it; see NoticePatience)."""
         while self._answering:
-            if self._clock() - since >= NOTICE_PATIENCE and self._floor.has_capacity():
+            if self.patience.overdue():
                 if take_floor:
-                    await self._floor.acquire()
+                    await self.patience.take_floor()
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._no_answers.wait(), 0.25)
-        _WAITING_SINCE.set(None if take_floor else since)
+            await self._answers_end_or(NOTICE_LOOK)
+
+    async def _answers_end_or(self, seconds: float) -> None:
+        """Until no answer is in flight, or `seconds` (this limiter's sleep) have passed."""
+        waits = [
+            asyncio.ensure_future(self._no_answers.wait()),
+            asyncio.ensure_future(self._sleep(seconds)),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def _overall_pace(self, data: dict[str, Any]) -> AbstractAsyncContextManager:
         """Messages to a chat count towards the overall limit (as in PTB's limiter)."""

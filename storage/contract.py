@@ -436,29 +436,22 @@ class LeaseRepo(Protocol):
 
 
 @runtime_checkable
-class BudgetRepo(Protocol):
-    """Telegram's flood limit shared by every instance: a token bucket in the database."""
-
-    async def take(
-        self,
-        name: str,
-        now: float,
-        rate: float,
-        capacity: float,
-        answer: bool,
-        answers_until: float | None = None,
-    ) -> bool: ...
-
-    async def answers_waiting(self, name: str, until: float) -> None: ...
-
-
-@runtime_checkable
 class ChatPlaceRepo(Protocol):
     """Telegram's per-chat limits shared by every instance: each chat's places."""
 
-    async def take(self, chat: str, holder: str, now: float, held_until: float) -> int | None: ...
+    async def take(
+        self,
+        chat: str,
+        holder: str,
+        now: float,
+        held_until: float,
+        spare: int = 0,
+        quiet: float = 0.0,
+    ) -> int | None: ...
 
-    async def free_in(self, chat: str, now: float) -> tuple[int, float, list[tuple[int, str]]]: ...
+    async def free_in(
+        self, chat: str, now: float, spare: int = 0, quiet: float = 0.0
+    ) -> tuple[int, float, list[tuple[int, str]]]: ...
 
     async def take_over(
         self, chat: str, place: int, dead: str, holder: str, held_until: float
@@ -494,7 +487,6 @@ class UnitOfWork(Protocol):
     operator_notes: OperatorNotes
     inbox: InboxRepo
     leases: LeaseRepo
-    budgets: BudgetRepo
     chat_places: ChatPlaceRepo
 
     async def commit(self) -> None: ...
@@ -520,7 +512,6 @@ REPOSITORIES: dict[str, type] = {
     "operator_notes": OperatorNotes,
     "inbox": InboxRepo,
     "leases": LeaseRepo,
-    "budgets": BudgetRepo,
     "chat_places": ChatPlaceRepo,
 }
 

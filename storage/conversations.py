@@ -192,9 +192,12 @@ class OutboxRepo(Store):
     ) -> list[Outgoing]:
         """Claim a message and up to `limit - 1` more like it that are due to the same chat
         (same subject and priority, oldest first; none whose detail holds the key `alone`);
-        [] when none is due any more (one put back for later is not taken early). A message
-        already sent as part of a list takes the rest of that list and nothing else; others
-        never take a list's items."""
+        [] when the message itself is not due any more (sent in an earlier list, held by
+        another sender, or put back for later): the others due then are taken by their own
+        senders (each stored notice has one), so that every sender that finds its message
+        gone does not send another list of what came since. A message already sent as part
+        of a list takes the rest of that list and nothing else; others never take a list's
+        items."""
         # The rows are picked once (MATERIALIZED): as a subquery, PostgreSQL may run the
         # pick again for each row updated, and each run skips the rows just taken. On
         # PostgreSQL rows another sender holds are passed over (SKIP LOCKED), and the
@@ -205,7 +208,8 @@ class OutboxRepo(Store):
             " AND subject IS NOT DISTINCT FROM :subject AND priority = :priority"
             f" AND (id = :id OR {self.dialect.json_value('detail', alone)} IS NULL)"
             " AND list_id IS NOT DISTINCT FROM (SELECT list_id FROM outbox WHERE id = :id)"
-            f" AND {_TAKEABLE} ORDER BY id <> :id, id LIMIT :limit{self.dialect.skip_locked()})"
+            f" AND {_TAKEABLE} AND EXISTS (SELECT 1 FROM outbox WHERE id = :id AND {_TAKEABLE})"
+            f" ORDER BY id <> :id, id LIMIT :limit{self.dialect.skip_locked()})"
             " UPDATE outbox SET status = 'sending', lease_until = :lease,"
             " attempts = attempts + 1 WHERE id IN (SELECT id FROM picked)"
             f" AND {_TAKEABLE} RETURNING *",

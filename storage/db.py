@@ -18,7 +18,7 @@ from storage.appeals import AppealRepo, AuditRepo, ExtensionRepo, MessageRepo
 from storage.base import Store
 from storage.conversations import ConversationRepo, OperatorNotes, OutboxRepo
 from storage.dialect import SQLITE, Dialect
-from storage.instances import BudgetRepo, ChatPlaceRepo, InboxRepo, LeaseRepo
+from storage.instances import ChatPlaceRepo, InboxRepo, LeaseRepo
 from storage.migrations import MIGRATIONS, SCHEMA_TABLE
 from storage.notices import NoticeRepo
 from storage.people import DepartmentRepo, EnterpriseRepo, InviteRepo, PeopleRepo, RequestRepo
@@ -79,7 +79,6 @@ class UnitOfWork:
     operator_notes = _Repo(OperatorNotes)
     inbox = _Repo(InboxRepo)
     leases = _Repo(LeaseRepo)
-    budgets = _Repo(BudgetRepo)
     chat_places = _Repo(ChatPlaceRepo)
 
     def __init__(self, conn: Any, dialect: Dialect = SQLITE, read_only: bool = False) -> None:

@@ -109,94 +109,57 @@ class LeaseRepo(Store):
         return None if row is None else str(row["holder"])
 
 
-# The bucket's level now: what it held, refilled at `rate` since, never over `capacity`.
-_LEVEL = (
-    "CASE WHEN send_budgets.tokens + (:now - send_budgets.refilled) * :rate > :capacity"
-    " THEN :capacity ELSE send_budgets.tokens + (:now - send_budgets.refilled) * :rate END"
-)
-
-
-class BudgetRepo(Store):
-    """A token bucket in one row, shared by every instance: a send takes a token (one
-    statement, so two instances never take the same one). Answers to people go first: an
-    answer marks the bucket (when it takes a token, or finds none), and notices wait while
-    the mark lasts."""
-
-    async def take(
-        self,
-        name: str,
-        now: float,
-        rate: float,
-        capacity: float,
-        answer: bool,
-        answers_until: float | None = None,
-    ) -> bool:
-        """Take a token at `now` (seconds since the epoch); False when none is left, or, for
-        a notice (not `answer`), while answers are waiting (`answers_waiting`). An answer
-        that takes one marks the bucket until `answers_until`, where given."""
-        waiting = "" if answer else " AND :now >= send_budgets.answers_until"
-        mark = (
-            ", answers_until = CASE WHEN :until > send_budgets.answers_until THEN :until"
-            " ELSE send_budgets.answers_until END"
-            if answer and answers_until is not None
-            else ""
-        )
-        params = {
-            "name": name,
-            "now": now,
-            "rate": rate,
-            "capacity": capacity,
-            "until": answers_until if answers_until is not None else 0.0,
-        }
-        rows = await self._all(
-            "INSERT INTO send_budgets (name, tokens, refilled, answers_until)"  # noqa: S608 (constants only)
-            " VALUES (:name, :capacity - 1, :now, :until)"
-            f" ON CONFLICT (name) DO UPDATE SET tokens = {_LEVEL} - 1,"
-            " refilled = CASE WHEN :now > send_budgets.refilled THEN :now"
-            f" ELSE send_budgets.refilled END{mark}"
-            f" WHERE {_LEVEL} >= 1{waiting} RETURNING tokens",
-            params,
-        )
-        return bool(rows)
-
-    async def answers_waiting(self, name: str, until: float) -> None:
-        """An answer found no token: notices give way until `until`."""
-        await self.conn.execute(
-            "UPDATE send_budgets SET answers_until = :until WHERE name = :name",
-            {"name": name, "until": until},
-        )
-
-
 class ChatPlaceRepo(Store):
     """A chat's places under Telegram's per-chat limit, shared by every instance (one for a
     person, 20 for a group): a message holds one from before it goes until Telegram
     answered, and the place is free again a period after that answer."""
 
-    async def take(self, chat: str, holder: str, now: float, held_until: float) -> int | None:
+    async def take(
+        self,
+        chat: str,
+        holder: str,
+        now: float,
+        held_until: float,
+        spare: int = 0,
+        quiet: float = 0.0,
+    ) -> int | None:
         """Hold a free place of the chat for `holder` (until `held_until` at the latest,
-        should it die); its number, None when none is free (or none is made yet)."""
+        should it die), leaving at least `spare` others free, and only one free for `quiet`
+        seconds already; its number, None when there is none to take (or none is made)."""
+        free = "chat = :chat AND free_from <= :ready AND held_until <= :now"
         rows = await self._all(
-            "UPDATE chat_places SET holder = :holder, held_until = :held_until"
-            " WHERE chat = :chat AND place = (SELECT MIN(place) FROM chat_places"
-            " WHERE chat = :chat AND free_from <= :now AND held_until <= :now)"
-            " AND free_from <= :now AND held_until <= :now RETURNING place",
-            {"chat": chat, "holder": holder, "now": now, "held_until": held_until},
+            "UPDATE chat_places SET holder = :holder, held_until = :held_until"  # noqa: S608 (constants only)
+            f" WHERE chat = :chat AND place = (SELECT MIN(place) FROM chat_places WHERE {free})"
+            " AND free_from <= :ready AND held_until <= :now"
+            f" AND (SELECT COUNT(*) FROM chat_places WHERE {free}) > :spare RETURNING place",
+            {
+                "chat": chat,
+                "holder": holder,
+                "now": now,
+                "ready": now - quiet,
+                "held_until": held_until,
+                "spare": spare,
+            },
         )
         return int(rows[0]["place"]) if rows else None
 
-    async def free_in(self, chat: str, now: float) -> tuple[int, float, list[tuple[int, str]]]:
-        """(how many places the chat has, the seconds until one is free: infinite while all
-        are held by messages Telegram has not answered, and those places with holders)."""
+    async def free_in(
+        self, chat: str, now: float, spare: int = 0, quiet: float = 0.0
+    ) -> tuple[int, float, list[tuple[int, str]]]:
+        """(how many places the chat has, the seconds until one is free — for `quiet`
+        seconds, with `spare` others beside it: infinite while too many are held by messages
+        Telegram has not answered —, and the places with holders)."""
         rows = await self._all(
             "SELECT place, holder, free_from, held_until FROM chat_places WHERE chat = :chat",
             {"chat": chat},
         )
         held = [(int(r["place"]), str(r["holder"])) for r in rows if float(r["held_until"]) > now]
-        waits = [
-            float(r["free_from"]) - now if float(r["held_until"]) <= now else float("inf")
+        waits = sorted(
+            float(r["free_from"]) + quiet - now if float(r["held_until"]) <= now else float("inf")
             for r in rows
-        ]
-        return len(rows), max(min(waits, default=0.0), 0.0), held
+        )
+        wait = waits[min(spare, len(waits) - 1)] if waits else 0.0
+        return len(rows), max(wait, 0.0), held
 
     async def take_over(
         self, chat: str, place: int, dead: str, holder: str, held_until: float

@@ -58,3 +58,27 @@ async def test_lists_formed_after_copy_db_to_postgresql_take_new_ids(sandbox, se
         assert new_id > max(copied_ids)
     finally:
         await target.close()
+
+
+async def test_a_sender_whose_notice_went_in_an_earlier_list_takes_nothing(sandbox):
+    """Senders queued for one chat: the first takes every notice due there; one whose own
+    notice went along with it takes nothing — not the notices that came since (their own
+    senders take those), which it used to send as one more message each time."""
+    from datetime import timedelta
+
+    env = sandbox.env
+    first, second, third = await owed(env, 3)
+    async with env.db.reading() as uow:
+        items = {item.id: item for item in await uow.outbox.of_ids([first, second, third])}
+    now = env.now()
+    lease = now + timedelta(seconds=30)
+    async with env.db.one_statement() as uow:
+        taken = await uow.outbox.take_with_others(items[first], now, lease, 10, "attachments")
+    assert [item.id for item in taken] == [first, second, third]
+    await outbox.sent(env, first, second, third)
+    (later,) = await owed(env, 1)
+    async with env.db.one_statement() as uow:
+        assert await uow.outbox.take_with_others(items[second], now, lease, 10, "x") == []
+    async with env.db.reading() as uow:
+        (still,) = await uow.outbox.of_ids([later])
+    assert still.status == "pending"  # left to its own sender

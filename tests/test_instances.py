@@ -263,7 +263,7 @@ async def test_health_says_503_when_the_database_does_not_answer(sandbox, monkey
         assert response.status == 503 and "database" in await response.text()
 
 
-# -- the send budget shared by every instance -----------------------------------------------
+# -- the bot's places shared by every instance ----------------------------------------------
 
 
 def busiest_second(moments: list[float]) -> int:
@@ -276,45 +276,66 @@ def busiest_second(moments: list[float]) -> int:
     return most
 
 
-async def test_the_send_budget_never_lets_30_through_in_any_second(env, clock):
-    """Asked every 5 ms for ten seconds: at 29 a second with one in hand, no sliding second
-    holds more than 30, and the whole rate is what the bucket allows."""
+async def test_the_bots_places_never_let_31_through_in_any_second(env, clock):
+    """Asked every 5 ms for ten seconds, each message answered 5 ms later: no sliding second
+    holds more than 30, and the whole rate is Telegram's."""
     granted = []
     start = clock.now()
     for _ in range(2000):
-        if await instances.take_send_token(env, 29, 1, instances.ANSWER, patience=0.2):
-            granted.append((clock.now() - start).total_seconds())
-        clock.advance(timedelta(milliseconds=5))
+        place = await instances.take_chat_place(env, "*", 30, "a", 60)
+        clock.advance(timedelta(milliseconds=5))  # Telegram answers 5 ms later
+        if isinstance(place, int):
+            granted.append((clock.now() - start).total_seconds() - 0.005)
+            await instances.give_chat_place(env, "*", place, "a", 1.0)
     assert busiest_second(granted) <= 30
-    assert 0.95 * 30 * 10 <= len(granted) <= 29 * 10 + 1
+    assert 0.95 * 30 * 10 <= len(granted) <= 30 * 10
 
 
-async def test_notices_give_way_while_an_answer_waits_for_a_place(env, clock):
-    answer, notice, overdue = instances.ANSWER, instances.NOTICE, instances.OVERDUE
-    assert await instances.take_send_token(env, 1, 1, notice, patience=2)
-    assert not await instances.take_send_token(env, 1, 1, answer, patience=2)  # none
-    clock.advance(timedelta(seconds=1))  # a token again, but an answer is waiting
-    assert not await instances.take_send_token(env, 1, 1, notice, patience=2)
-    assert await instances.take_send_token(env, 1, 1, answer, patience=2)
-    clock.advance(timedelta(seconds=1))  # a token, but the answer that took one marked it
-    assert not await instances.take_send_token(env, 1, 1, notice, patience=2)
-    assert await instances.take_send_token(env, 1, 1, overdue, patience=2)  # waited long
-    clock.advance(timedelta(seconds=2))  # no answer since: notices go again
-    assert await instances.take_send_token(env, 1, 1, notice, patience=2)
+async def test_a_notice_leaves_places_for_answers(env, clock):
+    """A notice (spare=1) takes one of the bot's places only while another stays free; an
+    answer takes the last; the notice is told when two will be free again."""
+    assert await instances.take_chat_place(env, "*", 3, "a", 60, spare=1) == 0
+    assert await instances.take_chat_place(env, "*", 3, "a", 60, spare=1) == 1
+    wait = await instances.take_chat_place(env, "*", 3, "a", 60, spare=1)
+    assert wait == float("inf")  # one free, none beside it; the rest in flight
+    assert await instances.take_chat_place(env, "*", 3, "b", 60) == 2  # an answer takes it
+    await instances.give_chat_place(env, "*", 0, "a", 1.0)
+    await instances.give_chat_place(env, "*", 1, "a", 2.0)
+    wait = await instances.take_chat_place(env, "*", 3, "a", 60, spare=1)
+    assert wait == pytest.approx(2.0, abs=0.001)  # until both are free
+    clock.advance(timedelta(seconds=1))
+    wait = await instances.take_chat_place(env, "*", 3, "a", 60, spare=1)
+    assert wait == pytest.approx(1.0, abs=0.001)
+    clock.advance(timedelta(seconds=1))
+    assert await instances.take_chat_place(env, "*", 3, "a", 60, spare=1) == 0
+
+
+async def test_a_notice_takes_a_persons_place_only_once_it_has_been_free_a_while(env, clock):
+    """A person's place freed a moment ago is left to the answer that waits for it (an
+    answer takes it at once); a notice (quiet=0.5) takes it once it has been free half a
+    second, and is told how long that is."""
+    person = 4242
+    assert await instances.take_chat_place(env, person, 1, "a", 60) == 0
+    await instances.give_chat_place(env, person, 0, "a", 1.0)
+    clock.advance(timedelta(seconds=1.2))  # free for 0.2 s
+    wait = await instances.take_chat_place(env, person, 1, "b", 60, quiet=0.5)
+    assert wait == pytest.approx(0.3, abs=0.001)
+    assert await instances.take_chat_place(env, person, 1, "a", 60) == 0  # an answer: at once
+    await instances.give_chat_place(env, person, 0, "a", 1.0)
+    clock.advance(timedelta(seconds=1.5))  # free for half a second
+    assert await instances.take_chat_place(env, person, 1, "b", 60, quiet=0.5) == 0
 
 
 async def test_instances_asking_at_once_never_share_a_place(env, backend):
     """Many asks at the same moment from every connection the pool has: exactly as many
-    places as the bucket holds."""
+    places as the chat has, each to one asker."""
     import asyncio
 
     asked = await asyncio.gather(
-        *(
-            instances.take_send_token(env, 0.001, 5, instances.ANSWER, patience=0.1)
-            for _ in range(40)
-        )
+        *(instances.take_chat_place(env, "*", 5, f"h{n}", 60) for n in range(40))
     )
-    assert sum(asked) == 5
+    taken = [place for place in asked if isinstance(place, int)]
+    assert sorted(taken) == [0, 1, 2, 3, 4]
 
 
 # -- a holder killed on this machine: its lease is taken over at once ------------------------
@@ -488,17 +509,16 @@ async def test_two_processes_sending_to_one_chat_keep_its_limit(env, clock):
     ticker = asyncio.create_task(ticking())
 
     def process(name: str) -> SharedWindows:
-        async def take(kind: str) -> bool:
-            return True
-
-        async def take_place(chat, places, hold):
-            return await instances.take_chat_place(env, chat, places, name, hold)
+        async def take_place(chat, places, hold, spare, quiet):
+            return await instances.take_chat_place(
+                env, chat, places, name, hold, spare=spare, quiet=quiet
+            )
 
         async def give_place(chat, place, period):
             await instances.give_chat_place(env, chat, place, name, period)
 
         local = LocalWindows(lambda: now[0], sleep)
-        return SharedWindows(take, local, take_place, give_place, sleep)
+        return SharedWindows(take_place, give_place, local, sleep)
 
     arrivals: dict[int | None, list[float]] = {42: [], -100555: [], None: []}
 
@@ -528,14 +548,14 @@ async def test_two_processes_sending_to_one_chat_keep_its_limit(env, clock):
     assert all(bot[i + 30] - bot[i] >= 1.0 for i in range(len(bot) - 30))
 
 
-async def test_notices_on_every_instance_give_way_to_answers_until_they_waited_long(env, clock):
-    """Instance A answers people without pause; instance B's notice waits while A's answers
-    are marked in the shared budget — then, having waited NOTICE_PATIENCE, goes between
-    them. Once the answers stop, B's notices go at once."""
+async def test_notices_on_every_instance_leave_room_for_answers_until_they_waited_long(env, clock):
+    """Instance A has all but one of the bot's thirty places in flight; instance B's notice
+    leaves that one to answers — an answer from A takes it meanwhile — until it has waited
+    NOTICE_PATIENCE, then takes it. Once A's messages are answered, B's notices go at once."""
     import asyncio
 
     from handlers import limits
-    from handlers.limits import NOTICE_PATIENCE, LocalWindows, SharedWindows
+    from handlers.limits import NOTICE_PATIENCE, LocalWindows, NoticePatience, SharedWindows
 
     now = [0.0]
 
@@ -545,39 +565,53 @@ async def test_notices_on_every_instance_give_way_to_answers_until_they_waited_l
         clock.advance(timedelta(seconds=step))
         await asyncio.sleep(0)
 
-    async def take(kind: str) -> bool:
-        return await instances.take_send_token(env, 1000, 1000, kind, 0.5)
+    def process(name: str) -> SharedWindows:
+        async def take_place(chat, places, hold, spare, quiet):
+            return await instances.take_chat_place(
+                env, chat, places, name, hold, spare=spare, quiet=quiet
+            )
 
-    def process() -> SharedWindows:
+        async def give_place(chat, place, period):
+            await instances.give_chat_place(env, chat, place, name, period)
+
         return SharedWindows(
-            take, LocalWindows(lambda: now[0], sleep), sleep=sleep, clock=lambda: now[0]
+            take_place,
+            give_place,
+            LocalWindows(lambda: now[0], sleep),
+            sleep=sleep,
+            patience=NoticePatience(lambda: now[0]),
         )
 
-    a, b = process(), process()
-    answering = True
+    a, b = process("a"), process("b")
+    answered = asyncio.Event()
+    held: list[float] = []
 
-    async def answers() -> None:
-        # an answer every 0.1 s of the clock the notice's waiting moves (the answers do not
-        # move it: a slow database must not let the clock run past their mark)
-        while answering:
-            async with a.overall():
-                pass
-            due = now[0] + 0.1
-            while answering and now[0] < due:
-                await asyncio.sleep(0)
+    async def answer(until_answered: bool = True) -> None:
+        async with a.overall():
+            held.append(now[0])
+            if until_answered:
+                await answered.wait()
+
+    in_flight = [asyncio.create_task(answer()) for _ in range(29)]
+    while len(held) < 29:
+        await asyncio.sleep(0)
 
     async def notice() -> float:
         limits.bulk()
         async with b.overall():
             return now[0]
 
-    flow = asyncio.create_task(answers())
-    await asyncio.sleep(0)
-    went = await notice()
-    assert NOTICE_PATIENCE <= went <= NOTICE_PATIENCE + 5  # waited, then between answers
-    answering = False
-    await flow
-    await sleep(1.0)  # no answer for a second: the mark has run out
+    waiting = asyncio.create_task(notice())
+    while now[0] < 1.0:  # (the notice's own looks move the clock)
+        await asyncio.sleep(0)
+    assert not waiting.done()  # the last place is left to answers
+    await answer(until_answered=False)  # and an answer takes it at once
+    assert held[-1] < 2.0 and not waiting.done()
+    went = await waiting
+    assert NOTICE_PATIENCE <= went <= NOTICE_PATIENCE + 1  # waited, then took it
+    answered.set()
+    await asyncio.gather(*in_flight)
+    await sleep(1.0)  # A's messages answered a second ago: their places are free
     started = now[0]
     assert await notice() - started < 0.1
 

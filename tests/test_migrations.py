@@ -413,7 +413,7 @@ def test_postgresql_types_follow_what_sqlite_stores(both_schemas):
     kinds = {
         "INTEGER": {"bigint", "integer", "boolean"},
         "TEXT": {"text", "timestamp with time zone", "date", "jsonb"},
-        "DOUBLE PRECISION": {"double precision"},  # seconds since the epoch (send_budgets)
+        "DOUBLE PRECISION": {"double precision"},  # seconds since the epoch (chat_places)
     }
     for (table, column), declared in lite.types.items():
         actual = pg.types[(table, column)]
@@ -640,7 +640,7 @@ def _as_postgresql(value: Any, pg_type: str) -> Any:
 
 async def _served_by_webhook(url: str) -> None:
     """What several instances write (the demo polls): an update claimed and handled, one
-    still waiting, a lease, the send budget."""
+    still waiting, a lease, the bot's places."""
     from datetime import UTC, datetime, timedelta
 
     from storage import open_database
@@ -654,8 +654,8 @@ async def _served_by_webhook(url: str) -> None:
             assert await uow.inbox.store(902, 30001, {"update_id": 902}, now)
             await uow.inbox.handled(901, now + timedelta(seconds=1))
             assert await uow.leases.take("leader", "host:42:ab", now, now + timedelta(seconds=30))
-            assert await uow.budgets.take("bot", now.timestamp(), 29, 5, True)
-            await uow.budgets.answers_waiting("bot", now.timestamp() + 0.2)
+            await uow.chat_places.make("*", 30)
+            assert await uow.chat_places.take("*", "host:42:ab", now.timestamp(), 1e9, 1) == 0
             await uow.commit()
     finally:
         await db.close()

@@ -277,7 +277,7 @@ async def test_answers_go_before_notices_and_notices_are_never_stopped():
     await late
     assert order == ["endless sent", "late notice sent"]
     # the next one that has waited as long goes at the floor rate: not before the floor allows
-    assert not limits._floor.has_capacity()
+    assert not limits.patience.floor_free()
     gate.set()
     await endless
 
@@ -319,7 +319,7 @@ async def test_the_courier_waits_for_the_notices_turn_before_it_claims_a_message
     now[0] = flood.NOTICE_PATIENCE
     await task  # patience spent in the courier's wait: the send does not wait it again
     assert steps == ["answer sent", "claimed", "notice sent"]
-    assert not limits._floor.has_capacity()  # taken once, by the send
+    assert not limits.patience.floor_free()  # taken once, by the send
     gate.set()
     await answer
 
@@ -381,3 +381,104 @@ async def test_a_notice_leaves_room_in_the_overall_limit_for_answers():
     overall.room = flood.ANSWER_RESERVE + 1
     await notice
     assert sent == ["answer", "notice"]
+
+
+async def test_a_notice_counts_its_patience_from_when_it_fell_due():
+    """Notices queued for their turn (one chat's, behind one another) do not each wait out
+    their patience again: one due NOTICE_PATIENCE ago goes between endless answers at once,
+    past a notice that fell due just now, which still waits."""
+    from types import SimpleNamespace
+
+    from handlers import limits as flood
+
+    now = [0.0]
+    limits = flood.FloodLimits(clock=lambda: now[0])
+    bot = SimpleNamespace(rate_limiter=limits)
+    gate = asyncio.Event()
+    sent: list[str] = []
+
+    async def callback(name: str, hold: bool = False) -> bool:
+        sent.append(name)
+        if hold:
+            await gate.wait()
+        return True
+
+    async def notice(name: str, waited: float) -> None:
+        flood.bulk()
+        await flood.notices_turn(bot, waited)
+        await limits.process_request(callback, (name,), {}, "sendMessage", {"chat_id": 7}, None)
+
+    endless = asyncio.create_task(
+        limits.process_request(callback, ("answer", True), {}, "sendMessage", {"chat_id": 8}, None)
+    )
+    await asyncio.sleep(0)
+    fresh = asyncio.create_task(notice("just due", 0.0))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    await notice("due long ago", flood.NOTICE_PATIENCE)
+    assert sent == ["answer", "due long ago"]
+    assert not fresh.done()  # its own patience is not spent
+    assert not limits.patience.floor_free()  # the one that went took the floor
+    fresh.cancel()
+    gate.set()
+    await endless
+
+
+async def test_a_notice_takes_the_floor_once_across_the_limiter_and_the_shared_window():
+    """With several instances a notice passes two gates that answers hold up: this
+    process's (FloodLimits) and every instance's (SharedWindow). Overdue, it takes one
+    place of the floor for both, and takes any of the bot's places, as an answer does."""
+    from types import SimpleNamespace
+
+    from aiolimiter import AsyncLimiter
+
+    from handlers import limits as flood
+    from handlers.limits import LocalWindows, NoticePatience, SharedWindows
+
+    class CountedFloor(AsyncLimiter):
+        taken = 0
+
+        async def acquire(self, amount: float = 1) -> None:
+            CountedFloor.taken += 1
+            await super().acquire(amount)
+
+    now = [0.0]
+    patience = NoticePatience(lambda: now[0], CountedFloor(1, 1 / flood.NOTICE_FLOOR))
+    asked: list[int] = []  # the spare places each ask for one of the bot's left
+
+    async def take_place(
+        chat: int | str, places: int, hold: float, spare: int, quiet: float
+    ) -> int | float:
+        if chat != flood.BOT_PLACES:
+            return 0
+        asked.append(spare)  # another instance keeps all but one in flight
+        return 0 if spare == 0 else float("inf")
+
+    async def give_place(chat: int | str, place: int, period: float) -> None:
+        return None
+
+    limits = flood.FloodLimits(clock=lambda: now[0])
+    limits.patience = patience
+    limits.keep_in(SharedWindows(take_place, give_place, LocalWindows(), patience=patience))
+    bot = SimpleNamespace(rate_limiter=limits)
+    gate = asyncio.Event()
+    sent: list[str] = []
+
+    async def callback(name: str, hold: bool = False) -> bool:
+        sent.append(name)
+        if hold:
+            await gate.wait()
+        return True
+
+    answer = asyncio.create_task(
+        limits.process_request(callback, ("answer", True), {}, "sendMessage", {"chat_id": 8}, None)
+    )
+    await asyncio.sleep(0)
+    flood.bulk()
+    await flood.notices_turn(bot, flood.NOTICE_PATIENCE)
+    await limits.process_request(callback, ("notice",), {}, "sendMessage", {"chat_id": 7}, None)
+    assert sent == ["answer", "notice"]
+    assert asked == [0, 0]  # the answer's, and the overdue notice's: any place
+    assert CountedFloor.taken == 1
+    gate.set()
+    await answer

@@ -153,3 +153,75 @@ async def test_the_window_holds_a_place_until_telegram_answers(seconds):
     assert window.has_capacity(0) and not window.has_capacity(1)  # both count until 2.5
     seconds.now = 2.5
     assert window.has_capacity(2)
+
+
+async def test_a_notice_due_long_ago_goes_between_answers_at_once(sandbox, clock, seconds):
+    """The courier counts a notice's patience from when it fell due: a notice stored
+    NOTICE_PATIENCE ago goes while an answer to a person is still in flight, instead of
+    waiting its patience again from its turn (the limiter's clock does not move here)."""
+    from datetime import timedelta
+
+    api = sandbox.api
+    limiter = sandbox.app.bot.rate_limiter
+    assert isinstance(limiter, FloodLimits)
+    limiter.patience = limits.NoticePatience(seconds)
+    await due_notices(sandbox, clock, [FIRST_CHAT])
+    clock.advance(timedelta(seconds=limits.NOTICE_PATIENCE))
+    gate = asyncio.Event()
+
+    async def held_answer() -> bool:
+        await gate.wait()
+        return True
+
+    answer = asyncio.create_task(
+        limiter.process_request(held_answer, (), {}, "sendMessage", {"chat_id": 8}, None)
+    )
+    await asyncio.sleep(0)
+    before = len(api.sent)
+    sent = await asyncio.wait_for(as_delivery_job(sandbox), timeout=30)
+    assert sent == 1 and not answer.done()  # it went while the answer was in flight
+    assert [m.chat_id for m in api.sent[before:]] == [FIRST_CHAT]
+    gate.set()
+    await answer
+
+
+async def test_a_notice_reaches_a_person_whose_answers_never_pause(seconds):
+    """A person acting as fast as they are answered keeps their chat's one message a second
+    full of answers; a notice to them goes once it has waited its patience, between two
+    answers, and Telegram refuses nothing."""
+    api = FakeBotApi(strict_limits=True, monotonic=seconds)
+    limiter = FloodLimits(
+        clock=seconds, windows=LocalWindows(seconds, seconds.sleep), sleep=seconds.sleep
+    )
+    went: list[tuple[str, float]] = []
+
+    async def call(text: str) -> dict:
+        status, body = api.handle("sendMessage", {"chat_id": 7, "text": text})
+        assert status == 200, body
+        went.append((text, seconds.now))
+        return body["result"]
+
+    async def answers() -> None:
+        for n in range(40):  # forty steps, each answered, the next taken at once
+            await limiter.process_request(
+                call, (f"答复{n}",), {}, "sendMessage", {"chat_id": 7}, None
+            )
+
+    async def notice() -> None:
+        limits.bulk()
+        await limiter.process_request(
+            call, ("新诉求通知",), {}, "sendMessage", {"chat_id": 7}, None
+        )
+
+    person = asyncio.create_task(answers())
+    await asyncio.sleep(0)
+    await notice()
+    at = dict(went)["新诉求通知"]
+    # (virtual time adds up waits that overlap in real time — the notice's looks every
+    # NOTICE_LOOK and the answers' seconds — so the margin is a few seconds, not one)
+    assert limits.NOTICE_PATIENCE <= at <= limits.NOTICE_PATIENCE + 5, went
+    assert not person.done()  # between the answers, not after them
+    await person
+    assert api.limits is not None and dict(api.limits.refused) == {}
+    times = [moment for _, moment in went]
+    assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:], strict=False))

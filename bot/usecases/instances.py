@@ -13,8 +13,6 @@ from bot.usecases.env import REDELIVERY_WINDOW, Env
 LEADER = "leader"
 POLLER = "poller"
 TURN_PREFIX = "turn:"
-BUDGET = "bot"  # the one send budget: Telegram's limit is per bot
-ANSWER, NOTICE, OVERDUE = "answer", "notice", "overdue"  # who asks for a place in it
 
 
 def turn_name(turn_key: int) -> str:
@@ -103,25 +101,6 @@ async def reachable(env: Env) -> bool:
     return True
 
 
-async def take_send_token(
-    env: Env, rate: float, capacity: float, kind: str, patience: float
-) -> bool:
-    """A place in the bot's messages per second, shared with the other instances (a token
-    bucket: storage BudgetRepo); False: none now. `kind`: ANSWER (to a person who acted:
-    notices on every instance give way for `patience` seconds after it, and after one that
-    found no place), NOTICE (waits while answers are marked) or OVERDUE (a notice that
-    has waited long enough: goes between answers)."""
-    now = env.now().timestamp()
-    answer = kind != NOTICE
-    mark = now + patience if kind == ANSWER else None
-    async with env.db.one_statement() as uow:
-        taken = await uow.budgets.take(BUDGET, now, rate, capacity, answer, mark)
-    if not taken and kind == ANSWER:
-        async with env.db.one_statement() as uow:
-            await uow.budgets.answers_waiting(BUDGET, now + patience)
-    return taken
-
-
 async def take_chat_place(
     env: Env,
     chat: int | str,
@@ -129,20 +108,23 @@ async def take_chat_place(
     holder: str,
     hold: float,
     dead: Callable[[str], bool] | None = None,
+    spare: int = 0,
+    quiet: float = 0.0,
 ) -> int | float:
     """A place among a chat's `places` (Telegram's per-chat limit, shared with the other
-    instances: storage ChatPlaceRepo), held for at most `hold` seconds; its number, or how
-    many seconds until one may be free (a float: infinite while all are in flight). A place
-    whose holder `dead(holder)` says is dead (killed on this machine) is taken over."""
+    instances: storage ChatPlaceRepo), held for at most `hold` seconds, leaving `spare`
+    others free and only one free for `quiet` seconds; its number, or how many seconds
+    until one may be (a float: infinite while too many are in flight). A place whose
+    holder `dead(holder)` says is dead (killed on this machine) is taken over."""
     now = env.now().timestamp()
     key = str(chat)
     for _ in range(2):
         async with env.db.one_statement() as uow:
-            place = await uow.chat_places.take(key, holder, now, now + hold)
+            place = await uow.chat_places.take(key, holder, now, now + hold, spare, quiet)
         if place is not None:
             return place
         async with env.db.reading() as uow:
-            made, wait, held = await uow.chat_places.free_in(key, now)
+            made, wait, held = await uow.chat_places.free_in(key, now, spare, quiet)
         if made >= places:
             for number, by in held:
                 if dead is not None and by != holder and dead(by):
