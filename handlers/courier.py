@@ -474,7 +474,8 @@ async def deliver(bot: Bot, env: Env, item: Outgoing) -> int:
     async with _CHAT_TURNS.hold(item.chat_id):
         # its patience counts from when it fell due, not from its turn for the chat: the
         # notices queued behind one another for a chat would each wait it out again
-        await limits.notices_turn(bot, (env.now() - item.created_at).total_seconds())
+        due = item.due_at or item.created_at
+        await limits.notices_turn(bot, (env.now() - due).total_seconds())
         if not delivery.joins_lists(item.subject, item.priority, item.detail):
             taken = await outbox.take(env, item.id)
             return await _send(bot, env, [taken]) if taken else 0

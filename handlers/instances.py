@@ -332,11 +332,9 @@ def serve_several(
     limiter = app.bot.rate_limiter
     if isinstance(limiter, FloodLimits):  # Telegram's limit is the bot's, not each process's
         # the bot's thirty places and each chat's, kept in the database (SharedWindows)
-        async def take_place(
-            chat: int | str, places: int, hold: float, spare: int, quiet: float
-        ) -> int | float:
+        async def take_place(chat: int | str, places: int, hold: float, spare: int) -> int | float:
             return await instances.take_chat_place(
-                env, chat, places, instance, hold, dead_here, spare, quiet
+                env, chat, places, instance, hold, dead_here, spare
             )
 
         async def give_place(chat: int | str, place: int, period: float) -> None:

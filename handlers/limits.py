@@ -54,10 +54,11 @@ ANSWER_RESERVE = 1
 ROOM_POLL = 0.002
 # How often a notice waiting for answers to end looks whether it has waited long enough.
 NOTICE_LOOK = 0.25
-# A notice takes a person's (or a group's) place only once it has been free this long
-# (seconds), on this instance and on every other: an answer to them waiting anywhere takes
-# it the moment it is free, and a notice racing it there made officials acting without
-# pause wait 7 s (p99) for their answers in the whole-flow bench.
+# A notice takes a person's (or a group's) place in this process only once it has been
+# free this long (seconds): an answer to them waiting takes it the moment it is free, and
+# a notice polling for room raced it there. (Across instances the chat's place goes to
+# whoever asks first once free: holding its other places meanwhile, a notice kept waiting
+# for a quiet place made an answer to that person wait behind it.)
 NOTICE_QUIET = 0.5
 
 Clock = Callable[[], float]
@@ -270,8 +271,8 @@ PLACE_HOLD = 60.0
 PLACE_POLL = 0.05
 BOT_PLACES = "*"  # the key of the bot's own thirty places (a chat's is its id)
 
-# take(chat, places, hold, spare, quiet): a place's number, or the seconds until one may be
-TakePlace = Callable[[int | str, int, float, int, float], Awaitable[int | float]]
+# take(chat, places, hold, spare): a place's number, or the seconds until one may be (float)
+TakePlace = Callable[[int | str, int, float, int], Awaitable[int | float]]
 GivePlace = Callable[[int | str, int, float], Awaitable[None]]  # (chat, place, period)
 
 
@@ -299,11 +300,10 @@ class SharedPlaces:
     def holds(self) -> bool:
         return bool(self._held)
 
-    async def try_take(self, spare: int = 0, quiet: float = 0.0) -> float | None:
-        """Take a place, leaving `spare` others free, and only one free for `quiet` seconds:
-        None when taken, else the seconds to wait before asking again (soon, while every
-        place is in flight)."""
-        got = await self._take(self.key, self.limit, PLACE_HOLD, spare, quiet)
+    async def try_take(self, spare: int = 0) -> float | None:
+        """Take a place, leaving `spare` others free: None when taken, else the seconds to
+        wait before asking again (soon, while every place is in flight)."""
+        got = await self._take(self.key, self.limit, PLACE_HOLD, spare)
         if isinstance(got, int):
             self._held[asyncio.current_task()] = got
             return None
@@ -359,13 +359,10 @@ class SharedWindow(_HeldWhileSending):
                     await self._places.take()
                 return
             async with self._notices_asking:
-                while True:
-                    if self._patience.overdue():
+                while (wait := await self._places.try_take(ANSWER_RESERVE)) is not None:
+                    if self._patience.overdue():  # only when answers leave it no room
                         await self._patience.take_floor()
                         await self._places.take()
-                        return
-                    wait = await self._places.try_take(ANSWER_RESERVE)
-                    if wait is None:
                         return
                     await self._sleep(min(wait, NOTICE_LOOK))
         except BaseException:
@@ -383,9 +380,7 @@ class SharedChatWindow(_HeldWhileSending):
     """A chat's window when several processes send as one bot: this process's own, and one
     of the chat's places the processes share (SharedPlaces), so that a person's answers
     from one instance and a notice from another never reach Telegram within the chat's
-    period. A notice takes only a place free for NOTICE_QUIET already — an answer waiting
-    for it, on any instance, takes it the moment it is free — until it has waited its
-    patience (`patience`: the limiter's), when it takes the next one."""
+    period."""
 
     def __init__(
         self,
@@ -394,12 +389,9 @@ class SharedChatWindow(_HeldWhileSending):
         take: TakePlace,
         give: GivePlace,
         sleep: Sleep = asyncio.sleep,
-        patience: NoticePatience | None = None,
     ) -> None:
         self.local = local
         self._places = SharedPlaces(chat_id, local.limit, local.period, take, give, sleep)
-        self._patience = patience or NoticePatience()
-        self._sleep = sleep
 
     def has_capacity(self, amount: int = 1, quiet: float = 0.0) -> bool:
         return self.local.has_capacity(amount, quiet)
@@ -412,11 +404,6 @@ class SharedChatWindow(_HeldWhileSending):
     async def acquire(self) -> None:
         await self.local.acquire()
         try:
-            while _BULK.get() and not self._patience.spent():
-                wait = await self._places.try_take(quiet=NOTICE_QUIET)
-                if wait is None:
-                    return
-                await self._sleep(min(wait, NOTICE_LOOK))
             await self._places.take()
         except BaseException:
             await self.local.release()
@@ -450,7 +437,6 @@ class SharedWindows:
         )
         self._overall = SharedWindow(self._local.overall(), bot_places, sleep, patience)
         self._take_place, self._give_place, self._sleep = take_place, give_place, sleep
-        self._patience = patience
         self._chats: dict[int | str, SharedChatWindow] = {}
 
     def overall(self) -> Window:
@@ -463,7 +449,7 @@ class SharedWindows:
             if len(self._chats) > KEEP_IDLE:
                 self._chats = {c: w for c, w in self._chats.items() if w.holds}
             window = SharedChatWindow(
-                chat_id, local, self._take_place, self._give_place, self._sleep, self._patience
+                chat_id, local, self._take_place, self._give_place, self._sleep
             )
             self._chats[chat_id] = window
         return window
@@ -577,11 +563,13 @@ class FloodLimits(AIORateLimiter):
             if self.patience.spent():
                 # A person acting without pause keeps their chat full of answers, and a
                 # notice looking for room there never found it: once it has waited its
-                # patience it takes the floor, then the chat's next place in turn with the
-                # answers (a person's next answer waits a second, once per notice).
-                await self.patience.take_floor()
-                async with chat:
-                    return await self._in_overall(data, contextlib.nullcontext(), send)
+                # patience it takes the chat's next place in turn with the answers (a
+                # person's next answer waits a second, once per notice; the floor is for
+                # the bot's places, which answers to everybody share). Its bulk slot first,
+                # as every notice takes one before a place: holding the chat while waiting
+                # for a slot that notices waiting for this chat hold would never end.
+                async with self._bulk_slots, chat:
+                    return await self._in_overall(data, contextlib.nullcontext(), send, True)
             await self._sleep(ROOM_POLL)
         return await self._in_overall(data, chat, send)
 
@@ -590,10 +578,11 @@ class FloodLimits(AIORateLimiter):
         data: dict[str, Any],
         chat: AbstractAsyncContextManager,
         send: Callable[[], Coroutine[Any, Any, Any]],
+        slot_held: bool = False,
     ) -> Any:
-        """A notice's place in the overall limit (one of BULK_IN_FLIGHT, with room left for
-        answers), then its chat's (`chat`), then the send."""
-        async with self._bulk_slots:
+        """A notice's place in the overall limit (one of BULK_IN_FLIGHT — `slot_held`: taken
+        already —, with room left for answers), then its chat's (`chat`), then the send."""
+        async with contextlib.nullcontext() if slot_held else self._bulk_slots:
             if data.get("chat_id") is not None:
                 await self._room(self._overall, ANSWER_RESERVE + 1)
             async with self._overall_pace(data), chat:

@@ -446,11 +446,10 @@ class ChatPlaceRepo(Protocol):
         now: float,
         held_until: float,
         spare: int = 0,
-        quiet: float = 0.0,
     ) -> int | None: ...
 
     async def free_in(
-        self, chat: str, now: float, spare: int = 0, quiet: float = 0.0
+        self, chat: str, now: float, spare: int = 0
     ) -> tuple[int, float, list[tuple[int, str]]]: ...
 
     async def take_over(

@@ -40,6 +40,7 @@ def _outgoing(row: Row) -> Outgoing:
         row["error"],
         row["progress"],
         row["list_id"],
+        records.moment(row["due_at"]),
     )
 
 
@@ -195,9 +196,11 @@ class OutboxRepo(Store):
         [] when the message itself is not due any more (sent in an earlier list, held by
         another sender, or put back for later): the others due then are taken by their own
         senders (each stored notice has one), so that every sender that finds its message
-        gone does not send another list of what came since. A message already sent as part
-        of a list takes the rest of that list and nothing else; others never take a list's
-        items."""
+        gone does not send another list of what came since. A message of a list a crash
+        interrupted, still unsent, takes the rest of that list and nothing else; others
+        never take a list's items. (On PostgreSQL the message itself must be among the rows
+        picked: one another sender holds uncommitted is passed over by SKIP LOCKED, though
+        the EXISTS, reading the last committed row, sees it takeable.)"""
         # The rows are picked once (MATERIALIZED): as a subquery, PostgreSQL may run the
         # pick again for each row updated, and each run skips the rows just taken. On
         # PostgreSQL rows another sender holds are passed over (SKIP LOCKED), and the
@@ -212,7 +215,7 @@ class OutboxRepo(Store):
             f" ORDER BY id <> :id, id LIMIT :limit{self.dialect.skip_locked()})"
             " UPDATE outbox SET status = 'sending', lease_until = :lease,"
             " attempts = attempts + 1 WHERE id IN (SELECT id FROM picked)"
-            f" AND {_TAKEABLE} RETURNING *",
+            f" AND :id IN (SELECT id FROM picked) AND {_TAKEABLE} RETURNING *",
             {
                 "lease": records.stamp(lease_until),
                 "chat": item.chat_id,

@@ -121,22 +121,20 @@ class ChatPlaceRepo(Store):
         now: float,
         held_until: float,
         spare: int = 0,
-        quiet: float = 0.0,
     ) -> int | None:
         """Hold a free place of the chat for `holder` (until `held_until` at the latest,
-        should it die), leaving at least `spare` others free, and only one free for `quiet`
-        seconds already; its number, None when there is none to take (or none is made)."""
-        free = "chat = :chat AND free_from <= :ready AND held_until <= :now"
+        should it die), leaving at least `spare` others free; its number, None when there
+        is none to take (or none is made yet)."""
+        free = "chat = :chat AND free_from <= :now AND held_until <= :now"
         rows = await self._all(
             "UPDATE chat_places SET holder = :holder, held_until = :held_until"  # noqa: S608 (constants only)
             f" WHERE chat = :chat AND place = (SELECT MIN(place) FROM chat_places WHERE {free})"
-            " AND free_from <= :ready AND held_until <= :now"
+            " AND free_from <= :now AND held_until <= :now"
             f" AND (SELECT COUNT(*) FROM chat_places WHERE {free}) > :spare RETURNING place",
             {
                 "chat": chat,
                 "holder": holder,
                 "now": now,
-                "ready": now - quiet,
                 "held_until": held_until,
                 "spare": spare,
             },
@@ -144,18 +142,18 @@ class ChatPlaceRepo(Store):
         return int(rows[0]["place"]) if rows else None
 
     async def free_in(
-        self, chat: str, now: float, spare: int = 0, quiet: float = 0.0
+        self, chat: str, now: float, spare: int = 0
     ) -> tuple[int, float, list[tuple[int, str]]]:
-        """(how many places the chat has, the seconds until one is free — for `quiet`
-        seconds, with `spare` others beside it: infinite while too many are held by messages
-        Telegram has not answered —, and the places with holders)."""
+        """(how many places the chat has, the seconds until one is free with `spare` others
+        beside it — infinite while too many are held by messages Telegram has not answered —,
+        and the places with holders)."""
         rows = await self._all(
             "SELECT place, holder, free_from, held_until FROM chat_places WHERE chat = :chat",
             {"chat": chat},
         )
         held = [(int(r["place"]), str(r["holder"])) for r in rows if float(r["held_until"]) > now]
         waits = sorted(
-            float(r["free_from"]) + quiet - now if float(r["held_until"]) <= now else float("inf")
+            float(r["free_from"]) - now if float(r["held_until"]) <= now else float("inf")
             for r in rows
         )
         wait = waits[min(spare, len(waits) - 1)] if waits else 0.0

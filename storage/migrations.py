@@ -622,14 +622,6 @@ STEPS: list[Migration] = [
         );
         """,
     ),
-    Migration(
-        19,
-        # The bot's flood limit is kept in its thirty places (chat_places, key '*'), where
-        # notices leave a place for answers: the token bucket is not used any more.
-        """
-        DROP TABLE send_budgets;
-        """,
-    ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
     # what they applied); SQL both engines read alike, `postgresql=` passages only where not
     # (the SQLite passage a constant above, used in the step and in its pair).

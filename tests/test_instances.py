@@ -310,22 +310,6 @@ async def test_a_notice_leaves_places_for_answers(env, clock):
     assert await instances.take_chat_place(env, "*", 3, "a", 60, spare=1) == 0
 
 
-async def test_a_notice_takes_a_persons_place_only_once_it_has_been_free_a_while(env, clock):
-    """A person's place freed a moment ago is left to the answer that waits for it (an
-    answer takes it at once); a notice (quiet=0.5) takes it once it has been free half a
-    second, and is told how long that is."""
-    person = 4242
-    assert await instances.take_chat_place(env, person, 1, "a", 60) == 0
-    await instances.give_chat_place(env, person, 0, "a", 1.0)
-    clock.advance(timedelta(seconds=1.2))  # free for 0.2 s
-    wait = await instances.take_chat_place(env, person, 1, "b", 60, quiet=0.5)
-    assert wait == pytest.approx(0.3, abs=0.001)
-    assert await instances.take_chat_place(env, person, 1, "a", 60) == 0  # an answer: at once
-    await instances.give_chat_place(env, person, 0, "a", 1.0)
-    clock.advance(timedelta(seconds=1.5))  # free for half a second
-    assert await instances.take_chat_place(env, person, 1, "b", 60, quiet=0.5) == 0
-
-
 async def test_instances_asking_at_once_never_share_a_place(env, backend):
     """Many asks at the same moment from every connection the pool has: exactly as many
     places as the chat has, each to one asker."""
@@ -509,12 +493,10 @@ async def test_two_processes_sending_to_one_chat_keep_its_limit(env, clock):
     ticker = asyncio.create_task(ticking())
 
     def process(name: str) -> SharedWindows:
-        async def take_place(chat, places, hold, spare, quiet):
-            return await instances.take_chat_place(
-                env, chat, places, name, hold, spare=spare, quiet=quiet
-            )
+        async def take_place(chat: int | str, places: int, hold: float, spare: int) -> int | float:
+            return await instances.take_chat_place(env, chat, places, name, hold, spare=spare)
 
-        async def give_place(chat, place, period):
+        async def give_place(chat: int | str, place: int, period: float) -> None:
             await instances.give_chat_place(env, chat, place, name, period)
 
         local = LocalWindows(lambda: now[0], sleep)
@@ -566,12 +548,10 @@ async def test_notices_on_every_instance_leave_room_for_answers_until_they_waite
         await asyncio.sleep(0)
 
     def process(name: str) -> SharedWindows:
-        async def take_place(chat, places, hold, spare, quiet):
-            return await instances.take_chat_place(
-                env, chat, places, name, hold, spare=spare, quiet=quiet
-            )
+        async def take_place(chat: int | str, places: int, hold: float, spare: int) -> int | float:
+            return await instances.take_chat_place(env, chat, places, name, hold, spare=spare)
 
-        async def give_place(chat, place, period):
+        async def give_place(chat: int | str, place: int, period: float) -> None:
             await instances.give_chat_place(env, chat, place, name, period)
 
         return SharedWindows(

@@ -710,7 +710,13 @@ async def test_what_the_application_writes_fits_the_postgresql_columns(
                 back = conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()  # type: ignore[arg-type]
                 assert sorted(map(_key, back)) == sorted(map(_key, rows)), table
         # the story reaches most columns; the typed ones are what this test is about
-        typed = {k for k, t in types.items() if t not in ("text", "bigint", "integer")}
+        # (send_budgets: the first multi-instance release's, kept only for instances still
+        # running it during a rolling upgrade; nothing writes it now)
+        typed = {
+            k
+            for k, t in types.items()
+            if t not in ("text", "bigint", "integer") and k[0] != "send_budgets"
+        }
         reached = typed & filled
         print("typed columns the story leaves empty:", sorted(typed - filled))
         assert len(reached) >= 0.8 * len(typed - {("schema_migrations", "applied_at")}), sorted(

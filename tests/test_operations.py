@@ -446,9 +446,7 @@ async def test_a_notice_takes_the_floor_once_across_the_limiter_and_the_shared_w
     patience = NoticePatience(lambda: now[0], CountedFloor(1, 1 / flood.NOTICE_FLOOR))
     asked: list[int] = []  # the spare places each ask for one of the bot's left
 
-    async def take_place(
-        chat: int | str, places: int, hold: float, spare: int, quiet: float
-    ) -> int | float:
+    async def take_place(chat: int | str, places: int, hold: float, spare: int) -> int | float:
         if chat != flood.BOT_PLACES:
             return 0
         asked.append(spare)  # another instance keeps all but one in flight
@@ -478,7 +476,8 @@ async def test_a_notice_takes_the_floor_once_across_the_limiter_and_the_shared_w
     await flood.notices_turn(bot, flood.NOTICE_PATIENCE)
     await limits.process_request(callback, ("notice",), {}, "sendMessage", {"chat_id": 7}, None)
     assert sent == ["answer", "notice"]
-    assert asked == [0, 0]  # the answer's, and the overdue notice's: any place
+    # the answer's; the notice's leaving one to answers, refused; then, overdue, any place
+    assert asked == [0, 1, 0]
     assert CountedFloor.taken == 1
     gate.set()
     await answer

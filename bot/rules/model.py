@@ -417,3 +417,5 @@ class Outgoing:
     progress: int = 0
     # Notices sent together as one numbered list share its number.
     list_id: int | None = None
+    # When it fell due (a retry's, or an answer's held for its grace, later than created_at).
+    due_at: datetime | None = None

@@ -109,22 +109,21 @@ async def take_chat_place(
     hold: float,
     dead: Callable[[str], bool] | None = None,
     spare: int = 0,
-    quiet: float = 0.0,
 ) -> int | float:
     """A place among a chat's `places` (Telegram's per-chat limit, shared with the other
-    instances: storage ChatPlaceRepo), held for at most `hold` seconds, leaving `spare`
-    others free and only one free for `quiet` seconds; its number, or how many seconds
-    until one may be (a float: infinite while too many are in flight). A place whose
-    holder `dead(holder)` says is dead (killed on this machine) is taken over."""
+    instances: storage ChatPlaceRepo), held for at most `hold` seconds and leaving `spare`
+    others free; its number, or how many seconds until one may be (a float: infinite while
+    too many are in flight). A place whose holder `dead(holder)` says is dead (killed on
+    this machine) is taken over."""
     now = env.now().timestamp()
     key = str(chat)
     for _ in range(2):
         async with env.db.one_statement() as uow:
-            place = await uow.chat_places.take(key, holder, now, now + hold, spare, quiet)
+            place = await uow.chat_places.take(key, holder, now, now + hold, spare)
         if place is not None:
             return place
         async with env.db.reading() as uow:
-            made, wait, held = await uow.chat_places.free_in(key, now, spare, quiet)
+            made, wait, held = await uow.chat_places.free_in(key, now, spare)
         if made >= places:
             for number, by in held:
                 if dead is not None and by != holder and dead(by):
