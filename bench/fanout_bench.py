@@ -154,7 +154,7 @@ async def from_two_instances(port: int, api: FakeBotApi, chats: list[int]) -> Ru
             await stop_processes(processes)
         sent = [m for m in api.sent if m.chat_id in set(chats)]
         api.sent[:] = sent
-        return seen("two instances' couriers", api, len(chats), strict)
+        return seen("the leader of two instances", api, len(chats), strict)
 
 
 async def bare_loop(bot: ExtBot, chats: list[int]) -> int:

@@ -1,7 +1,7 @@
 """What several bot processes on one database share: Telegram's updates claimed by their id
 as they come to a webhook (the inbox), leases — who holds a role (the leader's jobs, the
-poller) or a person's turn, until when — and Telegram's flood limits (the bot's send budget,
-each chat's places)."""
+poller) or a person's turn, until when — and Telegram's flood limits (the bot's thirty places
+and each chat's)."""
 
 from __future__ import annotations
 
