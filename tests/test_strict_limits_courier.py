@@ -225,3 +225,16 @@ async def test_a_notice_reaches_a_person_whose_answers_never_pause(seconds):
     assert api.limits is not None and dict(api.limits.refused) == {}
     times = [moment for _, moment in went]
     assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:], strict=False))
+
+
+async def test_a_place_freed_a_moment_ago_is_left_to_answers(seconds):
+    """A person's place freed less than NOTICE_QUIET ago is free for an answer, not yet for
+    a notice (which asks with `quiet`)."""
+    window = SlidingWindow(1, 1.0, seconds, seconds.sleep)
+    await window.acquire()
+    await window.release()  # Telegram answered at 0: free again from 1.0
+    seconds.now = 1.2
+    assert window.has_capacity(1)
+    assert not window.has_capacity(1, limits.NOTICE_QUIET)
+    seconds.now = 1.0 + limits.NOTICE_QUIET
+    assert window.has_capacity(1, limits.NOTICE_QUIET)
