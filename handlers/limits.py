@@ -516,6 +516,9 @@ class FloodLimits(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
+        send = partial(
+            super().process_request, callback, args, kwargs, endpoint, data, rate_limit_args
+        )
         if not _BULK.get():
             # An answer holds notices back once it is free to go as far as its chat goes:
             # one waiting for its person's one message a second needs none of the bot's
@@ -526,32 +529,21 @@ class FloodLimits(AIORateLimiter):
                 self._no_answers.clear()
                 try:
                     async with self._overall_pace(data):
-                        return await super().process_request(
-                            callback, args, kwargs, endpoint, data, rate_limit_args
-                        )
+                        return await send()
                 finally:
                     self._answering -= 1
                     if not self._answering:
                         self._no_answers.set()
         try:
-            return await self._notice(callback, args, kwargs, endpoint, data, rate_limit_args)
+            return await self._notice(send, endpoint, data)
         finally:
             self.patience.sent()
 
     async def _notice(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
+        self, send: Callable[[], Coroutine[Any, Any, Any]], endpoint: str, data: dict[str, Any]
     ) -> Any:
         await self.notice_turn()
         chat = self._chat_pace(endpoint, data)
-        send = partial(
-            super().process_request, callback, args, kwargs, endpoint, data, rate_limit_args
-        )
         # The chat's own room first, so that a notice waiting for its chat does not hold one
         # of the places in the shared queue; its place only after the overall one (where,
         # with several instances, a notice gives way to answers everywhere), so that an

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.clock import ManualClock
@@ -383,6 +384,18 @@ async def test_a_notice_leaves_room_in_the_overall_limit_for_answers():
     assert sent == ["answer", "notice"]
 
 
+def recording(sent: list[str], gate: asyncio.Event) -> Callable[..., Awaitable[bool]]:
+    """A send that records its message's name, and with `hold` stays in flight until `gate`."""
+
+    async def callback(name: str, hold: bool = False) -> bool:
+        sent.append(name)
+        if hold:
+            await gate.wait()
+        return True
+
+    return callback
+
+
 async def test_a_notice_counts_its_patience_from_when_it_fell_due():
     """Notices queued for their turn (one chat's, behind one another) do not each wait out
     their patience again: one due NOTICE_PATIENCE ago goes between endless answers at once,
@@ -396,12 +409,7 @@ async def test_a_notice_counts_its_patience_from_when_it_fell_due():
     bot = SimpleNamespace(rate_limiter=limits)
     gate = asyncio.Event()
     sent: list[str] = []
-
-    async def callback(name: str, hold: bool = False) -> bool:
-        sent.append(name)
-        if hold:
-            await gate.wait()
-        return True
+    callback = recording(sent, gate)
 
     async def notice(name: str, waited: float) -> None:
         flood.bulk()
@@ -461,12 +469,7 @@ async def test_a_notice_takes_the_floor_once_across_the_limiter_and_the_shared_w
     bot = SimpleNamespace(rate_limiter=limits)
     gate = asyncio.Event()
     sent: list[str] = []
-
-    async def callback(name: str, hold: bool = False) -> bool:
-        sent.append(name)
-        if hold:
-            await gate.wait()
-        return True
+    callback = recording(sent, gate)
 
     answer = asyncio.create_task(
         limits.process_request(callback, ("answer", True), {}, "sendMessage", {"chat_id": 8}, None)
