@@ -365,12 +365,19 @@ async def _submit(
 
 async def _submitted_before(update: Update, context: Context) -> None:
     """提交 on a draft that is gone: the same tap again (or a re-delivered update), or old.
-    (A confirmation that never went is the courier's: it sends the stored one.)"""
-    appeal = await appeals.replayed_filing(env_of(context), caller(update), request_key(update))
-    if appeal is not None:
-        await say(update, context, t("already_filed", number=appeal.number))
-    else:
+    While the filing's stored confirmation has not gone (the answer was lost, or the
+    process that filed was killed before it marked it), this answer is that confirmation,
+    marked sent: saying "无需重复提交" as well as the courier's copy after the grace told
+    the person twice, three times with the answer that did go before a kill."""
+    env = env_of(context)
+    replayed = await appeals.replayed_filing(env, caller(update), request_key(update))
+    if replayed is None:
         await say(update, context, t("draft_expired"))
+    elif replayed.ack_id is not None:
+        text = filed_text(env, replayed.appeal, replayed.unheard)
+        await confirm(update, context, text, None, replayed.ack_id)
+    else:
+        await say(update, context, t("already_filed", number=replayed.appeal.number))
 
 
 def filed_text(env: Env, appeal: Appeal, unheard: bool = False) -> str:

@@ -280,12 +280,15 @@ async def preflight(env: Env, who: Who, appeal_id: int, action: Action, version:
     return Prompt(actor, appeal, departments)
 
 
-async def replayed_filing(env: Env, who: Who, key: str) -> Appeal | None:
-    """The appeal a request already filed, when the same request comes again."""
+async def replayed_filing(env: Env, who: Who, key: str) -> Outcome | None:
+    """What a request already filed, when the same request comes again once its draft is
+    gone: the appeal, and its stored confirmation if that has not gone yet (`ack_id`)."""
     async with env.db.reading() as uow:
         actor = await actor_in(uow, env, who)
         done = await already_done(uow, env, actor.tg_id, key, "file")
-        return None if done is None else await load_visible(uow, actor, done)
+        if done is None:
+            return None
+        return await _filed_before(uow, actor, await load_visible(uow, actor, done))
 
 
 async def may_file(env: Env, who: Who) -> Actor:
