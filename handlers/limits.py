@@ -520,15 +520,20 @@ class FloodLimits(AIORateLimiter):
             super().process_request, callback, args, kwargs, endpoint, data, rate_limit_args
         )
         if not _BULK.get():
-            self._answering += 1
-            self._no_answers.clear()
-            try:
-                async with self._chat_pace(endpoint, data), self._overall_pace(data):
-                    return await send()
-            finally:
-                self._answering -= 1
-                if not self._answering:
-                    self._no_answers.set()
+            # An answer holds notices back once it is free to go as far as its chat goes:
+            # one waiting for its person's one message a second needs none of the bot's
+            # places meanwhile, and with people acting throughout, answers waiting so held
+            # every notice back for as long as they kept acting.
+            async with self._chat_pace(endpoint, data):
+                self._answering += 1
+                self._no_answers.clear()
+                try:
+                    async with self._overall_pace(data):
+                        return await send()
+                finally:
+                    self._answering -= 1
+                    if not self._answering:
+                        self._no_answers.set()
         try:
             return await self._notice(send, endpoint, data)
         finally:
