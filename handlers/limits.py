@@ -229,10 +229,7 @@ class NoticePatience:
     def overdue(self) -> bool:
         """Whether the notice may go between answers now: the floor was taken for it, or it
         has waited its patience and the floor has room."""
-        waiting = self._waiting()
-        if waiting.floor_taken:
-            return True
-        return self._clock() - waiting.since >= NOTICE_PATIENCE and self._floor.has_capacity()
+        return self._waiting().floor_taken or (self.spent() and self._floor.has_capacity())
 
     def spent(self) -> bool:
         """Whether the current task's notice has waited its patience."""
@@ -324,7 +321,40 @@ class SharedPlaces:
             log.warning("could not give back a place of %s", self.key, exc_info=True)
 
 
-class SharedWindow(_HeldWhileSending):
+class _SharedPlace(_HeldWhileSending):
+    """This process's own window and one of the places the processes share: a message
+    takes its local place, then a shared one (`_take_place`), and gives both back."""
+
+    def __init__(self, local: Window, places: SharedPlaces) -> None:
+        self.local, self._places = local, places
+
+    def has_capacity(self, amount: int = 1, quiet: float = 0.0) -> bool:
+        return self.local.has_capacity(amount, quiet)  # what this process knows, unasked
+
+    @property
+    def holds(self) -> bool:
+        """Whether a message of this process holds one of the shared places."""
+        return self._places.holds
+
+    async def _take_place(self) -> None:
+        await self._places.take()
+
+    async def acquire(self) -> None:
+        await self.local.acquire()
+        try:
+            await self._take_place()
+        except BaseException:
+            await self.local.release()
+            raise
+
+    async def release(self) -> None:
+        try:
+            await self._places.give()
+        finally:
+            await self.local.release()
+
+
+class SharedWindow(_SharedPlace):
     """The bot-wide window when several processes send as one bot: this process's own
     window (held until Telegram answers) and one of the bot's thirty places the processes
     share (`places`). An answer takes any free place; a notice only one that leaves
@@ -339,7 +369,8 @@ class SharedWindow(_HeldWhileSending):
         sleep: Sleep = asyncio.sleep,
         patience: NoticePatience | None = None,
     ) -> None:
-        self._local, self._places, self._sleep = local, places, sleep
+        super().__init__(local, places)
+        self._sleep = sleep
         self._patience = patience or NoticePatience()
         # one answer and one notice of this process ask the database at a time (the others
         # wait here, in turn), so a burst costs a statement per place, not one per waiter
@@ -348,35 +379,21 @@ class SharedWindow(_HeldWhileSending):
         self._answers_asking = asyncio.Lock()
         self._notices_asking = asyncio.Lock()
 
-    def has_capacity(self, amount: int = 1, quiet: float = 0.0) -> bool:
-        return self._local.has_capacity(amount, quiet)  # what this process knows, unasked
-
-    async def acquire(self) -> None:
-        await self._local.acquire()
-        try:
-            if not _BULK.get():
-                async with self._answers_asking:
+    async def _take_place(self) -> None:
+        if not _BULK.get():
+            async with self._answers_asking:
+                await self._places.take()
+            return
+        async with self._notices_asking:
+            while (wait := await self._places.try_take(ANSWER_RESERVE)) is not None:
+                if self._patience.overdue():  # only when answers leave it no room
+                    await self._patience.take_floor()
                     await self._places.take()
-                return
-            async with self._notices_asking:
-                while (wait := await self._places.try_take(ANSWER_RESERVE)) is not None:
-                    if self._patience.overdue():  # only when answers leave it no room
-                        await self._patience.take_floor()
-                        await self._places.take()
-                        return
-                    await self._sleep(min(wait, NOTICE_LOOK))
-        except BaseException:
-            await self._local.release()
-            raise
-
-    async def release(self) -> None:
-        try:
-            await self._places.give()
-        finally:
-            await self._local.release()
+                    return
+                await self._sleep(min(wait, NOTICE_LOOK))
 
 
-class SharedChatWindow(_HeldWhileSending):
+class SharedChatWindow(_SharedPlace):
     """A chat's window when several processes send as one bot: this process's own, and one
     of the chat's places the processes share (SharedPlaces), so that a person's answers
     from one instance and a notice from another never reach Telegram within the chat's
@@ -390,30 +407,7 @@ class SharedChatWindow(_HeldWhileSending):
         give: GivePlace,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.local = local
-        self._places = SharedPlaces(chat_id, local.limit, local.period, take, give, sleep)
-
-    def has_capacity(self, amount: int = 1, quiet: float = 0.0) -> bool:
-        return self.local.has_capacity(amount, quiet)
-
-    @property
-    def holds(self) -> bool:
-        """Whether a message of this process holds one of the chat's places."""
-        return self._places.holds
-
-    async def acquire(self) -> None:
-        await self.local.acquire()
-        try:
-            await self._places.take()
-        except BaseException:
-            await self.local.release()
-            raise
-
-    async def release(self) -> None:
-        try:
-            await self._places.give()
-        finally:
-            await self.local.release()
+        super().__init__(local, SharedPlaces(chat_id, local.limit, local.period, take, give, sleep))
 
 
 class SharedWindows:
