@@ -41,6 +41,7 @@ from handlers import (
     colleagues,
     courier,
     digest,
+    directory,
     files,
     filing,
     flow,
@@ -94,6 +95,7 @@ def handler_list() -> list:
         CommandHandler("export", digest.export_command),
         CommandHandler("invite", admin.invite),
         CommandHandler("baobao", admin.baobao),
+        CommandHandler("enterprises", directory.enterprises_command),
         # Buttons are routed by kind; each handler decodes its data with the one codec
         # (handlers/buttons.py), which answers data it cannot read as an unknown id.
         # Every appeal action button, whatever it needs; the workflow table decides.
@@ -116,6 +118,7 @@ def handler_list() -> list:
         CallbackQueryHandler(tasks.owner_pressed, pattern=routed("tasko")),
         CallbackQueryHandler(tasks.owner_department_pressed, pattern=routed("taskd")),
         CallbackQueryHandler(understand.menu_pressed, pattern=routed(understand.MENU)),
+        CallbackQueryHandler(directory.entry_pressed, pattern=routed(directory.ENTRY)),
         # Anything not matched above: an unknown command, typed input, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(PRIVATE & (TEXT | FILES), understand.typed),

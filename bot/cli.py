@@ -1,5 +1,5 @@
 """The `appealdesk` command: run, demo, check, backup, migrate, copy-db, export, digest,
-tasks."""
+tasks, enterprises."""
 
 from __future__ import annotations
 
@@ -322,6 +322,65 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return _with_env(settings, org, work)
 
 
+def cmd_enterprises(args: argparse.Namespace) -> int:
+    """The roster imported all or nothing (each bad row named), or the directory exported."""
+    settings, org = _configure(args)
+    from bot.directory_sheet import write_directory
+    from bot.rules.directory import OPTIONAL_COLUMNS
+    from bot.rules.refusals import RosterImportError
+    from bot.sandbox.fake_api import plain
+    from bot.task_files import UnreadableFile, read_table
+    from bot.texts import t
+    from bot.usecases import directory
+    from handlers.directory import import_report, problems_text, roster_headers, scales_by_label
+
+    if args.action == "export":
+        target = output_file(args.file, "enterprises export")
+        existing_database(settings, "enterprises export")
+
+        async def export(env: object) -> int:
+            entries = await directory.export(env, None)
+            with writing(target, "enterprises export"):
+                total = write_directory(entries, target)
+            print(f"exported {total} enterprises to {target}")
+            return 0
+
+        return _with_env(settings, org, export)
+
+    path = Path(args.file)
+    try:
+        rows = read_table(path.read_bytes(), path.name, roster_headers(), OPTIONAL_COLUMNS)
+    except OSError as exc:
+        raise ConfigError(
+            f"enterprises import: cannot read {path}: {exc.strerror or exc}"
+        ) from None
+    except UnreadableFile as exc:
+        raise ConfigError(
+            f"enterprises import: cannot read {path}: {t(exc.key, **exc.params)}"
+        ) from None
+    existing_database(settings, "enterprises import")
+
+    async def work(env: object) -> int:
+        try:
+            result = await directory.import_roster(
+                env, None, rows, roster_headers(), scales_by_label()
+            )
+        except RosterImportError as exc:
+            for line in problems_text(exc, limit=None)[1:]:
+                print(f"  {plain(line)}")
+            print(
+                f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s) (listed"
+                " above)",
+                file=sys.stderr,
+            )
+            return 1
+        for line in import_report(result):
+            print(plain(line))
+        return 0
+
+    return _with_env(settings, org, work)
+
+
 def existing_database(settings: Settings, command: str) -> None:
     """The database a command reads. One that is missing is refused, never created: a
     command run from the wrong folder or with a mistyped DATABASE_URL says so; one the
@@ -610,6 +669,11 @@ def parser() -> argparse.ArgumentParser:
     tasks = command("tasks", "import or export the rectification task ledger", cmd_tasks)
     tasks.add_argument("action", choices=["import", "export"])
     tasks.add_argument("file", help="CSV or XLSX to import; XLSX to export to")
+    roster = command(
+        "enterprises", "import or export the enterprise directory (企业名录)", cmd_enterprises
+    )
+    roster.add_argument("action", choices=["import", "export"])
+    roster.add_argument("file", help="CSV or XLSX roster to import; XLSX to export to")
     digest = command("digest", "print (or --send) the weekly 督察通报", cmd_digest)
     digest.add_argument(
         "--week", help="ISO week such as 2026-W47 or 2026年第47周 (default: last week)"

@@ -1,6 +1,7 @@
-"""Reading the task tables people upload: CSV (UTF-8 or GBK) or XLSX, as text rows.
+"""Reading the tables people upload (the task ledger, the enterprise roster): CSV (UTF-8 or
+GBK) or XLSX, as text rows.
 
-Of a workbook, the first sheet with the ledger's header is read (else the first sheet).
+Of a workbook, the first sheet with the table's header is read (else the first sheet).
 Row i of the result is the spreadsheet's row i + 1 (leading empty rows kept), so problems
 are named by the row number the clerk sees. In an XLSX, a cell Excel shows as a date comes
 as its ISO date, whatever its number format, and a merged range gives its value to every
@@ -101,15 +102,18 @@ def _sheet_rows(book: object, sheet: object) -> list[list[str]]:
     return rows
 
 
-def _has_header(rows: list[list[str]]) -> bool:
+TASK_HEADERS = dict(zip(COLUMNS, HEADERS, strict=True))
+
+
+def _has_header(rows: list[list[str]], headers: dict[str, str], optional: frozenset[str]) -> bool:
     try:
-        find_header(rows, dict(zip(COLUMNS, HEADERS, strict=True)))
+        find_header(rows, headers, optional)
     except TaskImportError:
         return False
     return True
 
 
-def _read_xlsx(data: bytes) -> list[list[str]]:
+def _read_xlsx(data: bytes, headers: dict[str, str], optional: frozenset[str]) -> list[list[str]]:
     try:
         from openpyxl import load_workbook
 
@@ -117,11 +121,11 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise UnreadableFile("file_not_xlsx") from exc
     try:
-        # The ledger is the first sheet with its header (a cover or 说明 sheet may come first).
+        # The table is the first sheet with its header (a cover or 说明 sheet may come first).
         first = None
         for sheet in book.worksheets:
             rows = _sheet_rows(book, sheet)
-            if _has_header(rows):
+            if _has_header(rows, headers, optional):
                 return rows
             first = rows if first is None else first
         return first or []
@@ -149,31 +153,39 @@ def _decode_csv(data: bytes) -> str:
     raise UnreadableFile("file_bad_encoding")
 
 
-def _tab_separated(text: str, suffix: str, data: bytes) -> bool:
+def _tab_separated(text: str, suffix: str, data: bytes, columns: int) -> bool:
     """Excel's "Unicode text" (UTF-16) and .tsv separate cells with tabs; another text
-    table does when one of its first lines holds a tab between every two of the ledger's
-    columns (a cell may hold commas: 1,000万元)."""
+    table does when one of its first lines holds a tab between every two of its `columns`
+    (a cell may hold commas: 1,000万元)."""
     if suffix == ".tsv" or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return True
-    return any(line.count("\t") >= len(COLUMNS) - 1 for line in text.split("\n", 10)[:10])
+    return any(line.count("\t") >= columns - 1 for line in text.split("\n", 10)[:10])
 
 
 # A table saved as text: CSV, or Excel's "Unicode text" (.txt, tab-separated UTF-16).
 TEXT_TABLES = (".csv", ".txt", ".tsv")
 
 
-def read_table(data: bytes, file_name: str) -> list[list[str]]:
-    """All rows of the first sheet (or the CSV) as text, header row included."""
+def read_table(
+    data: bytes,
+    file_name: str,
+    headers: dict[str, str] = TASK_HEADERS,
+    optional: frozenset[str] = frozenset(),
+) -> list[list[str]]:
+    """All rows of the sheet with `headers` (else the first sheet), or of the CSV, as text,
+    header row included. `headers`: the table's columns (the task ledger's by default), by
+    key, and those that may be missing, as `find_header` takes them."""
     suffix = Path(file_name).suffix.lower()
     if suffix in TEXT_TABLES:
         try:
             # old Mac line ends (CR alone) too; tabs where Excel's Unicode text puts them
             text = _decode_csv(data).replace("\r\n", "\n").replace("\r", "\n")
-            delimiter = "\t" if _tab_separated(text, suffix, data) else ","
+            tabs = _tab_separated(text, suffix, data, len(headers) - len(optional))
+            delimiter = "\t" if tabs else ","
             reader = csv.reader(io.StringIO(text), delimiter=delimiter)
             return [[c.strip() for c in row] for row in reader]
         except csv.Error as exc:  # a NUL byte, or a binary file named .csv
             raise UnreadableFile("file_not_csv") from exc
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(data)
+        return _read_xlsx(data, headers, optional)
     raise UnreadableFile("file_unsupported", suffix=suffix or t("file_no_suffix"))

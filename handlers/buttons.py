@@ -17,12 +17,14 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.rules.directory import Attribute, Scale
 from bot.rules.model import Action, Rating, TaskAction
 from bot.rules.refusals import (
     AppealNotFound,
     BaobaoNotFound,
     ContactNotFound,
     DepartmentNotFound,
+    DirectoryEntryNotFound,
     DomainError,
     TaskNotFound,
     UnknownButton,
@@ -116,6 +118,8 @@ KINDS: dict[str, Kind] = {
     "reg": Kind(((words("ok", "cancel"),), (words("edit"), words(*REGISTRATION_FIELDS))), None),
     "new": Kind(((words("submit", "again", "cancel"),),), UnknownButton),
     "menu": Kind(((words(*MENU_CHOICES),),), UnknownButton),
+    # a directory entry: open it; 修改 an attribute; a 规模 chosen under that prompt
+    "ent": Kind(((ID,), (ID, words(*Attribute, *Scale))), DirectoryEntryNotFound),
 }
 # In a department group only what needs no private input may be pressed (签收).
 GROUP_KINDS = frozenset(CODES[a] for a in Action if APPEAL_FLOW[a].needs is Needs.NOTHING)

@@ -40,6 +40,7 @@ ADMIN = [
     ("export", "menu.export"),
     ("invite", "menu.invite"),
     ("baobao", "menu.baobao"),
+    ("enterprises", "menu.enterprises"),
     ("cancel", "menu.cancel"),
     ("help", "menu.help"),
 ]

@@ -252,7 +252,7 @@ async def _registration_choice(
         await say(update, context, t("register.expired"))
         return
     draft = conversation.data
-    ent = await people.register_enterprise(
+    done = await people.register(
         env_of(context),
         update.effective_user.id,
         draft["name"],
@@ -261,18 +261,30 @@ async def _registration_choice(
         draft["phone"],
         request_key(update),
     )
+    ent = done.enterprise
     await flow.finish(context, conversation)
     await set_menu(context.bot, update.effective_user.id, Role.ENTERPRISE)
-    await say(
-        update,
-        context,
-        t(
-            "registered",
-            name=esc(ent.name),
-            uscc=ent.uscc,
-            contact=esc(ent.contact_name),
-            phone=esc(ent.phone),
-        ),
+    text = t(
+        "registered",
+        name=esc(ent.name),
+        uscc=ent.uscc,
+        contact=esc(ent.contact_name),
+        phone=esc(ent.phone),
+    )
+    if done.known is not None:  # the bureau's roster knew it: its attributes and 包保
+        text += "\n\n" + known_text(done)
+    await say(update, context, text)
+
+
+def known_text(done: people.Registered) -> str:
+    known = done.known
+    assert known is not None
+    baobao = t("registered_known_baobao", name=esc(done.baobao)) if done.baobao else ""
+    return t(
+        "registered_known",
+        industry=esc(known.industry) or t("directory_blank"),
+        district=esc(known.district) or t("directory_blank"),
+        baobao=baobao,
     )
 
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot.rules.deadlines import SweepDates
 from bot.rules.digest import DigestRow, ReceivedGroup, Reply, StoredDigest, Week, Withdrawal
+from bot.rules.directory import DirectoryCounts, DirectoryEntry
 from bot.rules.ledger import LedgerEntry
 from bot.rules.model import (
     Appeal,
@@ -108,6 +109,22 @@ class EnterpriseRepo(Protocol):
     async def invite(self, code: str) -> ContactInvite | None: ...
     async def use_invite(self, code: str, tg_id: int, now: datetime) -> bool: ...
     async def set_baobao(self, enterprise_id: int, official_id: int) -> None: ...
+
+
+@runtime_checkable
+class DirectoryRepo(Protocol):
+    """The enterprise directory (企业名录): known enterprises, registered or not, with the
+    attributes broadcasts and 月报 are addressed by."""
+
+    async def hold(self) -> None: ...
+    async def get(self, entry_id: int) -> DirectoryEntry | None: ...
+    async def by_uscc(self, uscc: str) -> DirectoryEntry | None: ...
+    async def of_enterprise(self, enterprise_id: int) -> DirectoryEntry | None: ...
+    async def add(self, entry: DirectoryEntry) -> int: ...
+    async def save(self, entry: DirectoryEntry) -> None: ...
+    async def page(self, after_id: int, limit: int) -> list[DirectoryEntry]: ...
+    async def search(self, text: str, limit: int) -> list[DirectoryEntry]: ...
+    async def counts(self, top: int) -> DirectoryCounts: ...
 
 
 @runtime_checkable
@@ -472,6 +489,7 @@ class UnitOfWork(Protocol):
     departments: DepartmentRepo
     people: PeopleRepo
     enterprises: EnterpriseRepo
+    directory: DirectoryRepo
     invites: InviteRepo
     requests: RequestRepo
     appeals: AppealRepo
@@ -497,6 +515,7 @@ REPOSITORIES: dict[str, type] = {
     "departments": DepartmentRepo,
     "people": PeopleRepo,
     "enterprises": EnterpriseRepo,
+    "directory": DirectoryRepo,
     "invites": InviteRepo,
     "requests": RequestRepo,
     "appeals": AppealRepo,

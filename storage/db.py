@@ -18,6 +18,7 @@ from storage.appeals import AppealRepo, AuditRepo, ExtensionRepo, MessageRepo
 from storage.base import Store
 from storage.conversations import ConversationRepo, OperatorNotes, OutboxRepo
 from storage.dialect import SQLITE, Dialect
+from storage.directory import DirectoryRepo
 from storage.instances import ChatPlaceRepo, InboxRepo, LeaseRepo
 from storage.migrations import MIGRATIONS, SCHEMA_TABLE
 from storage.notices import NoticeRepo
@@ -65,6 +66,7 @@ class UnitOfWork:
     departments = _Repo(DepartmentRepo)
     people = _Repo(PeopleRepo)
     enterprises = _Repo(EnterpriseRepo)
+    directory = _Repo(DirectoryRepo)
     invites = _Repo(InviteRepo)
     requests = _Repo(RequestRepo)
     appeals = _Repo(AppealRepo)

@@ -622,6 +622,37 @@ STEPS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        19,
+        # The enterprise directory (企业名录): every enterprise the bureau knows, registered
+        # in the bot or not yet (then matched by its USCC when it registers: `enterprise_id`),
+        # with the attributes broadcasts and 月报 are addressed by. `scale`: 'above' (规上) /
+        # 'below' (规下) / '' unknown; `baobao_name` as the roster wrote it, `baobao_user_id`
+        # the official it named (given to the enterprise when it registers).
+        """
+        CREATE TABLE directory (
+            id              INTEGER PRIMARY KEY,
+            uscc            TEXT NOT NULL UNIQUE,
+            name            TEXT NOT NULL,
+            industry        TEXT NOT NULL DEFAULT '',
+            district        TEXT NOT NULL DEFAULT '',
+            scale           TEXT NOT NULL DEFAULT '' CHECK (scale IN ('', 'above', 'below')),
+            baobao_name     TEXT NOT NULL DEFAULT '',
+            baobao_user_id  INTEGER,
+            enterprise_id   INTEGER UNIQUE REFERENCES enterprises(id),
+            created_at      TEXT NOT NULL,
+            updated_at      TEXT NOT NULL
+        );
+        CREATE TABLE directory_tags (
+            entry_id  INTEGER NOT NULL REFERENCES directory(id),
+            tag       TEXT NOT NULL,
+            PRIMARY KEY (entry_id, tag)
+        );
+        CREATE INDEX directory_tags_by_tag ON directory_tags(tag, entry_id);
+        INSERT INTO directory (uscc, name, enterprise_id, created_at, updated_at)
+            SELECT uscc, name, id, created_at, created_at FROM enterprises ORDER BY id;
+        """,
+    ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
     # what they applied); SQL both engines read alike, `postgresql=` passages only where not
     # (the SQLite passage a constant above, used in the step and in its pair).

@@ -16,6 +16,7 @@ from bot import ledger_sheet
 from bot.rules import audiences, delivery, refusals
 from bot.rules.checks import DATE, NUMBER
 from bot.rules.deadlines import REOPEN_KEPT, REOPEN_KEPT_EXTENSION, REOPEN_TIME_LIMIT
+from bot.rules.directory import ROSTER_COLUMNS, Attribute, Scale
 from bot.rules.model import (
     Action,
     MessageKind,
@@ -182,6 +183,9 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "notice_with_reason.{}": None,
     "reason_bare.{}": [("extend",), ("transfer",)],
     "input.{}": None,
+    "roster_column.{}": [(c,) for c in (*ROSTER_COLUMNS, "registered", "contacts")],
+    "ask_directory.{}": [(a,) for a in Attribute],
+    "directory_{}": None,  # an attribute's field name: field.directory_… (via name("field"))
 }
 
 
@@ -307,6 +311,8 @@ NAMED_FAMILIES = {
     "message_kind": MessageKind,
     "button": [a for a in BUTTONED],
     "bare_value": [DATE, NUMBER],
+    "scale": list(Scale),
+    "button.directory": list(Attribute),
 }
 
 

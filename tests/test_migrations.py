@@ -452,6 +452,13 @@ APPEAL = (
 # Each CHECK of the schema: (table, statement with {v}, a value it takes, one it refuses).
 CHECKS = [
     (
+        "directory",  # 规模: above (规上), below (规下) or not known
+        "INSERT INTO directory (uscc, name, scale, created_at, updated_at)"
+        f" VALUES ('91420700MA00000019', '某公司', {{v}}, '{T0}', '{T0}')",
+        "'above'",
+        "'规上'",
+    ),
+    (
         "users",
         "INSERT INTO users (tg_id, role, full_name, department_id, created_at)"
         f" VALUES (7, {{v}}, '王', 1, '{T0}')",

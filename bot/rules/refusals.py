@@ -157,6 +157,18 @@ class TaskNotFound(AppealNotFound):
     key = "error_task_not_found"
 
 
+class DirectoryEntryNotFound(DomainError):
+    """An enterprise not in the directory (or a forged button): the same answer."""
+
+    key = "error_directory_not_found"
+
+
+class DirectoryUnchanged(DomainError):
+    """An attribute set to the value it has (a second tap, a message sent twice)."""
+
+    key = "error_directory_unchanged"
+
+
 class TaskReassigned(TaskNotFound):
     """A task the actor held, now another's 责任人: said to whom and when."""
 
@@ -191,6 +203,12 @@ class TaskImportError(DomainError):
     def __init__(self, problems: list[tuple[int, str, dict[str, object]]]) -> None:
         super().__init__(count=len(problems))
         self.problems = problems
+
+
+class RosterImportError(TaskImportError):
+    """An enterprise roster that cannot be imported as a whole; (row, catalog key, params)."""
+
+    key = "error_roster_import"
 
 
 class DuplicateAppeal(DomainError):

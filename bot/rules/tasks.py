@@ -53,25 +53,30 @@ def header_key(cell: str) -> str:
     return re.sub(r"\([^()]*\)$", "", text) or text
 
 
-def find_header(rows: list[list[str]], headers: dict[str, str]) -> tuple[int, dict[str, int]]:
-    """(the header's row number, each column's index). Refused with the row number of the
-    row that comes closest, or of the row where the header is expected."""
+def find_header(
+    rows: list[list[str]], headers: dict[str, str], optional: frozenset[str] = frozenset()
+) -> tuple[int, dict[str, int]]:
+    """(the header's row number, each column's index). `headers`: each column's key and
+    name, in the table's order; the `optional` columns may be missing (then absent from the
+    index). Refused with the row number of the row that comes closest, or of the row where
+    the header is expected."""
     if not any(cell.strip() for row in rows for cell in row):
         raise TaskImportError([(1, "import_empty_file", {})])
-    wanted = {c: header_key(headers[c]) for c in COLUMNS}
+    wanted = {c: header_key(name) for c, name in headers.items()}
+    required = [c for c in headers if c not in optional]
     closest: tuple[int, int, list[str]] | None = None
     for number, raw in enumerate(rows[:HEADER_SEARCH_ROWS], start=1):
         names = [header_key(cell) for cell in raw]
         found = {c: names.index(w) for c, w in wanted.items() if w in names}
-        if len(found) == len(COLUMNS):
+        if all(c in found for c in required):
             return number, found
-        missing = [headers[c] for c in COLUMNS if c not in found]
+        missing = [headers[c] for c in required if c not in found]
         if len(found) >= 2 and (closest is None or len(found) > closest[0]):
             closest = (len(found), number, missing)
     if closest is not None:
         _, number, missing = closest
         raise TaskImportError([(number, "import_missing_columns", {"columns": "、".join(missing)})])
-    everything = "、".join(headers[c] for c in COLUMNS)
+    everything = "、".join(headers[c] for c in required)
     params = {"rows": min(len(rows), HEADER_SEARCH_ROWS), "columns": everything}
     raise TaskImportError([(_expected_header_row(rows), "import_no_header", params)])
 

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from bot.rules import access, checks, delivery, names
+from bot.rules.directory import DirectoryEntry
 from bot.rules.model import (
     STAFF_ROLES,
     Actor,
@@ -30,6 +31,7 @@ from bot.rules.refusals import (
     PrimaryContactOnly,
 )
 from bot.usecases.env import Env, already_done, remember
+from bot.usecases.recognition import recognise, recognised
 from storage.contract import UnitOfWork
 
 NAME_MAX = 40
@@ -144,10 +146,25 @@ async def unregistered_uscc(env: Env, text: str | None) -> str:
     return code
 
 
+@dataclass(frozen=True)
+class Registered:
+    enterprise: Enterprise
+    known: DirectoryEntry | None  # the bureau's directory knew it (a roster's entry)
+    baobao: str = ""  # its 包保 official by name, when it has one
+
+
 async def register_enterprise(
     env: Env, tg_id: int, name: str, code: str, contact: str, phone: str, key: str | None
 ) -> Enterprise:
     """A guest registers an enterprise and becomes its contact."""
+    return (await register(env, tg_id, name, code, contact, phone, key)).enterprise
+
+
+async def register(
+    env: Env, tg_id: int, name: str, code: str, contact: str, phone: str, key: str | None
+) -> Registered:
+    """A guest registers an enterprise and becomes its contact; one the directory knows by
+    its USCC is matched to its entry (and given the 包保 the roster named)."""
     name = checks.enterprise_name(name)
     code = checks.uscc_code(code)
     contact = checks.contact_name(contact)
@@ -158,7 +175,10 @@ async def register_enterprise(
     async with env.db.unit_of_work() as uow:
         done = await already_done(uow, env, tg_id, key, "register")
         if done is not None:
-            return await uow.enterprises.get(done)
+            enterprise = await uow.enterprises.get(done)
+            return Registered(
+                enterprise, await recognised(uow, done), await _baobao(uow, enterprise)
+            )
         if await uow.people.get(tg_id) is not None:
             raise AlreadyRegistered()
         await uow.enterprises.hold_uscc(code)
@@ -174,10 +194,18 @@ async def register_enterprise(
         await uow.audit.add(
             f"enterprise:{enterprise_id}", tg_id, "register", now, detail={"uscc": code}
         )
+        known = await recognise(uow, await uow.enterprises.get(enterprise_id), now)
         await remember(uow, env, tg_id, key, "register", enterprise_id)
         enterprise = await uow.enterprises.get(enterprise_id)
+        baobao = await _baobao(uow, enterprise)
         await uow.commit()
-    return enterprise
+    return Registered(enterprise, known, baobao)
+
+
+async def _baobao(uow: UnitOfWork, enterprise: Enterprise) -> str:
+    if enterprise.baobao_user_id is None:
+        return ""
+    return visible_name(await uow.people.name_of(enterprise.baobao_user_id) or "")
 
 
 # Colleagues: the first contact (or a leader) invites more contacts of the same enterprise.
