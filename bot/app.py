@@ -36,6 +36,7 @@ from bot.usecases.env import Env
 from bot.usecases.people import sync_departments, unstaffed
 from handlers import (
     admin,
+    broadcast,
     cases,
     chats,
     colleagues,
@@ -49,6 +50,7 @@ from handlers import (
     tasks,
     understand,
 )
+from handlers.broadcast_text import RECEIVED, SENT, UNMUTE
 from handlers.buttons import (
     APPEAL_ACTION_CODES,
     APPEAL_FILES,
@@ -96,6 +98,7 @@ def handler_list() -> list:
         CommandHandler("invite", admin.invite),
         CommandHandler("baobao", admin.baobao),
         CommandHandler("enterprises", directory.enterprises_command),
+        CommandHandler("broadcast", broadcast.broadcast_command),
         # Buttons are routed by kind; each handler decodes its data with the one codec
         # (handlers/buttons.py), which answers data it cannot read as an unknown id.
         # Every appeal action button, whatever it needs; the workflow table decides.
@@ -119,6 +122,13 @@ def handler_list() -> list:
         CallbackQueryHandler(tasks.owner_department_pressed, pattern=routed("taskd")),
         CallbackQueryHandler(understand.menu_pressed, pattern=routed(understand.MENU)),
         CallbackQueryHandler(directory.entry_pressed, pattern=routed(directory.ENTRY)),
+        CallbackQueryHandler(broadcast.topic_pressed, pattern=routed(broadcast.TOPIC)),
+        CallbackQueryHandler(broadcast.kind_pressed, pattern=routed(broadcast.KIND)),
+        CallbackQueryHandler(broadcast.value_pressed, pattern=routed(broadcast.VALUE)),
+        CallbackQueryHandler(broadcast.choice_pressed, pattern=routed(broadcast.CHOICE)),
+        CallbackQueryHandler(broadcast.received_pressed, pattern=routed(RECEIVED)),
+        CallbackQueryHandler(broadcast.sent_pressed, pattern=routed(SENT)),
+        CallbackQueryHandler(broadcast.unmute_pressed, pattern=routed(UNMUTE)),
         # Anything not matched above: an unknown command, typed input, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(PRIVATE & (TEXT | FILES), understand.typed),

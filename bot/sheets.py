@@ -342,6 +342,24 @@ def write_sheet(
     return book.close()
 
 
+def write_book(
+    target: Path | io.BytesIO, sheets: Sequence[tuple[SheetSpec, Iterable[list[Any]]]]
+) -> list[int]:
+    """A workbook of several sheets, each written whole in turn (their rows need not
+    match); returns each sheet's number of rows (header aside)."""
+    book = _book(target)
+    streaming = not isinstance(target, io.BytesIO)
+    counts = []
+    for spec, rows in sheets:
+        sheet = _Sheet(book, spec, streaming)
+        for row in rows:
+            sheet.add(row)
+        sheet.finish()
+        counts.append(sheet.rows)
+    book.close()
+    return counts
+
+
 async def write_sheets_async(
     rows: AsyncIterable[Sequence[list[Any]]], target: Path | io.BytesIO, specs: list[SheetSpec]
 ) -> int:

@@ -17,11 +17,13 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.rules.broadcasts import TOPICS, AudienceKind
 from bot.rules.directory import Attribute, Scale
 from bot.rules.model import Action, Rating, TaskAction
 from bot.rules.refusals import (
     AppealNotFound,
     BaobaoNotFound,
+    BroadcastNotFound,
     ContactNotFound,
     DepartmentNotFound,
     DirectoryEntryNotFound,
@@ -118,8 +120,17 @@ KINDS: dict[str, Kind] = {
     "reg": Kind(((words("ok", "cancel"),), (words("edit"), words(*REGISTRATION_FIELDS))), None),
     "new": Kind(((words("submit", "again", "cancel"),),), UnknownButton),
     "menu": Kind(((words(*MENU_CHOICES),),), UnknownButton),
+    # 政策宣贯: the composer's choices (under its prompts), a contact's 已阅 / 咨询 / mute,
+    # the sender's progress / cancel / report, and a muted topic resumed
+    "bct": Kind(((words(*TOPICS),),), None),
+    "bca": Kind(((words(*AudienceKind),),), None),
+    "bcv": Kind(((ID,),), None),
+    "bcc": Kind(((words("files_done", "send", "schedule", "redo", "cancel"),),), None),
+    "bc": Kind(((ID, words("read", "ask", "mute")),), BroadcastNotFound),
+    "bcs": Kind(((ID, words("status", "cancel", "report")),), BroadcastNotFound),
+    "bcu": Kind(((words(*TOPICS),),), UnknownButton),
     # a directory entry: open it; 修改 an attribute; a 规模 chosen under that prompt
-    "ent": Kind(((ID,), (ID, words(*Attribute, *Scale))), DirectoryEntryNotFound),
+    "ent": Kind(((ID, words("open", *Attribute, *Scale)),), DirectoryEntryNotFound),
 }
 # In a department group only what needs no private input may be pressed (签收).
 GROUP_KINDS = frozenset(CODES[a] for a in Action if APPEAL_FLOW[a].needs is Needs.NOTHING)

@@ -37,9 +37,9 @@ from bot.rules.model import (
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.texts.events import person_name
-from bot.usecases import ladder, outbox, people, reports
+from bot.usecases import broadcasts, ladder, outbox, people, reports
 from bot.usecases.env import Env
-from handlers import limits
+from handlers import broadcast_text, limits
 from handlers.common import (
     Context,
     env_of,
@@ -349,6 +349,8 @@ async def parts_of(env: Env, item: Outgoing) -> list[Step]:
         return await _list_parts(env, item)
     if item.subject == "digest":
         parts = await _digest_parts(env, item)
+    elif item.subject == "broadcast" and item.kind == broadcasts.MESSAGE:
+        return await _broadcast_parts(env, item)
     else:
         text, markup = await render(env, item)
         # a text over Telegram's limit goes in pieces, the buttons under the last
@@ -371,6 +373,18 @@ def with_files(item: Outgoing, text: list[Part], files: list[Part]) -> list[Step
         steps = []
     steps += [(pieces + n, part) for n, part in enumerate(files, start=1)]
     return [(went, part) for went, part in steps if part[0] == "text" or went > item.progress]
+
+
+async def _broadcast_parts(env: Env, item: Outgoing) -> list[Step]:
+    """A 政策宣贯: its text with 已阅 / 咨询, then its files (resumed part by part)."""
+    found = await broadcasts.stored(env, item.subject_id or 0)
+    if found is None:
+        raise Gone()
+    day = found.broadcast.send_at.astimezone(env.zone).date().isoformat()
+    text, markup = broadcast_text.message(found.broadcast, day)
+    parts: list[Part] = [("text", piece, buttons) for piece, buttons in fitted(text, markup)]
+    label = t("file_of.broadcast", title=esc(found.broadcast.title))
+    return with_files(item, parts, file_parts(found.files, label))
 
 
 async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -398,6 +412,13 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         return removed, None
     if item.subject == "enterprise" and item.kind == people.CONTACT_JOINED:
         return await _joined_text(env, item), None
+    if item.subject == "broadcast" and item.kind == broadcasts.DONE:
+        found = await broadcasts.stored(env, item.subject_id or 0)
+        if found is None:
+            raise Gone()
+        b = found.broadcast
+        text = t("broadcast_done", title=esc(b.title), reach=broadcast_text.reach_text(found.reach))
+        return text, broadcast_text.status_markup(b, False)
     if item.subject is None and has(item.kind):
         return operator_notice(item.kind, item.detail), None
     raise Gone()

@@ -115,7 +115,7 @@ def entry_card(view: EntryView, context: Context) -> tuple[str, InlineKeyboardMa
 
 
 def _history_line(item: tuple, context: Context) -> str:
-    at, who, action, changes = item
+    at, who, actor_id, action, changes = item
     what = name("directory_action", action, default=action)
     if changes:
         what += "：" + "；".join(
@@ -127,7 +127,10 @@ def _history_line(item: tuple, context: Context) -> str:
             )
             for field, (old, new) in changes.items()
         )
-    who_text = esc(person_name(who, None)) + " " if who else ""
+    if who:
+        who_text = esc(person_name(who, None)) + " "
+    else:  # a leader (not stored), or the command line
+        who_text = t("leader_actor") + " " if actor_id is not None else ""
     return t("directory_history_line", at=local_time(env_of(context), at), who=who_text, what=what)
 
 
@@ -172,7 +175,7 @@ async def show_found(update: Update, context: Context, text: str) -> None:
     lines = [t("directory_found_many", count=len(found.entries))]
     if found.more:
         lines.append(t("directory_found_more", shown=len(found.entries)))
-    rows = [[(_label(e), encode(ENTRY, e.id))] for e in found.entries]
+    rows = [[(_label(e), encode(ENTRY, e.id, "open"))] for e in found.entries]
     await say(update, context, "\n".join(lines), keyboard(rows))
 
 
@@ -260,7 +263,7 @@ async def entry_pressed(update: Update, context: Context) -> None:
     """An enterprise of a search (open its card), 修改… (ask for the value), or a scale."""
     button = pressed(update.callback_query.data, ENTRY)
     env = env_of(context)
-    if len(button.parts) == 1:
+    if button.arg == "open":
         view = await directory.view(env, caller(update), button.item_id)
         await say(update, context, *entry_card(view, context))
         return
@@ -317,7 +320,7 @@ async def _edit(
     )
     if update.callback_query is not None:
         await answer_button(update.callback_query)
-    old, new = view.history[-1][3][str(attribute)]
+    old, new = view.history[-1][4][str(attribute)]
     done = t(
         "directory_edited",
         name=esc(view.entry.name),

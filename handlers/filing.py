@@ -63,6 +63,36 @@ async def new(update: Update, context: Context) -> None:
     await flow.offer(update, context, begun, *category_choice(context, t("ask_category")))
 
 
+async def begin_consultation(
+    update: Update, context: Context, broadcast_id: int, title: str
+) -> None:
+    """咨询 under a 政策宣贯: a draft in its category, quoting it, at the description."""
+    env = env_of(context)
+    await appeals.may_file(env, caller(update))
+    category = env.org.category_by_name(t("consultation_category"))
+    quote = t("consultation_quote", title=title)
+    begun = await flow.begin(
+        update, context, FLOW, "category", attachments=[], quote=quote, consulting=broadcast_id
+    )
+    if category is None:  # the org config has no such category: the person chooses
+        await flow.offer(update, context, begun, *category_choice(context, t("ask_category")))
+        return
+    await flow.advance(context, begun, "description", category=category.code)
+    limits = env.org.limits
+    await say(
+        update,
+        context,
+        t(
+            "ask_consultation",
+            title=esc(title),
+            category=esc(category.name),
+            days=category.time_limit_days,
+            min=limits.description_min,
+            max=limits.description_max,
+        ),
+    )
+
+
 async def _choose(
     update: Update, context: Context, conversation: Conversation, code: str | None
 ) -> None:
@@ -342,10 +372,11 @@ async def _submit(
             env,
             caller(update),
             data["category"],
-            data["description"],
+            _quoted(data),
             tuple(_attachments(conversation)),
             request_key(update),
             again,
+            consulting=data.get("consulting"),
         )
     except DuplicateAppeal as exc:  # the draft stays: the enterprise decides
         number = exc.params["number"]
@@ -361,6 +392,12 @@ async def _submit(
     await flow.finish(context, conversation)
     text = filed_text(env, outcome.appeal, outcome.unheard)
     await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
+
+
+def _quoted(data: dict) -> str:
+    """The description, after the policy it asks about when it began as a 咨询."""
+    quote = data.get("quote")
+    return f"{quote}\n{data['description']}" if quote else data["description"]
 
 
 async def _submitted_before(update: Update, context: Context) -> None:

@@ -9,7 +9,7 @@ from datetime import time
 from telegram import Bot
 from telegram.ext import Application
 
-from bot.usecases import ladder, outbox
+from bot.usecases import broadcasts, ladder, outbox
 from bot.usecases.env import Env
 from handlers import courier, flow, limits
 from handlers.common import Context
@@ -25,8 +25,10 @@ LAPSE_SECONDS = 30
 
 
 async def deliver_notices(bot: Bot, env: Env) -> int:
-    """Hand owed ladder notices to the outbox, then send everything due."""
+    """Hand owed ladder notices and broadcasts whose moment came to the outbox, then send
+    everything due."""
     await ladder.enqueue_due(env)
+    await broadcasts.advance(env)
     return await courier.drain(bot, env)
 
 
@@ -60,7 +62,9 @@ async def delivery_job(context: Context) -> None:
         return
     limits.bulk()
     async with busy:
-        await courier.drain(context.bot, context.application.bot_data["env"])
+        env = context.application.bot_data["env"]
+        await broadcasts.advance(env)  # scheduled ones released, finished ones told
+        await courier.drain(context.bot, env)
 
 
 def schedule(app: Application, sweep_at: time) -> None:

@@ -41,6 +41,7 @@ ADMIN = [
     ("invite", "menu.invite"),
     ("baobao", "menu.baobao"),
     ("enterprises", "menu.enterprises"),
+    ("broadcast", "menu.broadcast"),
     ("cancel", "menu.cancel"),
     ("help", "menu.help"),
 ]

@@ -326,6 +326,15 @@ class OutboxRepo(Store):
         sql = f"UPDATE outbox SET {done} WHERE id IN ({placeholders(len(ids))})"  # noqa: S608
         await self.conn.execute(sql, (reason, *ids))
 
+    async def withdraw(self, subject: str, subject_id: int, kind: str, reason: str) -> int:
+        """Every message of `kind` about a subject not yet taken by a sender is dropped
+        (withheld with `reason`): a broadcast cancelled. Those in flight still go."""
+        return await self._changed(
+            "UPDATE outbox SET status = 'withheld', lease_until = NULL, error = ?"
+            " WHERE subject = ? AND subject_id = ? AND kind = ? AND status = 'pending'",
+            (reason, subject, subject_id, kind),
+        )
+
     async def gone(self, outgoing_id: int) -> None:
         """What the message was about no longer exists: final, and nobody's fault — never
         owed again after /start, never listed as unreachable."""

@@ -16,6 +16,7 @@ import aiosqlite
 
 from storage.appeals import AppealRepo, AuditRepo, ExtensionRepo, MessageRepo
 from storage.base import Store
+from storage.broadcasts import BroadcastRepo
 from storage.conversations import ConversationRepo, OperatorNotes, OutboxRepo
 from storage.dialect import SQLITE, Dialect
 from storage.directory import DirectoryRepo
@@ -67,6 +68,7 @@ class UnitOfWork:
     people = _Repo(PeopleRepo)
     enterprises = _Repo(EnterpriseRepo)
     directory = _Repo(DirectoryRepo)
+    broadcasts = _Repo(BroadcastRepo)
     invites = _Repo(InviteRepo)
     requests = _Repo(RequestRepo)
     appeals = _Repo(AppealRepo)

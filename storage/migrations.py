@@ -653,6 +653,59 @@ STEPS: list[Migration] = [
             SELECT uscc, name, id, created_at, created_at FROM enterprises ORDER BY id;
         """,
     ),
+    Migration(
+        20,
+        # 政策宣贯 broadcasts. A broadcast's `audience` is its segment as JSON text; its
+        # recipients are chosen when it goes (a scheduled one waits in `scheduled`), one row
+        # each; its outbox message is the one of kind 'broadcast' about it to that chat (none
+        # when the enterprise muted the topic: `muted`). `read_at` (已阅), `asked_at` (咨询)
+        # and the appeal a 咨询 became. Topic mutes are the enterprise's, by topic code.
+        """
+        CREATE TABLE broadcasts (
+            id            INTEGER PRIMARY KEY,
+            title         TEXT NOT NULL,
+            body          TEXT NOT NULL,
+            topic         TEXT NOT NULL,
+            audience      TEXT NOT NULL,
+            state         TEXT NOT NULL
+                CHECK (state IN ('scheduled', 'sending', 'sent', 'cancelled')),
+            created_by    INTEGER NOT NULL,
+            created_at    TEXT NOT NULL,
+            send_at       TEXT NOT NULL,
+            recipients    INTEGER NOT NULL DEFAULT 0,
+            cancelled_at  TEXT,
+            cancelled_by  INTEGER,
+            finished_at   TEXT
+        );
+        CREATE INDEX broadcasts_waiting ON broadcasts(state, send_at);
+        CREATE TABLE broadcast_files (
+            broadcast_id  INTEGER NOT NULL REFERENCES broadcasts(id),
+            position      INTEGER NOT NULL,
+            kind          TEXT NOT NULL,
+            file_id       TEXT NOT NULL,
+            file_unique_id TEXT NOT NULL,
+            file_name     TEXT,
+            PRIMARY KEY (broadcast_id, position)
+        );
+        CREATE TABLE broadcast_recipients (
+            broadcast_id   INTEGER NOT NULL REFERENCES broadcasts(id),
+            chat_id        INTEGER NOT NULL,
+            enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id),
+            muted          INTEGER NOT NULL DEFAULT 0,
+            read_at        TEXT,
+            asked_at       TEXT,
+            appeal_id      INTEGER REFERENCES appeals(id),
+            PRIMARY KEY (broadcast_id, chat_id)
+        );
+        CREATE TABLE topic_mutes (
+            enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id),
+            topic          TEXT NOT NULL,
+            muted_by       INTEGER NOT NULL,
+            muted_at       TEXT NOT NULL,
+            PRIMARY KEY (enterprise_id, topic)
+        );
+        """,
+    ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
     # what they applied); SQL both engines read alike, `postgresql=` passages only where not
     # (the SQLite passage a constant above, used in the step and in its pair).
@@ -665,7 +718,7 @@ _INTEGERS = frozenset(
     {
         "attempts", "claimed_on_time", "closed_on_time", "is_head", "last_no", "last_seq",
         "priority", "progress", "rated", "received", "reopen_count", "resolved", "satisfied",
-        "seq", "serial_no", "serial_year", "version", "year",
+        "seq", "serial_no", "serial_year", "version", "year", "position", "recipients", "muted",
     }
 )  # fmt: skip
 _BOOLEANS = frozenset({"withdrawn"})  # filled from a comparison (`a.state = 'withdrawn'`)

@@ -266,6 +266,26 @@ class World:
         from tests.conftest import COMPANY_USCC, OTHER_USCC
 
         self.ent_a, self.ent_b = ents[COMPANY_USCC], ents[OTHER_USCC]
+        entries = {e["uscc"]: e["id"] for e in db.rows("SELECT id, uscc FROM directory")}
+        self.entry_a, self.entry_b = entries[COMPANY_USCC], entries[OTHER_USCC]
+        # a 政策宣贯 from the leader to enterprise A's contacts (queued, not yet sent)
+        from bot.rules.broadcasts import Audience, AudienceKind
+        from bot.usecases import broadcasts
+        from bot.usecases.people import Caller
+
+        created = await broadcasts.create(
+            self.sandbox.env,
+            Caller(p.leader.id, "王局长"),
+            broadcasts.Draft(
+                "关于申报2026年度数据中心建设补助的通知",
+                "请符合条件的企业于12月20日前提交申报材料。",
+                "industry",
+                Audience(AudienceKind.USCC, (COMPANY_USCC,)),
+            ),
+            None,
+            None,
+        )
+        self.broadcast = created.broadcast.id
         assert db.rows("SELECT * FROM conversations") == []  # nobody is in the middle of a step
         return self
 
@@ -378,6 +398,24 @@ def matrix(w: World) -> dict[str, list[tuple[str, frozenset[str]]]]:
     rows["inv"] = [(encode("inv", "jrj"), _in("leader")), (encode("inv", "zxqy"), _in("leader"))]
     rows["invr"] = [(encode("invr", "jrj", r), _in("leader")) for r in ("o", "h")]
     rows["dept"] = [(encode("dept", "zxqy"), _in())]
+    # the directory is the leaders'; a broadcast is its contacts' (已阅, 咨询, mute) and its
+    # sender's (progress, cancel, report); the composer's buttons act only under its prompts
+    rows["ent"] = [
+        (encode("ent", w.entry_a, "open"), _in("leader")),
+        (encode("ent", w.entry_b, "industry"), _in("leader")),
+        (encode("ent", w.entry_a, "above"), _in("leader")),
+    ]
+    received = _in("A first", "A colleague")
+    rows["bc"] = [(encode("bc", w.broadcast, a), received) for a in ("read", "ask", "mute")]
+    rows["bcs"] = [
+        (encode("bcs", w.broadcast, a), _in("leader")) for a in ("status", "report", "cancel")
+    ]
+    contacts = _in("A first", "A colleague", "B first", "B colleague")
+    rows["bcu"] = [(encode("bcu", topic), contacts) for topic in ("industry", "talent")]
+    rows["bct"] = [(encode("bct", "industry"), _in())]
+    rows["bca"] = [(encode("bca", "tag"), _in())]
+    rows["bcv"] = [(encode("bcv", 1), _in())]
+    rows["bcc"] = [(encode("bcc", c), _in()) for c in ("send", "files_done", "cancel")]
     rows["cat"] = [(encode("cat", "rongzi"), _in())]
     rows["reg"] = [(encode("reg", "ok"), _in()), (encode("reg", "edit", "name"), _in())]
     rows["new"] = [(encode("new", w), EVERYONE) for w in ("submit", "again", "cancel")]

@@ -14,6 +14,7 @@ import pytest
 import bot.app  # noqa: F401  (imports every handler module: fills flow.STEPS)
 from bot import ledger_sheet
 from bot.rules import audiences, delivery, refusals
+from bot.rules.broadcasts import TOPICS, AudienceKind, BroadcastState, Reach
 from bot.rules.checks import DATE, NUMBER
 from bot.rules.deadlines import REOPEN_KEPT, REOPEN_KEPT_EXTENSION, REOPEN_TIME_LIMIT
 from bot.rules.directory import ROSTER_COLUMNS, Attribute, Scale
@@ -185,6 +186,7 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "input.{}": None,
     "roster_column.{}": [(c,) for c in (*ROSTER_COLUMNS, "registered", "contacts")],
     "ask_directory.{}": [(a,) for a in Attribute],
+    "audience.{}": [(k,) for k in AudienceKind if k not in (AudienceKind.ALL, AudienceKind.USCC)],
     "directory_{}": None,  # an attribute's field name: field.directory_… (via name("field"))
 }
 
@@ -312,6 +314,10 @@ NAMED_FAMILIES = {
     "button": [a for a in BUTTONED],
     "bare_value": [DATE, NUMBER],
     "scale": list(Scale),
+    "topic": list(TOPICS),
+    "audience_kind": list(AudienceKind),
+    "broadcast_state": list(BroadcastState),
+    "reach": list(Reach),
     "button.directory": list(Attribute),
 }
 

@@ -35,6 +35,14 @@ async def test_demo_plays_the_lifecycle_and_prints_the_transcript(settings, org)
         "提级督办·挂牌督办：诉求 SQ-2026-000004",
         "整改提示：第30项整改任务将于 2026-03-11 到期（还有 7 天）",
         "30 个问题：23 个“已完成，同意销号”，7 个“视同完成，持续整改”",
+        "第 4 行：统一社会信用代码“91420700MA49E5F6G0”不正确",
+        "企业名录已导入：新增 5 家，更新 1 家，未变 0 家；其中 1 家已在本平台注册。",
+        "已识别：贵企业已在市经信局企业名录中",
+        "共 4 家企业，其中已注册 3 家、已屏蔽此类宣贯 0 家；将发给 3 位联络员。",
+        "【政策宣贯】关于申报2026年度数据中心建设专项补助的通知",
+        "【咨询政策宣贯《关于申报2026年度数据中心建设专项补助的通知》】",
+        "已发送 3 / 3：送达 2，无法送达 1，失败 0",
+        "已阅 2，咨询 1（形成诉求 1 件）",
     ):
         assert expected in transcript, expected
     demo = Db(f"sqlite:///{folder / 'demo.sqlite3'}")
@@ -44,6 +52,7 @@ async def test_demo_plays_the_lifecycle_and_prints_the_transcript(settings, org)
         "SQ-2026-000002": "pending",
         "SQ-2026-000003": "withdrawn",
         "SQ-2026-000004": "in_progress",
+        "SQ-2026-000005": "pending",  # a 咨询 on the 政策宣贯
     }
 
 
@@ -57,12 +66,15 @@ async def test_the_demo_names_every_person_it_shows(settings, org):
     addressed = [line for line in lines if line.startswith(("🤖 → ", "👤 "))]
     assert addressed[0].startswith("🤖 → 王局长：⚠️ 机器人已启动")
     who = {re.match(r"(?:🤖 → |👤 )([^：]+)：", line).group(1) for line in addressed}
-    assert who == {"王局长", "张科长", "李明", "赵敏", "陈经理"}
+    assert who == {"王局长", "张科长", "李明", "赵敏", "陈经理", "刘工", "孙经理", "周主任", "吴总"}
     # the only id shown is the one a newcomer is told is theirs
     rows = [row for line in lines for row in line.split("\n")]
-    ids = [row for row in rows if re.search(r"(?<![\d-])(10001|2000[1-3]|30001)(?!\d)", row)]
+    ids = [
+        row for row in rows if re.search(r"(?<![\d-])(10001|2000[1-3]|30001|3100[1-4])(?!\d)", row)
+    ]
     assert ids == [
-        "    您的 Telegram 数字 ID：30001（局领导请将它告知管理员，配置到 ADMIN_IDS；部门工作人员请向领导索取邀请链接。）"
+        f"    您的 Telegram 数字 ID：{i}（局领导请将它告知管理员，配置到 ADMIN_IDS；部门工作人员请向领导索取邀请链接。）"
+        for i in (30001, 31001, 31002, 31003, 31004)
     ]
 
 
@@ -105,7 +117,7 @@ async def test_the_demo_bureau_moves_to_postgresql_and_back_unchanged(settings, 
             assert report.differing == [], report
         counts = {t.table: t.target_rows for t in again.tables}
         assert counts == {t.table: t.source_rows for t in there.tables}
-        assert counts["appeals"] == 4 and counts["tasks"] >= 30 and counts["audit_events"] > 20
+        assert counts["appeals"] == 5 and counts["tasks"] >= 30 and counts["audit_events"] > 20
         demo, copied = Db(source), Db(server)
         for number in ("SQ-2026-000001", "SQ-2026-000002", "SQ-2026-000003", "SQ-2026-000004"):
             assert copied.appeal(number) == demo.appeal(number)

@@ -264,7 +264,7 @@ async def test_only_leaders_see_or_change_the_directory(bureau, db):
         assert "无权" in answer[-1] or "权限" in answer[-1], answer
     forged = await bureau.official.press_data(card_message, data)
     assert not any("数据中心" in said for said in forged), forged
-    unknown = await bureau.leader.press_data(card_message, "ent:99999")
+    unknown = await bureau.leader.press_data(card_message, "ent:99999:open")
     assert "企业名录中没有这家企业" in unknown[-1]
     assert db.rows("SELECT * FROM directory ORDER BY id") == before
 

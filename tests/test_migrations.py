@@ -452,6 +452,13 @@ APPEAL = (
 # Each CHECK of the schema: (table, statement with {v}, a value it takes, one it refuses).
 CHECKS = [
     (
+        "broadcasts",  # scheduled → sending → sent, or cancelled
+        "INSERT INTO broadcasts (title, body, topic, audience, state, created_by, created_at,"
+        f" send_at) VALUES ('通知', '正文', 'industry', '{{{{}}}}', {{v}}, 1, '{T0}', '{T0}')",
+        "'scheduled'",
+        "'draft'",
+    ),
+    (
         "directory",  # 规模: above (规上), below (规下) or not known
         "INSERT INTO directory (uscc, name, scale, created_at, updated_at)"
         f" VALUES ('91420700MA00000019', '某公司', {{v}}, '{T0}', '{T0}')",

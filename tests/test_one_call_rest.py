@@ -188,7 +188,7 @@ async def test_each_action_of_people_is_one_use_case_that_loads_the_actor(sandbo
         Step(
             "确认登记",
             lambda: guest.press("确认登记"),
-            ["people.register_enterprise"],
+            ["people.register"],
             "登记成功",
         ),
         Step(

@@ -38,8 +38,8 @@ def as_list(count: int) -> bool:
     return count >= LIST_FROM
 
 
-# Priorities: lower goes first.
-ACK, NOTICE, LADDER = 0, 1, 2
+# Priorities: lower goes first (a 政策宣贯 broadcast after everything about appeals).
+ACK, NOTICE, LADDER, BROADCAST = 0, 1, 2, 3
 
 
 # A notice that announces files (a new appeal's, a 补充's, a 销号 request's) names them in
@@ -275,3 +275,11 @@ def fault(status: int | None, description: str) -> Fault:
     if "request entity too large" in description.lower():
         return Fault.REFUSED  # 413, a file over the upload limit (reported without a status)
     return Fault.RETRY
+
+
+def may_hear_broadcast(who: Recipient, state: str, muted: bool) -> bool:
+    """A 政策宣贯 goes to a contact still registered, unless it was cancelled meanwhile or
+    their enterprise muted its topic."""
+    if state == "cancelled" or muted:
+        return False
+    return who.actor.role is Role.ENTERPRISE and who.actor.enterprise_id is not None

@@ -64,6 +64,12 @@ def folded(text: str) -> str:
     return unicodedata.normalize("NFKC", without_invisible(text)).strip()
 
 
+def _cell(text: str) -> str:
+    """A roster cell as stored: its invisible characters and surrounding spaces dropped; a
+    name keeps its full-width brackets (悦科（湖北）), unlike a tag or a scale compared."""
+    return without_invisible(text).strip()
+
+
 def split_tags(text: str) -> tuple[str, ...]:
     """The tags written in one cell or message, each once, in the order written."""
     tags: list[str] = []
@@ -105,7 +111,7 @@ def validate_roster(
             continue
         if all(i < len(raw) and header_key(raw[i]) == names[c] for c, i in index.items()):
             continue  # the header again, on a later page
-        cells = {c: (folded(raw[i]) if i < len(raw) else "") for c, i in index.items()}
+        cells = {c: (_cell(raw[i]) if i < len(raw) else "") for c, i in index.items()}
         cells = {c: cells.get(c, "") for c in ROSTER_COLUMNS}
         found: list[tuple[str, dict[str, object]]] = []
         for column, limit in LIMITS.items():
@@ -160,10 +166,10 @@ def attribute_value(
 ) -> str | Scale | tuple[str, ...] | None:
     """A value typed for an attribute, checked: refused with InvalidInput naming the field.
     "无" (or "-") clears an attribute."""
-    typed = folded(text or "")
+    typed = _cell(text or "")
     if not typed:
         raise InvalidInput(field=f"directory_{attribute}", reason="empty")
-    if typed in CLEAR_WORDS:
+    if folded(typed) in CLEAR_WORDS:
         return () if attribute is Attribute.TAGS else None
     if attribute is Attribute.SCALE:
         scale = scale_of(typed, scales_by_label)

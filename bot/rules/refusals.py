@@ -163,6 +163,12 @@ class DirectoryEntryNotFound(DomainError):
     key = "error_directory_not_found"
 
 
+class BroadcastNotFound(DomainError):
+    """A broadcast unknown, not the actor's to see, or not one they received: one answer."""
+
+    key = "error_broadcast_not_found"
+
+
 class DirectoryUnchanged(DomainError):
     """An attribute set to the value it has (a second tap, a message sent twice)."""
 

@@ -8,20 +8,27 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.broadcast_sheet import write_reach
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.digest_files import write_digest_files
 from bot.rules.digest import Week
 from bot.rules.org import OrgConfig
 from bot.sandbox.chat import Sandbox
+from bot.usecases import broadcasts
+from handlers.broadcast_text import audience_text
 from handlers.digest import send_weekly_digests
-from handlers.jobs import run_sweep
+from handlers.jobs import deliver_notices, run_sweep
 from storage.factory import sqlite_url
 
 LEADER_ID = 10001
 # The people of the story, by Telegram id: the leader, the 融资 head and official, a 中小企业科
 # official, the enterprise's contact. Known to the transcript before the bot's first word.
 CAST = {LEADER_ID: "王局长", 20001: "张科长", 20002: "李明", 20003: "赵敏", 30001: "陈经理"}
+# The contacts of three of the four data centres under construction (the fourth registers
+# last, and is recognised from the roster), for the directory and 政策宣贯 chapter.
+CENTRES = {31001: "刘工", 31002: "孙经理", 31003: "周主任", 31004: "吴总"}
+EXAMPLE_ROSTER = Path(__file__).parent.parent / "resources" / "enterprise_roster.csv"
 EXAMPLE_TASKS = Path(__file__).parent.parent / "resources" / "rectification_tasks.csv"
 # Working days of the ladder chapter and what happens on each (after the sweep).
 DEMO_DAYS = [
@@ -47,7 +54,7 @@ async def play(
     """Plays the story; returns the stopped sandbox (its transcript and database remain)."""
     clock = ManualClock(DEMO_START)
     settings = settings.model_copy(update={"admin_ids": [LEADER_ID]})
-    sandbox = await Sandbox.start(settings, org, clock, echo=echo, names=CAST)
+    sandbox = await Sandbox.start(settings, org, clock, echo=echo, names={**CAST, **CENTRES})
     try:
         leader, head, official, other, company = (sandbox.person(i, n) for i, n in CAST.items())
 
@@ -179,9 +186,79 @@ async def play(
         if out is not None:
             chart, ledger, count = await write_digest_files(env, week, out)
             echo(f"\n图表：{chart}\n诉求台账（{count} 件）：{ledger}")
+
+        await _directory_and_broadcast(sandbox, clock, leader, echo, out)
     finally:
         await sandbox.stop()
     return sandbox
+
+
+async def _directory_and_broadcast(
+    sandbox: Sandbox,
+    clock: ManualClock,
+    leader: object,
+    echo: Callable[[str], None],
+    out: Path | None,
+) -> None:
+    """The directory imported (a bad row refused first), data centres registering and
+    recognised, a 政策宣贯 to the 数据中心 tag with one contact unreachable, 已阅 and a 咨询
+    that becomes an appeal, and the reach report."""
+    clock.set(datetime.fromisoformat("2026-03-17T10:00:00+08:00"))
+    echo("\n═══ 12. 企业名录：导入（坏行逐行指出，整表不导入）═══")
+    roster = EXAMPLE_ROSTER.read_bytes()
+    bad = roster.replace(b"91420700MA49E5F6GB", b"91420700MA49E5F6G0")
+    await leader.send("/enterprises import")
+    await leader.send_document("企业名录.csv", content=bad)
+    await leader.send("/enterprises import")
+    await leader.send_document("企业名录.csv", content=roster)
+    contacts = [sandbox.person(i, n) for i, n in CENTRES.items()]
+    codes = [line.split(",")[1].strip('"') for line in roster.decode().splitlines()[1:5]]
+    names = [line.split(",")[0].strip('"') for line in roster.decode().splitlines()[1:5]]
+    for person, name, code in list(zip(contacts, names, codes, strict=True))[:3]:
+        await person.send("/start")
+        await person.send(name)
+        await person.send(code)
+        await person.send(person.name)
+        await person.send(f"139071{person.id % 100000:05d}")
+        await person.press("确认登记")
+    await leader.send("/enterprises 悦科")
+    await leader.press("修改标签")
+    await leader.send("数据中心、在建项目、算力枢纽")
+
+    echo("\n═══ 13. 政策宣贯：按标签发送，已阅、咨询转诉求、送达报告 ═══")
+    sandbox.api.fail_chat(contacts[2].id, 403, "Forbidden: bot was blocked by the user")
+    await leader.send("/broadcast")
+    await leader.send("关于申报2026年度数据中心建设专项补助的通知")
+    await leader.press("产业政策")
+    await leader.send(
+        "各在建数据中心：市经信局现受理2026年度数据中心建设专项补助申报，请于3月31日前"
+        "提交项目投资完成情况及机架建设进度证明材料。"
+    )
+    await leader.press("无附件")
+    await leader.press("按标签")
+    await leader.press("数据中心（4）")
+    await leader.press("立即发送")
+    await deliver_notices(sandbox.app.bot, sandbox.env)
+    await contacts[0].press("已阅")
+    await contacts[1].press("咨询")
+    await contacts[1].send("我司二期机房尚在土建阶段，能否按已完成投资额先行申报？")
+    await contacts[1].press("提交")
+    await deliver_notices(sandbox.app.bot, sandbox.env)
+    await leader.press("刷新进度")
+    await leader.press("送达报告（XLSX）")
+    if out is not None:
+        found = await broadcasts.report(sandbox.env, None, 1)
+        path = out / "宣贯送达报告.xlsx"
+        write_reach(found, path, sandbox.env.zone, audience_text(found.broadcast.audience))
+        echo(f"\n送达报告：{path}")
+    echo("\n（之后，第四个数据中心登记，按信用代码自动识别）")
+    last = contacts[3]
+    await last.send("/start")
+    await last.send(names[3])
+    await last.send(codes[3])
+    await last.send(last.name)
+    await last.send("13907131004")
+    await last.press("确认登记")
 
 
 async def run_demo(settings: Settings, org: OrgConfig, echo: Callable[[str], None]) -> Path:

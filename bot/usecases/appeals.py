@@ -321,10 +321,12 @@ async def file_appeal(
     attachments: tuple[Attachment, ...],
     key: str | None,
     again: bool = False,
+    consulting: int | None = None,
 ) -> Outcome:
     """An enterprise files an appeal; it is routed and numbered in one transaction. The same
     text filed again within a day is refused (naming the first) unless `again` is given.
-    The same request again (a re-delivered update) answers as the first did."""
+    The same request again (a re-delivered update) answers as the first did. `consulting`:
+    the broadcast whose 咨询 it is (kept with the recipient, for the reach report)."""
     today, now = env.today(), env.now()
     async with env.db.unit_of_work() as uow:
         actor = await actor_in(uow, env, who)
@@ -396,6 +398,8 @@ async def file_appeal(
             },
         )
         await remember(uow, env, actor.tg_id, key, "file", appeal_id)
+        if consulting is not None and await uow.broadcasts.is_recipient(consulting, actor.tg_id):
+            await uow.broadcasts.link_appeal(consulting, actor.tg_id, appeal_id)
         notices = audiences.after_action(audiences.FILED, actor, appeal, people, _with(files))
         queued = await outbox.enqueue(uow, env, notices)
         # the stored confirmation says all the first answer says (the courier words it)

@@ -16,6 +16,7 @@ from bot.rules.directory import (
     attribute_value,
     validate_roster,
 )
+from bot.rules.model import Actor, Role
 from bot.rules.refusals import DirectoryEntryNotFound, DirectoryUnchanged
 from bot.rules.tasks import resolve_owner
 from bot.usecases.env import Env
@@ -189,12 +190,19 @@ class EntryView:
     entry: DirectoryEntry
     baobao: str  # the registered enterprise's 包保 by name, else the roster's
     contacts: int  # registered contacts who receive broadcasts
-    history: list[tuple[datetime, str | None, str, dict[str, list[object]]]]  # when, who, what
+    # when, who (name; None with an id: a leader, not stored), the action, its changes
+    history: list[tuple[datetime, str | None, int | None, str, dict[str, list[object]]]]
+
+
+def _leader_only(actor: Actor) -> None:
+    """An entry's buttons are the leaders': anyone else is answered as for an unknown one."""
+    if actor.role is not Role.ADMIN:
+        raise DirectoryEntryNotFound()
 
 
 async def view(env: Env, who: Who, entry_id: int) -> EntryView:
     async with env.db.reading() as uow:
-        access.require_leader(await actor_in(uow, env, who))
+        _leader_only(await actor_in(uow, env, who))
         return await _view(uow, entry_id)
 
 
@@ -210,7 +218,8 @@ async def _view(uow: UnitOfWork, entry_id: int) -> EntryView:
         contacts = len(await uow.people.contacts_of(entry.enterprise_id))
     events = await uow.audit.of_subject(subject(entry_id))
     changed = [
-        (e.created_at, e.actor_name, e.action, dict(e.detail.get("changes") or {})) for e in events
+        (e.created_at, e.actor_name, e.actor_id, e.action, dict(e.detail.get("changes") or {}))
+        for e in events
     ]
     return EntryView(entry, baobao, contacts, changed)
 
@@ -225,14 +234,14 @@ async def edit(
 ) -> EntryView:
     """A leader changes one attribute; the change is audited. The same value again is
     refused as unchanged (a second tap, a repeated message)."""
-    value = attribute_value(attribute, text, scales_by_label)
     now = env.now()
     async with env.db.unit_of_work() as uow:
         actor = await actor_in(uow, env, who)
-        access.require_leader(actor)
+        _leader_only(actor)
         entry = await uow.directory.get(entry_id)
         if entry is None:
             raise DirectoryEntryNotFound()
+        value = attribute_value(attribute, text, scales_by_label)
         stored: object = "" if value is None and attribute is not Attribute.SCALE else value
         after = replace(entry, **{str(attribute): stored}, updated_at=now)
         diff = changes(entry, after)

@@ -43,6 +43,14 @@ async def _about(
         return appeal is None or delivery.may_hear_of_appeal(who, appeal, kind)
     if subject == "enterprise":  # its contacts: who joined, who was removed
         return delivery.may_hear_of_contacts(who, ref, kind)
+    if subject == "broadcast":  # a 政策宣贯 to a contact; its reach to whoever sent it
+        broadcast = await uow.broadcasts.get(ref)
+        if broadcast is None:
+            return True
+        if kind == "broadcast_done":
+            return who.actor.tg_id == broadcast.created_by
+        muted = await uow.broadcasts.muted(who.actor.enterprise_id or 0)
+        return delivery.may_hear_broadcast(who, broadcast.state, broadcast.topic in muted)
     if subject == "task":
         task = await uow.tasks.get(ref)
         return task is None or delivery.may_hear_of_task(who, await holders(env, uow, task), kind)
