@@ -36,6 +36,7 @@ from bot.usecases.env import Env
 from bot.usecases.people import sync_departments, unstaffed
 from handlers import (
     admin,
+    audience,
     broadcast,
     cases,
     chats,
@@ -123,8 +124,8 @@ def handler_list() -> list:
         CallbackQueryHandler(understand.menu_pressed, pattern=routed(understand.MENU)),
         CallbackQueryHandler(directory.entry_pressed, pattern=routed(directory.ENTRY)),
         CallbackQueryHandler(broadcast.topic_pressed, pattern=routed(broadcast.TOPIC)),
-        CallbackQueryHandler(broadcast.kind_pressed, pattern=routed(broadcast.KIND)),
-        CallbackQueryHandler(broadcast.value_pressed, pattern=routed(broadcast.VALUE)),
+        CallbackQueryHandler(audience.kind_pressed, pattern=routed(audience.KIND)),
+        CallbackQueryHandler(audience.value_pressed, pattern=routed(audience.VALUE)),
         CallbackQueryHandler(broadcast.choice_pressed, pattern=routed(broadcast.CHOICE)),
         CallbackQueryHandler(broadcast.received_pressed, pattern=routed(RECEIVED)),
         CallbackQueryHandler(broadcast.sent_pressed, pattern=routed(SENT)),

@@ -15,19 +15,16 @@ from bot.rules.broadcasts import (
     TOPICS,
     Audience,
     AudienceCount,
-    AudienceKind,
     body_text,
     send_moment,
     title_text,
-    uscc_list,
 )
 from bot.rules.model import Attachment, Conversation
 from bot.rules.refusals import InvalidInput
-from bot.task_files import UnreadableFile
 from bot.texts import name, t
 from bot.usecases import broadcasts
 from bot.usecases.broadcasts import Draft, Status
-from handlers import flow
+from handlers import audience, flow
 from handlers.broadcast_text import (
     RECEIVED,
     SENT,
@@ -55,9 +52,8 @@ from handlers.common import (
 from handlers.filing import begin_consultation
 
 FLOW = "broadcast"
-TOPIC, KIND, VALUE, CHOICE = "bct", "bca", "bcv", "bcc"  # the composer's buttons
-flow.prompted(FLOW, TOPIC, KIND, VALUE, CHOICE)
-VALUES_PER_ROW = 2
+TOPIC, CHOICE = "bct", "bcc"  # the composer's buttons
+flow.prompted(FLOW, TOPIC, CHOICE)
 
 
 def _draft(data: dict) -> Draft:
@@ -162,7 +158,7 @@ async def file_sent(update: Update, context: Context, conversation: Conversation
     attachment = attachment_of(update)
     if attachment is None:
         if message_text(update).strip() in ("完成", "无", "没有", "跳过", "好了"):
-            await _ask_audience(update, context, conversation)
+            await audience.ask(update, context, conversation)
             return
         await say(update, context, t("hint_broadcast_files"))
         return
@@ -180,137 +176,10 @@ async def file_sent(update: Update, context: Context, conversation: Conversation
     )
 
 
-async def _ask_audience(update: Update, context: Context, conversation: Conversation) -> None:
-    moved = await flow.advance(context, conversation, "audience")
-    rows = [
-        [(name("audience_kind", k), encode(KIND, str(k))) for k in list(AudienceKind)[i : i + 2]]
-        for i in range(0, len(AudienceKind), 2)
-    ]
-    await flow.offer(update, context, moved, t("ask_broadcast.audience"), keyboard(rows))
-
-
-@flow.step(FLOW, "audience", buttons=(KIND,))
-@refusals
-async def kind_typed(update: Update, context: Context, conversation: Conversation) -> None:
-    typed = message_text(update).strip()
-    kind = next((k for k in AudienceKind if typed in (str(k), name("audience_kind", k))), None)
-    await _kind(update, context, conversation, kind)
-
-
-async def _kind(
-    update: Update, context: Context, conversation: Conversation, kind: AudienceKind | None
-) -> None:
-    if kind is None:
-        await say(update, context, t("broadcast_kind_unknown"))
-        return
-    if kind is AudienceKind.ALL:
-        await _preview(update, context, conversation, Audience(kind))
-        return
-    if kind is AudienceKind.USCC:
-        await flow.advance(context, conversation, "uscc", kind=str(kind))
-        await say(update, context, t("ask_broadcast.uscc"))
-        return
-    choices = await broadcasts.audience_values(env_of(context), caller(update), kind)
-    labels = [_label(kind, c.label) for c in choices]
-    moved = await flow.advance(
-        context,
-        conversation,
-        "value",
-        kind=str(kind),
-        offered=[c.value for c in choices],
-        labels=labels,
-    )
-    if not choices:
-        await say(update, context, t("broadcast_no_values", kind=name("audience_kind", kind)))
-        await _ask_audience(update, context, moved)
-        return
-    buttons = [
-        (t("broadcast_value_button", value=label, count=c.count), encode(VALUE, n))
-        for n, (c, label) in enumerate(zip(choices, labels, strict=True), start=1)
-    ]
-    rows = [buttons[i : i + VALUES_PER_ROW] for i in range(0, len(buttons), VALUES_PER_ROW)]
-    text = t("ask_broadcast.value", kind=name("audience_kind", kind))
-    await flow.offer(update, context, moved, text, keyboard(rows))
-
-
-def _label(kind: AudienceKind, label: str) -> str:
-    return name("scale", label) if kind is AudienceKind.SCALE else label
-
-
-@flow.step(FLOW, "value", buttons=(VALUE, KIND))
-@refusals
-async def value_typed(update: Update, context: Context, conversation: Conversation) -> None:
-    """Values typed: one or several, separated by 、 (as offered, or an official's name)."""
-    data = conversation.data
-    offered, labels = list(data.get("offered", [])), list(data.get("labels", []))
-    chosen = []
-    for piece in message_text(update).replace("，", "、").replace(",", "、").split("、"):
-        piece = piece.strip()
-        if not piece:
-            continue
-        if piece in labels:
-            chosen.append(labels.index(piece))
-        elif piece in offered:
-            chosen.append(offered.index(piece))
-        else:
-            await say(update, context, t("broadcast_value_unknown", value=esc(piece)))
-            return
-    if not chosen:
-        await say(update, context, t("broadcast_value_unknown", value=""))
-        return
-    await _values(update, context, conversation, sorted(set(chosen)))
-
-
-async def _values(
-    update: Update, context: Context, conversation: Conversation, chosen: list[int]
-) -> None:
-    data = conversation.data
-    audience = Audience(
-        AudienceKind(data["kind"]),
-        tuple(data["offered"][i] for i in chosen),
-        tuple(data["labels"][i] for i in chosen),
-    )
-    await _preview(update, context, conversation, audience)
-
-
-@flow.step(FLOW, "uscc", accepts=(flow.FILE, flow.TEXT))
-@refusals
-async def uscc_sent(update: Update, context: Context, conversation: Conversation) -> None:
-    """The enterprises as a list of USCCs: typed, or a CSV/XLSX/TXT file of them."""
-    document = update.effective_message.document
-    if document is not None:
-        telegram_file = await context.bot.get_file(document.file_id)
-        data = bytes(await telegram_file.download_as_bytearray())
-        try:
-            text = uscc_text(data, document.file_name or "")
-        except UnreadableFile as exc:
-            await say(update, context, t("error_uscc_file", reason=esc(t(exc.key, **exc.params))))
-            return
-    else:
-        text = message_text(update)
-    codes, wrong = uscc_list(text)
-    if wrong:
-        shown = "、".join(esc(w) for w in wrong[:10])
-        await say(update, context, t("broadcast_uscc_wrong", count=len(wrong), codes=shown))
-        return
-    if not codes:
-        await say(update, context, t("ask_broadcast.uscc"))
-        return
-    await _preview(update, context, conversation, Audience(AudienceKind.USCC, codes))
-
-
-def uscc_text(data: bytes, file_name: str) -> str:
-    """Every cell of an uploaded list as text (CSV, XLSX, or plain text)."""
-    from bot.task_files import read_table
-
-    rows = read_table(data, file_name, {"uscc": t("roster_column.uscc")})
-    return "\n".join(cell for row in rows for cell in row)
-
-
 async def _preview(
-    update: Update, context: Context, conversation: Conversation, audience: Audience
+    update: Update, context: Context, conversation: Conversation, chosen: Audience
 ) -> None:
-    moved = await flow.advance(context, conversation, "confirm", audience=audience.as_data())
+    moved = await flow.advance(context, conversation, "confirm", audience=chosen.as_data())
     draft = _draft(moved.data)
     counted = await broadcasts.preview(env_of(context), caller(update), draft)
     rows = [
@@ -324,6 +193,9 @@ async def _preview(
         ],
     ]
     await flow.offer(update, context, moved, preview_text(draft, counted), keyboard(rows))
+
+
+audience.use(FLOW, _preview)
 
 
 def preview_text(draft: Draft, counted: AudienceCount) -> str:
@@ -371,14 +243,14 @@ flow.kept(FLOW, CHOICE, when=lambda c: c.step in ("files", "confirm", "when"))
 @refusals
 async def _choice(update: Update, context: Context, conversation: Conversation, word: str) -> None:
     if word == "files_done" and conversation.step == "files":
-        await _ask_audience(update, context, conversation)
+        await audience.ask(update, context, conversation)
     elif word == "send" and conversation.step in ("confirm", "when"):
         await _create(update, context, conversation, None)
     elif word == "schedule" and conversation.step in ("confirm", "when"):
         await flow.advance(context, conversation, "when")
         await say(update, context, t("ask_broadcast.when", example=_example(context)))
     elif word == "redo" and conversation.step in ("confirm", "when"):
-        await _ask_audience(update, context, conversation)
+        await audience.ask(update, context, conversation)
     elif word == "cancel":
         await flow.finish(context, conversation)
         await say(update, context, t("flow_left.broadcast"))
@@ -390,31 +262,6 @@ def _example(context: Context) -> str:
     env = env_of(context)
     day = env.calendar.add_working_days(env.today(), 1)
     return f"{day.isoformat()} 09:00"
-
-
-async def kind_pressed(update: Update, context: Context) -> None:
-    found = await flow.pressed(update, context, FLOW, None, "broadcast_expired")
-    if found is not None:
-        conversation, button = found
-        await answer_button(update.callback_query)
-        kind = AudienceKind(str(button.parts[0])) if button else None
-        await refusals(_kind)(update, context, conversation, kind)
-
-
-flow.kept(FLOW, KIND, when=lambda c: c.step in ("audience", "value"))
-
-
-async def value_pressed(update: Update, context: Context) -> None:
-    found = await flow.pressed(update, context, FLOW, "value", "broadcast_expired")
-    if found is not None:
-        conversation, button = found
-        await answer_button(update.callback_query)
-        offered = conversation.data.get("offered", [])
-        index = int(button.parts[0]) - 1 if button else -1
-        if not 0 <= index < len(offered):
-            await say(update, context, t("broadcast_value_unknown", value=""))
-            return
-        await refusals(_values)(update, context, conversation, [index])
 
 
 async def _create(
