@@ -38,6 +38,7 @@ from handlers import (
     admin,
     audience,
     broadcast,
+    campaigns,
     cases,
     chats,
     colleagues,
@@ -47,6 +48,7 @@ from handlers import (
     files,
     filing,
     flow,
+    monthly,
     start,
     tasks,
     understand,
@@ -65,6 +67,7 @@ from handlers.buttons import (
 from handlers.common import OWED_SENDER, Context, esc, say
 from handlers.jobs import schedule
 from handlers.menus import set_default_menu, set_menu
+from handlers.monthly_text import FILL
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,7 @@ def handler_list() -> list:
         CommandHandler("baobao", admin.baobao),
         CommandHandler("enterprises", directory.enterprises_command),
         CommandHandler("broadcast", broadcast.broadcast_command),
+        CommandHandler("campaigns", campaigns.campaigns_command),
         # Buttons are routed by kind; each handler decodes its data with the one codec
         # (handlers/buttons.py), which answers data it cannot read as an unknown id.
         # Every appeal action button, whatever it needs; the workflow table decides.
@@ -130,6 +134,13 @@ def handler_list() -> list:
         CallbackQueryHandler(broadcast.received_pressed, pattern=routed(RECEIVED)),
         CallbackQueryHandler(broadcast.sent_pressed, pattern=routed(SENT)),
         CallbackQueryHandler(broadcast.unmute_pressed, pattern=routed(UNMUTE)),
+        CallbackQueryHandler(monthly.fill_pressed, pattern=routed(FILL)),
+        CallbackQueryHandler(monthly.act_pressed, pattern=routed(monthly.ACT)),
+        CallbackQueryHandler(monthly.choice_pressed, pattern=routed(monthly.CHOICE)),
+        CallbackQueryHandler(monthly.edit_pressed, pattern=routed(monthly.EDIT)),
+        CallbackQueryHandler(campaigns.view_pressed, pattern=routed(campaigns.VIEW)),
+        CallbackQueryHandler(campaigns.chart_pressed, pattern=routed(campaigns.CHART)),
+        CallbackQueryHandler(campaigns.first_pressed, pattern=routed(campaigns.FIRST)),
         # Anything not matched above: an unknown command, typed input, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(PRIVATE & (TEXT | FILES), understand.typed),

@@ -24,6 +24,7 @@ from bot.rules.refusals import (
     AppealNotFound,
     BaobaoNotFound,
     BroadcastNotFound,
+    CampaignNotFound,
     ContactNotFound,
     DepartmentNotFound,
     DirectoryEntryNotFound,
@@ -129,6 +130,16 @@ KINDS: dict[str, Kind] = {
     "bc": Kind(((ID, words("read", "ask", "mute")),), BroadcastNotFound),
     "bcs": Kind(((ID, words("status", "cancel", "report")),), BroadcastNotFound),
     "bcu": Kind(((words(*TOPICS),),), UnknownButton),
+    # 月报: 填报 under a notice (campaign, period YYYYMM); the form's prompts (跳过, 完成,
+    # 提交, 取消; an option; 修改第N项); a leader's period (status or table), a field's
+    # chart, the first month of a new campaign
+    "mr": Kind(((ID, ID, words("fill")),), CampaignNotFound),
+    "mra": Kind(((words("skip", "done", "submit", "cancel"),),), None),
+    "mrc": Kind(((ID,),), None),
+    "mre": Kind(((ID,),), None),
+    "cp": Kind(((ID, ID, words("view", "table")),), CampaignNotFound),
+    "cpc": Kind(((ID, ID),), CampaignNotFound),
+    "cpf": Kind(((ID,),), None),
     # a directory entry: open it; 修改 an attribute; a 规模 chosen under that prompt
     "ent": Kind(((ID, words("open", *Attribute, *Scale)),), DirectoryEntryNotFound),
 }

@@ -37,9 +37,9 @@ from bot.rules.model import (
 from bot.telegram_limits import visible_length
 from bot.texts import has, name, t
 from bot.texts.events import person_name
-from bot.usecases import broadcasts, ladder, outbox, people, reports
+from bot.usecases import broadcasts, ladder, monthly, outbox, people, reports
 from bot.usecases.env import Env
-from handlers import broadcast_text, limits
+from handlers import broadcast_text, limits, monthly_text
 from handlers.common import (
     Context,
     env_of,
@@ -412,6 +412,16 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         return removed, None
     if item.subject == "enterprise" and item.kind == people.CONTACT_JOINED:
         return await _joined_text(env, item), None
+    if item.subject == monthly.SUBJECT and item.kind == monthly.NOTICE:
+        view = await monthly.notice_view(env, item.subject_id or 0)
+        if view is None:
+            raise Gone()
+        return monthly_text.notice(view)
+    if item.subject == monthly.SUBJECT and item.kind == monthly.LEADERS:
+        views = await monthly.leaders_view(env, [int(n) for n in item.detail.get("notices", [])])
+        if not views:
+            raise Gone()
+        return monthly_text.leaders_list(views), None
     if item.subject == "broadcast" and item.kind == broadcasts.DONE:
         found = await broadcasts.stored(env, item.subject_id or 0)
         if found is None:

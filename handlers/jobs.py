@@ -9,7 +9,7 @@ from datetime import time
 from telegram import Bot
 from telegram.ext import Application
 
-from bot.usecases import broadcasts, ladder, outbox
+from bot.usecases import broadcasts, ladder, monthly, outbox
 from bot.usecases.env import Env
 from handlers import courier, flow, limits
 from handlers.common import Context
@@ -36,6 +36,9 @@ async def run_sweep(app: Application) -> dict[str, int] | None:
     """Create today's notices from the database, then deliver them."""
     env: Env = app.bot_data["env"]
     created = await ladder.sweep(env)
+    asked = await monthly.sweep(env)  # 月报: asked, reminded, escalated
+    if asked:
+        log.info("monthly reports: %d notices", asked)
     if created:
         log.info("sweep created notices: %s", {k: v for k, v in created.items() if v})
     if created is not None:

@@ -42,6 +42,7 @@ ADMIN = [
     ("baobao", "menu.baobao"),
     ("enterprises", "menu.enterprises"),
     ("broadcast", "menu.broadcast"),
+    ("campaigns", "menu.campaigns"),
     ("cancel", "menu.cancel"),
     ("help", "menu.help"),
 ]

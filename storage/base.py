@@ -28,6 +28,7 @@ def returning_id(sql: str) -> str:
 
 # the key spaces of `Store._hold`, one per kind of value held
 HOLD_ENTERPRISE, HOLD_USCC, HOLD_TASK_LEDGER, HOLD_DIRECTORY, HOLD_BROADCAST = 2, 3, 4, 5, 6
+HOLD_CAMPAIGN = 7
 
 
 class Store:

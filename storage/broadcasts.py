@@ -52,7 +52,7 @@ _MUTED = (
 )
 
 
-def _conditions(audience: Audience) -> Iterator[tuple[str, tuple]]:
+def audience_conditions(audience: Audience) -> Iterator[tuple[str, tuple]]:
     if audience.kind is AudienceKind.ALL:
         yield "1 = 1", ()
         return
@@ -200,7 +200,7 @@ class BroadcastRepo(Store):
 
     async def audience_count(self, audience: Audience, topic: str) -> AudienceCount:
         enterprises = registered = muted = contacts = 0
-        for condition, params in _conditions(audience):
+        for condition, params in audience_conditions(audience):
             row = await self._one(
                 "SELECT COUNT(*) AS n, COUNT(e.id) AS registered,"  # noqa: S608 - constant SQL, values as parameters
                 f" COUNT(*) FILTER (WHERE {_MUTED}) AS muted"
@@ -226,7 +226,7 @@ class BroadcastRepo(Store):
         memory stays flat however many); those whose enterprise muted the topic are kept as
         muted. Returns how many recipients."""
         total = 0
-        for condition, params in _conditions(audience):
+        for condition, params in audience_conditions(audience):
             total += await self._changed(
                 "INSERT INTO broadcast_recipients (broadcast_id, chat_id, enterprise_id, muted)"  # noqa: S608 - constant SQL, values as parameters
                 f" SELECT ?, u.tg_id, u.enterprise_id, CASE WHEN {_MUTED} THEN 1 ELSE 0 END"

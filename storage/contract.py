@@ -28,6 +28,7 @@ from bot.rules.broadcasts import (
     ReachCounts,
     ReachRow,
 )
+from bot.rules.campaigns import Campaign, MonthlyNoticeRecord, Submission, Target
 from bot.rules.deadlines import SweepDates
 from bot.rules.digest import DigestRow, ReceivedGroup, Reply, StoredDigest, Week, Withdrawal
 from bot.rules.directory import DirectoryCounts, DirectoryEntry
@@ -55,6 +56,7 @@ from bot.rules.model import (
     TaskReport,
     TaskState,
 )
+from bot.rules.monthly import MonthlyNotice, Period
 from bot.rules.tasks import TaskRow
 
 
@@ -183,6 +185,68 @@ class BroadcastRepo(Protocol):
     async def mute(self, enterprise_id: int, topic: str, by: int, now: datetime) -> bool: ...
     async def unmute(self, enterprise_id: int, topic: str) -> bool: ...
     async def muted(self, enterprise_id: int) -> set[str]: ...
+
+
+@runtime_checkable
+class MonthlyRepo(Protocol):
+    """月报 campaigns: their definitions, the enterprises asked each period, submissions
+    (versions) and the ladder's numbered notices."""
+
+    async def hold(self, campaign_id: int) -> None: ...
+    async def add_campaign(
+        self,
+        code: str,
+        title: str,
+        definition: dict[str, object],
+        audience: Audience,
+        first_period: Period,
+        created_by: int,
+        now: datetime,
+    ) -> int: ...
+    async def campaign(self, campaign_id: int) -> Campaign | None: ...
+    async def by_code(self, code: str) -> Campaign | None: ...
+    async def campaigns(self) -> list[Campaign]: ...
+    async def set_swept(self, campaign_id: int, day: date) -> None: ...
+    async def set_active(self, campaign_id: int, active: bool) -> bool: ...
+    async def choose_targets(
+        self, campaign_id: int, period: Period, audience: Audience, now: datetime
+    ) -> int: ...
+    async def asked(self, campaign_id: int, period: Period) -> bool: ...
+    async def is_target(self, campaign_id: int, period: Period, enterprise_id: int) -> bool: ...
+    async def periods(self, campaign_id: int) -> list[Period]: ...
+    async def targets(self, campaign_id: int, period: Period) -> list[Target]: ...
+    async def latest(
+        self, campaign_id: int, period: Period, enterprise_id: int
+    ) -> Submission | None: ...
+    async def submit(
+        self,
+        campaign_id: int,
+        period: Period,
+        enterprise_id: int,
+        data: dict[str, object],
+        by: int,
+        now: datetime,
+        late: bool,
+    ) -> int: ...
+    async def versions(self, campaign_id: int, period: Period, enterprise_id: int) -> int: ...
+    async def all_latest(self, campaign_id: int) -> list[Submission]: ...
+    async def notices_sent(
+        self, campaign_id: int, period: Period, enterprise_id: int
+    ) -> set[MonthlyNotice]: ...
+    async def add_notice(
+        self,
+        campaign_id: int,
+        period: Period,
+        enterprise_id: int,
+        kind: MonthlyNotice,
+        day: str,
+        family: str | None,
+        year: int,
+        overdue_days: int,
+        now: datetime,
+    ) -> MonthlyNoticeRecord | None: ...
+    async def notice(self, notice_id: int) -> MonthlyNoticeRecord | None: ...
+    async def notices_of(self, campaign_id: int, period: Period) -> list[MonthlyNoticeRecord]: ...
 
 
 @runtime_checkable
@@ -550,6 +614,7 @@ class UnitOfWork(Protocol):
     enterprises: EnterpriseRepo
     directory: DirectoryRepo
     broadcasts: BroadcastRepo
+    monthly: MonthlyRepo
     invites: InviteRepo
     requests: RequestRepo
     appeals: AppealRepo
@@ -577,6 +642,7 @@ REPOSITORIES: dict[str, type] = {
     "enterprises": EnterpriseRepo,
     "directory": DirectoryRepo,
     "broadcasts": BroadcastRepo,
+    "monthly": MonthlyRepo,
     "invites": InviteRepo,
     "requests": RequestRepo,
     "appeals": AppealRepo,

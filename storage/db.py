@@ -22,6 +22,7 @@ from storage.dialect import SQLITE, Dialect
 from storage.directory import DirectoryRepo
 from storage.instances import ChatPlaceRepo, InboxRepo, LeaseRepo
 from storage.migrations import MIGRATIONS, SCHEMA_TABLE
+from storage.monthly import MonthlyRepo
 from storage.notices import NoticeRepo
 from storage.people import DepartmentRepo, EnterpriseRepo, InviteRepo, PeopleRepo, RequestRepo
 from storage.reports import ReportRepo
@@ -69,6 +70,7 @@ class UnitOfWork:
     enterprises = _Repo(EnterpriseRepo)
     directory = _Repo(DirectoryRepo)
     broadcasts = _Repo(BroadcastRepo)
+    monthly = _Repo(MonthlyRepo)
     invites = _Repo(InviteRepo)
     requests = _Repo(RequestRepo)
     appeals = _Repo(AppealRepo)

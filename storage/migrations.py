@@ -706,6 +706,63 @@ STEPS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        21,
+        # 月报 campaigns. A campaign keeps its form and schedule (`definition`, JSON text),
+        # its segment (`audience`, as a broadcast's) and the first month reported; `swept_on`
+        # the last day its ladder ran. The enterprises asked for a period are fixed the day
+        # they are asked (`campaign_targets`). Each submission is a new version of the
+        # enterprise's report for the period (answers in `data`); its notices (填报通知,
+        # 提示, 督办, 提级) are numbered like the appeals' (`notice_counters`), one a day at
+        # most (`day`; '' for those once a period).
+        """
+        CREATE TABLE campaigns (
+            id            INTEGER PRIMARY KEY,
+            code          TEXT NOT NULL UNIQUE,
+            title         TEXT NOT NULL,
+            definition    TEXT NOT NULL,
+            audience      TEXT NOT NULL,
+            first_period  TEXT NOT NULL,
+            state         TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'stopped')),
+            swept_on      TEXT,
+            created_by    INTEGER NOT NULL,
+            created_at    TEXT NOT NULL
+        );
+        CREATE TABLE campaign_targets (
+            campaign_id    INTEGER NOT NULL REFERENCES campaigns(id),
+            period         TEXT NOT NULL,
+            enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id),
+            asked_at       TEXT NOT NULL,
+            PRIMARY KEY (campaign_id, period, enterprise_id)
+        );
+        CREATE TABLE monthly_reports (
+            id             INTEGER PRIMARY KEY,
+            campaign_id    INTEGER NOT NULL REFERENCES campaigns(id),
+            period         TEXT NOT NULL,
+            enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id),
+            version        INTEGER NOT NULL,
+            data           TEXT NOT NULL,
+            submitted_by   INTEGER NOT NULL,
+            submitted_at   TEXT NOT NULL,
+            late           INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (campaign_id, period, enterprise_id, version)
+        );
+        CREATE TABLE monthly_notices (
+            id             INTEGER PRIMARY KEY,
+            campaign_id    INTEGER NOT NULL REFERENCES campaigns(id),
+            period         TEXT NOT NULL,
+            enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id),
+            kind           TEXT NOT NULL,
+            day            TEXT NOT NULL,
+            family         TEXT,
+            serial_year    INTEGER,
+            serial_no      INTEGER,
+            overdue_days   INTEGER NOT NULL DEFAULT 0,
+            created_at     TEXT NOT NULL,
+            UNIQUE (campaign_id, period, enterprise_id, kind, day)
+        );
+        """,
+    ),
     # Next steps here, numbered on: a shipped step never changes (SQLite databases keep
     # what they applied); SQL both engines read alike, `postgresql=` passages only where not
     # (the SQLite passage a constant above, used in the step and in its pair).
@@ -719,6 +776,7 @@ _INTEGERS = frozenset(
         "attempts", "claimed_on_time", "closed_on_time", "is_head", "last_no", "last_seq",
         "priority", "progress", "rated", "received", "reopen_count", "resolved", "satisfied",
         "seq", "serial_no", "serial_year", "version", "year", "position", "recipients", "muted",
+        "late", "overdue_days",
     }
 )  # fmt: skip
 _BOOLEANS = frozenset({"withdrawn"})  # filled from a comparison (`a.state = 'withdrawn'`)

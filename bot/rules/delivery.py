@@ -283,3 +283,11 @@ def may_hear_broadcast(who: Recipient, state: str, muted: bool) -> bool:
     if state == "cancelled" or muted:
         return False
     return who.actor.role is Role.ENTERPRISE and who.actor.enterprise_id is not None
+
+
+def may_hear_monthly(who: Recipient, enterprise_id: int, kind: str) -> bool:
+    """A 月报 notice goes to a contact of its enterprise; the 包保's to staff (or the leaders
+    who stand in when nobody looks after the enterprise)."""
+    if kind == "baobao":
+        return who.actor.role in (Role.OFFICIAL, Role.HEAD, Role.ADMIN)
+    return who.actor.role is Role.ENTERPRISE and who.actor.enterprise_id == enterprise_id

@@ -1007,3 +1007,78 @@ def ladder_steps(
         if notices:
             kept.append(MonthlyStep(step.period, step.day, step.due, notices, step.overdue_days))
     return kept
+
+
+# Stored definitions ----------------------------------------------------------------------
+
+
+def definition_to_data(definition: MonthlyDefinition) -> dict[str, object]:
+    """A definition as JSON data (what a campaign keeps; `definition_from_data` reads it)."""
+    form, schedule = definition.form, definition.schedule
+    return {
+        "code": form.code,
+        "title": form.title,
+        "topic": form.topic,
+        "period": form.period,
+        "schedule": {
+            "due_working_day": schedule.due_working_day,
+            "remind_before": schedule.remind_before,
+            "baobao_after": schedule.baobao_after,
+            "leaders_after": schedule.leaders_after,
+        },
+        "fields": [
+            {
+                "key": f.key,
+                "label": f.label,
+                "kind": str(f.kind),
+                "required": f.required,
+                "unit": f.unit,
+                "minimum": None if f.minimum is None else str(f.minimum),
+                "maximum": None if f.maximum is None else str(f.maximum),
+                "decimals": f.decimals,
+                "choices": list(f.choices),
+                "max_length": f.max_length,
+                "hint": f.hint,
+            }
+            for f in form.fields
+        ],
+    }
+
+
+def definition_from_data(data: Mapping[str, object]) -> MonthlyDefinition:
+    schedule = data.get("schedule") or {}
+    assert isinstance(schedule, Mapping)
+    fields = data.get("fields") or []
+    assert isinstance(fields, list)
+    form = ReportForm(
+        str(data["code"]),
+        str(data["title"]),
+        tuple(
+            FormField(
+                str(f["key"]),
+                str(f["label"]),
+                FieldKind(f["kind"]),
+                bool(f.get("required", True)),
+                str(f.get("unit") or ""),
+                None if f.get("minimum") is None else Decimal(str(f["minimum"])),
+                None if f.get("maximum") is None else Decimal(str(f["maximum"])),
+                int(f.get("decimals", DECIMALS_DEFAULT)),
+                tuple(str(c) for c in f.get("choices") or ()),
+                int(f.get("max_length", TEXT_MAX)),
+                str(f.get("hint") or ""),
+            )
+            for f in fields
+        ),
+        str(data.get("topic") or ""),
+        str(data.get("period") or "month"),
+    )
+    return MonthlyDefinition(form, ReportSchedule(**{k: int(v) for k, v in schedule.items()}))
+
+
+def answers_to_data(form: ReportForm, answers: Mapping[str, Answer]) -> dict[str, JsonValue]:
+    return {f.key: answer_to_json(f, answers.get(f.key)) for f in form.fields}
+
+
+def answers_from_data(form: ReportForm, data: Mapping[str, JsonValue]) -> dict[str, Answer]:
+    """Answers as stored, read against the form (a key the form no longer has is left out)."""
+    return {f.key: answer_from_json(f, data.get(f.key)) for f in form.fields if f.key in data}

@@ -169,6 +169,24 @@ class BroadcastNotFound(DomainError):
     key = "error_broadcast_not_found"
 
 
+class CampaignNotFound(DomainError):
+    """A 月报 campaign or period unknown, or not the actor's to fill or see: one answer."""
+
+    key = "error_campaign_not_found"
+
+
+class ReportClosed(DomainError):
+    """A submitted 月报 corrected after its due day."""
+
+    key = "error_report_closed"
+
+
+class ReportIncomplete(DomainError):
+    """提交 with required fields still empty (named)."""
+
+    key = "error_report_incomplete"
+
+
 class DirectoryUnchanged(DomainError):
     """An attribute set to the value it has (a second tap, a message sent twice)."""
 

@@ -51,6 +51,15 @@ async def _about(
             return who.actor.tg_id == broadcast.created_by
         muted = await uow.broadcasts.muted(who.actor.enterprise_id or 0)
         return delivery.may_hear_broadcast(who, broadcast.state, broadcast.topic in muted)
+    if subject == "monthly":  # a 月报 notice: not once the report is in
+        if kind == "monthly_leaders":
+            return who.actor.role is Role.ADMIN
+        record = await uow.monthly.notice(ref)
+        if record is None:
+            return True
+        if await uow.monthly.latest(record.campaign_id, record.period, record.enterprise_id):
+            return False
+        return delivery.may_hear_monthly(who, record.enterprise_id, str(record.kind))
     if subject == "task":
         task = await uow.tasks.get(ref)
         return task is None or delivery.may_hear_of_task(who, await holders(env, uow, task), kind)

@@ -1,0 +1,346 @@
+"""/campaigns (leaders): the 月报 campaigns and who has reported; `/campaigns new` defines one
+from a TOML or XLSX/CSV form definition, for a segment of the directory, from a month on;
+a period's status, its consolidated table (XLSX) and a numeric field's chart."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.monthly_chart import render_series
+from bot.monthly_sheet import write_period
+from bot.rules.broadcasts import Audience
+from bot.rules.model import Conversation
+from bot.rules.monthly import (
+    FieldKind,
+    FormDefinitionError,
+    MonthlyDefinition,
+    Period,
+    ReportSchedule,
+    definition_from_data,
+    definition_to_data,
+    parse_definition_toml,
+    parse_form_rows,
+)
+from bot.rules.refusals import InvalidInput
+from bot.task_files import UnreadableFile, read_table
+from bot.texts import t
+from bot.usecases import monthly
+from bot.usecases.monthly import PeriodStatus
+from handlers import audience, flow
+from handlers.broadcast_text import audience_text
+from handlers.buttons import encode, pressed
+from handlers.common import (
+    Context,
+    answer_button,
+    caller,
+    env_of,
+    esc,
+    keyboard,
+    local_time,
+    message_text,
+    refusals,
+    request_key,
+    say,
+)
+from handlers.monthly_text import period_code, period_name, period_of
+
+FLOW = "campaign"
+VIEW = "cp"  # a period's status, or its table: campaign, period (YYYYMM), what
+CHART = "cpc"  # a numeric field's chart: campaign, field number
+NAMES_SHOWN = 30  # enterprises a status names (the counts say all)
+PROBLEMS_SHOWN = 30
+
+
+@refusals
+async def campaigns_command(update: Update, context: Context) -> None:
+    """/campaigns: every campaign and its latest period; /campaigns new: define one."""
+    env = env_of(context)
+    sub = context.args[0].lower() if context.args else ""
+    if sub == "new":
+        await monthly.may_define(env, caller(update))
+        await flow.begin(update, context, FLOW, "definition")
+        await say(update, context, t("ask_campaign.definition"))
+        return
+    found = await monthly.campaigns(env, caller(update))
+    if not found:
+        await say(update, context, t("campaigns_empty"))
+        return
+    lines = [t("campaigns_header", count=len(found))]
+    rows = []
+    for n, status in enumerate(found, start=1):
+        lines.append(t("campaigns_line", n=n, summary=_summary(status)))
+        rows.append(
+            [
+                (
+                    t("campaigns_button", n=n),
+                    _view(status.campaign.id, status.period, "view"),
+                )
+            ]
+        )
+    await say(update, context, "\n".join(lines), keyboard(rows))
+
+
+def _summary(status: PeriodStatus) -> str:
+    return t(
+        "campaign_summary",
+        title=esc(status.campaign.title),
+        period=period_name(status.period),
+        due=status.due.isoformat(),
+        reported=len(status.reported),
+        total=len(status.targets),
+        late=len(status.late),
+        state=t("campaign_active") if status.campaign.active else t("campaign_stopped"),
+    )
+
+
+def status_text(status: PeriodStatus) -> str:
+    lines = [
+        _summary(status),
+        t("campaign_audience", audience=audience_text(status.campaign.audience)),
+    ]
+    for target in status.targets[:NAMES_SHOWN]:
+        latest = target.latest
+        if latest is None:
+            lines.append(t("campaign_missing_line", name=esc(target.name)))
+        else:
+            lines.append(
+                t(
+                    "campaign_reported_line",
+                    name=esc(target.name),
+                    version=latest.version,
+                    late=t("campaign_late_mark") if latest.late else "",
+                )
+            )
+    if len(status.targets) > NAMES_SHOWN:
+        lines.append(t("campaign_more", count=len(status.targets) - NAMES_SHOWN))
+    if not status.targets:
+        lines.append(t("campaign_not_asked", day=status.period.label))
+    return "\n".join(lines)
+
+
+def _view(campaign_id: int, period: Period, what: str) -> str:
+    return encode(VIEW, campaign_id, period_code(period), what)
+
+
+def status_markup(status: PeriodStatus) -> InlineKeyboardMarkup:
+    campaign, period = status.campaign, status.period
+    turn = []
+    earlier = [p for p in status.periods if p < period]
+    later = [p for p in status.periods if p > period]
+    if earlier:
+        turn.append(
+            (
+                t("button.campaign_earlier"),
+                encode(VIEW, campaign.id, period_code(earlier[-1]), "view"),
+            )
+        )
+    if later:
+        turn.append(
+            (t("button.campaign_later"), encode(VIEW, campaign.id, period_code(later[0]), "view"))
+        )
+    rows = [turn] if turn else []
+    rows.append(
+        [(t("button.campaign_table"), encode(VIEW, campaign.id, period_code(period), "table"))]
+    )
+    numbers = [
+        (n, f)
+        for n, f in enumerate(campaign.definition.form.fields, start=1)
+        if f.kind is FieldKind.NUMBER
+    ]
+    rows += [
+        [(t("button.campaign_chart", label=f.label), encode(CHART, campaign.id, n))]
+        for n, f in numbers[:4]
+    ]
+    return keyboard(rows)
+
+
+@refusals
+async def view_pressed(update: Update, context: Context) -> None:
+    """A period's status (上月 / 下月), or its consolidated table as XLSX."""
+    button = pressed(update.callback_query.data, VIEW)
+    env = env_of(context)
+    period = period_of(int(button.parts[1]))
+    status = await monthly.status(env, caller(update), button.item_id, period)
+    await answer_button(update.callback_query)
+    if button.arg == "table":
+        history = await monthly.history(env, caller(update), button.item_id)
+        buffer = io.BytesIO()
+        count = write_period(status, history, buffer, env.zone)
+        await context.bot.send_document(
+            update.effective_chat.id,
+            document=buffer.getvalue(),
+            filename=t("campaign_file", title=status.campaign.title, period=period.label),
+            caption=t(
+                "campaign_table_caption",
+                title=esc(status.campaign.title),
+                period=period_name(period),
+                count=count,
+                time=local_time(env, env.now()),
+            ),
+        )
+        return
+    await say(update, context, status_text(status), status_markup(status))
+
+
+@refusals
+async def chart_pressed(update: Update, context: Context) -> None:
+    """趋势图: a numeric field over the months, one line per enterprise."""
+    button = pressed(update.callback_query.data, CHART)
+    env = env_of(context)
+    history = await monthly.history(env, caller(update), button.item_id)
+    fields = history.campaign.definition.form.fields
+    number = int(button.parts[1])
+    await answer_button(update.callback_query)
+    if not 1 <= number <= len(fields) or fields[number - 1].kind is not FieldKind.NUMBER:
+        await say(update, context, t("error_campaign_not_found"))
+        return
+    field = fields[number - 1]
+    lines = monthly.series(history, field.key)
+    image = render_series(history.campaign.title, field.label, field.unit, lines)
+    await context.bot.send_photo(
+        update.effective_chat.id,
+        image,
+        caption=t(
+            "campaign_chart_caption", title=esc(history.campaign.title), label=esc(field.label)
+        ),
+    )
+
+
+# --- defining a campaign ------------------------------------------------------------------
+
+
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def definition_of(data: bytes, file_name: str, today_code: str) -> MonthlyDefinition:
+    """A TOML definition, or a table (XLSX/CSV) whose name gives its code when it can."""
+    if Path(file_name).suffix.lower() == ".toml":
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise UnreadableFile("file_bad_encoding") from None
+        return parse_definition_toml(text)
+    headers = {"label": t("monthly_column.label"), "kind": t("monthly_column.kind")}
+    rows = read_table(data, file_name, headers)
+    stem = Path(file_name).stem.lower()
+    code = stem if _CODE.fullmatch(stem) else f"m{today_code}"
+    return MonthlyDefinition(parse_form_rows(rows, code, Path(file_name).stem), ReportSchedule())
+
+
+@flow.step(FLOW, "definition", accepts=(flow.FILE,))
+@refusals
+async def definition_received(update: Update, context: Context, conversation: Conversation) -> None:
+    document = update.effective_message.document
+    if document is None:
+        await say(update, context, t("ask_campaign.definition"))
+        return
+    telegram_file = await context.bot.get_file(document.file_id)
+    data = bytes(await telegram_file.download_as_bytearray())
+    env = env_of(context)
+    try:
+        definition = definition_of(data, document.file_name or "", env.now().strftime("%Y%m%d%H%M"))
+    except UnreadableFile as exc:
+        await say(update, context, t("error_campaign_file", reason=esc(t(exc.key, **exc.params))))
+        return
+    except FormDefinitionError as exc:
+        lines = [t("monthly.error_definition", count=len(exc.problems))]
+        for number, key, params in exc.problems[:PROBLEMS_SHOWN]:
+            text = t(key, **{k: esc(v) if isinstance(v, str) else v for k, v in params.items()})
+            lines.append(t(exc.at_key, number=number, text=text) if number else text)
+        await say(update, context, "\n".join(lines))
+        return
+    moved = await flow.advance(
+        context, conversation, "audience", definition=definition_to_data(definition)
+    )
+    form = definition.form
+    await say(
+        update,
+        context,
+        t(
+            "campaign_definition_read",
+            title=esc(form.title),
+            code=form.code,
+            fields="、".join(esc(f.label) for f in form.fields),
+            due=definition.schedule.due_working_day,
+        ),
+    )
+    await audience.ask(update, context, moved)
+
+
+async def _audience_chosen(
+    update: Update, context: Context, conversation: Conversation, chosen: Audience
+) -> None:
+    moved = await flow.advance(context, conversation, "first", audience=chosen.as_data())
+    suggested = Period.previous(env_of(context).today())
+    await flow.offer(
+        update,
+        context,
+        moved,
+        t("ask_campaign.first", example=suggested.label, period=period_name(suggested)),
+        keyboard([[(period_name(suggested), encode(FIRST, period_code(suggested)))]]),
+    )
+
+
+audience.use(FLOW, _audience_chosen)
+FIRST = "cpf"  # the first month reported, offered under its prompt
+flow.prompted(FLOW, FIRST)
+
+
+@flow.step(FLOW, "first", buttons=(FIRST,))
+@refusals
+async def first_typed(update: Update, context: Context, conversation: Conversation) -> None:
+    typed = message_text(update).strip().replace("年", "-").replace("月", "").replace("/", "-")
+    try:
+        year, month = (int(x) for x in typed.split("-"))
+        first = Period(year, month)
+    except ValueError:
+        await say(update, context, t("campaign_first_format", value=esc(message_text(update))))
+        return
+    await _create(update, context, conversation, first)
+
+
+async def first_pressed(update: Update, context: Context) -> None:
+    found = await flow.pressed(update, context, FLOW, "first", "campaign_expired")
+    if found is None:
+        return
+    conversation, button = found
+    await answer_button(update.callback_query)
+    if button is None:
+        await say(update, context, t("button_of_other_prompt"))
+        return
+    await refusals(_create)(update, context, conversation, period_of(int(button.parts[0])))
+
+
+async def _create(
+    update: Update, context: Context, conversation: Conversation, first: Period
+) -> None:
+    data = conversation.data
+    definition = definition_from_data(data["definition"])
+    try:
+        campaign = await monthly.create(
+            env_of(context),
+            caller(update),
+            definition,
+            Audience.from_data(data["audience"]),
+            first,
+            request_key(update),
+        )
+    except InvalidInput as exc:
+        if exc.params.get("reason") == "campaign_taken":
+            await flow.finish(context, conversation)
+        raise
+    await flow.finish(context, conversation)
+    await say(
+        update,
+        context,
+        t(
+            "campaign_created",
+            title=esc(campaign.title),
+            audience=audience_text(campaign.audience),
+            first=period_name(first),
+        ),
+    )
