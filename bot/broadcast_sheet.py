@@ -41,15 +41,15 @@ def write_reach(report: Report, target: Path | io.BytesIO, zone: ZoneInfo, audie
     """Write the report; returns the number of recipients listed."""
     summary = SheetSpec(
         t("reach_sheet.summary"),
-        [Column(t("reach_sheet.item"), 16, TEXT), Column(t("reach_sheet.value"), 60, WRAP)],
+        [Column(t("reach_sheet.item"), 30, WRAP), Column(t("reach_sheet.value"), 50, WRAP)],
     )
     detail = SheetSpec(
         t("reach_sheet.detail"),
         [
-            Column(t("reach_column.enterprise"), 30, WRAP),
+            Column(t("reach_column.enterprise"), 26, WRAP),
             Column(t("reach_column.uscc"), 21, TEXT),
             Column(t("reach_column.contact"), 10, WRAP),
-            Column(t("reach_column.reach"), 12, TEXT),
+            Column(t("reach_column.reach"), 20, WRAP),
             Column(t("reach_column.sent_at"), 17, DATETIME),
             Column(t("reach_column.read_at"), 17, DATETIME),
             Column(t("reach_column.asked_at"), 17, DATETIME),

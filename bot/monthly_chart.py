@@ -35,9 +35,9 @@ def render_series(
         figure = plt.figure(figsize=(11, 5.5), dpi=110)
         axes = figure.add_subplot(1, 1, 1)
         for name, values in sorted(lines.items()):
-            xs = [names.index(p.label) for p in periods if p in values]
-            ys = [float(values[p]) for p in periods if p in values]
-            axes.plot(xs, ys, marker="o", label=name)
+            # a month not reported is a gap in its line, not a straight stroke across it
+            ys = [float(values[p]) if p in values else float("nan") for p in periods]
+            axes.plot(range(len(periods)), ys, marker="o", label=name)
         axes.set_xticks(range(len(names)), names, rotation=45, ha="right")
         axes.set_ylabel(axis)
         axes.set_title(heading)

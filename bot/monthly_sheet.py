@@ -20,7 +20,7 @@ def _columns(form: ReportForm, first: list[Column]) -> list[Column]:
     fields = [
         Column(
             f"{f.label}（{f.unit}）" if f.unit else f.label,
-            14 if f.kind is FieldKind.NUMBER else 22,
+            12 if f.kind is FieldKind.NUMBER else 18,
             NUMBER
             if f.kind is FieldKind.NUMBER and not f.decimals
             else TEXT

@@ -137,7 +137,7 @@ KINDS: dict[str, Kind] = {
     "mra": Kind(((words("skip", "done", "submit", "cancel"),),), None),
     "mrc": Kind(((ID,),), None),
     "mre": Kind(((ID,),), None),
-    "cp": Kind(((ID, ID, words("view", "table")),), CampaignNotFound),
+    "cp": Kind(((ID, ID, words("view", "table", "stop", "resume")),), CampaignNotFound),
     "cpc": Kind(((ID, ID),), CampaignNotFound),
     "cpf": Kind(((ID,),), None),
     # a directory entry: open it; 修改 an attribute; a 规模 chosen under that prompt

@@ -155,6 +155,8 @@ def status_markup(status: PeriodStatus) -> InlineKeyboardMarkup:
         [(t("button.campaign_chart", label=f.label), encode(CHART, campaign.id, n))]
         for n, f in numbers[:4]
     ]
+    switch = "stop" if campaign.active else "resume"
+    rows.append([(t(f"button.campaign_{switch}"), _view(campaign.id, period, switch))])
     return keyboard(rows)
 
 
@@ -164,6 +166,15 @@ async def view_pressed(update: Update, context: Context) -> None:
     button = pressed(update.callback_query.data, VIEW)
     env = env_of(context)
     period = period_of(int(button.parts[1]))
+    if button.arg in ("stop", "resume"):
+        status = await monthly.set_active(
+            env, caller(update), button.item_id, button.arg == "resume"
+        )
+        await answer_button(update.callback_query)
+        key = "campaign_resumed" if status.campaign.active else "campaign_stopped_now"
+        text = t(key, title=esc(status.campaign.title)) + "\n\n" + status_text(status)
+        await say(update, context, text, status_markup(status))
+        return
     status = await monthly.status(env, caller(update), button.item_id, period)
     await answer_button(update.callback_query)
     if button.arg == "table":
@@ -227,7 +238,7 @@ def definition_of(data: bytes, file_name: str, today_code: str) -> MonthlyDefini
     headers = {"label": t("monthly_column.label"), "kind": t("monthly_column.kind")}
     rows = read_table(data, file_name, headers)
     stem = Path(file_name).stem.lower()
-    code = stem if _CODE.fullmatch(stem) else f"m{today_code}"
+    code = stem if _CODE.fullmatch(stem) else "m" + today_code
     return MonthlyDefinition(parse_form_rows(rows, code, Path(file_name).stem), ReportSchedule())
 
 

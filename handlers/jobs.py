@@ -38,8 +38,8 @@ async def run_sweep(app: Application) -> dict[str, int] | None:
     created = await ladder.sweep(env)
     asked = await monthly.sweep(env)  # 月报: asked, reminded, escalated
     if asked:
-        log.info("monthly reports: %d notices", asked)
-    if created:
+        log.info("monthly reports: %d notices made", asked)
+    if created and any(created.values()):
         log.info("sweep created notices: %s", {k: v for k, v in created.items() if v})
     if created is not None:
         await outbox.report_unreachable(env)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup
 
 from bot.rules.monthly import AUDIENCE, Audience, MonthlyNotice, Period
+from bot.rules.refusals import CampaignNotFound
 from bot.texts import t
 from bot.usecases.monthly import NoticeView
 from handlers.buttons import encode
@@ -19,7 +20,14 @@ def period_code(period: Period) -> int:
 
 
 def period_of(code: int) -> Period:
-    return Period(code // 100, code % 100)
+    """A period from a button (YYYYMM); one the bot could not have sent reads as unknown."""
+    try:
+        period = Period(code // 100, code % 100)
+    except ValueError:
+        raise CampaignNotFound() from None
+    if not 2000 <= period.year <= 2999:
+        raise CampaignNotFound()
+    return period
 
 
 def period_name(period: Period) -> str:

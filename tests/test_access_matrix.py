@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
@@ -286,6 +287,21 @@ class World:
             None,
         )
         self.broadcast = created.broadcast.id
+        # a 月报 asked of enterprise A for last month (its notices queued)
+        from bot.rules.monthly import Period, parse_definition_toml
+        from bot.usecases import monthly
+
+        form = (Path(__file__).parent.parent / "examples" / "monthly_datacenter.toml").read_text()
+        campaign = await monthly.create(
+            self.sandbox.env,
+            Caller(p.leader.id, "王局长"),
+            parse_definition_toml(form),
+            Audience(AudienceKind.USCC, (COMPANY_USCC,)),
+            Period.previous(self.sandbox.env.today()),
+        )
+        await monthly.sweep(self.sandbox.env)
+        self.campaign = campaign.id
+        self.period = int(campaign.first_period.label.replace("-", ""))
         assert db.rows("SELECT * FROM conversations") == []  # nobody is in the middle of a step
         return self
 
@@ -416,6 +432,16 @@ def matrix(w: World) -> dict[str, list[tuple[str, frozenset[str]]]]:
     rows["bca"] = [(encode("bca", "tag"), _in())]
     rows["bcv"] = [(encode("bcv", 1), _in())]
     rows["bcc"] = [(encode("bcc", c), _in()) for c in ("send", "files_done", "cancel")]
+    # 月报: 填报 is the contacts' of an enterprise asked; a period and a chart the leaders'
+    rows["mr"] = [(encode("mr", w.campaign, w.period, "fill"), _in("A first", "A colleague"))]
+    rows["cp"] = [
+        (encode("cp", w.campaign, w.period, v), _in("leader")) for v in ("view", "table", "stop")
+    ]
+    rows["cpc"] = [(encode("cpc", w.campaign, 1), _in("leader"))]
+    rows["cpf"] = [(encode("cpf", w.period), _in())]
+    rows["mra"] = [(encode("mra", a), _in()) for a in ("submit", "skip", "cancel")]
+    rows["mrc"] = [(encode("mrc", 1), _in())]
+    rows["mre"] = [(encode("mre", 2), _in())]
     rows["cat"] = [(encode("cat", "rongzi"), _in())]
     rows["reg"] = [(encode("reg", "ok"), _in()), (encode("reg", "edit", "name"), _in())]
     rows["new"] = [(encode("new", w), EVERYONE) for w in ("submit", "again", "cancel")]

@@ -28,6 +28,7 @@ from bot.rules.model import (
     TaskAction,
     TaskState,
 )
+from bot.rules.monthly import MonthlyNotice
 from bot.rules.task_ledger import HISTORY_COLUMNS
 from bot.rules.tasks import COLUMNS as TASK_COLUMNS
 from bot.rules.workflow import APPEAL_FLOW, TASK_FLOW, Needs
@@ -186,6 +187,8 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "input.{}": None,
     "roster_column.{}": [(c,) for c in (*ROSTER_COLUMNS, "registered", "contacts")],
     "ask_directory.{}": [(a,) for a in Attribute],
+    "monthly.notice.{}": [(k,) for k in MonthlyNotice],
+    "button.campaign_{}": [("stop",), ("resume",)],
     "audience.{}": [(k,) for k in AudienceKind if k not in (AudienceKind.ALL, AudienceKind.USCC)],
     "directory_{}": None,  # an attribute's field name: field.directory_… (via name("field"))
 }

@@ -452,6 +452,14 @@ APPEAL = (
 # Each CHECK of the schema: (table, statement with {v}, a value it takes, one it refuses).
 CHECKS = [
     (
+        "campaigns",  # active or stopped
+        "INSERT INTO campaigns (code, title, definition, audience, first_period, state,"
+        f" created_by, created_at) VALUES ('c', '月报', '{{{{}}}}', '{{{{}}}}', '2026-01', {{v}},"
+        f" 1, '{T0}')",
+        "'active'",
+        "'paused'",
+    ),
+    (
         "broadcasts",  # scheduled → sending → sent, or cancelled
         "INSERT INTO broadcasts (title, body, topic, audience, state, created_by, created_at,"
         f" send_at) VALUES ('通知', '正文', 'industry', '{{{{}}}}', {{v}}, 1, '{T0}', '{T0}')",

@@ -7,7 +7,8 @@ buttons and reads what the bot sent. The demo and the tests are written with the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from telegram import Update
@@ -58,6 +59,15 @@ class Sandbox:
     async def stop(self) -> None:
         await on_stop(self.app)
         await self.app.shutdown()
+
+    @contextmanager
+    def silenced(self) -> Iterator[None]:
+        """The transcript keeps going, the echo pauses (a long stretch told in a line)."""
+        echo, self._echo = self._echo, None
+        try:
+            yield
+        finally:
+            self._echo = echo
 
     @property
     def env(self) -> Env:

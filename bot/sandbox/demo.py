@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from contextlib import nullcontext
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,10 +14,13 @@ from bot.broadcast_sheet import write_reach
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.digest_files import write_digest_files
+from bot.monthly_chart import render_series
+from bot.monthly_sheet import write_period
 from bot.rules.digest import Week
+from bot.rules.monthly import Period, ReportSchedule, ask_day, due_day
 from bot.rules.org import OrgConfig
 from bot.sandbox.chat import Sandbox
-from bot.usecases import broadcasts
+from bot.usecases import broadcasts, monthly
 from handlers.broadcast_text import audience_text
 from handlers.digest import send_weekly_digests
 from handlers.jobs import deliver_notices, run_sweep
@@ -29,6 +34,8 @@ CAST = {LEADER_ID: "王局长", 20001: "张科长", 20002: "李明", 20003: "赵
 # last, and is recognised from the roster), for the directory and 政策宣贯 chapter.
 CENTRES = {31001: "刘工", 31002: "孙经理", 31003: "周主任", 31004: "吴总"}
 EXAMPLE_ROSTER = Path(__file__).parent.parent / "resources" / "enterprise_roster.csv"
+EXAMPLE_FORM = Path(__file__).parent.parent / "resources" / "monthly_datacenter.toml"
+YEAR_START = datetime(2025, 1, 6, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 EXAMPLE_TASKS = Path(__file__).parent.parent / "resources" / "rectification_tasks.csv"
 # Working days of the ladder chapter and what happens on each (after the sweep).
 DEMO_DAYS = [
@@ -58,12 +65,17 @@ async def play(
     try:
         leader, head, official, other, company = (sandbox.person(i, n) for i, n in CAST.items())
 
+        clock.set(YEAR_START)
         echo("\n═══ 1. 局领导邀请承办人加入（单次有效的邀请链接）═══")
         await head.send(f"/start {await _invite(leader, 'jrj', head=True)}")
         await official.send(f"/start {await _invite(leader, 'jrj', head=False)}")
         await other.send(f"/start {await _invite(leader, 'zxqy', head=False)}")
 
-        echo("\n═══ 2. 企业登记（统一社会信用代码按 GB 32100 校验）═══")
+        contacts = await _directory(sandbox, leader, echo)
+        await _year_of_monthly_reports(sandbox, clock, leader, contacts, echo, out)
+
+        clock.set(DEMO_START)
+        echo("\n═══ 5. 企业登记（统一社会信用代码按 GB 32100 校验）═══")
         await company.send("/start")
         await company.send("鄂州市泛亚食品有限公司")
         await company.send("91420700MA4958XXXX")
@@ -72,7 +84,7 @@ async def play(
         await company.send("13907110000")
         await company.press("确认登记")
 
-        echo("\n═══ 3. 提交融资诉求（春节假期不计入办理时限）═══")
+        echo("\n═══ 6. 提交融资诉求（春节假期不计入办理时限）═══")
         await company.send("/new")
         await company.press("融资")
         await company.send(
@@ -81,7 +93,7 @@ async def play(
         await company.send_document("扩建项目可研报告.pdf")
         await company.press("提交")
 
-        echo("\n═══ 4. 承办人签收、备注、回复、办结 ═══")
+        echo("\n═══ 7. 承办人签收、备注、回复、办结 ═══")
         await official.press("签收")
         await official.press("备注")
         await official.send("已与市融资担保公司电话沟通，需企业补充近两年财务报表。")
@@ -97,11 +109,11 @@ async def play(
         await official.press("办结", containing="诉求 SQ-")
         await official.send("已完成银企对接，担保公司同意提供800万元担保，银行授信审批中。")
 
-        echo("\n═══ 5. 企业评价 ═══")
+        echo("\n═══ 8. 企业评价 ═══")
         await company.press("满意")
         await company.send("对接及时，感谢！")
 
-        echo("\n═══ 6. 转办：误选类别的诉求转给市人社局 ═══")
+        echo("\n═══ 9. 转办：误选类别的诉求转给市人社局 ═══")
         await company.send("/new")
         await company.press("综合服务")
         await company.send("春节后急需招聘冷链物流操作工30名，希望协助对接人社部门招聘会。")
@@ -111,7 +123,7 @@ async def play(
         await other.press("市人社局")
         await other.send("属于用工(引才)类诉求，由市人社局办理。")
 
-        echo("\n═══ 7. 不满意重办，及企业撤回 ═══")
+        echo("\n═══ 10. 不满意重办，及企业撤回 ═══")
         await company.send("/new")
         await company.press("融资")
         await company.send("申请稳岗贷款贴息政策咨询，请告知申报条件与材料。")
@@ -128,11 +140,11 @@ async def play(
         await company.press("撤回")
         await company.send("问题已通过其他渠道解决。")
 
-        echo("\n═══ 8. 越权操作被拒绝 ═══")
+        echo("\n═══ 11. 越权操作被拒绝 ═══")
         await other.send("/view SQ-2026-000001")
         await company.send("/inbox")
 
-        echo("\n═══ 9. 整改任务台账：导入巡察反馈的 29 个问题 ═══")
+        echo("\n═══ 12. 整改任务台账：导入巡察反馈的 29 个问题 ═══")
         await leader.send("/tasks import")
         await leader.send_document("rectification_tasks.csv", content=EXAMPLE_TASKS.read_bytes())
         await leader.send("/tasks import")
@@ -144,7 +156,7 @@ async def play(
         )
         await leader.send_document("新增整改任务.csv", content=extra.encode("utf-8"))
 
-        echo("\n═══ 10. 时间推进：提示、督办、提级（春节假期不计）═══")
+        echo("\n═══ 13. 时间推进：提示、督办、提级（春节假期不计）═══")
         await company.send("/new")
         await company.press("融资")
         await company.send("申请技术改造专项资金贴息，请告知2026年申报条件。")
@@ -180,31 +192,23 @@ async def play(
 
         clock.set(datetime.fromisoformat("2026-03-16T09:00:00+08:00"))  # a Monday
         week = Week.before(sandbox.env.today())
-        echo(f"\n═══ 11. 周一督察通报（{week.year}年第{week.number}周）═══")
+        echo(f"\n═══ 14. 周一督察通报（{week.year}年第{week.number}周）═══")
         env = sandbox.env
         await send_weekly_digests(sandbox.app.bot, env, week)
         if out is not None:
             chart, ledger, count = await write_digest_files(env, week, out)
             echo(f"\n图表：{chart}\n诉求台账（{count} 件）：{ledger}")
 
-        await _directory_and_broadcast(sandbox, clock, leader, echo, out)
+        await _broadcast(sandbox, clock, leader, echo, out)
     finally:
         await sandbox.stop()
     return sandbox
 
 
-async def _directory_and_broadcast(
-    sandbox: Sandbox,
-    clock: ManualClock,
-    leader: object,
-    echo: Callable[[str], None],
-    out: Path | None,
-) -> None:
-    """The directory imported (a bad row refused first), data centres registering and
-    recognised, a 政策宣贯 to the 数据中心 tag with one contact unreachable, 已阅 and a 咨询
-    that becomes an appeal, and the reach report."""
-    clock.set(datetime.fromisoformat("2026-03-17T10:00:00+08:00"))
-    echo("\n═══ 12. 企业名录：导入（坏行逐行指出，整表不导入）═══")
+async def _directory(sandbox: Sandbox, leader: object, echo: Callable[[str], None]) -> list[object]:
+    """The roster imported (a bad row refused first); the four data centres register and are
+    recognised; a leader corrects a tag. Returns their contacts."""
+    echo("\n═══ 2. 企业名录：导入（坏行逐行指出，整表不导入），企业登记时按信用代码识别 ═══")
     roster = EXAMPLE_ROSTER.read_bytes()
     bad = roster.replace(b"91420700MA49E5F6GB", b"91420700MA49E5F6G0")
     await leader.send("/enterprises import")
@@ -212,9 +216,9 @@ async def _directory_and_broadcast(
     await leader.send("/enterprises import")
     await leader.send_document("企业名录.csv", content=roster)
     contacts = [sandbox.person(i, n) for i, n in CENTRES.items()]
-    codes = [line.split(",")[1].strip('"') for line in roster.decode().splitlines()[1:5]]
-    names = [line.split(",")[0].strip('"') for line in roster.decode().splitlines()[1:5]]
-    for person, name, code in list(zip(contacts, names, codes, strict=True))[:3]:
+    lines = roster.decode().splitlines()[1:5]
+    for person, line in zip(contacts, lines, strict=True):
+        name, code = (cell.strip('"') for cell in line.split(",")[:2])
         await person.send("/start")
         await person.send(name)
         await person.send(code)
@@ -224,8 +228,144 @@ async def _directory_and_broadcast(
     await leader.send("/enterprises 悦科")
     await leader.press("修改标签")
     await leader.send("数据中心、在建项目、算力枢纽")
+    return contacts
 
-    echo("\n═══ 13. 政策宣贯：按标签发送，已阅、咨询转诉求、送达报告 ═══")
+
+# What each data centre reports, month by month (a year of construction): 本月完成投资额
+# grows as the works go on; the 形象进度 moves from 土建施工 to 已投运.
+STAGES = ("土建施工", "土建施工", "土建施工", "机电安装", "机电安装", "机电安装",
+          "机电安装", "设备调试", "设备调试", "设备调试", "已投运", "已投运")  # fmt: skip
+# One data centre reports a month late; another never reports one month.
+LATE, MISSING = (1, Period(2025, 9)), (2, Period(2025, 6))
+
+
+def _answers(centre: int, month: int, total: Decimal) -> tuple[Decimal, list[str]]:
+    invested = Decimal(800 + 150 * centre + 40 * month + (month % 3) * 25)
+    total += invested
+    racks = (month + 1) * (40 + 10 * centre)
+    return total, [f"{invested}万元", f"{total}", STAGES[month], str(racks)]
+
+
+async def _report(person: object, answers: list[str], issue: str | None) -> None:
+    await person.press("填报")
+    for answer in answers[:2]:
+        await person.send(answer)
+    await person.press(answers[2])
+    await person.send(answers[3])
+    if issue:
+        await person.send(issue)
+    else:
+        await person.press("跳过")
+    await person.press("跳过")
+    await person.press("提交")
+
+
+async def _year_of_monthly_reports(
+    sandbox: Sandbox,
+    clock: ManualClock,
+    leader: object,
+    contacts: list[object],
+    echo: Callable[[str], None],
+    out: Path | None,
+) -> None:
+    """The bureau's 大数据中心月报制度: the four data centres report their construction
+    each month of 2025; one reports late (September, across the National Day holiday and
+    its 调休 Saturday), one misses June. The first month is shown whole, then a line a month."""
+    echo("\n═══ 3. 月报：局领导按表单定义建立《大数据中心建设月报》═══")
+    await leader.send("/campaigns new")
+    await leader.send_document("monthly_datacenter.toml", content=EXAMPLE_FORM.read_bytes())
+    await leader.press("按标签")
+    await leader.press("数据中心（4）")
+    await leader.send("2025-01")
+
+    echo("\n═══ 4. 月报：2025 年 12 个月的填报、提示、督办、提级 ═══")
+    env = sandbox.env
+    totals = [Decimal(0)] * len(contacts)
+    period = Period(2025, 1)
+    for month in range(12):
+        shown = month == 0 or period == LATE[1]
+        with nullcontext() if shown else sandbox.silenced():
+            totals = await _month(sandbox, clock, contacts, period, month, totals)
+        status = await monthly.status(env, None, 1, period)
+        echo(
+            f"—— {period.label}：已报 {len(status.reported)}/{len(status.targets)}"
+            f"（逾期 {len(status.late)}），截止 {status.due.isoformat()}"
+        )
+        period = period.next()
+    await leader.send("/campaigns")
+    await leader.press("第1项 报送情况")
+    await leader.press("◀ 上月")
+    await leader.press("汇总表（XLSX）")
+    await leader.press("趋势图：本月完成投资额")
+    await leader.press("停止月报")  # the story's year is over: 2026 is not part of it
+    if out is not None:
+        status = await monthly.status(env, None, 1, Period(2025, 12))
+        history = await monthly.history(env, None, 1)
+        table = out / "大数据中心建设月报-2025-12.xlsx"
+        write_period(status, history, table, env.zone)
+        chart = out / "大数据中心建设月报-投资额.png"
+        field = history.campaign.definition.form.fields[0]
+        chart.write_bytes(
+            render_series(
+                history.campaign.title, field.label, field.unit, monthly.series(history, field.key)
+            )
+        )
+        echo(f"\n月报汇总表：{table}\n月报趋势图：{chart}")
+
+
+async def _month(
+    sandbox: Sandbox,
+    clock: ManualClock,
+    contacts: list[object],
+    period: Period,
+    month: int,
+    totals: list[Decimal],
+) -> list[Decimal]:
+    """One period: the sweep each working day from its ask day to three past due; the data
+    centres report on the ask day, the late one on the last of those days."""
+    env = sandbox.env
+    days = _sweep_days(period, env)
+    for day in days:
+        clock.set(datetime.combine(day, time(9, 0), env.zone))
+        await run_sweep(sandbox.app)
+        if day == days[0]:
+            for n, person in enumerate(contacts):
+                if (n, period) in (LATE, MISSING):
+                    continue
+                totals[n], answers = _answers(n, month, totals[n])
+                issue = "受雨季影响，机房土建进度略有滞后。" if n == 0 and month == 0 else None
+                await _report(person, answers, issue)
+        if (LATE[0], period) == LATE and day == days[-1]:
+            totals[LATE[0]], answers = _answers(LATE[0], month, totals[LATE[0]])
+            await _report(contacts[LATE[0]], answers, None)
+    return totals
+
+
+def _sweep_days(period: Period, env: object) -> list[date]:
+    """The days a period's ladder acts on: its ask day to three working days past due."""
+    schedule = ReportSchedule()
+    first = ask_day(period, env.calendar)
+    last = env.calendar.add_working_days(due_day(period, env.calendar, schedule), 3)
+    days, day = [], first
+    while day <= last:
+        if env.calendar.is_working_day(day):
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+async def _broadcast(
+    sandbox: Sandbox,
+    clock: ManualClock,
+    leader: object,
+    echo: Callable[[str], None],
+    out: Path | None,
+) -> None:
+    """A 政策宣贯 to the 数据中心 tag with one contact unreachable, 已阅 and a 咨询 that
+    becomes an appeal, and the reach report."""
+    clock.set(datetime.fromisoformat("2026-03-17T10:00:00+08:00"))
+    contacts = [sandbox.person(i, n) for i, n in CENTRES.items()]
+    echo("\n═══ 15. 政策宣贯：按标签发送，已阅、咨询转诉求、送达报告 ═══")
     sandbox.api.fail_chat(contacts[2].id, 403, "Forbidden: bot was blocked by the user")
     await leader.send("/broadcast")
     await leader.send("关于申报2026年度数据中心建设专项补助的通知")
@@ -251,14 +391,6 @@ async def _directory_and_broadcast(
         path = out / "宣贯送达报告.xlsx"
         write_reach(found, path, sandbox.env.zone, audience_text(found.broadcast.audience))
         echo(f"\n送达报告：{path}")
-    echo("\n（之后，第四个数据中心登记，按信用代码自动识别）")
-    last = contacts[3]
-    await last.send("/start")
-    await last.send(names[3])
-    await last.send(codes[3])
-    await last.send(last.name)
-    await last.send("13907131004")
-    await last.press("确认登记")
 
 
 async def run_demo(settings: Settings, org: OrgConfig, echo: Callable[[str], None]) -> Path:

@@ -379,6 +379,31 @@ async def submit(
     return Submitted(campaign, period, version, late, due)
 
 
+async def set_active(env: Env, who: Who, campaign_id: int, active: bool) -> PeriodStatus:
+    """停止 / 恢复: a stopped campaign asks and chases nobody; what was reported stays."""
+    now = env.now()
+    async with env.db.unit_of_work() as uow:
+        actor = await actor_in(uow, env, who)
+        may_manage(actor, pressed=True)
+        campaign = await uow.monthly.campaign(campaign_id)
+        if campaign is None:
+            raise CampaignNotFound()
+        if await uow.monthly.set_active(campaign_id, active):
+            await uow.audit.add(
+                subject(campaign_id),
+                actor.tg_id,
+                "campaign_resume" if active else "campaign_stop",
+                now,
+            )
+        periods = await uow.monthly.periods(campaign_id)
+        fresh = await uow.monthly.campaign(campaign_id)
+        assert fresh is not None
+        period = periods[-1] if periods else fresh.first_period
+        found = await _status(uow, env, fresh, period, periods)
+        await uow.commit()
+    return found
+
+
 # --- leaders see it ----------------------------------------------------------------------------
 
 
