@@ -332,7 +332,7 @@ def cmd_enterprises(args: argparse.Namespace) -> int:
     from bot.task_files import UnreadableFile, read_table
     from bot.texts import t
     from bot.usecases import directory
-    from handlers.directory import import_report, problems_text, roster_headers, scales_by_label
+    from handlers.directory import import_report, roster_headers, scales_by_label
 
     if args.action == "export":
         target = output_file(args.file, "enterprises export")
@@ -366,8 +366,8 @@ def cmd_enterprises(args: argparse.Namespace) -> int:
                 env, None, rows, roster_headers(), scales_by_label()
             )
         except RosterImportError as exc:
-            for line in problems_text(exc, limit=None)[1:]:
-                print(f"  {plain(line)}")
+            for row, key, params in exc.problems:
+                print(f"  row {row}: {plain(t(key, **params))}")
             print(
                 f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s) (listed"
                 " above)",
