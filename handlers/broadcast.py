@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import io
+from datetime import datetime
 
 from telegram import Update
 
@@ -15,6 +16,8 @@ from bot.rules.broadcasts import (
     TOPICS,
     Audience,
     AudienceCount,
+    AudienceKind,
+    Broadcast,
     body_text,
     send_moment,
     title_text,
@@ -125,10 +128,13 @@ async def topic_typed(update: Update, context: Context, conversation: Conversati
 
 
 async def topic_pressed(update: Update, context: Context) -> None:
-    found = await flow.pressed(update, context, FLOW, "topic", "broadcast_expired")
+    found = await flow.pressed(update, context, FLOW, None, "broadcast_expired")
     if found is not None:
         conversation, button = found
         await answer_button(update.callback_query)
+        if conversation.step != "topic":  # the draft is past it: the topic stays as chosen
+            await say(update, context, t("button_of_other_prompt"))
+            return
         await _topic(update, context, conversation, str(button.parts[0]) if button else None)
 
 
@@ -199,7 +205,7 @@ audience.use(FLOW, _preview)
 
 
 def preview_text(draft: Draft, counted: AudienceCount) -> str:
-    return t(
+    text = t(
         "broadcast_preview",
         title=esc(draft.title),
         body=esc(draft.body),
@@ -211,6 +217,10 @@ def preview_text(draft: Draft, counted: AudienceCount) -> str:
         muted=f"{counted.muted:,}",
         contacts=f"{counted.contacts:,}",
     )
+    missing = len(draft.audience.values) - counted.enterprises
+    if draft.audience.kind is AudienceKind.USCC and missing > 0:
+        text += "\n" + t("broadcast_uscc_unknown", count=missing)
+    return text
 
 
 @flow.step(FLOW, "confirm", buttons=(CHOICE,))
@@ -237,7 +247,9 @@ async def choice_pressed(update: Update, context: Context) -> None:
     await _choice(update, context, conversation, word)
 
 
-flow.kept(FLOW, CHOICE, when=lambda c: c.step in ("files", "confirm", "when"))
+# A button of an earlier prompt of this composition stays part of it (refused on the
+# button when it no longer fits), never a way out that loses the draft.
+flow.kept(FLOW, CHOICE, TOPIC, when=lambda c: True)
 
 
 @refusals
@@ -249,7 +261,7 @@ async def _choice(update: Update, context: Context, conversation: Conversation, 
     elif word == "schedule" and conversation.step in ("confirm", "when"):
         await flow.advance(context, conversation, "when")
         await say(update, context, t("ask_broadcast.when", example=_example(context)))
-    elif word == "redo" and conversation.step in ("confirm", "when"):
+    elif word == "redo" and conversation.step in ("confirm", "when", "audience", "value", "uscc"):
         await audience.ask(update, context, conversation)
     elif word == "cancel":
         await flow.finish(context, conversation)
@@ -304,14 +316,21 @@ async def sent_pressed(update: Update, context: Context) -> None:
     else:
         found = await broadcasts.status(env, caller(update), button.item_id)
     await answer_button(update.callback_query)
-    await say(
-        update, context, _status(found, context), status_markup(found.broadcast, found.may_cancel)
-    )
+    text = _status(found, context)
+    if found.cancelled_before:
+        when = local_time(env, found.broadcast.cancelled_at or found.broadcast.send_at)
+        text = t("broadcast_cancelled_before", when=when) + "\n\n" + text
+    await say(update, context, text, status_markup(found.broadcast, found.may_cancel))
 
 
 def _status(found: Status, context: Context) -> str:
-    when = local_time(env_of(context), found.broadcast.send_at)
-    return status_text(found.broadcast, found.reach, when)
+    b = found.broadcast
+    return status_text(b, found.reach, local_time(env_of(context), _when(b)))
+
+
+def _when(broadcast: Broadcast) -> datetime:
+    """What a status names: when it was cancelled, else when it went (or goes)."""
+    return broadcast.cancelled_at or broadcast.send_at
 
 
 async def send_report(update: Update, context: Context, broadcast_id: int) -> None:
@@ -324,9 +343,7 @@ async def send_report(update: Update, context: Context, broadcast_id: int) -> No
         update.effective_chat.id,
         document=buffer.getvalue(),
         filename=t("reach_file", title=report.broadcast.title[:30], day=env.today().isoformat()),
-        caption=t("reach_caption", title=esc(report.broadcast.title))
-        + "\n"
-        + status_text(report.broadcast, report.reach, local_time(env, report.broadcast.send_at)),
+        caption=t("reach_caption", title=esc(report.broadcast.title)),
     )
 
 
@@ -347,7 +364,7 @@ async def received_pressed(update: Update, context: Context) -> None:
     if word == "read":
         broadcast, first = await broadcasts.read(env, caller(update), button.item_id)
         key = "broadcast_read" if first else "broadcast_read_again"
-        await answer_button(update.callback_query, t(key, title=esc(broadcast.title)))
+        await answer_button(update.callback_query, t(key, title=broadcast.title))  # plain text
         return
     if word == "ask":
         broadcast = await broadcasts.consult(env, caller(update), button.item_id)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.monthly_chart import render_series
 from bot.monthly_sheet import write_period
 from bot.rules.broadcasts import Audience
 from bot.rules.model import Conversation
@@ -210,6 +209,8 @@ async def chart_pressed(update: Update, context: Context) -> None:
         await say(update, context, t("error_campaign_not_found"))
         return
     field = fields[number - 1]
+    from bot.monthly_chart import render_series  # matplotlib: loaded when a chart is asked for
+
     lines = monthly.series(history, field.key)
     image = render_series(history.campaign.title, field.label, field.unit, lines)
     await context.bot.send_photo(
@@ -286,7 +287,7 @@ async def _audience_chosen(
     update: Update, context: Context, conversation: Conversation, chosen: Audience
 ) -> None:
     moved = await flow.advance(context, conversation, "first", audience=chosen.as_data())
-    suggested = Period.previous(env_of(context).today())
+    suggested = monthly.first_month(env_of(context), definition_from_data(moved.data["definition"]))
     await flow.offer(
         update,
         context,

@@ -419,12 +419,13 @@ async def render(env: Env, item: Outgoing) -> tuple[str, InlineKeyboardMarkup | 
         return monthly_text.notice(view)
     if item.subject == monthly.SUBJECT and item.kind == monthly.LEADERS:
         views = await monthly.leaders_view(env, [int(n) for n in item.detail.get("notices", [])])
-        if not views:
+        text = monthly_text.leaders_list(views)
+        if text is None:  # every one of them reported since
             raise Gone()
-        return monthly_text.leaders_list(views), None
+        return text, None
     if item.subject == "broadcast" and item.kind == broadcasts.DONE:
-        found = await broadcasts.stored(env, item.subject_id or 0)
-        if found is None:
+        found = await broadcasts.stored(env, item.subject_id or 0, with_reach=True)
+        if found is None or found.reach is None:
             raise Gone()
         b = found.broadcast
         text = t("broadcast_done", title=esc(b.title), reach=broadcast_text.reach_text(found.reach))

@@ -221,7 +221,15 @@ def import_report(result: RosterImported) -> list[str]:
         )
         for item in result.baobao_unmatched
     ]
-    return lines + capped(unmatched[:UNMATCHED_SHOWN], len(unmatched), "roster_baobao_more")
+    kept = [
+        t("roster_name_kept", row=k.row, roster=esc(k.roster_name), name=esc(k.name))
+        for k in result.names_kept
+    ]
+    return (
+        lines
+        + capped(kept[:UNMATCHED_SHOWN], len(kept), "roster_names_more")
+        + capped(unmatched[:UNMATCHED_SHOWN], len(unmatched), "roster_baobao_more")
+    )
 
 
 def problems_text(exc: RosterImportError, limit: int | None = PROBLEMS_SHOWN) -> list[str]:

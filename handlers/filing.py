@@ -372,7 +372,7 @@ async def _submit(
             env,
             caller(update),
             data["category"],
-            _quoted(data),
+            _quoted(data, env.org.limits.description_max),
             tuple(_attachments(conversation)),
             request_key(update),
             again,
@@ -394,10 +394,15 @@ async def _submit(
     await confirm(update, context, text, None, outcome.ack_id, outcome.queued)
 
 
-def _quoted(data: dict) -> str:
-    """The description, after the policy it asks about when it began as a 咨询."""
-    quote = data.get("quote")
-    return f"{quote}\n{data['description']}" if quote else data["description"]
+def _quoted(data: dict, limit: int) -> str:
+    """The description, after the policy it asks about when it began as a 咨询 (its title
+    left out when the two would pass the limit: the appeal is linked to the broadcast)."""
+    quote, description = data.get("quote"), data["description"]
+    if not quote:
+        return description
+    if len(quote) + 1 + len(description) > limit:
+        quote = t("consultation_quote_short")
+    return f"{quote}\n{description}"
 
 
 async def _submitted_before(update: Update, context: Context) -> None:

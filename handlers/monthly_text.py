@@ -65,22 +65,33 @@ def notice(view: NoticeView) -> tuple[str, InlineKeyboardMarkup | None]:
     return text, None
 
 
-def leaders_list(views: list[NoticeView]) -> str:
-    first = views[0]
+LEADERS_LISTED = 30  # enterprises a leaders' list names; the count says how many
+
+
+def leaders_list(views: list[NoticeView]) -> str | None:
+    """The enterprises raised to the leaders (or with nobody to chase them) that have still
+    not reported when it goes; None when all have."""
+    owed = [v for v in views if not v.reported]
+    if not owed:
+        return None
+    first = owed[0]
     lines = [
         t(
             "monthly.leaders_line",
             serial=serial(v),
             enterprise=esc(v.enterprise),
             days=v.record.overdue_days,
+            why=t(f"monthly.leaders_why.{v.record.kind}"),
         )
-        for v in views
+        for v in owed[:LEADERS_LISTED]
     ]
+    if len(owed) > LEADERS_LISTED:
+        lines.append(t("monthly.leaders_more", count=len(owed) - LEADERS_LISTED))
     return t(
         "monthly.leaders",
         title=esc(first.campaign.title),
         period=period_name(first.record.period),
         due=first.due.isoformat(),
-        count=len(views),
+        count=len(owed),
         lines="\n".join(lines),
     )

@@ -263,8 +263,11 @@ class BroadcastRepo(Store):
             AudienceKind.SCALE: "SELECT scale AS v, COUNT(*) AS n FROM directory"
             " WHERE scale <> '' GROUP BY scale",
             AudienceKind.TAG: "SELECT tag AS v, COUNT(*) AS n FROM directory_tags GROUP BY tag",
-            AudienceKind.BAOBAO: "SELECT CAST(baobao_user_id AS TEXT) AS v, COUNT(*) AS n"
-            " FROM enterprises WHERE baobao_user_id IS NOT NULL GROUP BY baobao_user_id",
+            # as the audience counts them: the registered enterprise's 包保, else the roster's
+            AudienceKind.BAOBAO: "SELECT CAST(b AS TEXT) AS v, COUNT(*) AS n FROM (SELECT"
+            " COALESCE(e.baobao_user_id, CASE WHEN e.id IS NULL THEN d.baobao_user_id END) AS b"
+            " FROM directory d LEFT JOIN enterprises e ON e.id = d.enterprise_id) x"
+            " WHERE b IS NOT NULL GROUP BY b",
             AudienceKind.CATEGORY: "SELECT category AS v, COUNT(DISTINCT enterprise_id) AS n"
             " FROM appeals GROUP BY category",
         }
@@ -274,9 +277,10 @@ class BroadcastRepo(Store):
     # --- recipients --------------------------------------------------------------------------
 
     async def is_recipient(self, broadcast_id: int, chat_id: int) -> bool:
+        """Whether the broadcast reached this chat (its message went)."""
         row = await self._one(
-            "SELECT 1 AS x FROM broadcast_recipients WHERE broadcast_id = ? AND chat_id = ?"
-            " AND muted = 0",
+            f"SELECT 1 AS x FROM broadcast_recipients r JOIN outbox o ON {_MESSAGE}"  # noqa: S608
+            " WHERE r.broadcast_id = ? AND r.chat_id = ? AND r.muted = 0 AND o.status = 'sent'",
             (broadcast_id, chat_id),
         )
         return row is not None

@@ -697,6 +697,8 @@ STEPS: list[Migration] = [
             appeal_id      INTEGER REFERENCES appeals(id),
             PRIMARY KEY (broadcast_id, chat_id)
         );
+        -- a recipient's message, found by its chat (the reach report joins on it)
+        CREATE INDEX outbox_about_chat ON outbox(subject, subject_id, kind, chat_id);
         CREATE TABLE topic_mutes (
             enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id),
             topic          TEXT NOT NULL,

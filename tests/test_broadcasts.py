@@ -183,7 +183,8 @@ async def test_a_scheduled_broadcast_goes_at_its_moment(bureau, db, clock):
     await bureau.leader.press("定时发送")
     for typed, says in [
         ("明天早上", "无法识别"),
-        ("2026-03-14 09:00", "须为工作日"),  # a Saturday
+        ("2026-03-14 09:00", "2026-03-14 不是工作日"),  # a Saturday
+        ("2026-03-11 22:30", "不在 08:00 至 20:00 之间"),
         ("2026-03-09 09:00", "已过"),
     ]:
         answer = await bureau.leader.send(typed)
@@ -266,7 +267,9 @@ def test_send_moments_as_people_type_them(env_calendar):
         ("", "empty"),
         ("soon", "send_at_format"),
         ("2026-03-11 25:00", "send_at_format"),
-        ("2026-03-14 09:00", "not_working_day"),
+        ("2026-03-14 09:00", "send_at_holiday"),
+        ("2026-03-11 07:30", "send_at_hours"),
+        ("2030-12-02 10:00", "send_at_far"),  # far, whatever its calendar
         ("2026-03-10 09:00", "send_at_past"),
         ("2026-06-10 09:00", "send_at_far"),
     ]:

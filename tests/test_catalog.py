@@ -189,6 +189,7 @@ RUN_TIME_KEYS: dict[str, list[tuple[object, ...]] | None] = {
     "ask_directory.{}": [(a,) for a in Attribute],
     "monthly.notice.{}": [(k,) for k in MonthlyNotice],
     "button.campaign_{}": [("stop",), ("resume",)],
+    "monthly.leaders_why.{}": [("leaders",), ("baobao",)],
     "audience.{}": [(k,) for k in AudienceKind if k not in (AudienceKind.ALL, AudienceKind.USCC)],
     "directory_{}": None,  # an attribute's field name: field.directory_… (via name("field"))
 }

@@ -292,3 +292,17 @@ async def test_an_xlsx_roster_imports_and_the_export_imports_back(bureau, db):
     assert first[:7] == list(DATA_CENTRES[0][:5]) + ["专精特新、数据中心", "李明"]
     again = await import_roster(bureau.leader, content, "导出.xlsx")
     assert "未变 4 家" in again[-1]
+
+
+async def test_a_roster_never_renames_a_registered_enterprise_silently(bureau, db):
+    contact = bureau.sandbox.person(30001, "陈经理")
+    await register(contact, "鄂州市云数据中心有限公司", code(1))
+    typo = [("鄂州市云数据中心有线公司", code(1), "软件业", "华容区", "", "", "")]
+    answer = await import_roster(bureau.leader, csv_of(typo))
+    assert "更新 1 家" in answer[-1]
+    assert (
+        "企业名称“鄂州市云数据中心有线公司”与已在本平台登记的“鄂州市云数据中心有限公司”不一致"
+        in answer[-1]
+    )
+    row = db.one("SELECT name, industry FROM directory WHERE uscc = ?", code(1))
+    assert (row["name"], row["industry"]) == ("鄂州市云数据中心有限公司", "软件业")

@@ -159,8 +159,8 @@ async def test_a_campaign_runs_its_month_across_the_holiday_and_the_tiaoxiu_satu
     await sweep_on(bureau, clock, "2026-10-15")
     await sweep_on(bureau, clock, "2026-10-16")
     assert len(notices(late, "月报逾期督办")) == 3
-    [raised] = notices(bureau.leader, "月报提级督办")
-    assert "共 1 家企业逾期未报" in raised and "逾期 3 个工作日" in raised
+    [raised] = notices(bureau.leader, "月报逾期未报")
+    assert "共 1 家企业" in raised and "逾期 3 个工作日（提级督办）" in raised
     assert len(notices(bureau.official, "月报逾期督办")) == 1  # once a period
 
     # the early one may no longer correct; the late one reports, marked late
@@ -198,6 +198,42 @@ async def test_a_campaign_runs_its_month_across_the_holiday_and_the_tiaoxiu_satu
     assert any("本月完成投资额 各月情况" in c for c in chart), chart
     assert len(bureau.box.api.photos) == photos + 1
     assert bureau.box.api.photos[-1][1].startswith(b"\x89PNG")
+
+
+async def test_a_campaign_begun_late_asks_first_and_never_catches_up(bureau, clock, db):
+    """Defined after its month's ask day: the contacts get the 填报通知 (not weeks of
+    reminders at once); nobody is told about days before it began. A month whose due day
+    is past cannot be chosen; the one suggested can."""
+    db.execute("DELETE FROM campaigns")
+    clock.set(at("2026-10-20"))  # September's due day (10-13) has passed
+    await bureau.leader.send("/campaigns new")
+    await bureau.leader.send_document("m.toml", content=DEFINITION.read_bytes())
+    await bureau.leader.press("按标签")
+    offered = await bureau.leader.press("数据中心（3）")
+    assert "通常为 2026年10月" in offered[-1]
+    refused = await bureau.leader.send("2026-09")
+    assert "报送截止日已过" in refused[-1] and "最早为 2026-10" in refused[-1]
+    assert db.count("campaigns") == 0
+    db.execute("DELETE FROM conversations")
+    clock.set(at("2026-10-12"))  # before its due day (10-13), after its ask day (10-08)
+    await bureau.leader.send("/campaigns new")
+    await bureau.leader.send_document("m.toml", content=DEFINITION.read_bytes())
+    await bureau.leader.press("按标签")
+    offered = await bureau.leader.press("数据中心（3）")
+    created = await bureau.leader.press("2026年9月")
+    assert "自 2026年9月 起" in created[-1]
+    await sweep_on(bureau, clock, "2026-10-12")  # asked late: a 填报通知, nothing else
+    for person in bureau.centres:
+        assert len(notices(person, "月报填报通知")) == 1
+        assert not notices(person, "提示") and not notices(person, "督办")
+    assert not notices(bureau.official, "月报") and not notices(bureau.leader, "月报逾期")
+    # the day after the due day: the 包保 is told once; enterprises nobody looks after
+    # are listed to the leaders in one message, never "您包保的"
+    await sweep_on(bureau, clock, "2026-10-13")
+    await sweep_on(bureau, clock, "2026-10-14")
+    assert len(notices(bureau.official, "您包保的")) == 1
+    [listed] = notices(bureau.leader, "月报逾期未报")
+    assert "共 2 家企业" in listed and "未设包保责任人" in listed and "您包保的" not in listed
 
 
 async def test_only_the_enterprises_asked_fill_and_only_leaders_see(bureau, clock, db):

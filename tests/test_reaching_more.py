@@ -133,3 +133,56 @@ async def test_roster_baobao_names_an_official_who_joins_later(sandbox, leader, 
     assert "更新 1 家" in again[-1]
     row = db.one("SELECT baobao_user_id FROM enterprises WHERE uscc = ?", DATA_CENTRES[0][1])
     assert row["baobao_user_id"] == 20002
+
+
+async def test_an_old_composer_button_never_loses_the_draft(sandbox, leader, db):
+    person = sandbox.person(31001, "刘工")
+    await register(person, DATA_CENTRES[0][0], DATA_CENTRES[0][1])
+    await leader.send("/broadcast")
+    await leader.send("关于开展数字化转型诊断服务的通知")
+    await leader.press("数字经济")
+    await leader.send("市经信局将组织专家为企业免费开展数字化转型诊断，请有意向的企业报名。")
+    await leader.press("无附件")
+    first = await leader.press("全部企业")
+    preview, _ = leader.find_button("重新选择对象")
+    await leader.press("重新选择对象")
+    await leader.press("上传信用代码名单")
+    # the earlier preview's 重新选择对象, and the topic button of step 2: the draft stays
+    again = await leader.press_data(preview, "bcc:redo")  # back to choosing the audience
+    assert not any("已退出政策宣贯编写" in a for a in again), again
+    assert "请选择对象范围" in again[-1]
+    old_topic, data = leader.find_button("数字经济")
+    stale = await leader.press_data(old_topic, data)
+    assert not any("已退出" in a or "已结束" in a for a in stale), stale
+    await leader.press("上传信用代码名单")
+    listed = await leader.send(f"{DATA_CENTRES[0][1]}\n{DATA_CENTRES[1][1]}")
+    assert "信用代码名单（2 家）" in listed[-1] and "有 1 个信用代码不在企业名录中" in listed[-1]
+    await leader.press("立即发送")
+    assert db.count("broadcasts") == 1 and "将发给 1 位联络员" in first[-1]
+
+
+async def test_read_and_ask_only_by_those_it_reached_and_a_cancel_said_once(sandbox, leader, db):
+    reached = sandbox.person(31001, "刘工")
+    blocked = sandbox.person(31002, "孙经理")
+    await register(reached, DATA_CENTRES[0][0], DATA_CENTRES[0][1])
+    await register(blocked, DATA_CENTRES[1][0], DATA_CENTRES[1][1])
+    sandbox.api.fail_chat(blocked.id, 403, "Forbidden: bot was blocked by the user")
+    await leader.send("/broadcast")
+    await leader.send("关于2026年度技改项目申报的通知")
+    await leader.press("产业政策")
+    await leader.send("请有技改计划的企业于5月前报送项目清单，逾期不再受理。")
+    await leader.press("无附件")
+    await leader.press("全部企业")
+    await leader.press("立即发送")
+    await deliver_notices(sandbox.app.bot, sandbox.env)
+    broadcast = db.one("SELECT id FROM broadcasts")["id"]
+    sandbox.api.chat_failures.pop(blocked.id, None)
+    forged = await blocked.press_data(blocked.inbox[-1], f"bc:{broadcast}:read")
+    assert "未找到该政策宣贯" in forged[-1]
+    assert db.one("SELECT COUNT(read_at) AS n FROM broadcast_recipients")["n"] == 0
+    await leader.send("/broadcast list")
+    await leader.press("第1条 查看进度")
+    first = await leader.press("取消发送") if leader.find_button("取消发送") else None
+    assert first is not None
+    again = await leader.press("取消发送")
+    assert "无需重复操作" in again[-1] or "已发送完毕" in again[-1]

@@ -19,6 +19,8 @@ BODY_MIN, BODY_MAX = 10, 3000  # the notice, its header and its buttons fit one 
 FILES_MAX = 5
 USCC_LIST_MAX = 5000  # an uploaded list of enterprises
 SCHEDULE_AHEAD = timedelta(days=60)
+# A scheduled notice goes in office hours: people read it, and may ask (咨询) at once.
+SEND_FROM, SEND_UNTIL = time(8, 0), time(20, 0)
 
 
 # Topics an enterprise may mute ("不再接收 产业政策 类宣贯"); the catalog names them.
@@ -240,10 +242,12 @@ def send_moment(
     except ValueError:
         raise InvalidInput(field="send_at", reason="send_at_format", value=typed) from None
     moment = datetime.combine(day, time(hour, minute), zone)  # type: ignore[arg-type]
-    if not calendar.is_working_day(day):
-        raise InvalidInput(field="send_at", reason="not_working_day")
     if moment <= now:
         raise InvalidInput(field="send_at", reason="send_at_past", value=typed)
     if moment - now > SCHEDULE_AHEAD:
         raise InvalidInput(field="send_at", reason="send_at_far", limit=SCHEDULE_AHEAD.days)
+    if not calendar.is_working_day(day):
+        raise InvalidInput(field="send_at", reason="send_at_holiday", day=day.isoformat())
+    if not SEND_FROM <= time(hour, minute) <= SEND_UNTIL:
+        raise InvalidInput(field="send_at", reason="send_at_hours", value=typed)
     return moment.astimezone(now.tzinfo)

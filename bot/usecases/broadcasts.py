@@ -215,6 +215,7 @@ class Status:
     broadcast: Broadcast
     reach: ReachCounts
     may_cancel: bool
+    cancelled_before: bool = False  # a 取消发送 again: it was cancelled already
 
 
 async def _visible(uow: UnitOfWork, actor: Actor, broadcast_id: int) -> Broadcast:
@@ -257,7 +258,9 @@ async def cancel(env: Env, who: Who, broadcast_id: int) -> Status:
         await uow.broadcasts.hold(broadcast_id)
         broadcast = await _visible(uow, actor, broadcast_id)
         if not _may_cancel(broadcast):
-            return Status(broadcast, await uow.broadcasts.reach(broadcast_id), False)
+            reach = await uow.broadcasts.reach(broadcast_id)
+            again = broadcast.state is BroadcastState.CANCELLED
+            return Status(broadcast, reach, False, cancelled_before=again)
         await uow.broadcasts.set_state(
             broadcast_id, BroadcastState.CANCELLED, broadcast.state, now, by=actor.tg_id
         )
@@ -381,20 +384,19 @@ async def muted_topics(env: Env, who: Who) -> set[str]:
 
 @dataclass(frozen=True)
 class Stored:
-    """A broadcast as the courier words it when its message goes."""
+    """A broadcast as the courier words it when its message goes (`reach` only for the
+    sender's message that it has gone: a contact's message needs none)."""
 
     broadcast: Broadcast
     files: list[Attachment]
-    reach: ReachCounts
+    reach: ReachCounts | None = None
 
 
-async def stored(env: Env, broadcast_id: int) -> Stored | None:
+async def stored(env: Env, broadcast_id: int, with_reach: bool = False) -> Stored | None:
     async with env.db.reading() as uow:
         broadcast = await uow.broadcasts.get(broadcast_id)
         if broadcast is None:
             return None
-        return Stored(
-            broadcast,
-            await uow.broadcasts.files(broadcast_id),
-            await uow.broadcasts.reach(broadcast_id),
-        )
+        files = await uow.broadcasts.files(broadcast_id) if not with_reach else []
+        reach = await uow.broadcasts.reach(broadcast_id) if with_reach else None
+        return Stored(broadcast, files, reach)

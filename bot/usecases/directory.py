@@ -3,7 +3,7 @@ entry, and matching an enterprise to its entry when it registers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.rules import access
@@ -38,6 +38,15 @@ class BaobaoUnmatched:
 
 
 @dataclass(frozen=True)
+class NameKept:
+    """A roster row naming a registered enterprise otherwise: the name is not changed."""
+
+    row: int
+    roster_name: str
+    name: str
+
+
+@dataclass(frozen=True)
 class RosterImported:
     added: int
     updated: int
@@ -45,6 +54,7 @@ class RosterImported:
     registered: int  # rows whose enterprise has registered in the bot already
     baobao_unmatched: list[BaobaoUnmatched]
     total: int  # entries in the directory after it
+    names_kept: list[NameKept] = field(default_factory=list)
 
 
 def _merged(
@@ -97,6 +107,7 @@ async def import_roster(
     found = validate_roster(rows, headers, scales_by_label)
     added = updated = unchanged = registered = 0
     unmatched: list[BaobaoUnmatched] = []
+    kept: list[NameKept] = []
     async with env.db.unit_of_work() as uow:
         actor = None if who is None else await actor_in(uow, env, who)
         access.require_leader(actor)
@@ -131,6 +142,11 @@ async def import_roster(
                 )
             else:
                 after = _merged(entry, row, baobao_id, now)
+                if entry.enterprise_id is not None and row.name != entry.name:
+                    # a registered enterprise keeps its name: a roster's other name for the
+                    # same USCC is more likely a slip than a renaming; the leader is told
+                    kept.append(NameKept(row.row, row.name, entry.name))
+                    after = replace(after, name=entry.name)
                 diff = changes(entry, after)
                 if diff or after.baobao_user_id != entry.baobao_user_id:
                     after = replace(after, tags=tuple(sorted(after.tags)))
@@ -151,7 +167,7 @@ async def import_roster(
                 await give_baobao(uow, enterprise, entry, actor_id, now)
         counts = await uow.directory.counts(1)
         await uow.commit()
-    return RosterImported(added, updated, unchanged, registered, unmatched, counts.total)
+    return RosterImported(added, updated, unchanged, registered, unmatched, counts.total, kept)
 
 
 @dataclass(frozen=True)

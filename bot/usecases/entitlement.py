@@ -57,6 +57,9 @@ async def _about(
         record = await uow.monthly.notice(ref)
         if record is None:
             return True
+        campaign = await uow.monthly.campaign(record.campaign_id)
+        if campaign is None or not campaign.active:  # stopped since: asks nobody
+            return False
         if await uow.monthly.latest(record.campaign_id, record.period, record.enterprise_id):
             return False
         return delivery.may_hear_monthly(who, record.enterprise_id, str(record.kind))

@@ -29,6 +29,7 @@ from bot.rules.monthly import (
     AnswerRefused,
     FieldKind,
     MonthlyDefinition,
+    MonthlyNotice,
     Period,
     ReportForm,
     answer_from_json,
@@ -82,8 +83,12 @@ async def create(
     """A campaign from its definition, for a segment, reported from `first` on (not a
     month before the last one: nobody is asked for the past)."""
     now, today = env.now(), env.today()
-    if first < Period.previous(today):
-        raise InvalidInput(field="first_period", reason="first_period_past")
+    if due_day(first, env.calendar, definition.schedule) < today:
+        raise InvalidInput(
+            field="first_period",
+            reason="first_period_past",
+            value=first_month(env, definition).label,
+        )
     if audience.kind is not AudienceKind.ALL and not audience.values:
         raise InvalidInput(field="broadcast_audience", reason="empty")
     async with env.db.unit_of_work() as uow:
@@ -121,6 +126,16 @@ async def create(
         await uow.commit()
     assert campaign is not None
     return campaign
+
+
+def first_month(env: Env, definition: MonthlyDefinition) -> Period:
+    """The first month a new campaign may ask for: last month while its due day is to come,
+    else this month."""
+    today = env.today()
+    last = Period.previous(today)
+    if due_day(last, env.calendar, definition.schedule) >= today:
+        return last
+    return Period.of(today)
 
 
 # --- the daily sweep ---------------------------------------------------------------------------
@@ -162,38 +177,49 @@ async def _sweep_period(
     uow: UnitOfWork, env: Env, campaign: Campaign, period: Period, today: date
 ) -> int:
     now = env.now()
-    if not await uow.monthly.asked(campaign.id, period):
+    first_time = not await uow.monthly.asked(campaign.id, period)
+    if first_time:
         await uow.monthly.choose_targets(campaign.id, period, campaign.audience, now)
     schedule = campaign.definition.schedule
     start = ask_day(period, env.calendar) - timedelta(days=1)
     after = max(campaign.swept_on or start, start)
+    if first_time:  # asked late (created after its ask day): no catching up on past days
+        after = max(after, today - timedelta(days=1))
     raised: list[int] = []
     made = 0
     for target in await uow.monthly.targets(campaign.id, period):
         if target.latest is not None:
             continue
         sent = await uow.monthly.notices_sent(campaign.id, period, target.enterprise_id)
-        steps = ladder_steps(period, after, today, env.calendar, schedule, False, sent & ONCE)
-        for step in steps:
+        todo: list[tuple[MonthlyNotice, date, int]] = []
+        if MonthlyNotice.ASK not in sent:  # the first they hear is always the 填报通知
+            todo.append((MonthlyNotice.ASK, today, 0))
+        for step in ladder_steps(period, after, today, env.calendar, schedule, False, sent & ONCE):
             for kind in step.notices:
-                record = await uow.monthly.add_notice(
-                    campaign.id,
-                    period,
-                    target.enterprise_id,
-                    kind,
-                    notice_day(kind, step.day),
-                    FAMILIES[kind],
-                    step.day.year,
-                    step.overdue_days,
-                    now,
-                )
-                if record is None:
-                    continue
-                made += 1
-                if AUDIENCE[kind] is Told.LEADERS:
-                    raised.append(record.id)
-                else:
-                    await _queue(uow, env, record, target)
+                told_today = todo and todo[0][0] is MonthlyNotice.ASK
+                if told_today and AUDIENCE[kind] is Told.CONTACTS:
+                    continue  # one message to the contacts a day
+                todo.append((kind, step.day, step.overdue_days))
+        for kind, day, overdue in todo:
+            record = await uow.monthly.add_notice(
+                campaign.id,
+                period,
+                target.enterprise_id,
+                kind,
+                notice_day(kind, day),
+                FAMILIES[kind],
+                day.year,
+                overdue,
+                now,
+            )
+            if record is None:
+                continue
+            made += 1
+            nobody = kind is MonthlyNotice.BAOBAO and target.baobao_user_id is None
+            if AUDIENCE[kind] is Told.LEADERS or nobody:
+                raised.append(record.id)  # the leaders' one list of the day
+            else:
+                await _queue(uow, env, record, target)
     if raised:
         for leader in sorted(env.leaders):
             await uow.outbox.add(
@@ -209,14 +235,12 @@ async def _sweep_period(
 
 
 async def _queue(uow: UnitOfWork, env: Env, record: MonthlyNoticeRecord, target: Target) -> None:
-    """A notice to the enterprise's contacts, or to its 包保 official (else the leaders)."""
+    """A notice to the enterprise's contacts, or to its 包保 official."""
     now = env.now()
     if AUDIENCE[record.kind] is Told.CONTACTS:
         chats = await uow.people.contacts_of(target.enterprise_id)
-    elif target.baobao_user_id is not None:
-        chats = [target.baobao_user_id]
-    else:  # nobody looks after it: the leaders hear instead
-        chats = sorted(env.leaders)
+    else:
+        chats = [target.baobao_user_id] if target.baobao_user_id is not None else []
     for chat in chats:
         await uow.outbox.add(chat, NOTICE, SUBJECT, record.id, {}, delivery.NOTICE, now)
 
@@ -389,6 +413,8 @@ async def set_active(env: Env, who: Who, campaign_id: int, active: bool) -> Peri
         if campaign is None:
             raise CampaignNotFound()
         if await uow.monthly.set_active(campaign_id, active):
+            if active:  # from today on: the days it stood still are not caught up
+                await uow.monthly.set_swept(campaign_id, env.today() - timedelta(days=1))
             await uow.audit.add(
                 subject(campaign_id),
                 actor.tg_id,

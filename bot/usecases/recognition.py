@@ -45,6 +45,7 @@ async def recognise(
     """An enterprise that just registered, in its registration's unit of work: the entry a
     roster made for its USCC, linked and its 包保 given; None when the bureau did not know
     it (it gets an entry of its own, to be segmented like the rest)."""
+    await uow.directory.hold()  # a roster being imported adds this USCC first, or after
     entry = await uow.directory.by_uscc(enterprise.uscc)
     if entry is None:
         await uow.directory.add(
