@@ -141,6 +141,7 @@ def handler_list() -> list:
         CallbackQueryHandler(campaigns.view_pressed, pattern=routed(campaigns.VIEW)),
         CallbackQueryHandler(campaigns.chart_pressed, pattern=routed(campaigns.CHART)),
         CallbackQueryHandler(campaigns.first_pressed, pattern=routed(campaigns.FIRST)),
+        CallbackQueryHandler(campaigns.files_pressed, pattern=routed(campaigns.FILES)),
         # Anything not matched above: an unknown command, typed input, an old or forged button.
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(PRIVATE & (TEXT | FILES), understand.typed),

@@ -172,6 +172,14 @@ class SheetSpec:
     cut_note: str | None = None
 
 
+_UNSAFE_IN_NAMES = str.maketrans({c: "_" for c in '/\\:*?"<>|\n\r\t'})
+
+
+def safe_file_name(text: str) -> str:
+    """A title as part of a file's name: no path separators or characters Windows refuses."""
+    return text.translate(_UNSAFE_IN_NAMES).strip() or "_"
+
+
 def cell_text(text: str) -> str:
     """Excel holds at most 32,767 characters in a cell."""
     return text if len(text) <= EXCEL_CELL_LIMIT else text[: EXCEL_CELL_LIMIT - 1] + "…"

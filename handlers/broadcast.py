@@ -24,6 +24,7 @@ from bot.rules.broadcasts import (
 )
 from bot.rules.model import Attachment, Conversation
 from bot.rules.refusals import InvalidInput
+from bot.sheets import safe_file_name
 from bot.texts import name, t
 from bot.usecases import broadcasts
 from bot.usecases.broadcasts import Draft, Status
@@ -342,7 +343,11 @@ async def send_report(update: Update, context: Context, broadcast_id: int) -> No
     await context.bot.send_document(
         update.effective_chat.id,
         document=buffer.getvalue(),
-        filename=t("reach_file", title=report.broadcast.title[:30], day=env.today().isoformat()),
+        filename=t(
+            "reach_file",
+            title=safe_file_name(report.broadcast.title[:30]),
+            day=env.today().isoformat(),
+        ),
         caption=t("reach_caption", title=esc(report.broadcast.title)),
     )
 

@@ -140,6 +140,7 @@ KINDS: dict[str, Kind] = {
     "cp": Kind(((ID, ID, words("view", "table", "stop", "resume")),), CampaignNotFound),
     "cpc": Kind(((ID, ID),), CampaignNotFound),
     "cpf": Kind(((ID,),), None),
+    "cpa": Kind(((ID, ID, ID),), CampaignNotFound),
     # a directory entry: open it; 修改 an attribute; a 规模 chosen under that prompt
     "ent": Kind(((ID, words("open", *Attribute, *Scale)),), DirectoryEntryNotFound),
 }

@@ -25,10 +25,11 @@ from bot.rules.monthly import (
     parse_form_rows,
 )
 from bot.rules.refusals import InvalidInput
+from bot.sheets import safe_file_name
 from bot.task_files import UnreadableFile, read_table
 from bot.texts import t
 from bot.usecases import monthly
-from bot.usecases.monthly import PeriodStatus
+from bot.usecases.monthly import PeriodStatus, file_answers
 from handlers import audience, flow
 from handlers.broadcast_text import audience_text
 from handlers.buttons import encode, pressed
@@ -154,6 +155,20 @@ def status_markup(status: PeriodStatus) -> InlineKeyboardMarkup:
         [(t("button.campaign_chart", label=f.label), encode(CHART, campaign.id, n))]
         for n, f in numbers[:4]
     ]
+    with_files = [
+        target
+        for target in status.reported
+        if target.latest and file_answers(campaign.definition.form, target.latest.data)
+    ]
+    rows += [
+        [
+            (
+                t("button.campaign_files", name=target.name[:20]),
+                encode(FILES, campaign.id, period_code(period), target.enterprise_id),
+            )
+        ]
+        for target in with_files[:FILES_LISTED]
+    ]
     switch = "stop" if campaign.active else "resume"
     rows.append([(t(f"button.campaign_{switch}"), _view(campaign.id, period, switch))])
     return keyboard(rows)
@@ -183,7 +198,9 @@ async def view_pressed(update: Update, context: Context) -> None:
         await context.bot.send_document(
             update.effective_chat.id,
             document=buffer.getvalue(),
-            filename=t("campaign_file", title=status.campaign.title, period=period.label),
+            filename=t(
+                "campaign_file", title=safe_file_name(status.campaign.title), period=period.label
+            ),
             caption=t(
                 "campaign_table_caption",
                 title=esc(status.campaign.title),
@@ -220,6 +237,36 @@ async def chart_pressed(update: Update, context: Context) -> None:
             "campaign_chart_caption", title=esc(history.campaign.title), label=esc(field.label)
         ),
     )
+
+
+@refusals
+async def files_pressed(update: Update, context: Context) -> None:
+    """附件: the files one enterprise's report gave, sent again by their Telegram ids."""
+    from handlers.courier import send_files
+
+    button = pressed(update.callback_query.data, FILES)
+    period = period_of(int(button.parts[1]))
+    found = await monthly.report_files(
+        env_of(context), caller(update), button.item_id, period, int(button.parts[2])
+    )
+    await answer_button(update.callback_query)
+    parts = []
+    for n, (label, file) in enumerate(found.files, start=1):
+        kind, _, file_id = file.ref.partition(":")
+        caption = t(
+            "campaign_file_caption",
+            enterprise=esc(found.enterprise),
+            period=period_name(period),
+            label=esc(label),
+            n=n,
+            count=len(found.files),
+            name=esc(file.name),
+        )
+        parts.append(("file", file_id, (kind, caption)))
+    if not parts:
+        await say(update, context, t("campaign_no_files"))
+        return
+    await send_files(context.bot, update.effective_chat.id, parts)
 
 
 # --- defining a campaign ------------------------------------------------------------------
@@ -299,6 +346,8 @@ async def _audience_chosen(
 
 audience.use(FLOW, _audience_chosen)
 FIRST = "cpf"  # the first month reported, offered under its prompt
+FILES = "cpa"  # 附件 of one enterprise's report: campaign, period (YYYYMM), enterprise
+FILES_LISTED = 10  # enterprises whose files a status offers as buttons
 flow.prompted(FLOW, FIRST)
 
 

@@ -46,11 +46,13 @@ ADMIN = [
     ("cancel", "menu.cancel"),
     ("help", "menu.help"),
 ]
+# Heads also compose 政策宣贯 (and follow their own).
+HEAD = [*STAFF[:-2], ("broadcast", "menu.broadcast_own"), *STAFF[-2:]]
 MENUS = {
     Role.GUEST: ENTERPRISE,
     Role.ENTERPRISE: ENTERPRISE,
     Role.OFFICIAL: STAFF,
-    Role.HEAD: STAFF,
+    Role.HEAD: HEAD,
     Role.ADMIN: ADMIN,
 }
 

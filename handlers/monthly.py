@@ -49,6 +49,7 @@ FLOW = "report"
 ACT, CHOICE, EDIT = "mra", "mrc", "mre"  # 跳过/完成/提交/取消; an option; 修改第N项
 flow.prompted(FLOW, ACT, CHOICE, EDIT)
 OPTIONS_PER_ROW = 2
+FILES_PER_FIELD = 10
 EDITS_PER_ROW = 3
 
 
@@ -158,6 +159,13 @@ async def field_answered(update: Update, context: Context, conversation: Convers
     if field.kind is FieldKind.FILE:
         if attachment is not None:
             files = list(conversation.data.get("files", []))
+            if len(files) >= FILES_PER_FIELD:
+                await say(
+                    update,
+                    context,
+                    t("monthly.files_full", label=esc(field.label), limit=FILES_PER_FIELD),
+                )
+                return
             files.append([f"{attachment.kind}:{attachment.file_id}", attachment.file_name or ""])
             moved = await flow.advance(context, conversation, "field", files=files)
             markup = keyboard([[(t("button.monthly_files_done"), encode(ACT, "done"))]])

@@ -288,16 +288,17 @@ class World:
         )
         self.broadcast = created.broadcast.id
         # a 月报 asked of enterprise A for last month (its notices queued)
-        from bot.rules.monthly import Period, parse_definition_toml
+        from bot.rules.monthly import parse_definition_toml
         from bot.usecases import monthly
 
         form = (Path(__file__).parent.parent / "examples" / "monthly_datacenter.toml").read_text()
+        definition = parse_definition_toml(form)
         campaign = await monthly.create(
             self.sandbox.env,
             Caller(p.leader.id, "王局长"),
-            parse_definition_toml(form),
+            definition,
             Audience(AudienceKind.USCC, (COMPANY_USCC,)),
-            Period.previous(self.sandbox.env.today()),
+            monthly.first_month(self.sandbox.env, definition),
         )
         await monthly.sweep(self.sandbox.env)
         self.campaign = campaign.id
@@ -439,6 +440,7 @@ def matrix(w: World) -> dict[str, list[tuple[str, frozenset[str]]]]:
     ]
     rows["cpc"] = [(encode("cpc", w.campaign, 1), _in("leader"))]
     rows["cpf"] = [(encode("cpf", w.period), _in())]
+    rows["cpa"] = [(encode("cpa", w.campaign, w.period, w.ent_a), _in("leader"))]
     rows["mra"] = [(encode("mra", a), _in()) for a in ("submit", "skip", "cancel")]
     rows["mrc"] = [(encode("mrc", 1), _in())]
     rows["mre"] = [(encode("mre", 2), _in())]

@@ -261,3 +261,27 @@ async def test_a_bad_definition_names_every_problem_and_creates_nothing(sandbox,
     answer = await leader.send_document("form.pdf", content=b"%PDF-1.4")
     assert "无法读取表单定义文件" in answer[-1]
     assert db.count("campaigns") == 0
+
+
+async def test_files_given_in_a_report_reach_the_leader(bureau, clock, db):
+    await sweep_on(bureau, clock, "2026-10-08")
+    person = bureau.centres[2]
+    await fill(person, GOOD[:5], submit=False)
+    await person.send_document("机房现场.jpg")
+    kept = await person.send_document("进度照片.pdf")
+    assert "已收到附件 2 个" in kept[-1]
+    review = await person.press("附件已发送完毕")
+    assert "6. 现场照片：机房现场.jpg, 进度照片.pdf" in review[-1]
+    await person.press("提交")
+    await bureau.leader.send("/campaigns")
+    await bureau.leader.press("第1项 报送情况")
+    name = DATA_CENTRES[2][0][:20]
+    before = len(bureau.box.api.resent)
+    await bureau.leader.press(f"附件：{name}")
+    resent = bureau.box.api.resent[before:]
+    assert [r[1] for r in resent] == ["document", "document"]
+    assert "现场照片（1/2）：机房现场.jpg" in resent[0][3]
+    # anyone else pressing it: unknown
+    message, data = bureau.leader.find_button(f"附件：{name}")
+    refused = await person.press_data(person.inbox[-1], data)
+    assert "未找到该月报" in refused[-1]

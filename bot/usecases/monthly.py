@@ -27,6 +27,7 @@ from bot.rules.monthly import (
     AUDIENCE,
     Answer,
     AnswerRefused,
+    AttachedFile,
     FieldKind,
     MonthlyDefinition,
     MonthlyNotice,
@@ -489,6 +490,42 @@ async def status(
         periods = await uow.monthly.periods(campaign_id)
         chosen = period or (periods[-1] if periods else campaign.first_period)
         return await _status(uow, env, campaign, chosen, periods)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """The files an enterprise's latest report of a period gave (field label, file)."""
+
+    campaign: Campaign
+    period: Period
+    enterprise: str
+    files: list[tuple[str, AttachedFile]]
+
+
+def file_answers(form: ReportForm, data: dict[str, Any]) -> list[tuple[str, AttachedFile]]:
+    answers = answers_from_data(form, data)
+    return [
+        (field.label, file)
+        for field in form.fields
+        if field.kind is FieldKind.FILE
+        for file in (answers.get(field.key) or ())
+        if isinstance(file, AttachedFile)
+    ]
+
+
+async def report_files(
+    env: Env, who: Who, campaign_id: int, period: Period, enterprise_id: int
+) -> ReportFiles:
+    """A leader's 查看附件 of one enterprise's report (anyone else: unknown)."""
+    async with env.db.reading() as uow:
+        may_manage(await actor_in(uow, env, who), pressed=True)
+        campaign = await uow.monthly.campaign(campaign_id)
+        latest = await uow.monthly.latest(campaign_id, period, enterprise_id) if campaign else None
+        if campaign is None or latest is None:
+            raise CampaignNotFound()
+        entry = await uow.directory.of_enterprise(enterprise_id)
+    files = file_answers(campaign.definition.form, latest.data)
+    return ReportFiles(campaign, period, entry.name if entry else "", files)
 
 
 @dataclass(frozen=True)
