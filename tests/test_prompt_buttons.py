@@ -6,6 +6,8 @@ plainly, changes nothing and leaves the open flow as it was."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from handlers import flow
@@ -145,6 +147,160 @@ CASES = {
     ("filing", "new:cancel"): _cancel,
     ("registration", "reg"): _registration,
 }
+
+
+# 政策宣贯, 月报: the composer's, a campaign's and a report's buttons, pressed under this
+# flow's prompt or under the same prompt of an earlier one (cancelled, begun again).
+
+TOML = (Path(__file__).parent.parent / "examples" / "monthly_datacenter.toml").read_bytes()
+
+
+async def _broadcast_to(leader, step: str) -> None:
+    """A 政策宣贯 composed up to `step` (the prompt whose button is pressed)."""
+    await leader.send("/broadcast")
+    await leader.send("关于申报2026年度专项补助的通知")
+    if step == "topic":
+        return
+    await leader.press("产业政策")
+    await leader.send("请符合条件的企业于3月31日前提交申报材料，逾期不予受理。")
+    if step == "files":
+        return
+    await leader.press("无附件")
+    if step == "audience":
+        return
+    await leader.press("按诉求类别")
+
+
+async def _campaign_to(leader, step: str) -> None:
+    await leader.send("/campaigns new")
+    await leader.send_document("monthly_datacenter.toml", content=TOML)
+    if step == "audience":
+        return
+    if step == "value":
+        await leader.press("按诉求类别")
+        return
+    await leader.press("全部企业")
+
+
+async def _report_to(company, step: str) -> None:
+    await company.press("填报")
+    if step == "choice":
+        await company.send("1200")
+        await company.send("3500")
+        return
+    await company.send("1200")
+    await company.send("3500")
+    await company.press("机电安装")
+    await company.send("120")
+    if step == "skip":
+        return
+    await company.press("跳过")
+    await company.press("跳过")  # the review
+
+
+def _pressed_again(flows: dict, step: str):
+    """A case: `begin(p, step)` opens the flow at its step in the person's chat; the button
+    `label` acts under it and not under the same prompt of an earlier one."""
+
+    async def case(p, db, own: bool) -> None:
+        person, begin, label, acted = (
+            flows["who"](p),
+            flows["begin"],
+            flows["label"],
+            flows["acted"],
+        )
+        await flows["before"](p, db)
+        await begin(person, step)
+        old = person.find_button(label)
+        await person.send("/cancel")
+        await begin(person, step)
+        here = _open_flow(db, person.user["id"])
+        message, data = person.find_button(label) if own else old
+        answer = await person.press_data(message, data, label)
+        if own:
+            assert acted(answer, _open_flow(db, person.user["id"])), answer
+        else:
+            assert OTHER_PROMPT in answer[-1] and len(answer) == 1, answer
+            assert _open_flow(db, person.user["id"]) == here
+
+    return case
+
+
+async def _a_filed_appeal(p, db) -> None:
+    await file_appeal(p.company)
+
+
+async def _asked_to_report(p, db) -> None:
+    """A campaign for every enterprise; its March asked on 2026-04-01."""
+    from datetime import datetime
+
+    from bot.rules.broadcasts import Audience, AudienceKind
+    from bot.rules.monthly import Period, parse_definition_toml
+    from bot.usecases import monthly
+    from bot.usecases.people import Caller
+    from handlers.jobs import run_sweep
+
+    env = p.sandbox.env
+    await monthly.create(
+        env, Caller(p.leader.id, "王局长"), parse_definition_toml(TOML.decode()),
+        Audience(AudienceKind.ALL), Period(2026, 3),
+    )  # fmt: skip
+    env.clock.set(datetime.fromisoformat("2026-04-01T09:00:00+08:00"))
+    await run_sweep(p.sandbox.app)
+
+
+LEADER_FLOW = {"who": lambda p: p.leader, "before": _a_filed_appeal}
+BROADCAST = {**LEADER_FLOW, "begin": _broadcast_to}
+CAMPAIGN = {**LEADER_FLOW, "begin": _campaign_to}
+REPORT = {"who": lambda p: p.company, "before": _asked_to_report, "begin": _report_to}
+
+
+def _moved(step: str, says: str):
+    """Acted: the flow is at `step` and the answer says what that step asks."""
+    return lambda answer, open_flow: (
+        open_flow is not None and open_flow["step"] == step and says in answer[-1]
+    )
+
+
+CASES.update(
+    {
+        ("broadcast", "bct"): _pressed_again(
+            {**BROADCAST, "label": "产业政策", "acted": _moved("body", "第 3 步")}, "topic"
+        ),
+        ("broadcast", "bcc"): _pressed_again(
+            {**BROADCAST, "label": "无附件", "acted": _moved("audience", "请选择对象范围")}, "files"
+        ),
+        ("broadcast", "bca"): _pressed_again(
+            {**BROADCAST, "label": "全部企业", "acted": _moved("confirm", "宣贯预览")}, "audience"
+        ),
+        ("broadcast", "bcv"): _pressed_again(
+            {**BROADCAST, "label": "融资（1）", "acted": _moved("confirm", "宣贯预览")}, "value"
+        ),
+        ("campaign", "bca"): _pressed_again(
+            {**CAMPAIGN, "label": "全部企业", "acted": _moved("first", "第 3 步")}, "audience"
+        ),
+        ("campaign", "bcv"): _pressed_again(
+            {**CAMPAIGN, "label": "融资（1）", "acted": _moved("first", "第 3 步")}, "value"
+        ),
+        ("campaign", "cpf"): _pressed_again(
+            {
+                **CAMPAIGN,
+                "label": "2026年3月",
+                "acted": lambda answer, open_flow: open_flow is None and "已建立" in answer[-1],
+            },
+            "first",
+        ),
+        ("report", "mrc"): _pressed_again(
+            {**REPORT, "label": "机电安装", "acted": _moved("field", "第 4/6 项")}, "choice"
+        ),
+        ("report", "mra"): _pressed_again(
+            {**REPORT, "label": "跳过", "acted": _moved("field", "第 6/6 项")}, "skip"
+        ),
+        ("report", "mre"): _pressed_again(
+            {**REPORT, "label": "修改第1项", "acted": _moved("field", "第 1/6 项")}, "review"
+        ),
+    }
+)
 
 
 def test_every_prompted_kind_is_in_the_table():
