@@ -45,6 +45,7 @@ from bench.common import contact_name, settings_for, summary
 from bench.fanout_bench import TELEGRAM_RATE, bare_loop, make_bot, measured
 from bench.intake_bench import LEADER, drive, percentile, seed, uscc
 from bot.app import make_env
+from bot.broadcast_sheet import write_reach
 from bot.config import BUNDLED_ORG_CONFIG, load_org
 from bot.rules.broadcasts import Audience, AudienceKind
 from bot.sandbox.fake_api import FakeBotApi
@@ -274,7 +275,7 @@ async def _bot_process(port: int, url: str) -> asyncio.subprocess.Process:
 
 
 async def memory(sizes: list[int]) -> None:
-    peaks = {}
+    peaks, reports = {}, {}
     for size in sizes:
         api = FakeBotApi(now=time.time)
         runner, port = await serve(api)
@@ -290,20 +291,29 @@ async def memory(sizes: list[int]) -> None:
             while await courier.drain(bot, env):
                 pass
             _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            found = await broadcasts.report(env, None, 1)
+            write_reach(found, Path(folder) / "reach.xlsx", env.zone, "")
+            _, report_peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
+            reports[size] = report_peak / 2**20
             delivered = len({m.chat_id for m in api.sent})
             await bot.shutdown()
             await env.db.close()
         await runner.cleanup()
         peaks[size] = peak / 2**20
-        print(f"broadcast to {size:,}: {delivered:,} delivered, peak {peaks[size]:.1f} MiB")
+        print(
+            f"broadcast to {size:,}: {delivered:,} delivered, peak {peaks[size]:.1f} MiB;"
+            f" its reach report (XLSX file) {reports[size]:.1f} MiB"
+        )
     small, large = sizes[0], sizes[-1]
     summary(
         "broadcast memory, peak MiB (tracemalloc)",
         f"{large:,} recipients",
         f"{peaks[large]:.1f}",
         f"{peaks[small]:.1f} ({small:,} recipients)",
-        f"{peaks[large] / peaks[small]:.2f} for {large // small}× the recipients",
+        f"{peaks[large] / peaks[small]:.2f} for {large // small}× the recipients;"
+        f" reach report {reports[large]:.1f} vs {reports[small]:.1f} MiB",
     )
 
 

@@ -116,10 +116,24 @@ class DirectoryRepo(Store):
                 [(entry_id, tag) for tag in tags],
             )
 
-    async def page(self, after_id: int, limit: int) -> list[DirectoryEntry]:
-        """Entries in id order after `after_id` (an export reads them page by page)."""
-        sql = f"SELECT {_COLUMNS} FROM directory WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608
-        return await self._with_tags(await self._all(sql, (after_id, limit)))
+    async def export_page(self, after_id: int, limit: int) -> list[tuple[DirectoryEntry, str, int]]:
+        """Entries in id order after `after_id`, each with its 包保 by name (the registered
+        enterprise's, else the roster's) and its contacts: one query a page."""
+        rows = await self._all(
+            f"SELECT {', '.join('d.' + c.strip() for c in _COLUMNS.split(','))},"  # noqa: S608
+            " b.full_name AS baobao_shown,"
+            " (SELECT COUNT(*) FROM users u WHERE u.enterprise_id = d.enterprise_id"
+            "  AND u.removed_at IS NULL) AS contacts"
+            " FROM directory d LEFT JOIN enterprises e ON e.id = d.enterprise_id"
+            " LEFT JOIN users b ON b.tg_id = e.baobao_user_id"
+            " WHERE d.id > ? ORDER BY d.id LIMIT ?",
+            (after_id, limit),
+        )
+        entries = await self._with_tags(rows)
+        return [
+            (entry, row["baobao_shown"] or entry.baobao_name, int(row["contacts"] or 0))
+            for entry, row in zip(entries, rows, strict=True)
+        ]
 
     async def search(self, text: str, limit: int) -> list[DirectoryEntry]:
         """Entries whose name holds `text` (or whose USCC starts with it), by name."""

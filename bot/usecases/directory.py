@@ -288,9 +288,7 @@ async def export(env: Env, who: Who | None) -> list[ExportedEntry]:
     async with env.db.reading() as uow:
         access.require_leader(None if who is None else await actor_in(uow, env, who))
         after = 0
-        while page := await uow.directory.page(after, EXPORT_PAGE):
-            for entry in page:
-                shown = await _view(uow, entry.id)
-                found.append(ExportedEntry(entry, shown.baobao, shown.contacts))
-            after = page[-1].id
+        while page := await uow.directory.export_page(after, EXPORT_PAGE):
+            found += [ExportedEntry(entry, baobao, contacts) for entry, baobao, contacts in page]
+            after = page[-1][0].id
     return found
