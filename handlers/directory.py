@@ -104,14 +104,26 @@ def entry_card(view: EntryView, context: Context) -> tuple[str, InlineKeyboardMa
         district=shown_value(entry.district),
         scale=shown_value(entry.scale),
         tags=shown_value(entry.tags),
-        baobao=shown_value(view.baobao),
+        baobao=_baobao(view),
         registered=registered,
     )
     lines = [_history_line(item, context) for item in view.history[-HISTORY_SHOWN:]]
     if lines:
-        text += "\n\n" + t("directory_history_title") + "\n" + "\n".join(lines)
+        title = t("directory_history_title")
+        if len(view.history) > HISTORY_SHOWN:
+            title = t("directory_history_latest", shown=HISTORY_SHOWN, total=len(view.history))
+        text += "\n\n" + title + "\n" + "\n".join(lines)
     buttons = [(name("button.directory", a), encode(ENTRY, entry.id, str(a))) for a in Attribute]
     return text, keyboard([buttons[:2], buttons[2:]])
+
+
+def _baobao(view: EntryView) -> str:
+    """The 包保 official by name; a roster's name nobody matched, said as not set."""
+    if view.baobao:
+        return esc(view.baobao)
+    if view.entry.baobao_name:
+        return t("directory_baobao_unmatched", name=esc(view.entry.baobao_name))
+    return t("directory_blank")
 
 
 def _history_line(item: tuple, context: Context) -> str:

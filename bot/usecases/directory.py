@@ -204,7 +204,7 @@ async def search(env: Env, who: Who, text: str) -> Found:
 @dataclass(frozen=True)
 class EntryView:
     entry: DirectoryEntry
-    baobao: str  # the registered enterprise's 包保 by name, else the roster's
+    baobao: str  # the registered enterprise's 包保 by name, else the roster's (when matched)
     contacts: int  # registered contacts who receive broadcasts
     # when, who (name; None with an id: a leader, not stored), the action, its changes
     history: list[tuple[datetime, str | None, int | None, str, dict[str, list[object]]]]
@@ -227,6 +227,8 @@ async def _view(uow: UnitOfWork, entry_id: int) -> EntryView:
     if entry is None:
         raise DirectoryEntryNotFound()
     baobao, contacts = entry.baobao_name, 0
+    if entry.baobao_name and entry.baobao_user_id is None:
+        baobao = ""  # the roster named nobody who has joined: no 包保 (the card says so)
     if entry.enterprise_id is not None:
         enterprise = await uow.enterprises.get(entry.enterprise_id)
         if enterprise is not None and enterprise.baobao_user_id is not None:
