@@ -16,8 +16,9 @@ contacts queued as the burst starts. Printed: the p99 of each and their ratio (t
 ≤ 1.2), and how many broadcast messages went during the burst.
 
 `memory`: the peak of Python's allocations (tracemalloc) while a broadcast to N contacts is
-released into the outbox and sent (a fake without limits, so that 20,000 go in seconds), for
-N = 2,000 and 20,000: flat when the peaks match.
+released into the outbox and sent (to a fake without limits, in a process of its own, so that
+20,000 go in seconds and what it records is not counted), then while its reach report is
+written, for N = 2,000 and 20,000: flat when the peaks match.
 
 `kill`: the product bot sends a broadcast to `--contacts` contacts and is killed (SIGKILL)
 `--kills` times while it does, then started again; printed: lost, doubled (the goal: none
@@ -48,7 +49,7 @@ from bench.intake_bench import LEADER, drive, percentile, seed, uscc
 from bot.app import make_env
 from bot.broadcast_sheet import write_reach
 from bot.config import BUNDLED_ORG_CONFIG, load_org
-from bot.rules.broadcasts import Audience, AudienceKind
+from bot.rules.broadcasts import Audience, AudienceKind, Reach
 from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.http_server import serve
 from bot.usecases import broadcasts
@@ -280,38 +281,55 @@ async def _bot_process(port: int, url: str) -> asyncio.subprocess.Process:
 # --- memory ----------------------------------------------------------------------------------
 
 
-async def memory(sizes: list[int]) -> None:
-    peaks, reports = {}, {}
-    for size in sizes:
-        api = FakeBotApi(now=time.time)
-        runner, port = await serve(api)
-        with tempfile.TemporaryDirectory() as folder:
-            _, env = await prepared(Path(folder), size, f"memory{size}")
-            await env.db.open()
-            from telegram.ext import ExtBot
-
-            bot = ExtBot("4242:bench-token", base_url=f"http://127.0.0.1:{port}/bot")
-            await bot.initialize()
-            tracemalloc.start()
-            await start_broadcast(env)
-            while await courier.drain(bot, env):
-                pass
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.reset_peak()
-            found = await broadcasts.report(env, None, 1)
-            write_reach(found, Path(folder) / "reach.xlsx", env.zone, "")
-            _, report_peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            reports[size] = report_peak / 2**20
-            delivered = len({m.chat_id for m in api.sent})
-            await bot.shutdown()
-            await env.db.close()
+async def fake_server() -> None:
+    """In a process of its own (`--fake`): the fake Bot API without limits, its port on the
+    first line; what it records is not counted in the measured process's memory."""
+    api = FakeBotApi(now=time.time)
+    runner, port = await serve(api)
+    print(port, flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
         await runner.cleanup()
-        peaks[size] = peak / 2**20
-        print(
-            f"broadcast to {size:,}: {delivered:,} delivered, peak {peaks[size]:.1f} MiB;"
-            f" its reach report (XLSX file) {reports[size]:.1f} MiB"
-        )
+
+
+async def memory(sizes: list[int]) -> None:
+    from telegram.ext import ExtBot
+
+    peaks, reports = {}, {}
+    fake = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.broadcast_bench", "--fake", stdout=asyncio.subprocess.PIPE
+    )
+    assert fake.stdout is not None
+    port = int((await fake.stdout.readline()).decode())
+    try:
+        for size in sizes:
+            with tempfile.TemporaryDirectory() as folder:
+                _, env = await prepared(Path(folder), size, f"memory{size}")
+                await env.db.open()
+                bot = ExtBot("4242:bench-token", base_url=f"http://127.0.0.1:{port}/bot")
+                await bot.initialize()
+                tracemalloc.start()
+                await start_broadcast(env)
+                while await courier.drain(bot, env):
+                    pass
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.reset_peak()
+                found = await broadcasts.report(env, None, 1)
+                await write_reach(found, Path(folder) / "reach.xlsx", env.zone, "")
+                _, report_peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                delivered = found.reach.count(Reach.DELIVERED)
+                await bot.shutdown()
+                await env.db.close()
+            peaks[size], reports[size] = peak / 2**20, report_peak / 2**20
+            print(
+                f"broadcast to {size:,}: {delivered:,} delivered, peak {peaks[size]:.1f} MiB;"
+                f" its reach report (XLSX file) {reports[size]:.1f} MiB"
+            )
+    finally:
+        fake.terminate()
+        await fake.wait()
     small, large = sizes[0], sizes[-1]
     summary(
         "broadcast memory, peak MiB (tracemalloc)",
@@ -379,7 +397,11 @@ async def main() -> None:
     parser.add_argument("--kills", type=int, default=2)
     parser.add_argument("--memory", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--only", choices=("rate", "intake", "memory", "kill"))
+    parser.add_argument("--fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fake:
+        await fake_server()
+        return
     if args.only in (None, "rate"):
         await rate(args.contacts, 0)
         await rate(args.contacts, FLOODED_EVERY)

@@ -4,11 +4,12 @@ came back: 已阅, 咨询) and one row per recipient with its outcome."""
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.rules.broadcasts import Reach
-from bot.sheets import DATETIME, TEXT, WRAP, Column, SheetSpec, write_book
+from bot.sheets import DATETIME, TEXT, WRAP, Column, SheetSpec, write_book_async
 from bot.texts import name, t
 from bot.usecases.broadcasts import Report
 
@@ -37,8 +38,10 @@ def summary_rows(report: Report, zone: ZoneInfo, audience: str) -> list[list[obj
     return rows
 
 
-def write_reach(report: Report, target: Path | io.BytesIO, zone: ZoneInfo, audience: str) -> int:
-    """Write the report; returns the number of recipients listed."""
+async def write_reach(
+    report: Report, target: Path | io.BytesIO, zone: ZoneInfo, audience: str
+) -> int:
+    """Write the report (recipients read a page at a time); returns how many it lists."""
     summary = SheetSpec(
         t("reach_sheet.summary"),
         [Column(t("reach_sheet.item"), 30, WRAP), Column(t("reach_sheet.value"), 50, WRAP)],
@@ -57,18 +60,20 @@ def write_reach(report: Report, target: Path | io.BytesIO, zone: ZoneInfo, audie
         ],
         caption=t("reach_sheet.caption", title=report.broadcast.title),
     )
-    rows = (
-        [
-            r.enterprise,
-            r.uscc,
-            r.contact,
-            name("reach", r.reach),
-            _local(r.sent_at, zone),
-            _local(r.read_at, zone),
-            _local(r.asked_at, zone),
-            r.appeal or "",
-        ]
-        for r in report.rows
-    )
-    counts = write_book(target, [(summary, summary_rows(report, zone, audience)), (detail, rows)])
+
+    async def rows() -> AsyncIterator[list[object]]:
+        async for r in report.rows():
+            yield [
+                r.enterprise,
+                r.uscc,
+                r.contact,
+                name("reach", r.reach),
+                _local(r.sent_at, zone),
+                _local(r.read_at, zone),
+                _local(r.asked_at, zone),
+                r.appeal or "",
+            ]
+
+    summary_sheet = (summary, summary_rows(report, zone, audience))
+    counts = await write_book_async(target, [summary_sheet, (detail, rows())])
     return counts[1]

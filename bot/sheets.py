@@ -368,6 +368,29 @@ def write_book(
     return counts
 
 
+async def write_book_async(
+    target: Path | io.BytesIO,
+    sheets: Sequence[tuple[SheetSpec, Iterable[list[Any]] | AsyncIterable[list[Any]]]],
+) -> list[int]:
+    """`write_book` with rows that may come from an async source (read a page at a time:
+    with a file as `target`, memory stays flat)."""
+    book = _book(target)
+    streaming = not isinstance(target, io.BytesIO)
+    counts = []
+    for spec, rows in sheets:
+        sheet = _Sheet(book, spec, streaming)
+        if isinstance(rows, AsyncIterable):
+            async for row in rows:
+                sheet.add(row)
+        else:
+            for row in rows:
+                sheet.add(row)
+        sheet.finish()
+        counts.append(sheet.rows)
+    book.close()
+    return counts
+
+
 async def write_sheets_async(
     rows: AsyncIterable[Sequence[list[Any]]], target: Path | io.BytesIO, specs: list[SheetSpec]
 ) -> int:

@@ -5,8 +5,9 @@ send or schedule), following it (progress, cancel, the reach report), and a cont
 from __future__ import annotations
 
 import html
-import io
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 from telegram import Update
 
@@ -335,21 +336,25 @@ def _when(broadcast: Broadcast) -> datetime:
 
 
 async def send_report(update: Update, context: Context, broadcast_id: int) -> None:
+    """送达报告: written to a file a page of recipients at a time, then sent."""
     env = env_of(context)
     report = await broadcasts.report(env, caller(update), broadcast_id)
-    buffer = io.BytesIO()
     audience = audience_text(report.broadcast.audience)
-    write_reach(report, buffer, env.zone, esc_free(audience))
-    await context.bot.send_document(
-        update.effective_chat.id,
-        document=buffer.getvalue(),
-        filename=t(
-            "reach_file",
-            title=safe_file_name(report.broadcast.title[:30]),
-            day=env.today().isoformat(),
-        ),
-        caption=t("reach_caption", title=esc(report.broadcast.title)),
+    name = t(
+        "reach_file",
+        title=safe_file_name(report.broadcast.title[:30]),
+        day=env.today().isoformat(),
     )
+    with tempfile.TemporaryDirectory(prefix="appealdesk-reach-") as folder:
+        path = Path(folder) / "reach.xlsx"
+        await write_reach(report, path, env.zone, esc_free(audience))
+        with path.open("rb") as sheet:
+            await context.bot.send_document(
+                update.effective_chat.id,
+                document=sheet,
+                filename=name,
+                caption=t("reach_caption", title=esc(report.broadcast.title)),
+            )
 
 
 def esc_free(text: str) -> str:

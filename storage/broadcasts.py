@@ -330,18 +330,24 @@ class BroadcastRepo(Store):
             appeals += r["appeals"]
         return ReachCounts(total, by, read, asked, appeals)
 
-    async def reach_rows(self, broadcast_id: int) -> list[ReachRow]:
-        """Every recipient with its enterprise, its outcome, 已阅 and 咨询 (by enterprise)."""
+    async def reach_rows(
+        self, broadcast_id: int, after: tuple[str, str, int] | None, limit: int
+    ) -> list[ReachRow]:
+        """The recipients after `after` (enterprise name, USCC, chat: the last of the page
+        before) with their enterprise, outcome, 已阅 and 咨询, by enterprise: a page."""
+        name, uscc, chat = after or ("", "", 0)
         rows = await self._all(
-            "SELECT d.name AS enterprise, d.uscc, u.full_name AS contact, r.muted, o.status,"  # noqa: S608 - constant SQL, values as parameters
+            "SELECT d.name AS enterprise, d.uscc, r.chat_id AS chat, u.full_name AS contact,"  # noqa: S608 - constant SQL, values as parameters
+            " r.muted, o.status,"
             " o.error, o.sent_at, r.read_at, r.asked_at, a.number AS appeal"
             " FROM broadcast_recipients r"
             " JOIN directory d ON d.enterprise_id = r.enterprise_id"
             " LEFT JOIN users u ON u.tg_id = r.chat_id"
             f" LEFT JOIN outbox o ON {_MESSAGE}"
             " LEFT JOIN appeals a ON a.id = r.appeal_id"
-            " WHERE r.broadcast_id = ? ORDER BY d.name, d.uscc, r.chat_id",  # noqa: S608
-            (broadcast_id,),
+            " WHERE r.broadcast_id = ? AND (? = 0 OR d.name > ? OR d.name = ? AND (d.uscc > ?"
+            " OR d.uscc = ? AND r.chat_id > ?)) ORDER BY d.name, d.uscc, r.chat_id LIMIT ?",
+            (broadcast_id, int(after is not None), name, name, uscc, uscc, chat, limit),
         )
         return [
             ReachRow(
@@ -353,6 +359,7 @@ class BroadcastRepo(Store):
                 records.moment(r["read_at"]),
                 records.moment(r["asked_at"]),
                 r["appeal"],
+                r["chat"],
             )
             for r in rows
         ]

@@ -288,3 +288,21 @@ def env_calendar():
     from bot.rules.workcal import WorkingCalendar
 
     return WorkingCalendar()
+
+
+async def test_the_reach_report_reads_its_recipients_a_page_at_a_time(bureau, db, monkeypatch):
+    """Pages of two: every recipient once, in the order of their enterprises' names."""
+    from bot.usecases import broadcasts
+
+    monkeypatch.setattr(broadcasts, "REPORT_PAGE", 2)
+    await compose(bureau.leader, "全部企业")
+    await bureau.leader.press("立即发送")
+    await drain(bureau.box)
+    report = await broadcasts.report(bureau.box.env, None, 1)
+    rows = [row async for row in report.rows()]
+    assert len(rows) == 4 and len({r.chat for r in rows}) == 4
+    assert [(r.enterprise, r.uscc) for r in rows] == sorted((r.enterprise, r.uscc) for r in rows)
+    await bureau.leader.press("送达报告（XLSX）")
+    _, _, content = bureau.box.api.documents[-1]
+    sheet = load_workbook(io.BytesIO(content))["送达明细"]
+    assert sheet.max_row == 5

@@ -155,6 +155,7 @@ class ReachRow:
     read_at: datetime | None
     asked_at: datetime | None
     appeal: str | None  # the number of the appeal its 咨询 became
+    chat: int = 0  # the contact's chat (the order within an enterprise)
 
 
 # The outbox's word for a message dropped by a cancel, or held back by a topic mute.

@@ -3,6 +3,7 @@ the reach report, and what recipients do with one (已阅, 咨询, a topic muted
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -281,15 +282,21 @@ async def cancel(env: Env, who: Who, broadcast_id: int) -> Status:
     return Status(broadcast, reach, False)
 
 
+REPORT_PAGE = 1000  # recipients read at a time for a reach report
+
+
 @dataclass(frozen=True)
 class Report:
+    """A reach report: the counts, and every recipient read a page at a time (`rows`), so
+    that a report of 20,000 holds no more than one page."""
+
     broadcast: Broadcast
     reach: ReachCounts
-    rows: list[ReachRow]
+    rows: Callable[[], AsyncIterator[ReachRow]]
 
 
 async def report(env: Env, who: Who | None, broadcast_id: int) -> Report:
-    """The reach report: every recipient with its outcome (who None: the command line)."""
+    """The reach report (who None: the command line)."""
     async with env.db.reading() as uow:
         if who is None:
             broadcast = await uow.broadcasts.get(broadcast_id)
@@ -297,11 +304,21 @@ async def report(env: Env, who: Who | None, broadcast_id: int) -> Report:
                 raise BroadcastNotFound()
         else:
             broadcast = await _visible(uow, await actor_in(uow, env, who), broadcast_id)
-        return Report(
-            broadcast,
-            await uow.broadcasts.reach(broadcast_id),
-            await uow.broadcasts.reach_rows(broadcast_id),
-        )
+        reach = await uow.broadcasts.reach(broadcast_id)
+
+    async def rows() -> AsyncIterator[ReachRow]:
+        after = None
+        while True:
+            async with env.db.reading() as uow:
+                page = await uow.broadcasts.reach_rows(broadcast_id, after, REPORT_PAGE)
+            for row in page:
+                yield row
+            if len(page) < REPORT_PAGE:
+                return
+            last = page[-1]
+            after = (last.enterprise, last.uscc, last.chat)
+
+    return Report(broadcast, reach, rows)
 
 
 # --- recipients ------------------------------------------------------------------------------
