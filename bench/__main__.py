@@ -29,16 +29,23 @@ SIZES = {
               "export": ["--items", "2000"], "digest": ["--items", "2000", "5000"],
               "fanout": ["--messages", "300"], "driver": ["--ops", "2000"],
               "pack": ["--items", "5000", "--steps", "100"], "copy": ["--items", "2000"],
-              "failover": ["--kills", "1"]},
+              "failover": ["--kills", "1"],
+              "broadcast": ["--contacts", "300", "--enterprises", "10", "--rounds", "1",
+                            "--kills", "1", "--memory", "300", "3000"]},
     "full": {"intake": ["--enterprises", "200", "--notices", "heads"],
              "sweep": ["--items", "10000", "100000", "1000000", "--due", "2000"],
              "export": ["--items", "10000", "100000", "1000000"],
              "digest": ["--items", "10000", "100000", "1000000"],
              "fanout": ["--messages", "2000"], "driver": ["--ops", "10000"],
              "pack": ["--items", "5000", "1000000"], "copy": ["--items", "100000"],
-             "failover": ["--kills", "4"]},
+             "failover": ["--kills", "4"],
+             "broadcast": ["--contacts", "2000", "--enterprises", "30", "--rounds", "2",
+                           "--kills", "2", "--memory", "2000", "20000"]},
 }  # fmt: skip
-ORDER = ("intake", "sweep", "export", "digest", "fanout", "driver", "pack", "copy", "failover")
+ORDER = (
+    "intake", "sweep", "export", "digest", "fanout", "broadcast", "driver", "pack", "copy",
+    "failover",
+)  # fmt: skip
 ON_BACKENDS = ("intake", "sweep", "digest", "pack")  # take --backend
 NEEDS_POSTGRESQL = ("copy", "failover")
 

@@ -701,11 +701,15 @@ async def drain(bot: Bot, env: Env, page: int = 100) -> int:
     sent = 0
     tried: set[int] = set()
     while True:
-        batch = [item for item in await outbox.due(env, page) if item.id not in tried]
+        due = await outbox.due(env, page)
+        batch = [item for item in due if item.id not in tried]
         if not batch:
             return sent
+        # What was tried and is still due comes first again (the order is by priority and
+        # due time): only the ids of this page need remembering, so a drain of 20,000
+        # broadcast messages holds a page's ids, not all of them.
+        tried = {item.id for item in due}
         for item in batch:
-            tried.add(item.id)
             sent += await deliver(bot, env, item)
 
 

@@ -29,6 +29,7 @@ TINY = {
     "pack": ["--items", "50", "--steps", "8", "--people", "2"],
     "intake": ["--enterprises", "2", "--notices", "heads", "--pairs", "1", "--only", "unlimited"],
     "copy": ["--items", "50"],
+    "broadcast": ["--only", "memory", "--memory", "30", "60"],
 }
 ON_BACKENDS = ("digest", "sweep", "pack", "intake")  # take --backend
 
