@@ -271,7 +271,6 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
     from bot.rules.refusals import TaskImportError
     from bot.sandbox.fake_api import plain
-    from bot.task_files import UnreadableFile, read_table
     from bot.task_sheet import write_task_ledger
     from bot.texts import t
     from bot.usecases import tasks
@@ -292,12 +291,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
     # The file is read and the database found before anything is written.
     path = Path(args.file)
-    try:
-        rows = read_table(path.read_bytes(), path.name)
-    except OSError as exc:
-        raise ConfigError(f"tasks import: cannot read {path}: {exc.strerror or exc}") from None
-    except UnreadableFile as exc:
-        raise ConfigError(f"tasks import: cannot read {path}: {t(exc.key, **exc.params)}") from None
+    rows = table_of(path, "tasks import")
     # A ledger imported into a database the bot does not use would be lost from sight, so a
     # missing database is refused here too (`appealdesk run` creates it).
     existing_database(settings, "tasks import")
@@ -329,7 +323,6 @@ def cmd_enterprises(args: argparse.Namespace) -> int:
     from bot.rules.directory import OPTIONAL_COLUMNS
     from bot.rules.refusals import RosterImportError
     from bot.sandbox.fake_api import plain
-    from bot.task_files import UnreadableFile, read_table
     from bot.texts import t
     from bot.usecases import directory
     from handlers.directory import import_report, roster_headers, scales_by_label
@@ -348,16 +341,7 @@ def cmd_enterprises(args: argparse.Namespace) -> int:
         return _with_env(settings, org, export)
 
     path = Path(args.file)
-    try:
-        rows = read_table(path.read_bytes(), path.name, roster_headers(), OPTIONAL_COLUMNS)
-    except OSError as exc:
-        raise ConfigError(
-            f"enterprises import: cannot read {path}: {exc.strerror or exc}"
-        ) from None
-    except UnreadableFile as exc:
-        raise ConfigError(
-            f"enterprises import: cannot read {path}: {t(exc.key, **exc.params)}"
-        ) from None
+    rows = table_of(path, "enterprises import", roster_headers(), OPTIONAL_COLUMNS)
     existing_database(settings, "enterprises import")
 
     async def work(env: object) -> int:
@@ -379,6 +363,25 @@ def cmd_enterprises(args: argparse.Namespace) -> int:
         return 0
 
     return _with_env(settings, org, work)
+
+
+def table_of(
+    path: Path,
+    command: str,
+    headers: dict[str, str] | None = None,
+    optional: frozenset[str] = frozenset(),
+) -> list[list[str]]:
+    """A CSV/XLSX to import, as rows; one that cannot be read stops the command with one
+    line naming it and why (before the database is touched)."""
+    from bot.task_files import TASK_HEADERS, UnreadableFile, read_table
+    from bot.texts import t
+
+    try:
+        return read_table(path.read_bytes(), path.name, headers or TASK_HEADERS, optional)
+    except OSError as exc:
+        raise ConfigError(f"{command}: cannot read {path}: {exc.strerror or exc}") from None
+    except UnreadableFile as exc:
+        raise ConfigError(f"{command}: cannot read {path}: {t(exc.key, **exc.params)}") from None
 
 
 def existing_database(settings: Settings, command: str) -> None:

@@ -26,6 +26,7 @@ from handlers.common import (
     message_text,
     refusals,
     say,
+    uploaded,
 )
 
 KIND, VALUE = "bca", "bcv"  # a kind of audience; one of the values offered (its number)
@@ -146,12 +147,11 @@ async def _values(
 @refusals
 async def uscc_sent(update: Update, context: Context, conversation: Conversation) -> None:
     """The enterprises as a list of USCCs: typed, or a CSV/XLSX/TXT file of them."""
-    document = update.effective_message.document
-    if document is not None:
-        telegram_file = await context.bot.get_file(document.file_id)
-        data = bytes(await telegram_file.download_as_bytearray())
+    upload = await uploaded(update, context)
+    if upload is not None:
+        data, file_name = upload
         try:
-            text = uscc_text(data, document.file_name or "")
+            text = uscc_text(data, file_name)
         except UnreadableFile as exc:
             await say(update, context, t("error_uscc_file", reason=esc(t(exc.key, **exc.params))))
             return

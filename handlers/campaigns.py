@@ -45,6 +45,7 @@ from handlers.common import (
     refusals,
     request_key,
     say,
+    uploaded,
 )
 from handlers.monthly_text import period_code, period_name, period_of
 
@@ -293,15 +294,14 @@ def definition_of(data: bytes, file_name: str, today_code: str) -> MonthlyDefini
 @flow.step(FLOW, "definition", accepts=(flow.FILE,))
 @refusals
 async def definition_received(update: Update, context: Context, conversation: Conversation) -> None:
-    document = update.effective_message.document
-    if document is None:
+    upload = await uploaded(update, context)
+    if upload is None:
         await say(update, context, t("ask_campaign.definition"))
         return
-    telegram_file = await context.bot.get_file(document.file_id)
-    data = bytes(await telegram_file.download_as_bytearray())
+    data, file_name = upload
     env = env_of(context)
     try:
-        definition = definition_of(data, document.file_name or "", env.now().strftime("%Y%m%d%H%M"))
+        definition = definition_of(data, file_name, env.now().strftime("%Y%m%d%H%M"))
     except UnreadableFile as exc:
         await say(update, context, t("error_campaign_file", reason=esc(t(exc.key, **exc.params))))
         return

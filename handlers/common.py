@@ -481,6 +481,16 @@ def message_text(update: Update) -> str:
     return (message.text or message.caption or "") if message else ""
 
 
+async def uploaded(update: Update, context: Context) -> tuple[bytes, str] | None:
+    """The document the message carries, downloaded, with its file name; None without one
+    (a table to import, a form's definition, a list of USCCs)."""
+    document = update.effective_message.document if update.effective_message else None
+    if document is None:
+        return None
+    telegram_file = await context.bot.get_file(document.file_id)
+    return bytes(await telegram_file.download_as_bytearray()), document.file_name or ""
+
+
 def attachment_of(update: Update) -> Attachment | None:
     """The photo (largest size) or document a message carries, if any."""
     message = update.effective_message

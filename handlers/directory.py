@@ -37,6 +37,7 @@ from handlers.common import (
     message_text,
     refusals,
     say,
+    uploaded,
 )
 
 IMPORT, EDIT = "roster", "directory"
@@ -255,14 +256,13 @@ def problems_text(exc: RosterImportError, limit: int | None = PROBLEMS_SHOWN) ->
 @refusals
 async def roster_received(update: Update, context: Context, conversation: Conversation) -> None:
     """The roster's CSV/XLSX: validated as a whole, imported all or nothing."""
-    document = update.effective_message.document
-    if document is None:
+    upload = await uploaded(update, context)
+    if upload is None:
         await say(update, context, ask_file_text())
         return
-    telegram_file = await context.bot.get_file(document.file_id)
-    data = bytes(await telegram_file.download_as_bytearray())
+    data, file_name = upload
     try:
-        rows = read_table(data, document.file_name or "", roster_headers(), OPTIONAL_COLUMNS)
+        rows = read_table(data, file_name, roster_headers(), OPTIONAL_COLUMNS)
     except UnreadableFile as exc:
         await say(update, context, t("error_roster_file", reason=esc(t(exc.key, **exc.params))))
         return

@@ -73,6 +73,7 @@ from handlers.common import (
     refusals,
     request_key,
     say,
+    uploaded,
 )
 from handlers.courier import confirm, send_soon
 from handlers.render import snippet, with_files
@@ -357,14 +358,13 @@ def import_report(result: ImportResult) -> list[str]:
 @refusals
 async def file_received(update: Update, context: Context, conversation: Conversation) -> None:
     """The CSV/XLSX to import: validated as a whole, imported all or nothing."""
-    document = update.effective_message.document
-    if document is None:
+    upload = await uploaded(update, context)
+    if upload is None:
         await say(update, context, t("ask_task_file", headers="、".join(HEADERS)))
         return
-    telegram_file = await context.bot.get_file(document.file_id)
-    data = bytes(await telegram_file.download_as_bytearray())
+    data, file_name = upload
     try:
-        rows = read_table(data, document.file_name or "")
+        rows = read_table(data, file_name)
     except UnreadableFile as exc:
         await say(update, context, t("error_task_file", reason=esc(t(exc.key, **exc.params))))
         return

@@ -476,17 +476,24 @@ async def _status(
     )
 
 
+async def _managed(uow: UnitOfWork, env: Env, who: Who | None, campaign_id: int) -> Campaign:
+    """A campaign a leader's button names (who None: the command line, the demo's files);
+    anyone else, and an unknown id, read as unknown."""
+    if who is not None:
+        may_manage(await actor_in(uow, env, who), pressed=True)
+    campaign = await uow.monthly.campaign(campaign_id)
+    if campaign is None:
+        raise CampaignNotFound()
+    return campaign
+
+
 async def status(
     env: Env, who: Who | None, campaign_id: int, period: Period | None
 ) -> PeriodStatus:
     """One period of a campaign (None: its latest asked), for a leader's button: anyone
     else reads it as unknown."""
     async with env.db.reading() as uow:
-        if who is not None:
-            may_manage(await actor_in(uow, env, who), pressed=True)
-        campaign = await uow.monthly.campaign(campaign_id)
-        if campaign is None:
-            raise CampaignNotFound()
+        campaign = await _managed(uow, env, who, campaign_id)
         periods = await uow.monthly.periods(campaign_id)
         chosen = period or (periods[-1] if periods else campaign.first_period)
         return await _status(uow, env, campaign, chosen, periods)
@@ -518,10 +525,9 @@ async def report_files(
 ) -> ReportFiles:
     """A leader's 查看附件 of one enterprise's report (anyone else: unknown)."""
     async with env.db.reading() as uow:
-        may_manage(await actor_in(uow, env, who), pressed=True)
-        campaign = await uow.monthly.campaign(campaign_id)
-        latest = await uow.monthly.latest(campaign_id, period, enterprise_id) if campaign else None
-        if campaign is None or latest is None:
+        campaign = await _managed(uow, env, who, campaign_id)
+        latest = await uow.monthly.latest(campaign_id, period, enterprise_id)
+        if latest is None:
             raise CampaignNotFound()
         entry = await uow.directory.of_enterprise(enterprise_id)
     files = file_answers(campaign.definition.form, latest.data)
@@ -539,11 +545,7 @@ class History:
 
 async def history(env: Env, who: Who | None, campaign_id: int) -> History:
     async with env.db.reading() as uow:
-        if who is not None:
-            may_manage(await actor_in(uow, env, who), pressed=True)
-        campaign = await uow.monthly.campaign(campaign_id)
-        if campaign is None:
-            raise CampaignNotFound()
+        campaign = await _managed(uow, env, who, campaign_id)
         submissions = await uow.monthly.all_latest(campaign_id)
         names = {}
         for enterprise_id in {s.enterprise_id for s in submissions}:
