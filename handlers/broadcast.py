@@ -165,10 +165,12 @@ async def file_sent(update: Update, context: Context, conversation: Conversation
     """A file for the notice (up to FILES_MAX), or text: 完成 / 无 goes on."""
     attachment = attachment_of(update)
     if attachment is None:
-        if message_text(update).strip() in ("完成", "无", "没有", "跳过", "好了"):
+        done = (t("button.broadcast_no_files"), t("button.broadcast_files_done"))
+        if message_text(update).strip() in ("完成", "无", "没有", "跳过", "好了", *done):
             await audience.ask(update, context, conversation)
             return
-        await say(update, context, t("hint_broadcast_files"))
+        markup = keyboard([[(t("button.broadcast_files_done"), encode(CHOICE, "files_done"))]])
+        await flow.offer(update, context, conversation, t("hint_broadcast_files"), markup)
         return
     files = list(conversation.data.get("files", []))
     if len(files) >= FILES_MAX:
