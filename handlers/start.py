@@ -12,6 +12,7 @@ from bot.texts import name, t
 from bot.usecases import outbox, people
 from bot.usecases.conversations import end_any
 from handlers import colleagues, flow
+from handlers.broadcast_text import UNMUTE, topic_name
 from handlers.buttons import REGISTRATION_FIELDS, encode
 from handlers.common import (
     Context,
@@ -302,6 +303,15 @@ async def help_command(update: Update, context: Context) -> None:
         )
     elif actor.role is Role.ENTERPRISE:
         text = t("help_enterprise")
+        if known.muted:  # what it asked not to receive, and the way back
+            topics = sorted(known.muted)
+            text += "\n\n" + t("help_muted", topics="、".join(topic_name(c) for c in topics))
+            rows = [
+                [(t("button.broadcast_unmute", topic=topic_name(c)), encode(UNMUTE, c))]
+                for c in topics
+            ]
+            await say(update, context, text, keyboard(rows))
+            return
     else:
         removed = removal_text(known.removal) if known.removal else None
         text = f"{removed}\n\n{t('help_guest')}" if removed else t("help_guest")

@@ -306,3 +306,16 @@ async def test_the_reach_report_reads_its_recipients_a_page_at_a_time(bureau, db
     _, _, content = bureau.box.api.documents[-1]
     sheet = load_workbook(io.BytesIO(content))["送达明细"]
     assert sheet.max_row == 5
+
+
+async def test_help_lists_the_topics_an_enterprise_muted_with_the_way_back(bureau, db):
+    await compose(bureau.leader, "按标签", "数据中心（3）")
+    await bureau.leader.press("立即发送")
+    await drain(bureau.box)
+    contact = bureau.centres[0]
+    await contact.press("不再接收“产业政策”类宣贯")
+    helped = await contact.send("/help")
+    assert "已设置不再接收这些类别的政策宣贯：产业政策" in helped[-1]
+    done = await contact.press("恢复接收“产业政策”类宣贯")
+    assert "已恢复接收" in done[-1]
+    assert "不再接收" not in (await contact.send("/help"))[-1]

@@ -950,6 +950,7 @@ CATALOG: dict[str, str] = {
     "broadcast_muted": "已设置：贵企业不再接收“{topic}”类政策宣贯（诉求办理消息不受影响）。",
     "broadcast_muted_already": "贵企业已设置不再接收“{topic}”类政策宣贯。",
     "broadcast_unmuted": "已恢复接收“{topic}”类政策宣贯。",
+    "help_muted": "贵企业已设置不再接收这些类别的政策宣贯：{topics}（诉求办理消息不受影响）。点击下方按钮可恢复接收。",
     "broadcast_unmuted_already": "贵企业正在接收“{topic}”类政策宣贯。",
     "button.broadcast_read": "已阅",
     "button.broadcast_ask": "咨询",

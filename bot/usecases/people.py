@@ -121,6 +121,7 @@ class Identity:
     actor: Actor
     department: Department | None = None
     removal: Removal | None = None
+    muted: frozenset[str] = frozenset()  # a contact's enterprise: 政策宣贯 topics it muted
 
 
 async def identify(env: Env, who: Who) -> Identity:
@@ -131,6 +132,9 @@ async def identify(env: Env, who: Who) -> Identity:
             return Identity(actor, department=await uow.departments.get(actor.department_id))
         if actor.role is Role.GUEST:
             return Identity(actor, removal=await removal_in(uow, env, actor.tg_id))
+        if actor.role is Role.ENTERPRISE and actor.enterprise_id is not None:
+            muted = await uow.broadcasts.muted(actor.enterprise_id)
+            return Identity(actor, muted=frozenset(muted))
     return Identity(actor)
 
 
