@@ -319,3 +319,19 @@ async def test_help_lists_the_topics_an_enterprise_muted_with_the_way_back(burea
     done = await contact.press("恢复接收“产业政策”类宣贯")
     assert "已恢复接收" in done[-1]
     assert "不再接收" not in (await contact.send("/help"))[-1]
+
+
+async def test_a_topic_muted_while_a_broadcast_waits_is_counted_as_muted(bureau, db):
+    from bot.usecases import broadcasts
+    from bot.usecases.people import Caller
+
+    await compose(bureau.leader, "按标签", "数据中心（3）")
+    await bureau.leader.press("立即发送")  # queued, not sent yet
+    muter = bureau.centres[0]
+    await broadcasts.mute(bureau.box.env, Caller(muter.id, ""), "industry", True)
+    await drain(bureau.box)
+    assert not any("【政策宣贯】" in m.plain for m in muter.inbox)
+    status = await bureau.leader.press("刷新进度")
+    assert "屏蔽此类 1" in status[-1] and "未发送 0" in status[-1]
+    row = db.one("SELECT status, error FROM outbox WHERE chat_id = ?", muter.id)
+    assert (row["status"], row["error"]) == ("withheld", "muted")

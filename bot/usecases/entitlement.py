@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from bot.rules import delivery
+from bot.rules.broadcasts import CANCELLED_ERROR, MUTED_ERROR
 from bot.rules.delivery import Recipient
 from bot.rules.model import Actor, Outgoing, Role
 from bot.usecases.env import Env
@@ -89,3 +90,17 @@ async def still_theirs(uow: UnitOfWork, env: Env, item: Outgoing) -> Outgoing | 
     if item.subject_id is None:
         return None
     return item if await _about(uow, env, who, item.subject, item.subject_id, item.kind) else None
+
+
+async def withheld_because(uow: UnitOfWork, item: Outgoing) -> str:
+    """Why a message no longer its recipient's is withheld, as its row keeps it: a
+    broadcast cancelled, or its topic muted, apart (the reach report counts them so)."""
+    if item.subject == "broadcast" and item.subject_id is not None:
+        broadcast = await uow.broadcasts.get(item.subject_id)
+        if broadcast is not None and broadcast.state == "cancelled":
+            return CANCELLED_ERROR
+        who = await uow.people.get(item.chat_id)
+        if broadcast is not None and who is not None and who.enterprise_id is not None:
+            if broadcast.topic in await uow.broadcasts.muted(who.enterprise_id):
+                return MUTED_ERROR
+    return delivery.WITHHELD

@@ -209,7 +209,11 @@ async def _withhold(env: Env, items: list[Outgoing]) -> tuple[int, ...]:
     now reaches nobody of its department goes to the leaders, as when it fails (the drain
     sends it). Returns the ids of those new messages."""
     async with env.db.unit_of_work() as uow:
-        await uow.outbox.withheld([item.id for item in items], delivery.WITHHELD)
+        why: dict[str, list[int]] = {}
+        for item in items:
+            why.setdefault(await entitlement.withheld_because(uow, item), []).append(item.id)
+        for reason, ids in why.items():
+            await uow.outbox.withheld(ids, reason)
         escalated = [i for item in items for i in await _escalate(uow, env, item)]
         await uow.commit()
     return tuple(escalated)
