@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -50,10 +51,21 @@ def _values(form: ReportForm, submission: Submission | None) -> list[object]:
         if value is None:
             values.append(None)
         elif field.kind is FieldKind.NUMBER:
-            values.append(float(value) if field.decimals else int(value))  # type: ignore[arg-type]
+            values.append(_number(value))  # type: ignore[arg-type]
         else:
             values.append(shown_answer(field, value))
     return values
+
+
+EXCEL_DIGITS = 15  # what a spreadsheet's number keeps exactly
+
+
+def _number(value: Decimal) -> float | int | str:
+    """A number as the sheet holds it: a number while it has at most 15 digits, else its
+    exact text (a spreadsheet would round it)."""
+    if len(value.as_tuple().digits) > EXCEL_DIGITS:
+        return str(value)
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _state(submission: Submission | None) -> str:
