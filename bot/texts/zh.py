@@ -879,7 +879,7 @@ CATALOG: dict[str, str] = {
     "audience_kind.baobao": "按包保人",
     "audience_kind.category": "按诉求类别",
     "audience_kind.uscc": "上传信用代码名单",
-    "audience.all": "全部已注册企业",
+    "audience.all": "全部企业",
     "audience.industry": "行业：{values}",
     "audience.district": "所在区：{values}",
     "audience.scale": "规模：{values}",
