@@ -108,6 +108,10 @@ def entry_card(view: EntryView, context: Context) -> tuple[str, InlineKeyboardMa
         baobao=_baobao(view),
         registered=registered,
     )
+    for title, asked, reported, late in view.reports:
+        text += "\n" + t(
+            "directory_reports", title=esc(title), asked=asked, reported=reported, late=late
+        )
     lines = [_history_line(item, context) for item in view.history[-HISTORY_SHOWN:]]
     if lines:
         title = t("directory_history_title")

@@ -316,3 +316,20 @@ class MonthlyRepo(Store):
             (campaign_id, period.label),
         )
         return [_notice(r) for r in rows]
+
+    async def enterprise_record(self, enterprise_id: int) -> list[tuple[str, int, int, int]]:
+        """Each campaign that asked this enterprise: (title, months asked, months reported,
+        of those late) — its 月报 history at a glance."""
+        rows = await self._all(
+            "SELECT c.title, COUNT(*) AS asked,"
+            " COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM monthly_reports r"
+            "  WHERE r.campaign_id = t.campaign_id AND r.period = t.period"
+            "  AND r.enterprise_id = t.enterprise_id)) AS reported,"
+            " COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM monthly_reports r"
+            "  WHERE r.campaign_id = t.campaign_id AND r.period = t.period"
+            "  AND r.enterprise_id = t.enterprise_id AND r.version = 1 AND r.late = 1)) AS late"
+            " FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id"
+            " WHERE t.enterprise_id = ? GROUP BY c.id, c.title ORDER BY c.id",
+            (enterprise_id,),
+        )
+        return [(r["title"], int(r["asked"]), int(r["reported"]), int(r["late"])) for r in rows]

@@ -177,6 +177,9 @@ async def test_a_campaign_runs_its_month_across_the_holiday_and_the_tiaoxiu_satu
         mine = [n for f, n in numbers if f == family]
         assert mine == list(range(mine[0], mine[0] + len(mine))), numbers  # gap-free
 
+    # the enterprise's 月报 history on its directory card
+    card = await bureau.leader.send(f"/enterprises {DATA_CENTRES[0][1]}")
+    assert "月报《大数据中心建设月报》：通知填报 1 个月，已报 1 个月（其中逾期 1 个月）" in card[-1]
     # the leader: who reported, the table, the chart
     listed = await bureau.leader.send("/campaigns")
     assert "《大数据中心建设月报》2026年9月" in listed[-1] and "已报 3/3，其中逾期 1" in listed[-1]

@@ -837,6 +837,7 @@ CATALOG: dict[str, str] = {
     "directory_registered": "已在本平台注册（{contacts} 位联络员可接收宣贯和月报）",
     "directory_unregistered": "尚未在本平台注册（注册时按统一社会信用代码自动识别）",
     "directory_history_title": "修改记录：",
+    "directory_reports": "月报《{title}》：通知填报 {asked} 个月，已报 {reported} 个月（其中逾期 {late} 个月）",
     "directory_history_latest": "修改记录（最近 {shown} 条，共 {total} 条）：",
     "directory_baobao_unmatched": "未设置（名录写的“{name}”尚未加入或有重名，请用 /baobao 指定）",
     "directory_history_line": "{at} {who}{what}",

@@ -208,6 +208,8 @@ class EntryView:
     contacts: int  # registered contacts who receive broadcasts
     # when, who (name; None with an id: a leader, not stored), the action, its changes
     history: list[tuple[datetime, str | None, int | None, str, dict[str, list[object]]]]
+    # its 月报: (campaign, months asked, reported, late)
+    reports: list[tuple[str, int, int, int]] = field(default_factory=list)
 
 
 def _leader_only(actor: Actor) -> None:
@@ -239,7 +241,10 @@ async def _view(uow: UnitOfWork, entry_id: int) -> EntryView:
         (e.created_at, e.actor_name, e.actor_id, e.action, dict(e.detail.get("changes") or {}))
         for e in events
     ]
-    return EntryView(entry, baobao, contacts, changed)
+    reports = []
+    if entry.enterprise_id is not None:
+        reports = await uow.monthly.enterprise_record(entry.enterprise_id)
+    return EntryView(entry, baobao, contacts, changed, reports)
 
 
 async def edit(
