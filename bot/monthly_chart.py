@@ -42,8 +42,8 @@ def render_series(
         axes.set_ylabel(axis)
         axes.set_title(heading)
         axes.grid(True, alpha=0.3)
-        if lines:
-            axes.legend(loc="upper left", fontsize=9)
+        if lines:  # beside the lines, never over a point
+            axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
         else:
             axes.text(0.5, 0.5, t("chart.no_data"), ha="center", transform=axes.transAxes)
         figure.tight_layout()

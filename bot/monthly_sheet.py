@@ -106,18 +106,18 @@ def write_period(
         Column(t("monthly_sheet.period"), 10, TEXT),
         Column(t("monthly_sheet.enterprise"), 30, WRAP),
     ]
+    reported = [(s.period, history.names.get(s.enterprise_id, ""), s) for s in history.submissions]
+    unreported = [(p, history.names.get(e, ""), None) for p, e in history.missing]
     past = [
         [
-            s.period.label,
-            history.names.get(s.enterprise_id, ""),
+            period.label,
+            name,
             *_values(form, s),
-            _local(s.submitted_at, zone),
-            s.version,
+            _local(s.submitted_at, zone) if s else None,
+            s.version if s else None,
             _state(s),
         ]
-        for s in sorted(
-            history.submissions, key=lambda s: (s.period, history.names.get(s.enterprise_id, ""))
-        )
+        for period, name, s in sorted(reported + unreported, key=lambda r: (r[0], r[1]))
     ]
     history_sheet = SheetSpec(t("monthly_sheet.history"), _columns(form, month))
     counts = write_book(target, [(period_sheet, rows), (history_sheet, past)])

@@ -11,7 +11,7 @@ from pathlib import Path
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.monthly_sheet import write_period
-from bot.rules.broadcasts import Audience
+from bot.rules.broadcasts import Audience, AudienceCount, AudienceKind
 from bot.rules.model import Conversation
 from bot.rules.monthly import (
     FieldKind,
@@ -19,6 +19,7 @@ from bot.rules.monthly import (
     MonthlyDefinition,
     Period,
     ReportSchedule,
+    ask_day,
     definition_from_data,
     definition_to_data,
     parse_definition_toml,
@@ -85,6 +86,17 @@ async def campaigns_command(update: Update, context: Context) -> None:
     await say(update, context, "\n".join(lines), keyboard(rows))
 
 
+def _state(status: PeriodStatus) -> str:
+    """停止 / 未开始（… 通知填报）/ 填报中 / 已截止, as the period stands today."""
+    if not status.campaign.active:
+        return t("campaign_stopped")
+    if status.asked_on and status.today and status.today < status.asked_on:
+        return t("campaign_period_ahead", day=status.asked_on.isoformat())
+    if status.today and status.today > status.due:
+        return t("campaign_period_closed")
+    return t("campaign_active")
+
+
 def _summary(status: PeriodStatus) -> str:
     return t(
         "campaign_summary",
@@ -94,14 +106,31 @@ def _summary(status: PeriodStatus) -> str:
         reported=len(status.reported),
         total=len(status.targets),
         late=len(status.late),
-        state=t("campaign_active") if status.campaign.active else t("campaign_stopped"),
+        state=_state(status),
     )
+
+
+def reach_lines(campaign_audience: Audience, counted: AudienceCount | None) -> list[str]:
+    """Who the audience names that cannot be asked: enterprises not registered yet, codes
+    of a list not in the directory."""
+    lines: list[str] = []
+    if counted is None:
+        return lines
+    unregistered = counted.enterprises - counted.registered
+    if unregistered:
+        lines.append(t("campaign_unregistered", count=unregistered))
+    if campaign_audience.kind is AudienceKind.USCC:
+        unknown = len(campaign_audience.values) - counted.enterprises
+        if unknown > 0:
+            lines.append(t("campaign_uscc_unknown", count=unknown))
+    return lines
 
 
 def status_text(status: PeriodStatus) -> str:
     lines = [
         _summary(status),
         t("campaign_audience", audience=audience_text(status.campaign.audience)),
+        *reach_lines(status.campaign.audience, status.counted),
     ]
     for target in status.targets[:NAMES_SHOWN]:
         latest = target.latest
@@ -119,7 +148,8 @@ def status_text(status: PeriodStatus) -> str:
     if len(status.targets) > NAMES_SHOWN:
         lines.append(t("campaign_more", count=len(status.targets) - NAMES_SHOWN))
     if not status.targets:
-        lines.append(t("campaign_not_asked", day=status.period.label))
+        day = status.asked_on.isoformat() if status.asked_on else ""
+        lines.append(t("campaign_not_asked", period=period_name(status.period), day=day))
     return "\n".join(lines)
 
 
@@ -312,6 +342,7 @@ async def definition_received(update: Update, context: Context, conversation: Co
             lines.append(t(exc.at_key, number=number, text=text) if number else text)
         await say(update, context, "\n".join(lines))
         return
+    await monthly.may_define(env, caller(update), definition)  # its code not in use yet
     moved = await flow.advance(
         context, conversation, "audience", definition=definition_to_data(definition)
     )
@@ -382,7 +413,7 @@ async def _create(
     data = conversation.data
     definition = definition_from_data(data["definition"])
     try:
-        campaign = await monthly.create(
+        created = await monthly.create(
             env_of(context),
             caller(update),
             definition,
@@ -395,13 +426,15 @@ async def _create(
             await flow.finish(context, conversation)
         raise
     await flow.finish(context, conversation)
-    await say(
-        update,
-        context,
+    campaign, counted = created.campaign, created.counted
+    lines = [
         t(
             "campaign_created",
             title=esc(campaign.title),
             audience=audience_text(campaign.audience),
             first=period_name(first),
-        ),
-    )
+            registered=counted.registered,
+            asked=ask_day(first, env_of(context).calendar).isoformat(),
+        )
+    ]
+    await say(update, context, "\n".join(lines + reach_lines(campaign.audience, counted)))

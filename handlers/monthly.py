@@ -24,6 +24,7 @@ from bot.rules.monthly import (
     parse_answer,
     shown_answer,
     shown_number,
+    shown_options,
 )
 from bot.texts import t
 from bot.usecases import monthly
@@ -118,7 +119,7 @@ def field_prompt(form: ReportForm, index: int) -> tuple[str, InlineKeyboardMarku
         FieldKind.NUMBER: t("monthly.how.number", unit=esc(field.unit) or t("monthly.no_unit")),
         FieldKind.TEXT: t("monthly.how.text", limit=field.max_length),
         FieldKind.DATE: t("monthly.how.date"),
-        FieldKind.CHOICE: t("monthly.how.choice"),
+        FieldKind.CHOICE: t("monthly.how.choice", options=esc(shown_options(field))),
         FieldKind.FILE: t("monthly.how.file"),
     }[field.kind]
     text = t(
@@ -166,7 +167,9 @@ async def field_answered(update: Update, context: Context, conversation: Convers
                     t("monthly.files_full", label=esc(field.label), limit=FILES_PER_FIELD),
                 )
                 return
-            files.append([f"{attachment.kind}:{attachment.file_id}", attachment.file_name or ""])
+            caption = (update.effective_message.caption or "").strip()[:40]
+            shown = attachment.file_name or caption or t("monthly.photo_name", n=len(files) + 1)
+            files.append([f"{attachment.kind}:{attachment.file_id}", shown])
             moved = await flow.advance(context, conversation, "field", files=files)
             markup = keyboard([[(t("button.monthly_files_done"), encode(ACT, "done"))]])
             await flow.offer(

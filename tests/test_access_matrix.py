@@ -293,7 +293,7 @@ class World:
 
         form = (Path(__file__).parent.parent / "examples" / "monthly_datacenter.toml").read_text()
         definition = parse_definition_toml(form)
-        campaign = await monthly.create(
+        created = await monthly.create(
             self.sandbox.env,
             Caller(p.leader.id, "王局长"),
             definition,
@@ -301,8 +301,8 @@ class World:
             monthly.first_month(self.sandbox.env, definition),
         )
         await monthly.sweep(self.sandbox.env)
-        self.campaign = campaign.id
-        self.period = int(campaign.first_period.label.replace("-", ""))
+        self.campaign = created.campaign.id
+        self.period = int(created.campaign.first_period.label.replace("-", ""))
         assert db.rows("SELECT * FROM conversations") == []  # nobody is in the middle of a step
         return self
 

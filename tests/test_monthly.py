@@ -94,7 +94,7 @@ async def test_a_campaign_runs_its_month_across_the_holiday_and_the_tiaoxiu_satu
     await sweep_on(bureau, clock, "2026-10-08")
     for person in bureau.centres:
         asked = [m for m in person.inbox if "月报填报通知" in m.plain and "2026年9月" in m.plain]
-        assert len(asked) == 1 and "于 2026-10-13 前报送" in asked[0].plain
+        assert len(asked) == 1 and "截止 2026-10-13（含当日）" in asked[0].plain
         assert [label for label, _ in asked[0].buttons] == ["填报"]
     assert not notices(bureau.other, "月报")
     await sweep_on(bureau, clock, "2026-10-08")  # the same day again: nothing twice
@@ -165,7 +165,7 @@ async def test_a_campaign_runs_its_month_across_the_holiday_and_the_tiaoxiu_satu
 
     # the early one may no longer correct; the late one reports, marked late
     closed = await early.press("修改已报送的月报")
-    assert "截止日后不能再修改" in closed[-1]
+    assert "已于 2026-10-12 报送，报送截止日（2026-10-13）已过，不能再修改" in closed[-1]
     clock.set(at("2026-10-19"))
     submitted = await fill(late, GOOD)
     assert "记为逾期" in submitted[-1]
@@ -288,3 +288,33 @@ async def test_files_given_in_a_report_reach_the_leader(bureau, clock, db):
     message, data = bureau.leader.find_button(f"附件：{name}")
     refused = await person.press_data(person.inbox[-1], data)
     assert "未找到该月报" in refused[-1]
+
+
+async def test_what_a_leader_is_told_of_a_campaign_and_its_months(bureau, clock, db):
+    await bureau.leader.send("/campaigns new")
+    taken = await bureau.leader.send_document("again.toml", content=DEFINITION.read_bytes())
+    assert "已有月报在用" in taken[-1]  # said at the first step, not the last
+    await bureau.leader.send("/cancel")
+    await bureau.leader.send("/enterprises import")  # the fourth data centre, not registered
+    tagged = [(DATA_CENTRES[3][0], DATA_CENTRES[3][1], "", "", "", "数据中心", "")]
+    await bureau.leader.send_document("名录.csv", content=csv_of(tagged))
+    await bureau.leader.send("/campaigns")
+    ahead = await bureau.leader.press("第1项 报送情况")
+    assert "未开始，2026-10-08 通知填报" in ahead[-1]
+    assert "名录中另有 1 家企业尚未在本平台注册" in ahead[-1]  # the fourth data centre
+    await sweep_on(bureau, clock, "2026-10-08")
+    person = bureau.centres[0]
+    await fill(person, ["1200", "3500", "按钮:机电安装", "120", "无"], submit=False)
+    await person.send_photo(caption="机房东侧")
+    review = await person.press("附件已发送完毕")
+    assert "5. 存在问题：无" in review[-1] and "6. 现场照片：机房东侧" in review[-1]
+    await person.press("提交")
+    clock.set(at("2026-10-20"))
+    await bureau.leader.send("/campaigns")
+    closed = await bureau.leader.press("第1项 报送情况")
+    assert "（已截止，截止 2026-10-13）" in closed[-1]
+    await bureau.leader.press("汇总表（XLSX）")
+    _, _, content = bureau.box.api.documents[-1]
+    history = load_workbook(io.BytesIO(content))["历月数据"]
+    rows = [[c.value for c in r] for r in history.iter_rows(min_row=2)]
+    assert sorted(r[-1] for r in rows) == ["按时", "未报", "未报"]  # the missing listed too

@@ -99,9 +99,10 @@ def refused_key(field: FormField, text: str | None) -> str:
         (CHANGE, "−2", Decimal("-2")),
         (CHANGE, "50", Decimal("50")),
         (SUMMARY, "  机房主体完工 ", "机房主体完工"),
-        (SUMMARY, "无", None),  # a skip word: refused below (required)
+        (SUMMARY, "无", "无"),  # for a text field "none" is the answer (存在问题：无)
         (NOTE, "设备到货延迟", "设备到货延迟"),
-        (NOTE, "无", None),
+        (NOTE, "无", "无"),
+        (NOTE, "暂无。", "暂无"),
         (NOTE, "跳过", None),
         (NOTE, "-", None),
         (NOTE, "－", None),

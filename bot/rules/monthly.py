@@ -118,6 +118,8 @@ YES_WORDS = frozenset({"是", "必填", "y", "yes", "true", "1", "√", "✓"})
 NO_WORDS = frozenset({"否", "选填", "n", "no", "false", "0", "×", "✗"})
 # What a contact types to leave an optional field empty.
 SKIP_WORDS = frozenset({"跳过", "无", "没有", "-", "—", "——", "/", "skip"})
+# Words that skip a number, a date or a choice, but answer a text field (存在问题：无).
+TEXT_ANSWERS = frozenset({"无", "没有", "暂无", "无问题"})
 OPTION_SEPARATORS = re.compile(r"\s*[、/,，;；\n]\s*")
 TITLE_ROW_RE = re.compile(r"^(?:表名|表单名称|报表名称)\s*[:：]?\s*(?P<title>.*)$")
 
@@ -611,6 +613,9 @@ def parse_answer(form_field: FormField, text: str | None, today: date) -> Answer
     files through `file_answer`; typed text there is refused (`monthly.answer.file`)
     unless it skips an optional field."""
     label = form_field.label
+    said = _plain(text or "").strip("。.!！ ")
+    if form_field.kind is FieldKind.TEXT and said in TEXT_ANSWERS:
+        return said  # 存在问题：无 — for a text field, "none" is the answer
     if is_skip(text):
         if form_field.required:
             raise AnswerRefused("monthly.answer.required", label=label)

@@ -6,12 +6,13 @@ the consolidated table and a figure over the months."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from bot.rules import delivery
-from bot.rules.broadcasts import Audience, AudienceKind
+from bot.rules.broadcasts import Audience, AudienceCount, AudienceKind
 from bot.rules.campaigns import (
     FAMILIES,
     ONCE,
@@ -68,9 +69,19 @@ def subject(campaign_id: int) -> str:
 # --- a leader defines a campaign -------------------------------------------------------------
 
 
-async def may_define(env: Env, who: Who) -> None:
+async def may_define(env: Env, who: Who, definition: MonthlyDefinition | None = None) -> None:
+    """A leader may define a campaign (and this definition's code is free)."""
     async with env.db.reading() as uow:
         may_manage(await actor_in(uow, env, who))
+        code = definition.form.code if definition else None
+        if code is not None and await uow.monthly.by_code(code) is not None:
+            raise InvalidInput(field="campaign_code", reason="campaign_taken", value=code)
+
+
+@dataclass(frozen=True)
+class Created:
+    campaign: Campaign
+    counted: AudienceCount  # the enterprises its audience names now (registered or not)
 
 
 async def create(
@@ -80,7 +91,7 @@ async def create(
     audience: Audience,
     first: Period,
     key: str | None = None,
-) -> Campaign:
+) -> Created:
     """A campaign from its definition, for a segment, reported from `first` on (not a
     month before the last one: nobody is asked for the past)."""
     now, today = env.now(), env.today()
@@ -100,7 +111,7 @@ async def create(
         if done is not None:
             found = await uow.monthly.campaign(done)
             assert found is not None
-            return found
+            return Created(found, await uow.broadcasts.audience_count(found.audience, ""))
         if await uow.monthly.by_code(definition.form.code) is not None:
             raise InvalidInput(
                 field="campaign_code", reason="campaign_taken", value=definition.form.code
@@ -124,9 +135,10 @@ async def create(
         if actor is not None:
             await remember(uow, env, actor_id, key, "campaign", campaign_id)
         campaign = await uow.monthly.campaign(campaign_id)
+        counted = await uow.broadcasts.audience_count(audience, "")
         await uow.commit()
     assert campaign is not None
-    return campaign
+    return Created(campaign, counted)
 
 
 def first_month(env: Env, definition: MonthlyDefinition) -> Period:
@@ -320,7 +332,7 @@ async def start_filling(env: Env, who: Who, campaign_id: int, period: Period) ->
         entry = await uow.directory.of_enterprise(actor.enterprise_id)
     due = due_day(period, env.calendar, campaign.definition.schedule)
     if latest is not None and not may_correct(env.today(), due):
-        raise ReportClosed(period=period.label, due=due.isoformat())
+        raise _closed(env, period, due, latest)
     return Filling(
         campaign,
         period,
@@ -328,6 +340,17 @@ async def start_filling(env: Env, who: Who, campaign_id: int, period: Period) ->
         dict(latest.data) if latest else {},
         latest.version if latest else 0,
         entry.name if entry else "",
+    )
+
+
+def _closed(env: Env, period: Period, due: date, latest: Submission) -> ReportClosed:
+    """A correction after the due day, refused saying when it was reported."""
+    return ReportClosed(
+        year=period.year,
+        month=period.month,
+        due=due.isoformat(),
+        submitted=latest.submitted_at.astimezone(env.zone).date().isoformat(),
+        late=int(latest.late),
     )
 
 
@@ -386,7 +409,7 @@ async def submit(
         await uow.monthly.hold(campaign_id)
         latest = await uow.monthly.latest(campaign_id, period, enterprise_id)
         if latest is not None and not may_correct(today, due):
-            raise ReportClosed(period=period.label, due=due.isoformat())
+            raise _closed(env, period, due, latest)
         late = is_late(today, due) if latest is None else latest.late
         stored = answers_to_data(campaign.definition.form, answers)
         version = await uow.monthly.submit(
@@ -441,6 +464,9 @@ class PeriodStatus:
     due: date
     targets: list[Target]
     periods: list[Period]  # every period asked so far
+    asked_on: date | None = None  # its ask day
+    today: date | None = None
+    counted: AudienceCount | None = None  # the audience as the directory names it now
 
     @property
     def reported(self) -> list[Target]:
@@ -472,7 +498,14 @@ async def _status(
 ) -> PeriodStatus:
     due = due_day(period, env.calendar, campaign.definition.schedule)
     return PeriodStatus(
-        campaign, period, due, await uow.monthly.targets(campaign.id, period), periods
+        campaign,
+        period,
+        due,
+        await uow.monthly.targets(campaign.id, period),
+        periods,
+        ask_day(period, env.calendar),
+        env.today(),
+        await uow.broadcasts.audience_count(campaign.audience, ""),
     )
 
 
@@ -536,22 +569,27 @@ async def report_files(
 
 @dataclass(frozen=True)
 class History:
-    """Every enterprise's latest version of every period, by enterprise name."""
+    """Every enterprise's latest version of every period, by enterprise name, and the
+    periods each asked enterprise did not report."""
 
     campaign: Campaign
     names: dict[int, str]
     submissions: list[Submission]
+    missing: list[tuple[Period, int]] = default(default_factory=list)
 
 
 async def history(env: Env, who: Who | None, campaign_id: int) -> History:
     async with env.db.reading() as uow:
         campaign = await _managed(uow, env, who, campaign_id)
         submissions = await uow.monthly.all_latest(campaign_id)
-        names = {}
-        for enterprise_id in {s.enterprise_id for s in submissions}:
-            entry = await uow.directory.of_enterprise(enterprise_id)
-            names[enterprise_id] = entry.name if entry else str(enterprise_id)
-    return History(campaign, names, submissions)
+        names: dict[int, str] = {}
+        missing: list[tuple[Period, int]] = []
+        for period in await uow.monthly.periods(campaign_id):
+            for target in await uow.monthly.targets(campaign_id, period):
+                names[target.enterprise_id] = target.name
+                if target.latest is None:
+                    missing.append((period, target.enterprise_id))
+    return History(campaign, names, submissions, missing)
 
 
 def series(found: History, field_key: str) -> dict[str, dict[Period, Decimal]]:
