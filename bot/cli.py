@@ -19,7 +19,7 @@ from bot.config import ENV_FILE_VARIABLE, ConfigError, Settings, load_org, load_
 from bot.logs import configure as configure_logging
 from bot.rules.digest import Week
 from bot.rules.org import OrgConfig
-from bot.rules.refusals import InvalidInput
+from bot.rules.refusals import InvalidInput, TaskImportError
 from storage import DatabaseUnusable
 from storage.factory import secrets_of
 
@@ -269,10 +269,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     settings, org = _configure(args)
-    from bot.rules.refusals import TaskImportError
     from bot.sandbox.fake_api import plain
     from bot.task_sheet import write_task_ledger
-    from bot.texts import t
     from bot.usecases import tasks
     from handlers.tasks import column_headers, import_report, states_by_label
 
@@ -300,14 +298,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         try:
             result = await tasks.import_table(env, None, rows, column_headers(), states_by_label())
         except TaskImportError as exc:
-            for row, key, params in exc.problems:
-                print(f"  row {row}: {plain(t(key, **params))}")
-            print(
-                f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s) (listed"
-                " above)",
-                file=sys.stderr,
-            )
-            return 1
+            return nothing_imported(path, exc)
         print(f"imported {result.count} rectification tasks from {path}")
         for line in import_report(result):
             print(f"  {plain(line)}")
@@ -323,7 +314,6 @@ def cmd_enterprises(args: argparse.Namespace) -> int:
     from bot.rules.directory import OPTIONAL_COLUMNS
     from bot.rules.refusals import RosterImportError
     from bot.sandbox.fake_api import plain
-    from bot.texts import t
     from bot.usecases import directory
     from handlers.directory import import_report, roster_headers, scales_by_label
 
@@ -350,19 +340,26 @@ def cmd_enterprises(args: argparse.Namespace) -> int:
                 env, None, rows, roster_headers(), scales_by_label()
             )
         except RosterImportError as exc:
-            for row, key, params in exc.problems:
-                print(f"  row {row}: {plain(t(key, **params))}")
-            print(
-                f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s) (listed"
-                " above)",
-                file=sys.stderr,
-            )
-            return 1
+            return nothing_imported(path, exc)
         for line in import_report(result):
             print(plain(line))
         return 0
 
     return _with_env(settings, org, work)
+
+
+def nothing_imported(path: Path, exc: TaskImportError) -> int:
+    """A table refused as a whole (a ledger, a roster): each problem by row, then one line."""
+    from bot.sandbox.fake_api import plain
+    from bot.texts import t
+
+    for row, key, params in exc.problems:
+        print(f"  row {row}: {plain(t(key, **params))}")
+    print(
+        f"appealdesk: {path}: nothing imported, {len(exc.problems)} problem(s) (listed above)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def table_of(

@@ -4,7 +4,6 @@ send or schedule), following it (progress, cancel, the reach report), and a cont
 
 from __future__ import annotations
 
-import html
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -341,7 +340,7 @@ async def send_report(update: Update, context: Context, broadcast_id: int) -> No
     """送达报告: written to a file a page of recipients at a time, then sent."""
     env = env_of(context)
     report = await broadcasts.report(env, caller(update), broadcast_id)
-    audience = audience_text(report.broadcast.audience)
+    audience = audience_text(report.broadcast.audience, quote=str)
     name = t(
         "reach_file",
         title=safe_file_name(report.broadcast.title[:30]),
@@ -349,7 +348,7 @@ async def send_report(update: Update, context: Context, broadcast_id: int) -> No
     )
     with tempfile.TemporaryDirectory(prefix="appealdesk-reach-") as folder:
         path = Path(folder) / "reach.xlsx"
-        await write_reach(report, path, env.zone, esc_free(audience))
+        await write_reach(report, path, env.zone, audience)
         with path.open("rb") as sheet:
             await context.bot.send_document(
                 update.effective_chat.id,
@@ -357,11 +356,6 @@ async def send_report(update: Update, context: Context, broadcast_id: int) -> No
                 filename=name,
                 caption=t("reach_caption", title=esc(report.broadcast.title)),
             )
-
-
-def esc_free(text: str) -> str:
-    """Text shown in a sheet, not in HTML."""
-    return html.unescape(text)
 
 
 # --- a contact and the notice it received ----------------------------------------------

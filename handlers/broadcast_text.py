@@ -3,6 +3,8 @@ reach for its sender, an audience as read in a preview."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from telegram import InlineKeyboardMarkup
 
 from bot.rules.broadcasts import Audience, AudienceKind, Broadcast, Reach, ReachCounts
@@ -44,14 +46,15 @@ def message(broadcast: Broadcast, day: str) -> tuple[str, InlineKeyboardMarkup]:
     return text, keyboard(rows)
 
 
-def audience_text(audience: Audience) -> str:
-    """全部企业; 行业：A、B; 包保人：李明; 信用代码名单（12 家）."""
+def audience_text(audience: Audience, quote: Callable[[str], str] = esc) -> str:
+    """全部企业; 行业：A、B; 包保人：李明; 信用代码名单（12 家）. `quote` makes the values safe
+    where the text goes: HTML in chat (the default), nothing in a sheet."""
     if audience.kind is AudienceKind.ALL:
         return t("audience.all")
     if audience.kind is AudienceKind.USCC:
         return t("audience.uscc", count=len(audience.values))
     shown = audience.labels or tuple(name("scale", v, default=v) for v in audience.values)
-    return t(f"audience.{audience.kind}", values=esc("、".join(shown)))
+    return t(f"audience.{audience.kind}", values=quote("、".join(shown)))
 
 
 def reach_text(reach: ReachCounts) -> str:

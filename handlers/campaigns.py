@@ -385,10 +385,8 @@ flow.prompted(FLOW, FIRST)
 @flow.step(FLOW, "first", buttons=(FIRST,))
 @refusals
 async def first_typed(update: Update, context: Context, conversation: Conversation) -> None:
-    typed = message_text(update).strip().replace("年", "-").replace("月", "").replace("/", "-")
     try:
-        year, month = (int(x) for x in typed.split("-"))
-        first = Period(year, month)
+        first = Period.typed(message_text(update))
     except ValueError:
         await say(update, context, t("campaign_first_format", value=esc(message_text(update))))
         return

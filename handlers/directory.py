@@ -249,8 +249,8 @@ def import_report(result: RosterImported) -> list[str]:
     )
 
 
-def problems_text(exc: RosterImportError, limit: int | None = PROBLEMS_SHOWN) -> list[str]:
-    shown = exc.problems if limit is None else exc.problems[:limit]
+def problems_text(exc: RosterImportError) -> list[str]:
+    shown = exc.problems[:PROBLEMS_SHOWN]
     return [t("error_roster_import", count=len(exc.problems))] + [
         t("task_import_line", row=r, problem=esc(t(key, **params))) for r, key, params in shown
     ]

@@ -229,14 +229,6 @@ class MonthlyRepo(Store):
         )
         return version
 
-    async def versions(self, campaign_id: int, period: Period, enterprise_id: int) -> int:
-        row = await self._one(
-            "SELECT COUNT(*) AS n FROM monthly_reports WHERE campaign_id = ? AND period = ?"
-            " AND enterprise_id = ?",
-            (campaign_id, period.label, enterprise_id),
-        )
-        return int(row["n"]) if row else 0
-
     async def all_latest(self, campaign_id: int) -> list[Submission]:
         """Every enterprise's latest version of every period (history, charts)."""
         rows = await self._all(
@@ -309,13 +301,6 @@ class MonthlyRepo(Store):
     async def notice(self, notice_id: int) -> MonthlyNoticeRecord | None:
         row = await self._one("SELECT * FROM monthly_notices WHERE id = ?", (notice_id,))
         return _notice(row) if row else None
-
-    async def notices_of(self, campaign_id: int, period: Period) -> list[MonthlyNoticeRecord]:
-        rows = await self._all(
-            "SELECT * FROM monthly_notices WHERE campaign_id = ? AND period = ? ORDER BY id",
-            (campaign_id, period.label),
-        )
-        return [_notice(r) for r in rows]
 
     async def enterprise_record(self, enterprise_id: int) -> list[tuple[str, int, int, int]]:
         """Each campaign that asked this enterprise: (title, months asked, months reported,

@@ -601,3 +601,18 @@ def test_the_ladder_keeps_to_working_days(period, schedule, offset):
     if day > due and CAL.is_working_day(day):
         assert step is not None and MonthlyNotice.OVERDUE in step.notices
     assert ladder_step(period, day, CAL, schedule, reported=True) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "period"),
+    [("2026-09", (2026, 9)), ("2026/9", (2026, 9)), ("2026年9月", (2026, 9)),
+     ("２０２６年１０月", (2026, 10)), (" 2026.12 ", (2026, 12))],
+)  # fmt: skip
+def test_a_month_as_people_type_it(typed, period):
+    assert Period.typed(typed) == Period(*period)
+
+
+@pytest.mark.parametrize("typed", ["2026-13", "9月", "明年", "2026-09-01", ""])
+def test_what_is_not_a_month(typed):
+    with pytest.raises(ValueError):
+        Period.typed(typed)

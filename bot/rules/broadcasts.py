@@ -38,19 +38,6 @@ class AudienceKind(StrEnum):
     USCC = "uscc"  # an uploaded list of USCCs
 
 
-# Kinds whose value is chosen among the directory's values (buttons), or typed.
-VALUED = frozenset(
-    {
-        AudienceKind.INDUSTRY,
-        AudienceKind.DISTRICT,
-        AudienceKind.SCALE,
-        AudienceKind.TAG,
-        AudienceKind.BAOBAO,
-        AudienceKind.CATEGORY,
-    }
-)
-
-
 class BroadcastState(StrEnum):
     SCHEDULED = "scheduled"  # waits for its moment: recipients are chosen when it goes
     SENDING = "sending"  # its messages are in the outbox

@@ -839,6 +839,14 @@ class Period:
             raise ValueError(text)
         return cls(int(match[1]), int(match[2]))
 
+    @classmethod
+    def typed(cls, text: str) -> Period:
+        """A month as people type it: 2026-09, 2026/9, 2026年9月, 2026.9; ValueError else."""
+        match = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*", _plain(text))
+        if not match:
+            raise ValueError(text)
+        return cls(int(match[1]), int(match[2]))
+
     def next(self) -> Period:
         return Period(self.year + self.month // 12, self.month % 12 + 1)
 

@@ -389,7 +389,9 @@ async def _broadcast(
     if out is not None:
         found = await broadcasts.report(sandbox.env, None, 1)
         path = out / "宣贯送达报告.xlsx"
-        await write_reach(found, path, sandbox.env.zone, audience_text(found.broadcast.audience))
+        await write_reach(
+            found, path, sandbox.env.zone, audience_text(found.broadcast.audience, quote=str)
+        )
         echo(f"\n送达报告：{path}")
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.rules import access, delivery
+from bot.rules import delivery
 from bot.rules.broadcasts import (
     CANCELLED_ERROR,
     TOPICS,
@@ -390,13 +390,6 @@ async def mute_received(env: Env, who: Who, broadcast_id: int) -> Muted:
     async with env.db.reading() as uow:
         broadcast = await _received(uow, await actor_in(uow, env, who), broadcast_id)
     return await mute(env, who, broadcast.topic, True)
-
-
-async def muted_topics(env: Env, who: Who) -> set[str]:
-    async with env.db.reading() as uow:
-        actor = await actor_in(uow, env, who)
-        access.require_enterprise(actor)
-        return await uow.broadcasts.muted(actor.enterprise_id or 0)
 
 
 @dataclass(frozen=True)
