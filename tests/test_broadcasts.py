@@ -335,3 +335,19 @@ async def test_a_topic_muted_while_a_broadcast_waits_is_counted_as_muted(bureau,
     assert "屏蔽此类 1" in status[-1] and "未发送 0" in status[-1]
     row = db.one("SELECT status, error FROM outbox WHERE chat_id = ?", muter.id)
     assert (row["status"], row["error"]) == ("withheld", "muted")
+
+
+async def test_a_502_from_telegram_delays_a_broadcast_message_and_loses_nothing(bureau, db, clock):
+    from datetime import timedelta
+
+    await compose(bureau.leader, "按标签", "数据中心（3）")
+    await bureau.leader.press("立即发送")
+    bureau.box.api.fail("sendMessage", 502, "Bad Gateway", times=1)
+    await drain(bureau.box)
+    got = [sum("【政策宣贯】" in m.plain for m in p.inbox) for p in bureau.centres]
+    assert sorted(got) == [0, 1, 1]  # the one that met the 502 waits for its retry
+    status = await bureau.leader.press("刷新进度")
+    assert "待发送 1" in status[-1]
+    clock.advance(timedelta(seconds=30))
+    await drain(bureau.box)
+    assert [sum("【政策宣贯】" in m.plain for m in p.inbox) for p in bureau.centres] == [1, 1, 1]
